@@ -13,9 +13,16 @@
 //! The wire codec ([`Advertisement::decode`] / [`Advertisement::emit`]) is usable on its own.
 
 mod checksum;
+mod instance;
 mod packet;
+mod router;
 mod units;
 
 pub use checksum::ChecksumMode;
+pub use instance::{
+    AnnounceConfig, ConfigError, DropReason, Event, Instance, InstanceConfig, Peers, Reason, State,
+    Stats, TrackConfig, Transmit, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, VRRP_TTL, VipAction,
+};
 pub use packet::{Advertisement, Auth, DecodeError, EncodeError, Password, VersionFields};
+pub use router::{Dropped, InstanceId, Received, Router, SyncGroupConfig};
 pub use units::{Centiseconds, Priority, Seconds, Version, Vrid};

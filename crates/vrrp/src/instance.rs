@@ -1,0 +1,600 @@
+//! One virtual router: the RFC 5798 §6 state machine (with the RFC 3768 differences for
+//! VRRPv2), plus keepalived's FAULT state, tracking weights and preempt_delay.
+//!
+//! Inputs are the `start`, `shutdown`, `handle_*` and `set_track` methods, each taking `now`.
+//! Outputs are pulled with the `poll_*` methods after every input.
+
+mod config;
+mod output;
+mod stats;
+mod timers;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::packet::{Advertisement, VersionFields};
+use crate::units::{Priority, Version};
+use timers::{Timer, Timers};
+
+pub use config::{
+    AnnounceConfig, ConfigError, InstanceConfig, Peers, TrackConfig, VRRP_MULTICAST_V4,
+    VRRP_MULTICAST_V6,
+};
+pub use output::{Event, Reason, State, Transmit, VipAction};
+pub use stats::{DropReason, Stats};
+
+/// TTL / hop limit every advertisement is sent with and must arrive with (RFC 5798 §5.1.1.3).
+pub const VRRP_TTL: u8 = 255;
+
+/// A virtual router instance. See the module documentation for how to drive it.
+#[derive(Debug)]
+pub struct Instance {
+    config: InstanceConfig,
+    /// The version-specific advert fields, checked once when the instance was built.
+    fields: VersionFields,
+    state: State,
+    timers: Timers,
+    /// RFC 5798 §6.1 Master_Adver_Interval: learned from the master in v3, our own in v2.
+    master_adver_interval: Duration,
+    track_up: Vec<bool>,
+    /// Set by the router while another instance of our sync group has a fault.
+    group_fault: bool,
+    effective_priority: Priority,
+    /// The current master as last seen: ourselves when Master.
+    master: Option<IpAddr>,
+    master_priority: Option<Priority>,
+    /// The running Master_Down_Timer was set by a priority-0 advert.
+    master_stopping: bool,
+    /// Announcement due when the Announce timer fires is the garp_master_delay burst.
+    second_burst_pending: bool,
+    last_reannounce: Option<Instant>,
+    /// A state change of our own (not forced by the sync group) for the router to spread.
+    sync_trigger: Option<(State, State)>,
+    transmits: VecDeque<Transmit>,
+    actions: VecDeque<VipAction>,
+    events: VecDeque<Event>,
+    stats: Stats,
+}
+
+impl Instance {
+    pub fn new(config: InstanceConfig) -> Result<Instance, ConfigError> {
+        let fields = config.validate()?;
+        let track_up = config.tracks.iter().map(|t| t.initially_up).collect();
+        let mut instance = Instance {
+            master_adver_interval: config.advert_interval,
+            effective_priority: config.priority,
+            config,
+            fields,
+            state: State::Initialize,
+            timers: Timers::default(),
+            track_up,
+            group_fault: false,
+            master: None,
+            master_priority: None,
+            master_stopping: false,
+            second_burst_pending: false,
+            last_reannounce: None,
+            sync_trigger: None,
+            transmits: VecDeque::new(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        };
+        instance.effective_priority = instance.compute_effective_priority();
+        Ok(instance)
+    }
+
+    pub fn config(&self) -> &InstanceConfig {
+        &self.config
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Configured priority adjusted by tracked objects (RFC 5798 §6.1 Priority as used).
+    pub fn effective_priority(&self) -> Priority {
+        self.effective_priority
+    }
+
+    /// The master as last seen, ourselves while Master; `None` until one is known.
+    pub fn master(&self) -> Option<IpAddr> {
+        self.master
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Master_Down_Interval as it stands now (RFC 5798 §6.1).
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_interval * 3 + self.skew_time()
+    }
+
+    /// Skew_Time as it stands now: RFC 5798 §6.1 scales it by Master_Adver_Interval;
+    /// RFC 3768 §6.1 does not, it is (256 - Priority) / 256 seconds whatever the interval.
+    pub fn skew_time(&self) -> Duration {
+        let scale = match self.config.version {
+            Version::V2 => Duration::from_secs(1),
+            Version::V3 => self.master_adver_interval,
+        };
+        let nanos = (256 - u128::from(self.effective_priority.get())) * scale.as_nanos() / 256;
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// RFC 5798 §6.4.1: the Startup event.
+    pub fn start(&mut self, now: Instant) {
+        if self.state != State::Initialize {
+            return;
+        }
+        if self.has_fault() {
+            self.become_fault();
+        } else {
+            self.leave_initialize(now, Reason::Startup);
+        }
+    }
+
+    /// RFC 5798 §6.4.2 / §6.4.3: the Shutdown event. A master says goodbye with priority 0
+    /// so a backup takes over after Skew_Time instead of Master_Down_Interval.
+    pub fn shutdown(&mut self, _now: Instant) {
+        match self.state {
+            State::Initialize => return,
+            State::Master => self.leave_master(),
+            State::Backup | State::Fault => {}
+        }
+        self.timers.stop_all();
+        self.master = None;
+        self.master_priority = None;
+        self.transition(State::Initialize, Reason::Shutdown);
+    }
+
+    /// Call when `poll_timeout` has passed; handles every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.take_expired(now) {
+            match timer {
+                // RFC 5798 §6.4.3: "If the Adver_Timer fires, then: Send an ADVERTISEMENT;
+                // Reset the Adver_Timer to Advertisement_Interval".
+                Timer::Adver => {
+                    self.send_advert(self.effective_priority);
+                    self.timers
+                        .set(Timer::Adver, now + self.config.advert_interval);
+                }
+                // RFC 5798 §6.4.2: "If the Master_Down_Timer fires, then: ... transition to
+                // the {Master} state".
+                Timer::MasterDown => {
+                    let reason = if self.master_stopping {
+                        Reason::MasterStopped
+                    } else {
+                        Reason::MasterDown
+                    };
+                    self.become_master(now, reason);
+                }
+                Timer::PreemptDelay => self.preempt_delay_elapsed(now),
+                Timer::Announce => self.scheduled_announce(now),
+            }
+        }
+    }
+
+    /// A received advertisement, already decoded. `src` is the IP source address and `ttl`
+    /// the TTL / hop limit it arrived with. Returns why it was dropped, if it was; drops are
+    /// counted in [`Stats`].
+    pub fn handle_advert(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        ttl: u8,
+        advert: &Advertisement,
+    ) -> Result<(), DropReason> {
+        let active = matches!(self.state, State::Backup | State::Master);
+        let verdict = self.check_received(src, ttl, advert).and(if active {
+            Ok(())
+        } else {
+            Err(DropReason::Inactive)
+        });
+        if let Err(reason) = verdict {
+            self.stats.count_drop(reason);
+            return verdict;
+        }
+        self.stats.adverts_received += 1;
+        if advert.priority == Priority::STOP {
+            self.stats.priority_zero_received += 1;
+        }
+        if self.state == State::Master {
+            self.master_received(now, src, advert);
+        } else {
+            self.backup_received(now, src, advert);
+        }
+        Ok(())
+    }
+
+    /// Reports a tracked object (numbered as in `InstanceConfig::tracks`) up or down.
+    /// Unknown indexes are ignored.
+    pub fn set_track(&mut self, now: Instant, index: usize, up: bool) {
+        let Some(slot) = self.track_up.get_mut(index) else {
+            return;
+        };
+        if *slot == up {
+            return;
+        }
+        *slot = up;
+        let before = self.effective_priority;
+        self.effective_priority = self.compute_effective_priority();
+        if before != self.effective_priority {
+            self.events.push_back(Event::PriorityChanged {
+                from: before,
+                to: self.effective_priority,
+            });
+        }
+        self.reconcile_fault(now);
+    }
+
+    /// The next packet to send. Call after every input until it returns `None`.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next change to make to the virtual addresses on the host.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<VipAction> {
+        self.actions.pop_front()
+    }
+
+    /// The next state change or other event to report.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called; `None` while nothing is scheduled.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// True when a weight-0 tracked object of this instance is down.
+    pub fn own_fault(&self) -> bool {
+        self.config
+            .tracks
+            .iter()
+            .zip(&self.track_up)
+            .any(|(track, &up)| track.weight == 0 && !up)
+    }
+
+    pub(crate) fn count_drop(&mut self, reason: DropReason) {
+        self.stats.count_drop(reason);
+    }
+
+    pub(crate) fn take_sync_trigger(&mut self) -> Option<(State, State)> {
+        self.sync_trigger.take()
+    }
+
+    /// Follow a sibling of the sync group into Master or Backup.
+    pub(crate) fn follow_sync_group(&mut self, now: Instant, target: State) {
+        match (self.state, target) {
+            (State::Backup, State::Master) => self.become_master(now, Reason::SyncGroup),
+            (State::Master, State::Backup) => self.become_backup(now, Reason::SyncGroup),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn set_group_fault(&mut self, now: Instant, fault: bool) {
+        self.group_fault = fault;
+        self.reconcile_fault(now);
+    }
+
+    /// RFC 3768 / RFC 5798 §7.1 receive checks that need our configuration.
+    fn check_received(
+        &self,
+        src: IpAddr,
+        ttl: u8,
+        advert: &Advertisement,
+    ) -> Result<(), DropReason> {
+        if ttl != VRRP_TTL {
+            return Err(DropReason::Ttl);
+        }
+        if advert.version() != self.config.version {
+            return Err(DropReason::Version);
+        }
+        if src == self.config.primary_address {
+            return Err(DropReason::FromSelf);
+        }
+        if let Peers::Unicast(peers) = &self.config.peers {
+            if !peers.contains(&src) {
+                return Err(DropReason::UnknownPeer);
+            }
+        }
+        if let VersionFields::V2 { interval, auth } = advert.fields {
+            // RFC 3768 §7.1: the auth type and password must match ours.
+            if auth != self.config.auth {
+                return Err(DropReason::Auth);
+            }
+            // RFC 3768 §7.1: "MUST verify that the Adver Interval in the packet is the same
+            // as the locally configured for this virtual router".
+            if Duration::from(interval) != self.config.advert_interval {
+                return Err(DropReason::Interval);
+            }
+        }
+        Ok(())
+    }
+
+    /// RFC 5798 §6.4.2: "If an ADVERTISEMENT is received" in Backup.
+    fn backup_received(&mut self, now: Instant, src: IpAddr, advert: &Advertisement) {
+        if advert.priority == Priority::STOP {
+            // "If the Priority in the ADVERTISEMENT is zero, then: Set the Master_Down_Timer
+            // to Skew_Time".
+            self.master_stopping = true;
+            self.timers.set(Timer::MasterDown, now + self.skew_time());
+            return;
+        }
+        let lower = advert.priority < self.effective_priority;
+        let holding_off = self.timers.get(Timer::PreemptDelay).is_some();
+        if !self.config.preempt || !lower || holding_off {
+            // "If Preempt_Mode is False, or if the Priority in the ADVERTISEMENT is greater
+            // than or equal to the local Priority": learn the interval (v3 only) and reset
+            // the Master_Down_Timer.
+            if self.config.version == Version::V3 {
+                self.master_adver_interval = advert.interval();
+            }
+            self.master = Some(src);
+            self.master_priority = Some(advert.priority);
+            self.master_stopping = false;
+            self.timers
+                .set(Timer::MasterDown, now + self.master_down_interval());
+        }
+        // Otherwise "Discard the ADVERTISEMENT": the Master_Down_Timer will preempt.
+    }
+
+    /// RFC 5798 §6.4.3: "If an ADVERTISEMENT is received" in Master.
+    fn master_received(&mut self, now: Instant, src: IpAddr, advert: &Advertisement) {
+        if advert.priority == Priority::STOP {
+            // "If the Priority in the ADVERTISEMENT is zero, then: Send an ADVERTISEMENT;
+            // Reset the Adver_Timer to Advertisement_Interval".
+            self.send_advert(self.effective_priority);
+            self.timers
+                .set(Timer::Adver, now + self.config.advert_interval);
+            return;
+        }
+        let ours = self.effective_priority;
+        let theirs_wins = advert.priority > ours
+            || (advert.priority == ours && ip_greater(src, self.config.primary_address));
+        if theirs_wins {
+            // "Cancel Adver_Timer; Set Master_Adver_Interval to Adver Interval contained in
+            // the ADVERTISEMENT; Recompute the Skew_Time and Master_Down_Interval; Set
+            // Master_Down_Timer to Master_Down_Interval; Transition to the {Backup} state".
+            if self.config.version == Version::V3 {
+                self.master_adver_interval = advert.interval();
+            }
+            self.master = Some(src);
+            self.master_priority = Some(advert.priority);
+            self.become_backup(
+                now,
+                Reason::PreferredMaster {
+                    from: src,
+                    priority: advert.priority,
+                },
+            );
+            return;
+        }
+        // The RFC discards it. Another router believes it is master (a healed partition, or
+        // it just came up): answer at once so it steps down within one round trip, and
+        // re-announce our VIPs, which its gratuitous ARPs may have stolen (keepalived #166).
+        self.send_advert(ours);
+        self.timers
+            .set(Timer::Adver, now + self.config.advert_interval);
+        let recently = self
+            .last_reannounce
+            .is_some_and(|at| now.saturating_duration_since(at) < self.config.advert_interval);
+        if !recently {
+            self.last_reannounce = Some(now);
+            self.announce(self.config.announce.repeat);
+        }
+    }
+
+    /// preempt_delay is over: a lower-priority master seen meanwhile is preempted now
+    /// rather than one Master_Down_Interval later.
+    fn preempt_delay_elapsed(&mut self, now: Instant) {
+        let lower_master = self
+            .master_priority
+            .is_some_and(|p| p < self.effective_priority);
+        if self.state == State::Backup && self.config.preempt && lower_master {
+            self.become_master(now, Reason::PreemptDelayElapsed);
+        }
+    }
+
+    fn scheduled_announce(&mut self, now: Instant) {
+        if self.state != State::Master {
+            return;
+        }
+        let announce = self.config.announce;
+        if std::mem::take(&mut self.second_burst_pending) {
+            self.announce(announce.repeat);
+        } else {
+            self.announce(announce.refresh_repeat);
+        }
+        if let Some(refresh) = announce.refresh {
+            self.timers.set(Timer::Announce, now + refresh);
+        }
+    }
+
+    /// RFC 5798 §6.4.1 after Startup (or leaving FAULT, which keepalived treats alike).
+    fn leave_initialize(&mut self, now: Instant, reason: Reason) {
+        if self.effective_priority.is_owner() {
+            self.become_master(now, Reason::AddressOwner);
+            return;
+        }
+        // "Set Master_Adver_Interval to Advertisement_Interval; Set the Master_Down_Timer to
+        // Master_Down_Interval; Transition to the {Backup} state".
+        self.master_adver_interval = self.config.advert_interval;
+        self.become_backup(now, reason);
+        if self.config.preempt && !self.config.preempt_delay.is_zero() {
+            self.timers
+                .set(Timer::PreemptDelay, now + self.config.preempt_delay);
+        }
+    }
+
+    fn become_master(&mut self, now: Instant, reason: Reason) {
+        self.timers.stop(Timer::MasterDown);
+        self.timers.stop(Timer::PreemptDelay);
+        // RFC 5798 §6.4.2: "Send an ADVERTISEMENT; ... broadcast a gratuitous ARP request /
+        // send an Unsolicited Neighbor Advertisement ...; Set the Adver_Timer".
+        self.send_advert(self.effective_priority);
+        self.actions.push_back(VipAction::Add {
+            addresses: self.config.virtual_addresses.clone(),
+            accept: self.config.accept_mode || self.effective_priority.is_owner(),
+        });
+        self.announce(self.config.announce.repeat);
+        self.timers
+            .set(Timer::Adver, now + self.config.advert_interval);
+        let announce = self.config.announce;
+        self.second_burst_pending = announce.second_burst_delay.is_some();
+        if let Some(next) = announce.second_burst_delay.or(announce.refresh) {
+            self.timers.set(Timer::Announce, now + next);
+        }
+        self.master = Some(self.config.primary_address);
+        self.master_priority = None;
+        self.master_stopping = false;
+        self.stats.became_master += 1;
+        self.transition(State::Master, reason);
+    }
+
+    fn become_backup(&mut self, now: Instant, reason: Reason) {
+        if self.state == State::Master {
+            self.remove_vips();
+        }
+        self.timers.stop(Timer::Adver);
+        self.timers.stop(Timer::Announce);
+        self.master_stopping = false;
+        if matches!(
+            reason,
+            Reason::Startup | Reason::FaultCleared | Reason::SyncGroup
+        ) {
+            self.master = None;
+            self.master_priority = None;
+        }
+        self.timers
+            .set(Timer::MasterDown, now + self.master_down_interval());
+        self.transition(State::Backup, reason);
+    }
+
+    fn become_fault(&mut self) {
+        if self.state == State::Master {
+            self.leave_master();
+        }
+        self.timers.stop_all();
+        self.master = None;
+        self.master_priority = None;
+        self.transition(State::Fault, Reason::Fault);
+    }
+
+    /// Priority-0 advert and VIPs removed, as on shutdown (RFC 5798 §6.4.3).
+    fn leave_master(&mut self) {
+        self.send_advert(Priority::STOP);
+        self.remove_vips();
+    }
+
+    fn reconcile_fault(&mut self, now: Instant) {
+        match (self.state, self.has_fault()) {
+            (State::Fault, false) => self.leave_initialize(now, Reason::FaultCleared),
+            (State::Backup | State::Master, true) => self.become_fault(),
+            _ => {}
+        }
+    }
+
+    fn has_fault(&self) -> bool {
+        self.group_fault || self.own_fault()
+    }
+
+    /// keepalived semantics: positive weights count while up, negative while down; the
+    /// owner's priority is never changed; the result stays in 1..=254.
+    fn compute_effective_priority(&self) -> Priority {
+        let base = self.config.priority;
+        if base.is_owner() {
+            return base;
+        }
+        let adjustment: i64 = self
+            .config
+            .tracks
+            .iter()
+            .zip(&self.track_up)
+            .map(|(track, &up)| match (track.weight.signum(), up) {
+                (1, true) | (-1, false) => i64::from(track.weight),
+                _ => 0,
+            })
+            .sum();
+        let min = i64::from(Priority::MIN_BACKUP.get());
+        let max = i64::from(Priority::MAX_BACKUP.get());
+        let value = (i64::from(base.get()) + adjustment).clamp(min, max);
+        Priority::new(u8::try_from(value).unwrap_or(Priority::MAX_BACKUP.get()))
+    }
+
+    fn send_advert(&mut self, priority: Priority) {
+        let advert = Advertisement {
+            vrid: self.config.vrid,
+            priority,
+            addresses: self.config.virtual_addresses.clone(),
+            fields: self.fields.clone(),
+        };
+        let src = self.config.primary_address;
+        let destinations = match &self.config.peers {
+            Peers::Multicast => vec![self.config.multicast_group()],
+            Peers::Unicast(peers) => peers.clone(),
+        };
+        for dst in destinations {
+            // Cannot fail: InstanceConfig::validate checked families, count and version.
+            match advert.emit(src, dst, self.config.checksum_mode) {
+                Ok(payload) => self.transmits.push_back(Transmit {
+                    src,
+                    dst,
+                    ttl: VRRP_TTL,
+                    payload,
+                }),
+                Err(error) => debug_assert!(false, "validated advert failed to encode: {error}"),
+            }
+        }
+        self.stats.adverts_sent += 1;
+        if priority == Priority::STOP {
+            self.stats.priority_zero_sent += 1;
+        }
+    }
+
+    fn announce(&mut self, repeat: u32) {
+        if repeat > 0 && !self.config.virtual_addresses.is_empty() {
+            self.actions.push_back(VipAction::Announce {
+                addresses: self.config.virtual_addresses.clone(),
+                repeat,
+            });
+        }
+    }
+
+    fn remove_vips(&mut self) {
+        self.actions.push_back(VipAction::Remove {
+            addresses: self.config.virtual_addresses.clone(),
+        });
+    }
+
+    fn transition(&mut self, to: State, reason: Reason) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        self.stats.transitions += 1;
+        if reason != Reason::SyncGroup {
+            self.sync_trigger = Some((from, to));
+        }
+        self.events
+            .push_back(Event::StateChanged { from, to, reason });
+    }
+}
+
+/// RFC 5798 §6.4.3: primary addresses compare as unsigned integers in network byte order,
+/// which is what `Ord` on same-family addresses does.
+fn ip_greater(a: IpAddr, b: IpAddr) -> bool {
+    a > b
+}

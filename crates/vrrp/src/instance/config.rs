@@ -1,0 +1,306 @@
+//! What one virtual router instance is told by its configuration, and the checks that make an
+//! instance impossible to build in a state the RFCs forbid.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::checksum::ChecksumMode;
+use crate::packet::{Auth, VersionFields};
+use crate::units::{Centiseconds, Priority, Seconds, Version, Vrid};
+
+/// 224.0.0.18, RFC 5798 §5.1.1.2.
+pub const VRRP_MULTICAST_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// ff02::12, RFC 5798 §5.1.2.2.
+pub const VRRP_MULTICAST_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
+/// Configuration of one virtual router on one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceConfig {
+    /// Operator-facing name (keepalived's `vrrp_instance NAME`).
+    pub name: String,
+    /// Interface the instance runs on; received packets are matched on it.
+    pub interface: String,
+    pub vrid: Vrid,
+    pub version: Version,
+    /// Configured priority, 1..=255; 255 makes this router the address owner.
+    pub priority: Priority,
+    /// Advertisement_Interval: whole seconds for v2, centiseconds for v3.
+    pub advert_interval: Duration,
+    /// Our primary address on the interface: the source of adverts and the tie-breaker.
+    pub primary_address: IpAddr,
+    pub virtual_addresses: Vec<IpAddr>,
+    pub peers: Peers,
+    pub preempt: bool,
+    /// After start or leaving FAULT, wait this long before preempting a lower-priority master.
+    pub preempt_delay: Duration,
+    /// RFC 5798 §6.1 Accept_Mode: a non-owner master accepts packets addressed to the VIPs.
+    pub accept_mode: bool,
+    /// VRRPv2 only.
+    pub auth: Auth,
+    pub checksum_mode: ChecksumMode,
+    /// Tracked objects (interfaces, scripts, files) in the order the caller numbers them.
+    pub tracks: Vec<TrackConfig>,
+    pub announce: AnnounceConfig,
+}
+
+/// Where adverts go and whom they are accepted from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peers {
+    /// 224.0.0.18 or ff02::12; adverts are accepted from anyone on the link.
+    Multicast,
+    /// keepalived's `unicast_peer`: one copy per peer; only these sources are accepted.
+    Unicast(Vec<IpAddr>),
+}
+
+/// A tracked object and what it does to the instance (keepalived semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackConfig {
+    /// 0: the instance goes to FAULT while the object is down. Positive: added to the priority
+    /// while up. Negative: added to the priority while down.
+    pub weight: i32,
+    /// State assumed until the first report.
+    pub initially_up: bool,
+}
+
+/// Gratuitous ARP / unsolicited NA schedule after becoming master (keepalived's `garp_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnnounceConfig {
+    /// `garp_master_repeat`: announcements per burst.
+    pub repeat: u32,
+    /// `garp_master_delay`: second burst this long after becoming master.
+    pub second_burst_delay: Option<Duration>,
+    /// `garp_master_refresh`: periodic bursts while master.
+    pub refresh: Option<Duration>,
+    /// `garp_master_refresh_repeat`.
+    pub refresh_repeat: u32,
+}
+
+impl Default for AnnounceConfig {
+    /// keepalived's defaults: 5 at once, 5 more after 5 s, no refresh.
+    fn default() -> Self {
+        AnnounceConfig {
+            repeat: 5,
+            second_burst_delay: Some(Duration::from_secs(5)),
+            refresh: None,
+            refresh_repeat: 1,
+        }
+    }
+}
+
+impl InstanceConfig {
+    /// A configuration with the RFC / keepalived defaults: priority 100, interval 1 s,
+    /// multicast, preempt on, no delay, accept mode off, no auth, no tracking.
+    pub fn new(
+        name: impl Into<String>,
+        interface: impl Into<String>,
+        vrid: Vrid,
+        version: Version,
+        primary_address: IpAddr,
+        virtual_addresses: Vec<IpAddr>,
+    ) -> InstanceConfig {
+        InstanceConfig {
+            name: name.into(),
+            interface: interface.into(),
+            vrid,
+            version,
+            priority: Priority::DEFAULT,
+            advert_interval: Duration::from_secs(1),
+            primary_address,
+            virtual_addresses,
+            peers: Peers::Multicast,
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept_mode: false,
+            auth: Auth::None,
+            checksum_mode: ChecksumMode::Standard,
+            tracks: Vec::new(),
+            announce: AnnounceConfig::default(),
+        }
+    }
+
+    pub(crate) fn ipv6(&self) -> bool {
+        self.primary_address.is_ipv6()
+    }
+
+    pub(crate) fn multicast_group(&self) -> IpAddr {
+        if self.ipv6() {
+            VRRP_MULTICAST_V6.into()
+        } else {
+            VRRP_MULTICAST_V4.into()
+        }
+    }
+
+    /// Checks everything the RFCs constrain and returns the per-version advert fields.
+    pub(crate) fn validate(&self) -> Result<VersionFields, ConfigError> {
+        let name = || self.name.clone();
+        if self.priority == Priority::STOP {
+            return Err(ConfigError::ZeroPriority { name: name() });
+        }
+        if self.version == Version::V2 && self.ipv6() {
+            return Err(ConfigError::V2OverIpv6 { name: name() });
+        }
+        let family_mismatch = self
+            .virtual_addresses
+            .iter()
+            .chain(match &self.peers {
+                Peers::Multicast => [].iter(),
+                Peers::Unicast(peers) => peers.iter(),
+            })
+            .find(|a| a.is_ipv6() != self.ipv6());
+        if let Some(&address) = family_mismatch {
+            return Err(ConfigError::AddressFamilyMismatch {
+                name: name(),
+                address,
+                primary: self.primary_address,
+            });
+        }
+        if self.virtual_addresses.len() > 255 {
+            return Err(ConfigError::TooManyAddresses { name: name() });
+        }
+        if matches!(self.peers, Peers::Unicast(ref p) if p.is_empty()) {
+            return Err(ConfigError::NoUnicastPeers { name: name() });
+        }
+        let interval = self.advert_interval;
+        match self.version {
+            Version::V2 => {
+                let interval = Seconds::from_duration(interval).ok_or(ConfigError::V2Interval {
+                    name: name(),
+                    interval,
+                })?;
+                Ok(VersionFields::V2 {
+                    interval,
+                    auth: self.auth,
+                })
+            }
+            Version::V3 => {
+                if self.auth != Auth::None {
+                    return Err(ConfigError::V3Auth { name: name() });
+                }
+                let max_interval =
+                    Centiseconds::from_duration(interval).ok_or(ConfigError::V3Interval {
+                        name: name(),
+                        interval,
+                    })?;
+                Ok(VersionFields::V3 { max_interval })
+            }
+        }
+    }
+}
+
+/// A configuration the engine refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("instance {name}: priority 0 is reserved for a master that is stopping")]
+    ZeroPriority { name: String },
+    #[error("instance {name}: VRRPv2 is IPv4 only; use version 3 for IPv6")]
+    V2OverIpv6 { name: String },
+    #[error(
+        "instance {name}: address {address} is not of the same family as the primary \
+         address {primary}"
+    )]
+    AddressFamilyMismatch {
+        name: String,
+        address: IpAddr,
+        primary: IpAddr,
+    },
+    #[error("instance {name}: more than 255 virtual addresses do not fit in an advertisement")]
+    TooManyAddresses { name: String },
+    #[error("instance {name}: unicast mode needs at least one peer")]
+    NoUnicastPeers { name: String },
+    #[error(
+        "instance {name}: VRRPv2 advert interval must be whole seconds 1..=255, not {interval:?}"
+    )]
+    V2Interval { name: String, interval: Duration },
+    #[error(
+        "instance {name}: VRRPv3 advert interval must be a multiple of 10 ms from 10 ms to \
+         40.95 s, not {interval:?}"
+    )]
+    V3Interval { name: String, interval: Duration },
+    #[error("instance {name}: VRRPv3 has no authentication (RFC 5798 §9)")]
+    V3Auth { name: String },
+    #[error("instances {first} and {second} use the same VRID, interface and address family")]
+    DuplicateVirtualRouter { first: String, second: String },
+    #[error("sync group {group}: instance {instance} is unknown or already in another group")]
+    SyncGroupMember { group: String, instance: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Password;
+
+    fn config(version: Version, primary: &str) -> InstanceConfig {
+        let primary: IpAddr = primary.parse().expect("literal");
+        let vip = if primary.is_ipv6() {
+            "2001:db8::1"
+        } else {
+            "10.0.3.100"
+        };
+        let vrid = Vrid::new(7).expect("non-zero");
+        InstanceConfig::new(
+            "VI_7",
+            "eth0",
+            vrid,
+            version,
+            primary,
+            vec![vip.parse().expect("literal")],
+        )
+    }
+
+    #[test]
+    fn refuses_what_the_rfcs_forbid() {
+        let mut c = config(Version::V3, "10.0.3.5");
+        c.priority = Priority::STOP;
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::ZeroPriority { .. })
+        ));
+
+        let c = config(Version::V2, "fe80::5");
+        assert!(matches!(c.validate(), Err(ConfigError::V2OverIpv6 { .. })));
+
+        let mut c = config(Version::V3, "10.0.3.5");
+        c.virtual_addresses
+            .push("2001:db8::1".parse().expect("literal"));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::AddressFamilyMismatch { .. })
+        ));
+
+        let mut c = config(Version::V2, "10.0.3.5");
+        c.advert_interval = Duration::from_millis(1500);
+        assert!(matches!(c.validate(), Err(ConfigError::V2Interval { .. })));
+
+        let mut c = config(Version::V3, "10.0.3.5");
+        c.advert_interval = Duration::from_millis(5);
+        assert!(matches!(c.validate(), Err(ConfigError::V3Interval { .. })));
+
+        let mut c = config(Version::V3, "10.0.3.5");
+        c.auth = Auth::SimpleText(Password::new("secret"));
+        assert!(matches!(c.validate(), Err(ConfigError::V3Auth { .. })));
+
+        let mut c = config(Version::V3, "10.0.3.5");
+        c.peers = Peers::Unicast(Vec::new());
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::NoUnicastPeers { .. })
+        ));
+    }
+
+    #[test]
+    fn accepts_the_smallest_v3_interval_and_names_the_instance_in_errors() {
+        let mut c = config(Version::V3, "fe80::5");
+        c.advert_interval = Duration::from_millis(10);
+        assert!(c.validate().is_ok());
+        c.advert_interval = Duration::from_millis(15);
+        let message = c
+            .validate()
+            .expect_err("not a multiple of 10 ms")
+            .to_string();
+        assert!(
+            message.contains("VI_7") && message.contains("15ms"),
+            "{message}"
+        );
+    }
+}

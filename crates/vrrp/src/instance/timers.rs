@@ -1,0 +1,64 @@
+//! The instance's timers: a fixed table of deadlines, the earliest of which is the next
+//! time the driver must call `handle_timeout`.
+
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Timer {
+    /// Master: time to send the next advertisement (RFC 5798 §6.2 Adver_Timer).
+    Adver,
+    /// Backup: the master is presumed dead when this fires (§6.2 Master_Down_Timer).
+    MasterDown,
+    /// Backup: end of preempt_delay, after which a lower-priority master is preempted.
+    PreemptDelay,
+    /// Master: the next gratuitous ARP / NA burst (garp_master_delay / garp_master_refresh).
+    Announce,
+}
+
+impl Timer {
+    const ALL: [Timer; 4] = [
+        Timer::Adver,
+        Timer::MasterDown,
+        Timer::PreemptDelay,
+        Timer::Announce,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub(super) struct Timers([Option<Instant>; Timer::ALL.len()]);
+
+impl Timers {
+    pub(super) fn set(&mut self, timer: Timer, at: Instant) {
+        self.0[timer.index()] = Some(at);
+    }
+
+    pub(super) fn stop(&mut self, timer: Timer) {
+        self.0[timer.index()] = None;
+    }
+
+    pub(super) fn stop_all(&mut self) {
+        self.0 = Default::default();
+    }
+
+    pub(super) fn get(&self, timer: Timer) -> Option<Instant> {
+        self.0[timer.index()]
+    }
+
+    /// Stops and returns the earliest timer due at `now`, if any.
+    pub(super) fn take_expired(&mut self, now: Instant) -> Option<Timer> {
+        let (timer, _) = Timer::ALL
+            .iter()
+            .filter_map(|&t| self.get(t).filter(|&at| at <= now).map(|at| (t, at)))
+            .min_by_key(|&(_, at)| at)?;
+        self.stop(timer);
+        Some(timer)
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.0.iter().flatten().min().copied()
+    }
+}

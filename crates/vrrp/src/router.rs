@@ -1,0 +1,303 @@
+//! All the virtual routers of one host: dispatches received packets to the right instance
+//! and keeps sync groups in step (keepalived's `vrrp_sync_group`: the instances of a group
+//! are MASTER together, BACKUP together and in FAULT together).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use crate::checksum::ChecksumMode;
+use crate::instance::{
+    ConfigError, DropReason, Event, Instance, InstanceConfig, State, Stats, Transmit, VipAction,
+};
+use crate::packet::{Advertisement, DecodeError};
+
+/// Index of an instance in its [`Router`], in configuration order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId(pub usize);
+
+/// Instances that change state together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroupConfig {
+    pub name: String,
+    /// Instance names.
+    pub members: Vec<String>,
+}
+
+/// How a packet arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received<'a> {
+    pub interface: &'a str,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+}
+
+/// A packet that was counted and not acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The instance that counted it, or `None` when no instance claims the packet.
+    pub instance: Option<InstanceId>,
+    pub reason: DropReason,
+    /// Details when the bytes did not decode.
+    pub decode_error: Option<DecodeError>,
+}
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.decode_error {
+            Some(error) => write!(f, "dropped ({}): {error}", self.reason.as_str()),
+            None => write!(f, "dropped ({})", self.reason.as_str()),
+        }
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+#[derive(Debug)]
+pub struct Router {
+    instances: Vec<Instance>,
+    groups: Vec<Vec<usize>>,
+    group_of: Vec<Option<usize>>,
+    /// Packets no instance claimed.
+    unclaimed: Stats,
+}
+
+impl Router {
+    pub fn new(
+        configs: Vec<InstanceConfig>,
+        sync_groups: Vec<SyncGroupConfig>,
+    ) -> Result<Router, ConfigError> {
+        let instances = configs
+            .into_iter()
+            .map(Instance::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, a) in instances.iter().enumerate() {
+            let duplicate = instances[..i]
+                .iter()
+                .find(|b| same_virtual_router(a.config(), b.config()));
+            if let Some(b) = duplicate {
+                return Err(ConfigError::DuplicateVirtualRouter {
+                    first: b.name().to_owned(),
+                    second: a.name().to_owned(),
+                });
+            }
+        }
+        let mut group_of = vec![None; instances.len()];
+        let mut groups = Vec::new();
+        for (g, group) in sync_groups.into_iter().enumerate() {
+            let mut members = Vec::new();
+            for member in &group.members {
+                let found = instances.iter().position(|i| i.name() == member);
+                match found {
+                    Some(i) if group_of[i].is_none() => {
+                        group_of[i] = Some(g);
+                        members.push(i);
+                    }
+                    _ => {
+                        return Err(ConfigError::SyncGroupMember {
+                            group: group.name.clone(),
+                            instance: member.clone(),
+                        });
+                    }
+                }
+            }
+            groups.push(members);
+        }
+        Ok(Router {
+            instances,
+            groups,
+            group_of,
+            unclaimed: Stats::default(),
+        })
+    }
+
+    pub fn instances(&self) -> impl Iterator<Item = (InstanceId, &Instance)> {
+        self.instances
+            .iter()
+            .enumerate()
+            .map(|(i, instance)| (InstanceId(i), instance))
+    }
+
+    pub fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.instances.get(id.0)
+    }
+
+    pub fn find(&self, name: &str) -> Option<InstanceId> {
+        self.instances
+            .iter()
+            .position(|i| i.name() == name)
+            .map(InstanceId)
+    }
+
+    /// Counters for packets that no instance claimed.
+    pub fn unclaimed_stats(&self) -> &Stats {
+        &self.unclaimed
+    }
+
+    /// Startup event for every instance.
+    pub fn start(&mut self, now: Instant) {
+        self.propagate_group_faults(now);
+        for instance in &mut self.instances {
+            instance.start(now);
+        }
+        self.sync_groups(now);
+    }
+
+    /// Shutdown event for every instance.
+    pub fn shutdown(&mut self, now: Instant) {
+        for instance in &mut self.instances {
+            instance.shutdown(now);
+        }
+        for instance in &mut self.instances {
+            let _ = instance.take_sync_trigger();
+        }
+    }
+
+    /// A packet from a raw socket: `payload` is the IP payload.
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        received: Received<'_>,
+        payload: &[u8],
+    ) -> Result<InstanceId, Dropped> {
+        let vrid = payload.get(1).copied();
+        let target = self.instances.iter().position(|i| {
+            let config = i.config();
+            Some(config.vrid.get()) == vrid
+                && config.interface == received.interface
+                && config.primary_address.is_ipv6() == received.src.is_ipv6()
+        });
+        let Some(index) = target else {
+            // Nobody's checksum mode applies; decode leniently only to say what is wrong
+            // with the packet when it is malformed rather than merely not ours.
+            let decode_error =
+                Advertisement::decode(payload, received.src, received.dst, ChecksumMode::V3AsV2)
+                    .err();
+            let reason = decode_error
+                .as_ref()
+                .map_or(DropReason::Vrid, DropReason::from);
+            self.unclaimed.count_drop(reason);
+            return Err(Dropped {
+                instance: None,
+                reason,
+                decode_error,
+            });
+        };
+        let instance = &mut self.instances[index];
+        let id = InstanceId(index);
+        let mode = instance.config().checksum_mode;
+        let advert = match Advertisement::decode(payload, received.src, received.dst, mode) {
+            Ok(advert) => advert,
+            Err(error) => {
+                let reason = DropReason::from(&error);
+                instance.count_drop(reason);
+                return Err(Dropped {
+                    instance: Some(id),
+                    reason,
+                    decode_error: Some(error),
+                });
+            }
+        };
+        let result = instance.handle_advert(now, received.src, received.ttl, &advert);
+        self.after_input(now);
+        result.map(|()| id).map_err(|reason| Dropped {
+            instance: Some(id),
+            reason,
+            decode_error: None,
+        })
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for instance in &mut self.instances {
+            if instance.poll_timeout().is_some_and(|at| at <= now) {
+                instance.handle_timeout(now);
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// A tracked object of instance `id` went up or down.
+    pub fn set_track(&mut self, now: Instant, id: InstanceId, track: usize, up: bool) {
+        if let Some(instance) = self.instances.get_mut(id.0) {
+            instance.set_track(now, track, up);
+        }
+        self.after_input(now);
+    }
+
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<(InstanceId, Transmit)> {
+        self.poll_each(Instance::poll_transmit)
+    }
+
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<(InstanceId, VipAction)> {
+        self.poll_each(Instance::poll_action)
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<(InstanceId, Event)> {
+        self.poll_each(Instance::poll_event)
+    }
+
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.instances
+            .iter()
+            .filter_map(Instance::poll_timeout)
+            .min()
+    }
+
+    fn poll_each<T>(
+        &mut self,
+        mut poll: impl FnMut(&mut Instance) -> Option<T>,
+    ) -> Option<(InstanceId, T)> {
+        self.instances
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, instance)| poll(instance).map(|out| (InstanceId(i), out)))
+    }
+
+    fn after_input(&mut self, now: Instant) {
+        self.propagate_group_faults(now);
+        self.sync_groups(now);
+    }
+
+    /// A fault in one member puts the whole group in FAULT until it clears.
+    fn propagate_group_faults(&mut self, now: Instant) {
+        for members in &self.groups {
+            let fault = members.iter().any(|&m| self.instances[m].own_fault());
+            for &m in members {
+                self.instances[m].set_group_fault(now, fault);
+            }
+        }
+    }
+
+    /// A member that became Master takes the group to Master; a Master that stepped down to
+    /// Backup takes the group to Backup.
+    fn sync_groups(&mut self, now: Instant) {
+        for index in 0..self.instances.len() {
+            let Some((from, to)) = self.instances[index].take_sync_trigger() else {
+                continue;
+            };
+            let Some(group) = self.group_of[index] else {
+                continue;
+            };
+            let target = match (from, to) {
+                (_, State::Master) => State::Master,
+                (State::Master, State::Backup) => State::Backup,
+                _ => continue,
+            };
+            for &sibling in &self.groups[group] {
+                if sibling != index {
+                    self.instances[sibling].follow_sync_group(now, target);
+                }
+            }
+        }
+    }
+}
+
+fn same_virtual_router(a: &InstanceConfig, b: &InstanceConfig) -> bool {
+    a.vrid == b.vrid && a.interface == b.interface && a.ipv6() == b.ipv6()
+}
