@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use crate::packet::{Advertisement, VersionFields};
 use crate::units::{Priority, Version};
+use config::TrackEffect;
 use timers::{Timer, Timers};
 
 pub use config::{
-    AnnounceConfig, ConfigError, InstanceConfig, Peers, TrackConfig, VRRP_MULTICAST_V4,
-    VRRP_MULTICAST_V6,
+    AnnounceConfig, ConfigError, InstanceConfig, Peers, TrackConfig, TrackStatus,
+    VRRP_MULTICAST_V4, VRRP_MULTICAST_V6,
 };
 pub use output::{Event, Reason, State, Transmit, VipAction};
 pub use stats::{DropReason, Stats};
@@ -37,7 +38,7 @@ pub struct Instance {
     timers: Timers,
     /// RFC 5798 §6.1 Master_Adver_Interval: learned from the master in v3, our own in v2.
     master_adver_interval: Duration,
-    track_up: Vec<bool>,
+    track_status: Vec<TrackStatus>,
     /// Set by the router while another instance of our sync group has a fault.
     group_fault: bool,
     effective_priority: Priority,
@@ -60,7 +61,11 @@ pub struct Instance {
 impl Instance {
     pub fn new(config: InstanceConfig) -> Result<Instance, ConfigError> {
         let fields = config.validate()?;
-        let track_up = config.tracks.iter().map(|t| t.initially_up).collect();
+        let track_status = config
+            .tracks
+            .iter()
+            .map(|t| TrackStatus::from_up(t.initially_up))
+            .collect();
         let mut instance = Instance {
             master_adver_interval: config.advert_interval,
             effective_priority: config.priority,
@@ -68,7 +73,7 @@ impl Instance {
             fields,
             state: State::Initialize,
             timers: Timers::default(),
-            track_up,
+            track_status,
             group_fault: false,
             master: None,
             master_priority: None,
@@ -215,13 +220,18 @@ impl Instance {
     /// Reports a tracked object (numbered as in `InstanceConfig::tracks`) up or down.
     /// Unknown indexes are ignored.
     pub fn set_track(&mut self, now: Instant, index: usize, up: bool) {
-        let Some(slot) = self.track_up.get_mut(index) else {
+        self.set_track_status(now, index, TrackStatus::from_up(up));
+    }
+
+    /// Reports a tracked object's status, including value-carrying ones (track files).
+    pub fn set_track_status(&mut self, now: Instant, index: usize, status: TrackStatus) {
+        let Some(slot) = self.track_status.get_mut(index) else {
             return;
         };
-        if *slot == up {
+        if *slot == status {
             return;
         }
-        *slot = up;
+        *slot = status;
         let before = self.effective_priority;
         self.effective_priority = self.compute_effective_priority();
         if before != self.effective_priority {
@@ -257,13 +267,13 @@ impl Instance {
         self.timers.next_deadline()
     }
 
-    /// True when a weight-0 tracked object of this instance is down.
+    /// True when a tracked object of this instance puts it in FAULT.
     pub fn own_fault(&self) -> bool {
         self.config
             .tracks
             .iter()
-            .zip(&self.track_up)
-            .any(|(track, &up)| track.weight == 0 && !up)
+            .zip(&self.track_status)
+            .any(|(track, status)| status.effect(track.weight) == TrackEffect::Fault)
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
@@ -521,10 +531,10 @@ impl Instance {
             .config
             .tracks
             .iter()
-            .zip(&self.track_up)
-            .map(|(track, &up)| match (track.weight.signum(), up) {
-                (1, true) | (-1, false) => i64::from(track.weight),
-                _ => 0,
+            .zip(&self.track_status)
+            .map(|(track, status)| match status.effect(track.weight) {
+                TrackEffect::Adjust(by) => i64::from(by),
+                TrackEffect::Fault => 0,
             })
             .sum();
         let min = i64::from(Priority::MIN_BACKUP.get());

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use crate::checksum::ChecksumMode;
 use crate::instance::{
-    ConfigError, DropReason, Event, Instance, InstanceConfig, State, Stats, Transmit, VipAction,
+    ConfigError, DropReason, Event, Instance, InstanceConfig, State, Stats, TrackStatus, Transmit,
+    VipAction,
 };
 use crate::packet::{Advertisement, DecodeError};
 
@@ -220,8 +221,19 @@ impl Router {
 
     /// A tracked object of instance `id` went up or down.
     pub fn set_track(&mut self, now: Instant, id: InstanceId, track: usize, up: bool) {
+        self.set_track_status(now, id, track, TrackStatus::from_up(up));
+    }
+
+    /// A tracked object of instance `id` reported a new status.
+    pub fn set_track_status(
+        &mut self,
+        now: Instant,
+        id: InstanceId,
+        track: usize,
+        status: TrackStatus,
+    ) {
         if let Some(instance) = self.instances.get_mut(id.0) {
-            instance.set_track(now, track, up);
+            instance.set_track_status(now, track, status);
         }
         self.after_input(now);
     }

@@ -62,6 +62,46 @@ pub struct TrackConfig {
     pub initially_up: bool,
 }
 
+/// What a tracked object last reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackStatus {
+    Up,
+    Down,
+    /// keepalived's `track_file`: the file's value already multiplied by the weight. It is
+    /// added to the priority; at or below -254 it means FAULT.
+    Offset(i32),
+}
+
+/// What one tracked object does to its instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrackEffect {
+    Adjust(i32),
+    Fault,
+}
+
+impl TrackStatus {
+    pub(crate) fn from_up(up: bool) -> TrackStatus {
+        if up {
+            TrackStatus::Up
+        } else {
+            TrackStatus::Down
+        }
+    }
+
+    /// keepalived semantics: weight 0 and down is FAULT; a positive weight counts while up,
+    /// a negative one while down.
+    pub(crate) fn effect(self, weight: i32) -> TrackEffect {
+        match self {
+            TrackStatus::Up if weight > 0 => TrackEffect::Adjust(weight),
+            TrackStatus::Down if weight == 0 => TrackEffect::Fault,
+            TrackStatus::Down if weight < 0 => TrackEffect::Adjust(weight),
+            TrackStatus::Up | TrackStatus::Down => TrackEffect::Adjust(0),
+            TrackStatus::Offset(offset) if offset <= -254 => TrackEffect::Fault,
+            TrackStatus::Offset(offset) => TrackEffect::Adjust(offset),
+        }
+    }
+}
+
 /// Gratuitous ARP / unsolicited NA schedule after becoming master (keepalived's `garp_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnnounceConfig {

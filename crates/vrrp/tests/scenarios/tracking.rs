@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use baton_vrrp::{Instance, Priority, Reason, State, TrackConfig};
+use baton_vrrp::{Instance, Priority, Reason, State, TrackConfig, TrackStatus};
 
 use crate::sim::{DEFAULT_LATENCY, Lan};
 use crate::{INSTANCE, VIP, master_down, ms, secs, v3, v3_skew};
@@ -36,6 +36,28 @@ fn effective_priority_follows_keepalived_weights_and_clamps() {
             Priority::new(expected),
             "{base} {weight} {up}"
         );
+    }
+}
+
+#[test]
+fn track_file_values_are_multiplied_offsets_and_minus_254_is_fault() {
+    // A faulting object no longer adjusts the priority: FAULT says it all.
+    let now = Instant::now();
+    let mut instance = Instance::new(tracked(100, 10)).expect("valid");
+    for (offset, priority, state) in [
+        (30, 130, State::Backup),
+        (-50, 50, State::Backup),
+        (-253, 1, State::Backup),
+        (-254, 100, State::Fault),
+    ] {
+        instance.start(now);
+        instance.set_track_status(now, 0, TrackStatus::Offset(offset));
+        assert_eq!(
+            instance.effective_priority(),
+            Priority::new(priority),
+            "offset {offset}"
+        );
+        assert_eq!(instance.state(), state, "offset {offset}");
     }
 }
 
