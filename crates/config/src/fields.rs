@@ -1,0 +1,118 @@
+//! Ranges and units of individual settings, as keepalived's parser checks them
+//! (`vrrp_parser.c`), shared so both front ends accept and refuse the same values with the
+//! same words.
+
+use std::time::Duration;
+
+use baton_vrrp::{Version, Vrid};
+
+use crate::values::in_range;
+
+/// keepalived: `read_int_strvec(..., -253, 253)` for scripts and interfaces.
+pub(crate) const TRACK_WEIGHT: i64 = 253;
+/// keepalived.conf(5): `track_file` entries of an instance take `weight <-254..254>`.
+pub(crate) const TRACK_FILE_REF_WEIGHT: i64 = 254;
+/// keepalived.conf(5): a `track_file` block takes `weight <-2147483647..2147483647>`.
+pub(crate) const TRACK_FILE_WEIGHT: i64 = i32::MAX as i64;
+/// keepalived.conf(5): `preempt_delay` "Range: 0 (default) to 1000".
+const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
+
+pub(crate) fn vrid(value: i64) -> Result<Vrid, String> {
+    in_range("virtual_router_id", value, 1, 255)
+        .map(|v| Vrid::new(v as u8).expect("range excludes 0"))
+}
+
+pub(crate) fn priority(value: i64) -> Result<u8, String> {
+    in_range("priority", value, 1, 255).map(|v| v as u8)
+}
+
+pub(crate) fn version(what: &str, value: i64) -> Result<Version, String> {
+    match value {
+        2 => Ok(Version::V2),
+        3 => Ok(Version::V3),
+        _ => Err(format!("{what} must be 2 or 3, not {value}")),
+    }
+}
+
+pub(crate) fn weight(what: &str, value: i64, max: i64) -> Result<i32, String> {
+    in_range(what, value, -max, max).map(|v| v as i32)
+}
+
+/// `rise`, `fall`, GARP repeat counts: 1 or more.
+pub(crate) fn count(what: &str, value: i64) -> Result<u32, String> {
+    in_range(what, value, 1, i64::from(i32::MAX)).map(|v| v as u32)
+}
+
+/// GARP delays and refresh periods: whole seconds, 0 meaning "none".
+pub(crate) fn garp_seconds(what: &str, value: i64) -> Result<u32, String> {
+    in_range(what, value, 0, 86_400).map(|v| v as u32)
+}
+
+pub(crate) fn preempt_delay(value: Duration) -> Result<Duration, String> {
+    if value > MAX_PREEMPT_DELAY {
+        Err(format!(
+            "preempt_delay {} is out of range 0..=1000 seconds",
+            crate::validate::seconds(value)
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
+/// Script `interval` and `timeout`: more than nothing.
+pub(crate) fn script_period(what: &str, value: Duration) -> Result<Duration, String> {
+    if value.is_zero() {
+        Err(format!("{what} must be more than 0 seconds"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// `auth_type`: PASS is VRRPv2's simple password; AH will never be.
+pub(crate) fn auth_type(value: &str) -> Result<(), String> {
+    match value {
+        "PASS" => Ok(()),
+        "AH" => Err(
+            "auth_type AH (IPsec AH) is not supported and never will be: RFC 3768 \
+             removed it from VRRP in 2004 and implementations disagree on it; use auth_type \
+             PASS or no authentication"
+                .into(),
+        ),
+        other => Err(format!("auth_type '{other}': expected PASS")),
+    }
+}
+
+pub(crate) fn state(value: &str) -> Result<crate::model::InitialState, String> {
+    use crate::model::InitialState;
+    match value {
+        "MASTER" => Ok(InitialState::Master),
+        "BACKUP" => Ok(InitialState::Backup),
+        other => Err(format!(
+            "state '{other}': expected MASTER or BACKUP (upper case, as keepalived)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_match_keepalived() {
+        assert!(vrid(0).is_err());
+        assert_eq!(vrid(255).map(Vrid::get), Ok(255));
+        assert_eq!(
+            priority(0),
+            Err("priority 0 is out of range 1..=255".into())
+        );
+        assert_eq!(priority(255), Ok(255));
+        assert!(priority(256).is_err());
+        assert!(weight("weight", 254, TRACK_WEIGHT).is_err());
+        assert_eq!(weight("weight", -254, TRACK_FILE_REF_WEIGHT), Ok(-254));
+        assert!(count("rise", 0).is_err());
+        assert!(version("version", 1).is_err());
+        assert!(preempt_delay(Duration::from_secs(1001)).is_err());
+        assert!(auth_type("AH").expect_err("never").contains("never"));
+        assert!(state("master").is_err());
+    }
+}

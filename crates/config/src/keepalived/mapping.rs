@@ -1,0 +1,1059 @@
+//! Statements into the draft: what each keepalived keyword means, as `global_parser.c` and
+//! `vrrp_parser.c` read it. Keywords not handled here are refused with the reason listed
+//! in `keywords`.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use crate::diagnostic::{Diagnostics, Location};
+use crate::fields;
+use crate::keepalived::keywords::{self, Context};
+use crate::keepalived::parser::Stmt;
+use crate::model::{
+    InitFile, Notify, NotifyScript, TrackFileRef, TrackInterface, TrackScriptRef, UnicastPeer,
+};
+use crate::spec::{
+    At, AuthDraft, Draft, GarpDraft, InstanceDraft, ScriptDraft, SyncGroupDraft, TrackFileDraft,
+};
+use crate::values::{
+    self, parse_bool, parse_integer, parse_ip, parse_seconds, parse_virtual_address, split_command,
+};
+
+pub(crate) fn map(stmts: Vec<Stmt>, d: &mut Diagnostics) -> Draft {
+    let mut m = Mapper {
+        d,
+        draft: Draft::default(),
+    };
+    for stmt in stmts {
+        m.top(stmt);
+    }
+    m.draft
+}
+
+struct Mapper<'d> {
+    d: &'d mut Diagnostics,
+    draft: Draft,
+}
+
+/// Keywords that take one value: a second occurrence replaces the first, as in keepalived,
+/// with a warning.
+struct Once(HashSet<&'static str>);
+
+impl Once {
+    fn new() -> Once {
+        Once(HashSet::new())
+    }
+}
+
+impl Mapper<'_> {
+    fn error(&mut self, at: &Location, context: &str, message: impl AsRef<str>) {
+        let message = message.as_ref();
+        if context.is_empty() {
+            self.d.error(at, message);
+        } else {
+            self.d.error(at, format!("{context}: {message}"));
+        }
+    }
+
+    /// `Ok(value)`, or the error reported at the statement's line.
+    fn ok<T>(&mut self, s: &Stmt, context: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|e| self.error(&s.at, context, e)).ok()
+    }
+
+    fn refuse(&mut self, table: &Context, s: &Stmt, context: &str) {
+        if let Some(message) = keywords::refusal(table, &s.keyword) {
+            self.error(&s.at, context, message);
+        } else {
+            // Listed as supported but not handled: a bug here, not in the file.
+            self.error(
+                &s.at,
+                context,
+                format!(
+                    "'{}' is listed as supported but was not read (baton bug)",
+                    s.keyword
+                ),
+            );
+        }
+    }
+
+    /// Warns when a single-valued keyword comes again.
+    fn once(&mut self, seen: &mut Once, s: &Stmt, context: &str) {
+        let known = [
+            "state",
+            "interface",
+            "virtual_router_id",
+            "priority",
+            "advert_int",
+            "version",
+            "unicast_src_ip",
+            "mcast_src_ip",
+            "preempt_delay",
+            "garp_master_delay",
+            "garp_master_repeat",
+            "garp_master_refresh",
+            "garp_master_refresh_repeat",
+            "router_id",
+            "script_user",
+            "vrrp_version",
+            "interval",
+            "timeout",
+            "weight",
+            "rise",
+            "fall",
+            "user",
+            "file",
+        ];
+        let Some(&name) = known.iter().find(|k| **k == s.keyword) else {
+            return;
+        };
+        // unicast_src_ip and mcast_src_ip are one setting in keepalived.
+        let name = if name == "mcast_src_ip" {
+            "unicast_src_ip"
+        } else {
+            name
+        };
+        if !seen.0.insert(name) {
+            self.d.warn(
+                &s.at,
+                format!(
+                    "{context}: {} is set again; this value replaces the earlier one",
+                    s.keyword
+                ),
+            );
+        }
+    }
+
+    /// The single name after a block keyword (`vrrp_instance NAME {`), and its block.
+    fn named<'s>(&mut self, s: &'s Stmt) -> Option<(String, &'s [Stmt])> {
+        let name = match s.args.as_slice() {
+            [name] => Some(name.clone()),
+            [] => {
+                self.error(&s.at, "", format!("{} needs a name", s.keyword));
+                None
+            }
+            _ => {
+                self.error(
+                    &s.at,
+                    "",
+                    format!("{} takes one name, not '{}'", s.keyword, s.rest()),
+                );
+                None
+            }
+        };
+        let block = self.block(s, "");
+        Some((name?, block?))
+    }
+
+    fn block<'s>(&mut self, s: &'s Stmt, context: &str) -> Option<&'s [Stmt]> {
+        match &s.block {
+            Some(block) => Some(block),
+            None => {
+                self.error(&s.at, context, format!("{} needs a {{ }} block", s.keyword));
+                None
+            }
+        }
+    }
+
+    /// False, with an error, for a statement that has a block it should not have.
+    fn no_block(&mut self, s: &Stmt, context: &str) -> bool {
+        if s.block.is_some() {
+            self.error(
+                &s.at,
+                context,
+                format!("{} takes no {{ }} block", s.keyword),
+            );
+            false
+        } else {
+            true
+        }
+    }
+
+    fn no_value(&mut self, s: &Stmt, context: &str) -> bool {
+        if !s.args.is_empty() {
+            self.error(
+                &s.at,
+                context,
+                format!(
+                    "{} takes no value, not '{}' (one setting per line)",
+                    s.keyword,
+                    s.rest()
+                ),
+            );
+            return false;
+        }
+        self.no_block(s, context)
+    }
+
+    fn one<'s>(&mut self, s: &'s Stmt, context: &str) -> Option<&'s str> {
+        match s.args.as_slice() {
+            [value] => self.no_block(s, context).then_some(value.as_str()),
+            [] => {
+                if self.no_block(s, context) {
+                    self.error(&s.at, context, format!("{} needs a value", s.keyword));
+                }
+                None
+            }
+            _ => {
+                self.error(
+                    &s.at,
+                    context,
+                    format!(
+                        "{} takes one value, not '{}' (one setting per line)",
+                        s.keyword,
+                        s.rest()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, s: &Stmt, context: &str) -> Option<i64> {
+        let text = self.one(s, context)?;
+        let result = parse_integer(text).map_err(|e| format!("{}: {e}", s.keyword));
+        self.ok(s, context, result)
+    }
+
+    fn seconds(&mut self, s: &Stmt, context: &str) -> Option<std::time::Duration> {
+        let text = self.one(s, context)?;
+        let result = parse_seconds(text).map_err(|e| format!("{}: {e}", s.keyword));
+        self.ok(s, context, result)
+    }
+
+    /// keepalived's `KEYWORD [<BOOL>]`: alone it means on.
+    fn flag(&mut self, s: &Stmt, context: &str) -> Option<bool> {
+        if !self.no_block(s, context) {
+            return None;
+        }
+        match s.args.as_slice() {
+            [] => Some(true),
+            [word] => {
+                let result = parse_bool(word).ok_or_else(|| {
+                    format!(
+                        "{}: '{word}' is not one of on, off, true, false, yes, no",
+                        s.keyword
+                    )
+                });
+                self.ok(s, context, result)
+            }
+            _ => {
+                self.error(
+                    &s.at,
+                    context,
+                    format!("{} takes at most one value, not '{}'", s.keyword, s.rest()),
+                );
+                None
+            }
+        }
+    }
+
+    /// `smtp_alert [<BOOL>]`: only off is accepted.
+    fn smtp_alert(&mut self, s: &Stmt, context: &str) {
+        if self.flag(s, context) == Some(true) {
+            self.error(
+                &s.at,
+                context,
+                format!(
+                    "'{} on' is not supported yet: baton sends no e-mail; use a notify script",
+                    s.keyword
+                ),
+            );
+        }
+    }
+
+    /// `SCRIPT [user [group]]`, with SCRIPT one (quoted) command line.
+    fn notify_script(&mut self, s: &Stmt, context: &str) -> Option<NotifyScript> {
+        if !self.no_block(s, context) {
+            return None;
+        }
+        let result = match s.args.as_slice() {
+            [] => Err("needs a script".to_owned()),
+            [script, rest @ ..] if rest.len() <= 2 => split_command(script).and_then(|argv| {
+                let user = match rest {
+                    [user, group @ ..] => Some(values::script_user(
+                        user,
+                        group.first().map(String::as_str),
+                    )?),
+                    [] => None,
+                };
+                Ok(NotifyScript {
+                    argv,
+                    user,
+                    location: s.at.clone(),
+                })
+            }),
+            _ => Err(format!(
+                "expected \"COMMAND ARGS\" [USER [GROUP]], not '{}'; quote the command line",
+                s.rest()
+            )),
+        };
+        self.ok(
+            s,
+            context,
+            result.map_err(|e| format!("{}: {e}", s.keyword)),
+        )
+    }
+
+    /// `notify*` keywords of instances and sync groups; false if `s` is something else.
+    fn notify(&mut self, notify: &mut Notify, s: &Stmt, context: &str) -> bool {
+        let slot = match s.keyword.as_str() {
+            "notify_master" => &mut notify.master,
+            "notify_backup" => &mut notify.backup,
+            "notify_fault" => &mut notify.fault,
+            "notify_stop" => &mut notify.stop,
+            "notify" => &mut notify.any,
+            _ => return false,
+        };
+        if slot.is_some() {
+            // keepalived: "script already specified - ignoring".
+            self.error(&s.at, context, format!("{} is given twice", s.keyword));
+            return true;
+        }
+        *slot = self.notify_script(s, context);
+        true
+    }
+
+    /// `track_interface`, `track_script`, `track_file` blocks of instances and sync
+    /// groups; false if `s` is something else.
+    fn tracks(
+        &mut self,
+        s: &Stmt,
+        context: &str,
+        interfaces: &mut Vec<TrackInterface>,
+        scripts: &mut Vec<TrackScriptRef>,
+        files: &mut Vec<TrackFileRef>,
+    ) -> bool {
+        let max = match s.keyword.as_str() {
+            "track_interface" | "track_script" => fields::TRACK_WEIGHT,
+            "track_file" => fields::TRACK_FILE_REF_WEIGHT,
+            _ => return false,
+        };
+        if !s.args.is_empty() {
+            self.error(
+                &s.at,
+                context,
+                format!(
+                    "{} takes a {{ }} block of names, not '{}'",
+                    s.keyword,
+                    s.rest()
+                ),
+            );
+            return true;
+        }
+        let Some(block) = self.block(s, context) else {
+            return true;
+        };
+        for entry in block {
+            if !self.no_block(entry, context) {
+                continue;
+            }
+            let result = track_entry(entry, max).map_err(|e| format!("{}: {e}", s.keyword));
+            let Some((name, weight)) = self.ok(entry, context, result) else {
+                continue;
+            };
+            let location = entry.at.clone();
+            match s.keyword.as_str() {
+                "track_interface" => interfaces.push(TrackInterface {
+                    name,
+                    weight: weight.unwrap_or(0),
+                    location,
+                }),
+                "track_script" => scripts.push(TrackScriptRef {
+                    name,
+                    weight,
+                    location,
+                }),
+                _ => files.push(TrackFileRef {
+                    name,
+                    weight,
+                    location,
+                }),
+            }
+        }
+        true
+    }
+
+    fn garp(&mut self, garp: &mut GarpDraft, s: &Stmt, name: &str, context: &str) -> bool {
+        let slot = match name {
+            "garp_master_delay" => 0,
+            "garp_master_repeat" => 1,
+            "garp_master_refresh" => 2,
+            "garp_master_refresh_repeat" => 3,
+            _ => return false,
+        };
+        let Some(value) = self.integer(s, context) else {
+            return true;
+        };
+        let keyword = s.keyword.as_str();
+        match slot {
+            0 => garp.master_delay = self.ok(s, context, fields::garp_seconds(keyword, value)),
+            1 => garp.master_repeat = self.ok(s, context, fields::count(keyword, value)),
+            2 => garp.master_refresh = self.ok(s, context, fields::garp_seconds(keyword, value)),
+            _ => garp.master_refresh_repeat = self.ok(s, context, fields::count(keyword, value)),
+        }
+        true
+    }
+
+    fn top(&mut self, s: Stmt) {
+        match s.keyword.as_str() {
+            "global_defs" => self.global(&s),
+            "vrrp_instance" => self.instance(&s),
+            "vrrp_script" => self.script(&s),
+            "track_file" | "vrrp_track_file" => self.track_file(&s),
+            "vrrp_sync_group" => self.sync_group(&s),
+            _ => self.refuse(&keywords::TOP, &s, ""),
+        }
+    }
+
+    fn global(&mut self, s: &Stmt) {
+        let c = "global_defs";
+        if !s.args.is_empty() {
+            self.error(
+                &s.at,
+                "",
+                format!("global_defs takes no name, not '{}'", s.rest()),
+            );
+        }
+        let Some(block) = self.block(s, "") else {
+            return;
+        };
+        if self.draft.global.location.is_none() {
+            self.draft.global.location = Some(s.at.clone());
+        }
+        let mut seen = Once::new();
+        for s in block {
+            self.once(&mut seen, s, c);
+            let keyword = s.keyword.as_str();
+            match keyword {
+                "router_id" => {
+                    if let Some(v) = self.one(s, c) {
+                        self.draft.global.router_id = Some(v.to_owned());
+                    }
+                }
+                "script_user" => {
+                    let result = match s.args.as_slice() {
+                        [user] => values::script_user(user, None),
+                        [user, group] => values::script_user(user, Some(group)),
+                        _ => Err("script_user takes USER [GROUP]".to_owned()),
+                    };
+                    if self.no_block(s, c) {
+                        self.draft.global.script_user = self.ok(s, c, result);
+                    }
+                }
+                "enable_script_security" => {
+                    if self.no_value(s, c) {
+                        self.draft.global.enable_script_security = true;
+                    }
+                }
+                "vrrp_version" => {
+                    if let Some(v) = self.integer(s, c) {
+                        self.draft.global.vrrp_version =
+                            self.ok(s, c, fields::version("vrrp_version", v));
+                    }
+                }
+                "vrrp_min_garp" => {
+                    if let Some(on) = self.flag(s, c) {
+                        self.draft.global.min_garp = on;
+                    }
+                }
+                "v3_checksum_as_v2" => {
+                    if let Some(on) = self.flag(s, c) {
+                        self.draft.global.v3_checksum_as_v2 = Some(on);
+                    }
+                }
+                "vrrp_check_unicast_src" => {
+                    let _ = self.no_value(s, c);
+                }
+                "notification_email"
+                | "notification_email_from"
+                | "smtp_server"
+                | "smtp_helo_name"
+                | "smtp_connect_timeout"
+                | "no_email_faults" => {
+                    self.d.warn(
+                        &s.at,
+                        format!("{c}: {keyword} is ignored: baton sends no e-mail"),
+                    );
+                }
+                "smtp_alert" | "smtp_alert_vrrp" | "smtp_alert_checker" => self.smtp_alert(s, c),
+                "vrrp_mcast_group4" | "vrrp_mcast_group6" => {
+                    let default: IpAddr = if keyword == "vrrp_mcast_group4" {
+                        baton_vrrp::VRRP_MULTICAST_V4.into()
+                    } else {
+                        baton_vrrp::VRRP_MULTICAST_V6.into()
+                    };
+                    if let Some(v) = self.one(s, c) {
+                        let result = parse_ip(v).and_then(|ip| {
+                            if ip == default {
+                                Ok(())
+                            } else {
+                                Err(format!(
+                                    "{keyword} other than {default} is not supported yet"
+                                ))
+                            }
+                        });
+                        self.ok(s, c, result);
+                    }
+                }
+                _ => {
+                    // The global defaults are the instance keywords with a vrrp_ prefix.
+                    let mut garp = self.draft.global.garp;
+                    let read = keyword
+                        .strip_prefix("vrrp_")
+                        .is_some_and(|name| self.garp(&mut garp, s, name, c));
+                    if !read {
+                        self.refuse(&keywords::GLOBAL, s, c);
+                    }
+                    self.draft.global.garp = garp;
+                }
+            }
+        }
+    }
+
+    fn instance(&mut self, s: &Stmt) {
+        let Some((name, block)) = self.named(s) else {
+            return;
+        };
+        let c = format!("instance {name}");
+        let c = c.as_str();
+        let mut i = InstanceDraft::new(name, s.at.clone());
+        let mut seen = Once::new();
+        for s in block {
+            self.once(&mut seen, s, c);
+            let keyword = s.keyword.as_str();
+            if self.notify(&mut i.notify, s, c)
+                || self.tracks(
+                    s,
+                    c,
+                    &mut i.track_interfaces,
+                    &mut i.track_scripts,
+                    &mut i.track_files,
+                )
+                || self.garp(&mut i.garp, s, keyword, c)
+            {
+                continue;
+            }
+            match keyword {
+                "state" => {
+                    if let Some(v) = self.one(s, c) {
+                        i.state = self.ok(s, c, fields::state(v));
+                    }
+                }
+                "interface" => {
+                    i.interface_given = true;
+                    i.interface = self.one(s, c).map(str::to_owned);
+                }
+                "virtual_router_id" => {
+                    i.vrid_given = true;
+                    if let Some(v) = self.integer(s, c) {
+                        i.vrid = self.ok(s, c, fields::vrid(v));
+                    }
+                }
+                "priority" => {
+                    if let Some(v) = self.integer(s, c) {
+                        i.priority = self.ok(s, c, fields::priority(v));
+                    }
+                }
+                "advert_int" => {
+                    i.advert_int = self.seconds(s, c).map(|v| At::new(v, s.at.clone()));
+                }
+                "version" => {
+                    if let Some(v) = self.integer(s, c) {
+                        i.version = self
+                            .ok(s, c, fields::version("version", v))
+                            .map(|v| At::new(v, s.at.clone()));
+                    }
+                }
+                "authentication" => i.auth = self.authentication(s, c).or(i.auth.take()),
+                "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
+                    let excluded = keyword == "virtual_ipaddress_excluded";
+                    if !s.args.is_empty() {
+                        self.error(
+                            &s.at,
+                            c,
+                            format!(
+                                "{keyword} takes a {{ }} block of addresses, not '{}'",
+                                s.rest()
+                            ),
+                        );
+                        continue;
+                    }
+                    let Some(entries) = self.block(s, c) else {
+                        continue;
+                    };
+                    i.virtual_ipaddress_given |= !excluded && !entries.is_empty();
+                    for entry in entries {
+                        if !self.no_block(entry, c) {
+                            continue;
+                        }
+                        let words: Vec<&str> = std::iter::once(entry.keyword.as_str())
+                            .chain(entry.args.iter().map(String::as_str))
+                            .collect();
+                        let result = parse_virtual_address(&words, entry.at.clone())
+                            .map_err(|e| format!("{keyword}: {e}"));
+                        if let Some(vip) = self.ok(entry, c, result) {
+                            if excluded {
+                                i.excluded_addresses.push(vip);
+                            } else {
+                                i.virtual_addresses.push(vip);
+                            }
+                        }
+                    }
+                }
+                "no_virtual_ipaddress" => {
+                    if self.no_value(s, c) {
+                        i.no_virtual_ipaddress = true;
+                    }
+                }
+                "unicast_src_ip" | "mcast_src_ip" => {
+                    if let Some(v) = self.one(s, c) {
+                        i.source_address = self
+                            .ok(s, c, parse_ip(v).map_err(|e| format!("{keyword}: {e}")))
+                            .map(|ip| At::new(ip, s.at.clone()));
+                    }
+                }
+                "unicast_peer" => {
+                    let Some(entries) = self.block(s, c) else {
+                        continue;
+                    };
+                    if entries.is_empty() {
+                        self.d.warn(
+                            &s.at,
+                            format!("{c}: unicast_peer is empty, so adverts are multicast (as keepalived)"),
+                        );
+                    }
+                    for entry in entries {
+                        if !self.no_block(entry, c) {
+                            continue;
+                        }
+                        let result = match entry.args.first().map(String::as_str) {
+                            None => parse_ip(&entry.keyword),
+                            Some(option @ ("min_ttl" | "max_ttl")) => Err(format!(
+                                "'{option}' is not supported yet: adverts are checked for TTL 255"
+                            )),
+                            Some(other) => Err(format!("unexpected '{other}'")),
+                        };
+                        let result = result.map_err(|e| format!("unicast_peer: {e}"));
+                        if let Some(address) = self.ok(entry, c, result) {
+                            i.unicast_peers.push(UnicastPeer {
+                                address,
+                                location: entry.at.clone(),
+                            });
+                        }
+                    }
+                }
+                "nopreempt" | "preempt" => {
+                    if self.no_value(s, c) {
+                        i.nopreempt = Some(At::new(keyword == "nopreempt", s.at.clone()));
+                    }
+                }
+                "preempt_delay" => {
+                    if let Some(v) = self.seconds(s, c) {
+                        i.preempt_delay = self
+                            .ok(s, c, fields::preempt_delay(v))
+                            .map(|v| At::new(v, s.at.clone()));
+                    }
+                }
+                "accept" | "no_accept" => {
+                    if self.no_value(s, c) {
+                        i.accept = Some(keyword == "accept");
+                    }
+                }
+                "dont_track_primary" => {
+                    if self.no_value(s, c) {
+                        i.dont_track_primary = true;
+                    }
+                }
+                "smtp_alert" => self.smtp_alert(s, c),
+                "v3_checksum_as_v2" => {
+                    i.v3_checksum_as_v2 = self.flag(s, c).map(|on| At::new(on, s.at.clone()));
+                }
+                "check_unicast_src" => {
+                    let _ = self.no_value(s, c);
+                }
+                "debug" => self.d.warn(
+                    &s.at,
+                    format!("{c}: debug is ignored (keepalived does not implement it either)"),
+                ),
+                _ => self.refuse(&keywords::INSTANCE, s, c),
+            }
+        }
+        self.draft.instances.push(i);
+    }
+
+    fn authentication(&mut self, s: &Stmt, c: &str) -> Option<AuthDraft> {
+        if !s.args.is_empty() {
+            self.error(
+                &s.at,
+                c,
+                format!("authentication takes a {{ }} block, not '{}'", s.rest()),
+            );
+            return None;
+        }
+        let block = self.block(s, c)?;
+        let mut auth = AuthDraft {
+            location: s.at.clone(),
+            pass_type: false,
+            pass: None,
+        };
+        let mut valid = true;
+        for entry in block {
+            match entry.keyword.as_str() {
+                "auth_type" => match self.one(entry, c) {
+                    Some(v) => match self.ok(entry, c, fields::auth_type(v)) {
+                        Some(()) => auth.pass_type = true,
+                        None => valid = false,
+                    },
+                    None => valid = false,
+                },
+                "auth_pass" => match self.one(entry, c) {
+                    Some(v) => auth.pass = Some(At::new(v.to_owned(), entry.at.clone())),
+                    None => valid = false,
+                },
+                _ => {
+                    self.refuse(&keywords::AUTHENTICATION, entry, c);
+                    valid = false;
+                }
+            }
+        }
+        // An error already said what is wrong; do not add "auth_pass without auth_type".
+        valid.then_some(auth)
+    }
+
+    fn script(&mut self, s: &Stmt) {
+        let Some((name, block)) = self.named(s) else {
+            return;
+        };
+        let c = format!("script {name}");
+        let c = c.as_str();
+        let mut script = ScriptDraft::new(name, s.at.clone());
+        let mut seen = Once::new();
+        for s in block {
+            self.once(&mut seen, s, c);
+            match s.keyword.as_str() {
+                "script" => {
+                    script.argv_given = true;
+                    if !self.no_block(s, c) {
+                        continue;
+                    }
+                    let result = match s.args.as_slice() {
+                        [line] => split_command(line),
+                        [] => Err("needs a command line".into()),
+                        _ => Err(format!(
+                            "takes one command line; quote it: script \"{}\" (keepalived would \
+                             run '{}' alone)",
+                            s.rest(),
+                            s.args[0]
+                        )),
+                    };
+                    script.argv = self.ok(s, c, result.map_err(|e| format!("script {e}")));
+                }
+                "interval" => {
+                    if let Some(v) = self.seconds(s, c) {
+                        script.interval = self.ok(s, c, fields::script_period("interval", v));
+                    }
+                }
+                "timeout" => {
+                    if let Some(v) = self.seconds(s, c) {
+                        script.timeout = self.ok(s, c, fields::script_period("timeout", v));
+                    }
+                }
+                "weight" => {
+                    if self.no_block(s, c) {
+                        let result = weight_with_reverse(&s.args, fields::TRACK_WEIGHT);
+                        script.weight = self.ok(s, c, result);
+                    }
+                }
+                "rise" | "fall" => {
+                    if let Some(v) = self.integer(s, c) {
+                        let value = self.ok(s, c, fields::count(&s.keyword, v));
+                        if s.keyword == "rise" {
+                            script.rise = value;
+                        } else {
+                            script.fall = value;
+                        }
+                    }
+                }
+                "user" => {
+                    if self.no_block(s, c) {
+                        let result = match s.args.as_slice() {
+                            [user] => values::script_user(user, None),
+                            [user, group] => values::script_user(user, Some(group)),
+                            _ => Err("user takes USER [GROUP]".into()),
+                        };
+                        script.user = self.ok(s, c, result);
+                    }
+                }
+                "init_fail" => {
+                    if self.no_value(s, c) {
+                        script.init_fail = true;
+                    }
+                }
+                _ => self.refuse(&keywords::SCRIPT, s, c),
+            }
+        }
+        self.draft.scripts.push(script);
+    }
+
+    fn track_file(&mut self, s: &Stmt) {
+        let Some((name, block)) = self.named(s) else {
+            return;
+        };
+        let c = format!("track file {name}");
+        let c = c.as_str();
+        let mut file = TrackFileDraft {
+            name,
+            location: s.at.clone(),
+            path: None,
+            path_given: false,
+            weight: None,
+            init_file: None,
+        };
+        let mut seen = Once::new();
+        for s in block {
+            self.once(&mut seen, s, c);
+            match s.keyword.as_str() {
+                "file" => {
+                    file.path_given = true;
+                    file.path = self.one(s, c).map(PathBuf::from);
+                }
+                "weight" => {
+                    if self.no_block(s, c) {
+                        let result = weight_with_reverse(&s.args, fields::TRACK_FILE_WEIGHT);
+                        file.weight = self.ok(s, c, result);
+                    }
+                }
+                "init_file" => {
+                    if self.no_block(s, c) {
+                        let result = init_file(&s.args);
+                        file.init_file = self.ok(s, c, result);
+                    }
+                }
+                _ => self.refuse(&keywords::TRACK_FILE, s, c),
+            }
+        }
+        self.draft.track_files.push(file);
+    }
+
+    fn sync_group(&mut self, s: &Stmt) {
+        let Some((name, block)) = self.named(s) else {
+            return;
+        };
+        let c = format!("sync group {name}");
+        let c = c.as_str();
+        let mut g = SyncGroupDraft {
+            name,
+            location: s.at.clone(),
+            members: Vec::new(),
+            notify: Notify::default(),
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            tracking_weight: false,
+        };
+        for s in block {
+            if self.notify(&mut g.notify, s, c)
+                || self.tracks(
+                    s,
+                    c,
+                    &mut g.track_interfaces,
+                    &mut g.track_scripts,
+                    &mut g.track_files,
+                )
+            {
+                continue;
+            }
+            match s.keyword.as_str() {
+                "group" => {
+                    if !s.args.is_empty() {
+                        self.error(
+                            &s.at,
+                            c,
+                            format!("group takes a {{ }} block of instances, not '{}'", s.rest()),
+                        );
+                        continue;
+                    }
+                    let Some(entries) = self.block(s, c) else {
+                        continue;
+                    };
+                    // keepalived's read_value_block: every word of every line is a member.
+                    for entry in entries {
+                        if !self.no_block(entry, c) {
+                            continue;
+                        }
+                        for member in std::iter::once(&entry.keyword).chain(&entry.args) {
+                            g.members.push(At::new(member.clone(), entry.at.clone()));
+                        }
+                    }
+                }
+                "smtp_alert" => self.smtp_alert(s, c),
+                "sync_group_tracking_weight" => {
+                    if self.no_value(s, c) {
+                        g.tracking_weight = true;
+                    }
+                }
+                "global_tracking" => {
+                    if self.no_value(s, c) {
+                        self.d.warn(
+                            &s.at,
+                            format!("{c}: global_tracking is deprecated; it means sync_group_tracking_weight"),
+                        );
+                        g.tracking_weight = true;
+                    }
+                }
+                _ => self.refuse(&keywords::SYNC_GROUP, s, c),
+            }
+        }
+        self.draft.sync_groups.push(g);
+    }
+}
+
+/// `NAME [weight N] [reverse|noreverse]`.
+fn track_entry(entry: &Stmt, max: i64) -> Result<(String, Option<i32>), String> {
+    let name = entry.keyword.clone();
+    let mut weight = None;
+    let mut rest = entry.args.iter().map(String::as_str);
+    while let Some(word) = rest.next() {
+        match word {
+            "weight" => {
+                let value = rest.next().ok_or("'weight' needs a value")?;
+                weight = Some(fields::weight("weight", parse_integer(value)?, max)?);
+            }
+            "noreverse" => {}
+            "reverse" => return Err(reverse_refused()),
+            other => return Err(format!("{name}: unexpected '{other}'")),
+        }
+    }
+    Ok((name, weight))
+}
+
+/// `weight N [reverse]` of scripts and files.
+fn weight_with_reverse(args: &[String], max: i64) -> Result<i32, String> {
+    match args {
+        [value] => fields::weight("weight", parse_integer(value)?, max),
+        [_, reverse] if reverse == "reverse" => Err(reverse_refused()),
+        [] => Err("weight needs a value".into()),
+        _ => Err(format!("weight: unexpected '{}'", args[1..].join(" "))),
+    }
+}
+
+fn reverse_refused() -> String {
+    "'reverse' is not supported yet: give the opposite weight to a script that reports the \
+     opposite"
+        .into()
+}
+
+/// `init_file [VALUE] [overwrite]`.
+fn init_file(args: &[String]) -> Result<InitFile, String> {
+    let mut init = InitFile {
+        value: 0,
+        overwrite: false,
+    };
+    for (i, word) in args.iter().enumerate() {
+        match word.as_str() {
+            "overwrite" => init.overwrite = true,
+            value if i == 0 => init.value = parse_integer(value)?,
+            other => return Err(format!("init_file: unexpected '{other}'")),
+        }
+    }
+    Ok(init)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::keepalived::keywords::{ALL, Support, TOP};
+    use crate::keepalived::{lexer, parser};
+
+    fn messages(text: &str) -> Vec<String> {
+        let mut d = Diagnostics::default();
+        let tokens = lexer::lex(text, Path::new("k.conf"), &mut d);
+        let _ = map(parser::parse(tokens, &mut d), &mut d);
+        let (errors, warnings) = d.finish();
+        errors
+            .iter()
+            .chain(&warnings)
+            .map(|e| e.message.clone())
+            .collect()
+    }
+
+    /// Each keyword listed as supported reaches its handler: whatever it says about a
+    /// missing value, it never says "unknown", "not supported" or "baton bug".
+    #[test]
+    fn every_supported_keyword_is_read() {
+        for context in ALL {
+            for keyword in context
+                .keywords
+                .iter()
+                .filter(|k| k.support == Support::Yes)
+            {
+                // Alone, smtp_alert means "on", which is refused on purpose.
+                let k = if keyword.name.starts_with("smtp_alert") {
+                    format!("{} off", keyword.name)
+                } else {
+                    keyword.name.to_owned()
+                };
+                let text = match context.title {
+                    _ if std::ptr::eq(context, &TOP) => {
+                        if k.starts_with("include") {
+                            continue;
+                        }
+                        format!("{k} x {{\n}}\n")
+                    }
+                    "global_defs" => format!("global_defs {{\n{k}\n}}\n"),
+                    "vrrp_instance" => format!("vrrp_instance I {{\n{k}\n}}\n"),
+                    "authentication (in vrrp_instance)" => {
+                        format!("vrrp_instance I {{\nauthentication {{\n{k}\n}}\n}}\n")
+                    }
+                    "vrrp_script" => format!("vrrp_script s {{\n{k}\n}}\n"),
+                    "track_file / vrrp_track_file" => format!("track_file f {{\n{k}\n}}\n"),
+                    "vrrp_sync_group" => format!("vrrp_sync_group g {{\n{k}\n}}\n"),
+                    other => panic!("no test text for {other}"),
+                };
+                for message in messages(&text) {
+                    assert!(
+                        !message.contains("unknown keyword")
+                            && !message.contains("not supported")
+                            && !message.contains("baton bug"),
+                        "{} '{k}': {message}",
+                        context.title
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_keywords_name_themselves_and_the_reason() {
+        for context in ALL {
+            for keyword in context
+                .keywords
+                .iter()
+                .filter(|k| k.support != Support::Yes)
+            {
+                let k = keyword.name;
+                if k.contains(' ') || k.starts_with(['$', '@', '~']) {
+                    continue;
+                }
+                let text = match context.title {
+                    "Top-level blocks" => format!("{k}\n"),
+                    "global_defs" => format!("global_defs {{\n{k}\n}}\n"),
+                    "vrrp_instance" => format!("vrrp_instance I {{\n{k}\n}}\n"),
+                    "vrrp_sync_group" => format!("vrrp_sync_group g {{\n{k}\n}}\n"),
+                    other => panic!("no test text for {other}"),
+                };
+                let found = messages(&text);
+                let expected = format!("'{k}' is not supported");
+                assert!(
+                    found
+                        .iter()
+                        .any(|m| m.contains(&expected) && m.contains(keyword.note)),
+                    "{k}: {found:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,665 @@
+//! The one configuration model both front ends produce and the daemon runs from.
+//!
+//! Values here are resolved: defaults are filled in (from `[global]` / `global_defs`, then
+//! keepalived's own defaults) and every check in `validate` has passed, so the daemon never
+//! has to know which file format an instance came from.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use baton_vrrp::{
+    AnnounceConfig, Auth, ChecksumMode, InstanceConfig, Peers, Priority, SyncGroupConfig,
+    TrackConfig, Version, Vrid,
+};
+
+use crate::diagnostic::Location;
+
+/// A whole configuration: the VRRP part of keepalived.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    pub global: Global,
+    pub scripts: Vec<TrackScript>,
+    pub track_files: Vec<TrackFile>,
+    pub instances: Vec<VrrpInstance>,
+    pub sync_groups: Vec<SyncGroup>,
+}
+
+/// `[global]` / `global_defs`: what applies to the whole daemon, and the defaults instances
+/// inherit (already copied into each instance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// keepalived's `router_id`: a name for this host in logs and notifications.
+    pub router_id: Option<String>,
+    /// Who runs scripts that name no user (`script_user`). `None`: keepalived's rule,
+    /// `keepalived_script` if that user exists, else the daemon's own user.
+    pub script_user: Option<ScriptUser>,
+    /// Refuse to run a script as root if a non-root user could modify it.
+    pub enable_script_security: bool,
+    /// Default for instances that set no `version` (keepalived: 2; IPv6 instances use 3).
+    pub vrrp_version: Version,
+    /// Default gratuitous ARP / NA schedule (`vrrp_garp_master_*`).
+    pub announce: AnnounceConfig,
+    /// Default for `v3_checksum_as_v2`.
+    pub v3_checksum_as_v2: bool,
+    /// Where `global_defs` / `[global]` starts, if there is one.
+    pub location: Option<Location>,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            router_id: None,
+            script_user: None,
+            enable_script_security: false,
+            vrrp_version: Version::V2,
+            announce: AnnounceConfig::default(),
+            v3_checksum_as_v2: false,
+            location: None,
+        }
+    }
+}
+
+/// A user and optional group to run a script as (`user [group]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptUser {
+    pub user: String,
+    /// `None`: the user's primary group.
+    pub group: Option<String>,
+}
+
+/// keepalived's `vrrp_script`: a command run every `interval`, tracked by instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackScript {
+    pub name: String,
+    /// Program and arguments, split the way keepalived splits `script "..."`.
+    pub argv: Vec<String>,
+    /// Default 1 s.
+    pub interval: Duration,
+    /// A run that takes longer has failed. Default: the interval.
+    pub timeout: Duration,
+    /// Default weight for instances that track the script without giving one (-253..=253,
+    /// default 0: failure puts the instance in FAULT).
+    pub weight: i32,
+    /// Consecutive successes before a failed script counts as up again (default 1).
+    pub rise: u32,
+    /// Consecutive failures before the script counts as down (default 1).
+    pub fall: u32,
+    /// `None`: [`Global::script_user`].
+    pub user: Option<ScriptUser>,
+    /// Assume failure until the first run says otherwise.
+    pub init_fail: bool,
+    pub location: Location,
+}
+
+/// keepalived's `track_file` (`vrrp_track_file`): a file holding a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFile {
+    pub name: String,
+    pub path: PathBuf,
+    /// Default weight for trackers that give none (default 1). With weight 0 a non-zero
+    /// value is a failure; otherwise the value times the weight is added to the priority.
+    pub weight: i32,
+    /// `init_file`: create the file at startup.
+    pub init_file: Option<InitFile>,
+    pub location: Location,
+}
+
+/// `init_file [VALUE] [overwrite]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InitFile {
+    /// Written at startup (default 0).
+    pub value: i64,
+    /// Write even if the file exists.
+    pub overwrite: bool,
+}
+
+/// keepalived's `state`: only a hint. keepalived derives a missing priority from it (MASTER
+/// means 255) and a missing state from the priority (255 means MASTER); beyond that the RFC
+/// election decides, which the engine does for the address owner on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialState {
+    Master,
+    Backup,
+}
+
+/// Address family of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    pub fn of(address: IpAddr) -> Family {
+        if address.is_ipv6() {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        })
+    }
+}
+
+/// One VRRP virtual router (`vrrp_instance` / `[[vrrp]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VrrpInstance {
+    pub name: String,
+    pub interface: String,
+    pub vrid: Vrid,
+    /// Instance `version`, else `vrrp_version`, except that IPv6 instances default to 3.
+    pub version: Version,
+    pub initial_state: InitialState,
+    /// Default 100, or 255 when `state MASTER` is given without a priority (keepalived).
+    pub priority: Priority,
+    /// Whole seconds for v2, a multiple of 10 ms for v3.
+    pub advert_interval: Duration,
+    /// Advertised and added on becoming master. All of one family.
+    pub virtual_addresses: Vec<VirtualAddress>,
+    /// `virtual_ipaddress_excluded`: added and removed with the others, never advertised;
+    /// may be of either family.
+    pub excluded_addresses: Vec<VirtualAddress>,
+    /// `unicast_src_ip` / `mcast_src_ip`: source of adverts. `None`: the interface's
+    /// primary address, found at run time.
+    pub source_address: Option<IpAddr>,
+    /// `unicast_peer`: empty means multicast.
+    pub unicast_peers: Vec<UnicastPeer>,
+    /// `nopreempt` clears it.
+    pub preempt: bool,
+    pub preempt_delay: Duration,
+    /// Accept packets addressed to the virtual addresses when master but not owner.
+    /// keepalived's default is on (unless `vrrp_strict`), unlike RFC 5798's.
+    pub accept: bool,
+    /// VRRPv2 `authentication { auth_type PASS }`.
+    pub auth: Auth,
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScriptRef>,
+    pub track_files: Vec<TrackFileRef>,
+    /// `dont_track_primary`: the instance's own interface going down does not mean FAULT.
+    pub dont_track_primary: bool,
+    pub notify: Notify,
+    /// `garp_master_*`, defaulting to the global `vrrp_garp_master_*`.
+    pub announce: AnnounceConfig,
+    /// `v3_checksum_as_v2`: VRRPv3 over IPv4 without the pseudo-header.
+    pub checksum_mode: ChecksumMode,
+    pub location: Location,
+}
+
+/// A virtual address with what `ip address add` would be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualAddress {
+    pub address: IpAddr,
+    /// Default /32 or /128, as keepalived.
+    pub prefix_len: u8,
+    /// `brd`: IPv4 broadcast address (`+` and `-` are resolved against the prefix).
+    pub broadcast: Option<Ipv4Addr>,
+    /// `dev`: interface to add the address to; `None`: the instance's interface.
+    pub dev: Option<String>,
+    /// `label`: the address label (`eth0:1`).
+    pub label: Option<String>,
+    pub scope: Option<Scope>,
+    /// `no_track`: the address's interface going down does not put the instance in FAULT.
+    pub no_track: bool,
+    pub location: Location,
+}
+
+/// `scope` of an address, as `ip address` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scope {
+    Global,
+    Site,
+    Link,
+    Host,
+    Nowhere,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Global => "global",
+            Scope::Site => "site",
+            Scope::Link => "link",
+            Scope::Host => "host",
+            Scope::Nowhere => "nowhere",
+        }
+    }
+
+    /// The value of `ifa_scope` (rtnetlink `RT_SCOPE_*`).
+    pub fn rt_scope(self) -> u8 {
+        match self {
+            Scope::Global => 0,
+            Scope::Site => 200,
+            Scope::Link => 253,
+            Scope::Host => 254,
+            Scope::Nowhere => 255,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnicastPeer {
+    pub address: IpAddr,
+    pub location: Location,
+}
+
+/// An entry of `track_interface`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInterface {
+    pub name: String,
+    /// -253..=253; 0: down means FAULT.
+    pub weight: i32,
+    pub location: Location,
+}
+
+/// An entry of `track_script`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackScriptRef {
+    pub name: String,
+    /// Overrides the script's own weight (-253..=253).
+    pub weight: Option<i32>,
+    pub location: Location,
+}
+
+/// An entry of `track_file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFileRef {
+    pub name: String,
+    /// Overrides the file's own weight (-254..=254).
+    pub weight: Option<i32>,
+    pub location: Location,
+}
+
+/// Scripts run on state changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notify {
+    pub master: Option<NotifyScript>,
+    pub backup: Option<NotifyScript>,
+    pub fault: Option<NotifyScript>,
+    /// Run when the instance stops (instances only; keepalived accepts it on groups too).
+    pub stop: Option<NotifyScript>,
+    /// keepalived's plain `notify`: run on every change, after the specific one, with four
+    /// more arguments: `INSTANCE`|`GROUP`, the name, the new state, the priority.
+    pub any: Option<NotifyScript>,
+}
+
+impl Notify {
+    pub fn is_empty(&self) -> bool {
+        self == &Notify::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyScript {
+    pub argv: Vec<String>,
+    /// `None`: [`Global::script_user`].
+    pub user: Option<ScriptUser>,
+    pub location: Location,
+}
+
+/// keepalived's `vrrp_sync_group`: instances that are MASTER, BACKUP or FAULT together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroup {
+    pub name: String,
+    /// Instance names, each in at most one group.
+    pub members: Vec<String>,
+    pub notify: Notify,
+    /// Tracked by every member.
+    pub track_interfaces: Vec<TrackInterface>,
+    pub track_scripts: Vec<TrackScriptRef>,
+    pub track_files: Vec<TrackFileRef>,
+    /// `sync_group_tracking_weight`: members keep the weights of their own tracked
+    /// objects. Without it keepalived zeroes or ignores them (see [`Config::tracks`]).
+    pub tracking_weight: bool,
+    pub location: Location,
+}
+
+/// A tracked object as the engine numbers it: index `i` of [`Config::tracks`] is track `i`
+/// of the instance's [`InstanceConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Track {
+    pub object: TrackedObject,
+    /// In engine terms ([`TrackConfig::weight`]): 0 means down is FAULT, positive is added
+    /// while up, negative while down.
+    pub weight: i32,
+    pub initially_up: bool,
+    pub origin: TrackOrigin,
+}
+
+/// What the daemon watches for one [`Track`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrackedObject {
+    /// Link state: report up or down.
+    Interface(String),
+    /// A [`TrackScript`] by name: report its up/down after rise/fall.
+    Script(String),
+    /// A [`TrackFile`] by name. With weight 0 report down for a non-zero value, up for 0.
+    /// Otherwise report `TrackStatus::Offset(value * weight)` (saturating).
+    File(String),
+}
+
+/// Why an object is tracked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrackOrigin {
+    /// The instance's own interface (unless `dont_track_primary`).
+    OwnInterface,
+    /// The `dev` of a virtual address (unless `no_track`).
+    AddressDevice,
+    /// The instance's `track_interface` / `track_script` / `track_file`.
+    Instance,
+    /// The `track_*` of the instance's sync group.
+    SyncGroup(String),
+}
+
+impl Track {
+    pub fn engine_config(&self) -> TrackConfig {
+        TrackConfig {
+            weight: self.weight,
+            initially_up: self.initially_up,
+        }
+    }
+}
+
+impl VrrpInstance {
+    /// An instance with keepalived's defaults, for callers that build one without a file
+    /// (`baton vrrp -i eth0 -v 1 10.0.3.100`). Version 3 when the addresses are IPv6.
+    pub fn new(
+        name: impl Into<String>,
+        interface: impl Into<String>,
+        vrid: Vrid,
+        addresses: Vec<IpAddr>,
+    ) -> VrrpInstance {
+        let location = Location::blank();
+        let version = if addresses.first().is_some_and(IpAddr::is_ipv6) {
+            Version::V3
+        } else {
+            Version::V2
+        };
+        VrrpInstance {
+            name: name.into(),
+            interface: interface.into(),
+            vrid,
+            version,
+            initial_state: InitialState::Backup,
+            priority: Priority::DEFAULT,
+            advert_interval: Duration::from_secs(1),
+            virtual_addresses: addresses
+                .into_iter()
+                .map(|address| VirtualAddress::new(address, location.clone()))
+                .collect(),
+            excluded_addresses: Vec::new(),
+            source_address: None,
+            unicast_peers: Vec::new(),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            accept: true,
+            auth: Auth::None,
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            dont_track_primary: false,
+            notify: Notify::default(),
+            announce: AnnounceConfig::default(),
+            checksum_mode: ChecksumMode::Standard,
+            location,
+        }
+    }
+
+    /// Decided by the first virtual address, else the source address, else a unicast peer;
+    /// IPv4 when there is none of them (as keepalived).
+    pub fn family(&self) -> Family {
+        self.virtual_addresses
+            .first()
+            .map(|v| v.address)
+            .or(self.source_address)
+            .or(self.unicast_peers.first().map(|p| p.address))
+            .map_or(Family::Ipv4, Family::of)
+    }
+
+    /// The engine's configuration. `primary_address` is the interface's primary address of
+    /// the instance's [`family`](Self::family), found at run time; it is not used when the
+    /// configuration sets `unicast_src_ip` / `mcast_src_ip`. `tracks` is
+    /// [`Config::tracks`] for this instance: their order is the engine's track numbering.
+    pub fn engine_config(&self, primary_address: IpAddr, tracks: &[Track]) -> InstanceConfig {
+        let mut config = InstanceConfig::new(
+            self.name.clone(),
+            self.interface.clone(),
+            self.vrid,
+            self.version,
+            self.source_address.unwrap_or(primary_address),
+            self.virtual_addresses.iter().map(|v| v.address).collect(),
+        );
+        config.priority = self.priority;
+        config.advert_interval = self.advert_interval;
+        config.peers = if self.unicast_peers.is_empty() {
+            Peers::Multicast
+        } else {
+            Peers::Unicast(self.unicast_peers.iter().map(|p| p.address).collect())
+        };
+        config.preempt = self.preempt;
+        config.preempt_delay = self.preempt_delay;
+        config.accept_mode = self.accept;
+        config.auth = self.auth;
+        config.checksum_mode = self.checksum_mode;
+        config.tracks = tracks.iter().map(Track::engine_config).collect();
+        config.announce = self.announce;
+        config
+    }
+
+    /// Every address the instance adds on becoming master: advertised ones first.
+    pub fn all_addresses(&self) -> impl Iterator<Item = &VirtualAddress> {
+        self.virtual_addresses
+            .iter()
+            .chain(&self.excluded_addresses)
+    }
+}
+
+impl VirtualAddress {
+    /// A host address (/32 or /128) on the instance's interface.
+    pub fn new(address: IpAddr, location: Location) -> VirtualAddress {
+        VirtualAddress {
+            address,
+            prefix_len: if address.is_ipv6() { 128 } else { 32 },
+            broadcast: None,
+            dev: None,
+            label: None,
+            scope: None,
+            no_track: false,
+            location,
+        }
+    }
+}
+
+impl Config {
+    pub fn instance(&self, name: &str) -> Option<&VrrpInstance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    pub fn script(&self, name: &str) -> Option<&TrackScript> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+
+    pub fn track_file(&self, name: &str) -> Option<&TrackFile> {
+        self.track_files.iter().find(|f| f.name == name)
+    }
+
+    /// The sync group `instance` belongs to.
+    pub fn sync_group_of(&self, instance: &str) -> Option<&SyncGroup> {
+        self.sync_groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == instance))
+    }
+
+    /// The sync groups as the engine's [`baton_vrrp::Router::new`] takes them.
+    pub fn sync_group_configs(&self) -> Vec<SyncGroupConfig> {
+        self.sync_groups
+            .iter()
+            .map(|g| SyncGroupConfig {
+                name: g.name.clone(),
+                members: g.members.clone(),
+            })
+            .collect()
+    }
+
+    /// Everything `instance` tracks, in the engine's order, with keepalived's rules applied:
+    ///
+    /// - its own interface (weight 0) unless `dont_track_primary`; a `track_interface` of
+    ///   the own interface is dropped;
+    /// - its `track_interface`, `track_script`, `track_file` (script and file weights
+    ///   default to the script's / file's own);
+    /// - the `dev` of each virtual address that is not `no_track` (weight 0);
+    /// - the `track_*` of its sync group; an object tracked by both keeps the instance's
+    ///   weight 0, else takes the group's weight;
+    /// - in a sync group without `sync_group_tracking_weight`: weighted interfaces get weight
+    ///   0, weighted scripts are dropped, files of weight 1 get 0 and other weighted files
+    ///   are dropped (keepalived's `vrrp_complete_instance`);
+    /// - for an address owner (priority 255) weighted instance objects are dropped, and a
+    ///   group with an owner member tracks its own objects with weight 0.
+    ///
+    /// `baton check` lists each of those adjustments as a warning.
+    pub fn tracks(&self, instance: &VrrpInstance) -> Vec<Track> {
+        crate::tracks::tracks(self, instance, &mut |_, _| {})
+    }
+
+    /// A copy with every location blanked, to compare two configurations by content: on
+    /// reload, or a `baton.toml` against the keepalived.conf it replaces.
+    pub fn without_locations(&self) -> Config {
+        let mut config = self.clone();
+        let blank = Location::blank;
+        if config.global.location.is_some() {
+            config.global.location = Some(blank());
+        }
+        for s in &mut config.scripts {
+            s.location = blank();
+        }
+        for f in &mut config.track_files {
+            f.location = blank();
+        }
+        for i in &mut config.instances {
+            i.location = blank();
+            for v in i
+                .virtual_addresses
+                .iter_mut()
+                .chain(&mut i.excluded_addresses)
+            {
+                v.location = blank();
+            }
+            for p in &mut i.unicast_peers {
+                p.location = blank();
+            }
+            blank_tracks(
+                &mut i.track_interfaces,
+                &mut i.track_scripts,
+                &mut i.track_files,
+            );
+            blank_notify(&mut i.notify);
+        }
+        for g in &mut config.sync_groups {
+            g.location = blank();
+            blank_tracks(
+                &mut g.track_interfaces,
+                &mut g.track_scripts,
+                &mut g.track_files,
+            );
+            blank_notify(&mut g.notify);
+        }
+        config
+    }
+}
+
+fn blank_tracks(
+    interfaces: &mut [TrackInterface],
+    scripts: &mut [TrackScriptRef],
+    files: &mut [TrackFileRef],
+) {
+    for t in interfaces {
+        t.location = Location::blank();
+    }
+    for t in scripts {
+        t.location = Location::blank();
+    }
+    for t in files {
+        t.location = Location::blank();
+    }
+}
+
+fn blank_notify(notify: &mut Notify) {
+    for script in [
+        &mut notify.master,
+        &mut notify.backup,
+        &mut notify.fault,
+        &mut notify.stop,
+        &mut notify.any,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        script.location = Location::blank();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vrid(n: u8) -> Vrid {
+        Vrid::new(n).expect("non-zero")
+    }
+
+    #[test]
+    fn new_instances_have_keepalived_defaults() {
+        let v4 = VrrpInstance::new(
+            "VI_1",
+            "eth0",
+            vrid(1),
+            vec!["10.0.3.100".parse().expect("literal")],
+        );
+        assert_eq!(v4.version, Version::V2);
+        assert_eq!(v4.family(), Family::Ipv4);
+        assert_eq!(v4.virtual_addresses[0].prefix_len, 32);
+        assert!(v4.preempt && v4.accept);
+        let v6 = VrrpInstance::new(
+            "VI_6",
+            "eth0",
+            vrid(6),
+            vec!["fe80::1".parse().expect("literal")],
+        );
+        assert_eq!(v6.version, Version::V3);
+        assert_eq!(v6.family(), Family::Ipv6);
+        assert_eq!(v6.virtual_addresses[0].prefix_len, 128);
+        let none = VrrpInstance::new("VI_0", "eth0", vrid(2), Vec::new());
+        assert_eq!(none.family(), Family::Ipv4);
+    }
+
+    #[test]
+    fn the_engine_takes_a_cli_built_instance() {
+        let mut config = Config::default();
+        config.instances.push(VrrpInstance::new(
+            "vrrp",
+            "eth0",
+            vrid(1),
+            vec!["10.0.3.100".parse().expect("literal")],
+        ));
+        let instance = &config.instances[0];
+        let tracks = config.tracks(instance);
+        let engine = instance.engine_config("10.0.3.5".parse().expect("literal"), &tracks);
+        assert_eq!(engine.tracks.len(), 1);
+        baton_vrrp::Router::new(vec![engine], config.sync_group_configs()).expect("valid");
+    }
+
+    #[test]
+    fn scopes_match_rtnetlink() {
+        assert_eq!(Scope::Link.rt_scope(), 253);
+        assert_eq!(Scope::Host.as_str(), "host");
+    }
+}

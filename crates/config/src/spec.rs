@@ -1,0 +1,539 @@
+//! What a front end read, before defaults: both front ends fill a [`Draft`], and
+//! [`build`] turns it into the model the same way for both, filling defaults in the order
+//! keepalived does and running every check in `validate`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_vrrp::{AnnounceConfig, Auth, ChecksumMode, Password, Priority, Version, Vrid};
+
+use crate::diagnostic::{Diagnostics, Location};
+use crate::model::{
+    Config, Global, InitFile, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackFileRef,
+    TrackInterface, TrackScript, TrackScriptRef, UnicastPeer, VirtualAddress, VrrpInstance,
+};
+use crate::{tracks, validate};
+
+/// A value and the line it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct At<T> {
+    pub(crate) value: T,
+    pub(crate) at: Location,
+}
+
+impl<T> At<T> {
+    pub(crate) fn new(value: T, at: Location) -> At<T> {
+        At { value, at }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Draft {
+    pub(crate) global: GlobalDraft,
+    pub(crate) scripts: Vec<ScriptDraft>,
+    pub(crate) track_files: Vec<TrackFileDraft>,
+    pub(crate) instances: Vec<InstanceDraft>,
+    pub(crate) sync_groups: Vec<SyncGroupDraft>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct GlobalDraft {
+    pub(crate) location: Option<Location>,
+    pub(crate) router_id: Option<String>,
+    pub(crate) script_user: Option<ScriptUser>,
+    pub(crate) enable_script_security: bool,
+    pub(crate) vrrp_version: Option<Version>,
+    pub(crate) garp: GarpDraft,
+    /// `vrrp_min_garp`: one announcement and no second burst, unless set explicitly.
+    pub(crate) min_garp: bool,
+    pub(crate) v3_checksum_as_v2: Option<bool>,
+}
+
+/// `garp_master_*` in seconds and counts, already range-checked.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct GarpDraft {
+    pub(crate) master_delay: Option<u32>,
+    pub(crate) master_repeat: Option<u32>,
+    pub(crate) master_refresh: Option<u32>,
+    pub(crate) master_refresh_repeat: Option<u32>,
+}
+
+impl GarpDraft {
+    fn over(self, base: AnnounceConfig) -> AnnounceConfig {
+        let seconds = |s: u32| (s > 0).then(|| Duration::from_secs(u64::from(s)));
+        AnnounceConfig {
+            repeat: self.master_repeat.unwrap_or(base.repeat),
+            second_burst_delay: self.master_delay.map_or(base.second_burst_delay, seconds),
+            refresh: self.master_refresh.map_or(base.refresh, seconds),
+            refresh_repeat: self.master_refresh_repeat.unwrap_or(base.refresh_repeat),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ScriptDraft {
+    pub(crate) name: String,
+    pub(crate) location: Location,
+    pub(crate) argv: Option<Vec<String>>,
+    /// `script` was written, valid or not.
+    pub(crate) argv_given: bool,
+    pub(crate) interval: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) weight: Option<i32>,
+    pub(crate) rise: Option<u32>,
+    pub(crate) fall: Option<u32>,
+    pub(crate) user: Option<ScriptUser>,
+    pub(crate) init_fail: bool,
+}
+
+impl ScriptDraft {
+    pub(crate) fn new(name: String, location: Location) -> ScriptDraft {
+        ScriptDraft {
+            name,
+            location,
+            argv: None,
+            argv_given: false,
+            interval: None,
+            timeout: None,
+            weight: None,
+            rise: None,
+            fall: None,
+            user: None,
+            init_fail: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct TrackFileDraft {
+    pub(crate) name: String,
+    pub(crate) location: Location,
+    pub(crate) path: Option<PathBuf>,
+    /// `file` was written, valid or not.
+    pub(crate) path_given: bool,
+    pub(crate) weight: Option<i32>,
+    pub(crate) init_file: Option<InitFile>,
+}
+
+#[derive(Debug)]
+pub(crate) struct InstanceDraft {
+    pub(crate) name: String,
+    pub(crate) location: Location,
+    pub(crate) interface: Option<String>,
+    pub(crate) vrid: Option<Vrid>,
+    /// `interface` / `virtual_router_id` were written, valid or not: when not valid, the
+    /// front end said so and "missing" would be one error too many.
+    pub(crate) interface_given: bool,
+    pub(crate) vrid_given: bool,
+    pub(crate) version: Option<At<Version>>,
+    pub(crate) state: Option<InitialState>,
+    pub(crate) priority: Option<u8>,
+    pub(crate) advert_int: Option<At<Duration>>,
+    pub(crate) virtual_addresses: Vec<VirtualAddress>,
+    pub(crate) excluded_addresses: Vec<VirtualAddress>,
+    pub(crate) no_virtual_ipaddress: bool,
+    /// A `virtual_ipaddress` block with entries was written, valid or not.
+    pub(crate) virtual_ipaddress_given: bool,
+    pub(crate) source_address: Option<At<IpAddr>>,
+    pub(crate) unicast_peers: Vec<UnicastPeer>,
+    /// Set by `nopreempt` (true) and `preempt` (false), the last one winning.
+    pub(crate) nopreempt: Option<At<bool>>,
+    pub(crate) preempt_delay: Option<At<Duration>>,
+    pub(crate) accept: Option<bool>,
+    pub(crate) auth: Option<AuthDraft>,
+    pub(crate) track_interfaces: Vec<TrackInterface>,
+    pub(crate) track_scripts: Vec<TrackScriptRef>,
+    pub(crate) track_files: Vec<TrackFileRef>,
+    pub(crate) dont_track_primary: bool,
+    pub(crate) notify: Notify,
+    pub(crate) garp: GarpDraft,
+    pub(crate) v3_checksum_as_v2: Option<At<bool>>,
+}
+
+impl InstanceDraft {
+    pub(crate) fn new(name: String, location: Location) -> InstanceDraft {
+        InstanceDraft {
+            name,
+            location,
+            interface: None,
+            vrid: None,
+            interface_given: false,
+            vrid_given: false,
+            version: None,
+            state: None,
+            priority: None,
+            advert_int: None,
+            virtual_addresses: Vec::new(),
+            excluded_addresses: Vec::new(),
+            no_virtual_ipaddress: false,
+            virtual_ipaddress_given: false,
+            source_address: None,
+            unicast_peers: Vec::new(),
+            nopreempt: None,
+            preempt_delay: None,
+            accept: None,
+            auth: None,
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            dont_track_primary: false,
+            notify: Notify::default(),
+            garp: GarpDraft::default(),
+            v3_checksum_as_v2: None,
+        }
+    }
+}
+
+/// `authentication { auth_type PASS  auth_pass SECRET }`; `auth_type AH` is refused by the
+/// front ends.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthDraft {
+    pub(crate) location: Location,
+    pub(crate) pass_type: bool,
+    pub(crate) pass: Option<At<String>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SyncGroupDraft {
+    pub(crate) name: String,
+    pub(crate) location: Location,
+    pub(crate) members: Vec<At<String>>,
+    pub(crate) notify: Notify,
+    pub(crate) track_interfaces: Vec<TrackInterface>,
+    pub(crate) track_scripts: Vec<TrackScriptRef>,
+    pub(crate) track_files: Vec<TrackFileRef>,
+    pub(crate) tracking_weight: bool,
+}
+
+/// Where the settings that later checks complain about were written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sites {
+    pub(crate) version: Option<Location>,
+    pub(crate) advert_int: Option<Location>,
+    pub(crate) auth: Option<Location>,
+    pub(crate) source: Option<Location>,
+    pub(crate) v3_checksum_as_v2: Option<Location>,
+}
+
+/// Defaults, keepalived's adjustments and every check; errors and warnings go to `d`.
+/// `path` is the file the user named, for what concerns the configuration as a whole.
+pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
+    let names = validate::Names {
+        instances: named(&draft.instances, |i| (&i.name, &i.location)),
+        scripts: named(&draft.scripts, |s| (&s.name, &s.location)),
+        track_files: named(&draft.track_files, |f| (&f.name, &f.location)),
+        sync_groups: named(&draft.sync_groups, |g| (&g.name, &g.location)),
+    };
+    validate::names(&names, d);
+    let global = resolve_global(draft.global);
+    let scripts = draft
+        .scripts
+        .into_iter()
+        .filter_map(|s| resolve_script(s, d))
+        .collect();
+    let track_files = draft
+        .track_files
+        .into_iter()
+        .filter_map(|f| resolve_track_file(f, d))
+        .collect();
+    let mut sites = Vec::new();
+    let mut complete = Vec::new();
+    let mut instances = Vec::new();
+    for draft in draft.instances {
+        let (instance, s, whole) = resolve_instance(draft, &global, d);
+        instances.push(instance);
+        sites.push(s);
+        complete.push(whole);
+    }
+    let mut members = Vec::new();
+    let sync_groups = draft
+        .sync_groups
+        .into_iter()
+        .map(|g| {
+            members.push(g.members.clone());
+            SyncGroup {
+                name: g.name,
+                members: g.members.into_iter().map(|m| m.value).collect(),
+                notify: g.notify,
+                track_interfaces: g.track_interfaces,
+                track_scripts: g.track_scripts,
+                track_files: g.track_files,
+                tracking_weight: g.tracking_weight,
+                location: g.location,
+            }
+        })
+        .collect();
+    let config = Config {
+        global,
+        scripts,
+        track_files,
+        instances,
+        sync_groups,
+    };
+    for (instance, sites) in config.instances.iter().zip(&sites) {
+        validate::instance(instance, sites, d);
+    }
+    validate::config(&config, &names, &complete, &members, d);
+    if config.instances.is_empty() && !d.has_errors() {
+        d.warn_file(path, "no vrrp_instance: there is nothing to run");
+    }
+    if !d.has_errors() {
+        for instance in &config.instances {
+            tracks::tracks(&config, instance, &mut |at, message| d.warn(at, message));
+        }
+    }
+    config
+}
+
+fn named<T>(items: &[T], key: impl Fn(&T) -> (&String, &Location)) -> Vec<(String, Location)> {
+    items
+        .iter()
+        .map(|item| {
+            let (name, at) = key(item);
+            (name.clone(), at.clone())
+        })
+        .collect()
+}
+
+fn resolve_global(g: GlobalDraft) -> Global {
+    let mut base = AnnounceConfig::default();
+    if g.min_garp {
+        base.repeat = 1;
+        base.second_burst_delay = None;
+    }
+    Global {
+        router_id: g.router_id,
+        script_user: g.script_user,
+        enable_script_security: g.enable_script_security,
+        vrrp_version: g.vrrp_version.unwrap_or(Version::V2),
+        announce: g.garp.over(base),
+        v3_checksum_as_v2: g.v3_checksum_as_v2.unwrap_or(false),
+        location: g.location,
+    }
+}
+
+fn resolve_script(s: ScriptDraft, d: &mut Diagnostics) -> Option<TrackScript> {
+    let Some(argv) = s.argv else {
+        if !s.argv_given {
+            d.error(
+                &s.location,
+                format!("script {}: no 'script' to run", s.name),
+            );
+        }
+        return None;
+    };
+    let interval = s.interval.unwrap_or(Duration::from_secs(1));
+    Some(TrackScript {
+        name: s.name,
+        argv,
+        interval,
+        timeout: s.timeout.unwrap_or(interval),
+        weight: s.weight.unwrap_or(0),
+        rise: s.rise.unwrap_or(1),
+        fall: s.fall.unwrap_or(1),
+        user: s.user,
+        init_fail: s.init_fail,
+        location: s.location,
+    })
+}
+
+fn resolve_track_file(f: TrackFileDraft, d: &mut Diagnostics) -> Option<TrackFile> {
+    let Some(path) = f.path else {
+        if !f.path_given {
+            d.error(
+                &f.location,
+                format!("track file {}: no 'file' to read", f.name),
+            );
+        }
+        return None;
+    };
+    Some(TrackFile {
+        name: f.name,
+        path,
+        weight: f.weight.unwrap_or(1),
+        init_file: f.init_file,
+        location: f.location,
+    })
+}
+
+/// Defaults in keepalived's order (`vrrp_complete_instance`), with its adjustments turned
+/// into warnings. Missing `interface` / `virtual_router_id` are errors; the instance is
+/// still built (with placeholders, and `false` for "complete") so that its other settings
+/// are checked too.
+fn resolve_instance(
+    i: InstanceDraft,
+    global: &Global,
+    d: &mut Diagnostics,
+) -> (VrrpInstance, Sites, bool) {
+    let name = i.name;
+    let at = i.location;
+    if !i.interface_given {
+        d.error(
+            &at,
+            format!("instance {name}: no interface (instances without one are not supported yet)"),
+        );
+    }
+    if !i.vrid_given {
+        d.error(&at, format!("instance {name}: no virtual_router_id"));
+    }
+    let complete = i.interface.is_some() && i.vrid.is_some();
+    let interface = i.interface.unwrap_or_default();
+    let vrid = i.vrid.unwrap_or(Vrid::new(1).expect("not 0"));
+
+    let ipv6 = i
+        .virtual_addresses
+        .first()
+        .map(|v| v.address)
+        .or(i.source_address.as_ref().map(|s| s.value))
+        .or(i.unicast_peers.first().map(|p| p.address))
+        .is_some_and(|a| a.is_ipv6());
+    // keepalived.conf(5): "default is global parameter vrrp_version, but IPv6 instances will
+    // always use version 3" (an explicit `version 2` with IPv6 is refused by validation).
+    let version = match (&i.version, ipv6) {
+        (Some(v), _) => v.value,
+        (None, true) => Version::V3,
+        (None, false) => global.vrrp_version,
+    };
+    // "If no priority has been set, derive it from the initial state" and the reverse.
+    let priority = i.priority.unwrap_or(match i.state {
+        Some(InitialState::Master) => 255,
+        _ => Priority::DEFAULT.get(),
+    });
+    let initial_state = i.state.unwrap_or(if priority == 255 {
+        InitialState::Master
+    } else {
+        InitialState::Backup
+    });
+
+    let mut preempt = !i.nopreempt.as_ref().is_some_and(|n| n.value);
+    let nopreempt_at = i.nopreempt.as_ref().map_or(&at, |n| &n.at).clone();
+    if !preempt && priority == 255 {
+        d.warn(
+            &nopreempt_at,
+            format!("instance {name}: nopreempt does not apply to the address owner (priority 255); ignored"),
+        );
+        preempt = true;
+    }
+    if !preempt && initial_state == InitialState::Master {
+        d.warn(
+            &nopreempt_at,
+            format!("instance {name}: nopreempt does not work with state MASTER; ignored (write state BACKUP)"),
+        );
+        preempt = true;
+    }
+    let mut preempt_delay = i.preempt_delay.as_ref().map_or(Duration::ZERO, |p| p.value);
+    if let Some(delay) = i.preempt_delay.as_ref().filter(|p| !p.value.is_zero()) {
+        if initial_state == InitialState::Master {
+            d.warn(
+                &delay.at,
+                format!("instance {name}: preempt_delay does not work with state MASTER; ignored"),
+            );
+            preempt_delay = Duration::ZERO;
+        } else if !preempt {
+            d.warn(
+                &delay.at,
+                format!("instance {name}: preempt_delay has no effect with nopreempt; ignored"),
+            );
+            preempt_delay = Duration::ZERO;
+        }
+    }
+
+    let auth = match &i.auth {
+        None => Auth::None,
+        Some(a) => match (&a.pass, a.pass_type) {
+            (Some(pass), true) => {
+                if pass.value.len() > 8 {
+                    d.warn(
+                        &pass.at,
+                        format!(
+                            "instance {name}: auth_pass is longer than 8 characters; only the \
+                             first 8 are used (as keepalived)"
+                        ),
+                    );
+                }
+                if pass.value.is_empty() {
+                    d.error(&pass.at, format!("instance {name}: auth_pass is empty"));
+                }
+                Auth::SimpleText(Password::new(&pass.value))
+            }
+            (None, true) => {
+                d.error(
+                    &a.location,
+                    format!("instance {name}: auth_type PASS without auth_pass"),
+                );
+                Auth::None
+            }
+            (Some(_), false) => {
+                d.error(
+                    &a.location,
+                    format!("instance {name}: auth_pass without auth_type PASS"),
+                );
+                Auth::None
+            }
+            (None, false) => {
+                d.error(
+                    &a.location,
+                    format!("instance {name}: empty authentication block"),
+                );
+                Auth::None
+            }
+        },
+    };
+
+    let v3_as_v2 = i
+        .v3_checksum_as_v2
+        .as_ref()
+        .map_or(global.v3_checksum_as_v2, |v| v.value);
+    let sites = Sites {
+        version: i.version.map(|v| v.at),
+        advert_int: i.advert_int.as_ref().map(|a| a.at.clone()),
+        auth: i.auth.map(|a| a.location),
+        source: i.source_address.as_ref().map(|s| s.at.clone()),
+        v3_checksum_as_v2: i.v3_checksum_as_v2.map(|v| v.at),
+    };
+    if i.virtual_addresses.is_empty() && !i.no_virtual_ipaddress {
+        if version == Version::V3 && !i.virtual_ipaddress_given {
+            d.error(
+                &at,
+                format!(
+                    "instance {name}: no virtual_ipaddress; VRRPv3 needs at least one \
+                     (no_virtual_ipaddress allows none)"
+                ),
+            );
+        } else if !i.virtual_ipaddress_given {
+            d.warn(&at, format!("instance {name}: no virtual_ipaddress"));
+        }
+    }
+    let instance = VrrpInstance {
+        name,
+        interface,
+        vrid,
+        version,
+        initial_state,
+        priority: Priority::new(priority),
+        advert_interval: i.advert_int.map_or(Duration::from_secs(1), |a| a.value),
+        virtual_addresses: i.virtual_addresses,
+        excluded_addresses: i.excluded_addresses,
+        source_address: i.source_address.map(|s| s.value),
+        unicast_peers: i.unicast_peers,
+        preempt,
+        preempt_delay,
+        // keepalived: "If accept/no accept is not specified", accept unless vrrp_strict.
+        accept: i.accept.unwrap_or(true),
+        auth,
+        track_interfaces: i.track_interfaces,
+        track_scripts: i.track_scripts,
+        track_files: i.track_files,
+        dont_track_primary: i.dont_track_primary,
+        notify: i.notify,
+        announce: i.garp.over(global.announce),
+        checksum_mode: if v3_as_v2 {
+            ChecksumMode::V3AsV2
+        } else {
+            ChecksumMode::Standard
+        },
+        location: at,
+    };
+    (instance, sites, complete)
+}

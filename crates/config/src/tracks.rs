@@ -1,0 +1,227 @@
+//! What an instance tracks, in the engine's order, with keepalived's rules for sync groups
+//! and address owners (keepalived `vrrp.c`, `vrrp_complete_instance` and
+//! `sync_group_tracking_init`; keepalived.conf(5), "VRRP synchronization group(s)").
+
+use crate::diagnostic::Location;
+use crate::model::{Config, Track, TrackOrigin, TrackedObject, VrrpInstance};
+
+/// Called with each adjustment keepalived would log; `build` turns them into warnings.
+pub(crate) type Warn<'a> = dyn FnMut(&Location, String) + 'a;
+
+pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'_>) -> Vec<Track> {
+    let name = &instance.name;
+    let group = config.sync_group_of(name);
+    // keepalived.conf(5): "when instances are grouped, any track scripts/files configured
+    // against member VRRP instances must have their tracking weights unset ... Any trackers
+    // with a non-zero priority will be ignored", unless sync_group_tracking_weight.
+    let group_rules = group.is_some_and(|g| !g.tracking_weight);
+    let owner = instance.priority.is_owner();
+    let why = if group_rules {
+        "it is in a sync group without sync_group_tracking_weight"
+    } else {
+        "it is the address owner (priority 255)"
+    };
+    let mut list = Vec::new();
+
+    if !instance.dont_track_primary {
+        list.push(Track {
+            object: TrackedObject::Interface(instance.interface.clone()),
+            weight: 0,
+            initially_up: true,
+            origin: TrackOrigin::OwnInterface,
+        });
+    }
+
+    for t in &instance.track_interfaces {
+        if t.name == instance.interface {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: track_interface {} is the instance's own interface, \
+                     which is tracked anyway; ignored",
+                    t.name
+                ),
+            );
+            continue;
+        }
+        let mut weight = t.weight;
+        if weight != 0 && group_rules {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: weight {weight} of tracked interface {} ignored because \
+                     {why}: the interface going down means FAULT",
+                    t.name
+                ),
+            );
+            weight = 0;
+        } else if weight != 0 && owner {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: tracked interface {} with weight {weight} ignored because \
+                     {why}",
+                    t.name
+                ),
+            );
+            continue;
+        }
+        push_unique(&mut list, TrackedObject::Interface(t.name.clone()), weight);
+    }
+
+    for address in instance.all_addresses() {
+        let Some(dev) = &address.dev else { continue };
+        let already = list
+            .iter()
+            .any(|t| t.weight == 0 && t.object == TrackedObject::Interface(dev.clone()));
+        if address.no_track || *dev == instance.interface || already {
+            continue;
+        }
+        list.push(Track {
+            object: TrackedObject::Interface(dev.clone()),
+            weight: 0,
+            initially_up: true,
+            origin: TrackOrigin::AddressDevice,
+        });
+    }
+
+    for t in &instance.track_scripts {
+        let Some(script) = config.script(&t.name) else {
+            continue;
+        };
+        let weight = t.weight.unwrap_or(script.weight);
+        if weight != 0 && (group_rules || owner) {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: tracked script {} with weight {weight} ignored because {why}",
+                    t.name
+                ),
+            );
+            continue;
+        }
+        list.push(Track {
+            object: TrackedObject::Script(t.name.clone()),
+            weight,
+            initially_up: !script.init_fail,
+            origin: TrackOrigin::Instance,
+        });
+    }
+
+    for t in &instance.track_files {
+        let Some(file) = config.track_file(&t.name) else {
+            continue;
+        };
+        let mut weight = t.weight.unwrap_or(file.weight);
+        if weight != 0 && (group_rules || owner) {
+            // keepalived: "weight == 1 is the default" and is taken to mean "unweighted".
+            if weight == 1 {
+                warn(
+                    &t.location,
+                    format!(
+                        "instance {name}: weight of tracked file {} ignored because {why}; \
+                         write weight 0",
+                        t.name
+                    ),
+                );
+                weight = 0;
+            } else {
+                warn(
+                    &t.location,
+                    format!(
+                        "instance {name}: tracked file {} with weight {weight} ignored because \
+                         {why}",
+                        t.name
+                    ),
+                );
+                continue;
+            }
+        }
+        list.push(Track {
+            object: TrackedObject::File(t.name.clone()),
+            weight,
+            initially_up: true,
+            origin: TrackOrigin::Instance,
+        });
+    }
+
+    let Some(group) = group else { return list };
+    let group_has_owner = group
+        .members
+        .iter()
+        .filter_map(|m| config.instance(m))
+        .any(|i| i.priority.is_owner());
+    let origin = TrackOrigin::SyncGroup(group.name.clone());
+    let mut group_weight = |weight: i32, what: &str, at: &Location| {
+        if weight != 0 && group_has_owner {
+            warn(
+                at,
+                format!(
+                    "sync group {}: weight {weight} of tracked {what} cleared because a member \
+                     is the address owner (priority 255)",
+                    group.name
+                ),
+            );
+            0
+        } else {
+            weight
+        }
+    };
+    let mut from_group = Vec::new();
+    for t in &group.track_interfaces {
+        let weight = group_weight(t.weight, &format!("interface {}", t.name), &t.location);
+        from_group.push((TrackedObject::Interface(t.name.clone()), weight, true));
+    }
+    for t in &group.track_scripts {
+        let Some(script) = config.script(&t.name) else {
+            continue;
+        };
+        let weight = t.weight.unwrap_or(script.weight);
+        let weight = group_weight(weight, &format!("script {}", t.name), &t.location);
+        from_group.push((
+            TrackedObject::Script(t.name.clone()),
+            weight,
+            !script.init_fail,
+        ));
+    }
+    for t in &group.track_files {
+        let Some(file) = config.track_file(&t.name) else {
+            continue;
+        };
+        let weight = t.weight.unwrap_or(file.weight);
+        let weight = group_weight(weight, &format!("file {}", t.name), &t.location);
+        from_group.push((TrackedObject::File(t.name.clone()), weight, true));
+    }
+    for (object, weight, initially_up) in from_group {
+        // keepalived: "configured on VRRP instance and sync group. Remove vrrp instance
+        // config": the group's weight wins unless the instance's entry is unweighted.
+        if let Some(existing) = list.iter_mut().find(|t| t.object == object) {
+            if existing.weight != 0 {
+                existing.weight = weight;
+            }
+            continue;
+        }
+        list.push(Track {
+            object,
+            weight,
+            initially_up,
+            origin: origin.clone(),
+        });
+    }
+    list
+}
+
+fn push_unique(list: &mut Vec<Track>, object: TrackedObject, weight: i32) {
+    if list
+        .iter()
+        .any(|t| t.object == object && t.weight == weight)
+    {
+        return;
+    }
+    list.push(Track {
+        object,
+        weight,
+        initially_up: true,
+        origin: TrackOrigin::Instance,
+    });
+}
