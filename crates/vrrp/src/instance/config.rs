@@ -79,6 +79,13 @@ pub(crate) enum TrackEffect {
     Fault,
 }
 
+impl From<bool> for TrackStatus {
+    /// `true` is up.
+    fn from(up: bool) -> TrackStatus {
+        TrackStatus::from_up(up)
+    }
+}
+
 impl TrackStatus {
     pub(crate) fn from_up(up: bool) -> TrackStatus {
         if up {
