@@ -1,0 +1,261 @@
+//! Virtual addresses on interfaces, over rtnetlink (what `ip address add/del/show` does).
+//!
+//! Both directions are idempotent, because the daemon's view and the kernel's can differ: a
+//! crashed run leaves its VIPs behind, an operator may add one by hand, and a transition may be
+//! retried. Adding an address that is there and removing one that is not both succeed.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use rtnetlink::{AddressMessageBuilder, Handle};
+
+use crate::error::Error;
+use crate::link::interface_index;
+use crate::netlink::{self, AbortOnDrop};
+
+/// `IFNAMSIZ - 1`: the kernel's limit for IFA_LABEL (its netlink policy rejects longer ones).
+const MAX_LABEL_LEN: usize = 15;
+
+/// A handle for adding, removing and listing interface addresses.
+///
+/// Opens an rtnetlink socket in the network namespace of the thread that calls [`Addresses::new`]
+/// and drives it on the current tokio runtime.
+pub struct Addresses {
+    handle: Handle,
+    _task: AbortOnDrop,
+}
+
+impl fmt::Debug for Addresses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Addresses").finish_non_exhaustive()
+    }
+}
+
+impl Addresses {
+    /// Opens the rtnetlink connection. Must be called from within a tokio runtime.
+    pub fn new() -> Result<Addresses, Error> {
+        let connection = netlink::connect(&[], "opening rtnetlink for addresses")?;
+        // No groups are subscribed, so no notification ever arrives: the receiver can go.
+        drop(connection.notifications);
+        Ok(Addresses {
+            handle: connection.handle,
+            _task: connection.task,
+        })
+    }
+
+    /// Adds `address/prefix_len` to `interface`. Succeeds when the address is already there with
+    /// that prefix length (its label is then left as it is).
+    ///
+    /// `label` (keepalived's `label eth0:1`) applies to IPv4 only: IPv6 has no address labels
+    /// and the kernel ignores one, so it is not sent. IPv6 addresses are added with IFA_F_NODAD:
+    /// a VIP must be usable at once, not after a second of duplicate address detection, and
+    /// VRRP itself keeps two routers from holding it.
+    pub async fn add(
+        &self,
+        interface: &str,
+        address: IpAddr,
+        prefix_len: u8,
+        label: Option<&str>,
+    ) -> Result<(), Error> {
+        let index = interface_index(interface)?;
+        check_prefix(interface, address, prefix_len)?;
+        if let (Some(label), IpAddr::V4(_)) = (label, address) {
+            check_label(interface, address, label)?;
+        }
+        let mut request = self.handle.address().add(index, address, prefix_len);
+        let message = request.message_mut();
+        match address {
+            IpAddr::V4(_) => {
+                if let Some(label) = label {
+                    message
+                        .attributes
+                        .push(AddressAttribute::Label(label.to_owned()));
+                }
+            }
+            IpAddr::V6(_) => message.header.flags |= AddressHeaderFlags::Nodad,
+        }
+        match request.execute().await {
+            Ok(()) => Ok(()),
+            Err(error) if netlink::errno(&error) == Some(libc::EEXIST) => Ok(()),
+            Err(error) => Err(address_error(interface, address, "adding", error)),
+        }
+    }
+
+    /// Removes `address/prefix_len` from `interface`. Succeeds when it is not there.
+    ///
+    /// The kernel matches the prefix length too: an address present with another prefix length
+    /// stays. [`Addresses::list`] tells which prefix length a leftover address has.
+    pub async fn remove(
+        &self,
+        interface: &str,
+        address: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), Error> {
+        let index = interface_index(interface)?;
+        check_prefix(interface, address, prefix_len)?;
+        let message = match address {
+            IpAddr::V4(v4) => AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(index)
+                .address(v4, prefix_len)
+                .build(),
+            IpAddr::V6(v6) => AddressMessageBuilder::<Ipv6Addr>::new()
+                .index(index)
+                .address(v6, prefix_len)
+                .build(),
+        };
+        match self.handle.address().del(message).execute().await {
+            Ok(()) => Ok(()),
+            // What both IPv4 and IPv6 answer for an address the interface does not have.
+            Err(error) if netlink::errno(&error) == Some(libc::EADDRNOTAVAIL) => Ok(()),
+            Err(error) => Err(address_error(interface, address, "removing", error)),
+        }
+    }
+
+    /// The addresses of `interface`, both families, in the kernel's order: each with its prefix
+    /// length and, for IPv4, its label (the kernel reports the interface name when none was
+    /// given, as `ip address show` does).
+    pub async fn list(&self, interface: &str) -> Result<Vec<(IpAddr, u8, Option<String>)>, Error> {
+        let index = interface_index(interface)?;
+        let mut dump = std::pin::pin!(
+            self.handle
+                .address()
+                .get()
+                .set_link_index_filter(index)
+                .execute()
+        );
+        let mut addresses = Vec::new();
+        loop {
+            match dump.try_next().await {
+                Ok(Some(message)) => addresses.extend(entry(&message)),
+                Ok(None) => return Ok(addresses),
+                Err(error) => {
+                    return Err(Error::Interface {
+                        interface: interface.to_owned(),
+                        operation: "listing addresses",
+                        source: netlink::to_io(error),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One dumped address as (address, prefix length, label). IFA_LOCAL is the interface's own
+/// address; IFA_ADDRESS is the peer's on point-to-point links, so IFA_LOCAL wins when present.
+fn entry(message: &AddressMessage) -> Option<(IpAddr, u8, Option<String>)> {
+    let mut local = None;
+    let mut address = None;
+    let mut label = None;
+    for attribute in &message.attributes {
+        match attribute {
+            AddressAttribute::Local(ip) => local = Some(*ip),
+            AddressAttribute::Address(ip) => address = Some(*ip),
+            AddressAttribute::Label(text) => label = Some(text.clone()),
+            _ => {}
+        }
+    }
+    Some((local.or(address)?, message.header.prefix_len, label))
+}
+
+fn check_prefix(interface: &str, address: IpAddr, prefix_len: u8) -> Result<(), Error> {
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    if prefix_len > max {
+        return Err(Error::InvalidPrefix {
+            interface: interface.to_owned(),
+            address,
+            prefix_len,
+        });
+    }
+    Ok(())
+}
+
+fn check_label(interface: &str, address: IpAddr, label: &str) -> Result<(), Error> {
+    let reason = if label.is_empty() {
+        "is empty"
+    } else if label.len() > MAX_LABEL_LEN {
+        "is longer than 15 bytes"
+    } else if label.contains('\0') {
+        "contains a NUL byte"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidLabel {
+        interface: interface.to_owned(),
+        address,
+        label: label.to_owned(),
+        reason,
+    })
+}
+
+fn address_error(
+    interface: &str,
+    address: IpAddr,
+    operation: &'static str,
+    error: rtnetlink::Error,
+) -> Error {
+    Error::Address {
+        interface: interface.to_owned(),
+        address,
+        operation,
+        source: netlink::to_io(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtnetlink::packet_route::AddressFamily;
+
+    #[test]
+    fn labels_are_checked_before_the_kernel_sees_them() {
+        let vip: IpAddr = "10.0.3.100".parse().unwrap();
+        assert!(check_label("eth0", vip, "eth0:1").is_ok());
+        assert!(check_label("eth0", vip, "123456789012345").is_ok());
+        assert!(matches!(
+            check_label("eth0", vip, "1234567890123456"),
+            Err(Error::InvalidLabel {
+                reason: "is longer than 15 bytes",
+                ..
+            })
+        ));
+        assert!(check_label("eth0", vip, "").is_err());
+        assert!(check_label("eth0", vip, "a\0b").is_err());
+    }
+
+    #[test]
+    fn prefix_lengths_are_bounded_by_family() {
+        let v4: IpAddr = "10.0.3.100".parse().unwrap();
+        let v6: IpAddr = "fd00::100".parse().unwrap();
+        assert!(check_prefix("eth0", v4, 32).is_ok());
+        assert!(check_prefix("eth0", v4, 33).is_err());
+        assert!(check_prefix("eth0", v6, 128).is_ok());
+        assert!(check_prefix("eth0", v6, 129).is_err());
+    }
+
+    #[test]
+    fn dump_entries_prefer_the_local_address() {
+        let mut message = AddressMessage::default();
+        message.header.family = AddressFamily::Inet;
+        message.header.prefix_len = 32;
+        message.attributes = vec![
+            AddressAttribute::Address("10.0.0.2".parse().unwrap()),
+            AddressAttribute::Local("10.0.0.1".parse().unwrap()),
+            AddressAttribute::Label("eth0:vip".into()),
+        ];
+        assert_eq!(
+            entry(&message),
+            Some(("10.0.0.1".parse().unwrap(), 32, Some("eth0:vip".into())))
+        );
+        message
+            .attributes
+            .retain(|attribute| matches!(attribute, AddressAttribute::Address(_)));
+        assert_eq!(
+            entry(&message),
+            Some(("10.0.0.2".parse().unwrap(), 32, None))
+        );
+        message.attributes.clear();
+        assert_eq!(entry(&message), None);
+    }
+}

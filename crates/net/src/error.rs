@@ -1,0 +1,77 @@
+//! What can go wrong at the edges. Every variant names the interface, and the address and
+//! operation when there is one, because "Operation not permitted" alone tells an operator nothing.
+
+use std::io;
+use std::net::IpAddr;
+
+use crate::family::Family;
+
+/// An error from a socket, netlink or interface operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("interface {interface:?}: no such interface")]
+    NoSuchInterface { interface: String },
+
+    #[error("interface {interface}: {operation}: {source}")]
+    Interface {
+        interface: String,
+        operation: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("interface {interface}: {operation} {address}: {source}")]
+    Address {
+        interface: String,
+        address: IpAddr,
+        operation: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("interface {interface}: {address}/{prefix_len} is not a valid prefix length")]
+    InvalidPrefix {
+        interface: String,
+        address: IpAddr,
+        prefix_len: u8,
+    },
+
+    #[error("interface {interface}: label {label:?} for {address}: {reason}")]
+    InvalidLabel {
+        interface: String,
+        address: IpAddr,
+        label: String,
+        reason: &'static str,
+    },
+
+    #[error("interface {interface}: has no {family} address to use as primary")]
+    NoPrimaryAddress { interface: String, family: Family },
+
+    #[error("interface {interface}: has no Ethernet hardware address")]
+    NoHardwareAddress { interface: String },
+
+    #[error("{operation}: {source}")]
+    Netlink {
+        operation: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{operation}: must be called from within a tokio runtime")]
+    NoRuntime { operation: &'static str },
+}
+
+impl Error {
+    /// For `map_err`: an I/O error of `operation` on `interface`.
+    pub(crate) fn interface<'a>(
+        interface: &'a str,
+        operation: &'static str,
+    ) -> impl FnOnce(io::Error) -> Error + 'a {
+        move |source| Error::Interface {
+            interface: interface.to_owned(),
+            operation,
+            source,
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The Linux edges of baton: everything the daemon does to the kernel's network stack.
+//!
+//! - [`VrrpSocket`]: one raw IP protocol 112 socket per (interface, address family), with the
+//!   received TTL / hop limit and destination that VRRP needs to validate advertisements, and a
+//!   send that honours the source address (the VRRPv3 checksum covers it).
+//! - [`Addresses`]: virtual addresses added and removed over rtnetlink, idempotently, so the
+//!   daemon can clean up addresses a crashed run left behind.
+//! - [`send_gratuitous_arp`] / [`send_unsolicited_na`]: the announcements a new master makes, in
+//!   keepalived's format.
+//! - Link state: [`interface_index`], [`link_is_up`], [`mac_address`], [`primary_address`] and
+//!   [`LinkWatcher`] for up/down events.
+//!
+//! This is the only crate of the workspace that may use `unsafe`, and only where no safe wrapper
+//! exists (see `sys.rs`). Socket and netlink handles need a tokio runtime with I/O enabled;
+//! called outside any runtime they return an error. Nothing here panics on what the network or
+//! the kernel hands it.
+//!
+//! Everything acts in the network namespace of the calling *thread* at the time a socket or
+//! handle is made, which is what lets tests (and `baton demo`) run it inside namespaces.
+
+mod addresses;
+mod arp;
+mod cmsg;
+mod error;
+mod family;
+mod ipv4_header;
+mod link;
+mod link_watcher;
+mod ndisc;
+mod netlink;
+mod sys;
+mod vrrp_socket;
+
+pub use addresses::Addresses;
+pub use arp::send_gratuitous_arp;
+pub use error::Error;
+pub use family::Family;
+pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
+pub use link_watcher::LinkWatcher;
+pub use ndisc::send_unsolicited_na;
+pub use vrrp_socket::{Membership, Received, VrrpSocket};
+
+/// IP protocol number of VRRP (RFC 5798 §5.1.1.4).
+pub const IPPROTO_VRRP: u8 = 112;

@@ -1,0 +1,148 @@
+//! Link state, read synchronously: each call is one `getifaddrs` (a netlink dump in glibc) or
+//! one ioctl, quick enough to call from async code.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use nix::ifaddrs::{InterfaceAddress, getifaddrs};
+use nix::net::if_::{InterfaceFlags, if_nametoindex};
+
+use crate::error::Error;
+use crate::family::Family;
+
+/// The kernel's index of `interface`.
+pub fn interface_index(interface: &str) -> Result<u32, Error> {
+    if_nametoindex(interface).map_err(|_| Error::NoSuchInterface {
+        interface: interface.to_owned(),
+    })
+}
+
+/// Whether `interface` is administratively up (IFF_UP) and operationally up (IFF_RUNNING, which
+/// the kernel sets when the operational state is UP or UNKNOWN: carrier present and not dormant).
+pub fn link_is_up(interface: &str) -> Result<bool, Error> {
+    let entry = entries_of(interface)?.into_iter().next();
+    let entry = entry.ok_or_else(|| Error::NoSuchInterface {
+        interface: interface.to_owned(),
+    })?;
+    Ok(is_up(entry.flags))
+}
+
+pub(crate) fn is_up(flags: InterfaceFlags) -> bool {
+    flags.contains(InterfaceFlags::IFF_UP | InterfaceFlags::IFF_RUNNING)
+}
+
+/// The Ethernet address of `interface`.
+pub fn mac_address(interface: &str) -> Result<[u8; 6], Error> {
+    entries_of(interface)?
+        .iter()
+        .filter_map(|entry| entry.address.as_ref()?.as_link_addr())
+        .find(|link| link.halen() == 6)
+        .and_then(|link| link.addr())
+        .ok_or_else(|| Error::NoHardwareAddress {
+            interface: interface.to_owned(),
+        })
+}
+
+/// The address keepalived would advertise from on `interface`: for IPv4 the first primary
+/// address, for IPv6 the link-local address (RFC 5798 §5.1.2.2 requires a link-local source).
+///
+/// The kernel keeps an interface's IPv4 primaries ahead of its secondaries (`__inet_insert_ifa`
+/// links secondaries at the tail), so the first IPv4 address listed is a primary.
+///
+/// A freshly configured link-local address may still be tentative (duplicate address detection
+/// takes about a second); the kernel refuses it as a source with EINVAL until then.
+pub fn primary_address(interface: &str, family: Family) -> Result<IpAddr, Error> {
+    let addresses = entries_of(interface)?
+        .into_iter()
+        .filter_map(|entry| entry.address);
+    let found = match family {
+        Family::Ipv4 => addresses
+            .filter_map(|address| Some(IpAddr::V4(address.as_sockaddr_in()?.ip())))
+            .next(),
+        Family::Ipv6 => addresses
+            .filter_map(|address| Some(address.as_sockaddr_in6()?.ip()))
+            .find(is_link_local)
+            .map(IpAddr::V6),
+    };
+    found.ok_or_else(|| Error::NoPrimaryAddress {
+        interface: interface.to_owned(),
+        family,
+    })
+}
+
+/// Whether IPv6 forwarding is on for `interface`. keepalived sets the Router flag of its
+/// neighbour advertisements from this, and so does [`crate::send_unsolicited_na`].
+pub fn ipv6_forwarding(interface: &str) -> bool {
+    // Interface names never contain '/', so this path stays under conf/.
+    if interface.contains('/') || interface.is_empty() {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/sys/net/ipv6/conf/{interface}/forwarding"))
+        .is_ok_and(|value| value.trim() == "1")
+}
+
+fn is_link_local(address: &Ipv6Addr) -> bool {
+    address.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// The `getifaddrs` entries of `interface`: one AF_PACKET entry (flags and hardware address)
+/// and one per IP address, in the kernel's order.
+fn entries_of(interface: &str) -> Result<Vec<InterfaceAddress>, Error> {
+    let all = getifaddrs().map_err(|errno| Error::Interface {
+        interface: interface.to_owned(),
+        operation: "listing interfaces (getifaddrs)",
+        source: errno.into(),
+    })?;
+    let entries: Vec<_> = all
+        .filter(|entry| entry.interface_name == interface)
+        .collect();
+    if entries.is_empty() {
+        // getifaddrs lists every link; an interface it does not list does not exist.
+        return Err(Error::NoSuchInterface {
+            interface: interface.to_owned(),
+        });
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_is_fe80_slash_10() {
+        assert!(is_link_local(&"fe80::1".parse().unwrap()));
+        assert!(is_link_local(&"febf::1".parse().unwrap()));
+        assert!(!is_link_local(&"fec0::1".parse().unwrap()));
+        assert!(!is_link_local(&"fd00::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn unknown_interface_is_a_typed_error() {
+        let name = "bnet-nonexistent";
+        assert!(matches!(
+            interface_index(name),
+            Err(Error::NoSuchInterface { .. })
+        ));
+        assert!(matches!(
+            link_is_up(name),
+            Err(Error::NoSuchInterface { .. })
+        ));
+        assert!(matches!(
+            mac_address(name),
+            Err(Error::NoSuchInterface { .. })
+        ));
+        assert!(matches!(
+            primary_address(name, Family::Ipv4),
+            Err(Error::NoSuchInterface { .. })
+        ));
+        assert!(!ipv6_forwarding(name));
+        assert!(!ipv6_forwarding("../all"));
+    }
+
+    #[test]
+    fn loopback_is_found() {
+        // Every network namespace has lo, always with index 1. Read only.
+        assert_eq!(interface_index("lo").unwrap(), 1);
+        assert!(link_is_up("lo").is_ok());
+    }
+}

@@ -1,0 +1,92 @@
+//! What no safe wrapper does, and so the only `unsafe` in baton:
+//! - IP_MULTICAST_IF by interface index (`struct ip_mreqn`): socket2 sets it by address only,
+//!   and an interface may have no IPv4 address yet, or several;
+//! - a `sockaddr_ll` for AF_PACKET sends: neither socket2 nor nix builds one safely;
+//! - registering a socket with tokio: since tokio 1.54 `AsyncFd::register` is `unsafe` (the
+//!   caller vouches that the fd stays open and the same), and the safe `AsyncFd::new` is
+//!   deprecated as unsound.
+
+use std::io;
+use std::mem;
+use std::os::fd::AsRawFd;
+
+use socket2::{SockAddr, SockAddrStorage, Socket};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// IP_MULTICAST_IF with `struct ip_mreqn`, naming the interface by index as keepalived does.
+pub(crate) fn set_multicast_if_v4_by_index(socket: &Socket, ifindex: u32) -> io::Result<()> {
+    let ifindex = i32::try_from(ifindex).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let request = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: ifindex,
+    };
+    let len = mem::size_of::<libc::ip_mreqn>() as libc::socklen_t;
+    #[allow(unsafe_code)]
+    // SAFETY: the fd is open for the lifetime of `socket`; the pointer and length describe
+    // `request`, a fully initialised ip_mreqn that lives until the call returns, and the kernel
+    // only reads it.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            (&raw const request).cast(),
+            len,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A link-layer destination for `sendto` on an AF_PACKET socket.
+pub(crate) fn link_layer_address(
+    ifindex: u32,
+    ethertype: u16,
+    mac: [u8; 6],
+) -> io::Result<SockAddr> {
+    let ifindex = i32::try_from(ifindex).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut sll_addr = [0; 8];
+    sll_addr[..6].copy_from_slice(&mac);
+    let address = libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as libc::sa_family_t,
+        sll_protocol: ethertype.to_be(),
+        sll_ifindex: ifindex,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 6,
+        sll_addr,
+    };
+    let mut storage = SockAddrStorage::zeroed();
+    #[allow(unsafe_code)]
+    // SAFETY: sockaddr_storage is larger than and aligned for every sockaddr type, including
+    // sockaddr_ll, so viewing it as one is in bounds; the length passed is exactly
+    // sizeof(sockaddr_ll) and the family field says AF_PACKET, as SockAddr::new requires.
+    let address = unsafe {
+        *storage.view_as::<libc::sockaddr_ll>() = address;
+        SockAddr::new(
+            storage,
+            mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    Ok(address)
+}
+
+/// Registers `socket` with the current tokio runtime's reactor. The runtime must have I/O
+/// enabled (`enable_io` / `enable_all`): tokio panics otherwise, and that cannot be checked.
+pub(crate) fn register(socket: Socket, interest: Interest) -> io::Result<AsyncFd<Socket>> {
+    // tokio panics without a runtime; an error is kinder to a caller on another executor.
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(io::Error::other("not inside a tokio runtime"));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: a socket2::Socket owns its fd: it stays open, and `as_raw_fd` returns that same fd,
+    // until the Socket is dropped, which only happens when the AsyncFd is; this crate never
+    // takes the Socket out or swaps it through `get_mut`.
+    let registered = unsafe { AsyncFd::register_with_interest(socket, interest) };
+    registered.map_err(io::Error::from)
+}

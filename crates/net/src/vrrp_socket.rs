@@ -1,0 +1,391 @@
+//! The raw IP protocol 112 socket VRRP advertisements travel on: one per (interface, family).
+//!
+//! Set up as keepalived sets up its own (vrrp.c, vrrp_if.c), so that the two interoperate and
+//! behave alike on the wire:
+//! - bound to the interface (SO_BINDTODEVICE): only that link's packets are read, and packets
+//!   leave by it whatever the routing table says;
+//! - TTL / hop limit 255 on everything sent (RFC 5798 §5.1.1.3, §5.1.2.3), unicast and multicast;
+//! - TOS / traffic class 0xc0 (IPTOS_PREC_INTERNETCONTROL);
+//! - for multicast: joined to 224.0.0.18 or ff02::12 on the interface, sending by it, and
+//!   multicast loop off, so a router never hears itself;
+//! - IP(V6)_MULTICAST_ALL off: only groups this socket joined are delivered, so a unicast socket
+//!   hears no multicast advertisements at all (Linux otherwise delivers the multicast a raw
+//!   socket's neighbours joined).
+//!
+//! The VRRPv3 checksum is computed and checked by the engine, so IPV6_CHECKSUM stays off (the
+//! kernel neither fills nor verifies it; keepalived turns it on, the bytes on the wire are the
+//! same, and here a bad checksum reaches the engine's statistics instead of vanishing).
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::ops::Range;
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{
+    self, ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg, setsockopt,
+};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use crate::error::Error;
+use crate::family::Family;
+use crate::link::interface_index;
+use crate::{IPPROTO_VRRP, cmsg, ipv4_header, sys};
+
+/// RFC 5798 §5.2.2 / §5.2.3.
+const GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+const TTL: u32 = 255;
+/// IPTOS_PREC_INTERNETCONTROL, as keepalived.
+const TOS: u32 = 0xc0;
+/// Room for IPV6_PKTINFO and IPV6_HOPLIMIT (CMSG_SPACE 40 + 24 on 64-bit) with margin.
+const CONTROL_LEN: usize = 128;
+
+/// Whether the socket joins the VRRP multicast group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Membership {
+    /// Join 224.0.0.18 / ff02::12 on the interface: the RFC's default.
+    Multicast,
+    /// keepalived's `unicast_peer`: join nothing, hear only packets addressed to this host.
+    Unicast,
+}
+
+/// One received packet: who sent it, to which address, with what TTL, and where the VRRP
+/// message is in the buffer passed to [`VrrpSocket::recv`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IPv4 TTL or IPv6 hop limit as received; RFC 5798 §7.1 says drop unless 255.
+    pub ttl: u8,
+    pub payload: Range<usize>,
+}
+
+/// A raw socket for VRRP on one interface and one address family.
+pub struct VrrpSocket {
+    socket: AsyncFd<Socket>,
+    interface: String,
+    index: u32,
+    family: Family,
+}
+
+impl fmt::Debug for VrrpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VrrpSocket")
+            .field("interface", &self.interface)
+            .field("index", &self.index)
+            .field("family", &self.family)
+            .field("fd", &self.socket.as_raw_fd())
+            .finish()
+    }
+}
+
+impl VrrpSocket {
+    /// Opens the socket on `interface` in the calling thread's network namespace. Needs
+    /// CAP_NET_RAW, and a tokio runtime with I/O enabled.
+    pub fn open(
+        interface: &str,
+        family: Family,
+        membership: Membership,
+    ) -> Result<VrrpSocket, Error> {
+        let operation = "opening VRRP socket";
+        tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime { operation })?;
+        let index = interface_index(interface)?;
+        let domain = match family {
+            Family::Ipv4 => Domain::IPV4,
+            Family::Ipv6 => Domain::IPV6,
+        };
+        let protocol = Protocol::from(i32::from(IPPROTO_VRRP));
+        let socket = Socket::new(domain, Type::RAW.nonblocking(), Some(protocol))
+            .map_err(Error::interface(interface, operation))?;
+        socket
+            .bind_device(Some(interface.as_bytes()))
+            .map_err(Error::interface(
+                interface,
+                "binding VRRP socket to the interface",
+            ))?;
+        match family {
+            Family::Ipv4 => configure_v4(&socket, index, membership),
+            Family::Ipv6 => configure_v6(&socket, index, membership),
+        }
+        .map_err(|(operation, source)| Error::Interface {
+            interface: interface.to_owned(),
+            operation,
+            source,
+        })?;
+        let socket = sys::register(socket, Interest::READABLE | Interest::WRITABLE).map_err(
+            Error::interface(interface, "registering VRRP socket with tokio"),
+        )?;
+        Ok(VrrpSocket {
+            socket,
+            interface: interface.to_owned(),
+            index,
+            family,
+        })
+    }
+
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Waits for the next VRRP packet. The packet is read into `buf` (1500 bytes hold any
+    /// advertisement; a packet larger than `buf` is an `InvalidData` error, not silently cut).
+    /// Malformed IPv4 headers or missing IPv6 ancillary data are `InvalidData` errors too: the
+    /// socket stays usable, so count them and call again.
+    ///
+    /// Cancel-safe: a packet is only taken off the socket by a poll that returns it.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        match self.family {
+            Family::Ipv4 => {
+                self.socket
+                    .async_io(Interest::READABLE, |s| recv_v4(s, buf))
+                    .await
+            }
+            Family::Ipv6 => {
+                self.socket
+                    .async_io(Interest::READABLE, |s| recv_v6(s, buf))
+                    .await
+            }
+        }
+    }
+
+    /// Sends `payload` (a VRRP message) from `src` to `dst`, a multicast group or a unicast
+    /// peer, with TTL / hop limit 255.
+    ///
+    /// `src` is used as the packet's source (IP_PKTINFO / IPV6_PKTINFO), not whatever the
+    /// kernel would pick, because the VRRPv3 checksum covers it and `unicast_src_ip` sets it.
+    /// It must be an address of this host that the kernel will send from: for IPv6 not
+    /// tentative (EINVAL while duplicate address detection runs). An unspecified `src` lets
+    /// the kernel choose.
+    pub async fn send(&self, src: IpAddr, dst: IpAddr, payload: &[u8]) -> io::Result<()> {
+        let index = self.index;
+        let sent = match (self.family, src, dst) {
+            (Family::Ipv4, IpAddr::V4(src), IpAddr::V4(dst)) => {
+                self.socket
+                    .async_io(Interest::WRITABLE, |s| send_v4(s, index, src, dst, payload))
+                    .await?
+            }
+            (Family::Ipv6, IpAddr::V6(src), IpAddr::V6(dst)) => {
+                self.socket
+                    .async_io(Interest::WRITABLE, |s| send_v6(s, index, src, dst, payload))
+                    .await?
+            }
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} VRRP socket on {} cannot send from {src} to {dst}",
+                        self.family, self.interface
+                    ),
+                ));
+            }
+        };
+        if sent != payload.len() {
+            return Err(io::Error::other(format!(
+                "sent {sent} of {} bytes",
+                payload.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A setup failure: which step, and the kernel's answer.
+type Setup = Result<(), (&'static str, io::Error)>;
+
+fn at(operation: &'static str) -> impl FnOnce(io::Error) -> (&'static str, io::Error) {
+    move |source| (operation, source)
+}
+
+fn configure_v4(socket: &Socket, index: u32, membership: Membership) -> Setup {
+    socket.set_ttl_v4(TTL).map_err(at("setting IP_TTL"))?;
+    socket
+        .set_multicast_ttl_v4(TTL)
+        .map_err(at("setting IP_MULTICAST_TTL"))?;
+    socket.set_tos_v4(TOS).map_err(at("setting IP_TOS"))?;
+    socket
+        .set_multicast_all_v4(false)
+        .map_err(at("setting IP_MULTICAST_ALL"))?;
+    socket
+        .set_multicast_loop_v4(false)
+        .map_err(at("setting IP_MULTICAST_LOOP"))?;
+    sys::set_multicast_if_v4_by_index(socket, index).map_err(at("setting IP_MULTICAST_IF"))?;
+    if membership == Membership::Multicast {
+        let interface = socket2::InterfaceIndexOrAddress::Index(index);
+        socket
+            .join_multicast_v4_n(&GROUP_V4, &interface)
+            .map_err(at("joining 224.0.0.18"))?;
+    }
+    Ok(())
+}
+
+fn configure_v6(socket: &Socket, index: u32, membership: Membership) -> Setup {
+    socket
+        .set_unicast_hops_v6(TTL)
+        .map_err(at("setting IPV6_UNICAST_HOPS"))?;
+    socket
+        .set_multicast_hops_v6(TTL)
+        .map_err(at("setting IPV6_MULTICAST_HOPS"))?;
+    socket
+        .set_tclass_v6(TOS)
+        .map_err(at("setting IPV6_TCLASS"))?;
+    socket
+        .set_recv_hoplimit_v6(true)
+        .map_err(at("setting IPV6_RECVHOPLIMIT"))?;
+    setsockopt(socket, socket::sockopt::Ipv6RecvPacketInfo, &true)
+        .map_err(|errno| ("setting IPV6_RECVPKTINFO", errno.into()))?;
+    // IPV6_MULTICAST_ALL is Linux 4.20+; older kernels deliver as if it were on.
+    socket
+        .set_multicast_all_v6(false)
+        .or_else(unsupported_is_ok)
+        .map_err(at("setting IPV6_MULTICAST_ALL"))?;
+    socket
+        .set_multicast_loop_v6(false)
+        .map_err(at("setting IPV6_MULTICAST_LOOP"))?;
+    socket
+        .set_multicast_if_v6(index)
+        .map_err(at("setting IPV6_MULTICAST_IF"))?;
+    if membership == Membership::Multicast {
+        socket
+            .join_multicast_v6(&GROUP_V6, index)
+            .map_err(at("joining ff02::12"))?;
+    }
+    Ok(())
+}
+
+fn unsupported_is_ok(error: io::Error) -> io::Result<()> {
+    if error.raw_os_error() == Some(libc::ENOPROTOOPT) {
+        Ok(())
+    } else {
+        Err(error)
+    }
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// IPv4 raw sockets deliver the IP header: everything needed is in the packet.
+fn recv_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
+    // MSG_TRUNC makes recv return the datagram's real length, so truncation is visible.
+    let len = socket::recv(socket.as_raw_fd(), buf, MsgFlags::MSG_TRUNC)?;
+    if len > buf.len() {
+        return Err(invalid(format!(
+            "{len}-byte packet does not fit a {}-byte buffer",
+            buf.len()
+        )));
+    }
+    let header = ipv4_header::parse(&buf[..len]).map_err(|error| invalid(error.to_string()))?;
+    if header.protocol != IPPROTO_VRRP {
+        return Err(invalid(format!(
+            "IP protocol {} is not VRRP",
+            header.protocol
+        )));
+    }
+    Ok(Received {
+        src: header.src.into(),
+        dst: header.dst.into(),
+        ttl: header.ttl,
+        payload: header.payload,
+    })
+}
+
+/// IPv6 raw sockets deliver only the payload; source comes from the socket address, hop limit
+/// and destination from control messages.
+fn recv_v6(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
+    // Zeroed every time: the parser stops at the first zero-length header.
+    let mut control = vec![0u8; CONTROL_LEN];
+    let buf_len = buf.len();
+    let (len, flags, src) = {
+        let mut iov = [IoSliceMut::new(buf)];
+        let message = recvmsg::<SockaddrIn6>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut control),
+            MsgFlags::MSG_TRUNC,
+        )?;
+        (
+            message.bytes,
+            message.flags,
+            message.address.map(|address| address.ip()),
+        )
+    };
+    if flags.contains(MsgFlags::MSG_TRUNC) || len > buf_len {
+        return Err(invalid(format!(
+            "{len}-byte packet does not fit a {buf_len}-byte buffer"
+        )));
+    }
+    if flags.contains(MsgFlags::MSG_CTRUNC) {
+        return Err(invalid("control messages were truncated".to_owned()));
+    }
+    let ancillary = cmsg::parse_ipv6(&control);
+    let src = src.ok_or_else(|| invalid("packet without a source address".to_owned()))?;
+    let dst = ancillary
+        .dst
+        .ok_or_else(|| invalid("packet without IPV6_PKTINFO".to_owned()))?;
+    let ttl = ancillary
+        .hop_limit
+        .ok_or_else(|| invalid("packet without IPV6_HOPLIMIT".to_owned()))?;
+    Ok(Received {
+        src: src.into(),
+        dst: dst.into(),
+        ttl,
+        payload: 0..len,
+    })
+}
+
+fn send_v4(
+    socket: &Socket,
+    index: u32,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    payload: &[u8],
+) -> io::Result<usize> {
+    // For raw sockets ipi_spec_dst becomes the source address (ip(7), raw_sendmsg).
+    let info = libc::in_pktinfo {
+        ipi_ifindex: i32::try_from(index).map_err(|_| io::ErrorKind::InvalidInput)?,
+        ipi_spec_dst: libc::in_addr {
+            s_addr: u32::from(src).to_be(),
+        },
+        ipi_addr: libc::in_addr { s_addr: 0 },
+    };
+    let destination = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+    Ok(sendmsg(
+        socket.as_raw_fd(),
+        &[IoSlice::new(payload)],
+        &[ControlMessage::Ipv4PacketInfo(&info)],
+        MsgFlags::empty(),
+        Some(&destination),
+    )?)
+}
+
+fn send_v6(
+    socket: &Socket,
+    index: u32,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    payload: &[u8],
+) -> io::Result<usize> {
+    let info = libc::in6_pktinfo {
+        ipi6_addr: libc::in6_addr {
+            s6_addr: src.octets(),
+        },
+        ipi6_ifindex: index,
+    };
+    // The scope id only matters for link-scoped destinations (ff02::12, fe80::/10), and there
+    // it must name this interface.
+    let destination = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, index));
+    Ok(sendmsg(
+        socket.as_raw_fd(),
+        &[IoSlice::new(payload)],
+        &[ControlMessage::Ipv6PacketInfo(&info)],
+        MsgFlags::empty(),
+        Some(&destination),
+    )?)
+}
