@@ -1,32 +1,23 @@
-//! The `baton` binary.
+//! The `baton` binary: CLI, daemon wiring, demo.
 
-use clap::{Parser, Subcommand};
+mod cli;
+mod commands;
+mod daemon;
+mod logging;
+mod scripts;
 
-/// A highly available load balancer: VRRP failover (keepalived-compatible) and load balancing
-/// in one daemon.
-#[derive(Debug, Parser)]
-#[command(name = "baton", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
+use std::process::ExitCode;
 
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Build the guide's two-LB scenario in network namespaces and show a failover.
-    Demo,
-}
+use clap::Parser;
 
-fn main() {
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            eprintln!(
-                "baton demo is coming: it needs the failover daemon (issue 3) and the lab.\n\
-                 Today baton is its VRRP engine; run the tests to see it elect, fail over and \
-                 heal on a simulated LAN:\n    cargo test --workspace"
-            );
-            std::process::exit(2);
-        }
+        Command::Check(source) => commands::check(&source),
+        Command::Run(args) => commands::run(args),
+        Command::Vrrp(args) => commands::vrrp(args),
+        Command::Demo => commands::demo(),
     }
 }

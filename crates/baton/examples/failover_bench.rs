@@ -1,0 +1,281 @@
+//! Failover benchmark: baton against keepalived, same settings, same lab, same run.
+//!
+//! On the guide's lab a client pings the VIP every millisecond; the outage is the longest
+//! gap between two replies around the event (last reply before, first reply after). Two
+//! nodes (lb2 priority 150 master, lb1 priority 100), events: lb2's link cut, and SIGTERM to
+//! lb2's daemon. Settings: VRRPv2 1 s, VRRPv3 100 ms, VRRPv3 10 ms. Runs are interleaved
+//! (baton, keepalived, keepalived, baton, ...) and repeated; the table shows medians.
+//!
+//!     cargo run --release -p baton --example failover_bench [REPETITIONS]
+//!
+//! Needs root; builds its own namespaces and removes them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baton_lab::{Host, Lab};
+
+const VIP: &str = "10.0.3.100/24";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Daemon {
+    Baton,
+    Keepalived,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Trigger {
+    LinkCut,
+    Sigterm,
+}
+
+struct Setting {
+    name: &'static str,
+    version: u8,
+    advert_int: &'static str,
+    interval: Duration,
+}
+
+const SETTINGS: [Setting; 3] = [
+    Setting {
+        name: "v2 advert 1 s",
+        version: 2,
+        advert_int: "1",
+        interval: Duration::from_secs(1),
+    },
+    Setting {
+        name: "v3 advert 100 ms",
+        version: 3,
+        advert_int: "0.1",
+        interval: Duration::from_millis(100),
+    },
+    Setting {
+        name: "v3 advert 10 ms",
+        version: 3,
+        advert_int: "0.01",
+        interval: Duration::from_millis(10),
+    },
+];
+
+fn main() {
+    let repetitions: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!("failover_bench needs root and network namespaces: {reason}");
+        std::process::exit(2);
+    }
+    let baton = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join("baton")))
+        .filter(|path| path.exists())
+        .expect("build the baton binary first: cargo build --release -p baton");
+    let mut rows = Vec::new();
+    for setting in &SETTINGS {
+        for trigger in [Trigger::LinkCut, Trigger::Sigterm] {
+            let mut results = [Vec::new(), Vec::new()];
+            for rep in 0..repetitions {
+                // Alternate who goes first so drift in machine load hits both alike.
+                let order = if rep % 2 == 0 {
+                    [Daemon::Baton, Daemon::Keepalived]
+                } else {
+                    [Daemon::Keepalived, Daemon::Baton]
+                };
+                for daemon in order {
+                    match measure(&baton, daemon, setting, trigger) {
+                        Ok(outage) => results[daemon as usize].push(outage),
+                        Err(error) => eprintln!("  run failed: {error}"),
+                    }
+                }
+            }
+            let event = if trigger == Trigger::LinkCut {
+                "link cut"
+            } else {
+                "SIGTERM"
+            };
+            let (b, k) = (median(&mut results[0]), median(&mut results[1]));
+            eprintln!(
+                "{} / {event}: baton {:?} keepalived {:?}",
+                setting.name, results[0], results[1]
+            );
+            rows.push((setting.name, event, b, k));
+        }
+    }
+    println!(
+        "\n| setting | event | baton median outage | keepalived median outage | baton / keepalived |"
+    );
+    println!("|---|---|---|---|---|");
+    for (setting, event, b, k) in rows {
+        let fmt = |d: Option<Duration>| {
+            d.map_or("n/a".to_owned(), |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1e3)
+            })
+        };
+        let ratio = match (b, k) {
+            (Some(b), Some(k)) if !k.is_zero() => {
+                format!("{:.2}", b.as_secs_f64() / k.as_secs_f64())
+            }
+            _ => "n/a".into(),
+        };
+        println!(
+            "| {setting} | {event} | {} | {} | {ratio} |",
+            fmt(b),
+            fmt(k)
+        );
+    }
+    println!(
+        "\n{repetitions} repetitions per cell, interleaved; outage = longest gap between ping replies (1 ms probes)."
+    );
+}
+
+fn median(values: &mut [Duration]) -> Option<Duration> {
+    values.sort();
+    values.get(values.len() / 2).copied()
+}
+
+fn conf(router_id: &str, setting: &Setting, priority: u8) -> String {
+    let auth = if setting.version == 2 {
+        "    authentication {\n        auth_type PASS\n        auth_pass baton12\n    }\n"
+    } else {
+        ""
+    };
+    format!(
+        "global_defs {{\n    router_id {router_id}\n    vrrp_version {}\n}}\n\
+         vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    \
+         priority {priority}\n    advert_int {}\n{auth}    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n",
+        setting.version, setting.advert_int
+    )
+}
+
+fn start(
+    host: &Host,
+    baton: &Path,
+    daemon: Daemon,
+    dir: &Path,
+    conf: &str,
+) -> Result<baton_lab::Child, String> {
+    let path = dir.join(format!("{}.conf", host.name()));
+    std::fs::write(&path, conf).map_err(|e| e.to_string())?;
+    let mut command = match daemon {
+        Daemon::Baton => {
+            let mut c = host.command(baton);
+            c.arg("run")
+                .arg("--keepalived-conf")
+                .arg(&path)
+                .arg("--control")
+                .arg(dir.join(format!("{}.sock", host.name())));
+            c
+        }
+        Daemon::Keepalived => {
+            let mut c = host.command("keepalived");
+            c.arg("-f")
+                .arg(&path)
+                .args(["-P", "-n", "-l", "-G", "-D", "-R"]);
+            for (flag, file) in [
+                ("-p", "ka.pid"),
+                ("-r", "vrrp.pid"),
+                ("-c", "chk.pid"),
+                ("-b", "bfd.pid"),
+            ] {
+                c.arg(flag).arg(dir.join(format!("{}-{file}", host.name())));
+            }
+            c
+        }
+    };
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    host.spawn(command).map_err(|e| e.to_string())
+}
+
+fn holds(host: &Host) -> bool {
+    host.addresses()
+        .map(|a| a.iter().any(|x| x == VIP))
+        .unwrap_or(false)
+}
+
+fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+fn measure(
+    baton: &Path,
+    daemon: Daemon,
+    setting: &Setting,
+    trigger: Trigger,
+) -> Result<Duration, String> {
+    let lab = Lab::guide().map_err(|e| e.to_string())?;
+    let dir = scratch_dir();
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let _backup = start(lb1, baton, daemon, &dir, &conf("lb1", setting, 100))?;
+    let mut master = start(lb2, baton, daemon, &dir, &conf("lb2", setting, 150))?;
+    if !wait_for(Duration::from_secs(15), || holds(lb2)) {
+        return Err("lb2 never became master".into());
+    }
+    std::thread::sleep(setting.interval * 5 + Duration::from_millis(500));
+
+    let mut ping = lab
+        .host("client")
+        .command("ping")
+        .args(["-D", "-n", "-i", "0.001", "10.0.3.100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("ping: {e}"))?;
+    let stdout = ping.stdout.take().ok_or("ping stdout")?;
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|line| line.contains("bytes from"))
+            .filter_map(|line| {
+                line.strip_prefix('[')?
+                    .split(']')
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+            .collect::<Vec<f64>>()
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    match trigger {
+        Trigger::LinkCut => lb2.cut_link().map_err(|e| e.to_string())?,
+        Trigger::Sigterm => master.terminate(),
+    }
+    let took_over = wait_for(Duration::from_secs(10), || holds(lb1));
+    std::thread::sleep(Duration::from_millis(1000));
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(ping.id().to_string())
+        .status();
+    let _ = ping.wait();
+    let replies = reader.join().map_err(|_| "ping reader panicked")?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !took_over {
+        return Err("lb1 never took over".into());
+    }
+    let gap = replies.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    if replies.len() < 100 {
+        return Err(format!("only {} ping replies", replies.len()));
+    }
+    Ok(Duration::from_secs_f64(gap))
+}
+
+fn scratch_dir() -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("baton-bench-{}-{n}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}

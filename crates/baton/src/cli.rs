@@ -1,0 +1,176 @@
+//! Command-line interface (stable: see ARCHITECTURE.md "Interfaces to keep stable").
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A highly available load balancer: VRRP failover (keepalived-compatible) and load
+/// balancing in one daemon.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the daemon.
+    Run(RunArgs),
+    /// Check a configuration: exit 0 with a summary when valid, 1 with every error when not.
+    Check(ConfigSource),
+    /// Quick start without a config file, like vrrpd: `baton vrrp -i eth0 -v 1 10.0.3.100`.
+    Vrrp(VrrpArgs),
+    /// Build the guide's two-LB scenario in network namespaces and show a failover.
+    Demo,
+}
+
+/// Where the configuration comes from: exactly one of the two formats.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct ConfigSource {
+    /// baton's native TOML configuration.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// A keepalived.conf, read as keepalived would.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keepalived_conf: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) source: ConfigSource,
+    #[command(flatten)]
+    pub(crate) daemon: DaemonArgs,
+}
+
+/// Options every long-running mode shares.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct DaemonArgs {
+    /// Control socket for `baton status`.
+    #[arg(long, value_name = "PATH", default_value = "/run/baton/baton.sock")]
+    pub(crate) control: PathBuf,
+    /// Worker threads for the data plane (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+}
+
+/// vrrpd's letters.
+#[derive(Debug, Args)]
+pub(crate) struct VrrpArgs {
+    /// Interface to run on.
+    #[arg(short = 'i', value_name = "IFACE")]
+    pub(crate) interface: String,
+    /// Virtual router id, 1..=255.
+    #[arg(short = 'v', value_name = "VRID", value_parser = clap::value_parser!(u8).range(1..=255))]
+    pub(crate) vrid: u8,
+    /// Priority, 1..=255 (255: this host owns the addresses).
+    #[arg(short = 'p', value_name = "PRIO", default_value_t = 100,
+          value_parser = clap::value_parser!(u8).range(1..=255))]
+    pub(crate) priority: u8,
+    /// Advertisement interval in seconds; fractions such as 0.01 with --version 3.
+    #[arg(short = 'd', value_name = "SECONDS", default_value = "1")]
+    pub(crate) interval: String,
+    /// Do not preempt a lower-priority master (vrrpd's -s switches preemption off).
+    #[arg(short = 's')]
+    pub(crate) no_preempt: bool,
+    /// Simple password (VRRPv2 only), as keepalived's auth_type PASS.
+    #[arg(short = 'a', value_name = "PASS")]
+    pub(crate) password: Option<String>,
+    /// VRRP version.
+    #[arg(long = "version", value_name = "2|3", default_value_t = 2,
+          value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub(crate) version: u8,
+    /// Virtual addresses, optionally with a prefix length (10.0.3.100/24).
+    #[arg(value_name = "VIP", required = true)]
+    pub(crate) vips: Vec<String>,
+    #[command(flatten)]
+    pub(crate) daemon: DaemonArgs,
+}
+
+/// Parses "10.0.3.100" or "10.0.3.100/24".
+pub(crate) fn parse_vip(text: &str) -> Result<(IpAddr, Option<u8>), String> {
+    let (address, prefix) = match text.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (text, None),
+    };
+    let address: IpAddr = address
+        .parse()
+        .map_err(|_| format!("{text}: not an IP address"))?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => None,
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if p <= max => Some(p),
+            _ => return Err(format!("{text}: prefix length must be 0..={max}")),
+        },
+    };
+    Ok((address, prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vrrpd_style_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "baton",
+            "vrrp",
+            "-i",
+            "eth0",
+            "-v",
+            "1",
+            "-p",
+            "150",
+            "-d",
+            "0.01",
+            "--version",
+            "3",
+            "-s",
+            "10.0.3.100/24",
+        ])
+        .expect("valid");
+        let Command::Vrrp(args) = cli.command else {
+            panic!("vrrp")
+        };
+        assert_eq!(
+            (args.interface.as_str(), args.vrid, args.priority),
+            ("eth0", 1, 150)
+        );
+        assert_eq!(
+            (args.interval.as_str(), args.version, args.no_preempt),
+            ("0.01", 3, true)
+        );
+        assert_eq!(args.vips, vec!["10.0.3.100/24"]);
+    }
+
+    #[test]
+    fn exactly_one_config_source() {
+        assert!(Cli::try_parse_from(["baton", "check"]).is_err());
+        assert!(
+            Cli::try_parse_from(["baton", "check", "--config", "a", "--keepalived-conf", "b"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from(["baton", "run", "--keepalived-conf", "k.conf"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["baton", "vrrp", "-i", "eth0", "-v", "0", "10.0.3.1"]).is_err()
+        );
+    }
+
+    #[test]
+    fn vips_parse_with_and_without_prefix() {
+        assert_eq!(
+            parse_vip("10.0.3.100"),
+            Ok(("10.0.3.100".parse().expect("ip"), None))
+        );
+        assert_eq!(
+            parse_vip("2001:db8::1/64"),
+            Ok(("2001:db8::1".parse().expect("ip"), Some(64)))
+        );
+        assert!(parse_vip("10.0.3.100/33").is_err());
+        assert!(parse_vip("nonsense").is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! What each subcommand does.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use baton_config::{Config, Loaded, VrrpInstance};
+use baton_vrrp::{Auth, Password, Priority, Version, Vrid};
+
+use crate::cli::{ConfigSource, RunArgs, VrrpArgs, parse_vip};
+use crate::daemon;
+
+/// `baton check`: every error as FILE:LINE: message, exit 1; or a one-line summary.
+pub(crate) fn check(source: &ConfigSource) -> ExitCode {
+    match load(source) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let config = &loaded.config;
+            println!(
+                "{}: ok: {} VRRP instance(s), {} sync group(s), {} track script(s)",
+                source_path(source).display(),
+                config.instances.len(),
+                config.sync_groups.len(),
+                config.scripts.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `baton run`.
+pub(crate) fn run(args: RunArgs) -> ExitCode {
+    crate::logging::init();
+    let loaded = match load(&args.source) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let source = (
+        args.source.config.clone(),
+        args.source.keepalived_conf.clone(),
+    );
+    let reload: daemon::Reload = Box::new(move || {
+        let source = ConfigSource {
+            config: source.0.clone(),
+            keepalived_conf: source.1.clone(),
+        };
+        load(&source)
+            .map(|l| l.config)
+            .map_err(|errors| anyhow::anyhow!("{errors}"))
+    });
+    serve(loaded.config, reload, args.daemon.threads)
+}
+
+/// `baton vrrp -i eth0 -v 1 10.0.3.100`: one instance from flags.
+pub(crate) fn vrrp(args: VrrpArgs) -> ExitCode {
+    crate::logging::init();
+    let config = match vrrp_config(&args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("baton vrrp: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let fixed = config.clone();
+    serve(
+        config,
+        Box::new(move || Ok(fixed.clone())),
+        args.daemon.threads,
+    )
+}
+
+pub(crate) fn demo() -> ExitCode {
+    eprintln!(
+        "baton demo is coming: it needs the lab (network namespaces) wired to the daemon.\n\
+         Until then, run the tests to see the engine elect, fail over and heal:\n    \
+         cargo test --workspace"
+    );
+    ExitCode::from(2)
+}
+
+fn serve(config: Config, reload: daemon::Reload, threads: Option<usize>) -> ExitCode {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("baton: starting the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon::run(config, reload)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("baton: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(source: &ConfigSource) -> Result<Loaded, baton_config::Errors> {
+    match (&source.config, &source.keepalived_conf) {
+        (Some(path), _) => baton_config::load_toml(path),
+        (None, Some(path)) => baton_config::load_keepalived(path),
+        // clap's group makes one of the two required.
+        (None, None) => baton_config::load_toml("baton.toml"),
+    }
+}
+
+fn source_path(source: &ConfigSource) -> PathBuf {
+    source
+        .config
+        .clone()
+        .or_else(|| source.keepalived_conf.clone())
+        .unwrap_or_default()
+}
+
+fn vrrp_config(args: &VrrpArgs) -> anyhow::Result<Config> {
+    let vrid = Vrid::new(args.vrid).context("VRID must be 1..=255")?;
+    let vips = args
+        .vips
+        .iter()
+        .map(|v| parse_vip(v).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut instance = VrrpInstance::new(
+        format!("VR_{}", args.vrid),
+        args.interface.clone(),
+        vrid,
+        vips.iter().map(|(address, _)| *address).collect(),
+    );
+    for (vip, (_, prefix)) in instance.virtual_addresses.iter_mut().zip(&vips) {
+        if let Some(prefix) = prefix {
+            vip.prefix_len = *prefix;
+        }
+    }
+    instance.version = if args.version == 3 {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    instance.priority = Priority::new(args.priority);
+    instance.preempt = !args.no_preempt;
+    instance.advert_interval = parse_interval(&args.interval)?;
+    if let Some(password) = &args.password {
+        anyhow::ensure!(
+            instance.version == Version::V2,
+            "-a (password) needs VRRPv2"
+        );
+        instance.auth = Auth::SimpleText(Password::new(password));
+    }
+    let text_check = instance.engine_config(instance_address_placeholder(&instance), &[]);
+    baton_vrrp::Instance::new(text_check).map_err(anyhow::Error::from)?;
+    Ok(Config {
+        instances: vec![instance],
+        ..Config::default()
+    })
+}
+
+/// Validation only needs an address of the right family.
+fn instance_address_placeholder(instance: &VrrpInstance) -> std::net::IpAddr {
+    match instance.family() {
+        baton_config::Family::Ipv4 => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        baton_config::Family::Ipv6 => std::net::Ipv6Addr::UNSPECIFIED.into(),
+    }
+}
+
+/// "1", "0.5", "0.01": seconds, to the centisecond.
+fn parse_interval(text: &str) -> anyhow::Result<Duration> {
+    let seconds: f64 = text
+        .parse()
+        .with_context(|| format!("-d {text}: not a number of seconds"))?;
+    anyhow::ensure!(
+        seconds.is_finite() && seconds > 0.0 && seconds <= 255.0,
+        "-d {text}: out of range"
+    );
+    let centiseconds = (seconds * 100.0).round() as u64;
+    Ok(Duration::from_millis(centiseconds * 10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    fn vrrp_args(extra: &[&str]) -> VrrpArgs {
+        let mut argv = vec!["baton", "vrrp", "-i", "eth0", "-v", "7"];
+        argv.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(argv)
+            .expect("valid")
+            .command
+        {
+            crate::cli::Command::Vrrp(args) => args,
+            _ => unreachable!("vrrp subcommand"),
+        }
+    }
+
+    #[test]
+    fn vrrpd_flags_make_one_instance() {
+        let config = vrrp_config(&vrrp_args(&[
+            "-p",
+            "150",
+            "-d",
+            "0.01",
+            "--version",
+            "3",
+            "10.0.3.100/24",
+        ]))
+        .expect("valid");
+        let instance = &config.instances[0];
+        assert_eq!(instance.vrid.get(), 7);
+        assert_eq!(instance.priority.get(), 150);
+        assert_eq!(instance.advert_interval, Duration::from_millis(10));
+        assert_eq!(instance.virtual_addresses[0].prefix_len, 24);
+        assert_eq!(instance.version, Version::V3);
+    }
+
+    #[test]
+    fn vrrpd_flags_are_checked() {
+        let fraction_with_v2 = vrrp_config(&vrrp_args(&["-d", "0.5", "10.0.3.100"]));
+        assert!(
+            format!(
+                "{:#}",
+                fraction_with_v2.expect_err("v2 needs whole seconds")
+            )
+            .contains("whole seconds")
+        );
+        assert!(vrrp_config(&vrrp_args(&["-a", "pw", "--version", "3", "10.0.3.100"])).is_err());
+        assert!(vrrp_config(&vrrp_args(&["-d", "abc", "10.0.3.100"])).is_err());
+    }
+}

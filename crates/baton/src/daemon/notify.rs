@@ -1,0 +1,110 @@
+//! State changes to notify scripts, in keepalived's order: the state's own script
+//! (`notify_master`, ...) first, then the generic `notify` with its four arguments; for a
+//! sync group, the group's scripts once the whole group has reached the new state.
+
+use baton_config::{Config, Notify, NotifyScript, ScriptUser};
+use baton_vrrp::{InstanceId, Router, State};
+
+use crate::scripts::{Credentials, Notification, Notifier, Script};
+
+/// keepalived's name for the state in notify arguments; `STOP` for a stopped instance.
+fn notify_state(state: State) -> &'static str {
+    match state {
+        State::Initialize => "STOP",
+        other => other.as_str(),
+    }
+}
+
+pub(crate) struct StateNotifier {
+    notifier: Notifier,
+    default_user: Option<Credentials>,
+}
+
+impl std::fmt::Debug for StateNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateNotifier").finish_non_exhaustive()
+    }
+}
+
+impl StateNotifier {
+    pub(crate) fn new(notifier: Notifier, default_user: Option<Credentials>) -> StateNotifier {
+        StateNotifier {
+            notifier,
+            default_user,
+        }
+    }
+
+    /// Queues the scripts for instance `id` having entered `to`.
+    pub(crate) fn instance_changed(
+        &self,
+        config: &Config,
+        router: &Router,
+        id: InstanceId,
+        to: State,
+    ) {
+        let (Some(instance), Some(engine)) = (config.instances.get(id.0), router.instance(id))
+        else {
+            return;
+        };
+        let priority = engine.effective_priority().get();
+        self.queue(&instance.notify, "INSTANCE", &instance.name, to, priority);
+
+        let Some(group) = config.sync_group_of(&instance.name) else {
+            return;
+        };
+        let all_there = group.members.iter().all(|member| {
+            router
+                .find(member)
+                .and_then(|m| router.instance(m))
+                .is_some_and(|m| m.state() == to)
+        });
+        if all_there {
+            self.queue(&group.notify, "GROUP", &group.name, to, 0);
+        }
+    }
+
+    fn queue(&self, notify: &Notify, kind: &str, name: &str, to: State, priority: u8) {
+        let specific = match to {
+            State::Master => &notify.master,
+            State::Backup => &notify.backup,
+            State::Fault => &notify.fault,
+            State::Initialize => &notify.stop,
+        };
+        if let Some(script) = specific {
+            let script = self.script(script);
+            self.notifier.send(Notification {
+                script,
+                args: Vec::new(),
+            });
+        }
+        if let Some(script) = &notify.any {
+            let script = self.script(script);
+            self.notifier.send(Notification::generic(
+                script,
+                kind,
+                name,
+                notify_state(to),
+                priority,
+            ));
+        }
+    }
+
+    fn script(&self, script: &NotifyScript) -> Script {
+        let credentials = match &script.user {
+            Some(user) => resolve(user),
+            None => self.default_user,
+        };
+        Script::new(script.argv.clone(), credentials)
+    }
+}
+
+/// Resolves a per-script user; an unknown user was caught at startup for the global one,
+/// and here falls back to `nobody` rather than to root.
+fn resolve(user: &ScriptUser) -> Option<Credentials> {
+    Credentials::lookup(&user.user, user.group.as_deref())
+        .or_else(|error| {
+            tracing::error!(%error, "running the script as nobody instead");
+            Credentials::lookup("nobody", None)
+        })
+        .ok()
+}

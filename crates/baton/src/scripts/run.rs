@@ -1,0 +1,159 @@
+//! Running one script with a timeout. A script that outlives its timeout is killed with its
+//! whole process group (a shell script's children too) and counts as failed.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::Command;
+
+use super::Credentials;
+
+/// A command line as keepalived takes it: program and arguments, no shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Script {
+    pub(crate) argv: Vec<String>,
+    pub(crate) credentials: Option<Credentials>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Exited(i32),
+    Signalled(i32),
+    TimedOut,
+    SpawnFailed(String),
+}
+
+impl Outcome {
+    pub(crate) fn success(&self) -> bool {
+        *self == Outcome::Exited(0)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Exited(code) => write!(f, "exited with {code}"),
+            Outcome::Signalled(signal) => write!(f, "killed by signal {signal}"),
+            Outcome::TimedOut => f.write_str("timed out and was killed"),
+            Outcome::SpawnFailed(error) => write!(f, "could not start: {error}"),
+        }
+    }
+}
+
+impl Script {
+    pub(crate) fn new(argv: Vec<String>, credentials: Option<Credentials>) -> Script {
+        Script { argv, credentials }
+    }
+
+    /// Runs the script with `extra` arguments appended, waiting at most `timeout`.
+    pub(crate) async fn run(&self, extra: &[String], timeout: Option<Duration>) -> Outcome {
+        let Some((program, args)) = self.argv.split_first() else {
+            return Outcome::SpawnFailed("empty command line".into());
+        };
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group, so a timeout kills the script's children as well.
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(credentials) = self.credentials {
+            command
+                .uid(credentials.uid.as_raw())
+                .gid(credentials.gid.as_raw());
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(error) => return Outcome::SpawnFailed(format!("{program}: {error}")),
+        };
+        let wait = child.wait();
+        let status = match timeout {
+            None => wait.await,
+            Some(limit) => match tokio::time::timeout(limit, wait).await {
+                Ok(status) => status,
+                Err(_) => {
+                    if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+                        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                    let _ = child.wait().await;
+                    return Outcome::TimedOut;
+                }
+            },
+        };
+        match status {
+            Ok(status) => match (status.code(), status.signal()) {
+                (Some(code), _) => Outcome::Exited(code),
+                (None, Some(signal)) => Outcome::Signalled(signal),
+                (None, None) => Outcome::Exited(-1),
+            },
+            Err(error) => Outcome::SpawnFailed(error.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(code: &str) -> Script {
+        Script::new(vec!["/bin/sh".into(), "-c".into(), code.into()], None)
+    }
+
+    #[tokio::test]
+    async fn reports_exit_codes_and_missing_programs() {
+        assert_eq!(sh("exit 0").run(&[], None).await, Outcome::Exited(0));
+        assert_eq!(sh("exit 3").run(&[], None).await, Outcome::Exited(3));
+        let missing = Script::new(vec!["/nonexistent/baton-script".into()], None);
+        assert!(matches!(
+            missing.run(&[], None).await,
+            Outcome::SpawnFailed(_)
+        ));
+        let empty = Script::new(Vec::new(), None);
+        assert!(matches!(
+            empty.run(&[], None).await,
+            Outcome::SpawnFailed(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn passes_extra_arguments() {
+        let script = sh("test \"$0 $1\" = \"a b\"");
+        assert_eq!(
+            script.run(&["a".into(), "b".into()], None).await,
+            Outcome::Exited(0)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hanging_script_and_its_children_are_killed_at_the_timeout() {
+        let marker = std::env::temp_dir().join(format!("baton-hang-{}", std::process::id()));
+        let code = format!("sleep 30 & echo $! > {}; wait", marker.display());
+        let started = std::time::Instant::now();
+        let outcome = sh(&code).run(&[], Some(Duration::from_millis(300))).await;
+        assert_eq!(outcome, Outcome::TimedOut);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let child: i32 = std::fs::read_to_string(&marker)
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("pid");
+        std::fs::remove_file(&marker).ok();
+        // The background `sleep` went with the group.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let alive = nix::sys::signal::kill(Pid::from_raw(child), None).is_ok();
+        let zombie_or_gone = !alive
+            || std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true);
+        assert!(
+            zombie_or_gone,
+            "child {child} of the timed-out script survived"
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! Shared by the lab tests: starting baton and keepalived inside lab hosts, and waiting for
+//! a virtual address to show up or go.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use baton_lab::{Child, Host, Lab};
+
+pub(crate) const VIP: &str = "10.0.3.100/24";
+
+/// The guide's lab, or `None` (with a loud skip line) where namespaces cannot be made.
+pub(crate) fn guide_lab(test: &str) -> Option<Lab> {
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!("SKIPPED (needs root and network namespaces): {test}: {reason}");
+        return None;
+    }
+    Some(Lab::guide().expect("building the guide's lab"))
+}
+
+/// A private directory for one daemon's files, removed at the end of the test.
+pub(crate) struct Workdir(PathBuf);
+
+impl Workdir {
+    pub(crate) fn new(name: &str) -> Workdir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("baton-test-{}-{n}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Workdir(dir)
+    }
+
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+
+    pub(crate) fn write(&self, file: &str, contents: &str) -> PathBuf {
+        let path = self.path(file);
+        std::fs::write(&path, contents).expect("write");
+        path
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A daemon running in a lab host, with its log kept for failure messages.
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
+    pub(crate) name: String,
+}
+
+impl Daemon {
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// keepalived.conf text for one VRRP instance: the guide's VIP on eth0.
+pub(crate) fn keepalived_conf(
+    router_id: &str,
+    version: u8,
+    priority: u8,
+    advert_int: &str,
+    extra: &str,
+) -> String {
+    keepalived_conf_for(VIP, router_id, version, priority, advert_int, extra)
+}
+
+/// The same for any virtual address (IPv6 ones make an IPv6 instance).
+pub(crate) fn keepalived_conf_for(
+    vip: &str,
+    router_id: &str,
+    version: u8,
+    priority: u8,
+    advert_int: &str,
+    extra: &str,
+) -> String {
+    let auth = if version == 2 {
+        "    authentication {\n        auth_type PASS\n        auth_pass baton12\n    }\n"
+    } else {
+        ""
+    };
+    format!(
+        "global_defs {{\n    router_id {router_id}\n    vrrp_version {version}\n}}\n\
+         vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    \
+         priority {priority}\n    advert_int {advert_int}\n{auth}{extra}    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    )
+}
+
+/// Starts `baton run --keepalived-conf` in `host`.
+pub(crate) fn start_baton(host: &Host, dir: &Workdir, conf: &str) -> Daemon {
+    let conf_path = dir.write(&format!("{}.conf", host.name()), conf);
+    let log = dir.path(&format!("{}-baton.log", host.name()));
+    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args(["run", "--keepalived-conf"])
+        .arg(&conf_path)
+        .arg("--control")
+        .arg(dir.path(&format!("{}.sock", host.name())))
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(log_file(&log))
+        .stderr(log_file(&log));
+    let child = host.spawn(command).expect("starting baton");
+    Daemon {
+        child,
+        log,
+        name: format!("baton@{}", host.name()),
+    }
+}
+
+/// Starts Debian's keepalived (VRRP only, foreground) in `host` from the same kind of file.
+pub(crate) fn start_keepalived(host: &Host, dir: &Workdir, conf: &str) -> Daemon {
+    let name = host.name();
+    let conf_path = dir.write(&format!("{name}-keepalived.conf"), conf);
+    let log = dir.path(&format!("{name}-keepalived.log"));
+    let mut command = host.command("keepalived");
+    command
+        .arg("-f")
+        .arg(&conf_path)
+        .args(["-P", "-n", "-l", "-G", "-D", "-R"])
+        .arg("-p")
+        .arg(dir.path(&format!("{name}-keepalived.pid")))
+        .arg("-r")
+        .arg(dir.path(&format!("{name}-vrrp.pid")))
+        .arg("-c")
+        .arg(dir.path(&format!("{name}-checkers.pid")))
+        .arg("-b")
+        .arg(dir.path(&format!("{name}-bfd.pid")))
+        .stdin(Stdio::null())
+        .stdout(log_file(&log))
+        .stderr(log_file(&log));
+    let child = host.spawn(command).expect("starting keepalived");
+    Daemon {
+        child,
+        log,
+        name: format!("keepalived@{name}"),
+    }
+}
+
+fn log_file(path: &Path) -> Stdio {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("log file");
+    Stdio::from(file)
+}
+
+pub(crate) fn holds(host: &Host, vip: &str) -> bool {
+    host.addresses()
+        .map(|a| a.iter().any(|x| x == vip))
+        .unwrap_or(false)
+}
+
+/// Polls every 5 ms until `condition` holds; how long that took, or `None` at `timeout`.
+pub(crate) fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if condition() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// Panics with both daemons' logs, so a failure in CI says what happened.
+pub(crate) fn fail(message: &str, daemons: &[&Daemon]) -> ! {
+    let mut text = format!("{message}\n");
+    for daemon in daemons {
+        text.push_str(&format!(
+            "----- {} -----\n{}\n",
+            daemon.name,
+            daemon.log_text()
+        ));
+    }
+    panic!("{text}");
+}
+
+/// Exactly these hosts hold `vip`, or a failure with logs.
+pub(crate) fn assert_holders(lab: &Lab, expected: &[&str], daemons: &[&Daemon]) {
+    assert_holders_of(lab, VIP, expected, daemons);
+}
+
+pub(crate) fn assert_holders_of(lab: &Lab, vip: &str, expected: &[&str], daemons: &[&Daemon]) {
+    let holders: Vec<&str> = ["lb1", "lb2"]
+        .into_iter()
+        .filter(|h| holds(lab.host(h), vip))
+        .collect();
+    if holders != expected {
+        fail(
+            &format!("VIP holders {holders:?}, expected {expected:?}"),
+            daemons,
+        );
+    }
+}
