@@ -4,8 +4,11 @@
 //! gap between two replies around the event (last reply before, first reply after). Two
 //! nodes (lb2 priority 150 master, lb1 priority 100), events: lb2's link cut, and SIGTERM to
 //! lb2's daemon. Settings: VRRPv2 1 s, VRRPv3 100 ms, VRRPv3 10 ms. Runs are interleaved
-//! (baton, keepalived, keepalived, baton, ...) and repeated; the table shows medians.
+//! (baton, keepalived, keepalived, baton, ...) and repeated, each repetition placing the
+//! event at a different point of the advert interval (the same points for both daemons);
+//! the table shows medians.
 //!
+//!     cargo build --release -p baton
 //!     cargo run --release -p baton --example failover_bench [REPETITIONS]
 //!
 //! Needs root; builds its own namespaces and removes them.
@@ -68,11 +71,17 @@ fn main() {
         eprintln!("failover_bench needs root and network namespaces: {reason}");
         std::process::exit(2);
     }
+    if let Err(error) = Lab::install_ctrlc_cleanup() {
+        eprintln!("warning: Ctrl-C will not clean up the lab: {error}");
+    }
     let baton = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join("baton")))
-        .filter(|path| path.exists())
-        .expect("build the baton binary first: cargo build --release -p baton");
+        .filter(|path| path.exists());
+    let Some(baton) = baton else {
+        eprintln!("build the daemon first: cargo build --release -p baton");
+        std::process::exit(2);
+    };
     let mut rows = Vec::new();
     for setting in &SETTINGS {
         for trigger in [Trigger::LinkCut, Trigger::Sigterm] {
@@ -84,8 +93,13 @@ fn main() {
                 } else {
                     [Daemon::Keepalived, Daemon::Baton]
                 };
+                // The outage depends on where in the advert interval the event falls; both
+                // daemons get the same spread of phases.
+                let phase = setting
+                    .interval
+                    .mul_f64((rep as f64 + 0.5) / repetitions as f64);
                 for daemon in order {
-                    match measure(&baton, daemon, setting, trigger) {
+                    match measure(&baton, daemon, setting, trigger, phase) {
                         Ok(outage) => results[daemon as usize].push(outage),
                         Err(error) => eprintln!("  run failed: {error}"),
                     }
@@ -214,6 +228,7 @@ fn measure(
     daemon: Daemon,
     setting: &Setting,
     trigger: Trigger,
+    phase: Duration,
 ) -> Result<Duration, String> {
     let lab = Lab::guide().map_err(|e| e.to_string())?;
     let dir = scratch_dir();
@@ -223,7 +238,13 @@ fn measure(
     if !wait_for(Duration::from_secs(15), || holds(lb2)) {
         return Err("lb2 never became master".into());
     }
-    std::thread::sleep(setting.interval * 5 + Duration::from_millis(500));
+    // lb2 advertises every interval from the moment it took the VIP: settle for whole
+    // intervals, then place the event `phase` after an advert.
+    let elected = Instant::now();
+    // At least five intervals and 500 ms of pings before the event.
+    let lead = (setting.interval * 5).max(Duration::from_millis(500)) + Duration::from_millis(500);
+    let periods = (lead.as_secs_f64() / setting.interval.as_secs_f64()).ceil();
+    let trigger_at = elected + setting.interval.mul_f64(periods) + phase;
 
     let mut ping = lab
         .host("client")
@@ -248,7 +269,7 @@ fn measure(
             })
             .collect::<Vec<f64>>()
     });
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(trigger_at.saturating_duration_since(Instant::now()));
     match trigger {
         Trigger::LinkCut => lb2.cut_link().map_err(|e| e.to_string())?,
         Trigger::Sigterm => master.terminate(),

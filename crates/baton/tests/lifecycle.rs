@@ -1,0 +1,199 @@
+//! The daemon's life on the lab: reload, link state, notify scripts, unicast, quick start.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use baton_lab::Signal;
+use common::{VIP, Workdir, fail, guide_lab, holds, keepalived_conf, start_baton, wait_for};
+
+#[test]
+fn sighup_with_an_unchanged_config_changes_nothing() {
+    let Some(lab) = guide_lab("sighup") else {
+        return;
+    };
+    let dir = Workdir::new("sighup");
+    let lb2 = lab.host("lb2");
+    let mut master = start_baton(lb2, &dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
+    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
+        fail("lb2 never became master", &[&master]);
+    }
+    let transitions_before = master.log_text().matches("-> MASTER").count();
+    master.child.signal(Signal::SIGHUP).expect("SIGHUP");
+    std::thread::sleep(Duration::from_secs(1));
+    let log = master.log_text();
+    if !log.contains("configuration unchanged")
+        || log.matches("-> MASTER").count() != transitions_before
+    {
+        fail("SIGHUP with the same file changed state", &[&master]);
+    }
+    if !holds(lb2, VIP) || !master.child.is_running() {
+        fail("the daemon lost its VIP or died on SIGHUP", &[&master]);
+    }
+}
+
+#[test]
+fn own_interface_down_means_fault_and_the_backup_takes_over() {
+    let Some(lab) = guide_lab("link fault") else {
+        return;
+    };
+    let dir = Workdir::new("linkfault");
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let backup = start_baton(lb1, &dir, &keepalived_conf("lb1", 3, 100, "0.1", ""));
+    let master = start_baton(lb2, &dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
+    let daemons = [&backup, &master];
+    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
+        fail("lb2 never became master", &daemons);
+    }
+    lb2.set_interface_down().expect("down");
+    if wait_for(Duration::from_secs(5), || holds(lb1, VIP)).is_none() {
+        fail(
+            "lb1 did not take over from a master whose link went down",
+            &daemons,
+        );
+    }
+    if wait_for(Duration::from_secs(2), || {
+        master.log_text().contains("-> FAULT")
+    })
+    .is_none()
+    {
+        fail("lb2 did not enter FAULT", &daemons);
+    }
+    lb2.set_interface_up().expect("up");
+    if wait_for(Duration::from_secs(5), || {
+        holds(lb2, VIP) && !holds(lb1, VIP)
+    })
+    .is_none()
+    {
+        fail("lb2 did not come back from FAULT and preempt", &daemons);
+    }
+}
+
+#[test]
+fn notify_scripts_run_in_order_with_keepalived_arguments_as_script_user() {
+    let Some(lab) = guide_lab("notify") else {
+        return;
+    };
+    let dir = Workdir::new("notify");
+    let log = dir.path("notify.log");
+    std::fs::write(&log, "").expect("log");
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let script = dir.write(
+        "notify.sh",
+        &format!("#!/bin/sh\necho \"$(id -u) $*\" >> {}\n", log.display()),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(dir.path(""), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let extra = format!(
+        "    notify_master \"{s} master\"\n    notify \"{s}\"\n",
+        s = script.display()
+    );
+    let conf = format!(
+        "global_defs {{\n    script_user nobody\n}}\n{}",
+        keepalived_conf("lb2", 3, 150, "0.1", &extra).replace(
+            "global_defs {\n    router_id lb2\n    vrrp_version 3\n}\n",
+            ""
+        )
+    );
+    let conf = conf.replace(
+        "vrrp_instance VI_1 {\n",
+        "vrrp_instance VI_1 {\n    version 3\n",
+    );
+    let lb2 = lab.host("lb2");
+    let mut master = start_baton(lb2, &dir, &conf);
+    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
+        fail("lb2 never became master", &[&master]);
+    }
+    master.child.terminate();
+    let nobody = "65534";
+    let expected = [
+        format!("{nobody} INSTANCE VI_1 BACKUP 150"),
+        format!("{nobody} master"),
+        format!("{nobody} INSTANCE VI_1 MASTER 150"),
+        format!("{nobody} INSTANCE VI_1 STOP 150"),
+    ];
+    let written = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = written.lines().collect();
+    if lines != expected {
+        fail(
+            &format!("notify log {lines:?}, expected {expected:?}"),
+            &[&master],
+        );
+    }
+}
+
+#[test]
+fn unicast_peers_elect_and_fail_over() {
+    let Some(lab) = guide_lab("unicast") else {
+        return;
+    };
+    let dir = Workdir::new("unicast");
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let unicast = |me: &str, peer: &str| {
+        format!("    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}\n")
+    };
+    let backup = start_baton(
+        lb1,
+        &dir,
+        &keepalived_conf("lb1", 3, 100, "0.1", &unicast("10.0.3.5", "10.0.3.6")),
+    );
+    let mut master = start_baton(
+        lb2,
+        &dir,
+        &keepalived_conf("lb2", 3, 150, "0.1", &unicast("10.0.3.6", "10.0.3.5")),
+    );
+    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
+        fail("lb2 never became master over unicast", &[&backup, &master]);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    if holds(lb1, VIP) {
+        fail(
+            "lb1 did not hear lb2's unicast adverts",
+            &[&backup, &master],
+        );
+    }
+    master.child.kill();
+    if wait_for(Duration::from_secs(5), || holds(lb1, VIP)).is_none() {
+        fail("lb1 did not take over", &[&backup, &master]);
+    }
+}
+
+#[test]
+fn vrrpd_style_quick_start_takes_the_vip() {
+    let Some(lab) = guide_lab("quick start") else {
+        return;
+    };
+    let lb1 = lab.host("lb1");
+    let dir = Workdir::new("quick");
+    let log = dir.path("quick.log");
+    let mut command = lb1.command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args([
+            "vrrp",
+            "-i",
+            "eth0",
+            "-v",
+            "7",
+            "-p",
+            "120",
+            "-d",
+            "0.1",
+            "--version",
+            "3",
+            VIP,
+        ])
+        .arg("--control")
+        .arg(dir.path("quick.sock"))
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .stderr(std::fs::File::create(dir.path("quick.err")).expect("log"));
+    let mut child = lb1.spawn(command).expect("spawn");
+    let took = wait_for(Duration::from_secs(5), || holds(lb1, VIP));
+    child.terminate();
+    assert!(
+        took.is_some(),
+        "baton vrrp never took the VIP: {}",
+        std::fs::read_to_string(dir.path("quick.err")).unwrap_or_default()
+    );
+    assert!(!holds(lb1, VIP), "SIGTERM must remove the VIP");
+}
