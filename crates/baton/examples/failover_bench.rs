@@ -4,9 +4,9 @@
 //! gap between two replies around the event (last reply before, first reply after). Two
 //! nodes (lb2 priority 150 master, lb1 priority 100), events: lb2's link cut, and SIGTERM to
 //! lb2's daemon. Settings: VRRPv2 1 s, VRRPv3 100 ms, VRRPv3 10 ms. Runs are interleaved
-//! (baton, keepalived, keepalived, baton, ...) and repeated, each repetition placing the
-//! event at a different point of the advert interval (the same points for both daemons);
-//! the table shows medians.
+//! (baton, keepalived, keepalived, baton, ...) and repeated; each repetition places the
+//! event at a different point after an advertisement seen by the client (the same points
+//! for both daemons); the table shows medians.
 //!
 //!     cargo build --release -p baton
 //!     cargo run --release -p baton --example failover_bench [REPETITIONS]
@@ -238,13 +238,12 @@ fn measure(
     if !wait_for(Duration::from_secs(15), || holds(lb2)) {
         return Err("lb2 never became master".into());
     }
-    // lb2 advertises every interval from the moment it took the VIP: settle for whole
-    // intervals, then place the event `phase` after an advert.
-    let elected = Instant::now();
+    // The client watches the adverts, so the event can be placed `phase` after one of them
+    // whatever each daemon's own timing from start to election.
+    let adverts = watch_adverts(lab.host("client"))?;
     // At least five intervals and 500 ms of pings before the event.
     let lead = (setting.interval * 5).max(Duration::from_millis(500)) + Duration::from_millis(500);
-    let periods = (lead.as_secs_f64() / setting.interval.as_secs_f64()).ceil();
-    let trigger_at = elected + setting.interval.mul_f64(periods) + phase;
+    let earliest = Instant::now() + lead;
 
     let mut ping = lab
         .host("client")
@@ -269,7 +268,13 @@ fn measure(
             })
             .collect::<Vec<f64>>()
     });
-    std::thread::sleep(trigger_at.saturating_duration_since(Instant::now()));
+    std::thread::sleep(earliest.saturating_duration_since(Instant::now()));
+    let seen = adverts.count();
+    if !wait_for(setting.interval * 3, || adverts.count() > seen) {
+        return Err("the client saw no advertisement".into());
+    }
+    let last_advert = adverts.last().ok_or("no advertisement")?;
+    std::thread::sleep((last_advert + phase).saturating_duration_since(Instant::now()));
     match trigger {
         Trigger::LinkCut => lb2.cut_link().map_err(|e| e.to_string())?,
         Trigger::Sigterm => master.terminate(),
@@ -291,6 +296,45 @@ fn measure(
         return Err(format!("only {} ping replies", replies.len()));
     }
     Ok(Duration::from_secs_f64(gap))
+}
+
+/// Arrival times of VRRP advertisements at a host, read from tcpdump as they come.
+struct Adverts {
+    _tcpdump: baton_lab::Child,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+}
+
+impl Adverts {
+    fn count(&self) -> usize {
+        self.seen.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    fn last(&self) -> Option<Instant> {
+        self.seen.lock().ok()?.last().copied()
+    }
+}
+
+fn watch_adverts(host: &Host) -> Result<Adverts, String> {
+    let mut command = host.command("tcpdump");
+    command
+        .args(["-i", "eth0", "-l", "-n", "-q", "ip proto 112"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut tcpdump = host.spawn(command).map_err(|e| format!("tcpdump: {e}"))?;
+    let stdout = tcpdump.inner_mut().stdout.take().ok_or("tcpdump stdout")?;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for _ in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(mut seen) = sink.lock() {
+                seen.push(Instant::now());
+            }
+        }
+    });
+    Ok(Adverts {
+        _tcpdump: tcpdump,
+        seen,
+    })
 }
 
 fn scratch_dir() -> PathBuf {

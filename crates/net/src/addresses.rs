@@ -8,7 +8,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures_util::TryStreamExt;
-use rtnetlink::packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use rtnetlink::packet_route::address::{
+    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
+};
 use rtnetlink::{AddressMessageBuilder, Handle};
 
 use crate::error::Error;
@@ -17,6 +19,17 @@ use crate::netlink::{self, AbortOnDrop};
 
 /// `IFNAMSIZ - 1`: the kernel's limit for IFA_LABEL (its netlink policy rejects longer ones).
 const MAX_LABEL_LEN: usize = 15;
+
+/// Optional attributes of an added address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddOptions<'a> {
+    /// IPv4 only (`label eth0:1`).
+    pub label: Option<&'a str>,
+    /// IPv4 only (`brd`); `None` keeps the usual broadcast address of the prefix.
+    pub broadcast: Option<Ipv4Addr>,
+    /// `ifa_scope` (RT_SCOPE_*: 0 global, 200 site, 253 link, 254 host).
+    pub scope: Option<u8>,
+}
 
 /// A handle for adding, removing and listing interface addresses.
 ///
@@ -59,22 +72,51 @@ impl Addresses {
         prefix_len: u8,
         label: Option<&str>,
     ) -> Result<(), Error> {
+        let options = AddOptions {
+            label,
+            ..AddOptions::default()
+        };
+        self.add_with(interface, address, prefix_len, &options)
+            .await
+    }
+
+    /// [`Addresses::add`] with everything `ip address add` takes that keepalived's
+    /// `virtual_ipaddress` can set: label, IPv4 broadcast (`brd`) and scope.
+    pub async fn add_with(
+        &self,
+        interface: &str,
+        address: IpAddr,
+        prefix_len: u8,
+        options: &AddOptions<'_>,
+    ) -> Result<(), Error> {
         let index = interface_index(interface)?;
         check_prefix(interface, address, prefix_len)?;
-        if let (Some(label), IpAddr::V4(_)) = (label, address) {
+        if let (Some(label), IpAddr::V4(_)) = (options.label, address) {
             check_label(interface, address, label)?;
         }
         let mut request = self.handle.address().add(index, address, prefix_len);
         let message = request.message_mut();
         match address {
             IpAddr::V4(_) => {
-                if let Some(label) = label {
+                if let Some(label) = options.label {
                     message
                         .attributes
                         .push(AddressAttribute::Label(label.to_owned()));
                 }
+                if let Some(broadcast) = options.broadcast {
+                    // rtnetlink fills in the usual broadcast; an explicit `brd` replaces it.
+                    message
+                        .attributes
+                        .retain(|a| !matches!(a, AddressAttribute::Broadcast(_)));
+                    message
+                        .attributes
+                        .push(AddressAttribute::Broadcast(broadcast));
+                }
             }
             IpAddr::V6(_) => message.header.flags |= AddressHeaderFlags::Nodad,
+        }
+        if let Some(scope) = options.scope {
+            message.header.scope = AddressScope::from(scope);
         }
         match request.execute().await {
             Ok(()) => Ok(()),

@@ -31,7 +31,7 @@ mod netlink;
 mod sys;
 mod vrrp_socket;
 
-pub use addresses::Addresses;
+pub use addresses::{AddOptions, Addresses};
 pub use arp::send_gratuitous_arp;
 pub use error::Error;
 pub use family::Family;

@@ -50,9 +50,14 @@ impl Vips {
             VipAction::Add { .. } => {
                 for vip in instance.all_addresses() {
                     let dev = device(instance, vip);
+                    let options = baton_net::AddOptions {
+                        label: vip.label.as_deref(),
+                        broadcast: vip.broadcast,
+                        scope: vip.scope.map(|scope| scope.rt_scope()),
+                    };
                     let result = self
                         .addresses
-                        .add(dev, vip.address, vip.prefix_len, vip.label.as_deref())
+                        .add_with(dev, vip.address, vip.prefix_len, &options)
                         .await;
                     match result {
                         Ok(()) => {

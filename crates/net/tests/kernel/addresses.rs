@@ -176,3 +176,28 @@ fn outside_a_runtime_is_an_error() {
         "{result:?}"
     );
 }
+
+#[test]
+fn broadcast_and_scope_are_applied() {
+    let Some(lab) = Lab::new("broadcast_and_scope_are_applied") else {
+        return;
+    };
+    let netns = lab.a.clone();
+    lab.run(move |_, _| async move {
+        let addresses = Addresses::new().unwrap();
+        let options = baton_net::AddOptions {
+            label: None,
+            broadcast: Some("10.98.0.127".parse().unwrap()),
+            scope: Some(253),
+        };
+        addresses
+            .add_with("va", ip("10.98.0.100"), 25, &options)
+            .await
+            .unwrap();
+        let lines = shown(&netns, "va", "10.98.0.100");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("brd 10.98.0.127"), "{lines:?}");
+        assert!(lines[0].contains("scope link"), "{lines:?}");
+        addresses.remove("va", ip("10.98.0.100"), 25).await.unwrap();
+    });
+}
