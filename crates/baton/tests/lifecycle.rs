@@ -197,3 +197,67 @@ fn vrrpd_style_quick_start_takes_the_vip() {
     );
     assert!(!holds(lb1, VIP), "SIGTERM must remove the VIP");
 }
+
+fn two_instances(second_priority: u8) -> String {
+    let instance = |name: &str, vrid: u8, priority: u8, vip: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    version 3\n    interface eth0\n    virtual_router_id {vrid}\n    \
+             priority {priority}\n    advert_int 0.1\n    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+        )
+    };
+    format!(
+        "{}{}",
+        instance("VI_1", 51, 150, VIP),
+        instance("VI_2", 52, second_priority, "10.0.3.101/24")
+    )
+}
+
+#[test]
+fn sighup_restarts_only_the_instances_whose_config_changed() {
+    let Some(lab) = guide_lab("sighup partial") else {
+        return;
+    };
+    let dir = Workdir::new("sighup-partial");
+    let lb2 = lab.host("lb2");
+    let mut daemon = start_baton(lb2, &dir, &two_instances(150));
+    let second = "10.0.3.101/24";
+    if wait_for(Duration::from_secs(10), || {
+        holds(lb2, VIP) && holds(lb2, second)
+    })
+    .is_none()
+    {
+        fail("lb2 never took both VIPs", &[&daemon]);
+    }
+    let vi1_changes = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("VI_1") && l.contains(" -> "))
+            .count()
+    };
+    let before = vi1_changes(&daemon.log_text());
+
+    dir.write("lb2.conf", &two_instances(120));
+    daemon.child.signal(Signal::SIGHUP).expect("SIGHUP");
+    // VI_1 must hold its VIP throughout the reload.
+    let watch = std::time::Instant::now();
+    while watch.elapsed() < Duration::from_secs(1) {
+        if !holds(lb2, VIP) {
+            fail(
+                "VI_1 (unchanged) lost its VIP during the reload",
+                &[&daemon],
+            );
+        }
+    }
+    if wait_for(Duration::from_secs(5), || holds(lb2, second)).is_none() {
+        fail("VI_2 (changed) did not come back", &[&daemon]);
+    }
+    let log = daemon.log_text();
+    if vi1_changes(&log) != before {
+        fail("the unchanged VI_1 changed state on reload", &[&daemon]);
+    }
+    let vi2_stopped = log
+        .lines()
+        .any(|l| l.contains("VI_2") && l.contains("-> INIT"));
+    if !vi2_stopped || !log.contains("reload: restarting") {
+        fail("the changed VI_2 was not restarted", &[&daemon]);
+    }
+}

@@ -137,7 +137,7 @@ impl Router {
         &self.unclaimed
     }
 
-    /// Startup event for every instance.
+    /// Startup event for every instance still in Initialize.
     pub fn start(&mut self, now: Instant) {
         self.propagate_group_faults(now);
         for instance in &mut self.instances {
@@ -154,6 +154,42 @@ impl Router {
         for instance in &mut self.instances {
             let _ = instance.take_sync_trigger();
         }
+    }
+
+    /// Shutdown event for one instance (before it is reconfigured away).
+    pub fn shutdown_instance(&mut self, now: Instant, id: InstanceId) {
+        if let Some(instance) = self.instances.get_mut(id.0) {
+            instance.shutdown(now);
+            let _ = instance.take_sync_trigger();
+        }
+    }
+
+    /// Replaces the configuration (SIGHUP). An instance whose configuration is unchanged
+    /// keeps its state, timers and counters, so a reload that does not touch it cannot move
+    /// its VIPs; every other instance is new and waits in Initialize for [`Router::start`].
+    /// Call [`Router::shutdown_instance`] first for instances that are going away or
+    /// changing, so they say goodbye with the old configuration.
+    pub fn reconfigure(
+        &mut self,
+        configs: Vec<InstanceConfig>,
+        sync_groups: Vec<SyncGroupConfig>,
+    ) -> Result<(), ConfigError> {
+        let mut next = Router::new(configs, sync_groups)?;
+        let mut old: Vec<Option<Instance>> = std::mem::take(&mut self.instances)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for slot in &mut next.instances {
+            let kept = old
+                .iter_mut()
+                .find(|o| o.as_ref().is_some_and(|o| o.config() == slot.config()));
+            if let Some(kept) = kept.and_then(Option::take) {
+                *slot = kept;
+            }
+        }
+        next.unclaimed = std::mem::take(&mut self.unclaimed);
+        *self = next;
+        Ok(())
     }
 
     /// A packet from a raw socket: `payload` is the IP payload.

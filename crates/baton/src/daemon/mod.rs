@@ -49,9 +49,9 @@ pub(crate) async fn run(config: Config, reload: Reload) -> anyhow::Result<()> {
                     tracing::info!("reload: configuration unchanged, nothing to do");
                 }
                 Ok(new) => {
-                    tracing::info!("reload: configuration changed, restarting the VRRP instances");
-                    running.stop().await;
-                    running = Running::start(new).await?;
+                    if let Err(error) = running.reload(new).await {
+                        tracing::error!("reload failed, keeping the running configuration: {error:#}");
+                    }
                 }
                 Err(error) => tracing::error!("reload failed, keeping the running configuration: {error:#}"),
             },
@@ -79,10 +79,7 @@ struct Running {
 
 impl Running {
     async fn start(config: Config) -> anyhow::Result<Running> {
-        let plan = plan(&config, |interface, family| {
-            baton_net::primary_address(interface, net_family(family))
-                .with_context(|| format!("reading the addresses of {interface}"))
-        })?;
+        let plan = plan_for(&config)?;
         let default_user = match &config.global.script_user {
             Some(user) => Some(
                 Credentials::lookup(&user.user, user.group.as_deref())
@@ -98,9 +95,10 @@ impl Running {
             tracking::spawn(&config, &plan.tracks, default_user).await?;
         tasks.append(&mut track_tasks);
 
+        let router = Router::new(plan.engine_configs, plan.sync_groups)?;
         let mut running = Running {
             config,
-            router: plan.router,
+            router,
             sockets,
             inbound,
             vips,
@@ -114,6 +112,47 @@ impl Running {
         running.router.start(Instant::now());
         running.drain().await;
         Ok(running)
+    }
+
+    /// SIGHUP with a changed file: instances whose configuration did not change keep their
+    /// state (no VIP moves); changed and removed ones stop with a priority-0 advert, new and
+    /// changed ones start. Sockets and watchers are rebuilt for the new file.
+    async fn reload(&mut self, config: Config) -> anyhow::Result<()> {
+        let plan = plan_for(&config)?;
+        let now = Instant::now();
+        let mut restarted = Vec::new();
+        let ids: Vec<InstanceId> = self.router.instances().map(|(id, _)| id).collect();
+        for id in ids {
+            let current = self.router.instance(id).map(|i| i.config().clone());
+            if let Some(current) = current.filter(|c| !plan.engine_configs.contains(c)) {
+                restarted.push(current.name.clone());
+                self.router.shutdown_instance(now, id);
+            }
+        }
+        self.drain().await;
+        tracing::info!(
+            stopped = ?restarted,
+            "reload: restarting changed and removed instances; unchanged ones keep their state"
+        );
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        self.router
+            .reconfigure(plan.engine_configs, plan.sync_groups)?;
+        let (sockets, inbound, mut tasks) = Sockets::open(&config).await?;
+        let (tracks, mut track_tasks) =
+            tracking::spawn(&config, &plan.tracks, self.notifier.default_user()).await?;
+        tasks.append(&mut track_tasks);
+        self.vips = Vips::new(&config).await?;
+        self.config = config;
+        self.sockets = sockets;
+        self.inbound = inbound;
+        self.tracks = tracks;
+        self.tasks = tasks;
+        self.apply_pending_tracks();
+        self.router.start(Instant::now());
+        self.drain().await;
+        Ok(())
     }
 
     /// Waits for the next input and handles it.
@@ -223,6 +262,14 @@ impl Running {
         drop(self.notifier);
         let _ = tokio::time::timeout(NOTIFY_DRAIN, self.notify_worker).await;
     }
+}
+
+/// The plan for `config`, with primary addresses read from the interfaces.
+fn plan_for(config: &Config) -> anyhow::Result<plan::Plan> {
+    plan(config, |interface, family| {
+        baton_net::primary_address(interface, net_family(family))
+            .with_context(|| format!("reading the addresses of {interface}"))
+    })
 }
 
 fn net_family(family: Family) -> baton_net::Family {

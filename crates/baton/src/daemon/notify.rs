@@ -34,6 +34,10 @@ impl StateNotifier {
         }
     }
 
+    pub(crate) fn default_user(&self) -> Option<Credentials> {
+        self.default_user
+    }
+
     /// Queues the scripts for instance `id` having entered `to`.
     pub(crate) fn instance_changed(
         &self,

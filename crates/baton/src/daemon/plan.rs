@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use anyhow::Context as _;
 use baton_config::{Config, Family, TrackedObject};
-use baton_vrrp::{InstanceId, Router};
+use baton_vrrp::{InstanceConfig, InstanceId, Router, SyncGroupConfig};
 
 /// Where a tracked object's reports go: instance and the engine's track number there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,9 @@ pub(crate) struct TrackTarget {
 
 #[derive(Debug)]
 pub(crate) struct Plan {
-    pub(crate) router: Router,
+    /// One per instance, in configuration order (engine id = index).
+    pub(crate) engine_configs: Vec<InstanceConfig>,
+    pub(crate) sync_groups: Vec<SyncGroupConfig>,
     /// Every object to watch, with whom to tell.
     pub(crate) tracks: BTreeMap<TrackKey, Vec<TrackTarget>>,
 }
@@ -71,9 +73,15 @@ pub(crate) fn plan(
         }
         engine_configs.push(instance.engine_config(primary, &instance_tracks));
     }
-    let router = Router::new(engine_configs, config.sync_group_configs())
+    let sync_groups = config.sync_group_configs();
+    // Check now, so a bad reload is refused before anything is shut down.
+    Router::new(engine_configs.clone(), sync_groups.clone())
         .context("the VRRP engine refused the configuration")?;
-    Ok(Plan { router, tracks })
+    Ok(Plan {
+        engine_configs,
+        sync_groups,
+        tracks,
+    })
 }
 
 #[cfg(test)]
@@ -106,12 +114,12 @@ vrrp_instance VI_1 {
             Ok("10.0.3.5".parse()?)
         })
         .expect("plan");
-        let (_, instance) = plan.router.instances().next().expect("one instance");
+        let instance = &plan.engine_configs[0];
         assert_eq!(
-            instance.config().primary_address,
+            instance.primary_address,
             "10.0.3.5".parse::<IpAddr>().expect("ip")
         );
-        assert_eq!(instance.effective_priority().get(), 150);
+        assert_eq!(instance.priority.get(), 150);
         // Its own interface (weight 0: down means FAULT) and the script (weight -20).
         let interface = &plan.tracks[&TrackKey::Interface("eth0".into())];
         let script = &plan.tracks[&TrackKey::Script("chk_proxy".into())];

@@ -9,6 +9,7 @@ mod failover;
 mod loss;
 mod partition;
 mod preempt;
+mod reload;
 mod sync_group;
 mod tracking;
 mod versions;
