@@ -1,0 +1,182 @@
+//! What one proxy listener needs to run: its servers, how to choose among them, and its limits.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::balance::Algorithm;
+
+/// One HTTP proxy: the upstream servers, the balancing algorithm, limits and retry policy.
+///
+/// Built by `baton proxy` from flags, or by the daemon from its configuration. Every field has
+/// a default fitting a general-purpose edge proxy; change fields after [`ProxyConfig::new`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProxyConfig {
+    /// The upstream servers. May be empty: every request then gets a 503.
+    pub servers: Vec<ServerConfig>,
+    /// How a server is chosen for each request (default: power of two choices).
+    pub algorithm: Algorithm,
+    /// Timeouts and sizes that protect the proxy from clients and from servers.
+    pub limits: Limits,
+    /// How many times a request that failed before any response is tried again on another
+    /// server (default 1). Only requests whose body has not been sent yet are retried: after a
+    /// failed connect any request, after other failures only idempotent methods.
+    pub retries: u32,
+    /// Passive health: when consecutive connect failures take a server out of rotation.
+    pub ejection: Ejection,
+}
+
+impl ProxyConfig {
+    /// A proxy over `servers` with default algorithm, limits and retry policy.
+    pub fn new(servers: Vec<ServerConfig>) -> Self {
+        ProxyConfig {
+            servers,
+            algorithm: Algorithm::default(),
+            limits: Limits::default(),
+            retries: 1,
+            ejection: Ejection::default(),
+        }
+    }
+}
+
+/// One upstream server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Where to connect.
+    pub address: SocketAddr,
+    /// Relative capacity (default 1); 0 takes the server out of rotation.
+    pub weight: u32,
+}
+
+impl ServerConfig {
+    /// A server of weight 1.
+    pub fn new(address: SocketAddr) -> Self {
+        ServerConfig { address, weight: 1 }
+    }
+
+    /// The same server with another weight.
+    #[must_use]
+    pub fn with_weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+}
+
+/// Timeouts and sizes. The defaults are close to nginx's and HAProxy's usual settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Time a client has to send a complete request head, counted from the connection's
+    /// accept for the first request and from the request's first byte after that. A client
+    /// that sent part of a head gets 408 and the connection is closed (default 10 s).
+    pub header_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request (default 60 s).
+    pub idle_timeout: Duration,
+    /// How long a client may leave the answer unread (its socket not taking bytes) before
+    /// the connection is closed (default 60 s, as nginx's `send_timeout`).
+    pub send_timeout: Duration,
+    /// Largest request head (request line and headers) in bytes; bigger gets 431 (default 32 KiB).
+    pub max_header_size: usize,
+    /// Most header fields in one request; more gets 431 (default 100).
+    pub max_headers: usize,
+    /// Client connections served at once (default: three quarters of the process's
+    /// open-files limit, or 4096 where it cannot be read; the rest of the descriptors are for
+    /// connections to servers). One more waits for a free slot up to `connection_wait`, then
+    /// gets 503; at most as many wait as may be served.
+    pub max_connections: usize,
+    /// How long a connection over `max_connections` waits for a slot (default 1 s).
+    pub connection_wait: Duration,
+    /// Time to establish a TCP connection to a server; a failure counts as a connect
+    /// failure, which is retried and counts towards ejection (default 3 s).
+    pub connect_timeout: Duration,
+    /// How long a server may be silent: from the end of the request (or the last piece of
+    /// its body that went out) to the response head, and between pieces of the response
+    /// body (default 60 s, as nginx's `proxy_read_timeout`). Before the head the client gets
+    /// 504; during the body its connection is closed, since the head is already out.
+    pub upstream_timeout: Duration,
+    /// How long an idle pooled connection to a server is kept (default 4 s). Keep it below
+    /// the servers' own keep-alive timeout (Node.js closes after 5 s), or requests race with
+    /// the server's close.
+    pub upstream_idle_timeout: Duration,
+    /// Idle pooled connections kept per server (default 256).
+    pub upstream_max_idle: usize,
+    /// On shutdown, how long in-flight requests and WebSocket tunnels may take to finish
+    /// before they are cut (default 10 s).
+    pub drain_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            max_header_size: 32 * 1024,
+            max_headers: 100,
+            max_connections: default_max_connections(),
+            connection_wait: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(3),
+            upstream_timeout: Duration::from_secs(60),
+            upstream_idle_timeout: Duration::from_secs(4),
+            upstream_max_idle: 256,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Passive ejection: after `consecutive_failures` connect failures in a row a server is
+/// skipped for a back-off time, which starts at `backoff` and doubles, up to `max_backoff`,
+/// each time the server fails again right after coming back. One success resets both.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Ejection {
+    /// Connect failures in a row that eject a server (default 3; 0 never ejects).
+    pub consecutive_failures: u32,
+    /// First back-off time (default 1 s).
+    pub backoff: Duration,
+    /// Longest back-off time (default 30 s).
+    pub max_backoff: Duration,
+}
+
+impl Default for Ejection {
+    fn default() -> Self {
+        Ejection {
+            consecutive_failures: 3,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Three quarters of the soft open-files limit (from /proc/self/limits), at least 64.
+fn default_max_connections() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| open_files_limit(&limits))
+        .map_or(4096, |limit| (limit / 4 * 3).max(64))
+}
+
+/// The soft limit from the "Max open files" line of /proc/self/limits.
+fn open_files_limit(limits: &str) -> Option<usize> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    match line.split_whitespace().nth(3)? {
+        "unlimited" => Some(1 << 20),
+        soft => soft.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_files_limit_is_read_from_proc() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max processes             63541                63541                processes\n\
+                      Max open files            1024                 524288               files\n";
+        assert_eq!(open_files_limit(limits), Some(1024));
+        assert_eq!(open_files_limit("nothing"), None);
+        assert!(Limits::default().max_connections >= 64);
+    }
+}

@@ -1,0 +1,277 @@
+//! One request: rewrite its headers, choose a server, send it there (again elsewhere if that
+//! failed before anything was sent), and stream the answer back.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::uri::{PathAndQuery, Scheme};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+
+use crate::body::{BodySlot, Done, Progress, ResponseBody};
+use crate::conn::Activity;
+use crate::headers;
+use crate::server::Listener;
+use crate::upstream::Unavailable;
+
+/// Serves one client request; never fails: trouble becomes 502, 503 or 504.
+pub(crate) async fn handle(
+    listener: &Arc<Listener>,
+    mut request: Request<Incoming>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+) -> Response<ResponseBody> {
+    let shared = &listener.shared;
+    if request.method() == Method::CONNECT {
+        return message(StatusCode::METHOD_NOT_ALLOWED, NOT_TUNNEL, activity);
+    }
+    let websocket =
+        headers::is_websocket_upgrade(request.method(), request.version(), request.headers());
+    let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
+    let (mut parts, body) = request.into_parts();
+    let received = parts.version;
+
+    // An absolute-form request line carries the host in the URI only.
+    if !parts.headers.contains_key(header::HOST) {
+        if let Some(host) = parts
+            .uri
+            .authority()
+            .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
+        {
+            parts.headers.insert(header::HOST, host);
+        }
+    }
+    headers::remove_hop_by_hop(&mut parts.headers, websocket);
+    headers::add_forwarded(&mut parts.headers, peer.ip(), received);
+    let path_and_query = match parts.uri.path_and_query() {
+        Some(pq) if pq.as_str().starts_with('/') => pq.clone(),
+        _ => PathAndQuery::from_static("/"),
+    };
+    let key = shared.upstreams.algorithm().hash_on().and_then(|on| {
+        on.key(peer.ip(), parts.uri.path(), |name| {
+            parts.headers.get(name).map(HeaderValue::as_bytes)
+        })
+    });
+    let idempotent = is_idempotent(&parts.method);
+    let limits = &shared.config.limits;
+
+    let mut body = BodySlot::new(body);
+    let mut tried: Vec<usize> = Vec::new();
+    loop {
+        let id = match shared.upstreams.pick(&tried, key.as_ref()) {
+            Ok(id) => id,
+            Err(_) if !tried.is_empty() => {
+                tracing::warn!(
+                    "{} {}: no other server to try: 502",
+                    parts.method,
+                    path_and_query
+                );
+                return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+            }
+            Err(Unavailable::NoServers) => {
+                return message(StatusCode::SERVICE_UNAVAILABLE, NO_SERVERS, activity);
+            }
+            Err(Unavailable::AllDown) => {
+                return message(StatusCode::SERVICE_UNAVAILABLE, ALL_DOWN, activity);
+            }
+        };
+        let server = Arc::clone(shared.upstreams.server(id));
+        let active = shared.upstreams.begin(id);
+
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(Scheme::HTTP);
+        uri.authority = Some(server.authority.clone());
+        uri.path_and_query = Some(path_and_query.clone());
+        let progress = Arc::new(Progress::new());
+        let mut upstream_request = Request::new(body.attempt(Arc::clone(&progress)));
+        *upstream_request.method_mut() = parts.method.clone();
+        *upstream_request.uri_mut() = Uri::from_parts(uri).expect("scheme, authority and path");
+        *upstream_request.version_mut() = Version::HTTP_11;
+        *upstream_request.headers_mut() = parts.headers.clone();
+
+        let sent = within(
+            limits.upstream_timeout,
+            &progress,
+            shared.client.request(upstream_request),
+        )
+        .await;
+        let error = match sent {
+            Some(Ok(response)) => {
+                shared.upstreams.succeeded(id);
+                return respond(listener, response, client_upgrade, active, activity);
+            }
+            Some(Err(error)) => error,
+            None => {
+                tracing::warn!(server = %server.address, "no response in {:?}: 504", limits.upstream_timeout);
+                return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, activity);
+            }
+        };
+        drop(active);
+        if out_of_local_resources(&error) {
+            // Not the server's fault, and another server would fare no better.
+            tracing::warn!(server = %server.address, ?error, "out of sockets or memory: 502");
+            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+        }
+        let connect = error.is_connect();
+        if connect {
+            shared.upstreams.connect_failed(id);
+        }
+        tried.push(id);
+        // Sending again is safe when the server cannot have seen the request (a failed
+        // connect), or when the method is idempotent; either way the body must still be here.
+        let retry = tried.len() <= shared.config.retries as usize
+            && body.untouched()
+            && (connect || idempotent);
+        if retry {
+            tracing::debug!(server = %server.address, ?error, "request failed; trying another server");
+            continue;
+        }
+        tracing::warn!(server = %server.address, ?error, "{} {}: 502", parts.method, path_and_query);
+        return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+    }
+}
+
+/// Streams a server's response to the client, or sets up a WebSocket tunnel for a 101.
+fn respond(
+    listener: &Arc<Listener>,
+    mut response: Response<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    active: crate::upstream::ActiveGuard,
+    activity: Arc<Activity>,
+) -> Response<ResponseBody> {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) =
+            client_upgrade.filter(|_| headers::is_websocket_accept(response.headers()))
+        else {
+            tracing::warn!("server switched protocols unasked: 502");
+            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+        };
+        let server_upgrade = hyper::upgrade::on(&mut response);
+        crate::tunnel::spawn(Arc::clone(listener), client_upgrade, server_upgrade, active);
+        let (mut parts, _) = response.into_parts();
+        headers::remove_hop_by_hop(&mut parts.headers, true);
+        headers::append_via(&mut parts.headers, parts.version);
+        parts.version = Version::HTTP_11;
+        return Response::from_parts(parts, ResponseBody::full("", Done::new(activity, None)));
+    }
+    let (mut parts, body) = response.into_parts();
+    headers::remove_hop_by_hop(&mut parts.headers, false);
+    headers::append_via(&mut parts.headers, parts.version);
+    // hyper answers an HTTP/1.0 client in HTTP/1.0 whatever this says.
+    parts.version = Version::HTTP_11;
+    let timeout = listener.shared.config.limits.upstream_timeout;
+    Response::from_parts(
+        parts,
+        ResponseBody::upstream(body, timeout, Done::new(activity, Some(active))),
+    )
+}
+
+/// Waits for `response`, giving up once the request has made no progress for `timeout`:
+/// a slow upload keeps the wait going for as long as its body keeps moving.
+async fn within<F: Future>(
+    timeout: Duration,
+    progress: &Progress,
+    response: F,
+) -> Option<F::Output> {
+    tokio::pin!(response);
+    loop {
+        let last = progress.last();
+        tokio::select! {
+            output = &mut response => return Some(output),
+            () = tokio::time::sleep_until(last + timeout) => {
+                if progress.last() == last {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// True when the error comes from this host running out of descriptors, ports or memory.
+fn out_of_local_resources(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.raw_os_error(),
+                Some(
+                    libc::EMFILE
+                        | libc::ENFILE
+                        | libc::ENOBUFS
+                        | libc::ENOMEM
+                        | libc::EADDRNOTAVAIL
+                )
+            );
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// RFC 9110 9.2.2: methods whose request may be sent twice.
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+const NOT_TUNNEL: &str = "405 method not allowed: this is a reverse proxy, not a tunnel\n";
+const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
+const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
+const ALL_DOWN: &str = "503 service unavailable: all servers are down\n";
+const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
+
+/// A short plain-text answer of the proxy's own.
+fn message(
+    status: StatusCode,
+    text: &'static str,
+    activity: Arc<Activity>,
+) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(text, Done::new(activity, None)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapper(std::io::Error);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("connect failed")
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn running_out_of_descriptors_is_not_the_servers_fault() {
+        let local = Wrapper(std::io::Error::from_raw_os_error(libc::EMFILE));
+        assert!(out_of_local_resources(&local));
+        let refused = Wrapper(std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
+        assert!(!out_of_local_resources(&refused));
+    }
+
+    #[test]
+    fn idempotent_methods() {
+        for method in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
+            assert!(is_idempotent(&method));
+        }
+        assert!(!is_idempotent(&Method::POST));
+        assert!(!is_idempotent(&Method::PATCH));
+    }
+}

@@ -1,0 +1,236 @@
+//! Header rewriting between client and server: hop-by-hop headers (RFC 9110 7.6.1) go,
+//! X-Forwarded-For, X-Forwarded-Proto and Via (RFC 9110 7.6.3) come.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Version};
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
+/// True for a WebSocket opening handshake (RFC 6455 4.1): GET over HTTP/1.1 with
+/// `Connection: upgrade` and `Upgrade: websocket`.
+pub(crate) fn is_websocket_upgrade(method: &Method, version: Version, headers: &HeaderMap) -> bool {
+    method == Method::GET
+        && version == Version::HTTP_11
+        && connection_has(headers, "upgrade")
+        && headers
+            .get_all(header::UPGRADE)
+            .iter()
+            .any(|value| has_token(value, "websocket"))
+}
+
+/// True for a 101 answer to a WebSocket handshake.
+pub(crate) fn is_websocket_accept(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::UPGRADE)
+        .iter()
+        .any(|value| has_token(value, "websocket"))
+}
+
+/// Removes the headers that describe one connection rather than the message: Connection and
+/// every header it names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding (hyper frames
+/// the body again on the other side) and Upgrade. With `websocket` the upgrade is carried
+/// over as `Connection: upgrade` and `Upgrade: websocket`.
+pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, websocket: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        &header::CONNECTION,
+        &KEEP_ALIVE,
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+    // Proxy-Authenticate, Proxy-Authorization, the old Proxy-Connection, and other Proxy-*.
+    let proxy: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("proxy-"))
+        .cloned()
+        .collect();
+    for name in proxy {
+        headers.remove(name);
+    }
+    if websocket {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    }
+}
+
+/// Adds the client's address to X-Forwarded-For (after any addresses already there), sets
+/// X-Forwarded-Proto to `http` (a client could claim https), and appends this hop to Via.
+pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, version: Version) {
+    let client = client.to_canonical().to_string();
+    let mut forwarded_for: Vec<u8> = Vec::new();
+    for value in headers.get_all(&X_FORWARDED_FOR) {
+        let value = trim(value.as_bytes());
+        if !value.is_empty() {
+            forwarded_for.extend_from_slice(value);
+            forwarded_for.extend_from_slice(b", ");
+        }
+    }
+    forwarded_for.extend_from_slice(client.as_bytes());
+    if let Ok(value) = HeaderValue::from_bytes(&forwarded_for) {
+        headers.insert(&X_FORWARDED_FOR, value);
+    }
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    append_via(headers, version);
+}
+
+/// Appends `1.1 baton` (with the received message's version) to Via.
+pub(crate) fn append_via(headers: &mut HeaderMap, version: Version) {
+    let hop = match version {
+        Version::HTTP_09 => "0.9 baton",
+        Version::HTTP_10 => "1.0 baton",
+        Version::HTTP_2 => "2 baton",
+        Version::HTTP_3 => "3 baton",
+        _ => "1.1 baton",
+    };
+    let mut via: Vec<u8> = Vec::new();
+    for value in headers.get_all(header::VIA) {
+        let value = trim(value.as_bytes());
+        if !value.is_empty() {
+            via.extend_from_slice(value);
+            via.extend_from_slice(b", ");
+        }
+    }
+    if via.is_empty() {
+        headers.insert(header::VIA, HeaderValue::from_static(hop));
+    } else {
+        via.extend_from_slice(hop.as_bytes());
+        if let Ok(value) = HeaderValue::from_bytes(&via) {
+            headers.insert(header::VIA, value);
+        }
+    }
+}
+
+fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(|value| has_token(value, token))
+}
+
+/// True if the comma-separated `value` lists `token` (ASCII case-insensitive).
+fn has_token(value: &HeaderValue, token: &str) -> bool {
+    value
+        .as_bytes()
+        .split(|&b| b == b',')
+        .any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_including_those_connection_names() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("connection", "close"),
+            ("x-secret", "1"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
+            ("proxy-authorization", "Basic Zm9v"),
+            ("te", "trailers"),
+            ("trailer", "Expires"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("host", "example.com"),
+            ("x-kept", "yes"),
+        ]);
+        remove_hop_by_hop(&mut headers, false);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["host", "x-kept"]);
+    }
+
+    #[test]
+    fn websocket_upgrade_is_carried_over() {
+        let mut headers = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ]);
+        assert!(is_websocket_upgrade(
+            &Method::GET,
+            Version::HTTP_11,
+            &headers
+        ));
+        assert!(!is_websocket_upgrade(
+            &Method::POST,
+            Version::HTTP_11,
+            &headers
+        ));
+        remove_hop_by_hop(&mut headers, true);
+        assert_eq!(headers["connection"], "upgrade");
+        assert_eq!(headers["upgrade"], "websocket");
+        assert!(headers.contains_key("sec-websocket-key"));
+    }
+
+    #[test]
+    fn forwarded_headers_append() {
+        let mut headers = map(&[
+            ("x-forwarded-for", "203.0.113.7"),
+            ("x-forwarded-for", " 198.51.100.1 "),
+            ("x-forwarded-proto", "https"),
+            ("via", "1.0 fred"),
+        ]);
+        add_forwarded(
+            &mut headers,
+            "::ffff:192.0.2.9".parse().expect("ip"),
+            Version::HTTP_11,
+        );
+        assert_eq!(
+            headers["x-forwarded-for"],
+            "203.0.113.7, 198.51.100.1, 192.0.2.9"
+        );
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["via"], "1.0 fred, 1.1 baton");
+
+        let mut fresh = HeaderMap::new();
+        add_forwarded(
+            &mut fresh,
+            "2001:db8::1".parse().expect("ip"),
+            Version::HTTP_10,
+        );
+        assert_eq!(fresh["x-forwarded-for"], "2001:db8::1");
+        assert_eq!(fresh["via"], "1.0 baton");
+    }
+}

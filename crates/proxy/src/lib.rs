@@ -1,0 +1,42 @@
+//! baton's data plane: an HTTP reverse proxy with balancing and health checks.
+//!
+//! [`serve`] runs one proxy on an already-bound listener until a shutdown future completes:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use baton_proxy::{ProxyConfig, ServerConfig};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let config = ProxyConfig::new(vec![
+//!     ServerConfig::new("127.0.0.1:9001".parse().unwrap()),
+//!     ServerConfig::new("127.0.0.1:9002".parse().unwrap()),
+//! ]);
+//! baton_proxy::serve(listener, Arc::new(config), tokio::signal::ctrl_c()).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! HTTP/1.1 to clients (with keep-alive) and to servers (pooled keep-alive connections);
+//! bodies are streamed both ways; WebSocket upgrades are passed through. A request that fails
+//! before its body went out is tried once more on another server (after a failed connect any
+//! request, otherwise idempotent ones), and servers that keep refusing connections are
+//! ejected for a while. What the proxy answers itself: 400 (malformed request), 405
+//! (CONNECT), 408 (request head too slow), 431 (head too large), 502 (server failed), 503 (no
+//! server available, or too many connections), 504 (server too slow). [`Limits`] has every
+//! timeout and size.
+
+pub mod balance;
+
+mod body;
+mod config;
+mod conn;
+mod forward;
+mod headers;
+mod server;
+mod tunnel;
+mod upstream;
+
+pub use config::{Ejection, Limits, ProxyConfig, ServerConfig};
+pub use server::{Proxy, serve};
+pub use upstream::ServerStatus;

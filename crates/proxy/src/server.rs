@@ -1,0 +1,213 @@
+//! Accepting clients: the connection limit, and stopping without cutting requests short.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::body::RequestBody;
+use crate::config::ProxyConfig;
+use crate::upstream::{ServerStatus, Upstreams};
+
+/// Serves HTTP on `listener`, forwarding to `config`'s servers, until `shutdown` completes.
+///
+/// Then it stops accepting, lets in-flight requests finish for up to
+/// [`Limits::drain_timeout`](crate::Limits::drain_timeout), cuts whatever is left and returns.
+/// Errors on single connections are logged and never end the server.
+pub async fn serve(listener: TcpListener, config: Arc<ProxyConfig>, shutdown: impl Future) {
+    Proxy::new(config).serve(listener, shutdown).await;
+}
+
+/// A proxy: its servers' run-time state (in-flight counts, ejections) and connection pools,
+/// shared by every listener it serves.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Arc<ProxyConfig>,
+    pub(crate) upstreams: Upstreams,
+    pub(crate) client: Client<HttpConnector, RequestBody>,
+    pub(crate) http: http1::Builder,
+}
+
+/// What a listener's connections are told to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Run,
+    /// Finish the request in flight, then close.
+    Drain,
+    /// Close at once.
+    Now,
+}
+
+/// One [`Proxy::serve`] call, shared by its connections and tunnels. The call waits for the
+/// last of them to end by waiting for the last clone of `_done` to drop (as mini-redis does).
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) stop: watch::Receiver<Stop>,
+    _done: mpsc::Sender<()>,
+}
+
+/// Connections being refused with a 503 at once; past this they are closed without a word.
+const MAX_REFUSING: usize = 1024;
+
+impl Proxy {
+    /// Sets up the servers and the connection pool; connects to nothing yet.
+    pub fn new(config: Arc<ProxyConfig>) -> Self {
+        let limits = &config.limits;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(limits.connect_timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(limits.upstream_idle_timeout)
+            .pool_max_idle_per_host(limits.upstream_max_idle)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        let shared = Shared {
+            upstreams: Upstreams::new(&config.servers, &config.algorithm, &config.ejection),
+            http: crate::conn::http_builder(limits),
+            client,
+            config,
+        };
+        Proxy {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The servers, in configuration order, as they are now.
+    pub fn servers(&self) -> Vec<ServerStatus> {
+        self.shared.upstreams.status()
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` completes; see [`serve`].
+    pub async fn serve(&self, listener: TcpListener, shutdown: impl Future) {
+        let limits = &self.shared.config.limits;
+        let (stop, stop_rx) = watch::channel(Stop::Run);
+        let (done, mut all_done) = mpsc::channel::<()>(1);
+        let context = Arc::new(Listener {
+            shared: Arc::clone(&self.shared),
+            stop: stop_rx,
+            _done: done,
+        });
+        let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        // Connections waiting for a slot: never more than there are slots.
+        let queue = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+        let wait = limits.connection_wait;
+
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Mostly out of file descriptors: give the others a moment to close.
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
+                tokio::spawn(crate::conn::serve(
+                    Arc::clone(&context),
+                    stream,
+                    peer,
+                    permit,
+                ));
+            } else if let Ok(place) = Arc::clone(&queue).try_acquire_owned() {
+                let slots = Arc::clone(&slots);
+                let context = Arc::clone(&context);
+                let refusing = Arc::clone(&refusing);
+                tokio::spawn(async move {
+                    let permit = tokio::time::timeout(wait, slots.acquire_owned()).await;
+                    drop(place);
+                    match permit {
+                        Ok(Ok(permit)) => crate::conn::serve(context, stream, peer, permit).await,
+                        _ => {
+                            drop(context);
+                            if let Ok(refusal) = refusing.try_acquire_owned() {
+                                refuse(stream, peer).await;
+                                drop(refusal);
+                            }
+                        }
+                    }
+                });
+            } else if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream, peer).await;
+                    drop(refusal);
+                });
+            }
+        }
+
+        drop(listener);
+        let _ = stop.send(Stop::Drain);
+        drop(context);
+        if tokio::time::timeout(limits.drain_timeout, all_done.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "requests still in flight after {:?}; closing them",
+                limits.drain_timeout
+            );
+            let _ = stop.send(Stop::Now);
+            let _ = tokio::time::timeout(Duration::from_secs(1), all_done.recv()).await;
+        }
+    }
+}
+
+const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: text/plain; charset=utf-8\r\n\
+content-length: 21\r\n\
+retry-after: 1\r\n\
+connection: close\r\n\
+\r\n\
+too many connections\n";
+
+/// Answers 503 to a connection over the limit and closes it, reading what the client sent for
+/// a moment so that the close does not reset the connection before the client reads.
+async fn refuse(mut stream: TcpStream, peer: SocketAddr) {
+    tracing::debug!(%peer, "connection limit reached: 503");
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
+        stream.write_all(SERVICE_UNAVAILABLE).await?;
+        stream.shutdown().await?;
+        let mut scratch = [0u8; 4096];
+        let mut drained = 0;
+        while drained < 64 * 1024 {
+            match stream.read(&mut scratch).await? {
+                0 => break,
+                n => drained += n,
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_503_has_the_right_length() {
+        let text = std::str::from_utf8(SERVICE_UNAVAILABLE).expect("ascii");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head");
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+    }
+}

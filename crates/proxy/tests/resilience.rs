@@ -1,0 +1,258 @@
+//! Servers failing: connect retries, passive ejection, a server killed under load, slow
+//! servers, and draining on shutdown.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use baton_proxy::{ProxyConfig, ServerConfig};
+use bytes::Bytes;
+use common::{Conn, TestProxy, Trickle, Upload, Upstream, config, get, server_of};
+use http_body_util::BodyExt as _;
+use hyper::{Request, StatusCode};
+
+#[tokio::test]
+async fn failed_connect_is_retried_on_another_server() {
+    let live = Upstream::start("live").await;
+    let (dead, _reserved) = common::dead_address();
+    let mut config = ProxyConfig::new(vec![ServerConfig::new(dead), live.server()]);
+    // Never eject, so that every request may hit the dead server first.
+    config.ejection.consecutive_failures = 0;
+    let proxy = TestProxy::start(config).await;
+    let mut conn = Conn::open(proxy.addr).await;
+    for _ in 0..50 {
+        let (status, body) = conn.get("/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(server_of(&body), "live");
+    }
+    // A failed connect sent nothing, so even a POST with a body is retried.
+    for _ in 0..20 {
+        let request = Request::post("/count")
+            .header("host", "x")
+            .body(Upload { left: 100_000 }.map_err(|n| match n {}).boxed())
+            .expect("request");
+        let (status, body) = conn.send(request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body, "received=100000");
+    }
+    assert!(proxy.proxy.servers()[0].consecutive_failures > 0);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn consecutive_connect_failures_eject_the_server() {
+    let live = Upstream::start("live").await;
+    let (dead, _reserved) = common::dead_address();
+    let proxy = TestProxy::start(ProxyConfig::new(vec![
+        ServerConfig::new(dead),
+        live.server(),
+    ]))
+    .await;
+    let mut conn = Conn::open(proxy.addr).await;
+    for _ in 0..30 {
+        assert_eq!(conn.get("/").await.0, StatusCode::OK);
+    }
+    let status = proxy.proxy.servers();
+    assert!(!status[0].up, "dead server ejected: {status:?}");
+    assert!(status[1].up);
+    // While ejected the dead server is not tried: its failure count stays put.
+    let failures = status[0].consecutive_failures;
+    for _ in 0..30 {
+        assert_eq!(conn.get("/").await.0, StatusCode::OK);
+    }
+    assert_eq!(proxy.proxy.servers()[0].consecutive_failures, failures);
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_server_under_load_fails_no_get() {
+    let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
+    let proxy = TestProxy::start(config(&[&a, &b])).await;
+    let addr = proxy.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ok = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (stop, ok) = (Arc::clone(&stop), Arc::clone(&ok));
+        clients.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await;
+            let mut failures = Vec::new();
+            let mut after_kill = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let (status, body) = conn.get("/slow/1").await;
+                if status == StatusCode::OK {
+                    ok.fetch_add(1, Ordering::SeqCst);
+                    after_kill.push(server_of(&body).to_owned());
+                } else {
+                    failures.push(format!("{status}: {body}"));
+                }
+            }
+            (failures, after_kill)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before_kill = ok.load(Ordering::SeqCst);
+    b.kill();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::SeqCst);
+    let mut served_late_by_b = 0;
+    for client in clients {
+        let (failures, servers) = client.await.expect("client");
+        assert!(failures.is_empty(), "failed requests: {failures:?}");
+        // The last answers all come from the survivor.
+        served_late_by_b += servers.iter().rev().take(5).filter(|s| *s == "b").count();
+    }
+    assert_eq!(served_late_by_b, 0);
+    let total = ok.load(Ordering::SeqCst);
+    assert!(
+        before_kill > 20 && total > before_kill + 20,
+        "{before_kill} then {total}"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_server_is_504() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.upstream_timeout = Duration::from_secs(5);
+    let proxy = TestProxy::start(config).await;
+    let (status, body) = get(proxy.addr, "/slow/60000").await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(body.contains("gateway timeout"), "{body}");
+    // Not a connect failure: the server stays in rotation.
+    assert!(proxy.proxy.servers()[0].up);
+    let (status, _) = get(proxy.addr, "/slow/10").await;
+    assert_eq!(status, StatusCode::OK);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let a = Upstream::start("a").await;
+    let proxy = TestProxy::start(config(&[&a])).await;
+    let addr = proxy.addr;
+    let mut idle = Conn::open(addr).await;
+    assert_eq!(idle.get("/").await.0, StatusCode::OK);
+    let in_flight = tokio::spawn(async move { get(addr, "/slow/500").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    proxy.stop().await;
+    let (status, body) = in_flight.await.expect("request");
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("slept=500"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The idle keep-alive connection was closed, and nothing listens any more.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(idle.is_closed());
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_cuts_what_outlasts_the_drain_timeout() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.drain_timeout = Duration::from_secs(2);
+    let proxy = TestProxy::start(config).await;
+    let addr = proxy.addr;
+    let stuck = tokio::spawn(async move {
+        let mut conn = Conn::open(addr).await;
+        let request = Request::get("/slow/3600000")
+            .header("host", "x")
+            .body(http_body_util::Empty::new().map_err(|n| match n {}).boxed())
+            .expect("request");
+        conn.send_streaming(request).await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = tokio::time::Instant::now();
+    proxy.stop().await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert!(stuck.await.is_err(), "the stuck request was cut");
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_upload_keeps_going_and_stalled_upload_is_504() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.upstream_timeout = Duration::from_secs(5);
+    let proxy = TestProxy::start(config).await;
+    let mut conn = Conn::open(proxy.addr).await;
+
+    // 10 pieces, 3 s apart: 30 s in all, never 5 s without progress.
+    let (feed, chunks) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let _ = feed.send(Bytes::from_static(b"0123456789")).await;
+        }
+    });
+    let request = Request::post("/count")
+        .header("host", "x")
+        .body(Trickle { chunks }.map_err(|n| match n {}).boxed())
+        .expect("request");
+    let (status, body) = conn.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "received=100");
+
+    // A body that stops halfway: 504 five seconds after the last piece.
+    let (feed, chunks) = tokio::sync::mpsc::channel(1);
+    let stalled = tokio::spawn(async move {
+        let _ = feed.send(Bytes::from_static(b"0123456789")).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(feed);
+    });
+    let request = Request::post("/count")
+        .header("host", "x")
+        .body(Trickle { chunks }.map_err(|n| match n {}).boxed())
+        .expect("request");
+    let started = tokio::time::Instant::now();
+    let (status, _) = Conn::open(proxy.addr).await.send(request).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_secs(7),
+        "{waited:?}"
+    );
+    stalled.abort();
+    proxy.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_silent_in_the_middle_of_a_body_is_cut() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.upstream_timeout = Duration::from_secs(5);
+    let proxy = TestProxy::start(config).await;
+    let mut conn = Conn::open(proxy.addr).await;
+    let request = Request::get("/stall/1000")
+        .header("host", "x")
+        .body(http_body_util::Empty::new().map_err(|n| match n {}).boxed())
+        .expect("request");
+    let response = conn.send_streaming(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let started = tokio::time::Instant::now();
+    let mut body = response.into_body();
+    let mut received = 0;
+    let outcome = loop {
+        match body.frame().await {
+            Some(Ok(frame)) => received += frame.into_data().map_or(0, |d| d.len()),
+            Some(Err(error)) => break Err(error),
+            None => break Ok(()),
+        }
+    };
+    assert_eq!(received, 1000);
+    assert!(outcome.is_err(), "the body is cut, not ended cleanly");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_secs(7),
+        "{waited:?}"
+    );
+    assert_eq!(proxy.proxy.servers()[0].active, 0);
+    proxy.stop().await;
+}
