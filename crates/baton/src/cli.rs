@@ -24,6 +24,21 @@ pub(crate) enum Command {
     Vrrp(VrrpArgs),
     /// Build the guide's two-LB scenario in network namespaces and show a failover.
     Demo,
+    /// A config-free HTTP load balancer:
+    /// `baton proxy --listen :8080 --to 127.0.0.1:9001 --to 127.0.0.1:9002`.
+    Proxy(ProxyArgs),
+    /// Show the running daemon's VRRP instances (asks its control socket).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH", default_value = "/run/baton/baton.sock")]
+    pub(crate) control: PathBuf,
 }
 
 /// Where the configuration comes from: exactly one of the two formats.
@@ -88,6 +103,28 @@ pub(crate) struct VrrpArgs {
     pub(crate) vips: Vec<String>,
     #[command(flatten)]
     pub(crate) daemon: DaemonArgs,
+}
+
+/// `baton proxy`, like `caddy reverse-proxy --from --to`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyArgs {
+    /// Where to listen: HOST:PORT, or :PORT for every IPv4 address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: String,
+    /// An upstream server, HOST:PORT (an http:// prefix is accepted). Repeat for more.
+    #[arg(long = "to", value_name = "ADDR", required = true)]
+    pub(crate) to: Vec<String>,
+    /// Balancing: roundrobin, leastconn, p2c (also random), or maglev with what to hash:
+    /// "maglev source", "maglev path", "maglev hdr(X-Session)".
+    #[arg(long, value_name = "ALG", default_value = "p2c")]
+    pub(crate) balance: baton_proxy::balance::Algorithm,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+    /// Client connections served at once; more wait a second, then get 503
+    /// (default: three quarters of the open-files limit).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: Option<u32>,
 }
 
 /// Parses "10.0.3.100" or "10.0.3.100/24".
@@ -157,6 +194,72 @@ mod tests {
         assert!(Cli::try_parse_from(["baton", "run", "--keepalived-conf", "k.conf"]).is_ok());
         assert!(
             Cli::try_parse_from(["baton", "vrrp", "-i", "eth0", "-v", "0", "10.0.3.1"]).is_err()
+        );
+    }
+
+    #[test]
+    fn proxy_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "baton",
+            "proxy",
+            "--listen",
+            ":8080",
+            "--to",
+            "127.0.0.1:9001",
+            "--to",
+            "127.0.0.1:9002",
+            "--balance",
+            "maglev hdr(X-Session)",
+            "--threads",
+            "2",
+        ])
+        .expect("valid");
+        let Command::Proxy(args) = cli.command else {
+            panic!("proxy")
+        };
+        assert_eq!(args.listen, ":8080");
+        assert_eq!(args.to, ["127.0.0.1:9001", "127.0.0.1:9002"]);
+        assert_eq!(args.balance.to_string(), "maglev hdr(x-session)");
+        assert_eq!(args.threads, Some(2));
+
+        let defaults = Cli::try_parse_from(["baton", "proxy", "--listen", ":80", "--to", "a:1"])
+            .expect("valid");
+        let Command::Proxy(args) = defaults.command else {
+            panic!("proxy")
+        };
+        assert_eq!(
+            args.balance,
+            baton_proxy::balance::Algorithm::PowerOfTwoChoices
+        );
+        assert!(
+            Cli::try_parse_from(["baton", "proxy", "--listen", ":80"]).is_err(),
+            "--to is required"
+        );
+        assert!(
+            Cli::try_parse_from([
+                "baton",
+                "proxy",
+                "--listen",
+                ":80",
+                "--to",
+                "a:1",
+                "--balance",
+                "fastest"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "baton",
+                "proxy",
+                "--listen",
+                ":80",
+                "--to",
+                "a:1",
+                "--threads",
+                "0"
+            ])
+            .is_err()
         );
     }
 

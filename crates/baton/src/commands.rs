@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use baton_config::{Config, Loaded, VrrpInstance};
 use baton_vrrp::{Auth, Password, Priority, Version, Vrid};
 
-use crate::cli::{ConfigSource, RunArgs, VrrpArgs, parse_vip};
+use crate::cli::{ConfigSource, DaemonArgs, ProxyArgs, RunArgs, StatusArgs, VrrpArgs, parse_vip};
 use crate::daemon;
 
 /// `baton check`: every error as FILE:LINE: message, exit 1; or a one-line summary.
@@ -61,7 +61,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             .map(|l| l.config)
             .map_err(|errors| anyhow::anyhow!("{errors}"))
     });
-    serve(loaded.config, reload, args.daemon.threads)
+    serve(loaded.config, reload, &args.daemon)
 }
 
 /// `baton vrrp -i eth0 -v 1 10.0.3.100`: one instance from flags.
@@ -75,11 +75,41 @@ pub(crate) fn vrrp(args: VrrpArgs) -> ExitCode {
         }
     };
     let fixed = config.clone();
-    serve(
-        config,
-        Box::new(move || Ok(fixed.clone())),
-        args.daemon.threads,
-    )
+    serve(config, Box::new(move || Ok(fixed.clone())), &args.daemon)
+}
+
+/// `baton status [--json]`: the daemon's view, from its control socket.
+pub(crate) fn status(args: &StatusArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("baton status: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon::query(&args.control)) {
+        Ok(status) if args.json => match serde_json::to_string_pretty(&status) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("baton status: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(status) => {
+            print!("{}", status.render());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("baton status: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 pub(crate) fn demo() -> ExitCode {
@@ -91,19 +121,150 @@ pub(crate) fn demo() -> ExitCode {
     ExitCode::from(2)
 }
 
-fn serve(config: Config, reload: daemon::Reload, threads: Option<usize>) -> ExitCode {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = threads {
-        builder.worker_threads(threads.max(1));
+/// `baton proxy --listen ADDR --to ADDR...`: one HTTP proxy from flags, until SIGTERM or
+/// SIGINT; then in-flight requests get up to 10 s to finish and the exit code is 0.
+pub(crate) fn proxy(args: ProxyArgs) -> ExitCode {
+    crate::logging::init();
+    let servers = match args
+        .to
+        .iter()
+        .map(|to| upstream_address(to))
+        .collect::<anyhow::Result<Vec<_>>>()
+    {
+        Ok(servers) => servers,
+        Err(error) => {
+            eprintln!("baton proxy: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let listen = match listen_address(&args.listen) {
+        Ok(listen) => listen,
+        Err(error) => {
+            eprintln!("baton proxy: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = baton_proxy::ProxyConfig::new(
+        servers
+            .into_iter()
+            .map(baton_proxy::ServerConfig::new)
+            .collect(),
+    );
+    config.algorithm = args.balance;
+    if let Some(max) = args.max_connections {
+        config.limits.max_connections = max as usize;
     }
-    let runtime = match builder.enable_all().build() {
+    let runtime = match runtime(args.threads.map(usize::from)) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("baton: starting the runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(daemon::run(config, reload)) {
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("baton proxy: listening on {listen}: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let local = listener.local_addr().unwrap_or(listen);
+        tracing::info!(
+            "listening on {local}, balancing ({}) over {}",
+            config.algorithm,
+            args.to.join(", ")
+        );
+        let drain = config.limits.drain_timeout;
+        baton_proxy::serve(listener, std::sync::Arc::new(config), stop_signal(drain)).await;
+        tracing::info!("stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+async fn stop_signal(drain: Duration) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot watch SIGTERM and SIGINT; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
+    };
+    tracing::info!("{name}: no new connections; finishing requests in flight (up to {drain:?})");
+}
+
+/// "127.0.0.1:9001", "localhost:9001", "http://app:8080", "[::1]:9001", "http://app" (port 80).
+fn upstream_address(text: &str) -> anyhow::Result<std::net::SocketAddr> {
+    anyhow::ensure!(
+        !text.starts_with("https://"),
+        "--to {text}: TLS to servers is not supported; use http://"
+    );
+    let bare = text.strip_prefix("http://").unwrap_or(text);
+    let bare = bare.strip_suffix('/').unwrap_or(bare);
+    anyhow::ensure!(
+        !bare.is_empty() && !bare.contains('/'),
+        "--to {text}: expected HOST:PORT"
+    );
+    let with_port = if text.starts_with("http://") && !has_port(bare) {
+        format!("{bare}:80")
+    } else {
+        bare.to_owned()
+    };
+    resolve(&with_port).with_context(|| format!("--to {text}"))
+}
+
+/// "127.0.0.1:8080", "[::]:8080", "localhost:8080", or ":8080" (every IPv4 address).
+fn listen_address(text: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let text = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_owned(),
+    };
+    resolve(&text).with_context(|| format!("--listen {text}"))
+}
+
+fn has_port(host_port: &str) -> bool {
+    match host_port.rsplit_once(':') {
+        Some((host, port)) => {
+            port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
+    }
+}
+
+fn resolve(host_port: &str) -> anyhow::Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs as _;
+    anyhow::ensure!(has_port(host_port), "expected HOST:PORT");
+    host_port
+        .to_socket_addrs()
+        .context("cannot resolve the address")?
+        .next()
+        .context("the name has no address")
+}
+
+fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads.max(1));
+    }
+    builder.enable_all().build()
+}
+
+fn serve(config: Config, reload: daemon::Reload, daemon_args: &DaemonArgs) -> ExitCode {
+    let threads = daemon_args.threads;
+    let runtime = match runtime(threads) {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("baton: starting the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(daemon::run(config, reload, &daemon_args.control)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");
@@ -227,6 +388,34 @@ mod tests {
         assert_eq!(instance.advert_interval, Duration::from_millis(10));
         assert_eq!(instance.virtual_addresses[0].prefix_len, 24);
         assert_eq!(instance.version, Version::V3);
+    }
+
+    #[test]
+    fn proxy_addresses() {
+        let addr = |s: &str| s.parse::<std::net::SocketAddr>().expect("addr");
+        assert_eq!(
+            upstream_address("127.0.0.1:9001").ok(),
+            Some(addr("127.0.0.1:9001"))
+        );
+        assert_eq!(
+            upstream_address("http://127.0.0.1:9001/").ok(),
+            Some(addr("127.0.0.1:9001"))
+        );
+        assert_eq!(
+            upstream_address("http://127.0.0.1").ok(),
+            Some(addr("127.0.0.1:80"))
+        );
+        assert_eq!(
+            upstream_address("[::1]:9001").ok(),
+            Some(addr("[::1]:9001"))
+        );
+        assert!(upstream_address("localhost:9001").is_ok());
+        assert!(upstream_address("127.0.0.1").is_err(), "port needed");
+        assert!(upstream_address("https://127.0.0.1:443").is_err());
+        assert!(upstream_address("http://127.0.0.1:80/app").is_err());
+        assert_eq!(listen_address(":8080").ok(), Some(addr("0.0.0.0:8080")));
+        assert_eq!(listen_address("[::1]:0").ok(), Some(addr("[::1]:0")));
+        assert!(listen_address("nonsense").is_err());
     }
 
     #[test]

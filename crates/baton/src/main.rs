@@ -5,6 +5,7 @@ mod commands;
 mod daemon;
 mod logging;
 mod scripts;
+mod status;
 
 use std::process::ExitCode;
 
@@ -19,5 +20,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run(args),
         Command::Vrrp(args) => commands::vrrp(args),
         Command::Demo => commands::demo(),
+        Command::Proxy(args) => commands::proxy(args),
+        Command::Status(args) => commands::status(&args),
     }
 }

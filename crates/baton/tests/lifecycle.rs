@@ -261,3 +261,56 @@ fn sighup_restarts_only_the_instances_whose_config_changed() {
         fail("the changed VI_2 was not restarted", &[&daemon]);
     }
 }
+
+#[test]
+fn status_reports_the_instances_as_json_and_as_a_table() {
+    let Some(lab) = guide_lab("status") else {
+        return;
+    };
+    let dir = Workdir::new("status");
+    let lb2 = lab.host("lb2");
+    let daemon = start_baton(lb2, &dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
+    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
+        fail("lb2 never became master", &[&daemon]);
+    }
+    let socket = dir.path("lb2.sock");
+    let mode = std::fs::metadata(&socket).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600), "control socket must be private");
+    let status = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .arg("status")
+            .args(args)
+            .arg("--control")
+            .arg(&socket)
+            .output()
+            .expect("baton status runs")
+    };
+    let json = status(&["--json"]);
+    assert!(json.status.success(), "{json:?}");
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let instance = &value["vrrp"][0];
+    assert_eq!(instance["name"], "VI_1");
+    assert_eq!(instance["vrid"], 51);
+    assert_eq!(instance["interface"], "eth0");
+    assert_eq!(instance["state"], "MASTER");
+    assert_eq!(instance["priority"], 150);
+    assert_eq!(instance["effective_priority"], 150);
+    assert_eq!(instance["master"], "10.0.3.6");
+    assert_eq!(instance["vips"][0], "10.0.3.100");
+    assert!(instance["transitions"].as_u64().is_some_and(|n| n >= 2));
+
+    let table = status(&[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("VI_1") && text.contains("MASTER") && text.contains("10.0.3.100"),
+        "{text}"
+    );
+
+    let nobody = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["status", "--control"])
+        .arg(dir.path("nobody-here.sock"))
+        .output()
+        .expect("runs");
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("is baton running?"));
+}

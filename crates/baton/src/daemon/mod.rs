@@ -5,6 +5,7 @@
 //! (gratuitous ARP bursts, notify scripts) runs on tasks of its own, so nothing delays an
 //! advertisement.
 
+mod control;
 mod notify;
 mod plan;
 mod sockets;
@@ -13,15 +14,17 @@ mod tracking;
 mod vips;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use baton_config::{Config, Family};
 use baton_vrrp::{Event, InstanceId, Router};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::scripts::{Credentials, Notifier};
+use crate::status::Status;
 pub(crate) use plan::plan;
 use sockets::{Inbound, Sockets};
 use tracking::TrackEvent;
@@ -33,13 +36,18 @@ const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// Re-reads the configuration on SIGHUP.
 pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 
-/// Runs until SIGTERM or SIGINT.
-pub(crate) async fn run(config: Config, reload: Reload) -> anyhow::Result<()> {
+pub(crate) use control::query;
+
+/// Runs until SIGTERM or SIGINT, answering `baton status` on the `control` socket.
+pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
 
-    let mut running = Running::start(config).await?;
+    let (status, status_rx) = watch::channel(Status::default());
+    let control_task = control::spawn(control, status_rx)
+        .with_context(|| format!("control socket {}", control.display()))?;
+    let mut running = Running::start(config, status).await?;
     loop {
         tokio::select! {
             _ = terminate.recv() => break,
@@ -60,6 +68,8 @@ pub(crate) async fn run(config: Config, reload: Reload) -> anyhow::Result<()> {
     }
     tracing::info!("stopping: priority 0 advertisements, removing virtual addresses");
     running.stop().await;
+    control_task.abort();
+    let _ = control_task.await;
     Ok(())
 }
 
@@ -75,10 +85,12 @@ struct Running {
     notify_worker: tokio::task::JoinHandle<()>,
     /// Watchers and readers to stop with this configuration.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// What `baton status` shows, refreshed after every input.
+    status: watch::Sender<Status>,
 }
 
 impl Running {
-    async fn start(config: Config) -> anyhow::Result<Running> {
+    async fn start(config: Config, status: watch::Sender<Status>) -> anyhow::Result<Running> {
         let plan = plan_for(&config)?;
         let default_user = match &config.global.script_user {
             Some(user) => Some(
@@ -106,6 +118,7 @@ impl Running {
             notifier: notify::StateNotifier::new(notifier, default_user),
             notify_worker,
             tasks,
+            status,
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -226,6 +239,7 @@ impl Running {
         while let Some((id, event)) = self.router.poll_event() {
             self.event(id, event);
         }
+        self.status.send_replace(Status::of(&self.router));
     }
 
     fn event(&self, id: InstanceId, event: Event) {
