@@ -4,6 +4,9 @@
 //! - [`load_keepalived`] reads a keepalived.conf (with its `include`s), so an operator can
 //!   run baton from the file keepalived runs from, host by host.
 //!
+//! The proxy's `[[frontend]]` and `[[backend]]` sections, and `track_frontend`, exist in
+//! `baton.toml` only (`docs/configuration.md`).
+//!
 //! Both fill the same draft, and one `build` step fills defaults in keepalived's order and
 //! validates. Nothing stops at the first problem: every error comes back at once, each as
 //! `FILE:LINE: message` ([`Errors`]), and warnings (what keepalived would log and adjust)
@@ -18,6 +21,7 @@ mod diagnostic;
 mod fields;
 mod keepalived;
 mod model;
+mod proxy_spec;
 mod spec;
 mod toml;
 mod tracks;
@@ -28,8 +32,9 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Errors, Location};
 pub use model::{
-    Config, Family, Global, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser,
-    SyncGroup, Track, TrackFile, TrackFileRef, TrackInterface, TrackOrigin, TrackScript,
+    Backend, BackendServer, Config, Family, Frontend, Global, HealthCheck, HealthCheckKind,
+    InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser, SyncGroup, TlsCertificate,
+    Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin, TrackScript,
     TrackScriptRef, TrackedObject, UnicastPeer, VirtualAddress, VrrpInstance,
 };
 

@@ -4,9 +4,12 @@
 //! keepalived's own defaults) and every check in `validate` has passed, so the daemon never
 //! has to know which file format an instance came from.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use baton_proxy::balance::Algorithm;
 
 use baton_vrrp::{
     AnnounceConfig, Auth, ChecksumMode, InstanceConfig, Peers, Priority, SyncGroupConfig,
@@ -15,7 +18,8 @@ use baton_vrrp::{
 
 use crate::diagnostic::Location;
 
-/// A whole configuration: the VRRP part of keepalived.
+/// A whole configuration: the VRRP part of keepalived, and the proxy's frontends and
+/// backends (`baton.toml` only).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
     pub global: Global,
@@ -23,6 +27,8 @@ pub struct Config {
     pub track_files: Vec<TrackFile>,
     pub instances: Vec<VrrpInstance>,
     pub sync_groups: Vec<SyncGroup>,
+    pub frontends: Vec<Frontend>,
+    pub backends: Vec<Backend>,
 }
 
 /// `[global]` / `global_defs`: what applies to the whole daemon, and the defaults instances
@@ -183,6 +189,7 @@ pub struct VrrpInstance {
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScriptRef>,
     pub track_files: Vec<TrackFileRef>,
+    pub track_frontends: Vec<TrackFrontend>,
     /// `dont_track_primary`: the instance's own interface going down does not mean FAULT.
     pub dont_track_primary: bool,
     pub notify: Notify,
@@ -278,6 +285,16 @@ pub struct TrackFileRef {
     pub location: Location,
 }
 
+/// An entry of `track_frontend`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackFrontend {
+    /// A [`Frontend`] by name.
+    pub name: String,
+    /// -253..=253; 0: down means FAULT.
+    pub weight: i32,
+    pub location: Location,
+}
+
 /// Scripts run on state changes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Notify {
@@ -322,6 +339,113 @@ pub struct SyncGroup {
     pub location: Location,
 }
 
+/// A `[[frontend]]`: where the proxy listens, and the backend it sends requests to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frontend {
+    pub name: String,
+    /// May be a virtual address this host does not hold yet: the listener is bound before
+    /// the address arrives (the way HAProxy and nginx are set up next to keepalived, with
+    /// non-local binds).
+    pub listen: SocketAddr,
+    /// The name of a [`Backend`] of the same configuration.
+    pub backend: String,
+    /// Certificates to serve HTTPS with; empty: plain HTTP. With several, the client's SNI
+    /// picks one and the first is for clients that send none or match none.
+    pub tls: Vec<TlsCertificate>,
+    /// Client connections served at once. `None`: the proxy's default, from the
+    /// open-files limit.
+    pub max_connections: Option<usize>,
+    /// How long a keep-alive connection may wait for its next request (default 60 s).
+    pub client_timeout: Duration,
+    /// Time a client has to send a complete request head; 408 after (default 10 s).
+    pub request_timeout: Duration,
+    /// Largest request head in bytes; 431 above (default 32768).
+    pub max_header_size: usize,
+    /// On stop and reload, how long in-flight requests may take to finish (default 10 s).
+    pub drain_timeout: Duration,
+    pub location: Location,
+}
+
+/// A certificate chain and its private key, both PEM files; checked readable when the
+/// configuration is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsCertificate {
+    /// Relative paths are resolved against the directory of the file that names them.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub location: Location,
+}
+
+/// A `[[backend]]`: the servers requests are balanced over, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub name: String,
+    /// May be empty (every request then gets a 503); `baton check` warns.
+    pub servers: Vec<BackendServer>,
+    /// `balance` and `hash` (default: power of two choices).
+    pub balance: Algorithm,
+    /// Times a request that failed before any response is tried on another server
+    /// (default 1).
+    pub retries: u32,
+    /// Time to establish a connection to a server (default 3 s).
+    pub connect_timeout: Duration,
+    /// How long a server may be silent before the client gets 504 (default 60 s).
+    pub server_timeout: Duration,
+    /// A server back in rotation gets its full weight over this time; zero: at once
+    /// (the default).
+    pub slow_start: Duration,
+    /// Consecutive connect failures or 5xx answers that eject a server (default 3; 0:
+    /// never).
+    pub max_fails: u32,
+    /// First ejection time (default 1 s); it doubles each time the server fails again right
+    /// after coming back, up to 30 s.
+    pub fail_timeout: Duration,
+    /// Active health checking; `None`: only the passive ejection above.
+    pub health_check: Option<HealthCheck>,
+    pub location: Location,
+}
+
+/// One entry of a backend's `servers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendServer {
+    pub address: SocketAddr,
+    /// Relative capacity, 0..=256 (default 1); 0 takes the server out of rotation.
+    pub weight: u32,
+    pub location: Location,
+}
+
+/// `[backend.health_check]`: a probe of every server of the backend, every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub kind: HealthCheckKind,
+    /// Default 2 s.
+    pub interval: Duration,
+    /// A probe that takes longer has failed (default 1 s).
+    pub timeout: Duration,
+    /// Consecutive successes that bring a failed server back (default 2).
+    pub rise: u32,
+    /// Consecutive failures that take a server out (default 3).
+    pub fall: u32,
+    pub location: Location,
+}
+
+/// What a health probe does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HealthCheckKind {
+    /// The server accepts a TCP connection.
+    Tcp,
+    /// `GET path` (with `Host: host`, else the server's address) answers with a status in
+    /// `expect`.
+    Http {
+        /// Default `/`.
+        path: String,
+        host: Option<String>,
+        /// Default 200..=399.
+        expect: RangeInclusive<u16>,
+    },
+}
+
 /// A tracked object as the engine numbers it: index `i` of [`Config::tracks`] is track `i`
 /// of the instance's [`InstanceConfig`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,6 +469,10 @@ pub enum TrackedObject {
     /// A [`TrackFile`] by name. With weight 0 report down for a non-zero value, up for 0.
     /// Otherwise report `TrackStatus::Offset(value * weight)` (saturating).
     File(String),
+    /// A [`Frontend`] by name: report down while its backend has no server in rotation
+    /// (none configured, or every one ejected or failing its health check), up otherwise.
+    /// Up at start, as the servers are until checks say otherwise.
+    Frontend(String),
 }
 
 /// Why an object is tracked.
@@ -355,7 +483,8 @@ pub enum TrackOrigin {
     OwnInterface,
     /// The `dev` of a virtual address (unless `no_track`).
     AddressDevice,
-    /// The instance's `track_interface` / `track_script` / `track_file`.
+    /// The instance's `track_interface` / `track_script` / `track_file` /
+    /// `track_frontend`.
     Instance,
     /// The `track_*` of the instance's sync group.
     SyncGroup(String),
@@ -407,6 +536,7 @@ impl VrrpInstance {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_frontends: Vec::new(),
             dont_track_primary: false,
             notify: Notify::default(),
             announce: AnnounceConfig::default(),
@@ -493,6 +623,14 @@ impl Config {
         self.track_files.iter().find(|f| f.name == name)
     }
 
+    pub fn frontend(&self, name: &str) -> Option<&Frontend> {
+        self.frontends.iter().find(|f| f.name == name)
+    }
+
+    pub fn backend(&self, name: &str) -> Option<&Backend> {
+        self.backends.iter().find(|b| b.name == name)
+    }
+
     /// The sync group `instance` belongs to.
     pub fn sync_group_of(&self, instance: &str) -> Option<&SyncGroup> {
         self.sync_groups
@@ -516,7 +654,8 @@ impl Config {
     /// - its own interface (weight 0) unless `dont_track_primary`; a `track_interface` of
     ///   the own interface is dropped;
     /// - its `track_interface`, `track_script`, `track_file` (script and file weights
-    ///   default to the script's / file's own);
+    ///   default to the script's / file's own), then its `track_frontend` (weight 0 unless
+    ///   given; dropped like weighted scripts in the cases below);
     /// - the `dev` of each virtual address that is not `no_track` (weight 0);
     /// - the `track_*` of its sync group; an object tracked by both keeps the instance's
     ///   weight 0, else takes the group's weight;
@@ -562,6 +701,9 @@ impl Config {
                 &mut i.track_scripts,
                 &mut i.track_files,
             );
+            for t in &mut i.track_frontends {
+                t.location = blank();
+            }
             blank_notify(&mut i.notify);
         }
         for g in &mut config.sync_groups {
@@ -572,6 +714,21 @@ impl Config {
                 &mut g.track_files,
             );
             blank_notify(&mut g.notify);
+        }
+        for f in &mut config.frontends {
+            f.location = blank();
+            for t in &mut f.tls {
+                t.location = blank();
+            }
+        }
+        for b in &mut config.backends {
+            b.location = blank();
+            for s in &mut b.servers {
+                s.location = blank();
+            }
+            if let Some(check) = &mut b.health_check {
+                check.location = blank();
+            }
         }
         config
     }

@@ -11,8 +11,10 @@ use baton_vrrp::{AnnounceConfig, Auth, ChecksumMode, Password, Priority, Version
 use crate::diagnostic::{Diagnostics, Location};
 use crate::model::{
     Config, Global, InitFile, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackFileRef,
-    TrackInterface, TrackScript, TrackScriptRef, UnicastPeer, VirtualAddress, VrrpInstance,
+    TrackFrontend, TrackInterface, TrackScript, TrackScriptRef, UnicastPeer, VirtualAddress,
+    VrrpInstance,
 };
+use crate::proxy_spec::{self, BackendDraft, FrontendDraft};
 use crate::{tracks, validate};
 
 /// A value and the line it was read from.
@@ -35,6 +37,9 @@ pub(crate) struct Draft {
     pub(crate) track_files: Vec<TrackFileDraft>,
     pub(crate) instances: Vec<InstanceDraft>,
     pub(crate) sync_groups: Vec<SyncGroupDraft>,
+    /// `[[frontend]]` and `[[backend]]`: `baton.toml` only.
+    pub(crate) frontends: Vec<FrontendDraft>,
+    pub(crate) backends: Vec<BackendDraft>,
 }
 
 #[derive(Debug, Default)]
@@ -145,6 +150,7 @@ pub(crate) struct InstanceDraft {
     pub(crate) track_interfaces: Vec<TrackInterface>,
     pub(crate) track_scripts: Vec<TrackScriptRef>,
     pub(crate) track_files: Vec<TrackFileRef>,
+    pub(crate) track_frontends: Vec<TrackFrontend>,
     pub(crate) dont_track_primary: bool,
     pub(crate) notify: Notify,
     pub(crate) garp: GarpDraft,
@@ -177,6 +183,7 @@ impl InstanceDraft {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_frontends: Vec::new(),
             dont_track_primary: false,
             notify: Notify::default(),
             garp: GarpDraft::default(),
@@ -224,8 +231,11 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         scripts: named(&draft.scripts, |s| (&s.name, &s.location)),
         track_files: named(&draft.track_files, |f| (&f.name, &f.location)),
         sync_groups: named(&draft.sync_groups, |g| (&g.name, &g.location)),
+        frontends: named(&draft.frontends, |f| (&f.name, &f.location)),
+        backends: named(&draft.backends, |b| (&b.name, &b.location)),
     };
     validate::names(&names, d);
+    validate::frontends(&draft.frontends, &draft.backends, &names, d);
     let global = resolve_global(draft.global);
     let scripts = draft
         .scripts
@@ -264,18 +274,32 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
             }
         })
         .collect();
+    let frontends = draft
+        .frontends
+        .into_iter()
+        .filter_map(|f| proxy_spec::frontend(f, d))
+        .collect();
+    let backends = draft
+        .backends
+        .into_iter()
+        .map(|b| proxy_spec::backend(b, d))
+        .collect();
     let config = Config {
         global,
         scripts,
         track_files,
         instances,
         sync_groups,
+        frontends,
+        backends,
     };
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
     }
     validate::config(&config, &names, &complete, &members, d);
-    if config.instances.is_empty() && !d.has_errors() {
+    validate::backends(&config.backends, d);
+    // A proxy alone is something to run; so is VRRP alone.
+    if config.instances.is_empty() && config.frontends.is_empty() && !d.has_errors() {
         d.warn_file(path, "no vrrp_instance: there is nothing to run");
     }
     if !d.has_errors() {
@@ -525,6 +549,7 @@ fn resolve_instance(
         track_interfaces: i.track_interfaces,
         track_scripts: i.track_scripts,
         track_files: i.track_files,
+        track_frontends: i.track_frontends,
         dont_track_primary: i.dont_track_primary,
         notify: i.notify,
         announce: i.garp.over(global.announce),

@@ -31,13 +31,17 @@ use toml::{Spanned, Value};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::fields;
 use crate::model::{
-    InitFile, Notify, NotifyScript, TrackFileRef, TrackInterface, TrackScriptRef, UnicastPeer,
-    VirtualAddress,
+    InitFile, Notify, NotifyScript, TrackFileRef, TrackFrontend, TrackInterface, TrackScriptRef,
+    UnicastPeer, VirtualAddress,
 };
 use crate::spec::{
     At, AuthDraft, Draft, GarpDraft, InstanceDraft, ScriptDraft, SyncGroupDraft, TrackFileDraft,
 };
 use crate::values::{self, parse_ip, parse_seconds, seconds_from_f64, split_command};
+
+mod proxy;
+
+use proxy::{BackendToml, FrontendToml};
 
 /// Reads `text` (the contents of `path`) into a draft; `path` is only used in messages.
 pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
@@ -64,7 +68,7 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     r.global(g, value.span().start, &mut draft);
                 }
             }
-            "vrrp" | "vrrp_script" | "track_file" | "sync_group" => {
+            "vrrp" | "vrrp_script" | "track_file" | "sync_group" | "frontend" | "backend" => {
                 let Some(array) = value.get_ref().as_array() else {
                     let at = r.at(value.span().start);
                     r.d.error(
@@ -77,7 +81,8 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     "vrrp" => "instance",
                     "vrrp_script" => "script",
                     "track_file" => "track file",
-                    _ => "sync group",
+                    "sync_group" => "sync group",
+                    other => other,
                 };
                 for item in array {
                     let context = kind;
@@ -101,10 +106,22 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                                 draft.track_files.push(f);
                             }
                         }
-                        _ => {
+                        "sync_group" => {
                             if let Some((t, _)) = r.section::<SyncGroupToml>(item, context) {
                                 let g = r.sync_group(t, start);
                                 draft.sync_groups.push(g);
+                            }
+                        }
+                        "frontend" => {
+                            if let Some((t, removed)) = r.section::<FrontendToml>(item, context) {
+                                let f = r.frontend(t, start, &removed);
+                                draft.frontends.push(f);
+                            }
+                        }
+                        _ => {
+                            if let Some((t, _)) = r.section::<BackendToml>(item, context) {
+                                let b = r.backend(t, item);
+                                draft.backends.push(b);
                             }
                         }
                     }
@@ -116,7 +133,7 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     &at,
                     format!(
                         "unknown section '{other}': expected global, vrrp, vrrp_script, \
-                         track_file or sync_group"
+                         track_file, sync_group, frontend or backend"
                     ),
                 );
             }
@@ -208,6 +225,7 @@ struct InstanceToml {
     track_interface: Option<Vec<Spanned<Value>>>,
     track_script: Option<Vec<Spanned<Value>>>,
     track_file: Option<Vec<Spanned<Value>>>,
+    track_frontend: Option<Vec<Spanned<Value>>>,
     dont_track_primary: Option<bool>,
     notify_master: Option<Spanned<Value>>,
     notify_backup: Option<Spanned<Value>>,
@@ -600,6 +618,16 @@ impl Reader<'_> {
                 &mut i.track_files,
             ),
         );
+        let weight = fields::TRACK_WEIGHT;
+        let frontends = t.track_frontend;
+        i.track_frontends =
+            self.track_list(c, "track_frontend", weight, frontends, |name, w, at| {
+                TrackFrontend {
+                    name,
+                    weight: w.unwrap_or(0),
+                    location: at,
+                }
+            });
         i.dont_track_primary = t.dont_track_primary.unwrap_or(false);
         i.notify = self.notify(
             c,
@@ -680,39 +708,61 @@ impl Reader<'_> {
             &mut Vec<TrackFileRef>,
         ),
     ) {
-        for item in interfaces.unwrap_or_default() {
+        let weight = fields::TRACK_WEIGHT;
+        let list = self.track_list(
+            c,
+            "track_interface",
+            weight,
+            interfaces,
+            |name, w, location| TrackInterface {
+                name,
+                weight: w.unwrap_or(0),
+                location,
+            },
+        );
+        out.0.extend(list);
+        let list = self.track_list(
+            c,
+            "track_script",
+            weight,
+            scripts,
+            |name, weight, location| TrackScriptRef {
+                name,
+                weight,
+                location,
+            },
+        );
+        out.1.extend(list);
+        let weight = fields::TRACK_FILE_REF_WEIGHT;
+        let list = self.track_list(c, "track_file", weight, files, |name, weight, location| {
+            TrackFileRef {
+                name,
+                weight,
+                location,
+            }
+        });
+        out.2.extend(list);
+    }
+
+    /// The entries of one `track_*` list (`what`): each a name or `{ name, weight }`, the
+    /// weight within `-max_weight..=max_weight`.
+    fn track_list<T>(
+        &mut self,
+        c: &str,
+        what: &str,
+        max_weight: i64,
+        items: Option<Vec<Spanned<Value>>>,
+        make: impl Fn(String, Option<i32>, Location) -> T,
+    ) -> Vec<T> {
+        let mut list = Vec::new();
+        for item in items.unwrap_or_default() {
             let location = self.at(item.span().start);
-            let result = track_entry(item.get_ref(), "track_interface", fields::TRACK_WEIGHT);
+            let result = track_entry(item.get_ref(), what, max_weight);
             if let Some((name, weight)) = self.check(item.span().start, c, result) {
-                out.0.push(TrackInterface {
-                    name,
-                    weight: weight.unwrap_or(0),
-                    location,
-                });
+                list.push(make(name, weight, location));
             }
         }
-        for item in scripts.unwrap_or_default() {
-            let location = self.at(item.span().start);
-            let result = track_entry(item.get_ref(), "track_script", fields::TRACK_WEIGHT);
-            if let Some((name, weight)) = self.check(item.span().start, c, result) {
-                out.1.push(TrackScriptRef {
-                    name,
-                    weight,
-                    location,
-                });
-            }
-        }
-        for item in files.unwrap_or_default() {
-            let location = self.at(item.span().start);
-            let result = track_entry(item.get_ref(), "track_file", fields::TRACK_FILE_REF_WEIGHT);
-            if let Some((name, weight)) = self.check(item.span().start, c, result) {
-                out.2.push(TrackFileRef {
-                    name,
-                    weight,
-                    location,
-                });
-            }
-        }
+        list
     }
 
     /// `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`, `notify`, in that
@@ -871,7 +921,7 @@ priority = 300
             [
                 "b.toml:3: instance A: unknown key 'bogus'",
                 "b.toml:7: instance B: priority 300 is out of range 1..=255",
-                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file or sync_group",
+                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file, sync_group, frontend or backend",
             ]
         );
     }

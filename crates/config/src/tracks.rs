@@ -145,6 +145,26 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         });
     }
 
+    // Like scripts: a frontend's health is up or down, and its weight moves the priority.
+    for t in &instance.track_frontends {
+        if t.weight != 0 && (group_rules || owner) {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: tracked frontend {} with weight {} ignored because {why}",
+                    t.name, t.weight
+                ),
+            );
+            continue;
+        }
+        list.push(Track {
+            object: TrackedObject::Frontend(t.name.clone()),
+            weight: t.weight,
+            initially_up: true,
+            origin: TrackOrigin::Instance,
+        });
+    }
+
     let Some(group) = group else { return list };
     let group_has_owner = group
         .members

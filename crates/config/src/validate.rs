@@ -1,6 +1,8 @@
 //! Checks shared by both front ends. Each reports at the line of the setting at fault and
 //! none stops the others, so one `baton check` lists everything.
 
+mod proxy;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -9,6 +11,8 @@ use baton_vrrp::{Auth, Centiseconds, ChecksumMode, Seconds, Version};
 use crate::diagnostic::{Diagnostics, Location};
 use crate::model::{Config, Family, TrackFileRef, TrackScriptRef, VrrpInstance};
 use crate::spec::{At, Sites};
+
+pub(crate) use proxy::{backends, frontends};
 
 /// Seconds as written in a config file: `1`, `1.5`, `0.01`.
 pub(crate) fn seconds(duration: Duration) -> String {
@@ -163,6 +167,8 @@ pub(crate) struct Names {
     pub(crate) scripts: Vec<(String, Location)>,
     pub(crate) track_files: Vec<(String, Location)>,
     pub(crate) sync_groups: Vec<(String, Location)>,
+    pub(crate) frontends: Vec<(String, Location)>,
+    pub(crate) backends: Vec<(String, Location)>,
 }
 
 impl Names {
@@ -177,6 +183,8 @@ pub(crate) fn names(names: &Names, d: &mut Diagnostics) {
     unique(d, "script", &names.scripts);
     unique(d, "track file", &names.track_files);
     unique(d, "sync group", &names.sync_groups);
+    unique(d, "frontend", &names.frontends);
+    unique(d, "backend", &names.backends);
 }
 
 /// What instances, scripts, files and groups must agree on between themselves. `complete`
@@ -208,6 +216,14 @@ pub(crate) fn config(
         }
         let what = format!("instance {}", i.name);
         references(names, &what, &i.track_scripts, &i.track_files, d);
+        for f in &i.track_frontends {
+            if !Names::has(&names.frontends, &f.name) {
+                d.error(
+                    &f.location,
+                    format!("{what}: track_frontend {0}: no frontend named {0}", f.name),
+                );
+            }
+        }
     }
 
     let mut group_of: HashMap<&str, &str> = HashMap::new();
