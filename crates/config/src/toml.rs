@@ -17,6 +17,26 @@
 //! priority = 150
 //! virtual_ipaddress = ["10.0.3.100/24 dev eth0 label eth0:1"]
 //! track_script = ["chk_haproxy", { name = "chk_other", weight = -20 }]
+//! track_frontend = [{ name = "web", weight = -60 }]
+//! ```
+//!
+//! The proxy has sections of its own, which keepalived.conf has no words for
+//! (`docs/configuration.md` lists every key):
+//!
+//! ```toml
+//! [[frontend]]
+//! name = "web"
+//! listen = "10.0.3.100:80"
+//! backend = "app"
+//!
+//! [[backend]]
+//! name = "app"
+//! servers = ["10.0.3.11:8080", { address = "10.0.3.12:8080", weight = 2 }]
+//! balance = "roundrobin"
+//!
+//! [backend.health_check]
+//! type = "http"
+//! path = "/healthz"
 //! ```
 //!
 //! Each section is read on its own so that a mistake in one `[[vrrp]]` does not hide
