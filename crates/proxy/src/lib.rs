@@ -34,9 +34,13 @@ mod conn;
 mod forward;
 mod headers;
 mod server;
+mod stream;
+mod tls;
+mod transport;
 mod tunnel;
 mod upstream;
 
 pub use config::{Ejection, Limits, ProxyConfig, ServerConfig};
 pub use server::{Proxy, serve};
+pub use tls::{TlsConfig, TlsError};
 pub use upstream::ServerStatus;
