@@ -170,14 +170,24 @@ pub(crate) async fn serve<S>(
             else {
                 return;
             };
-            if matches!(outcome, Outcome::TimedOut(Timer::Head)) {
-                tracing::debug!(%peer, "request head too slow: 408");
-                if let Some(parts) = watched.conn.into_parts() {
-                    request_timeout(parts.io.into_inner()).await;
-                }
+            let Outcome::TimedOut(timer) = outcome else {
+                outcome.log(peer);
                 return;
+            };
+            let Some(parts) = watched.conn.into_parts() else {
+                return;
+            };
+            let stream = parts.io.into_inner();
+            match timer {
+                Timer::Head => {
+                    tracing::debug!(%peer, "request head too slow: 408");
+                    request_timeout(stream).await;
+                }
+                Timer::Idle => {
+                    outcome.log(peer);
+                    close(stream).await;
+                }
             }
-            outcome.log(peer);
         }
         Protocol::Http2 => {
             let conn = listener.shared.http2.serve_connection(io, service);
@@ -366,6 +376,12 @@ async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(mut stream: ClientSt
 
 /// Most streams a client may have open at once on one HTTP/2 connection (nginx's default).
 const MAX_CONCURRENT_STREAMS: u32 = 100;
+
+/// Closes an idle connection: over TLS with a close_notify alert first, so that the client
+/// can tell the close from a truncation.
+async fn close<S: AsyncWrite + Unpin>(mut stream: ClientStream<S>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+}
 
 /// hyper's HTTP/2 server settings for client connections.
 pub(crate) fn http2_builder(limits: &Limits) -> http2::Builder<TokioExecutor> {
