@@ -11,7 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
-use crate::conn::Activity;
+use crate::conn::InFlight;
 use crate::upstream::ActiveGuard;
 
 type Slot = Arc<Mutex<Option<Incoming>>>;
@@ -207,26 +207,21 @@ impl Upstream {
     }
 }
 
-/// Marks the end of a response: the connection goes idle (for its keep-alive timeout) and the
-/// server's in-flight count drops. Runs when the body ends or is dropped, whichever is first.
+/// Marks the end of a response: the request leaves the connection (idle, for its keep-alive
+/// timeout, once none is left) and the server's in-flight count drops. Happens when the body
+/// ends or is dropped, whichever is first.
 #[derive(Debug)]
 pub(crate) struct Done {
-    activity: Arc<Activity>,
+    _in_flight: InFlight,
     _active: Option<ActiveGuard>,
 }
 
 impl Done {
-    pub(crate) fn new(activity: Arc<Activity>, active: Option<ActiveGuard>) -> Self {
+    pub(crate) fn new(in_flight: InFlight, active: Option<ActiveGuard>) -> Self {
         Done {
-            activity,
+            _in_flight: in_flight,
             _active: active,
         }
-    }
-}
-
-impl Drop for Done {
-    fn drop(&mut self) {
-        self.activity.response_done();
     }
 }
 

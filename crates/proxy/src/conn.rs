@@ -1,19 +1,21 @@
-//! One client connection: HTTP/1.1 through hyper, plus the timeouts hyper does not give in the
-//! shape a proxy needs.
+//! One client connection: HTTP/1.1 or HTTP/2 through hyper, plus the timeouts hyper does not
+//! give in the shape a proxy needs.
 //!
 //! hyper's own header-read timeout closes the connection without an answer and also runs while
 //! the connection waits for the next request, so it can serve neither as a 408 for slow heads
-//! nor as a separate keep-alive timeout. Instead the connection's phase is tracked here: idle
-//! (waiting for a request), reading (part of a head arrived) or busy (a request is being
-//! served), and one timer is armed per phase:
+//! nor as a separate keep-alive timeout; its HTTP/2 server has no idle timeout at all. Instead
+//! the connection's phase is tracked here: idle (waiting for a request), reading (part of a
+//! head arrived) or busy (requests are being served), and one timer is armed per phase:
 //!
 //! | phase   | timer                    | when it fires                         |
 //! |---------|--------------------------|---------------------------------------|
-//! | idle    | `idle_timeout`           | close quietly                          |
+//! | idle    | `idle_timeout`           | close quietly (HTTP/2: GOAWAY first)   |
 //! | reading | `header_read_timeout`    | answer 408 and close                   |
 //! | busy    | none here (the upstream timeout answers 504) | -                 |
 //!
-//! A fresh connection is idle with `header_read_timeout` from its accept.
+//! A fresh connection is idle with `header_read_timeout` from its start (see
+//! [`crate::transport::accept`]). HTTP/2 connections are never "reading": their bytes belong to
+//! any of their streams, and hyper assembles each request head itself.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,21 +24,26 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
-use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Instant, Sleep};
 
+use crate::config::Limits;
 use crate::server::{Listener, Stop};
+use crate::stream::ClientStream;
+use crate::transport::Protocol;
 
-/// The phase of a connection, with a change counter so that a whole request that started and
-/// ended between two looks is still noticed: the low two bits are the phase, the rest counts.
+/// The phase of a connection and the number of requests in flight on it (one at a time on
+/// HTTP/1.1, up to the stream limit on HTTP/2), with a change counter so that a whole request
+/// that started and ended between two looks is still noticed. One word, so that every change
+/// is one atomic step: the low two bits are the phase, the next 20 the requests in flight,
+/// the rest counts changes.
 #[derive(Debug, Default)]
 pub(crate) struct Activity(AtomicU64);
 
@@ -44,29 +51,43 @@ const IDLE: u64 = 0;
 const READING: u64 = 1;
 const BUSY: u64 = 2;
 const PHASE: u64 = 0b11;
+const ONE_IN_FLIGHT: u64 = 1 << 2;
+const IN_FLIGHT: u64 = ((1 << 20) - 1) << 2;
+const ONE_CHANGE: u64 = 1 << 22;
 
 impl Activity {
     /// Bytes arrived from the client: an idle connection starts reading a request head.
-    fn bytes_read(&self) {
+    pub(crate) fn bytes_read(&self) {
         if self.0.load(Relaxed) & PHASE == IDLE {
-            self.enter(IDLE, READING);
+            self.change(|state| (state & PHASE == IDLE).then_some(state | READING));
         }
     }
 
-    /// hyper parsed a request head and called the service.
-    pub(crate) fn request_started(&self) {
-        self.enter(PHASE, BUSY);
+    /// hyper parsed a request head and called the service. The request counts as in flight
+    /// until the returned guard drops: with the response's body, or with the service's future
+    /// if the client gave up on the request first.
+    pub(crate) fn request_started(self: &Arc<Self>) -> InFlight {
+        self.change(|state| {
+            let in_flight = (state & IN_FLIGHT) + ONE_IN_FLIGHT;
+            (in_flight & IN_FLIGHT == in_flight)
+                .then_some(state & !(IN_FLIGHT | PHASE) | in_flight | BUSY)
+        });
+        InFlight(Arc::clone(self))
     }
 
-    /// The response (its body included) is done.
-    pub(crate) fn response_done(&self) {
-        self.enter(PHASE, IDLE);
+    /// A request is done; the connection is idle once none is left.
+    fn request_done(&self) {
+        self.change(|state| {
+            let in_flight = (state & IN_FLIGHT).saturating_sub(ONE_IN_FLIGHT);
+            let phase = if in_flight == 0 { IDLE } else { BUSY };
+            Some(state & !(IN_FLIGHT | PHASE) | in_flight | phase)
+        });
     }
 
-    /// Moves to `to` if the phase is `from` (or any phase, with `PHASE`).
-    fn enter(&self, from: u64, to: u64) {
+    /// Applies `next` (which may decline) and counts the change.
+    fn change(&self, next: impl Fn(u64) -> Option<u64>) {
         let _ = self.0.fetch_update(Relaxed, Relaxed, |state| {
-            (from == PHASE || state & PHASE == from).then(|| ((state >> 2) + 1) << 2 | to)
+            next(state).map(|state| state.wrapping_add(ONE_CHANGE))
         });
     }
 
@@ -75,99 +96,13 @@ impl Activity {
     }
 }
 
-/// The client's socket as hyper sees it: reports reads to [`Activity`], fails writes that
-/// the client leaves unread for the send timeout, and holds the connection's slot (its
-/// semaphore permit) for as long as the socket lives, also after an upgrade to a WebSocket
-/// tunnel.
+/// One request in flight on a connection; see [`Activity::request_started`].
 #[derive(Debug)]
-pub(crate) struct ClientStream {
-    stream: TcpStream,
-    activity: Arc<Activity>,
-    _permit: OwnedSemaphorePermit,
-    send_timeout: Duration,
-    /// Armed while a write waits for the client to make room, and only then.
-    stall: Option<Pin<Box<Sleep>>>,
-    stalled: bool,
-}
+pub(crate) struct InFlight(Arc<Activity>);
 
-impl ClientStream {
-    /// Passes a finished write through; on a pending one, arms the send timer (once per
-    /// stall) and fails when it fires.
-    fn check_write<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        poll: Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        let Poll::Pending = poll else {
-            self.stalled = false;
-            return poll;
-        };
-        let deadline = Instant::now() + self.send_timeout;
-        let stall = match (&mut self.stall, self.stalled) {
-            (Some(stall), true) => stall,
-            (Some(stall), false) => {
-                stall.as_mut().reset(deadline);
-                stall
-            }
-            (None, _) => self
-                .stall
-                .insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        self.stalled = true;
-        match stall.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("client read nothing for {:?}", self.send_timeout),
-            ))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl AsyncRead for ClientStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
-        if buf.filled().len() > before {
-            self.activity.bytes_read();
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for ClientStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
-        self.check_write(cx, poll)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
-        self.check_write(cx, poll)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.request_done();
     }
 }
 
@@ -187,91 +122,146 @@ enum Outcome {
     TimedOut(Timer),
 }
 
-/// Serves one accepted client connection until it closes, times out or is stopped.
-pub(crate) async fn serve(
-    listener: Arc<Listener>,
-    stream: TcpStream,
+/// Serves one client connection, its first request due by `first_request`, until it closes,
+/// times out or is stopped.
+pub(crate) async fn serve<S>(
+    listener: &Arc<Listener>,
+    stream: S,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
-) {
+    protocol: Protocol,
+    first_request: Instant,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &listener.shared.config.limits;
     let activity = Arc::new(Activity::default());
-    let io = TokioIo::new(ClientStream {
+    let io = TokioIo::new(ClientStream::new(
         stream,
-        activity: Arc::clone(&activity),
-        _permit: permit,
-        send_timeout: listener.shared.config.limits.send_timeout,
-        stall: None,
-        stalled: false,
-    });
+        Arc::clone(&activity),
+        protocol == Protocol::Http1,
+        permit,
+        limits.send_timeout,
+    ));
     let service = {
-        let listener = Arc::clone(&listener);
+        let listener = Arc::clone(listener);
         let activity = Arc::clone(&activity);
         service_fn(move |request| {
-            activity.request_started();
+            let in_flight = activity.request_started();
             let listener = Arc::clone(&listener);
-            let activity = Arc::clone(&activity);
             async move {
                 Ok::<_, Infallible>(
-                    crate::forward::handle(&listener, request, peer, activity).await,
+                    crate::forward::handle(&listener, request, peer, in_flight).await,
                 )
             }
         })
     };
-    let limits = &listener.shared.config.limits;
-    let conn = listener
-        .shared
-        .http
-        .serve_connection(io, service)
-        .with_upgrades();
-    let mut watched = Watched {
-        conn,
-        activity,
-        seen: IDLE,
-        fresh: true,
-        armed: Some(Timer::Idle),
-        timer: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
-        header_read_timeout: limits.header_read_timeout,
-        idle_timeout: limits.idle_timeout,
-    };
     let mut stop = listener.stop.clone();
+    match protocol {
+        Protocol::Http1 => {
+            let conn = listener
+                .shared
+                .http
+                .serve_connection(io, service)
+                .with_upgrades();
+            let mut watched = Watched::new(conn, activity, first_request, limits);
+            let Some(outcome) =
+                drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
+            else {
+                return;
+            };
+            let Outcome::TimedOut(timer) = outcome else {
+                outcome.log(peer);
+                return;
+            };
+            let Some(parts) = watched.conn.into_parts() else {
+                return;
+            };
+            let stream = parts.io.into_inner();
+            match timer {
+                Timer::Head => {
+                    tracing::debug!(%peer, "request head too slow: 408");
+                    request_timeout(stream).await;
+                }
+                Timer::Idle => {
+                    outcome.log(peer);
+                    close(stream).await;
+                }
+            }
+        }
+        Protocol::Http2 => {
+            let conn = listener.shared.http2.serve_connection(io, service);
+            let mut watched = Watched::new(conn, activity, first_request, limits);
+            let Some(outcome) =
+                drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
+            else {
+                return;
+            };
+            if !matches!(outcome, Outcome::TimedOut(Timer::Idle)) {
+                outcome.log(peer);
+                return;
+            }
+            // Idle: say GOAWAY (RFC 9113 6.8) so that the client does not start a request
+            // on a connection about to close, and give it a moment to take note.
+            tracing::debug!(%peer, "idle HTTP/2 connection: GOAWAY");
+            Pin::new(&mut watched.conn).graceful_shutdown();
+            watched.arm(Timer::Idle, limits.header_read_timeout);
+            if let Some(outcome) =
+                drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
+            {
+                outcome.log(peer);
+            }
+        }
+    }
+}
+
+/// Runs a connection until it ends or times out, telling it to finish up when the listener
+/// drains. `None`: the listener stopped for good, and the connection is to be dropped.
+async fn drive<C>(
+    watched: &mut Watched<C>,
+    stop: &mut watch::Receiver<Stop>,
+    graceful: impl Fn(Pin<&mut C>),
+) -> Option<Outcome>
+where
+    C: Future<Output = Result<(), hyper::Error>> + Unpin,
+{
     let mut draining = false;
-    let outcome = loop {
+    loop {
         if !draining {
             let state = *stop.borrow_and_update();
             match state {
                 Stop::Run => {}
                 Stop::Drain => {
                     draining = true;
-                    Pin::new(&mut watched.conn).graceful_shutdown();
+                    graceful(Pin::new(&mut watched.conn));
                 }
-                Stop::Now => return,
+                Stop::Now => return None,
             }
         }
         tokio::select! {
-            outcome = &mut watched => break outcome,
+            outcome = &mut *watched => return Some(outcome),
             changed = stop.changed() => {
-                if changed.is_err() {
-                    // The listener is gone without a word: nobody waits for us.
-                    return;
-                }
-                if *stop.borrow() == Stop::Now {
-                    return;
+                // An error: the listener is gone without a word, and nobody waits for us.
+                if changed.is_err() || *stop.borrow() == Stop::Now {
+                    return None;
                 }
             }
         }
-    };
-    match outcome {
-        Outcome::Closed(Ok(())) => {}
-        Outcome::Closed(Err(error)) => {
-            tracing::debug!(%peer, %error, "client connection ended with an error");
-        }
-        Outcome::TimedOut(Timer::Idle) => {
-            tracing::debug!(%peer, "idle client connection closed");
-        }
-        Outcome::TimedOut(Timer::Head) => {
-            tracing::debug!(%peer, "request head too slow: 408");
-            if let Some(parts) = watched.conn.into_parts() {
-                request_timeout(parts.io.into_inner()).await;
+    }
+}
+
+impl Outcome {
+    fn log(self, peer: SocketAddr) {
+        match self {
+            Outcome::Closed(Ok(())) => {}
+            Outcome::Closed(Err(error)) => {
+                tracing::debug!(%peer, %error, "client connection ended with an error");
+            }
+            Outcome::TimedOut(Timer::Idle) => {
+                tracing::debug!(%peer, "idle client connection closed");
+            }
+            Outcome::TimedOut(Timer::Head) => {
+                tracing::debug!(%peer, "request head too slow");
             }
         }
     }
@@ -289,6 +279,27 @@ struct Watched<C> {
     timer: Pin<Box<Sleep>>,
     header_read_timeout: Duration,
     idle_timeout: Duration,
+}
+
+impl<C> Watched<C> {
+    fn new(conn: C, activity: Arc<Activity>, first_request: Instant, limits: &Limits) -> Self {
+        Watched {
+            conn,
+            activity,
+            seen: IDLE,
+            fresh: true,
+            armed: Some(Timer::Idle),
+            timer: Box::pin(tokio::time::sleep_until(first_request)),
+            header_read_timeout: limits.header_read_timeout,
+            idle_timeout: limits.idle_timeout,
+        }
+    }
+
+    /// Arms `timer` to fire `after` from now, whatever the phase.
+    fn arm(&mut self, timer: Timer, after: Duration) {
+        self.armed = Some(timer);
+        self.timer.as_mut().reset(Instant::now() + after);
+    }
 }
 
 impl<C> Future for Watched<C>
@@ -315,7 +326,7 @@ where
                     this.timer.as_mut().reset(now + this.idle_timeout);
                 }
                 READING => {
-                    // The first request's head counts from the accept.
+                    // The first request's head counts from the connection's start.
                     if !this.fresh {
                         this.timer.as_mut().reset(now + this.header_read_timeout);
                     }
@@ -346,7 +357,7 @@ request head not received in time\n";
 /// Answers 408 on a connection whose head did not arrive in time, then closes it. The
 /// client's unread bytes are drained for a moment first, so that the close is a FIN the
 /// client can read the 408 before, not a reset.
-async fn request_timeout(mut stream: ClientStream) {
+async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(mut stream: ClientStream<S>) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(REQUEST_TIMEOUT).await?;
         stream.shutdown().await?;
@@ -363,8 +374,28 @@ async fn request_timeout(mut stream: ClientStream) {
     .await;
 }
 
+/// Most streams a client may have open at once on one HTTP/2 connection (nginx's default).
+const MAX_CONCURRENT_STREAMS: u32 = 100;
+
+/// Closes an idle connection: over TLS with a close_notify alert first, so that the client
+/// can tell the close from a truncation.
+async fn close<S: AsyncWrite + Unpin>(mut stream: ClientStream<S>) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+}
+
+/// hyper's HTTP/2 server settings for client connections.
+pub(crate) fn http2_builder(limits: &Limits) -> http2::Builder<TokioExecutor> {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        // HPACK-decoded size, the counterpart of HTTP/1.1's head size; hyper answers 431.
+        .max_header_list_size(u32::try_from(limits.max_header_size).unwrap_or(u32::MAX));
+    builder
+}
+
 /// hyper's HTTP/1 server settings for client connections.
-pub(crate) fn http_builder(limits: &crate::Limits) -> http1::Builder {
+pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
     let mut builder = http1::Builder::new();
     builder
         .keep_alive(true)
@@ -384,19 +415,31 @@ mod tests {
 
     #[test]
     fn activity_counts_every_change() {
-        let activity = Activity::default();
+        let activity = Arc::new(Activity::default());
         let start = activity.snapshot();
         activity.bytes_read();
-        activity.request_started();
-        activity.response_done();
+        drop(activity.request_started());
         let after = activity.snapshot();
         assert_eq!(after & PHASE, IDLE);
         assert_ne!(after, start, "a whole request between two looks is seen");
         // Reads during a request do not change the phase.
-        activity.request_started();
+        let _request = activity.request_started();
         let busy = activity.snapshot();
         activity.bytes_read();
         assert_eq!(activity.snapshot(), busy);
+    }
+
+    #[test]
+    fn connection_is_idle_once_its_last_request_is_done() {
+        let activity = Arc::new(Activity::default());
+        let first = activity.request_started();
+        let second = activity.request_started();
+        assert_eq!(activity.snapshot() & PHASE, BUSY);
+        drop(first);
+        assert_eq!(activity.snapshot() & PHASE, BUSY, "one still in flight");
+        drop(second);
+        assert_eq!(activity.snapshot() & PHASE, IDLE);
+        assert_eq!(activity.snapshot() & IN_FLIGHT, 0);
     }
 
     #[test]

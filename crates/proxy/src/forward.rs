@@ -11,7 +11,7 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 
 use crate::body::{BodySlot, Done, Progress, ResponseBody};
-use crate::conn::Activity;
+use crate::conn::InFlight;
 use crate::headers;
 use crate::server::Listener;
 use crate::upstream::Unavailable;
@@ -21,11 +21,11 @@ pub(crate) async fn handle(
     listener: &Arc<Listener>,
     mut request: Request<Incoming>,
     peer: SocketAddr,
-    activity: Arc<Activity>,
+    in_flight: InFlight,
 ) -> Response<ResponseBody> {
     let shared = &listener.shared;
     if request.method() == Method::CONNECT {
-        return message(StatusCode::METHOD_NOT_ALLOWED, NOT_TUNNEL, activity);
+        return message(StatusCode::METHOD_NOT_ALLOWED, NOT_TUNNEL, in_flight);
     }
     let websocket =
         headers::is_websocket_upgrade(request.method(), request.version(), request.headers());
@@ -33,8 +33,10 @@ pub(crate) async fn handle(
     let (mut parts, body) = request.into_parts();
     let received = parts.version;
 
-    // An absolute-form request line carries the host in the URI only.
-    if !parts.headers.contains_key(header::HOST) {
+    if received == Version::HTTP_2 {
+        headers::from_http2(&mut parts.headers, parts.uri.authority());
+    } else if !parts.headers.contains_key(header::HOST) {
+        // An absolute-form request line carries the host in the URI only.
         if let Some(host) = parts
             .uri
             .authority()
@@ -44,7 +46,8 @@ pub(crate) async fn handle(
         }
     }
     headers::remove_hop_by_hop(&mut parts.headers, websocket);
-    headers::add_forwarded(&mut parts.headers, peer.ip(), received);
+    let tls = listener.transport.is_tls();
+    headers::add_forwarded(&mut parts.headers, peer.ip(), received, tls);
     let path_and_query = match parts.uri.path_and_query() {
         Some(pq) if pq.as_str().starts_with('/') => pq.clone(),
         _ => PathAndQuery::from_static("/"),
@@ -68,13 +71,13 @@ pub(crate) async fn handle(
                     parts.method,
                     path_and_query
                 );
-                return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+                return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
             }
             Err(Unavailable::NoServers) => {
-                return message(StatusCode::SERVICE_UNAVAILABLE, NO_SERVERS, activity);
+                return message(StatusCode::SERVICE_UNAVAILABLE, NO_SERVERS, in_flight);
             }
             Err(Unavailable::AllDown) => {
-                return message(StatusCode::SERVICE_UNAVAILABLE, ALL_DOWN, activity);
+                return message(StatusCode::SERVICE_UNAVAILABLE, ALL_DOWN, in_flight);
             }
         };
         let server = Arc::clone(shared.upstreams.server(id));
@@ -100,19 +103,26 @@ pub(crate) async fn handle(
         let error = match sent {
             Some(Ok(response)) => {
                 shared.upstreams.succeeded(id);
-                return respond(listener, response, client_upgrade, active, activity);
+                return respond(
+                    listener,
+                    response,
+                    received,
+                    client_upgrade,
+                    active,
+                    in_flight,
+                );
             }
             Some(Err(error)) => error,
             None => {
                 tracing::warn!(server = %server.address, "no response in {:?}: 504", limits.upstream_timeout);
-                return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, activity);
+                return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, in_flight);
             }
         };
         drop(active);
         if out_of_local_resources(&error) {
             // Not the server's fault, and another server would fare no better.
             tracing::warn!(server = %server.address, ?error, "out of sockets or memory: 502");
-            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
         }
         let connect = error.is_connect();
         if connect {
@@ -129,24 +139,26 @@ pub(crate) async fn handle(
             continue;
         }
         tracing::warn!(server = %server.address, ?error, "{} {}: 502", parts.method, path_and_query);
-        return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+        return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
     }
 }
 
-/// Streams a server's response to the client, or sets up a WebSocket tunnel for a 101.
+/// Streams a server's response to the client (whose request came in `version`), or sets up
+/// a WebSocket tunnel for a 101.
 fn respond(
     listener: &Arc<Listener>,
     mut response: Response<Incoming>,
+    version: Version,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     active: crate::upstream::ActiveGuard,
-    activity: Arc<Activity>,
+    in_flight: InFlight,
 ) -> Response<ResponseBody> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) =
             client_upgrade.filter(|_| headers::is_websocket_accept(response.headers()))
         else {
             tracing::warn!("server switched protocols unasked: 502");
-            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, activity);
+            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
         };
         let server_upgrade = hyper::upgrade::on(&mut response);
         crate::tunnel::spawn(Arc::clone(listener), client_upgrade, server_upgrade, active);
@@ -154,17 +166,21 @@ fn respond(
         headers::remove_hop_by_hop(&mut parts.headers, true);
         headers::append_via(&mut parts.headers, parts.version);
         parts.version = Version::HTTP_11;
-        return Response::from_parts(parts, ResponseBody::full("", Done::new(activity, None)));
+        return Response::from_parts(parts, ResponseBody::full("", Done::new(in_flight, None)));
     }
     let (mut parts, body) = response.into_parts();
     headers::remove_hop_by_hop(&mut parts.headers, false);
     headers::append_via(&mut parts.headers, parts.version);
     // hyper answers an HTTP/1.0 client in HTTP/1.0 whatever this says.
-    parts.version = Version::HTTP_11;
+    parts.version = if version == Version::HTTP_2 {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
     let timeout = listener.shared.config.limits.upstream_timeout;
     Response::from_parts(
         parts,
-        ResponseBody::upstream(body, timeout, Done::new(activity, Some(active))),
+        ResponseBody::upstream(body, timeout, Done::new(in_flight, Some(active))),
     )
 }
 
@@ -225,12 +241,8 @@ const ALL_DOWN: &str = "503 service unavailable: all servers are down\n";
 const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
 
 /// A short plain-text answer of the proxy's own.
-fn message(
-    status: StatusCode,
-    text: &'static str,
-    activity: Arc<Activity>,
-) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::full(text, Done::new(activity, None)));
+fn message(status: StatusCode, text: &'static str, in_flight: InFlight) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::full(text, Done::new(in_flight, None)));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,9 +1,11 @@
 //! Header rewriting between client and server: hop-by-hop headers (RFC 9110 7.6.1) go,
-//! X-Forwarded-For, X-Forwarded-Proto and Via (RFC 9110 7.6.3) come.
+//! X-Forwarded-For, X-Forwarded-Proto and Via (RFC 9110 7.6.3) come, and HTTP/2 requests get
+//! the shape HTTP/1.1 servers expect.
 
 use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::Authority;
 use http::{Method, Version};
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -70,9 +72,35 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, websocket: bool) {
     }
 }
 
+/// Turns an HTTP/2 request's headers into HTTP/1.1 ones: Host from the `:authority`
+/// pseudo-header, which wins over a Host field (RFC 9113 8.3.1), and the Cookie fields,
+/// which HTTP/2 may split into one per cookie, joined into one (RFC 9113 8.2.3).
+pub(crate) fn from_http2(headers: &mut HeaderMap, authority: Option<&Authority>) {
+    if let Some(authority) = authority {
+        // RFC 9113 8.3.1: no userinfo in :authority; if a client sent one, it stays here.
+        let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+        if let Ok(host) = HeaderValue::from_str(host) {
+            headers.insert(header::HOST, host);
+        }
+    }
+    if headers.get_all(header::COOKIE).iter().nth(1).is_some() {
+        let mut joined: Vec<u8> = Vec::new();
+        for value in headers.get_all(header::COOKIE) {
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(value.as_bytes());
+        }
+        if let Ok(value) = HeaderValue::from_bytes(&joined) {
+            headers.insert(header::COOKIE, value);
+        }
+    }
+}
+
 /// Adds the client's address to X-Forwarded-For (after any addresses already there), sets
-/// X-Forwarded-Proto to `http` (a client could claim https), and appends this hop to Via.
-pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, version: Version) {
+/// X-Forwarded-Proto to `https` on a TLS connection and to `http` otherwise (whatever the
+/// client claimed), and appends this hop to Via.
+pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, version: Version, tls: bool) {
     let client = client.to_canonical().to_string();
     let mut forwarded_for: Vec<u8> = Vec::new();
     for value in headers.get_all(&X_FORWARDED_FOR) {
@@ -86,7 +114,8 @@ pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, version: Ve
     if let Ok(value) = HeaderValue::from_bytes(&forwarded_for) {
         headers.insert(&X_FORWARDED_FOR, value);
     }
-    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let proto = if tls { "https" } else { "http" };
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     append_via(headers, version);
 }
 
@@ -216,6 +245,7 @@ mod tests {
             &mut headers,
             "::ffff:192.0.2.9".parse().expect("ip"),
             Version::HTTP_11,
+            false,
         );
         assert_eq!(
             headers["x-forwarded-for"],
@@ -229,8 +259,42 @@ mod tests {
             &mut fresh,
             "2001:db8::1".parse().expect("ip"),
             Version::HTTP_10,
+            false,
         );
         assert_eq!(fresh["x-forwarded-for"], "2001:db8::1");
         assert_eq!(fresh["via"], "1.0 baton");
+    }
+
+    #[test]
+    fn tls_and_http2_show_in_proto_and_via() {
+        let mut headers = map(&[("x-forwarded-proto", "http"), ("via", "1.1 edge")]);
+        add_forwarded(
+            &mut headers,
+            "192.0.2.9".parse().expect("ip"),
+            Version::HTTP_2,
+            true,
+        );
+        assert_eq!(headers["x-forwarded-proto"], "https");
+        assert_eq!(headers["via"], "1.1 edge, 2 baton");
+    }
+
+    #[test]
+    fn http2_authority_becomes_host_and_cookies_are_joined() {
+        let mut headers = map(&[
+            ("host", "stale.example"),
+            ("cookie", "a=1"),
+            ("cookie", "b=2"),
+            ("cookie", "c=3"),
+        ]);
+        let authority = Authority::from_static("shop.example:8443");
+        from_http2(&mut headers, Some(&authority));
+        assert_eq!(headers["host"], "shop.example:8443");
+        assert_eq!(headers.get_all("cookie").iter().count(), 1);
+        assert_eq!(headers["cookie"], "a=1; b=2; c=3");
+
+        let mut headers = map(&[("host", "kept.example"), ("cookie", "only=1")]);
+        from_http2(&mut headers, None);
+        assert_eq!(headers["host"], "kept.example");
+        assert_eq!(headers["cookie"], "only=1");
     }
 }

@@ -17,8 +17,10 @@
 //! # }
 //! ```
 //!
-//! HTTP/1.1 to clients (with keep-alive) and to servers (pooled keep-alive connections);
-//! bodies are streamed both ways; WebSocket upgrades are passed through. A request that fails
+//! HTTP/1.1 (with keep-alive) and HTTP/2 to clients, HTTP/1.1 to servers (pooled keep-alive
+//! connections); bodies are streamed both ways; WebSocket upgrades are passed through.
+//! [`Proxy::serve_tls`] terminates TLS with certificates from [`TlsConfig`], chosen by SNI,
+//! with HTTP/2 when ALPN picks it; plain listeners take HTTP/2 with prior knowledge (h2c). A request that fails
 //! before its body went out is tried once more on another server (after a failed connect any
 //! request, otherwise idempotent ones), and servers that keep refusing connections are
 //! ejected for a while. What the proxy answers itself: 400 (malformed request), 405
@@ -34,9 +36,13 @@ mod conn;
 mod forward;
 mod headers;
 mod server;
+mod stream;
+mod tls;
+mod transport;
 mod tunnel;
 mod upstream;
 
 pub use config::{Ejection, Limits, ProxyConfig, ServerConfig};
 pub use server::{Proxy, serve};
+pub use tls::{TlsConfig, TlsError};
 pub use upstream::ServerStatus;

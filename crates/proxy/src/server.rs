@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -15,6 +15,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::body::RequestBody;
 use crate::config::ProxyConfig;
+use crate::tls::TlsConfig;
+use crate::transport::Transport;
 use crate::upstream::{ServerStatus, Upstreams};
 
 /// Serves HTTP on `listener`, forwarding to `config`'s servers, until `shutdown` completes.
@@ -39,6 +41,7 @@ pub(crate) struct Shared {
     pub(crate) upstreams: Upstreams,
     pub(crate) client: Client<HttpConnector, RequestBody>,
     pub(crate) http: http1::Builder,
+    pub(crate) http2: http2::Builder<TokioExecutor>,
 }
 
 /// What a listener's connections are told to do.
@@ -51,12 +54,13 @@ pub(crate) enum Stop {
     Now,
 }
 
-/// One [`Proxy::serve`] call, shared by its connections and tunnels. The call waits for the
+/// One [`Proxy::serve`] or [`Proxy::serve_tls`] call, shared by its connections and tunnels. The call waits for the
 /// last of them to end by waiting for the last clone of `_done` to drop (as mini-redis does).
 #[derive(Debug)]
 pub(crate) struct Listener {
     pub(crate) shared: Arc<Shared>,
     pub(crate) stop: watch::Receiver<Stop>,
+    pub(crate) transport: Transport,
     _done: mpsc::Sender<()>,
 }
 
@@ -78,6 +82,7 @@ impl Proxy {
         let shared = Shared {
             upstreams: Upstreams::new(&config.servers, &config.algorithm, &config.ejection),
             http: crate::conn::http_builder(limits),
+            http2: crate::conn::http2_builder(limits),
             client,
             config,
         };
@@ -91,14 +96,38 @@ impl Proxy {
         self.shared.upstreams.status()
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes; see [`serve`].
+    /// Serves HTTP on `listener` until `shutdown` completes; see [`serve`]. Clients speak
+    /// HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
     pub async fn serve(&self, listener: TcpListener, shutdown: impl Future) {
+        self.run(listener, Transport::Plain, shutdown).await;
+    }
+
+    /// Serves HTTPS on `listener` until `shutdown` completes, as [`serve`] does HTTP.
+    ///
+    /// Clients speak HTTP/2 when ALPN chose it, HTTP/1.1 otherwise. The TLS handshake must
+    /// be done within [`Limits::header_read_timeout`](crate::Limits::header_read_timeout),
+    /// and a failed one closes only its own connection. Servers see `X-Forwarded-Proto:
+    /// https`. Connections over the limit are closed without an answer (a plain-text 503
+    /// would be noise to a TLS client).
+    pub async fn serve_tls(
+        &self,
+        listener: TcpListener,
+        tls: Arc<TlsConfig>,
+        shutdown: impl Future,
+    ) {
+        self.run(listener, Transport::Tls(tls.acceptor()), shutdown)
+            .await;
+    }
+
+    /// The accept loop of [`Proxy::serve`] and [`Proxy::serve_tls`].
+    async fn run(&self, listener: TcpListener, transport: Transport, shutdown: impl Future) {
         let limits = &self.shared.config.limits;
         let (stop, stop_rx) = watch::channel(Stop::Run);
         let (done, mut all_done) = mpsc::channel::<()>(1);
         let context = Arc::new(Listener {
             shared: Arc::clone(&self.shared),
             stop: stop_rx,
+            transport,
             _done: done,
         });
         let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -123,7 +152,7 @@ impl Proxy {
             };
             let _ = stream.set_nodelay(true);
             if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
-                tokio::spawn(crate::conn::serve(
+                tokio::spawn(crate::transport::accept(
                     Arc::clone(&context),
                     stream,
                     peer,
@@ -137,19 +166,23 @@ impl Proxy {
                     let permit = tokio::time::timeout(wait, slots.acquire_owned()).await;
                     drop(place);
                     match permit {
-                        Ok(Ok(permit)) => crate::conn::serve(context, stream, peer, permit).await,
+                        Ok(Ok(permit)) => {
+                            crate::transport::accept(context, stream, peer, permit).await;
+                        }
                         _ => {
+                            let tls = context.transport.is_tls();
                             drop(context);
                             if let Ok(refusal) = refusing.try_acquire_owned() {
-                                refuse(stream, peer).await;
+                                refuse(stream, peer, tls).await;
                                 drop(refusal);
                             }
                         }
                     }
                 });
             } else if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
+                let tls = context.transport.is_tls();
                 tokio::spawn(async move {
-                    refuse(stream, peer).await;
+                    refuse(stream, peer, tls).await;
                     drop(refusal);
                 });
             }
@@ -181,8 +214,13 @@ connection: close\r\n\
 too many connections\n";
 
 /// Answers 503 to a connection over the limit and closes it, reading what the client sent for
-/// a moment so that the close does not reset the connection before the client reads.
-async fn refuse(mut stream: TcpStream, peer: SocketAddr) {
+/// a moment so that the close does not reset the connection before the client reads. A TLS
+/// connection is closed at once: an answer would cost a handshake, under load.
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, tls: bool) {
+    if tls {
+        tracing::debug!(%peer, "connection limit reached: closed");
+        return;
+    }
     tracing::debug!(%peer, "connection limit reached: 503");
     let _ = tokio::time::timeout(Duration::from_millis(500), async {
         stream.write_all(SERVICE_UNAVAILABLE).await?;

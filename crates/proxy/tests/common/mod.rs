@@ -1,6 +1,8 @@
 //! Test upstream servers, a proxy on 127.0.0.1:0, and small HTTP clients.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+pub mod tls;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use baton_proxy::{Proxy, ProxyConfig, ServerConfig};
+use baton_proxy::{Proxy, ProxyConfig, ServerConfig, TlsConfig};
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
@@ -24,6 +26,7 @@ use tokio::task::JoinHandle;
 /// A small HTTP/1.1 server that says who it is. Routes:
 /// - `/big/N`: N bytes generated on the fly, without Content-Length (chunked).
 /// - `/count`: reads the request body and answers `received=N`.
+/// - `/echo`: streams the request body back as it arrives.
 /// - `/slow/MS`: answers after MS milliseconds.
 /// - `/stall/N`: sends N bytes of a body and then nothing, ever.
 /// - `/hop`: answers with hop-by-hop headers that must not reach the client.
@@ -114,7 +117,7 @@ async fn accept_loop(
 
 pub type TestBody = http_body_util::combinators::BoxBody<Bytes, hyper::Error>;
 
-fn text(body: String) -> TestBody {
+pub fn text(body: String) -> TestBody {
     http_body_util::Full::new(Bytes::from(body))
         .map_err(|never: Infallible| match never {})
         .boxed()
@@ -141,6 +144,8 @@ async fn route(
             }
         }
         Response::new(text(format!("received={received}")))
+    } else if path == "/echo" {
+        Response::new(request.into_body().boxed())
     } else if let Some(ms) = path.strip_prefix("/slow/") {
         tokio::time::sleep(Duration::from_millis(ms.parse().expect("ms"))).await;
         Response::new(text(format!("server={name}\nslept={ms}\n")))
@@ -323,18 +328,30 @@ pub struct TestProxy {
 }
 
 impl TestProxy {
+    /// A proxy serving plain HTTP.
     pub async fn start(config: ProxyConfig) -> TestProxy {
+        TestProxy::start_with(config, None).await
+    }
+
+    /// A proxy serving HTTPS.
+    pub async fn start_tls(config: ProxyConfig, tls: TlsConfig) -> TestProxy {
+        TestProxy::start_with(config, Some(Arc::new(tls))).await
+    }
+
+    async fn start_with(config: ProxyConfig, tls: Option<Arc<TlsConfig>>) -> TestProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let proxy = Proxy::new(Arc::new(config));
         let (shutdown, signal) = oneshot::channel::<()>();
         let serving = proxy.clone();
         let task = tokio::spawn(async move {
-            serving
-                .serve(listener, async {
-                    let _ = signal.await;
-                })
-                .await;
+            let signal = async {
+                let _ = signal.await;
+            };
+            match tls {
+                Some(tls) => serving.serve_tls(listener, tls, signal).await,
+                None => serving.serve(listener, signal).await,
+            }
         });
         TestProxy {
             addr,
@@ -384,7 +401,14 @@ pub struct Conn {
 
 impl Conn {
     pub async fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).await.expect("connect");
+        Conn::over(TcpStream::connect(addr).await.expect("connect")).await
+    }
+
+    /// HTTP/1.1 over an already connected stream (plain or TLS).
+    pub async fn over<S>(stream: S) -> Conn
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("handshake");
@@ -420,6 +444,58 @@ impl Conn {
     pub fn is_closed(&self) -> bool {
         self.sender.is_closed()
     }
+}
+
+/// One HTTP/2 client connection (h2c, or h2 over TLS).
+pub struct H2 {
+    pub sender: hyper::client::conn::http2::SendRequest<TestBody>,
+    /// The connection's task: it ends when the connection closes.
+    pub connection: JoinHandle<()>,
+}
+
+impl H2 {
+    pub async fn over<S>(stream: S) -> H2
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            TokioIo::new(stream),
+        )
+        .await
+        .expect("h2 handshake");
+        let connection = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        H2 { sender, connection }
+    }
+
+    /// Prior knowledge: HTTP/2 on a plain TCP connection.
+    pub async fn open(addr: SocketAddr) -> H2 {
+        H2::over(TcpStream::connect(addr).await.expect("connect")).await
+    }
+
+    /// A GET of `uri` (absolute: its authority becomes `:authority`).
+    pub async fn get(&mut self, uri: &str) -> (Response<()>, String) {
+        let request = Request::get(uri)
+            .body(text(String::new()))
+            .expect("request");
+        let response = self.send_streaming(request).await;
+        let (parts, body) = response.into_parts();
+        (Response::from_parts(parts, ()), body_text(body).await)
+    }
+
+    /// Sends and returns the response with its body still to read.
+    pub async fn send_streaming(&mut self, request: Request<TestBody>) -> Response<Incoming> {
+        self.sender.ready().await.expect("connection ready");
+        self.sender.send_request(request).await.expect("response")
+    }
+}
+
+/// A whole body, as text.
+pub async fn body_text(body: Incoming) -> String {
+    let body = body.collect().await.expect("body").to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// One GET on a fresh connection.

@@ -1,0 +1,132 @@
+//! The client's socket as hyper sees it, plain or TLS.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::{Instant, Sleep};
+
+use crate::conn::Activity;
+
+/// Reports reads to [`Activity`], fails writes that the client leaves unread for the send
+/// timeout, and holds the connection's slot (its semaphore permit) for as long as the socket
+/// lives, also after an upgrade to a WebSocket tunnel.
+#[derive(Debug)]
+pub(crate) struct ClientStream<S> {
+    stream: S,
+    activity: Arc<Activity>,
+    /// HTTP/1.1: the first bytes after an idle spell start a request head (and its 408
+    /// timer). Not on HTTP/2, where bytes may be pings or window updates of any stream.
+    reads_start_heads: bool,
+    _permit: OwnedSemaphorePermit,
+    send_timeout: Duration,
+    /// Armed while a write waits for the client to make room, and only then.
+    stall: Option<Pin<Box<Sleep>>>,
+    stalled: bool,
+}
+
+impl<S> ClientStream<S> {
+    pub(crate) fn new(
+        stream: S,
+        activity: Arc<Activity>,
+        reads_start_heads: bool,
+        permit: OwnedSemaphorePermit,
+        send_timeout: Duration,
+    ) -> Self {
+        ClientStream {
+            stream,
+            activity,
+            reads_start_heads,
+            _permit: permit,
+            send_timeout,
+            stall: None,
+            stalled: false,
+        }
+    }
+
+    /// Passes a finished write through; on a pending one, arms the send timer (once per
+    /// stall) and fails when it fires.
+    fn check_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let Poll::Pending = poll else {
+            self.stalled = false;
+            return poll;
+        };
+        let deadline = Instant::now() + self.send_timeout;
+        let stall = match (&mut self.stall, self.stalled) {
+            (Some(stall), true) => stall,
+            (Some(stall), false) => {
+                stall.as_mut().reset(deadline);
+                stall
+            }
+            (None, _) => self
+                .stall
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        self.stalled = true;
+        match stall.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("client read nothing for {:?}", self.send_timeout),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for ClientStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
+        if self.reads_start_heads && buf.filled().len() > before {
+            self.activity.bytes_read();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for ClientStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.check_write(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.check_write(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A TLS stream flushes its buffered records here: that too waits for the client.
+        let poll = Pin::new(&mut self.stream).poll_flush(cx);
+        self.check_write(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

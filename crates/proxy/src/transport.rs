@@ -1,0 +1,192 @@
+//! What happens to an accepted connection before HTTP: the TLS handshake, and the choice
+//! between HTTP/1.1 and HTTP/2 (ALPN on TLS, the connection preface on plain TCP).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+use crate::server::{Listener, Stop};
+
+/// How a listener's connections arrive.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    /// Plain TCP: HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
+    Plain,
+    /// TLS, with HTTP/2 when ALPN chose `h2`.
+    Tls(TlsAcceptor),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Plain => "Plain",
+            Transport::Tls(_) => "Tls",
+        })
+    }
+}
+
+impl Transport {
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+}
+
+/// The HTTP version a client connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// RFC 9113 3.4: an HTTP/2 connection with prior knowledge starts with this.
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Sets up one accepted connection and serves it until it ends.
+///
+/// The first request must begin within `header_read_timeout`: on plain TCP counted from the
+/// accept (as before HTTP/2 existed here), on TLS from the end of the handshake, which has a
+/// `header_read_timeout` of its own. A listener that stops before HTTP started closes the
+/// connection, as HTTP/1.1 does with an idle one.
+pub(crate) async fn accept(
+    listener: Arc<Listener>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
+    let timeout = listener.shared.config.limits.header_read_timeout;
+    let mut stop = listener.stop.clone();
+    let stopping = async move {
+        let _ = stop.wait_for(|stop| *stop != Stop::Run).await;
+    };
+    tokio::pin!(stopping);
+    match &listener.transport {
+        Transport::Plain => {
+            let deadline = Instant::now() + timeout;
+            let protocol = tokio::select! {
+                protocol = tokio::time::timeout_at(deadline, sniff(&stream)) => protocol,
+                () = &mut stopping => return,
+            };
+            let protocol = match protocol {
+                Ok(Ok(protocol)) => protocol,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "client connection failed");
+                    return;
+                }
+                // HTTP/1.1 sees the expired deadline: a silent client is closed quietly, a
+                // partial head gets 408.
+                Err(_) => Protocol::Http1,
+            };
+            crate::conn::serve(&listener, stream, peer, permit, protocol, deadline).await;
+        }
+        Transport::Tls(acceptor) => {
+            let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
+            let stream = tokio::select! {
+                handshake = handshake => match handshake {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(error)) => {
+                        tracing::debug!(%peer, %error, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake not done in {timeout:?}");
+                        return;
+                    }
+                },
+                () = &mut stopping => return,
+            };
+            let protocol = match stream.get_ref().1.alpn_protocol() {
+                Some(crate::tls::ALPN_H2) => Protocol::Http2,
+                _ => Protocol::Http1,
+            };
+            let deadline = Instant::now() + timeout;
+            crate::conn::serve(&listener, stream, peer, permit, protocol, deadline).await;
+        }
+    }
+}
+
+/// Looks at the first bytes without taking them, so that HTTP/1.1 still reads them: HTTP/2
+/// if they are the connection preface, HTTP/1.1 as soon as they differ from it (or the
+/// client closed without a word).
+async fn sniff(stream: &TcpStream) -> std::io::Result<Protocol> {
+    let mut buf = [0u8; PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 || buf[..n] != PREFACE[..n] {
+            return Ok(Protocol::Http1);
+        }
+        if n == PREFACE.len() {
+            return Ok(Protocol::Http2);
+        }
+        // The start of the preface, and the rest not here yet. Peeking again would return at
+        // once with the same bytes (the socket stays readable), so wait a moment instead.
+        // Real clients send the preface in one segment; this is for the odd one that doesn't.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt as _;
+    use tokio::net::TcpListener;
+
+    /// A connected pair: the client's end and the server's.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        (client, server)
+    }
+
+    /// What the server side sniffs after the client sent `bytes` and closed.
+    async fn sniffed(bytes: &[u8]) -> Protocol {
+        let (mut client, server) = pair().await;
+        client.write_all(bytes).await.expect("write");
+        drop(client);
+        sniff(&server).await.expect("sniff")
+    }
+
+    #[tokio::test]
+    async fn preface_is_http2_and_anything_else_http1() {
+        assert_eq!(sniffed(PREFACE).await, Protocol::Http2);
+        assert_eq!(sniffed(b"GET / HTTP/1.1\r\n").await, Protocol::Http1);
+        assert_eq!(sniffed(b"POST / HTTP/1.1\r\n").await, Protocol::Http1);
+        assert_eq!(sniffed(b"PRIX").await, Protocol::Http1);
+        assert_eq!(sniffed(b"").await, Protocol::Http1, "closed at once");
+    }
+
+    #[tokio::test]
+    async fn preface_in_pieces_is_waited_for() {
+        let (mut client, server) = pair().await;
+        let sniffing = tokio::spawn(async move { sniff(&server).await.expect("sniff") });
+        client.write_all(&PREFACE[..5]).await.expect("write");
+        let mut sniffing = std::pin::pin!(sniffing);
+        // With only the start of the preface there, no answer is possible yet.
+        let early = tokio::time::timeout(Duration::from_millis(100), &mut sniffing).await;
+        assert!(early.is_err(), "decided on 5 bytes: {early:?}");
+        client.write_all(&PREFACE[5..]).await.expect("write");
+        assert_eq!(sniffing.await.expect("task"), Protocol::Http2);
+    }
+
+    #[tokio::test]
+    async fn sniffing_takes_no_bytes() {
+        let (mut client, mut server) = pair().await;
+        client
+            .write_all(b"GET / HTTP/1.1\r\n")
+            .await
+            .expect("write");
+        assert_eq!(sniff(&server).await.expect("sniff"), Protocol::Http1);
+        let mut buf = [0u8; 16];
+        tokio::io::AsyncReadExt::read_exact(&mut server, &mut buf)
+            .await
+            .expect("read");
+        assert_eq!(&buf, b"GET / HTTP/1.1\r\n");
+    }
+}
