@@ -1,6 +1,7 @@
 //! What one proxy listener needs to run: its servers, how to choose among them, and its limits.
 
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::balance::Algorithm;
@@ -22,8 +23,17 @@ pub struct ProxyConfig {
     /// server (default 1). Only requests whose body has not been sent yet are retried: after a
     /// failed connect any request, after other failures only idempotent methods.
     pub retries: u32,
-    /// Passive health: when consecutive connect failures take a server out of rotation.
+    /// Passive health: when consecutive failures (refused connects, timeouts, 502/503/504
+    /// answers) take a server out of rotation.
     pub ejection: Ejection,
+    /// Active health: a probe sent to every server at an interval (default: none). A server
+    /// that fails `fall` probes in a row takes no requests until it passes `rise` in a row.
+    pub health_check: Option<HealthCheck>,
+    /// How long a server that comes back (its health check rises, or its ejection ends)
+    /// takes to get its full share of requests: its effective weight grows linearly from a
+    /// tenth of its weight to all of it over this time, as HAProxy's `slowstart` (default
+    /// zero: off). Not applied to Maglev, whose table keeps its build-time weights.
+    pub slow_start: Duration,
 }
 
 impl ProxyConfig {
@@ -35,6 +45,8 @@ impl ProxyConfig {
             limits: Limits::default(),
             retries: 1,
             ejection: Ejection::default(),
+            health_check: None,
+            slow_start: Duration::ZERO,
         }
     }
 }
@@ -125,13 +137,18 @@ impl Default for Limits {
     }
 }
 
-/// Passive ejection: after `consecutive_failures` connect failures in a row a server is
-/// skipped for a back-off time, which starts at `backoff` and doubles, up to `max_backoff`,
-/// each time the server fails again right after coming back. One success resets both.
-#[derive(Debug, Clone)]
+/// Passive ejection: after `consecutive_failures` failures in a row a server is skipped for a
+/// back-off time, which starts at `backoff` and doubles, up to `max_backoff`, each time the
+/// server fails again right after coming back. One success resets both.
+///
+/// A failure is what nginx's `max_fails` and HAProxy's `observe layer7` count: a connection
+/// that could not be made, a response head that did not come within
+/// [`Limits::upstream_timeout`], or a 502, 503 or 504 answer from the server (which is still
+/// passed on to the client). Any other answer is a success.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Ejection {
-    /// Connect failures in a row that eject a server (default 3; 0 never ejects).
+    /// Failures in a row that eject a server (default 3; 0 never ejects).
     pub consecutive_failures: u32,
     /// First back-off time (default 1 s).
     pub backoff: Duration,
@@ -147,6 +164,76 @@ impl Default for Ejection {
             max_backoff: Duration::from_secs(30),
         }
     }
+}
+
+/// An active health check: what to send each server, how often, and how many results in a
+/// row flip its state.
+///
+/// A server starts up (its state is [`CheckState::Unchecked`](crate::CheckState) until the
+/// first probe), so a proxy that starts or reloads does not refuse traffic while the first
+/// probes are on their way. It goes down after `fall` failed probes in a row and comes back
+/// after `rise` successful ones, as HAProxy's `rise` and `fall`. The first probe of each
+/// server is sent at a random point within the first `interval`, so that many servers (or
+/// many proxies) do not probe in step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HealthCheck {
+    /// What a probe is.
+    pub kind: CheckKind,
+    /// Time between the starts of two probes of a server (default 2 s).
+    pub interval: Duration,
+    /// How long a probe may take, connecting included; longer is a failure (default 1 s).
+    pub timeout: Duration,
+    /// Successful probes in a row that bring a down server back (default 2; 0 counts as 1).
+    pub rise: u32,
+    /// Failed probes in a row that take a server down (default 3; 0 counts as 1).
+    pub fall: u32,
+}
+
+impl HealthCheck {
+    /// A TCP check with HAProxy's default timing: the server passes when it accepts a
+    /// connection within the timeout.
+    pub fn tcp() -> Self {
+        Self::with_kind(CheckKind::Tcp)
+    }
+
+    /// An HTTP check of `path` with HAProxy's default timing: the server passes when it
+    /// answers `GET path` with a 2xx or 3xx status within the timeout.
+    pub fn http(path: impl Into<String>) -> Self {
+        Self::with_kind(CheckKind::Http {
+            path: path.into(),
+            host: None,
+            expect: 200..=399,
+        })
+    }
+
+    fn with_kind(kind: CheckKind) -> Self {
+        HealthCheck {
+            kind,
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            rise: 2,
+            fall: 3,
+        }
+    }
+}
+
+/// What an active health check sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckKind {
+    /// Connect, then close: the server passes if the connection is accepted.
+    Tcp,
+    /// `GET path HTTP/1.1` with `Connection: close` and `User-Agent: baton-health-check`:
+    /// the server passes if the status of its answer is in `expect`.
+    Http {
+        /// The request target, such as `/healthz`.
+        path: String,
+        /// The `Host` header; `None` sends the server's address.
+        host: Option<String>,
+        /// The statuses that pass (`200..=399` from [`HealthCheck::http`]).
+        expect: RangeInclusive<u16>,
+    },
 }
 
 /// Three quarters of the soft open-files limit (from /proc/self/limits), at least 64.

@@ -52,19 +52,20 @@ pub(crate) async fn handle(
         Some(pq) if pq.as_str().starts_with('/') => pq.clone(),
         _ => PathAndQuery::from_static("/"),
     };
-    let key = shared.upstreams.algorithm().hash_on().and_then(|on| {
+    // The set this request started with serves it to the end, whatever a reload does.
+    let upstreams = shared.backends.current();
+    let key = upstreams.algorithm().hash_on().and_then(|on| {
         on.key(peer.ip(), parts.uri.path(), |name| {
             parts.headers.get(name).map(HeaderValue::as_bytes)
         })
     });
     let idempotent = is_idempotent(&parts.method);
-    let limits = &shared.config.limits;
 
     let mut body = BodySlot::new(body);
     let mut tried: Vec<usize> = Vec::new();
     loop {
-        let id = match shared.upstreams.pick(&tried, key.as_ref()) {
-            Ok(id) => id,
+        let index = match upstreams.pick(&tried, key.as_ref()) {
+            Ok(index) => index,
             Err(_) if !tried.is_empty() => {
                 tracing::warn!(
                     "{} {}: no other server to try: 502",
@@ -76,12 +77,14 @@ pub(crate) async fn handle(
             Err(Unavailable::NoServers) => {
                 return message(StatusCode::SERVICE_UNAVAILABLE, NO_SERVERS, in_flight);
             }
-            Err(Unavailable::AllDown) => {
-                return message(StatusCode::SERVICE_UNAVAILABLE, ALL_DOWN, in_flight);
+            Err(Unavailable::AllDown(down)) => {
+                let text = down.message();
+                tracing::warn!("{}", text.trim_end());
+                return message(StatusCode::SERVICE_UNAVAILABLE, text, in_flight);
             }
         };
-        let server = Arc::clone(shared.upstreams.server(id));
-        let active = shared.upstreams.begin(id);
+        let server = Arc::clone(upstreams.server(index));
+        let active = upstreams.begin(index);
 
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(Scheme::HTTP);
@@ -94,27 +97,34 @@ pub(crate) async fn handle(
         *upstream_request.version_mut() = Version::HTTP_11;
         *upstream_request.headers_mut() = parts.headers.clone();
 
+        let timeout = upstreams.upstream_timeout;
         let sent = within(
-            limits.upstream_timeout,
+            timeout,
             &progress,
-            shared.client.request(upstream_request),
+            upstreams.client.request(upstream_request),
         )
         .await;
         let error = match sent {
             Some(Ok(response)) => {
-                shared.upstreams.succeeded(id);
+                if is_server_trouble(response.status()) {
+                    shared.backends.failed(&upstreams, index);
+                } else {
+                    upstreams.succeeded(index);
+                }
                 return respond(
                     listener,
                     response,
                     received,
                     client_upgrade,
                     active,
+                    timeout,
                     in_flight,
                 );
             }
             Some(Err(error)) => error,
             None => {
-                tracing::warn!(server = %server.address, "no response in {:?}: 504", limits.upstream_timeout);
+                shared.backends.failed(&upstreams, index);
+                tracing::warn!(server = %server.address, "no response in {timeout:?}: 504");
                 return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, in_flight);
             }
         };
@@ -126,12 +136,12 @@ pub(crate) async fn handle(
         }
         let connect = error.is_connect();
         if connect {
-            shared.upstreams.connect_failed(id);
+            shared.backends.failed(&upstreams, index);
         }
-        tried.push(id);
+        tried.push(index);
         // Sending again is safe when the server cannot have seen the request (a failed
         // connect), or when the method is idempotent; either way the body must still be here.
-        let retry = tried.len() <= shared.config.retries as usize
+        let retry = tried.len() <= upstreams.retries as usize
             && body.untouched()
             && (connect || idempotent);
         if retry {
@@ -151,6 +161,7 @@ fn respond(
     version: Version,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     active: crate::upstream::ActiveGuard,
+    timeout: Duration,
     in_flight: InFlight,
 ) -> Response<ResponseBody> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -177,7 +188,6 @@ fn respond(
     } else {
         Version::HTTP_11
     };
-    let timeout = listener.shared.config.limits.upstream_timeout;
     Response::from_parts(
         parts,
         ResponseBody::upstream(body, timeout, Done::new(in_flight, Some(active))),
@@ -226,6 +236,16 @@ fn out_of_local_resources(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// The answers that count as a server failure for ejection, as nginx's `max_fails` with
+/// `http_502 http_503 http_504` and HAProxy's `observe layer7` count them: the server, or
+/// whatever it fronts, is broken or overloaded.
+fn is_server_trouble(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
 /// RFC 9110 9.2.2: methods whose request may be sent twice.
 fn is_idempotent(method: &Method) -> bool {
     matches!(
@@ -237,11 +257,14 @@ fn is_idempotent(method: &Method) -> bool {
 const NOT_TUNNEL: &str = "405 method not allowed: this is a reverse proxy, not a tunnel\n";
 const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
 const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
-const ALL_DOWN: &str = "503 service unavailable: all servers are down\n";
 const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
 
 /// A short plain-text answer of the proxy's own.
-fn message(status: StatusCode, text: &'static str, in_flight: InFlight) -> Response<ResponseBody> {
+fn message(
+    status: StatusCode,
+    text: impl Into<bytes::Bytes>,
+    in_flight: InFlight,
+) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::full(text, Done::new(in_flight, None)));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -276,6 +299,20 @@ mod tests {
         assert!(out_of_local_resources(&local));
         let refused = Wrapper(std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
         assert!(!out_of_local_resources(&refused));
+    }
+
+    #[test]
+    fn only_gateway_errors_are_server_trouble() {
+        for status in [502, 503, 504] {
+            assert!(is_server_trouble(
+                StatusCode::from_u16(status).expect("status")
+            ));
+        }
+        for status in [200, 404, 500, 501, 505] {
+            assert!(!is_server_trouble(
+                StatusCode::from_u16(status).expect("status")
+            ));
+        }
     }
 
     #[test]

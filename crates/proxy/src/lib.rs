@@ -22,19 +22,29 @@
 //! [`Proxy::serve_tls`] terminates TLS with certificates from [`TlsConfig`], chosen by SNI,
 //! with HTTP/2 when ALPN picks it; plain listeners take HTTP/2 with prior knowledge (h2c). A request that fails
 //! before its body went out is tried once more on another server (after a failed connect any
-//! request, otherwise idempotent ones), and servers that keep refusing connections are
-//! ejected for a while. What the proxy answers itself: 400 (malformed request), 405
-//! (CONNECT), 408 (request head too slow), 431 (head too large), 502 (server failed), 503 (no
-//! server available, or too many connections), 504 (server too slow). [`Limits`] has every
-//! timeout and size.
+//! request, otherwise idempotent ones).
+//!
+//! Server health is passive and active. Servers that keep failing (refused connects,
+//! timeouts, 502/503/504 answers) are ejected for a while ([`Ejection`]); an optional
+//! [`HealthCheck`] probes every server and takes it out after `fall` failed probes until
+//! `rise` pass; a server that comes back can be eased in ([`ProxyConfig::slow_start`]).
+//! [`Proxy::reload`] swaps servers and policies without dropping a request, and
+//! [`Proxy::health`] reports how many servers are up.
+//!
+//! What the proxy answers itself: 400 (malformed request), 405 (CONNECT), 408 (request head
+//! too slow), 431 (head too large), 502 (server failed), 503 (no server available, saying
+//! why, or too many connections), 504 (server too slow). [`Limits`] has every timeout and
+//! size.
 
 pub mod balance;
 
+mod backends;
 mod body;
 mod config;
 mod conn;
 mod forward;
 mod headers;
+mod health;
 mod server;
 mod stream;
 mod tls;
@@ -42,7 +52,8 @@ mod transport;
 mod tunnel;
 mod upstream;
 
-pub use config::{Ejection, Limits, ProxyConfig, ServerConfig};
+pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerConfig};
+pub use health::CheckState;
 pub use server::{Proxy, serve};
 pub use tls::{TlsConfig, TlsError};
-pub use upstream::ServerStatus;
+pub use upstream::{BackendHealth, ServerStatus};

@@ -6,18 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::{http1, http2};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
-use crate::body::RequestBody;
+use crate::backends::Backends;
 use crate::config::ProxyConfig;
 use crate::tls::TlsConfig;
 use crate::transport::Transport;
-use crate::upstream::{ServerStatus, Upstreams};
+use crate::upstream::{BackendHealth, ServerStatus};
 
 /// Serves HTTP on `listener`, forwarding to `config`'s servers, until `shutdown` completes.
 ///
@@ -28,8 +26,10 @@ pub async fn serve(listener: TcpListener, config: Arc<ProxyConfig>, shutdown: im
     Proxy::new(config).serve(listener, shutdown).await;
 }
 
-/// A proxy: its servers' run-time state (in-flight counts, ejections) and connection pools,
-/// shared by every listener it serves.
+/// A proxy: its servers' run-time state (in-flight counts, ejections, health checks) and
+/// connection pools, shared by every listener it serves.
+///
+/// Health checks run while any clone of the proxy (or a `serve` call) is alive.
 #[derive(Debug, Clone)]
 pub struct Proxy {
     shared: Arc<Shared>,
@@ -37,9 +37,10 @@ pub struct Proxy {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The configuration given to [`Proxy::new`]. Only its client-side limits are read from
+    /// here; everything about servers comes from `backends`, which [`Proxy::reload`] swaps.
     pub(crate) config: Arc<ProxyConfig>,
-    pub(crate) upstreams: Upstreams,
-    pub(crate) client: Client<HttpConnector, RequestBody>,
+    pub(crate) backends: Arc<Backends>,
     pub(crate) http: http1::Builder,
     pub(crate) http2: http2::Builder<TokioExecutor>,
 }
@@ -68,22 +69,15 @@ pub(crate) struct Listener {
 const MAX_REFUSING: usize = 1024;
 
 impl Proxy {
-    /// Sets up the servers and the connection pool; connects to nothing yet.
+    /// Sets up the servers and the connection pool, and starts the health checks when
+    /// called within a Tokio runtime (otherwise the first [`Proxy::serve`] starts them).
     pub fn new(config: Arc<ProxyConfig>) -> Self {
-        let limits = &config.limits;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(limits.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(limits.upstream_idle_timeout)
-            .pool_max_idle_per_host(limits.upstream_max_idle)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
+        let backends = Backends::new(&config);
+        backends.start_checks();
         let shared = Shared {
-            upstreams: Upstreams::new(&config.servers, &config.algorithm, &config.ejection),
-            http: crate::conn::http_builder(limits),
-            http2: crate::conn::http2_builder(limits),
-            client,
+            backends,
+            http: crate::conn::http_builder(&config.limits),
+            http2: crate::conn::http2_builder(&config.limits),
             config,
         };
         Proxy {
@@ -93,7 +87,28 @@ impl Proxy {
 
     /// The servers, in configuration order, as they are now.
     pub fn servers(&self) -> Vec<ServerStatus> {
-        self.shared.upstreams.status()
+        self.shared.backends.current().status()
+    }
+
+    /// Applies `config`'s servers, weights, algorithm, health check, ejection policy, slow
+    /// start, retries and server-side limits (connect, upstream and pool settings) at once.
+    ///
+    /// Requests already on their way finish with the servers and policies they started
+    /// with; every request that starts after this returns uses the new ones. A server whose
+    /// address was already configured keeps its run-time state (health, failures, ejection,
+    /// in-flight count); a new server starts up, unchecked until its first probes; the
+    /// checks of removed servers stop. The connection pool is kept unless its settings
+    /// changed. Client-side limits (timeouts and sizes of client connections, the
+    /// connection limit, the drain timeout) stay those given to [`Proxy::new`].
+    pub fn reload(&self, config: Arc<ProxyConfig>) {
+        self.shared.backends.reload(&config);
+    }
+
+    /// A watch of how many servers may take requests, updated when that changes: by a
+    /// health check, an ejection starting or ending, or a reload. For VRRP tracking and
+    /// status pages.
+    pub fn health(&self) -> watch::Receiver<BackendHealth> {
+        self.shared.backends.watch()
     }
 
     /// Serves HTTP on `listener` until `shutdown` completes; see [`serve`]. Clients speak
@@ -121,6 +136,7 @@ impl Proxy {
 
     /// The accept loop of [`Proxy::serve`] and [`Proxy::serve_tls`].
     async fn run(&self, listener: TcpListener, transport: Transport, shutdown: impl Future) {
+        self.shared.backends.start_checks();
         let limits = &self.shared.config.limits;
         let (stop, stop_rx) = watch::channel(Stop::Run);
         let (done, mut all_done) = mpsc::channel::<()>(1);

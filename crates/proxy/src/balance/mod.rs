@@ -63,9 +63,21 @@ mod round_robin;
 mod tests;
 
 use std::cmp::Ordering;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub use algorithm::{Algorithm, HashOn, ParseAlgorithmError};
+
+/// Seed of [`address_id`], apart from the key hash's so that ids and keys do not correlate.
+const ID_SEED: u64 = 1;
+
+/// The proxy's balancer id for the server at `address`: "baton hash v1" of the address as
+/// text. Derived from the address, it survives reloads that reorder or edit the server list,
+/// and two baton hosts with the same servers build the same Maglev table.
+pub(crate) fn address_id(address: SocketAddr) -> usize {
+    // Truncated on 32-bit targets, where a collision is merely less unlikely; the proxy
+    // resolves collisions anyway.
+    hash::stable_hash(ID_SEED, address.to_string().as_bytes()) as usize
+}
 
 /// A server that may take the request being balanced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,129 @@
+//! The current server set of a proxy, swapped whole by a reload (an `ArcSwap`, as pingora
+//! does), with the health checks that run over it and the watch that reports its health.
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+use crate::config::{HealthCheck, ProxyConfig};
+use crate::health::{self, CheckState, CheckTask};
+use crate::upstream::{BackendHealth, Server, Upstreams};
+
+#[derive(Debug)]
+pub(crate) struct Backends {
+    current: ArcSwap<Upstreams>,
+    health: watch::Sender<BackendHealth>,
+    /// The running check tasks; also serialises reloads.
+    checks: Mutex<Checks>,
+}
+
+/// One check task per checked server, all with the same configuration.
+#[derive(Debug, Default)]
+struct Checks {
+    config: Option<HealthCheck>,
+    /// The server is kept here so that its address in memory (the key) is not reused.
+    tasks: Vec<(Arc<Server>, CheckTask)>,
+}
+
+impl Backends {
+    /// The servers of `config`, with no check running yet (see [`Backends::start_checks`]).
+    pub(crate) fn new(config: &ProxyConfig) -> Arc<Self> {
+        let upstreams = Upstreams::new(config, None);
+        let (health, _) = watch::channel(upstreams.health());
+        Arc::new(Backends {
+            current: ArcSwap::from_pointee(upstreams),
+            health,
+            checks: Mutex::new(Checks::default()),
+        })
+    }
+
+    /// The current set. A request keeps the set it got for its whole life, so a reload
+    /// never changes the servers under it.
+    pub(crate) fn current(&self) -> Arc<Upstreams> {
+        self.current.load_full()
+    }
+
+    /// Swaps in the servers and policies of `config`; servers at an address the current set
+    /// has keep their run-time state.
+    pub(crate) fn reload(self: &Arc<Self>, config: &ProxyConfig) {
+        let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = Arc::new(Upstreams::new(config, Some(&self.current())));
+        self.current.store(Arc::clone(&next));
+        self.sync_checks(&mut checks, &next);
+        drop(checks);
+        self.refresh();
+    }
+
+    /// Starts the check tasks the current set needs and are not running yet. Needs a Tokio
+    /// runtime; without one it does nothing, and the next call (each `serve` makes one)
+    /// starts them.
+    pub(crate) fn start_checks(self: &Arc<Self>) {
+        let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        self.sync_checks(&mut checks, &self.current());
+    }
+
+    /// Makes the running checks match `set`: stops the tasks of servers it does not have,
+    /// restarts every task when the check changed, and starts the missing ones.
+    fn sync_checks(self: &Arc<Self>, checks: &mut Checks, set: &Upstreams) {
+        let wanted = set.health_check();
+        if checks.config.as_ref() != wanted {
+            checks.tasks.clear();
+            checks.config = wanted.cloned();
+            if wanted.is_none() {
+                // Nothing will ever probe them again: a server down by its check would
+                // stay down for good.
+                for server in set.servers() {
+                    server.set_check_state(CheckState::Unchecked);
+                }
+            }
+        }
+        checks
+            .tasks
+            .retain(|(server, _)| set.servers().any(|s| Arc::ptr_eq(s, server)));
+        let Some(check) = wanted else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        for server in set.servers() {
+            if !checks.tasks.iter().any(|(s, _)| Arc::ptr_eq(s, server)) {
+                let task = health::spawn(Arc::clone(server), check.clone(), Arc::downgrade(self));
+                checks.tasks.push((Arc::clone(server), task));
+            }
+        }
+    }
+
+    /// A watch of the current set's health.
+    pub(crate) fn watch(&self) -> watch::Receiver<BackendHealth> {
+        self.health.subscribe()
+    }
+
+    /// Publishes the current set's health if it changed. Computed under the watch's lock, so
+    /// that two concurrent refreshes cannot publish out of order.
+    pub(crate) fn refresh(&self) {
+        self.health.send_if_modified(|published| {
+            let now = self.current.load().health();
+            let changed = *published != now;
+            *published = now;
+            changed
+        });
+    }
+
+    /// Server `index` of `set` failed a request; when that ejected it, publishes the health
+    /// now and again when the ejection ends.
+    pub(crate) fn failed(self: &Arc<Self>, set: &Upstreams, index: usize) {
+        let Some(backoff) = set.failed(index) else {
+            return;
+        };
+        self.refresh();
+        let backends: Weak<Backends> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            // The ejection ends on the millisecond; a little later it is surely over.
+            tokio::time::sleep(backoff + Duration::from_millis(1)).await;
+            if let Some(backends) = backends.upgrade() {
+                backends.refresh();
+            }
+        });
+    }
+}

@@ -1,0 +1,334 @@
+//! One configured set of upstream servers: their weights, the balancer over them, and the
+//! policies (ejection, retries, slow start, timeouts, connection pool) that go with them.
+//!
+//! A reload builds a new set that takes over the run-time state ([`Server`]) of the
+//! servers it keeps; a request holds the set it started with until it ends.
+
+mod server;
+mod slow_start;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::balance::{self, Algorithm, Balancer, Candidate, HashKey};
+use crate::body::RequestBody;
+use crate::config::{Ejection, HealthCheck, Limits, ProxyConfig};
+use crate::health::CheckState;
+
+pub(crate) use server::{ActiveGuard, Server};
+
+/// What a [`crate::Proxy`] knows about one of its servers right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStatus {
+    /// Where the server is.
+    pub address: SocketAddr,
+    /// Its configured weight.
+    pub weight: u32,
+    /// True when the server may be picked: not ejected, not down by its health check, and
+    /// of a weight above 0.
+    pub up: bool,
+    /// Requests in flight to it (until their response body is done).
+    pub active: u32,
+    /// Failures in a row (see [`Ejection`]).
+    pub consecutive_failures: u32,
+    /// What its active health check says.
+    pub check: CheckState,
+    /// True while it is ejected after consecutive failures.
+    pub ejected: bool,
+}
+
+/// How many servers of a proxy may take requests; see [`crate::Proxy::health`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackendHealth {
+    /// Servers that may be picked (as [`ServerStatus::up`]).
+    pub up: usize,
+    /// Servers configured.
+    pub total: usize,
+}
+
+/// Why no server could be chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// The configuration lists no server.
+    NoServers,
+    /// Every server is down, has weight 0, or was already tried for this request.
+    AllDown(DownCounts),
+}
+
+/// Why the servers of a set are out of rotation, for the 503 message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct DownCounts {
+    pub(crate) total: usize,
+    /// Down by their health check.
+    pub(crate) checked: usize,
+    /// Ejected after consecutive failures.
+    pub(crate) ejected: usize,
+    /// Of weight 0.
+    pub(crate) drained: usize,
+}
+
+/// A configured server in a set.
+#[derive(Debug)]
+struct Member {
+    /// The balancer id, derived from the address so that it survives reloads.
+    id: usize,
+    weight: u32,
+    server: Arc<Server>,
+}
+
+/// The settings the connection pool was built with; a reload keeps the pool when they
+/// did not change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PoolSettings {
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+    max_idle: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Upstreams {
+    /// In configuration order; a request's `tried` list holds indices into it.
+    members: Vec<Member>,
+    balancer: Box<dyn Balancer>,
+    algorithm: Algorithm,
+    ejection: Ejection,
+    slow_start: Duration,
+    health_check: Option<HealthCheck>,
+    /// See [`ProxyConfig::retries`].
+    pub(crate) retries: u32,
+    /// See [`Limits::upstream_timeout`].
+    pub(crate) upstream_timeout: Duration,
+    /// Pooled connections to the servers.
+    pub(crate) client: Client<HttpConnector, RequestBody>,
+    pool: PoolSettings,
+}
+
+impl Upstreams {
+    /// The set for `config`, taking over the state of servers that `previous` has at the
+    /// same address (a server listed twice matches by order of appearance).
+    pub(crate) fn new(config: &ProxyConfig, previous: Option<&Upstreams>) -> Self {
+        let mut kept: HashMap<SocketAddr, Vec<Arc<Server>>> = HashMap::new();
+        for member in previous.map_or(&[][..], |p| &p.members).iter().rev() {
+            kept.entry(member.server.address)
+                .or_default()
+                .push(Arc::clone(&member.server));
+        }
+        let mut ids = Vec::with_capacity(config.servers.len());
+        let members: Vec<Member> = config
+            .servers
+            .iter()
+            .map(|server| {
+                // Ids must be distinct: a collision (or the same address twice) takes the
+                // next free number.
+                let mut id = balance::address_id(server.address);
+                while ids.contains(&id) {
+                    id = id.wrapping_add(1);
+                }
+                ids.push(id);
+                Member {
+                    id,
+                    weight: server.weight,
+                    server: kept
+                        .get_mut(&server.address)
+                        .and_then(Vec::pop)
+                        .unwrap_or_else(|| Server::new(server.address)),
+                }
+            })
+            .collect();
+        let weights: Vec<(usize, u32)> = members.iter().map(|m| (m.id, m.weight)).collect();
+        let pool = PoolSettings::of(&config.limits);
+        let client = match previous {
+            Some(previous) if previous.pool == pool => previous.client.clone(),
+            _ => pool.client(),
+        };
+        Upstreams {
+            members,
+            balancer: config.algorithm.build(&weights),
+            algorithm: config.algorithm.clone(),
+            ejection: config.ejection.clone(),
+            slow_start: config.slow_start,
+            health_check: config.health_check.clone(),
+            retries: config.retries,
+            upstream_timeout: config.limits.upstream_timeout,
+            client,
+            pool,
+        }
+    }
+
+    pub(crate) fn server(&self, index: usize) -> &Arc<Server> {
+        &self.members[index].server
+    }
+
+    /// Every server of the set, in configuration order.
+    pub(crate) fn servers(&self) -> impl Iterator<Item = &Arc<Server>> {
+        self.members.iter().map(|m| &m.server)
+    }
+
+    pub(crate) fn algorithm(&self) -> &Algorithm {
+        &self.algorithm
+    }
+
+    pub(crate) fn health_check(&self) -> Option<&HealthCheck> {
+        self.health_check.as_ref()
+    }
+
+    /// Chooses a healthy server that is not in `tried`; returns its index in the set.
+    pub(crate) fn pick(
+        &self,
+        tried: &[usize],
+        key: Option<&HashKey<'_>>,
+    ) -> Result<usize, Unavailable> {
+        if self.members.is_empty() {
+            return Err(Unavailable::NoServers);
+        }
+        let candidates = self.candidates(tried);
+        let id = self
+            .balancer
+            .pick(&candidates, key)
+            .ok_or_else(|| Unavailable::AllDown(self.down_counts()))?;
+        Ok(self
+            .members
+            .iter()
+            .position(|m| m.id == id)
+            .expect("the balancer picks among the candidates"))
+    }
+
+    /// The healthy servers not in `tried`, with their slow-start weights.
+    fn candidates(&self, tried: &[usize]) -> Vec<Candidate> {
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(index, m)| m.server.is_healthy() && !tried.contains(index))
+            .map(|(_, m)| Candidate {
+                id: m.id,
+                weight: slow_start::effective_weight(
+                    m.weight,
+                    self.slow_start,
+                    m.server.back_for(),
+                ),
+                active: m.server.active(),
+            })
+            .collect()
+    }
+
+    /// Counts a request to server `index` as in flight until the guard is dropped.
+    pub(crate) fn begin(&self, index: usize) -> ActiveGuard {
+        self.members[index].server.begin()
+    }
+
+    /// A request to server `index` failed; returns the back-off when this ejected it.
+    pub(crate) fn failed(&self, index: usize) -> Option<Duration> {
+        self.members[index].server.failed(&self.ejection)
+    }
+
+    /// Server `index` answered well.
+    pub(crate) fn succeeded(&self, index: usize) {
+        self.members[index].server.succeeded();
+    }
+
+    pub(crate) fn status(&self) -> Vec<ServerStatus> {
+        self.members
+            .iter()
+            .map(|m| {
+                let ejected = m.server.is_ejected();
+                let check = m.server.check_state();
+                ServerStatus {
+                    address: m.server.address,
+                    weight: m.weight,
+                    up: !ejected && check != CheckState::Down && m.weight > 0,
+                    active: m.server.active(),
+                    consecutive_failures: m.server.failures(),
+                    check,
+                    ejected,
+                }
+            })
+            .collect()
+    }
+
+    pub(crate) fn health(&self) -> BackendHealth {
+        BackendHealth {
+            up: self
+                .members
+                .iter()
+                .filter(|m| m.weight > 0 && m.server.is_healthy())
+                .count(),
+            total: self.members.len(),
+        }
+    }
+
+    fn down_counts(&self) -> DownCounts {
+        let mut counts = DownCounts {
+            total: self.members.len(),
+            ..DownCounts::default()
+        };
+        for m in &self.members {
+            if m.server.check_state() == CheckState::Down {
+                counts.checked += 1;
+            } else if m.server.is_ejected() {
+                counts.ejected += 1;
+            } else if m.weight == 0 {
+                counts.drained += 1;
+            }
+        }
+        counts
+    }
+}
+
+impl DownCounts {
+    /// The 503 body: how many servers are down, and why.
+    pub(crate) fn message(&self) -> String {
+        let reasons: Vec<&str> = [
+            (self.checked, "health checks"),
+            (self.ejected, "ejected after failures"),
+            (self.drained, "weight 0"),
+        ]
+        .into_iter()
+        .filter(|&(count, _)| count > 0)
+        .map(|(_, reason)| reason)
+        .collect();
+        let which = match self.total {
+            1 => "the only server is".to_owned(),
+            n => format!("all {n} servers are"),
+        };
+        if reasons.is_empty() {
+            format!("503 service unavailable: {which} down\n")
+        } else {
+            format!(
+                "503 service unavailable: {which} down ({})\n",
+                reasons.join(", ")
+            )
+        }
+    }
+}
+
+impl PoolSettings {
+    fn of(limits: &Limits) -> Self {
+        PoolSettings {
+            connect_timeout: limits.connect_timeout,
+            idle_timeout: limits.upstream_idle_timeout,
+            max_idle: limits.upstream_max_idle,
+        }
+    }
+
+    fn client(&self) -> Client<HttpConnector, RequestBody> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(self.connect_timeout));
+        Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(self.idle_timeout)
+            .pool_max_idle_per_host(self.max_idle)
+            .pool_timer(TokioTimer::new())
+            .build(connector)
+    }
+}
+
+#[cfg(test)]
+mod tests;
