@@ -20,11 +20,14 @@ pub(crate) fn check(source: &ConfigSource) -> ExitCode {
             }
             let config = &loaded.config;
             println!(
-                "{}: ok: {} VRRP instance(s), {} sync group(s), {} track script(s)",
+                "{}: ok: {} VRRP instance(s), {} sync group(s), {} track script(s), \
+                 {} frontend(s), {} backend(s)",
                 source_path(source).display(),
                 config.instances.len(),
                 config.sync_groups.len(),
-                config.scripts.len()
+                config.scripts.len(),
+                config.frontends.len(),
+                config.backends.len()
             );
             ExitCode::SUCCESS
         }

@@ -8,6 +8,55 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Status {
     pub(crate) vrrp: Vec<InstanceStatus>,
+    /// Every frontend's servers, frontend by frontend in name order.
+    #[serde(default)]
+    pub(crate) backends: Vec<ServerEntry>,
+}
+
+/// One server of one frontend's backend, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ServerEntry {
+    pub(crate) backend: String,
+    pub(crate) frontend: String,
+    pub(crate) address: String,
+    /// In rotation: not ejected, not failed by health checks, weight above 0.
+    pub(crate) up: bool,
+    pub(crate) weight: u32,
+    /// Requests in flight to it.
+    pub(crate) active: u32,
+    /// The health check's view: `up`, `down` or `unchecked`.
+    pub(crate) check: String,
+    /// Out of rotation for a back-off after consecutive failures.
+    pub(crate) ejected: bool,
+}
+
+impl ServerEntry {
+    /// The servers of one running proxy.
+    pub(crate) fn of(
+        frontend: &str,
+        backend: &str,
+        proxy: &baton_proxy::Proxy,
+    ) -> Vec<ServerEntry> {
+        proxy
+            .servers()
+            .into_iter()
+            .map(|server| ServerEntry {
+                backend: backend.to_owned(),
+                frontend: frontend.to_owned(),
+                address: server.address.to_string(),
+                up: server.up,
+                weight: server.weight,
+                active: server.active,
+                check: match server.check {
+                    baton_proxy::CheckState::Up => "up",
+                    baton_proxy::CheckState::Down => "down",
+                    _ => "unchecked",
+                }
+                .to_owned(),
+                ejected: server.ejected,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,31 +112,21 @@ impl Status {
                 }
             })
             .collect();
-        Status { vrrp }
+        Status {
+            vrrp,
+            backends: Vec::new(),
+        }
     }
 
-    /// A table for people.
+    /// Tables for people.
     pub(crate) fn render(&self) -> String {
-        let mut out = String::from("VRRP instances\n");
-        let header = [
-            "NAME",
-            "VRID",
-            "IFACE",
-            "STATE",
-            "PRIO",
-            "EFFECTIVE",
-            "MASTER",
-            "VIPS",
-            "TRANSITIONS",
-            "DROPPED",
-        ];
-        let rows: Vec<[String; 10]> = self
+        let instances: Vec<Vec<String>> = self
             .vrrp
             .iter()
             .map(|i| {
                 let dropped: Vec<String> =
                     i.dropped.iter().map(|(r, n)| format!("{r}={n}")).collect();
-                [
+                vec![
                     i.name.clone(),
                     i.vrid.to_string(),
                     i.interface.clone(),
@@ -105,29 +144,75 @@ impl Status {
                 ]
             })
             .collect();
-        let mut widths = header.map(str::len);
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.len());
-            }
-        }
-        let line = |cells: Vec<&str>| {
-            let padded: Vec<String> = cells
+        let mut out = String::from("VRRP instances\n");
+        out.push_str(&table(
+            &[
+                "NAME",
+                "VRID",
+                "IFACE",
+                "STATE",
+                "PRIO",
+                "EFFECTIVE",
+                "MASTER",
+                "VIPS",
+                "TRANSITIONS",
+                "DROPPED",
+            ],
+            &instances,
+        ));
+        if !self.backends.is_empty() {
+            let servers: Vec<Vec<String>> = self
+                .backends
                 .iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
+                .map(|s| {
+                    vec![
+                        s.frontend.clone(),
+                        s.backend.clone(),
+                        s.address.clone(),
+                        if s.up { "UP" } else { "DOWN" }.to_owned(),
+                        s.check.clone(),
+                        if s.ejected { "yes" } else { "no" }.to_owned(),
+                        s.weight.to_string(),
+                        s.active.to_string(),
+                    ]
+                })
                 .collect();
-            format!("  {}\n", padded.join("  ").trim_end())
-        };
-        out.push_str(&line(header.to_vec()));
-        for row in &rows {
-            out.push_str(&line(row.iter().map(String::as_str).collect()));
-        }
-        if rows.is_empty() {
-            out.push_str("  (none)\n");
+            out.push_str("\nBackend servers\n");
+            out.push_str(&table(
+                &[
+                    "FRONTEND", "BACKEND", "ADDRESS", "STATE", "CHECK", "EJECTED", "WEIGHT",
+                    "ACTIVE",
+                ],
+                &servers,
+            ));
         }
         out
     }
+}
+
+/// Left-aligned columns as wide as their widest cell, indented by two spaces.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("  {}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    if rows.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -149,6 +234,16 @@ mod tests {
                 adverts_sent: 10,
                 adverts_received: 0,
                 dropped: BTreeMap::from([("ttl".into(), 3)]),
+            }],
+            backends: vec![ServerEntry {
+                backend: "app".into(),
+                frontend: "web".into(),
+                address: "10.0.3.11:8080".into(),
+                up: false,
+                weight: 2,
+                active: 0,
+                check: "down".into(),
+                ejected: false,
             }],
         }
     }
@@ -172,6 +267,11 @@ mod tests {
         }
         assert_eq!(instance["state"], "MASTER");
         assert_eq!(instance["dropped"]["ttl"], 3);
+        let server = &json["backends"][0];
+        for field in ["backend", "address", "up", "weight", "active"] {
+            assert!(server.get(field).is_some(), "missing {field}: {json}");
+        }
+        assert_eq!(server["up"], false);
     }
 
     #[test]
@@ -181,6 +281,11 @@ mod tests {
             table.contains("VI_1") && table.contains("MASTER") && table.contains("ttl=3"),
             "{table}"
         );
+        assert!(
+            table.contains("10.0.3.11:8080") && table.contains("DOWN"),
+            "{table}"
+        );
         assert!(Status::default().render().contains("(none)"));
+        assert!(!Status::default().render().contains("Backend servers"));
     }
 }

@@ -469,8 +469,9 @@ pub enum TrackedObject {
     /// A [`TrackFile`] by name. With weight 0 report down for a non-zero value, up for 0.
     /// Otherwise report `TrackStatus::Offset(value * weight)` (saturating).
     File(String),
-    /// A [`Frontend`] by name: report down while its backend has no server in rotation
-    /// (none configured, or every one ejected or failing its health check), up otherwise.
+    /// A [`Frontend`] by name: report down while its listener could not be opened or its
+    /// backend has no server in rotation (none configured, or every one ejected or failing
+    /// its health check), up otherwise.
     /// Up at start, as the servers are until checks say otherwise.
     Frontend(String),
 }

@@ -4,6 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -12,17 +13,20 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::status::Status;
+use super::frontends::Registry;
+use crate::status::{ServerEntry, Status};
 
 /// Longest request line accepted; commands are short words.
 const MAX_REQUEST: u64 = 4096;
 /// A client that sends nothing for this long is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Binds `path` and serves snapshots from `status` until the task is aborted.
+/// Binds `path` and serves snapshots from `status` (VRRP) and `proxies` (servers, read
+/// live at each request) until the task is aborted.
 pub(crate) fn spawn(
     path: &Path,
     status: watch::Receiver<Status>,
+    proxies: Registry,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(path)?;
     let path = path.to_owned();
@@ -31,7 +35,7 @@ pub(crate) fn spawn(
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    tokio::spawn(answer(stream, status.clone()));
+                    tokio::spawn(answer(stream, status.clone(), Arc::clone(&proxies)));
                 }
                 Err(error) => {
                     tracing::warn!("control socket: {error}");
@@ -66,7 +70,7 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-async fn answer(stream: UnixStream, status: watch::Receiver<Status>) {
+async fn answer(stream: UnixStream, status: watch::Receiver<Status>, proxies: Registry) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
@@ -74,10 +78,21 @@ async fn answer(stream: UnixStream, status: watch::Receiver<Status>) {
     let reply = match request {
         Err(_) => error_reply("no request within 5 s"),
         Ok(Err(error)) => error_reply(&format!("reading the request: {error}")),
-        Ok(Ok(_)) => reply_to(line.trim(), &status.borrow()),
+        Ok(Ok(_)) => reply_to(line.trim(), &snapshot(&status, &proxies)),
     };
     let _ = write.write_all(reply.as_bytes()).await;
     let _ = write.shutdown().await;
+}
+
+/// The VRRP state as last published, with the servers as they are this instant.
+fn snapshot(status: &watch::Receiver<Status>, proxies: &Registry) -> Status {
+    let mut snapshot = status.borrow().clone();
+    let views = proxies.read().unwrap_or_else(|e| e.into_inner()).clone();
+    snapshot.backends = views
+        .iter()
+        .flat_map(|view| ServerEntry::of(&view.frontend, &view.backend, &view.proxy))
+        .collect();
+    snapshot
 }
 
 /// The reply to one command line.
@@ -147,7 +162,7 @@ mod tests {
     async fn serves_status_and_survives_bad_input() {
         let path = socket_path("serve");
         let (_tx, rx) = watch::channel(Status::default());
-        let task = spawn(&path, rx).expect("bind");
+        let task = spawn(&path, rx, Registry::default()).expect("bind");
         let mode = std::fs::metadata(&path)
             .expect("socket")
             .permissions()
@@ -168,7 +183,7 @@ mod tests {
         assert!(query(&path).await.is_ok());
         // A second daemon may not take the socket over.
         let (_tx2, rx2) = watch::channel(Status::default());
-        assert!(spawn(&path, rx2).is_err());
+        assert!(spawn(&path, rx2, Registry::default()).is_err());
         task.abort();
         let _ = task.await;
         assert!(!path.exists(), "socket removed when the server stops");
@@ -181,7 +196,7 @@ mod tests {
         drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));
         assert!(path.exists());
         let (_tx, rx) = watch::channel(Status::default());
-        let task = spawn(&path, rx).expect("stale file replaced");
+        let task = spawn(&path, rx, Registry::default()).expect("stale file replaced");
         assert!(query(&path).await.is_ok());
         task.abort();
     }

@@ -6,14 +6,18 @@
 //! advertisement.
 
 mod control;
+mod frontends;
+mod listen;
 mod notify;
 mod plan;
+mod proxy_config;
 mod sockets;
+mod syn_gate;
 mod track_file;
 mod tracking;
 mod vips;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
@@ -25,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::scripts::{Credentials, Notifier};
 use crate::status::Status;
+use frontends::Frontends;
 pub(crate) use plan::plan;
 use sockets::{Inbound, Sockets};
 use tracking::TrackEvent;
@@ -39,15 +44,20 @@ pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 pub(crate) use control::query;
 
 /// Runs until SIGTERM or SIGINT, answering `baton status` on the `control` socket.
+///
+/// Frontends start first, so that a backup already listens (on the VIP it does not hold
+/// yet) when VRRP makes it master. On SIGTERM they drain first, while the instances still
+/// advertise, and only then do the instances give the VIPs up.
 pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
 
     let (status, status_rx) = watch::channel(Status::default());
-    let control_task = control::spawn(control, status_rx)
+    let mut frontends = Frontends::start(&config).await?;
+    let control_task = control::spawn(control, status_rx, frontends.registry())
         .with_context(|| format!("control socket {}", control.display()))?;
-    let mut running = Running::start(config, status).await?;
+    let mut running = Running::start(config, status, frontends.health()).await?;
     loop {
         tokio::select! {
             _ = terminate.recv() => break,
@@ -57,7 +67,11 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
                     tracing::info!("reload: configuration unchanged, nothing to do");
                 }
                 Ok(new) => {
-                    if let Err(error) = running.reload(new).await {
+                    let result = match frontends.reload(&new).await {
+                        Ok(()) => running.reload(new, frontends.health()).await,
+                        Err(error) => Err(error),
+                    };
+                    if let Err(error) = result {
                         tracing::error!("reload failed, keeping the running configuration: {error:#}");
                     }
                 }
@@ -66,8 +80,22 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
             () = running.step() => {}
         }
     }
+    tracing::info!("stopping: draining frontends");
+    let drain = frontends.drain();
+    tokio::pin!(drain);
+    // The instances keep advertising while connections drain: the VIP must stay here until
+    // the last response is out.
+    let gate = loop {
+        tokio::select! {
+            gate = &mut drain => break gate,
+            () = running.step() => {}
+        }
+    };
     tracing::info!("stopping: priority 0 advertisements, removing virtual addresses");
     running.stop().await;
+    if let Some(gate) = gate {
+        gate.open().await;
+    }
     control_task.abort();
     let _ = control_task.await;
     Ok(())
@@ -90,7 +118,11 @@ struct Running {
 }
 
 impl Running {
-    async fn start(config: Config, status: watch::Sender<Status>) -> anyhow::Result<Running> {
+    async fn start(
+        config: Config,
+        status: watch::Sender<Status>,
+        frontends: BTreeMap<String, watch::Receiver<bool>>,
+    ) -> anyhow::Result<Running> {
         let plan = plan_for(&config)?;
         let default_user = match &config.global.script_user {
             Some(user) => Some(
@@ -104,7 +136,7 @@ impl Running {
         vips.remove_leftovers().await;
         let (sockets, inbound, mut tasks) = Sockets::open(&config).await?;
         let (tracks, mut track_tasks) =
-            tracking::spawn(&config, &plan.tracks, default_user).await?;
+            tracking::spawn(&config, &plan.tracks, default_user, &frontends).await?;
         tasks.append(&mut track_tasks);
 
         let router = Router::new(plan.engine_configs, plan.sync_groups)?;
@@ -130,7 +162,11 @@ impl Running {
     /// SIGHUP with a changed file: instances whose configuration did not change keep their
     /// state (no VIP moves); changed and removed ones stop with a priority-0 advert, new and
     /// changed ones start. Sockets and watchers are rebuilt for the new file.
-    async fn reload(&mut self, config: Config) -> anyhow::Result<()> {
+    async fn reload(
+        &mut self,
+        config: Config,
+        frontends: BTreeMap<String, watch::Receiver<bool>>,
+    ) -> anyhow::Result<()> {
         let plan = plan_for(&config)?;
         let now = Instant::now();
         let mut restarted = Vec::new();
@@ -153,8 +189,13 @@ impl Running {
         self.router
             .reconfigure(plan.engine_configs, plan.sync_groups)?;
         let (sockets, inbound, mut tasks) = Sockets::open(&config).await?;
-        let (tracks, mut track_tasks) =
-            tracking::spawn(&config, &plan.tracks, self.notifier.default_user()).await?;
+        let (tracks, mut track_tasks) = tracking::spawn(
+            &config,
+            &plan.tracks,
+            self.notifier.default_user(),
+            &frontends,
+        )
+        .await?;
         tasks.append(&mut track_tasks);
         self.vips = Vips::new(&config).await?;
         self.config = config;

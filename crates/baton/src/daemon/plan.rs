@@ -33,6 +33,8 @@ pub(crate) enum TrackKey {
     Interface(String),
     Script(String),
     File(String),
+    /// A frontend of this daemon: up while it listens and its backend has a server up.
+    Frontend(String),
 }
 
 /// Builds the router. `primary_address` finds an interface's primary address of a family
@@ -62,6 +64,7 @@ pub(crate) fn plan(
                 TrackedObject::Interface(name) => TrackKey::Interface(name.clone()),
                 TrackedObject::Script(name) => TrackKey::Script(name.clone()),
                 TrackedObject::File(name) => TrackKey::File(name.clone()),
+                TrackedObject::Frontend(name) => TrackKey::Frontend(name.clone()),
                 other => anyhow::bail!("instance {}: cannot track {other:?}", instance.name),
             };
             let target = TrackTarget {

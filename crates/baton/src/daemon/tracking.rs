@@ -7,7 +7,7 @@ use std::fmt;
 use anyhow::Context as _;
 use baton_config::Config;
 use baton_vrrp::TrackStatus;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::plan::{TrackKey, TrackTarget};
@@ -28,16 +28,19 @@ impl fmt::Display for TrackKey {
             TrackKey::Interface(name) => write!(f, "interface {name}"),
             TrackKey::Script(name) => write!(f, "script {name}"),
             TrackKey::File(name) => write!(f, "file {name}"),
+            TrackKey::Frontend(name) => write!(f, "frontend {name}"),
         }
     }
 }
 
-/// Starts a watcher per object. Interfaces report their current state at once, so the
-/// instances start in FAULT when their link is already down.
+/// Starts a watcher per object. Interfaces and frontends report their current state at
+/// once, so the instances start in FAULT when their link is already down.
+/// `frontends` has each running frontend's ability to serve, by name.
 pub(crate) async fn spawn(
     config: &Config,
     tracks: &BTreeMap<TrackKey, Vec<TrackTarget>>,
     default_user: Option<Credentials>,
+    frontends: &BTreeMap<String, watch::Receiver<bool>>,
 ) -> anyhow::Result<(mpsc::UnboundedReceiver<TrackEvent>, Vec<JoinHandle<()>>)> {
     let (events, receiver) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
@@ -76,6 +79,22 @@ pub(crate) async fn spawn(
                     while let Some(update) = rx.recv().await {
                         tracing::info!(script = %update.name, up = update.up, outcome = %update.outcome, "track script");
                         send_all(&events, &key, &targets, TrackStatus::from(update.up));
+                    }
+                }));
+            }
+            TrackKey::Frontend(name) => {
+                let mut serving = frontends
+                    .get(name)
+                    .cloned()
+                    .with_context(|| format!("unknown frontend {name}"))?;
+                // Now, like interfaces, so the first step already knows; then every change.
+                let up = *serving.borrow_and_update();
+                send_all(&events, key, targets, TrackStatus::from(up));
+                let (events, key, targets) = (events.clone(), key.clone(), targets.clone());
+                tasks.push(tokio::spawn(async move {
+                    while serving.changed().await.is_ok() {
+                        let up = *serving.borrow_and_update();
+                        send_all(&events, &key, &targets, TrackStatus::from(up));
                     }
                 }));
             }
