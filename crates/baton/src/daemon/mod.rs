@@ -13,6 +13,7 @@ mod plan;
 mod proxy_config;
 mod sockets;
 mod syn_gate;
+mod systemd;
 mod track_file;
 mod tracking;
 mod vips;
@@ -58,8 +59,12 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
     let control_task = control::spawn(control, status_rx, frontends.registry())
         .with_context(|| format!("control socket {}", control.display()))?;
     let mut running = Running::start(config, status, frontends.health()).await?;
+    systemd::ready();
+    let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     loop {
         tokio::select! {
+            // Pinged from this loop, so a loop that no longer runs (no adverts) is restarted.
+            () = tick(&mut watchdog) => systemd::watchdog(),
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => match reload() {
@@ -67,6 +72,7 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
                     tracing::info!("reload: configuration unchanged, nothing to do");
                 }
                 Ok(new) => {
+                    systemd::reloading();
                     let result = match frontends.reload(&new).await {
                         Ok(()) => running.reload(new, frontends.health()).await,
                         Err(error) => Err(error),
@@ -74,12 +80,14 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
                     if let Err(error) = result {
                         tracing::error!("reload failed, keeping the running configuration: {error:#}");
                     }
+                    systemd::ready();
                 }
                 Err(error) => tracing::error!("reload failed, keeping the running configuration: {error:#}"),
             },
             () = running.step() => {}
         }
     }
+    systemd::stopping();
     tracing::info!("stopping: draining frontends");
     let drain = frontends.drain();
     tokio::pin!(drain);
@@ -101,6 +109,16 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
     Ok(())
 }
 
+/// The next tick of `interval`, or never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// One configuration, running.
 struct Running {
     config: Config,
@@ -115,6 +133,8 @@ struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// What `baton status` shows, refreshed after every input.
     status: watch::Sender<Status>,
+    /// The states last told to systemd.
+    systemd_status: String,
 }
 
 impl Running {
@@ -151,6 +171,7 @@ impl Running {
             notify_worker,
             tasks,
             status,
+            systemd_status: String::new(),
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -280,7 +301,13 @@ impl Running {
         while let Some((id, event)) = self.router.poll_event() {
             self.event(id, event);
         }
-        self.status.send_replace(Status::of(&self.router));
+        let status = Status::of(&self.router);
+        let line = systemd::status_line(&status);
+        if line != self.systemd_status {
+            systemd::status(&line);
+            self.systemd_status = line;
+        }
+        self.status.send_replace(status);
     }
 
     fn event(&self, id: InstanceId, event: Event) {
