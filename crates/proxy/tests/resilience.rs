@@ -1,6 +1,5 @@
-//! Servers failing: connect retries, passive ejection (refused connects, 5xx answers,
-//! timeouts), a server killed under load, slow
-//! servers, and draining on shutdown.
+//! Servers failing: connect retries, passive ejection (refused connects, 502/503/504
+//! answers, timeouts), a server killed under load, slow servers, and draining on shutdown.
 
 mod common;
 
