@@ -1,15 +1,13 @@
-//! Servers failing: connect retries, passive ejection, a server killed under load, slow
-//! servers, and draining on shutdown.
+//! Servers failing: connect retries, passive ejection (refused connects, 502/503/504
+//! answers, timeouts), a server killed under load, slow servers, and draining on shutdown.
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use baton_proxy::{ProxyConfig, ServerConfig};
 use bytes::Bytes;
-use common::{Conn, TestProxy, Trickle, Upload, Upstream, config, get, server_of};
+use common::{Conn, Load, TestProxy, Trickle, Upload, Upstream, config, get, server_of};
 use http_body_util::BodyExt as _;
 use hyper::{Request, StatusCode};
 
@@ -70,42 +68,20 @@ async fn consecutive_connect_failures_eject_the_server() {
 async fn killing_a_server_under_load_fails_no_get() {
     let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
     let proxy = TestProxy::start(config(&[&a, &b])).await;
-    let addr = proxy.addr;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicUsize::new(0));
-    let mut clients = Vec::new();
-    for _ in 0..8 {
-        let (stop, ok) = (Arc::clone(&stop), Arc::clone(&ok));
-        clients.push(tokio::spawn(async move {
-            let mut conn = Conn::open(addr).await;
-            let mut failures = Vec::new();
-            let mut after_kill = Vec::new();
-            while !stop.load(Ordering::SeqCst) {
-                let (status, body) = conn.get("/slow/1").await;
-                if status == StatusCode::OK {
-                    ok.fetch_add(1, Ordering::SeqCst);
-                    after_kill.push(server_of(&body).to_owned());
-                } else {
-                    failures.push(format!("{status}: {body}"));
-                }
-            }
-            (failures, after_kill)
-        }));
-    }
+    let load = Load::start(proxy.addr, 8, "/slow/1").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before_kill = ok.load(Ordering::SeqCst);
+    let before_kill = load.ok();
     b.kill();
     tokio::time::sleep(Duration::from_millis(700)).await;
-    stop.store(true, Ordering::SeqCst);
-    let mut served_late_by_b = 0;
-    for client in clients {
-        let (failures, servers) = client.await.expect("client");
-        assert!(failures.is_empty(), "failed requests: {failures:?}");
-        // The last answers all come from the survivor.
-        served_late_by_b += servers.iter().rev().take(5).filter(|s| *s == "b").count();
-    }
+    let total = load.ok();
+    let (failures, servers) = load.stop().await;
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+    // The last answers all come from the survivor.
+    let served_late_by_b: usize = servers
+        .iter()
+        .map(|s| s.iter().rev().take(5).filter(|s| *s == "b").count())
+        .sum();
     assert_eq!(served_late_by_b, 0);
-    let total = ok.load(Ordering::SeqCst);
     assert!(
         before_kill > 20 && total > before_kill + 20,
         "{before_kill} then {total}"
@@ -254,5 +230,64 @@ async fn server_silent_in_the_middle_of_a_body_is_cut() {
         "{waited:?}"
     );
     assert_eq!(proxy.proxy.servers()[0].active, 0);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn gateway_errors_from_a_server_eject_it_but_500_does_not() {
+    let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
+    let proxy = TestProxy::start(config(&[&a, &b])).await;
+    let mut conn = Conn::open(proxy.addr).await;
+
+    // 500 is the application's answer, not a sign that the server is broken.
+    a.fail_with(500);
+    for _ in 0..30 {
+        conn.get("/").await;
+    }
+    let status = proxy.proxy.servers();
+    assert!(status[0].up && !status[0].ejected, "{status:?}");
+
+    for failing in [502, 503, 504] {
+        a.fail_with(failing);
+        let mut passed_on = 0;
+        while !proxy.proxy.servers()[0].ejected {
+            let (status, body) = conn.get("/").await;
+            if status.as_u16() == failing {
+                // The server's own answer still reaches the client.
+                assert_eq!(server_of(&body), "a");
+                passed_on += 1;
+            }
+            assert!(passed_on <= 3, "{failing}: not ejected after 3 in a row");
+        }
+        assert_eq!(passed_on, 3, "{failing}: ejected after the third");
+        assert!(!proxy.proxy.servers()[0].up);
+        for _ in 0..20 {
+            let (status, body) = conn.get("/").await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(server_of(&body), "b");
+        }
+        // Healthy again: the ejection ends after its back-off and one good answer resets
+        // the failure count.
+        a.fail_with(0);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        while proxy.proxy.servers()[0].consecutive_failures != 0 {
+            assert_eq!(conn.get("/").await.0, StatusCode::OK);
+        }
+    }
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_timeout_counts_towards_ejection() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.upstream_timeout = Duration::from_millis(50);
+    config.ejection.consecutive_failures = 2;
+    let proxy = TestProxy::start(config).await;
+    for _ in 0..2 {
+        let (status, _) = get(proxy.addr, "/slow/1000").await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    }
+    assert!(proxy.proxy.servers()[0].ejected);
     proxy.stop().await;
 }

@@ -25,6 +25,8 @@
 //!   across health changes and across rebuilds after a configuration reload. An index into the
 //!   configured server list is only stable while the list is; a number derived from the
 //!   server's name or address (or assigned once and kept) survives edits to the list.
+//!   The proxy uses "baton hash v1" of the server's address, so ids also agree between
+//!   baton hosts that list the same servers in another order.
 //! - **Weight 0** means "take no new requests": such a candidate is never picked.
 //!   [`Balancer::pick`] returns `None` exactly when no candidate has a weight above 0.
 //! - **The key** ([`HashKey`]) is only read by [`Algorithm::Maglev`]; the others ignore it.

@@ -153,6 +153,66 @@ mod tests {
         assert!(matches!(failure, Failure::BadRequest(_)), "{failure}");
     }
 
+    /// Answers one connection with `answer` and returns the request it read.
+    async fn answer_once(answer: &'static [u8]) -> (SocketAddr, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("addr");
+        let served = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the request ends with an empty line");
+                request.extend_from_slice(&buf[..n]);
+            }
+            stream.write_all(answer).await.expect("write");
+            String::from_utf8(request).expect("ascii request")
+        });
+        (address, served)
+    }
+
+    #[tokio::test]
+    async fn http_check_sends_a_closing_get_and_checks_the_status() {
+        let (address, served) = answer_once(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+        assert!(
+            probe(address, &HealthCheck::http("/healthz?full=1"))
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            served.await.expect("server"),
+            format!(
+                "GET /healthz?full=1 HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+                 User-Agent: baton-health-check\r\nAccept: */*\r\n\r\n"
+            )
+        );
+
+        let (address, served) =
+            answer_once(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\n\r\n").await;
+        let mut check = HealthCheck::http("/");
+        if let CheckKind::Http { host, .. } = &mut check.kind {
+            *host = Some("app.example".into());
+        }
+        let failure = probe(address, &check).await.unwrap_err();
+        assert!(matches!(failure, Failure::Status(500)), "{failure}");
+        assert!(
+            served
+                .await
+                .expect("server")
+                .contains("\r\nHost: app.example\r\n")
+        );
+
+        let (address, _served) = answer_once(b"").await;
+        if let CheckKind::Http { expect, .. } = &mut check.kind {
+            *expect = 500..=500;
+        }
+        let failure = probe(address, &check).await.unwrap_err();
+        assert!(matches!(failure, Failure::Closed), "{failure}");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_silent_server_times_out() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -7,7 +7,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,15 +32,37 @@ use tokio::task::JoinHandle;
 /// - `/stall/N`: sends N bytes of a body and then nothing, ever.
 /// - `/hop`: answers with hop-by-hop headers that must not reach the client.
 /// - `/ws`: switches to a raw echo of every byte (a WebSocket handshake, without framing).
+/// - `/health`: the health-check target: answers [`Behaviour::health`] (200 until set) and
+///   logs the status it answered in [`Behaviour::probes`].
+/// - anything else, while [`Behaviour::fail_with`] is set: that status.
 /// - anything else: `server=NAME`, the method and path, and every received header.
 pub struct Upstream {
     pub name: &'static str,
     pub addr: SocketAddr,
     /// Connections accepted so far.
     pub accepted: Arc<AtomicUsize>,
-    /// Requests answered so far.
+    /// Requests answered so far (health probes included).
     pub requests: Arc<AtomicUsize>,
+    pub behaviour: Arc<Behaviour>,
     kill: watch::Sender<bool>,
+}
+
+/// What a test changes while an [`Upstream`] runs.
+#[derive(Debug, Default)]
+pub struct Behaviour {
+    /// The status `/health` answers; 0 means 200.
+    pub health: AtomicU16,
+    /// When not 0, every route but `/health` answers this status.
+    pub fail_with: AtomicU16,
+    /// The status of every `/health` answer so far, in order.
+    pub probes: Mutex<Vec<u16>>,
+}
+
+impl Behaviour {
+    /// The statuses `/health` answered so far.
+    pub fn probes(&self) -> Vec<u16> {
+        self.probes.lock().expect("probe log").clone()
+    }
 }
 
 impl Upstream {
@@ -48,12 +71,14 @@ impl Upstream {
         let addr = listener.local_addr().expect("addr");
         let accepted = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
+        let behaviour = Arc::new(Behaviour::default());
         let (kill, killed) = watch::channel(false);
         tokio::spawn(accept_loop(
             name,
             listener,
             Arc::clone(&accepted),
             Arc::clone(&requests),
+            Arc::clone(&behaviour),
             killed,
         ));
         Upstream {
@@ -61,8 +86,24 @@ impl Upstream {
             addr,
             accepted,
             requests,
+            behaviour,
             kill,
         }
+    }
+
+    /// Makes `/health` answer `status`.
+    pub fn set_health(&self, status: u16) {
+        self.behaviour.health.store(status, Ordering::SeqCst);
+    }
+
+    /// Makes every other route answer `status` (0: answer normally again).
+    pub fn fail_with(&self, status: u16) {
+        self.behaviour.fail_with.store(status, Ordering::SeqCst);
+    }
+
+    /// Health probes received so far.
+    pub fn probe_count(&self) -> usize {
+        self.behaviour.probes.lock().expect("probe log").len()
     }
 
     /// Like a crash: the listener closes and every connection is dropped mid-flight.
@@ -86,6 +127,7 @@ async fn accept_loop(
     listener: TcpListener,
     accepted: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    behaviour: Arc<Behaviour>,
     mut killed: watch::Receiver<bool>,
 ) {
     loop {
@@ -98,11 +140,12 @@ async fn accept_loop(
         };
         accepted.fetch_add(1, Ordering::SeqCst);
         let requests = Arc::clone(&requests);
+        let behaviour = Arc::clone(&behaviour);
         let mut killed = killed.clone();
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 requests.fetch_add(1, Ordering::SeqCst);
-                route(name, request)
+                route(name, Arc::clone(&behaviour), request)
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -125,10 +168,25 @@ pub fn text(body: String) -> TestBody {
 
 async fn route(
     name: &'static str,
+    behaviour: Arc<Behaviour>,
     mut request: Request<Incoming>,
 ) -> Result<Response<TestBody>, Infallible> {
     let path = request.uri().path().to_owned();
-    let mut response = if let Some(n) = path.strip_prefix("/big/") {
+    let fail_with = behaviour.fail_with.load(Ordering::SeqCst);
+    let mut response = if path == "/health" {
+        let status = match behaviour.health.load(Ordering::SeqCst) {
+            0 => 200,
+            status => status,
+        };
+        behaviour.probes.lock().expect("probe log").push(status);
+        let mut response = Response::new(text(format!("server={name}\nhealth={status}\n")));
+        *response.status_mut() = StatusCode::from_u16(status).expect("status");
+        response
+    } else if fail_with != 0 {
+        let mut response = Response::new(text(format!("server={name}\nfailing\n")));
+        *response.status_mut() = StatusCode::from_u16(fail_with).expect("status");
+        response
+    } else if let Some(n) = path.strip_prefix("/big/") {
         Response::new(
             Generated {
                 left: n.parse().expect("size"),
@@ -529,4 +587,79 @@ pub fn server_of(body: &str) -> &str {
     body.lines()
         .find_map(|line| line.strip_prefix("server="))
         .unwrap_or("")
+}
+
+/// Polls `condition` every 5 ms until it holds; panics naming `what` after `limit`.
+pub async fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {limit:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// An HTTP health check of `/health` every `interval_ms`, with the given rise and fall.
+pub fn http_check(interval_ms: u64, rise: u32, fall: u32) -> baton_proxy::HealthCheck {
+    let mut check = baton_proxy::HealthCheck::http("/health");
+    check.interval = Duration::from_millis(interval_ms);
+    check.timeout = Duration::from_millis(500);
+    check.rise = rise;
+    check.fall = fall;
+    check
+}
+
+/// Clients sending GETs in a loop over keep-alive connections, until stopped.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    clients: Vec<JoinHandle<(Vec<String>, Vec<String>)>>,
+}
+
+impl Load {
+    /// `clients` connections to `addr`, each sending `GET path` one after the other.
+    pub async fn start(addr: SocketAddr, clients: usize, path: &'static str) -> Load {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ok = Arc::new(AtomicUsize::new(0));
+        let clients = (0..clients)
+            .map(|_| {
+                let (stop, ok) = (Arc::clone(&stop), Arc::clone(&ok));
+                tokio::spawn(async move {
+                    let mut conn = Conn::open(addr).await;
+                    let (mut failures, mut servers) = (Vec::new(), Vec::new());
+                    while !stop.load(Ordering::SeqCst) {
+                        let (status, body) = conn.get(path).await;
+                        if status == StatusCode::OK {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                            servers.push(server_of(&body).to_owned());
+                        } else {
+                            failures.push(format!("{status}: {body}"));
+                        }
+                    }
+                    (failures, servers)
+                })
+            })
+            .collect();
+        Load { stop, ok, clients }
+    }
+
+    /// Requests answered 200 so far.
+    pub fn ok(&self) -> usize {
+        self.ok.load(Ordering::SeqCst)
+    }
+
+    /// Stops the clients; returns every failed request (`status: body`) and, per client,
+    /// the servers that answered, in order.
+    pub async fn stop(self) -> (Vec<String>, Vec<Vec<String>>) {
+        self.stop.store(true, Ordering::SeqCst);
+        let (mut failures, mut servers) = (Vec::new(), Vec::new());
+        for client in self.clients {
+            let (failed, answered) = client.await.expect("client");
+            failures.extend(failed);
+            servers.push(answered);
+        }
+        (failures, servers)
+    }
 }
