@@ -414,6 +414,43 @@ servers = ["127.0.0.1:9000"]
 }
 
 #[test]
+fn a_key_of_another_certificate_or_a_bad_pem_is_an_error() {
+    let dir = fixtures();
+    let text = r#"[[frontend]]
+name = "web"
+listen = "127.0.0.1:8443"
+backend = "app"
+tls = [
+    { cert = "certs/a.pem", key = "certs/b.key" },
+    { cert = "certs/README.md", key = "certs/a.key" },
+    { cert = "certs/b.pem", key = "certs/b.key" },
+]
+
+[[backend]]
+name = "app"
+servers = ["127.0.0.1:9000"]
+"#;
+    let path = dir.join("inline.toml");
+    let errors = parse_toml(text, &path).expect_err("mismatched");
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let file = path.display();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:6: frontend web: tls: ")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[0].contains("a.pem") && lines[0].contains("b.key"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{file}:7: frontend web: tls: "))
+            && lines[1].contains("README.md"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
 fn unreadable_certificates_name_the_file_and_the_reason() {
     let dir = fixtures();
     let text = r#"[[frontend]]

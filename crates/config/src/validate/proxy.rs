@@ -47,8 +47,10 @@ pub(crate) fn frontends(
             }
         }
         for tls in &f.tls {
+            let mut both_read = true;
             for (what, path) in [("cert", &tls.cert), ("key", &tls.key)] {
                 if let Err(error) = readable(path) {
+                    both_read = false;
                     d.error(
                         &tls.location,
                         format!(
@@ -56,6 +58,14 @@ pub(crate) fn frontends(
                             path.display()
                         ),
                     );
+                }
+            }
+            // Loaded as the daemon will load them, so a bad PEM or a key that belongs to
+            // another certificate is found by `baton check`, not at startup.
+            if both_read {
+                let pair = [(tls.cert.clone(), tls.key.clone())];
+                if let Err(error) = baton_proxy::TlsConfig::from_pem_files(&pair) {
+                    d.error(&tls.location, format!("frontend {name}: tls: {error}"));
                 }
             }
         }
