@@ -191,6 +191,95 @@ fn loopback_frontend_balances_reports_and_reloads_live() {
     assert!(exited.is_some(), "no exit after SIGTERM\n{}", daemon.log());
 }
 
+/// The config crate's self-signed test certificates (a.example, b.example).
+fn test_certificate(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../config/tests/fixtures/proxy/certs")
+        .join(name)
+}
+
+/// curl over TLS to `name` on 127.0.0.1:`port`, trusting `ca`: (HTTP version, body).
+fn curl_tls(
+    name: &str,
+    port: u16,
+    ca: &std::path::Path,
+    http2: bool,
+) -> Result<(String, String), String> {
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "5", "--cacert"])
+        .arg(ca)
+        .arg("--resolve")
+        .arg(format!("{name}:{port}:127.0.0.1"))
+        .arg(if http2 { "--http2" } else { "--http1.1" })
+        .args(["--write-out", "\n%{http_version}"])
+        .arg(format!("https://{name}:{port}/"))
+        .output()
+        .map_err(|e| format!("curl: {e}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, version) = text.rsplit_once('\n').ok_or("no version line")?;
+    Ok((version.to_owned(), body.trim().to_owned()))
+}
+
+#[test]
+fn loopback_tls_frontend_picks_the_certificate_by_name_and_speaks_h2() {
+    let dir = Workdir::new("frontend-tls");
+    let a = upstream("a");
+    let port = free_port();
+    let config = format!(
+        "[[frontend]]\nname = \"secure\"\nlisten = \"127.0.0.1:{port}\"\nbackend = \"app\"\n\
+         tls = [{{ cert = \"{}\", key = \"{}\" }}, {{ cert = \"{}\", key = \"{}\" }}]\n\n\
+         [[backend]]\nname = \"app\"\nservers = [\"{a}\"]\n",
+        test_certificate("a.pem").display(),
+        test_certificate("a.key").display(),
+        test_certificate("b.pem").display(),
+        test_certificate("b.key").display(),
+    );
+    let path = dir.write("baton.toml", &config);
+    let log = dir.path("baton.log");
+    let log_file = std::fs::File::create(&log).expect("log");
+    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .arg("--control")
+        .arg(dir.path("baton.sock"))
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log"))
+        .stderr(log_file)
+        .spawn()
+        .expect("baton run");
+    let daemon = Running {
+        child,
+        control: dir.path("baton.sock"),
+        log,
+    };
+    let ca_a = test_certificate("a.pem");
+    let ca_b = test_certificate("b.pem");
+    if wait_for(Duration::from_secs(10), || {
+        curl_tls("a.example", port, &ca_a, false).is_ok()
+    })
+    .is_none()
+    {
+        panic!(
+            "no HTTPS answer: {:?}\n{}",
+            curl_tls("a.example", port, &ca_a, false),
+            daemon.log()
+        );
+    }
+    assert_eq!(
+        curl_tls("a.example", port, &ca_a, false),
+        Ok(("1.1".to_owned(), "a".to_owned()))
+    );
+    // b.example gets b's certificate (verifies against b's, fails against a's) over h2.
+    assert_eq!(
+        curl_tls("b.example", port, &ca_b, true),
+        Ok(("2".to_owned(), "a".to_owned()))
+    );
+    assert!(curl_tls("b.example", port, &ca_a, true).is_err());
+}
+
 // ---- on the guide's lab -------------------------------------------------------------------
 
 /// A tiny HTTP/1.1 server in an app host answering its host name, in Python (CI installs it);
