@@ -23,12 +23,56 @@ pub(crate) enum Command {
     /// Quick start without a config file, like vrrpd: `baton vrrp -i eth0 -v 1 10.0.3.100`.
     Vrrp(VrrpArgs),
     /// Build the guide's two-LB scenario in network namespaces and show a failover.
-    Demo,
+    ///
+    /// Needs root. Everything it creates is removed when it ends, also on Ctrl-C.
+    Demo(DemoArgs),
+    /// The demo's application server, run by `baton demo` inside app1 and app2.
+    #[command(hide = true)]
+    DemoApp(DemoAppArgs),
+    /// The demo's client, run by `baton demo` inside the client's namespace.
+    #[command(hide = true)]
+    DemoClient(DemoClientArgs),
     /// A config-free HTTP load balancer:
     /// `baton proxy --listen :8080 --to 127.0.0.1:9001 --to 127.0.0.1:9002`.
     Proxy(ProxyArgs),
     /// Show the running daemon's VRRP instances (asks its control socket).
     Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Print the baton.toml the demo's load balancers run, and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
+}
+
+/// `baton demo-app`: answers every request with its name and the address the connection
+/// came from, which tells the demo which load balancer proxied it.
+#[derive(Debug, Args)]
+pub(crate) struct DemoAppArgs {
+    /// Where to listen, IP:PORT.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The name to answer with.
+    #[arg(long)]
+    pub(crate) name: String,
+}
+
+/// `baton demo-client`: one GET per interval, each on a new connection, one JSON line per
+/// result on stdout, until stdin closes.
+#[derive(Debug, Args)]
+pub(crate) struct DemoClientArgs {
+    /// What to request: http://HOST[:PORT]/PATH.
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: String,
+    /// Time between two requests.
+    #[arg(long, value_name = "MS", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) interval_ms: u64,
+    /// A request without a complete answer by then has failed.
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) timeout_ms: u64,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,10 @@ use anyhow::Context as _;
 use baton_config::{Config, Loaded, VrrpInstance};
 use baton_vrrp::{Auth, Password, Priority, Version, Vrid};
 
-use crate::cli::{ConfigSource, DaemonArgs, ProxyArgs, RunArgs, StatusArgs, VrrpArgs, parse_vip};
+use crate::cli::{
+    ConfigSource, DaemonArgs, DemoAppArgs, DemoArgs, DemoClientArgs, ProxyArgs, RunArgs,
+    StatusArgs, VrrpArgs, parse_vip,
+};
 use crate::daemon;
 
 /// `baton check`: every error as FILE:LINE: message, exit 1; or a one-line summary.
@@ -115,13 +118,38 @@ pub(crate) fn status(args: &StatusArgs) -> ExitCode {
     }
 }
 
-pub(crate) fn demo() -> ExitCode {
-    eprintln!(
-        "baton demo is coming: it needs the lab (network namespaces) wired to the daemon.\n\
-         Until then, run the tests to see the engine elect, fail over and heal:\n    \
-         cargo test --workspace"
-    );
-    ExitCode::from(2)
+/// `baton demo`: the guide's scenario in network namespaces (see `demo`), or with
+/// `--print-config` the load balancers' baton.toml.
+pub(crate) fn demo(args: &DemoArgs) -> ExitCode {
+    if args.print_config {
+        print!("{}", crate::demo::LB_CONFIG);
+        return ExitCode::SUCCESS;
+    }
+    crate::demo::run()
+}
+
+/// `baton demo-app` (hidden): the demo's application server.
+pub(crate) fn demo_app(args: &DemoAppArgs) -> ExitCode {
+    match crate::demo::app(args.listen, &args.name) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("baton demo-app: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `baton demo-client` (hidden): the demo's client.
+pub(crate) fn demo_client(args: &DemoClientArgs) -> ExitCode {
+    let interval = Duration::from_millis(args.interval_ms);
+    let timeout = Duration::from_millis(args.timeout_ms);
+    match crate::demo::client(&args.url, interval, timeout) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("baton demo-client: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `baton proxy --listen ADDR --to ADDR...`: one HTTP proxy from flags, until SIGTERM or

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod daemon;
+mod demo;
 mod logging;
 mod scripts;
 mod status;
@@ -19,7 +20,9 @@ fn main() -> ExitCode {
         Command::Check(source) => commands::check(&source),
         Command::Run(args) => commands::run(args),
         Command::Vrrp(args) => commands::vrrp(args),
-        Command::Demo => commands::demo(),
+        Command::Demo(args) => commands::demo(&args),
+        Command::DemoApp(args) => commands::demo_app(&args),
+        Command::DemoClient(args) => commands::demo_client(&args),
         Command::Proxy(args) => commands::proxy(args),
         Command::Status(args) => commands::status(&args),
     }

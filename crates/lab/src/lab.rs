@@ -47,12 +47,7 @@ impl Lab {
     /// 10.0.3.11, `app2` 10.0.3.12 and `client` 10.0.3.50, all /24, IPv6 and MAC
     /// addresses as described on [`Host`]. About 0.1 s to build.
     pub fn guide() -> Result<Lab> {
-        GUIDE
-            .iter()
-            .fold(Lab::builder(), |builder, (name, address)| {
-                builder.host(*name, *address)
-            })
-            .build()
+        Lab::builder().guide_hosts().build()
     }
 
     /// A builder for other topologies: `Lab::builder().host("lb1", "10.0.3.5/24").build()`.
@@ -296,6 +291,15 @@ impl LabBuilder {
     pub fn host(mut self, name: impl Into<String>, address: impl Into<String>) -> Self {
         self.hosts.push((name.into(), address.into()));
         self
+    }
+
+    /// Adds the guide's five hosts, as [`Lab::guide`] has them; with
+    /// [`prefix`](Self::prefix) this builds the guide's lab under other names
+    /// (`baton demo`'s are `demo<pid>x<n>-lb1`, ...).
+    pub fn guide_hosts(self) -> Self {
+        GUIDE.iter().fold(self, |builder, (name, address)| {
+            builder.host(*name, *address)
+        })
     }
 
     /// Changes the start of the namespace names from `bl` (1 to 8 lowercase letters), e.g.

@@ -1,0 +1,548 @@
+//! `baton demo`: the guide's two load balancers, two apps and a client, each in a network
+//! namespace of its own; lb2's cable is pulled and plugged back in, and the client's
+//! requests show what a user would have seen.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{ChildStdin, ExitCode, Stdio};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use baton_lab::{Child, Host, Lab};
+
+use super::config;
+use super::timeline::{self, Entry, Pending, Printer, Request};
+use super::watch::{self, Event};
+use super::workdir::Workdir;
+use crate::status::Status;
+
+/// The guide's virtual address; the lab's addresses are in [`Lab::guide`].
+const VIP: &str = "10.0.3.100";
+const URL: &str = "http://10.0.3.100/";
+/// The start of the namespace names, so that `ip netns` shows whose they are.
+const NAMESPACE_PREFIX: &str = "demo";
+/// Between two requests of the client.
+const INTERVAL: Duration = Duration::from_millis(100);
+/// A request without an answer by then has failed. Above TCP's first SYN retransmission
+/// (1 s) a request sent into the outage could still be answered late, muddying the count.
+const TIMEOUT: Duration = Duration::from_millis(900);
+/// The story is printed this far behind what happens, so that a request's line (placed
+/// at the time it was sent) can wait for its result.
+const LAG: Duration = Duration::from_millis(1200);
+/// How long to show steady traffic before and after each change: about ten requests.
+const STEADY: Duration = Duration::from_millis(1000);
+/// The longest wait for any one step (election, failover, ...) before the demo gives up.
+const STEP_LIMIT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(20);
+/// Log lines of each process shown when the demo fails.
+const LOG_TAIL: usize = 20;
+
+/// Runs the demo: 0 when it showed the failover and the failback, 1 when it could not
+/// (with the reason and the daemons' logs), 2 when it cannot run on this machine at all.
+pub(crate) fn run() -> ExitCode {
+    if let Err(reason) = Lab::check_environment() {
+        explain_unavailable(&reason);
+        return ExitCode::from(2);
+    }
+    let mut demo = match Demo::new() {
+        Ok(demo) => demo,
+        Err(error) => {
+            eprintln!("baton demo: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match demo.play() {
+        Ok((cut, restore)) => demo.finish(cut, restore),
+        Err(error) => {
+            demo.fail(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn explain_unavailable(reason: &baton_lab::Error) {
+    eprintln!("baton demo: cannot run here: {reason}");
+    let advice = match reason {
+        baton_lab::Error::NotRoot { .. } => {
+            "The demo builds six network namespaces (five hosts and a switch), cables them\n\
+             with veth pairs and runs two VRRP daemons that add and remove an address: all\n\
+             of that needs CAP_NET_ADMIN and CAP_SYS_ADMIN, which means root. Nothing outside\n\
+             those namespaces is touched, and they are removed when the demo ends. Run it\n\
+             with sudo: cargo build --release -p baton && sudo target/release/baton demo"
+        }
+        baton_lab::Error::NamespacesUnavailable { .. } => {
+            "This usually means a container without CAP_SYS_ADMIN, or a read-only\n\
+             /var/run/netns; run the demo on a machine or a VM."
+        }
+        _ => "",
+    };
+    if !advice.is_empty() {
+        eprintln!("{advice}");
+    }
+}
+
+/// A process the demo started and whose log it keeps for the failure report.
+struct Process {
+    name: String,
+    child: Child,
+    log: Option<PathBuf>,
+}
+
+/// Everything the demo has set up, and the story so far. Field order is drop order: the
+/// processes stop before the lab goes, and the lab before its directory.
+struct Demo {
+    processes: Vec<Process>,
+    client_stdin: Option<ChildStdin>,
+    lab: Option<Lab>,
+    workdir: Workdir,
+    exe: PathBuf,
+    start: Instant,
+    start_unix_us: u64,
+    events: Receiver<Event>,
+    sender: Sender<Event>,
+    pending: Pending,
+    printer: Printer,
+    requests: Vec<Request>,
+    /// The load balancers holding the VIP, as `ip monitor` last said.
+    holders: BTreeSet<String>,
+    client_done: bool,
+}
+
+impl Demo {
+    fn new() -> anyhow::Result<Demo> {
+        let start = Instant::now();
+        let start_unix_us = u64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros(),
+        )
+        .unwrap_or(u64::MAX);
+        // Ctrl-C from here on removes every namespace this process made, then exits.
+        Lab::install_ctrlc_cleanup().context("installing the Ctrl-C clean-up")?;
+        let stale = Lab::remove_stale(NAMESPACE_PREFIX).context("removing old demo labs")?;
+        let workdir = Workdir::create().context("creating the demo's directory")?;
+        let (sender, events) = mpsc::channel();
+        print_intro();
+        let mut demo = Demo {
+            processes: Vec::new(),
+            client_stdin: None,
+            lab: None,
+            workdir,
+            exe: std::env::current_exe().context("finding the baton executable")?,
+            start,
+            start_unix_us,
+            events,
+            sender,
+            pending: Pending::default(),
+            printer: Printer::default(),
+            requests: Vec::new(),
+            holders: BTreeSet::new(),
+            client_done: false,
+        };
+        if !stale.is_empty() {
+            demo.note(format!(
+                "removed {} namespaces left by a demo that was killed",
+                stale.len()
+            ));
+        }
+        Ok(demo)
+    }
+
+    fn lab(&self) -> &Lab {
+        // Set by `play` before anything else and taken only by `finish`.
+        self.lab.as_ref().expect("the lab is built first")
+    }
+
+    fn host(&self, name: &str) -> &Host {
+        self.lab().host(name)
+    }
+
+    /// The story up to the client's last result; returns when the cable was cut and
+    /// when it was plugged back in.
+    fn play(&mut self) -> anyhow::Result<(Duration, Duration)> {
+        let lab = Lab::builder()
+            .prefix(NAMESPACE_PREFIX)
+            .guide_hosts()
+            .build()
+            .context("building the lab")?;
+        self.note(format!(
+            "lab built: namespaces {}{{switch,lb1,lb2,app1,app2,client}}, one bridge",
+            lab.prefix()
+        ));
+        self.lab = Some(lab);
+        self.start_apps()?;
+        self.start_balancers()?;
+        self.wait_for_election()?;
+        self.start_client()?;
+
+        self.wait_until("the client's first answers", |demo| {
+            demo.answered(Duration::ZERO, "lb2") >= 10
+        })?;
+        let cut = self.note("cutting lb2's cable (its switch port goes down)".into());
+        self.host("lb2").cut_link()?;
+        self.wait_until("an answer through lb1 after the cut", |demo| {
+            demo.answered(cut, "lb1") > 0
+        })?;
+        self.steady();
+
+        let restore = self.note("plugging lb2's cable back in".into());
+        self.host("lb2").restore_link()?;
+        self.wait_until("lb2 taking the address back and answering", |demo| {
+            demo.answered(restore, "lb2") > 0 && !demo.holders.contains("lb1")
+        })?;
+        self.steady();
+        self.stop_client()?;
+        Ok((cut, restore))
+    }
+
+    fn start_apps(&mut self) -> anyhow::Result<()> {
+        for name in ["app1", "app2"] {
+            let log = self.workdir.path(&format!("{name}.log"));
+            let mut command = self.host(name).command(&self.exe);
+            command
+                .args(["demo-app", "--listen", "0.0.0.0:8080", "--name", name])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log_file(&log)?);
+            self.spawn(name, command, Some(log))?;
+        }
+        self.note("app1 and app2 serving HTTP on :8080 (baton demo-app)".into());
+        Ok(())
+    }
+
+    fn start_balancers(&mut self) -> anyhow::Result<()> {
+        for (name, priority) in [("lb1", 100), ("lb2", 150)] {
+            // Watching first: the daemon adds the VIP a few hundred ms after it starts.
+            let mut monitor = self.host(name).command("ip");
+            monitor
+                .args(["-o", "monitor", "address"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            let watcher = self.spawn(&format!("ip monitor@{name}"), monitor, None)?;
+            let output = watcher
+                .inner_mut()
+                .stdout
+                .take()
+                .context("ip monitor's output")?;
+            watch::vip_changes(output, name.to_owned(), VIP, self.sender.clone());
+
+            let config = self.workdir.path(&format!("{name}.toml"));
+            std::fs::write(&config, config::for_priority(priority))
+                .with_context(|| format!("writing {}", config.display()))?;
+            let log = self.workdir.path(&format!("{name}.log"));
+            let mut command = self.host(name).command(&self.exe);
+            command
+                .args(["run", "--config"])
+                .arg(&config)
+                .arg("--control")
+                .arg(self.control(name))
+                .stdin(Stdio::null())
+                .stdout(log_file(&log)?)
+                .stderr(log_file(&log)?);
+            self.spawn(name, command, Some(log))?;
+        }
+        self.note(
+            "baton run on lb1 (priority 100) and lb2 (priority 150), one baton.toml each".into(),
+        );
+        Ok(())
+    }
+
+    /// Waits until lb2 holds the VIP and both daemons agree on who is master, and says so.
+    fn wait_for_election(&mut self) -> anyhow::Result<()> {
+        let mut said = None;
+        self.wait_until("lb2 becoming MASTER with both apps up", |demo| {
+            said = (demo.holders.len() == 1 && demo.holders.contains("lb2"))
+                .then(|| demo.election())
+                .flatten();
+            said.is_some()
+        })?;
+        if let Some(text) = said {
+            self.note(text);
+        }
+        Ok(())
+    }
+
+    /// What `baton status --json` says on both load balancers, once lb2 is MASTER, lb1
+    /// BACKUP and both have found both apps healthy.
+    fn election(&self) -> Option<String> {
+        let lb1 = self.status("lb1").ok()?;
+        let lb2 = self.status("lb2").ok()?;
+        let state = |status: &Status| {
+            status
+                .vrrp
+                .first()
+                .map(|instance| (instance.state.clone(), instance.priority))
+        };
+        let all_up =
+            |status: &Status| !status.backends.is_empty() && status.backends.iter().all(|s| s.up);
+        let ((state1, priority1), (state2, priority2)) = (state(&lb1)?, state(&lb2)?);
+        let ready = state2 == "MASTER" && state1 == "BACKUP" && all_up(&lb1) && all_up(&lb2);
+        let servers: Vec<&str> = lb2.backends.iter().map(|s| s.address.as_str()).collect();
+        ready.then(|| {
+            format!(
+                "baton status: lb2 is {state2} (priority {priority2}), lb1 is {state1} \
+                 (priority {priority1}); both find {} up",
+                servers.join(" and ")
+            )
+        })
+    }
+
+    /// `baton status --json`, run in the load balancer's namespace as an operator would.
+    fn status(&self, lb: &str) -> anyhow::Result<Status> {
+        let host = self.host(lb);
+        let mut command = host.command(&self.exe);
+        command
+            .args(["status", "--json", "--control"])
+            .arg(self.control(lb));
+        let output = host.run_command(command)?;
+        Ok(serde_json::from_slice(&output.stdout)?)
+    }
+
+    fn control(&self, lb: &str) -> PathBuf {
+        self.workdir.path(&format!("{lb}.sock"))
+    }
+
+    fn start_client(&mut self) -> anyhow::Result<()> {
+        let log = self.workdir.path("client.log");
+        let mut command = self.host("client").command(&self.exe);
+        command
+            .args(["demo-client", "--url", URL, "--interval-ms"])
+            .arg(INTERVAL.as_millis().to_string())
+            .arg("--timeout-ms")
+            .arg(TIMEOUT.as_millis().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log_file(&log)?);
+        let client = self.spawn("client", command, Some(log))?;
+        let stdin = client.inner_mut().stdin.take();
+        let output = client
+            .inner_mut()
+            .stdout
+            .take()
+            .context("the client's output")?;
+        watch::client_lines(output, self.sender.clone());
+        self.client_stdin = stdin;
+        self.note(format!(
+            "client: GET {URL} every {} ms, each on a new connection",
+            INTERVAL.as_millis()
+        ));
+        Ok(())
+    }
+
+    /// Closes the client's stdin, which stops it; waits for its last results.
+    fn stop_client(&mut self) -> anyhow::Result<()> {
+        self.note("stopping the client".into());
+        self.client_stdin = None;
+        self.wait_until("the client's last results", |demo| demo.client_done)
+    }
+
+    fn spawn(
+        &mut self,
+        name: &str,
+        command: std::process::Command,
+        log: Option<PathBuf>,
+    ) -> anyhow::Result<&mut Child> {
+        let child = self.host_of(name).spawn(command)?;
+        self.processes.push(Process {
+            name: name.to_owned(),
+            child,
+            log,
+        });
+        let last = self.processes.len() - 1;
+        Ok(&mut self.processes[last].child)
+    }
+
+    /// The host a process called `name` or `what@name` runs in.
+    fn host_of(&self, name: &str) -> &Host {
+        self.host(name.rsplit('@').next().unwrap_or(name))
+    }
+
+    /// Requests sent at or after `since` that `lb` answered.
+    fn answered(&self, since: Duration, lb: &str) -> usize {
+        self.requests
+            .iter()
+            .filter(|request| request.sent >= since && request.lb() == Some(lb))
+            .count()
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// Adds `text` to the story, now; returns when that is.
+    fn note(&mut self, text: String) -> Duration {
+        let at = self.now();
+        self.pending.push(Entry::Note { at, text });
+        at
+    }
+
+    /// Lets traffic run for [`STEADY`].
+    fn steady(&mut self) {
+        let until = self.now() + STEADY;
+        // Cannot fail: the condition comes true long before the step limit.
+        let _ = self.wait_until("steady traffic", |demo| demo.now() >= until);
+    }
+
+    /// Takes in what the watched processes report and prints the story as far as it is
+    /// settled, until `done`; an error naming `what` after [`STEP_LIMIT`].
+    fn wait_until(
+        &mut self,
+        what: &str,
+        mut done: impl FnMut(&Demo) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + STEP_LIMIT;
+        loop {
+            self.take_events();
+            self.print_settled();
+            if done(self) {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "gave up waiting for {what} after {} s",
+                STEP_LIMIT.as_secs()
+            );
+        }
+    }
+
+    /// Waits up to [`POLL`] for the first event, then takes all that are there.
+    fn take_events(&mut self) {
+        // Never disconnected: the demo keeps a sender for the watchers it starts.
+        let mut next = self.events.recv_timeout(POLL).ok();
+        while let Some(event) = next {
+            self.take(event);
+            next = self.events.try_recv().ok();
+        }
+    }
+
+    fn take(&mut self, event: Event) {
+        match event {
+            Event::Reply(reply) => {
+                let lab = self.lab();
+                let request = Request::from_reply(&reply, self.start_unix_us, |peer| {
+                    lab.hosts()
+                        .iter()
+                        .find(|host| std::net::IpAddr::V4(host.address()) == peer)
+                        .map_or_else(|| peer.to_string(), |host| host.name().to_owned())
+                });
+                self.pending.push(Entry::Request(request.clone()));
+                self.requests.push(request);
+            }
+            Event::Unreadable(line) => {
+                self.note(format!("client said: {line}"));
+            }
+            Event::ClientDone => self.client_done = true,
+            Event::Vip { host, held, at } => {
+                let text = if held {
+                    format!("{VIP} added on {host}")
+                } else {
+                    format!("{VIP} removed from {host}")
+                };
+                if held {
+                    self.holders.insert(host);
+                } else {
+                    self.holders.remove(&host);
+                }
+                let at = at.saturating_duration_since(self.start);
+                self.pending.push(Entry::Note { at, text });
+            }
+        }
+    }
+
+    fn print_settled(&mut self) {
+        let settled = self.now().saturating_sub(LAG);
+        for entry in self.pending.take_until(settled) {
+            for line in self.printer.lines(&entry) {
+                println!("{line}");
+            }
+        }
+    }
+
+    fn print_rest(&mut self) {
+        for entry in self.pending.take_all() {
+            for line in self.printer.lines(&entry) {
+                println!("{line}");
+            }
+        }
+        for line in self.printer.fold() {
+            println!("{line}");
+        }
+    }
+
+    /// The rest of the story, the summary, then the clean-up: 0 if that went well.
+    fn finish(mut self, cut: Duration, restore: Duration) -> ExitCode {
+        self.print_rest();
+        let failover = timeline::switch(&self.requests, cut, "lb1");
+        let failback = timeline::switch(&self.requests, restore, "lb2");
+        println!();
+        for line in timeline::summary(&self.requests, INTERVAL, &failover, &failback) {
+            println!("{line}");
+        }
+        self.clean_up()
+    }
+
+    /// Stops every process (the daemons with SIGTERM, as systemd would), removes the lab
+    /// and the directory, and says so.
+    fn clean_up(mut self) -> ExitCode {
+        for process in &mut self.processes {
+            process.child.terminate();
+        }
+        self.processes.clear();
+        let Some(lab) = self.lab.take() else {
+            return ExitCode::SUCCESS;
+        };
+        let namespaces = format!("{}*", lab.prefix());
+        if let Err(error) = lab.shutdown() {
+            eprintln!("baton demo: removing the lab: {error}");
+            return ExitCode::FAILURE;
+        }
+        println!(
+            "clean-up: daemons, apps and client stopped; namespaces {namespaces} and {} removed",
+            self.workdir.dir().display()
+        );
+        ExitCode::SUCCESS
+    }
+
+    fn fail(&mut self, error: &anyhow::Error) {
+        self.print_rest();
+        eprintln!("\nbaton demo: {error:#}");
+        for process in &self.processes {
+            let Some(log) = &process.log else { continue };
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!(
+                "----- {} (last lines of {}) -----",
+                process.name,
+                log.display()
+            );
+            for line in &lines[lines.len().saturating_sub(LOG_TAIL)..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+fn log_file(path: &std::path::Path) -> anyhow::Result<Stdio> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(Stdio::from(file))
+}
+
+fn print_intro() {
+    println!(
+        "baton demo: the guide's highly available load balancer, in network namespaces on \
+         this machine.\n  \
+         lb1 10.0.3.5 (priority 100) and lb2 10.0.3.6 (priority 150) share {VIP} over VRRPv3\n  \
+         (an advertisement every 0.1 s), and each proxies {VIP}:80 to app1 10.0.3.11:8080\n  \
+         and app2 10.0.3.12:8080. The client 10.0.3.50 sends GET {URL} every {} ms.\n  \
+         Each request line shows the LB that proxied it and the app that answered; times\n  \
+         are seconds since the start. The load balancers' config: baton demo --print-config\n",
+        INTERVAL.as_millis()
+    );
+}

@@ -1,0 +1,170 @@
+//! `baton demo` as a person runs it: the whole story on the guide's lab (root), the
+//! refusal without root, and the config it prints.
+
+use std::os::unix::process::CommandExt as _;
+use std::process::{Command, Output};
+
+use baton_lab::Lab;
+
+const BATON: &str = env!("CARGO_BIN_EXE_baton");
+/// The failover the README promises with 0.1 s adverts, with room for a loaded CI machine.
+const MAX_OUTAGE_MS: u64 = 2000;
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Where `needle` first appears in `haystack`, or a failure that shows the whole output.
+fn position(haystack: &str, needle: &str, all: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in the demo's output:\n{all}"))
+}
+
+/// The number before " ms" in `line` after `label`: `failover to lb1: outage 401 ms ...`.
+fn millis_after(line: &str, label: &str) -> Option<u64> {
+    line.split_once(label)?
+        .1
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn the_demo_shows_lb2_master_a_failover_to_lb1_and_the_way_back() {
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!(
+            "SKIPPED (needs root and network namespaces): \
+             the_demo_shows_lb2_master_a_failover_to_lb1_and_the_way_back: {reason}"
+        );
+        return;
+    }
+    let output = Command::new(BATON)
+        .arg("demo")
+        .output()
+        .expect("baton demo");
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    let master = position(&stdout, "lb2 is MASTER (priority 150), lb1 is BACKUP", &all);
+    let first_answer = position(&stdout, "lb2 -> app", &all);
+    let cut = position(&stdout, "cutting lb2's cable", &all);
+    let failover = position(&stdout, "<- first answer through lb1", &all);
+    let restore = position(&stdout, "plugging lb2's cable back in", &all);
+    let failback = position(&stdout, "<- first answer through lb2", &all);
+    assert!(
+        master < first_answer
+            && first_answer < cut
+            && cut < failover
+            && failover < restore
+            && restore < failback,
+        "the story is out of order:\n{all}"
+    );
+    assert!(
+        stdout.contains("lb2 -> app1") && stdout.contains("lb2 -> app2"),
+        "{all}"
+    );
+    assert!(
+        stdout.contains("lb1 -> app1") || stdout.contains("lb1 -> app2"),
+        "{all}"
+    );
+
+    let summary = |label: &str| {
+        stdout
+            .lines()
+            .find(|line| line.starts_with(label))
+            .unwrap_or_else(|| panic!("no summary line {label:?}:\n{all}"))
+    };
+    let outage = millis_after(summary("failover to lb1:"), "outage ")
+        .unwrap_or_else(|| panic!("no failover outage:\n{all}"));
+    assert!(
+        outage < MAX_OUTAGE_MS,
+        "failover outage {outage} ms:\n{all}"
+    );
+    assert!(
+        millis_after(summary("back to lb2:"), "outage ").is_some(),
+        "no failback measured:\n{all}"
+    );
+    let requests = summary("requests:");
+    assert!(
+        requests.contains("app1 ") && requests.contains("app2 "),
+        "both apps answer: {requests}\n{all}"
+    );
+    assert!(stdout.contains("clean-up:"), "{all}");
+    let left = namespaces_named(&format!("demo{}x", output_pid(&stdout)));
+    assert!(left.is_empty(), "the demo left {left:?} behind:\n{all}");
+}
+
+/// The pid in the demo's namespace names (`demo<pid>x<n>-`), from its "lab built" line.
+fn output_pid(stdout: &str) -> String {
+    stdout
+        .split_once("namespaces demo")
+        .and_then(|(_, rest)| rest.split_once('x'))
+        .map(|(pid, _)| pid.to_owned())
+        .unwrap_or_else(|| panic!("no \"lab built: namespaces demo<pid>x\" line:\n{stdout}"))
+}
+
+/// The namespaces whose names start with `prefix` (`ip netns` keeps one file each there).
+fn namespaces_named(prefix: &str) -> Vec<String> {
+    std::fs::read_dir("/var/run/netns")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter(|name| name.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Without root the demo says why it needs it and how to run it, and builds nothing.
+/// As root the test runs it as `nobody` to see the same.
+#[test]
+fn without_root_the_demo_says_sudo_is_needed_and_why() {
+    let mut command = Command::new(BATON);
+    command.arg("demo");
+    if nix::unistd::geteuid().is_root() {
+        command.uid(65534).gid(65534);
+    }
+    let output = command.output().expect("baton demo");
+    let all = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{all}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("need root"), "{all}");
+    assert!(stderr.contains("CAP_NET_ADMIN"), "{all}");
+    assert!(stderr.contains("sudo"), "{all}");
+    assert!(output.stdout.is_empty(), "{all}");
+}
+
+/// `--print-config` prints a baton.toml that `baton check` accepts.
+#[test]
+fn the_printed_config_passes_baton_check() {
+    let output = Command::new(BATON)
+        .args(["demo", "--print-config"])
+        .output()
+        .expect("baton demo --print-config");
+    assert!(output.status.success(), "{}", text(&output));
+    let dir = std::env::temp_dir().join(format!("baton-demo-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("baton.toml");
+    std::fs::write(&path, &output.stdout).expect("write");
+    let check = Command::new(BATON)
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("baton check");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(check.status.success(), "{}", text(&check));
+    let summary = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        summary.contains("1 VRRP instance(s)") && summary.contains("1 frontend(s)"),
+        "{summary}"
+    );
+}
