@@ -114,6 +114,10 @@ pub(crate) struct DaemonArgs {
     /// Worker threads for the data plane (default: one per core).
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<usize>,
+    /// Where /metrics, /status.json and the status page listen: IP:PORT, or "none".
+    /// Wins over `admin` in [global] [default: 127.0.0.1:9180].
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) admin: Option<baton_config::AdminListen>,
 }
 
 /// vrrpd's letters.
@@ -304,6 +308,37 @@ mod tests {
                 "0"
             ])
             .is_err()
+        );
+    }
+
+    #[test]
+    fn admin_listener_flag() {
+        use baton_config::AdminListen;
+        let admin = |args: &[&str]| {
+            let cli = Cli::try_parse_from(args).expect("valid");
+            let Command::Run(run) = cli.command else {
+                panic!("run")
+            };
+            run.daemon.admin
+        };
+        assert_eq!(admin(&["baton", "run", "--config", "b.toml"]), None);
+        assert_eq!(
+            admin(&["baton", "run", "--config", "b.toml", "--admin", "none"]),
+            Some(AdminListen::Off)
+        );
+        assert_eq!(
+            admin(&[
+                "baton",
+                "run",
+                "--config",
+                "b.toml",
+                "--admin",
+                "[::1]:9100"
+            ]),
+            Some(AdminListen::At("[::1]:9100".parse().expect("addr")))
+        );
+        assert!(
+            Cli::try_parse_from(["baton", "run", "--config", "b", "--admin", "localhost"]).is_err()
         );
     }
 

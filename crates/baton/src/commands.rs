@@ -295,7 +295,12 @@ fn serve(config: Config, reload: daemon::Reload, daemon_args: &DaemonArgs) -> Ex
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(daemon::run(config, reload, &daemon_args.control)) {
+    // The flag wins over the file, which wins over the default.
+    let admin = daemon_args
+        .admin
+        .or(config.global.admin)
+        .unwrap_or(baton_config::AdminListen::DEFAULT);
+    match runtime.block_on(daemon::run(config, reload, &daemon_args.control, admin)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

@@ -1,5 +1,6 @@
-//! The `baton` binary: CLI, daemon wiring, demo.
+//! The `baton` binary: CLI, daemon wiring, admin listener (metrics, status page), demo.
 
+mod admin;
 mod cli;
 mod commands;
 mod daemon;

@@ -8,118 +8,16 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
 use baton_lab::Host;
+use common::loopback::{Running, free_port, get, loopback_config, upstream};
 use common::{Daemon, Workdir, assert_holders, fail, guide_lab, holds, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-/// An HTTP/1.1 upstream on a thread that answers its name; keep-alive.
-fn upstream(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut writer = stream;
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match reader.read_line(&mut line) {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) if line == "\r\n" => {
-                            let body = format!("{name}\n");
-                            let answer = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                                body.len()
-                            );
-                            if writer.write_all(answer.as_bytes()).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-}
-
-/// One GET on a new connection; the body, or the error.
-fn get(address: SocketAddr) -> Result<String, String> {
-    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))
-        .map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .map_err(|e| format!("write: {e}"))?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| format!("read: {e}"))?;
-    match response.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.trim().to_owned()),
-        _ => Err(format!("unexpected answer: {response:?}")),
-    }
-}
-
-fn loopback_config(listen: SocketAddr, servers: &[SocketAddr]) -> String {
-    let servers: Vec<String> = servers.iter().map(|s| format!("\"{s}\"")).collect();
-    format!(
-        "[[frontend]]\nname = \"web\"\nlisten = \"{listen}\"\nbackend = \"app\"\n\n\
-         [[backend]]\nname = \"app\"\nbalance = \"roundrobin\"\nservers = [{}]\n",
-        servers.join(", ")
-    )
-}
-
-struct Running {
-    child: Child,
-    control: std::path::PathBuf,
-    log: std::path::PathBuf,
-}
-
-impl Running {
-    fn status(&self) -> serde_json::Value {
-        let output = Command::new(env!("CARGO_BIN_EXE_baton"))
-            .args(["status", "--json", "--control"])
-            .arg(&self.control)
-            .output()
-            .expect("baton status");
-        assert!(output.status.success(), "{output:?}\n{}", self.log());
-        serde_json::from_slice(&output.stdout).expect("status JSON")
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.id() as i32), signal).expect("signal");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[test]
 fn loopback_frontend_balances_reports_and_reloads_live() {
@@ -127,23 +25,7 @@ fn loopback_frontend_balances_reports_and_reloads_live() {
     let (a, b, c) = (upstream("a"), upstream("b"), upstream("c"));
     let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
     let config = dir.write("baton.toml", &loopback_config(listen, &[a, b]));
-    let log = dir.path("baton.log");
-    let log_file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--control")
-        .arg(dir.path("baton.sock"))
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().expect("log"))
-        .stderr(log_file)
-        .spawn()
-        .expect("baton run");
-    let daemon = Running {
-        child,
-        control: dir.path("baton.sock"),
-        log,
-    };
+    let daemon = Running::start(&dir, &config, &[]);
     if wait_for(Duration::from_secs(10), || get(listen).is_ok()).is_none() {
         panic!("the frontend never answered\n{}", daemon.log());
     }
@@ -183,12 +65,7 @@ fn loopback_frontend_balances_reports_and_reloads_live() {
     }
     assert_eq!(daemon.status()["backends"][0]["address"], c.to_string());
 
-    daemon.signal(Signal::SIGTERM);
-    let mut daemon = daemon;
-    let exited = wait_for(Duration::from_secs(15), || {
-        daemon.child.try_wait().ok().flatten().is_some()
-    });
-    assert!(exited.is_some(), "no exit after SIGTERM\n{}", daemon.log());
+    daemon.stop();
 }
 
 /// The config crate's self-signed test certificates (a.example, b.example).
@@ -238,23 +115,7 @@ fn loopback_tls_frontend_picks_the_certificate_by_name_and_speaks_h2() {
         test_certificate("b.key").display(),
     );
     let path = dir.write("baton.toml", &config);
-    let log = dir.path("baton.log");
-    let log_file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .arg("--control")
-        .arg(dir.path("baton.sock"))
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().expect("log"))
-        .stderr(log_file)
-        .spawn()
-        .expect("baton run");
-    let daemon = Running {
-        child,
-        control: dir.path("baton.sock"),
-        log,
-    };
+    let daemon = Running::start(&dir, &path, &[]);
     let ca_a = test_certificate("a.pem");
     let ca_b = test_certificate("b.pem");
     if wait_for(Duration::from_secs(10), || {

@@ -32,10 +32,10 @@ use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Errors, Location};
 pub use model::{
-    Backend, BackendServer, Config, Family, Frontend, Global, HealthCheck, HealthCheckKind,
-    InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser, SyncGroup, TlsCertificate,
-    Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin, TrackScript,
-    TrackScriptRef, TrackedObject, UnicastPeer, VirtualAddress, VrrpInstance,
+    AdminListen, Backend, BackendServer, Config, Family, Frontend, Global, HealthCheck,
+    HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser, SyncGroup,
+    TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin,
+    TrackScript, TrackScriptRef, TrackedObject, UnicastPeer, VirtualAddress, VrrpInstance,
 };
 
 use diagnostic::Diagnostics;

@@ -48,8 +48,41 @@ pub struct Global {
     pub announce: AnnounceConfig,
     /// Default for `v3_checksum_as_v2`.
     pub v3_checksum_as_v2: bool,
+    /// `admin` (`baton.toml` only): where the metrics and status page listen. `None`: not
+    /// set, the daemon's `--admin` flag or [`AdminListen::DEFAULT`] applies.
+    pub admin: Option<AdminListen>,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
+}
+
+/// Where the admin HTTP listener (`/metrics`, `/status.json`, the status page) listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminListen {
+    /// No admin listener (`none`).
+    Off,
+    /// Listen on this address.
+    At(SocketAddr),
+}
+
+impl AdminListen {
+    /// Loopback only, port 9180: reachable by a local Prometheus agent or an SSH tunnel,
+    /// not by the network the VIPs face.
+    pub const DEFAULT: AdminListen =
+        AdminListen::At(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9180));
+}
+
+impl std::str::FromStr for AdminListen {
+    type Err = String;
+
+    /// `IP:PORT` (IPv6 in brackets), or `none` to switch the listener off.
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "none" {
+            return Ok(AdminListen::Off);
+        }
+        text.parse().map(AdminListen::At).map_err(|_| {
+            format!("admin: expected IP:PORT (IPv6 in brackets) or \"none\", not {text:?}")
+        })
+    }
 }
 
 impl Default for Global {
@@ -61,6 +94,7 @@ impl Default for Global {
             vrrp_version: Version::V2,
             announce: AnnounceConfig::default(),
             v3_checksum_as_v2: false,
+            admin: None,
             location: None,
         }
     }

@@ -53,6 +53,7 @@ pub(crate) struct GlobalDraft {
     /// `vrrp_min_garp`: one announcement and no second burst, unless set explicitly.
     pub(crate) min_garp: bool,
     pub(crate) v3_checksum_as_v2: Option<bool>,
+    pub(crate) admin: Option<crate::model::AdminListen>,
 }
 
 /// `garp_master_*` in seconds and counts, already range-checked.
@@ -333,6 +334,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         vrrp_version: g.vrrp_version.unwrap_or(Version::V2),
         announce: g.garp.over(base),
         v3_checksum_as_v2: g.v3_checksum_as_v2.unwrap_or(false),
+        admin: g.admin,
         location: g.location,
     }
 }

@@ -4,6 +4,7 @@
 //! ```toml
 //! [global]
 //! router_id = "lb1"
+//! admin = "127.0.0.1:9180"   # metrics and status page; "none" switches them off
 //!
 //! [[vrrp_script]]
 //! name = "chk_haproxy"
@@ -189,6 +190,7 @@ struct GlobalToml {
     vrrp_garp_master_refresh_repeat: Option<Spanned<i64>>,
     vrrp_min_garp: Option<bool>,
     v3_checksum_as_v2: Option<bool>,
+    admin: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -416,6 +418,9 @@ impl Reader<'_> {
         );
         out.min_garp = g.vrrp_min_garp.unwrap_or(false);
         out.v3_checksum_as_v2 = g.v3_checksum_as_v2;
+        if let Some(admin) = g.admin {
+            out.admin = self.check(admin.span().start, c, admin.get_ref().parse());
+        }
     }
 
     /// The four `garp_master_*` settings, in that order.
@@ -951,6 +956,35 @@ priority = 300
         let found = errors("[global]\nrouter_id = \n");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].starts_with("b.toml:2: "), "{found:?}");
+    }
+
+    #[test]
+    fn admin_listener_is_an_address_or_none() {
+        use crate::model::AdminListen;
+        let admin = |text: &str| {
+            let mut d = Diagnostics::default();
+            let draft = read(text, Path::new("b.toml"), &mut d);
+            draft.global.admin
+        };
+        assert_eq!(
+            admin("[global]\nadmin = \"127.0.0.1:9100\"\n"),
+            Some(AdminListen::At("127.0.0.1:9100".parse().expect("addr")))
+        );
+        assert_eq!(
+            admin("[global]\nadmin = \"[::1]:9180\"\n"),
+            Some(AdminListen::At("[::1]:9180".parse().expect("addr")))
+        );
+        assert_eq!(
+            admin("[global]\nadmin = \"none\"\n"),
+            Some(AdminListen::Off)
+        );
+        assert_eq!(admin("[global]\nrouter_id = \"lb1\"\n"), None);
+        assert_eq!(
+            errors("[global]\nrouter_id = \"lb1\"\nadmin = \"localhost:9180\"\n"),
+            [
+                "b.toml:3: [global]: admin: expected IP:PORT (IPv6 in brackets) or \"none\", not \"localhost:9180\""
+            ]
+        );
     }
 
     #[test]

@@ -98,6 +98,7 @@ pub(crate) async fn handle(
         *upstream_request.headers_mut() = parts.headers.clone();
 
         let timeout = upstreams.upstream_timeout;
+        let sent_at = tokio::time::Instant::now();
         let sent = within(
             timeout,
             &progress,
@@ -106,6 +107,9 @@ pub(crate) async fn handle(
         .await;
         let error = match sent {
             Some(Ok(response)) => {
+                server
+                    .metrics
+                    .responded(response.status(), sent_at.elapsed());
                 if is_server_trouble(response.status()) {
                     shared.backends.failed(&upstreams, index);
                 } else {

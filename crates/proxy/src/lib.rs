@@ -29,7 +29,8 @@
 //! [`HealthCheck`] probes every server and takes it out after `fall` failed probes until
 //! `rise` pass; a server that comes back can be eased in ([`ProxyConfig::slow_start`]).
 //! [`Proxy::reload`] swaps servers and policies without dropping a request, and
-//! [`Proxy::health`] reports how many servers are up.
+//! [`Proxy::health`] reports how many servers are up, and [`Proxy::metrics`] copies out the
+//! counters for monitoring (answers by status class, response times, connections).
 //!
 //! What the proxy answers itself: 400 (malformed request), 405 (CONNECT), 408 (request head
 //! too slow), 431 (head too large), 502 (server failed), 503 (no server available, saying
@@ -45,6 +46,7 @@ mod conn;
 mod forward;
 mod headers;
 mod health;
+mod metrics;
 mod server;
 mod stream;
 mod tls;
@@ -54,6 +56,7 @@ mod upstream;
 
 pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerConfig};
 pub use health::CheckState;
+pub use metrics::{Histogram, ProxyMetrics, RESPONSE_TIME_BUCKETS, STATUS_CLASSES, ServerMetrics};
 pub use server::{Proxy, serve};
 pub use tls::{TlsConfig, TlsError};
 pub use upstream::{BackendHealth, ServerStatus};

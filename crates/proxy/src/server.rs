@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::backends::Backends;
 use crate::config::ProxyConfig;
+use crate::metrics::{ConnectionCounters, ProxyMetrics};
 use crate::tls::TlsConfig;
 use crate::transport::Transport;
 use crate::upstream::{BackendHealth, ServerStatus};
@@ -43,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) backends: Arc<Backends>,
     pub(crate) http: http1::Builder,
     pub(crate) http2: http2::Builder<TokioExecutor>,
+    /// Client connections, for [`Proxy::metrics`].
+    pub(crate) connections: ConnectionCounters,
 }
 
 /// What a listener's connections are told to do.
@@ -78,6 +81,7 @@ impl Proxy {
             backends,
             http: crate::conn::http_builder(&config.limits),
             http2: crate::conn::http2_builder(&config.limits),
+            connections: ConnectionCounters::default(),
             config,
         };
         Proxy {
@@ -109,6 +113,12 @@ impl Proxy {
     /// status pages.
     pub fn health(&self) -> watch::Receiver<BackendHealth> {
         self.shared.backends.watch()
+    }
+
+    /// The counters of the current servers and of client connections, for an exporter
+    /// (Prometheus). Cheap enough to call at every scrape: a few atomic loads per server.
+    pub fn metrics(&self) -> ProxyMetrics {
+        crate::metrics::snapshot(&self.shared.backends.current(), &self.shared.connections)
     }
 
     /// Serves HTTP on `listener` until `shutdown` completes; see [`serve`]. Clients speak
@@ -167,6 +177,7 @@ impl Proxy {
                 },
             };
             let _ = stream.set_nodelay(true);
+            self.shared.connections.accepted();
             if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
                 tokio::spawn(crate::transport::accept(
                     Arc::clone(&context),

@@ -59,6 +59,7 @@ pub(crate) async fn accept(
     permit: OwnedSemaphorePermit,
 ) {
     let timeout = listener.shared.config.limits.header_read_timeout;
+    let _serving = listener.shared.connections.serving();
     let mut stop = listener.stop.clone();
     let stopping = async move {
         let _ = stop.wait_for(|stop| *stop != Stop::Run).await;

@@ -84,8 +84,9 @@ async fn answer(stream: UnixStream, status: watch::Receiver<Status>, proxies: Re
     let _ = write.shutdown().await;
 }
 
-/// The VRRP state as last published, with the servers as they are this instant.
-fn snapshot(status: &watch::Receiver<Status>, proxies: &Registry) -> Status {
+/// The VRRP state as last published, with the servers as they are this instant: what
+/// `baton status --json` and the admin listener's `/status.json` show.
+pub(crate) fn snapshot(status: &watch::Receiver<Status>, proxies: &Registry) -> Status {
     let mut snapshot = status.borrow().clone();
     let views = proxies.read().unwrap_or_else(|e| e.into_inner()).clone();
     snapshot.backends = views

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use baton_config::{Config, Family};
+use baton_config::{AdminListen, Config, Family};
 use baton_vrrp::{Event, InstanceId, Router};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
@@ -42,20 +42,37 @@ const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// Re-reads the configuration on SIGHUP.
 pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 
-pub(crate) use control::query;
+pub(crate) use control::{query, snapshot};
+pub(crate) use frontends::Registry;
 
-/// Runs until SIGTERM or SIGINT, answering `baton status` on the `control` socket.
+/// Runs until SIGTERM or SIGINT, answering `baton status` on the `control` socket and
+/// serving metrics and the status page on `admin`.
 ///
 /// Frontends start first, so that a backup already listens (on the VIP it does not hold
 /// yet) when VRRP makes it master. On SIGTERM they drain first, while the instances still
 /// advertise, and only then do the instances give the VIPs up.
-pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    config: Config,
+    reload: Reload,
+    control: &Path,
+    admin: AdminListen,
+) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
 
     let (status, status_rx) = watch::channel(Status::default());
     let mut frontends = Frontends::start(&config).await?;
+    let admin_task = match admin {
+        AdminListen::At(address) => crate::admin::bind(address).await.map(|listener| {
+            let sources = crate::admin::Sources {
+                status: status_rx.clone(),
+                proxies: frontends.registry(),
+            };
+            crate::admin::spawn(listener, sources)
+        }),
+        AdminListen::Off => None,
+    };
     let control_task = control::spawn(control, status_rx, frontends.registry())
         .with_context(|| format!("control socket {}", control.display()))?;
     let mut running = Running::start(config, status, frontends.health()).await?;
@@ -106,6 +123,9 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
     }
     control_task.abort();
     let _ = control_task.await;
+    if let Some(admin_task) = admin_task {
+        admin_task.abort();
+    }
     Ok(())
 }
 

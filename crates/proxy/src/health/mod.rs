@@ -51,6 +51,7 @@ async fn run(server: Arc<Server>, check: HealthCheck, backends: Weak<Backends>) 
         ticks.tick().await;
         let result = check::probe(server.address, &check).await;
         if let Err(failure) = &result {
+            server.metrics.check_failed();
             tracing::debug!(server = %server.address, %failure, "health check failed");
         }
         let Some(state) = counter.record(result.is_ok()) else {

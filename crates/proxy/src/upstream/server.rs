@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::config::Ejection;
 use crate::health::CheckState;
+use crate::metrics::ServerCounters;
 
 pub(crate) struct Server {
     pub(crate) address: SocketAddr,
@@ -28,6 +29,8 @@ pub(crate) struct Server {
     /// Milliseconds since `epoch` when the check last went from down to up; 0: never.
     rose_at: AtomicU64,
     epoch: Instant,
+    /// For monitoring; kept with the rest of the state across reloads.
+    pub(crate) metrics: ServerCounters,
 }
 
 impl std::fmt::Debug for Server {
@@ -63,6 +66,7 @@ impl Server {
             check: AtomicU8::new(CheckState::Unchecked.to_u8()),
             rose_at: AtomicU64::new(0),
             epoch: Instant::now(),
+            metrics: ServerCounters::default(),
         })
     }
 
@@ -139,6 +143,7 @@ impl Server {
         let max = millis(ejection.max_backoff).max(first);
         self.next_backoff
             .store(backoff.saturating_mul(2).min(max), Relaxed);
+        self.metrics.ejected();
         tracing::warn!(
             server = %self.address,
             failures,

@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 /// - `/echo`: streams the request body back as it arrives.
 /// - `/slow/MS`: answers after MS milliseconds.
 /// - `/stall/N`: sends N bytes of a body and then nothing, ever.
+/// - `/status/CODE`: answers with that status.
 /// - `/hop`: answers with hop-by-hop headers that must not reach the client.
 /// - `/ws`: switches to a raw echo of every byte (a WebSocket handshake, without framing).
 /// - `/health`: the health-check target: answers [`Behaviour::health`] (200 until set) and
@@ -214,6 +215,10 @@ async fn route(
             }
             .boxed(),
         )
+    } else if let Some(code) = path.strip_prefix("/status/") {
+        let mut response = Response::new(text(format!("server={name}\n")));
+        *response.status_mut() = StatusCode::from_u16(code.parse().expect("code")).expect("status");
+        response
     } else if path == "/hop" {
         let mut response = Response::new(text("hop\n".into()));
         let headers = response.headers_mut();

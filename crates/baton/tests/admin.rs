@@ -1,0 +1,261 @@
+//! The admin listener of `baton run` on loopback (any user): `/metrics` after real traffic,
+//! `/status.json` against `baton status --json`, and the status page rendered by headless
+//! Chromium.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::loopback::{Running, free_port, request, upstream};
+use common::{Workdir, wait_for};
+
+/// A daemon with frontend `web` over `live` and a dead server (nothing listens there),
+/// checked every 0.2 s so the dead one is soon down, and its admin listener.
+struct Setup {
+    daemon: Running,
+    frontend: SocketAddr,
+    admin: SocketAddr,
+    live: SocketAddr,
+    dead: SocketAddr,
+    _dir: Workdir,
+}
+
+fn loopback_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
+fn start(name: &str) -> Setup {
+    let dir = Workdir::new(name);
+    let (live, dead) = (upstream("live"), loopback_addr());
+    let (frontend, admin) = (loopback_addr(), loopback_addr());
+    let config = dir.write(
+        "baton.toml",
+        &format!(
+            "[[frontend]]\nname = \"web\"\nlisten = \"{frontend}\"\nbackend = \"app\"\n\n\
+             [[backend]]\nname = \"app\"\nbalance = \"roundrobin\"\n\
+             servers = [\"{live}\", \"{dead}\"]\n\
+             health_check = {{ type = \"tcp\", interval = 0.2, fall = 1 }}\n"
+        ),
+    );
+    let daemon = Running::start(&dir, &config, &["--admin", &admin.to_string()]);
+    let settled = wait_for(Duration::from_secs(10), || {
+        request(admin, "/status.json").is_ok_and(|(_, body)| {
+            let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            up_of(&status, live) == Some(true) && up_of(&status, dead) == Some(false)
+        })
+    });
+    assert!(
+        settled.is_some(),
+        "the admin listener never showed the dead server down\n{}",
+        daemon.log()
+    );
+    Setup {
+        daemon,
+        frontend,
+        admin,
+        live,
+        dead,
+        _dir: dir,
+    }
+}
+
+/// Whether `server` is up in a status JSON.
+fn up_of(status: &serde_json::Value, server: SocketAddr) -> Option<bool> {
+    status["backends"]
+        .as_array()?
+        .iter()
+        .find(|s| s["address"] == server.to_string())?["up"]
+        .as_bool()
+}
+
+/// The value of the sample `series` (name and labels exactly as written) in `metrics`.
+fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+        .parse()
+        .expect("number")
+}
+
+#[test]
+fn metrics_count_answers_by_class_and_time_them() {
+    let setup = start("admin-metrics");
+    let (ok, not_found, errors) = (7, 2, 3);
+    let paths = std::iter::repeat_n("/", ok)
+        .chain(std::iter::repeat_n("/status/404", not_found))
+        .chain(std::iter::repeat_n("/status/500", errors));
+    for path in paths {
+        let (code, body) = request(setup.frontend, path).expect("request");
+        assert_eq!(body.trim(), "live", "{code} {path}");
+    }
+
+    let (code, metrics) = request(setup.admin, "/metrics").expect("metrics");
+    assert_eq!(code, 200);
+    let live = format!("frontend=\"web\",backend=\"app\",server=\"{}\"", setup.live);
+    let dead = format!("frontend=\"web\",backend=\"app\",server=\"{}\"", setup.dead);
+    let requests = |labels: &str, class: &str| {
+        sample(
+            &metrics,
+            &format!("baton_server_requests_total{{{labels},code=\"{class}\"}}"),
+        )
+    };
+    assert_eq!(requests(&live, "2xx"), ok as f64);
+    assert_eq!(requests(&live, "4xx"), not_found as f64);
+    assert_eq!(requests(&live, "5xx"), errors as f64);
+    assert_eq!(requests(&live, "3xx"), 0.0);
+    assert_eq!(requests(&dead, "2xx"), 0.0);
+    let total = (ok + not_found + errors) as f64;
+    let histogram = "baton_server_response_duration_seconds";
+    assert_eq!(
+        sample(&metrics, &format!("{histogram}_count{{{live}}}")),
+        total
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!("{histogram}_bucket{{{live},le=\"+Inf\"}}")
+        ),
+        total
+    );
+    assert!(sample(&metrics, &format!("{histogram}_sum{{{live}}}")) > 0.0);
+    assert_eq!(
+        sample(&metrics, &format!("{histogram}_count{{{dead}}}")),
+        0.0
+    );
+
+    assert_eq!(sample(&metrics, &format!("baton_server_up{{{live}}}")), 1.0);
+    assert_eq!(sample(&metrics, &format!("baton_server_up{{{dead}}}")), 0.0);
+    assert!(
+        sample(
+            &metrics,
+            &format!("baton_server_check_failures_total{{{dead}}}")
+        ) >= 1.0
+    );
+    assert_eq!(
+        sample(&metrics, &format!("baton_server_requests_active{{{live}}}")),
+        0.0
+    );
+    assert!(
+        sample(
+            &metrics,
+            "baton_frontend_connections_total{frontend=\"web\"}"
+        ) >= total
+    );
+    assert!(metrics.contains("# TYPE baton_server_response_duration_seconds histogram\n"));
+    assert!(metrics.contains("baton_build_info{version=\""));
+
+    let (code, _) = request(setup.admin, "/nothing").expect("404");
+    assert_eq!(code, 404);
+    setup.daemon.stop();
+}
+
+#[test]
+fn status_json_is_baton_status_json() {
+    let setup = start("admin-status");
+    let (code, body) = request(setup.admin, "/status.json").expect("status.json");
+    assert_eq!(code, 200);
+    let served: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(served, setup.daemon.status());
+    setup.daemon.stop();
+}
+
+/// Where Chromium is missing: a failure on CI (which installs it), a loud skip elsewhere.
+fn chromium() -> Option<&'static str> {
+    for candidate in ["chromium", "chromium-browser"] {
+        let found = Command::new(candidate)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if found {
+            return Some(candidate);
+        }
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "chromium is not installed, and CI must have it (.ci/run installs it)"
+    );
+    eprintln!("SKIPPED (chromium not installed): status_page_renders_servers_up_and_down");
+    None
+}
+
+/// The DOM of `url` after up to 5 s of (virtual) time, as headless Chromium renders it.
+fn dump_dom(chromium: &str, url: &str, profile: &std::path::Path) -> String {
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut dom = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut dom);
+        dom
+    });
+    let exited = wait_for(Duration::from_secs(90), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if exited.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("chromium did not finish within 90 s");
+    }
+    reader.join().expect("reader")
+}
+
+/// The `<tr>` of the page's server table for `server`.
+fn server_row(dom: &str, server: SocketAddr) -> &str {
+    let marker = format!("data-address=\"{server}\"");
+    let start = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no row for {server} in\n{dom}"));
+    let end = dom[start..].find("</tr>").expect("row end") + start;
+    &dom[start..end]
+}
+
+#[test]
+fn status_page_renders_servers_up_and_down() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let setup = start("admin-page");
+    let profile = Workdir::new("admin-page-chromium");
+    let dom = dump_dom(
+        chromium,
+        &format!("http://{}/", setup.admin),
+        &profile.path("profile"),
+    );
+    assert!(dom.contains("Updated "), "no update time shown:\n{dom}");
+    assert!(
+        dom.contains("<div id=\"banner\" role=\"alert\"></div>")
+            && !dom.contains("class=\"stale\""),
+        "the page says the daemon is not answering:\n{dom}"
+    );
+
+    let status = setup.daemon.status();
+    for server in [setup.live, setup.dead] {
+        let row = server_row(&dom, server);
+        let up = up_of(&status, server).expect("in status");
+        assert!(row.contains(&format!("data-up=\"{up}\"")), "{row}");
+        let shown = if up { ">UP<" } else { ">DOWN<" };
+        assert!(row.contains(shown), "{server} should show {shown}: {row}");
+    }
+    assert!(server_row(&dom, setup.live).contains(">UP<"));
+    assert!(server_row(&dom, setup.dead).contains(">DOWN<"));
+    setup.daemon.stop();
+}

@@ -1,0 +1,242 @@
+//! Counters for monitoring: per server (answers by status class, time to the response head,
+//! failed health checks, ejections) and per proxy (client connections).
+//!
+//! They are relaxed atomics bumped on the request path: no lock, no allocation, a handful of
+//! `fetch_add`s per request. [`Proxy::metrics`](crate::Proxy::metrics) copies them out for an
+//! exporter. A server's counters live with its run-time state, so a reload that keeps the
+//! server keeps its counts; a removed server's counts go with it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::upstream::Upstreams;
+
+/// Upper bounds, in seconds, of the response-time histogram's buckets (Prometheus' defaults
+/// with a 1 ms bucket in front, since a proxy on a LAN often answers faster than 5 ms).
+pub const RESPONSE_TIME_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// [`RESPONSE_TIME_BUCKETS`] in nanoseconds, so that recording compares integers.
+const BUCKET_NANOS: [u64; 12] = [
+    1_000_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
+/// The status classes [`ServerMetrics::responses`] counts, in its order.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// One server's counters, bumped where things happen.
+#[derive(Debug, Default)]
+pub(crate) struct ServerCounters {
+    /// Answers from the server by status class, `1xx` first.
+    responses: [AtomicU64; 5],
+    /// Observations per bucket (not cumulative); the last one is above every bound.
+    buckets: [AtomicU64; 13],
+    sum_nanos: AtomicU64,
+    check_failures: AtomicU64,
+    ejections: AtomicU64,
+}
+
+impl ServerCounters {
+    /// The server sent a response head with `status`, `elapsed` after the request went out.
+    pub(crate) fn responded(&self, status: StatusCode, elapsed: Duration) {
+        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
+        self.responses[class].fetch_add(1, Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = BUCKET_NANOS.partition_point(|&bound| bound < nanos);
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(nanos, Relaxed);
+    }
+
+    /// A health check probe failed.
+    pub(crate) fn check_failed(&self) {
+        self.check_failures.fetch_add(1, Relaxed);
+    }
+
+    /// The server was ejected after consecutive failures.
+    pub(crate) fn ejected(&self) {
+        self.ejections.fetch_add(1, Relaxed);
+    }
+
+    fn response_time(&self) -> Histogram {
+        let mut cumulative = Vec::with_capacity(self.buckets.len());
+        let mut total = 0u64;
+        for bucket in &self.buckets {
+            total = total.saturating_add(bucket.load(Relaxed));
+            cumulative.push(total);
+        }
+        Histogram {
+            bounds: &RESPONSE_TIME_BUCKETS,
+            cumulative,
+            sum: Duration::from_nanos(self.sum_nanos.load(Relaxed)).as_secs_f64(),
+            count: total,
+        }
+    }
+}
+
+/// A proxy's client connections.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectionCounters {
+    active: AtomicU64,
+    total: AtomicU64,
+}
+
+impl ConnectionCounters {
+    /// A client connection was accepted (whether served or refused over the limit).
+    pub(crate) fn accepted(&self) {
+        self.total.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a connection as being served until the guard drops.
+    pub(crate) fn serving(&self) -> ServingGuard<'_> {
+        self.active.fetch_add(1, Relaxed);
+        ServingGuard(self)
+    }
+}
+
+/// One connection being served; see [`ConnectionCounters::serving`].
+#[derive(Debug)]
+pub(crate) struct ServingGuard<'a>(&'a ConnectionCounters);
+
+impl Drop for ServingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A copy of a proxy's counters; see [`Proxy::metrics`](crate::Proxy::metrics).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ProxyMetrics {
+    /// Client connections being served now.
+    pub connections_active: u64,
+    /// Client connections accepted since the proxy started, refused ones included.
+    pub connections_total: u64,
+    /// The current servers, in configuration order.
+    pub servers: Vec<ServerMetrics>,
+}
+
+/// A copy of one server's counters, with its state.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServerMetrics {
+    /// Where the server is.
+    pub address: SocketAddr,
+    /// In rotation (as [`ServerStatus::up`](crate::ServerStatus::up)).
+    pub up: bool,
+    /// Requests in flight to it.
+    pub active: u32,
+    /// Response heads the server sent, by status class ([`STATUS_CLASSES`] order). The
+    /// proxy's own answers (502, 503, 504 when a server failed) are not here: those servers
+    /// show up in `ejections` and `check_failures`.
+    pub responses: [u64; 5],
+    /// Time from sending a request to the server to receiving its response head.
+    pub response_time: Histogram,
+    /// Failed health check probes.
+    pub check_failures: u64,
+    /// Times it was ejected after consecutive failures.
+    pub ejections: u64,
+}
+
+/// A histogram as Prometheus exposes one (a fixed shape, so exporters may build one too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Upper bounds of the buckets, in seconds, ascending.
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative), then one more entry for all of
+    /// them (`+Inf`), which equals `count`.
+    pub cumulative: Vec<u64>,
+    /// The sum of all observations, in seconds.
+    pub sum: f64,
+    /// How many observations.
+    pub count: u64,
+}
+
+/// The counters of `set`'s servers with the proxy's connection counts.
+pub(crate) fn snapshot(set: &Upstreams, connections: &ConnectionCounters) -> ProxyMetrics {
+    let servers = set
+        .status()
+        .into_iter()
+        .zip(set.servers())
+        .map(|(status, server)| {
+            let counters = &server.metrics;
+            ServerMetrics {
+                address: status.address,
+                up: status.up,
+                active: status.active,
+                responses: std::array::from_fn(|i| counters.responses[i].load(Relaxed)),
+                response_time: counters.response_time(),
+                check_failures: counters.check_failures.load(Relaxed),
+                ejections: counters.ejections.load(Relaxed),
+            }
+        })
+        .collect();
+    ProxyMetrics {
+        connections_active: connections.active.load(Relaxed),
+        connections_total: connections.total.load(Relaxed),
+        servers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_bounds_match_in_both_units() {
+        for (seconds, nanos) in RESPONSE_TIME_BUCKETS.iter().zip(BUCKET_NANOS) {
+            assert_eq!(
+                Duration::from_secs_f64(*seconds).as_nanos(),
+                u128::from(nanos)
+            );
+        }
+    }
+
+    #[test]
+    fn responses_count_by_class_and_fill_cumulative_buckets() {
+        let counters = ServerCounters::default();
+        counters.responded(StatusCode::OK, Duration::from_micros(500));
+        // On a bound: `le` means less than or equal.
+        counters.responded(StatusCode::NOT_FOUND, Duration::from_millis(5));
+        counters.responded(StatusCode::BAD_GATEWAY, Duration::from_millis(300));
+        counters.responded(StatusCode::SWITCHING_PROTOCOLS, Duration::from_secs(60));
+        counters.responded(StatusCode::FOUND, Duration::from_millis(2));
+        let histogram = counters.response_time();
+        assert_eq!(
+            std::array::from_fn::<u64, 5, _>(|i| counters.responses[i].load(Relaxed)),
+            [1, 1, 1, 1, 1]
+        );
+        assert_eq!(
+            histogram.cumulative,
+            [1, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 5]
+        );
+        assert_eq!(histogram.count, 5);
+        assert!((histogram.sum - 60.3075).abs() < 1e-9, "{}", histogram.sum);
+    }
+
+    #[test]
+    fn connections_count_while_served() {
+        let connections = ConnectionCounters::default();
+        connections.accepted();
+        connections.accepted();
+        let guard = connections.serving();
+        assert_eq!(connections.active.load(Relaxed), 1);
+        drop(guard);
+        assert_eq!(connections.active.load(Relaxed), 0);
+        assert_eq!(connections.total.load(Relaxed), 2);
+    }
+}
