@@ -29,7 +29,9 @@
 //! [`HealthCheck`] probes every server and takes it out after `fall` failed probes until
 //! `rise` pass; a server that comes back can be eased in ([`ProxyConfig::slow_start`]).
 //! [`Proxy::reload`] swaps servers and policies without dropping a request, and
-//! [`Proxy::health`] reports how many servers are up.
+//! [`Proxy::health`] reports how many servers are up. Operators drain a server, put it in
+//! maintenance ([`Proxy::set_admin`]) or change its weight ([`Proxy::set_weight`]) at run
+//! time; reloads keep those decisions.
 //!
 //! What the proxy answers itself: 400 (malformed request), 405 (CONNECT), 408 (request head
 //! too slow), 431 (head too large), 502 (server failed), 503 (no server available, saying
@@ -56,4 +58,4 @@ pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerCo
 pub use health::CheckState;
 pub use server::{Proxy, serve};
 pub use tls::{TlsConfig, TlsError};
-pub use upstream::{BackendHealth, ServerStatus};
+pub use upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};
