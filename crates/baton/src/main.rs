@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod daemon;
 mod logging;
+mod runtime_commands;
 mod scripts;
 mod status;
 
@@ -22,5 +23,8 @@ fn main() -> ExitCode {
         Command::Demo => commands::demo(),
         Command::Proxy(args) => commands::proxy(args),
         Command::Status(args) => commands::status(&args),
+        Command::Server(command) => runtime_commands::server(&command),
+        Command::Instance(command) => runtime_commands::instance(&command),
+        Command::Reload(args) => runtime_commands::reload(&args),
     }
 }

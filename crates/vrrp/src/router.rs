@@ -132,6 +132,12 @@ impl Router {
             .map(InstanceId)
     }
 
+    /// True when `a` and `b` are distinct members of one sync group.
+    pub fn same_sync_group(&self, a: InstanceId, b: InstanceId) -> bool {
+        let group = |id: InstanceId| self.group_of.get(id.0).copied().flatten();
+        a != b && group(a).is_some() && group(a) == group(b)
+    }
+
     /// Counters for packets that no instance claimed.
     pub fn unclaimed_stats(&self) -> &Stats {
         &self.unclaimed

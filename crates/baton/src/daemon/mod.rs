@@ -41,9 +41,13 @@ const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// Re-reads the configuration on SIGHUP.
 pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 
-pub(crate) use control::query;
+pub(crate) use control::{query, request};
 
-/// Runs until SIGTERM or SIGINT, answering `baton status` on the `control` socket.
+/// Requests from the control socket waiting for the main loop; they are rare and small.
+const CONTROL_QUEUE: usize = 16;
+
+/// Runs until SIGTERM or SIGINT, answering `baton status` and the other commands on the
+/// `control` socket.
 ///
 /// Frontends start first, so that a backup already listens (on the VIP it does not hold
 /// yet) when VRRP makes it master. On SIGTERM they drain first, while the instances still
@@ -55,31 +59,36 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
 
     let (status, status_rx) = watch::channel(Status::default());
     let mut frontends = Frontends::start(&config).await?;
-    let control_task = control::spawn(control, status_rx, frontends.registry())
+    let (requests_tx, mut requests) = mpsc::channel(CONTROL_QUEUE);
+    let context = control::Context {
+        status: status_rx,
+        proxies: frontends.registry(),
+        daemon: requests_tx,
+    };
+    let control_task = control::spawn(control, context)
         .with_context(|| format!("control socket {}", control.display()))?;
     let mut running = Running::start(config, status, frontends.health()).await?;
     loop {
         tokio::select! {
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => match reload() {
-                Ok(new) if new.without_locations() == running.config.without_locations() => {
-                    tracing::info!("reload: configuration unchanged, nothing to do");
+            _ = hangup.recv() => {
+                let _ = reload_all(&reload, &mut running, &mut frontends).await;
+            }
+            Some(request) = requests.recv() => match request {
+                control::DaemonRequest::Reload { reply } => {
+                    let outcome = reload_all(&reload, &mut running, &mut frontends).await;
+                    let _ = reply.send(outcome);
                 }
-                Ok(new) => {
-                    let result = match frontends.reload(&new).await {
-                        Ok(()) => running.reload(new, frontends.health()).await,
-                        Err(error) => Err(error),
-                    };
-                    if let Err(error) = result {
-                        tracing::error!("reload failed, keeping the running configuration: {error:#}");
-                    }
+                control::DaemonRequest::Maintenance { instance, on, reply } => {
+                    let _ = reply.send(running.set_maintenance(&instance, on).await);
                 }
-                Err(error) => tracing::error!("reload failed, keeping the running configuration: {error:#}"),
             },
             () = running.step() => {}
         }
     }
+    // Requests still queued learn that the daemon is stopping.
+    drop(requests);
     tracing::info!("stopping: draining frontends");
     let drain = frontends.drain();
     tokio::pin!(drain);
@@ -99,6 +108,37 @@ pub(crate) async fn run(config: Config, reload: Reload, control: &Path) -> anyho
     control_task.abort();
     let _ = control_task.await;
     Ok(())
+}
+
+/// SIGHUP and `baton reload`: re-reads the configuration and applies it, frontends first;
+/// on any error the running configuration stays. The outcome is logged and returned.
+async fn reload_all(
+    reload: &Reload,
+    running: &mut Running,
+    frontends: &mut Frontends,
+) -> control::Answer {
+    let result = match reload() {
+        Ok(new) if new.without_locations() == running.config.without_locations() => {
+            tracing::info!("reload: configuration unchanged, nothing to do");
+            return Ok(serde_json::json!({ "ok": true, "reload": "unchanged" }));
+        }
+        Ok(new) => match frontends.reload(&new).await {
+            Ok(()) => running.reload(new, frontends.health()).await,
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!("reload: done");
+            Ok(serde_json::json!({ "ok": true, "reload": "applied" }))
+        }
+        Err(error) => {
+            let message = format!("reload failed, keeping the running configuration: {error:#}");
+            tracing::error!("{message}");
+            Err(message)
+        }
+    }
 }
 
 /// One configuration, running.
@@ -207,6 +247,17 @@ impl Running {
         self.router.start(Instant::now());
         self.drain().await;
         Ok(())
+    }
+
+    /// `baton instance step-down|resume`: the engine's maintenance input, then its outputs.
+    async fn set_maintenance(&mut self, instance: &str, on: bool) -> control::Answer {
+        let answer = control::set_maintenance(&mut self.router, Instant::now(), instance, on);
+        if answer.is_ok() {
+            let what = if on { "stepped down" } else { "resumed" };
+            tracing::info!(instance, "{what} by the operator");
+        }
+        self.drain().await;
+        answer
     }
 
     /// Waits for the next input and handles it.
