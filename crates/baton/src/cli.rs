@@ -37,6 +37,72 @@ pub(crate) enum Command {
     Proxy(ProxyArgs),
     /// Show the running daemon's VRRP instances (asks its control socket).
     Status(StatusArgs),
+    /// Drain, disable, enable or re-weight a backend server of the running daemon.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Step a VRRP instance of the running daemon down for maintenance, or resume it.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Make the running daemon re-read its configuration, as SIGHUP does, and say how it went.
+    Reload(ControlArgs),
+}
+
+/// Where the running daemon listens.
+#[derive(Debug, Args)]
+pub(crate) struct ControlArgs {
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH", default_value = "/run/baton/baton.sock")]
+    pub(crate) control: PathBuf,
+}
+
+/// `baton server ...`: applied to every frontend that uses the backend.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ServerCommand {
+    /// No new requests; requests in flight finish; health checks go on.
+    Drain(ServerTarget),
+    /// Maintenance: no new requests, health checks paused.
+    Disable(ServerTarget),
+    /// Back to normal (eased in by slow start when configured).
+    Enable(ServerTarget),
+    /// Balance the server with weight N (0..=256) until the configuration's weight for it
+    /// changes or the daemon restarts.
+    Weight(WeightArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServerTarget {
+    /// The backend's name.
+    pub(crate) backend: String,
+    /// The server's address, IP:PORT as configured.
+    pub(crate) address: String,
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WeightArgs {
+    #[command(flatten)]
+    pub(crate) target: ServerTarget,
+    /// The new weight, 0..=256.
+    #[arg(value_name = "N")]
+    pub(crate) weight: String,
+}
+
+/// `baton instance ...`: applied to the instance's whole sync group.
+#[derive(Debug, Subcommand)]
+pub(crate) enum InstanceCommand {
+    /// Give up mastership at once and stay backup until resumed.
+    StepDown(InstanceTarget),
+    /// Take part in elections again (preempts back if preempt is on and priority higher).
+    Resume(InstanceTarget),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InstanceTarget {
+    /// The instance's name.
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod commands;
 mod daemon;
 mod demo;
 mod logging;
+mod runtime_commands;
 mod scripts;
 mod status;
 
@@ -26,5 +27,8 @@ fn main() -> ExitCode {
         Command::DemoClient(args) => commands::demo_client(&args),
         Command::Proxy(args) => commands::proxy(args),
         Command::Status(args) => commands::status(&args),
+        Command::Server(command) => runtime_commands::server(&command),
+        Command::Instance(command) => runtime_commands::instance(&command),
+        Command::Reload(args) => runtime_commands::reload(&args),
     }
 }

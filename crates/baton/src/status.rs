@@ -19,7 +19,7 @@ pub(crate) struct ServerEntry {
     pub(crate) backend: String,
     pub(crate) frontend: String,
     pub(crate) address: String,
-    /// In rotation: not ejected, not failed by health checks, weight above 0.
+    /// In rotation: ready (see `admin`), not ejected, not failed by health checks, weight above 0.
     pub(crate) up: bool,
     pub(crate) weight: u32,
     /// Requests in flight to it.
@@ -28,6 +28,13 @@ pub(crate) struct ServerEntry {
     pub(crate) check: String,
     /// Out of rotation for a back-off after consecutive failures.
     pub(crate) ejected: bool,
+    /// The operator's state (`baton server`): `ready`, `drain` or `maint`.
+    #[serde(default = "ready")]
+    pub(crate) admin: String,
+}
+
+fn ready() -> String {
+    baton_proxy::AdminState::Ready.as_str().to_owned()
 }
 
 impl ServerEntry {
@@ -54,6 +61,7 @@ impl ServerEntry {
                 }
                 .to_owned(),
                 ejected: server.ejected,
+                admin: server.admin.as_str().to_owned(),
             })
             .collect()
     }
@@ -73,6 +81,9 @@ pub(crate) struct InstanceStatus {
     pub(crate) master: Option<String>,
     pub(crate) vips: Vec<String>,
     pub(crate) transitions: u64,
+    /// Stepped down by `baton instance step-down`: never master until resumed.
+    #[serde(default)]
+    pub(crate) maintenance: bool,
     pub(crate) adverts_sent: u64,
     pub(crate) adverts_received: u64,
     /// Dropped packets by reason (`ttl`, `checksum`, `auth`, ...), zero counts left out.
@@ -106,6 +117,7 @@ impl Status {
                         .map(ToString::to_string)
                         .collect(),
                     transitions: stats.transitions,
+                    maintenance: instance.maintenance(),
                     adverts_sent: stats.adverts_sent,
                     adverts_received: stats.adverts_received,
                     dropped,
@@ -130,7 +142,11 @@ impl Status {
                     i.name.clone(),
                     i.vrid.to_string(),
                     i.interface.clone(),
-                    i.state.clone(),
+                    if i.maintenance {
+                        format!("{} (stepped down)", i.state)
+                    } else {
+                        i.state.clone()
+                    },
                     i.priority.to_string(),
                     i.effective_priority.to_string(),
                     i.master.clone().unwrap_or_else(|| "-".into()),
@@ -170,6 +186,7 @@ impl Status {
                         s.backend.clone(),
                         s.address.clone(),
                         if s.up { "UP" } else { "DOWN" }.to_owned(),
+                        s.admin.clone(),
                         s.check.clone(),
                         if s.ejected { "yes" } else { "no" }.to_owned(),
                         s.weight.to_string(),
@@ -180,8 +197,8 @@ impl Status {
             out.push_str("\nBackend servers\n");
             out.push_str(&table(
                 &[
-                    "FRONTEND", "BACKEND", "ADDRESS", "STATE", "CHECK", "EJECTED", "WEIGHT",
-                    "ACTIVE",
+                    "FRONTEND", "BACKEND", "ADDRESS", "STATE", "ADMIN", "CHECK", "EJECTED",
+                    "WEIGHT", "ACTIVE",
                 ],
                 &servers,
             ));
@@ -231,6 +248,7 @@ mod tests {
                 master: Some("10.0.3.6".into()),
                 vips: vec!["10.0.3.100".into()],
                 transitions: 2,
+                maintenance: true,
                 adverts_sent: 10,
                 adverts_received: 0,
                 dropped: BTreeMap::from([("ttl".into(), 3)]),
@@ -244,6 +262,7 @@ mod tests {
                 active: 0,
                 check: "down".into(),
                 ejected: false,
+                admin: "drain".into(),
             }],
         }
     }
@@ -262,27 +281,48 @@ mod tests {
             "master",
             "vips",
             "transitions",
+            "maintenance",
         ] {
             assert!(instance.get(field).is_some(), "missing {field}: {json}");
         }
         assert_eq!(instance["state"], "MASTER");
         assert_eq!(instance["dropped"]["ttl"], 3);
         let server = &json["backends"][0];
-        for field in ["backend", "address", "up", "weight", "active"] {
+        for field in ["backend", "address", "up", "weight", "active", "admin"] {
             assert!(server.get(field).is_some(), "missing {field}: {json}");
         }
         assert_eq!(server["up"], false);
+        assert_eq!(server["admin"], "drain");
+        assert_eq!(instance["maintenance"], true);
+    }
+
+    #[test]
+    fn replies_of_older_daemons_still_read() {
+        let mut json = serde_json::to_value(sample()).expect("serializes");
+        json["vrrp"][0]
+            .as_object_mut()
+            .expect("object")
+            .remove("maintenance");
+        json["backends"][0]
+            .as_object_mut()
+            .expect("object")
+            .remove("admin");
+        let status: Status = serde_json::from_value(json).expect("reads");
+        assert!(!status.vrrp[0].maintenance);
+        assert_eq!(status.backends[0].admin, "ready");
     }
 
     #[test]
     fn table_shows_each_instance() {
         let table = sample().render();
         assert!(
-            table.contains("VI_1") && table.contains("MASTER") && table.contains("ttl=3"),
+            table.contains("VI_1")
+                && table.contains("MASTER (stepped down)")
+                && table.contains("ttl=3"),
             "{table}"
         );
         assert!(
-            table.contains("10.0.3.11:8080") && table.contains("DOWN"),
+            table.contains("10.0.3.11:8080") && table.contains("DOWN") && table.contains("drain"),
             "{table}"
         );
         assert!(Status::default().render().contains("(none)"));

@@ -156,3 +156,64 @@ fn killed_and_restarted_master_leaves_exactly_one_holder() {
         );
     }
 }
+
+/// `baton instance ...` against the daemon in `host`; its stdout.
+fn instance_command(host: &baton_lab::Host, dir: &Workdir, action: &str) -> String {
+    let socket = dir.path(&format!("{}.sock", host.name()));
+    host.run(
+        env!("CARGO_BIN_EXE_baton"),
+        &[
+            "instance",
+            action,
+            "VI_1",
+            "--control",
+            socket.to_str().expect("utf-8"),
+        ],
+    )
+    .unwrap_or_else(|error| panic!("baton instance {action}: {error}"))
+}
+
+#[test]
+fn step_down_moves_the_vip_away_and_resume_brings_it_back() {
+    let Some(lab) = guide_lab("step-down") else {
+        return;
+    };
+    let dir = Workdir::new("step-down");
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let backup = start_baton(lb1, &dir, &keepalived_conf("lb1", 3, 100, "0.1", ""));
+    let master = start_baton(lb2, &dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
+    let daemons = [&backup, &master];
+    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
+        fail("lb2 (priority 150) never took the VIP", &daemons);
+    }
+    std::thread::sleep(INTERVAL * 5);
+
+    let stepped_at = std::time::Instant::now();
+    let out = instance_command(lb2, &dir, "step-down");
+    assert!(out.contains("VI_1: BACKUP, stepped down"), "{out}");
+    let took = wait_for(Duration::from_secs(5), || holds(lb1, VIP)).map(|_| stepped_at.elapsed());
+    match took {
+        // The priority-0 advert: lb1 waits Skew_Time, not Master_Down_Interval.
+        Some(took) if took <= skew(100) + SLACK * 2 => {}
+        Some(took) => fail(&format!("lb1 took over after {took:?}"), &daemons),
+        None => fail("lb1 never took over after the step-down", &daemons),
+    }
+    // lb2 has the higher priority and preempt, yet stays backup while stepped down.
+    std::thread::sleep(master_down(150) * 5);
+    assert_holders(&lab, &["lb1"], &daemons);
+
+    let resumed_at = std::time::Instant::now();
+    let out = instance_command(lb2, &dir, "resume");
+    assert!(
+        out.contains("VI_1: BACKUP") && !out.contains("stepped down"),
+        "{out}"
+    );
+    let back = wait_for(Duration::from_secs(5), || holds(lb2, VIP)).map(|_| resumed_at.elapsed());
+    match back {
+        Some(back) if back <= master_down(150) + SLACK * 2 => {}
+        Some(back) => fail(&format!("lb2 preempted back after {back:?}"), &daemons),
+        None => fail("lb2 never came back after resume", &daemons),
+    }
+    std::thread::sleep(INTERVAL * 5);
+    assert_holders(&lab, &["lb2"], &daemons);
+}

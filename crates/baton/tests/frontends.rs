@@ -141,6 +141,130 @@ fn loopback_tls_frontend_picks_the_certificate_by_name_and_speaks_h2() {
     assert!(curl_tls("b.example", port, &ca_a, true).is_err());
 }
 
+impl Running {
+    /// `baton ARGS... --control SOCKET`: exit status, stdout, stderr.
+    fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .arg("--control")
+            .arg(&self.control)
+            .output()
+            .expect("baton");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (
+            output.status.success(),
+            text(&output.stdout),
+            text(&output.stderr),
+        )
+    }
+
+    fn admin_of(&self, server: SocketAddr) -> String {
+        let status = self.status();
+        let entry = status["backends"]
+            .as_array()
+            .expect("backends")
+            .iter()
+            .find(|s| s["address"] == server.to_string())
+            .cloned()
+            .expect("listed");
+        entry["admin"].as_str().expect("admin").to_owned()
+    }
+}
+
+/// Answers of `n` GETs, counted by server name.
+fn spread(listen: SocketAddr, n: usize) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..n {
+        *counts.entry(get(listen).expect("GET")).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn loopback_server_commands_and_reload_over_the_control_socket() {
+    let dir = Workdir::new("control-loopback");
+    let (a, b, c) = (upstream("a"), upstream("b"), upstream("c"));
+    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let config = dir.write("baton.toml", &loopback_config(listen, &[a, b]));
+    let log = dir.path("baton.log");
+    let log_file = std::fs::File::create(&log).expect("log");
+    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--control")
+        .arg(dir.path("baton.sock"))
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log"))
+        .stderr(log_file)
+        .spawn()
+        .expect("baton run");
+    let daemon = Running {
+        child,
+        control: dir.path("baton.sock"),
+        log,
+    };
+    if wait_for(Duration::from_secs(10), || get(listen).is_ok()).is_none() {
+        panic!("the frontend never answered\n{}", daemon.log());
+    }
+    let (a_text, b_text) = (a.to_string(), b.to_string());
+
+    let (ok, out, err) = daemon.cli(&["server", "drain", "app", &a_text]);
+    assert!(ok, "{err}\n{}", daemon.log());
+    assert!(out.contains("drain") && out.contains("web"), "{out}");
+    assert_eq!(spread(listen, 6), [("b".to_owned(), 6)].into());
+    assert_eq!(daemon.admin_of(a), "drain");
+
+    let (ok, _, err) = daemon.cli(&["server", "enable", "app", &a_text]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = daemon.cli(&["server", "weight", "app", &b_text, "3"]);
+    assert!(ok && out.contains("weight 3"), "{out}{err}");
+    // Smooth round robin over weights 1 and 3: every 4 picks, one a and three b.
+    assert_eq!(
+        spread(listen, 8),
+        [("a".to_owned(), 2), ("b".to_owned(), 6)].into()
+    );
+
+    let (ok, _, err) = daemon.cli(&["server", "drain", "db", &a_text]);
+    assert!(!ok && err.contains("unknown backend \"db\""), "{err}");
+    let (ok, _, err) = daemon.cli(&["server", "weight", "app", &a_text, "300"]);
+    assert!(!ok && err.contains("out of range 0..=256"), "{err}");
+    let (ok, _, err) = daemon.cli(&["instance", "step-down", "VI_1"]);
+    assert!(
+        !ok && err.contains("no VRRP instance is configured"),
+        "{err}"
+    );
+
+    let (ok, out, err) = daemon.cli(&["reload"]);
+    assert!(ok && out.contains("unchanged"), "{out}{err}");
+    // A broken file: the error, with its line, and the running configuration stays.
+    std::fs::write(&config, "[[frontend]]\nname = \"web\"\nlisen = 1\n").expect("rewrite");
+    let (ok, _, err) = daemon.cli(&["reload"]);
+    assert!(!ok && err.contains("baton.toml:3"), "{err}");
+    assert!(get(listen).is_ok());
+
+    // Drained before a reload that adds c: a stays drained, b keeps its run-time weight.
+    daemon.cli(&["server", "drain", "app", &a_text]);
+    std::fs::write(&config, loopback_config(listen, &[a, b, c])).expect("rewrite");
+    let (ok, out, err) = daemon.cli(&["reload"]);
+    assert!(
+        ok && out.contains("reloaded"),
+        "{out}{err}\n{}",
+        daemon.log()
+    );
+    assert_eq!(daemon.admin_of(a), "drain");
+    assert_eq!(
+        spread(listen, 8),
+        [("b".to_owned(), 6), ("c".to_owned(), 2)].into()
+    );
+
+    daemon.signal(Signal::SIGTERM);
+    let mut daemon = daemon;
+    let exited = wait_for(Duration::from_secs(15), || {
+        daemon.child.try_wait().ok().flatten().is_some()
+    });
+    assert!(exited.is_some(), "no exit after SIGTERM\n{}", daemon.log());
+}
+
 // ---- on the guide's lab -------------------------------------------------------------------
 
 /// A tiny HTTP/1.1 server in an app host answering its host name, in Python (CI installs it);

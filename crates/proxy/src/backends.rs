@@ -1,6 +1,7 @@
 //! The current server set of a proxy, swapped whole by a reload (an `ArcSwap`, as pingora
 //! does), with the health checks that run over it and the watch that reports its health.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -9,19 +10,23 @@ use tokio::sync::watch;
 
 use crate::config::{HealthCheck, ProxyConfig};
 use crate::health::{self, CheckState, CheckTask};
-use crate::upstream::{BackendHealth, Server, Upstreams};
+use crate::upstream::{AdminState, BackendHealth, Server, UnknownServer, Upstreams};
 
 #[derive(Debug)]
 pub(crate) struct Backends {
     current: ArcSwap<Upstreams>,
     health: watch::Sender<BackendHealth>,
-    /// The running check tasks; also serialises reloads.
+    /// The running check tasks and the configuration; also serialises reloads and
+    /// operator changes.
     checks: Mutex<Checks>,
 }
 
-/// One check task per checked server, all with the same configuration.
-#[derive(Debug, Default)]
+/// One check task per checked server (but those in maintenance), all with the same
+/// configuration, and the proxy configuration the current set was built from.
+#[derive(Debug)]
 struct Checks {
+    /// Rebuilds the set when an operator changes a weight.
+    proxy: ProxyConfig,
     config: Option<HealthCheck>,
     /// The server is kept here so that its address in memory (the key) is not reused.
     tasks: Vec<(Arc<Server>, CheckTask)>,
@@ -35,7 +40,11 @@ impl Backends {
         Arc::new(Backends {
             current: ArcSwap::from_pointee(upstreams),
             health,
-            checks: Mutex::new(Checks::default()),
+            checks: Mutex::new(Checks {
+                proxy: config.clone(),
+                config: None,
+                tasks: Vec::new(),
+            }),
         })
     }
 
@@ -50,6 +59,7 @@ impl Backends {
     pub(crate) fn reload(self: &Arc<Self>, config: &ProxyConfig) {
         let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
         let next = Arc::new(Upstreams::new(config, Some(&self.current())));
+        checks.proxy = config.clone();
         self.current.store(Arc::clone(&next));
         self.sync_checks(&mut checks, &next);
         drop(checks);
@@ -79,19 +89,72 @@ impl Backends {
                 }
             }
         }
+        // Maintenance pauses a server's checks; its last known state stays until they resume.
+        let checked = |s: &Arc<Server>| s.admin.state() != AdminState::Maintenance;
         checks
             .tasks
-            .retain(|(server, _)| set.servers().any(|s| Arc::ptr_eq(s, server)));
+            .retain(|(server, _)| checked(server) && set.servers().any(|s| Arc::ptr_eq(s, server)));
         let Some(check) = wanted else { return };
         if tokio::runtime::Handle::try_current().is_err() {
             return;
         }
-        for server in set.servers() {
+        for server in set.servers().filter(|s| checked(s)) {
             if !checks.tasks.iter().any(|(s, _)| Arc::ptr_eq(s, server)) {
                 let task = health::spawn(Arc::clone(server), check.clone(), Arc::downgrade(self));
                 checks.tasks.push((Arc::clone(server), task));
             }
         }
+    }
+
+    /// Sets the admin state of the servers at `address` (see [`crate::Proxy::set_admin`]).
+    pub(crate) fn set_admin(
+        self: &Arc<Self>,
+        address: SocketAddr,
+        state: AdminState,
+    ) -> Result<(), UnknownServer> {
+        let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        let set = self.current();
+        let mut found = false;
+        for (_, server) in set.at(address) {
+            found = true;
+            let was = server.set_admin(state);
+            if was != state {
+                tracing::info!(server = %address, "admin state {was} -> {state}");
+            }
+        }
+        if !found {
+            return Err(UnknownServer(address));
+        }
+        self.sync_checks(&mut checks, &set);
+        drop(checks);
+        self.refresh();
+        Ok(())
+    }
+
+    /// Balances the servers at `address` with `weight` (see [`crate::Proxy::set_weight`]):
+    /// the set is rebuilt, as by a reload of the same configuration, since balancers such
+    /// as Maglev read weights when they are built.
+    pub(crate) fn set_weight(
+        self: &Arc<Self>,
+        address: SocketAddr,
+        weight: u32,
+    ) -> Result<(), UnknownServer> {
+        let checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
+        let set = self.current();
+        let mut found = false;
+        for (configured, server) in set.at(address) {
+            found = true;
+            server.admin.set_weight(configured, weight);
+        }
+        if !found {
+            return Err(UnknownServer(address));
+        }
+        tracing::info!(server = %address, weight, "run-time weight set");
+        self.current
+            .store(Arc::new(Upstreams::new(&checks.proxy, Some(&set))));
+        drop(checks);
+        self.refresh();
+        Ok(())
     }
 
     /// A watch of the current set's health.
@@ -125,5 +188,30 @@ impl Backends {
                 backends.refresh();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServerConfig;
+
+    #[tokio::test]
+    async fn draining_keeps_the_set_and_a_weight_rebuilds_it() {
+        let address = SocketAddr::from(([127, 0, 0, 1], 8000));
+        let mut config = ProxyConfig::new(vec![ServerConfig::new(address)]);
+        config.algorithm = "maglev source".parse().expect("algorithm");
+        let backends = Backends::new(&config);
+        let before = backends.current();
+        backends
+            .set_admin(address, AdminState::Drain)
+            .expect("known");
+        // The Maglev table is not rebuilt: the drained server is merely not a candidate.
+        assert!(Arc::ptr_eq(&before, &backends.current()));
+        assert_eq!(backends.watch().borrow().up, 0);
+        backends.set_weight(address, 5).expect("known");
+        assert!(!Arc::ptr_eq(&before, &backends.current()));
+        assert_eq!(backends.current().status()[0].weight, 5);
+        assert_eq!(backends.current().status()[0].admin, AdminState::Drain);
     }
 }

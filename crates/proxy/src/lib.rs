@@ -31,6 +31,8 @@
 //! [`Proxy::reload`] swaps servers and policies without dropping a request, and
 //! [`Proxy::health`] reports how many servers are up, and [`Proxy::metrics`] copies out the
 //! counters for monitoring (answers by status class, response times, connections).
+//! Operators drain a server, put it in maintenance ([`Proxy::set_admin`]) or change its
+//! weight ([`Proxy::set_weight`]) at run time; reloads keep those decisions.
 //!
 //! What the proxy answers itself: 400 (malformed request), 405 (CONNECT), 408 (request head
 //! too slow), 431 (head too large), 502 (server failed), 503 (no server available, saying
@@ -59,4 +61,4 @@ pub use health::CheckState;
 pub use metrics::{Histogram, ProxyMetrics, RESPONSE_TIME_BUCKETS, STATUS_CLASSES, ServerMetrics};
 pub use server::{Proxy, serve};
 pub use tls::{TlsConfig, TlsError};
-pub use upstream::{BackendHealth, ServerStatus};
+pub use upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};

@@ -16,7 +16,7 @@ use crate::config::ProxyConfig;
 use crate::metrics::{ConnectionCounters, ProxyMetrics};
 use crate::tls::TlsConfig;
 use crate::transport::Transport;
-use crate::upstream::{BackendHealth, ServerStatus};
+use crate::upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};
 
 /// Serves HTTP on `listener`, forwarding to `config`'s servers, until `shutdown` completes.
 ///
@@ -108,8 +108,35 @@ impl Proxy {
         self.shared.backends.reload(&config);
     }
 
+    /// Sets the admin state of the server at `address` (every server there, should the
+    /// configuration list the address twice), as HAProxy's `set server ... state`.
+    ///
+    /// [`AdminState::Drain`] and [`AdminState::Maintenance`] take the server out of
+    /// balancing at once: no new request goes to it, also not as a retry, while requests in
+    /// flight (and WebSocket tunnels) finish. A drained server is only not a candidate:
+    /// Maglev keeps its table, so its keys go to their next servers and come back with it.
+    /// Maintenance also pauses its health checks, keeping the last known check state until
+    /// they resume. Back to [`AdminState::Ready`], the server takes requests again as its
+    /// health allows, eased in by slow start when configured. The state is part of the
+    /// server's run-time state: [`Proxy::reload`] keeps it while the address stays
+    /// configured.
+    pub fn set_admin(&self, address: SocketAddr, state: AdminState) -> Result<(), UnknownServer> {
+        self.shared.backends.set_admin(address, state)
+    }
+
+    /// Balances the server at `address` with `weight` instead of its configured weight
+    /// (0 takes it out of rotation), as HAProxy's `set server ... weight`. Requests already
+    /// on their way are not affected.
+    ///
+    /// The run-time weight lasts until a [`Proxy::reload`] gives the server another
+    /// configured weight than it had when this was called (or the proxy is dropped): a
+    /// reload that leaves the server's weight alone keeps it.
+    pub fn set_weight(&self, address: SocketAddr, weight: u32) -> Result<(), UnknownServer> {
+        self.shared.backends.set_weight(address, weight)
+    }
+
     /// A watch of how many servers may take requests, updated when that changes: by a
-    /// health check, an ejection starting or ending, or a reload. For VRRP tracking and
+    /// health check, an ejection starting or ending, an operator's change, or a reload. For VRRP tracking and
     /// status pages.
     pub fn health(&self) -> watch::Receiver<BackendHealth> {
         self.shared.backends.watch()

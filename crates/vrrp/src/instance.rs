@@ -50,6 +50,8 @@ pub struct Instance {
     /// Announcement due when the Announce timer fires is the garp_master_delay burst.
     second_burst_pending: bool,
     last_reannounce: Option<Instant>,
+    /// Stepped down by the operator: never Master until resumed (see `set_maintenance`).
+    maintenance: bool,
     /// A state change of our own (not forced by the sync group) for the router to spread.
     sync_trigger: Option<(State, State)>,
     transmits: VecDeque<Transmit>,
@@ -80,6 +82,7 @@ impl Instance {
             master_stopping: false,
             second_burst_pending: false,
             last_reannounce: None,
+            maintenance: false,
             sync_trigger: None,
             transmits: VecDeque::new(),
             actions: VecDeque::new(),
@@ -114,6 +117,11 @@ impl Instance {
 
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// True while stepped down by [`Instance::set_maintenance`].
+    pub fn maintenance(&self) -> bool {
+        self.maintenance
     }
 
     /// Master_Down_Interval as it stands now (RFC 5798 §6.1).
@@ -171,6 +179,7 @@ impl Instance {
                 }
                 // RFC 5798 §6.4.2: "If the Master_Down_Timer fires, then: ... transition to
                 // the {Master} state".
+                Timer::MasterDown if self.maintenance => self.master_gone_in_maintenance(),
                 Timer::MasterDown => {
                     let reason = if self.master_stopping {
                         Reason::MasterStopped
@@ -215,6 +224,39 @@ impl Instance {
             self.backup_received(now, src, advert);
         }
         Ok(())
+    }
+
+    /// Operator maintenance (`baton instance step-down` / `resume`). Not in the RFCs, which
+    /// only know Shutdown; this is Shutdown's goodbye without leaving the LAN.
+    ///
+    /// Stepping down: a Master sends a priority-0 advertisement and removes its VIPs, as
+    /// on Shutdown (RFC 5798 §6.4.3), so a backup takes over after Skew_Time; it then
+    /// stays Backup, listening to adverts, and never becomes Master while stepped down
+    /// whatever the timers say (a Master_Down_Timer that fires only forgets the master; an
+    /// address owner does not take over either). An instance in Fault or Initialize stays
+    /// there and stays stepped down when it leaves.
+    ///
+    /// Resuming in Backup restarts the instance's Backup behaviour as after Startup (RFC
+    /// 5798 §6.4.1: Master_Down_Timer set to Master_Down_Interval, preempt_delay armed),
+    /// so it preempts a lower-priority master after the usual timers when preempt is on,
+    /// and an address owner takes over at once.
+    pub fn set_maintenance(&mut self, now: Instant, on: bool) {
+        if self.maintenance == on {
+            return;
+        }
+        self.maintenance = on;
+        match (self.state, on) {
+            (State::Master, true) => {
+                // RFC 5798 §6.4.3 Shutdown: "Send an ADVERTISEMENT with Priority = 0"; the
+                // VIPs go with the transition to Backup.
+                self.send_advert(Priority::STOP);
+                self.master = None;
+                self.master_adver_interval = self.config.advert_interval;
+                self.become_backup(now, Reason::Maintenance);
+            }
+            (State::Backup, false) => self.leave_initialize(now, Reason::Maintenance),
+            _ => {}
+        }
     }
 
     /// Reports a tracked object (numbered as in `InstanceConfig::tracks`) up or down.
@@ -280,6 +322,14 @@ impl Instance {
         self.stats.count_drop(reason);
     }
 
+    /// A new instance (still in Initialize, so nothing to send or remove) that replaces a
+    /// stepped-down one of the same name on reload.
+    pub(crate) fn keep_stepped_down(&mut self) {
+        if self.state == State::Initialize {
+            self.maintenance = true;
+        }
+    }
+
     pub(crate) fn take_sync_trigger(&mut self) -> Option<(State, State)> {
         self.sync_trigger.take()
     }
@@ -287,7 +337,9 @@ impl Instance {
     /// Follow a sibling of the sync group into Master or Backup.
     pub(crate) fn follow_sync_group(&mut self, now: Instant, target: State) {
         match (self.state, target) {
-            (State::Backup, State::Master) => self.become_master(now, Reason::SyncGroup),
+            (State::Backup, State::Master) if !self.maintenance => {
+                self.become_master(now, Reason::SyncGroup);
+            }
             (State::Master, State::Backup) => self.become_backup(now, Reason::SyncGroup),
             _ => {}
         }
@@ -412,9 +464,17 @@ impl Instance {
         let lower_master = self
             .master_priority
             .is_some_and(|p| p < self.effective_priority);
-        if self.state == State::Backup && self.config.preempt && lower_master {
+        if self.state == State::Backup && self.config.preempt && lower_master && !self.maintenance {
             self.become_master(now, Reason::PreemptDelayElapsed);
         }
+    }
+
+    /// The Master_Down_Timer fired while stepped down: the master is gone, but this
+    /// instance must not take over. It waits for the next advert, which sets the timer again.
+    fn master_gone_in_maintenance(&mut self) {
+        self.master = None;
+        self.master_priority = None;
+        self.master_stopping = false;
     }
 
     fn scheduled_announce(&mut self, now: Instant) {
@@ -434,7 +494,7 @@ impl Instance {
 
     /// RFC 5798 §6.4.1 after Startup (or leaving FAULT, which keepalived treats alike).
     fn leave_initialize(&mut self, now: Instant, reason: Reason) {
-        if self.effective_priority.is_owner() {
+        if self.effective_priority.is_owner() && !self.maintenance {
             self.become_master(now, Reason::AddressOwner);
             return;
         }

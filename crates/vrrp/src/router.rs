@@ -132,6 +132,12 @@ impl Router {
             .map(InstanceId)
     }
 
+    /// True when `a` and `b` are distinct members of one sync group.
+    pub fn same_sync_group(&self, a: InstanceId, b: InstanceId) -> bool {
+        let group = |id: InstanceId| self.group_of.get(id.0).copied().flatten();
+        a != b && group(a).is_some() && group(a) == group(b)
+    }
+
     /// Counters for packets that no instance claimed.
     pub fn unclaimed_stats(&self) -> &Stats {
         &self.unclaimed
@@ -164,11 +170,31 @@ impl Router {
         }
     }
 
+    /// Steps instance `id` down for maintenance, or resumes it; see
+    /// [`Instance::set_maintenance`]. Within a sync group the whole group is stepped down
+    /// (and resumed) together: the group is Master together, so one member that may not be
+    /// Master keeps the others from it too. Returns false when there is no such instance.
+    pub fn set_maintenance(&mut self, now: Instant, id: InstanceId, on: bool) -> bool {
+        if id.0 >= self.instances.len() {
+            return false;
+        }
+        let members = match self.group_of[id.0] {
+            Some(group) => self.groups[group].clone(),
+            None => vec![id.0],
+        };
+        for member in members {
+            self.instances[member].set_maintenance(now, on);
+        }
+        self.after_input(now);
+        true
+    }
+
     /// Replaces the configuration (SIGHUP). An instance whose configuration is unchanged
     /// keeps its state, timers and counters, so a reload that does not touch it cannot move
     /// its VIPs; every other instance is new and waits in Initialize for [`Router::start`].
     /// Call [`Router::shutdown_instance`] first for instances that are going away or
-    /// changing, so they say goodbye with the old configuration.
+    /// changing, so they say goodbye with the old configuration. A changed instance stays
+    /// stepped down ([`Router::set_maintenance`]) if the old one of the same name was.
     pub fn reconfigure(
         &mut self,
         configs: Vec<InstanceConfig>,
@@ -185,6 +211,15 @@ impl Router {
                 .find(|o| o.as_ref().is_some_and(|o| o.config() == slot.config()));
             if let Some(kept) = kept.and_then(Option::take) {
                 *slot = kept;
+            }
+        }
+        for slot in &mut next.instances {
+            let stepped_down = old
+                .iter()
+                .flatten()
+                .any(|o| o.name() == slot.name() && o.maintenance());
+            if stepped_down {
+                slot.keep_stepped_down();
             }
         }
         next.unclaimed = std::mem::take(&mut self.unclaimed);

@@ -279,6 +279,7 @@ mod tests {
             adverts_sent: 40,
             adverts_received: 7,
             dropped: BTreeMap::from([("auth".into(), 2)]),
+            maintenance: false,
         }
     }
 

@@ -286,6 +286,7 @@ mod tests {
             adverts_sent: 0,
             adverts_received: 0,
             dropped: Default::default(),
+            maintenance: false,
         });
         tx.send_replace(status.clone());
         let json = status_json(&sources).expect("json");

@@ -1,33 +1,61 @@
-//! The control socket: a Unix socket, mode 0600, where `baton status` asks for the daemon's
-//! state. One request line per connection, one JSON reply; any other input gets a clear
-//! error and the socket keeps serving.
+//! The control socket: a Unix socket, mode 0600, where `baton status`, `baton server`,
+//! `baton instance` and `baton reload` talk to the daemon. One request line per
+//! connection, one JSON reply (docs/operations.md, "Control socket"); any bad input gets a
+//! specific error and the socket keeps serving.
+//!
+//! Server commands act on the proxies directly; instance commands and reloads go to the
+//! daemon's main loop, which owns the VRRP engine, and come back over a oneshot.
+
+mod request;
+mod servers;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use baton_vrrp::Router;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::frontends::Registry;
 use crate::status::{ServerEntry, Status};
+use request::{Request, shown};
+
+/// A reply: the JSON to send, or the text of the error to send.
+pub(crate) type Answer = Result<serde_json::Value, String>;
+
+/// What the control socket asks of the daemon's main loop.
+#[derive(Debug)]
+pub(crate) enum DaemonRequest {
+    /// `instance step-down NAME` (on) or `instance resume NAME`; see [`set_maintenance`].
+    Maintenance {
+        instance: String,
+        on: bool,
+        reply: oneshot::Sender<Answer>,
+    },
+    /// `reload`: what SIGHUP does, with the outcome.
+    Reload { reply: oneshot::Sender<Answer> },
+}
 
 /// Longest request line accepted; commands are short words.
 const MAX_REQUEST: u64 = 4096;
 /// A client that sends nothing for this long is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Binds `path` and serves snapshots from `status` (VRRP) and `proxies` (servers, read
-/// live at each request) until the task is aborted.
-pub(crate) fn spawn(
-    path: &Path,
-    status: watch::Receiver<Status>,
-    proxies: Registry,
-) -> anyhow::Result<JoinHandle<()>> {
+/// What a request needs: the VRRP state as last published, the running proxies (read live
+/// at each request), and the way to the main loop.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    pub(crate) status: watch::Receiver<Status>,
+    pub(crate) proxies: Registry,
+    pub(crate) daemon: mpsc::Sender<DaemonRequest>,
+}
+
+/// Binds `path` and answers requests until the task is aborted.
+pub(crate) fn spawn(path: &Path, context: Context) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(path)?;
     let path = path.to_owned();
     Ok(tokio::spawn(async move {
@@ -35,7 +63,7 @@ pub(crate) fn spawn(
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
-                    tokio::spawn(answer(stream, status.clone(), Arc::clone(&proxies)));
+                    tokio::spawn(answer(stream, context.clone()));
                 }
                 Err(error) => {
                     tracing::warn!("control socket: {error}");
@@ -70,7 +98,7 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-async fn answer(stream: UnixStream, status: watch::Receiver<Status>, proxies: Registry) {
+async fn answer(stream: UnixStream, context: Context) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
@@ -78,7 +106,7 @@ async fn answer(stream: UnixStream, status: watch::Receiver<Status>, proxies: Re
     let reply = match request {
         Err(_) => error_reply("no request within 5 s"),
         Ok(Err(error)) => error_reply(&format!("reading the request: {error}")),
-        Ok(Ok(_)) => reply_to(line.trim(), &snapshot(&status, &proxies)),
+        Ok(Ok(_)) => reply_to(line.trim(), &context).await,
     };
     let _ = write.write_all(reply.as_bytes()).await;
     let _ = write.shutdown().await;
@@ -96,18 +124,85 @@ pub(crate) fn snapshot(status: &watch::Receiver<Status>, proxies: &Registry) -> 
     snapshot
 }
 
-/// The reply to one command line.
-fn reply_to(command: &str, status: &Status) -> String {
-    match command {
-        "status" => serde_json::to_string(status)
-            .map(|json| json + "\n")
-            .unwrap_or_else(|e| error_reply(&e.to_string())),
-        "" => error_reply("empty request; commands: status"),
-        other => {
-            let shown: String = other.chars().take(64).collect();
-            error_reply(&format!("unknown command {shown:?}; commands: status"))
+/// The reply to one request line.
+async fn reply_to(line: &str, context: &Context) -> String {
+    let answer = match Request::parse(line) {
+        Err(error) => Err(error),
+        Ok(Request::Status) => serde_json::to_value(snapshot(&context.status, &context.proxies))
+            .map_err(|e| e.to_string()),
+        Ok(Request::Server {
+            backend,
+            address,
+            change,
+        }) => servers::apply(&context.proxies, &backend, address, change),
+        Ok(Request::Maintenance { instance, on }) => {
+            ask(&context.daemon, |reply| DaemonRequest::Maintenance {
+                instance,
+                on,
+                reply,
+            })
+            .await
         }
+        Ok(Request::Reload) => ask(&context.daemon, |reply| DaemonRequest::Reload { reply }).await,
+    };
+    match answer {
+        Ok(json) => json.to_string() + "\n",
+        Err(error) => error_reply(&error),
     }
+}
+
+/// Hands a request to the main loop and waits for its answer.
+async fn ask(
+    daemon: &mpsc::Sender<DaemonRequest>,
+    request: impl FnOnce(oneshot::Sender<Answer>) -> DaemonRequest,
+) -> Answer {
+    let (reply, answer) = oneshot::channel();
+    if daemon.send(request(reply)).await.is_err() {
+        return Err("the daemon is stopping".to_owned());
+    }
+    answer
+        .await
+        .unwrap_or_else(|_| Err("the daemon is stopping".to_owned()))
+}
+
+/// `instance step-down|resume NAME` in the main loop: the engine's maintenance input for
+/// the instance and, through it, its sync group.
+pub(crate) fn set_maintenance(
+    router: &mut Router,
+    now: std::time::Instant,
+    instance: &str,
+    on: bool,
+) -> Answer {
+    let Some(id) = router.find(instance) else {
+        let names: Vec<&str> = router.instances().map(|(_, i)| i.name()).collect();
+        return Err(if names.is_empty() {
+            format!(
+                "unknown instance {}: no VRRP instance is configured",
+                shown(instance)
+            )
+        } else {
+            format!(
+                "unknown instance {}; instances: {}",
+                shown(instance),
+                names.join(", ")
+            )
+        });
+    };
+    router.set_maintenance(now, id, on);
+    // Stepping one member down steps its sync group down: name every instance affected.
+    let affected: Vec<serde_json::Value> = router
+        .instances()
+        .filter(|(_, i)| i.maintenance() == on)
+        .filter(|(other, _)| *other == id || router.same_sync_group(*other, id))
+        .map(|(_, i)| {
+            serde_json::json!({
+                "name": i.name(),
+                "state": i.state().as_str(),
+                "maintenance": i.maintenance(),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({ "ok": true, "instances": affected }))
 }
 
 fn error_reply(message: &str) -> String {
@@ -124,23 +219,40 @@ impl Drop for RemoveOnDrop {
 
 /// `baton status`: asks the daemon at `path`.
 pub(crate) async fn query(path: &Path) -> anyhow::Result<Status> {
+    let reply = request(path, "status").await?;
+    serde_json::from_value(reply).context("unexpected reply")
+}
+
+/// Sends one request line to the daemon at `path`; its JSON reply, or its error as the
+/// error.
+pub(crate) async fn request(path: &Path, line: &str) -> anyhow::Result<serde_json::Value> {
     let mut stream = UnixStream::connect(path)
         .await
         .with_context(|| format!("connecting to {} (is baton running?)", path.display()))?;
-    stream.write_all(b"status\n").await?;
+    stream.write_all(format!("{line}\n").as_bytes()).await?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).await?;
-    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&reply) {
-        if let Some(error) = map.get("error") {
-            anyhow::bail!("the daemon said: {error}");
-        }
+    let json: serde_json::Value =
+        serde_json::from_str(&reply).with_context(|| format!("unexpected reply: {reply:?}"))?;
+    if let Some(error) = json.get("error") {
+        anyhow::bail!("the daemon said: {}", error.as_str().unwrap_or_default());
     }
-    serde_json::from_str(&reply).with_context(|| format!("unexpected reply: {reply:?}"))
+    Ok(json)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::Arc;
+
+    use baton_proxy::{AdminState, Proxy, ProxyConfig, ServerConfig};
+    use baton_vrrp::{InstanceConfig, SyncGroupConfig, Version, Vrid};
+
     use super::*;
+    use crate::daemon::frontends::ProxyView;
+
+    const A: &str = "10.0.3.11:8080";
+    const B: &str = "10.0.3.12:8080";
 
     fn socket_path(name: &str) -> PathBuf {
         std::env::temp_dir()
@@ -159,11 +271,109 @@ mod tests {
         String::from_utf8_lossy(&reply).into_owned()
     }
 
+    /// The error text of the reply to `line`.
+    async fn error_of(path: &Path, line: &str) -> String {
+        let reply = raw(path, format!("{line}\n").as_bytes()).await;
+        let json: serde_json::Value = serde_json::from_str(&reply).expect("JSON reply");
+        json["error"].as_str().expect("an error").to_owned()
+    }
+
+    /// Frontends `web` and `api` both use backend `app` (servers A and B); `admin` uses
+    /// backend `ops`.
+    fn registry() -> Registry {
+        let proxy = |servers: &[&str]| {
+            Proxy::new(Arc::new(ProxyConfig::new(
+                servers
+                    .iter()
+                    .map(|s| ServerConfig::new(s.parse().expect("addr")))
+                    .collect(),
+            )))
+        };
+        let view = |frontend: &str, backend: &str, proxy| ProxyView {
+            frontend: frontend.into(),
+            backend: backend.into(),
+            proxy,
+        };
+        Arc::new(std::sync::RwLock::new(vec![
+            view("api", "app", proxy(&[A, B])),
+            view("web", "app", proxy(&[A, B])),
+            view("admin", "ops", proxy(&["10.0.3.13:9000"])),
+        ]))
+    }
+
+    fn vrrp_instance(name: &str, interface: &str, vrid: u8) -> InstanceConfig {
+        let vrid = Vrid::new(vrid).expect("non-zero");
+        let vip = IpAddr::from([10, 0, 3, 100 + vrid.get()]);
+        InstanceConfig::new(
+            name,
+            interface,
+            vrid,
+            Version::V3,
+            IpAddr::from([10, 0, 3, 5]),
+            vec![vip],
+        )
+    }
+
+    /// A main loop with VI_1 and VI_2 in one sync group, and VI_3 alone; reloads fail the
+    /// first time with a config error and then find nothing changed.
+    fn fake_daemon() -> mpsc::Sender<DaemonRequest> {
+        let (tx, mut rx) = mpsc::channel(4);
+        let mut router = Router::new(
+            vec![
+                vrrp_instance("VI_1", "eth0", 1),
+                vrrp_instance("VI_2", "eth1", 2),
+                vrrp_instance("VI_3", "eth0", 3),
+            ],
+            vec![SyncGroupConfig {
+                name: "G".into(),
+                members: vec!["VI_1".into(), "VI_2".into()],
+            }],
+        )
+        .expect("valid");
+        router.start(std::time::Instant::now());
+        tokio::spawn(async move {
+            let mut reloads = 0;
+            while let Some(request) = rx.recv().await {
+                match request {
+                    DaemonRequest::Maintenance {
+                        instance,
+                        on,
+                        reply,
+                    } => {
+                        let now = std::time::Instant::now();
+                        let _ = reply.send(set_maintenance(&mut router, now, &instance, on));
+                    }
+                    DaemonRequest::Reload { reply } => {
+                        reloads += 1;
+                        let _ = reply.send(if reloads == 1 {
+                            Err("reload failed, keeping the running configuration: \
+                                 baton.toml:3: unknown key \"lisen\""
+                                .into())
+                        } else {
+                            Ok(serde_json::json!({ "ok": true, "reload": "unchanged" }))
+                        });
+                    }
+                }
+            }
+        });
+        tx
+    }
+
+    fn start(name: &str, proxies: Registry) -> (PathBuf, watch::Sender<Status>, JoinHandle<()>) {
+        let path = socket_path(name);
+        let (status_tx, status) = watch::channel(Status::default());
+        let context = Context {
+            status,
+            proxies,
+            daemon: fake_daemon(),
+        };
+        let task = spawn(&path, context).expect("bind");
+        (path, status_tx, task)
+    }
+
     #[tokio::test]
     async fn serves_status_and_survives_bad_input() {
-        let path = socket_path("serve");
-        let (_tx, rx) = watch::channel(Status::default());
-        let task = spawn(&path, rx, Registry::default()).expect("bind");
+        let (path, _status, task) = start("serve", Registry::default());
         let mode = std::fs::metadata(&path)
             .expect("socket")
             .permissions()
@@ -172,19 +382,24 @@ mod tests {
         assert_eq!(mode, 0o600);
 
         assert_eq!(query(&path).await.expect("status"), Status::default());
+        let unknown = error_of(&path, "reboot").await;
         assert!(
-            raw(&path, b"reboot\n")
-                .await
-                .contains("unknown command \\\"reboot\\\"")
+            unknown.starts_with("unknown command \"reboot\"; commands: status, server"),
+            "{unknown}"
         );
-        assert!(raw(&path, b"\n").await.contains("empty request"));
+        assert!(error_of(&path, "").await.starts_with("empty request"));
         let garbage = raw(&path, &[0xff; 10_000]).await;
         assert!(garbage.is_empty() || garbage.contains("error"), "{garbage}");
         // Still serving after all that.
         assert!(query(&path).await.is_ok());
         // A second daemon may not take the socket over.
         let (_tx2, rx2) = watch::channel(Status::default());
-        assert!(spawn(&path, rx2, Registry::default()).is_err());
+        let second = Context {
+            status: rx2,
+            proxies: Registry::default(),
+            daemon: fake_daemon(),
+        };
+        assert!(spawn(&path, second).is_err());
         task.abort();
         let _ = task.await;
         assert!(!path.exists(), "socket removed when the server stops");
@@ -196,9 +411,157 @@ mod tests {
         std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
         drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));
         assert!(path.exists());
-        let (_tx, rx) = watch::channel(Status::default());
-        let task = spawn(&path, rx, Registry::default()).expect("stale file replaced");
+        let (path, _status, task) = start("stale", Registry::default());
         assert!(query(&path).await.is_ok());
         task.abort();
+    }
+
+    #[tokio::test]
+    async fn server_commands_apply_to_every_frontend_of_the_backend() {
+        let proxies = registry();
+        let (path, _status, task) = start("servers", Arc::clone(&proxies));
+        let a: SocketAddr = A.parse().expect("addr");
+        let server_a = |frontend: &str| {
+            let views = proxies.read().expect("lock");
+            let view = views.iter().find(|v| v.frontend == frontend).expect("view");
+            view.proxy
+                .servers()
+                .into_iter()
+                .find(|s| s.address == a)
+                .expect("A")
+        };
+
+        let reply = request(&path, &format!("server drain app {A}"))
+            .await
+            .expect("ok");
+        assert_eq!(reply["ok"], true);
+        assert_eq!(reply["admin"], "drain");
+        assert_eq!(reply["frontends"], serde_json::json!(["api", "web"]));
+        assert_eq!(server_a("api").admin, AdminState::Drain);
+        assert_eq!(server_a("web").admin, AdminState::Drain);
+        let status = query(&path).await.expect("status");
+        let shown: Vec<&str> = status
+            .backends
+            .iter()
+            .filter(|s| s.address == A)
+            .map(|s| s.admin.as_str())
+            .collect();
+        assert_eq!(shown, ["drain", "drain"]);
+
+        request(&path, &format!("server disable app {A}"))
+            .await
+            .expect("ok");
+        assert_eq!(server_a("web").admin, AdminState::Maintenance);
+        let reply = request(&path, &format!("server weight app {A} 7"))
+            .await
+            .expect("ok");
+        assert_eq!(reply["weight"], 7);
+        assert_eq!((server_a("api").weight, server_a("web").weight), (7, 7));
+        request(&path, &format!("server enable app {A}"))
+            .await
+            .expect("ok");
+        assert_eq!(server_a("web").admin, AdminState::Ready);
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn bad_server_commands_get_specific_errors_and_the_socket_keeps_serving() {
+        let (path, _status, task) = start("server-errors", registry());
+        assert_eq!(
+            error_of(&path, &format!("server drain db {A}")).await,
+            "unknown backend \"db\"; backends in use: app, ops"
+        );
+        assert_eq!(
+            error_of(&path, "server drain app 10.0.3.99:8080").await,
+            format!("no server 10.0.3.99:8080 in backend app; its servers: {A}, {B}")
+        );
+        assert_eq!(
+            error_of(&path, &format!("server weight app {A} 1000")).await,
+            "server weight: weight \"1000\" out of range 0..=256"
+        );
+        assert!(
+            error_of(&path, "server drain app")
+                .await
+                .starts_with("server drain: missing ADDR;")
+        );
+        assert!(
+            error_of(&path, "server weight app")
+                .await
+                .starts_with("server weight: missing ADDR N;")
+        );
+        assert!(
+            error_of(&path, "server drain app nowhere")
+                .await
+                .contains("is not an address")
+        );
+        let (empty, _status2, task2) = start("no-frontends", Registry::default());
+        assert_eq!(
+            error_of(&empty, &format!("server enable app {A}")).await,
+            "unknown backend \"app\": no frontend is running"
+        );
+        task2.abort();
+        assert!(query(&path).await.is_ok(), "still serving");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn instance_commands_and_reload_go_through_the_main_loop() {
+        let (path, _status, task) = start("instances", Registry::default());
+        let reply = request(&path, "instance step-down VI_1").await.expect("ok");
+        // Its sync group follows.
+        assert_eq!(
+            reply["instances"],
+            serde_json::json!([
+                { "name": "VI_1", "state": "BACKUP", "maintenance": true },
+                { "name": "VI_2", "state": "BACKUP", "maintenance": true },
+            ])
+        );
+        let reply = request(&path, "instance resume VI_3").await.expect("ok");
+        assert_eq!(reply["instances"][0]["name"], "VI_3");
+        assert_eq!(reply["instances"].as_array().map(Vec::len), Some(1));
+        assert_eq!(
+            error_of(&path, "instance step-down VI_9").await,
+            "unknown instance \"VI_9\"; instances: VI_1, VI_2, VI_3"
+        );
+        assert!(
+            error_of(&path, "instance step-down")
+                .await
+                .starts_with("instance step-down: missing NAME;")
+        );
+
+        assert_eq!(
+            error_of(&path, "reload").await,
+            "reload failed, keeping the running configuration: baton.toml:3: unknown key \"lisen\""
+        );
+        let reply = request(&path, "reload").await.expect("ok");
+        assert_eq!(reply["reload"], "unchanged");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_stopping_daemon_is_reported() {
+        let path = socket_path("stopping");
+        let (_status_tx, status) = watch::channel(Status::default());
+        let (daemon, requests) = mpsc::channel(1);
+        drop(requests);
+        let context = Context {
+            status,
+            proxies: Registry::default(),
+            daemon,
+        };
+        let task = spawn(&path, context).expect("bind");
+        assert_eq!(error_of(&path, "reload").await, "the daemon is stopping");
+        assert!(query(&path).await.is_ok(), "status still answers");
+        task.abort();
+    }
+
+    #[test]
+    fn no_instances_configured() {
+        let mut router = Router::new(Vec::new(), Vec::new()).expect("valid");
+        let now = std::time::Instant::now();
+        assert_eq!(
+            set_maintenance(&mut router, now, "VI_1", true),
+            Err("unknown instance \"VI_1\": no VRRP instance is configured".into())
+        );
     }
 }

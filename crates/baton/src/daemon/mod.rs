@@ -42,11 +42,14 @@ const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// Re-reads the configuration on SIGHUP.
 pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 
-pub(crate) use control::{query, snapshot};
+pub(crate) use control::{query, request, snapshot};
 pub(crate) use frontends::Registry;
 
-/// Runs until SIGTERM or SIGINT, answering `baton status` on the `control` socket and
-/// serving metrics and the status page on `admin`.
+/// Requests from the control socket waiting for the main loop; they are rare and small.
+const CONTROL_QUEUE: usize = 16;
+
+/// Runs until SIGTERM or SIGINT, answering `baton status` and the other commands on the
+/// `control` socket and serving metrics and the status page on `admin`.
 ///
 /// Frontends start first, so that a backup already listens (on the VIP it does not hold
 /// yet) when VRRP makes it master. On SIGTERM they drain first, while the instances still
@@ -73,7 +76,13 @@ pub(crate) async fn run(
         }),
         AdminListen::Off => None,
     };
-    let control_task = control::spawn(control, status_rx, frontends.registry())
+    let (requests_tx, mut requests) = mpsc::channel(CONTROL_QUEUE);
+    let context = control::Context {
+        status: status_rx,
+        proxies: frontends.registry(),
+        daemon: requests_tx,
+    };
+    let control_task = control::spawn(control, context)
         .with_context(|| format!("control socket {}", control.display()))?;
     let mut running = Running::start(config, status, frontends.health()).await?;
     systemd::ready();
@@ -84,27 +93,24 @@ pub(crate) async fn run(
             () = tick(&mut watchdog) => systemd::watchdog(),
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
-            _ = hangup.recv() => match reload() {
-                Ok(new) if new.without_locations() == running.config.without_locations() => {
-                    tracing::info!("reload: configuration unchanged, nothing to do");
+            _ = hangup.recv() => {
+                let _ = reload_all(&reload, &mut running, &mut frontends).await;
+            }
+            Some(request) = requests.recv() => match request {
+                control::DaemonRequest::Reload { reply } => {
+                    let outcome = reload_all(&reload, &mut running, &mut frontends).await;
+                    let _ = reply.send(outcome);
                 }
-                Ok(new) => {
-                    systemd::reloading();
-                    let result = match frontends.reload(&new).await {
-                        Ok(()) => running.reload(new, frontends.health()).await,
-                        Err(error) => Err(error),
-                    };
-                    if let Err(error) = result {
-                        tracing::error!("reload failed, keeping the running configuration: {error:#}");
-                    }
-                    systemd::ready();
+                control::DaemonRequest::Maintenance { instance, on, reply } => {
+                    let _ = reply.send(running.set_maintenance(&instance, on).await);
                 }
-                Err(error) => tracing::error!("reload failed, keeping the running configuration: {error:#}"),
             },
             () = running.step() => {}
         }
     }
     systemd::stopping();
+    // Requests still queued learn that the daemon is stopping.
+    drop(requests);
     tracing::info!("stopping: draining frontends");
     let drain = frontends.drain();
     tokio::pin!(drain);
@@ -136,6 +142,42 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
             interval.tick().await;
         }
         None => std::future::pending().await,
+    }
+}
+
+/// SIGHUP and `baton reload`: re-reads the configuration and applies it, frontends first;
+/// on any error the running configuration stays. The outcome is logged and returned.
+async fn reload_all(
+    reload: &Reload,
+    running: &mut Running,
+    frontends: &mut Frontends,
+) -> control::Answer {
+    let result = match reload() {
+        Ok(new) if new.without_locations() == running.config.without_locations() => {
+            tracing::info!("reload: configuration unchanged, nothing to do");
+            return Ok(serde_json::json!({ "ok": true, "reload": "unchanged" }));
+        }
+        Ok(new) => {
+            systemd::reloading();
+            let result = match frontends.reload(&new).await {
+                Ok(()) => running.reload(new, frontends.health()).await,
+                Err(error) => Err(error),
+            };
+            systemd::ready();
+            result
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!("reload: done");
+            Ok(serde_json::json!({ "ok": true, "reload": "applied" }))
+        }
+        Err(error) => {
+            let message = format!("reload failed, keeping the running configuration: {error:#}");
+            tracing::error!("{message}");
+            Err(message)
+        }
     }
 }
 
@@ -248,6 +290,17 @@ impl Running {
         self.router.start(Instant::now());
         self.drain().await;
         Ok(())
+    }
+
+    /// `baton instance step-down|resume`: the engine's maintenance input, then its outputs.
+    async fn set_maintenance(&mut self, instance: &str, on: bool) -> control::Answer {
+        let answer = control::set_maintenance(&mut self.router, Instant::now(), instance, on);
+        if answer.is_ok() {
+            let what = if on { "stepped down" } else { "resumed" };
+            tracing::info!(instance, "{what} by the operator");
+        }
+        self.drain().await;
+        answer
     }
 
     /// Waits for the next input and handles it.

@@ -85,6 +85,7 @@ mod tests {
                 adverts_sent: 0,
                 adverts_received: 0,
                 dropped: Default::default(),
+                maintenance: false,
             });
         }
         assert_eq!(status_line(&status), "VI_1 MASTER, VI_2 BACKUP");

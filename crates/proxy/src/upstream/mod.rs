@@ -4,6 +4,7 @@
 //! A reload builds a new set that takes over the run-time state ([`Server`]) of the
 //! servers it keeps; a request holds the set it started with until it ends.
 
+mod admin;
 mod server;
 mod slow_start;
 
@@ -21,6 +22,7 @@ use crate::body::RequestBody;
 use crate::config::{Ejection, HealthCheck, Limits, ProxyConfig};
 use crate::health::CheckState;
 
+pub use admin::{AdminState, UnknownServer};
 pub(crate) use server::{ActiveGuard, Server};
 
 /// What a [`crate::Proxy`] knows about one of its servers right now.
@@ -29,11 +31,14 @@ pub(crate) use server::{ActiveGuard, Server};
 pub struct ServerStatus {
     /// Where the server is.
     pub address: SocketAddr,
-    /// Its configured weight.
+    /// The weight it is balanced with: the configured one, or the one an operator set with
+    /// [`crate::Proxy::set_weight`].
     pub weight: u32,
-    /// True when the server may be picked: not ejected, not down by its health check, and
-    /// of a weight above 0.
+    /// True when the server may be picked: ready (see `admin`), not ejected, not down by its
+    /// health check, and of a weight above 0.
     pub up: bool,
+    /// What the operator decided (see [`crate::Proxy::set_admin`]).
+    pub admin: AdminState,
     /// Requests in flight to it (until their response body is done).
     pub active: u32,
     /// Failures in a row (see [`Ejection`]).
@@ -73,6 +78,8 @@ pub(crate) struct DownCounts {
     pub(crate) ejected: usize,
     /// Of weight 0.
     pub(crate) drained: usize,
+    /// Drained or in maintenance by an operator.
+    pub(crate) disabled: usize,
 }
 
 /// A configured server in a set.
@@ -80,6 +87,9 @@ pub(crate) struct DownCounts {
 struct Member {
     /// The balancer id, derived from the address so that it survives reloads.
     id: usize,
+    /// The weight in the configuration.
+    configured: u32,
+    /// The weight balanced with: `configured`, or the operator's run-time weight.
     weight: u32,
     server: Arc<Server>,
 }
@@ -133,13 +143,15 @@ impl Upstreams {
                     id = id.wrapping_add(1);
                 }
                 ids.push(id);
+                let state = kept
+                    .get_mut(&server.address)
+                    .and_then(Vec::pop)
+                    .unwrap_or_else(|| Server::new(server.address));
                 Member {
                     id,
-                    weight: server.weight,
-                    server: kept
-                        .get_mut(&server.address)
-                        .and_then(Vec::pop)
-                        .unwrap_or_else(|| Server::new(server.address)),
+                    configured: server.weight,
+                    weight: state.admin.weight_for(server.weight),
+                    server: state,
                 }
             })
             .collect();
@@ -170,6 +182,14 @@ impl Upstreams {
     /// Every server of the set, in configuration order.
     pub(crate) fn servers(&self) -> impl Iterator<Item = &Arc<Server>> {
         self.members.iter().map(|m| &m.server)
+    }
+
+    /// The servers at `address` (usually one), each with its configured weight.
+    pub(crate) fn at(&self, address: SocketAddr) -> impl Iterator<Item = (u32, &Arc<Server>)> {
+        self.members
+            .iter()
+            .filter(move |m| m.server.address == address)
+            .map(|m| (m.configured, &m.server))
     }
 
     pub(crate) fn algorithm(&self) -> &Algorithm {
@@ -206,7 +226,7 @@ impl Upstreams {
         self.members
             .iter()
             .enumerate()
-            .filter(|(index, m)| m.server.is_healthy() && !tried.contains(index))
+            .filter(|(index, m)| m.server.is_available() && !tried.contains(index))
             .map(|(_, m)| Candidate {
                 id: m.id,
                 weight: slow_start::effective_weight(
@@ -240,10 +260,15 @@ impl Upstreams {
             .map(|m| {
                 let ejected = m.server.is_ejected();
                 let check = m.server.check_state();
+                let admin = m.server.admin.state();
                 ServerStatus {
                     address: m.server.address,
                     weight: m.weight,
-                    up: !ejected && check != CheckState::Down && m.weight > 0,
+                    up: admin == AdminState::Ready
+                        && !ejected
+                        && check != CheckState::Down
+                        && m.weight > 0,
+                    admin,
                     active: m.server.active(),
                     consecutive_failures: m.server.failures(),
                     check,
@@ -258,7 +283,7 @@ impl Upstreams {
             up: self
                 .members
                 .iter()
-                .filter(|m| m.weight > 0 && m.server.is_healthy())
+                .filter(|m| m.weight > 0 && m.server.is_available())
                 .count(),
             total: self.members.len(),
         }
@@ -270,7 +295,9 @@ impl Upstreams {
             ..DownCounts::default()
         };
         for m in &self.members {
-            if m.server.check_state() == CheckState::Down {
+            if m.server.admin.state() != AdminState::Ready {
+                counts.disabled += 1;
+            } else if m.server.check_state() == CheckState::Down {
                 counts.checked += 1;
             } else if m.server.is_ejected() {
                 counts.ejected += 1;
@@ -289,6 +316,7 @@ impl DownCounts {
             (self.checked, "health checks"),
             (self.ejected, "ejected after failures"),
             (self.drained, "weight 0"),
+            (self.disabled, "drained or in maintenance"),
         ]
         .into_iter()
         .filter(|&(count, _)| count > 0)

@@ -10,6 +10,7 @@ use std::time::Duration;
 use http::uri::Authority;
 use tokio::time::Instant;
 
+use super::admin::{Admin, AdminState};
 use crate::config::Ejection;
 use crate::health::CheckState;
 use crate::metrics::ServerCounters;
@@ -31,6 +32,8 @@ pub(crate) struct Server {
     epoch: Instant,
     /// For monitoring; kept with the rest of the state across reloads.
     pub(crate) metrics: ServerCounters,
+    /// The operator's admin state and run-time weight.
+    pub(crate) admin: Admin,
 }
 
 impl std::fmt::Debug for Server {
@@ -67,6 +70,7 @@ impl Server {
             rose_at: AtomicU64::new(0),
             epoch: Instant::now(),
             metrics: ServerCounters::default(),
+            admin: Admin::default(),
         })
     }
 
@@ -95,6 +99,21 @@ impl Server {
     /// Takes requests as far as health goes: not ejected and not down by its check.
     pub(crate) fn is_healthy(&self) -> bool {
         !self.is_ejected() && self.check_state() != CheckState::Down
+    }
+
+    /// Healthy, and the operator lets it take requests: a balancing candidate.
+    pub(crate) fn is_available(&self) -> bool {
+        self.admin.state() == AdminState::Ready && self.is_healthy()
+    }
+
+    /// Sets the admin state and returns the previous one; back to ready starts the
+    /// server's slow start, as a health check that rises does.
+    pub(crate) fn set_admin(&self, state: AdminState) -> AdminState {
+        let was = self.admin.set_state(state);
+        if was != AdminState::Ready && state == AdminState::Ready {
+            self.rose_at.store(self.now_ms(), Relaxed);
+        }
+        was
     }
 
     /// Sets the checked state and returns the previous one; coming up from down starts the

@@ -83,6 +83,8 @@ pub enum Reason {
     FaultCleared,
     /// Another instance of the same sync group changed state.
     SyncGroup,
+    /// The operator stepped the instance down, or resumed it.
+    Maintenance,
 }
 
 impl fmt::Display for Reason {
@@ -100,6 +102,7 @@ impl fmt::Display for Reason {
             Reason::Fault => f.write_str("tracked object down"),
             Reason::FaultCleared => f.write_str("tracked objects up"),
             Reason::SyncGroup => f.write_str("sync group"),
+            Reason::Maintenance => f.write_str("operator maintenance"),
         }
     }
 }

@@ -7,6 +7,7 @@ mod drops;
 mod election;
 mod failover;
 mod loss;
+mod maintenance;
 mod partition;
 mod preempt;
 mod reload;

@@ -193,6 +193,14 @@ impl Lan {
         self.drain(node);
     }
 
+    /// `baton instance step-down` (true) or `resume` (false) on `node`.
+    pub(crate) fn set_maintenance(&mut self, node: usize, instance: &str, on: bool) {
+        let router = &mut self.nodes[node].router;
+        let id = router.find(instance).expect("instance exists");
+        assert!(router.set_maintenance(self.now, id, on));
+        self.drain(node);
+    }
+
     /// Hands raw bytes to a node as if received from the wire.
     pub(crate) fn inject(
         &mut self,

@@ -119,3 +119,34 @@ fn a_member_outvoted_by_a_peer_brings_the_group_back_to_backup() {
         .count();
     assert_eq!(stepped_down, 4, "two at startup, two when A preempted");
 }
+
+#[test]
+fn stepping_down_one_member_steps_the_group_down() {
+    let mut lan = Lan::new(1);
+    let a = balancer(&mut lan, 5, 200, instance(INTERNAL, "eth1", 2, 4, 5, 200));
+    let b = balancer(&mut lan, 6, 100, instance(INTERNAL, "eth1", 2, 4, 6, 100));
+    lan.start_all();
+    lan.run_to(ms(10_500));
+    assert_eq!(lan.masters(INTERNAL), vec![a]);
+
+    lan.set_maintenance(a, EXTERNAL, true);
+    let internal = lan.router(a).find(INTERNAL).expect("exists");
+    assert!(
+        lan.router(a)
+            .instance(internal)
+            .expect("exists")
+            .maintenance()
+    );
+    lan.run_to(secs(60));
+    // Both members said goodbye with priority 0, so B's took over after Skew_Time.
+    let takeover = ms(10_500) + DEFAULT_LATENCY + v3_skew(100, secs(1));
+    assert_eq!(lan.last_entered(b, State::Master), Some(takeover));
+    assert_eq!(lan.masters(EXTERNAL), vec![b]);
+    assert_eq!(lan.masters(INTERNAL), vec![b]);
+
+    // Resuming either member resumes the group; A preempts back with both.
+    lan.set_maintenance(a, INTERNAL, false);
+    lan.run_to(secs(120));
+    assert_eq!(lan.masters(EXTERNAL), vec![a]);
+    assert_eq!(lan.masters(INTERNAL), vec![a]);
+}
