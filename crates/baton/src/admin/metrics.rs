@@ -151,7 +151,7 @@ fn vrrp(out: &mut Encoder, instances: &[InstanceStatus]) {
     );
     for i in instances {
         for state in STATES {
-            let labels = [("instance", i.name.as_str()), ("state", state)];
+            let labels = [("vrrp_instance", i.name.as_str()), ("state", state)];
             out.sample("baton_vrrp_state", &labels, u8::from(i.state == state));
         }
     }
@@ -160,7 +160,7 @@ fn vrrp(out: &mut Encoder, instances: &[InstanceStatus]) {
             out,
             instances
                 .iter()
-                .map(|i| ([("instance", i.name.as_str())], i)),
+                .map(|i| ([("vrrp_instance", i.name.as_str())], i)),
         );
     }
     let name = "baton_vrrp_dropped_packets_total";
@@ -174,7 +174,7 @@ fn vrrp(out: &mut Encoder, instances: &[InstanceStatus]) {
             let count = i.dropped.get(reason).copied().unwrap_or(0);
             out.sample(
                 name,
-                &[("instance", i.name.as_str()), ("reason", reason)],
+                &[("vrrp_instance", i.name.as_str()), ("reason", reason)],
                 count,
             );
         }
@@ -368,12 +368,12 @@ mod tests {
         assert_eq!(families, expected.iter().map(|s| s.to_string()).collect());
 
         for line in [
-            "baton_vrrp_state{instance=\"VI_1\",state=\"MASTER\"} 1",
-            "baton_vrrp_state{instance=\"VI_1\",state=\"BACKUP\"} 0",
-            "baton_vrrp_state{instance=\"VI_\\\"2\\\"\",state=\"BACKUP\"} 1",
-            "baton_vrrp_effective_priority{instance=\"VI_1\"} 130",
-            "baton_vrrp_dropped_packets_total{instance=\"VI_1\",reason=\"auth\"} 2",
-            "baton_vrrp_dropped_packets_total{instance=\"VI_1\",reason=\"ttl\"} 0",
+            "baton_vrrp_state{vrrp_instance=\"VI_1\",state=\"MASTER\"} 1",
+            "baton_vrrp_state{vrrp_instance=\"VI_1\",state=\"BACKUP\"} 0",
+            "baton_vrrp_state{vrrp_instance=\"VI_\\\"2\\\"\",state=\"BACKUP\"} 1",
+            "baton_vrrp_effective_priority{vrrp_instance=\"VI_1\"} 130",
+            "baton_vrrp_dropped_packets_total{vrrp_instance=\"VI_1\",reason=\"auth\"} 2",
+            "baton_vrrp_dropped_packets_total{vrrp_instance=\"VI_1\",reason=\"ttl\"} 0",
             "baton_frontend_connections_total{frontend=\"web\"} 0",
             "baton_server_up{frontend=\"web\",backend=\"app\",server=\"[::1]:8002\"} 1",
             "baton_server_requests_total{frontend=\"web\",backend=\"app\",server=\"127.0.0.1:8001\",code=\"5xx\"} 0",
