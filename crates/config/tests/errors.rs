@@ -134,7 +134,7 @@ fn every_error_of_a_file_is_reported_together() {
             "k.conf:4: global_defs: 'smtp_alert on' is not supported yet: baton sends no e-mail; use a notify script",
             "k.conf:5: global_defs: 'enable_snmp_vrrp' is not supported and will not be: baton exports Prometheus metrics instead of SNMP",
             "k.conf:6: global_defs: 'notify_fifo' is not supported yet: notify FIFOs are not implemented; use notify scripts",
-            "k.conf:8: 'virtual_server' is not supported yet: L4 balancing (IPVS) arrives with baton's proxy, configured in baton.toml",
+            "k.conf:8: 'virtual_server' is not supported yet: keepalived's LVS (IPVS) balancing is not read; baton balances HTTP itself: write [[frontend]] and [[backend]] in baton.toml (docs/configuration.md); L4 TCP/UDP balancing is not built yet",
             "k.conf:12: script chk: script takes one command line; quote it: script \"killall -0 haproxy\" (keepalived would run 'killall' alone)",
             "k.conf:13: script chk: weight 300 is out of range -253..=253",
             "k.conf:14: script chk: interval must be more than 0 seconds",

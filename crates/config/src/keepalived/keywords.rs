@@ -74,7 +74,7 @@ impl Context {
     }
 }
 
-const LVS: &str = "L4 balancing (IPVS) arrives with baton's proxy, configured in baton.toml";
+const LVS: &str = "keepalived's LVS (IPVS) balancing is not read; baton balances HTTP itself: write [[frontend]] and [[backend]] in baton.toml (docs/configuration.md); L4 TCP/UDP balancing is not built yet";
 const BFD: &str = "BFD is not implemented";
 const PROCESS: &str = "process tuning belongs in the systemd unit (Nice=, CPUAffinity=, \
                        CPUSchedulingPolicy=, LimitRTTIME=)";
