@@ -34,6 +34,9 @@ pub(crate) struct Report {
     pub(crate) p50: Option<f64>,
     pub(crate) p99: Option<f64>,
     pub(crate) slowest: Option<f64>,
+    /// oha's latency histogram of the answered requests: `(upper bound in seconds, count)`,
+    /// equal-width buckets from the fastest to the slowest request.
+    pub(crate) histogram: Vec<(f64, u64)>,
 }
 
 impl Report {
@@ -51,7 +54,15 @@ impl Report {
             p50: json["latencyPercentiles"]["p50"].as_f64(),
             p99: json["latencyPercentiles"]["p99"].as_f64(),
             slowest: json["summary"]["slowest"].as_f64(),
+            histogram: Vec::new(),
         };
+        if let Some(buckets) = json["responseTimeHistogram"].as_object() {
+            report.histogram = buckets
+                .iter()
+                .filter_map(|(bound, n)| Some((bound.parse::<f64>().ok()?, count(n))))
+                .collect();
+            report.histogram.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
         if let Some(codes) = json["statusCodeDistribution"].as_object() {
             for (code, n) in codes {
                 if code == "200" {
@@ -74,6 +85,17 @@ impl Report {
             (report.p50, report.p99, report.slowest) = (None, None, None);
         }
         Ok(report)
+    }
+
+    /// Answered requests that certainly took longer than `seconds`: those in histogram
+    /// buckets lying wholly above it (a bucket holds the latencies above the previous
+    /// bucket's bound up to its own).
+    pub(crate) fn slower_than(&self, seconds: f64) -> u64 {
+        self.histogram
+            .windows(2)
+            .filter(|pair| pair[0].0 >= seconds)
+            .map(|pair| pair[1].1)
+            .sum()
     }
 
     /// 200 answers per second.
@@ -107,11 +129,16 @@ mod tests {
     fn deadline_cuts_are_not_failures() {
         let json = br#"{"summary":{"total":2.0,"slowest":0.5},
             "latencyPercentiles":{"p50":0.001,"p99":0.01},
+            "responseTimeHistogram":{"0.0":90,"0.25":8,"0.5":3,"0.75":0,"1.0":1},
             "statusCodeDistribution":{"200":100,"502":2},
             "errorDistribution":{"aborted due to deadline":7,"connection reset":1}}"#;
         let report = Report::parse(json).unwrap();
         assert_eq!((report.ok, report.failed), (100, 3));
         assert_eq!(report.rps(), 50.0);
         assert_eq!(report.slowest, Some(0.5));
+        // (0.5, 0.75] and (0.75, 1.0]: 0 + 1; the (0.25, 0.5] bucket may hold 0.3 s.
+        assert_eq!(report.slower_than(0.5), 1);
+        assert_eq!(report.slower_than(0.3), 1);
+        assert_eq!(report.slower_than(0.25), 4);
     }
 }

@@ -8,6 +8,10 @@ use crate::common::stats::{median, ratio};
 use crate::measure::Outcome;
 use crate::options::Options;
 
+/// A request this slow waited for a retransmission (TCP's first is after 1 s): its first
+/// SYN or a segment was lost during the switch.
+const DELAYED: f64 = 0.5;
+
 pub(crate) fn print(options: &Options, results: &[(Setup, Vec<Outcome>)]) {
     let summary = |outcomes: &[Outcome]| {
         let failed: Vec<f64> = outcomes.iter().map(|o| o.report.failed as f64).collect();
@@ -18,42 +22,51 @@ pub(crate) fn print(options: &Options, results: &[(Setup, Vec<Outcome>)]) {
             .filter_map(|o| o.takeover.map(|t| t.as_secs_f64()))
             .collect();
         let answered: Vec<f64> = outcomes.iter().map(|o| o.report.ok as f64).collect();
-        (
-            median(&failed),
+        let delayed: Vec<f64> = outcomes
+            .iter()
+            .map(|o| o.report.slower_than(DELAYED) as f64)
+            .collect();
+        Summary {
+            failed: median(&failed),
             total,
-            median(&slowest),
-            median(&takeover),
-            median(&answered),
-        )
+            slowest: median(&slowest),
+            takeover: median(&takeover),
+            answered: median(&answered),
+            delayed: median(&delayed),
+        }
     };
     let reference = results
         .iter()
         .find(|(setup, _)| *setup == Setup::KeepalivedNginx)
         .map(|(_, outcomes)| summary(outcomes));
     println!(
-        "\n| setup | runs | answered per run (median) | failed requests (median) | failed requests \
-         (total) | longest request (median) | longest vs keepalived + nginx | VIP on lb1 after \
-         SIGTERM (median) |"
+        "\n| setup | runs | answered per run | failed requests (median) | failed requests \
+         (total) | longest request (median) | longest vs keepalived + nginx | answered after \
+         > {DELAYED} s (median) | VIP on lb1 after SIGTERM (median) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let ms = |s: Option<f64>| s.map_or("n/a".into(), |s| format!("{:.0} ms", s * 1e3));
+    let count = |n: Option<f64>| n.map_or("n/a".into(), |n| format!("{n:.0}"));
     for (setup, outcomes) in results {
-        let (failed, total, slowest, takeover, answered) = summary(outcomes);
+        let s = summary(outcomes);
         println!(
-            "| {} | {} | {:.0} | {} | {total:.0} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             setup.name(),
             outcomes.len(),
-            answered.unwrap_or(0.0),
-            failed.map_or("n/a".into(), |f| format!("{f:.0}")),
-            ms(slowest),
-            ratio(slowest, reference.and_then(|r| r.2)),
-            ms(takeover),
+            count(s.answered),
+            count(s.failed),
+            s.total,
+            ms(s.slowest),
+            ratio(s.slowest, reference.as_ref().and_then(|r| r.slowest)),
+            count(s.delayed),
+            ms(s.takeover),
         );
     }
     println!(
         "\nEach run: {} req/s, each on a new connection, up to {} at once, for {:.1} s; lb2's \
          daemon gets SIGTERM after {:.1} s. Latency is per request, connect to last byte, of \
-         the requests that were answered; failed = errors and non-200 answers.",
+         the requests that were answered; failed = errors and non-200 answers; answered after \
+         > {DELAYED} s counted from oha's latency histogram.",
         options.rate,
         options.connections,
         (options.before + options.after).as_secs_f64(),
@@ -65,9 +78,10 @@ pub(crate) fn print(options: &Options, results: &[(Setup, Vec<Outcome>)]) {
 pub(crate) fn line(setup: Setup, outcome: &Outcome) -> String {
     let report = &outcome.report;
     format!(
-        "  {}: {} answered, longest {}, VIP on lb1 {}{}",
+        "  {}: {} answered ({} after > {DELAYED} s), longest {}, VIP on lb1 {}{}",
         setup.name(),
         report.ok,
+        report.slower_than(DELAYED),
         report
             .slowest
             .map_or("n/a".into(), |s| format!("{:.1} ms", s * 1e3)),
@@ -79,4 +93,16 @@ pub(crate) fn line(setup: Setup, outcome: &Outcome) -> String {
             )),
         report.failure_note()
     )
+}
+
+/// One setup's runs, summed up (medians over runs unless said otherwise).
+#[derive(Debug)]
+struct Summary {
+    failed: Option<f64>,
+    /// Over all runs.
+    total: u64,
+    slowest: Option<f64>,
+    takeover: Option<f64>,
+    answered: Option<f64>,
+    delayed: Option<f64>,
 }
