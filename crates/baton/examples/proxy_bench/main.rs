@@ -37,7 +37,6 @@ mod common;
 
 mod children;
 mod configs;
-mod http;
 mod load;
 mod memory;
 mod options;

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::Bench;
-use crate::http::{REQUEST, content_length, header_end};
+use crate::common::http::{content_length, header_end};
 use crate::proxies::{Kind, Resident};
 use crate::upstream::ACCEPTED;
 
@@ -24,6 +24,9 @@ pub(crate) struct Memory {
     /// Clients still connected when `loaded` was read.
     pub(crate) open: usize,
 }
+
+/// The request each idle client sends.
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: proxy_bench\r\n\r\n";
 
 /// At most this many clients are being set up at once, so that the proxy's upstream side
 /// stays small and what is measured is the idle client connections.

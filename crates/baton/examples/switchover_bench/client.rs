@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use baton_lab::{Child, Host};
 
+use crate::apps::Page;
 use crate::common::oha::Report;
 use crate::options::Options;
 
-const URL: &str = "http://10.0.3.100/";
+const VIP: &str = "http://10.0.3.100";
 
 /// oha with one new connection per request, JSON report. Every request gets 10 s, so that
 /// a lost one fails instead of hanging the run; connects keep oha's 5 s, which leaves
@@ -34,7 +35,9 @@ fn oha(client: &Host, oha: &Path) -> Command {
 /// Twenty requests one after the other: true when all are answered with 200.
 pub(crate) fn probe(client: &Host, program: &Path) -> bool {
     let mut command = oha(client, program);
-    command.args(["-n", "20", "-c", "1", URL]);
+    command
+        .args(["-n", "20", "-c", "1"])
+        .arg(format!("{VIP}{}", Page::Quick.path()));
     command
         .stdin(Stdio::null())
         .stderr(Stdio::null())
@@ -57,7 +60,12 @@ impl Load {
     /// `options.rate` requests per second from up to `options.connections` at once, for
     /// `before + after`; requests still open at the end are waited for (`-w`), so that the
     /// slowest one is counted whole.
-    pub(crate) fn start(client: &Host, program: &Path, options: &Options) -> Result<Load, String> {
+    pub(crate) fn start(
+        client: &Host,
+        program: &Path,
+        page: Page,
+        options: &Options,
+    ) -> Result<Load, String> {
         let mut command = oha(client, program);
         command
             .arg("-c")
@@ -70,7 +78,7 @@ impl Load {
                 (options.before + options.after).as_millis()
             ))
             .arg("-w")
-            .arg(URL)
+            .arg(format!("{VIP}{}", page.path()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -3,26 +3,27 @@
 //! same VRRP settings and the same app servers.
 //!
 //! On the guide's lab (lb1, lb2, app1, app2, client in network namespaces this run creates
-//! and removes), app1 and app2 run nginx serving a small static page. lb2 (priority 150) is
-//! master, lb1 (priority 100) backup, VRRPv3 with 100 ms adverts, HTTP on the VIP
-//! 10.0.3.100:80 balanced round robin over the apps. A client in the client namespace runs
-//! oha against the VIP, a new connection for every request, at a fixed rate; during it
-//! lb2's daemon gets SIGTERM, which is what `systemctl stop` sends:
+//! and removes), app1 and app2 run the same small app server (this program with
+//! `--app-server`): `/` answered at once, `/slow` after 200 ms. lb2 (priority 150) is master,
+//! lb1 (priority 100) backup, VRRPv3 with 100 ms adverts, HTTP on the VIP 10.0.3.100:80
+//! balanced round robin over the apps. A client in the client namespace runs oha against the
+//! VIP, a new connection for every request, at a fixed rate; during it lb2's daemon gets
+//! SIGTERM, which is what `systemctl stop` sends:
 //!
 //! - baton: `systemctl stop baton` on lb2.
 //! - keepalived + nginx: `systemctl stop keepalived` on lb2, nginx left running: the guide's
 //!   sequence ("stop keepalived on the instance that was served").
 //!
-//! Per run: failed requests and the longest request. Setups are interleaved (the order
-//! alternates) and repeated; the table gives medians, totals and baton's ratio.
+//! Per run: failed requests and the longest request. Both pages, setups interleaved (the
+//! order alternates) and repeated; the table gives medians, totals and baton's ratio.
 //!
 //!     apt-get install -y keepalived nginx   # their services stopped: the bench runs its own
 //!     cargo install oha --locked
 //!     cargo build --release -p baton
 //!     sudo cargo run --release -p baton --example switchover_bench -- [--quick]
 //!
-//! Options: `--repetitions N` (default 5), `--quick` (1), `--rate R` (req/s, default 500),
-//! `--connections C` (default 50), `--before S` and `--after S` (seconds of load around the
+//! Options: `--repetitions N` (default 5), `--quick` (1), `--pages quick,slow`, `--rate R`
+//! (req/s, default 500), `--connections C` (default 400), `--before S` and `--after S` (seconds of load around the
 //! SIGTERM, default 1.5 and 3.5). Needs root. Ctrl-C removes the lab and every process in it.
 
 #[path = "../common/mod.rs"]
@@ -46,6 +47,9 @@ use common::programs::version;
 use options::Options;
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(apps::APP_SERVER) {
+        return apps::serve();
+    }
     match Options::parse().and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -76,8 +80,11 @@ fn run(options: Options) -> Result<()> {
     );
     eprintln!("{context}");
 
-    let mut results: Vec<(Setup, Vec<measure::Outcome>)> =
-        Setup::ALL.iter().map(|&s| (s, Vec::new())).collect();
+    let mut results: Vec<report::Cell> = options
+        .pages
+        .iter()
+        .flat_map(|&page| Setup::ALL.map(|setup| (page, setup, Vec::new())))
+        .collect();
     for rep in 0..options.repetitions {
         // Alternate who goes first so that drift in machine load hits both alike.
         let mut order = Setup::ALL;
@@ -85,17 +92,28 @@ fn run(options: Options) -> Result<()> {
             order.reverse();
         }
         eprintln!("repetition {}", rep + 1);
-        for setup in order {
-            let outcome = measure::run(setup, &programs, &oha, &options, &run_dir);
-            common::interrupt::wait_if_interrupted();
-            match outcome {
-                Ok(outcome) => {
-                    eprintln!("{}", report::line(setup, &outcome));
-                    if let Some((_, outcomes)) = results.iter_mut().find(|(s, _)| *s == setup) {
-                        outcomes.push(outcome);
+        for &page in &options.pages {
+            for setup in order {
+                let outcome = measure::run(setup, page, &programs, &oha, &options, &run_dir);
+                common::interrupt::wait_if_interrupted();
+                match outcome {
+                    Ok(outcome) => {
+                        eprintln!("{}", report::line(setup, page, &outcome));
+                        if let Some((_, _, outcomes)) = results
+                            .iter_mut()
+                            .find(|(p, s, _)| *p == page && *s == setup)
+                        {
+                            outcomes.push(outcome);
+                        }
+                    }
+                    Err(error) => {
+                        eprintln!(
+                            "  {} page, {}: run failed: {error}",
+                            page.name(),
+                            setup.name()
+                        )
                     }
                 }
-                Err(error) => eprintln!("  {}: run failed: {error}", setup.name()),
             }
         }
     }

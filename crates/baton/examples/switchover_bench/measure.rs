@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use baton_lab::{Host, Lab};
 
-use crate::apps;
+use crate::apps::{self, Page};
 use crate::balancers::{Balancer, Programs, Setup};
 use crate::client::{self, Load};
 use crate::common::lab::{RunDir, VipWatch, holds, wait_for};
@@ -22,6 +22,7 @@ pub(crate) struct Outcome {
 
 pub(crate) fn run(
     setup: Setup,
+    page: Page,
     programs: &Programs,
     oha: &std::path::Path,
     options: &Options,
@@ -30,8 +31,8 @@ pub(crate) fn run(
     let lab = Lab::guide().map_err(|e| e.to_string())?;
     let dir = run_dir.fresh()?;
     let _apps = [
-        apps::start(lab.host("app1"), &programs.nginx, &dir)?,
-        apps::start(lab.host("app2"), &programs.nginx, &dir)?,
+        apps::start(lab.host("app1"), &dir)?,
+        apps::start(lab.host("app2"), &dir)?,
     ];
     let (lb1, lb2, client) = (lab.host("lb1"), lab.host("lb2"), lab.host("client"));
     let backup = Balancer::start(setup, programs, lb1, 100, &dir)?;
@@ -56,7 +57,7 @@ pub(crate) fn run(
     }
 
     let watch = VipWatch::start(lb1)?;
-    let load = Load::start(client, oha, options)?;
+    let load = Load::start(client, oha, page, options)?;
     std::thread::sleep(options.before);
     master.stop_as_operator()?;
     let stopped = Instant::now();

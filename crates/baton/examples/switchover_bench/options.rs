@@ -4,13 +4,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::apps::Page;
+
 #[derive(Debug)]
 pub(crate) struct Options {
-    /// Runs per setup.
+    /// Runs per setup and page.
     pub(crate) repetitions: usize,
+    pub(crate) pages: Vec<Page>,
     /// Requests per second the client sends, each on a new connection.
     pub(crate) rate: u32,
-    /// Requests the client may have open at once.
+    /// Requests the client may have open at once: room for the slow page's 100 in flight
+    /// plus as many hung ones, so that hung requests do not hold back new ones.
     pub(crate) connections: u32,
     /// Load before the master is stopped.
     pub(crate) before: Duration,
@@ -18,15 +22,16 @@ pub(crate) struct Options {
     pub(crate) after: Duration,
 }
 
-const USAGE: &str = "usage: switchover_bench [--quick] [--repetitions N] [--rate R] \
-                     [--connections C] [--before S] [--after S]";
+const USAGE: &str = "usage: switchover_bench [--quick] [--repetitions N] [--pages quick,slow] \
+                     [--rate R] [--connections C] [--before S] [--after S]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
         let mut options = Options {
             repetitions: 5,
+            pages: Page::ALL.to_vec(),
             rate: 500,
-            connections: 50,
+            connections: 400,
             before: Duration::from_millis(1500),
             after: Duration::from_millis(3500),
         };
@@ -44,6 +49,17 @@ impl Options {
                     options.repetitions =
                         value("--repetitions")?.parse().context("--repetitions")?
                 }
+                "--pages" => {
+                    options.pages = value("--pages")?
+                        .split(',')
+                        .map(|name| {
+                            Page::ALL
+                                .into_iter()
+                                .find(|p| p.name() == name.trim())
+                                .with_context(|| format!("--pages: unknown page {name:?}"))
+                        })
+                        .collect::<Result<_>>()?
+                }
                 "--rate" => options.rate = value("--rate")?.parse().context("--rate")?,
                 "--connections" => {
                     options.connections =
@@ -58,7 +74,11 @@ impl Options {
                 other => bail!("unknown argument {other:?}\n{USAGE}"),
             }
         }
-        if options.repetitions == 0 || options.rate == 0 || options.connections == 0 {
+        if options.repetitions == 0
+            || options.pages.is_empty()
+            || options.rate == 0
+            || options.connections == 0
+        {
             bail!("nothing to measure");
         }
         Ok(options)

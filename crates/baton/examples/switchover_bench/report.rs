@@ -1,8 +1,9 @@
-//! The table: per setup, failed requests and the longest request, with baton's ratio to
-//! keepalived + nginx.
+//! The table: per page and setup, failed requests and the longest request, with baton's
+//! ratio to keepalived + nginx on the same page.
 
 use std::time::Duration;
 
+use crate::apps::Page;
 use crate::balancers::Setup;
 use crate::common::stats::{median, ratio};
 use crate::measure::Outcome;
@@ -12,7 +13,10 @@ use crate::options::Options;
 /// SYN or a segment was lost during the switch.
 const DELAYED: f64 = 0.5;
 
-pub(crate) fn print(options: &Options, results: &[(Setup, Vec<Outcome>)]) {
+/// The runs of one setup on one page.
+pub(crate) type Cell = (Page, Setup, Vec<Outcome>);
+
+pub(crate) fn print(options: &Options, results: &[Cell]) {
     let summary = |outcomes: &[Outcome]| {
         let failed: Vec<f64> = outcomes.iter().map(|o| o.report.failed as f64).collect();
         let total: u64 = outcomes.iter().map(|o| o.report.failed).sum();
@@ -35,29 +39,32 @@ pub(crate) fn print(options: &Options, results: &[(Setup, Vec<Outcome>)]) {
             delayed: median(&delayed),
         }
     };
-    let reference = results
-        .iter()
-        .find(|(setup, _)| *setup == Setup::KeepalivedNginx)
-        .map(|(_, outcomes)| summary(outcomes));
+    let reference = |page: Page| {
+        results
+            .iter()
+            .find(|(p, setup, _)| *p == page && *setup == Setup::KeepalivedNginx)
+            .and_then(|(_, _, outcomes)| summary(outcomes).slowest)
+    };
     println!(
-        "\n| setup | runs | answered per run | failed requests (median) | failed requests \
+        "\n| page | setup | runs | answered per run | failed requests (median) | failed requests \
          (total) | longest request (median) | longest vs keepalived + nginx | answered after \
          > {DELAYED} s (median) | VIP on lb1 after SIGTERM (median) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let ms = |s: Option<f64>| s.map_or("n/a".into(), |s| format!("{:.0} ms", s * 1e3));
     let count = |n: Option<f64>| n.map_or("n/a".into(), |n| format!("{n:.0}"));
-    for (setup, outcomes) in results {
+    for (page, setup, outcomes) in results {
         let s = summary(outcomes);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            page.name(),
             setup.name(),
             outcomes.len(),
             count(s.answered),
             count(s.failed),
             s.total,
             ms(s.slowest),
-            ratio(s.slowest, reference.as_ref().and_then(|r| r.slowest)),
+            ratio(s.slowest, reference(*page)),
             count(s.delayed),
             ms(s.takeover),
         );
@@ -66,7 +73,8 @@ pub(crate) fn print(options: &Options, results: &[(Setup, Vec<Outcome>)]) {
         "\nEach run: {} req/s, each on a new connection, up to {} at once, for {:.1} s; lb2's \
          daemon gets SIGTERM after {:.1} s. Latency is per request, connect to last byte, of \
          the requests that were answered; failed = errors and non-200 answers; answered after \
-         > {DELAYED} s counted from oha's latency histogram.",
+         > {DELAYED} s counted from oha's latency histogram. Pages: quick is answered at once, \
+         slow after 200 ms.",
         options.rate,
         options.connections,
         (options.before + options.after).as_secs_f64(),
@@ -75,10 +83,11 @@ pub(crate) fn print(options: &Options, results: &[(Setup, Vec<Outcome>)]) {
 }
 
 /// One line per run for the log.
-pub(crate) fn line(setup: Setup, outcome: &Outcome) -> String {
+pub(crate) fn line(setup: Setup, page: Page, outcome: &Outcome) -> String {
     let report = &outcome.report;
     format!(
-        "  {}: {} answered ({} after > {DELAYED} s), longest {}, VIP on lb1 {}{}",
+        "  {} page, {}: {} answered ({} after > {DELAYED} s), longest {}, VIP on lb1 {}{}",
+        page.name(),
         setup.name(),
         report.ok,
         report.slower_than(DELAYED),

@@ -1,8 +1,4 @@
-//! Just enough HTTP/1.1 parsing for the upstreams and the idle clients.
-
-/// The request the idle clients send.
-pub(crate) const REQUEST: &[u8] =
-    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: proxy_bench\r\n\r\n";
+//! Just enough HTTP/1.1 parsing for the benchmarks' origin servers and clients.
 
 /// Index just past the blank line that ends the header block.
 pub(crate) fn header_end(buffer: &[u8]) -> Option<usize> {
@@ -29,4 +25,17 @@ pub(crate) fn header<'a>(head: &'a [u8], name: &str) -> Option<&'a str> {
 /// The body length a header block announces (0 when it announces none).
 pub(crate) fn content_length(head: &[u8]) -> Option<usize> {
     header(head, "content-length").and_then(|v| v.parse().ok())
+}
+
+/// The path of the request line, e.g. `/slow`.
+pub(crate) fn path(head: &[u8]) -> Option<&str> {
+    let line = head.split(|&b| b == b'\n').next()?;
+    std::str::from_utf8(line).ok()?.split_whitespace().nth(1)
+}
+
+/// HTTP/1.0 without `Connection: keep-alive` closes after the answer.
+pub(crate) fn is_http10(head: &[u8]) -> bool {
+    head.split(|&b| b == b'\n')
+        .next()
+        .is_some_and(|line| line.trim_ascii_end().ends_with(b"HTTP/1.0"))
 }
