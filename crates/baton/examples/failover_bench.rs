@@ -13,14 +13,16 @@
 //!
 //! Needs root; builds its own namespaces and removes them.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_lab::{Host, Lab};
-
-const VIP: &str = "10.0.3.100/24";
+use common::lab::{RunDir, holds, wait_for};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Daemon {
@@ -67,20 +69,17 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("failover_bench needs root and network namespaces: {reason}");
-        std::process::exit(2);
-    }
-    if let Err(error) = Lab::install_ctrlc_cleanup() {
-        eprintln!("warning: Ctrl-C will not clean up the lab: {error}");
-    }
-    let baton = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent().map(|dir| dir.join("baton")))
-        .filter(|path| path.exists());
-    let Some(baton) = baton else {
+    let Some(baton) = common::baton::release_binary() else {
         eprintln!("build the daemon first: cargo build --release -p baton");
         std::process::exit(2);
+    };
+    common::baton::warn_if_stale(&baton);
+    let run_dir = match RunDir::prepare("failover_bench") {
+        Ok(dir) => dir,
+        Err(reason) => {
+            eprintln!("{reason}");
+            std::process::exit(2);
+        }
     };
     let mut rows = Vec::new();
     for setting in &SETTINGS {
@@ -99,7 +98,9 @@ fn main() {
                     .interval
                     .mul_f64((rep as f64 + 0.5) / repetitions as f64);
                 for daemon in order {
-                    match measure(&baton, daemon, setting, trigger, phase) {
+                    let outage = measure(&run_dir, &baton, daemon, setting, trigger, phase);
+                    common::interrupt::wait_if_interrupted();
+                    match outage {
                         Ok(outage) => results[daemon as usize].push(outage),
                         Err(error) => eprintln!("  run failed: {error}"),
                     }
@@ -110,7 +111,7 @@ fn main() {
             } else {
                 "SIGTERM"
             };
-            let (b, k) = (median(&mut results[0]), median(&mut results[1]));
+            let (b, k) = (median(&results[0]), median(&results[1]));
             eprintln!(
                 "{} / {event}: baton {:?} keepalived {:?}",
                 setting.name, results[0], results[1]
@@ -145,23 +146,13 @@ fn main() {
     );
 }
 
-fn median(values: &mut [Duration]) -> Option<Duration> {
-    values.sort();
-    values.get(values.len() / 2).copied()
+fn median(values: &[Duration]) -> Option<Duration> {
+    let seconds: Vec<f64> = values.iter().map(Duration::as_secs_f64).collect();
+    common::stats::median(&seconds).map(Duration::from_secs_f64)
 }
 
 fn conf(router_id: &str, setting: &Setting, priority: u8) -> String {
-    let auth = if setting.version == 2 {
-        "    authentication {\n        auth_type PASS\n        auth_pass baton12\n    }\n"
-    } else {
-        ""
-    };
-    format!(
-        "global_defs {{\n    router_id {router_id}\n    vrrp_version {}\n}}\n\
-         vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    \
-         priority {priority}\n    advert_int {}\n{auth}    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n",
-        setting.version, setting.advert_int
-    )
+    common::keepalived::conf(router_id, setting.version, setting.advert_int, priority)
 }
 
 fn start(
@@ -183,21 +174,7 @@ fn start(
                 .arg(dir.join(format!("{}.sock", host.name())));
             c
         }
-        Daemon::Keepalived => {
-            let mut c = host.command("keepalived");
-            c.arg("-f")
-                .arg(&path)
-                .args(["-P", "-n", "-l", "-G", "-D", "-R"]);
-            for (flag, file) in [
-                ("-p", "ka.pid"),
-                ("-r", "vrrp.pid"),
-                ("-c", "chk.pid"),
-                ("-b", "bfd.pid"),
-            ] {
-                c.arg(flag).arg(dir.join(format!("{}-{file}", host.name())));
-            }
-            c
-        }
+        Daemon::Keepalived => common::keepalived::command(host, &path, dir),
     };
     command
         .stdin(Stdio::null())
@@ -206,24 +183,8 @@ fn start(
     host.spawn(command).map_err(|e| e.to_string())
 }
 
-fn holds(host: &Host) -> bool {
-    host.addresses()
-        .map(|a| a.iter().any(|x| x == VIP))
-        .unwrap_or(false)
-}
-
-fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
-
 fn measure(
+    run_dir: &RunDir,
     baton: &Path,
     daemon: Daemon,
     setting: &Setting,
@@ -231,7 +192,7 @@ fn measure(
     phase: Duration,
 ) -> Result<Duration, String> {
     let lab = Lab::guide().map_err(|e| e.to_string())?;
-    let dir = scratch_dir();
+    let dir = run_dir.fresh()?;
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
     let _backup = start(lb1, baton, daemon, &dir, &conf("lb1", setting, 100))?;
     let mut master = start(lb2, baton, daemon, &dir, &conf("lb2", setting, 150))?;
@@ -287,7 +248,6 @@ fn measure(
         .status();
     let _ = ping.wait();
     let replies = reader.join().map_err(|_| "ping reader panicked")?;
-    let _ = std::fs::remove_dir_all(&dir);
     if !took_over {
         return Err("lb1 never took over".into());
     }
@@ -335,12 +295,4 @@ fn watch_adverts(host: &Host) -> Result<Adverts, String> {
         _tcpdump: tcpdump,
         seen,
     })
-}
-
-fn scratch_dir() -> PathBuf {
-    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("baton-bench-{}-{n}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
 }

@@ -1,0 +1,98 @@
+//! Command-line options.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::proxies::Kind;
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) rounds: usize,
+    /// Length of each measured oha run.
+    pub(crate) run: Duration,
+    pub(crate) connections: Vec<usize>,
+    /// Idle keep-alive clients for the memory phase.
+    pub(crate) idle: usize,
+    /// The fixed rate of the latency runs, as a share of the slowest proxy's maximum.
+    pub(crate) rate_fraction: f64,
+    pub(crate) pin: bool,
+    pub(crate) only: Vec<Kind>,
+    /// Measure at once even while other processes load the machine (for smoke runs).
+    pub(crate) ignore_load: bool,
+}
+
+const USAGE: &str = "usage: proxy_bench [--quick] [--rounds N] [--seconds S] \
+                     [--connections 50,500] [--idle N] [--rate-fraction F] [--no-pin] \
+                     [--only baton,haproxy,nginx] [--ignore-load]";
+
+impl Options {
+    pub(crate) fn parse() -> Result<Self> {
+        let mut options = Options {
+            rounds: 3,
+            run: Duration::from_secs(10),
+            connections: vec![50, 500],
+            idle: 10_000,
+            rate_fraction: 0.7,
+            pin: true,
+            only: Kind::ALL.to_vec(),
+            ignore_load: false,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value =
+                |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+            match arg.as_str() {
+                "--quick" => {
+                    options.rounds = 1;
+                    options.run = Duration::from_secs(3);
+                }
+                "--rounds" => options.rounds = value("--rounds")?.parse().context("--rounds")?,
+                "--seconds" => {
+                    let seconds: f64 = value("--seconds")?.parse().context("--seconds")?;
+                    options.run = Duration::try_from_secs_f64(seconds).context("--seconds")?;
+                }
+                "--idle" => options.idle = value("--idle")?.parse().context("--idle")?,
+                "--rate-fraction" => {
+                    options.rate_fraction = value("--rate-fraction")?
+                        .parse()
+                        .context("--rate-fraction")?
+                }
+                "--connections" => {
+                    options.connections = value("--connections")?
+                        .split(',')
+                        .map(|c| c.trim().parse().context("--connections"))
+                        .collect::<Result<_>>()?
+                }
+                "--only" => {
+                    options.only = value("--only")?
+                        .split(',')
+                        .map(|name| {
+                            Kind::ALL
+                                .into_iter()
+                                .find(|k| k.name().eq_ignore_ascii_case(name.trim()))
+                                .with_context(|| format!("--only: unknown proxy {name:?}"))
+                        })
+                        .collect::<Result<_>>()?
+                }
+                "--no-pin" => options.pin = false,
+                "--ignore-load" => options.ignore_load = true,
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\n{USAGE}"),
+            }
+        }
+        if options.rounds == 0 || options.connections.is_empty() || options.only.is_empty() {
+            bail!("nothing to measure");
+        }
+        if !(options.rate_fraction > 0.0 && options.rate_fraction <= 1.0) {
+            bail!("--rate-fraction must be in (0, 1]");
+        }
+        if options.run < Duration::from_secs(1) {
+            bail!("--seconds must be at least 1");
+        }
+        Ok(options)
+    }
+}
