@@ -149,68 +149,80 @@ pub(crate) async fn serve<S>(
         service_fn(move |request| {
             let in_flight = activity.request_started();
             let listener = Arc::clone(&listener);
-            async move {
+            // Boxed: hyper keeps a box the size of the service's future for the whole life
+            // of every connection, idle or not, and `forward::handle`'s state machine is
+            // kilobytes. Boxed, an idle keep-alive connection holds a pointer instead.
+            let response: RequestFuture = Box::pin(async move {
                 Ok::<_, Infallible>(
                     crate::forward::handle(&listener, request, peer, in_flight).await,
                 )
-            }
+            });
+            response
         })
     };
     let mut stop = listener.stop.clone();
+    // Each protocol's connection state boxed on its own, for the reason in
+    // `transport::accept`: an HTTP/1.1 connection must not carry room for an HTTP/2 one.
     match protocol {
         Protocol::Http1 => {
-            let conn = listener
-                .shared
-                .http
-                .serve_connection(io, service)
-                .with_upgrades();
-            let mut watched = Watched::new(conn, activity, first_request, limits);
-            let Some(outcome) =
-                drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
-            else {
-                return;
-            };
-            let Outcome::TimedOut(timer) = outcome else {
-                outcome.log(peer);
-                return;
-            };
-            let Some(parts) = watched.conn.into_parts() else {
-                return;
-            };
-            let stream = parts.io.into_inner();
-            match timer {
-                Timer::Head => {
-                    tracing::debug!(%peer, "request head too slow: 408");
-                    request_timeout(stream).await;
-                }
-                Timer::Idle => {
+            Box::pin(async move {
+                let conn = listener
+                    .shared
+                    .http
+                    .serve_connection(io, service)
+                    .with_upgrades();
+                let mut watched = Watched::new(conn, activity, first_request, limits);
+                let Some(outcome) =
+                    drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
+                else {
+                    return;
+                };
+                let Outcome::TimedOut(timer) = outcome else {
                     outcome.log(peer);
-                    close(stream).await;
+                    return;
+                };
+                let Some(parts) = watched.conn.into_parts() else {
+                    return;
+                };
+                let stream = parts.io.into_inner();
+                match timer {
+                    Timer::Head => {
+                        tracing::debug!(%peer, "request head too slow: 408");
+                        request_timeout(stream).await;
+                    }
+                    Timer::Idle => {
+                        outcome.log(peer);
+                        close(stream).await;
+                    }
                 }
-            }
+            })
+            .await
         }
         Protocol::Http2 => {
-            let conn = listener.shared.http2.serve_connection(io, service);
-            let mut watched = Watched::new(conn, activity, first_request, limits);
-            let Some(outcome) =
-                drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
-            else {
-                return;
-            };
-            if !matches!(outcome, Outcome::TimedOut(Timer::Idle)) {
-                outcome.log(peer);
-                return;
-            }
-            // Idle: say GOAWAY (RFC 9113 6.8) so that the client does not start a request
-            // on a connection about to close, and give it a moment to take note.
-            tracing::debug!(%peer, "idle HTTP/2 connection: GOAWAY");
-            Pin::new(&mut watched.conn).graceful_shutdown();
-            watched.arm(Timer::Idle, limits.header_read_timeout);
-            if let Some(outcome) =
-                drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
-            {
-                outcome.log(peer);
-            }
+            Box::pin(async move {
+                let conn = listener.shared.http2.serve_connection(io, service);
+                let mut watched = Watched::new(conn, activity, first_request, limits);
+                let Some(outcome) =
+                    drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
+                else {
+                    return;
+                };
+                if !matches!(outcome, Outcome::TimedOut(Timer::Idle)) {
+                    outcome.log(peer);
+                    return;
+                }
+                // Idle: say GOAWAY (RFC 9113 6.8) so that the client does not start a request
+                // on a connection about to close, and give it a moment to take note.
+                tracing::debug!(%peer, "idle HTTP/2 connection: GOAWAY");
+                Pin::new(&mut watched.conn).graceful_shutdown();
+                watched.arm(Timer::Idle, limits.header_read_timeout);
+                if let Some(outcome) =
+                    drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await
+                {
+                    outcome.log(peer);
+                }
+            })
+            .await
         }
     }
 }
@@ -373,6 +385,15 @@ async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(mut stream: ClientSt
     })
     .await;
 }
+
+/// One request's answer, as the connection's service returns it.
+type RequestFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<http::Response<crate::body::ResponseBody>, Infallible>,
+            > + Send,
+    >,
+>;
 
 /// Most streams a client may have open at once on one HTTP/2 connection (nginx's default).
 const MAX_CONCURRENT_STREAMS: u32 = 100;

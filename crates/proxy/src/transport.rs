@@ -82,10 +82,17 @@ pub(crate) async fn accept(
                 // partial head gets 408.
                 Err(_) => Protocol::Http1,
             };
-            crate::conn::serve(&listener, stream, peer, permit, protocol, deadline).await;
+            // Boxed here and below: this task lives as long as its connection, and an
+            // async fn is as big as its biggest branch, so inline every plain connection
+            // would carry room for a TLS handshake and a TLS stream, and every TLS
+            // connection room for both. Boxed, each holds only what it uses.
+            Box::pin(crate::conn::serve(
+                &listener, stream, peer, permit, protocol, deadline,
+            ))
+            .await;
         }
         Transport::Tls(acceptor) => {
-            let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
+            let handshake = tokio::time::timeout(timeout, Box::pin(acceptor.accept(stream)));
             let stream = tokio::select! {
                 handshake = handshake => match handshake {
                     Ok(Ok(stream)) => stream,
@@ -105,7 +112,10 @@ pub(crate) async fn accept(
                 _ => Protocol::Http1,
             };
             let deadline = Instant::now() + timeout;
-            crate::conn::serve(&listener, stream, peer, permit, protocol, deadline).await;
+            Box::pin(crate::conn::serve(
+                &listener, stream, peer, permit, protocol, deadline,
+            ))
+            .await;
         }
     }
 }
