@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    VIP, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf, start_baton, wait_for,
+    Daemon, VIP, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf, start_baton,
+    wait_for,
 };
 
 const INTERVAL: Duration = Duration::from_millis(100);
@@ -22,6 +23,19 @@ fn skew(priority: u32) -> Duration {
     INTERVAL * (256 - priority) / 256
 }
 
+/// lb1 (priority 100) and lb2 (priority 150), VRRPv3 every 0.1 s, settled with lb2 master:
+/// (backup on lb1, master on lb2).
+fn settled_pair(lab: &baton_lab::Lab, dir: &Workdir) -> (Daemon, Daemon) {
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let backup = start_baton(lb1, dir, &keepalived_conf("lb1", 3, 100, "0.1", ""));
+    let master = start_baton(lb2, dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
+    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
+        fail("lb2 (priority 150) never took the VIP", &[&backup, &master]);
+    }
+    std::thread::sleep(INTERVAL * 5);
+    (backup, master)
+}
+
 #[test]
 fn higher_priority_wins_then_a_cut_link_fails_over_and_preempts_back() {
     let Some(lab) = guide_lab("failover") else {
@@ -29,13 +43,8 @@ fn higher_priority_wins_then_a_cut_link_fails_over_and_preempts_back() {
     };
     let dir = Workdir::new("failover");
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
-    let backup = start_baton(lb1, &dir, &keepalived_conf("lb1", 3, 100, "0.1", ""));
-    let master = start_baton(lb2, &dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
+    let (backup, master) = settled_pair(&lab, &dir);
     let daemons = [&backup, &master];
-    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
-        fail("lb2 (priority 150) never took the VIP", &daemons);
-    }
-    std::thread::sleep(INTERVAL * 5);
     assert_holders(&lab, &["lb2"], &daemons);
 
     lb2.cut_link().expect("cut");
@@ -97,13 +106,8 @@ fn sigterm_hands_over_within_skew_time() {
         return;
     };
     let dir = Workdir::new("sigterm");
-    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
-    let backup = start_baton(lb1, &dir, &keepalived_conf("lb1", 3, 100, "0.1", ""));
-    let mut master = start_baton(lb2, &dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
-    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
-        fail("lb2 never took the VIP", &[&backup, &master]);
-    }
-    std::thread::sleep(INTERVAL * 5);
+    let lb1 = lab.host("lb1");
+    let (backup, mut master) = settled_pair(&lab, &dir);
     let stopped_at = std::time::Instant::now();
     master.child.terminate();
     let took = wait_for(Duration::from_secs(5), || holds(lb1, VIP)).map(|_| stopped_at.elapsed());
@@ -180,13 +184,8 @@ fn step_down_moves_the_vip_away_and_resume_brings_it_back() {
     };
     let dir = Workdir::new("step-down");
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
-    let backup = start_baton(lb1, &dir, &keepalived_conf("lb1", 3, 100, "0.1", ""));
-    let master = start_baton(lb2, &dir, &keepalived_conf("lb2", 3, 150, "0.1", ""));
+    let (backup, master) = settled_pair(&lab, &dir);
     let daemons = [&backup, &master];
-    if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
-        fail("lb2 (priority 150) never took the VIP", &daemons);
-    }
-    std::thread::sleep(INTERVAL * 5);
 
     let stepped_at = std::time::Instant::now();
     let out = instance_command(lb2, &dir, "step-down");
