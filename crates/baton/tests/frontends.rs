@@ -538,3 +538,71 @@ fn sigterm_on_the_master_drains_without_a_failed_request() {
         .unwrap_or_default();
     assert!(!tables.contains("baton_drain"), "{tables}");
 }
+
+#[test]
+fn a_reload_that_replaces_a_listener_keeps_advertising_while_the_old_one_drains() {
+    let Some(lab) = guide_lab("a_reload_that_replaces_a_listener_keeps_advertising") else {
+        return;
+    };
+    let dir = Workdir::new("frontend-reload-drain");
+    let _apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
+    let lb1 = start_lb(lab.host("lb1"), &dir, &lb_config(100, 8080));
+    let lb2 = start_lb(lab.host("lb2"), &dir, &lb_config(150, 8080));
+    let daemons = [&lb1, &lb2];
+    let client = lab.host("client");
+    if wait_for(Duration::from_secs(10), || {
+        holds(lab.host("lb2"), common::VIP) && get_vip(client).is_some()
+    })
+    .is_none()
+    {
+        fail("lb2 never served the VIP", &daemons);
+    }
+
+    // A 2 s request in flight on lb2's listener...
+    let mut slow = client.command("python3");
+    slow.args([
+        "-c",
+        "import urllib.request; print(urllib.request.urlopen('http://10.0.3.100/slow', timeout=8).status)",
+    ]);
+    let slow = thread::spawn(move || slow.output().expect("slow request"));
+    thread::sleep(Duration::from_millis(300));
+    // ...when a reload changes the listener's settings: the new listener opens, the old
+    // one drains for the rest of those 2 s, and lb2 must go on advertising meanwhile
+    // (Master_Down_Interval is about 0.34 s here).
+    let changed = lb_config(150, 8080).replace(
+        "backend = \"app\"\n\n[[backend]]",
+        "backend = \"app\"\nclient_timeout = 30\n\n[[backend]]",
+    );
+    assert_ne!(
+        changed,
+        lb_config(150, 8080),
+        "the edit must change the frontend"
+    );
+    dir.write("lb2.toml", &changed);
+    kill(Pid::from_raw(lb2.child.id() as i32), Signal::SIGHUP).expect("SIGHUP");
+    let moved = wait_for(Duration::from_millis(2500), || {
+        holds(lab.host("lb1"), common::VIP)
+    });
+    if let Some(after) = moved {
+        fail(
+            &format!("lb1 took the VIP {after:?} after the reload: lb2 stopped advertising"),
+            &daemons,
+        );
+    }
+    let output = slow.join().expect("slow thread");
+    let status = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if status != "200" {
+        fail(
+            &format!(
+                "the request in flight during the reload got {status:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            &daemons,
+        );
+    }
+    assert!(
+        lb2.log_text().contains("listener settings changed"),
+        "the reload did not replace the listener:\n{}",
+        lb2.log_text()
+    );
+}

@@ -70,7 +70,7 @@ impl Frontends {
             health: BTreeMap::new(),
             registry: Registry::default(),
         };
-        frontends.reload(config).await?;
+        frontends.reload(config)?;
         Ok(frontends)
     }
 
@@ -90,7 +90,7 @@ impl Frontends {
     /// changed swaps its servers live (requests in flight finish on the old set); one whose
     /// listener or TLS changed opens the new listener before closing the old; removed ones
     /// drain; unchanged ones are left alone.
-    pub(crate) async fn reload(&mut self, config: &Config) -> anyhow::Result<()> {
+    pub(crate) fn reload(&mut self, config: &Config) -> anyhow::Result<()> {
         let config = config.without_locations();
         let mut wanted = BTreeMap::new();
         for frontend in &config.frontends {
@@ -112,7 +112,7 @@ impl Frontends {
         for name in removed {
             if let Some(old) = self.running.remove(&name) {
                 tracing::info!(frontend = %name, "reload: frontend removed, draining it");
-                old.stop().await;
+                old.stop_in_background();
             }
             self.health.remove(&name);
         }
@@ -138,7 +138,7 @@ impl Frontends {
                     let new = RunningFrontend::start(frontend, backend, health);
                     if let Some(old) = previous {
                         tracing::info!(frontend = %name, "reload: listener settings changed, replacing it");
-                        old.stop().await;
+                        old.stop_in_background();
                     }
                     self.running.insert(name, new);
                 }
@@ -219,6 +219,13 @@ impl RunningFrontend {
             serving,
             health_watch,
         }
+    }
+
+    /// For reloads, which run on the protocol loop: waiting there for requests to drain
+    /// (up to drain_timeout) would hold back advertisements long enough for a backup to
+    /// take over.
+    fn stop_in_background(self) {
+        tokio::spawn(self.stop());
     }
 
     async fn stop(self) {

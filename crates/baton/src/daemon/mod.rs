@@ -159,7 +159,7 @@ async fn reload_all(
         }
         Ok(new) => {
             systemd::reloading();
-            let result = match frontends.reload(&new).await {
+            let result = match frontends.reload(&new) {
                 Ok(()) => running.reload(new, frontends.health()).await,
                 Err(error) => Err(error),
             };
