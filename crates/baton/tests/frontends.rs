@@ -606,3 +606,60 @@ fn a_reload_that_replaces_a_listener_keeps_advertising_while_the_old_one_drains(
         lb2.log_text()
     );
 }
+
+#[test]
+fn sighup_serves_renewed_certificates_with_an_unchanged_config() {
+    let dir = Workdir::new("frontend-tls-renew");
+    let (a, b) = (upstream("a"), upstream("b"));
+    let port = free_port();
+    // The files a renewal (certbot, say) rewrites in place; the config names only them.
+    let cert = dir.path("web.pem");
+    let key = dir.path("web.key");
+    std::fs::copy(test_certificate("a.pem"), &cert).expect("cert");
+    std::fs::copy(test_certificate("a.key"), &key).expect("key");
+    let config = format!(
+        "[[frontend]]\nname = \"secure\"\nlisten = \"127.0.0.1:{port}\"\nbackend = \"app\"\n\
+         tls = [{{ cert = \"{}\", key = \"{}\" }}]\n\n\
+         [[backend]]\nname = \"app\"\nbalance = \"roundrobin\"\nservers = [\"{a}\", \"{b}\"]\n",
+        cert.display(),
+        key.display(),
+    );
+    let path = dir.write("baton.toml", &config);
+    let daemon = Running::start(&dir, &path, &[]);
+    let (ca_a, ca_b) = (test_certificate("a.pem"), test_certificate("b.pem"));
+    if wait_for(Duration::from_secs(10), || {
+        curl_tls("a.example", port, &ca_a, false).is_ok()
+    })
+    .is_none()
+    {
+        panic!("no HTTPS answer\n{}", daemon.log());
+    }
+    // Run-time state that must survive the renewal: server b drained.
+    let drain = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["server", "drain", "app", &b.to_string(), "--control"])
+        .arg(dir.path("baton.sock"))
+        .output()
+        .expect("baton server drain");
+    assert!(drain.status.success(), "{drain:?}");
+
+    std::fs::copy(test_certificate("b.pem"), &cert).expect("renew cert");
+    std::fs::copy(test_certificate("b.key"), &key).expect("renew key");
+    daemon.signal(Signal::SIGHUP);
+    let renewed = wait_for(Duration::from_secs(10), || {
+        curl_tls("b.example", port, &ca_b, false).is_ok()
+    });
+    assert!(
+        renewed.is_some(),
+        "the renewed certificate was never served: {:?}\n{}",
+        curl_tls("b.example", port, &ca_b, false),
+        daemon.log()
+    );
+    assert!(curl_tls("a.example", port, &ca_a, false).is_err());
+    for _ in 0..4 {
+        assert_eq!(
+            curl_tls("b.example", port, &ca_b, true).map(|(_, body)| body),
+            Ok("a".to_owned()),
+            "b stays drained across the renewal"
+        );
+    }
+}

@@ -52,6 +52,8 @@ struct RunningFrontend {
     /// None while the listener could not be opened.
     serving: Option<Serving>,
     health_watch: JoinHandle<()>,
+    /// The certificate and key files' contents as loaded, to see a renewal on reload.
+    certificates: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -158,6 +160,16 @@ impl Frontends {
         Ok(())
     }
 
+    /// Re-reads every TLS frontend's certificate files and serves the renewed ones (see
+    /// [`RunningFrontend::renew_certificates`]); how many frontends took new certificates.
+    /// A reload does this whether or not the configuration changed, as nginx does on HUP.
+    pub(crate) fn renew_certificates(&mut self) -> usize {
+        self.running
+            .values_mut()
+            .filter_map(|running| running.renew_certificates().then_some(()))
+            .count()
+    }
+
     /// SIGTERM: drops new connections at the door (see [`SynGate`]), lets in-flight requests
     /// finish (each frontend bounded by its drain_timeout) and closes every listener. The
     /// returned gate must stay closed until the VIPs are gone, then be opened.
@@ -196,6 +208,7 @@ impl Frontends {
 impl RunningFrontend {
     fn start(frontend: Frontend, backend: Backend, health: watch::Sender<bool>) -> RunningFrontend {
         let proxy = Proxy::new(Arc::new(proxy_config(&frontend, &backend)));
+        let certificates = certificate_files(&frontend);
         let serving = match open(&frontend) {
             Ok((listener, tls)) => {
                 tracing::info!(frontend = %frontend.name, listen = %frontend.listen, backend = %backend.name, tls = tls.is_some(), "frontend listening");
@@ -218,6 +231,38 @@ impl RunningFrontend {
             proxy,
             serving,
             health_watch,
+            certificates,
+        }
+    }
+
+    /// A TLS frontend whose certificate or key files changed since they were loaded (a
+    /// renewal): a new listener with the new certificates takes over, the old one drains in
+    /// the background. The proxy, and with it every server's state, stays. False when
+    /// nothing changed, or when the new files do not load (then the old ones stay in use).
+    fn renew_certificates(&mut self) -> bool {
+        if self.frontend.tls.is_empty() || self.serving.is_none() {
+            return false;
+        }
+        let certificates = certificate_files(&self.frontend);
+        if certificates == self.certificates {
+            return false;
+        }
+        let name = &self.frontend.name;
+        match open(&self.frontend) {
+            Ok((listener, tls)) => {
+                tracing::info!(frontend = %name, "reload: certificate files changed, new listener with them");
+                let new = Serving::spawn(self.proxy.clone(), listener, tls);
+                if let Some(old) = self.serving.replace(new) {
+                    let limit = self.frontend.drain_timeout + Duration::from_secs(2);
+                    tokio::spawn(old.stop(limit));
+                }
+                self.certificates = certificates;
+                true
+            }
+            Err(error) => {
+                tracing::error!(frontend = %name, "reload: the changed certificates do not load, keeping the old ones: {error:#}");
+                false
+            }
         }
     }
 
@@ -234,10 +279,7 @@ impl RunningFrontend {
             // The proxy bounds the drain by drain_timeout and then cuts; this bound only
             // guards against a task that does not end.
             let limit = self.frontend.drain_timeout + Duration::from_secs(2);
-            let _ = serving.stop.send(());
-            if tokio::time::timeout(limit, serving.task).await.is_err() {
-                tracing::error!(frontend = %self.frontend.name, "did not stop within {limit:?}");
-            }
+            serving.stop(limit).await;
         }
     }
 }
@@ -256,6 +298,27 @@ impl Serving {
         });
         Serving { stop, task }
     }
+
+    /// Stops accepting, and waits up to `limit` for the connections to drain.
+    async fn stop(self, limit: Duration) {
+        let _ = self.stop.send(());
+        if tokio::time::timeout(limit, self.task).await.is_err() {
+            tracing::error!("a listener did not stop within {limit:?}");
+        }
+    }
+}
+
+/// The bytes of every certificate and key file of `frontend`, in order (unreadable files
+/// count as empty: `open` reports them).
+fn certificate_files(frontend: &Frontend) -> Vec<u8> {
+    let mut contents = Vec::new();
+    for pair in &frontend.tls {
+        for path in [&pair.cert, &pair.key] {
+            contents.extend(std::fs::read(path).unwrap_or_default());
+            contents.push(0);
+        }
+    }
+    contents
 }
 
 /// The listener and, for a TLS frontend, its certificates.

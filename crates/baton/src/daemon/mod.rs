@@ -154,13 +154,20 @@ async fn reload_all(
 ) -> control::Answer {
     let result = match reload() {
         Ok(new) if new.without_locations() == running.config.without_locations() => {
+            if frontends.renew_certificates() > 0 {
+                return Ok(serde_json::json!({ "ok": true, "reload": "applied" }));
+            }
             tracing::info!("reload: configuration unchanged, nothing to do");
             return Ok(serde_json::json!({ "ok": true, "reload": "unchanged" }));
         }
         Ok(new) => {
             systemd::reloading();
             let result = match frontends.reload(&new) {
-                Ok(()) => running.reload(new, frontends.health()).await,
+                Ok(()) => {
+                    // Frontends the new file left alone may still have renewed certificates.
+                    frontends.renew_certificates();
+                    running.reload(new, frontends.health()).await
+                }
                 Err(error) => Err(error),
             };
             systemd::ready();
