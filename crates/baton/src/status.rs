@@ -232,6 +232,29 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// An instance for other modules' tests: `name` in `state`, priority 150 lowered to 130, two
+/// packets dropped for `auth`.
+#[cfg(test)]
+impl InstanceStatus {
+    pub(crate) fn example(name: &str, state: &str) -> InstanceStatus {
+        InstanceStatus {
+            name: name.into(),
+            vrid: 51,
+            interface: "eth0".into(),
+            state: state.into(),
+            priority: 150,
+            effective_priority: 130,
+            master: None,
+            vips: vec!["10.0.3.100".into()],
+            transitions: 3,
+            adverts_sent: 40,
+            adverts_received: 7,
+            dropped: BTreeMap::from([("auth".into(), 2)]),
+            maintenance: false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

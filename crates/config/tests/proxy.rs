@@ -413,27 +413,29 @@ servers = ["127.0.0.1:9000"]
     );
 }
 
+/// Errors for a frontend "web" whose `tls` list (lines 6 on) is `entries`, in a file in the
+/// fixtures directory: the file's name as messages show it, and the messages.
+fn tls_errors(entries: &str) -> (String, Vec<String>) {
+    let text = format!(
+        "[[frontend]]\nname = \"web\"\nlisten = \"127.0.0.1:8443\"\nbackend = \"app\"\n\
+         tls = [\n{entries}]\n\n[[backend]]\nname = \"app\"\nservers = [\"127.0.0.1:9000\"]\n"
+    );
+    let path = fixtures().join("inline.toml");
+    let errors = parse_toml(&text, &path).expect_err("bad certificates");
+    (
+        path.display().to_string(),
+        errors.iter().map(ToString::to_string).collect(),
+    )
+}
+
 #[test]
 fn a_key_of_another_certificate_or_a_bad_pem_is_an_error() {
-    let dir = fixtures();
-    let text = r#"[[frontend]]
-name = "web"
-listen = "127.0.0.1:8443"
-backend = "app"
-tls = [
-    { cert = "certs/a.pem", key = "certs/b.key" },
+    let (file, lines) = tls_errors(
+        r#"    { cert = "certs/a.pem", key = "certs/b.key" },
     { cert = "certs/README.md", key = "certs/a.key" },
     { cert = "certs/b.pem", key = "certs/b.key" },
-]
-
-[[backend]]
-name = "app"
-servers = ["127.0.0.1:9000"]
-"#;
-    let path = dir.join("inline.toml");
-    let errors = parse_toml(text, &path).expect_err("mismatched");
-    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let file = path.display();
+"#,
+    );
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(
         lines[0].starts_with(&format!("{file}:6: frontend web: tls: ")),
@@ -453,23 +455,11 @@ servers = ["127.0.0.1:9000"]
 #[test]
 fn unreadable_certificates_name_the_file_and_the_reason() {
     let dir = fixtures();
-    let text = r#"[[frontend]]
-name = "web"
-listen = "127.0.0.1:8443"
-backend = "app"
-tls = [
-    { cert = "certs/a.pem", key = "certs/a.key" },
+    let (file, lines) = tls_errors(
+        r#"    { cert = "certs/a.pem", key = "certs/a.key" },
     { cert = "/nonexistent/baton/b.pem", key = "certs" },
-]
-
-[[backend]]
-name = "app"
-servers = ["127.0.0.1:9000"]
-"#;
-    let path = dir.join("inline.toml");
-    let errors = parse_toml(text, &path).expect_err("unreadable");
-    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    let file = path.display();
+"#,
+    );
     assert_eq!(
         lines,
         [

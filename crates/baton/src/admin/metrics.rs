@@ -260,27 +260,13 @@ fn server_labels(frontends: &[FrontendMetrics]) -> Vec<(ServerLabels<'_>, &Serve
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
+    use std::collections::BTreeSet;
     use std::sync::Arc;
 
     use super::*;
 
     fn instance(name: &str, state: &str) -> InstanceStatus {
-        InstanceStatus {
-            name: name.into(),
-            vrid: 51,
-            interface: "eth0".into(),
-            state: state.into(),
-            priority: 150,
-            effective_priority: 130,
-            master: None,
-            vips: vec!["10.0.3.100".into()],
-            transitions: 3,
-            adverts_sent: 40,
-            adverts_received: 7,
-            dropped: BTreeMap::from([("auth".into(), 2)]),
-            maintenance: false,
-        }
+        InstanceStatus::example(name, state)
     }
 
     /// A proxy that never served: real servers, counters at zero.

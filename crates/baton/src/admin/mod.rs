@@ -273,21 +273,9 @@ mod tests {
     fn status_json_is_what_baton_status_prints() {
         let (tx, sources) = sources();
         let mut status = Status::default();
-        status.vrrp.push(crate::status::InstanceStatus {
-            name: "VI_1".into(),
-            vrid: 1,
-            interface: "lo".into(),
-            state: "BACKUP".into(),
-            priority: 100,
-            effective_priority: 100,
-            master: None,
-            vips: Vec::new(),
-            transitions: 1,
-            adverts_sent: 0,
-            adverts_received: 0,
-            dropped: Default::default(),
-            maintenance: false,
-        });
+        status
+            .vrrp
+            .push(crate::status::InstanceStatus::example("VI_1", "BACKUP"));
         tx.send_replace(status.clone());
         let json = status_json(&sources).expect("json");
         assert_eq!(

@@ -166,7 +166,8 @@ impl Frontends {
     pub(crate) fn renew_certificates(&mut self) -> usize {
         self.running
             .values_mut()
-            .filter_map(|running| running.renew_certificates().then_some(()))
+            .map(RunningFrontend::renew_certificates)
+            .filter(|&renewed| renewed)
             .count()
     }
 
@@ -253,8 +254,7 @@ impl RunningFrontend {
                 tracing::info!(frontend = %name, "reload: certificate files changed, new listener with them");
                 let new = Serving::spawn(self.proxy.clone(), listener, tls);
                 if let Some(old) = self.serving.replace(new) {
-                    let limit = self.frontend.drain_timeout + Duration::from_secs(2);
-                    tokio::spawn(old.stop(limit));
+                    tokio::spawn(old.stop(self.drain_limit()));
                 }
                 self.certificates = certificates;
                 true
@@ -273,12 +273,16 @@ impl RunningFrontend {
         tokio::spawn(self.stop());
     }
 
+    /// How long a stopping listener may take: the proxy itself cuts what is left after
+    /// drain_timeout; the margin only guards against a task that does not end.
+    fn drain_limit(&self) -> Duration {
+        self.frontend.drain_timeout + Duration::from_secs(2)
+    }
+
     async fn stop(self) {
         self.health_watch.abort();
+        let limit = self.drain_limit();
         if let Some(serving) = self.serving {
-            // The proxy bounds the drain by drain_timeout and then cuts; this bound only
-            // guards against a task that does not end.
-            let limit = self.frontend.drain_timeout + Duration::from_secs(2);
             serving.stop(limit).await;
         }
     }

@@ -33,18 +33,14 @@ pub(crate) fn proxy_config(frontend: &Frontend, backend: &Backend) -> ProxyConfi
 }
 
 fn health_check(check: &baton_config::HealthCheck) -> HealthCheck {
-    let mut out = match &check.kind {
-        HealthCheckKind::Http { path, host, expect } => {
-            let mut out = HealthCheck::http(path.clone());
-            out.kind = CheckKind::Http {
-                path: path.clone(),
-                host: host.clone(),
-                expect: expect.clone(),
-            };
-            out
-        }
-        _ => HealthCheck::tcp(),
-    };
+    let mut out = HealthCheck::tcp();
+    if let HealthCheckKind::Http { path, host, expect } = &check.kind {
+        out.kind = CheckKind::Http {
+            path: path.clone(),
+            host: host.clone(),
+            expect: expect.clone(),
+        };
+    }
     out.interval = check.interval;
     out.timeout = check.timeout;
     out.rise = check.rise;

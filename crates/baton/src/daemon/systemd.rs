@@ -72,21 +72,9 @@ mod tests {
         let mut status = Status::default();
         assert_eq!(status_line(&status), "no VRRP instances");
         for (name, state) in [("VI_1", "MASTER"), ("VI_2", "BACKUP")] {
-            status.vrrp.push(crate::status::InstanceStatus {
-                name: name.into(),
-                vrid: 1,
-                interface: "eth0".into(),
-                state: state.into(),
-                priority: 100,
-                effective_priority: 100,
-                master: None,
-                vips: Vec::new(),
-                transitions: 0,
-                adverts_sent: 0,
-                adverts_received: 0,
-                dropped: Default::default(),
-                maintenance: false,
-            });
+            status
+                .vrrp
+                .push(crate::status::InstanceStatus::example(name, state));
         }
         assert_eq!(status_line(&status), "VI_1 MASTER, VI_2 BACKUP");
     }
