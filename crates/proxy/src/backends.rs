@@ -30,6 +30,8 @@ struct Checks {
     config: Option<HealthCheck>,
     /// The server is kept here so that its address in memory (the key) is not reused.
     tasks: Vec<(Arc<Server>, CheckTask)>,
+    /// Closes pooled server connections once they idled for too long.
+    sweeper: Option<CheckTask>,
 }
 
 impl Backends {
@@ -44,6 +46,7 @@ impl Backends {
                 proxy: config.clone(),
                 config: None,
                 tasks: Vec::new(),
+                sweeper: None,
             }),
         })
     }
@@ -94,10 +97,13 @@ impl Backends {
         checks
             .tasks
             .retain(|(server, _)| checked(server) && set.servers().any(|s| Arc::ptr_eq(s, server)));
-        let Some(check) = wanted else { return };
         if tokio::runtime::Handle::try_current().is_err() {
             return;
         }
+        if checks.sweeper.is_none() {
+            checks.sweeper = Some(CheckTask::spawn(sweep_pools(Arc::downgrade(self))));
+        }
+        let Some(check) = wanted else { return };
         for server in set.servers().filter(|s| checked(s)) {
             if !checks.tasks.iter().any(|(s, _)| Arc::ptr_eq(s, server)) {
                 let task = health::spawn(Arc::clone(server), check.clone(), Arc::downgrade(self));
@@ -188,6 +194,23 @@ impl Backends {
                 backends.refresh();
             }
         });
+    }
+}
+
+/// Every second, closes the pooled connections that idled past the pool's idle timeout,
+/// also those of servers no request went to since.
+async fn sweep_pools(backends: Weak<Backends>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticks.tick().await;
+        let Some(backends) = backends.upgrade() else {
+            return;
+        };
+        let set = backends.current();
+        let idle_timeout = set.pool_settings().idle_timeout;
+        for server in set.servers() {
+            server.pool.prune(idle_timeout);
+        }
     }
 }
 

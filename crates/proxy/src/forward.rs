@@ -220,7 +220,7 @@ async fn within<F: Future>(
 }
 
 /// True when the error comes from this host running out of descriptors, ports or memory.
-fn out_of_local_resources(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn out_of_local_resources(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(error);
     while let Some(error) = source {
         if let Some(io) = error.downcast_ref::<std::io::Error>() {
@@ -243,7 +243,7 @@ fn out_of_local_resources(error: &(dyn std::error::Error + 'static)) -> bool {
 /// The answers that count as a server failure for ejection, as nginx's `max_fails` with
 /// `http_502 http_503 http_504` and HAProxy's `observe layer7` count them: the server, or
 /// whatever it fronts, is broken or overloaded.
-fn is_server_trouble(status: StatusCode) -> bool {
+pub(crate) fn is_server_trouble(status: StatusCode) -> bool {
     matches!(
         status,
         StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
@@ -251,17 +251,18 @@ fn is_server_trouble(status: StatusCode) -> bool {
 }
 
 /// RFC 9110 9.2.2: methods whose request may be sent twice.
-fn is_idempotent(method: &Method) -> bool {
+pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
     )
 }
 
-const NOT_TUNNEL: &str = "405 method not allowed: this is a reverse proxy, not a tunnel\n";
-const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
-const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
-const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
+pub(crate) const NOT_TUNNEL: &str =
+    "405 method not allowed: this is a reverse proxy, not a tunnel\n";
+pub(crate) const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
+pub(crate) const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
+pub(crate) const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
 
 /// A short plain-text answer of the proxy's own.
 fn message(

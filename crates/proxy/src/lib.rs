@@ -46,6 +46,7 @@ mod body;
 mod config;
 mod conn;
 mod forward;
+mod h1;
 mod headers;
 mod health;
 mod metrics;

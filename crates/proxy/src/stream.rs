@@ -49,6 +49,15 @@ impl<S> ClientStream<S> {
         }
     }
 
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The socket and the connection's slot, to go on serving it some other way.
+    pub(crate) fn into_parts(self) -> (S, OwnedSemaphorePermit) {
+        (self.stream, self._permit)
+    }
+
     /// Passes a finished write through; on a pending one, arms the send timer (once per
     /// stall) and fails when it fires.
     fn check_write<T>(

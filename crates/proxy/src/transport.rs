@@ -1,6 +1,7 @@
 //! What happens to an accepted connection before HTTP: the TLS handshake, and the choice
 //! between HTTP/1.1 and HTTP/2 (ALPN on TLS, the connection preface on plain TCP).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,64 +59,119 @@ pub(crate) async fn accept(
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
 ) {
-    let timeout = listener.shared.config.limits.header_read_timeout;
     let _serving = listener.shared.connections.serving();
-    let mut stop = listener.stop.clone();
-    let stopping = async move {
-        let _ = stop.wait_for(|stop| *stop != Stop::Run).await;
-    };
-    tokio::pin!(stopping);
     match &listener.transport {
-        Transport::Plain => {
-            let deadline = Instant::now() + timeout;
-            let protocol = tokio::select! {
-                protocol = tokio::time::timeout_at(deadline, sniff(&stream)) => protocol,
-                () = &mut stopping => return,
-            };
-            let protocol = match protocol {
-                Ok(Ok(protocol)) => protocol,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "client connection failed");
-                    return;
-                }
-                // HTTP/1.1 sees the expired deadline: a silent client is closed quietly, a
-                // partial head gets 408.
-                Err(_) => Protocol::Http1,
-            };
-            // Boxed here and below: this task lives as long as its connection, and an
-            // async fn is as big as its biggest branch, so inline every plain connection
-            // would carry room for a TLS handshake and a TLS stream, and every TLS
-            // connection room for both. Boxed, each holds only what it uses.
-            Box::pin(crate::conn::serve(
-                &listener, stream, peer, permit, protocol, deadline,
-            ))
-            .await;
-        }
+        Transport::Plain => accept_plain(&listener, stream, peer, permit).await,
+        // Boxed: this task lives as long as its connection, and an async fn is as big as
+        // its biggest branch, so inline every plain connection would carry room for a TLS
+        // handshake and a TLS stream. The protocols' connection states are boxed for the
+        // same reason: each connection holds only what it uses.
         Transport::Tls(acceptor) => {
-            let handshake = tokio::time::timeout(timeout, Box::pin(acceptor.accept(stream)));
-            let stream = tokio::select! {
-                handshake = handshake => match handshake {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%peer, %error, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake not done in {timeout:?}");
-                        return;
-                    }
-                },
-                () = &mut stopping => return,
-            };
-            let protocol = match stream.get_ref().1.alpn_protocol() {
-                Some(crate::tls::ALPN_H2) => Protocol::Http2,
-                _ => Protocol::Http1,
-            };
-            let deadline = Instant::now() + timeout;
-            Box::pin(crate::conn::serve(
-                &listener, stream, peer, permit, protocol, deadline,
-            ))
-            .await;
+            let tls = Box::pin(accept_tls(
+                &listener,
+                acceptor.clone(),
+                stream,
+                peer,
+                permit,
+            ));
+            tls.await;
+        }
+    }
+}
+
+async fn accept_plain(
+    listener: &Arc<Listener>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
+    let deadline = Instant::now() + listener.shared.config.limits.header_read_timeout;
+    let protocol = {
+        // Boxed, so that its state is freed once HTTP starts rather than kept in the task
+        // (made in a statement of its own: a temporary in the awaiting statement would keep
+        // its room in the task's state for good).
+        let sniffing = Box::pin(until_stopped(
+            listener,
+            tokio::time::timeout_at(deadline, sniff(&stream)),
+        ));
+        match sniffing.await {
+            None => return,
+            Some(Ok(Ok(protocol))) => protocol,
+            Some(Ok(Err(error))) => {
+                tracing::debug!(%peer, %error, "client connection failed");
+                return;
+            }
+            // HTTP/1.1 sees the expired deadline: a silent client is closed quietly, a
+            // partial head gets 408.
+            Some(Err(_)) => Protocol::Http1,
+        }
+    };
+    serve(listener, stream, peer, permit, protocol, deadline).await;
+}
+
+async fn accept_tls(
+    listener: &Arc<Listener>,
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
+    let timeout = listener.shared.config.limits.header_read_timeout;
+    let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
+    let stream = match until_stopped(listener, handshake).await {
+        None => return,
+        Some(Ok(Ok(stream))) => stream,
+        Some(Ok(Err(error))) => {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        Some(Err(_)) => {
+            tracing::debug!(%peer, "TLS handshake not done in {timeout:?}");
+            return;
+        }
+    };
+    let protocol = match stream.get_ref().1.alpn_protocol() {
+        Some(crate::tls::ALPN_H2) => Protocol::Http2,
+        _ => Protocol::Http1,
+    };
+    let deadline = Instant::now() + timeout;
+    serve(listener, stream, peer, permit, protocol, deadline).await;
+}
+
+/// Runs `future` unless the listener stops first (`None`).
+async fn until_stopped<F: Future>(listener: &Listener, future: F) -> Option<F::Output> {
+    let mut stop = listener.stop.clone();
+    tokio::select! {
+        output = future => Some(output),
+        _ = stop.wait_for(|stop| *stop != Stop::Run) => None,
+    }
+}
+
+/// Serves the connection in the protocol it speaks, each protocol's state boxed on its own.
+async fn serve<S>(
+    listener: &Arc<Listener>,
+    stream: S,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    protocol: Protocol,
+    deadline: Instant,
+) where
+    S: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + crate::h1::WaitReadable
+        + Unpin
+        + Send
+        + 'static,
+{
+    match protocol {
+        Protocol::Http1 => {
+            let http1 = Box::pin(crate::h1::serve(listener, stream, peer, permit, deadline));
+            http1.await;
+        }
+        Protocol::Http2 => {
+            let http2 = crate::conn::serve(listener, stream, peer, permit, protocol, deadline);
+            let http2 = Box::pin(http2);
+            http2.await;
         }
     }
 }

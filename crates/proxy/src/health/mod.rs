@@ -25,6 +25,13 @@ use state::RiseFall;
 #[derive(Debug)]
 pub(crate) struct CheckTask(JoinHandle<()>);
 
+impl CheckTask {
+    /// Runs `task` until the handle is dropped.
+    pub(crate) fn spawn(task: impl Future<Output = ()> + Send + 'static) -> Self {
+        CheckTask(tokio::spawn(task))
+    }
+}
+
 impl Drop for CheckTask {
     fn drop(&mut self) {
         self.0.abort();

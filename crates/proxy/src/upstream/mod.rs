@@ -5,6 +5,7 @@
 //! servers it keeps; a request holds the set it started with until it ends.
 
 mod admin;
+mod pool;
 mod server;
 mod slow_start;
 
@@ -97,10 +98,10 @@ struct Member {
 /// The settings the connection pool was built with; a reload keeps the pool when they
 /// did not change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct PoolSettings {
-    connect_timeout: Duration,
-    idle_timeout: Duration,
-    max_idle: usize,
+pub(crate) struct PoolSettings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_idle: usize,
 }
 
 #[derive(Debug)]
@@ -190,6 +191,11 @@ impl Upstreams {
             .iter()
             .filter(move |m| m.server.address == address)
             .map(|m| (m.configured, &m.server))
+    }
+
+    /// How connections to the servers are made and kept.
+    pub(crate) fn pool_settings(&self) -> &PoolSettings {
+        &self.pool
     }
 
     pub(crate) fn algorithm(&self) -> &Algorithm {

@@ -11,6 +11,7 @@ use http::uri::Authority;
 use tokio::time::Instant;
 
 use super::admin::{Admin, AdminState};
+use super::pool::Pool;
 use crate::config::Ejection;
 use crate::health::CheckState;
 use crate::metrics::ServerCounters;
@@ -34,6 +35,8 @@ pub(crate) struct Server {
     pub(crate) metrics: ServerCounters,
     /// The operator's admin state and run-time weight.
     pub(crate) admin: Admin,
+    /// Idle connections for the HTTP/1.1 path (hyper's path has its own pool).
+    pub(crate) pool: Pool,
 }
 
 impl std::fmt::Debug for Server {
@@ -71,6 +74,7 @@ impl Server {
             epoch: Instant::now(),
             metrics: ServerCounters::default(),
             admin: Admin::default(),
+            pool: Pool::default(),
         })
     }
 

@@ -1,0 +1,306 @@
+//! HTTP/1.1 client connections, served by this crate's own code rather than hyper's: the
+//! request is read, rewritten and forwarded, and the answer streamed back, all by the
+//! connection's task, over pooled connections to the servers (see [`exchange`]).
+//!
+//! Two things made it worth writing. Speed: with hyper, each request crossed four tasks and
+//! channels (client connection, service, pooled server connection, body) and was parsed into
+//! header maps twice; here it is one task, one parse per side and byte slices. Memory: hyper
+//! keeps a read and a write buffer (8 KiB each) for the life of a connection, while an idle
+//! connection here holds no buffer at all, as nginx's and HAProxy's do not.
+//!
+//! Anything out of the ordinary is left to hyper (see [`request::Parsed::Other`]): the
+//! connection, with the bytes read so far put back in front, goes to
+//! [`conn::serve`](crate::conn::serve) for the rest of its life. That keeps one
+//! implementation of the rare and tricky parts (HTTP/1.0, upgrades, `Expect`, and the 400
+//! and 431 answers to bad heads) and a short path for the rest.
+
+mod chunked;
+mod exchange;
+mod fields;
+mod relay;
+mod request;
+mod response;
+mod rewind;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::time::Instant;
+
+use crate::conn::Activity;
+use crate::server::{Listener, Stop};
+use crate::stream::ClientStream;
+use crate::transport::Protocol;
+use exchange::{Next, Request};
+use request::{Forwarding, Parsed};
+use rewind::Rewind;
+
+/// Waiting until a client sends something without a buffer to read it into, so that an
+/// idle keep-alive connection holds none.
+pub(crate) trait WaitReadable {
+    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_;
+}
+
+impl WaitReadable for TcpStream {
+    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        self.readable()
+    }
+}
+
+/// rustls may hold decrypted bytes already, which socket readiness would not show: a TLS
+/// connection reads at once (and its buffers are rustls's anyway).
+impl WaitReadable for tokio_rustls::server::TlsStream<TcpStream> {
+    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
+        std::future::ready(Ok(()))
+    }
+}
+
+/// How the wait for a request head ended.
+enum HeadRead {
+    Head(request::RequestHead),
+    /// The client closed or went silent before a request began: close without a word.
+    Gone,
+    /// Part of a head came, and the rest not in time.
+    TooSlow,
+    /// Hyper is to serve this connection.
+    Hyper,
+}
+
+/// Serves one client connection, its first request due by `first_request`.
+pub(crate) async fn serve<S>(
+    listener: &Arc<Listener>,
+    stream: S,
+    peer: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    first_request: Instant,
+) where
+    S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send + 'static,
+{
+    let limits = &listener.shared.config.limits;
+    let activity = Arc::new(Activity::default());
+    let mut client = ClientStream::new(stream, activity, false, permit, limits.send_timeout);
+    let mut buf = BytesMut::new();
+    let mut stop = listener.stop.clone();
+    // For the first request, the whole head is due by `first_request`; after that, a
+    // connection may idle for `idle_timeout`, and then has `header_read_timeout` from the
+    // first byte of a head to its end.
+    let mut phase = Phase {
+        idle: true,
+        idle_until: first_request,
+        head_due: Some(first_request),
+    };
+    loop {
+        phase.idle = buf.is_empty();
+        if phase.idle {
+            // Give the buffer back while waiting.
+            buf = BytesMut::new();
+            let woke = tokio::select! {
+                biased;
+                woke = tokio::time::timeout_at(phase.idle_until, client.get_ref().wait_readable()) => Some(woke),
+                _ = stop.wait_for(|stop| *stop != Stop::Run) => None,
+            };
+            let Some(woke) = woke else {
+                tracing::debug!(%peer, "listener draining: idle connection closed");
+                return Box::pin(close(&mut client)).await;
+            };
+            if !matches!(woke, Ok(Ok(()))) {
+                tracing::debug!(%peer, "idle client connection closed");
+                return Box::pin(close(&mut client)).await;
+            }
+        }
+        // Boxed, as the closing below: an idle connection carries only the state above.
+        let serving = Box::pin(serve_request(
+            listener,
+            &mut client,
+            &mut buf,
+            &mut stop,
+            phase,
+            peer,
+        ));
+        let served = serving.await;
+        match served {
+            Served::KeepAlive => {}
+            Served::Close => return Box::pin(close(&mut client)).await,
+            Served::TooSlow => {
+                tracing::debug!(%peer, "request head too slow: 408");
+                return Box::pin(request_timeout(&mut client)).await;
+            }
+            Served::Stopped => return,
+            Served::Hyper => {
+                let (stream, permit) = client.into_parts();
+                let stream = Rewind::new(stream, buf.freeze());
+                let due = Instant::now() + limits.header_read_timeout;
+                let http1 = Protocol::Http1;
+                let hyper = crate::conn::serve(listener, stream, peer, permit, http1, due);
+                return Box::pin(hyper).await;
+            }
+        }
+        phase.head_due = None;
+        phase.idle_until = Instant::now() + limits.idle_timeout;
+    }
+}
+
+/// Where a connection is between requests.
+#[derive(Debug, Clone, Copy)]
+struct Phase {
+    /// Nothing of the next request was read yet.
+    idle: bool,
+    /// The first byte of the next request is due by then.
+    idle_until: Instant,
+    /// The whole head is due by then; `None`: `header_read_timeout` after its first byte.
+    head_due: Option<Instant>,
+}
+
+/// How serving one request ended.
+enum Served {
+    KeepAlive,
+    Close,
+    /// Part of a head came, and the rest not in time: 408.
+    TooSlow,
+    /// The listener stopped for good: drop the connection.
+    Stopped,
+    /// Hyper is to serve this connection from here on.
+    Hyper,
+}
+
+/// Reads one request head and serves the request.
+async fn serve_request<S>(
+    listener: &Arc<Listener>,
+    client: &mut ClientStream<S>,
+    buf: &mut BytesMut,
+    stop: &mut watch::Receiver<Stop>,
+    phase: Phase,
+    peer: SocketAddr,
+) -> Served
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let limits = &listener.shared.config.limits;
+    // Made for each request rather than kept: an idle connection holds as little as can be.
+    let forwarding = Forwarding {
+        client: peer.ip().to_canonical().to_string(),
+        proto: if listener.transport.is_tls() {
+            "https"
+        } else {
+            "http"
+        },
+        max_fields: limits.max_headers,
+    };
+    let upstreams = listener.shared.backends.current();
+    let hash_header = match upstreams.algorithm().hash_on() {
+        Some(crate::balance::HashOn::Header(name)) => Some(name.as_str()),
+        _ => None,
+    };
+    let reading = HeadReading {
+        forwarding: &forwarding,
+        hash_header,
+        max_size: limits.max_header_size,
+        idle_until: phase.idle_until,
+        due: phase.head_due,
+        header_read_timeout: limits.header_read_timeout,
+    };
+    // An idle connection (over TLS it reads while idle) closes when the listener drains.
+    let idle = phase.idle;
+    let read = tokio::select! {
+        biased;
+        read = reading.read(client, buf) => Some(read),
+        _ = stop.wait_for(|stop| *stop == Stop::Now || (idle && *stop != Stop::Run)) => None,
+    };
+    let head = match read {
+        None | Some(HeadRead::Gone) => return Served::Close,
+        Some(HeadRead::Head(head)) => head,
+        Some(HeadRead::TooSlow) => return Served::TooSlow,
+        Some(HeadRead::Hyper) => return Served::Hyper,
+    };
+    let received = buf.split_to(head.len);
+    let request = Request {
+        head: &head,
+        received: &received,
+        peer,
+    };
+    let exchange = exchange::run(listener, &upstreams, client, buf, request);
+    tokio::select! {
+        biased;
+        next = exchange => match next {
+            Next::KeepAlive => Served::KeepAlive,
+            Next::Close => Served::Close,
+        },
+        _ = stop.wait_for(|stop| *stop == Stop::Now) => Served::Stopped,
+    }
+}
+
+/// How to read the next request head.
+struct HeadReading<'a> {
+    forwarding: &'a Forwarding,
+    hash_header: Option<&'a str>,
+    max_size: usize,
+    /// The first byte is due by then.
+    idle_until: Instant,
+    /// The whole head is due by then; `None`: `header_read_timeout` after its first byte.
+    due: Option<Instant>,
+    header_read_timeout: std::time::Duration,
+}
+
+impl HeadReading<'_> {
+    /// Reads until `buf` holds a whole request head.
+    async fn read<S>(mut self, client: &mut ClientStream<S>, buf: &mut BytesMut) -> HeadRead
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        loop {
+            if !buf.is_empty() {
+                match request::parse(buf, self.forwarding, self.hash_header) {
+                    // hyper answers 431 to a head that is too large.
+                    Parsed::Head(head) if head.len > self.max_size => return HeadRead::Hyper,
+                    Parsed::Head(head) => return HeadRead::Head(head),
+                    Parsed::Other => return HeadRead::Hyper,
+                    Parsed::Partial if buf.len() > self.max_size => return HeadRead::Hyper,
+                    Parsed::Partial => {}
+                }
+            }
+            let deadline = if buf.is_empty() {
+                self.idle_until
+            } else {
+                *self
+                    .due
+                    .get_or_insert_with(|| Instant::now() + self.header_read_timeout)
+            };
+            buf.reserve(4096);
+            match tokio::time::timeout_at(deadline, client.read_buf(buf)).await {
+                Err(_) if buf.is_empty() => return HeadRead::Gone,
+                Err(_) => return HeadRead::TooSlow,
+                Ok(Ok(0)) if buf.is_empty() => return HeadRead::Gone,
+                // Half a head and the client's end closed: hyper answers or closes as it does.
+                Ok(Ok(0)) => return HeadRead::Hyper,
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => return HeadRead::Gone,
+            }
+        }
+    }
+}
+
+/// Answers 408 to a client whose head did not arrive in time, and closes.
+async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(client: &mut ClientStream<S>) {
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        client.write_all(crate::conn::REQUEST_TIMEOUT),
+    )
+    .await;
+    close(client).await;
+}
+
+/// Closes a connection after its last answer: flushed, shut down (with close_notify over
+/// TLS), and what the client still sends read for a moment so that the close is a FIN the
+/// client reads the answer before, not a reset.
+async fn close<S: AsyncRead + AsyncWrite + Unpin>(client: &mut ClientStream<S>) {
+    let shutdown = tokio::time::timeout(std::time::Duration::from_secs(1), client.shutdown()).await;
+    if matches!(shutdown, Ok(Ok(()))) {
+        exchange::linger(client).await;
+    }
+}

@@ -1,0 +1,133 @@
+//! Idle keep-alive connections to one server, for the HTTP/1.1 path that talks to servers
+//! itself. Last in, first out: the connection used last is the least likely to have been
+//! closed by the server, and the oldest ones age out at the bottom.
+
+use std::io;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    /// Oldest first.
+    idle: Mutex<Vec<Idle>>,
+}
+
+#[derive(Debug)]
+struct Idle {
+    stream: TcpStream,
+    since: Instant,
+}
+
+impl Pool {
+    /// The most recently used connection that is still open and was idle for less than
+    /// `idle_timeout`.
+    pub(crate) fn take(&self, idle_timeout: Duration) -> Option<TcpStream> {
+        let mut idle = self.lock();
+        let now = Instant::now();
+        while let Some(connection) = idle.pop() {
+            if now.duration_since(connection.since) < idle_timeout && is_open(&connection.stream) {
+                return Some(connection.stream);
+            }
+        }
+        None
+    }
+
+    /// Keeps `stream` for the next request, unless `max_idle` are kept already.
+    pub(crate) fn put(&self, stream: TcpStream, max_idle: usize) {
+        let mut idle = self.lock();
+        if idle.len() < max_idle {
+            idle.push(Idle {
+                stream,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// Closes the connections idle for `idle_timeout` or more.
+    pub(crate) fn prune(&self, idle_timeout: Duration) {
+        let mut idle = self.lock();
+        let now = Instant::now();
+        let expired = idle.partition_point(|c| now.duration_since(c.since) >= idle_timeout);
+        idle.drain(..expired);
+    }
+
+    /// Closes every idle connection.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// False when the server closed the idle connection or sent something unasked. Costs no
+/// system call while the socket is quiet: Tokio only reads once epoll said it is readable.
+fn is_open(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.try_read(&mut byte), Err(error) if error.kind() == io::ErrorKind::WouldBlock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn connected() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn gives_back_the_last_connection_put() {
+        let pool = Pool::default();
+        let (first, _a) = connected().await;
+        let (second, _b) = connected().await;
+        let second_port = second.local_addr().expect("addr").port();
+        pool.put(first, 8);
+        pool.put(second, 8);
+        let taken = pool.take(Duration::from_secs(60)).expect("idle");
+        assert_eq!(taken.local_addr().expect("addr").port(), second_port);
+        assert_eq!(pool.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn skips_connections_the_server_closed() {
+        let pool = Pool::default();
+        let (client, server) = connected().await;
+        pool.put(client, 8);
+        drop(server);
+        // Let the runtime see the FIN.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(pool.take(Duration::from_secs(60)).is_none());
+    }
+
+    #[tokio::test]
+    async fn keeps_at_most_max_idle_and_ages_them_out() {
+        let pool = Pool::default();
+        let mut servers = Vec::new();
+        for _ in 0..3 {
+            let (client, server) = connected().await;
+            servers.push(server);
+            pool.put(client, 2);
+        }
+        assert_eq!(pool.len(), 2);
+        pool.prune(Duration::ZERO);
+        assert_eq!(pool.len(), 0);
+        let (client, _server) = connected().await;
+        pool.put(client, 2);
+        assert!(pool.take(Duration::ZERO).is_none(), "too old to use");
+    }
+}
