@@ -138,8 +138,7 @@ pub(crate) async fn serve<S>(
     let activity = Arc::new(Activity::default());
     let io = TokioIo::new(ClientStream::new(
         stream,
-        Arc::clone(&activity),
-        protocol == Protocol::Http1,
+        (protocol == Protocol::Http1).then(|| Arc::clone(&activity)),
         permit,
         limits.send_timeout,
     ));

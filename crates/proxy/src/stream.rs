@@ -19,10 +19,10 @@ use crate::conn::Activity;
 #[derive(Debug)]
 pub(crate) struct ClientStream<S> {
     stream: S,
-    activity: Arc<Activity>,
-    /// HTTP/1.1: the first bytes after an idle spell start a request head (and its 408
-    /// timer). Not on HTTP/2, where bytes may be pings or window updates of any stream.
-    reads_start_heads: bool,
+    /// Told of reads that may start a request head (and its 408 timer), for hyper's
+    /// HTTP/1.1 connections: not on HTTP/2, where bytes may be pings or window updates of
+    /// any stream, nor on this crate's own HTTP/1.1 path, which keeps its own timers.
+    activity: Option<Arc<Activity>>,
     _permit: OwnedSemaphorePermit,
     send_timeout: Duration,
     /// Armed while a write waits for the client to make room, and only then.
@@ -33,15 +33,13 @@ pub(crate) struct ClientStream<S> {
 impl<S> ClientStream<S> {
     pub(crate) fn new(
         stream: S,
-        activity: Arc<Activity>,
-        reads_start_heads: bool,
+        activity: Option<Arc<Activity>>,
         permit: OwnedSemaphorePermit,
         send_timeout: Duration,
     ) -> Self {
         ClientStream {
             stream,
             activity,
-            reads_start_heads,
             _permit: permit,
             send_timeout,
             stall: None,
@@ -99,8 +97,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientStream<S> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
-        if self.reads_start_heads && buf.filled().len() > before {
-            self.activity.bytes_read();
+        if let Some(activity) = &self.activity
+            && buf.filled().len() > before
+        {
+            activity.bytes_read();
         }
         Poll::Ready(Ok(()))
     }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,41 +61,17 @@ pub(crate) async fn accept(
     permit: OwnedSemaphorePermit,
 ) {
     let _serving = listener.shared.connections.serving();
-    match &listener.transport {
-        Transport::Plain => accept_plain(&listener, stream, peer, permit).await,
-        // Boxed: this task lives as long as its connection, and an async fn is as big as
-        // its biggest branch, so inline every plain connection would carry room for a TLS
-        // handshake and a TLS stream. The protocols' connection states are boxed for the
-        // same reason: each connection holds only what it uses.
-        Transport::Tls(acceptor) => {
-            let tls = Box::pin(accept_tls(
-                &listener,
-                acceptor.clone(),
-                stream,
-                peer,
-                permit,
-            ));
-            tls.await;
-        }
-    }
-}
-
-async fn accept_plain(
-    listener: &Arc<Listener>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
-) {
-    let deadline = Instant::now() + listener.shared.config.limits.header_read_timeout;
-    let protocol = {
-        // Boxed, so that its state is freed once HTTP starts rather than kept in the task
-        // (made in a statement of its own: a temporary in the awaiting statement would keep
-        // its room in the task's state for good).
+    // Written flat, without a helper `async fn` per step: every idle connection holds this
+    // task, and each nested async fn keeps its own copy of its arguments for good.
+    let Transport::Tls(acceptor) = &listener.transport else {
+        let deadline = Instant::now() + listener.shared.config.limits.header_read_timeout;
+        // Boxed, so that its state is freed once HTTP starts; made in a statement of its
+        // own, since a temporary in the awaiting statement would keep its room in the task.
         let sniffing = Box::pin(until_stopped(
-            listener,
+            &listener,
             tokio::time::timeout_at(deadline, sniff(&stream)),
         ));
-        match sniffing.await {
+        let protocol = match sniffing.await {
             None => return,
             Some(Ok(Ok(protocol))) => protocol,
             Some(Ok(Err(error))) => {
@@ -104,9 +81,24 @@ async fn accept_plain(
             // HTTP/1.1 sees the expired deadline: a silent client is closed quietly, a
             // partial head gets 408.
             Some(Err(_)) => Protocol::Http1,
+        };
+        if protocol == Protocol::Http1 {
+            // Inline: most connections are plain HTTP/1.1, and their state is small.
+            return crate::h1::serve(&listener, stream, peer, permit, deadline).await;
         }
+        let http2 = serve_boxed(&listener, stream, peer, permit, protocol, deadline);
+        return http2.await;
     };
-    serve(listener, stream, peer, permit, protocol, deadline).await;
+    // Boxed: inline, every plain connection would carry room for a TLS handshake and a TLS
+    // stream.
+    let tls = Box::pin(accept_tls(
+        &listener,
+        acceptor.clone(),
+        stream,
+        peer,
+        permit,
+    ));
+    tls.await;
 }
 
 async fn accept_tls(
@@ -135,7 +127,7 @@ async fn accept_tls(
         _ => Protocol::Http1,
     };
     let deadline = Instant::now() + timeout;
-    serve(listener, stream, peer, permit, protocol, deadline).await;
+    serve_boxed(listener, stream, peer, permit, protocol, deadline).await;
 }
 
 /// Runs `future` unless the listener stops first (`None`).
@@ -147,32 +139,30 @@ async fn until_stopped<F: Future>(listener: &Listener, future: F) -> Option<F::O
     }
 }
 
-/// Serves the connection in the protocol it speaks, each protocol's state boxed on its own.
-async fn serve<S>(
-    listener: &Arc<Listener>,
+/// The connection served in the protocol it speaks, boxed: an HTTP/1.1 connection must not
+/// carry room for an HTTP/2 one.
+fn serve_boxed<'a, S>(
+    listener: &'a Arc<Listener>,
     stream: S,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     protocol: Protocol,
     deadline: Instant,
-) where
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>
+where
     S: tokio::io::AsyncRead
         + tokio::io::AsyncWrite
         + crate::h1::WaitReadable
         + Unpin
         + Send
+        + Sync
         + 'static,
 {
     match protocol {
-        Protocol::Http1 => {
-            let http1 = Box::pin(crate::h1::serve(listener, stream, peer, permit, deadline));
-            http1.await;
-        }
-        Protocol::Http2 => {
-            let http2 = crate::conn::serve(listener, stream, peer, permit, protocol, deadline);
-            let http2 = Box::pin(http2);
-            http2.await;
-        }
+        Protocol::Http1 => Box::pin(crate::h1::serve(listener, stream, peer, permit, deadline)),
+        Protocol::Http2 => Box::pin(crate::conn::serve(
+            listener, stream, peer, permit, protocol, deadline,
+        )),
     }
 }
 

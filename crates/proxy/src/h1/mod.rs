@@ -22,10 +22,11 @@ mod request;
 mod response;
 mod rewind;
 
-use std::future::Future;
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -33,7 +34,6 @@ use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 
-use crate::conn::Activity;
 use crate::server::{Listener, Stop};
 use crate::stream::ClientStream;
 use crate::transport::Protocol;
@@ -44,21 +44,58 @@ use rewind::Rewind;
 /// Waiting until a client sends something without a buffer to read it into, so that an
 /// idle keep-alive connection holds none.
 pub(crate) trait WaitReadable {
-    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_;
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
 impl WaitReadable for TcpStream {
-    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
-        self.readable()
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_read_ready(cx)
     }
 }
 
 /// rustls may hold decrypted bytes already, which socket readiness would not show: a TLS
 /// connection reads at once (and its buffers are rustls's anyway).
 impl WaitReadable for tokio_rustls::server::TlsStream<TcpStream> {
-    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> + Send + '_ {
-        std::future::ready(Ok(()))
+    fn poll_readable(&self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
+}
+
+/// How an idle connection's wait ended.
+enum Woke {
+    /// The client sent something (or closed, or failed: the read will tell).
+    Readable,
+    TimedOut,
+    /// The listener is stopping.
+    Stopping,
+}
+
+/// Waits for the next request's first bytes, until `until` or the listener stops. Written
+/// out by hand rather than with `select!` and `timeout`: this is the state every idle
+/// connection holds, and readiness polled this way needs no waiter of its own.
+async fn wait_idle<S: WaitReadable>(
+    client: &S,
+    stop: &mut watch::Receiver<Stop>,
+    until: Instant,
+) -> Woke {
+    if *stop.borrow_and_update() != Stop::Run {
+        return Woke::Stopping;
+    }
+    let timer = tokio::time::sleep_until(until);
+    let changed = stop.changed();
+    tokio::pin!(timer, changed);
+    std::future::poll_fn(|cx| {
+        if client.poll_readable(cx).is_ready() {
+            Poll::Ready(Woke::Readable)
+        } else if changed.as_mut().poll(cx).is_ready() {
+            Poll::Ready(Woke::Stopping)
+        } else if timer.as_mut().poll(cx).is_ready() {
+            Poll::Ready(Woke::TimedOut)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// How the wait for a request head ended.
@@ -80,11 +117,10 @@ pub(crate) async fn serve<S>(
     permit: OwnedSemaphorePermit,
     first_request: Instant,
 ) where
-    S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send + Sync + 'static,
 {
     let limits = &listener.shared.config.limits;
-    let activity = Arc::new(Activity::default());
-    let mut client = ClientStream::new(stream, activity, false, permit, limits.send_timeout);
+    let mut client = ClientStream::new(stream, None, permit, limits.send_timeout);
     let mut buf = BytesMut::new();
     let mut stop = listener.stop.clone();
     // For the first request, the whole head is due by `first_request`; after that, a
@@ -100,18 +136,16 @@ pub(crate) async fn serve<S>(
         if phase.idle {
             // Give the buffer back while waiting.
             buf = BytesMut::new();
-            let woke = tokio::select! {
-                biased;
-                woke = tokio::time::timeout_at(phase.idle_until, client.get_ref().wait_readable()) => Some(woke),
-                _ = stop.wait_for(|stop| *stop != Stop::Run) => None,
-            };
-            let Some(woke) = woke else {
-                tracing::debug!(%peer, "listener draining: idle connection closed");
-                return Box::pin(close(&mut client)).await;
-            };
-            if !matches!(woke, Ok(Ok(()))) {
-                tracing::debug!(%peer, "idle client connection closed");
-                return Box::pin(close(&mut client)).await;
+            match wait_idle(client.get_ref(), &mut stop, phase.idle_until).await {
+                Woke::Readable => {}
+                Woke::Stopping => {
+                    tracing::debug!(%peer, "listener draining: idle connection closed");
+                    return Box::pin(close(&mut client)).await;
+                }
+                Woke::TimedOut => {
+                    tracing::debug!(%peer, "idle client connection closed");
+                    return Box::pin(close(&mut client)).await;
+                }
             }
         }
         // Boxed, as the closing below: an idle connection carries only the state above.
