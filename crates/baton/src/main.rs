@@ -16,6 +16,7 @@ use clap::Parser;
 
 use cli::{Cli, Command};
 
+/// jemalloc, for memory that stays small with many idle connections (see Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
