@@ -19,6 +19,10 @@
 //!
 //! HTTP/1.1 (with keep-alive) and HTTP/2 to clients, HTTP/1.1 to servers (pooled keep-alive
 //! connections); bodies are streamed both ways; WebSocket upgrades are passed through.
+//! Plain HTTP/1.1 requests, nearly all traffic, are served by the client connection's own
+//! task with this crate's HTTP/1.1 code (`h1`): one parse per side, no task or channel in
+//! between, and no buffer held by an idle connection. Everything else (HTTP/2, HTTP/1.0,
+//! upgrades, `Expect`, malformed or oversized heads) is served with hyper.
 //! [`Proxy::serve_tls`] terminates TLS with certificates from [`TlsConfig`], chosen by SNI,
 //! with HTTP/2 when ALPN picks it; plain listeners take HTTP/2 with prior knowledge (h2c). A request that fails
 //! before its body went out is tried once more on another server (after a failed connect any

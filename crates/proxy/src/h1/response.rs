@@ -119,6 +119,14 @@ pub(crate) fn parse(buf: &[u8], head: bool) -> Parsed {
         }
     }
     // The framing fields go to the client as the body will: passed through unchanged.
+    if fields.other_coding && framing == Framing::UntilClose {
+        // Codings other than chunked (gzip, ...) are the client's to undo.
+        for field in response.headers.iter() {
+            if field.name.eq_ignore_ascii_case("transfer-encoding") {
+                fields::write(&mut client, b"transfer-encoding", field.value);
+            }
+        }
+    }
     match framing {
         Framing::Chunked => fields::write(&mut client, b"transfer-encoding", b"chunked"),
         Framing::Length(length) => {
@@ -221,6 +229,14 @@ mod tests {
         for (text, is_head, framing) in cases {
             assert_eq!(head(text, is_head).framing, framing, "{text:?}");
         }
+        let gzip = head(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            false,
+        );
+        assert!(
+            String::from_utf8_lossy(&gzip.client).contains("transfer-encoding: gzip, chunked\r\n"),
+            "the client must learn how to decode what passes through"
+        );
         let sized_head = head("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true);
         assert!(String::from_utf8_lossy(&sized_head.client).contains("content-length: 9"));
     }
