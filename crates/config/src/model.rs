@@ -425,6 +425,12 @@ pub struct Backend {
     pub connect_timeout: Duration,
     /// How long a server may be silent before the client gets 504 (default 60 s).
     pub server_timeout: Duration,
+    /// Idle keep-alive connections kept per server for later requests (default 256); 0:
+    /// none, every request opens a new connection.
+    pub keepalive: usize,
+    /// How long an idle kept connection to a server may wait for its next request before
+    /// baton closes it (default 4 s).
+    pub keepalive_timeout: Duration,
     /// A server back in rotation gets its full weight over this time; zero: at once
     /// (the default).
     pub slow_start: Duration,

@@ -104,6 +104,8 @@ fn every_key_reaches_the_model() {
     assert_eq!(app.retries, 2);
     assert_eq!(app.connect_timeout, secs(0.5));
     assert_eq!(app.server_timeout, secs(120.0));
+    assert_eq!(app.keepalive, 64);
+    assert_eq!(app.keepalive_timeout, secs(2.5));
     assert_eq!(app.slow_start, secs(30.0));
     assert_eq!(app.max_fails, 5);
     assert_eq!(app.fail_timeout, secs(2.0));
@@ -120,7 +122,7 @@ fn every_key_reaches_the_model() {
             timeout: secs(0.25),
             rise: 1,
             fall: 2,
-            location: at(45),
+            location: at(47),
         })
     );
     let sticky = config.backend("sticky").expect("defined");
@@ -132,7 +134,7 @@ fn every_key_reaches_the_model() {
     );
     let tcp = sticky.health_check.as_ref().expect("configured");
     assert_eq!(tcp.kind, HealthCheckKind::Tcp);
-    assert_eq!(tcp.location, at(60));
+    assert_eq!(tcp.location, at(62));
     assert_eq!(
         sticky.servers.iter().map(|s| s.address).collect::<Vec<_>>(),
         [addr("10.0.4.11:80"), addr("10.0.4.12:80")]
@@ -191,6 +193,8 @@ servers = ["127.0.0.1:9002"]
     assert_eq!(app.retries, 1);
     assert_eq!(app.connect_timeout, secs(3.0));
     assert_eq!(app.server_timeout, secs(60.0));
+    assert_eq!(app.keepalive, 256);
+    assert_eq!(app.keepalive_timeout, secs(4.0));
     assert_eq!(app.slow_start, Duration::ZERO);
     assert_eq!(app.max_fails, 3);
     assert_eq!(app.fail_timeout, secs(1.0));
@@ -216,6 +220,73 @@ servers = ["127.0.0.1:9002"]
     assert_eq!(web.client_timeout, limits.idle_timeout);
     assert_eq!(web.request_timeout, limits.header_read_timeout);
     assert_eq!(app.server_timeout, limits.upstream_timeout);
+    assert_eq!(app.keepalive, limits.upstream_max_idle);
+    assert_eq!(app.keepalive_timeout, limits.upstream_idle_timeout);
+}
+
+/// `keepalive = 0` keeps no idle connection, and the bounds are accepted; fractions and
+/// strings of seconds are read as for the other periods.
+#[test]
+fn keepalive_accepts_zero_and_its_bounds() {
+    let cases = [
+        ("keepalive = 0", 0, secs(4.0)),
+        ("keepalive = 65536", 65_536, secs(4.0)),
+        ("keepalive_timeout = 0.25", 256, secs(0.25)),
+        ("keepalive = 1\nkeepalive_timeout = \"30\"", 1, secs(30.0)),
+    ];
+    for (keys, keepalive, timeout) in cases {
+        let text = format!(
+            "[[frontend]]\nname = \"f\"\nlisten = \"127.0.0.1:80\"\nbackend = \"b\"\n\n\
+             [[backend]]\nname = \"b\"\nservers = [\"127.0.0.1:81\"]\n{keys}\n"
+        );
+        let (config, _) = valid(&text);
+        assert_eq!(config.backends[0].keepalive, keepalive, "{keys}");
+        assert_eq!(config.backends[0].keepalive_timeout, timeout, "{keys}");
+    }
+}
+
+#[test]
+fn bad_keepalive_values_are_errors_at_their_line() {
+    let text = r#"[[frontend]]
+name = "web"
+listen = "127.0.0.1:80"
+backend = "a"
+
+[[backend]]
+name = "a"
+servers = ["127.0.0.1:81"]
+keepalive = -1
+keepalive_timeout = 0
+
+[[backend]]
+name = "b"
+servers = ["127.0.0.1:82"]
+keepalive = 65537
+keepalive_timeout = -2
+
+[[backend]]
+name = "c"
+servers = ["127.0.0.1:83"]
+keepalive = 1.5
+keepalive_timeout = "soon"
+
+[[backend]]
+name = "d"
+servers = ["127.0.0.1:84"]
+keep_alive = 8
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            "b.toml:9: backend a: keepalive -1 is out of range 0..=65536",
+            "b.toml:10: backend a: keepalive_timeout must be more than 0 seconds",
+            "b.toml:15: backend b: keepalive 65537 is out of range 0..=65536",
+            "b.toml:16: backend b: keepalive_timeout: keepalive_timeout must be a number of seconds, not -2",
+            "b.toml:21: backend c: keepalive: invalid type: floating point `1.5`, expected an integer",
+            "b.toml:22: backend c: keepalive_timeout: 'soon' is not a number of seconds",
+            "b.toml:27: backend d: unknown key 'keep_alive'",
+        ]
+    );
 }
 
 #[test]

@@ -22,6 +22,8 @@ pub(crate) fn proxy_config(frontend: &Frontend, backend: &Backend) -> ProxyConfi
     let limits = &mut config.limits;
     limits.connect_timeout = backend.connect_timeout;
     limits.upstream_timeout = backend.server_timeout;
+    limits.upstream_max_idle = backend.keepalive;
+    limits.upstream_idle_timeout = backend.keepalive_timeout;
     limits.idle_timeout = frontend.client_timeout;
     limits.header_read_timeout = frontend.request_timeout;
     limits.max_header_size = frontend.max_header_size;
@@ -72,6 +74,8 @@ balance = "leastconn"
 retries = 2
 connect_timeout = 1.5
 server_timeout = 20
+keepalive = 32
+keepalive_timeout = 2.5
 slow_start = 10
 max_fails = 5
 fail_timeout = 2
@@ -110,6 +114,11 @@ fall = 6
         assert_eq!(proxy.ejection.backoff, Duration::from_secs(2));
         assert_eq!(proxy.limits.connect_timeout, Duration::from_millis(1500));
         assert_eq!(proxy.limits.upstream_timeout, Duration::from_secs(20));
+        assert_eq!(proxy.limits.upstream_max_idle, 32);
+        assert_eq!(
+            proxy.limits.upstream_idle_timeout,
+            Duration::from_millis(2500)
+        );
         assert_eq!(proxy.limits.idle_timeout, Duration::from_secs(30));
         assert_eq!(proxy.limits.header_read_timeout, Duration::from_secs(5));
         assert_eq!(proxy.limits.max_header_size, 8192);

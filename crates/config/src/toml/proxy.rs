@@ -25,6 +25,9 @@ use crate::values::in_range;
 const MAX_HEADER_SIZE: (i64, i64) = (1024, 400 * 1024);
 /// Weights as HAProxy takes them (`weight <0..256>`).
 const MAX_SERVER_WEIGHT: i64 = 256;
+/// Idle connections kept per server (`keepalive`). Each holds a local port, and one source
+/// address has fewer than this towards a server: a larger number is a typo, not a setting.
+const MAX_KEEPALIVE: i64 = 65_536;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +53,8 @@ pub(super) struct BackendToml {
     retries: Option<Spanned<i64>>,
     connect_timeout: Option<Spanned<Value>>,
     server_timeout: Option<Spanned<Value>>,
+    keepalive: Option<Spanned<i64>>,
+    keepalive_timeout: Option<Spanned<Value>>,
     slow_start: Option<Spanned<Value>>,
     max_fails: Option<Spanned<i64>>,
     fail_timeout: Option<Spanned<Value>>,
@@ -151,6 +156,12 @@ impl Reader<'_> {
         }
         b.connect_timeout = self.period(c, "connect_timeout", t.connect_timeout, Zero::Refused);
         b.server_timeout = self.period(c, "server_timeout", t.server_timeout, Zero::Refused);
+        if let Some(v) = t.keepalive {
+            let result = in_range("keepalive", *v.get_ref(), 0, MAX_KEEPALIVE);
+            b.keepalive = self.check(v.span().start, c, result).map(|n| n as usize);
+        }
+        b.keepalive_timeout =
+            self.period(c, "keepalive_timeout", t.keepalive_timeout, Zero::Refused);
         b.slow_start = self.period(c, "slow_start", t.slow_start, Zero::Allowed);
         b.fail_timeout = self.period(c, "fail_timeout", t.fail_timeout, Zero::Refused);
         if let Some(check) = item.get_ref().get("health_check") {

@@ -130,4 +130,14 @@ mod tests {
         pool.put(client, 2);
         assert!(pool.take(Duration::ZERO).is_none(), "too old to use");
     }
+
+    /// `keepalive = 0` in baton.toml: every request opens a new connection.
+    #[tokio::test]
+    async fn keeps_nothing_with_max_idle_zero() {
+        let pool = Pool::default();
+        let (client, _server) = connected().await;
+        pool.put(client, 0);
+        assert_eq!(pool.len(), 0);
+        assert!(pool.take(Duration::from_secs(60)).is_none());
+    }
 }
