@@ -197,8 +197,8 @@ impl Backends {
     }
 }
 
-/// Every second, closes the pooled connections that idled past the pool's idle timeout,
-/// also those of servers no request went to since.
+/// Every second, closes the pooled connections that idled past the pool's idle timeout
+/// (also those of servers no request went to since) or that a lowered limit left over.
 async fn sweep_pools(backends: Weak<Backends>) {
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -207,9 +207,9 @@ async fn sweep_pools(backends: Weak<Backends>) {
             return;
         };
         let set = backends.current();
-        let idle_timeout = set.pool_settings().idle_timeout;
+        let pool = set.pool_settings();
         for server in set.servers() {
-            server.pool.prune(idle_timeout);
+            server.pool.prune(pool.idle_timeout, pool.max_idle);
         }
     }
 }

@@ -46,12 +46,14 @@ impl Pool {
         }
     }
 
-    /// Closes the connections idle for `idle_timeout` or more.
-    pub(crate) fn prune(&self, idle_timeout: Duration) {
+    /// Closes the connections idle for `idle_timeout` or more, and the oldest ones beyond
+    /// `max_idle` (a reload may have lowered it).
+    pub(crate) fn prune(&self, idle_timeout: Duration, max_idle: usize) {
         let mut idle = self.lock();
         let now = Instant::now();
         let expired = idle.partition_point(|c| now.duration_since(c.since) >= idle_timeout);
-        idle.drain(..expired);
+        let excess = idle.len().saturating_sub(max_idle);
+        idle.drain(..expired.max(excess));
     }
 
     /// Closes every idle connection.
@@ -124,7 +126,9 @@ mod tests {
             pool.put(client, 2);
         }
         assert_eq!(pool.len(), 2);
-        pool.prune(Duration::ZERO);
+        pool.prune(Duration::from_secs(60), 1);
+        assert_eq!(pool.len(), 1, "a lowered limit closes the excess");
+        pool.prune(Duration::ZERO, 2);
         assert_eq!(pool.len(), 0);
         let (client, _server) = connected().await;
         pool.put(client, 2);
