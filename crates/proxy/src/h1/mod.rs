@@ -44,10 +44,16 @@ use rewind::Rewind;
 /// Waiting until a client sends something without a buffer to read it into, so that an
 /// idle keep-alive connection holds none.
 pub(crate) trait WaitReadable {
+    /// True when being readable means the client sent something (or closed); false when
+    /// [`WaitReadable::poll_readable`] is always ready and the read itself waits.
+    const READY_MEANS_DATA: bool;
+
     fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 }
 
 impl WaitReadable for TcpStream {
+    const READY_MEANS_DATA: bool = true;
+
     fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_read_ready(cx)
     }
@@ -56,6 +62,8 @@ impl WaitReadable for TcpStream {
 /// rustls may hold decrypted bytes already, which socket readiness would not show: a TLS
 /// connection reads at once (and its buffers are rustls's anyway).
 impl WaitReadable for tokio_rustls::server::TlsStream<TcpStream> {
+    const READY_MEANS_DATA: bool = false;
+
     fn poll_readable(&self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
@@ -134,6 +142,9 @@ pub(crate) async fn serve<S>(
     loop {
         phase.idle = buf.is_empty();
         if phase.idle {
+            // Once a plain connection is readable, a request has begun: a drain from then
+            // on lets it finish. Over TLS the wait says nothing, so the read stays idle.
+            phase.idle = !S::READY_MEANS_DATA;
             // Give the buffer back while waiting.
             buf = BytesMut::new();
             match wait_idle(client.get_ref(), &mut stop, phase.idle_until).await {
@@ -183,7 +194,8 @@ pub(crate) async fn serve<S>(
 /// Where a connection is between requests.
 #[derive(Debug, Clone, Copy)]
 struct Phase {
-    /// Nothing of the next request was read yet.
+    /// Nothing of the next request has arrived yet: the listener's drain closes the
+    /// connection rather than waiting for a request.
     idle: bool,
     /// The first byte of the next request is due by then.
     idle_until: Instant,
