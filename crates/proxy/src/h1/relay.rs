@@ -10,8 +10,10 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::chunked::{ChunkError, Chunked};
 
-/// Bytes read from a socket at a time.
-pub(super) const READ_SIZE: usize = 16 * 1024;
+/// Bytes read from a socket at a time. Below 14 KiB on purpose: jemalloc serves smaller
+/// sizes from its per-thread cache, larger ones from its slower extent allocator, and a
+/// buffer is taken for every request.
+pub(super) const READ_SIZE: usize = 8 * 1024;
 
 /// Where a body ends.
 #[derive(Debug, Clone)]
