@@ -19,7 +19,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,7 +29,7 @@ use std::time::Duration;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Instant, Sleep};
 
@@ -369,20 +368,7 @@ request head not received in time\n";
 /// client's unread bytes are drained for a moment first, so that the close is a FIN the
 /// client can read the 408 before, not a reset.
 async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(mut stream: ClientStream<S>) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        stream.write_all(REQUEST_TIMEOUT).await?;
-        stream.shutdown().await?;
-        let mut scratch = [0u8; 4096];
-        let mut drained = 0;
-        while drained < 64 * 1024 {
-            match stream.read(&mut scratch).await? {
-                0 => break,
-                n => drained += n,
-            }
-        }
-        Ok::<(), io::Error>(())
-    })
-    .await;
+    crate::stream::answer_and_close(&mut stream, REQUEST_TIMEOUT, Duration::from_secs(1)).await;
 }
 
 /// One request's answer, as the connection's service returns it.

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::TokioExecutor;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -276,20 +275,8 @@ async fn refuse(mut stream: TcpStream, peer: SocketAddr, tls: bool) {
         return;
     }
     tracing::debug!(%peer, "connection limit reached: 503");
-    let _ = tokio::time::timeout(Duration::from_millis(500), async {
-        stream.write_all(SERVICE_UNAVAILABLE).await?;
-        stream.shutdown().await?;
-        let mut scratch = [0u8; 4096];
-        let mut drained = 0;
-        while drained < 64 * 1024 {
-            match stream.read(&mut scratch).await? {
-                0 => break,
-                n => drained += n,
-            }
-        }
-        Ok::<(), std::io::Error>(())
-    })
-    .await;
+    let limit = Duration::from_millis(500);
+    crate::stream::answer_and_close(&mut stream, SERVICE_UNAVAILABLE, limit).await;
 }
 
 #[cfg(test)]

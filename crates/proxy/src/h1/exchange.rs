@@ -461,19 +461,3 @@ async fn connect(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream
     stream.set_nodelay(true)?;
     Ok(stream)
 }
-
-/// Reads and drops what a client still sends, for a moment, so that closing does not reset
-/// the connection before the client read the answer.
-pub(super) async fn linger<S: AsyncRead + Unpin>(client: &mut S) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let mut scratch = [0u8; 1024];
-        let mut drained = 0;
-        while drained < 64 * 1024 {
-            match client.read(&mut scratch).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => drained += n,
-            }
-        }
-    })
-    .await;
-}

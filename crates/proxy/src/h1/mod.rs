@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
@@ -333,20 +333,13 @@ impl HeadReading<'_> {
 
 /// Answers 408 to a client whose head did not arrive in time, and closes.
 async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(client: &mut ClientStream<S>) {
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        client.write_all(crate::conn::REQUEST_TIMEOUT),
-    )
-    .await;
-    close(client).await;
+    let answer = crate::conn::REQUEST_TIMEOUT;
+    crate::stream::answer_and_close(client, answer, std::time::Duration::from_secs(1)).await;
 }
 
 /// Closes a connection after its last answer: flushed, shut down (with close_notify over
 /// TLS), and what the client still sends read for a moment so that the close is a FIN the
 /// client reads the answer before, not a reset.
 async fn close<S: AsyncRead + AsyncWrite + Unpin>(client: &mut ClientStream<S>) {
-    let shutdown = tokio::time::timeout(std::time::Duration::from_secs(1), client.shutdown()).await;
-    if matches!(shutdown, Ok(Ok(()))) {
-        exchange::linger(client).await;
-    }
+    crate::stream::answer_and_close(client, b"", std::time::Duration::from_secs(1)).await;
 }
