@@ -106,6 +106,23 @@ async fn request_crossing_the_close_of_a_pooled_connection_is_sent_again() {
     proxy.stop().await;
 }
 
+/// A server that began to answer saw the request: when the answer breaks off on a pooled
+/// connection, the request is not sent again, whatever its method (here a POST: 502, and
+/// its body reached the server once).
+#[tokio::test]
+async fn answer_cut_short_on_a_pooled_connection_is_not_sent_again() {
+    let server = RawServer::start(Script::HalfAnswerSecond).await;
+    let proxy = TestProxy::start(server.config()).await;
+    let mut conn = Conn::open(proxy.addr).await;
+    let (status, body) = conn.get("/first").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let (status, _) = conn.send(post("/post", "hello")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(server.bodies(), 5, "the POST went to the server once");
+    assert_eq!(server.accepted(), 1);
+    proxy.stop().await;
+}
+
 /// Requests written in one go are answered one after the other, in order, and a body
 /// between them is not mistaken for the next request.
 #[tokio::test]
@@ -437,6 +454,8 @@ enum Script {
     CloseSoonAfter,
     /// Answers the first request on a connection; reads the second and closes unanswered.
     DropSecond,
+    /// Answers the first request on a connection; to the second, half a head, then closes.
+    HalfAnswerSecond,
     /// Answers this many bytes that end with the close: no Content-Length, not chunked.
     UntilClose(usize),
     /// HEAD: a head with `Content-Length: 1234` and no body; otherwise `get`.
@@ -541,6 +560,14 @@ async fn serve_raw(
                 false
             }
             Script::DropSecond if nth > 1 => return,
+            Script::HalfAnswerSecond if nth > 1 => {
+                write(&mut stream, b"HTTP/1.1 200 OK\r\nContent-Le").await;
+                return;
+            }
+            Script::HalfAnswerSecond => {
+                write(&mut stream, OK).await;
+                true
+            }
             Script::DropSecond => {
                 write(&mut stream, OK).await;
                 true

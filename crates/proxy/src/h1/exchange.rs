@@ -165,9 +165,11 @@ where
             let response = read_head(client, &mut upstream, &mut ubuf, is_head, timeout)
                 .await
                 .map_err(|failure| match failure {
-                    Failure::NoResponse { reason, .. } => Failure::NoResponse {
+                    // Nothing at all came back on a pooled connection: the server had closed
+                    // it. A server that began answering saw the request.
+                    Failure::NoResponse { reason, stale } => Failure::NoResponse {
                         reason,
-                        stale: reused && body_complete,
+                        stale: stale && reused && body_complete,
                     },
                     other => other,
                 })?;
