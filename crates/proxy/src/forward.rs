@@ -258,8 +258,7 @@ pub(crate) fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-pub(crate) const NOT_TUNNEL: &str =
-    "405 method not allowed: this is a reverse proxy, not a tunnel\n";
+const NOT_TUNNEL: &str = "405 method not allowed: this is a reverse proxy, not a tunnel\n";
 pub(crate) const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
 pub(crate) const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
 pub(crate) const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";

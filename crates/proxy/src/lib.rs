@@ -56,6 +56,8 @@ mod health;
 mod metrics;
 mod server;
 mod stream;
+#[cfg(test)]
+mod test_support;
 mod tls;
 mod transport;
 mod tunnel;

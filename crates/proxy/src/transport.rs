@@ -190,21 +190,10 @@ async fn sniff(stream: &TcpStream) -> std::io::Result<Protocol> {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt as _;
-    use tokio::net::TcpListener;
-
-    /// A connected pair: the client's end and the server's.
-    async fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr"))
-            .await
-            .expect("connect");
-        let (server, _) = listener.accept().await.expect("accept");
-        (client, server)
-    }
 
     /// What the server side sniffs after the client sent `bytes` and closed.
     async fn sniffed(bytes: &[u8]) -> Protocol {
-        let (mut client, server) = pair().await;
+        let (mut client, server) = crate::test_support::connected_pair().await;
         client.write_all(bytes).await.expect("write");
         drop(client);
         sniff(&server).await.expect("sniff")
@@ -221,7 +210,7 @@ mod tests {
 
     #[tokio::test]
     async fn preface_in_pieces_is_waited_for() {
-        let (mut client, server) = pair().await;
+        let (mut client, server) = crate::test_support::connected_pair().await;
         let sniffing = tokio::spawn(async move { sniff(&server).await.expect("sniff") });
         client.write_all(&PREFACE[..5]).await.expect("write");
         let mut sniffing = std::pin::pin!(sniffing);
@@ -234,7 +223,7 @@ mod tests {
 
     #[tokio::test]
     async fn sniffing_takes_no_bytes() {
-        let (mut client, mut server) = pair().await;
+        let (mut client, mut server) = crate::test_support::connected_pair().await;
         client
             .write_all(b"GET / HTTP/1.1\r\n")
             .await

@@ -36,7 +36,7 @@ impl Fields {
                 fields.content_length = Some(length);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 codings += 1;
-                if trim(field.value).eq_ignore_ascii_case(b"chunked") {
+                if field.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                     fields.chunked = true;
                 } else {
                     fields.other_coding = true;
@@ -101,7 +101,7 @@ pub(crate) struct List(Vec<u8>);
 impl List {
     /// Appends `value` (trimmed; nothing if empty).
     pub(crate) fn add(&mut self, value: &[u8]) {
-        let value = trim(value);
+        let value = value.trim_ascii();
         if value.is_empty() {
             return;
         }
@@ -126,7 +126,7 @@ pub(crate) fn write(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 
 /// A Content-Length value: digits only (RFC 9110 8.6), no sign, no spaces inside.
 fn parse_length(value: &[u8]) -> Option<u64> {
-    let value = trim(value);
+    let value = value.trim_ascii();
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -137,12 +137,8 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 fn tokens(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     value
         .split(|&b| b == b',')
-        .map(trim)
+        .map(<[u8]>::trim_ascii)
         .filter(|token| !token.is_empty())
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    bytes.trim_ascii()
 }
 
 #[cfg(test)]

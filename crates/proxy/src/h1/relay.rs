@@ -2,7 +2,7 @@
 //! request body to the server, a response body to the client. Framing is tracked, not
 //! re-encoded (both sides speak HTTP/1.1), so a chunked body passes through byte for byte.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::time::Duration;
 
 use bytes::{Buf as _, BytesMut};
@@ -116,25 +116,12 @@ where
 /// Writes `first` then `second`, in one system call when the stream takes both at once.
 pub(super) async fn write_two<W: AsyncWrite + Unpin>(
     dst: &mut W,
-    mut first: &[u8],
-    mut second: &[u8],
+    first: &[u8],
+    second: &[u8],
 ) -> io::Result<()> {
-    while !first.is_empty() && !second.is_empty() {
-        let written = dst
-            .write_vectored(&[IoSlice::new(first), IoSlice::new(second)])
-            .await?;
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        if written < first.len() {
-            first = &first[written..];
-        } else {
-            second = &second[written - first.len()..];
-            first = &[];
-        }
-    }
-    dst.write_all(first).await?;
-    dst.write_all(second).await
+    // Tokio writes a chained buffer with vectored writes where the stream supports them.
+    dst.write_all_buf(&mut bytes::Buf::chain(first, second))
+        .await
 }
 
 #[cfg(test)]

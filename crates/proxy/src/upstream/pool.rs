@@ -81,22 +81,12 @@ fn is_open(stream: &TcpStream) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
-
-    async fn connected() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr"))
-            .await
-            .expect("connect");
-        let (server, _) = listener.accept().await.expect("accept");
-        (client, server)
-    }
 
     #[tokio::test]
     async fn gives_back_the_last_connection_put() {
         let pool = Pool::default();
-        let (first, _a) = connected().await;
-        let (second, _b) = connected().await;
+        let (first, _a) = crate::test_support::connected_pair().await;
+        let (second, _b) = crate::test_support::connected_pair().await;
         let second_port = second.local_addr().expect("addr").port();
         pool.put(first, 8);
         pool.put(second, 8);
@@ -108,7 +98,7 @@ mod tests {
     #[tokio::test]
     async fn skips_connections_the_server_closed() {
         let pool = Pool::default();
-        let (client, server) = connected().await;
+        let (client, server) = crate::test_support::connected_pair().await;
         pool.put(client, 8);
         drop(server);
         // Let the runtime see the FIN.
@@ -121,7 +111,7 @@ mod tests {
         let pool = Pool::default();
         let mut servers = Vec::new();
         for _ in 0..3 {
-            let (client, server) = connected().await;
+            let (client, server) = crate::test_support::connected_pair().await;
             servers.push(server);
             pool.put(client, 2);
         }
@@ -130,7 +120,7 @@ mod tests {
         assert_eq!(pool.len(), 1, "a lowered limit closes the excess");
         pool.prune(Duration::ZERO, 2);
         assert_eq!(pool.len(), 0);
-        let (client, _server) = connected().await;
+        let (client, _server) = crate::test_support::connected_pair().await;
         pool.put(client, 2);
         assert!(pool.take(Duration::ZERO).is_none(), "too old to use");
     }
@@ -139,7 +129,7 @@ mod tests {
     #[tokio::test]
     async fn keeps_nothing_with_max_idle_zero() {
         let pool = Pool::default();
-        let (client, _server) = connected().await;
+        let (client, _server) = crate::test_support::connected_pair().await;
         pool.put(client, 0);
         assert_eq!(pool.len(), 0);
         assert!(pool.take(Duration::from_secs(60)).is_none());
