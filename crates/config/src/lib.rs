@@ -27,6 +27,7 @@ mod toml;
 mod tracks;
 mod validate;
 mod values;
+mod virtual_server;
 
 use std::path::Path;
 
@@ -36,6 +37,10 @@ pub use model::{
     HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser, SyncGroup,
     TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin,
     TrackScript, TrackScriptRef, TrackedObject, UnicastPeer, VirtualAddress, VrrpInstance,
+};
+pub use virtual_server::{
+    Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,
+    RealServer, ServiceMatch, SorryServer, UrlCheck, VirtualServer,
 };
 
 use diagnostic::Diagnostics;

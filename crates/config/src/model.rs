@@ -29,6 +29,8 @@ pub struct Config {
     pub sync_groups: Vec<SyncGroup>,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
+    /// keepalived's `virtual_server` blocks / `[[virtual_server]]`: L4 balancing.
+    pub virtual_servers: Vec<crate::virtual_server::VirtualServer>,
 }
 
 /// `[global]` / `global_defs`: what applies to the whole daemon, and the defaults instances

@@ -293,6 +293,8 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         sync_groups,
         frontends,
         backends,
+        // Filled from the draft's virtual servers (virtual_server_spec).
+        virtual_servers: Vec::new(),
     };
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
