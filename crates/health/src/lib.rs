@@ -1,0 +1,1 @@
+//! Health checkers shared by L4 and L7 (being built).

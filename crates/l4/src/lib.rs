@@ -1,0 +1,1 @@
+//! L4 balancing on nf_tables (being built).
