@@ -11,6 +11,55 @@ pub(crate) struct Status {
     /// Every frontend's servers, frontend by frontend in name order.
     #[serde(default)]
     pub(crate) backends: Vec<ServerEntry>,
+    /// Every L4 virtual server (keepalived's `virtual_server`), in name order.
+    #[serde(default)]
+    pub(crate) virtual_servers: Vec<VirtualServerEntry>,
+}
+
+/// One L4 virtual server as it is now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VirtualServerEntry {
+    pub(crate) name: String,
+    /// `tcp`, `udp` or `sctp`.
+    pub(crate) protocol: String,
+    /// keepalived's `lb_algo` and `lb_kind`, as written there (`wlc`, `NAT`).
+    pub(crate) lb_algo: String,
+    pub(crate) lb_kind: String,
+    /// The live real servers' weights reach `quorum` (with hysteresis).
+    pub(crate) quorum_up: bool,
+    /// Sum of the live real servers' weights, and the quorum it is measured against.
+    pub(crate) live_weight: u64,
+    pub(crate) quorum: u32,
+    pub(crate) sorry_server: Option<String>,
+    /// The sorry server takes the new flows (no quorum).
+    pub(crate) sorry_active: bool,
+    pub(crate) real_servers: Vec<RealServerEntry>,
+}
+
+/// One real server of a virtual server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RealServerEntry {
+    pub(crate) address: String,
+    /// Takes new flows: checkers pass, ready, weight in the table above 0.
+    pub(crate) up: bool,
+    /// The weight in the data plane now (0: established flows only).
+    pub(crate) weight: u32,
+    /// The weight it has when up: configured, or set by a checker or the operator.
+    pub(crate) configured_weight: u32,
+    /// Connections in the kernel's connection tracking table (NAT); 0 for DR, which keeps
+    /// no per-connection state.
+    pub(crate) active: u64,
+    /// `ready`, `drain` or `maint` (`baton server`).
+    pub(crate) admin: String,
+    /// The checkers' view: `up`, `down` or `unchecked` (no checker).
+    pub(crate) check: String,
+    /// The last checker result that changed the state, e.g. `TCP_CHECK: connect failed:
+    /// Connection refused`.
+    pub(crate) last_check: String,
+    /// Since start: packets and bytes both ways, and new connections.
+    pub(crate) packets: u64,
+    pub(crate) bytes: u64,
+    pub(crate) connections: u64,
 }
 
 /// One server of one frontend's backend, as it is now.
@@ -127,6 +176,7 @@ impl Status {
         Status {
             vrrp,
             backends: Vec::new(),
+            virtual_servers: Vec::new(),
         }
     }
 
@@ -203,7 +253,55 @@ impl Status {
                 &servers,
             ));
         }
+        if !self.virtual_servers.is_empty() {
+            out.push_str("\nVirtual servers (L4)\n");
+            out.push_str(&self.render_virtual_servers());
+        }
         out
+    }
+
+    fn render_virtual_servers(&self) -> String {
+        let mut rows = Vec::new();
+        for vs in &self.virtual_servers {
+            let service = format!("{} {}/{}", vs.name, vs.lb_algo, vs.lb_kind);
+            let quorum = format!(
+                "{} {}/{}",
+                if vs.quorum_up { "UP" } else { "DOWN" },
+                vs.live_weight,
+                vs.quorum
+            );
+            for rs in &vs.real_servers {
+                rows.push(vec![
+                    service.clone(),
+                    quorum.clone(),
+                    rs.address.clone(),
+                    if rs.up { "UP" } else { "DOWN" }.to_owned(),
+                    rs.admin.clone(),
+                    rs.check.clone(),
+                    format!("{}/{}", rs.weight, rs.configured_weight),
+                    rs.active.to_string(),
+                    rs.connections.to_string(),
+                ]);
+            }
+            if let Some(address) = &vs.sorry_server {
+                let state = if vs.sorry_active { "ACTIVE" } else { "standby" };
+                let mut row = vec![
+                    service.clone(),
+                    quorum.clone(),
+                    format!("{address} (sorry)"),
+                    state.to_owned(),
+                ];
+                row.extend(std::iter::repeat_n("-".to_owned(), 5));
+                rows.push(row);
+            }
+        }
+        table(
+            &[
+                "SERVICE", "QUORUM", "REAL SERVER", "STATE", "ADMIN", "CHECK", "WEIGHT", "ACTIVE",
+                "CONNS",
+            ],
+            &rows,
+        )
     }
 }
 
@@ -255,6 +353,37 @@ impl InstanceStatus {
     }
 }
 
+/// A virtual server for other modules' tests: one real server up, a sorry server on standby.
+#[cfg(test)]
+impl VirtualServerEntry {
+    pub(crate) fn example() -> VirtualServerEntry {
+        VirtualServerEntry {
+            name: "10.0.3.100:80/tcp".into(),
+            protocol: "tcp".into(),
+            lb_algo: "wlc".into(),
+            lb_kind: "NAT".into(),
+            quorum_up: true,
+            live_weight: 1,
+            quorum: 1,
+            sorry_server: Some("10.0.3.13:80".into()),
+            sorry_active: false,
+            real_servers: vec![RealServerEntry {
+                address: "10.0.3.11:80".into(),
+                up: true,
+                weight: 1,
+                configured_weight: 1,
+                active: 4,
+                admin: "ready".into(),
+                check: "up".into(),
+                last_check: "TCP_CHECK: connected".into(),
+                packets: 10,
+                bytes: 1000,
+                connections: 5,
+            }],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +416,7 @@ mod tests {
                 ejected: false,
                 admin: "drain".into(),
             }],
+            virtual_servers: vec![VirtualServerEntry::example()],
         }
     }
 
@@ -315,6 +445,11 @@ mod tests {
             assert!(server.get(field).is_some(), "missing {field}: {json}");
         }
         assert_eq!(server["up"], false);
+        let real = &json["virtual_servers"][0]["real_servers"][0];
+        for field in ["address", "up", "weight", "active", "admin", "check"] {
+            assert!(real.get(field).is_some(), "missing {field}: {json}");
+        }
+        assert_eq!(json["virtual_servers"][0]["quorum_up"], true);
         assert_eq!(server["admin"], "drain");
         assert_eq!(instance["maintenance"], true);
     }
@@ -346,6 +481,13 @@ mod tests {
         );
         assert!(
             table.contains("10.0.3.11:8080") && table.contains("DOWN") && table.contains("drain"),
+            "{table}"
+        );
+        assert!(
+            table.contains("10.0.3.100:80/tcp wlc/NAT")
+                && table.contains("UP 1/1")
+                && table.contains("10.0.3.13:80 (sorry)")
+                && table.contains("standby"),
             "{table}"
         );
         assert!(Status::default().render().contains("(none)"));

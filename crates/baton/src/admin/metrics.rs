@@ -34,6 +34,7 @@ pub(crate) fn render(status: &Status, frontends: &[FrontendMetrics]) -> String {
     vrrp(&mut out, &status.vrrp);
     connections(&mut out, frontends);
     servers(&mut out, frontends);
+    super::l4_metrics::render(&mut out, &status.virtual_servers);
     out.finish()
 }
 
@@ -329,6 +330,7 @@ mod tests {
         let status = Status {
             vrrp: vec![instance("VI_1", "MASTER"), instance("VI_\"2\"", "BACKUP")],
             backends: Vec::new(),
+            virtual_servers: vec![crate::status::VirtualServerEntry::example()],
         };
         let frontends = [frontend("web", &["127.0.0.1:8001", "[::1]:8002"])];
         let text = render(&status, &frontends);
@@ -350,6 +352,14 @@ mod tests {
             "baton_server_ejections_total",
             "baton_server_requests_total",
             "baton_server_response_duration_seconds",
+            "baton_virtual_server_quorum_up",
+            "baton_virtual_server_sorry_active",
+            "baton_real_server_up",
+            "baton_real_server_weight",
+            "baton_real_server_connections_active",
+            "baton_real_server_connections_total",
+            "baton_real_server_packets_total",
+            "baton_real_server_bytes_total",
         ];
         assert_eq!(families, expected.iter().map(|s| s.to_string()).collect());
 
@@ -366,6 +376,9 @@ mod tests {
             "baton_server_response_duration_seconds_bucket{frontend=\"web\",backend=\"app\",server=\"127.0.0.1:8001\",le=\"0.001\"} 0",
             "baton_server_response_duration_seconds_bucket{frontend=\"web\",backend=\"app\",server=\"127.0.0.1:8001\",le=\"+Inf\"} 0",
             "baton_server_response_duration_seconds_count{frontend=\"web\",backend=\"app\",server=\"[::1]:8002\"} 0",
+            "baton_virtual_server_quorum_up{virtual_server=\"10.0.3.100:80/tcp\"} 1",
+            "baton_real_server_connections_active{virtual_server=\"10.0.3.100:80/tcp\",real_server=\"10.0.3.11:80\"} 4",
+            "baton_real_server_bytes_total{virtual_server=\"10.0.3.100:80/tcp\",real_server=\"10.0.3.11:80\"} 1000",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
@@ -384,6 +397,6 @@ mod tests {
     #[test]
     fn no_instances_and_no_frontends_still_declare_every_family() {
         let text = render(&Status::default(), &[]);
-        assert_eq!(check_exposition(&text).len(), 16);
+        assert_eq!(check_exposition(&text).len(), 24);
     }
 }

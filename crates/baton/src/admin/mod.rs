@@ -7,6 +7,7 @@
 //! a misbehaving client costs at most its own connection.
 
 mod encode;
+mod l4_metrics;
 mod metrics;
 mod page;
 
