@@ -1,0 +1,11 @@
+//! TCP_CHECK: the server accepts a connection.
+
+use crate::outcome::{Failure, Outcome};
+use crate::probe::Probe;
+use crate::socket;
+
+/// Connects and closes at once, as keepalived does.
+pub(super) async fn probe(probe: &Probe) -> Result<Outcome, Failure> {
+    socket::tcp(probe).await?;
+    Ok(Outcome::UP)
+}
