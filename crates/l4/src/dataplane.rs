@@ -1,0 +1,443 @@
+//! The daemon's handle on its tables: render, apply, read counters, remove.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::net::{IpAddr, SocketAddr};
+
+use serde_json::Value;
+
+use crate::conntrack::{self, Flow};
+use crate::error::Error;
+use crate::exec::Runner;
+use crate::model::{Family, Forwarding, Match, Protocol, Service, Table};
+use crate::render::{self, Ordinals};
+use crate::ruleset::{self, Ruleset};
+
+/// Counters of one server of one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendCounters {
+    /// The [`Service::name`].
+    pub service: String,
+    /// The backend's (or the fallback's) address.
+    pub backend: SocketAddr,
+    /// Packets forwarded to it (NAT: both directions; DR: client to server only, the
+    /// replies do not pass the LB).
+    pub packets: u64,
+    /// Bytes of those packets.
+    pub bytes: u64,
+    /// New flows sent to it (DR: TCP SYNs; 0 for UDP and SCTP, which DR cannot tell).
+    pub new_connections: u64,
+    /// Flows it holds now, from conntrack: established TCP/SCTP, every UDP flow (see
+    /// the crate docs). Always 0 in DR, which keeps no state.
+    pub active_connections: u64,
+}
+
+/// What the last successful transaction installed.
+#[derive(Debug, Clone)]
+struct Installed {
+    table: Table,
+    ruleset: Ruleset,
+    ordinals: Ordinals,
+}
+
+/// One daemon's nf_tables data plane: the tables `inet NAME` (NAT services) and
+/// `netdev NAME` (DR services, which need `fwd`) in one network namespace.
+#[derive(Debug)]
+pub struct DataPlane {
+    name: String,
+    runner: Runner,
+    installed: Option<Installed>,
+}
+
+impl DataPlane {
+    /// A data plane whose tables are named `name` (an nft identifier: letters, digits,
+    /// `_`). Nothing is touched until [`apply`](Self::apply).
+    pub fn new(name: &str) -> DataPlane {
+        DataPlane {
+            name: name.to_owned(),
+            runner: Runner::default(),
+            installed: None,
+        }
+    }
+
+    /// Runs `nft` and `conntrack` behind `prefix`, e.g. `["ip", "netns", "exec", "lb1"]`
+    /// to manage another network namespace (the tests' way into a lab host).
+    pub fn with_command_prefix<I, S>(mut self, prefix: I) -> DataPlane
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.runner.prefix = prefix.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The nft script of the transaction that [`apply`](Self::apply) would run next: the
+    /// whole tables the first time (deleting whatever a predecessor left), afterwards only
+    /// the changes. Pure. [`apply`](Self::apply) may append deletions of persistence
+    /// entries, which need a look at the kernel's state.
+    pub fn render(&self, table: &Table) -> Result<String, Error> {
+        Ok(self.prepare(table)?.0)
+    }
+
+    fn prepare(&self, table: &Table) -> Result<(String, Ruleset, Ordinals), Error> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(Error::Invalid(format!("bad table name {:?}", self.name)));
+        }
+        table.validate()?;
+        let old_ordinals = self.installed.as_ref().map(|i| &i.ordinals);
+        let ordinals = render::ordinals(table, old_ordinals.unwrap_or(&Ordinals::new()));
+        let ruleset = render::ruleset(&self.name, table, &ordinals);
+        let script = match &self.installed {
+            Some(installed) => ruleset::transition(&installed.ruleset, &ruleset),
+            None => ruleset::replace_all(&self.name, &["inet", "netdev"], &ruleset),
+        };
+        Ok((script, ruleset, ordinals))
+    }
+
+    /// Makes the kernel's tables match `table` in one atomic transaction. The first call
+    /// replaces whatever tables of this name exist (a killed predecessor's); later calls
+    /// keep the counters and persistence entries of unchanged services and backends.
+    /// Persistence entries pointing at a removed or weight-0 backend are deleted in the
+    /// same transaction, and the conntrack entries of removed UDP backends right after
+    /// it, so that their clients move on.
+    pub async fn apply(&mut self, table: &Table) -> Result<(), Error> {
+        let (mut script, ruleset, ordinals) = self.prepare(table)?;
+        let stale = self.stale_persistence(table);
+        script.push_str(&self.persistence_cleanup(&stale).await?);
+        if !script.is_empty() {
+            self.runner.nft_script(&script).await?;
+        }
+        let before = self.installed.replace(Installed {
+            table: table.clone(),
+            ruleset,
+            ordinals,
+        });
+        // Flows already on their way through the old rules may have refreshed an entry
+        // between the look and the commit; none can now, so one more pass finds them all.
+        let late = self.persistence_cleanup(&stale).await?;
+        if !late.is_empty() {
+            self.runner.nft_script(&late).await?;
+        }
+        if let Some(before) = before {
+            self.forget_udp_flows(&before.table, table).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes baton's tables.
+    pub async fn remove(self) -> Result<(), Error> {
+        let script = ruleset::replace_all(&self.name, &["inet", "netdev"], &Ruleset::default());
+        self.runner.nft_script(&script).await
+    }
+
+    /// Per service and server: packets, bytes, new and active connections.
+    pub async fn counters(&self) -> Result<Vec<BackendCounters>, Error> {
+        let Some(installed) = &self.installed else {
+            return Ok(Vec::new());
+        };
+        let table = &installed.table;
+        let ids = render::service_ids(table);
+        let mut sets = Vec::new();
+        for nft_table in &installed.ruleset.tables {
+            let json = self
+                .runner
+                .nft_json(&["list", "sets", "table", nft_table.family, &self.name])
+                .await?;
+            sets.extend(named_sets(&json));
+        }
+        let mut flows = Vec::new();
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let nat = |s: &Service| s.family == family && !is_dr(s);
+            if table.services.iter().any(nat) {
+                let name = match family {
+                    Family::Ipv4 => "ipv4",
+                    Family::Ipv6 => "ipv6",
+                };
+                let text = self.runner.conntrack(&["-L", "-f", name]).await?;
+                flows.extend(conntrack::parse(&text));
+            }
+        }
+        let mut out = Vec::new();
+        for (service, id) in table.services.iter().zip(&ids) {
+            let servers = service
+                .backends
+                .iter()
+                .map(|b| b.address)
+                .chain(service.fallback);
+            for server in servers {
+                let key = match &service.forwarding {
+                    Forwarding::Dr { .. } => installed
+                        .ordinals
+                        .get(id)
+                        .and_then(|o| o.get(&server))
+                        .map(u32::to_string)
+                        .unwrap_or_default(),
+                    Forwarding::Nat { .. } => element(server, !service.all_ports()),
+                };
+                let counter = |suffix: &str| {
+                    sets.iter()
+                        .find(|(name, _)| *name == format!("{id}_{suffix}"))
+                        .and_then(|(_, elements)| elements.iter().find(|e| e.0 == key))
+                        .map(|e| (e.1, e.2))
+                        .unwrap_or_default()
+                };
+                let (packets, bytes) = counter("traffic");
+                let (new_connections, _) = counter("new");
+                let active_connections = flows
+                    .iter()
+                    .filter(|f| !is_dr(service) && belongs(service, server, f) && f.active())
+                    .count() as u64;
+                out.push(BackendCounters {
+                    service: service.name.clone(),
+                    backend: server,
+                    packets,
+                    bytes,
+                    new_connections,
+                    active_connections,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per NAT service with persistence whose map survives the transaction: the servers
+    /// (as map values) that stop taking new flows.
+    fn stale_persistence(&self, table: &Table) -> Vec<(String, BTreeSet<String>)> {
+        let Some(installed) = &self.installed else {
+            return Vec::new();
+        };
+        let new_ids = render::service_ids(table);
+        let old_ids = render::service_ids(&installed.table);
+        let mut out = Vec::new();
+        for (service, id) in table.services.iter().zip(&new_ids) {
+            let Some(old) = installed
+                .table
+                .services
+                .iter()
+                .zip(&old_ids)
+                .find(|(s, i)| *i == id && s.name == service.name)
+                .map(|(s, _)| s)
+            else {
+                continue;
+            };
+            if is_dr(service) || service.persistence.is_none() || old.persistence.is_none() {
+                continue;
+            }
+            let with_port = !service.all_ports();
+            let live: BTreeSet<String> = service
+                .eligible()
+                .map(|b| element(b.address, with_port))
+                .collect();
+            let gone: BTreeSet<String> = old
+                .eligible()
+                .map(|b| element(b.address, with_port))
+                .filter(|e| !live.contains(e))
+                .collect();
+            if !gone.is_empty() {
+                out.push((format!("{id}_persist"), gone));
+            }
+        }
+        out
+    }
+
+    /// The commands that delete the persistence entries pointing at `stale` servers.
+    async fn persistence_cleanup(
+        &self,
+        stale: &[(String, BTreeSet<String>)],
+    ) -> Result<String, Error> {
+        let mut script = String::new();
+        for (map, servers) in stale {
+            let json = match self
+                .runner
+                .nft_json(&["list", "map", "inet", &self.name, map])
+                .await
+            {
+                Ok(json) => json,
+                // Not there yet: the first transaction creates it empty.
+                Err(Error::Nft { .. }) => continue,
+                Err(other) => return Err(other),
+            };
+            for (client, server) in map_entries(&json) {
+                if servers.contains(&server) {
+                    // `add` first: an entry that timed out since the look would make a
+                    // bare `delete` fail the whole transaction.
+                    script.push_str(&format!(
+                        "add element inet {name} {map} {{ {client} : {server} }}\n\
+                         delete element inet {name} {map} {{ {client} }}\n",
+                        name = self.name
+                    ));
+                }
+            }
+        }
+        Ok(script)
+    }
+
+    /// Deletes the conntrack entries of UDP backends that `new` no longer has: without
+    /// it their clients would keep sending to them until the entries time out.
+    async fn forget_udp_flows(&self, old: &Table, new: &Table) -> Result<(), Error> {
+        for service in &old.services {
+            if service.protocol != Protocol::Udp || is_dr(service) {
+                continue;
+            }
+            let kept = new.services.iter().find(|s| s.name == service.name);
+            for backend in &service.backends {
+                if kept.is_some_and(|s| s.backends.iter().any(|b| b.address == backend.address)) {
+                    continue;
+                }
+                let family = match backend.address {
+                    SocketAddr::V4(_) => "ipv4",
+                    SocketAddr::V6(_) => "ipv6",
+                };
+                let address = backend.address.ip().to_string();
+                let port = backend.address.port().to_string();
+                let mut args = vec!["-D", "-f", family, "-p", "udp", "--reply-src", &address];
+                if !service.all_ports() {
+                    args.extend(["--reply-port-src", &port]);
+                }
+                self.runner.conntrack(&args).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_dr(service: &Service) -> bool {
+    matches!(service.forwarding, Forwarding::Dr { .. })
+}
+
+fn element(address: SocketAddr, with_port: bool) -> String {
+    if with_port {
+        format!("{} . {}", address.ip(), address.port())
+    } else {
+        address.ip().to_string()
+    }
+}
+
+/// Whether conntrack entry `flow` is of `service` and held by `server`.
+fn belongs(service: &Service, server: SocketAddr, flow: &Flow) -> bool {
+    if flow.protocol != service.protocol.keyword() || flow.reply_src != server.ip() {
+        return false;
+    }
+    if !service.all_ports() && flow.reply_sport != server.port() {
+        return false;
+    }
+    service.matches.iter().any(|m| match *m {
+        Match::Address(a) => {
+            flow.original_dst == a.ip() && (a.port() == 0 || flow.original_dport == a.port())
+        }
+        Match::Range { first, last, port } => {
+            in_range(flow.original_dst, first, last) && (port == 0 || flow.original_dport == port)
+        }
+        // A mark leaves no trace in the tuple: the backend alone decides.
+        Match::Fwmark(_) => true,
+    })
+}
+
+fn in_range(address: IpAddr, first: IpAddr, last: IpAddr) -> bool {
+    first <= address && address <= last
+}
+
+/// The text of an nft JSON value as it would be written in a script.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Object(o) => {
+            if let Some(parts) = o.get("concat").and_then(Value::as_array) {
+                let parts: Option<Vec<String>> = parts.iter().map(text).collect();
+                return parts.map(|p| p.join(" . "));
+            }
+            o.get("elem").and_then(|e| e.get("val")).and_then(text)
+        }
+        _ => None,
+    }
+}
+
+/// A set element's text with its packets and bytes.
+type Counted = (String, u64, u64);
+
+/// From `nft -j list sets`: per set name, its elements with packets and bytes.
+fn named_sets(json: &Value) -> Vec<(String, Vec<Counted>)> {
+    let objects = json.get("nftables").and_then(Value::as_array);
+    objects
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("set"))
+        .filter_map(|set| {
+            let name = set.get("name")?.as_str()?.to_owned();
+            let elements = set
+                .get("elem")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| {
+                    let inner = e.get("elem")?;
+                    let counter = inner.get("counter")?;
+                    Some((
+                        text(inner.get("val")?)?,
+                        counter.get("packets")?.as_u64()?,
+                        counter.get("bytes")?.as_u64()?,
+                    ))
+                })
+                .collect();
+            Some((name, elements))
+        })
+        .collect()
+}
+
+/// From `nft -j list map`: its (key, value) entries as script text.
+fn map_entries(json: &Value) -> Vec<(String, String)> {
+    let objects = json.get("nftables").and_then(Value::as_array);
+    objects
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("map"))
+        .filter_map(|m| m.get("elem").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|pair| {
+            let pair = pair.as_array()?;
+            Some((text(pair.first()?)?, text(pair.get(1)?)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_counters_and_entries_from_nft_json() {
+        let sets: Value = serde_json::from_str(
+            r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "inet",
+            "name": "s0_traffic", "table": "bt", "type": ["ipv4_addr", "inet_service"],
+            "elem": [{"elem": {"val": {"concat": ["10.0.3.11", 8080]},
+            "counter": {"packets": 3, "bytes": 180}}}]}}]}"#,
+        )
+        .expect("json");
+        assert_eq!(
+            named_sets(&sets),
+            vec![(
+                "s0_traffic".to_owned(),
+                vec![("10.0.3.11 . 8080".to_owned(), 3, 180)]
+            )]
+        );
+        let map: Value = serde_json::from_str(
+            r#"{"nftables": [{"map": {"name": "p", "elem": [[{"elem": {"val": "10.0.3.0",
+            "timeout": 30, "expires": 29}}, {"concat": ["10.0.3.12", 8080]}],
+            ["10.0.4.0", "10.0.3.11"]]}}]}"#,
+        )
+        .expect("json");
+        assert_eq!(
+            map_entries(&map),
+            vec![
+                ("10.0.3.0".to_owned(), "10.0.3.12 . 8080".to_owned()),
+                ("10.0.4.0".to_owned(), "10.0.3.11".to_owned())
+            ]
+        );
+    }
+}
