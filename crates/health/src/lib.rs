@@ -12,7 +12,24 @@
 //! [`spawn`] drives both on a Tokio task and reports each verdict change to a callback.
 //!
 //! The crate knows nothing of baton's configuration: the daemon maps keepalived's checker
-//! blocks and baton.toml's health checks onto [`Probe`] and [`Schedule`].
+//! blocks and baton.toml's health checks onto [`Probe`] and [`Schedule`]:
+//!
+//! | keepalived | here |
+//! | --- | --- |
+//! | `connect_ip`, `connect_port` | [`Probe::connect`] |
+//! | `bindto`, `bind_port`, `bind_if`, `fwmark` | [`Probe::bind`], [`Probe::bind_interface`], [`Probe::fwmark`] |
+//! | `connect_timeout` (`misc_timeout` for MISC_CHECK) | [`Probe::timeout`] |
+//! | `delay_loop`, `delay_before_retry`, `warmup` | [`Schedule::interval`], [`Schedule::retry_interval`], [`Schedule::warmup`] |
+//! | `retry` (`nb_get_retry`) | [`Schedule::fall`] = `retry + 1`, [`Schedule::rise`] = 1 |
+//! | `alpha` | [`Schedule::start_down`] |
+//! | `virtualhost`, `http_protocol`, `enable_sni`, `url { path digest status_code virtualhost }` | [`HttpCheck`], [`Url`] |
+//! | `misc_path`, `misc_dynamic`, `user` | [`MiscCheck`] (the daemon splits the command and resolves the user) |
+//! | `helo_name`; `type`, `name` | [`ProbeKind::Smtp`]; [`ProbeKind::Dns`] |
+//! | `payload`, `require_reply`, `min_reply_length`, `max_reply_length` | [`UdpCheck`], [`ReplyPattern`] |
+//! | `track_file` (its file), `weight`, `reverse` | [`FileCheck`] |
+//!
+//! Not modelled: HTTP_GET's `regex` family and `fast_recovery` (every url is fetched at each
+//! probe, which is what `fast_recovery` asks for), and BFD_CHECK.
 
 mod outcome;
 mod probe;

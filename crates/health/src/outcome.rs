@@ -116,6 +116,10 @@ pub enum Failure {
     /// A UDP datagram was answered by ICMP port unreachable.
     #[error("ICMP port unreachable")]
     PortUnreachable,
+    /// An ICMP error other than port unreachable came back (host or network unreachable,
+    /// or a filter's administrative prohibition).
+    #[error("unreachable: {0}")]
+    Unreachable(io::Error),
     /// The UDP reply does not match `require_reply`.
     #[error("reply of {0} bytes does not match")]
     ReplyMismatch(usize),

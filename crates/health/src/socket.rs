@@ -46,12 +46,14 @@ pub(crate) async fn udp(probe: &Probe) -> Result<UdpSocket, Failure> {
     Ok(socket)
 }
 
-/// A `recv` or `send` error on a connected datagram socket: ECONNREFUSED is how the kernel
-/// hands over an ICMP port unreachable for an earlier datagram.
+/// A `recv` or `send` error on a connected datagram socket, which is how the kernel hands
+/// over an ICMP error for an earlier datagram: ECONNREFUSED for port unreachable.
 pub(crate) fn datagram_failure(error: io::Error) -> Failure {
-    if error.kind() == io::ErrorKind::ConnectionRefused {
-        Failure::PortUnreachable
-    } else {
-        Failure::Io(error)
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => Failure::PortUnreachable,
+        io::ErrorKind::HostUnreachable
+        | io::ErrorKind::NetworkUnreachable
+        | io::ErrorKind::PermissionDenied => Failure::Unreachable(error),
+        _ => Failure::Io(error),
     }
 }

@@ -46,7 +46,7 @@ pub(super) async fn probe(probe: &Probe) -> Result<Outcome, Failure> {
     socket.send(&echo.request()).await.map_err(Failure::Io)?;
     let mut buf = [0u8; 1500];
     loop {
-        let n = socket.recv(&mut buf).await.map_err(Failure::Io)?;
+        let n = socket.recv(&mut buf).await.map_err(icmp_failure)?;
         // A raw IPv4 socket hands over the IP header too (IPv6 sockets never do).
         let message = if raw && !v6 {
             strip_ipv4_header(&buf[..n])
@@ -125,6 +125,15 @@ impl Echo {
             && (!raw || message[4..6] == self.id.to_be_bytes())
             && message[6..8] == self.sequence.to_be_bytes()
             && message[8..8 + TOKEN_LEN] == self.token
+    }
+}
+
+/// An error the kernel raised on the socket for an ICMP error that came back. There is no
+/// port to be unreachable here: whatever the ICMP code, the address is unreachable.
+fn icmp_failure(error: io::Error) -> Failure {
+    match socket::datagram_failure(error) {
+        Failure::PortUnreachable => Failure::Unreachable(io::ErrorKind::ConnectionRefused.into()),
+        failure => failure,
     }
 }
 

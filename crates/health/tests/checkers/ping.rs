@@ -28,7 +28,7 @@ async fn an_address_nobody_holds_fails() {
     assert!(
         matches!(
             failure,
-            Failure::Timeout(_) | Failure::Io(_) | Failure::Socket(_)
+            Failure::Timeout(_) | Failure::Unreachable(_) | Failure::Socket(_)
         ),
         "{failure}"
     );
