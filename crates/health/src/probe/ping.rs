@@ -43,7 +43,7 @@ pub(super) async fn probe(probe: &Probe) -> Result<Outcome, Failure> {
         sequence: SEQUENCE.fetch_add(1, Ordering::Relaxed),
         token: rand::random(),
     };
-    socket.send(&echo.request()).await.map_err(Failure::Io)?;
+    socket.send(&echo.request()).await.map_err(icmp_failure)?;
     let mut buf = [0u8; 1500];
     loop {
         let n = socket.recv(&mut buf).await.map_err(icmp_failure)?;
