@@ -300,5 +300,17 @@ mod tests {
             hash_body(&mut rest, b"hel", Some(11)).await,
             Err(Failure::Malformed(_))
         ));
+        let mut rest: &[u8] = b"";
+        assert!(matches!(
+            hash_body(&mut rest, b"", Some(MAX_BODY + 1)).await,
+            Err(Failure::BodyTooLong(MAX_BODY))
+        ));
+        // Without a length, the limit is counted as the body arrives.
+        let long = vec![b'x'; usize::try_from(MAX_BODY).unwrap() + 1];
+        let mut rest = &long[..];
+        assert!(matches!(
+            hash_body(&mut rest, b"", None).await,
+            Err(Failure::BodyTooLong(MAX_BODY))
+        ));
     }
 }
