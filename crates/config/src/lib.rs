@@ -28,6 +28,7 @@ mod tracks;
 mod validate;
 mod values;
 mod virtual_server;
+mod virtual_server_spec;
 
 use std::path::Path;
 
@@ -36,11 +37,12 @@ pub use model::{
     AdminListen, Backend, BackendServer, Config, Family, Frontend, Global, HealthCheck,
     HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser, SyncGroup,
     TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin,
-    TrackScript, TrackScriptRef, TrackedObject, UnicastPeer, VirtualAddress, VrrpInstance,
+    TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject, UnicastPeer, VirtualAddress,
+    VrrpInstance,
 };
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,
-    RealServer, ServiceMatch, SorryServer, UrlCheck, VirtualServer,
+    RealServer, ServiceMatch, SorryServer, SslContext, UrlCheck, VirtualServer,
 };
 
 use diagnostic::Diagnostics;

@@ -53,6 +53,9 @@ pub struct Global {
     /// `admin` (`baton.toml` only): where the metrics and status page listen. `None`: not
     /// set, the daemon's `--admin` flag or [`AdminListen::DEFAULT`] applies.
     pub admin: Option<AdminListen>,
+    /// `rs_init_notifies`: run a real server's `notify_up` / `notify_down` for its first
+    /// state too, not only on changes.
+    pub rs_init_notifies: bool,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
 }
@@ -97,6 +100,7 @@ impl Default for Global {
             announce: AnnounceConfig::default(),
             v3_checksum_as_v2: false,
             admin: None,
+            rs_init_notifies: false,
             location: None,
         }
     }
@@ -226,6 +230,8 @@ pub struct VrrpInstance {
     pub track_scripts: Vec<TrackScriptRef>,
     pub track_files: Vec<TrackFileRef>,
     pub track_frontends: Vec<TrackFrontend>,
+    /// `track_virtual_server` (baton.toml only).
+    pub track_virtual_servers: Vec<TrackVirtualServer>,
     /// `dont_track_primary`: the instance's own interface going down does not mean FAULT.
     pub dont_track_primary: bool,
     pub notify: Notify,
@@ -325,6 +331,16 @@ pub struct TrackFileRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackFrontend {
     /// A [`Frontend`] by name.
+    pub name: String,
+    /// -253..=253; 0: down means FAULT.
+    pub weight: i32,
+    pub location: Location,
+}
+
+/// An entry of `track_virtual_server`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackVirtualServer {
+    /// A [`crate::VirtualServer`] by name.
     pub name: String,
     /// -253..=253; 0: down means FAULT.
     pub weight: i32,
@@ -516,6 +532,11 @@ pub enum TrackedObject {
     /// its health check), up otherwise.
     /// Up at start, as the servers are until checks say otherwise.
     Frontend(String),
+    /// A [`crate::VirtualServer`] by name: report down while it has lost its quorum (the
+    /// weights of its real servers that are up sum to less than `quorum - hysteresis`,
+    /// until they reach `quorum + hysteresis` again), up otherwise. Up at start, unless
+    /// `alpha` starts its real servers down.
+    VirtualServer(String),
 }
 
 /// Why an object is tracked.
@@ -527,7 +548,7 @@ pub enum TrackOrigin {
     /// The `dev` of a virtual address (unless `no_track`).
     AddressDevice,
     /// The instance's `track_interface` / `track_script` / `track_file` /
-    /// `track_frontend`.
+    /// `track_frontend` / `track_virtual_server`.
     Instance,
     /// The `track_*` of the instance's sync group.
     SyncGroup(String),
@@ -580,6 +601,7 @@ impl VrrpInstance {
             track_scripts: Vec::new(),
             track_files: Vec::new(),
             track_frontends: Vec::new(),
+            track_virtual_servers: Vec::new(),
             dont_track_primary: false,
             notify: Notify::default(),
             announce: AnnounceConfig::default(),
@@ -674,6 +696,10 @@ impl Config {
         self.backends.iter().find(|b| b.name == name)
     }
 
+    pub fn virtual_server(&self, name: &str) -> Option<&crate::virtual_server::VirtualServer> {
+        self.virtual_servers.iter().find(|v| v.name == name)
+    }
+
     /// The sync group `instance` belongs to.
     pub fn sync_group_of(&self, instance: &str) -> Option<&SyncGroup> {
         self.sync_groups
@@ -697,8 +723,9 @@ impl Config {
     /// - its own interface (weight 0) unless `dont_track_primary`; a `track_interface` of
     ///   the own interface is dropped;
     /// - its `track_interface`, `track_script`, `track_file` (script and file weights
-    ///   default to the script's / file's own), then its `track_frontend` (weight 0 unless
-    ///   given; dropped like weighted scripts in the cases below);
+    ///   default to the script's / file's own), then its `track_frontend` and
+    ///   `track_virtual_server` (weight 0 unless given; dropped like weighted scripts in the
+    ///   cases below);
     /// - the `dev` of each virtual address that is not `no_track` (weight 0);
     /// - the `track_*` of its sync group; an object tracked by both keeps the instance's
     ///   weight 0, else takes the group's weight;
@@ -747,6 +774,9 @@ impl Config {
             for t in &mut i.track_frontends {
                 t.location = blank();
             }
+            for t in &mut i.track_virtual_servers {
+                t.location = blank();
+            }
             blank_notify(&mut i.notify);
         }
         for g in &mut config.sync_groups {
@@ -772,6 +802,9 @@ impl Config {
             if let Some(check) = &mut b.health_check {
                 check.location = blank();
             }
+        }
+        for v in &mut config.virtual_servers {
+            v.blank_locations();
         }
         config
     }

@@ -11,10 +11,12 @@ use baton_vrrp::{AnnounceConfig, Auth, ChecksumMode, Password, Priority, Version
 use crate::diagnostic::{Diagnostics, Location};
 use crate::model::{
     Config, Global, InitFile, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackFileRef,
-    TrackFrontend, TrackInterface, TrackScript, TrackScriptRef, UnicastPeer, VirtualAddress,
-    VrrpInstance,
+    TrackFrontend, TrackInterface, TrackScript, TrackScriptRef, TrackVirtualServer, UnicastPeer,
+    VirtualAddress, VrrpInstance,
 };
 use crate::proxy_spec::{self, BackendDraft, FrontendDraft};
+use crate::virtual_server::SslContext;
+use crate::virtual_server_spec::{self, GroupDraft, VirtualServerDraft};
 use crate::{tracks, validate};
 
 /// A value and the line it was read from.
@@ -40,6 +42,10 @@ pub(crate) struct Draft {
     /// `[[frontend]]` and `[[backend]]`: `baton.toml` only.
     pub(crate) frontends: Vec<FrontendDraft>,
     pub(crate) backends: Vec<BackendDraft>,
+    /// keepalived's LVS family: `virtual_server`, `virtual_server_group`, `SSL`.
+    pub(crate) virtual_servers: Vec<VirtualServerDraft>,
+    pub(crate) virtual_server_groups: Vec<GroupDraft>,
+    pub(crate) ssl: Option<SslContext>,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +60,9 @@ pub(crate) struct GlobalDraft {
     pub(crate) min_garp: bool,
     pub(crate) v3_checksum_as_v2: Option<bool>,
     pub(crate) admin: Option<crate::model::AdminListen>,
+    /// `checker_log_all_failures`: the default of each checker's `log_all_failures`.
+    pub(crate) checker_log_all_failures: Option<bool>,
+    pub(crate) rs_init_notifies: bool,
 }
 
 /// `garp_master_*` in seconds and counts, already range-checked.
@@ -152,6 +161,7 @@ pub(crate) struct InstanceDraft {
     pub(crate) track_scripts: Vec<TrackScriptRef>,
     pub(crate) track_files: Vec<TrackFileRef>,
     pub(crate) track_frontends: Vec<TrackFrontend>,
+    pub(crate) track_virtual_servers: Vec<TrackVirtualServer>,
     pub(crate) dont_track_primary: bool,
     pub(crate) notify: Notify,
     pub(crate) garp: GarpDraft,
@@ -185,6 +195,7 @@ impl InstanceDraft {
             track_scripts: Vec::new(),
             track_files: Vec::new(),
             track_frontends: Vec::new(),
+            track_virtual_servers: Vec::new(),
             dont_track_primary: false,
             notify: Notify::default(),
             garp: GarpDraft::default(),
@@ -234,9 +245,32 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         sync_groups: named(&draft.sync_groups, |g| (&g.name, &g.location)),
         frontends: named(&draft.frontends, |f| (&f.name, &f.location)),
         backends: named(&draft.backends, |b| (&b.name, &b.location)),
+        virtual_servers: draft
+            .virtual_servers
+            .iter()
+            .filter_map(|v| Some((v.name.clone()?, v.location.clone())))
+            .collect(),
+        virtual_server_groups: named(&draft.virtual_server_groups, |g| (&g.name, &g.location)),
     };
     validate::names(&names, d);
     validate::frontends(&draft.frontends, &draft.backends, &names, d);
+    // Each track_file's own weight, which FILE_CHECK defaults to (read before the files are
+    // resolved, so that an invalid file is not also reported as missing).
+    let file_weights: Vec<(String, i32)> = draft
+        .track_files
+        .iter()
+        .map(|f| (f.name.clone(), f.weight.unwrap_or(1)))
+        .collect();
+    let virtual_servers = virtual_server_spec::build(
+        draft.virtual_servers,
+        &virtual_server_spec::Context {
+            track_files: &file_weights,
+            ssl: draft.ssl.as_ref(),
+            groups: &draft.virtual_server_groups,
+            log_all_failures: draft.global.checker_log_all_failures.unwrap_or(false),
+        },
+        d,
+    );
     let global = resolve_global(draft.global);
     let scripts = draft
         .scripts
@@ -293,16 +327,19 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         sync_groups,
         frontends,
         backends,
-        // Filled from the draft's virtual servers (virtual_server_spec).
-        virtual_servers: Vec::new(),
+        virtual_servers,
     };
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
     }
     validate::config(&config, &names, &complete, &members, d);
+    virtual_server_spec::duplicates(&config.virtual_servers, d);
     validate::backends(&config.backends, d);
-    // A proxy alone is something to run; so is VRRP alone.
-    if config.instances.is_empty() && config.frontends.is_empty() && !d.has_errors() {
+    // A proxy alone is something to run; so is VRRP alone, or L4 balancing alone.
+    let nothing = config.instances.is_empty()
+        && config.frontends.is_empty()
+        && config.virtual_servers.is_empty();
+    if nothing && !d.has_errors() {
         d.warn_file(path, "no vrrp_instance: there is nothing to run");
     }
     if !d.has_errors() {
@@ -337,6 +374,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         announce: g.garp.over(base),
         v3_checksum_as_v2: g.v3_checksum_as_v2.unwrap_or(false),
         admin: g.admin,
+        rs_init_notifies: g.rs_init_notifies,
         location: g.location,
     }
 }
@@ -554,6 +592,7 @@ fn resolve_instance(
         track_scripts: i.track_scripts,
         track_files: i.track_files,
         track_frontends: i.track_frontends,
+        track_virtual_servers: i.track_virtual_servers,
         dont_track_primary: i.dont_track_primary,
         notify: i.notify,
         announce: i.garp.over(global.announce),

@@ -53,7 +53,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::fields;
 use crate::model::{
     InitFile, Notify, NotifyScript, TrackFileRef, TrackFrontend, TrackInterface, TrackScriptRef,
-    UnicastPeer, VirtualAddress,
+    TrackVirtualServer, UnicastPeer, VirtualAddress,
 };
 use crate::spec::{
     At, AuthDraft, Draft, GarpDraft, InstanceDraft, ScriptDraft, SyncGroupDraft, TrackFileDraft,
@@ -61,8 +61,10 @@ use crate::spec::{
 use crate::values::{self, parse_ip, parse_seconds, seconds_from_f64, split_command};
 
 mod proxy;
+mod virtual_server;
 
 use proxy::{BackendToml, FrontendToml};
+use virtual_server::{GroupToml, SslToml, VirtualServerToml};
 
 /// Reads `text` (the contents of `path`) into a draft; `path` is only used in messages.
 pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
@@ -89,7 +91,19 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     r.global(g, value.span().start, &mut draft);
                 }
             }
-            "vrrp" | "vrrp_script" | "track_file" | "sync_group" | "frontend" | "backend" => {
+            "SSL" => {
+                if let Some((t, _)) = r.section::<SslToml>(value, "[SSL]") {
+                    r.ssl(t, value.span().start, &mut draft);
+                }
+            }
+            "vrrp"
+            | "vrrp_script"
+            | "track_file"
+            | "sync_group"
+            | "frontend"
+            | "backend"
+            | "virtual_server"
+            | "virtual_server_group" => {
                 let Some(array) = value.get_ref().as_array() else {
                     let at = r.at(value.span().start);
                     r.d.error(
@@ -103,6 +117,7 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     "vrrp_script" => "script",
                     "track_file" => "track file",
                     "sync_group" => "sync group",
+                    "virtual_server" => "virtual server",
                     other => other,
                 };
                 for item in array {
@@ -133,6 +148,18 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                                 draft.sync_groups.push(g);
                             }
                         }
+                        "virtual_server" => {
+                            if let Some((t, _)) = r.section::<VirtualServerToml>(item, context) {
+                                let v = r.virtual_server(t, item);
+                                draft.virtual_servers.push(v);
+                            }
+                        }
+                        "virtual_server_group" => {
+                            if let Some((t, _)) = r.section::<GroupToml>(item, context) {
+                                let g = r.virtual_server_group(t, start);
+                                draft.virtual_server_groups.push(g);
+                            }
+                        }
                         "frontend" => {
                             if let Some((t, removed)) = r.section::<FrontendToml>(item, context) {
                                 let f = r.frontend(t, start, &removed);
@@ -154,7 +181,8 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     &at,
                     format!(
                         "unknown section '{other}': expected global, vrrp, vrrp_script, \
-                         track_file, sync_group, frontend or backend"
+                         track_file, sync_group, frontend, backend, virtual_server, \
+                         virtual_server_group or SSL"
                     ),
                 );
             }
@@ -191,6 +219,8 @@ struct GlobalToml {
     vrrp_min_garp: Option<bool>,
     v3_checksum_as_v2: Option<bool>,
     admin: Option<Spanned<String>>,
+    checker_log_all_failures: Option<bool>,
+    rs_init_notifies: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -248,6 +278,7 @@ struct InstanceToml {
     track_script: Option<Vec<Spanned<Value>>>,
     track_file: Option<Vec<Spanned<Value>>>,
     track_frontend: Option<Vec<Spanned<Value>>>,
+    track_virtual_server: Option<Vec<Spanned<Value>>>,
     dont_track_primary: Option<bool>,
     notify_master: Option<Spanned<Value>>,
     notify_backup: Option<Spanned<Value>>,
@@ -421,6 +452,8 @@ impl Reader<'_> {
         if let Some(admin) = g.admin {
             out.admin = self.check(admin.span().start, c, admin.get_ref().parse());
         }
+        out.checker_log_all_failures = g.checker_log_all_failures;
+        out.rs_init_notifies = g.rs_init_notifies.unwrap_or(false);
     }
 
     /// The four `garp_master_*` settings, in that order.
@@ -648,6 +681,15 @@ impl Reader<'_> {
         i.track_frontends =
             self.track_list(c, "track_frontend", weight, frontends, |name, w, at| {
                 TrackFrontend {
+                    name,
+                    weight: w.unwrap_or(0),
+                    location: at,
+                }
+            });
+        let servers = t.track_virtual_server;
+        i.track_virtual_servers =
+            self.track_list(c, "track_virtual_server", weight, servers, |name, w, at| {
+                TrackVirtualServer {
                     name,
                     weight: w.unwrap_or(0),
                     location: at,
@@ -946,7 +988,7 @@ priority = 300
             [
                 "b.toml:3: instance A: unknown key 'bogus'",
                 "b.toml:7: instance B: priority 300 is out of range 1..=255",
-                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file, sync_group, frontend or backend",
+                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group or SSL",
             ]
         );
     }

@@ -165,6 +165,28 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         });
     }
 
+    // A virtual server is down while it has lost its quorum; weighted as a frontend.
+    for t in &instance.track_virtual_servers {
+        if t.weight != 0 && (group_rules || owner) {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: tracked virtual server {} with weight {} ignored because \
+                     {why}",
+                    t.name, t.weight
+                ),
+            );
+            continue;
+        }
+        let initially_up = !config.virtual_server(&t.name).is_some_and(|v| v.alpha);
+        list.push(Track {
+            object: TrackedObject::VirtualServer(t.name.clone()),
+            weight: t.weight,
+            initially_up,
+            origin: TrackOrigin::Instance,
+        });
+    }
+
     let Some(group) = group else { return list };
     let group_has_owner = group
         .members

@@ -169,6 +169,10 @@ pub(crate) struct Names {
     pub(crate) sync_groups: Vec<(String, Location)>,
     pub(crate) frontends: Vec<(String, Location)>,
     pub(crate) backends: Vec<(String, Location)>,
+    /// Named in baton.toml; keepalived.conf's services are named after what they match,
+    /// and their duplicates are found as such.
+    pub(crate) virtual_servers: Vec<(String, Location)>,
+    pub(crate) virtual_server_groups: Vec<(String, Location)>,
 }
 
 impl Names {
@@ -185,6 +189,8 @@ pub(crate) fn names(names: &Names, d: &mut Diagnostics) {
     unique(d, "sync group", &names.sync_groups);
     unique(d, "frontend", &names.frontends);
     unique(d, "backend", &names.backends);
+    unique(d, "virtual server", &names.virtual_servers);
+    unique(d, "virtual_server_group", &names.virtual_server_groups);
 }
 
 /// What instances, scripts, files and groups must agree on between themselves. `complete`
@@ -221,6 +227,17 @@ pub(crate) fn config(
                 d.error(
                     &f.location,
                     format!("{what}: track_frontend {0}: no frontend named {0}", f.name),
+                );
+            }
+        }
+        for t in &i.track_virtual_servers {
+            if config.virtual_server(&t.name).is_none() {
+                d.error(
+                    &t.location,
+                    format!(
+                        "{what}: track_virtual_server {0}: no virtual server named {0}",
+                        t.name
+                    ),
                 );
             }
         }

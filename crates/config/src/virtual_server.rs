@@ -9,6 +9,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::diagnostic::Location;
@@ -23,9 +24,14 @@ pub struct VirtualServer {
     pub name: String,
     /// What packets belong to the service (one entry, or a `virtual_server_group`'s).
     pub matches: Vec<ServiceMatch>,
-    /// From the addresses, else `ip_family` (fwmark services), else IPv4.
+    /// From the addresses, else `ip_family` / a group's `fwmark N inet6` (fwmark services),
+    /// else the real and sorry servers', else `persistence_granularity`'s, else IPv4, as
+    /// keepalived.
     pub family: Family,
-    /// `protocol` (default TCP).
+    /// `protocol`. baton.toml's default is TCP; keepalived.conf must say it for services
+    /// by address, since keepalived 2.2.7 then uses UDP (and logs a configuration error).
+    /// Services by fwmark default to TCP (keepalived ignores the protocol there: IPVS takes
+    /// every protocol of a marked packet; baton balances one per service).
     pub protocol: L4Protocol,
     /// `lb_algo` / `lvs_sched` (default `wlc`, as keepalived).
     pub lb_algo: LbAlgo,
@@ -36,6 +42,7 @@ pub struct VirtualServer {
     /// table; kept for the status view.
     pub hash_fallback: bool,
     /// `lb_kind` / `lvs_method` (default NAT in baton; keepalived's default is also NAT).
+    /// Real and sorry servers have their own, resolved from this one.
     pub lb_kind: LbKind,
     /// `persistence_timeout` and `persistence_granularity`.
     pub persistence: Option<Persistence>,
@@ -45,16 +52,20 @@ pub struct VirtualServer {
     pub ha_suspend: bool,
     /// `virtualhost`: the Host of HTTP_GET/SSL_GET checks that name none.
     pub virtualhost: Option<String>,
-    /// `alpha`: real servers start down and come up on their first good check.
+    /// `alpha`: real servers start down and come up on their first good check (resolved
+    /// into each checker's [`Checker::start_down`]).
     pub alpha: bool,
     /// `omega`: run `quorum_down` and notify_down scripts when the service is removed
     /// (reload or stop).
     pub omega: bool,
     /// `quorum` (default 1): the sum of the weights of the real servers that are up, below
     /// which the service is down (sorry server in, `quorum_down` run, tracking instances told).
+    /// Lowered to the total weight of the real servers when above it, with a warning, as
+    /// keepalived does.
     pub quorum: u32,
     /// `hysteresis` (default 0): the service goes down below `quorum - hysteresis` and comes
-    /// back up at `quorum + hysteresis`.
+    /// back up at `quorum + hysteresis`. Less than `quorum` (lowered with a warning, as
+    /// keepalived).
     pub hysteresis: u32,
     pub quorum_up: Option<NotifyScript>,
     pub quorum_down: Option<NotifyScript>,
@@ -188,6 +199,7 @@ pub struct Persistence {
 /// `sorry_server IP PORT` with `sorry_server_inhibit` and `sorry_server_lvs_method`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SorryServer {
+    /// Port resolved as for real servers (see [`RealServer::address`]).
     pub address: SocketAddr,
     /// `sorry_server_inhibit`: kept in the table with weight 0 while real servers are up.
     pub inhibit: bool,
@@ -198,9 +210,12 @@ pub struct SorryServer {
 /// A `real_server`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RealServer {
-    /// Port 0 for fwmark services: the client's port is kept.
+    /// Port 0 for fwmark services: the client's port is kept. A real server written
+    /// without a port (or with port 0) of a service by address takes the service's port,
+    /// as keepalived; of a service by group it keeps port 0 (the client's port).
     pub address: SocketAddr,
-    /// `weight` (default 1). 0: no new flows, established ones go on.
+    /// `weight` (default: the virtual server's `weight`, default 1), 0..=2147483647.
+    /// 0: no new flows, established ones go on.
     pub weight: u32,
     /// `lvs_method`, default the virtual server's `lb_kind`.
     pub lb_kind: LbKind,
@@ -223,7 +238,7 @@ pub struct RealServer {
 pub struct Checker {
     pub kind: CheckerKind,
     /// Where to probe: `connect_ip` / `connect_port`, default the real server's address and
-    /// port.
+    /// port. Port 0 only for PING_CHECK, MISC_CHECK and FILE_CHECK, which use no port.
     pub connect: SocketAddr,
     /// `bindto` / `bind_port`: the probe's source address and port.
     pub bind: Option<SocketAddr>,
@@ -231,21 +246,25 @@ pub struct Checker {
     pub bind_interface: Option<String>,
     /// `fwmark`: the mark put on the probe's packets.
     pub fwmark: Option<u32>,
-    /// `connect_timeout` (default 5 s).
+    /// `connect_timeout` (default 5 s). Also MISC_CHECK's and FILE_CHECK's, unused there.
     pub connect_timeout: Duration,
     /// `delay_loop` (default: the real server's, then the virtual server's).
     pub delay_loop: Duration,
     /// Failed probes in a row that take the server down: keepalived's `retry`
     /// (`nb_get_retry`) counts the probes after the first failure, so this is `retry + 1`
-    /// with the checker's own default `retry` resolved.
+    /// with the checker's own default `retry` resolved (1; MISC_CHECK 0, DNS_CHECK 3).
+    /// FILE_CHECK: 1 (it has no retry).
     pub fall: u32,
-    /// `delay_before_retry` (default 1 s): time between a failed probe and the next one
-    /// while the server is still up.
+    /// `delay_before_retry`: time between a failed probe and the next one while the server
+    /// is still up. Default 1 s; HTTP_GET / SSL_GET 3 s; DNS_CHECK its `delay_loop`.
     pub delay_before_retry: Duration,
     /// `warmup`: the first probe waits a random time up to this, so checks spread out.
+    /// keepalived's default is the checker's `delay_loop`; `warmup 0` (`None`) starts at once.
     pub warmup: Option<Duration>,
     /// `alpha` inherited: start down.
     pub start_down: bool,
+    /// `log_all_failures`: log every failed probe, not only the ones that change the state.
+    pub log_all_failures: bool,
     pub location: Location,
 }
 
@@ -265,6 +284,11 @@ pub enum CheckerKind {
         http_protocol: HttpVersion,
         /// `enable_sni` (SSL_GET): send the virtualhost as SNI.
         enable_sni: bool,
+        /// `fast_recovery`: while the server is down (and at start), check the urls one
+        /// after the other without waiting `delay_loop` between them.
+        fast_recovery: bool,
+        /// SSL_GET: the top-level `SSL { }` block (client certificate, CA), if any.
+        ssl: Option<SslContext>,
     },
     /// `MISC_CHECK`: a program whose exit code is the verdict.
     Misc {
@@ -277,14 +301,26 @@ pub enum CheckerKind {
         user: Option<ScriptUser>,
     },
     /// `SMTP_CHECK`: the server greets with 2xx and answers `HELO helo_name` with 2xx.
+    /// (default `smtpchecker.keepalived.org`, as keepalived).
     Smtp { helo_name: String },
-    /// `DNS_CHECK`: a query for `name` of `record_type` gets an answer.
+    /// `DNS_CHECK`: a query for `name` (default `.`, the root, written as an empty
+    /// string) of `record_type` gets an answer.
     Dns { record_type: DnsType, name: String },
     /// `UDP_CHECK`: a datagram is not answered by ICMP port unreachable (and, with
     /// `require_reply`, is answered with a reply that matches).
     Udp {
+        /// `payload`; empty: a random payload, as keepalived.
         payload: Vec<u8>,
+        /// `require_reply [HEX]`: a reply must come; with bytes, the reply must match them up
+        /// to the shorter of the two lengths. Empty: any reply.
         require_reply: Option<Vec<u8>>,
+        /// The bits of `require_reply` to ignore (its `x` / `X` nibbles); as long as
+        /// `require_reply`, or empty when every bit counts.
+        reply_mask: Vec<u8>,
+        /// `min_reply_length` (default 0) and `max_reply_length` (default 255): with
+        /// `require_reply`, a reply of another length fails.
+        min_reply_length: u16,
+        max_reply_length: u16,
     },
     /// `PING_CHECK`: an ICMP echo is answered.
     Ping,
@@ -292,6 +328,7 @@ pub enum CheckerKind {
     /// weight the value times the weight changes the real server's weight.
     File {
         track_file: String,
+        /// `weight` (default: the track_file's own weight), -2147483647..=2147483647.
         weight: i32,
         /// `reverse`: a non-zero value means up.
         reverse: bool,
@@ -311,13 +348,32 @@ pub struct UrlCheck {
     pub location: Location,
 }
 
+/// `http_protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HttpVersion {
+    /// `1.0` (the default).
     Http10,
+    /// `1.0C`: HTTP/1.0 with `Connection: close`.
+    Http10Close,
+    /// `1.1`, with `Connection: close`.
     Http11,
 }
 
-/// DNS_CHECK's `type`.
+/// The top-level `SSL { }` block: what SSL_GET checkers present and trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SslContext {
+    /// `password`: of the private key.
+    pub password: Option<String>,
+    /// `ca`: a PEM file of certificates to trust.
+    pub ca: Option<PathBuf>,
+    /// `certificate`: a PEM client certificate.
+    pub certificate: Option<PathBuf>,
+    /// `key`: its PEM private key.
+    pub key: Option<PathBuf>,
+    pub location: Location,
+}
+
+/// DNS_CHECK's `type` (default SOA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DnsType {
     A,
@@ -327,6 +383,8 @@ pub enum DnsType {
     Mx,
     Txt,
     Aaaa,
+    Rrsig,
+    Dnskey,
 }
 
 impl DnsType {
@@ -340,6 +398,45 @@ impl DnsType {
             DnsType::Mx => 15,
             DnsType::Txt => 16,
             DnsType::Aaaa => 28,
+            DnsType::Rrsig => 46,
+            DnsType::Dnskey => 48,
+        }
+    }
+}
+
+impl VirtualServer {
+    /// Every location blanked, for [`crate::Config::without_locations`].
+    pub(crate) fn blank_locations(&mut self) {
+        let blank = Location::blank;
+        self.location = blank();
+        for script in [&mut self.quorum_up, &mut self.quorum_down]
+            .into_iter()
+            .flatten()
+        {
+            script.location = blank();
+        }
+        if let Some(sorry) = &mut self.sorry_server {
+            sorry.location = blank();
+        }
+        for real in &mut self.real_servers {
+            real.location = blank();
+            for script in [&mut real.notify_up, &mut real.notify_down]
+                .into_iter()
+                .flatten()
+            {
+                script.location = blank();
+            }
+            for checker in &mut real.checkers {
+                checker.location = blank();
+                if let CheckerKind::Http { urls, ssl, .. } = &mut checker.kind {
+                    for url in urls {
+                        url.location = blank();
+                    }
+                    if let Some(ssl) = ssl {
+                        ssl.location = blank();
+                    }
+                }
+            }
         }
     }
 }

@@ -134,7 +134,8 @@ fn every_error_of_a_file_is_reported_together() {
             "k.conf:4: global_defs: 'smtp_alert on' is not supported yet: baton sends no e-mail; use a notify script",
             "k.conf:5: global_defs: 'enable_snmp_vrrp' is not supported and will not be: baton exports Prometheus metrics instead of SNMP",
             "k.conf:6: global_defs: 'notify_fifo' is not supported yet: notify FIFOs are not implemented; use notify scripts",
-            "k.conf:8: 'virtual_server' is not supported yet: keepalived's LVS (IPVS) balancing is not read; baton balances HTTP itself: write [[frontend]] and [[backend]] in baton.toml (docs/configuration.md); L4 TCP/UDP balancing is not built yet",
+            "k.conf:8: virtual server 10.0.0.1:80: no protocol; keepalived 2.2.7 would balance UDP (and log a configuration error): write protocol TCP, UDP or SCTP",
+            "k.conf:8: virtual server 10.0.0.1:80/tcp: no real_server (keepalived ignores such a virtual server)",
             "k.conf:12: script chk: script takes one command line; quote it: script \"killall -0 haproxy\" (keepalived would run 'killall' alone)",
             "k.conf:13: script chk: weight 300 is out of range -253..=253",
             "k.conf:14: script chk: interval must be more than 0 seconds",
@@ -465,7 +466,7 @@ group = ["B", "missing"]
             "b.toml:21: instance B: track_script nope: no vrrp_script named nope",
             "b.toml:22: instance B: notify script: no 'script'",
             "b.toml:26: sync group G: no instance named missing",
-            "b.toml:28: unknown section 'extra': expected global, vrrp, vrrp_script, track_file, sync_group, frontend or backend",
+            "b.toml:28: unknown section 'extra': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group or SSL",
         ]
     );
 }

@@ -74,7 +74,16 @@ impl Context {
     }
 }
 
-const LVS: &str = "keepalived's LVS (IPVS) balancing is not read; baton balances HTTP itself: write [[frontend]] and [[backend]] in baton.toml (docs/configuration.md); L4 TCP/UDP balancing is not built yet";
+const NO_IPVS: &str = "baton balances on nf_tables, not IPVS: there is no IPVS connection table \
+                       or netlink socket to tune";
+const LVS_SYNC: &str = "IPVS connection synchronisation has no nf_tables counterpart; \
+                        conntrackd synchronises nf_conntrack, which holds baton's flows";
+const LVS_FIFO: &str = "notify FIFOs are not implemented; use notify_up / notify_down and \
+                        quorum_up / quorum_down scripts";
+const NO_REGEX: &str = "baton's checkers do not match bodies against regular expressions (it \
+                        carries no PCRE engine); use digest, or a MISC_CHECK running \
+                        curl | grep";
+const TIMING_NOTE: &str = "defaults to the real server's, then the virtual server's";
 const BFD: &str = "BFD is not implemented";
 const PROCESS: &str = "process tuning belongs in the systemd unit (Nice=, CPUAffinity=, \
                        CPUSchedulingPolicy=, LimitRTTIME=)";
@@ -110,10 +119,9 @@ pub(crate) static TOP: Context = Context {
             "as include, and a wildcard that matches nothing is an error",
         ),
         yes("includea", "as includew"),
-        not_yet("virtual_server", LVS),
-        not_yet("virtual_server_group", LVS),
-        not_yet("real_server", LVS),
-        not_yet("SSL", LVS),
+        yes("virtual_server", "see below"),
+        yes("virtual_server_group", "see below"),
+        yes("SSL", "see below: the client side of SSL_GET checks"),
         not_yet(
             "vrrp_track_process",
             "process tracking is not implemented; use a vrrp_script (pidof, systemctl is-active)",
@@ -140,7 +148,10 @@ pub(crate) static TOP: Context = Context {
             "net_namespace",
             "run baton inside the namespace instead (ip netns exec)",
         ),
-        not_yet("net_namespace_ipvs", LVS),
+        never(
+            "net_namespace_ipvs",
+            "run baton inside the namespace instead (ip netns exec)",
+        ),
         not_yet("namespace_with_ipsets", "ipsets are not used"),
         not_yet(
             "instance",
@@ -232,9 +243,12 @@ pub(crate) static GLOBAL: Context = Context {
         not_yet("nftables_priority", "baton manages its own nftables table"),
         not_yet("nftables_counters", "baton manages its own nftables table"),
         not_yet("nftables_ifindex", "baton manages its own nftables table"),
-        not_yet("nftables_ipvs", LVS),
-        not_yet("nftables_ipvs_priority", LVS),
-        not_yet("nftables_ipvs_start_fwmark", LVS),
+        yes(
+            "nftables_ipvs",
+            "accepted with a warning: baton's L4 balancing is always nf_tables, in its own table",
+        ),
+        yes("nftables_ipvs_priority", "as nftables_ipvs"),
+        yes("nftables_ipvs_start_fwmark", "as nftables_ipvs"),
         not_yet("disable_local_igmp", VMAC),
         not_yet(
             "vrrp_skip_check_adv_addr",
@@ -294,7 +308,10 @@ pub(crate) static GLOBAL: Context = Context {
             "net_namespace",
             "run baton inside the namespace instead (ip netns exec)",
         ),
-        not_yet("net_namespace_ipvs", LVS),
+        never(
+            "net_namespace_ipvs",
+            "run baton inside the namespace instead (ip netns exec)",
+        ),
         not_yet("namespace_with_ipsets", "ipsets are not used"),
         not_yet(
             "instance",
@@ -302,34 +319,50 @@ pub(crate) static GLOBAL: Context = Context {
         ),
         not_yet("use_pid_dir", "baton writes no pid file; systemd tracks it"),
         not_yet("linkbeat_use_polling", "link state comes from netlink only"),
-        not_yet("lvs_sync_daemon", LVS),
-        not_yet("lvs_timeouts", LVS),
-        not_yet("lvs_flush", LVS),
-        not_yet("lvs_flush_on_stop", LVS),
-        not_yet("lvs_flush_onstop", LVS),
-        not_yet("lvs_notify_fifo", LVS),
-        not_yet("lvs_notify_fifo_script", LVS),
-        not_yet("lvs_netlink_cmd_rcv_bufs", LVS),
-        not_yet("lvs_netlink_cmd_rcv_bufs_force", LVS),
-        not_yet("lvs_netlink_monitor_rcv_bufs", LVS),
-        not_yet("lvs_netlink_monitor_rcv_bufs_force", LVS),
-        not_yet("checker_log_all_failures", LVS),
-        not_yet("rs_init_notifies", LVS),
-        not_yet("no_checker_emails", LVS),
-        not_yet("checker_priority", LVS),
-        not_yet("checker_no_swap", LVS),
-        not_yet("checker_cpu_affinity", LVS),
-        not_yet("checker_rt_priority", LVS),
-        not_yet("checker_rlimit_rttime", LVS),
-        not_yet("checker_process_name", LVS),
+        never("lvs_sync_daemon", LVS_SYNC),
+        never(
+            "lvs_timeouts",
+            "baton's flows live in nf_conntrack, whose timeouts are the kernel's sysctls \
+             (net.netfilter.nf_conntrack_tcp_timeout_established, ..._udp_timeout); set them there",
+        ),
+        yes(
+            "lvs_flush",
+            "always so: baton replaces its own nftables table whole when it starts",
+        ),
+        yes(
+            "lvs_flush_on_stop",
+            "accepted: baton removes its own nftables table when it stops, with or without it",
+        ),
+        yes("lvs_flush_onstop", "as lvs_flush_on_stop"),
+        never("lvs_notify_fifo", LVS_FIFO),
+        never("lvs_notify_fifo_script", LVS_FIFO),
+        never("lvs_netlink_cmd_rcv_bufs", NO_IPVS),
+        never("lvs_netlink_cmd_rcv_bufs_force", NO_IPVS),
+        never("lvs_netlink_monitor_rcv_bufs", NO_IPVS),
+        never("lvs_netlink_monitor_rcv_bufs_force", NO_IPVS),
+        yes(
+            "checker_log_all_failures",
+            "the default of every checker's log_all_failures",
+        ),
+        yes(
+            "rs_init_notifies",
+            "run notify_up / notify_down for each real server's first state too",
+        ),
+        yes("no_checker_emails", NO_MAIL_SENT),
+        never("checker_priority", PROCESS),
+        never("checker_no_swap", PROCESS),
+        never("checker_cpu_affinity", PROCESS),
+        never("checker_rt_priority", PROCESS),
+        never("checker_rlimit_rttime", PROCESS),
+        never("checker_process_name", "baton is a single process"),
         not_yet("bfd_priority", BFD),
         not_yet("bfd_no_swap", BFD),
         not_yet("bfd_cpu_affinity", BFD),
         not_yet("bfd_rt_priority", BFD),
         not_yet("bfd_rlimit_rttime", BFD),
         not_yet("bfd_process_name", BFD),
-        not_yet("snmp_vs_stats_update_interval", LVS),
-        not_yet("snmp_rs_stats_update_interval", LVS),
+        never("snmp_vs_stats_update_interval", SNMP),
+        never("snmp_rs_stats_update_interval", SNMP),
         never("max_auto_priority", PROCESS),
         never("min_auto_priority_delay", PROCESS),
         never("vrrp_priority", PROCESS),
@@ -513,7 +546,7 @@ pub(crate) static INSTANCE: Context = Context {
         not_yet("notify_priority_changes", FIFO),
         not_yet("kernel_rx_buf_size", "not implemented"),
         not_yet("linkbeat_use_polling", "link state comes from netlink only"),
-        not_yet("lvs_sync_daemon_interface", LVS),
+        never("lvs_sync_daemon_interface", LVS_SYNC),
         not_yet("auth_hmac", "not implemented"),
     ],
 };
@@ -599,12 +632,336 @@ pub(crate) static SYNC_GROUP: Context = Context {
     ],
 };
 
+/// The timing keywords a virtual server, a real server and a checker share.
+macro_rules! timing_keywords {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            yes("retry", "0 or more; the checker's default when no level sets it: 1, MISC_CHECK 0, DNS_CHECK 3"),
+            yes("delay_before_retry", "seconds; default 1, HTTP_GET / SSL_GET 3, DNS_CHECK its delay_loop"),
+            yes("warmup", "seconds; default the delay_loop, 0 for none"),
+            yes("delay_loop", "seconds, default 60"),
+            yes("alpha", "[<BOOL>]: start the real server down"),
+            yes("log_all_failures", "[<BOOL>]; default global_defs checker_log_all_failures"),
+            $($extra,)*
+        ]
+    };
+}
+
+/// A checker's connection keywords, then the timing ones.
+macro_rules! checker_keywords {
+    ($($extra:expr),* $(,)?) => {
+        timing_keywords![
+            yes("connect_ip", "default the real server's address"),
+            yes("connect_port", "default the real server's port"),
+            yes("bindto", "source address of probes"),
+            yes("bind_port", "source port of probes"),
+            yes("bind_if", "interface of probes (IPv6 link-local)"),
+            yes("connect_timeout", "seconds, default 5"),
+            yes("fwmark", "mark put on probes"),
+            $($extra,)*
+        ]
+    };
+}
+
+pub(crate) static VIRTUAL_SERVER: Context = Context {
+    title: "virtual_server",
+    place: "in virtual_server",
+    keywords: &[
+        yes("ip_family", "inet or inet6, for fwmark services"),
+        yes(
+            "protocol",
+            "TCP, UDP or SCTP; required for services by address (keepalived 2.2.7 would use UDP); fwmark services default to TCP",
+        ),
+        yes(
+            "lb_algo",
+            "rr wrr lc wlc lblc lblcr sh dh mh sed nq fo ovf twos; default wlc",
+        ),
+        yes("lvs_sched", "as lb_algo"),
+        yes(
+            "sh-port",
+            "sh only; ignored with a warning otherwise, as keepalived",
+        ),
+        yes("sh-fallback", "sh only"),
+        yes("mh-port", "mh only"),
+        yes("mh-fallback", "mh only"),
+        yes("flag-1", "sh-fallback / mh-fallback, as IPVS numbers them"),
+        yes("flag-2", "sh-port / mh-port"),
+        yes("flag-3", "accepted with a warning: no scheduler uses it"),
+        yes(
+            "hashed",
+            "accepted with a warning: keepalived does nothing with it either",
+        ),
+        never(
+            "ops",
+            "one-packet scheduling would need stateless NAT of each datagram and its answers; baton's nf_tables data plane NATs flows through conntrack",
+        ),
+        yes("lb_kind", "NAT or DR, default NAT"),
+        yes("lvs_method", "as lb_kind"),
+        never(
+            "persistence_engine",
+            "the only engine, sip, parses SIP Call-IDs in the kernel's IPVS module; nf_tables has no expression for it",
+        ),
+        yes("persistence_timeout", "[seconds], 1..2678400; alone 360"),
+        yes(
+            "persistence_granularity",
+            "IPv4 netmask (contiguous) or IPv6 prefix length; sets persistence_timeout 360 if missing",
+        ),
+        yes(
+            "ha_suspend",
+            "ignored with a warning for fwmark services, as keepalived",
+        ),
+        yes(
+            "smtp_alert",
+            "off/false/no only; on is refused: baton sends no e-mail",
+        ),
+        yes("virtualhost", "default Host of HTTP_GET / SSL_GET"),
+        never("snmp_name", SNMP),
+        yes("alpha", "real servers start down"),
+        yes(
+            "omega",
+            "run quorum_down and notify_down when the service is removed",
+        ),
+        yes(
+            "quorum",
+            "1 or more, default 1; lowered to the total weight with a warning, as keepalived",
+        ),
+        yes(
+            "hysteresis",
+            "default 0; kept below quorum with a warning, as keepalived",
+        ),
+        yes("quorum_up", "\"command args\" [user [group]]"),
+        yes("quorum_down", "as quorum_up"),
+        yes(
+            "weight",
+            "default weight of the real servers, 1..2147483647",
+        ),
+        yes("sorry_server", "IP [PORT], of the service's family"),
+        yes("sorry_server_inhibit", "after sorry_server"),
+        yes("sorry_server_lvs_method", "NAT or DR, after sorry_server"),
+        yes("real_server", "see below"),
+        yes("retry", TIMING_NOTE),
+        yes("delay_before_retry", TIMING_NOTE),
+        yes("warmup", TIMING_NOTE),
+        yes("connect_timeout", "seconds, default 5"),
+        yes("delay_loop", "seconds, default 60"),
+        yes("inhibit_on_failure", "default of the real servers"),
+    ],
+};
+
+pub(crate) static REAL_SERVER: Context = Context {
+    title: "real_server (in virtual_server)",
+    place: "in real_server",
+    keywords: &[
+        yes(
+            "weight",
+            "0..2147483647, default the virtual server's weight",
+        ),
+        yes(
+            "lvs_method",
+            "NAT or DR; DR real servers must use the service's port (DR cannot rewrite it)",
+        ),
+        yes("uthreshold", "no new flows beyond this many connections"),
+        yes("lthreshold", "new flows again below this many"),
+        yes(
+            "inhibit_on_failure",
+            "[<BOOL>]: a failed server stays with weight 0",
+        ),
+        yes("notify_up", "\"command args\" [user [group]]"),
+        yes("notify_down", "as notify_up"),
+        yes("alpha", "[<BOOL>]"),
+        yes("retry", "default of its checkers"),
+        yes("delay_before_retry", "default of its checkers"),
+        yes("warmup", "default of its checkers"),
+        yes("connect_timeout", "default of its checkers"),
+        yes("delay_loop", "default of its checkers"),
+        yes(
+            "smtp_alert",
+            "off/false/no only; on is refused: baton sends no e-mail",
+        ),
+        yes("virtualhost", "default Host of its HTTP_GET / SSL_GET"),
+        never("snmp_name", SNMP),
+        yes("TCP_CHECK", "see below"),
+        yes("HTTP_GET", "see below"),
+        yes("SSL_GET", "see below"),
+        yes("MISC_CHECK", "see below"),
+        yes("SMTP_CHECK", "see below"),
+        yes("DNS_CHECK", "see below"),
+        yes("UDP_CHECK", "see below"),
+        yes("PING_CHECK", "see below"),
+        yes("FILE_CHECK", "see below"),
+        never("BFD_CHECK", BFD),
+    ],
+};
+
+pub(crate) static TCP_CHECK: Context = Context {
+    title: "TCP_CHECK (in real_server)",
+    place: "in TCP_CHECK",
+    keywords: checker_keywords![],
+};
+
+pub(crate) static HTTP_GET: Context = Context {
+    title: "HTTP_GET (in real_server)",
+    place: "in HTTP_GET",
+    keywords: checker_keywords![
+        yes(
+            "nb_get_retry",
+            "deprecated spelling of retry, with a warning"
+        ),
+        yes(
+            "virtualhost",
+            "Host header; default the real server's, then the virtual server's"
+        ),
+        yes("http_protocol", "1.0 (default), 1.0C or 1.1"),
+        yes("fast_recovery", "[<BOOL>]"),
+        yes("enable_sni", "[<BOOL>]; SSL_GET only"),
+        yes("url", "see below; at least one"),
+    ],
+};
+
+pub(crate) static SSL_GET: Context = Context {
+    title: "SSL_GET (in real_server)",
+    place: "in SSL_GET",
+    keywords: checker_keywords![
+        yes("nb_get_retry", "as in HTTP_GET"),
+        yes("virtualhost", "as in HTTP_GET"),
+        yes("http_protocol", "as in HTTP_GET"),
+        yes("fast_recovery", "as in HTTP_GET"),
+        yes("enable_sni", "[<BOOL>]: send the virtualhost as SNI"),
+        yes("url", "see below; at least one"),
+    ],
+};
+
+pub(crate) static URL: Context = Context {
+    title: "url (in HTTP_GET and SSL_GET)",
+    place: "in url",
+    keywords: &[
+        yes("path", "required"),
+        yes("digest", "MD5 of the body, 32 hex digits"),
+        yes(
+            "status_code",
+            "codes and ranges (200 301-302), default 200-299",
+        ),
+        yes("virtualhost", "overrides the checker's"),
+        never("regex", NO_REGEX),
+        never("regex_no_match", NO_REGEX),
+        never("regex_options", NO_REGEX),
+        never("regex_stack", NO_REGEX),
+        never("regex_min_offset", NO_REGEX),
+        never("regex_max_offset", NO_REGEX),
+    ],
+};
+
+pub(crate) static MISC_CHECK: Context = Context {
+    title: "MISC_CHECK (in real_server)",
+    place: "in MISC_CHECK",
+    keywords: timing_keywords![
+        yes("misc_path", "one (quoted) command line, required"),
+        yes("misc_timeout", "whole seconds; default the delay_loop"),
+        yes("misc_dynamic", "exit codes 2..255 set the weight"),
+        yes("user", "user [group]"),
+    ],
+};
+
+pub(crate) static SMTP_CHECK: Context = Context {
+    title: "SMTP_CHECK (in real_server)",
+    place: "in SMTP_CHECK",
+    keywords: checker_keywords![
+        yes("helo_name", "default smtpchecker.keepalived.org"),
+        yes(
+            "host",
+            "deprecated in keepalived (with a warning): each block is one more SMTP_CHECK with its connection settings",
+        ),
+    ],
+};
+
+pub(crate) static SMTP_HOST: Context = Context {
+    title: "host (in SMTP_CHECK)",
+    place: "in host",
+    keywords: &[
+        yes("connect_ip", "as in SMTP_CHECK"),
+        yes("connect_port", "as in SMTP_CHECK"),
+        yes("bindto", "as in SMTP_CHECK"),
+        yes("bind_port", "as in SMTP_CHECK"),
+        yes("bind_if", "as in SMTP_CHECK"),
+        yes("connect_timeout", "as in SMTP_CHECK"),
+        yes("fwmark", "as in SMTP_CHECK"),
+    ],
+};
+
+pub(crate) static DNS_CHECK: Context = Context {
+    title: "DNS_CHECK (in real_server)",
+    place: "in DNS_CHECK",
+    keywords: checker_keywords![
+        yes(
+            "type",
+            "A NS CNAME SOA MX TXT AAAA RRSIG DNSKEY, default SOA"
+        ),
+        yes("name", "default . (the root)"),
+    ],
+};
+
+pub(crate) static UDP_CHECK: Context = Context {
+    title: "UDP_CHECK (in real_server)",
+    place: "in UDP_CHECK",
+    keywords: checker_keywords![
+        yes("payload", "hex string; default random"),
+        yes("require_reply", "[hex string, x for a nibble to ignore]"),
+        yes("min_reply_length", "default 0"),
+        yes("max_reply_length", "default 255"),
+    ],
+};
+
+pub(crate) static PING_CHECK: Context = Context {
+    title: "PING_CHECK (in real_server)",
+    place: "in PING_CHECK",
+    keywords: checker_keywords![],
+};
+
+pub(crate) static FILE_CHECK: Context = Context {
+    title: "FILE_CHECK (in real_server)",
+    place: "in FILE_CHECK",
+    keywords: &[
+        yes("track_file", "the name of a top-level track_file, required"),
+        yes(
+            "weight",
+            "-2147483647..2147483647 [reverse]; default the track_file's weight",
+        ),
+    ],
+};
+
+pub(crate) static VIRTUAL_SERVER_GROUP: Context = Context {
+    title: "virtual_server_group",
+    place: "in virtual_server_group",
+    keywords: &[
+        yes(
+            "<IPADDR> [<PORT>]",
+            "an address; no port (or 0) needs persistence",
+        ),
+        yes(
+            "<IPADDR RANGE> [<PORT>]",
+            "10.0.3.1-20, 10.0.3.250-10.0.4.10, 10.0.3.8/29 and the IPv6 forms (range end in hex)",
+        ),
+        yes("fwmark", "<INTEGER> [inet|inet6]"),
+    ],
+};
+
+pub(crate) static SSL: Context = Context {
+    title: "SSL",
+    place: "in SSL",
+    keywords: &[
+        yes("password", "of the private key"),
+        yes("ca", "PEM file of certificates to trust"),
+        yes("certificate", "PEM client certificate"),
+        yes("key", "its PEM private key"),
+    ],
+};
+
 /// The blocks in the order the compat document lists them.
 #[cfg(test)]
-pub(crate) static ALL: [&Context; 7] = PLACES;
+pub(crate) static ALL: [&Context; 22] = PLACES;
 
 /// Where each block's keywords are looked up when one turns up in the wrong place.
-static PLACES: [&Context; 7] = [
+static PLACES: [&Context; 22] = [
     &TOP,
     &GLOBAL,
     &INSTANCE,
@@ -612,6 +969,21 @@ static PLACES: [&Context; 7] = [
     &SCRIPT,
     &TRACK_FILE,
     &SYNC_GROUP,
+    &VIRTUAL_SERVER_GROUP,
+    &VIRTUAL_SERVER,
+    &REAL_SERVER,
+    &TCP_CHECK,
+    &HTTP_GET,
+    &SSL_GET,
+    &URL,
+    &MISC_CHECK,
+    &SMTP_CHECK,
+    &SMTP_HOST,
+    &DNS_CHECK,
+    &UDP_CHECK,
+    &PING_CHECK,
+    &FILE_CHECK,
+    &SSL,
 ];
 
 /// The message for a keyword that is not supported in `context`, or `None` if it is.
@@ -663,7 +1035,9 @@ const COMPAT_INTRO: &str = "\
 
 `baton run --keepalived-conf FILE` and `baton check --keepalived-conf FILE` read a
 keepalived.conf directly. This page lists every keyword of the parts baton covers (the
-VRRP side of keepalived, and the top-level blocks of the rest) and what baton does with it:
+VRRP side of keepalived, its LVS side: virtual servers, real servers and their checkers, which
+baton balances on nf_tables instead of IPVS, and the top-level blocks of the rest) and what
+baton does with it:
 
 - **supported**: read into baton's configuration model and acted on;
 - **not yet**: `baton check` refuses the file, naming the file, line, keyword and what to do
@@ -672,7 +1046,8 @@ VRRP side of keepalived, and the top-level blocks of the rest) and what baton do
 
 Nothing is skipped silently. Anything not listed here is an error too (`unknown keyword`).
 `baton.toml` uses the same key names for the supported keywords (`[global]`, `[[vrrp]]`,
-`[[vrrp_script]]`, `[[track_file]]`, `[[sync_group]]`).
+`[[vrrp_script]]`, `[[track_file]]`, `[[sync_group]]`, `[[virtual_server]]`,
+`[[virtual_server_group]]`; docs/configuration.md lists the L4 keys).
 
 Where keepalived quietly adjusts a setting (for example `nopreempt` with `state MASTER`, or a
 weighted `track_script` in a sync group), baton makes the same adjustment and reports it as
@@ -699,7 +1074,14 @@ const COMPAT_OUTRO: &str = "
   `noprefixroute`, `autojoin`, `preferred_lft` are not yet; `brd`, `dev`, `scope`, `label`
   and `no_track` are supported.
 - A script's `user GROUP` may not use keepalived's `:group` form (supplementary groups) yet.
-- `reverse` after a tracking weight is not yet; `noreverse` is accepted.
+- `reverse` after a tracking weight is not yet; `noreverse` is accepted. FILE_CHECK's
+  `weight N reverse` is supported.
+- Where keepalived corrects an LVS setting and logs it, baton does the same with a warning
+  (`quorum` above the total weight, `hysteresis` not below `quorum`, port 0 without
+  persistence, `ha_suspend` with a fwmark), except where the correction would change the
+  traffic: a DR real server on another port than the service, a real or sorry server of the
+  other family, a checker without urls or `misc_path`, or a service by address without
+  `protocol` are errors.
 ";
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The keepalived.conf reader: `lexer` (words, braces, comments, quotes, includes),
-//! `parser` (statements and blocks), `mapping` (what each keyword means), `keywords` (what
-//! baton supports, and why not when it does not).
+//! `parser` (statements and blocks), `mapping` (what each keyword means), `virtual_server`
+//! (the same for the LVS family), `keywords` (what baton supports, and why not when it does
+//! not).
 
 mod keywords;
 mod lexer;
 mod mapping;
 mod parser;
+mod virtual_server;
 
 use std::path::Path;
 

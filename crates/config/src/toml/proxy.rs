@@ -1,5 +1,5 @@
 //! `[[frontend]]` and `[[backend]]`: the proxy, which only `baton.toml` configures
-//! (keepalived.conf's LVS `virtual_server` is another thing, and stays unsupported).
+//! (keepalived.conf's LVS `virtual_server` is the L4 balancer: `toml/virtual_server.rs`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;

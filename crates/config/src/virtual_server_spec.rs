@@ -1,0 +1,1054 @@
+//! What both front ends read of keepalived's LVS family (`virtual_server`,
+//! `virtual_server_group`, `real_server`, the checkers, `SSL`) before defaults, and how
+//! [`build`] resolves it into [`VirtualServer`]s the way keepalived's
+//! `validate_check_config` does: a checker's timing comes from the checker, else its real
+//! server, else its virtual server, else the checker's own default; what keepalived
+//! corrects with a log line is a warning here, or an error where the correction would
+//! change what goes on the wire (a DR real server on another port).
+
+pub(crate) mod fields;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::diagnostic::{Diagnostics, Location};
+use crate::model::{Family, NotifyScript, ScriptUser};
+use crate::spec::At;
+use crate::virtual_server::{
+    Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,
+    RealServer, ServiceMatch, SorryServer, SslContext, UrlCheck, VirtualServer,
+};
+use fields::Granularity;
+
+const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_STATUS: std::ops::RangeInclusive<u16> = 200..=299;
+/// keepalived's `SMTP_DEFAULT_HELO`.
+const DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
+
+/// `virtual_server IP PORT | fwmark N | group NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ServiceDraft {
+    Address(SocketAddr),
+    Fwmark(u32),
+    Group(At<String>),
+}
+
+/// The settings a virtual server, a real server and a checker may each give; the first
+/// one set, from the checker up, wins.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TimingDraft {
+    pub(crate) delay_loop: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) retry: Option<u32>,
+    pub(crate) delay_before_retry: Option<Duration>,
+    pub(crate) warmup: Option<Duration>,
+    pub(crate) alpha: Option<bool>,
+}
+
+impl TimingDraft {
+    /// Each setting of `self`, else of `outer`.
+    fn over(&self, outer: &TimingDraft) -> TimingDraft {
+        TimingDraft {
+            delay_loop: self.delay_loop.or(outer.delay_loop),
+            connect_timeout: self.connect_timeout.or(outer.connect_timeout),
+            retry: self.retry.or(outer.retry),
+            delay_before_retry: self.delay_before_retry.or(outer.delay_before_retry),
+            warmup: self.warmup.or(outer.warmup),
+            alpha: self.alpha.or(outer.alpha),
+        }
+    }
+}
+
+/// The scheduler flags, resolved against `lb_algo` once the whole block is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SchedFlag {
+    ShPort,
+    ShFallback,
+    MhPort,
+    MhFallback,
+    /// IPVS's `IP_VS_SVC_F_SCHED1`: sh-fallback / mh-fallback.
+    Flag1,
+    /// `IP_VS_SVC_F_SCHED2`: sh-port / mh-port.
+    Flag2,
+    /// `IP_VS_SVC_F_SCHED3`: no scheduler uses it.
+    Flag3,
+    /// keepalived 2.2.7 accepts it and does nothing with it.
+    Hashed,
+}
+
+impl SchedFlag {
+    fn name(self) -> &'static str {
+        match self {
+            SchedFlag::ShPort => "sh-port",
+            SchedFlag::ShFallback => "sh-fallback",
+            SchedFlag::MhPort => "mh-port",
+            SchedFlag::MhFallback => "mh-fallback",
+            SchedFlag::Flag1 => "flag-1",
+            SchedFlag::Flag2 => "flag-2",
+            SchedFlag::Flag3 => "flag-3",
+            SchedFlag::Hashed => "hashed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct VirtualServerDraft {
+    /// baton.toml's `name`; `None` in keepalived.conf, where it is made from the service.
+    pub(crate) name: Option<String>,
+    pub(crate) location: Location,
+    /// `None` when it was invalid (the front end said so).
+    pub(crate) service: Option<ServiceDraft>,
+    pub(crate) ip_family: Option<At<Family>>,
+    pub(crate) protocol: Option<L4Protocol>,
+    /// keepalived.conf: a service by address must name its protocol (keepalived 2.2.7
+    /// would use UDP and log a configuration error).
+    pub(crate) protocol_required: bool,
+    pub(crate) lb_algo: Option<LbAlgo>,
+    pub(crate) sched_flags: Vec<At<SchedFlag>>,
+    pub(crate) lb_kind: Option<LbKind>,
+    pub(crate) persistence_timeout: Option<u32>,
+    pub(crate) persistence_granularity: Option<At<Granularity>>,
+    pub(crate) timing: TimingDraft,
+    pub(crate) inhibit_on_failure: Option<bool>,
+    pub(crate) ha_suspend: Option<At<bool>>,
+    pub(crate) virtualhost: Option<String>,
+    pub(crate) omega: bool,
+    pub(crate) quorum: Option<u32>,
+    pub(crate) hysteresis: Option<u32>,
+    pub(crate) quorum_up: Option<NotifyScript>,
+    pub(crate) quorum_down: Option<NotifyScript>,
+    /// The default weight of the real servers.
+    pub(crate) weight: Option<u32>,
+    pub(crate) sorry_server: Option<SorryDraft>,
+    pub(crate) snat: Option<At<bool>>,
+    pub(crate) real_servers: Vec<RealServerDraft>,
+}
+
+impl VirtualServerDraft {
+    pub(crate) fn new(location: Location) -> VirtualServerDraft {
+        VirtualServerDraft {
+            name: None,
+            location,
+            service: None,
+            ip_family: None,
+            protocol: None,
+            protocol_required: false,
+            lb_algo: None,
+            sched_flags: Vec::new(),
+            lb_kind: None,
+            persistence_timeout: None,
+            persistence_granularity: None,
+            timing: TimingDraft::default(),
+            inhibit_on_failure: None,
+            ha_suspend: None,
+            virtualhost: None,
+            omega: false,
+            quorum: None,
+            hysteresis: None,
+            quorum_up: None,
+            quorum_down: None,
+            weight: None,
+            sorry_server: None,
+            snat: None,
+            real_servers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SorryDraft {
+    pub(crate) address: SocketAddr,
+    pub(crate) inhibit: bool,
+    pub(crate) lb_kind: Option<LbKind>,
+    pub(crate) location: Location,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RealServerDraft {
+    /// Port 0 when none was written.
+    pub(crate) address: SocketAddr,
+    pub(crate) location: Location,
+    pub(crate) weight: Option<u32>,
+    pub(crate) lb_kind: Option<LbKind>,
+    pub(crate) inhibit_on_failure: Option<bool>,
+    pub(crate) uthreshold: Option<u32>,
+    pub(crate) lthreshold: Option<u32>,
+    pub(crate) notify_up: Option<NotifyScript>,
+    pub(crate) notify_down: Option<NotifyScript>,
+    pub(crate) timing: TimingDraft,
+    pub(crate) virtualhost: Option<String>,
+    pub(crate) checkers: Vec<CheckerDraft>,
+}
+
+impl RealServerDraft {
+    pub(crate) fn new(address: SocketAddr, location: Location) -> RealServerDraft {
+        RealServerDraft {
+            address,
+            location,
+            weight: None,
+            lb_kind: None,
+            inhibit_on_failure: None,
+            uthreshold: None,
+            lthreshold: None,
+            notify_up: None,
+            notify_down: None,
+            timing: TimingDraft::default(),
+            virtualhost: None,
+            checkers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CheckerDraft {
+    pub(crate) kind: CheckerKindDraft,
+    pub(crate) location: Location,
+    pub(crate) connect_ip: Option<IpAddr>,
+    pub(crate) connect_port: Option<u16>,
+    pub(crate) bind_ip: Option<IpAddr>,
+    pub(crate) bind_port: Option<u16>,
+    pub(crate) bind_if: Option<String>,
+    pub(crate) fwmark: Option<u32>,
+    pub(crate) timing: TimingDraft,
+    /// `None`: global_defs `checker_log_all_failures`.
+    pub(crate) log_all_failures: Option<bool>,
+}
+
+impl CheckerDraft {
+    pub(crate) fn new(kind: CheckerKindDraft, location: Location) -> CheckerDraft {
+        CheckerDraft {
+            kind,
+            location,
+            connect_ip: None,
+            connect_port: None,
+            bind_ip: None,
+            bind_port: None,
+            bind_if: None,
+            fwmark: None,
+            timing: TimingDraft::default(),
+            log_all_failures: None,
+        }
+    }
+
+    /// Whether any connection setting was written (SMTP_CHECK's `host` blocks depend on it).
+    pub(crate) fn has_connection_settings(&self) -> bool {
+        self.connect_ip.is_some()
+            || self.connect_port.is_some()
+            || self.bind_ip.is_some()
+            || self.bind_port.is_some()
+            || self.bind_if.is_some()
+            || self.fwmark.is_some()
+            || self.timing.connect_timeout.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum CheckerKindDraft {
+    Tcp,
+    Http(HttpDraft),
+    Misc(MiscDraft),
+    Smtp {
+        helo_name: Option<String>,
+    },
+    Dns {
+        record_type: Option<DnsType>,
+        name: Option<String>,
+    },
+    Udp(UdpDraft),
+    Ping,
+    File(FileDraft),
+}
+
+impl CheckerKindDraft {
+    /// The keyword, for messages.
+    pub(crate) fn keyword(&self) -> &'static str {
+        match self {
+            CheckerKindDraft::Tcp => "TCP_CHECK",
+            CheckerKindDraft::Http(h) if h.tls => "SSL_GET",
+            CheckerKindDraft::Http(_) => "HTTP_GET",
+            CheckerKindDraft::Misc(_) => "MISC_CHECK",
+            CheckerKindDraft::Smtp { .. } => "SMTP_CHECK",
+            CheckerKindDraft::Dns { .. } => "DNS_CHECK",
+            CheckerKindDraft::Udp(_) => "UDP_CHECK",
+            CheckerKindDraft::Ping => "PING_CHECK",
+            CheckerKindDraft::File(_) => "FILE_CHECK",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HttpDraft {
+    pub(crate) tls: bool,
+    /// Each with an empty `status_codes` when none was written.
+    pub(crate) urls: Vec<UrlCheck>,
+    pub(crate) virtualhost: Option<String>,
+    pub(crate) http_protocol: Option<HttpVersion>,
+    pub(crate) enable_sni: bool,
+    pub(crate) fast_recovery: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MiscDraft {
+    pub(crate) argv: Option<Vec<String>>,
+    /// `misc_path` was written, valid or not.
+    pub(crate) argv_given: bool,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) dynamic: bool,
+    pub(crate) user: Option<ScriptUser>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UdpDraft {
+    pub(crate) payload: Vec<u8>,
+    /// The bytes and their mask (see [`fields::hex`]).
+    pub(crate) require_reply: Option<(Vec<u8>, Vec<u8>)>,
+    pub(crate) min_reply_length: Option<u16>,
+    pub(crate) max_reply_length: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FileDraft {
+    pub(crate) track_file: Option<At<String>>,
+    pub(crate) weight: Option<i32>,
+    pub(crate) reverse: bool,
+}
+
+/// `virtual_server_group NAME { ... }`.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupDraft {
+    pub(crate) name: String,
+    pub(crate) location: Location,
+    pub(crate) entries: Vec<GroupEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct GroupEntry {
+    pub(crate) service: ServiceMatch,
+    /// `fwmark N inet|inet6`.
+    pub(crate) family: Option<Family>,
+    pub(crate) location: Location,
+}
+
+/// What the checkers need from outside the virtual servers: the track files (name and
+/// own weight, defined or not valid) and the `SSL` block.
+pub(crate) struct Context<'a> {
+    pub(crate) track_files: &'a [(String, i32)],
+    pub(crate) ssl: Option<&'a SslContext>,
+    pub(crate) groups: &'a [GroupDraft],
+    /// global_defs `checker_log_all_failures`.
+    pub(crate) log_all_failures: bool,
+}
+
+/// The virtual servers with every default filled in. One that cannot be built (a group
+/// that does not exist) is left out, with its error.
+pub(crate) fn build(
+    drafts: Vec<VirtualServerDraft>,
+    context: &Context<'_>,
+    d: &mut Diagnostics,
+) -> Vec<VirtualServer> {
+    for group in context.groups {
+        check_group(group, d);
+    }
+    drafts
+        .into_iter()
+        .filter_map(|v| virtual_server(v, context, d))
+        .collect()
+}
+
+/// A group has entries, all of one family.
+fn check_group(group: &GroupDraft, d: &mut Diagnostics) {
+    if group.entries.is_empty() {
+        d.error(
+            &group.location,
+            format!(
+                "virtual_server_group {}: no entries (keepalived removes such a group)",
+                group.name
+            ),
+        );
+    }
+    let mut first: Option<(Family, &GroupEntry)> = None;
+    for entry in &group.entries {
+        let family = match entry.service {
+            ServiceMatch::Address(a) => Family::of(a.ip()),
+            ServiceMatch::Range { first, .. } => Family::of(first),
+            ServiceMatch::Fwmark(_) => match entry.family {
+                Some(f) => f,
+                None => continue,
+            },
+        };
+        match first {
+            None => first = Some((family, entry)),
+            Some((f, at)) if f != family => d.error(
+                &entry.location,
+                format!(
+                    "virtual_server_group {}: this entry is {family} but the one at {} is {f}; \
+                     a group is of one family (mixing them needs TUN real servers, which \
+                     baton does not support)",
+                    group.name, at.location
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+/// The name keepalived.conf's services get: `10.0.3.100:80/tcp`, `fwmark:5/tcp`,
+/// `group:web/tcp`.
+fn service_name(service: &ServiceDraft, protocol: L4Protocol) -> String {
+    let proto = protocol.as_str();
+    match service {
+        ServiceDraft::Address(a) => format!("{a}/{proto}"),
+        ServiceDraft::Fwmark(m) => format!("fwmark:{m}/{proto}"),
+        ServiceDraft::Group(g) => format!("group:{}/{proto}", g.value),
+    }
+}
+
+fn family_max_prefix(family: Family) -> u8 {
+    match family {
+        Family::Ipv4 => 32,
+        Family::Ipv6 => 128,
+    }
+}
+
+fn unspecified(family: Family) -> IpAddr {
+    match family {
+        Family::Ipv4 => Ipv4Addr::UNSPECIFIED.into(),
+        Family::Ipv6 => Ipv6Addr::UNSPECIFIED.into(),
+    }
+}
+
+fn virtual_server(
+    v: VirtualServerDraft,
+    context: &Context<'_>,
+    d: &mut Diagnostics,
+) -> Option<VirtualServer> {
+    let service = v.service.clone()?;
+    // Group entries, with the family a fwmark entry was given.
+    let entries: Vec<(ServiceMatch, Option<Family>)> = match &service {
+        ServiceDraft::Address(a) => vec![(ServiceMatch::Address(*a), None)],
+        ServiceDraft::Fwmark(m) => vec![(ServiceMatch::Fwmark(*m), None)],
+        ServiceDraft::Group(g) => {
+            let Some(group) = context.groups.iter().find(|x| x.name == g.value) else {
+                let name = v.name.as_deref().unwrap_or("");
+                let what = if name.is_empty() {
+                    "virtual_server".to_owned()
+                } else {
+                    format!("virtual server {name}")
+                };
+                d.error(
+                    &g.at,
+                    format!(
+                        "{what}: group {0}: no virtual_server_group named {0}",
+                        g.value
+                    ),
+                );
+                return None;
+            };
+            group
+                .entries
+                .iter()
+                .map(|e| (e.service, e.family))
+                .collect()
+        }
+    };
+    let address_family = entries.iter().find_map(|(m, _)| match m {
+        ServiceMatch::Address(a) => Some(Family::of(a.ip())),
+        ServiceMatch::Range { first, .. } => Some(Family::of(*first)),
+        ServiceMatch::Fwmark(_) => None,
+    });
+    let has_address = address_family.is_some();
+    let has_fwmark = entries
+        .iter()
+        .any(|(m, _)| matches!(m, ServiceMatch::Fwmark(_)));
+
+    let protocol = match v.protocol {
+        Some(p) => p,
+        None if v.protocol_required && has_address => {
+            let what = match &service {
+                ServiceDraft::Address(a) => a.to_string(),
+                ServiceDraft::Group(g) => format!("group {}", g.value),
+                ServiceDraft::Fwmark(m) => format!("fwmark {m}"),
+            };
+            d.error(
+                &v.location,
+                format!(
+                    "virtual server {what}: no protocol; keepalived 2.2.7 would balance UDP \
+                     (and log a configuration error): write protocol TCP, UDP or SCTP"
+                ),
+            );
+            L4Protocol::Tcp
+        }
+        None => L4Protocol::Tcp,
+    };
+    let name = v
+        .name
+        .clone()
+        .unwrap_or_else(|| service_name(&service, protocol));
+    let c = format!("virtual server {name}");
+    let c = c.as_str();
+
+    // keepalived: the addresses decide; a fwmark service takes ip_family, else a group's
+    // fwmark family, else its real / sorry servers' (non-TUN, which is all of baton's).
+    let fwmark_family = entries.iter().find_map(|(_, f)| *f);
+    let server_family = v
+        .real_servers
+        .first()
+        .map(|r| Family::of(r.address.ip()))
+        .or(v.sorry_server.as_ref().map(|s| Family::of(s.address.ip())));
+    let granularity_family = v
+        .persistence_granularity
+        .as_ref()
+        .and_then(|g| g.value.netmask.then_some(Family::Ipv4));
+    let family = address_family
+        .or(v.ip_family.as_ref().map(|f| f.value))
+        .or(fwmark_family)
+        .or(server_family)
+        .or(granularity_family)
+        .unwrap_or(Family::Ipv4);
+    if let Some(f) = v.ip_family.as_ref().filter(|f| f.value != family) {
+        d.error(
+            &f.at,
+            format!(
+                "{c}: ip_family {} conflicts with the service's addresses, which are {family}",
+                f.value
+            ),
+        );
+    }
+    if let Some(f) = fwmark_family.filter(|f| *f != family) {
+        d.error(
+            &v.location,
+            format!("{c}: its group's fwmark is {f} but the service is {family}"),
+        );
+    }
+
+    let lb_algo = v.lb_algo.unwrap_or(LbAlgo::Wlc);
+    let (mut hash_port, mut hash_fallback) = (false, false);
+    for flag in &v.sched_flags {
+        let hashing = matches!(lb_algo, LbAlgo::Sh | LbAlgo::Mh);
+        let (applies, port) = match flag.value {
+            SchedFlag::ShPort => (lb_algo == LbAlgo::Sh, true),
+            SchedFlag::ShFallback => (lb_algo == LbAlgo::Sh, false),
+            SchedFlag::MhPort => (lb_algo == LbAlgo::Mh, true),
+            SchedFlag::MhFallback => (lb_algo == LbAlgo::Mh, false),
+            // IPVS numbers the flags: SCHED1 is sh/mh-fallback, SCHED2 sh/mh-port.
+            SchedFlag::Flag1 => (hashing, false),
+            SchedFlag::Flag2 => (hashing, true),
+            SchedFlag::Flag3 | SchedFlag::Hashed => (false, false),
+        };
+        let name = flag.value.name();
+        if applies {
+            if port {
+                hash_port = true;
+            } else {
+                hash_fallback = true;
+            }
+        } else if flag.value == SchedFlag::Hashed {
+            d.warn(
+                &flag.at,
+                format!("{c}: hashed has no effect (keepalived ignores it too); ignored"),
+            );
+        } else {
+            d.warn(
+                &flag.at,
+                format!(
+                    "{c}: {name} means nothing for lb_algo {}; ignored (as keepalived and \
+                     IPVS do)",
+                    lb_algo.as_str()
+                ),
+            );
+        }
+    }
+
+    let lb_kind = v.lb_kind.unwrap_or(LbKind::Nat);
+    let mut persistence = None;
+    if v.persistence_timeout.is_some() || v.persistence_granularity.is_some() {
+        let max = family_max_prefix(family);
+        let granularity = match &v.persistence_granularity {
+            Some(g) if g.value.netmask && family == Family::Ipv6 => {
+                d.error(
+                    &g.at,
+                    format!(
+                        "{c}: persistence_granularity is an IPv4 netmask but the service is \
+                         IPv6; write a prefix length"
+                    ),
+                );
+                max
+            }
+            Some(g) if g.value.prefix > max => {
+                d.error(
+                    &g.at,
+                    format!(
+                        "{c}: persistence_granularity {} is longer than an {family} address",
+                        g.value.prefix
+                    ),
+                );
+                max
+            }
+            Some(g) => g.value.prefix,
+            None => max,
+        };
+        persistence = Some(Persistence {
+            timeout: Duration::from_secs(u64::from(
+                v.persistence_timeout
+                    .unwrap_or(fields::DEFAULT_PERSISTENCE as u32),
+            )),
+            granularity,
+        });
+    }
+    let port_zero = entries.iter().any(|(m, _)| match m {
+        ServiceMatch::Address(a) => a.port() == 0,
+        ServiceMatch::Range { port, .. } => *port == 0,
+        ServiceMatch::Fwmark(_) => false,
+    });
+    if port_zero && persistence.is_none() {
+        d.warn(
+            &v.location,
+            format!(
+                "{c}: port 0 (every port) is only valid for persistent services; persistence \
+                 of {} seconds set, as keepalived",
+                fields::DEFAULT_PERSISTENCE
+            ),
+        );
+        persistence = Some(Persistence {
+            timeout: Duration::from_secs(fields::DEFAULT_PERSISTENCE),
+            granularity: family_max_prefix(family),
+        });
+    }
+
+    let mut ha_suspend = v.ha_suspend.as_ref().is_some_and(|h| h.value);
+    if let Some(h) = v.ha_suspend.as_ref().filter(|_| ha_suspend && has_fwmark) {
+        d.warn(
+            &h.at,
+            format!("{c}: ha_suspend cannot work with fwmarks (there is no address to wait for); ignored, as keepalived"),
+        );
+        ha_suspend = false;
+    }
+    let snat = v.snat.as_ref().is_some_and(|s| s.value);
+    if let Some(s) = v.snat.as_ref().filter(|_| snat && lb_kind != LbKind::Nat) {
+        d.error(
+            &s.at,
+            format!(
+                "{c}: snat applies to NAT only: with DR the real servers answer clients directly"
+            ),
+        );
+    }
+
+    if v.real_servers.is_empty() {
+        d.error(
+            &v.location,
+            format!("{c}: no real_server (keepalived ignores such a virtual server)"),
+        );
+    }
+
+    let service_ports: Vec<(Option<u16>, bool)> = entries
+        .iter()
+        .map(|(m, _)| match m {
+            ServiceMatch::Address(a) => (Some(a.port()), false),
+            ServiceMatch::Range { port, .. } => (Some(*port), false),
+            ServiceMatch::Fwmark(_) => (None, true),
+        })
+        .collect();
+    // A single address's port is what real servers without one take (keepalived fills it
+    // in for services by address only).
+    let own_port = match service {
+        ServiceDraft::Address(a) => Some(a.port()),
+        _ => None,
+    };
+    let port_for =
+        |what: &str, address: SocketAddr, kind: LbKind, at: &Location, d: &mut Diagnostics| {
+            let mut address = address;
+            if address.port() == 0 {
+                if let Some(port) = own_port {
+                    address.set_port(port);
+                }
+            }
+            if kind == LbKind::Dr && address.port() != 0 {
+                for (port, fwmark) in &service_ports {
+                    match port {
+                        None if *fwmark => d.error(
+                            at,
+                            format!(
+                                "{c}: {what} {address}: DR cannot rewrite the port, and a fwmark \
+                             service keeps the client's; write it without a port"
+                            ),
+                        ),
+                        Some(port) if *port != address.port() => d.error(
+                            at,
+                            format!(
+                                "{c}: {what} {address}: DR cannot rewrite the port: it must be the \
+                             service's, {port} (or none)"
+                            ),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            address
+        };
+
+    let default_weight = v.weight.unwrap_or(1);
+    let outer = v.timing.clone();
+    let inhibit = v.inhibit_on_failure.unwrap_or(false);
+    let mut real_servers: Vec<RealServer> = Vec::new();
+    for r in &v.real_servers {
+        let r_family = Family::of(r.address.ip());
+        if r_family != family {
+            d.error(
+                &r.location,
+                format!(
+                    "{c}: real server {} is {r_family} but the service is {family} (mixing \
+                     them needs TUN, which baton does not support)",
+                    r.address.ip()
+                ),
+            );
+        }
+        let kind = r.lb_kind.or(v.lb_kind).unwrap_or(LbKind::Nat);
+        let address = port_for("real server", r.address, kind, &r.location, d);
+        if let Some(first) = real_servers.iter().find(|x| x.address == address) {
+            d.error(
+                &r.location,
+                format!(
+                    "{c}: real server {address} is listed twice (first at {})",
+                    first.location
+                ),
+            );
+            continue;
+        }
+        let timing = r.timing.over(&outer);
+        let mut checkers = Vec::new();
+        for checker in &r.checkers {
+            let Some(checker) = resolve_checker(checker, r, address, &timing, &v, context, c, d)
+            else {
+                continue;
+            };
+            checkers.push(checker);
+        }
+        real_servers.push(RealServer {
+            address,
+            weight: r.weight.unwrap_or(default_weight),
+            lb_kind: kind,
+            inhibit_on_failure: r.inhibit_on_failure.unwrap_or(inhibit),
+            uthreshold: r.uthreshold.unwrap_or(0),
+            lthreshold: r.lthreshold.unwrap_or(0),
+            notify_up: r.notify_up.clone(),
+            notify_down: r.notify_down.clone(),
+            checkers,
+            location: r.location.clone(),
+        });
+    }
+
+    let sorry_server = v.sorry_server.as_ref().map(|s| {
+        let s_family = Family::of(s.address.ip());
+        if s_family != family {
+            d.error(
+                &s.location,
+                format!(
+                    "{c}: sorry_server {} is {s_family} but the service is {family}",
+                    s.address.ip()
+                ),
+            );
+        }
+        let kind = s.lb_kind.or(v.lb_kind).unwrap_or(LbKind::Nat);
+        SorryServer {
+            address: port_for("sorry_server", s.address, kind, &s.location, d),
+            inhibit: s.inhibit,
+            lb_kind: kind,
+            location: s.location.clone(),
+        }
+    });
+
+    // keepalived's validate_check_config: "quorum ... exceeds total weight of real
+    // servers, reducing quorum", then hysteresis below quorum.
+    let total: u64 = real_servers.iter().map(|r| u64::from(r.weight)).sum();
+    let mut quorum = v.quorum.unwrap_or(1);
+    if u64::from(quorum) > total && !real_servers.is_empty() {
+        d.warn(
+            &v.location,
+            format!(
+                "{c}: quorum {quorum} exceeds the total weight of the real servers, {total}, so \
+                 the service could never be up; lowered to {total}, as keepalived"
+            ),
+        );
+        quorum = total as u32;
+    }
+    let mut hysteresis = v.hysteresis.unwrap_or(0);
+    if hysteresis > 0 && hysteresis >= quorum {
+        let lowered = quorum.saturating_sub(1);
+        d.warn(
+            &v.location,
+            format!(
+                "{c}: hysteresis {hysteresis} is not below quorum {quorum}; lowered to \
+                 {lowered}, as keepalived"
+            ),
+        );
+        hysteresis = lowered;
+    }
+
+    Some(VirtualServer {
+        name,
+        matches: entries.into_iter().map(|(m, _)| m).collect(),
+        family,
+        protocol,
+        lb_algo,
+        hash_port,
+        hash_fallback,
+        lb_kind,
+        persistence,
+        delay_loop: outer.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
+        ha_suspend,
+        virtualhost: v.virtualhost.clone(),
+        alpha: outer.alpha.unwrap_or(false),
+        omega: v.omega,
+        quorum,
+        hysteresis,
+        quorum_up: v.quorum_up.clone(),
+        quorum_down: v.quorum_down.clone(),
+        sorry_server,
+        snat,
+        real_servers,
+        location: v.location.clone(),
+    })
+}
+
+/// One checker with keepalived's inheritance applied; `None` (with an error) when it
+/// cannot run.
+#[allow(clippy::too_many_arguments)]
+fn resolve_checker(
+    checker: &CheckerDraft,
+    real: &RealServerDraft,
+    real_address: SocketAddr,
+    real_timing: &TimingDraft,
+    v: &VirtualServerDraft,
+    context: &Context<'_>,
+    c: &str,
+    d: &mut Diagnostics,
+) -> Option<Checker> {
+    let keyword = checker.kind.keyword();
+    let at = &checker.location;
+    let timing = checker.timing.over(real_timing);
+    let delay_loop = timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
+    // The checkers' own defaults (queue_checker, and the checker's handler).
+    let (default_retry, default_delay_before_retry) = match checker.kind {
+        CheckerKindDraft::Http(_) => (1, Duration::from_secs(3)),
+        CheckerKindDraft::Misc(_) => (0, Duration::from_secs(1)),
+        CheckerKindDraft::Dns { .. } => (3, delay_loop),
+        _ => (1, Duration::from_secs(1)),
+    };
+    let retry = match checker.kind {
+        // FILE_CHECK has no retry: the file's value is the verdict.
+        CheckerKindDraft::File(_) => 0,
+        _ => timing.retry.unwrap_or(default_retry),
+    };
+    let warmup = timing.warmup.unwrap_or(delay_loop);
+    let connect_ip = checker.connect_ip.unwrap_or(real_address.ip());
+    let connect = SocketAddr::new(
+        connect_ip,
+        checker.connect_port.unwrap_or(real_address.port()),
+    );
+    let uses_port = !matches!(
+        checker.kind,
+        CheckerKindDraft::Ping | CheckerKindDraft::Misc(_) | CheckerKindDraft::File(_)
+    );
+    if uses_port && connect.port() == 0 {
+        d.error(
+            at,
+            format!(
+                "{c}: real server {}: {keyword} has no port to connect to (the real server \
+                 has none): write connect_port",
+                real.address
+            ),
+        );
+        return None;
+    }
+    let bind = match (checker.bind_ip, checker.bind_port) {
+        (None, None) => None,
+        (ip, port) => {
+            let ip = ip.unwrap_or(unspecified(Family::of(connect_ip)));
+            if ip.is_ipv6() != connect_ip.is_ipv6() {
+                d.error(
+                    at,
+                    format!(
+                        "{c}: real server {}: {keyword}: bindto {ip} and the address it \
+                         connects to, {connect_ip}, are of different families",
+                        real.address
+                    ),
+                );
+            }
+            Some(SocketAddr::new(ip, port.unwrap_or(0)))
+        }
+    };
+    let kind = match &checker.kind {
+        CheckerKindDraft::Tcp => CheckerKind::Tcp,
+        CheckerKindDraft::Http(h) => {
+            if h.urls.is_empty() {
+                d.error(
+                    at,
+                    format!(
+                        "{c}: real server {}: {keyword} has no url to check",
+                        real.address
+                    ),
+                );
+                return None;
+            }
+            let urls = h
+                .urls
+                .iter()
+                .map(|u| {
+                    let mut u = u.clone();
+                    if u.status_codes.is_empty() {
+                        u.status_codes.push(DEFAULT_STATUS);
+                    }
+                    u
+                })
+                .collect();
+            CheckerKind::Http {
+                tls: h.tls,
+                urls,
+                virtualhost: h
+                    .virtualhost
+                    .clone()
+                    .or(real.virtualhost.clone())
+                    .or(v.virtualhost.clone()),
+                http_protocol: h.http_protocol.unwrap_or(HttpVersion::Http10),
+                enable_sni: h.enable_sni,
+                fast_recovery: h.fast_recovery,
+                ssl: h.tls.then(|| context.ssl.cloned()).flatten(),
+            }
+        }
+        CheckerKindDraft::Misc(m) => {
+            let Some(argv) = m.argv.clone() else {
+                if !m.argv_given {
+                    d.error(
+                        at,
+                        format!(
+                            "{c}: real server {}: MISC_CHECK has no misc_path",
+                            real.address
+                        ),
+                    );
+                }
+                return None;
+            };
+            CheckerKind::Misc {
+                argv,
+                timeout: m.timeout.unwrap_or(delay_loop),
+                dynamic: m.dynamic,
+                user: m.user.clone(),
+            }
+        }
+        CheckerKindDraft::Smtp { helo_name } => CheckerKind::Smtp {
+            helo_name: helo_name.clone().unwrap_or_else(|| DEFAULT_HELO.to_owned()),
+        },
+        CheckerKindDraft::Dns { record_type, name } => CheckerKind::Dns {
+            record_type: record_type.unwrap_or(DnsType::Soa),
+            name: name.clone().unwrap_or_default(),
+        },
+        CheckerKindDraft::Udp(u) => {
+            let min = u.min_reply_length.unwrap_or(0);
+            let max = u.max_reply_length.unwrap_or(255);
+            if min > max {
+                d.error(
+                    at,
+                    format!(
+                        "{c}: real server {}: UDP_CHECK min_reply_length {min} is more than \
+                         max_reply_length {max}: the check could never pass",
+                        real.address
+                    ),
+                );
+            }
+            let (require_reply, reply_mask) = match &u.require_reply {
+                Some((bytes, mask)) => (Some(bytes.clone()), mask.clone()),
+                None => (None, Vec::new()),
+            };
+            CheckerKind::Udp {
+                payload: u.payload.clone(),
+                require_reply,
+                reply_mask,
+                min_reply_length: min,
+                max_reply_length: max,
+            }
+        }
+        CheckerKindDraft::Ping => CheckerKind::Ping,
+        CheckerKindDraft::File(f) => {
+            let Some(name) = &f.track_file else {
+                d.error(
+                    at,
+                    format!(
+                        "{c}: real server {}: FILE_CHECK has no track_file",
+                        real.address
+                    ),
+                );
+                return None;
+            };
+            let Some((_, own_weight)) = context.track_files.iter().find(|(n, _)| *n == name.value)
+            else {
+                d.error(
+                    &name.at,
+                    format!(
+                        "{c}: real server {}: FILE_CHECK track_file {1}: no track_file named {1}",
+                        real.address, name.value
+                    ),
+                );
+                return None;
+            };
+            CheckerKind::File {
+                track_file: name.value.clone(),
+                weight: f.weight.unwrap_or(*own_weight),
+                reverse: f.reverse,
+            }
+        }
+    };
+    Some(Checker {
+        kind,
+        connect,
+        bind,
+        bind_interface: checker.bind_if.clone(),
+        fwmark: checker.fwmark,
+        connect_timeout: timing.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        delay_loop,
+        fall: retry.saturating_add(1),
+        delay_before_retry: timing
+            .delay_before_retry
+            .unwrap_or(default_delay_before_retry),
+        warmup: (!warmup.is_zero()).then_some(warmup),
+        start_down: timing.alpha.unwrap_or(false),
+        log_all_failures: checker.log_all_failures.unwrap_or(context.log_all_failures),
+        location: checker.location.clone(),
+    })
+}
+
+/// Services two virtual servers both claim: the same match and protocol.
+pub(crate) fn duplicates(servers: &[VirtualServer], d: &mut Diagnostics) {
+    let mut seen: HashMap<(ServiceMatch, L4Protocol), &VirtualServer> = HashMap::new();
+    for v in servers {
+        for m in &v.matches {
+            match seen.get(&(*m, v.protocol)) {
+                // The same name twice is reported as such.
+                Some(first) if first.name == v.name => {}
+                Some(first) => d.error(
+                    &v.location,
+                    format!(
+                        "virtual server {}: {} is already balanced by virtual server {} at {}",
+                        v.name,
+                        describe(m, v.protocol),
+                        first.name,
+                        first.location
+                    ),
+                ),
+                None => {
+                    seen.insert((*m, v.protocol), v);
+                }
+            }
+        }
+    }
+}
+
+fn describe(m: &ServiceMatch, protocol: L4Protocol) -> String {
+    let proto = protocol.as_str();
+    match m {
+        ServiceMatch::Address(a) => format!("{a}/{proto}"),
+        ServiceMatch::Range { first, last, port } => format!("{first}-{last} port {port}/{proto}"),
+        ServiceMatch::Fwmark(mark) => format!("fwmark {mark}/{proto}"),
+    }
+}
