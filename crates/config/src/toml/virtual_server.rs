@@ -418,18 +418,19 @@ impl Reader<'_> {
         );
         r.timing.alpha = t.alpha;
         r.virtualhost = t.virtualhost;
+        // In the order they are written, as keepalived.conf's blocks are.
+        let mut tables: Vec<(&str, &Spanned<DeValue<'_>>)> = Vec::new();
         for kind in CHECKERS {
-            let Some(value) = item.get_ref().get(kind) else {
-                continue;
-            };
-            let tables: Vec<&Spanned<DeValue<'_>>> = match value.get_ref() {
-                DeValue::Array(items) => items.iter().collect(),
-                _ => vec![value],
-            };
-            for table in tables {
-                if let Some(checker) = self.checker(kind, table, c) {
-                    r.checkers.push(checker);
-                }
+            match item.get_ref().get(kind).map(|v| (v, v.get_ref())) {
+                Some((_, DeValue::Array(items))) => tables.extend(items.iter().map(|t| (kind, t))),
+                Some((value, _)) => tables.push((kind, value)),
+                None => {}
+            }
+        }
+        tables.sort_by_key(|(_, table)| table.span().start);
+        for (kind, table) in tables {
+            if let Some(checker) = self.checker(kind, table, c) {
+                r.checkers.push(checker);
             }
         }
         Some(r)
