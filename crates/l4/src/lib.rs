@@ -24,7 +24,7 @@
 //! | `lb_algo` | NAT | DR (stateless) |
 //! |---|---|---|
 //! | rr, wrr | `numgen inc` over weight-proportional, interleaved slots (weights divided by their gcd, at most 1024 slots) | Maglev table keyed by `jhash` of the client address and port: weighted flow hashing, not round robin |
-//! | sh, mh | Maglev table ([`SIZE`](maglev) 4093 slots) keyed by `jhash` of the client address (and port with `hash_port`) | same |
+//! | sh, mh | Maglev table (4093 slots) keyed by `jhash` of the client address (and port with `hash_port`) | same |
 //! | dh, lblc, lblcr | Maglev keyed by `jhash` of the destination address | same |
 //! | lc, wlc, sed, nq, twos | `numgen inc` over slots weighted by [`effective_weights`] from the active connection counts | Maglev by flow with those weights |
 //! | fo, ovf | one slot: the chosen backend | same |

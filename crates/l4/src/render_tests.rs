@@ -185,6 +185,14 @@ fn adding_a_service_leaves_the_others_alone() {
     // Base chains are rewritten (in the same transaction), the service's own are not.
     assert!(script.contains("flush chain inet baton prerouting"));
     assert!(!script.contains("flush chain inet baton s0fd9bc91"));
+    // The new chains exist before the base chain's rules jump to them.
+    let created = script
+        .find("add chain inet baton sda6ae8bc\n")
+        .expect(&script);
+    let jump = script
+        .find("add rule inet baton prerouting")
+        .expect(&script);
+    assert!(created < jump, "{script}");
 }
 
 #[test]

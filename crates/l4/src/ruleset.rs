@@ -220,10 +220,9 @@ fn change_table(out: &mut String, old: &NftTable, new: &NftTable) {
             Update::Dynamic => {}
         }
     }
-    // 6. New chains, then the rules of every new or changed chain.
+    // 6. New chains, all before any rule: a base chain's rule may jump to a new one.
     for chain in &new.chains {
-        let before = old_chain(&chain.name);
-        if before.is_none_or(|c| c.hook != chain.hook) {
+        if old_chain(&chain.name).is_none_or(|c| c.hook != chain.hook) {
             let _ = write!(out, "add chain {id} {}", chain.name);
             match &chain.hook {
                 Some(hook) => {
@@ -232,6 +231,10 @@ fn change_table(out: &mut String, old: &NftTable, new: &NftTable) {
                 None => out.push('\n'),
             }
         }
+    }
+    // 7. The rules of every new or changed chain.
+    for chain in &new.chains {
+        let before = old_chain(&chain.name);
         let unchanged = before.is_some_and(|c| c.hook == chain.hook && c.rules == chain.rules)
             && !uses_recreated(chain);
         if !unchanged {
