@@ -162,6 +162,27 @@ pub struct Backend {
     pub uthreshold: u32,
 }
 
+impl Scheduler {
+    /// Every scheduler (`#[non_exhaustive]` keeps matches elsewhere honest; this keeps
+    /// loops over all of them complete).
+    pub const ALL: [Scheduler; 14] = [
+        Scheduler::Rr,
+        Scheduler::Wrr,
+        Scheduler::Lc,
+        Scheduler::Wlc,
+        Scheduler::Sh,
+        Scheduler::Dh,
+        Scheduler::Mh,
+        Scheduler::Sed,
+        Scheduler::Nq,
+        Scheduler::Fo,
+        Scheduler::Ovf,
+        Scheduler::Lblc,
+        Scheduler::Lblcr,
+        Scheduler::Twos,
+    ];
+}
+
 impl Protocol {
     /// The nft keyword (`tcp`, `udp`, `sctp`).
     pub(crate) fn keyword(self) -> &'static str {

@@ -179,22 +179,7 @@ mod tests {
     #[test]
     fn zero_weight_never_gets_flows() {
         let backends = [backend(11, 0, 0), backend(12, 3, 5)];
-        for scheduler in [
-            Scheduler::Rr,
-            Scheduler::Wrr,
-            Scheduler::Lc,
-            Scheduler::Wlc,
-            Scheduler::Sh,
-            Scheduler::Dh,
-            Scheduler::Mh,
-            Scheduler::Sed,
-            Scheduler::Nq,
-            Scheduler::Fo,
-            Scheduler::Ovf,
-            Scheduler::Lblc,
-            Scheduler::Lblcr,
-            Scheduler::Twos,
-        ] {
+        for scheduler in Scheduler::ALL {
             let weights = effective_weights(scheduler, &backends);
             assert_eq!(weights[0], 0, "{scheduler:?}");
             assert!(weights[1] > 0, "{scheduler:?}");

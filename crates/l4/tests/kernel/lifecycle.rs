@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use baton_l4::{Family, Forwarding, Match, Persistence, Protocol, Scheduler, Table};
 
-use crate::util::{ROUTED_CLIENT, backend, block, nft, service, setup, table, tally};
+use crate::util::{ROUTED_CLIENT, backend, block, nft, service, setup, table, tally, with_apps};
 
 #[test]
 fn leftovers_of_a_killed_daemon_are_replaced_by_the_first_apply() {
@@ -41,11 +41,10 @@ fn leftovers_of_a_killed_daemon_are_replaced_by_the_first_apply() {
 
 #[test]
 fn a_hundred_transactions_under_load_lose_no_connection() {
-    let Some(mut lab) = setup("a_hundred_transactions_under_load_lose_no_connection") else {
+    let Some((lab, mut plane)) = with_apps("a_hundred_transactions_under_load_lose_no_connection")
+    else {
         return;
     };
-    lab.serve_apps();
-    let mut plane = lab.plane("baton");
     let base = service(80, Protocol::Tcp, Scheduler::Wrr, 8080, [1, 1]);
     block(plane.apply(&table(vec![base.clone()]))).expect("apply");
     let load = lab.load(80, ROUTED_CLIENT);
@@ -97,24 +96,8 @@ fn every_feature_loads_and_changes() {
         return;
     };
     let mut plane = lab.plane("baton");
-    let schedulers = [
-        Scheduler::Rr,
-        Scheduler::Wrr,
-        Scheduler::Lc,
-        Scheduler::Wlc,
-        Scheduler::Sh,
-        Scheduler::Dh,
-        Scheduler::Mh,
-        Scheduler::Sed,
-        Scheduler::Nq,
-        Scheduler::Fo,
-        Scheduler::Ovf,
-        Scheduler::Lblc,
-        Scheduler::Lblcr,
-        Scheduler::Twos,
-    ];
     let mut services = Vec::new();
-    for (i, scheduler) in schedulers.into_iter().enumerate() {
+    for (i, scheduler) in Scheduler::ALL.into_iter().enumerate() {
         let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp][i % 3];
         let port = 1000 + i as u16;
         let mut s = service(port, protocol, scheduler, port, [1, 2]);

@@ -5,16 +5,14 @@ use std::time::Duration;
 use baton_l4::{Family, Forwarding, Match, Persistence, Protocol, Scheduler};
 
 use crate::util::{
-    LAN_CLIENT, ROUTED_CLIENT, VIP, backend, block, nft, service, setup, table, tally,
+    LAN_CLIENT, ROUTED_CLIENT, VIP, backend, block, nft, service, setup, table, tally, with_apps,
 };
 
 #[test]
 fn rr_and_wrr_spread_new_connections_exactly() {
-    let Some(mut lab) = setup("rr_and_wrr_spread_new_connections_exactly") else {
+    let Some((lab, mut plane)) = with_apps("rr_and_wrr_spread_new_connections_exactly") else {
         return;
     };
-    lab.serve_apps();
-    let mut plane = lab.plane("baton");
     let rr = service(80, Protocol::Tcp, Scheduler::Rr, 8080, [1, 1]);
     let mut wrr = service(81, Protocol::Tcp, Scheduler::Wrr, 8080, [3, 1]);
     wrr.name = "wrr".into();
@@ -29,11 +27,10 @@ fn rr_and_wrr_spread_new_connections_exactly() {
 
 #[test]
 fn sh_keeps_a_client_and_mh_with_ports_spreads_its_flows() {
-    let Some(mut lab) = setup("sh_keeps_a_client_and_mh_with_ports_spreads_its_flows") else {
+    let Some((lab, mut plane)) = with_apps("sh_keeps_a_client_and_mh_with_ports_spreads_its_flows")
+    else {
         return;
     };
-    lab.serve_apps();
-    let mut plane = lab.plane("baton");
     let sh = service(80, Protocol::Tcp, Scheduler::Sh, 8080, [1, 1]);
     let mut mh = service(81, Protocol::Tcp, Scheduler::Mh, 8080, [1, 1]);
     mh.hash_port = true;
@@ -60,11 +57,10 @@ fn sh_keeps_a_client_and_mh_with_ports_spreads_its_flows() {
 
 #[test]
 fn snat_serves_clients_whose_replies_would_bypass_the_lb() {
-    let Some(mut lab) = setup("snat_serves_clients_whose_replies_would_bypass_the_lb") else {
+    let Some((lab, mut plane)) = with_apps("snat_serves_clients_whose_replies_would_bypass_the_lb")
+    else {
         return;
     };
-    lab.serve_apps();
-    let mut plane = lab.plane("baton");
     let plain = service(80, Protocol::Tcp, Scheduler::Rr, 8080, [1, 1]);
     block(plane.apply(&table(vec![plain.clone()]))).expect("apply");
     // The app answers 10.0.3.50 directly, from its own address: the client drops that.
@@ -136,11 +132,11 @@ fn ipv6_udp_and_tcp_with_snat() {
 
 #[test]
 fn persistence_keeps_a_client_until_its_backend_is_zeroed() {
-    let Some(mut lab) = setup("persistence_keeps_a_client_until_its_backend_is_zeroed") else {
+    let Some((lab, mut plane)) =
+        with_apps("persistence_keeps_a_client_until_its_backend_is_zeroed")
+    else {
         return;
     };
-    lab.serve_apps();
-    let mut plane = lab.plane("baton");
     let mut sticky = service(80, Protocol::Tcp, Scheduler::Rr, 8080, [1, 1]);
     sticky.persistence = Some(Persistence {
         timeout: Duration::from_secs(300),
@@ -181,12 +177,11 @@ fn persistence_keeps_a_client_until_its_backend_is_zeroed() {
 
 #[test]
 fn weight_zero_keeps_an_established_connection_and_takes_no_new_ones() {
-    let Some(mut lab) = setup("weight_zero_keeps_an_established_connection_and_takes_no_new_ones")
+    let Some((lab, mut plane)) =
+        with_apps("weight_zero_keeps_an_established_connection_and_takes_no_new_ones")
     else {
         return;
     };
-    lab.serve_apps();
-    let mut plane = lab.plane("baton");
     let mut web = service(80, Protocol::Tcp, Scheduler::Rr, 8080, [1, 1]);
     block(plane.apply(&table(vec![web.clone()]))).expect("apply");
     let mut held = lab.hold(80, ROUTED_CLIENT);
@@ -210,11 +205,9 @@ fn weight_zero_keeps_an_established_connection_and_takes_no_new_ones() {
 
 #[test]
 fn removing_a_udp_backend_moves_its_flow() {
-    let Some(mut lab) = setup("removing_a_udp_backend_moves_its_flow") else {
+    let Some((lab, mut plane)) = with_apps("removing_a_udp_backend_moves_its_flow") else {
         return;
     };
-    lab.serve_apps();
-    let mut plane = lab.plane("baton");
     let mut dns = service(53, Protocol::Udp, Scheduler::Rr, 5353, [1, 1]);
     block(plane.apply(&table(vec![dns.clone()]))).expect("apply");
     // Datagrams of new flows alternate; one flow stays where conntrack put it.

@@ -89,6 +89,14 @@ pub(crate) fn setup(test: &str) -> Option<Setup> {
     })
 }
 
+/// [`setup`] with app1 and app2 serving ([`Setup::serve_apps`]) and a data plane in lb1.
+pub(crate) fn with_apps(test: &str) -> Option<(Setup, DataPlane)> {
+    let mut lab = setup(test)?;
+    lab.serve_apps();
+    let plane = lab.plane("baton");
+    Some((lab, plane))
+}
+
 impl Setup {
     /// A data plane in lb1, tables named `name`.
     pub(crate) fn plane(&self, name: &str) -> DataPlane {
