@@ -293,17 +293,43 @@ impl DataPlane {
                     SocketAddr::V4(_) => "ipv4",
                     SocketAddr::V6(_) => "ipv6",
                 };
-                let address = backend.address.ip().to_string();
-                let port = backend.address.port().to_string();
-                let mut args = vec!["-D", "-f", family, "-p", "udp", "--reply-src", &address];
+                let mut args: Vec<String> = ["-D", "-f", family, "-p", "udp", "--reply-src"]
+                    .map(String::from)
+                    .into();
+                args.push(backend.address.ip().to_string());
                 if !service.all_ports() {
-                    args.extend(["--reply-port-src", &port]);
+                    args.push("--reply-port-src".into());
+                    args.push(backend.address.port().to_string());
                 }
-                self.runner.conntrack(&args).await?;
+                for filter in original_filters(service) {
+                    let mut args = args.clone();
+                    args.extend(filter);
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    self.runner.conntrack(&args).await?;
+                }
             }
         }
         Ok(())
     }
+}
+
+/// conntrack filters for the original direction that select `service`'s flows: one per
+/// VIP, so a backend shared with another service keeps that service's flows. Ranges and
+/// fwmarks have no such filter; then one empty filter (the backend alone decides).
+fn original_filters(service: &Service) -> Vec<Vec<String>> {
+    let mut filters = Vec::new();
+    for m in &service.matches {
+        let Match::Address(vip) = m else {
+            return vec![Vec::new()];
+        };
+        let mut filter = vec!["--orig-dst".to_owned(), vip.ip().to_string()];
+        if vip.port() != 0 {
+            filter.push("--orig-port-dst".into());
+            filter.push(vip.port().to_string());
+        }
+        filters.push(filter);
+    }
+    filters
 }
 
 fn is_dr(service: &Service) -> bool {

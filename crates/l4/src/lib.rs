@@ -8,11 +8,13 @@
 //! change or a checker's verdict. [`DataPlane::render`] shows the script without running it.
 //!
 //! # Tables
-//! - `inet NAME`: NAT services. A `nat` prerouting chain DNATs a new flow through a map
-//!   `slot -> backend address . port` (port-0 services: address only, the flow keeps its
-//!   port); a `filter` forward chain counts packets, bytes and new flows per backend in
-//!   sets with per-element counters, and refreshes persistence entries; a `nat`
-//!   postrouting chain masquerades when `snat` is set.
+//! - `inet NAME` (only with NAT services, so a DR-only LB loads no NAT hooks): a `nat`
+//!   prerouting chain DNATs a new flow through a map `slot -> backend address . port`
+//!   (port-0 services: address only, the flow keeps its port); a `filter` forward chain
+//!   counts packets, bytes and new flows per backend in sets with per-element counters,
+//!   and refreshes persistence entries; a `nat` postrouting chain masquerades when `snat`
+//!   is set. The same rules in the output and input hooks serve clients on the LB itself,
+//!   as IPVS does.
 //! - `netdev NAME` (only with DR services): an ingress chain per interface that sends the
 //!   unchanged frame to the real server with `fwd ... device` (the kernel resolves its MAC
 //!   through the neighbour table). `fwd` exists only in the netdev family.

@@ -87,7 +87,8 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
         chains: Vec::new(),
     };
     let mut prerouting = Vec::new();
-    let mut forward = Vec::new();
+    let mut original = Vec::new();
+    let mut reply = Vec::new();
     let mut postrouting = Vec::new();
     let mut netdev = NftTable {
         family: "netdev",
@@ -112,10 +113,10 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
                     let comment = comment(&service.name);
                     prerouting.push(format!("{} jump {id} {comment}", packet_match(service, m)));
                     let ct = ct_match(service, m);
-                    forward.push(format!(
+                    original.push(format!(
                         "ct status dnat ct direction original {ct} jump {id}_out"
                     ));
-                    let reply = match m {
+                    let replies = match m {
                         // The mark is on the client's packets only; replies are told apart by
                         // their backend alone.
                         Match::Fwmark(_) => format!(
@@ -125,8 +126,8 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
                         ),
                         _ => ct.clone(),
                     };
-                    forward.push(format!(
-                        "ct status dnat ct direction reply {reply} jump {id}_back"
+                    reply.push(format!(
+                        "ct status dnat ct direction reply {replies} jump {id}_back"
                     ));
                     if *snat {
                         postrouting.push(format!(
@@ -149,31 +150,41 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
             }
         }
     }
-    inet.chains.insert(
-        0,
-        Chain {
-            name: "prerouting".into(),
-            hook: Some("type nat hook prerouting priority dstnat; policy accept;".into()),
-            rules: prerouting,
-        },
-    );
-    inet.chains.insert(
-        1,
-        Chain {
-            name: "forward".into(),
-            hook: Some("type filter hook forward priority filter; policy accept;".into()),
-            rules: forward,
-        },
-    );
-    inet.chains.insert(
-        2,
-        Chain {
-            name: "postrouting".into(),
-            hook: Some("type nat hook postrouting priority srcnat; policy accept;".into()),
-            rules: postrouting,
-        },
-    );
-    let mut tables = vec![inet];
+    let mut tables = Vec::new();
+    if table
+        .services
+        .iter()
+        .any(|s| matches!(s.forwarding, Forwarding::Nat { .. }))
+    {
+        let base = |name: &str, hook: &str, rules: Vec<String>| Chain {
+            name: name.to_owned(),
+            hook: Some(format!("type {hook}; policy accept;")),
+            rules,
+        };
+        let forward = original.iter().chain(&reply).cloned().collect();
+        // Clients on the LB itself too, as with IPVS: their packets take output and input
+        // instead of prerouting and forward.
+        let mut chains = vec![
+            base(
+                "prerouting",
+                "nat hook prerouting priority dstnat",
+                prerouting.clone(),
+            ),
+            // nft 1.0.6 knows the name dstnat only for prerouting; -100 is its value.
+            base("output", "nat hook output priority -100", prerouting),
+            base("forward", "filter hook forward priority filter", forward),
+            base("local_out", "filter hook output priority filter", original),
+            base("local_in", "filter hook input priority filter", reply),
+            base(
+                "postrouting",
+                "nat hook postrouting priority srcnat",
+                postrouting,
+            ),
+        ];
+        chains.append(&mut inet.chains);
+        inet.chains = chains;
+        tables.push(inet);
+    }
     if !ingress.is_empty() {
         for (position, (interface, rules)) in ingress.into_iter().enumerate() {
             netdev.chains.insert(

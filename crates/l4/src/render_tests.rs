@@ -84,9 +84,21 @@ table inet baton {
 		type nat hook prerouting priority dstnat; policy accept;
 		ip daddr 10.0.3.100 tcp dport 80 jump s0fd9bc91 comment "web"
 	}
+	chain output {
+		type nat hook output priority -100; policy accept;
+		ip daddr 10.0.3.100 tcp dport 80 jump s0fd9bc91 comment "web"
+	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
 		ct status dnat ct direction original meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_out
+		ct status dnat ct direction reply meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_back
+	}
+	chain local_out {
+		type filter hook output priority filter; policy accept;
+		ct status dnat ct direction original meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_out
+	}
+	chain local_in {
+		type filter hook input priority filter; policy accept;
 		ct status dnat ct direction reply meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_back
 	}
 	chain postrouting {
@@ -176,10 +188,12 @@ fn adding_a_service_leaves_the_others_alone() {
         vec![backend("10.0.3.11:53", 1)],
     ));
     let script = transition(&old, &new);
+    let base_chains = ["prerouting", "output", "forward", "local_out", "local_in"];
     let touches_web = |line: &&str| {
         line.contains("s0fd9bc91")
-            && !line.starts_with("add rule inet baton prerouting ")
-            && !line.starts_with("add rule inet baton forward ")
+            && !base_chains
+                .iter()
+                .any(|c| line.starts_with(&format!("add rule inet baton {c} ")))
     };
     assert!(!script.lines().any(|l| touches_web(&l)), "{script}");
     // Base chains are rewritten (in the same transaction), the service's own are not.
@@ -305,4 +319,37 @@ fn every_problem_is_reported() {
     assert!(text.contains("is defined twice"), "{text}");
     assert!(text.contains("DR cannot rewrite ports"), "{text}");
     assert!(DataPlane::new("no-dash").render(&Table::default()).is_err());
+}
+
+#[test]
+fn dr_only_needs_no_inet_table() {
+    let mut dr = service(
+        "dr",
+        "10.0.3.100:80",
+        Scheduler::Rr,
+        vec![backend("10.0.3.11:80", 1)],
+    );
+    dr.forwarding = Forwarding::Dr {
+        interface: "eth0".into(),
+    };
+    let script = DataPlane::new("b")
+        .render(&Table {
+            services: vec![dr.clone()],
+        })
+        .expect("valid");
+    // Leftovers of both families go; only the netdev table is written: no nat hooks,
+    // so no conntrack for a DR-only LB's own traffic.
+    assert!(script.contains("delete table inet b\n"));
+    assert!(!script.contains("table inet b {"), "{script}");
+    assert!(script.contains("table netdev b {"), "{script}");
+    // From NAT to DR and back: the tables come and go in the transaction.
+    let nat = Table {
+        services: vec![web([1, 1])],
+    };
+    let dr = Table { services: vec![dr] };
+    let to_dr = transition(&nat, &dr);
+    assert!(to_dr.starts_with("delete table inet baton\n"), "{to_dr}");
+    assert!(to_dr.contains("table netdev baton {"), "{to_dr}");
+    let back = transition(&dr, &nat);
+    assert!(back.starts_with("delete table netdev baton\n"), "{back}");
 }

@@ -113,6 +113,13 @@ fn every_feature_loads_and_changes() {
             1 => {
                 s.forwarding = Forwarding::Dr {
                     interface: "eth0".into(),
+                };
+                if i % 8 == 1 {
+                    // DR persistence: a hash of the masked client address.
+                    s.persistence = Some(Persistence {
+                        timeout: Duration::from_secs(60),
+                        granularity: 24,
+                    });
                 }
             }
             2 => {

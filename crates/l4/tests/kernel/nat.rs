@@ -298,3 +298,30 @@ fn counters_count_packets_bytes_and_new_connections_and_survive_changes() {
         );
     }
 }
+
+#[test]
+fn clients_on_the_lb_itself_are_balanced_and_counted() {
+    let Some((lab, mut plane)) = with_apps("clients_on_the_lb_itself_are_balanced_and_counted")
+    else {
+        return;
+    };
+    block(plane.apply(&table(vec![service(
+        80,
+        Protocol::Tcp,
+        Scheduler::Rr,
+        8080,
+        [1, 1],
+    )])))
+    .expect("apply");
+    let answers = lab.client_on("lb1", &["tcp", VIP, "80", "6", "-"]);
+    assert_eq!(
+        tally(&answers).values().copied().collect::<Vec<_>>(),
+        vec![3, 3]
+    );
+    let counters = block(plane.counters()).expect("counters");
+    for c in &counters {
+        assert_eq!(c.new_connections, 3, "{counters:?}");
+        // Replies are counted on their way in.
+        assert!(c.packets >= 18, "{counters:?}");
+    }
+}

@@ -155,7 +155,12 @@ impl Setup {
     }
 
     fn client(&self, args: &[&str]) -> Vec<String> {
-        let client = self.lab.host("client");
+        self.client_on("client", args)
+    }
+
+    /// Runs client.py with `args` on `host`: its output lines.
+    pub(crate) fn client_on(&self, host: &str, args: &[&str]) -> Vec<String> {
+        let client = self.lab.host(host);
         let mut command = client.command("python3");
         command.arg(self.script("client.py")).args(args);
         let output = client.run_command(command).expect("client");
