@@ -245,11 +245,6 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         sync_groups: named(&draft.sync_groups, |g| (&g.name, &g.location)),
         frontends: named(&draft.frontends, |f| (&f.name, &f.location)),
         backends: named(&draft.backends, |b| (&b.name, &b.location)),
-        virtual_servers: draft
-            .virtual_servers
-            .iter()
-            .filter_map(|v| Some((v.name.clone()?, v.location.clone())))
-            .collect(),
         virtual_server_groups: named(&draft.virtual_server_groups, |g| (&g.name, &g.location)),
     };
     validate::names(&names, d);

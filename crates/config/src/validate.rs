@@ -169,9 +169,6 @@ pub(crate) struct Names {
     pub(crate) sync_groups: Vec<(String, Location)>,
     pub(crate) frontends: Vec<(String, Location)>,
     pub(crate) backends: Vec<(String, Location)>,
-    /// Named in baton.toml; keepalived.conf's services are named after what they match,
-    /// and their duplicates are found as such.
-    pub(crate) virtual_servers: Vec<(String, Location)>,
     pub(crate) virtual_server_groups: Vec<(String, Location)>,
 }
 
@@ -189,7 +186,6 @@ pub(crate) fn names(names: &Names, d: &mut Diagnostics) {
     unique(d, "sync group", &names.sync_groups);
     unique(d, "frontend", &names.frontends);
     unique(d, "backend", &names.backends);
-    unique(d, "virtual server", &names.virtual_servers);
     unique(d, "virtual_server_group", &names.virtual_server_groups);
 }
 

@@ -283,6 +283,8 @@ pub(crate) struct HttpDraft {
     pub(crate) tls: bool,
     /// Each with an empty `status_codes` when none was written.
     pub(crate) urls: Vec<UrlCheck>,
+    /// A `url` was written, valid or not.
+    pub(crate) urls_given: bool,
     pub(crate) virtualhost: Option<String>,
     pub(crate) http_protocol: Option<HttpVersion>,
     pub(crate) enable_sni: bool,
@@ -512,7 +514,10 @@ fn virtual_server(
             &f.at,
             format!(
                 "{c}: ip_family {} conflicts with the service's addresses, which are {family}",
-                f.value
+                match f.value {
+                    Family::Ipv4 => "inet",
+                    Family::Ipv6 => "inet6",
+                }
             ),
         );
     }
@@ -847,21 +852,6 @@ fn resolve_checker(
         connect_ip,
         checker.connect_port.unwrap_or(real_address.port()),
     );
-    let uses_port = !matches!(
-        checker.kind,
-        CheckerKindDraft::Ping | CheckerKindDraft::Misc(_) | CheckerKindDraft::File(_)
-    );
-    if uses_port && connect.port() == 0 {
-        d.error(
-            at,
-            format!(
-                "{c}: real server {}: {keyword} has no port to connect to (the real server \
-                 has none): write connect_port",
-                real.address
-            ),
-        );
-        return None;
-    }
     let bind = match (checker.bind_ip, checker.bind_port) {
         (None, None) => None,
         (ip, port) => {
@@ -883,6 +873,9 @@ fn resolve_checker(
         CheckerKindDraft::Tcp => CheckerKind::Tcp,
         CheckerKindDraft::Http(h) => {
             if h.urls.is_empty() {
+                if h.urls_given {
+                    return None;
+                }
                 d.error(
                     at,
                     format!(
@@ -999,6 +992,21 @@ fn resolve_checker(
             }
         }
     };
+    let uses_port = !matches!(
+        checker.kind,
+        CheckerKindDraft::Ping | CheckerKindDraft::Misc(_) | CheckerKindDraft::File(_)
+    );
+    if uses_port && connect.port() == 0 {
+        d.error(
+            at,
+            format!(
+                "{c}: real server {}: {keyword} has no port to connect to (the real server \
+                 has none): write connect_port",
+                real.address
+            ),
+        );
+        return None;
+    }
     Some(Checker {
         kind,
         connect,
@@ -1018,14 +1026,25 @@ fn resolve_checker(
     })
 }
 
-/// Services two virtual servers both claim: the same match and protocol.
+/// Names and services two virtual servers both claim: the same name (in keepalived.conf,
+/// the same service written twice), or the same match and protocol.
 pub(crate) fn duplicates(servers: &[VirtualServer], d: &mut Diagnostics) {
+    let mut names: HashMap<&str, &VirtualServer> = HashMap::new();
     let mut seen: HashMap<(ServiceMatch, L4Protocol), &VirtualServer> = HashMap::new();
     for v in servers {
+        if let Some(first) = names.get(v.name.as_str()) {
+            d.error(
+                &v.location,
+                format!(
+                    "virtual server {} is defined twice (first at {})",
+                    v.name, first.location
+                ),
+            );
+            continue;
+        }
+        names.insert(&v.name, v);
         for m in &v.matches {
             match seen.get(&(*m, v.protocol)) {
-                // The same name twice is reported as such.
-                Some(first) if first.name == v.name => {}
                 Some(first) => d.error(
                     &v.location,
                     format!(

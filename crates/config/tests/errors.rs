@@ -3,35 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use baton_config::{Errors, load_keepalived, parse_keepalived, parse_toml};
+mod common;
+
+use baton_config::{Errors, load_keepalived, parse_keepalived};
+use common::{keepalived_errors, keepalived_warnings, lines, toml_errors};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/errors")
-}
-
-fn lines(errors: &Errors) -> Vec<String> {
-    errors.iter().map(ToString::to_string).collect()
-}
-
-fn keepalived_errors(text: &str) -> Vec<String> {
-    match parse_keepalived(text, "k.conf") {
-        Ok(loaded) => panic!("expected errors, got {loaded:?}"),
-        Err(errors) => lines(&errors),
-    }
-}
-
-fn keepalived_warnings(text: &str) -> Vec<String> {
-    match parse_keepalived(text, "k.conf") {
-        Ok(loaded) => loaded.warnings.iter().map(ToString::to_string).collect(),
-        Err(errors) => panic!("expected no errors, got:\n{errors}"),
-    }
-}
-
-fn toml_errors(text: &str) -> Vec<String> {
-    match parse_toml(text, "b.toml") {
-        Ok(loaded) => panic!("expected errors, got {loaded:?}"),
-        Err(errors) => lines(&errors),
-    }
 }
 
 /// Paths of fixtures, shortened for the comparison.

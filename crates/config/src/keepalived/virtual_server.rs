@@ -615,6 +615,7 @@ impl Mapper<'_> {
                 h.fast_recovery = self.flag(s, c).unwrap_or(h.fast_recovery);
             }
             (CheckerKindDraft::Http(h), "url") => {
+                h.urls_given = true;
                 if let Some(url) = self.url(s, c) {
                     h.urls.push(url);
                 }
@@ -763,7 +764,7 @@ impl Mapper<'_> {
             }
         }
         if !path_given {
-            self.error(&s.at, c, "url has no path");
+            self.error(&s.at, c, "no path");
             return None;
         }
         valid.then_some(url)

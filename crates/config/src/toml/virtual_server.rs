@@ -517,6 +517,7 @@ impl Reader<'_> {
             "HTTP_GET" | "SSL_GET" => {
                 let mut h = HttpDraft {
                     tls: kind == "SSL_GET",
+                    urls_given: t.url.as_ref().is_some_and(|u| !u.get_ref().is_empty()),
                     virtualhost: t.virtualhost.map(Spanned::into_inner),
                     enable_sni: t.enable_sni.is_some_and(|v| *v.get_ref()),
                     fast_recovery: t.fast_recovery.is_some_and(|v| *v.get_ref()),

@@ -16,7 +16,7 @@ pub(crate) const MAX_PERSISTENCE: i64 = 86_400 * 31;
 pub(crate) const DEFAULT_PERSISTENCE: u64 = 360;
 
 /// Why TUN is refused wherever it is written.
-pub(crate) const TUN_REFUSED: &str = "lvs_method TUN is not supported and will not be: IP-in-IP \
+pub(crate) const TUN_REFUSED: &str = "TUN is not supported and will not be: IP-in-IP \
      (and GUE, GRE) forwarding needs a tunnel device per real server, and nf_tables cannot \
      encapsulate packets; use NAT, or DR with the real servers on this host's network";
 
