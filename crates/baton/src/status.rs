@@ -297,7 +297,14 @@ impl Status {
         }
         table(
             &[
-                "SERVICE", "QUORUM", "REAL SERVER", "STATE", "ADMIN", "CHECK", "WEIGHT", "ACTIVE",
+                "SERVICE",
+                "QUORUM",
+                "REAL SERVER",
+                "STATE",
+                "ADMIN",
+                "CHECK",
+                "WEIGHT",
+                "ACTIVE",
                 "CONNS",
             ],
             &rows,

@@ -5,7 +5,12 @@ use super::encode::{Encoder, Kind};
 use crate::status::{RealServerEntry, VirtualServerEntry};
 
 /// A real-server family: its name, kind, help and how to read its value.
-type RealServerFamily = (&'static str, Kind, &'static str, fn(&RealServerEntry) -> u64);
+type RealServerFamily = (
+    &'static str,
+    Kind,
+    &'static str,
+    fn(&RealServerEntry) -> u64,
+);
 
 const REAL_SERVER_FAMILIES: [RealServerFamily; 6] = [
     (

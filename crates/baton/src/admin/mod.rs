@@ -47,6 +47,8 @@ pub(crate) struct Sources {
     pub(crate) status: watch::Receiver<Status>,
     /// The running frontends' proxies.
     pub(crate) proxies: Registry,
+    /// The L4 virtual servers, as last published.
+    pub(crate) virtual_servers: crate::daemon::VirtualServerRegistry,
 }
 
 /// Binds `address`. The daemon's job is failover and balancing: a port that cannot be had
@@ -127,7 +129,12 @@ fn answer<B>(request: &Request<B>, sources: &Sources) -> Response<Full<Bytes>> {
         "/metrics" => {
             // A copy, so that the watch is not held (and the protocol task not kept from
             // publishing) while the text is written.
-            let status = sources.status.borrow().clone();
+            let mut status = sources.status.borrow().clone();
+            status.virtual_servers = sources
+                .virtual_servers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             let text = metrics::render(&status, &frontends(sources));
             body(text, encode::CONTENT_TYPE)
         }
@@ -141,7 +148,7 @@ fn answer<B>(request: &Request<B>, sources: &Sources) -> Response<Full<Bytes>> {
 
 /// Exactly what `baton status --json` prints: the control socket's snapshot, pretty.
 fn status_json(sources: &Sources) -> serde_json::Result<String> {
-    let status = snapshot(&sources.status, &sources.proxies);
+    let status = snapshot(&sources.status, &sources.proxies, &sources.virtual_servers);
     serde_json::to_string_pretty(&status).map(|json| json + "\n")
 }
 
@@ -191,6 +198,7 @@ mod tests {
         let sources = Sources {
             status,
             proxies: Registry::default(),
+            virtual_servers: Default::default(),
         };
         (tx, sources)
     }

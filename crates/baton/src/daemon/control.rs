@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::frontends::Registry;
+use super::virtual_servers;
 use crate::status::{ServerEntry, Status};
 use request::{Request, shown};
 
@@ -38,6 +39,13 @@ pub(crate) enum DaemonRequest {
     },
     /// `reload`: what SIGHUP does, with the outcome.
     Reload { reply: oneshot::Sender<Answer> },
+    /// `server ...` naming a virtual server: its real servers live in the main loop.
+    RealServer {
+        service: String,
+        address: std::net::SocketAddr,
+        change: crate::daemon::virtual_servers::ServerChange,
+        reply: oneshot::Sender<Answer>,
+    },
 }
 
 /// Longest request line accepted; commands are short words.
@@ -51,6 +59,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct Context {
     pub(crate) status: watch::Receiver<Status>,
     pub(crate) proxies: Registry,
+    pub(crate) virtual_servers: virtual_servers::Registry,
     pub(crate) daemon: mpsc::Sender<DaemonRequest>,
 }
 
@@ -114,13 +123,21 @@ async fn answer(stream: UnixStream, context: Context) {
 
 /// The VRRP state as last published, with the servers as they are this instant: what
 /// `baton status --json` and the admin listener's `/status.json` show.
-pub(crate) fn snapshot(status: &watch::Receiver<Status>, proxies: &Registry) -> Status {
+pub(crate) fn snapshot(
+    status: &watch::Receiver<Status>,
+    proxies: &Registry,
+    virtual_servers: &virtual_servers::Registry,
+) -> Status {
     let mut snapshot = status.borrow().clone();
     let views = proxies.read().unwrap_or_else(|e| e.into_inner()).clone();
     snapshot.backends = views
         .iter()
         .flat_map(|view| ServerEntry::of(&view.frontend, &view.backend, &view.proxy))
         .collect();
+    snapshot.virtual_servers = virtual_servers
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     snapshot
 }
 
@@ -128,8 +145,31 @@ pub(crate) fn snapshot(status: &watch::Receiver<Status>, proxies: &Registry) -> 
 async fn reply_to(line: &str, context: &Context) -> String {
     let answer = match Request::parse(line) {
         Err(error) => Err(error),
-        Ok(Request::Status) => serde_json::to_value(snapshot(&context.status, &context.proxies))
-            .map_err(|e| e.to_string()),
+        Ok(Request::Status) => serde_json::to_value(snapshot(
+            &context.status,
+            &context.proxies,
+            &context.virtual_servers,
+        ))
+        .map_err(|e| e.to_string()),
+        Ok(Request::Server {
+            backend,
+            address,
+            change,
+        }) if is_virtual_server(&context.virtual_servers, &backend) => {
+            let change = match change {
+                request::ServerChange::Admin(state) => virtual_servers::ServerChange::Admin(state),
+                request::ServerChange::Weight(weight) => {
+                    virtual_servers::ServerChange::Weight(weight)
+                }
+            };
+            ask(&context.daemon, |reply| DaemonRequest::RealServer {
+                service: backend,
+                address,
+                change,
+                reply,
+            })
+            .await
+        }
         Ok(Request::Server {
             backend,
             address,
@@ -149,6 +189,16 @@ async fn reply_to(line: &str, context: &Context) -> String {
         Ok(json) => json.to_string() + "\n",
         Err(error) => error_reply(&error),
     }
+}
+
+/// `server` commands name a backend or a virtual server; a name both use means the backend,
+/// as it did before virtual servers existed.
+fn is_virtual_server(registry: &virtual_servers::Registry, name: &str) -> bool {
+    registry
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|vs| vs.name == name)
 }
 
 /// Hands a request to the main loop and waits for its answer.
@@ -353,10 +403,35 @@ mod tests {
                             Ok(serde_json::json!({ "ok": true, "reload": "unchanged" }))
                         });
                     }
+                    DaemonRequest::RealServer {
+                        service,
+                        address,
+                        change,
+                        reply,
+                    } => {
+                        let _ = reply.send(Ok(serde_json::json!({
+                            "ok": true,
+                            "virtual_server": service,
+                            "address": address.to_string(),
+                            "change": format!("{change:?}"),
+                        })));
+                    }
                 }
             }
         });
         tx
+    }
+
+    /// A registry with one running virtual server per name.
+    fn virtual_servers_named(names: &[&str]) -> virtual_servers::Registry {
+        let entries = names
+            .iter()
+            .map(|name| crate::status::VirtualServerEntry {
+                name: (*name).to_owned(),
+                ..crate::status::VirtualServerEntry::example()
+            })
+            .collect();
+        std::sync::Arc::new(std::sync::RwLock::new(entries))
     }
 
     fn start(name: &str, proxies: Registry) -> (PathBuf, watch::Sender<Status>, JoinHandle<()>) {
@@ -365,6 +440,7 @@ mod tests {
         let context = Context {
             status,
             proxies,
+            virtual_servers: virtual_servers::Registry::default(),
             daemon: fake_daemon(),
         };
         let task = spawn(&path, context).expect("bind");
@@ -397,6 +473,7 @@ mod tests {
         let second = Context {
             status: rx2,
             proxies: Registry::default(),
+            virtual_servers: virtual_servers::Registry::default(),
             daemon: fake_daemon(),
         };
         assert!(spawn(&path, second).is_err());
@@ -539,6 +616,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn server_commands_naming_a_virtual_server_go_to_the_main_loop() {
+        let path = socket_path("l4");
+        let (_status_tx, status) = watch::channel(Status::default());
+        let context = Context {
+            status,
+            proxies: Registry::default(),
+            virtual_servers: virtual_servers_named(&["web-l4"]),
+            daemon: fake_daemon(),
+        };
+        let task = spawn(&path, context).expect("bind");
+        let reply = request(&path, "server weight web-l4 10.0.3.11:80 7")
+            .await
+            .expect("ok");
+        assert_eq!(reply["virtual_server"], "web-l4", "{reply}");
+        assert_eq!(reply["change"], "Weight(7)", "{reply}");
+        // Not a virtual server: still the proxies' business, which know no such backend.
+        let error = error_of(&path, "server drain other 10.0.3.11:80").await;
+        assert!(error.starts_with("unknown backend \"other\""), "{error}");
+        let status = query(&path).await.expect("status");
+        assert_eq!(status.virtual_servers[0].name, "web-l4");
+        task.abort();
+    }
+
+    #[tokio::test]
     async fn a_stopping_daemon_is_reported() {
         let path = socket_path("stopping");
         let (_status_tx, status) = watch::channel(Status::default());
@@ -547,6 +648,7 @@ mod tests {
         let context = Context {
             status,
             proxies: Registry::default(),
+            virtual_servers: virtual_servers::Registry::default(),
             daemon,
         };
         let task = spawn(&path, context).expect("bind");

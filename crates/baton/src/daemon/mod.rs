@@ -17,6 +17,7 @@ mod systemd;
 mod track_file;
 mod tracking;
 mod vips;
+mod virtual_servers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -31,10 +32,12 @@ use tokio::sync::{mpsc, watch};
 use crate::scripts::{Credentials, Notifier};
 use crate::status::Status;
 use frontends::Frontends;
+use plan::TrackKey;
 pub(crate) use plan::plan;
 use sockets::{Inbound, Sockets};
 use tracking::TrackEvent;
 use vips::Vips;
+use virtual_servers::VirtualServers;
 
 /// How long stop waits for queued notify scripts (notify_stop included).
 const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
@@ -44,6 +47,10 @@ pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 
 pub(crate) use control::{query, request, snapshot};
 pub(crate) use frontends::Registry;
+pub(crate) use virtual_servers::Registry as VirtualServerRegistry;
+
+/// How often `baton status` sees new L4 counters.
+const L4_STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Requests from the control socket waiting for the main loop; they are rare and small.
 const CONTROL_QUEUE: usize = 16;
@@ -66,11 +73,20 @@ pub(crate) async fn run(
 
     let (status, status_rx) = watch::channel(Status::default());
     let mut frontends = Frontends::start(&config).await?;
+    let (l4_notifier, l4_notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
+    let mut virtual_servers = VirtualServers::start(
+        &config,
+        l4_notifier,
+        default_script_user(&config)?,
+        status_rx.clone(),
+    )
+    .await?;
     let admin_task = match admin {
         AdminListen::At(address) => crate::admin::bind(address).await.map(|listener| {
             let sources = crate::admin::Sources {
                 status: status_rx.clone(),
                 proxies: frontends.registry(),
+                virtual_servers: virtual_servers.registry(),
             };
             crate::admin::spawn(listener, sources)
         }),
@@ -80,13 +96,16 @@ pub(crate) async fn run(
     let context = control::Context {
         status: status_rx,
         proxies: frontends.registry(),
+        virtual_servers: virtual_servers.registry(),
         daemon: requests_tx,
     };
     let control_task = control::spawn(control, context)
         .with_context(|| format!("control socket {}", control.display()))?;
-    let mut running = Running::start(config, status, frontends.health()).await?;
+    let services = tracked_services(&frontends, &virtual_servers);
+    let mut running = Running::start(config, status, services).await?;
     systemd::ready();
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
+    let mut l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
     loop {
         tokio::select! {
             // Pinged from this loop, so a loop that no longer runs (no adverts) is restarted.
@@ -94,18 +113,24 @@ pub(crate) async fn run(
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
-                let _ = reload_all(&reload, &mut running, &mut frontends).await;
+                let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers).await;
             }
             Some(request) = requests.recv() => match request {
                 control::DaemonRequest::Reload { reply } => {
-                    let outcome = reload_all(&reload, &mut running, &mut frontends).await;
+                    let outcome =
+                        reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers).await;
                     let _ = reply.send(outcome);
                 }
                 control::DaemonRequest::Maintenance { instance, on, reply } => {
                     let _ = reply.send(running.set_maintenance(&instance, on).await);
                 }
+                control::DaemonRequest::RealServer { service, address, change, reply } => {
+                    let _ = reply.send(virtual_servers.change_server(&service, address, change));
+                }
             },
             () = running.step() => {}
+            () = virtual_servers.step() => {}
+            _ = l4_status.tick() => virtual_servers.refresh_status(),
         }
     }
     systemd::stopping();
@@ -127,6 +152,8 @@ pub(crate) async fn run(
     if let Some(gate) = gate {
         gate.open().await;
     }
+    virtual_servers.stop().await;
+    let _ = tokio::time::timeout(NOTIFY_DRAIN, l4_notify_worker).await;
     control_task.abort();
     let _ = control_task.await;
     if let Some(admin_task) = admin_task {
@@ -151,6 +178,7 @@ async fn reload_all(
     reload: &Reload,
     running: &mut Running,
     frontends: &mut Frontends,
+    virtual_servers: &mut VirtualServers,
 ) -> control::Answer {
     let result = match reload() {
         Ok(new) if new.without_locations() == running.config.without_locations() => {
@@ -163,11 +191,16 @@ async fn reload_all(
         Ok(new) => {
             systemd::reloading();
             let result = match frontends.reload(&new) {
-                Ok(()) => {
-                    // Frontends the new file left alone may still have renewed certificates.
-                    frontends.renew_certificates();
-                    running.reload(new, frontends.health()).await
-                }
+                Ok(()) => match virtual_servers.reload(&new).await {
+                    Ok(()) => {
+                        // Frontends the new file left alone may still have renewed
+                        // certificates.
+                        frontends.renew_certificates();
+                        let services = tracked_services(frontends, virtual_servers);
+                        running.reload(new, services).await
+                    }
+                    Err(error) => Err(error),
+                },
                 Err(error) => Err(error),
             };
             systemd::ready();
@@ -210,22 +243,16 @@ impl Running {
     async fn start(
         config: Config,
         status: watch::Sender<Status>,
-        frontends: BTreeMap<String, watch::Receiver<bool>>,
+        services: BTreeMap<TrackKey, watch::Receiver<bool>>,
     ) -> anyhow::Result<Running> {
         let plan = plan_for(&config)?;
-        let default_user = match &config.global.script_user {
-            Some(user) => Some(
-                Credentials::lookup(&user.user, user.group.as_deref())
-                    .context("global script_user")?,
-            ),
-            None => None,
-        };
+        let default_user = default_script_user(&config)?;
         let (notifier, notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
         let vips = Vips::new(&config).await?;
         vips.remove_leftovers().await;
         let (sockets, inbound, mut tasks) = Sockets::open(&config).await?;
         let (tracks, mut track_tasks) =
-            tracking::spawn(&config, &plan.tracks, default_user, &frontends).await?;
+            tracking::spawn(&config, &plan.tracks, default_user, &services).await?;
         tasks.append(&mut track_tasks);
 
         let router = Router::new(plan.engine_configs, plan.sync_groups)?;
@@ -255,7 +282,7 @@ impl Running {
     async fn reload(
         &mut self,
         config: Config,
-        frontends: BTreeMap<String, watch::Receiver<bool>>,
+        services: BTreeMap<TrackKey, watch::Receiver<bool>>,
     ) -> anyhow::Result<()> {
         let plan = plan_for(&config)?;
         let now = Instant::now();
@@ -283,7 +310,7 @@ impl Running {
             &config,
             &plan.tracks,
             self.notifier.default_user(),
-            &frontends,
+            &services,
         )
         .await?;
         tasks.append(&mut track_tasks);
@@ -423,6 +450,33 @@ impl Running {
         }
         drop(self.notifier);
         let _ = tokio::time::timeout(NOTIFY_DRAIN, self.notify_worker).await;
+    }
+}
+
+/// What instances may track besides interfaces, scripts and files: every frontend's
+/// ability to serve and every virtual server's quorum.
+fn tracked_services(
+    frontends: &Frontends,
+    virtual_servers: &VirtualServers,
+) -> BTreeMap<TrackKey, watch::Receiver<bool>> {
+    let frontends = frontends
+        .health()
+        .into_iter()
+        .map(|(name, up)| (TrackKey::Frontend(name), up));
+    let virtual_servers = virtual_servers
+        .health()
+        .into_iter()
+        .map(|(name, up)| (TrackKey::VirtualServer(name), up));
+    frontends.chain(virtual_servers).collect()
+}
+
+/// The global `script_user`, looked up.
+fn default_script_user(config: &Config) -> anyhow::Result<Option<Credentials>> {
+    match &config.global.script_user {
+        Some(user) => Ok(Some(
+            Credentials::lookup(&user.user, user.group.as_deref()).context("global script_user")?,
+        )),
+        None => Ok(None),
     }
 }
 

@@ -35,6 +35,8 @@ pub(crate) enum TrackKey {
     File(String),
     /// A frontend of this daemon: up while it listens and its backend has a server up.
     Frontend(String),
+    /// A virtual server of this daemon: up while it has quorum.
+    VirtualServer(String),
 }
 
 /// Builds the router. `primary_address` finds an interface's primary address of a family
@@ -65,6 +67,7 @@ pub(crate) fn plan(
                 TrackedObject::Script(name) => TrackKey::Script(name.clone()),
                 TrackedObject::File(name) => TrackKey::File(name.clone()),
                 TrackedObject::Frontend(name) => TrackKey::Frontend(name.clone()),
+                TrackedObject::VirtualServer(name) => TrackKey::VirtualServer(name.clone()),
                 other => anyhow::bail!("instance {}: cannot track {other:?}", instance.name),
             };
             let target = TrackTarget {

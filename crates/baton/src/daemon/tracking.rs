@@ -29,18 +29,20 @@ impl fmt::Display for TrackKey {
             TrackKey::Script(name) => write!(f, "script {name}"),
             TrackKey::File(name) => write!(f, "file {name}"),
             TrackKey::Frontend(name) => write!(f, "frontend {name}"),
+            TrackKey::VirtualServer(name) => write!(f, "virtual server {name}"),
         }
     }
 }
 
 /// Starts a watcher per object. Interfaces and frontends report their current state at
 /// once, so the instances start in FAULT when their link is already down.
-/// `frontends` has each running frontend's ability to serve, by name.
+/// `services` has each running frontend's ability to serve and each virtual server's
+/// quorum, by their track keys.
 pub(crate) async fn spawn(
     config: &Config,
     tracks: &BTreeMap<TrackKey, Vec<TrackTarget>>,
     default_user: Option<Credentials>,
-    frontends: &BTreeMap<String, watch::Receiver<bool>>,
+    services: &BTreeMap<TrackKey, watch::Receiver<bool>>,
 ) -> anyhow::Result<(mpsc::UnboundedReceiver<TrackEvent>, Vec<JoinHandle<()>>)> {
     let (events, receiver) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
@@ -82,11 +84,11 @@ pub(crate) async fn spawn(
                     }
                 }));
             }
-            TrackKey::Frontend(name) => {
-                let mut serving = frontends
-                    .get(name)
+            TrackKey::Frontend(_) | TrackKey::VirtualServer(_) => {
+                let mut serving = services
+                    .get(key)
                     .cloned()
-                    .with_context(|| format!("unknown frontend {name}"))?;
+                    .with_context(|| format!("unknown {key}"))?;
                 // Now, like interfaces, so the first step already knows; then every change.
                 let up = *serving.borrow_and_update();
                 send_all(&events, key, targets, TrackStatus::from(up));

@@ -1,0 +1,219 @@
+//! A real server's checker blocks onto baton-health's probes: the mapping of keepalived's
+//! keywords (already resolved by the config crate) and the task that reports verdicts to
+//! the virtual-server runtime.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use baton_config::{Checker, CheckerKind, Config, HttpVersion};
+use baton_health::{
+    CheckHandle, FileCheck, HttpCheck, MiscCheck, Probe, ProbeKind, ReplyPattern, Schedule,
+    UdpCheck, Url, Verdict,
+};
+use tokio::sync::mpsc;
+
+use crate::scripts::Credentials;
+
+/// Which checker of which server a verdict is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Target {
+    pub(super) service: String,
+    pub(super) server: SocketAddr,
+    pub(super) checker: usize,
+    /// The server's generation: a reload that restarts its checkers starts a new one.
+    pub(super) generation: u64,
+}
+
+/// One verdict change.
+#[derive(Debug, Clone)]
+pub(super) struct CheckEvent {
+    pub(super) target: Target,
+    pub(super) up: bool,
+    /// The checker's change to the configured weight (MISC_CHECK `misc_dynamic`, a weighted
+    /// FILE_CHECK): keepalived adds those of a server's checkers up.
+    pub(super) weight_offset: i64,
+    /// Shown in logs and `baton status`: `TCP_CHECK: up` or `HTTP_GET: status 503 on /`.
+    pub(super) reason: String,
+}
+
+/// A running checker; dropping it stops it.
+#[derive(Debug)]
+pub(super) struct RunningCheck {
+    _handle: CheckHandle,
+}
+
+/// Starts `checker` for a real server of weight `configured_weight`.
+pub(super) fn spawn(
+    config: &Config,
+    checker: &Checker,
+    configured_weight: u32,
+    default_user: Option<Credentials>,
+    target: Target,
+    events: mpsc::UnboundedSender<CheckEvent>,
+) -> anyhow::Result<RunningCheck> {
+    let probe = probe(config, checker, default_user)
+        .with_context(|| format!("virtual server {}: {}", target.service, target.server))?;
+    let schedule = Schedule {
+        interval: checker.delay_loop,
+        retry_interval: checker.delay_before_retry,
+        fall: checker.fall.max(1),
+        // keepalived brings a server back on one good probe.
+        rise: 1,
+        warmup: checker.warmup,
+        start_down: checker.start_down,
+    };
+    let name = kind_name(&checker.kind);
+    let handle = baton_health::spawn(probe, schedule, move |verdict| {
+        let (up, weight_offset, reason) = match verdict {
+            Verdict::Up { weight } => (
+                true,
+                weight.offset(configured_weight),
+                format!("{name}: up"),
+            ),
+            Verdict::Down { reason } => (false, 0, format!("{name}: {reason}")),
+        };
+        // The runtime is gone only while the daemon stops.
+        let _ = events.send(CheckEvent {
+            target: target.clone(),
+            up,
+            weight_offset,
+            reason,
+        });
+    });
+    Ok(RunningCheck { _handle: handle })
+}
+
+/// keepalived's name for the checker, for messages.
+fn kind_name(kind: &CheckerKind) -> &'static str {
+    match kind {
+        CheckerKind::Tcp => "TCP_CHECK",
+        CheckerKind::Http { tls: false, .. } => "HTTP_GET",
+        CheckerKind::Http { tls: true, .. } => "SSL_GET",
+        CheckerKind::Misc { .. } => "MISC_CHECK",
+        CheckerKind::Smtp { .. } => "SMTP_CHECK",
+        CheckerKind::Dns { .. } => "DNS_CHECK",
+        CheckerKind::Udp { .. } => "UDP_CHECK",
+        CheckerKind::Ping => "PING_CHECK",
+        CheckerKind::File { .. } => "FILE_CHECK",
+        _ => "checker",
+    }
+}
+
+/// The probe a checker block describes.
+fn probe(
+    config: &Config,
+    checker: &Checker,
+    default_user: Option<Credentials>,
+) -> anyhow::Result<Probe> {
+    let kind = match &checker.kind {
+        CheckerKind::Tcp => ProbeKind::Tcp,
+        CheckerKind::Http {
+            tls,
+            urls,
+            virtualhost,
+            http_protocol,
+            enable_sni,
+            ssl,
+            ..
+        } => {
+            if let Some(ssl) = ssl.as_ref().filter(|s| s.certificate.is_some()) {
+                anyhow::bail!(
+                    "SSL_GET with a client certificate ({}) is not supported: baton's SSL_GET \
+                     presents none",
+                    ssl.certificate
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new(""))
+                        .display()
+                );
+            }
+            ProbeKind::Http(HttpCheck {
+                tls: *tls,
+                urls: urls
+                    .iter()
+                    .map(|url| Url {
+                        path: url.path.clone(),
+                        digest: url.digest.clone(),
+                        status: url.status_codes.clone(),
+                        host: url.virtualhost.clone(),
+                    })
+                    .collect(),
+                host: virtualhost.clone(),
+                version: match http_protocol {
+                    HttpVersion::Http10 => baton_health::HttpVersion::Http10,
+                    HttpVersion::Http10Close => baton_health::HttpVersion::Http10Close,
+                    HttpVersion::Http11 => baton_health::HttpVersion::Http11,
+                },
+                sni: *enable_sni,
+            })
+        }
+        CheckerKind::Misc {
+            argv,
+            dynamic,
+            user,
+            ..
+        } => {
+            let credentials = match user {
+                Some(user) => Some(
+                    Credentials::lookup(&user.user, user.group.as_deref())
+                        .context("MISC_CHECK user")?,
+                ),
+                None => default_user,
+            };
+            ProbeKind::Misc(MiscCheck {
+                argv: argv.clone(),
+                dynamic: *dynamic,
+                uid: credentials.map(|c| c.uid.as_raw()),
+                gid: credentials.map(|c| c.gid.as_raw()),
+            })
+        }
+        CheckerKind::Smtp { helo_name } => ProbeKind::Smtp {
+            helo_name: helo_name.clone(),
+        },
+        CheckerKind::Dns { record_type, name } => ProbeKind::Dns {
+            qtype: record_type.code(),
+            name: name.clone(),
+        },
+        CheckerKind::Udp {
+            payload,
+            require_reply,
+            reply_mask,
+            min_reply_length,
+            max_reply_length,
+        } => ProbeKind::Udp(UdpCheck {
+            payload: payload.clone(),
+            require_reply: require_reply.as_ref().map(|data| ReplyPattern {
+                data: data.clone(),
+                mask: reply_mask.clone(),
+                len: usize::from(*min_reply_length)..=usize::from(*max_reply_length),
+            }),
+        }),
+        CheckerKind::Ping => ProbeKind::Ping,
+        CheckerKind::File {
+            track_file,
+            weight,
+            reverse,
+        } => {
+            let file = config
+                .track_file(track_file)
+                .with_context(|| format!("FILE_CHECK: no track_file {track_file}"))?;
+            ProbeKind::File(FileCheck {
+                path: file.path.clone(),
+                weight: *weight,
+                reverse: *reverse,
+            })
+        }
+        other => anyhow::bail!("{other:?} is not a checker baton runs"),
+    };
+    let timeout = match &checker.kind {
+        CheckerKind::Misc { timeout, .. } => *timeout,
+        _ => checker.connect_timeout,
+    };
+    Ok(Probe {
+        kind,
+        connect: checker.connect,
+        bind: checker.bind,
+        bind_interface: checker.bind_interface.clone(),
+        fwmark: checker.fwmark,
+        timeout,
+    })
+}

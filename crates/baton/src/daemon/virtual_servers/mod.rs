@@ -1,0 +1,635 @@
+//! L4 balancing in `baton run`: keepalived's `virtual_server` blocks, with baton's own
+//! checkers deciding which real servers take new flows and the kernel's nf_tables doing the
+//! forwarding.
+//!
+//! The main loop owns this runtime and feeds it checker verdicts and operator commands;
+//! each change recomputes the affected service's table (`pool`, keepalived's rules) and
+//! hands the whole desired state to the applier task, which writes it to the kernel in one
+//! nftables transaction. The main loop never waits for `nft`, so nothing here can delay a
+//! VRRP advertisement. A virtual server's quorum is published as a watch for instances that
+//! `track_virtual_server` it.
+
+mod applier;
+mod checks;
+mod pool;
+mod quorum;
+mod table;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use baton_config::{Config, LbKind, RealServer, VirtualServer};
+use baton_proxy::AdminState;
+use tokio::sync::{mpsc, watch};
+
+use crate::scripts::{Credentials, Notification, Notifier, Script};
+use crate::status::{RealServerEntry, Status, VirtualServerEntry};
+use applier::{Applier, Counters};
+use checks::{CheckEvent, RunningCheck};
+use pool::ServerState;
+use quorum::Quorum;
+
+/// What `baton status` and the metrics read: every virtual server as last published.
+pub(crate) type Registry = Arc<RwLock<Vec<VirtualServerEntry>>>;
+
+/// Every virtual server of the running configuration.
+#[derive(Debug)]
+pub(crate) struct VirtualServers {
+    services: BTreeMap<String, Service>,
+    /// Verdicts from every checker; each carries the generation of the server it checks, so
+    /// a verdict from a checker a reload replaced is ignored.
+    events_tx: mpsc::UnboundedSender<CheckEvent>,
+    events: mpsc::UnboundedReceiver<CheckEvent>,
+    /// None while the configuration has no virtual server: then baton needs no `nft`.
+    applier: Option<Applier>,
+    /// Per virtual server: true while it has quorum. Kept across reloads, so the VRRP
+    /// side's watchers never lose their sender.
+    health: BTreeMap<String, watch::Sender<bool>>,
+    registry: Registry,
+    notifier: Notifier,
+    default_user: Option<Credentials>,
+    next_generation: u64,
+    /// The running configuration, locations stripped (FILE_CHECK finds its track_file here).
+    config: Config,
+    /// The VRRP side's view, for `ha_suspend`: which instances are master of which VIPs.
+    vrrp: watch::Receiver<Status>,
+}
+
+#[derive(Debug)]
+struct Service {
+    /// As configured, locations stripped, to tell what a reload changed.
+    config: VirtualServer,
+    /// Where a DR service's packets arrive and leave.
+    interface: Option<String>,
+    /// `ha_suspend` and this host does not hold the service's address: checkers stopped.
+    suspended: bool,
+    quorum: Quorum,
+    servers: Vec<Server>,
+}
+
+#[derive(Debug)]
+struct Server {
+    config: RealServer,
+    state: ServerState,
+    generation: u64,
+    /// The last result per checker, for `baton status`.
+    last: Vec<String>,
+    /// The running checkers (none while suspended); dropping them stops them.
+    checks: Vec<RunningCheck>,
+}
+
+/// An operator's change to one real server (`baton server ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerChange {
+    Admin(AdminState),
+    Weight(u32),
+}
+
+impl VirtualServers {
+    /// Starts every checker and writes the first table, replacing whatever a predecessor
+    /// left in the kernel. Fails when the data plane cannot be written (no `nft`, no
+    /// nf_tables): a configuration with virtual servers cannot run without it.
+    pub(crate) async fn start(
+        config: &Config,
+        notifier: Notifier,
+        default_user: Option<Credentials>,
+        vrrp: watch::Receiver<Status>,
+    ) -> anyhow::Result<VirtualServers> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let mut runtime = VirtualServers {
+            services: BTreeMap::new(),
+            events_tx,
+            events,
+            applier: None,
+            health: BTreeMap::new(),
+            registry: Registry::default(),
+            notifier,
+            default_user,
+            next_generation: 0,
+            config: Config::default(),
+            vrrp,
+        };
+        runtime.replace(config)?;
+        if !runtime.services.is_empty() {
+            runtime.applier = Some(Applier::start(runtime.table()).await?);
+        } else {
+            applier::remove_leftover().await;
+        }
+        runtime.publish();
+        Ok(runtime)
+    }
+
+    /// Whether each virtual server has quorum, by name.
+    pub(crate) fn health(&self) -> BTreeMap<String, watch::Receiver<bool>> {
+        self.health
+            .iter()
+            .map(|(name, sender)| (name.clone(), sender.subscribe()))
+            .collect()
+    }
+
+    pub(crate) fn registry(&self) -> Registry {
+        Arc::clone(&self.registry)
+    }
+
+    /// Waits for the next checker verdict, or a VRRP change that suspends or resumes
+    /// `ha_suspend` services, and applies it.
+    pub(crate) async fn step(&mut self) {
+        tokio::select! {
+            Some(event) = self.events.recv() => {
+                self.verdict(event);
+                // Verdicts that arrived together go out in one transaction.
+                while let Ok(event) = self.events.try_recv() {
+                    self.verdict(event);
+                }
+            }
+            Ok(()) = self.vrrp.changed() => {
+                match self.suspend_or_resume() {
+                    // The VRRP status changes with every advertisement; most change nothing.
+                    Ok(false) => return,
+                    Ok(true) => {}
+                    Err(error) => tracing::error!("resuming checkers: {error:#}"),
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// keepalived's `ha_suspend`: a service's checkers run only while this host holds the
+    /// service's address: as master of the VRRP instance that has it, or always when no
+    /// instance has it (an address configured outside baton).
+    /// True when some service was suspended or resumed.
+    fn suspend_or_resume(&mut self) -> anyhow::Result<bool> {
+        if !self.services.values().any(|s| s.config.ha_suspend) {
+            self.vrrp.borrow_and_update();
+            return Ok(false);
+        }
+        let vrrp = self.vrrp.borrow_and_update().clone();
+        let mut changed = false;
+        let names: Vec<String> = self.services.keys().cloned().collect();
+        for name in names {
+            let Some(service) = self.services.get(&name) else {
+                continue;
+            };
+            let suspend = service.config.ha_suspend && !holds(&vrrp, &service.config);
+            if suspend == service.suspended {
+                continue;
+            }
+            changed = true;
+            let word = if suspend { "suspended" } else { "resumed" };
+            tracing::info!(virtual_server = %name, "ha_suspend: checkers {word}");
+            let vs = service.config.clone();
+            let mut restarted = Vec::new();
+            if !suspend {
+                for rs in &vs.real_servers {
+                    let generation = self.next_generation;
+                    self.next_generation += 1;
+                    restarted.push((generation, self.spawn_checks(&vs, rs, generation)?));
+                }
+            }
+            let Some(service) = self.services.get_mut(&name) else {
+                continue;
+            };
+            service.suspended = suspend;
+            if suspend {
+                // The states stay as the checkers last saw them.
+                service.servers.iter_mut().for_each(|s| s.checks.clear());
+            }
+            // Servers are in configuration order, as `restarted` is.
+            for (server, (generation, checks)) in service.servers.iter_mut().zip(restarted) {
+                server.generation = generation;
+                server.checks = checks;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Starts the checkers of real server `rs` of `vs`.
+    fn spawn_checks(
+        &self,
+        vs: &VirtualServer,
+        rs: &RealServer,
+        generation: u64,
+    ) -> anyhow::Result<Vec<RunningCheck>> {
+        rs.checkers
+            .iter()
+            .enumerate()
+            .map(|(index, checker)| {
+                checks::spawn(
+                    &self.config,
+                    checker,
+                    rs.weight,
+                    self.default_user,
+                    checks::Target {
+                        service: vs.name.clone(),
+                        server: rs.address,
+                        checker: index,
+                        generation,
+                    },
+                    self.events_tx.clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// SIGHUP: services whose settings did not change keep their checkers and states;
+    /// within a changed service, real servers whose own settings did not change keep
+    /// theirs too, so a reload moves no flow it does not have to.
+    pub(crate) async fn reload(&mut self, config: &Config) -> anyhow::Result<()> {
+        self.replace(config)?;
+        match (&self.applier, self.services.is_empty()) {
+            (None, false) => self.applier = Some(Applier::start(self.table()).await?),
+            (Some(_), true) => {
+                if let Some(applier) = self.applier.take() {
+                    applier.stop().await;
+                }
+            }
+            _ => {}
+        }
+        self.publish();
+        Ok(())
+    }
+
+    /// `baton server drain|disable|enable|weight VS ADDR`.
+    pub(crate) fn change_server(
+        &mut self,
+        service: &str,
+        address: SocketAddr,
+        change: ServerChange,
+    ) -> Result<serde_json::Value, String> {
+        let known = self.services.keys().cloned().collect::<Vec<_>>().join(", ");
+        let Some(running) = self.services.get_mut(service) else {
+            return Err(format!(
+                "unknown virtual server {service:?}; virtual servers: {known}"
+            ));
+        };
+        let Some(server) = running
+            .servers
+            .iter_mut()
+            .find(|s| s.state.address == address)
+        else {
+            let listed: Vec<String> = running
+                .servers
+                .iter()
+                .map(|s| s.state.address.to_string())
+                .collect();
+            return Err(format!(
+                "no real server {address} in virtual server {service}; its real servers: {}",
+                listed.join(", ")
+            ));
+        };
+        match change {
+            ServerChange::Admin(admin) => server.state.admin = admin,
+            ServerChange::Weight(weight) => server.state.operator_weight = Some(weight),
+        }
+        let (admin, weight) = (server.state.admin, server.state.weight());
+        tracing::info!(virtual_server = service, real_server = %address, admin = admin.as_str(), weight, "changed by the operator");
+        self.requorum(service);
+        self.publish();
+        Ok(serde_json::json!({
+            "ok": true,
+            "virtual_server": service,
+            "address": address.to_string(),
+            "admin": admin.as_str(),
+            "weight": weight,
+        }))
+    }
+
+    /// SIGTERM: checkers stop and baton's tables leave the kernel. Flows in progress through
+    /// NAT lose their translation with the table, as they lose the VIP.
+    pub(crate) async fn stop(mut self) {
+        for service in self.services.values() {
+            if service.config.omega {
+                self.omega(service);
+            }
+        }
+        self.services.clear();
+        if let Some(applier) = self.applier.take() {
+            applier.stop().await;
+        }
+    }
+
+    /// keepalived's `omega`: a removed service runs its down scripts.
+    fn omega(&self, service: &Service) {
+        if let Some(script) = &service.config.quorum_down {
+            self.notify(script, &service.config.name);
+        }
+        for server in &service.servers {
+            if let Some(script) = &server.config.notify_down {
+                self.notify(script, &service.config.name);
+            }
+        }
+    }
+
+    /// Brings the services in line with `config` (without touching the kernel).
+    fn replace(&mut self, config: &Config) -> anyhow::Result<()> {
+        let config = config.without_locations();
+        self.config = config.clone();
+        let vrrp = self.vrrp.borrow().clone();
+        let mut old = std::mem::take(&mut self.services);
+        for vs in &config.virtual_servers {
+            let service = match old.remove(&vs.name) {
+                Some(running) if running.config == *vs => running,
+                previous => {
+                    let suspended = vs.ha_suspend && !holds(&vrrp, vs);
+                    let service = self.build(vs, previous, suspended)?;
+                    tracing::info!(virtual_server = %vs.name, "starting");
+                    service
+                }
+            };
+            self.health
+                .entry(vs.name.clone())
+                .or_insert_with(|| watch::channel(false).0)
+                .send_replace(service.quorum.is_up());
+            self.services.insert(vs.name.clone(), service);
+        }
+        for (name, service) in old {
+            tracing::info!(virtual_server = %name, "removed");
+            if service.config.omega {
+                self.omega(&service);
+            }
+            self.health.remove(&name);
+        }
+        Ok(())
+    }
+
+    /// A service as configured; real servers unchanged from `previous` keep their checkers
+    /// and states.
+    fn build(
+        &mut self,
+        vs: &VirtualServer,
+        previous: Option<Service>,
+        suspended: bool,
+    ) -> anyhow::Result<Service> {
+        let mut kept: BTreeMap<SocketAddr, Server> = previous
+            .map(|p| p.servers)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.state.address, s))
+            .collect();
+        let mut servers = Vec::new();
+        for rs in &vs.real_servers {
+            let server = match kept.remove(&rs.address) {
+                Some(server) if server.config == *rs => server,
+                previous => {
+                    let generation = self.next_generation;
+                    self.next_generation += 1;
+                    let checks = if suspended {
+                        Vec::new()
+                    } else {
+                        self.spawn_checks(vs, rs, generation)?
+                    };
+                    let mut state = ServerState {
+                        address: rs.address,
+                        configured_weight: rs.weight,
+                        operator_weight: None,
+                        weight_offsets: vec![0; rs.checkers.len()],
+                        admin: AdminState::Ready,
+                        // keepalived: up until a checker says otherwise, down with `alpha`.
+                        checks_up: rs.checkers.iter().map(|c| !c.start_down).collect(),
+                        inhibit_on_failure: rs.inhibit_on_failure,
+                    };
+                    // The operator's state survives a change to the server's settings.
+                    if let Some(previous) = previous {
+                        state.admin = previous.state.admin;
+                        state.operator_weight = previous.state.operator_weight;
+                    }
+                    Server {
+                        config: rs.clone(),
+                        state,
+                        generation,
+                        last: vec![String::from("not checked yet"); rs.checkers.len()],
+                        checks,
+                    }
+                }
+            };
+            servers.push(server);
+        }
+        let interface = table::dr_interface(&self.config, vs);
+        if vs.lb_kind == LbKind::Dr && interface.is_none() {
+            anyhow::bail!(
+                "virtual server {}: lb_kind DR forwards frames on the interface that holds the \
+                 virtual address, and no vrrp_instance has it among its virtual_ipaddress",
+                vs.name
+            );
+        }
+        let states: Vec<ServerState> = servers.iter().map(|s| s.state.clone()).collect();
+        let quorum = Quorum::new(vs.quorum, vs.hysteresis, pool::live_weight(&states));
+        let service = Service {
+            config: vs.clone(),
+            interface,
+            suspended,
+            quorum,
+            servers,
+        };
+        let word = if quorum.is_up() { "up" } else { "down" };
+        tracing::info!(virtual_server = %vs.name, "starting with quorum {word}");
+        if !quorum.is_up() {
+            if let Some(script) = &vs.quorum_down {
+                self.notify(script, &vs.name);
+            }
+        }
+        Ok(service)
+    }
+
+    fn verdict(&mut self, event: CheckEvent) {
+        let target = &event.target;
+        let Some(service) = self.services.get_mut(&target.service) else {
+            return;
+        };
+        let Some(server) = service
+            .servers
+            .iter_mut()
+            .find(|s| s.state.address == target.server && s.generation == target.generation)
+        else {
+            return;
+        };
+        let was_alive = server.state.alive();
+        if let Some(up) = server.state.checks_up.get_mut(target.checker) {
+            *up = event.up;
+        }
+        if let Some(offset) = server.state.weight_offsets.get_mut(target.checker) {
+            *offset = event.weight_offset;
+        }
+        if let Some(last) = server.last.get_mut(target.checker) {
+            last.clone_from(&event.reason);
+        }
+        let alive = server.state.alive();
+        if alive != was_alive {
+            let (word, script) = if alive {
+                ("up", &server.config.notify_up)
+            } else {
+                ("down", &server.config.notify_down)
+            };
+            tracing::info!(virtual_server = %target.service, real_server = %target.server, reason = %event.reason, "real server {word}");
+            if let Some(script) = script.clone() {
+                self.notify(&script, &target.service);
+            }
+        }
+        let name = target.service.clone();
+        self.requorum(&name);
+    }
+
+    /// Re-measures the quorum of `service` after a change; runs `quorum_up` / `quorum_down`
+    /// and tells tracking instances.
+    fn requorum(&mut self, service: &str) {
+        let Some(running) = self.services.get_mut(service) else {
+            return;
+        };
+        let states: Vec<ServerState> = running.servers.iter().map(|s| s.state.clone()).collect();
+        let live = pool::live_weight(&states);
+        let Some(up) = running.quorum.update(live) else {
+            return;
+        };
+        let (word, script) = if up {
+            ("gained", running.config.quorum_up.clone())
+        } else {
+            ("lost", running.config.quorum_down.clone())
+        };
+        tracing::warn!(
+            virtual_server = service,
+            live_weight = live,
+            quorum = running.config.quorum,
+            hysteresis = running.config.hysteresis,
+            next_change_at = running.quorum.threshold(),
+            "{word} quorum"
+        );
+        if let Some(sender) = self.health.get(service) {
+            sender.send_replace(up);
+        }
+        if let Some(script) = script {
+            self.notify(&script, service);
+        }
+    }
+
+    fn notify(&self, script: &baton_config::NotifyScript, service: &str) {
+        let credentials = match &script.user {
+            Some(user) => match Credentials::lookup(&user.user, user.group.as_deref()) {
+                Ok(credentials) => Some(credentials),
+                Err(error) => {
+                    tracing::error!(virtual_server = service, "notify script not run: {error}");
+                    return;
+                }
+            },
+            None => self.default_user,
+        };
+        self.notifier.send(Notification {
+            script: Script::new(script.argv.clone(), credentials),
+            args: Vec::new(),
+        });
+    }
+
+    /// The desired state of every service.
+    fn table(&self) -> baton_l4::Table {
+        let services = self
+            .services
+            .values()
+            .map(|service| {
+                let states: Vec<ServerState> =
+                    service.servers.iter().map(|s| s.state.clone()).collect();
+                let members = pool::members(
+                    &states,
+                    service.quorum.is_up(),
+                    service.config.sorry_server.is_some(),
+                );
+                table::service(&service.config, &members, service.interface.as_deref())
+            })
+            .collect();
+        baton_l4::Table { services }
+    }
+
+    /// Sends the table to the applier and refreshes what `baton status` shows.
+    fn publish(&mut self) {
+        if let Some(applier) = &self.applier {
+            applier.apply(self.table());
+        }
+        self.refresh_status();
+    }
+
+    /// Refreshes what `baton status` shows, counters included (also on the main loop's
+    /// timer, as the applier reads new counters).
+    pub(crate) fn refresh_status(&self) {
+        let counters = self
+            .applier
+            .as_ref()
+            .map(Applier::counters)
+            .unwrap_or_default();
+        let entries = self
+            .services
+            .values()
+            .map(|service| entry(service, &counters))
+            .collect();
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = entries;
+    }
+}
+
+/// Whether this host holds `vs`'s address: some instance that has it among its VIPs is
+/// master, or no instance has it at all.
+fn holds(vrrp: &Status, vs: &VirtualServer) -> bool {
+    let mut owners = vrrp.vrrp.iter().filter(|instance| {
+        instance.vips.iter().any(|vip| {
+            vip.split('/')
+                .next()
+                .and_then(|ip| ip.parse().ok())
+                .is_some_and(|ip| table::serves(vs, ip))
+        })
+    });
+    let mut any = false;
+    let held = owners.any(|instance| {
+        any = true;
+        instance.state == "MASTER"
+    });
+    held || !any
+}
+
+/// One service as `baton status` shows it.
+fn entry(service: &Service, counters: &Counters) -> VirtualServerEntry {
+    let config = &service.config;
+    let states: Vec<ServerState> = service.servers.iter().map(|s| s.state.clone()).collect();
+    let has_sorry = config.sorry_server.is_some();
+    let members = pool::members(&states, service.quorum.is_up(), has_sorry);
+    let real_servers = service
+        .servers
+        .iter()
+        .map(|server| {
+            let address = server.state.address;
+            let weight = members
+                .iter()
+                .find(|m| m.address == address)
+                .map_or(0, |m| m.weight);
+            let count = counters.get(&config.name, address);
+            let check = if server.config.checkers.is_empty() {
+                "unchecked"
+            } else if server.state.alive() {
+                "up"
+            } else {
+                "down"
+            };
+            RealServerEntry {
+                address: address.to_string(),
+                up: weight > 0,
+                weight,
+                configured_weight: server.state.weight(),
+                active: count.active,
+                admin: server.state.admin.as_str().to_owned(),
+                check: check.to_owned(),
+                last_check: server.last.join("; "),
+                packets: count.packets,
+                bytes: count.bytes,
+                connections: count.connections,
+            }
+        })
+        .collect();
+    VirtualServerEntry {
+        name: config.name.clone(),
+        protocol: config.protocol.as_str().to_owned(),
+        lb_algo: config.lb_algo.as_str().to_owned(),
+        lb_kind: table::kind_name(config.lb_kind).to_owned(),
+        quorum_up: service.quorum.is_up(),
+        live_weight: pool::live_weight(&states),
+        quorum: config.quorum,
+        sorry_server: config.sorry_server.as_ref().map(|s| s.address.to_string()),
+        sorry_active: has_sorry && members.iter().all(|m| m.weight == 0),
+        real_servers,
+    }
+}

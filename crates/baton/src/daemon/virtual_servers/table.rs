@@ -1,0 +1,123 @@
+//! The configuration's view of a virtual server onto the data plane's: a pure mapper, so
+//! the nftables crate knows nothing of keepalived's keywords.
+
+use std::net::IpAddr;
+
+use baton_config::{Config, L4Protocol, LbAlgo, LbKind, ServiceMatch, VirtualServer};
+use baton_l4::{Backend, Family, Forwarding, Match, Persistence, Protocol, Scheduler, Service};
+
+use super::pool::Member;
+
+/// `service` with `members` as its backends. `interface` is where a DR service's packets
+/// arrive and leave ([`dr_interface`]).
+pub(super) fn service(vs: &VirtualServer, members: &[Member], interface: Option<&str>) -> Service {
+    let uthreshold = |address| {
+        vs.real_servers
+            .iter()
+            .find(|rs| rs.address == address)
+            .map_or(0, |rs| rs.uthreshold)
+    };
+    Service {
+        name: vs.name.clone(),
+        matches: vs.matches.iter().map(|m| matched(*m)).collect(),
+        protocol: protocol(vs.protocol),
+        family: match vs.family {
+            baton_config::Family::Ipv4 => Family::Ipv4,
+            baton_config::Family::Ipv6 => Family::Ipv6,
+        },
+        forwarding: match vs.lb_kind {
+            LbKind::Nat => Forwarding::Nat { snat: vs.snat },
+            LbKind::Dr => Forwarding::Dr {
+                interface: interface.unwrap_or_default().to_owned(),
+            },
+        },
+        scheduler: scheduler(vs.lb_algo),
+        hash_port: vs.hash_port,
+        persistence: vs.persistence.map(|p| Persistence {
+            timeout: p.timeout,
+            granularity: p.granularity,
+        }),
+        backends: members
+            .iter()
+            .map(|m| Backend {
+                address: m.address,
+                weight: m.weight,
+                active_connections: 0,
+                uthreshold: uthreshold(m.address),
+            })
+            .collect(),
+        fallback: vs.sorry_server.as_ref().map(|s| s.address),
+    }
+}
+
+/// The interface a DR service's packets come in on and go out of (one-armed, as LVS-DR
+/// is set up): that of the VRRP instance holding the service's address, or of the
+/// address's `dev`. `None`: no instance holds it.
+pub(super) fn dr_interface(config: &Config, vs: &VirtualServer) -> Option<String> {
+    let address = vs.matches.iter().find_map(|m| match m {
+        ServiceMatch::Address(address) => Some(address.ip()),
+        ServiceMatch::Range { first, .. } => Some(*first),
+        ServiceMatch::Fwmark(_) => None,
+    })?;
+    config.instances.iter().find_map(|instance| {
+        instance
+            .all_addresses()
+            .find(|v| v.address == address)
+            .map(|v| v.dev.clone().unwrap_or_else(|| instance.interface.clone()))
+    })
+}
+
+/// keepalived's spelling of `lb_kind`, as `baton status` shows it.
+pub(super) fn kind_name(kind: LbKind) -> &'static str {
+    match kind {
+        LbKind::Nat => "NAT",
+        LbKind::Dr => "DR",
+    }
+}
+
+fn matched(m: ServiceMatch) -> Match {
+    match m {
+        ServiceMatch::Address(address) => Match::Address(address),
+        ServiceMatch::Range { first, last, port } => Match::Range { first, last, port },
+        ServiceMatch::Fwmark(mark) => Match::Fwmark(mark),
+    }
+}
+
+fn protocol(protocol: L4Protocol) -> Protocol {
+    match protocol {
+        L4Protocol::Tcp => Protocol::Tcp,
+        L4Protocol::Udp => Protocol::Udp,
+        L4Protocol::Sctp => Protocol::Sctp,
+    }
+}
+
+fn scheduler(algo: LbAlgo) -> Scheduler {
+    #[allow(clippy::wildcard_enum_match_arm)]
+    match algo {
+        LbAlgo::Rr => Scheduler::Rr,
+        LbAlgo::Wrr => Scheduler::Wrr,
+        LbAlgo::Lc => Scheduler::Lc,
+        LbAlgo::Wlc => Scheduler::Wlc,
+        LbAlgo::Sh => Scheduler::Sh,
+        LbAlgo::Dh => Scheduler::Dh,
+        LbAlgo::Mh => Scheduler::Mh,
+        LbAlgo::Sed => Scheduler::Sed,
+        LbAlgo::Nq => Scheduler::Nq,
+        LbAlgo::Fo => Scheduler::Fo,
+        LbAlgo::Ovf => Scheduler::Ovf,
+        LbAlgo::Lblc => Scheduler::Lblc,
+        LbAlgo::Lblcr => Scheduler::Lblcr,
+        LbAlgo::Twos => Scheduler::Twos,
+        // The model's algorithms are all above; a new one must be mapped before it runs.
+        _ => Scheduler::Wlc,
+    }
+}
+
+/// Whether `address` is one of the service's own (for `ha_suspend`).
+pub(super) fn serves(vs: &VirtualServer, address: IpAddr) -> bool {
+    vs.matches.iter().any(|m| match *m {
+        ServiceMatch::Address(a) => a.ip() == address,
+        ServiceMatch::Range { first, last, .. } => first <= address && address <= last,
+        ServiceMatch::Fwmark(_) => false,
+    })
+}

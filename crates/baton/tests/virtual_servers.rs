@@ -1,0 +1,326 @@
+//! `baton run` with L4 virtual servers, in the guide's lab: the daemon's checkers take a
+//! failed real server out of the kernel's table and put it back, the status and the
+//! control commands see the real servers, a reload applies a new server set, and the
+//! tables leave the kernel when the daemon stops.
+//!
+//! The apps are `baton demo-app` (they answer with their name). NAT services here use
+//! `snat`, because the guide's lab is one LAN: without it the apps would answer the client
+//! directly, around the load balancer.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use baton_lab::{Host, Lab};
+use common::{Daemon, Workdir, guide_lab, wait_for};
+
+fn start_app(host: &Host, port: u16) -> baton_lab::Child {
+    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args(["demo-app", "--listen", &format!("0.0.0.0:{port}"), "--name"])
+        .arg(host.name())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    host.spawn(command).expect("app server")
+}
+
+fn start_lb(host: &Host, dir: &Workdir, config: &str) -> Daemon {
+    let name = host.name();
+    let path = dir.write(&format!("{name}.toml"), config);
+    let log = dir.path(&format!("{name}.log"));
+    let file = std::fs::File::create(&log).expect("log");
+    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args(["run", "--config"])
+        .arg(&path)
+        .arg("--control")
+        .arg(dir.path(&format!("{name}.sock")))
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file);
+    Daemon {
+        child: host.spawn(command).expect("baton"),
+        log,
+        name: format!("baton@{name}"),
+    }
+}
+
+/// lb1 master of the VIP, and a NAT service on it over app1 and app2 (port 8080), each
+/// checked by TCP_CHECK every 0.3 s.
+fn nat_config(servers: &[&str]) -> String {
+    let mut config = String::from(
+        r#"[[vrrp]]
+name = "VI_1"
+interface = "eth0"
+virtual_router_id = 51
+version = 3
+priority = 150
+advert_int = 0.1
+virtual_ipaddress = ["10.0.3.100/24"]
+track_virtual_server = [{ name = "web", weight = -60 }]
+
+[[virtual_server]]
+name = "web"
+address = "10.0.3.100:80"
+protocol = "TCP"
+lb_algo = "rr"
+lb_kind = "NAT"
+snat = true
+delay_loop = 0.3
+"#,
+    );
+    for server in servers {
+        config.push_str(&format!(
+            r#"
+[[virtual_server.real_server]]
+address = "{server}"
+[virtual_server.real_server.TCP_CHECK]
+connect_timeout = 0.5
+retry = 1
+delay_before_retry = 0.1
+"#
+        ));
+    }
+    config
+}
+
+/// `n` connections to the VIP from the client, each a GET on a new connection: the
+/// answering apps' names, and the number of failures.
+fn requests(client: &Host, n: usize) -> (Vec<String>, usize) {
+    let script = format!(
+        r#"
+import socket
+names, failed = [], 0
+for _ in range({n}):
+    try:
+        s = socket.create_connection(("10.0.3.100", 80), timeout=2)
+        s.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        names.append(data.split(b"\r\n\r\n", 1)[1].split()[0].decode())
+    except Exception:
+        failed += 1
+print(" ".join(names))
+print(failed)
+"#
+    );
+    let out = client.run("python3", &["-c", &script]).expect("client");
+    let mut lines = out.lines();
+    let names = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let failed = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(n);
+    (names, failed)
+}
+
+fn status_of(host: &Host, dir: &Workdir) -> serde_json::Value {
+    let socket = dir.path(&format!("{}.sock", host.name()));
+    let out = host
+        .run(
+            env!("CARGO_BIN_EXE_baton"),
+            &[
+                "status",
+                "--json",
+                "--control",
+                socket.to_str().expect("utf-8"),
+            ],
+        )
+        .expect("baton status");
+    serde_json::from_str(&out).expect("status JSON")
+}
+
+fn real_server<'a>(status: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    status["virtual_servers"][0]["real_servers"]
+        .as_array()
+        .and_then(|servers| servers.iter().find(|s| s["address"] == address))
+        .unwrap_or(&serde_json::Value::Null)
+}
+
+fn lb_ready(lab: &Lab, lb: &Daemon) {
+    let lb1 = lab.host("lb1");
+    if wait_for(Duration::from_secs(10), || common::holds(lb1, "10.0.3.100")).is_none() {
+        common::fail("lb1 never took the VIP", &[lb]);
+    }
+}
+
+fn nft_tables(host: &Host) -> String {
+    host.run("nft", &["list", "tables"]).unwrap_or_default()
+}
+
+#[test]
+fn checkers_take_a_failed_real_server_out_and_put_it_back() {
+    let test = "checkers_take_a_failed_real_server_out_and_put_it_back";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    if which("nft").is_none() {
+        eprintln!("SKIPPED (needs nft, from nftables): {test}");
+        return;
+    }
+    let dir = Workdir::new("l4-checkers");
+    let _app1 = start_app(lab.host("app1"), 8080);
+    let mut app2 = start_app(lab.host("app2"), 8080);
+    lab.host("lb1")
+        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+        .expect("ip_forward");
+    let lb = start_lb(
+        lab.host("lb1"),
+        &dir,
+        &nat_config(&["10.0.3.11:8080", "10.0.3.12:8080"]),
+    );
+    lb_ready(&lab, &lb);
+    let client = lab.host("client");
+
+    // Both apps answer, in turn.
+    let both_up = wait_for(Duration::from_secs(10), || {
+        let (names, failed) = requests(client, 6);
+        failed == 0 && names.iter().any(|n| n == "app1") && names.iter().any(|n| n == "app2")
+    });
+    if both_up.is_none() {
+        common::fail("the VIP never balanced over app1 and app2", &[&lb]);
+    }
+    let status = status_of(lab.host("lb1"), &dir);
+    assert_eq!(status["virtual_servers"][0]["name"], "web", "{status}");
+    assert_eq!(
+        real_server(&status, "10.0.3.12:8080")["check"],
+        "up",
+        "{status}"
+    );
+    assert!(nft_tables(lab.host("lb1")).contains("inet baton"));
+
+    // app2 dies: once the checker has seen it, no new connection fails.
+    app2.kill();
+    let detected = wait_for(Duration::from_secs(5), || {
+        real_server(&status_of(lab.host("lb1"), &dir), "10.0.3.12:8080")["check"] == "down"
+    });
+    if detected.is_none() {
+        common::fail("the checker never saw app2 go", &[&lb]);
+    }
+    let (names, failed) = requests(client, 20);
+    assert_eq!(failed, 0, "connections failed after detection: {names:?}");
+    assert!(names.iter().all(|n| n == "app1"), "{names:?}");
+    let status = status_of(lab.host("lb1"), &dir);
+    let app2_status = real_server(&status, "10.0.3.12:8080");
+    assert_eq!(app2_status["up"], false, "{status}");
+    assert!(
+        app2_status["last_check"]
+            .as_str()
+            .is_some_and(|c| c.contains("TCP_CHECK")),
+        "{status}"
+    );
+    assert_eq!(status["virtual_servers"][0]["quorum_up"], true);
+
+    // app2 back: it takes flows again.
+    let _app2 = start_app(lab.host("app2"), 8080);
+    let back = wait_for(Duration::from_secs(10), || {
+        let (names, failed) = requests(client, 6);
+        failed == 0 && names.iter().any(|n| n == "app2")
+    });
+    if back.is_none() {
+        common::fail("app2 never came back", &[&lb]);
+    }
+
+    // The operator drains app1: new flows go to app2 only.
+    let socket = dir.path("lb1.sock");
+    let out = lab
+        .host("lb1")
+        .run(
+            env!("CARGO_BIN_EXE_baton"),
+            &[
+                "server",
+                "drain",
+                "web",
+                "10.0.3.11:8080",
+                "--control",
+                socket.to_str().expect("utf-8"),
+            ],
+        )
+        .expect("baton server drain");
+    assert!(out.contains("drain"), "{out}");
+    let drained = wait_for(Duration::from_secs(3), || {
+        let (names, failed) = requests(client, 6);
+        failed == 0 && names.iter().all(|n| n == "app2")
+    });
+    if drained.is_none() {
+        common::fail("app1 still took new flows after drain", &[&lb]);
+    }
+
+    // SIGTERM: the tables leave the kernel.
+    drop(lb);
+    let gone = wait_for(Duration::from_secs(5), || {
+        !nft_tables(lab.host("lb1")).contains("baton")
+    });
+    assert!(gone.is_some(), "{}", nft_tables(lab.host("lb1")));
+}
+
+#[test]
+fn losing_quorum_lowers_the_priority_and_a_reload_brings_servers_in() {
+    let test = "losing_quorum_lowers_the_priority_and_a_reload_brings_servers_in";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    if which("nft").is_none() {
+        eprintln!("SKIPPED (needs nft, from nftables): {test}");
+        return;
+    }
+    let dir = Workdir::new("l4-quorum");
+    lab.host("lb1")
+        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+        .expect("ip_forward");
+    // Only app1's port 9090 is configured, and nothing listens there: no quorum.
+    let lb = start_lb(lab.host("lb1"), &dir, &nat_config(&["10.0.3.11:9090"]));
+    lb_ready(&lab, &lb);
+    let lowered = wait_for(Duration::from_secs(5), || {
+        let status = status_of(lab.host("lb1"), &dir);
+        status["virtual_servers"][0]["quorum_up"] == false
+            && status["vrrp"][0]["effective_priority"] == 90
+    });
+    if lowered.is_none() {
+        common::fail("quorum loss did not lower the priority to 90", &[&lb]);
+    }
+
+    // A reload with a live server: quorum back, priority back, flows served.
+    let _app1 = start_app(lab.host("app1"), 8080);
+    dir.write("lb1.toml", &nat_config(&["10.0.3.11:8080"]));
+    let socket = dir.path("lb1.sock");
+    let out = lab
+        .host("lb1")
+        .run(
+            env!("CARGO_BIN_EXE_baton"),
+            &["reload", "--control", socket.to_str().expect("utf-8")],
+        )
+        .expect("baton reload");
+    assert!(out.contains("applied") || out.contains("reload"), "{out}");
+    let restored = wait_for(Duration::from_secs(10), || {
+        let status = status_of(lab.host("lb1"), &dir);
+        status["virtual_servers"][0]["quorum_up"] == true
+            && status["vrrp"][0]["effective_priority"] == 150
+    });
+    if restored.is_none() {
+        common::fail("quorum did not come back after the reload", &[&lb]);
+    }
+    let (names, failed) = requests(lab.host("client"), 4);
+    assert_eq!((failed, names.len()), (0, 4), "{names:?}");
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|path| path.is_file())
+    })
+}
