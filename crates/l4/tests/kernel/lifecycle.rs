@@ -167,3 +167,25 @@ fn every_feature_loads_and_changes() {
     assert!(counters.len() >= 28, "{}", counters.len());
     block(plane.remove()).expect("remove");
 }
+
+/// A Maglev service's 4093-slot map is replaced whole when a weight changes: measured.
+#[test]
+fn replacing_a_maglev_table_is_quick() {
+    let Some(lab) = setup("replacing_a_maglev_table_is_quick") else {
+        return;
+    };
+    let mut plane = lab.plane("baton");
+    let mut mh = service(80, Protocol::Tcp, Scheduler::Mh, 8080, [1, 1]);
+    block(plane.apply(&table(vec![mh.clone()]))).expect("apply");
+    let mut slowest = Duration::ZERO;
+    for weight in 2..12 {
+        mh.backends[0].weight = weight;
+        let script = plane.render(&table(vec![mh.clone()])).expect("render");
+        assert!(script.contains("flush map"), "{script}");
+        let started = std::time::Instant::now();
+        block(plane.apply(&table(vec![mh.clone()]))).expect("apply");
+        slowest = slowest.max(started.elapsed());
+    }
+    eprintln!("slowest 4093-slot Maglev replacement: {slowest:?}");
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+}

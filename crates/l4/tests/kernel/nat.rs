@@ -325,3 +325,27 @@ fn clients_on_the_lb_itself_are_balanced_and_counted() {
         assert!(c.packets >= 18, "{counters:?}");
     }
 }
+
+#[test]
+fn a_port_zero_service_keeps_ports_and_persistence_spans_them() {
+    let Some((mut lab, mut plane)) =
+        with_apps("a_port_zero_service_keeps_ports_and_persistence_spans_them")
+    else {
+        return;
+    };
+    lab.serve("app1", "app1", "tcp", 8081);
+    lab.serve("app2", "app2", "tcp", 8081);
+    let mut every_port = service(0, Protocol::Tcp, Scheduler::Rr, 0, [1, 1]);
+    block(plane.apply(&table(vec![every_port.clone()]))).expect("apply");
+    assert_eq!(tally(&lab.tcp(8080, 4, ROUTED_CLIENT)).len(), 2);
+    assert_eq!(tally(&lab.tcp(8081, 4, ROUTED_CLIENT)).len(), 2);
+    every_port.persistence = Some(Persistence {
+        timeout: Duration::from_secs(60),
+        granularity: 32,
+    });
+    block(plane.apply(&table(vec![every_port]))).expect("apply");
+    let mut answers = lab.tcp(8080, 3, ROUTED_CLIENT);
+    answers.extend(lab.tcp(8081, 3, ROUTED_CLIENT));
+    // One backend for the client, whichever port it uses.
+    assert_eq!(tally(&answers).len(), 1, "{answers:?}");
+}
