@@ -1,0 +1,85 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::variants::Variant;
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// Measured time of each run (after [`warmup`](Self::warmup)).
+    pub(crate) seconds: Duration,
+    /// Unmeasured load before each measured window: ARP, conntrack, HAProxy's first
+    /// connections, the apps' first tasks.
+    pub(crate) warmup: Duration,
+    /// Every variant once per round, the order rotating.
+    pub(crate) rounds: usize,
+    /// Concurrent client connections.
+    pub(crate) workers: usize,
+    pub(crate) only: Vec<Variant>,
+    pub(crate) markdown: Option<PathBuf>,
+}
+
+const USAGE: &str = "usage: l4_bench [--seconds S] [--rounds N] [--workers N] [--quick] \
+                     [--only direct,static-nat,static-dr,baton-nat,baton-dr,haproxy] \
+                     [--markdown PATH]";
+
+impl Options {
+    pub(crate) fn parse() -> Result<Self> {
+        let mut options = Options {
+            seconds: Duration::from_secs(5),
+            warmup: Duration::from_secs(1),
+            rounds: 5,
+            workers: 64,
+            only: Variant::ALL.to_vec(),
+            markdown: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value =
+                |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+            match arg.as_str() {
+                "--seconds" => {
+                    let s: f64 = value("--seconds")?.parse().context("--seconds")?;
+                    options.seconds = Duration::try_from_secs_f64(s).context("--seconds")?;
+                }
+                "--rounds" => options.rounds = value("--rounds")?.parse().context("--rounds")?,
+                "--workers" => {
+                    options.workers = value("--workers")?.parse().context("--workers")?
+                }
+                "--quick" => {
+                    options.rounds = 1;
+                    options.seconds = Duration::from_secs(2);
+                    options.warmup = Duration::from_millis(500);
+                }
+                "--only" => {
+                    options.only = value("--only")?
+                        .split(',')
+                        .map(|name| {
+                            Variant::ALL
+                                .into_iter()
+                                .find(|v| v.arg() == name.trim())
+                                .with_context(|| format!("--only: unknown variant {name:?}"))
+                        })
+                        .collect::<Result<_>>()?
+                }
+                "--markdown" => options.markdown = Some(value("--markdown")?.into()),
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\n{USAGE}"),
+            }
+        }
+        if options.rounds == 0
+            || options.workers == 0
+            || options.only.is_empty()
+            || options.seconds.is_zero()
+        {
+            bail!("nothing to measure\n{USAGE}");
+        }
+        Ok(options)
+    }
+}

@@ -1,0 +1,252 @@
+//! The whole run: the lab, the apps, then rounds of every variant in a rotating order,
+//! then the tables.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::apps;
+use crate::client::{self, Job, Mode, Tally};
+use crate::common;
+use crate::common::lab::RunDir;
+use crate::common::programs::version;
+use crate::cpu::Ticks;
+use crate::options::Options;
+use crate::report::{self, Results};
+use crate::topology::{self, CLIENT, Topology};
+use crate::variants::{Programs, Running, Variant};
+
+/// Above this share of the machine busy while the bench itself is idle, someone else is
+/// working: wait before measuring. A run during which others took more is repeated.
+const QUIET: f64 = 0.10;
+/// Runs of one kind of load for one variant, at most, before a noisy one is kept anyway.
+const ATTEMPTS: usize = 3;
+const QUIET_PATIENCE: Duration = Duration::from_secs(60);
+
+pub(crate) fn all(options: Options) -> Result<()> {
+    let programs = Programs {
+        baton: common::baton::release_binary(),
+        haproxy: common::programs::find("haproxy"),
+    };
+    if let Some(baton) = &programs.baton {
+        common::baton::warn_if_stale(baton);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run_dir = RunDir::prepare("l4_bench").map_err(anyhow::Error::msg)?;
+    let topology = Topology::build()?;
+    let dir = run_dir.fresh().map_err(anyhow::Error::msg)?;
+    let _apps = topology
+        .apps()
+        .iter()
+        .zip(1..)
+        .map(|(host, n)| apps::start(host, n, &dir))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    for app in topology::app_addresses() {
+        let probe = Job {
+            mode: Mode::Probe,
+            source: CLIENT,
+            targets: vec![app],
+            workers: 1,
+            warmup: Duration::ZERO,
+            seconds: Duration::from_secs(5),
+            watch: Vec::new(),
+        };
+        if client::run(topology.client(), &probe)?.done == 0 {
+            bail!("app {app} never answered");
+        }
+    }
+
+    let context = context(&programs, &options, cores);
+    eprintln!("{context}");
+    let started = Instant::now();
+    let mut results: Vec<Results> = options.only.iter().map(|&v| Results::new(v)).collect();
+    let mut noise = Noise::default();
+    let apps: Vec<u32> = _apps.iter().map(baton_lab::Child::id).collect();
+    for round in 0..options.rounds {
+        eprintln!("round {}", round + 1);
+        let n = results.len();
+        for i in (0..n).map(|i| (i + round) % n) {
+            let cell = &mut results[i];
+            noise.idle_load = noise.idle_load.max(wait_quiet());
+            let dir = run_dir.fresh().map_err(anyhow::Error::msg)?;
+            let outcome = measure(
+                cell.variant,
+                &topology,
+                &programs,
+                &options,
+                &apps,
+                &dir,
+                &mut noise,
+            );
+            common::interrupt::wait_if_interrupted();
+            match outcome {
+                Ok([connections, requests]) => {
+                    eprintln!(
+                        "  {:<20} {:>7.0} conn/s {:>6.1} µs/conn ({} errors), \
+                         {:>7.0} req/s {:>6.1} µs/req ({} errors), split {:?} / {:?}, \
+                         others {:.0}% / {:.0}%",
+                        cell.variant.name(),
+                        connections.rate(),
+                        connections.cpu_us().unwrap_or(f64::NAN),
+                        connections.errors,
+                        requests.rate(),
+                        requests.cpu_us().unwrap_or(f64::NAN),
+                        requests.errors,
+                        connections.split,
+                        requests.split,
+                        connections.others() * 100.0,
+                        requests.others() * 100.0,
+                    );
+                    cell.connections.push(connections);
+                    cell.requests.push(requests);
+                }
+                Err(error) => {
+                    eprintln!("  {}: run failed: {error:#}", cell.variant.name());
+                    let first = format!("{error:#}");
+                    cell.failures
+                        .push(first.lines().next().unwrap_or("").to_owned());
+                }
+            }
+        }
+    }
+    let mut text = context;
+    let _ = writeln!(
+        text,
+        "{} round(s), {:.1} min in all. Others' work: the machine was at most {:.0}% busy \
+         while the bench idled before a run; other processes used at most {:.0}% of it \
+         during a kept run ({} run(s) repeated for over {:.0}%)\n",
+        options.rounds,
+        started.elapsed().as_secs_f64() / 60.0,
+        noise.idle_load * 100.0,
+        noise.worst * 100.0,
+        noise.repeated,
+        QUIET * 100.0
+    );
+    text.push_str(&report::tables(&results));
+    println!("\n{text}");
+    if let Some(path) = &options.markdown {
+        std::fs::write(path, &text).with_context(|| path.display().to_string())?;
+    }
+    Ok(())
+}
+
+/// One variant: set up, probed, both kinds of load, taken down.
+fn measure(
+    variant: Variant,
+    topology: &Topology,
+    programs: &Programs,
+    options: &Options,
+    apps: &[u32],
+    dir: &Path,
+    noise: &mut Noise,
+) -> Result<[Tally; 2]> {
+    let running = Running::start(variant, topology, programs, dir)?;
+    let job = |mode, warmup, seconds| Job {
+        mode,
+        source: variant.source(),
+        targets: variant.targets(),
+        workers: options.workers,
+        warmup,
+        seconds,
+        watch: apps.iter().copied().chain(running.daemon_pid()).collect(),
+    };
+    let measured = (|| {
+        let probe = client::run(
+            topology.client(),
+            &job(Mode::Probe, Duration::ZERO, Duration::from_secs(10)),
+        )?;
+        if probe.done == 0 {
+            bail!(
+                "no answer through {} in 10 s\n{}",
+                variant.name(),
+                running.log_tail()
+            );
+        }
+        let mut load = |mode| -> Result<Tally> {
+            let job = job(mode, options.warmup, options.seconds);
+            for attempt in 1.. {
+                let tally = client::run(topology.client(), &job)?;
+                let others = tally.others();
+                if others <= QUIET || attempt == ATTEMPTS {
+                    noise.worst = noise.worst.max(others);
+                    return Ok(tally);
+                }
+                eprintln!(
+                    "  (others used {:.0}% of the machine during the run: again)",
+                    others * 100.0
+                );
+                noise.repeated += 1;
+                wait_quiet();
+            }
+            unreachable!("the loop returns at the last attempt")
+        };
+        let connections = load(Mode::Connections)?;
+        let requests = load(Mode::Requests)?;
+        Ok([connections, requests])
+    })();
+    let stopped = running.stop();
+    let tallies = measured?;
+    stopped?;
+    Ok(tallies)
+}
+
+/// Waits (up to a minute) until the machine is quiet while the bench idles, and returns
+/// the busy share it measured last.
+fn wait_quiet() -> f64 {
+    let start = Instant::now();
+    let mut told = false;
+    loop {
+        let before = Ticks::now();
+        std::thread::sleep(Duration::from_millis(500));
+        let busy = Ticks::now().since(before).busy_share();
+        if busy < QUIET || start.elapsed() > QUIET_PATIENCE {
+            if busy >= QUIET {
+                eprintln!(
+                    "  (still {:.0}% busy after a minute: going ahead)",
+                    busy * 100.0
+                );
+            }
+            return busy;
+        }
+        if !told {
+            eprintln!(
+                "  (waiting for other load, {:.0}% of the machine, to pass)",
+                busy * 100.0
+            );
+            told = true;
+        }
+    }
+}
+
+/// Other people's work on a shared machine, across the whole run.
+#[derive(Debug, Default)]
+struct Noise {
+    /// The busiest the machine was while the bench idled before a run.
+    idle_load: f64,
+    /// The largest share of the machine others used during a kept run.
+    worst: f64,
+    repeated: usize,
+}
+
+/// Machine, versions and settings.
+fn context(programs: &Programs, options: &Options, cores: usize) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "machine: {}", common::machine::describe(cores));
+    if let Some(baton) = &programs.baton {
+        let _ = writeln!(text, "{}", version(baton, "--version"));
+    }
+    if let Some(haproxy) = &programs.haproxy {
+        let _ = writeln!(text, "{}", version(haproxy, "-v"));
+    }
+    let _ = writeln!(
+        text,
+        "{} client workers, {:.1} s warm-up + {:.1} s measured per run and kind of load",
+        options.workers,
+        options.warmup.as_secs_f64(),
+        options.seconds.as_secs_f64()
+    );
+    text
+}
