@@ -4,7 +4,9 @@
 //! maintained conntrack crate (netlink-packet-netfilter covers nflog and a few queries),
 //! and `conntrack -L` lines have kept their `key=value` shape for fifteen years.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::model::{Match, Service};
 
 /// One conntrack entry, as far as counting goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,27 @@ pub(crate) struct Flow {
 }
 
 impl Flow {
+    /// Whether this entry is a flow of `service` held by `server`.
+    pub(crate) fn belongs_to(&self, service: &Service, server: SocketAddr) -> bool {
+        if self.protocol != service.protocol.keyword() || self.reply_src != server.ip() {
+            return false;
+        }
+        if !service.all_ports() && self.reply_sport != server.port() {
+            return false;
+        }
+        service.matches.iter().any(|m| match *m {
+            Match::Address(a) => {
+                self.original_dst == a.ip() && (a.port() == 0 || self.original_dport == a.port())
+            }
+            Match::Range { first, last, port } => {
+                in_range(self.original_dst, first, last)
+                    && (port == 0 || self.original_dport == port)
+            }
+            // A mark leaves no trace in the tuple: the backend alone decides.
+            Match::Fwmark(_) => true,
+        })
+    }
+
     /// Whether IPVS would call it an active connection: an established TCP or SCTP
     /// association; every UDP flow (IPVS counts none, which would leave the
     /// least-connection approximations blind for UDP).
@@ -63,6 +86,29 @@ fn parse_line(line: &str) -> Option<Flow> {
         reply_src: *src.get(1)?,
         reply_sport: *sport.get(1)?,
     })
+}
+
+/// conntrack filters for the original direction that select `service`'s flows: one per
+/// VIP, so a backend shared with another service keeps that service's flows. Ranges and
+/// fwmarks have no such filter; then one empty filter (the backend alone decides).
+pub(crate) fn original_filters(service: &Service) -> Vec<Vec<String>> {
+    let mut filters = Vec::new();
+    for m in &service.matches {
+        let Match::Address(vip) = m else {
+            return vec![Vec::new()];
+        };
+        let mut filter = vec!["--orig-dst".to_owned(), vip.ip().to_string()];
+        if vip.port() != 0 {
+            filter.push("--orig-port-dst".into());
+            filter.push(vip.port().to_string());
+        }
+        filters.push(filter);
+    }
+    filters
+}
+
+fn in_range(address: IpAddr, first: IpAddr, last: IpAddr) -> bool {
+    first <= address && address <= last
 }
 
 #[cfg(test)]

@@ -2,14 +2,13 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use serde_json::Value;
-
-use crate::conntrack::{self, Flow};
+use crate::conntrack;
 use crate::error::Error;
 use crate::exec::Runner;
-use crate::model::{Family, Forwarding, Match, Protocol, Service, Table};
+use crate::model::{Family, Forwarding, Protocol, Service, Table};
+use crate::nft_json;
 use crate::render::{self, Ordinals};
 use crate::ruleset::{self, Ruleset};
 
@@ -148,7 +147,7 @@ impl DataPlane {
                 .runner
                 .nft_json(&["list", "sets", "table", nft_table.family, &self.name])
                 .await?;
-            sets.extend(named_sets(&json));
+            sets.extend(nft_json::named_sets(&json));
         }
         let mut flows = Vec::new();
         for family in [Family::Ipv4, Family::Ipv6] {
@@ -177,7 +176,7 @@ impl DataPlane {
                         .and_then(|o| o.get(&server))
                         .map(u32::to_string)
                         .unwrap_or_default(),
-                    Forwarding::Nat { .. } => element(server, !service.all_ports()),
+                    Forwarding::Nat { .. } => render::server_element(server, !service.all_ports()),
                 };
                 let counter = |suffix: &str| {
                     sets.iter()
@@ -190,7 +189,7 @@ impl DataPlane {
                 let (new_connections, _) = counter("new");
                 let active_connections = flows
                     .iter()
-                    .filter(|f| !is_dr(service) && belongs(service, server, f) && f.active())
+                    .filter(|f| !is_dr(service) && f.belongs_to(service, server) && f.active())
                     .count() as u64;
                 out.push(BackendCounters {
                     service: service.name.clone(),
@@ -231,11 +230,11 @@ impl DataPlane {
             let with_port = !service.all_ports();
             let live: BTreeSet<String> = service
                 .eligible()
-                .map(|b| element(b.address, with_port))
+                .map(|b| render::server_element(b.address, with_port))
                 .collect();
             let gone: BTreeSet<String> = old
                 .eligible()
-                .map(|b| element(b.address, with_port))
+                .map(|b| render::server_element(b.address, with_port))
                 .filter(|e| !live.contains(e))
                 .collect();
             if !gone.is_empty() {
@@ -262,7 +261,7 @@ impl DataPlane {
                 Err(Error::Nft { .. }) => continue,
                 Err(other) => return Err(other),
             };
-            for (client, server) in map_entries(&json) {
+            for (client, server) in nft_json::map_entries(&json) {
                 if servers.contains(&server) {
                     // `add` first: an entry that timed out since the look would make a
                     // bare `delete` fail the whole transaction.
@@ -301,7 +300,7 @@ impl DataPlane {
                     args.push("--reply-port-src".into());
                     args.push(backend.address.port().to_string());
                 }
-                for filter in original_filters(service) {
+                for filter in conntrack::original_filters(service) {
                     let mut args = args.clone();
                     args.extend(filter);
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -313,157 +312,6 @@ impl DataPlane {
     }
 }
 
-/// conntrack filters for the original direction that select `service`'s flows: one per
-/// VIP, so a backend shared with another service keeps that service's flows. Ranges and
-/// fwmarks have no such filter; then one empty filter (the backend alone decides).
-fn original_filters(service: &Service) -> Vec<Vec<String>> {
-    let mut filters = Vec::new();
-    for m in &service.matches {
-        let Match::Address(vip) = m else {
-            return vec![Vec::new()];
-        };
-        let mut filter = vec!["--orig-dst".to_owned(), vip.ip().to_string()];
-        if vip.port() != 0 {
-            filter.push("--orig-port-dst".into());
-            filter.push(vip.port().to_string());
-        }
-        filters.push(filter);
-    }
-    filters
-}
-
 fn is_dr(service: &Service) -> bool {
     matches!(service.forwarding, Forwarding::Dr { .. })
-}
-
-fn element(address: SocketAddr, with_port: bool) -> String {
-    if with_port {
-        format!("{} . {}", address.ip(), address.port())
-    } else {
-        address.ip().to_string()
-    }
-}
-
-/// Whether conntrack entry `flow` is of `service` and held by `server`.
-fn belongs(service: &Service, server: SocketAddr, flow: &Flow) -> bool {
-    if flow.protocol != service.protocol.keyword() || flow.reply_src != server.ip() {
-        return false;
-    }
-    if !service.all_ports() && flow.reply_sport != server.port() {
-        return false;
-    }
-    service.matches.iter().any(|m| match *m {
-        Match::Address(a) => {
-            flow.original_dst == a.ip() && (a.port() == 0 || flow.original_dport == a.port())
-        }
-        Match::Range { first, last, port } => {
-            in_range(flow.original_dst, first, last) && (port == 0 || flow.original_dport == port)
-        }
-        // A mark leaves no trace in the tuple: the backend alone decides.
-        Match::Fwmark(_) => true,
-    })
-}
-
-fn in_range(address: IpAddr, first: IpAddr, last: IpAddr) -> bool {
-    first <= address && address <= last
-}
-
-/// The text of an nft JSON value as it would be written in a script.
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Object(o) => {
-            if let Some(parts) = o.get("concat").and_then(Value::as_array) {
-                let parts: Option<Vec<String>> = parts.iter().map(text).collect();
-                return parts.map(|p| p.join(" . "));
-            }
-            o.get("elem").and_then(|e| e.get("val")).and_then(text)
-        }
-        _ => None,
-    }
-}
-
-/// A set element's text with its packets and bytes.
-type Counted = (String, u64, u64);
-
-/// From `nft -j list sets`: per set name, its elements with packets and bytes.
-fn named_sets(json: &Value) -> Vec<(String, Vec<Counted>)> {
-    let objects = json.get("nftables").and_then(Value::as_array);
-    objects
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o.get("set"))
-        .filter_map(|set| {
-            let name = set.get("name")?.as_str()?.to_owned();
-            let elements = set
-                .get("elem")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|e| {
-                    let inner = e.get("elem")?;
-                    let counter = inner.get("counter")?;
-                    Some((
-                        text(inner.get("val")?)?,
-                        counter.get("packets")?.as_u64()?,
-                        counter.get("bytes")?.as_u64()?,
-                    ))
-                })
-                .collect();
-            Some((name, elements))
-        })
-        .collect()
-}
-
-/// From `nft -j list map`: its (key, value) entries as script text.
-fn map_entries(json: &Value) -> Vec<(String, String)> {
-    let objects = json.get("nftables").and_then(Value::as_array);
-    objects
-        .into_iter()
-        .flatten()
-        .filter_map(|o| o.get("map"))
-        .filter_map(|m| m.get("elem").and_then(Value::as_array))
-        .flatten()
-        .filter_map(|pair| {
-            let pair = pair.as_array()?;
-            Some((text(pair.first()?)?, text(pair.get(1)?)?))
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_counters_and_entries_from_nft_json() {
-        let sets: Value = serde_json::from_str(
-            r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"set": {"family": "inet",
-            "name": "s0_traffic", "table": "bt", "type": ["ipv4_addr", "inet_service"],
-            "elem": [{"elem": {"val": {"concat": ["10.0.3.11", 8080]},
-            "counter": {"packets": 3, "bytes": 180}}}]}}]}"#,
-        )
-        .expect("json");
-        assert_eq!(
-            named_sets(&sets),
-            vec![(
-                "s0_traffic".to_owned(),
-                vec![("10.0.3.11 . 8080".to_owned(), 3, 180)]
-            )]
-        );
-        let map: Value = serde_json::from_str(
-            r#"{"nftables": [{"map": {"name": "p", "elem": [[{"elem": {"val": "10.0.3.0",
-            "timeout": 30, "expires": 29}}, {"concat": ["10.0.3.12", 8080]}],
-            ["10.0.4.0", "10.0.3.11"]]}}]}"#,
-        )
-        .expect("json");
-        assert_eq!(
-            map_entries(&map),
-            vec![
-                ("10.0.3.0".to_owned(), "10.0.3.12 . 8080".to_owned()),
-                ("10.0.4.0".to_owned(), "10.0.3.11".to_owned())
-            ]
-        );
-    }
 }

@@ -72,6 +72,7 @@ mod error;
 mod exec;
 mod maglev;
 mod model;
+mod nft_json;
 mod plan;
 mod render;
 mod ruleset;

@@ -320,7 +320,7 @@ fn slot_key(service: &Service, plan: &Plan) -> String {
 const SLOT_TYPE: &str = "numgen inc mod 1";
 
 /// An nft element for a server: `10.0.3.11 . 8080`, or the address alone.
-fn server_element(address: SocketAddr, with_port: bool) -> String {
+pub(crate) fn server_element(address: SocketAddr, with_port: bool) -> String {
     if with_port {
         format!("{} . {}", address.ip(), address.port())
     } else {
