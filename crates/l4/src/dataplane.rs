@@ -31,6 +31,9 @@ pub struct BackendCounters {
     pub active_connections: u64,
 }
 
+/// The families of baton's tables: NAT in inet, DR in netdev (`fwd` exists only there).
+const FAMILIES: &[&str] = &["inet", "netdev"];
+
 /// What the last successful transaction installed.
 #[derive(Debug, Clone)]
 struct Installed {
@@ -93,7 +96,7 @@ impl DataPlane {
         let ruleset = render::ruleset(&self.name, table, &ordinals);
         let script = match &self.installed {
             Some(installed) => ruleset::transition(&installed.ruleset, &ruleset),
-            None => ruleset::replace_all(&self.name, &["inet", "netdev"], &ruleset),
+            None => ruleset::replace_all(&self.name, FAMILIES, &ruleset),
         };
         Ok((script, ruleset, ordinals))
     }
@@ -103,13 +106,24 @@ impl DataPlane {
     /// keep the counters and persistence entries of unchanged services and backends.
     /// Persistence entries pointing at a removed or weight-0 backend are deleted in the
     /// same transaction, and the conntrack entries of removed UDP backends right after
-    /// it, so that their clients move on.
+    /// it, so that their clients move on. If the kernel refuses a change because the
+    /// tables were altered behind baton's back, they are written whole instead.
     pub async fn apply(&mut self, table: &Table) -> Result<(), Error> {
         let (mut script, ruleset, ordinals) = self.prepare(table)?;
         let stale = self.stale_persistence(table);
         script.push_str(&self.persistence_cleanup(&stale).await?);
         if !script.is_empty() {
-            self.runner.nft_script(&script).await?;
+            if let Err(refused) = self.runner.nft_script(&script).await {
+                // A change is refused when the kernel no longer holds what it changes:
+                // someone flushed the ruleset or deleted a chain behind baton's back.
+                // Writing the tables whole cures that (their counters start again); an
+                // error of the tables themselves fails this too, with its own message.
+                if self.installed.is_none() || !matches!(refused, Error::Nft { .. }) {
+                    return Err(refused);
+                }
+                let whole = ruleset::replace_all(&self.name, FAMILIES, &ruleset);
+                self.runner.nft_script(&whole).await?;
+            }
         }
         let before = self.installed.replace(Installed {
             table: table.clone(),
@@ -130,7 +144,7 @@ impl DataPlane {
 
     /// Deletes baton's tables.
     pub async fn remove(self) -> Result<(), Error> {
-        let script = ruleset::replace_all(&self.name, &["inet", "netdev"], &Ruleset::default());
+        let script = ruleset::replace_all(&self.name, FAMILIES, &Ruleset::default());
         self.runner.nft_script(&script).await
     }
 

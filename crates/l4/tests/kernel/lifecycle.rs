@@ -35,6 +35,11 @@ fn leftovers_of_a_killed_daemon_are_replaced_by_the_first_apply() {
         vec!["app2"],
         "{counts:?}"
     );
+    // `nft flush ruleset` under the running daemon: its next change still works.
+    nft(&lab, &["flush", "ruleset"]);
+    let both = service(80, Protocol::Tcp, Scheduler::Rr, 8080, [1, 1]);
+    block(second.apply(&table(vec![both]))).expect("apply after a flush");
+    assert_eq!(tally(&lab.tcp(80, 4, ROUTED_CLIENT)).len(), 2);
     block(second.remove()).expect("remove");
     assert_eq!(nft(&lab, &["list", "tables"]).trim(), "");
 }
