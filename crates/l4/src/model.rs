@@ -276,6 +276,11 @@ impl Service {
                         return Err(format!("service {name}: range {first}-{last} is reversed"));
                     }
                 }
+                Match::Fwmark(0) => {
+                    return Err(format!(
+                        "service {name}: fwmark 0 would match every unmarked packet"
+                    ));
+                }
                 Match::Fwmark(_) if matches!(self.forwarding, Forwarding::Dr { .. }) => {
                     return Err(format!(
                         "service {name}: fwmark services cannot use DR (its rules run at \

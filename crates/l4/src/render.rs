@@ -212,8 +212,15 @@ fn sanitize(interface: &str) -> String {
         .collect()
 }
 
+/// The service's name as an nft comment: quotes replaced, cut to nft's 128 bytes.
 fn comment(name: &str) -> String {
-    format!("comment \"{}\"", name.replace(['"', '\\'], "'"))
+    let mut text = name.replace(['"', '\\'], "'");
+    let mut end = text.len().min(128);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    format!("comment \"{text}\"")
 }
 
 fn nfproto(family: Family) -> &'static str {

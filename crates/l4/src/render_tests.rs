@@ -353,3 +353,25 @@ fn dr_only_needs_no_inet_table() {
     let back = transition(&dr, &nat);
     assert!(back.starts_with("delete table netdev baton\n"), "{back}");
 }
+
+#[test]
+fn long_names_fit_in_an_nft_comment() {
+    let mut long = web([1, 1]);
+    long.name = format!("\"quoted\" {}", "é".repeat(100));
+    let script = DataPlane::new("b")
+        .render(&Table {
+            services: vec![long],
+        })
+        .expect("valid");
+    let comment = script
+        .lines()
+        .find_map(|l| {
+            l.split_once("comment \"")
+                .map(|(_, c)| c.trim_end_matches('"'))
+        })
+        .expect("a comment");
+    assert!(
+        comment.len() <= 128 && comment.starts_with("'quoted' é"),
+        "{comment}"
+    );
+}

@@ -1,8 +1,8 @@
 //! Direct routing: the apps hold the VIP on lo and answer the client themselves.
 
-use baton_l4::{Forwarding, Protocol, Scheduler};
+use baton_l4::{Family, Forwarding, Match, Protocol, Scheduler};
 
-use crate::util::{LAN_CLIENT, VIP, block, service, setup, table, tally};
+use crate::util::{LAN_CLIENT, VIP, backend, block, service, setup, table, tally};
 
 #[test]
 fn dr_spreads_flows_by_hash_and_the_apps_answer_directly() {
@@ -33,9 +33,7 @@ fn dr_spreads_flows_by_hash_and_the_apps_answer_directly() {
     let mut sticky = flows.clone();
     sticky.name = "sh".into();
     sticky.scheduler = Scheduler::Sh;
-    sticky.matches = vec![baton_l4::Match::Address(
-        format!("{VIP}:5353").parse().expect("vip"),
-    )];
+    sticky.matches = vec![Match::Address(format!("{VIP}:5353").parse().expect("vip"))];
     sticky.protocol = Protocol::Udp;
     for b in &mut sticky.backends {
         b.address.set_port(5353);
@@ -67,5 +65,58 @@ fn dr_spreads_flows_by_hash_and_the_apps_answer_directly() {
             .filter(|c| c.service != "sh")
             .all(|c| c.packets > c.new_connections),
         "{counters:?}"
+    );
+}
+
+#[test]
+fn dr_over_ipv6() {
+    let Some(mut lab) = setup("dr_over_ipv6") else {
+        return;
+    };
+    let vip = "fd00:0:0:3::100";
+    for app in ["app1", "app2"] {
+        // IPv6 answers neighbour solicitations only for the receiving interface's own
+        // addresses, so the VIP on lo needs no arp_ignore equivalent.
+        lab.lab
+            .host(app)
+            .run(
+                "ip",
+                &["-6", "addr", "add", &format!("{vip}/128"), "dev", "lo"],
+            )
+            .expect("vip on lo");
+        lab.serve_family(app, app, "tcp", 9090, "6");
+    }
+    lab.lab
+        .host("client")
+        .run(
+            "ip",
+            &[
+                "-6",
+                "route",
+                "add",
+                &format!("{vip}/128"),
+                "via",
+                "fd00:0:0:3::5",
+            ],
+        )
+        .expect("route");
+    let mut plane = lab.plane("baton");
+    let mut web = service(9090, Protocol::Tcp, Scheduler::Wrr, 9090, [1, 1]);
+    web.family = Family::Ipv6;
+    web.matches = vec![Match::Address(
+        format!("[{vip}]:9090").parse().expect("vip"),
+    )];
+    web.backends = vec![
+        backend("[fd00:0:0:3::11]:9090", 1),
+        backend("[fd00:0:0:3::12]:9090", 1),
+    ];
+    web.forwarding = Forwarding::Dr {
+        interface: "eth0".into(),
+    };
+    block(plane.apply(&table(vec![web]))).expect("apply");
+    let counts = tally(&lab.tcp_to(vip, 9090, 30, "-"));
+    assert!(
+        counts.len() == 2 && counts.values().all(|&n| n >= 5),
+        "IPv6 DR over 30 flows: {counts:?}"
     );
 }
