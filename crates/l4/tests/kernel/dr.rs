@@ -1,8 +1,8 @@
 //! Direct routing: the apps hold the VIP on lo and answer the client themselves.
 
-use baton_l4::{Family, Forwarding, Match, Protocol, Scheduler};
+use baton_l4::{Forwarding, Match, Protocol, Scheduler};
 
-use crate::util::{LAN_CLIENT, VIP, backend, block, service, setup, table, tally};
+use crate::util::{LAN_CLIENT, VIP, VIP6, block, service, service6, setup, table, tally};
 
 #[test]
 fn dr_spreads_flows_by_hash_and_the_apps_answer_directly() {
@@ -73,7 +73,6 @@ fn dr_over_ipv6() {
     let Some(mut lab) = setup("dr_over_ipv6") else {
         return;
     };
-    let vip = "fd00:0:0:3::100";
     for app in ["app1", "app2"] {
         // IPv6 answers neighbour solicitations only for the receiving interface's own
         // addresses, so the VIP on lo needs no arp_ignore equivalent.
@@ -81,40 +80,19 @@ fn dr_over_ipv6() {
             .host(app)
             .run(
                 "ip",
-                &["-6", "addr", "add", &format!("{vip}/128"), "dev", "lo"],
+                &["-6", "addr", "add", &format!("{VIP6}/128"), "dev", "lo"],
             )
             .expect("vip on lo");
         lab.serve_family(app, app, "tcp", 9090, "6");
     }
-    lab.lab
-        .host("client")
-        .run(
-            "ip",
-            &[
-                "-6",
-                "route",
-                "add",
-                &format!("{vip}/128"),
-                "via",
-                "fd00:0:0:3::5",
-            ],
-        )
-        .expect("route");
+    lab.route_vip6();
     let mut plane = lab.plane("baton");
-    let mut web = service(9090, Protocol::Tcp, Scheduler::Wrr, 9090, [1, 1]);
-    web.family = Family::Ipv6;
-    web.matches = vec![Match::Address(
-        format!("[{vip}]:9090").parse().expect("vip"),
-    )];
-    web.backends = vec![
-        backend("[fd00:0:0:3::11]:9090", 1),
-        backend("[fd00:0:0:3::12]:9090", 1),
-    ];
+    let mut web = service6(9090, Protocol::Tcp, Scheduler::Wrr, 9090);
     web.forwarding = Forwarding::Dr {
         interface: "eth0".into(),
     };
     block(plane.apply(&table(vec![web]))).expect("apply");
-    let counts = tally(&lab.tcp_to(vip, 9090, 30, "-"));
+    let counts = tally(&lab.tcp_to(VIP6, 9090, 30, "-"));
     assert!(
         counts.len() == 2 && counts.values().all(|&n| n >= 5),
         "IPv6 DR over 30 flows: {counts:?}"

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use baton_l4::{Family, Forwarding, Match, Persistence, Protocol, Scheduler};
+use baton_l4::{Forwarding, Persistence, Protocol, Scheduler};
 
 use crate::util::{
-    LAN_CLIENT, ROUTED_CLIENT, VIP, backend, block, nft, service, setup, table, tally, with_apps,
+    LAN_CLIENT, ROUTED_CLIENT, VIP, VIP6, block, nft, service, service6, setup, table, tally,
+    with_apps,
 };
 
 #[test]
@@ -83,39 +84,16 @@ fn ipv6_udp_and_tcp_with_snat() {
         lab.serve_family(app, app, "tcp", 9090, "6");
         lab.serve_family(app, app, "udp", 9090, "6");
     }
-    let vip = "fd00:0:0:3::100";
-    lab.lab
-        .host("client")
-        .run(
-            "ip",
-            &[
-                "-6",
-                "route",
-                "add",
-                &format!("{vip}/128"),
-                "via",
-                "fd00:0:0:3::5",
-            ],
-        )
-        .expect("route");
+    lab.route_vip6();
     let mut plane = lab.plane("baton");
     let mut services = Vec::new();
     for (protocol, port) in [(Protocol::Tcp, 80), (Protocol::Udp, 53)] {
-        let mut s = service(port, protocol, Scheduler::Rr, 9090, [1, 1]);
-        s.name = format!("v6 {protocol:?}");
-        s.family = Family::Ipv6;
-        s.matches = vec![Match::Address(
-            format!("[{vip}]:{port}").parse().expect("vip"),
-        )];
-        s.backends = vec![
-            backend("[fd00:0:0:3::11]:9090", 1),
-            backend("[fd00:0:0:3::12]:9090", 1),
-        ];
+        let mut s = service6(port, protocol, Scheduler::Rr, 9090);
         s.forwarding = Forwarding::Nat { snat: true };
         services.push(s);
     }
     block(plane.apply(&table(services))).expect("apply");
-    let counts = tally(&lab.tcp_to(vip, 80, 10, "-"));
+    let counts = tally(&lab.tcp_to(VIP6, 80, 10, "-"));
     assert_eq!(
         counts.values().copied().collect::<Vec<_>>(),
         vec![5, 5],
@@ -124,7 +102,7 @@ fn ipv6_udp_and_tcp_with_snat() {
     let counters = block(plane.counters()).expect("counters");
     let tcp: u64 = counters
         .iter()
-        .filter(|c| c.service == "v6 Tcp")
+        .filter(|c| c.service.ends_with("/Tcp"))
         .map(|c| c.new_connections)
         .sum();
     assert_eq!(tcp, 10, "{counters:?}");

@@ -21,6 +21,7 @@ use baton_l4::{
 use baton_lab::{Child, Lab};
 
 pub(crate) const VIP: &str = "10.0.3.100";
+pub(crate) const VIP6: &str = "fd00:0:0:3::100";
 /// The client's address in the subnet that is routed back through lb1.
 pub(crate) const ROUTED_CLIENT: &str = "10.0.4.50";
 /// The client's address on the shared /24, whose replies only come back with snat.
@@ -98,6 +99,13 @@ pub(crate) fn with_apps(test: &str) -> Option<(Setup, DataPlane)> {
 }
 
 impl Setup {
+    /// The client's route to [`VIP6`] through lb1.
+    pub(crate) fn route_vip6(&self) {
+        let vip = format!("{VIP6}/128");
+        let route = ["-6", "route", "add", &vip, "via", "fd00:0:0:3::5"];
+        self.lab.host("client").run("ip", &route).expect("route");
+    }
+
     /// A data plane in lb1, tables named `name`.
     pub(crate) fn plane(&self, name: &str) -> DataPlane {
         DataPlane::new(name).with_command_prefix([
@@ -313,6 +321,26 @@ pub(crate) fn service(
         ],
         fallback: None,
     }
+}
+
+/// [`service`] on `[VIP6]:port` over app1 and app2's IPv6 addresses.
+pub(crate) fn service6(
+    port: u16,
+    protocol: Protocol,
+    scheduler: Scheduler,
+    backend_port: u16,
+) -> Service {
+    let mut s = service(port, protocol, scheduler, backend_port, [1, 1]);
+    s.name = format!("[{VIP6}]:{port}/{protocol:?}");
+    s.family = Family::Ipv6;
+    s.matches = vec![Match::Address(
+        format!("[{VIP6}]:{port}").parse().expect("vip"),
+    )];
+    s.backends = vec![
+        backend(&format!("[fd00:0:0:3::11]:{backend_port}"), 1),
+        backend(&format!("[fd00:0:0:3::12]:{backend_port}"), 1),
+    ];
+    s
 }
 
 pub(crate) fn table(services: Vec<Service>) -> Table {
