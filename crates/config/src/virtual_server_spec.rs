@@ -6,26 +6,28 @@
 //! corrects with a log line is a warning here, or an error where the correction would
 //! change what goes on the wire (a DR real server on another port).
 
+mod checker;
 pub(crate) mod fields;
+
+pub(crate) use checker::{
+    CheckerDraft, CheckerKindDraft, FileDraft, HttpDraft, MiscDraft, UdpDraft,
+};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::diagnostic::{Diagnostics, Location};
-use crate::model::{Family, NotifyScript, ScriptUser};
+use crate::model::{Family, NotifyScript};
 use crate::spec::At;
 use crate::virtual_server::{
-    Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,
-    RealServer, ServiceMatch, SorryServer, SslContext, UrlCheck, VirtualServer,
+    L4Protocol, LbAlgo, LbKind, Persistence, RealServer, ServiceMatch, SorryServer, SslContext,
+    VirtualServer,
 };
 use fields::Granularity;
 
-const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const DEFAULT_STATUS: std::ops::RangeInclusive<u16> = 200..=299;
-/// keepalived's `SMTP_DEFAULT_HELO`.
-const DEFAULT_HELO: &str = "smtpchecker.keepalived.org";
+pub(super) const DEFAULT_DELAY_LOOP: Duration = Duration::from_secs(60);
+pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `virtual_server IP PORT | fwmark N | group NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,122 +203,6 @@ impl RealServerDraft {
     }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct CheckerDraft {
-    pub(crate) kind: CheckerKindDraft,
-    pub(crate) location: Location,
-    pub(crate) connect_ip: Option<IpAddr>,
-    pub(crate) connect_port: Option<u16>,
-    pub(crate) bind_ip: Option<IpAddr>,
-    pub(crate) bind_port: Option<u16>,
-    pub(crate) bind_if: Option<String>,
-    pub(crate) fwmark: Option<u32>,
-    pub(crate) timing: TimingDraft,
-    /// `None`: global_defs `checker_log_all_failures`.
-    pub(crate) log_all_failures: Option<bool>,
-}
-
-impl CheckerDraft {
-    pub(crate) fn new(kind: CheckerKindDraft, location: Location) -> CheckerDraft {
-        CheckerDraft {
-            kind,
-            location,
-            connect_ip: None,
-            connect_port: None,
-            bind_ip: None,
-            bind_port: None,
-            bind_if: None,
-            fwmark: None,
-            timing: TimingDraft::default(),
-            log_all_failures: None,
-        }
-    }
-
-    /// Whether any connection setting was written (SMTP_CHECK's `host` blocks depend on it).
-    pub(crate) fn has_connection_settings(&self) -> bool {
-        self.connect_ip.is_some()
-            || self.connect_port.is_some()
-            || self.bind_ip.is_some()
-            || self.bind_port.is_some()
-            || self.bind_if.is_some()
-            || self.fwmark.is_some()
-            || self.timing.connect_timeout.is_some()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum CheckerKindDraft {
-    Tcp,
-    Http(HttpDraft),
-    Misc(MiscDraft),
-    Smtp {
-        helo_name: Option<String>,
-    },
-    Dns {
-        record_type: Option<DnsType>,
-        name: Option<String>,
-    },
-    Udp(UdpDraft),
-    Ping,
-    File(FileDraft),
-}
-
-impl CheckerKindDraft {
-    /// The keyword, for messages.
-    pub(crate) fn keyword(&self) -> &'static str {
-        match self {
-            CheckerKindDraft::Tcp => "TCP_CHECK",
-            CheckerKindDraft::Http(h) if h.tls => "SSL_GET",
-            CheckerKindDraft::Http(_) => "HTTP_GET",
-            CheckerKindDraft::Misc(_) => "MISC_CHECK",
-            CheckerKindDraft::Smtp { .. } => "SMTP_CHECK",
-            CheckerKindDraft::Dns { .. } => "DNS_CHECK",
-            CheckerKindDraft::Udp(_) => "UDP_CHECK",
-            CheckerKindDraft::Ping => "PING_CHECK",
-            CheckerKindDraft::File(_) => "FILE_CHECK",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct HttpDraft {
-    pub(crate) tls: bool,
-    /// Each with an empty `status_codes` when none was written.
-    pub(crate) urls: Vec<UrlCheck>,
-    /// A `url` was written, valid or not.
-    pub(crate) urls_given: bool,
-    pub(crate) virtualhost: Option<String>,
-    pub(crate) http_protocol: Option<HttpVersion>,
-    pub(crate) enable_sni: bool,
-    pub(crate) fast_recovery: bool,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct MiscDraft {
-    pub(crate) argv: Option<Vec<String>>,
-    /// `misc_path` was written, valid or not.
-    pub(crate) argv_given: bool,
-    pub(crate) timeout: Option<Duration>,
-    pub(crate) dynamic: bool,
-    pub(crate) user: Option<ScriptUser>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct UdpDraft {
-    pub(crate) payload: Vec<u8>,
-    /// The bytes and their mask (see [`fields::hex`]).
-    pub(crate) require_reply: Option<(Vec<u8>, Vec<u8>)>,
-    pub(crate) min_reply_length: Option<u16>,
-    pub(crate) max_reply_length: Option<u16>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FileDraft {
-    pub(crate) track_file: Option<At<String>>,
-    pub(crate) weight: Option<i32>,
-    pub(crate) reverse: bool,
-}
-
 /// `virtual_server_group NAME { ... }`.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupDraft {
@@ -414,7 +300,7 @@ fn family_max_prefix(family: Family) -> u8 {
     }
 }
 
-fn unspecified(family: Family) -> IpAddr {
+pub(super) fn unspecified(family: Family) -> IpAddr {
     match family {
         Family::Ipv4 => Ipv4Addr::UNSPECIFIED.into(),
         Family::Ipv6 => Ipv6Addr::UNSPECIFIED.into(),
@@ -427,17 +313,116 @@ fn virtual_server(
     d: &mut Diagnostics,
 ) -> Option<VirtualServer> {
     let service = v.service.clone()?;
-    // Group entries, with the family a fwmark entry was given.
-    let entries: Vec<(ServiceMatch, Option<Family>)> = match &service {
-        ServiceDraft::Address(a) => vec![(ServiceMatch::Address(*a), None)],
-        ServiceDraft::Fwmark(m) => vec![(ServiceMatch::Fwmark(*m), None)],
+    let entries = entries(&v, &service, context, d)?;
+    let protocol = protocol(&v, &service, &entries, d);
+    let name = v
+        .name
+        .clone()
+        .unwrap_or_else(|| service_name(&service, protocol));
+    let c = format!("virtual server {name}");
+    let c = c.as_str();
+    let family = family(&v, &entries, c, d);
+    let lb_algo = v.lb_algo.unwrap_or(LbAlgo::Wlc);
+    let (hash_port, hash_fallback) = sched_flags(&v, lb_algo, c, d);
+    let lb_kind = v.lb_kind.unwrap_or(LbKind::Nat);
+    let persistence = persistence(&v, &entries, family, c, d);
+
+    let mut ha_suspend = v.ha_suspend.as_ref().is_some_and(|h| h.value);
+    let has_fwmark = entries
+        .iter()
+        .any(|(m, _)| matches!(m, ServiceMatch::Fwmark(_)));
+    if let Some(h) = v.ha_suspend.as_ref().filter(|_| ha_suspend && has_fwmark) {
+        d.warn(
+            &h.at,
+            format!(
+                "{c}: ha_suspend cannot work with fwmarks (there is no address to wait for); \
+                 ignored, as keepalived"
+            ),
+        );
+        ha_suspend = false;
+    }
+    let snat = v.snat.as_ref().is_some_and(|s| s.value);
+    if let Some(s) = v.snat.as_ref().filter(|_| snat && lb_kind != LbKind::Nat) {
+        d.error(
+            &s.at,
+            format!(
+                "{c}: snat applies to NAT only: with DR the real servers answer clients directly"
+            ),
+        );
+    }
+    if v.real_servers.is_empty() {
+        d.error(
+            &v.location,
+            format!("{c}: no real_server (keepalived ignores such a virtual server)"),
+        );
+    }
+
+    let ports = Ports::new(&service, &entries, c);
+    let real_servers = real_servers(&v, family, &ports, context, d);
+    let sorry_server = v.sorry_server.as_ref().map(|s| {
+        let s_family = Family::of(s.address.ip());
+        if s_family != family {
+            d.error(
+                &s.location,
+                format!(
+                    "{c}: sorry_server {} is {s_family} but the service is {family}",
+                    s.address.ip()
+                ),
+            );
+        }
+        let kind = s.lb_kind.or(v.lb_kind).unwrap_or(LbKind::Nat);
+        SorryServer {
+            address: ports.resolve("sorry_server", s.address, kind, &s.location, d),
+            inhibit: s.inhibit,
+            lb_kind: kind,
+            location: s.location.clone(),
+        }
+    });
+    let (quorum, hysteresis) = quorum(&v, &real_servers, c, d);
+
+    Some(VirtualServer {
+        name,
+        matches: entries.into_iter().map(|(m, _)| m).collect(),
+        family,
+        protocol,
+        lb_algo,
+        hash_port,
+        hash_fallback,
+        lb_kind,
+        persistence,
+        delay_loop: v.timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
+        ha_suspend,
+        virtualhost: v.virtualhost.clone(),
+        alpha: v.timing.alpha.unwrap_or(false),
+        omega: v.omega,
+        quorum,
+        hysteresis,
+        quorum_up: v.quorum_up.clone(),
+        quorum_down: v.quorum_down.clone(),
+        sorry_server,
+        snat,
+        real_servers,
+        location: v.location.clone(),
+    })
+}
+
+/// What the service matches: its address, its fwmark, or its group's entries (with the
+/// family a group's fwmark was given). `None`, with an error, for a group that does not
+/// exist.
+fn entries(
+    v: &VirtualServerDraft,
+    service: &ServiceDraft,
+    context: &Context<'_>,
+    d: &mut Diagnostics,
+) -> Option<Vec<(ServiceMatch, Option<Family>)>> {
+    match service {
+        ServiceDraft::Address(a) => Some(vec![(ServiceMatch::Address(*a), None)]),
+        ServiceDraft::Fwmark(m) => Some(vec![(ServiceMatch::Fwmark(*m), None)]),
         ServiceDraft::Group(g) => {
             let Some(group) = context.groups.iter().find(|x| x.name == g.value) else {
-                let name = v.name.as_deref().unwrap_or("");
-                let what = if name.is_empty() {
-                    "virtual_server".to_owned()
-                } else {
-                    format!("virtual server {name}")
+                let what = match &v.name {
+                    Some(name) => format!("virtual server {name}"),
+                    None => "virtual_server".to_owned(),
                 };
                 d.error(
                     &g.at,
@@ -448,51 +433,61 @@ fn virtual_server(
                 );
                 return None;
             };
-            group
-                .entries
-                .iter()
-                .map(|e| (e.service, e.family))
-                .collect()
+            Some(
+                group
+                    .entries
+                    .iter()
+                    .map(|e| (e.service, e.family))
+                    .collect(),
+            )
         }
-    };
-    let address_family = entries.iter().find_map(|(m, _)| match m {
+    }
+}
+
+fn address_family(entries: &[(ServiceMatch, Option<Family>)]) -> Option<Family> {
+    entries.iter().find_map(|(m, _)| match m {
         ServiceMatch::Address(a) => Some(Family::of(a.ip())),
         ServiceMatch::Range { first, .. } => Some(Family::of(*first)),
         ServiceMatch::Fwmark(_) => None,
-    });
-    let has_address = address_family.is_some();
-    let has_fwmark = entries
-        .iter()
-        .any(|(m, _)| matches!(m, ServiceMatch::Fwmark(_)));
+    })
+}
 
-    let protocol = match v.protocol {
-        Some(p) => p,
-        None if v.protocol_required && has_address => {
-            let what = match &service {
-                ServiceDraft::Address(a) => a.to_string(),
-                ServiceDraft::Group(g) => format!("group {}", g.value),
-                ServiceDraft::Fwmark(m) => format!("fwmark {m}"),
-            };
-            d.error(
-                &v.location,
-                format!(
-                    "virtual server {what}: no protocol; keepalived 2.2.7 would balance UDP \
-                     (and log a configuration error): write protocol TCP, UDP or SCTP"
-                ),
-            );
-            L4Protocol::Tcp
-        }
-        None => L4Protocol::Tcp,
-    };
-    let name = v
-        .name
-        .clone()
-        .unwrap_or_else(|| service_name(&service, protocol));
-    let c = format!("virtual server {name}");
-    let c = c.as_str();
+/// `protocol`; keepalived.conf must give it for services by address.
+fn protocol(
+    v: &VirtualServerDraft,
+    service: &ServiceDraft,
+    entries: &[(ServiceMatch, Option<Family>)],
+    d: &mut Diagnostics,
+) -> L4Protocol {
+    if let Some(p) = v.protocol {
+        return p;
+    }
+    if v.protocol_required && address_family(entries).is_some() {
+        let what = match service {
+            ServiceDraft::Address(a) => a.to_string(),
+            ServiceDraft::Group(g) => format!("group {}", g.value),
+            ServiceDraft::Fwmark(m) => format!("fwmark {m}"),
+        };
+        d.error(
+            &v.location,
+            format!(
+                "virtual server {what}: no protocol; keepalived 2.2.7 would balance UDP (and log \
+                 a configuration error): write protocol TCP, UDP or SCTP"
+            ),
+        );
+    }
+    L4Protocol::Tcp
+}
 
-    // keepalived: the addresses decide; a fwmark service takes ip_family, else a group's
-    // fwmark family, else its real / sorry servers' (non-TUN, which is all of baton's).
+/// keepalived's rule: the addresses decide; a fwmark service takes `ip_family`, else a
+/// group's fwmark family, else its real / sorry servers' (non-TUN, which is all of
+/// baton's), else `persistence_granularity`'s.
+fn family(
+    v: &VirtualServerDraft,
+    entries: &[(ServiceMatch, Option<Family>)],
+    c: &str,
+    d: &mut Diagnostics,
+) -> Family {
     let fwmark_family = entries.iter().find_map(|(_, f)| *f);
     let server_family = v
         .real_servers
@@ -503,21 +498,21 @@ fn virtual_server(
         .persistence_granularity
         .as_ref()
         .and_then(|g| g.value.netmask.then_some(Family::Ipv4));
-    let family = address_family
+    let family = address_family(entries)
         .or(v.ip_family.as_ref().map(|f| f.value))
         .or(fwmark_family)
         .or(server_family)
         .or(granularity_family)
         .unwrap_or(Family::Ipv4);
     if let Some(f) = v.ip_family.as_ref().filter(|f| f.value != family) {
+        let word = match f.value {
+            Family::Ipv4 => "inet",
+            Family::Ipv6 => "inet6",
+        };
         d.error(
             &f.at,
             format!(
-                "{c}: ip_family {} conflicts with the service's addresses, which are {family}",
-                match f.value {
-                    Family::Ipv4 => "inet",
-                    Family::Ipv6 => "inet6",
-                }
+                "{c}: ip_family {word} conflicts with the service's addresses, which are {family}"
             ),
         );
     }
@@ -527,11 +522,19 @@ fn virtual_server(
             format!("{c}: its group's fwmark is {f} but the service is {family}"),
         );
     }
+    family
+}
 
-    let lb_algo = v.lb_algo.unwrap_or(LbAlgo::Wlc);
+/// `hash_port` and `hash_fallback` from the scheduler flags that apply to `lb_algo`.
+fn sched_flags(
+    v: &VirtualServerDraft,
+    lb_algo: LbAlgo,
+    c: &str,
+    d: &mut Diagnostics,
+) -> (bool, bool) {
     let (mut hash_port, mut hash_fallback) = (false, false);
+    let hashing = matches!(lb_algo, LbAlgo::Sh | LbAlgo::Mh);
     for flag in &v.sched_flags {
-        let hashing = matches!(lb_algo, LbAlgo::Sh | LbAlgo::Mh);
         let (applies, port) = match flag.value {
             SchedFlag::ShPort => (lb_algo == LbAlgo::Sh, true),
             SchedFlag::ShFallback => (lb_algo == LbAlgo::Sh, false),
@@ -542,7 +545,6 @@ fn virtual_server(
             SchedFlag::Flag2 => (hashing, true),
             SchedFlag::Flag3 | SchedFlag::Hashed => (false, false),
         };
-        let name = flag.value.name();
         if applies {
             if port {
                 hash_port = true;
@@ -558,18 +560,27 @@ fn virtual_server(
             d.warn(
                 &flag.at,
                 format!(
-                    "{c}: {name} means nothing for lb_algo {}; ignored (as keepalived and \
-                     IPVS do)",
+                    "{c}: {} means nothing for lb_algo {}; ignored (as keepalived and IPVS do)",
+                    flag.value.name(),
                     lb_algo.as_str()
                 ),
             );
         }
     }
+    (hash_port, hash_fallback)
+}
 
-    let lb_kind = v.lb_kind.unwrap_or(LbKind::Nat);
-    let mut persistence = None;
+/// `persistence_timeout` / `persistence_granularity`; a service on port 0 without them gets
+/// keepalived's 360 seconds, with a warning.
+fn persistence(
+    v: &VirtualServerDraft,
+    entries: &[(ServiceMatch, Option<Family>)],
+    family: Family,
+    c: &str,
+    d: &mut Diagnostics,
+) -> Option<Persistence> {
+    let max = family_max_prefix(family);
     if v.persistence_timeout.is_some() || v.persistence_granularity.is_some() {
-        let max = family_max_prefix(family);
         let granularity = match &v.persistence_granularity {
             Some(g) if g.value.netmask && family == Family::Ipv6 => {
                 d.error(
@@ -594,11 +605,11 @@ fn virtual_server(
             Some(g) => g.value.prefix,
             None => max,
         };
-        persistence = Some(Persistence {
-            timeout: Duration::from_secs(u64::from(
-                v.persistence_timeout
-                    .unwrap_or(fields::DEFAULT_PERSISTENCE as u32),
-            )),
+        let seconds = v
+            .persistence_timeout
+            .map_or(fields::DEFAULT_PERSISTENCE, u64::from);
+        return Some(Persistence {
+            timeout: Duration::from_secs(seconds),
             granularity,
         });
     }
@@ -607,95 +618,101 @@ fn virtual_server(
         ServiceMatch::Range { port, .. } => *port == 0,
         ServiceMatch::Fwmark(_) => false,
     });
-    if port_zero && persistence.is_none() {
-        d.warn(
-            &v.location,
-            format!(
-                "{c}: port 0 (every port) is only valid for persistent services; persistence \
-                 of {} seconds set, as keepalived",
-                fields::DEFAULT_PERSISTENCE
-            ),
-        );
-        persistence = Some(Persistence {
-            timeout: Duration::from_secs(fields::DEFAULT_PERSISTENCE),
-            granularity: family_max_prefix(family),
-        });
+    if !port_zero {
+        return None;
     }
+    d.warn(
+        &v.location,
+        format!(
+            "{c}: port 0 (every port) is only valid for persistent services; persistence of {} \
+             seconds set, as keepalived",
+            fields::DEFAULT_PERSISTENCE
+        ),
+    );
+    Some(Persistence {
+        timeout: Duration::from_secs(fields::DEFAULT_PERSISTENCE),
+        granularity: max,
+    })
+}
 
-    let mut ha_suspend = v.ha_suspend.as_ref().is_some_and(|h| h.value);
-    if let Some(h) = v.ha_suspend.as_ref().filter(|_| ha_suspend && has_fwmark) {
-        d.warn(
-            &h.at,
-            format!("{c}: ha_suspend cannot work with fwmarks (there is no address to wait for); ignored, as keepalived"),
-        );
-        ha_suspend = false;
-    }
-    let snat = v.snat.as_ref().is_some_and(|s| s.value);
-    if let Some(s) = v.snat.as_ref().filter(|_| snat && lb_kind != LbKind::Nat) {
-        d.error(
-            &s.at,
-            format!(
-                "{c}: snat applies to NAT only: with DR the real servers answer clients directly"
-            ),
-        );
-    }
+/// The ports of a service, and what they mean for a real or sorry server's.
+struct Ports<'c> {
+    /// A single address's port, which a server without one takes (keepalived fills it in
+    /// for services by address only; in groups and fwmark services the client's is kept).
+    own: Option<u16>,
+    /// Each entry's port; `None` for a fwmark.
+    each: Vec<Option<u16>>,
+    c: &'c str,
+}
 
-    if v.real_servers.is_empty() {
-        d.error(
-            &v.location,
-            format!("{c}: no real_server (keepalived ignores such a virtual server)"),
-        );
-    }
-
-    let service_ports: Vec<(Option<u16>, bool)> = entries
-        .iter()
-        .map(|(m, _)| match m {
-            ServiceMatch::Address(a) => (Some(a.port()), false),
-            ServiceMatch::Range { port, .. } => (Some(*port), false),
-            ServiceMatch::Fwmark(_) => (None, true),
-        })
-        .collect();
-    // A single address's port is what real servers without one take (keepalived fills it
-    // in for services by address only).
-    let own_port = match service {
-        ServiceDraft::Address(a) => Some(a.port()),
-        _ => None,
-    };
-    let port_for =
-        |what: &str, address: SocketAddr, kind: LbKind, at: &Location, d: &mut Diagnostics| {
-            let mut address = address;
-            if address.port() == 0 {
-                if let Some(port) = own_port {
-                    address.set_port(port);
-                }
-            }
-            if kind == LbKind::Dr && address.port() != 0 {
-                for (port, fwmark) in &service_ports {
-                    match port {
-                        None if *fwmark => d.error(
-                            at,
-                            format!(
-                                "{c}: {what} {address}: DR cannot rewrite the port, and a fwmark \
-                             service keeps the client's; write it without a port"
-                            ),
-                        ),
-                        Some(port) if *port != address.port() => d.error(
-                            at,
-                            format!(
-                                "{c}: {what} {address}: DR cannot rewrite the port: it must be the \
-                             service's, {port} (or none)"
-                            ),
-                        ),
-                        _ => {}
-                    }
-                }
-            }
-            address
+impl<'c> Ports<'c> {
+    fn new(service: &ServiceDraft, entries: &[(ServiceMatch, Option<Family>)], c: &'c str) -> Self {
+        let each = entries
+            .iter()
+            .map(|(m, _)| match m {
+                ServiceMatch::Address(a) => Some(a.port()),
+                ServiceMatch::Range { port, .. } => Some(*port),
+                ServiceMatch::Fwmark(_) => None,
+            })
+            .collect();
+        let own = match service {
+            ServiceDraft::Address(a) => Some(a.port()),
+            _ => None,
         };
+        Ports { own, each, c }
+    }
 
-    let default_weight = v.weight.unwrap_or(1);
-    let outer = v.timing.clone();
-    let inhibit = v.inhibit_on_failure.unwrap_or(false);
+    /// `address` with its port filled in; a DR server on another port than the service's
+    /// is an error, as DR cannot rewrite ports.
+    fn resolve(
+        &self,
+        what: &str,
+        mut address: SocketAddr,
+        kind: LbKind,
+        at: &Location,
+        d: &mut Diagnostics,
+    ) -> SocketAddr {
+        let c = self.c;
+        if address.port() == 0 {
+            if let Some(port) = self.own {
+                address.set_port(port);
+            }
+        }
+        if kind != LbKind::Dr || address.port() == 0 {
+            return address;
+        }
+        for port in &self.each {
+            match port {
+                None => d.error(
+                    at,
+                    format!(
+                        "{c}: {what} {address}: DR cannot rewrite the port, and a fwmark service \
+                         keeps the client's; write it without a port"
+                    ),
+                ),
+                Some(port) if *port != address.port() => d.error(
+                    at,
+                    format!(
+                        "{c}: {what} {address}: DR cannot rewrite the port: it must be the \
+                         service's, {port} (or none)"
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        address
+    }
+}
+
+/// The real servers with their defaults from the virtual server, and their checkers.
+fn real_servers(
+    v: &VirtualServerDraft,
+    family: Family,
+    ports: &Ports<'_>,
+    context: &Context<'_>,
+    d: &mut Diagnostics,
+) -> Vec<RealServer> {
+    let c = ports.c;
     let mut real_servers: Vec<RealServer> = Vec::new();
     for r in &v.real_servers {
         let r_family = Family::of(r.address.ip());
@@ -710,7 +727,7 @@ fn virtual_server(
             );
         }
         let kind = r.lb_kind.or(v.lb_kind).unwrap_or(LbKind::Nat);
-        let address = port_for("real server", r.address, kind, &r.location, d);
+        let address = ports.resolve("real server", r.address, kind, &r.location, d);
         if let Some(first) = real_servers.iter().find(|x| x.address == address) {
             d.error(
                 &r.location,
@@ -721,20 +738,20 @@ fn virtual_server(
             );
             continue;
         }
-        let timing = r.timing.over(&outer);
-        let mut checkers = Vec::new();
-        for checker in &r.checkers {
-            let Some(checker) = resolve_checker(checker, r, address, &timing, &v, context, c, d)
-            else {
-                continue;
-            };
-            checkers.push(checker);
-        }
+        let timing = r.timing.over(&v.timing);
+        let checkers = r
+            .checkers
+            .iter()
+            .filter_map(|checker| checker::resolve(checker, r, address, &timing, v, context, c, d))
+            .collect();
         real_servers.push(RealServer {
             address,
-            weight: r.weight.unwrap_or(default_weight),
+            weight: r.weight.or(v.weight).unwrap_or(1),
             lb_kind: kind,
-            inhibit_on_failure: r.inhibit_on_failure.unwrap_or(inhibit),
+            inhibit_on_failure: r
+                .inhibit_on_failure
+                .or(v.inhibit_on_failure)
+                .unwrap_or(false),
             uthreshold: r.uthreshold.unwrap_or(0),
             lthreshold: r.lthreshold.unwrap_or(0),
             notify_up: r.notify_up.clone(),
@@ -743,29 +760,17 @@ fn virtual_server(
             location: r.location.clone(),
         });
     }
+    real_servers
+}
 
-    let sorry_server = v.sorry_server.as_ref().map(|s| {
-        let s_family = Family::of(s.address.ip());
-        if s_family != family {
-            d.error(
-                &s.location,
-                format!(
-                    "{c}: sorry_server {} is {s_family} but the service is {family}",
-                    s.address.ip()
-                ),
-            );
-        }
-        let kind = s.lb_kind.or(v.lb_kind).unwrap_or(LbKind::Nat);
-        SorryServer {
-            address: port_for("sorry_server", s.address, kind, &s.location, d),
-            inhibit: s.inhibit,
-            lb_kind: kind,
-            location: s.location.clone(),
-        }
-    });
-
-    // keepalived's validate_check_config: "quorum ... exceeds total weight of real
-    // servers, reducing quorum", then hysteresis below quorum.
+/// keepalived's `validate_check_config`: "quorum ... exceeds total weight of real servers,
+/// reducing quorum", then hysteresis kept below quorum.
+fn quorum(
+    v: &VirtualServerDraft,
+    real_servers: &[RealServer],
+    c: &str,
+    d: &mut Diagnostics,
+) -> (u32, u32) {
     let total: u64 = real_servers.iter().map(|r| u64::from(r.weight)).sum();
     let mut quorum = v.quorum.unwrap_or(1);
     if u64::from(quorum) > total && !real_servers.is_empty() {
@@ -790,240 +795,7 @@ fn virtual_server(
         );
         hysteresis = lowered;
     }
-
-    Some(VirtualServer {
-        name,
-        matches: entries.into_iter().map(|(m, _)| m).collect(),
-        family,
-        protocol,
-        lb_algo,
-        hash_port,
-        hash_fallback,
-        lb_kind,
-        persistence,
-        delay_loop: outer.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP),
-        ha_suspend,
-        virtualhost: v.virtualhost.clone(),
-        alpha: outer.alpha.unwrap_or(false),
-        omega: v.omega,
-        quorum,
-        hysteresis,
-        quorum_up: v.quorum_up.clone(),
-        quorum_down: v.quorum_down.clone(),
-        sorry_server,
-        snat,
-        real_servers,
-        location: v.location.clone(),
-    })
-}
-
-/// One checker with keepalived's inheritance applied; `None` (with an error) when it
-/// cannot run.
-#[allow(clippy::too_many_arguments)]
-fn resolve_checker(
-    checker: &CheckerDraft,
-    real: &RealServerDraft,
-    real_address: SocketAddr,
-    real_timing: &TimingDraft,
-    v: &VirtualServerDraft,
-    context: &Context<'_>,
-    c: &str,
-    d: &mut Diagnostics,
-) -> Option<Checker> {
-    let keyword = checker.kind.keyword();
-    let at = &checker.location;
-    let timing = checker.timing.over(real_timing);
-    let delay_loop = timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP);
-    // The checkers' own defaults (queue_checker, and the checker's handler).
-    let (default_retry, default_delay_before_retry) = match checker.kind {
-        CheckerKindDraft::Http(_) => (1, Duration::from_secs(3)),
-        CheckerKindDraft::Misc(_) => (0, Duration::from_secs(1)),
-        CheckerKindDraft::Dns { .. } => (3, delay_loop),
-        _ => (1, Duration::from_secs(1)),
-    };
-    let retry = match checker.kind {
-        // FILE_CHECK has no retry: the file's value is the verdict.
-        CheckerKindDraft::File(_) => 0,
-        _ => timing.retry.unwrap_or(default_retry),
-    };
-    let warmup = timing.warmup.unwrap_or(delay_loop);
-    let connect_ip = checker.connect_ip.unwrap_or(real_address.ip());
-    let connect = SocketAddr::new(
-        connect_ip,
-        checker.connect_port.unwrap_or(real_address.port()),
-    );
-    let bind = match (checker.bind_ip, checker.bind_port) {
-        (None, None) => None,
-        (ip, port) => {
-            let ip = ip.unwrap_or(unspecified(Family::of(connect_ip)));
-            if ip.is_ipv6() != connect_ip.is_ipv6() {
-                d.error(
-                    at,
-                    format!(
-                        "{c}: real server {}: {keyword}: bindto {ip} and the address it \
-                         connects to, {connect_ip}, are of different families",
-                        real.address
-                    ),
-                );
-            }
-            Some(SocketAddr::new(ip, port.unwrap_or(0)))
-        }
-    };
-    let kind = match &checker.kind {
-        CheckerKindDraft::Tcp => CheckerKind::Tcp,
-        CheckerKindDraft::Http(h) => {
-            if h.urls.is_empty() {
-                if h.urls_given {
-                    return None;
-                }
-                d.error(
-                    at,
-                    format!(
-                        "{c}: real server {}: {keyword} has no url to check",
-                        real.address
-                    ),
-                );
-                return None;
-            }
-            let urls = h
-                .urls
-                .iter()
-                .map(|u| {
-                    let mut u = u.clone();
-                    if u.status_codes.is_empty() {
-                        u.status_codes.push(DEFAULT_STATUS);
-                    }
-                    u
-                })
-                .collect();
-            CheckerKind::Http {
-                tls: h.tls,
-                urls,
-                virtualhost: h
-                    .virtualhost
-                    .clone()
-                    .or(real.virtualhost.clone())
-                    .or(v.virtualhost.clone()),
-                http_protocol: h.http_protocol.unwrap_or(HttpVersion::Http10),
-                enable_sni: h.enable_sni,
-                fast_recovery: h.fast_recovery,
-                ssl: h.tls.then(|| context.ssl.cloned()).flatten(),
-            }
-        }
-        CheckerKindDraft::Misc(m) => {
-            let Some(argv) = m.argv.clone() else {
-                if !m.argv_given {
-                    d.error(
-                        at,
-                        format!(
-                            "{c}: real server {}: MISC_CHECK has no misc_path",
-                            real.address
-                        ),
-                    );
-                }
-                return None;
-            };
-            CheckerKind::Misc {
-                argv,
-                timeout: m.timeout.unwrap_or(delay_loop),
-                dynamic: m.dynamic,
-                user: m.user.clone(),
-            }
-        }
-        CheckerKindDraft::Smtp { helo_name } => CheckerKind::Smtp {
-            helo_name: helo_name.clone().unwrap_or_else(|| DEFAULT_HELO.to_owned()),
-        },
-        CheckerKindDraft::Dns { record_type, name } => CheckerKind::Dns {
-            record_type: record_type.unwrap_or(DnsType::Soa),
-            name: name.clone().unwrap_or_default(),
-        },
-        CheckerKindDraft::Udp(u) => {
-            let min = u.min_reply_length.unwrap_or(0);
-            let max = u.max_reply_length.unwrap_or(255);
-            if min > max {
-                d.error(
-                    at,
-                    format!(
-                        "{c}: real server {}: UDP_CHECK min_reply_length {min} is more than \
-                         max_reply_length {max}: the check could never pass",
-                        real.address
-                    ),
-                );
-            }
-            let (require_reply, reply_mask) = match &u.require_reply {
-                Some((bytes, mask)) => (Some(bytes.clone()), mask.clone()),
-                None => (None, Vec::new()),
-            };
-            CheckerKind::Udp {
-                payload: u.payload.clone(),
-                require_reply,
-                reply_mask,
-                min_reply_length: min,
-                max_reply_length: max,
-            }
-        }
-        CheckerKindDraft::Ping => CheckerKind::Ping,
-        CheckerKindDraft::File(f) => {
-            let Some(name) = &f.track_file else {
-                d.error(
-                    at,
-                    format!(
-                        "{c}: real server {}: FILE_CHECK has no track_file",
-                        real.address
-                    ),
-                );
-                return None;
-            };
-            let Some((_, own_weight)) = context.track_files.iter().find(|(n, _)| *n == name.value)
-            else {
-                d.error(
-                    &name.at,
-                    format!(
-                        "{c}: real server {}: FILE_CHECK track_file {1}: no track_file named {1}",
-                        real.address, name.value
-                    ),
-                );
-                return None;
-            };
-            CheckerKind::File {
-                track_file: name.value.clone(),
-                weight: f.weight.unwrap_or(*own_weight),
-                reverse: f.reverse,
-            }
-        }
-    };
-    let uses_port = !matches!(
-        checker.kind,
-        CheckerKindDraft::Ping | CheckerKindDraft::Misc(_) | CheckerKindDraft::File(_)
-    );
-    if uses_port && connect.port() == 0 {
-        d.error(
-            at,
-            format!(
-                "{c}: real server {}: {keyword} has no port to connect to (the real server \
-                 has none): write connect_port",
-                real.address
-            ),
-        );
-        return None;
-    }
-    Some(Checker {
-        kind,
-        connect,
-        bind,
-        bind_interface: checker.bind_if.clone(),
-        fwmark: checker.fwmark,
-        connect_timeout: timing.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-        delay_loop,
-        fall: retry.saturating_add(1),
-        delay_before_retry: timing
-            .delay_before_retry
-            .unwrap_or(default_delay_before_retry),
-        warmup: (!warmup.is_zero()).then_some(warmup),
-        start_down: timing.alpha.unwrap_or(false),
-        log_all_failures: checker.log_all_failures.unwrap_or(context.log_all_failures),
-        location: checker.location.clone(),
-    })
+    (quorum, hysteresis)
 }
 
 /// Names and services two virtual servers both claim: the same name (in keepalived.conf,
