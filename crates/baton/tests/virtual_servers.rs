@@ -152,7 +152,7 @@ fn real_server<'a>(status: &'a serde_json::Value, address: &str) -> &'a serde_js
 
 fn lb_ready(lab: &Lab, lb: &Daemon) {
     let lb1 = lab.host("lb1");
-    if wait_for(Duration::from_secs(10), || common::holds(lb1, "10.0.3.100")).is_none() {
+    if wait_for(Duration::from_secs(10), || common::holds(lb1, common::VIP)).is_none() {
         common::fail("lb1 never took the VIP", &[lb]);
     }
 }
