@@ -293,7 +293,7 @@ pub enum CheckerKind {
     /// `MISC_CHECK`: a program whose exit code is the verdict.
     Misc {
         argv: Vec<String>,
-        /// `misc_timeout` (default: `delay_loop`).
+        /// `misc_timeout` (default: the virtual server's `delay_loop`, as keepalived).
         timeout: Duration,
         /// `misc_dynamic`: exit 0 up, 1 down, 2..=255 up with weight `code - 2`.
         dynamic: bool,

@@ -374,3 +374,44 @@ address = "10.0.3.21:53"
     assert_eq!(blank.instances[0].track_virtual_servers[0].location.line, 0);
     assert_eq!(blank.virtual_servers[0].real_servers[0].location.line, 0);
 }
+
+/// keepalived's own quirks of inheritance: MISC_CHECK's timeout is the virtual server's
+/// delay_loop, not its own; a DNS_CHECK retries after its delay_loop.
+#[test]
+fn misc_timeout_defaults_to_the_virtual_servers_delay_loop() {
+    let text = r#"virtual_server 10.0.0.1 53 {
+    protocol UDP
+    delay_loop 30
+    real_server 10.0.0.2 53 {
+        delay_loop 7
+        MISC_CHECK {
+            misc_path /bin/true
+            misc_timeout 0
+        }
+        DNS_CHECK {
+            delay_loop 4
+        }
+    }
+}
+"#;
+    let config = parse_keepalived(text, "k.conf")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let v = &config.virtual_servers[0];
+    let misc = checker(v, "10.0.0.2:53", 0);
+    assert_eq!(misc.delay_loop, Duration::from_secs(7));
+    let CheckerKind::Misc { timeout, argv, .. } = &misc.kind else {
+        panic!("MISC_CHECK: {:?}", misc.kind);
+    };
+    assert_eq!(*timeout, Duration::from_secs(30));
+    assert_eq!(argv, &["/bin/true"]);
+    let dns = checker(v, "10.0.0.2:53", 1);
+    assert_eq!(dns.delay_before_retry, Duration::from_secs(4));
+    assert_eq!(
+        dns.kind,
+        CheckerKind::Dns {
+            record_type: DnsType::Soa,
+            name: String::new()
+        }
+    );
+}

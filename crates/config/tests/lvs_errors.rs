@@ -394,3 +394,36 @@ virtual_server 10.0.0.1 80 {
         ]
     );
 }
+
+#[test]
+fn groups_are_named_once_and_sorry_settings_need_a_sorry_server() {
+    let text = r#"virtual_server_group g {
+    10.0.0.1 80
+}
+virtual_server_group g {
+    10.0.0.2 80
+}
+virtual_server_group empty {
+}
+"#;
+    assert_eq!(
+        keepalived_errors(text),
+        [
+            "k.conf:4: virtual_server_group g is defined twice (first at k.conf:1)",
+            "k.conf:7: virtual_server_group empty: no entries (keepalived removes such a group)",
+        ]
+    );
+    let toml = r#"
+[[virtual_server]]
+name = "web"
+address = "10.0.0.1:80"
+sorry_server_inhibit = true
+
+[[virtual_server.real_server]]
+address = "10.0.0.2:80"
+"#;
+    assert_eq!(
+        toml_errors(toml),
+        ["b.toml:5: virtual server web: sorry_server_inhibit needs a sorry_server"]
+    );
+}

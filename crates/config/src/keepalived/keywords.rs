@@ -856,7 +856,10 @@ pub(crate) static MISC_CHECK: Context = Context {
     place: "in MISC_CHECK",
     keywords: timing_keywords![
         yes("misc_path", "one (quoted) command line, required"),
-        yes("misc_timeout", "whole seconds; default the delay_loop"),
+        yes(
+            "misc_timeout",
+            "whole seconds; default the virtual server's delay_loop"
+        ),
         yes("misc_dynamic", "exit codes 2..255 set the weight"),
         yes("user", "user [group]"),
     ],

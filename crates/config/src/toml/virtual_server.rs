@@ -97,7 +97,7 @@ pub(super) struct VirtualServerToml {
     quorum_down: Option<Spanned<Value>>,
     weight: Option<Spanned<i64>>,
     sorry_server: Option<Spanned<String>>,
-    sorry_server_inhibit: Option<bool>,
+    sorry_server_inhibit: Option<Spanned<bool>>,
     sorry_server_lvs_method: Option<Spanned<String>>,
     snat: Option<Spanned<bool>>,
     /// Read on its own by [`Reader::real_server`], so that its bad keys are each listed.
@@ -337,15 +337,27 @@ impl Reader<'_> {
                     .check(s.span().start, c, result)
                     .map(|address| SorryDraft {
                         address,
-                        inhibit: t.sorry_server_inhibit.unwrap_or(false),
+                        inhibit: t.sorry_server_inhibit.is_some_and(|i| *i.get_ref()),
                         lb_kind: kind,
                         location,
                     });
             }
             None => {
-                if let Some(k) = t.sorry_server_lvs_method {
-                    let result = Err("sorry_server_lvs_method needs a sorry_server".to_owned());
-                    self.check::<()>(k.span().start, c, result);
+                let orphans = [
+                    (
+                        "sorry_server_lvs_method",
+                        t.sorry_server_lvs_method.map(|k| k.span()),
+                    ),
+                    (
+                        "sorry_server_inhibit",
+                        t.sorry_server_inhibit.map(|k| k.span()),
+                    ),
+                ];
+                for (key, span) in orphans {
+                    if let Some(span) = span {
+                        let result = Err(format!("{key} needs a sorry_server"));
+                        self.check::<()>(span.start, c, result);
+                    }
                 }
             }
         }
@@ -475,7 +487,8 @@ impl Reader<'_> {
             ("url", at(&t.url), http),
             ("virtualhost", at(&t.virtualhost), http),
             ("http_protocol", at(&t.http_protocol), http),
-            ("enable_sni", at(&t.enable_sni), kind == "SSL_GET"),
+            // keepalived accepts it in HTTP_GET too, where it has nothing to do.
+            ("enable_sni", at(&t.enable_sni), http),
             ("fast_recovery", at(&t.fast_recovery), http),
             ("misc_path", span(&t.misc_path), kind == "MISC_CHECK"),
             ("misc_timeout", at(&t.misc_timeout), kind == "MISC_CHECK"),
@@ -547,9 +560,11 @@ impl Reader<'_> {
                     m.argv = self.check(p.span().start, c, command(p.get_ref()));
                 }
                 if let Some(n) = t.misc_timeout {
-                    let result = fields::unsigned("misc_timeout", *n.get_ref(), 1);
+                    let result = fields::unsigned("misc_timeout", *n.get_ref(), 0);
+                    // As keepalived: 0 means the default.
                     m.timeout = self
                         .check(n.span().start, c, result)
+                        .filter(|n| *n > 0)
                         .map(|n| Duration::from_secs(u64::from(n)));
                 }
                 match (t.user, t.group) {

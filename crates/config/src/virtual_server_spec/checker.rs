@@ -243,7 +243,10 @@ pub(super) fn resolve(
             };
             CheckerKind::Misc {
                 argv,
-                timeout: m.timeout.unwrap_or(delay_loop),
+                // keepalived's misc_check_thread: the virtual server's delay_loop.
+                timeout: m
+                    .timeout
+                    .unwrap_or(v.timing.delay_loop.unwrap_or(DEFAULT_DELAY_LOOP)),
                 dynamic: m.dynamic,
                 user: m.user.clone(),
             }
