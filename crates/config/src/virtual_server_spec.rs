@@ -738,11 +738,17 @@ fn real_servers(
             );
             continue;
         }
-        let timing = r.timing.over(&v.timing);
+        let owner = checker::Owner {
+            virtual_server: v,
+            context: c,
+            real: r,
+            address,
+            timing: r.timing.over(&v.timing),
+        };
         let checkers = r
             .checkers
             .iter()
-            .filter_map(|checker| checker::resolve(checker, r, address, &timing, v, context, c, d))
+            .filter_map(|checker| checker::resolve(checker, &owner, context, d))
             .collect();
         real_servers.push(RealServer {
             address,

@@ -137,17 +137,26 @@ pub(crate) struct FileDraft {
 
 /// One checker with keepalived's inheritance applied; `None` (with an error) when it
 /// cannot run.
-#[allow(clippy::too_many_arguments)]
+/// Where a checker is: what it inherits from.
+pub(super) struct Owner<'a> {
+    pub(super) virtual_server: &'a VirtualServerDraft,
+    /// `virtual server NAME`, for messages.
+    pub(super) context: &'a str,
+    pub(super) real: &'a RealServerDraft,
+    /// The real server's address with its port resolved.
+    pub(super) address: SocketAddr,
+    /// The real server's timing over the virtual server's.
+    pub(super) timing: TimingDraft,
+}
+
 pub(super) fn resolve(
     checker: &CheckerDraft,
-    real: &RealServerDraft,
-    real_address: SocketAddr,
-    real_timing: &TimingDraft,
-    v: &VirtualServerDraft,
+    owner: &Owner<'_>,
     context: &Context<'_>,
-    c: &str,
     d: &mut Diagnostics,
 ) -> Option<Checker> {
+    let (v, real, c) = (owner.virtual_server, owner.real, owner.context);
+    let (real_address, real_timing) = (owner.address, &owner.timing);
     let keyword = checker.kind.keyword();
     let at = &checker.location;
     let timing = checker.timing.over(real_timing);
