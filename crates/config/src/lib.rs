@@ -5,7 +5,9 @@
 //!   run baton from the file keepalived runs from, host by host.
 //!
 //! The proxy's `[[frontend]]` and `[[backend]]` sections, and `track_frontend`, exist in
-//! `baton.toml` only (`docs/configuration.md`).
+//! `baton.toml` only (`docs/configuration.md`). keepalived's LVS family (`virtual_server`,
+//! its real servers and checkers) is read from both, into [`VirtualServer`]s that baton
+//! balances on nf_tables.
 //!
 //! Both fill the same draft, and one `build` step fills defaults in keepalived's order and
 //! validates. Nothing stops at the first problem: every error comes back at once, each as

@@ -40,6 +40,9 @@
 //! path = "/healthz"
 //! ```
 //!
+//! keepalived's L4 balancing is `[[virtual_server]]` and `[[virtual_server_group]]` with
+//! keepalived's key names (`toml/virtual_server.rs`).
+//!
 //! Each section is read on its own so that a mistake in one `[[vrrp]]` does not hide
 //! mistakes in the next; unknown keys are errors.
 

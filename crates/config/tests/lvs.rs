@@ -415,3 +415,25 @@ fn misc_timeout_defaults_to_the_virtual_servers_delay_loop() {
         }
     );
 }
+
+/// The example of docs/configuration.md's L4 section is a configuration that loads.
+#[test]
+fn the_documented_example_loads() {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let doc = std::fs::read_to_string(doc).expect("docs/configuration.md");
+    let section = doc
+        .split("## L4 virtual servers")
+        .nth(1)
+        .expect("an L4 section");
+    let example = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a TOML example");
+    let config = parse_toml(example, "configuration.md")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config;
+    let web = service(&config, "web");
+    assert_eq!(web.real_servers.len(), 2);
+    assert_eq!(web.real_servers[1].checkers[0].kind, CheckerKind::Tcp);
+}
