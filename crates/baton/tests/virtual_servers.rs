@@ -324,3 +324,195 @@ fn which(tool: &str) -> Option<std::path::PathBuf> {
             .find(|path| path.is_file())
     })
 }
+
+/// An LVS-DR real server: the VIP on lo, no ARP answers for it, a web app on port 80 and a
+/// UDP responder on port 5353 that answers with its name.
+fn start_dr_app(host: &Host) -> Vec<baton_lab::Child> {
+    for args in [
+        &["-qw", "net.ipv4.conf.all.arp_ignore=1"][..],
+        &["-qw", "net.ipv4.conf.all.arp_announce=2"][..],
+    ] {
+        host.run("sysctl", args).expect("sysctl");
+    }
+    host.run("ip", &["address", "add", "10.0.3.100/32", "dev", "lo"])
+        .expect("VIP on lo");
+    // Bound to the VIP, so answers leave from it; and to the host's own address, which is
+    // where UDP_CHECK probes.
+    let udp = format!(
+        "import select, socket\nsockets = []\nfor address in ('10.0.3.100', '{}'):\n    \
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    s.bind((address, 5353))\n    \
+         sockets.append(s)\nwhile True:\n    for s in select.select(sockets, [], [])[0]:\n        \
+         data, peer = s.recvfrom(2048)\n        s.sendto(b'{}', peer)\n",
+        host.address(),
+        host.name()
+    );
+    let mut responder = host.command("python3");
+    responder
+        .args(["-c", &udp])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    vec![
+        start_app(host, 80),
+        host.spawn(responder).expect("UDP responder"),
+    ]
+}
+
+/// keepalived.conf as an operator writes it for LVS-DR: a TCP and a UDP service on the
+/// VIP, each real server checked.
+const DR_KEEPALIVED_CONF: &str = r#"
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        10.0.3.100/24
+    }
+}
+
+virtual_server 10.0.3.100 80 {
+    delay_loop 1
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 10.0.3.11 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            retry 0
+        }
+    }
+    real_server 10.0.3.12 80 {
+        HTTP_GET {
+            url {
+                path /
+                status_code 200
+            }
+            connect_timeout 1
+            retry 0
+        }
+    }
+}
+
+virtual_server 10.0.3.100 5353 {
+    delay_loop 1
+    lb_algo sh
+    sh-port
+    lb_kind DR
+    protocol UDP
+    real_server 10.0.3.11 5353 {
+        UDP_CHECK {
+            connect_timeout 1
+        }
+    }
+    real_server 10.0.3.12 5353 {
+        UDP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+"#;
+
+/// `n` UDP queries from the client to the VIP, each from a new source port.
+fn udp_queries(client: &Host, n: usize) -> Vec<String> {
+    let script = format!(
+        "import socket\nnames = []\nfor _ in range({n}):\n    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    \
+         s.settimeout(1)\n    s.connect(('10.0.3.100', 5353))\n    s.send(b'q')\n    try:\n        \
+         names.append(s.recv(64).decode())\n    except OSError:\n        names.append('-')\n    s.close()\nprint(' '.join(names))\n"
+    );
+    client
+        .run("python3", &["-c", &script])
+        .expect("UDP client")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn keepalived_conf_direct_routing_balances_tcp_and_udp() {
+    let test = "keepalived_conf_direct_routing_balances_tcp_and_udp";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    if which("nft").is_none() {
+        eprintln!("SKIPPED (needs nft, from nftables): {test}");
+        return;
+    }
+    let dir = Workdir::new("l4-dr");
+    let _app1 = start_dr_app(lab.host("app1"));
+    let mut app2 = start_dr_app(lab.host("app2"));
+    let conf = dir.write("keepalived.conf", DR_KEEPALIVED_CONF);
+    let log = dir.path("lb1.log");
+    let file = std::fs::File::create(&log).expect("log");
+    let mut command = lab.host("lb1").command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args(["run", "--keepalived-conf"])
+        .arg(&conf)
+        .arg("--control")
+        .arg(dir.path("lb1.sock"))
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file);
+    let lb = Daemon {
+        child: lab.host("lb1").spawn(command).expect("baton"),
+        log,
+        name: "baton@lb1".into(),
+    };
+    lb_ready(&lab, &lb);
+    let client = lab.host("client");
+
+    // TCP: new connections spread over both apps (flow hashing on the client's port).
+    let spread = wait_for(Duration::from_secs(10), || {
+        let (names, failed) = requests(client, 12);
+        failed == 0 && names.iter().any(|n| n == "app1") && names.iter().any(|n| n == "app2")
+    });
+    if spread.is_none() {
+        common::fail("DR never spread TCP over app1 and app2", &[&lb]);
+    }
+    // UDP: every query answered, both apps in use.
+    let names = udp_queries(client, 16);
+    assert!(!names.iter().any(|n| n == "-"), "unanswered: {names:?}");
+    assert!(
+        names.iter().any(|n| n == "app1") && names.iter().any(|n| n == "app2"),
+        "{names:?}"
+    );
+    let status = status_of(lab.host("lb1"), &dir);
+    let services = status["virtual_servers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = services.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["10.0.3.100:5353/udp", "10.0.3.100:80/tcp"],
+        "{status}"
+    );
+    assert!(services.iter().all(|s| s["lb_kind"] == "DR"), "{status}");
+
+    // app2 gone: HTTP_GET and UDP_CHECK notice, and everything goes to app1.
+    for child in &mut app2 {
+        child.kill();
+    }
+    let moved = wait_for(Duration::from_secs(8), || {
+        let status = status_of(lab.host("lb1"), &dir);
+        status["virtual_servers"]
+            .as_array()
+            .is_some_and(|services| {
+                services.iter().all(|s| {
+                    s["real_servers"]
+                        .as_array()
+                        .is_some_and(|rs| rs.iter().any(|r| r["check"] == "down"))
+                })
+            })
+    });
+    if moved.is_none() {
+        common::fail("the checkers never saw app2 go", &[&lb]);
+    }
+    let (names, failed) = requests(client, 12);
+    assert_eq!(failed, 0, "{names:?}");
+    assert!(names.iter().all(|n| n == "app1"), "{names:?}");
+    let names = udp_queries(client, 8);
+    assert!(names.iter().all(|n| n == "app1"), "{names:?}");
+}
