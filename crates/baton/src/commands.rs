@@ -24,13 +24,19 @@ pub(crate) fn check(source: &ConfigSource) -> ExitCode {
             let config = &loaded.config;
             println!(
                 "{}: ok: {} VRRP instance(s), {} sync group(s), {} track script(s), \
-                 {} frontend(s), {} backend(s)",
+                 {} frontend(s), {} backend(s), {} virtual server(s), {} real server(s)",
                 source_path(source).display(),
                 config.instances.len(),
                 config.sync_groups.len(),
                 config.scripts.len(),
                 config.frontends.len(),
-                config.backends.len()
+                config.backends.len(),
+                config.virtual_servers.len(),
+                config
+                    .virtual_servers
+                    .iter()
+                    .map(|vs| vs.real_servers.len())
+                    .sum::<usize>()
             );
             ExitCode::SUCCESS
         }
