@@ -23,6 +23,7 @@
 //! | `retry` (`nb_get_retry`) | [`Schedule::fall`] = `retry + 1`, [`Schedule::rise`] = 1 |
 //! | `alpha` | [`Schedule::start_down`] |
 //! | `virtualhost`, `http_protocol`, `enable_sni`, `url { path digest status_code virtualhost }` | [`HttpCheck`], [`Url`] |
+//! | top-level `SSL { certificate key ca }` (`password`: none, see [`TlsClientError::EncryptedKey`]) | [`HttpCheck::tls_client`], [`TlsClient`] |
 //! | `misc_path`, `misc_dynamic`, `user` | [`MiscCheck`] (the daemon splits the command and resolves the user) |
 //! | `helo_name`; `type`, `name` | [`ProbeKind::Smtp`]; [`ProbeKind::Dns`] |
 //! | `payload`, `require_reply`, `min_reply_length`, `max_reply_length` | [`UdpCheck`], [`ReplyPattern`] |
@@ -39,8 +40,8 @@ mod tracker;
 
 pub use outcome::{Failure, Outcome, Weight};
 pub use probe::{
-    FileCheck, HttpCheck, HttpVersion, MiscCheck, Probe, ProbeKind, ReplyPattern, UdpCheck, Url,
-    probe,
+    FileCheck, HttpCheck, HttpVersion, MiscCheck, Probe, ProbeKind, ReplyPattern, TlsClient,
+    TlsClientError, UdpCheck, Url, probe,
 };
 pub use task::{CheckHandle, Status, spawn};
 pub use tracker::{Schedule, Tracker, Verdict};

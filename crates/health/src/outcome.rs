@@ -3,6 +3,8 @@
 use std::io;
 use std::time::Duration;
 
+use crate::probe::TlsClientError;
+
 /// The result of one probe.
 #[derive(Debug)]
 pub enum Outcome {
@@ -77,6 +79,9 @@ pub enum Failure {
     /// The TLS handshake failed.
     #[error("TLS handshake failed: {0}")]
     Tls(io::Error),
+    /// SSL_GET's client certificate, key or CA file (the `SSL` block) cannot be used.
+    #[error("cannot use the SSL block's files: {0}")]
+    TlsClient(TlsClientError),
     /// The server closed the connection before answering.
     #[error("closed without answering")]
     Closed,

@@ -2,8 +2,10 @@
 //! an expected status and, when the url has a `digest`, a body of that MD5.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use md5::{Digest as _, Md5};
+use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use super::{HttpCheck, HttpVersion, Probe, Url, tls};
@@ -23,8 +25,15 @@ pub(super) async fn probe(probe: &Probe, check: &HttpCheck) -> Result<Outcome, F
     if check.urls.is_empty() {
         return Err(Failure::BadCheck("no url to check"));
     }
+    // Read once per probe, so that renewed files are used from the next probe on.
+    let tls = if check.tls {
+        let config = tls::client_config(check.tls_client.as_ref()).map_err(Failure::TlsClient)?;
+        Some(config)
+    } else {
+        None
+    };
     for url in &check.urls {
-        super::within(probe.timeout, get(probe, check, url))
+        super::within(probe.timeout, get(probe, check, tls.as_ref(), url))
             .await
             .map_err(|failure| failure.on_url(&url.path))?;
     }
@@ -32,13 +41,19 @@ pub(super) async fn probe(probe: &Probe, check: &HttpCheck) -> Result<Outcome, F
 }
 
 /// One url: connect (and handshake), send the GET, check the answer.
-async fn get(probe: &Probe, check: &HttpCheck, url: &Url) -> Result<(), Failure> {
+/// `tls`: the client configuration for SSL_GET, None for HTTP_GET.
+async fn get(
+    probe: &Probe,
+    check: &HttpCheck,
+    tls: Option<&Arc<ClientConfig>>,
+    url: &Url,
+) -> Result<(), Failure> {
     let host = url.host.as_deref().or(check.host.as_deref());
     let request = request(&url.path, host, check.version, probe.connect)?;
     let stream = socket::tcp(probe).await?;
-    if check.tls {
+    if let Some(config) = tls {
         let sni = if check.sni { host } else { None };
-        let stream = tls::connect(stream, sni, probe.connect.ip()).await?;
+        let stream = tls::connect(Arc::clone(config), stream, sni, probe.connect.ip()).await?;
         exchange(stream, &request, url).await
     } else {
         exchange(stream, &request, url).await

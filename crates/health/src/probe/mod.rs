@@ -1,5 +1,6 @@
 //! One probe of one server, of each kind keepalived knows.
 
+mod cert_chain;
 mod dns;
 mod file;
 mod http;
@@ -8,12 +9,15 @@ mod ping;
 mod smtp;
 mod tcp;
 mod tls;
+mod tls_client;
 mod udp;
 
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use tls_client::{TlsClient, TlsClientError};
 
 use crate::outcome::{Failure, Outcome};
 
@@ -89,6 +93,9 @@ pub struct HttpCheck {
     pub version: HttpVersion,
     /// `enable_sni`: send the url's host as TLS SNI (when it is a DNS name).
     pub sni: bool,
+    /// SSL_GET's client certificate and CA: keepalived's top-level `SSL { }` block. None:
+    /// no client certificate. Ignored by HTTP_GET.
+    pub tls_client: Option<TlsClient>,
 }
 
 /// `http_protocol`: the request line's version, and whether `Connection: close` is sent.

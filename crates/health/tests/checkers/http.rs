@@ -56,6 +56,7 @@ pub(crate) fn http(urls: Vec<Url>) -> ProbeKind {
         host: None,
         version: HttpVersion::Http10,
         sni: false,
+        tls_client: None,
     })
 }
 
