@@ -952,9 +952,18 @@ pub(crate) static SSL: Context = Context {
     title: "SSL",
     place: "in SSL",
     keywords: &[
-        yes("password", "of the private key"),
-        yes("ca", "PEM file of certificates to trust"),
-        yes("certificate", "PEM client certificate"),
+        yes(
+            "password",
+            "of the private key: read, but baton (rustls) cannot decrypt a key, so an encrypted key stops the start with the advice to decrypt it (openssl pkey)",
+        ),
+        yes(
+            "ca",
+            "PEM certificates that complete the chain sent with the client certificate; as in keepalived, the server's certificate is not verified",
+        ),
+        yes(
+            "certificate",
+            "PEM client certificate (with its chain) sent by every SSL_GET; checked at start",
+        ),
         yes("key", "its PEM private key"),
     ],
 };

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use baton_config::{Checker, CheckerKind, Config, HttpVersion};
 use baton_health::{
     CheckHandle, FileCheck, HttpCheck, MiscCheck, Probe, ProbeKind, ReplyPattern, Schedule,
-    UdpCheck, Url, Verdict,
+    TlsClient, UdpCheck, Url, Verdict,
 };
 use tokio::sync::mpsc;
 
@@ -116,15 +116,17 @@ fn probe(
             ssl,
             ..
         } => {
-            if let Some(ssl) = ssl.as_ref().filter(|s| s.certificate.is_some()) {
-                anyhow::bail!(
-                    "SSL_GET with a client certificate ({}) is not supported: baton's SSL_GET \
-                     presents none",
-                    ssl.certificate
-                        .as_deref()
-                        .unwrap_or(std::path::Path::new(""))
-                        .display()
-                );
+            // keepalived's SSL block: a client certificate for every SSL_GET. Its files
+            // are checked now, as keepalived refuses to start without them.
+            let tls_client = ssl.as_ref().and_then(|ssl| {
+                Some(TlsClient {
+                    certificate: ssl.certificate.clone()?,
+                    key: ssl.key.clone()?,
+                    ca: ssl.ca.clone(),
+                })
+            });
+            if let Some(client) = tls_client.as_ref().filter(|_| *tls) {
+                client.check().context("the SSL block")?;
             }
             ProbeKind::Http(HttpCheck {
                 tls: *tls,
@@ -144,6 +146,7 @@ fn probe(
                     HttpVersion::Http11 => baton_health::HttpVersion::Http11,
                 },
                 sni: *enable_sni,
+                tls_client,
             })
         }
         CheckerKind::Misc {

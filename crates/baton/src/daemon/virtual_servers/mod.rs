@@ -75,6 +75,9 @@ struct Server {
     generation: u64,
     /// The last result per checker, for `baton status`.
     last: Vec<String>,
+    /// Per checker: it has given a verdict. Once all have, the server's first state is
+    /// known (for `rs_init_notifies`).
+    reported: Vec<bool>,
     /// The running checkers (none while suspended); dropping them stops them.
     checks: Vec<RunningCheck>,
 }
@@ -399,6 +402,7 @@ impl VirtualServers {
                         state,
                         generation,
                         last: vec![String::from("not checked yet"); rs.checkers.len()],
+                        reported: vec![false; rs.checkers.len()],
                         checks,
                     }
                 }
@@ -445,6 +449,11 @@ impl VirtualServers {
             return;
         };
         let was_alive = server.state.alive();
+        let first_state_was_known = server.reported.iter().all(|&r| r);
+        if let Some(reported) = server.reported.get_mut(target.checker) {
+            *reported = true;
+        }
+        let first_state = !first_state_was_known && server.reported.iter().all(|&r| r);
         if let Some(up) = server.state.checks_up.get_mut(target.checker) {
             *up = event.up;
         }
@@ -455,7 +464,10 @@ impl VirtualServers {
             last.clone_from(&event.reason);
         }
         let alive = server.state.alive();
-        if alive != was_alive {
+        // keepalived runs a server's notify script when its state changes; with
+        // `rs_init_notifies`, also for the first state its checkers confirm.
+        let confirmed = first_state && self.config.global.rs_init_notifies;
+        if alive != was_alive || confirmed {
             let (word, script) = if alive {
                 ("up", &server.config.notify_up)
             } else {
