@@ -32,6 +32,12 @@ impl CheckHandle {
     pub fn status(&self) -> Status {
         self.status.borrow().clone()
     }
+
+    /// The status, told of every probe (keepalived's `log_all_failures` logs each failed
+    /// one, not only the verdict changes the callback hears of).
+    pub fn watch(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
 }
 
 impl Drop for CheckHandle {

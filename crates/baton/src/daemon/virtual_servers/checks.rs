@@ -40,6 +40,16 @@ pub(super) struct CheckEvent {
 #[derive(Debug)]
 pub(super) struct RunningCheck {
     _handle: CheckHandle,
+    /// `log_all_failures`: the task logging every failed probe.
+    logger: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for RunningCheck {
+    fn drop(&mut self) {
+        if let Some(logger) = &self.logger {
+            logger.abort();
+        }
+    }
 }
 
 /// Starts `checker` for a real server of weight `configured_weight`.
@@ -63,6 +73,7 @@ pub(super) fn spawn(
         start_down: checker.start_down,
     };
     let name = kind_name(&checker.kind);
+    let label = format!("{} {}", target.service, target.server);
     let handle = baton_health::spawn(probe, schedule, move |verdict| {
         let (up, weight_offset, reason) = match verdict {
             Verdict::Up { weight } => (
@@ -80,7 +91,31 @@ pub(super) fn spawn(
             reason,
         });
     });
-    Ok(RunningCheck { _handle: handle })
+    let logger = checker
+        .log_all_failures
+        .then(|| tokio::spawn(log_failures(handle.watch(), name, label)));
+    Ok(RunningCheck {
+        _handle: handle,
+        logger,
+    })
+}
+
+/// keepalived's `log_all_failures`: every failed probe is logged, not only the ones that
+/// take the server down.
+async fn log_failures(
+    mut status: tokio::sync::watch::Receiver<baton_health::Status>,
+    name: &'static str,
+    label: String,
+) {
+    let mut seen = 0;
+    while status.changed().await.is_ok() {
+        let now = status.borrow_and_update().clone();
+        if now.failures > seen {
+            seen = now.failures;
+            let reason = now.last_failure.unwrap_or_default();
+            tracing::warn!(real_server = %label, failures = seen, "{name} failed: {reason}");
+        }
+    }
 }
 
 /// keepalived's name for the checker, for messages.
