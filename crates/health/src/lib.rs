@@ -5,7 +5,8 @@
 //! - [`probe`] runs one check of one server once and says [`Outcome::Up`] or
 //!   [`Outcome::Down`] with the [`Failure`] that explains it. The checkers follow keepalived
 //!   2.2.7's TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, SMTP_CHECK, DNS_CHECK, UDP_CHECK,
-//!   PING_CHECK and FILE_CHECK (see [`ProbeKind`]).
+//!   PING_CHECK and FILE_CHECK (see [`ProbeKind`]). [`probe_as`] is the same with the
+//!   caller's own HTTP User-Agent.
 //! - [`Tracker`] is the sans-IO policy that turns outcomes in a row into a [`Verdict`]
 //!   (keepalived's `retry`, HAProxy's `rise` and `fall`) and says when to probe next.
 //!
@@ -41,7 +42,7 @@ mod tracker;
 pub use outcome::{Failure, Outcome, Weight};
 pub use probe::{
     FileCheck, HttpCheck, HttpVersion, MiscCheck, Probe, ProbeKind, ReplyPattern, TlsClient,
-    TlsClientError, UdpCheck, Url, probe,
+    TlsClientError, UdpCheck, Url, probe, probe_as,
 };
 pub use task::{CheckHandle, Status, spawn};
 pub use tracker::{Schedule, Tracker, Verdict};

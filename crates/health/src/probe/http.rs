@@ -21,7 +21,12 @@ const MAX_BODY: u64 = 16 * 1024 * 1024;
 const DEFAULT_STATUS: std::ops::RangeInclusive<u16> = 200..=299;
 
 /// Fetches every url in turn; the first that fails fails the probe.
-pub(super) async fn probe(probe: &Probe, check: &HttpCheck) -> Result<Outcome, Failure> {
+/// `user_agent`: the User-Agent header's value, keepalived's unless the caller says otherwise.
+pub(super) async fn probe(
+    probe: &Probe,
+    check: &HttpCheck,
+    user_agent: &str,
+) -> Result<Outcome, Failure> {
     if check.urls.is_empty() {
         return Err(Failure::BadCheck("no url to check"));
     }
@@ -33,9 +38,12 @@ pub(super) async fn probe(probe: &Probe, check: &HttpCheck) -> Result<Outcome, F
         None
     };
     for url in &check.urls {
-        super::within(probe.timeout, get(probe, check, tls.as_ref(), url))
-            .await
-            .map_err(|failure| failure.on_url(&url.path))?;
+        super::within(
+            probe.timeout,
+            get(probe, check, tls.as_ref(), url, user_agent),
+        )
+        .await
+        .map_err(|failure| failure.on_url(&url.path))?;
     }
     Ok(Outcome::UP)
 }
@@ -47,9 +55,10 @@ async fn get(
     check: &HttpCheck,
     tls: Option<&Arc<ClientConfig>>,
     url: &Url,
+    user_agent: &str,
 ) -> Result<(), Failure> {
     let host = url.host.as_deref().or(check.host.as_deref());
-    let request = request(&url.path, host, check.version, probe.connect)?;
+    let request = request(&url.path, host, check.version, probe.connect, user_agent)?;
     let stream = socket::tcp(probe).await?;
     if let Some(config) = tls {
         let sni = if check.sni { host } else { None };
@@ -60,18 +69,28 @@ async fn get(
     }
 }
 
-/// keepalived's request: `GET`, its User-Agent, `Connection: close` for 1.0C and 1.1,
-/// and the Host header (the virtualhost, else the address and port).
+/// keepalived's request: `GET`, a User-Agent (keepalived's `KeepAliveClient` unless the
+/// caller has its own), `Connection: close` for 1.0C and 1.1, and the Host header (the
+/// virtualhost, else the address and port).
 fn request(
     path: &str,
     host: Option<&str>,
     version: HttpVersion,
     connect: SocketAddr,
+    user_agent: &str,
 ) -> Result<String, Failure> {
     if path.is_empty() || !path.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(Failure::BadCheck(
             "the path must be visible ASCII without spaces",
         ));
+    }
+    // Spaces are allowed (`product/1 (comment)`), line breaks would inject headers.
+    if user_agent.is_empty()
+        || !user_agent
+            .bytes()
+            .all(|b| b == b' ' || b.is_ascii_graphic())
+    {
+        return Err(Failure::BadCheck("the user agent must be visible ASCII"));
     }
     let host = match host {
         Some(host) if !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic()) => {
@@ -91,7 +110,7 @@ fn request(
         HttpVersion::Http11 => (1, "Connection: close\r\n"),
     };
     Ok(format!(
-        "GET {path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n"
+        "GET {path} HTTP/1.{minor}\r\nUser-Agent: {user_agent}\r\n{close}Host: {host}\r\n\r\n"
     ))
 }
 
@@ -247,28 +266,38 @@ mod tests {
 
     #[test]
     fn requests_are_keepalived_s() {
+        const KA: &str = super::super::KEEPALIVED_USER_AGENT;
         let v4: SocketAddr = "10.0.0.1:8080".parse().unwrap();
         let v6: SocketAddr = "[2001:db8::1]:80".parse().unwrap();
         assert_eq!(
-            request("/", None, HttpVersion::Http10, v4).unwrap(),
+            request("/", None, HttpVersion::Http10, v4, KA).unwrap(),
             "GET / HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 10.0.0.1:8080\r\n\r\n"
         );
         assert_eq!(
-            request("/a?b", Some("app.example"), HttpVersion::Http11, v6).unwrap(),
+            request("/a?b", Some("app.example"), HttpVersion::Http11, v6, KA).unwrap(),
             "GET /a?b HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\n\
              Host: app.example\r\n\r\n"
         );
         assert!(
-            request("/", None, HttpVersion::Http10Close, v6)
+            request("/", None, HttpVersion::Http10Close, v6, KA)
                 .unwrap()
                 .contains("Connection: close\r\nHost: [2001:db8::1]:80\r\n")
         );
         assert!(matches!(
-            request("/a b", None, HttpVersion::Http10, v4),
+            request("/a b", None, HttpVersion::Http10, v4, KA),
             Err(Failure::BadCheck(_))
         ));
         assert!(matches!(
-            request("/", Some("a\r\nb"), HttpVersion::Http10, v4),
+            request("/", Some("a\r\nb"), HttpVersion::Http10, v4, KA),
+            Err(Failure::BadCheck(_))
+        ));
+        assert!(
+            request("/", None, HttpVersion::Http11, v4, "baton-health-check")
+                .unwrap()
+                .contains("\r\nUser-Agent: baton-health-check\r\n")
+        );
+        assert!(matches!(
+            request("/", None, HttpVersion::Http10, v4, "a\r\nb: c"),
             Err(Failure::BadCheck(_))
         ));
     }

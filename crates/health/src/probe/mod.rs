@@ -199,12 +199,25 @@ pub struct FileCheck {
     pub reverse: bool,
 }
 
+/// The User-Agent of the HTTP checks [`probe`] sends: keepalived's.
+const KEEPALIVED_USER_AGENT: &str = "KeepAliveClient";
+
 /// Probes once. Never panics and never takes much longer than `probe.timeout` per
 /// exchange; a failure's `Display` says why.
 pub async fn probe(probe: &Probe) -> Outcome {
+    probe_as(probe, KEEPALIVED_USER_AGENT).await
+}
+
+/// [`probe`], with HTTP_GET and SSL_GET saying `user_agent` in their User-Agent header
+/// instead of keepalived's `KeepAliveClient` (the HTTP proxy's checks keep their own name,
+/// so that servers can tell them apart). Other kinds ignore it.
+///
+/// A parameter rather than a field of [`HttpCheck`] so that code building `HttpCheck`
+/// literals keeps compiling.
+pub async fn probe_as(probe: &Probe, user_agent: &str) -> Outcome {
     let result = match &probe.kind {
         ProbeKind::Tcp => within(probe.timeout, tcp::probe(probe)).await,
-        ProbeKind::Http(check) => http::probe(probe, check).await,
+        ProbeKind::Http(check) => http::probe(probe, check, user_agent).await,
         ProbeKind::Misc(check) => misc::probe(check, probe.timeout).await,
         ProbeKind::Smtp { helo_name } => within(probe.timeout, smtp::probe(probe, helo_name)).await,
         ProbeKind::Dns { qtype, name } => {
