@@ -43,6 +43,10 @@ pub(crate) struct VirtualServers {
     events: mpsc::UnboundedReceiver<CheckEvent>,
     /// None while the configuration has no virtual server: then baton needs no `nft`.
     applier: Option<Applier>,
+    /// Removing what a predecessor left, when started without virtual servers: in the
+    /// background, so a daemon without L4 does not wait for `nft`; awaited before the first
+    /// table is written, so it cannot remove that.
+    cleanup: Option<tokio::task::JoinHandle<()>>,
     /// Per virtual server: true while it has quorum. Kept across reloads, so the VRRP
     /// side's watchers never lose their sender.
     health: BTreeMap<String, watch::Sender<bool>>,
@@ -105,6 +109,7 @@ impl VirtualServers {
             events_tx,
             events,
             applier: None,
+            cleanup: None,
             health: BTreeMap::new(),
             registry: Registry::default(),
             notifier,
@@ -114,10 +119,10 @@ impl VirtualServers {
             vrrp,
         };
         runtime.replace(config)?;
-        if !runtime.services.is_empty() {
-            runtime.applier = Some(Applier::start(runtime.table()).await?);
+        if runtime.services.is_empty() {
+            runtime.cleanup = Some(tokio::spawn(applier::remove_leftover()));
         } else {
-            applier::remove_leftover().await;
+            runtime.applier = Some(Applier::start(runtime.table()).await?);
         }
         runtime.publish();
         Ok(runtime)
@@ -241,7 +246,12 @@ impl VirtualServers {
     pub(crate) async fn reload(&mut self, config: &Config) -> anyhow::Result<()> {
         self.replace(config)?;
         match (&self.applier, self.services.is_empty()) {
-            (None, false) => self.applier = Some(Applier::start(self.table()).await?),
+            (None, false) => {
+                if let Some(cleanup) = self.cleanup.take() {
+                    let _ = cleanup.await;
+                }
+                self.applier = Some(Applier::start(self.table()).await?);
+            }
             (Some(_), true) => {
                 if let Some(applier) = self.applier.take() {
                     applier.stop().await;
