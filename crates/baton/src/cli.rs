@@ -107,7 +107,11 @@ pub(crate) struct InstanceTarget {
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Print the baton.toml the demo's load balancers run, and exit.
+    /// Balance at L4 instead of proxying HTTP: a keepalived-style [[virtual_server]] on the
+    /// VIP (nf_tables NAT), and app2 stopped and started again before the failover.
+    #[arg(long)]
+    pub(crate) l4: bool,
+    /// Print the baton.toml the demo's load balancers run (with --l4, the L4 one), and exit.
     #[arg(long)]
     pub(crate) print_config: bool,
 }

@@ -124,14 +124,20 @@ pub(crate) fn status(args: &StatusArgs) -> ExitCode {
     }
 }
 
-/// `baton demo`: the guide's scenario in network namespaces (see `demo`), or with
-/// `--print-config` the load balancers' baton.toml.
+/// `baton demo`: the guide's scenario in network namespaces (see `demo`), with `--l4` its
+/// Part II (keepalived's `virtual_server`), or with `--print-config` the load balancers'
+/// baton.toml.
 pub(crate) fn demo(args: &DemoArgs) -> ExitCode {
+    let mode = if args.l4 {
+        crate::demo::Mode::L4
+    } else {
+        crate::demo::Mode::L7
+    };
     if args.print_config {
-        print!("{}", crate::demo::LB_CONFIG);
+        print!("{}", crate::demo::config_text(mode));
         return ExitCode::SUCCESS;
     }
-    crate::demo::run()
+    crate::demo::run(mode)
 }
 
 /// `baton demo-app` (hidden): the demo's application server.

@@ -1,8 +1,12 @@
 //! `baton demo`: the guide's two load balancers, two apps and a client, each in a network
-//! namespace of its own; lb2's cable is pulled and plugged back in, and the client's
-//! requests show what a user would have seen.
+//! namespace of its own; lb2's cable is pulled and plugged back in (in the L4 story app2 is
+//! stopped and started again first), and the client's requests show what a user would
+//! have seen.
+
+mod l4;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::{ChildStdin, ExitCode, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -11,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use baton_lab::{Child, Host, Lab};
 
+use super::app_down::{self, Times};
 use super::config;
+use super::mode::Mode;
 use super::timeline::{self, Entry, Pending, Printer, Request};
 use super::watch::{self, Event};
 use super::workdir::Workdir;
@@ -40,12 +46,16 @@ const LOG_TAIL: usize = 20;
 
 /// Runs the demo: 0 when it showed the failover and the failback, 1 when it could not
 /// (with the reason and the daemons' logs), 2 when it cannot run on this machine at all.
-pub(crate) fn run() -> ExitCode {
+pub(crate) fn run(mode: Mode) -> ExitCode {
     if let Err(reason) = Lab::check_environment() {
         explain_unavailable(&reason);
         return ExitCode::from(2);
     }
-    let mut demo = match Demo::new() {
+    if let Some((tool, why)) = mode.tools().iter().find(|(tool, _)| !on_path(tool)) {
+        eprintln!("baton demo: cannot run here: no `{tool}` on the PATH: {why}");
+        return ExitCode::from(2);
+    }
+    let mut demo = match Demo::new(mode) {
         Ok(demo) => demo,
         Err(error) => {
             eprintln!("baton demo: {error:#}");
@@ -53,7 +63,7 @@ pub(crate) fn run() -> ExitCode {
         }
     };
     match demo.play() {
-        Ok((cut, restore)) => demo.finish(cut, restore),
+        Ok(story) => demo.finish(&story),
         Err(error) => {
             demo.fail(&error);
             ExitCode::FAILURE
@@ -82,6 +92,15 @@ fn explain_unavailable(reason: &baton_lab::Error) {
     }
 }
 
+/// When the story's changes happened, for the summary.
+struct Story {
+    /// lb2's cable cut, and plugged back in.
+    cut: Duration,
+    restore: Duration,
+    /// The L4 story's app2 stopped and started again.
+    app2: Option<Times>,
+}
+
 /// A process the demo started and whose log it keeps for the failure report.
 struct Process {
     name: String,
@@ -92,6 +111,7 @@ struct Process {
 /// Everything the demo has set up, and the story so far. Field order is drop order: the
 /// processes stop before the lab goes, and the lab before its directory.
 struct Demo {
+    mode: Mode,
     processes: Vec<Process>,
     client_stdin: Option<ChildStdin>,
     lab: Option<Lab>,
@@ -110,7 +130,7 @@ struct Demo {
 }
 
 impl Demo {
-    fn new() -> anyhow::Result<Demo> {
+    fn new(mode: Mode) -> anyhow::Result<Demo> {
         let start = Instant::now();
         let start_unix_us = u64::try_from(
             SystemTime::now()
@@ -124,8 +144,9 @@ impl Demo {
         let stale = Lab::remove_stale(NAMESPACE_PREFIX).context("removing old demo labs")?;
         let workdir = Workdir::create().context("creating the demo's directory")?;
         let (sender, events) = mpsc::channel();
-        print_intro();
+        print_intro(mode);
         let mut demo = Demo {
+            mode,
             processes: Vec::new(),
             client_stdin: None,
             lab: None,
@@ -136,7 +157,10 @@ impl Demo {
             events,
             sender,
             pending: Pending::default(),
-            printer: Printer::default(),
+            printer: match mode {
+                Mode::L7 => Printer::default(),
+                Mode::L4 => Printer::restarting_runs_at_notes(),
+            },
             requests: Vec::new(),
             holders: BTreeSet::new(),
             client_done: false,
@@ -159,9 +183,8 @@ impl Demo {
         self.lab().host(name)
     }
 
-    /// The story up to the client's last result; returns when the cable was cut and
-    /// when it was plugged back in.
-    fn play(&mut self) -> anyhow::Result<(Duration, Duration)> {
+    /// The story up to the client's last result; returns when its changes happened.
+    fn play(&mut self) -> anyhow::Result<Story> {
         let lab = Lab::builder()
             .prefix(NAMESPACE_PREFIX)
             .guide_hosts()
@@ -173,6 +196,9 @@ impl Demo {
         ));
         self.lab = Some(lab);
         self.start_apps()?;
+        if self.mode == Mode::L4 {
+            self.enable_forwarding()?;
+        }
         self.start_balancers()?;
         self.wait_for_election()?;
         self.start_client()?;
@@ -180,6 +206,10 @@ impl Demo {
         self.wait_until("the client's first answers", |demo| {
             demo.answered(Duration::ZERO, "lb2") >= 10
         })?;
+        let app2 = match self.mode {
+            Mode::L7 => None,
+            Mode::L4 => Some(self.app2_fails_and_returns()?),
+        };
         let cut = self.note("cutting lb2's cable (its switch port goes down)".into());
         self.host("lb2").cut_link()?;
         self.wait_until("an answer through lb1 after the cut", |demo| {
@@ -194,21 +224,28 @@ impl Demo {
         })?;
         self.steady();
         self.stop_client()?;
-        Ok((cut, restore))
+        Ok(Story { cut, restore, app2 })
     }
 
     fn start_apps(&mut self) -> anyhow::Result<()> {
         for name in ["app1", "app2"] {
-            let log = self.workdir.path(&format!("{name}.log"));
-            let mut command = self.host(name).command(&self.exe);
-            command
-                .args(["demo-app", "--listen", "0.0.0.0:8080", "--name", name])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log_file(&log)?);
-            self.spawn(name, command, Some(log))?;
+            self.start_app(name)?;
         }
         self.note("app1 and app2 serving HTTP on :8080 (baton demo-app)".into());
+        Ok(())
+    }
+
+    /// Starts `baton demo-app` in the host `name`, logging to `name.log` (appended to when
+    /// it is started again).
+    fn start_app(&mut self, name: &str) -> anyhow::Result<()> {
+        let log = self.workdir.path(&format!("{name}.log"));
+        let mut command = self.host(name).command(&self.exe);
+        command
+            .args(["demo-app", "--listen", "0.0.0.0:8080", "--name", name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file(&log)?);
+        self.spawn(name, command, Some(log))?;
         Ok(())
     }
 
@@ -230,7 +267,7 @@ impl Demo {
             watch::vip_changes(output, name.to_owned(), VIP, self.sender.clone());
 
             let config = self.workdir.path(&format!("{name}.toml"));
-            std::fs::write(&config, config::for_priority(priority))
+            std::fs::write(&config, config::for_priority(self.mode, priority))
                 .with_context(|| format!("writing {}", config.display()))?;
             let log = self.workdir.path(&format!("{name}.log"));
             let mut command = self.host(name).command(&self.exe);
@@ -276,11 +313,18 @@ impl Demo {
                 .first()
                 .map(|instance| (instance.state.clone(), instance.priority))
         };
-        let all_up =
-            |status: &Status| !status.backends.is_empty() && status.backends.iter().all(|s| s.up);
+        let all_up = |status: &Status| {
+            let servers = self.mode.servers(status);
+            !servers.is_empty() && servers.iter().all(|(_, up)| *up)
+        };
         let ((state1, priority1), (state2, priority2)) = (state(&lb1)?, state(&lb2)?);
         let ready = state2 == "MASTER" && state1 == "BACKUP" && all_up(&lb1) && all_up(&lb2);
-        let servers: Vec<&str> = lb2.backends.iter().map(|s| s.address.as_str()).collect();
+        let servers: Vec<&str> = self
+            .mode
+            .servers(&lb2)
+            .into_iter()
+            .map(|(address, _)| address)
+            .collect();
         ready.then(|| {
             format!(
                 "baton status: lb2 is {state2} (priority {priority2}), lb1 is {state1} \
@@ -473,12 +517,18 @@ impl Demo {
     }
 
     /// The rest of the story, the summary, then the clean-up: 0 if that went well.
-    fn finish(mut self, cut: Duration, restore: Duration) -> ExitCode {
+    fn finish(mut self, story: &Story) -> ExitCode {
         self.print_rest();
-        let failover = timeline::switch(&self.requests, cut, "lb1");
-        let failback = timeline::switch(&self.requests, restore, "lb2");
+        let failover = timeline::switch(&self.requests, story.cut, "lb1");
+        let failback = timeline::switch(&self.requests, story.restore, "lb2");
+        let mut lines = timeline::summary(&self.requests, INTERVAL, &failover, &failback);
+        if let Some(times) = &story.app2 {
+            let down = app_down::app_down(&self.requests, "app2", times);
+            // After the counts, before the failover it came before.
+            lines.insert(1, app_down::summary_line("app2", "lb2", &down, times));
+        }
         println!();
-        for line in timeline::summary(&self.requests, INTERVAL, &failover, &failback) {
+        for line in lines {
             println!("{line}");
         }
         self.clean_up()
@@ -525,6 +575,17 @@ impl Demo {
     }
 }
 
+/// Whether `program` is an executable file in one of the PATH's directories, which is
+/// where `ip netns exec` will look for it.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|file| file.is_file() && file.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 fn log_file(path: &std::path::Path) -> anyhow::Result<Stdio> {
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -534,15 +595,19 @@ fn log_file(path: &std::path::Path) -> anyhow::Result<Stdio> {
     Ok(Stdio::from(file))
 }
 
-fn print_intro() {
+fn print_intro(mode: Mode) {
     println!(
         "baton demo: the guide's highly available load balancer, in network namespaces on \
          this machine.\n  \
          lb1 10.0.3.5 (priority 100) and lb2 10.0.3.6 (priority 150) share {VIP} over VRRPv3\n  \
-         (an advertisement every 0.1 s), and each proxies {VIP}:80 to app1 10.0.3.11:8080\n  \
+         (an advertisement every 0.1 s), and {} {VIP}:80 to app1 10.0.3.11:8080\n  \
          and app2 10.0.3.12:8080. The client 10.0.3.50 sends GET {URL} every {} ms.\n  \
-         Each request line shows the LB that proxied it and the app that answered; times\n  \
-         are seconds since the start. The load balancers' config: baton demo --print-config\n",
-        INTERVAL.as_millis()
+         {}Each request line shows the LB that {} it and the app that answered; times\n  \
+         are seconds since the start. The load balancers' config: baton demo {}\n",
+        mode.how(),
+        INTERVAL.as_millis(),
+        mode.intro_extra(),
+        mode.passed(),
+        mode.print_config_flags()
     );
 }

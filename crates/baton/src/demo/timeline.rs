@@ -129,6 +129,8 @@ pub(crate) struct Printer {
     run: Option<Run>,
     runs: usize,
     last_answer: Option<Request>,
+    /// A note ends the run of requests before it: see [`Printer::restarting_runs_at_notes`].
+    restart_at_notes: bool,
 }
 
 /// Consecutive requests that went the same way: through the same LB, or failed.
@@ -140,11 +142,24 @@ struct Run {
 }
 
 impl Printer {
+    /// A printer that shows the first requests after every note in full, not only those
+    /// after a change of LB: in the L4 story a note (app2 stopped, app2 back) changes which
+    /// apps answer while the same LB goes on answering.
+    pub(crate) fn restarting_runs_at_notes() -> Printer {
+        Printer {
+            restart_at_notes: true,
+            ..Printer::default()
+        }
+    }
+
     /// The lines for `entry`, which comes after every entry given before.
     pub(crate) fn lines(&mut self, entry: &Entry) -> Vec<String> {
         let request = match entry {
             Entry::Note { at, text } => {
                 let mut lines = self.fold();
+                if self.restart_at_notes {
+                    self.run = None;
+                }
                 lines.push(format!("{}  {text}", stamp(*at)));
                 return lines;
             }
@@ -328,7 +343,7 @@ fn switch_line(what: &str, switch: &Switch<'_>) -> String {
 }
 
 /// `1 request`, `3 requests`.
-fn plural(n: usize, noun: &str) -> String {
+pub(crate) fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("{n} {noun}")
     } else {
@@ -358,7 +373,7 @@ fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
 }
 
-fn whole_millis(duration: Duration) -> String {
+pub(crate) fn whole_millis(duration: Duration) -> String {
     format!("{} ms", duration.as_millis())
 }
 
@@ -506,6 +521,44 @@ mod tests {
             )
         );
         assert_eq!(lines.len(), 22, "{text}");
+    }
+
+    #[test]
+    fn a_printer_restarting_runs_at_notes_shows_the_requests_after_a_note() {
+        let mut entries: Vec<Entry> = story().into_iter().take(22).map(Entry::Request).collect();
+        entries.insert(
+            17,
+            Entry::Note {
+                at: ms(1750),
+                text: "stopping app2".into(),
+            },
+        );
+        let lines_of = |mut printer: Printer| {
+            let mut lines: Vec<String> = entries.iter().flat_map(|e| printer.lines(e)).collect();
+            lines.extend(printer.fold());
+            let note = lines
+                .iter()
+                .position(|line| line.ends_with("stopping app2"))
+                .expect("the note");
+            lines.split_off(note + 1)
+        };
+        let restarting = lines_of(Printer::restarting_runs_at_notes());
+        assert!(
+            restarting[0].contains("#18   lb1 -> app2"),
+            "{restarting:#?}"
+        );
+        assert!(
+            restarting[2].contains("#20   lb1 -> app2"),
+            "{restarting:#?}"
+        );
+        assert!(
+            restarting[3].contains("#21..#22  2 more"),
+            "{restarting:#?}"
+        );
+        assert_eq!(restarting.len(), 4, "{restarting:#?}");
+        let plain = lines_of(Printer::default());
+        assert!(plain[0].contains("#18..#22  5 more"), "{plain:#?}");
+        assert_eq!(plain.len(), 1, "{plain:#?}");
     }
 
     #[test]
