@@ -26,6 +26,14 @@ fn position(haystack: &str, needle: &str, all: &str) -> usize {
         .unwrap_or_else(|| panic!("no {needle:?} in the demo's output:\n{all}"))
 }
 
+/// Fails, showing the whole output, unless `positions` rise.
+fn in_order(positions: &[usize], all: &str) {
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "the story is out of order:\n{all}"
+    );
+}
+
 /// The number before " ms" in `line` after `label`: `failover to lb1: outage 401 ms ...`.
 fn millis_after(line: &str, label: &str) -> Option<u64> {
     line.split_once(label)?
@@ -59,13 +67,9 @@ fn the_demo_shows_lb2_master_a_failover_to_lb1_and_the_way_back() {
     let failover = position(&stdout, "<- first answer through lb1", &all);
     let restore = position(&stdout, "plugging lb2's cable back in", &all);
     let failback = position(&stdout, "<- first answer through lb2", &all);
-    assert!(
-        master < first_answer
-            && first_answer < cut
-            && cut < failover
-            && failover < restore
-            && restore < failback,
-        "the story is out of order:\n{all}"
+    in_order(
+        &[master, first_answer, cut, failover, restore, failback],
+        &all,
     );
     assert!(
         stdout.contains("lb2 -> app1") && stdout.contains("lb2 -> app2"),
@@ -97,6 +101,74 @@ fn the_demo_shows_lb2_master_a_failover_to_lb1_and_the_way_back() {
         requests.contains("app1 ") && requests.contains("app2 "),
         "both apps answer: {requests}\n{all}"
     );
+    assert!(stdout.contains("clean-up:"), "{all}");
+    let left = namespaces_named(&format!("demo{}x", output_pid(&stdout)));
+    assert!(left.is_empty(), "the demo left {left:?} behind:\n{all}");
+}
+
+/// `--l4`: the same lab balanced by a `[[virtual_server]]`; app2 stopped, taken out by
+/// lb2's checker and brought back, then the same failover and way back.
+#[test]
+fn the_l4_demo_shows_app2_going_down_and_coming_back_and_a_failover() {
+    let test = "the_l4_demo_shows_app2_going_down_and_coming_back_and_a_failover";
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!("SKIPPED (needs root and network namespaces): {test}: {reason}");
+        return;
+    }
+    let output = Command::new(BATON)
+        .args(["demo", "--l4"])
+        .output()
+        .expect("baton demo --l4");
+    let all = text(&output);
+    // 2: a program the L4 demo needs (nft, sysctl) is missing, which it names.
+    if output.status.code() == Some(2) {
+        eprintln!("SKIPPED (the L4 demo cannot run here): {test}:\n{all}");
+        return;
+    }
+    assert!(output.status.success(), "{all}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    let master = position(&stdout, "lb2 is MASTER (priority 150), lb1 is BACKUP", &all);
+    let stop = position(&stdout, "stopping app2", &all);
+    let down = position(
+        &stdout,
+        "baton status on lb2: app2 10.0.3.12:8080 down",
+        &all,
+    );
+    let start = position(&stdout, "starting app2 again", &all);
+    let up = position(
+        &stdout,
+        "baton status on lb2: app2 10.0.3.12:8080 up again",
+        &all,
+    );
+    let cut = position(&stdout, "cutting lb2's cable", &all);
+    let failover = position(&stdout, "<- first answer through lb1", &all);
+    let failback = position(&stdout, "<- first answer through lb2", &all);
+    in_order(
+        &[master, stop, down, start, up, cut, failover, failback],
+        &all,
+    );
+    assert!(stdout[down..].contains("TCP_CHECK"), "{all}");
+    // While app2 was out, only app1 answered; after it came back both did again.
+    assert!(!stdout[down..start].contains("-> app2"), "{all}");
+    assert!(stdout[up..cut].contains("-> app2"), "{all}");
+
+    let summary = stdout
+        .lines()
+        .find(|line| line.starts_with("app2 stopped: "))
+        .unwrap_or_else(|| panic!("no app2 summary line:\n{all}"));
+    assert!(summary.contains("app2 answered again"), "{all}");
+    let failed: usize = summary["app2 stopped: ".len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of failed requests: {summary}"));
+    // A check every 0.1 s and a request to app2 every 0.2 s: one at most, with room.
+    assert!(
+        failed <= 2,
+        "{failed} requests failed while app2 was down:\n{all}"
+    );
+    assert!(stdout.contains("failover to lb1: outage "), "{all}");
     assert!(stdout.contains("clean-up:"), "{all}");
     let left = namespaces_named(&format!("demo{}x", output_pid(&stdout)));
     assert!(left.is_empty(), "the demo left {left:?} behind:\n{all}");
@@ -143,15 +215,15 @@ fn without_root_the_demo_says_sudo_is_needed_and_why() {
     assert!(output.stdout.is_empty(), "{all}");
 }
 
-/// `--print-config` prints a baton.toml that `baton check` accepts.
-#[test]
-fn the_printed_config_passes_baton_check() {
+/// What `baton check` prints about the config `baton demo ARGS` prints.
+fn check_printed_config(args: &[&str], name: &str) -> String {
     let output = Command::new(BATON)
-        .args(["demo", "--print-config"])
+        .arg("demo")
+        .args(args)
         .output()
         .expect("baton demo --print-config");
     assert!(output.status.success(), "{}", text(&output));
-    let dir = std::env::temp_dir().join(format!("baton-demo-test-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("baton-demo-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("baton.toml");
     std::fs::write(&path, &output.stdout).expect("write");
@@ -162,9 +234,26 @@ fn the_printed_config_passes_baton_check() {
         .expect("baton check");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(check.status.success(), "{}", text(&check));
-    let summary = String::from_utf8_lossy(&check.stdout);
+    String::from_utf8_lossy(&check.stdout).into_owned()
+}
+
+/// `--print-config` prints a baton.toml that `baton check` accepts.
+#[test]
+fn the_printed_config_passes_baton_check() {
+    let summary = check_printed_config(&["--print-config"], "l7");
     assert!(
         summary.contains("1 VRRP instance(s)") && summary.contains("1 frontend(s)"),
+        "{summary}"
+    );
+}
+
+/// `--l4 --print-config` prints the L4 baton.toml, which `baton check` accepts too.
+#[test]
+fn the_printed_l4_config_passes_baton_check() {
+    let summary = check_printed_config(&["--l4", "--print-config"], "l4");
+    assert!(summary.contains("1 VRRP instance(s)"), "{summary}");
+    assert!(
+        summary.contains("1 virtual server(s), 2 real server(s)"),
         "{summary}"
     );
 }
