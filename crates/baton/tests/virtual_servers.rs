@@ -516,3 +516,114 @@ fn keepalived_conf_direct_routing_balances_tcp_and_udp() {
     let names = udp_queries(client, 8);
     assert!(names.iter().all(|n| n == "app1"), "{names:?}");
 }
+
+/// A keep-alive HTTP connection from the client to the VIP, driven line by line: each line
+/// on its stdin sends one request on the same connection and prints the answering app.
+struct KeptConnection {
+    child: baton_lab::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+const KEPT_CLIENT: &str = r#"
+import http.client, sys
+conn = http.client.HTTPConnection("10.0.3.100", 80, timeout=3)
+for _ in sys.stdin:
+    try:
+        conn.request("GET", "/")
+        print(conn.getresponse().read().decode().split()[0], flush=True)
+    except Exception as e:
+        print("failed:" + type(e).__name__, flush=True)
+"#;
+
+impl KeptConnection {
+    fn open(client: &Host) -> KeptConnection {
+        let mut command = client.command("python3");
+        command
+            .args(["-c", KEPT_CLIENT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = client.spawn(command).expect("client");
+        let stdin = child.inner_mut().stdin.take().expect("stdin");
+        let stdout = child.inner_mut().stdout.take().expect("stdout");
+        KeptConnection {
+            child,
+            stdin,
+            stdout: std::io::BufReader::new(stdout),
+        }
+    }
+
+    fn get(&mut self) -> String {
+        use std::io::{BufRead as _, Write as _};
+        writeln!(self.stdin, "go").expect("client stdin");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("client stdout");
+        line.trim().to_owned()
+    }
+}
+
+impl Drop for KeptConnection {
+    fn drop(&mut self) {
+        self.child.kill();
+    }
+}
+
+#[test]
+fn a_reload_keeps_established_flows_to_unchanged_real_servers() {
+    let test = "a_reload_keeps_established_flows_to_unchanged_real_servers";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    if which("nft").is_none() {
+        eprintln!("SKIPPED (needs nft, from nftables): {test}");
+        return;
+    }
+    let dir = Workdir::new("l4-reload");
+    let _app1 = start_app(lab.host("app1"), 8080);
+    let _app2 = start_app(lab.host("app2"), 8080);
+    let _app1b = start_app(lab.host("app1"), 8081);
+    lab.host("lb1")
+        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+        .expect("ip_forward");
+    let lb = start_lb(
+        lab.host("lb1"),
+        &dir,
+        &nat_config(&["10.0.3.11:8080", "10.0.3.12:8080"]),
+    );
+    lb_ready(&lab, &lb);
+    let client = lab.host("client");
+    if wait_for(Duration::from_secs(10), || requests(client, 2).1 == 0).is_none() {
+        common::fail("the VIP never answered", &[&lb]);
+    }
+    let mut kept = KeptConnection::open(client);
+    let first = kept.get();
+    assert!(first == "app1" || first == "app2", "{first}");
+
+    // A reload that adds a third server and changes the scheduler: the established
+    // connection goes on to the same app, and new connections reach the new server too.
+    let mut config = nat_config(&["10.0.3.11:8080", "10.0.3.12:8080", "10.0.3.11:8081"]);
+    config = config.replace("lb_algo = \"rr\"", "lb_algo = \"wrr\"");
+    dir.write("lb1.toml", &config);
+    let socket = dir.path("lb1.sock");
+    let out = lab
+        .host("lb1")
+        .run(
+            env!("CARGO_BIN_EXE_baton"),
+            &["reload", "--control", socket.to_str().expect("utf-8")],
+        )
+        .expect("baton reload");
+    assert!(out.contains("reloaded"), "{out}");
+    for _ in 0..5 {
+        assert_eq!(kept.get(), first, "the kept connection moved or broke");
+    }
+    let in_use = wait_for(Duration::from_secs(5), || {
+        let (_, failed) = requests(client, 4);
+        let status = status_of(lab.host("lb1"), &dir);
+        let connections = real_server(&status, "10.0.3.11:8081")["connections"].as_u64();
+        failed == 0 && connections.is_some_and(|n| n > 0)
+    });
+    assert!(in_use.is_some(), "the new server never took a flow");
+    let (names, failed) = requests(client, 9);
+    assert_eq!(failed, 0, "{names:?}");
+}
