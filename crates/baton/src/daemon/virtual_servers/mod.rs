@@ -356,6 +356,7 @@ impl VirtualServers {
                 .send_replace(service.quorum.is_up());
             self.services.insert(vs.name.clone(), service);
         }
+        warn_without_forwarding(&config);
         for (name, service) in old {
             tracing::info!(virtual_server = %name, "removed");
             if service.config.omega {
@@ -582,6 +583,35 @@ impl VirtualServers {
             .map(|service| entry(service, &counters))
             .collect();
         *self.registry.write().unwrap_or_else(|e| e.into_inner()) = entries;
+    }
+}
+
+/// NAT forwards the client's packets to the real servers: with forwarding off in this
+/// network namespace the kernel drops them, and nothing else would say why.
+fn warn_without_forwarding(config: &Config) {
+    for (family, sysctl) in [
+        (baton_config::Family::Ipv4, "/proc/sys/net/ipv4/ip_forward"),
+        (
+            baton_config::Family::Ipv6,
+            "/proc/sys/net/ipv6/conf/all/forwarding",
+        ),
+    ] {
+        let nat = config
+            .virtual_servers
+            .iter()
+            .find(|vs| vs.lb_kind == LbKind::Nat && vs.family == family);
+        let Some(vs) = nat else {
+            continue;
+        };
+        let on = std::fs::read_to_string(sysctl).is_ok_and(|value| value.trim() != "0");
+        if !on {
+            tracing::warn!(
+                virtual_server = %vs.name,
+                "lb_kind NAT needs forwarding, but {sysctl} is 0: the kernel will drop the \
+                 forwarded flows (sysctl -w {}=1)",
+                sysctl.trim_start_matches("/proc/sys/").replace('/', ".")
+            );
+        }
     }
 }
 
