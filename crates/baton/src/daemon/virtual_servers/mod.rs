@@ -11,9 +11,11 @@
 
 mod applier;
 mod checks;
+mod host;
 mod pool;
 mod quorum;
 mod table;
+mod view;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -24,8 +26,8 @@ use baton_proxy::AdminState;
 use tokio::sync::{mpsc, watch};
 
 use crate::scripts::{Credentials, Notification, Notifier, Script};
-use crate::status::{RealServerEntry, Status, VirtualServerEntry};
-use applier::{Applier, Counters};
+use crate::status::{Status, VirtualServerEntry};
+use applier::Applier;
 use checks::{CheckEvent, RunningCheck};
 use pool::ServerState;
 use quorum::Quorum;
@@ -179,7 +181,7 @@ impl VirtualServers {
             let Some(service) = self.services.get(&name) else {
                 continue;
             };
-            let suspend = service.config.ha_suspend && !holds(&vrrp, &service.config);
+            let suspend = service.config.ha_suspend && !host::holds(&vrrp, &service.config);
             if suspend == service.suspended {
                 continue;
             }
@@ -344,7 +346,7 @@ impl VirtualServers {
             let service = match old.remove(&vs.name) {
                 Some(running) if running.config == *vs => running,
                 previous => {
-                    let suspended = vs.ha_suspend && !holds(&vrrp, vs);
+                    let suspended = vs.ha_suspend && !host::holds(&vrrp, vs);
                     let service = self.build(vs, previous, suspended)?;
                     tracing::info!(virtual_server = %vs.name, "starting");
                     service
@@ -356,7 +358,7 @@ impl VirtualServers {
                 .send_replace(service.quorum.is_up());
             self.services.insert(vs.name.clone(), service);
         }
-        warn_without_forwarding(&config);
+        host::warn_without_forwarding(&config);
         for (name, service) in old {
             tracing::info!(virtual_server = %name, "removed");
             if service.config.omega {
@@ -580,108 +582,8 @@ impl VirtualServers {
         let entries = self
             .services
             .values()
-            .map(|service| entry(service, &counters))
+            .map(|service| view::entry(service, &counters))
             .collect();
         *self.registry.write().unwrap_or_else(|e| e.into_inner()) = entries;
-    }
-}
-
-/// NAT forwards the client's packets to the real servers: with forwarding off in this
-/// network namespace the kernel drops them, and nothing else would say why.
-fn warn_without_forwarding(config: &Config) {
-    for (family, sysctl) in [
-        (baton_config::Family::Ipv4, "/proc/sys/net/ipv4/ip_forward"),
-        (
-            baton_config::Family::Ipv6,
-            "/proc/sys/net/ipv6/conf/all/forwarding",
-        ),
-    ] {
-        let nat = config
-            .virtual_servers
-            .iter()
-            .find(|vs| vs.lb_kind == LbKind::Nat && vs.family == family);
-        let Some(vs) = nat else {
-            continue;
-        };
-        let on = std::fs::read_to_string(sysctl).is_ok_and(|value| value.trim() != "0");
-        if !on {
-            tracing::warn!(
-                virtual_server = %vs.name,
-                "lb_kind NAT needs forwarding, but {sysctl} is 0: the kernel will drop the \
-                 forwarded flows (sysctl -w {}=1)",
-                sysctl.trim_start_matches("/proc/sys/").replace('/', ".")
-            );
-        }
-    }
-}
-
-/// Whether this host holds `vs`'s address: some instance that has it among its VIPs is
-/// master, or no instance has it at all.
-fn holds(vrrp: &Status, vs: &VirtualServer) -> bool {
-    let mut owners = vrrp.vrrp.iter().filter(|instance| {
-        instance.vips.iter().any(|vip| {
-            vip.split('/')
-                .next()
-                .and_then(|ip| ip.parse().ok())
-                .is_some_and(|ip| table::serves(vs, ip))
-        })
-    });
-    let mut any = false;
-    let held = owners.any(|instance| {
-        any = true;
-        instance.state == "MASTER"
-    });
-    held || !any
-}
-
-/// One service as `baton status` shows it.
-fn entry(service: &Service, counters: &Counters) -> VirtualServerEntry {
-    let config = &service.config;
-    let states: Vec<ServerState> = service.servers.iter().map(|s| s.state.clone()).collect();
-    let has_sorry = config.sorry_server.is_some();
-    let members = pool::members(&states, service.quorum.is_up(), has_sorry);
-    let real_servers = service
-        .servers
-        .iter()
-        .map(|server| {
-            let address = server.state.address;
-            let weight = members
-                .iter()
-                .find(|m| m.address == address)
-                .map_or(0, |m| m.weight);
-            let count = counters.get(&config.name, address);
-            let check = if server.config.checkers.is_empty() {
-                "unchecked"
-            } else if server.state.alive() {
-                "up"
-            } else {
-                "down"
-            };
-            RealServerEntry {
-                address: address.to_string(),
-                up: weight > 0,
-                weight,
-                configured_weight: server.state.weight(),
-                active: count.active,
-                admin: server.state.admin.as_str().to_owned(),
-                check: check.to_owned(),
-                last_check: server.last.join("; "),
-                packets: count.packets,
-                bytes: count.bytes,
-                connections: count.connections,
-            }
-        })
-        .collect();
-    VirtualServerEntry {
-        name: config.name.clone(),
-        protocol: config.protocol.as_str().to_owned(),
-        lb_algo: config.lb_algo.as_str().to_owned(),
-        lb_kind: table::kind_name(config.lb_kind).to_owned(),
-        quorum_up: service.quorum.is_up(),
-        live_weight: pool::live_weight(&states),
-        quorum: config.quorum,
-        sorry_server: config.sorry_server.as_ref().map(|s| s.address.to_string()),
-        sorry_active: has_sorry && members.iter().all(|m| m.weight == 0),
-        real_servers,
     }
 }
