@@ -22,7 +22,8 @@ pub(crate) enum Command {
     Check(ConfigSource),
     /// Quick start without a config file, like vrrpd: `baton vrrp -i eth0 -v 1 10.0.3.100`.
     Vrrp(VrrpArgs),
-    /// Build the guide's two-LB scenario in network namespaces and show a failover.
+    /// Build the guide's two-LB scenario in network namespaces and show a failover
+    /// (`--l4`: with an L4 virtual server, and a real server failing and returning).
     ///
     /// Needs root. Everything it creates is removed when it ends, also on Ctrl-C.
     Demo(DemoArgs),
