@@ -48,6 +48,15 @@ pub(crate) fn setup(test: &str) -> Option<Setup> {
     if baton_lab::skip_without_root(test) {
         return None;
     }
+    // .ci/run installs both; a developer's machine may lack them.
+    for (tool, package) in [("nft", "nftables"), ("conntrack", "conntrack")] {
+        let found = std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
+        if !found {
+            eprintln!("SKIPPED (needs {tool}, from the {package} package): {test}");
+            return None;
+        }
+    }
     let lab = Lab::guide().expect("lab");
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("server.py"), include_str!("server.py")).expect("write");
