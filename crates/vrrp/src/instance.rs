@@ -52,6 +52,9 @@ pub struct Instance {
     last_reannounce: Option<Instant>,
     /// Stepped down by the operator: never Master until resumed (see `set_maintenance`).
     maintenance: bool,
+    /// The Master_Down_Timer fired while a tracked object had no verdict yet
+    /// ([`TrackStatus::Unknown`]): the takeover waits for the verdict.
+    master_down_deferred: bool,
     /// A state change of our own (not forced by the sync group) for the router to spread.
     sync_trigger: Option<(State, State)>,
     transmits: VecDeque<Transmit>,
@@ -83,6 +86,7 @@ impl Instance {
             second_burst_pending: false,
             last_reannounce: None,
             maintenance: false,
+            master_down_deferred: false,
             sync_trigger: None,
             transmits: VecDeque::new(),
             actions: VecDeque::new(),
@@ -132,11 +136,15 @@ impl Instance {
     /// Skew_Time as it stands now: RFC 5798 §6.1 scales it by Master_Adver_Interval;
     /// RFC 3768 §6.1 does not, it is (256 - Priority) / 256 seconds whatever the interval.
     pub fn skew_time(&self) -> Duration {
+        self.skew_time_at(self.effective_priority)
+    }
+
+    fn skew_time_at(&self, priority: Priority) -> Duration {
         let scale = match self.config.version {
             Version::V2 => Duration::from_secs(1),
             Version::V3 => self.master_adver_interval,
         };
-        let nanos = (256 - u128::from(self.effective_priority.get())) * scale.as_nanos() / 256;
+        let nanos = (256 - u128::from(priority.get())) * scale.as_nanos() / 256;
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
@@ -180,6 +188,11 @@ impl Instance {
                 // RFC 5798 §6.4.2: "If the Master_Down_Timer fires, then: ... transition to
                 // the {Master} state".
                 Timer::MasterDown if self.maintenance => self.master_gone_in_maintenance(),
+                // Becoming Master on a guess would hand the VIP over again as soon as the
+                // verdict lowers our priority: wait for it (see `TrackStatus::Unknown`).
+                Timer::MasterDown if self.awaiting_verdicts() => {
+                    self.master_down_deferred = true;
+                }
                 Timer::MasterDown => {
                     let reason = if self.master_stopping {
                         Reason::MasterStopped
@@ -267,6 +280,7 @@ impl Instance {
 
     /// Reports a tracked object's status, including value-carrying ones (track files).
     pub fn set_track_status(&mut self, now: Instant, index: usize, status: TrackStatus) {
+        let awaiting = self.awaiting_verdicts();
         let Some(slot) = self.track_status.get_mut(index) else {
             return;
         };
@@ -281,6 +295,9 @@ impl Instance {
                 from: before,
                 to: self.effective_priority,
             });
+        }
+        if awaiting && !self.awaiting_verdicts() && self.state == State::Backup {
+            self.verdicts_known(now, before);
         }
         self.reconcile_fault(now);
     }
@@ -391,6 +408,7 @@ impl Instance {
             // "If the Priority in the ADVERTISEMENT is zero, then: Set the Master_Down_Timer
             // to Skew_Time".
             self.master_stopping = true;
+            self.master_down_deferred = false;
             self.timers.set(Timer::MasterDown, now + self.skew_time());
             return;
         }
@@ -406,6 +424,7 @@ impl Instance {
             self.master = Some(src);
             self.master_priority = Some(advert.priority);
             self.master_stopping = false;
+            self.master_down_deferred = false;
             self.timers
                 .set(Timer::MasterDown, now + self.master_down_interval());
         }
@@ -458,13 +477,48 @@ impl Instance {
         }
     }
 
+    /// While a tracked object has not given its first verdict, the instance may be Backup
+    /// but not Master (RFC 5798 knows no such state; it is what keeps a start-up from moving
+    /// the VIP twice). The driver bounds the wait by reporting a status in time.
+    fn awaiting_verdicts(&self) -> bool {
+        self.track_status.contains(&TrackStatus::Unknown)
+    }
+
+    /// The last tracked object gave its first verdict, in Backup. The Master_Down_Timer
+    /// was armed with a priority that left the unknown objects out: re-arm it from the same
+    /// start with the real priority's Skew_Time, so that peers settle who is Master as they
+    /// would have with the verdicts known at Startup. `before` is the priority it used.
+    fn verdicts_known(&mut self, now: Instant, before: Priority) {
+        if self.maintenance {
+            return;
+        }
+        if self.effective_priority.is_owner() {
+            self.become_master(now, Reason::AddressOwner);
+            return;
+        }
+        if std::mem::take(&mut self.master_down_deferred) {
+            // No master was heard for a whole Master_Down_Interval already.
+            self.timers.set(Timer::MasterDown, now + self.skew_time());
+        } else if let Some(deadline) = self.timers.get(Timer::MasterDown) {
+            let start = deadline
+                .checked_sub(self.skew_time_at(before))
+                .unwrap_or(deadline);
+            self.timers.set(Timer::MasterDown, start + self.skew_time());
+        }
+    }
+
     /// preempt_delay is over: a lower-priority master seen meanwhile is preempted now
     /// rather than one Master_Down_Interval later.
     fn preempt_delay_elapsed(&mut self, now: Instant) {
         let lower_master = self
             .master_priority
             .is_some_and(|p| p < self.effective_priority);
-        if self.state == State::Backup && self.config.preempt && lower_master && !self.maintenance {
+        if self.state == State::Backup
+            && self.config.preempt
+            && lower_master
+            && !self.maintenance
+            && !self.awaiting_verdicts()
+        {
             self.become_master(now, Reason::PreemptDelayElapsed);
         }
     }
@@ -494,7 +548,7 @@ impl Instance {
 
     /// RFC 5798 §6.4.1 after Startup (or leaving FAULT, which keepalived treats alike).
     fn leave_initialize(&mut self, now: Instant, reason: Reason) {
-        if self.effective_priority.is_owner() && !self.maintenance {
+        if self.effective_priority.is_owner() && !self.maintenance && !self.awaiting_verdicts() {
             self.become_master(now, Reason::AddressOwner);
             return;
         }
@@ -509,6 +563,7 @@ impl Instance {
     }
 
     fn become_master(&mut self, now: Instant, reason: Reason) {
+        self.master_down_deferred = false;
         self.timers.stop(Timer::MasterDown);
         self.timers.stop(Timer::PreemptDelay);
         // RFC 5798 §6.4.2: "Send an ADVERTISEMENT; ... broadcast a gratuitous ARP request /
@@ -649,6 +704,8 @@ impl Instance {
     }
 
     fn transition(&mut self, to: State, reason: Reason) {
+        // A deferred takeover belongs to the Backup state it was deferred in.
+        self.master_down_deferred = false;
         let from = self.state;
         if from == to {
             return;

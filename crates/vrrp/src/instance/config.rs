@@ -70,6 +70,12 @@ pub enum TrackStatus {
     /// keepalived's `track_file`: the file's value already multiplied by the weight. It is
     /// added to the priority; at or below -254 it means FAULT.
     Offset(i32),
+    /// No verdict yet (a frontend whose servers have not been checked once). While any
+    /// tracked object is Unknown the instance may be Backup but never becomes Master, so
+    /// that it does not take the VIP on a guess and hand it over a moment later. The driver
+    /// bounds the wait by reporting a real status in time. It moves the priority neither
+    /// way.
+    Unknown,
 }
 
 /// What one tracked object does to its instance.
@@ -105,6 +111,7 @@ impl TrackStatus {
             TrackStatus::Up | TrackStatus::Down => TrackEffect::Adjust(0),
             TrackStatus::Offset(offset) if offset <= -254 => TrackEffect::Fault,
             TrackStatus::Offset(offset) => TrackEffect::Adjust(offset),
+            TrackStatus::Unknown => TrackEffect::Adjust(0),
         }
     }
 }

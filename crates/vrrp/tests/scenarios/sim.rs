@@ -193,6 +193,21 @@ impl Lan {
         self.drain(node);
     }
 
+    /// A tracked object's report, including [`baton_vrrp::TrackStatus::Unknown`] (before
+    /// `start`, as the daemon reports a frontend that has no verdict yet).
+    pub(crate) fn set_track_status(
+        &mut self,
+        node: usize,
+        instance: &str,
+        track: usize,
+        status: baton_vrrp::TrackStatus,
+    ) {
+        let router = &mut self.nodes[node].router;
+        let id = router.find(instance).expect("instance exists");
+        router.set_track_status(self.now, id, track, status);
+        self.drain(node);
+    }
+
     /// `baton instance step-down` (true) or `resume` (false) on `node`.
     pub(crate) fn set_maintenance(&mut self, node: usize, instance: &str, on: bool) {
         let router = &mut self.nodes[node].router;

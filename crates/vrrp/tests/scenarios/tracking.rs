@@ -158,3 +158,93 @@ fn starting_with_a_tracked_object_down_starts_in_fault() {
     instance.set_track(now + Duration::from_secs(1), 0, true);
     assert_eq!(instance.state(), State::Backup);
 }
+
+/// The guide's pair where lb2 (200) tracks a frontend with weight -150 whose health has
+/// not been checked yet at start-up, and lb1 (100) tracks nothing.
+fn pending_pair() -> (Lan, usize, usize) {
+    let mut lan = Lan::new(1);
+    let a = lan.add(tracked(200, -150));
+    let b = lan.add(v3(6, 100));
+    lan.set_track_status(a, INSTANCE, 0, TrackStatus::Unknown);
+    lan.start_all();
+    (lan, a, b)
+}
+
+/// Every node that held the VIP at some point, in order, with repeats collapsed.
+fn vip_holders_over(lan: &mut Lan, until: Duration) -> Vec<Vec<usize>> {
+    let mut seen: Vec<Vec<usize>> = Vec::new();
+    let mut at = ms(0);
+    while at <= until {
+        lan.run_to(at);
+        let holders = lan.holders(VIP);
+        if !holders.is_empty() && seen.last() != Some(&holders) {
+            seen.push(holders);
+        }
+        at += ms(50);
+    }
+    seen
+}
+
+#[test]
+fn a_first_verdict_down_lets_the_peer_take_the_vip_once() {
+    let (mut lan, a, b) = pending_pair();
+    lan.run_to(secs(1));
+    // The frontend's first check fails: lb2's priority is 50, below lb1's.
+    lan.set_track_status(a, INSTANCE, 0, TrackStatus::Down);
+    let holders = vip_holders_over(&mut lan, secs(20));
+    assert_eq!(holders, vec![vec![b]], "the VIP moved once, to lb1");
+    assert_eq!(lan.last_entered(a, State::Master), None);
+    // lb1 took over when its own timer ran out, lb2's re-armed one (skew of 50) being later.
+    assert_eq!(
+        lan.last_entered(b, State::Master),
+        Some(master_down(secs(1), v3_skew(100, secs(1))))
+    );
+}
+
+#[test]
+fn a_first_verdict_up_keeps_the_takeover_time_of_a_known_one() {
+    let (mut lan, a, b) = pending_pair();
+    lan.run_to(secs(1));
+    lan.set_track_status(a, INSTANCE, 0, TrackStatus::Up);
+    let holders = vip_holders_over(&mut lan, secs(20));
+    assert_eq!(holders, vec![vec![a]], "the VIP moved once, to lb2");
+    assert_eq!(lan.last_entered(b, State::Master), None);
+    assert_eq!(
+        lan.last_entered(a, State::Master),
+        Some(master_down(secs(1), v3_skew(200, secs(1))))
+    );
+}
+
+#[test]
+fn without_a_verdict_the_instance_listens_but_never_takes_over() {
+    let mut lan = Lan::new(1);
+    let a = lan.add(tracked(200, -150));
+    lan.set_track_status(a, INSTANCE, 0, TrackStatus::Unknown);
+    lan.start_all();
+    lan.run_to(secs(10));
+    assert_eq!(lan.state(a, INSTANCE), State::Backup);
+    assert!(lan.holders(VIP).is_empty());
+    // The verdict comes after Master_Down_Interval passed: no master was heard all along,
+    // so it takes over after its Skew_Time only.
+    lan.set_track_status(a, INSTANCE, 0, TrackStatus::Up);
+    lan.run_to(secs(12));
+    assert_eq!(
+        lan.last_entered(a, State::Master),
+        Some(secs(10) + v3_skew(200, secs(1)))
+    );
+}
+
+#[test]
+fn a_higher_master_heard_while_waiting_is_followed_as_usual() {
+    let mut lan = Lan::new(1);
+    let a = lan.add(tracked(200, -150));
+    let b = lan.add(v3(6, 250));
+    lan.set_track_status(a, INSTANCE, 0, TrackStatus::Unknown);
+    lan.start_all();
+    lan.run_to(secs(5));
+    assert_eq!(lan.masters(INSTANCE), vec![b]);
+    lan.set_track_status(a, INSTANCE, 0, TrackStatus::Up);
+    lan.run_to(secs(20));
+    assert_eq!(lan.masters(INSTANCE), vec![b]);
+    assert_eq!(lan.last_entered(a, State::Master), None);
+}
