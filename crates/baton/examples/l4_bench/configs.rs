@@ -103,10 +103,8 @@ pub(crate) fn baton_toml(kind: LbKind) -> String {
         let _ = write!(
             real_servers,
             "\n[[virtual_server.real_server]]\n\
-             ip = \"{app}\"\n\
-             port = {PORT}\n\
-             [virtual_server.real_server.TCP_CHECK]\n\
-             connect_timeout = 1\n"
+             address = \"{app}:{PORT}\"\n\
+             TCP_CHECK = {{ connect_timeout = 1 }}\n"
         );
     }
     format!(
@@ -120,8 +118,8 @@ pub(crate) fn baton_toml(kind: LbKind) -> String {
          virtual_ipaddress = [\"{vip}\"]\n\
          \n\
          [[virtual_server]]\n\
-         ip = \"{VIP}\"\n\
-         port = {PORT}\n\
+         name = \"bench\"\n\
+         address = \"{VIP}:{PORT}\"\n\
          protocol = \"TCP\"\n\
          lb_algo = \"rr\"\n\
          lb_kind = \"{kind}\"\n\

@@ -29,7 +29,8 @@
 //! Options: `--seconds S` (per measured run, default 5), `--rounds N` (default 5),
 //! `--workers N` (concurrent client connections, default 64), `--only a,b,...` (variant
 //! names: direct, static-nat, static-dr, baton-nat, baton-dr, haproxy), `--markdown PATH`
-//! (the tables as markdown), `--quick` (1 round of 2 s). `BATON_BIN` overrides where the
+//! (the tables as markdown), `--quick` (1 round of 2 s), `--show-rules` (print the lb's nft
+//! ruleset of each variant once). `BATON_BIN` overrides where the
 //! daemon is found. Needs root. Ctrl-C removes the lab and every process in it.
 
 #[path = "../common/mod.rs"]

@@ -20,11 +20,14 @@ pub(crate) struct Options {
     pub(crate) workers: usize,
     pub(crate) only: Vec<Variant>,
     pub(crate) markdown: Option<PathBuf>,
+    /// Print the lb's nft ruleset of every variant (in its first round), to see what a
+    /// daemon installed.
+    pub(crate) show_rules: bool,
 }
 
 const USAGE: &str = "usage: l4_bench [--seconds S] [--rounds N] [--workers N] [--quick] \
                      [--only direct,static-nat,static-dr,baton-nat,baton-dr,haproxy] \
-                     [--markdown PATH]";
+                     [--markdown PATH] [--show-rules]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
@@ -35,6 +38,7 @@ impl Options {
             workers: 64,
             only: Variant::ALL.to_vec(),
             markdown: None,
+            show_rules: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -66,6 +70,7 @@ impl Options {
                         .collect::<Result<_>>()?
                 }
                 "--markdown" => options.markdown = Some(value("--markdown")?.into()),
+                "--show-rules" => options.show_rules = true,
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

@@ -63,24 +63,21 @@ pub(crate) fn all(options: Options) -> Result<()> {
     eprintln!("{context}");
     let started = Instant::now();
     let mut results: Vec<Results> = options.only.iter().map(|&v| Results::new(v)).collect();
-    let mut noise = Noise::default();
-    let apps: Vec<u32> = _apps.iter().map(baton_lab::Child::id).collect();
+    let mut bench = Bench {
+        apps: _apps.iter().map(baton_lab::Child::id).collect(),
+        topology: &topology,
+        programs: &programs,
+        options: &options,
+        noise: Noise::default(),
+    };
     for round in 0..options.rounds {
         eprintln!("round {}", round + 1);
         let n = results.len();
         for i in (0..n).map(|i| (i + round) % n) {
             let cell = &mut results[i];
-            noise.idle_load = noise.idle_load.max(wait_quiet());
+            bench.noise.idle_load = bench.noise.idle_load.max(wait_quiet());
             let dir = run_dir.fresh().map_err(anyhow::Error::msg)?;
-            let outcome = measure(
-                cell.variant,
-                &topology,
-                &programs,
-                &options,
-                &apps,
-                &dir,
-                &mut noise,
-            );
+            let outcome = bench.measure(cell.variant, &dir, options.show_rules && round == 0);
             common::interrupt::wait_if_interrupted();
             match outcome {
                 Ok([connections, requests]) => {
@@ -112,6 +109,7 @@ pub(crate) fn all(options: Options) -> Result<()> {
             }
         }
     }
+    let noise = bench.noise;
     let mut text = context;
     let _ = writeln!(
         text,
@@ -133,29 +131,52 @@ pub(crate) fn all(options: Options) -> Result<()> {
     Ok(())
 }
 
-/// One variant: set up, probed, both kinds of load, taken down.
-fn measure(
-    variant: Variant,
-    topology: &Topology,
-    programs: &Programs,
-    options: &Options,
-    apps: &[u32],
-    dir: &Path,
-    noise: &mut Noise,
-) -> Result<[Tally; 2]> {
-    let running = Running::start(variant, topology, programs, dir)?;
-    let job = |mode, warmup, seconds| Job {
-        mode,
-        source: variant.source(),
-        targets: variant.targets(),
-        workers: options.workers,
-        warmup,
-        seconds,
-        watch: apps.iter().copied().chain(running.daemon_pid()).collect(),
-    };
-    let measured = (|| {
+/// What every run needs.
+#[derive(Debug)]
+struct Bench<'a> {
+    topology: &'a Topology,
+    programs: &'a Programs,
+    options: &'a Options,
+    /// The apps' process ids.
+    apps: Vec<u32>,
+    noise: Noise,
+}
+
+impl Bench<'_> {
+    /// One variant: set up, probed, both kinds of load, taken down. `show_rules`: print
+    /// the lb's ruleset once it answers.
+    fn measure(&mut self, variant: Variant, dir: &Path, show_rules: bool) -> Result<[Tally; 2]> {
+        let running = Running::start(variant, self.topology, self.programs, dir)?;
+        let measured = self.load(variant, &running, show_rules);
+        let stopped = running.stop();
+        let tallies = measured?;
+        stopped?;
+        Ok(tallies)
+    }
+
+    fn load(
+        &mut self,
+        variant: Variant,
+        running: &Running<'_>,
+        show_rules: bool,
+    ) -> Result<[Tally; 2]> {
+        let client = self.topology.client();
+        let job = |mode, warmup, seconds| Job {
+            mode,
+            source: variant.source(),
+            targets: variant.targets(),
+            workers: self.options.workers,
+            warmup,
+            seconds,
+            watch: self
+                .apps
+                .iter()
+                .copied()
+                .chain(running.daemon_pid())
+                .collect(),
+        };
         let probe = client::run(
-            topology.client(),
+            client,
             &job(Mode::Probe, Duration::ZERO, Duration::from_secs(10)),
         )?;
         if probe.done == 0 {
@@ -165,32 +186,33 @@ fn measure(
                 running.log_tail()
             );
         }
-        let mut load = |mode| -> Result<Tally> {
-            let job = job(mode, options.warmup, options.seconds);
-            for attempt in 1.. {
-                let tally = client::run(topology.client(), &job)?;
+        if show_rules {
+            let rules = self.topology.lb().run("nft", &["list", "ruleset"])?;
+            eprintln!("  {}: the lb's ruleset\n{rules}", variant.name());
+        }
+        let mut tallies = Vec::new();
+        for mode in [Mode::Connections, Mode::Requests] {
+            let job = job(mode, self.options.warmup, self.options.seconds);
+            for attempt in 1..=ATTEMPTS {
+                let tally = client::run(client, &job)?;
                 let others = tally.others();
                 if others <= QUIET || attempt == ATTEMPTS {
-                    noise.worst = noise.worst.max(others);
-                    return Ok(tally);
+                    self.noise.worst = self.noise.worst.max(others);
+                    tallies.push(tally);
+                    break;
                 }
                 eprintln!(
                     "  (others used {:.0}% of the machine during the run: again)",
                     others * 100.0
                 );
-                noise.repeated += 1;
+                self.noise.repeated += 1;
                 wait_quiet();
             }
-            unreachable!("the loop returns at the last attempt")
-        };
-        let connections = load(Mode::Connections)?;
-        let requests = load(Mode::Requests)?;
-        Ok([connections, requests])
-    })();
-    let stopped = running.stop();
-    let tallies = measured?;
-    stopped?;
-    Ok(tallies)
+        }
+        tallies
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("a kind of load was not measured"))
+    }
 }
 
 /// Waits (up to a minute) until the machine is quiet while the bench idles, and returns
