@@ -5,6 +5,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::balance::Algorithm;
+use crate::cidr::Cidr;
 
 /// One HTTP proxy: the upstream servers, the balancing algorithm, limits and retry policy.
 ///
@@ -34,6 +35,12 @@ pub struct ProxyConfig {
     /// tenth of its weight to all of it over this time, as HAProxy's `slowstart` (default
     /// zero: off). Not applied to Maglev, whose table keeps its build-time weights.
     pub slow_start: Duration,
+    /// The peers whose X-Forwarded-For and X-Forwarded-Proto are believed (default: none).
+    /// From one of them, the client's address is appended to the X-Forwarded-For it sent
+    /// and its X-Forwarded-Proto is kept; from anyone else both are replaced, so that a
+    /// client cannot pass for another address (HAProxy's `option forwardfor` with a
+    /// trusted `except` list, nginx's `set_real_ip_from`).
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl ProxyConfig {
@@ -47,6 +54,7 @@ impl ProxyConfig {
             ejection: Ejection::default(),
             health_check: None,
             slow_start: Duration::ZERO,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -99,6 +107,15 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long a connection over `max_connections` waits for a slot (default 1 s).
     pub connection_wait: Duration,
+    /// Client connections served at once from one client address (default 0: no limit, as
+    /// nginx without `limit_conn`). A connection over it is refused as one over
+    /// `max_connections` is, at once: 503 over plain HTTP (nginx's `limit_conn` answer),
+    /// closed over TLS; [`ProxyMetrics`](crate::ProxyMetrics) counts them.
+    pub max_connections_per_client: usize,
+    /// How long a client may leave its request body unsent: between two reads, as nginx's
+    /// `client_body_timeout` (default 60 s). A client that stalls longer gets 408 and its
+    /// connection is closed, or, when the answer has begun, just the close.
+    pub client_body_timeout: Duration,
     /// Time to establish a TCP connection to a server; a failure counts as a connect
     /// failure, which is retried and counts towards ejection (default 3 s).
     pub connect_timeout: Duration,
@@ -106,6 +123,8 @@ pub struct Limits {
     /// its body that went out) to the response head, and between pieces of the response
     /// body (default 60 s, as nginx's `proxy_read_timeout`). Before the head the client gets
     /// 504; during the body its connection is closed, since the head is already out.
+    /// Also how long a server may leave a streamed request body untaken (its socket full)
+    /// before the client gets 504: a server that stops reading cannot hold the client.
     pub upstream_timeout: Duration,
     /// How long an idle pooled connection to a server is kept (default 4 s). Keep it below
     /// the servers' own keep-alive timeout (Node.js closes after 5 s), or requests race with
@@ -128,6 +147,8 @@ impl Default for Limits {
             max_headers: 100,
             max_connections: default_max_connections(),
             connection_wait: Duration::from_secs(1),
+            max_connections_per_client: 0,
+            client_body_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(3),
             upstream_timeout: Duration::from_secs(60),
             upstream_idle_timeout: Duration::from_secs(4),

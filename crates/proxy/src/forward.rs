@@ -27,6 +27,15 @@ pub(crate) async fn handle(
     if request.method() == Method::CONNECT {
         return message(StatusCode::METHOD_NOT_ALLOWED, NOT_TUNNEL, in_flight);
     }
+    if let Some(problem) = headers::host_problem(
+        request.version(),
+        request.uri().authority(),
+        request.headers(),
+    ) {
+        tracing::debug!(%peer, problem, "bad Host: 400");
+        // Closed after the answer: whatever follows on the connection is suspect too.
+        return closing(message(StatusCode::BAD_REQUEST, BAD_HOST, in_flight));
+    }
     let websocket =
         headers::is_websocket_upgrade(request.method(), request.version(), request.headers());
     let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
@@ -258,10 +267,21 @@ pub(crate) fn is_idempotent(method: &Method) -> bool {
     )
 }
 
+const BAD_HOST: &str = "400 bad request: Host missing, repeated, or not the target's host\n";
 const NOT_TUNNEL: &str = "405 method not allowed: this is a reverse proxy, not a tunnel\n";
 pub(crate) const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
 pub(crate) const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
 pub(crate) const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
+
+/// `response` with `Connection: close`, which makes hyper close the client's connection
+/// after it (HTTP/1 only: HTTP/2 has no such field, and these answers do not need its
+/// connection closed).
+fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
 
 /// A short plain-text answer of the proxy's own.
 fn message(

@@ -97,6 +97,35 @@ pub(crate) fn from_http2(headers: &mut HeaderMap, authority: Option<&Authority>)
     }
 }
 
+/// RFC 9112 3.2: what is wrong with a request's Host, if anything. An HTTP/1.1 request needs
+/// exactly one Host field (HTTP/1.0 may have none), and with an absolute-form target it must
+/// name the target's authority. A server that answers such a request 400 can't be fooled
+/// into routing by one host and serving another, as HAProxy and nginx refuse them too.
+/// HTTP/2 requests are not looked at: `:authority` wins there ([`from_http2`]).
+pub(crate) fn host_problem(
+    version: Version,
+    authority: Option<&Authority>,
+    headers: &HeaderMap,
+) -> Option<&'static str> {
+    if version == Version::HTTP_2 {
+        return None;
+    }
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let (first, second) = (hosts.next(), hosts.next());
+    match (first, second) {
+        (Some(_), Some(_)) => Some("more than one Host field"),
+        (None, _) if version == Version::HTTP_11 => Some("no Host field"),
+        (Some(host), None)
+            if authority.is_some_and(|authority| {
+                !trim(host.as_bytes()).eq_ignore_ascii_case(authority.as_str().as_bytes())
+            }) =>
+        {
+            Some("Host differs from the request target's authority")
+        }
+        _ => None,
+    }
+}
+
 /// Adds the client's address to X-Forwarded-For (after any addresses already there), sets
 /// X-Forwarded-Proto to `https` on a TLS connection and to `http` otherwise (whatever the
 /// client claimed), and appends this hop to Via.
@@ -231,6 +260,26 @@ mod tests {
         assert_eq!(headers["connection"], "upgrade");
         assert_eq!(headers["upgrade"], "websocket");
         assert!(headers.contains_key("sec-websocket-key"));
+    }
+
+    #[test]
+    fn host_must_be_there_once_and_agree_with_the_target() {
+        let one = map(&[("host", "example.com")]);
+        let none = HeaderMap::new();
+        let two = map(&[("host", "a.example"), ("host", "b.example")]);
+        let target = Authority::from_static("example.com");
+        let other = Authority::from_static("evil.example");
+        assert_eq!(host_problem(Version::HTTP_11, None, &one), None);
+        assert_eq!(host_problem(Version::HTTP_11, Some(&target), &one), None);
+        let upper = map(&[("host", "EXAMPLE.com")]);
+        assert_eq!(host_problem(Version::HTTP_11, Some(&target), &upper), None);
+        assert!(host_problem(Version::HTTP_11, None, &none).is_some());
+        assert!(host_problem(Version::HTTP_11, Some(&target), &none).is_some());
+        assert!(host_problem(Version::HTTP_11, None, &two).is_some());
+        assert!(host_problem(Version::HTTP_10, None, &two).is_some());
+        assert!(host_problem(Version::HTTP_11, Some(&other), &one).is_some());
+        assert_eq!(host_problem(Version::HTTP_10, None, &none), None);
+        assert_eq!(host_problem(Version::HTTP_2, None, &none), None);
     }
 
     #[test]

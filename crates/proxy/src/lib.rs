@@ -47,6 +47,7 @@ pub mod balance;
 
 mod backends;
 mod body;
+mod cidr;
 mod config;
 mod conn;
 mod forward;
@@ -63,6 +64,7 @@ mod transport;
 mod tunnel;
 mod upstream;
 
+pub use cidr::{BadCidr, Cidr};
 pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerConfig};
 pub use health::CheckState;
 pub use metrics::{Histogram, ProxyMetrics, RESPONSE_TIME_BUCKETS, STATUS_CLASSES, ServerMetrics};

@@ -16,6 +16,8 @@ pub(crate) struct Fields {
     /// An `Upgrade` field, or `upgrade` in Connection.
     pub(crate) upgrade: bool,
     pub(crate) expect: bool,
+    /// How many Host fields there are (RFC 9112 3.2: exactly one in HTTP/1.1).
+    pub(crate) hosts: usize,
     /// The other field names that Connection lists, to be removed (RFC 9110 7.6.1).
     named: Vec<String>,
 }
@@ -57,6 +59,8 @@ impl Fields {
                 fields.upgrade = true;
             } else if name.eq_ignore_ascii_case("expect") {
                 fields.expect = true;
+            } else if name.eq_ignore_ascii_case("host") {
+                fields.hosts += 1;
             }
         }
         if codings > 1 {

@@ -3,7 +3,7 @@
 //! X-Forwarded-Proto and Via added), with no header map in between.
 //!
 //! Only plain HTTP/1.1 requests are taken: everything unusual (HTTP/1.0, upgrades, `Expect`,
-//! CONNECT, absolute-form targets, odd framing, malformed or oversized heads) is
+//! CONNECT, absolute-form targets, odd framing, no Host or two, malformed or oversized heads) is
 //! [`Parsed::Other`], which hands the connection to hyper's full implementation.
 
 use std::ops::Range;
@@ -88,7 +88,9 @@ pub(crate) fn parse(buf: &[u8], forwarding: &Forwarding, hash_header: Option<&st
     let Some(fields) = Fields::read(request.headers) else {
         return Parsed::Other;
     };
-    if fields.upgrade || fields.expect || fields.other_coding {
+    // A missing or doubled Host gets its 400 where hyper's requests get theirs
+    // (`forward::handle`), so that the rule is written once.
+    if fields.upgrade || fields.expect || fields.other_coding || fields.hosts != 1 {
         return Parsed::Other;
     }
     let body = match (fields.content_length, fields.chunked) {
@@ -212,22 +214,22 @@ mod tests {
         assert_eq!(post.body, Some(BodyFraming::Length(5)));
         assert!(post.close);
         assert_eq!(post.len, text.len() - "hello".len());
-        let chunked = head("POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let chunked = head("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert_eq!(chunked.body, Some(BodyFraming::Chunked));
         assert!(
-            upstream("POST /p HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n")
+            upstream("POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n")
                 .contains("\r\ntransfer-encoding: chunked\r\n")
         );
         assert_eq!(
-            head("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").body,
+            head("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n").body,
             None
         );
-        assert!(!head("GET / HTTP/1.1\r\n\r\n").close);
+        assert!(!head("GET / HTTP/1.1\r\nHost: h\r\n\r\n").close);
     }
 
     #[test]
     fn finds_the_path_and_the_hashed_header() {
-        let text = "GET /cart/items?id=3 HTTP/1.1\r\nX-User: alice\r\n\r\n";
+        let text = "GET /cart/items?id=3 HTTP/1.1\r\nHost: h\r\nX-User: alice\r\n\r\n";
         let parsed = head(text);
         assert_eq!(&text[parsed.path.clone()], "/cart/items");
         assert_eq!(&text[parsed.hash_value.expect("x-user")], "alice");
@@ -248,6 +250,8 @@ mod tests {
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
             "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
             "\x16\x03\x01garbage\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         ] {
             assert!(
                 matches!(
