@@ -4,6 +4,8 @@
 //! Inputs are the `start`, `shutdown`, `handle_*` and `set_track` methods, each taking `now`.
 //! Outputs are pulled with the `poll_*` methods after every input.
 
+mod address_list;
+mod answers;
 mod config;
 mod output;
 mod stats;
@@ -50,6 +52,7 @@ pub struct Instance {
     /// Announcement due when the Announce timer fires is the garp_master_delay burst.
     second_burst_pending: bool,
     last_reannounce: Option<Instant>,
+    answers: answers::Answers,
     /// Stepped down by the operator: never Master until resumed (see `set_maintenance`).
     maintenance: bool,
     /// The Master_Down_Timer fired while a tracked object had no verdict yet
@@ -85,6 +88,7 @@ impl Instance {
             master_stopping: false,
             second_burst_pending: false,
             last_reannounce: None,
+            answers: answers::Answers::default(),
             maintenance: false,
             master_down_deferred: false,
             sync_trigger: None,
@@ -399,6 +403,9 @@ impl Instance {
                 return Err(DropReason::Interval);
             }
         }
+        if self.foreign_address_list(src, &advert.addresses) {
+            return Err(DropReason::AddressList);
+        }
         Ok(())
     }
 
@@ -435,10 +442,8 @@ impl Instance {
     fn master_received(&mut self, now: Instant, src: IpAddr, advert: &Advertisement) {
         if advert.priority == Priority::STOP {
             // "If the Priority in the ADVERTISEMENT is zero, then: Send an ADVERTISEMENT;
-            // Reset the Adver_Timer to Advertisement_Interval".
-            self.send_advert(self.effective_priority);
-            self.timers
-                .set(Timer::Adver, now + self.config.advert_interval);
+            // Reset the Adver_Timer to Advertisement_Interval", at a bounded rate.
+            self.answer(now);
             return;
         }
         let ours = self.effective_priority;
@@ -465,9 +470,8 @@ impl Instance {
         // The RFC discards it. Another router believes it is master (a healed partition, or
         // it just came up): answer at once so it steps down within one round trip, and
         // re-announce our VIPs, which its gratuitous ARPs may have stolen (keepalived #166).
-        self.send_advert(ours);
-        self.timers
-            .set(Timer::Adver, now + self.config.advert_interval);
+        // Both at a bounded rate: a flood of rival adverts must not become a flood of ours.
+        self.answer(now);
         let recently = self
             .last_reannounce
             .is_some_and(|at| now.saturating_duration_since(at) < self.config.advert_interval);

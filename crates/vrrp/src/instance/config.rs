@@ -41,6 +41,9 @@ pub struct InstanceConfig {
     /// Tracked objects (interfaces, scripts, files) in the order the caller numbers them.
     pub tracks: Vec<TrackConfig>,
     pub announce: AnnounceConfig,
+    /// keepalived's `skip_check_adv_addr`: adverts from the master already seen are not
+    /// checked against our address list (adverts from anyone else still are).
+    pub skip_check_advert_addresses: bool,
 }
 
 /// Where adverts go and whom they are accepted from.
@@ -169,6 +172,7 @@ impl InstanceConfig {
             checksum_mode: ChecksumMode::Standard,
             tracks: Vec::new(),
             announce: AnnounceConfig::default(),
+            skip_check_advert_addresses: false,
         }
     }
 

@@ -27,10 +27,14 @@ pub enum DropReason {
     FromSelf,
     /// Received while in INIT or FAULT, where adverts are not processed.
     Inactive,
+    /// The advertised addresses are not ours: another count, or one of ours missing
+    /// (keepalived's `addr_list_err`). Two routers of one VRID that disagree on the VIPs
+    /// are misconfigured, and must not elect each other.
+    AddressList,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 11] = [
+    pub const ALL: [DropReason; 12] = [
         DropReason::Ttl,
         DropReason::Length,
         DropReason::Checksum,
@@ -42,6 +46,7 @@ impl DropReason {
         DropReason::UnknownPeer,
         DropReason::FromSelf,
         DropReason::Inactive,
+        DropReason::AddressList,
     ];
 
     /// Stable label for metrics and logs.
@@ -58,6 +63,7 @@ impl DropReason {
             DropReason::UnknownPeer => "unknown_peer",
             DropReason::FromSelf => "from_self",
             DropReason::Inactive => "inactive",
+            DropReason::AddressList => "address_list",
         }
     }
 
@@ -94,6 +100,10 @@ pub struct Stats {
     pub priority_zero_received: u64,
     pub became_master: u64,
     pub transitions: u64,
+    /// Adverts a Master would have answered at once (RFC 5798 §6.4.3) but did not, because
+    /// it had answered less than an Advertisement_Interval before: a flood of rival or
+    /// priority-0 adverts cannot make it send more than about two adverts per interval.
+    pub answers_rate_limited: u64,
     drops: [u64; DropReason::ALL.len()],
 }
 

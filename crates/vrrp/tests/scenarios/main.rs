@@ -6,6 +6,7 @@ mod sim;
 mod drops;
 mod election;
 mod failover;
+mod hostile;
 mod loss;
 mod maintenance;
 mod partition;
