@@ -1,7 +1,8 @@
 //! Command-line interface (stable: see ARCHITECTURE.md "Interfaces to keep stable").
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -51,8 +52,8 @@ pub(crate) enum Command {
 /// Where the running daemon listens.
 #[derive(Debug, Args)]
 pub(crate) struct ControlArgs {
-    /// The daemon's control socket.
-    #[arg(long, value_name = "PATH", default_value = "/run/baton/baton.sock")]
+    /// The daemon's control socket (`baton vrrp`'s: /run/baton/vrrp-IFACE-VRID.sock).
+    #[arg(long, value_name = "PATH", default_value_os_t = default_control())]
     pub(crate) control: PathBuf,
 }
 
@@ -151,8 +152,8 @@ pub(crate) struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
-    /// The daemon's control socket.
-    #[arg(long, value_name = "PATH", default_value = "/run/baton/baton.sock")]
+    /// The daemon's control socket (`baton vrrp`'s: /run/baton/vrrp-IFACE-VRID.sock).
+    #[arg(long, value_name = "PATH", default_value_os_t = default_control())]
     pub(crate) control: PathBuf,
 }
 
@@ -172,6 +173,9 @@ pub(crate) struct ConfigSource {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) source: ConfigSource,
+    /// Control socket for `baton status` and the other commands; one per daemon.
+    #[arg(long, value_name = "PATH", default_value_os_t = default_control())]
+    pub(crate) control: PathBuf,
     #[command(flatten)]
     pub(crate) daemon: DaemonArgs,
 }
@@ -179,9 +183,6 @@ pub(crate) struct RunArgs {
 /// Options every long-running mode shares.
 #[derive(Debug, Args, Clone)]
 pub(crate) struct DaemonArgs {
-    /// Control socket for `baton status`.
-    #[arg(long, value_name = "PATH", default_value = "/run/baton/baton.sock")]
-    pub(crate) control: PathBuf,
     /// Worker threads for the data plane (default: one per core).
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<usize>,
@@ -220,8 +221,70 @@ pub(crate) struct VrrpArgs {
     /// Virtual addresses, optionally with a prefix length (10.0.3.100/24).
     #[arg(value_name = "VIP", required = true)]
     pub(crate) vips: Vec<String>,
+    /// Control socket for `baton status --control PATH`; one per interface and VRID, as
+    /// vrrpd's pid file [default: /run/baton/vrrp-IFACE-VRID.sock].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) control: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) daemon: DaemonArgs,
+}
+
+impl VrrpArgs {
+    /// `--control`, or this interface's and VRID's own socket.
+    pub(crate) fn control(&self) -> PathBuf {
+        self.control
+            .clone()
+            .unwrap_or_else(|| vrrp_control(&self.interface, self.vrid))
+    }
+}
+
+/// Where control sockets are by default.
+const RUN_DIR: &str = "/run/baton";
+
+/// The default control socket of `baton run` and of the commands that talk to it:
+/// /run/baton/baton.sock, or /run/baton/baton-net<INODE>.sock in a network namespace
+/// other than the host's. Unix sockets live in the filesystem, which namespaces share, so
+/// daemons in two namespaces would otherwise want the same one; a command run in the same
+/// namespace (`ip netns exec NS baton status`) finds its daemon by the same rule.
+pub(crate) fn default_control() -> PathBuf {
+    control_path("baton", network_namespace())
+}
+
+/// `baton vrrp -i IFACE -v VRID`'s default: one socket per interface and VRID, as vrrpd
+/// has one pid file per interface and VRID, with the namespace rule of [`default_control`].
+pub(crate) fn vrrp_control(interface: &str, vrid: u8) -> PathBuf {
+    // Interface names cannot hold a '/', but the flag is not checked yet here.
+    let interface = interface.replace('/', "_");
+    control_path(&format!("vrrp-{interface}-{vrid}"), network_namespace())
+}
+
+fn control_path(stem: &str, namespace: Option<u64>) -> PathBuf {
+    let name = match namespace {
+        None => format!("{stem}.sock"),
+        Some(inode) => format!("{stem}-net{inode}.sock"),
+    };
+    Path::new(RUN_DIR).join(name)
+}
+
+/// The inode of this process's network namespace when it is not the host's; `None` in the
+/// host's namespace, and when that cannot be told.
+///
+/// The host's namespace is pid 1's. Only root may look at pid 1's, and not always then
+/// (some containers hide it): without it, a namespace named by `ip netns add` (bound under
+/// /run/netns) is certainly not the host's, and anything else counts as the host's, so that
+/// a daemon and the commands talking to it agree whoever runs them.
+fn network_namespace() -> Option<u64> {
+    let inode = |path: &Path| std::fs::metadata(path).ok().map(|m| m.ino());
+    let ours = inode(Path::new("/proc/self/ns/net"))?;
+    if let Some(host) = inode(Path::new("/proc/1/ns/net")) {
+        return (ours != host).then_some(ours);
+    }
+    let named = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| inode(&entry.path()) == Some(ours));
+    named.then_some(ours)
 }
 
 /// `baton proxy`, like `caddy reverse-proxy --from --to`.
@@ -411,6 +474,57 @@ mod tests {
         assert!(
             Cli::try_parse_from(["baton", "run", "--config", "b", "--admin", "localhost"]).is_err()
         );
+    }
+
+    #[test]
+    fn control_sockets_default_per_daemon_and_namespace() {
+        assert_eq!(
+            control_path("baton", None),
+            Path::new("/run/baton/baton.sock")
+        );
+        assert_eq!(
+            control_path("vrrp-eth0-51", Some(4026532239)),
+            Path::new("/run/baton/vrrp-eth0-51-net4026532239.sock")
+        );
+        let socket = |args: &[&str]| match Cli::try_parse_from(args).expect("valid").command {
+            Command::Vrrp(args) => args.control(),
+            Command::Run(args) => args.control,
+            _ => unreachable!("run or vrrp"),
+        };
+        // Two one-liners on one host: two sockets, as vrrpd's two pid files.
+        let eth0 = socket(&["baton", "vrrp", "-i", "eth0", "-v", "51", "10.0.3.100"]);
+        let eth1 = socket(&["baton", "vrrp", "-i", "eth1", "-v", "51", "10.0.4.100"]);
+        let vrid = socket(&["baton", "vrrp", "-i", "eth0", "-v", "52", "10.0.3.101"]);
+        assert_ne!(eth0, eth1);
+        assert_ne!(eth0, vrid);
+        let name = eth0.file_name().and_then(|n| n.to_str()).expect("name");
+        assert!(name.starts_with("vrrp-eth0-51"), "{name}");
+        assert_eq!(
+            socket(&[
+                "baton",
+                "vrrp",
+                "-i",
+                "eth0",
+                "-v",
+                "5",
+                "--control",
+                "/x.sock",
+                "10.0.3.1"
+            ]),
+            Path::new("/x.sock")
+        );
+        // `run` and the clients agree on the default.
+        assert_eq!(
+            socket(&["baton", "run", "--config", "b.toml"]),
+            default_control()
+        );
+        let Command::Status(status) = Cli::try_parse_from(["baton", "status"])
+            .expect("valid")
+            .command
+        else {
+            panic!("status")
+        };
+        assert_eq!(status.control, default_control());
     }
 
     #[test]

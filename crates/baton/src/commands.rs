@@ -73,7 +73,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             .map(|l| l.config)
             .map_err(|errors| anyhow::anyhow!("{errors}"))
     });
-    serve(loaded.config, reload, &args.daemon)
+    serve(loaded.config, reload, &args.control, &args.daemon)
 }
 
 /// `baton vrrp -i eth0 -v 1 10.0.3.100`: one instance from flags.
@@ -87,7 +87,13 @@ pub(crate) fn vrrp(args: VrrpArgs) -> ExitCode {
         }
     };
     let fixed = config.clone();
-    serve(config, Box::new(move || Ok(fixed.clone())), &args.daemon)
+    let control = args.control();
+    serve(
+        config,
+        Box::new(move || Ok(fixed.clone())),
+        &control,
+        &args.daemon,
+    )
 }
 
 /// `baton status [--json]`: the daemon's view, from its control socket.
@@ -298,7 +304,12 @@ fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     builder.enable_all().build()
 }
 
-fn serve(config: Config, reload: daemon::Reload, daemon_args: &DaemonArgs) -> ExitCode {
+fn serve(
+    config: Config,
+    reload: daemon::Reload,
+    control: &std::path::Path,
+    daemon_args: &DaemonArgs,
+) -> ExitCode {
     let threads = daemon_args.threads;
     let runtime = match runtime(threads) {
         Ok(runtime) => runtime,
@@ -312,7 +323,7 @@ fn serve(config: Config, reload: daemon::Reload, daemon_args: &DaemonArgs) -> Ex
         .admin
         .or(config.global.admin)
         .unwrap_or(baton_config::AdminListen::DEFAULT);
-    match runtime.block_on(daemon::run(config, reload, &daemon_args.control, admin)) {
+    match runtime.block_on(daemon::run(config, reload, control, admin)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

@@ -5,6 +5,10 @@
 //!
 //! Server commands act on the proxies directly; instance commands and reloads go to the
 //! daemon's main loop, which owns the VRRP engine, and come back over a oneshot.
+//!
+//! Only root and the daemon's own user may send requests: the socket's mode says so, and
+//! every connection's peer credentials (SO_PEERCRED) are checked too, so a socket made
+//! readable by mistake (a chmod, a group-writable directory) hands control to nobody else.
 
 mod request;
 mod servers;
@@ -66,9 +70,10 @@ pub(crate) struct Context {
 /// Binds `path` and answers requests until the task is aborted.
 pub(crate) fn spawn(path: &Path, context: Context) -> anyhow::Result<JoinHandle<()>> {
     let listener = bind(path)?;
-    let path = path.to_owned();
+    // Made here, not in the task: a task aborted before its first poll removes it too.
+    let cleanup = RemoveOnDrop(path.to_owned());
     Ok(tokio::spawn(async move {
-        let _cleanup = RemoveOnDrop(path);
+        let _cleanup = cleanup;
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
@@ -92,10 +97,12 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     }
     if path.exists() {
         // A live daemon answers; then refuse to steal its socket. A dead one left a file.
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        if let Ok(stream) = std::os::unix::net::UnixStream::connect(path) {
             anyhow::bail!(
-                "{}: another baton is running with this control socket",
-                path.display()
+                "{}: another baton{} is running with this control socket; give this one a \
+                 socket of its own with --control PATH",
+                path.display(),
+                holder(stream)
             );
         }
         std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
@@ -107,7 +114,43 @@ fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
+/// " (pid N)", " (pid N, in another network namespace)", or nothing: who holds a socket,
+/// from its peer credentials.
+fn holder(stream: std::os::unix::net::UnixStream) -> String {
+    let pid = stream
+        .set_nonblocking(true)
+        .ok()
+        .and_then(|()| UnixStream::from_std(stream).ok())
+        .and_then(|stream| stream.peer_cred().ok())
+        .and_then(|credentials| credentials.pid());
+    let Some(pid) = pid else {
+        return String::new();
+    };
+    let namespace = |path: String| std::fs::read_link(path).ok();
+    let theirs = namespace(format!("/proc/{pid}/ns/net"));
+    match (theirs, namespace("/proc/self/ns/net".to_owned())) {
+        (Some(theirs), Some(ours)) if theirs != ours => {
+            format!(" (pid {pid}, in another network namespace)")
+        }
+        _ => format!(" (pid {pid})"),
+    }
+}
+
+/// Who may send requests: root and the daemon's own user. `peer` is the connecting
+/// process's uid, `None` when the kernel could not tell.
+fn permitted(peer: Option<u32>, daemon: u32) -> Result<(), String> {
+    match peer {
+        Some(uid) if uid == 0 || uid == daemon => Ok(()),
+        Some(uid) => Err(format!(
+            "permission denied: uid {uid} may not use this control socket (only root and \
+             the daemon's uid {daemon} may)"
+        )),
+        None => Err("permission denied: the peer's credentials are unknown".to_owned()),
+    }
+}
+
 async fn answer(stream: UnixStream, context: Context) {
+    let peer = stream.peer_cred().ok().map(|credentials| credentials.uid());
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
@@ -115,7 +158,13 @@ async fn answer(stream: UnixStream, context: Context) {
     let reply = match request {
         Err(_) => error_reply("no request within 5 s"),
         Ok(Err(error)) => error_reply(&format!("reading the request: {error}")),
-        Ok(Ok(_)) => reply_to(line.trim(), &context).await,
+        Ok(Ok(_)) => match permitted(peer, nix::unistd::geteuid().as_raw()) {
+            Ok(()) => reply_to(line.trim(), &context).await,
+            Err(denied) => {
+                tracing::warn!("control socket: {denied}");
+                error_reply(&denied)
+            }
+        },
     };
     let _ = write.write_all(reply.as_bytes()).await;
     let _ = write.shutdown().await;
@@ -259,6 +308,36 @@ fn error_reply(message: &str) -> String {
     serde_json::json!({ "error": message }).to_string() + "\n"
 }
 
+/// What to try when nothing answers at `path`: the other control sockets beside it (a
+/// `baton vrrp` has one per interface and VRID), to pick with `--control`.
+fn others(path: &Path) -> String {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|other| other.as_path() != path)
+        .filter(|other| {
+            use std::os::unix::fs::FileTypeExt as _;
+            std::fs::symlink_metadata(other).is_ok_and(|m| m.file_type().is_socket())
+        })
+        .map(|other| other.display().to_string())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        "is baton running?".to_owned()
+    } else {
+        format!(
+            "is baton running? Other control sockets: {}; pick one with --control PATH",
+            found.join(", ")
+        )
+    }
+}
+
 struct RemoveOnDrop(PathBuf);
 
 impl Drop for RemoveOnDrop {
@@ -278,7 +357,7 @@ pub(crate) async fn query(path: &Path) -> anyhow::Result<Status> {
 pub(crate) async fn request(path: &Path, line: &str) -> anyhow::Result<serde_json::Value> {
     let mut stream = UnixStream::connect(path)
         .await
-        .with_context(|| format!("connecting to {} (is baton running?)", path.display()))?;
+        .with_context(|| format!("connecting to {} ({})", path.display(), others(path)))?;
     stream.write_all(format!("{line}\n").as_bytes()).await?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).await?;
@@ -476,7 +555,11 @@ mod tests {
             virtual_servers: virtual_servers::Registry::default(),
             daemon: fake_daemon(),
         };
-        assert!(spawn(&path, second).is_err());
+        let refused = format!("{:#}", spawn(&path, second).expect_err("socket taken"));
+        let pid = format!("(pid {})", std::process::id());
+        assert!(refused.contains(&path.display().to_string()), "{refused}");
+        assert!(refused.contains(&pid), "names the holder: {refused}");
+        assert!(refused.contains("--control PATH"), "{refused}");
         task.abort();
         let _ = task.await;
         assert!(!path.exists(), "socket removed when the server stops");
@@ -655,6 +738,33 @@ mod tests {
         assert_eq!(error_of(&path, "reload").await, "the daemon is stopping");
         assert!(query(&path).await.is_ok(), "status still answers");
         task.abort();
+    }
+
+    #[test]
+    fn only_root_and_the_daemons_user_may_send_requests() {
+        assert_eq!(permitted(Some(0), 998), Ok(()));
+        assert_eq!(permitted(Some(998), 998), Ok(()));
+        assert_eq!(permitted(Some(0), 0), Ok(()));
+        let denied = permitted(Some(1000), 998).expect_err("another user");
+        assert!(denied.contains("uid 1000"), "{denied}");
+        assert!(permitted(Some(1000), 0).is_err());
+        assert!(permitted(None, 0).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_finds_no_daemon_is_shown_the_other_sockets() {
+        let (path, _status, task) = start("others", Registry::default());
+        let missing = path.with_file_name("vrrp-eth9-9.sock");
+        let error = format!("{:#}", query(&missing).await.expect_err("nobody there"));
+        assert!(
+            error.contains(&format!("Other control sockets: {}", path.display())),
+            "{error}"
+        );
+        assert!(error.contains("--control PATH"), "{error}");
+        task.abort();
+        let _ = task.await;
+        let error = format!("{:#}", query(&missing).await.expect_err("nobody there"));
+        assert!(error.contains("(is baton running?)"), "{error}");
     }
 
     #[test]
