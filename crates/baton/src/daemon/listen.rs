@@ -15,6 +15,16 @@ const BACKLOG: i32 = 4096;
 /// Binds `address` even if no interface has it yet. SO_REUSEADDR so a restart does not wait
 /// for TIME_WAIT; SO_REUSEPORT so a reload can open the new listener before closing the old.
 pub(crate) fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = unbound(address)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// A TCP socket for `address` with a frontend listener's options, not bound yet; the drain's
+/// SYN gate joins the listener's SO_REUSEPORT group with one.
+pub(crate) fn unbound(address: SocketAddr) -> std::io::Result<Socket> {
     let domain = Domain::for_address(address);
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
@@ -27,10 +37,7 @@ pub(crate) fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
             socket.set_only_v6(true)?;
         }
     }
-    socket.set_nonblocking(true)?;
-    socket.bind(&address.into())?;
-    socket.listen(BACKLOG)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket)
 }
 
 #[cfg(test)]
