@@ -1,7 +1,7 @@
 //! Bodies in both directions, streamed frame by frame (never collected whole).
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -9,28 +9,61 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use crate::conn::InFlight;
+use crate::silence::Silence;
 use crate::upstream::ActiveGuard;
 
-type Slot = Arc<Mutex<Option<Incoming>>>;
+/// The body, where both the attempt sending it and the request's handler can reach it: the
+/// handler drops it when it gives up on a server that stopped taking it, which would
+/// otherwise hold it (and with it the client's connection) for as long as the server's
+/// connection lives.
+type Slot = Arc<Mutex<Held>>;
+
+#[derive(Debug, Default)]
+struct Held {
+    body: Option<Incoming>,
+    /// A server's connection has polled the body: part of it may be gone.
+    taken: bool,
+}
 
 /// When the request last made progress towards the server: its start, or the last piece of
-/// its body that a server's connection took. The upstream timeout counts from here.
+/// its body that a server's connection took. The upstream timeout counts from here, except
+/// while the server waits for the client's next piece: then the client body timeout counts.
 #[derive(Debug)]
 pub(crate) struct Progress {
     start: Instant,
     /// Milliseconds after `start`.
     last: AtomicU64,
+    /// [`SENDING`], [`AWAITING_CLIENT`] or [`CLIENT_STALLED`].
+    client: AtomicU8,
 }
+
+/// The body is not waiting for the client (not started, moving, or done).
+const SENDING: u8 = 0;
+/// The server's connection asked for the next piece and the client has not sent it yet.
+const AWAITING_CLIENT: u8 = 1;
+/// The client sent nothing for the client body timeout; the request is over.
+const CLIENT_STALLED: u8 = 2;
 
 impl Progress {
     pub(crate) fn new() -> Self {
         Progress {
             start: Instant::now(),
             last: AtomicU64::new(0),
+            client: AtomicU8::new(SENDING),
         }
+    }
+
+    /// True while the request waits for its client, not its server.
+    pub(crate) fn awaiting_client(&self) -> bool {
+        self.client.load(Relaxed) == AWAITING_CLIENT
+    }
+
+    /// True when the request failed because its client stopped sending the body.
+    pub(crate) fn client_stalled(&self) -> bool {
+        self.client.load(Relaxed) == CLIENT_STALLED
     }
 
     pub(crate) fn last(&self) -> Instant {
@@ -51,35 +84,49 @@ pub(crate) struct BodySlot(Slot);
 
 impl BodySlot {
     pub(crate) fn new(body: Incoming) -> Self {
-        BodySlot(Arc::new(Mutex::new(Some(body))))
+        BodySlot(Arc::new(Mutex::new(Held {
+            body: Some(body),
+            taken: false,
+        })))
     }
 
     /// The body for one attempt. Each attempt gets a fresh slot, so a failed attempt's body
     /// that is still around somewhere can never take the body from the next one.
-    pub(crate) fn attempt(&mut self, progress: Arc<Progress>) -> RequestBody {
-        let body = lock(&self.0).take();
-        let (hint, end) = match &body {
+    /// `body_timeout`: the longest the client may take to send each piece.
+    pub(crate) fn attempt(
+        &mut self,
+        progress: Arc<Progress>,
+        body_timeout: Duration,
+    ) -> RequestBody {
+        let held = std::mem::take(&mut *lock(&self.0));
+        let (hint, end) = match &held.body {
             Some(body) => (body.size_hint(), body.is_end_stream()),
             None => (SizeHint::with_exact(0), true),
         };
-        self.0 = Arc::new(Mutex::new(body));
+        self.0 = Arc::new(Mutex::new(held));
         RequestBody {
             slot: Arc::clone(&self.0),
-            body: None,
-            taken: false,
             hint,
             end,
             progress,
+            silence: Silence::new(body_timeout),
         }
     }
 
     /// True while no attempt has started sending the body.
     pub(crate) fn untouched(&self) -> bool {
-        lock(&self.0).is_some()
+        let held = lock(&self.0);
+        held.body.is_some() && !held.taken
+    }
+
+    /// Drops the client's body, wherever the attempt that has it is stuck.
+    pub(crate) fn abandon(&self) {
+        let body = lock(&self.0).body.take();
+        drop(body);
     }
 }
 
-fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<Incoming>> {
+fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Held> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -87,40 +134,66 @@ fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Option<Incoming>> {
 #[derive(Debug)]
 pub(crate) struct RequestBody {
     slot: Slot,
-    body: Option<Incoming>,
-    taken: bool,
     /// The body's size hint and end-of-stream flag before it was taken, for hyper to frame
     /// the request (Content-Length or chunked) before polling it.
     hint: SizeHint,
     end: bool,
     progress: Arc<Progress>,
+    /// The client's silence while the server's connection waits for the next piece.
+    silence: Silence,
 }
+
+/// The client sent nothing of its body for this long.
+#[derive(Debug)]
+struct SilentClient(Duration);
+
+impl std::fmt::Display for SilentClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "client sent nothing of its body for {:?}", self.0)
+    }
+}
+
+impl std::error::Error for SilentClient {}
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        if !this.taken {
-            this.taken = true;
-            this.body = lock(&this.slot).take();
-        }
-        let frame = match &mut this.body {
-            Some(body) => Pin::new(body).poll_frame(cx),
-            None => Poll::Ready(None),
+        let frame = {
+            let mut held = lock(&this.slot);
+            held.taken = true;
+            match &mut held.body {
+                Some(body) => Pin::new(body).poll_frame(cx),
+                None => Poll::Ready(None),
+            }
         };
-        if frame.is_ready() {
-            this.progress.touch();
+        match frame {
+            Poll::Ready(frame) => {
+                this.silence.ended();
+                this.progress.client.store(SENDING, Relaxed);
+                this.progress.touch();
+                Poll::Ready(frame.map(|frame| frame.map_err(BoxError::from)))
+            }
+            Poll::Pending => {
+                if this.silence.goes_on(cx) {
+                    this.progress.client.store(CLIENT_STALLED, Relaxed);
+                    let error = SilentClient(this.silence.limit);
+                    return Poll::Ready(Some(Err(error.into())));
+                }
+                this.progress.client.store(AWAITING_CLIENT, Relaxed);
+                Poll::Pending
+            }
         }
-        frame
     }
 
     fn is_end_stream(&self) -> bool {
-        match (&self.body, self.taken) {
+        let held = lock(&self.slot);
+        match (&held.body, held.taken) {
             (Some(body), _) => body.is_end_stream(),
             (None, true) => true,
             (None, false) => self.end,
@@ -128,7 +201,8 @@ impl Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        match (&self.body, self.taken) {
+        let held = lock(&self.slot);
+        match (&held.body, held.taken) {
             (Some(body), _) => body.size_hint(),
             (None, true) => SizeHint::with_exact(0),
             (None, false) => self.hint,
@@ -153,11 +227,7 @@ enum Inner {
 #[derive(Debug)]
 struct Upstream {
     body: Incoming,
-    timeout: Duration,
-    /// Armed while waiting for the server (the last poll was pending), and only then: while
-    /// the client is slow to read, the body is not polled and the timer is not armed.
-    silence: Option<Pin<Box<Sleep>>>,
-    waiting: bool,
+    silence: Silence,
 }
 
 /// The server stopped sending in the middle of a body.
@@ -182,27 +252,13 @@ impl Upstream {
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(frame) => {
-                self.waiting = false;
+                self.silence.ended();
                 Poll::Ready(frame.map(|frame| frame.map_err(BoxError::from)))
             }
-            Poll::Pending => {
-                let deadline = Instant::now() + self.timeout;
-                let silence = match (&mut self.silence, self.waiting) {
-                    (Some(silence), true) => silence,
-                    (Some(silence), false) => {
-                        silence.as_mut().reset(deadline);
-                        silence
-                    }
-                    (None, _) => self
-                        .silence
-                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
-                };
-                self.waiting = true;
-                match silence.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(SilentServer(self.timeout).into()))),
-                    Poll::Pending => Poll::Pending,
-                }
+            Poll::Pending if self.silence.goes_on(cx) => {
+                Poll::Ready(Some(Err(SilentServer(self.silence.limit).into())))
             }
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -231,9 +287,7 @@ impl ResponseBody {
         ResponseBody {
             inner: Inner::Upstream(Upstream {
                 body,
-                timeout,
-                silence: None,
-                waiting: false,
+                silence: Silence::new(timeout),
             }),
             done: Some(done),
         }

@@ -100,7 +100,8 @@ pub(crate) async fn handle(
         uri.authority = Some(server.authority.clone());
         uri.path_and_query = Some(path_and_query.clone());
         let progress = Arc::new(Progress::new());
-        let mut upstream_request = Request::new(body.attempt(Arc::clone(&progress)));
+        let body_timeout = shared.config.limits.client_body_timeout;
+        let mut upstream_request = Request::new(body.attempt(Arc::clone(&progress), body_timeout));
         *upstream_request.method_mut() = parts.method.clone();
         *upstream_request.uri_mut() = Uri::from_parts(uri).expect("scheme, authority and path");
         *upstream_request.version_mut() = Version::HTTP_11;
@@ -134,8 +135,20 @@ pub(crate) async fn handle(
                     in_flight,
                 );
             }
+            Some(Err(_)) if progress.client_stalled() => {
+                // Not the server's fault, and no other server would get the body either.
+                tracing::debug!(%peer, "request body too slow: 408");
+                return closing(message(
+                    StatusCode::REQUEST_TIMEOUT,
+                    BODY_TIMEOUT,
+                    in_flight,
+                ));
+            }
             Some(Err(error)) => error,
             None => {
+                // The server may be stuck taking the body: let go of it, so that the
+                // client's connection is not held by the server's.
+                body.abandon();
                 shared.backends.failed(&upstreams, index);
                 tracing::warn!(server = %server.address, "no response in {timeout:?}: 504");
                 return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, in_flight);
@@ -208,19 +221,25 @@ fn respond(
 }
 
 /// Waits for `response`, giving up once the request has made no progress for `timeout`:
-/// a slow upload keeps the wait going for as long as its body keeps moving.
+/// a slow upload keeps the wait going for as long as its body keeps moving, and while the
+/// server waits for the client's next piece the client body timeout is in charge instead
+/// (it ends `response` with an error).
 async fn within<F: Future>(
     timeout: Duration,
     progress: &Progress,
     response: F,
 ) -> Option<F::Output> {
     tokio::pin!(response);
+    let mut deadline = progress.last() + timeout;
     loop {
-        let last = progress.last();
         tokio::select! {
             output = &mut response => return Some(output),
-            () = tokio::time::sleep_until(last + timeout) => {
-                if progress.last() == last {
+            () = tokio::time::sleep_until(deadline) => {
+                let now = tokio::time::Instant::now();
+                deadline = progress.last() + timeout;
+                if deadline <= now && progress.awaiting_client() {
+                    deadline = now + timeout;
+                } else if deadline <= now {
                     return None;
                 }
             }
@@ -271,11 +290,12 @@ const BAD_HOST: &str = "400 bad request: Host missing, repeated, or not the targ
 const NOT_TUNNEL: &str = "405 method not allowed: this is a reverse proxy, not a tunnel\n";
 pub(crate) const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
 pub(crate) const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
+pub(crate) const BODY_TIMEOUT: &str = "408 request timeout: the request body stopped coming\n";
 pub(crate) const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
 
-/// `response` with `Connection: close`, which makes hyper close the client's connection
-/// after it (HTTP/1 only: HTTP/2 has no such field, and these answers do not need its
-/// connection closed).
+/// `response` with `Connection: close`, which makes hyper close the client's HTTP/1
+/// connection after it. hyper drops the field from HTTP/2 answers, which have no such field;
+/// there the stream ends and the connection stays.
 fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
     response
         .headers_mut()

@@ -56,6 +56,7 @@ mod headers;
 mod health;
 mod metrics;
 mod server;
+mod silence;
 mod stream;
 #[cfg(test)]
 mod test_support;

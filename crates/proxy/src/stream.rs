@@ -1,6 +1,5 @@
 //! The client's socket as hyper sees it, plain or TLS.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,9 +8,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::{Instant, Sleep};
 
 use crate::conn::Activity;
+use crate::silence::Silence;
 
 /// Reports reads to [`Activity`], fails writes that the client leaves unread for the send
 /// timeout, and holds the connection's slot (its semaphore permit) for as long as the socket
@@ -24,10 +23,9 @@ pub(crate) struct ClientStream<S> {
     /// any stream, nor on this crate's own HTTP/1.1 path, which keeps its own timers.
     activity: Option<Arc<Activity>>,
     _permit: OwnedSemaphorePermit,
-    send_timeout: Duration,
-    /// Armed while a write waits for the client to make room, and only then.
-    stall: Option<Pin<Box<Sleep>>>,
-    stalled: bool,
+    /// Armed while a write waits for the client to make room, and only then: fails the
+    /// write after the send timeout.
+    stall: Silence,
 }
 
 impl<S> ClientStream<S> {
@@ -41,9 +39,7 @@ impl<S> ClientStream<S> {
             stream,
             activity,
             _permit: permit,
-            send_timeout,
-            stall: None,
-            stalled: false,
+            stall: Silence::new(send_timeout),
         }
     }
 
@@ -64,28 +60,16 @@ impl<S> ClientStream<S> {
         poll: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         let Poll::Pending = poll else {
-            self.stalled = false;
+            self.stall.ended();
             return poll;
         };
-        let deadline = Instant::now() + self.send_timeout;
-        let stall = match (&mut self.stall, self.stalled) {
-            (Some(stall), true) => stall,
-            (Some(stall), false) => {
-                stall.as_mut().reset(deadline);
-                stall
-            }
-            (None, _) => self
-                .stall
-                .insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        self.stalled = true;
-        match stall.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+        if self.stall.goes_on(cx) {
+            return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("client read nothing for {:?}", self.send_timeout),
-            ))),
-            Poll::Pending => Poll::Pending,
+                format!("client read nothing for {:?}", self.stall.limit),
+            )));
         }
+        Poll::Pending
     }
 }
 

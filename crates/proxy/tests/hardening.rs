@@ -5,7 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestProxy, Upstream, config, raw};
+use baton_proxy::{ProxyConfig, ServerConfig};
+use common::{TestProxy, Upstream, config, raw, read_to_close};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
 
 /// RFC 9112 3.2: no Host, two Hosts, or a Host that is not the absolute-form target's
 /// authority: 400, the connection closed, and nothing sent to a server.
@@ -50,4 +54,97 @@ async fn a_bad_host_gets_400_and_close() {
 /// HTTP/1.0 request in HTTP/1.0).
 fn status_is(response: &str, status: u16) -> bool {
     response.starts_with("HTTP/1.") && response.get(8..13) == Some(&format!(" {status} ")[..])
+}
+
+/// A client that sends part of its body and then nothing: 408 after the client body timeout,
+/// and the connection closed, on the proxy's own HTTP/1.1 path and on hyper's (HTTP/1.0).
+#[tokio::test]
+async fn a_body_that_stops_coming_gets_408_and_close() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.client_body_timeout = Duration::from_millis(500);
+    let proxy = TestProxy::start(config).await;
+    for (request, status_line) in [
+        (
+            &b"POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"[..],
+            "HTTP/1.1 408",
+        ),
+        (
+            b"POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            "HTTP/1.1 408",
+        ),
+        (
+            b"POST /count HTTP/1.0\r\nContent-Length: 100\r\n\r\nabc",
+            "HTTP/1.0 408",
+        ),
+    ] {
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        // The stream stays open: only the timeout can end the request.
+        let response = read_to_close(&mut stream, Duration::from_secs(20)).await;
+        let waited = started.elapsed();
+        assert!(response.starts_with(status_line), "{response:?}");
+        assert!(response.contains("connection: close"), "{response}");
+        assert!(
+            waited >= Duration::from_millis(450) && waited < Duration::from_secs(10),
+            "{waited:?}"
+        );
+    }
+    proxy.stop().await;
+}
+
+/// A server that takes the request head and then reads nothing: the client streaming a body
+/// gets 504 after the upstream timeout instead of being held for good, on both paths.
+#[tokio::test]
+async fn a_server_that_stops_reading_the_body_gets_504() {
+    let deaf = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = deaf.local_addr().expect("addr");
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = deaf.accept().await {
+            held.push(stream);
+        }
+    });
+    let mut config = ProxyConfig::new(vec![ServerConfig::new(address)]);
+    config.limits.upstream_timeout = Duration::from_millis(500);
+    let proxy = TestProxy::start(config).await;
+    const SIZE: usize = 256 << 20;
+    for version in ["1.1", "1.0"] {
+        let started = Instant::now();
+        let stream = TcpStream::connect(proxy.addr).await.expect("connect");
+        let (mut reader, mut writer) = stream.into_split();
+        let head =
+            format!("POST /upload HTTP/{version}\r\nHost: x\r\nContent-Length: {SIZE}\r\n\r\n");
+        let writing = tokio::spawn(async move {
+            writer.write_all(head.as_bytes()).await.expect("head");
+            let piece = vec![b'x'; 64 * 1024];
+            let mut sent = 0;
+            // Until the proxy gives up: it stops reading once the server does.
+            while sent < SIZE && writer.write_all(&piece).await.is_ok() {
+                sent += piece.len();
+            }
+            sent
+        });
+        let mut response = Vec::new();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut response)).await;
+        let response = String::from_utf8_lossy(&response);
+        let waited = started.elapsed();
+        assert!(
+            response.starts_with(&format!("HTTP/{version} 504")),
+            "{response:?}"
+        );
+        assert!(waited < Duration::from_secs(20), "{waited:?}");
+        let sent = tokio::time::timeout(Duration::from_secs(10), writing)
+            .await
+            .expect("the writer is not held")
+            .expect("writer");
+        assert!(
+            sent < SIZE,
+            "all {sent} bytes went through a server that reads nothing"
+        );
+    }
+    proxy.stop().await;
+    held.abort();
 }

@@ -23,7 +23,7 @@ use super::chunked::Chunked;
 use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
 use super::response::{self, Framing, ResponseHead};
-use crate::forward::{self, BAD_GATEWAY, GATEWAY_TIMEOUT, NO_SERVERS};
+use crate::forward::{self, BAD_GATEWAY, BODY_TIMEOUT, GATEWAY_TIMEOUT, NO_SERVERS};
 use crate::server::{Listener, Stop};
 use crate::stream::ClientStream;
 use crate::upstream::{Server, Unavailable, Upstreams};
@@ -146,6 +146,12 @@ where
             };
             connected = true;
             let sent_at = Instant::now();
+            // The client has `client_body_timeout` for each piece of its body, the server
+            // `timeout` to take each one.
+            let stalls = relay::Stalls {
+                read: listener.shared.config.limits.client_body_timeout,
+                write: Some(timeout),
+            };
             let sent = send(
                 client,
                 buf,
@@ -153,12 +159,15 @@ where
                 head,
                 body.as_ref(),
                 buffered,
-                timeout,
+                stalls,
             )
             .await;
             let body_complete = match sent {
                 Ok(()) => true,
                 Err(error) if error.is_read_side() => return Err(Failure::Client(error)),
+                // The server stopped taking the request: waiting for its answer as well
+                // would only double the client's wait.
+                Err(CopyError::WriteStalled(_)) => return Err(Failure::Timeout),
                 // The server may have answered early (413, say) and closed: look for it.
                 Err(_) => false,
             };
@@ -215,8 +224,8 @@ where
                         StatusCode::BAD_REQUEST,
                         "400 bad request: malformed chunked body\n",
                     ),
-                    // As when the server is silent: the request made no progress in time.
-                    CopyError::Stalled(_) => (StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT),
+                    // nginx's `client_body_timeout`: the client is the slow one.
+                    CopyError::Stalled(_) => (StatusCode::REQUEST_TIMEOUT, BODY_TIMEOUT),
                     _ => return Next::Close,
                 };
                 own_answer(listener, client, buf, None, is_head, status, text).await;
@@ -275,23 +284,18 @@ async fn send<S>(
     head: &RequestHead,
     body: Option<&Body>,
     buffered: Option<usize>,
-    timeout: Duration,
+    stalls: relay::Stalls,
 ) -> Result<(), CopyError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     match (body, buffered) {
         (Some(body), None) => {
-            relay::copy(client, upstream, buf, body.clone(), &head.upstream, timeout).await
+            relay::copy(client, upstream, buf, body.clone(), &head.upstream, stalls).await
         }
         (_, buffered) => {
             let body = &buf[..buffered.unwrap_or(0)];
-            match tokio::time::timeout(timeout, relay::write_two(upstream, &head.upstream, body))
-                .await
-            {
-                Ok(result) => result.map_err(CopyError::Write),
-                Err(_) => Err(CopyError::Write(io::ErrorKind::TimedOut.into())),
-            }
+            relay::write_within(upstream, &head.upstream, body, stalls.write).await
         }
     }
 }
@@ -388,7 +392,12 @@ where
         Framing::Chunked => Body::Chunked(Chunked::default()),
         Framing::UntilClose => Body::UntilClose,
     };
-    let copied = relay::copy(&mut upstream, client, &mut ubuf, body, &head, timeout).await;
+    // The client's stream has its own send timeout.
+    let stalls = relay::Stalls {
+        read: timeout,
+        write: None,
+    };
+    let copied = relay::copy(&mut upstream, client, &mut ubuf, body, &head, stalls).await;
     match copied {
         Ok(()) => {
             if response.reusable && ubuf.is_empty() {

@@ -66,6 +66,8 @@ pub(super) enum CopyError {
     Stalled(Duration),
     #[error("writing failed: {0}")]
     Write(io::Error),
+    #[error("the receiver took nothing for {0:?}")]
+    WriteStalled(Duration),
     #[error(transparent)]
     Framing(#[from] ChunkError),
 }
@@ -73,8 +75,18 @@ pub(super) enum CopyError {
 impl CopyError {
     /// The failure was on the reading side (the sender's fault, or the sender gone).
     pub(super) fn is_read_side(&self) -> bool {
-        !matches!(self, CopyError::Write(_))
+        !matches!(self, CopyError::Write(_) | CopyError::WriteStalled(_))
     }
+}
+
+/// How long each side of a [`copy`] may stall.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Stalls {
+    /// The longest wait for the sender's next bytes.
+    pub(super) read: Duration,
+    /// The longest wait for the receiver to take one piece; `None` where the receiver's
+    /// stream has a send timeout of its own (a client's [`ClientStream`](crate::stream)).
+    pub(super) write: Option<Duration>,
 }
 
 /// Writes `head`, then moves `body` from `src` to `dst`, starting with what `buf` already
@@ -85,7 +97,7 @@ pub(super) async fn copy<R, W>(
     buf: &mut BytesMut,
     mut body: Body,
     head: &[u8],
-    timeout: Duration,
+    stalls: Stalls,
 ) -> Result<(), CopyError>
 where
     R: AsyncRead + Unpin,
@@ -94,23 +106,38 @@ where
     let mut head = head;
     loop {
         let len = body.take(buf)?;
-        write_two(dst, head, &buf[..len])
-            .await
-            .map_err(CopyError::Write)?;
+        write_within(dst, head, &buf[..len], stalls.write).await?;
         head = &[];
         buf.advance(len);
         if body.is_done() {
             return Ok(());
         }
         buf.reserve(READ_SIZE);
-        match tokio::time::timeout(timeout, src.read_buf(buf)).await {
-            Err(_) => return Err(CopyError::Stalled(timeout)),
+        match tokio::time::timeout(stalls.read, src.read_buf(buf)).await {
+            Err(_) => return Err(CopyError::Stalled(stalls.read)),
             Ok(Err(error)) => return Err(CopyError::Read(error)),
             Ok(Ok(0)) if matches!(body, Body::UntilClose) => return Ok(()),
             Ok(Ok(0)) => return Err(CopyError::Truncated),
             Ok(Ok(_)) => {}
         }
     }
+}
+
+/// [`write_two`], given up when it takes longer than `limit`: a receiver that stops reading
+/// must not hold the sender (and its connection) forever.
+pub(super) async fn write_within<W: AsyncWrite + Unpin>(
+    dst: &mut W,
+    first: &[u8],
+    second: &[u8],
+    limit: Option<Duration>,
+) -> Result<(), CopyError> {
+    let written = match limit {
+        None => write_two(dst, first, second).await,
+        Some(limit) => tokio::time::timeout(limit, write_two(dst, first, second))
+            .await
+            .map_err(|_| CopyError::WriteStalled(limit))?,
+    };
+    written.map_err(CopyError::Write)
 }
 
 /// Writes `first` then `second`, in one system call when the stream takes both at once.
@@ -128,6 +155,35 @@ pub(super) async fn write_two<W: AsyncWrite + Unpin>(
 mod tests {
     use super::*;
 
+    fn stalls(secs: u64) -> Stalls {
+        Stalls {
+            read: Duration::from_secs(secs),
+            write: Some(Duration::from_secs(secs)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_takes_nothing_stalls_the_write() {
+        tokio::time::pause();
+        // Room for 64 bytes, and nobody reading them.
+        let (mut dst, _keep_open) = tokio::io::duplex(64);
+        let mut buf = BytesMut::from(&[0u8; 1000][..]);
+        let stalled = copy(
+            &mut &b""[..],
+            &mut dst,
+            &mut buf,
+            Body::Length(1000),
+            b"",
+            stalls(5),
+        )
+        .await;
+        assert!(
+            matches!(stalled, Err(CopyError::WriteStalled(_))),
+            "{stalled:?}"
+        );
+        assert!(!stalled.expect_err("stalled").is_read_side());
+    }
+
     #[tokio::test]
     async fn moves_a_sized_body_and_leaves_the_next_message() {
         let mut src: &[u8] = b"lo world";
@@ -139,7 +195,7 @@ mod tests {
             &mut buf,
             Body::Length(5),
             b"HEAD|",
-            Duration::from_secs(1),
+            stalls(1),
         )
         .await
         .expect("copy");
@@ -157,7 +213,7 @@ mod tests {
             &mut buf,
             Body::Length(5),
             b"",
-            Duration::from_secs(1),
+            stalls(1),
         )
         .await;
         assert!(matches!(short, Err(CopyError::Truncated)), "{short:?}");
@@ -168,7 +224,7 @@ mod tests {
             &mut buf,
             Body::UntilClose,
             b"",
-            Duration::from_secs(1),
+            stalls(1),
         )
         .await
         .expect("until close");
@@ -188,7 +244,7 @@ mod tests {
             &mut buf,
             Body::Chunked(Chunked::default()),
             b"",
-            Duration::from_secs(1),
+            stalls(1),
         )
         .await
         .expect("copy");
@@ -207,7 +263,7 @@ mod tests {
             &mut buf,
             Body::Length(1),
             b"",
-            Duration::from_secs(5),
+            stalls(5),
         )
         .await;
         assert!(matches!(stalled, Err(CopyError::Stalled(_))), "{stalled:?}");
