@@ -92,9 +92,163 @@ fn finish(draft: spec::Draft, path: &Path, mut d: Diagnostics) -> Result<Loaded,
 }
 
 fn read_file(path: &Path) -> Result<String, Errors> {
-    std::fs::read_to_string(path).map_err(|error| {
+    read_config_file(path).map_err(|message| {
         let mut d = Diagnostics::default();
-        d.push_error(Diagnostic::file(path, format!("cannot read: {error}")));
+        d.push_error(Diagnostic::file(path, message));
         d.into_result(()).expect_err("an error was pushed")
     })
+}
+
+/// The largest configuration file read, included ones too. keepalived.conf files are
+/// kilobytes; anything near this is a mistake (an include pattern that caught a log or an
+/// image) or an attempt to exhaust the reader's memory.
+pub(crate) const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a configuration file: a regular file (symlinks followed) of at most
+/// [`MAX_FILE_BYTES`], in UTF-8. A FIFO would block the reader until someone writes to it,
+/// and a device may never end, so their kind is refused before they are opened, and checked
+/// again on the opened file in case it was swapped in between. The error is the message
+/// to put after the file's name.
+pub(crate) fn read_config_file(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let cannot_read = |error: std::io::Error| format!("cannot read: {error}");
+    let before = std::fs::metadata(path).map_err(cannot_read)?;
+    regular(&before)?;
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let opened = file.metadata().map_err(cannot_read)?;
+    if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
+        return Err("refused: the file was replaced while being opened".to_owned());
+    }
+    regular(&opened)?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot_read)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "refused: larger than {} MiB; a configuration file is not that big",
+            MAX_FILE_BYTES / (1024 * 1024)
+        ));
+    }
+    Ok(text)
+}
+
+/// Ok for a regular file, the refusal for anything else, and for one already too big.
+fn regular(metadata: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = metadata.file_type();
+    let what = if kind.is_file() {
+        if metadata.len() > MAX_FILE_BYTES {
+            return Err(format!(
+                "refused: {} bytes, larger than {} MiB; a configuration file is not that big",
+                metadata.len(),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ));
+        }
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Err(format!("refused: {what}, not a regular file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A fresh directory with a FIFO (`pipe`), a sparse 17 MiB file (`big.conf`) and a
+    /// small valid one (`ok.conf`).
+    fn hostile_files(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("baton-config-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe"))
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let big = std::fs::File::create(dir.join("big.conf")).expect("big");
+        big.set_len(MAX_FILE_BYTES + 1024 * 1024).expect("sparse");
+        std::fs::write(dir.join("ok.conf"), "global_defs {\n}\n").expect("ok");
+        dir
+    }
+
+    fn messages(errors: &Errors) -> Vec<String> {
+        errors.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_fifo_a_device_or_a_huge_file_is_refused_as_the_file_to_read() {
+        let dir = hostile_files("top");
+        for (file, refusal) in [
+            (dir.join("pipe"), "refused: a FIFO, not a regular file"),
+            (
+                PathBuf::from("/dev/zero"),
+                "refused: a character device, not a regular file",
+            ),
+            (dir.join("big.conf"), "larger than 16 MiB"),
+            (dir.clone(), "refused: a directory, not a regular file"),
+        ] {
+            let errors = load_keepalived(&file).expect_err("refused");
+            let text = messages(&errors).join("\n");
+            assert!(
+                text.starts_with(&format!("{}: ", file.display())) && text.contains(refusal),
+                "{text}"
+            );
+            assert!(load_toml(&file).is_err());
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn includes_of_a_fifo_a_device_or_a_huge_file_are_refused_at_their_line() {
+        let dir = hostile_files("include");
+        let main = dir.join("keepalived.conf");
+        let text = "include ok.conf\ninclude pipe\ninclude /dev/zero\ninclude big.conf\n\
+                    include p*e\n";
+        let errors = parse_keepalived(text, &main).expect_err("refused");
+        let at = |line: u32, pattern: &str, file: &Path, refusal: &str| {
+            format!(
+                "{}:{line}: include {pattern}: {}: refused: {refusal}",
+                main.display(),
+                file.display()
+            )
+        };
+        let pipe = dir.join("pipe");
+        let found = messages(&errors);
+        for expected in [
+            at(2, "pipe", &pipe, "a FIFO, not a regular file"),
+            at(
+                3,
+                "/dev/zero",
+                Path::new("/dev/zero"),
+                "a character device, not a regular file",
+            ),
+            at(5, "p*e", &pipe, "a FIFO, not a regular file"),
+        ] {
+            assert!(found.contains(&expected), "{expected}\nin {found:#?}");
+        }
+        let big = format!("{}:4: include big.conf: ", main.display());
+        assert!(
+            found
+                .iter()
+                .any(|e| e.starts_with(&big) && e.contains("larger than 16 MiB")),
+            "{found:#?}"
+        );
+        assert_eq!(found.len(), 4, "ok.conf is fine: {found:#?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

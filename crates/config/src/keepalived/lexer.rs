@@ -176,7 +176,8 @@ impl Lexer<'_> {
                     let before = files.len();
                     for entry in paths {
                         match entry {
-                            Ok(path) if path.is_file() => files.push(path),
+                            // Not skipped: a FIFO or a device that matches is refused.
+                            Ok(path) if !path.is_dir() => files.push(path),
                             Ok(_) => {}
                             Err(error) => self.d.error(at, format!("include {pattern}: {error}")),
                         }
@@ -205,12 +206,12 @@ impl Lexer<'_> {
                 );
                 continue;
             }
-            let text = match std::fs::read_to_string(&file) {
+            let text = match crate::read_config_file(&file) {
                 Ok(text) => text,
-                Err(error) => {
+                Err(message) => {
                     self.d.error(
                         at,
-                        format!("include {pattern}: cannot read {}: {error}", file.display()),
+                        format!("include {pattern}: {}: {message}", file.display()),
                     );
                     continue;
                 }
