@@ -2,6 +2,8 @@
 //! prints it). The JSON field names are a stable interface (ARCHITECTURE.md).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +16,70 @@ pub(crate) struct Status {
     /// Every L4 virtual server (keepalived's `virtual_server`), in name order.
     #[serde(default)]
     pub(crate) virtual_servers: Vec<VirtualServerEntry>,
+    /// VRRP packets dropped before any instance saw them: by the socket readers (too large,
+    /// malformed, a full queue, or by the kernel for a full socket buffer), by socket and
+    /// reason, zero counts left out.
+    #[serde(default)]
+    pub(crate) vrrp_receive_dropped: Vec<ReceiveDropEntry>,
+    /// VRRP packets that decoded far enough to be dispatched but that no instance claims (an
+    /// unknown VRID, or too malformed to tell), by the engine's reason, zero counts left out.
+    #[serde(default)]
+    pub(crate) vrrp_unclaimed_dropped: BTreeMap<String, u64>,
+}
+
+/// Dropped packets of one socket for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(crate) struct ReceiveDropEntry {
+    pub(crate) interface: String,
+    /// `ipv4` or `ipv6`.
+    pub(crate) family: String,
+    /// `oversized`, `malformed`, `queue_full` or `kernel_overflow`.
+    pub(crate) reason: String,
+    pub(crate) count: u64,
+}
+
+/// The socket readers' drop counters, for [`Status::of`]. Process-wide because readers are
+/// restarted on reload while the counts must go on, and because [`Status::of`] is what the
+/// protocol loop calls after every input: counts reach `baton status` and the metrics with
+/// the next input (at most an advert interval later) without a channel of their own.
+#[derive(Debug, Default)]
+pub(crate) struct ReceiveDrops {
+    counters: Mutex<BTreeMap<SocketReason, Arc<AtomicU64>>>,
+}
+
+/// Interface, family, reason.
+type SocketReason = (String, String, &'static str);
+
+pub(crate) static RECEIVE_DROPS: ReceiveDrops = ReceiveDrops {
+    counters: Mutex::new(BTreeMap::new()),
+};
+
+impl ReceiveDrops {
+    /// The counter for one socket and reason, made on first use; a reader keeps it.
+    pub(crate) fn counter(
+        &self,
+        interface: &str,
+        family: &str,
+        reason: &'static str,
+    ) -> Arc<AtomicU64> {
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (interface.to_owned(), family.to_owned(), reason);
+        Arc::clone(counters.entry(key).or_default())
+    }
+
+    fn snapshot(&self) -> Vec<ReceiveDropEntry> {
+        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        counters
+            .iter()
+            .map(|((interface, family, reason), count)| ReceiveDropEntry {
+                interface: interface.clone(),
+                family: family.clone(),
+                reason: (*reason).to_owned(),
+                count: count.load(Ordering::Relaxed),
+            })
+            .filter(|entry| entry.count > 0)
+            .collect()
+    }
 }
 
 /// One L4 virtual server as it is now.
@@ -139,6 +205,15 @@ pub(crate) struct InstanceStatus {
     pub(crate) dropped: BTreeMap<String, u64>,
 }
 
+/// Non-zero drop counts by the engine's reason.
+fn dropped_by_reason(stats: &baton_vrrp::Stats) -> BTreeMap<String, u64> {
+    baton_vrrp::DropReason::ALL
+        .iter()
+        .map(|&reason| (reason.as_str().to_owned(), stats.dropped(reason)))
+        .filter(|&(_, count)| count > 0)
+        .collect()
+}
+
 impl Status {
     /// The engine's view, as operators read it.
     pub(crate) fn of(router: &baton_vrrp::Router) -> Status {
@@ -147,11 +222,7 @@ impl Status {
             .map(|(_, instance)| {
                 let config = instance.config();
                 let stats = instance.stats();
-                let dropped = baton_vrrp::DropReason::ALL
-                    .iter()
-                    .map(|&reason| (reason.as_str().to_owned(), stats.dropped(reason)))
-                    .filter(|&(_, count)| count > 0)
-                    .collect();
+                let dropped = dropped_by_reason(stats);
                 InstanceStatus {
                     name: config.name.clone(),
                     vrid: config.vrid.get(),
@@ -173,10 +244,13 @@ impl Status {
                 }
             })
             .collect();
+        let unclaimed = router.unclaimed_stats();
         Status {
             vrrp,
             backends: Vec::new(),
             virtual_servers: Vec::new(),
+            vrrp_receive_dropped: RECEIVE_DROPS.snapshot(),
+            vrrp_unclaimed_dropped: dropped_by_reason(unclaimed),
         }
     }
 
@@ -226,6 +300,9 @@ impl Status {
             ],
             &instances,
         ));
+        if let Some(line) = self.render_receive_drops() {
+            out.push_str(&line);
+        }
         if !self.backends.is_empty() {
             let servers: Vec<Vec<String>> = self
                 .backends
@@ -258,6 +335,20 @@ impl Status {
             out.push_str(&self.render_virtual_servers());
         }
         out
+    }
+
+    /// One line for the VRRP packets no instance saw, when there are any.
+    fn render_receive_drops(&self) -> Option<String> {
+        let sockets = self
+            .vrrp_receive_dropped
+            .iter()
+            .map(|d| format!("{}={} ({} {})", d.reason, d.count, d.interface, d.family));
+        let unclaimed = self
+            .vrrp_unclaimed_dropped
+            .iter()
+            .map(|(reason, count)| format!("{reason}={count} (no instance)"));
+        let all: Vec<String> = sockets.chain(unclaimed).collect();
+        (!all.is_empty()).then(|| format!("  dropped before any instance: {}\n", all.join(", ")))
     }
 
     fn render_virtual_servers(&self) -> String {
@@ -424,7 +515,44 @@ mod tests {
                 admin: "drain".into(),
             }],
             virtual_servers: vec![VirtualServerEntry::example()],
+            vrrp_receive_dropped: vec![ReceiveDropEntry {
+                interface: "eth0".into(),
+                family: "ipv4".into(),
+                reason: "oversized".into(),
+                count: 7,
+            }],
+            vrrp_unclaimed_dropped: BTreeMap::from([("vrid".into(), 2)]),
         }
+    }
+
+    #[test]
+    fn drops_before_any_instance_are_shown() {
+        let text = sample().render();
+        assert!(
+            text.contains(
+                "dropped before any instance: oversized=7 (eth0 ipv4), vrid=2 (no instance)"
+            ),
+            "{text}"
+        );
+        assert!(!Status::default().render().contains("dropped before"));
+        let json = serde_json::to_value(sample()).expect("serializes");
+        assert_eq!(json["vrrp_receive_dropped"][0]["reason"], "oversized");
+        assert_eq!(json["vrrp_unclaimed_dropped"]["vrid"], 2);
+    }
+
+    #[test]
+    fn receive_drop_counters_are_kept_per_socket_and_reason() {
+        let drops = ReceiveDrops::default();
+        drops
+            .counter("eth9", "ipv4", "oversized")
+            .fetch_add(2, Ordering::Relaxed);
+        drops
+            .counter("eth9", "ipv4", "oversized")
+            .fetch_add(1, Ordering::Relaxed);
+        drops.counter("eth9", "ipv6", "malformed");
+        let snapshot = drops.snapshot();
+        assert_eq!(snapshot.len(), 1, "zero counts are left out: {snapshot:?}");
+        assert_eq!(snapshot[0].count, 3);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Ancillary data of a received IPv6 packet. IPv6 raw sockets do not deliver the IP header
+//! Ancillary data of a received packet. IPv6 raw sockets do not deliver the IP header
 //! (raw(7), ipv6(7)), so the hop limit and the destination come as control messages, asked for
-//! with IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO.
+//! with IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO. Both families ask for SO_RXQ_OVFL (socket(7)):
+//! how many packets the kernel dropped so far because the socket's receive queue was full.
 //!
 //! nix 0.29 decodes IPV6_PKTINFO but not IPV6_HOPLIMIT, so the control buffer is read here, as
 //! bytes: a sequence of `struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; }`
@@ -16,19 +17,23 @@ const HEADER_LEN: usize = (ALIGN + 4 + 4).div_ceil(ALIGN) * ALIGN;
 /// `struct in6_pktinfo { struct in6_addr ipi6_addr; unsigned int ipi6_ifindex; }`
 const PKTINFO_LEN: usize = 16 + 4;
 
-/// What the kernel told about a received IPv6 packet.
+/// What the kernel told about a received packet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Ipv6Ancillary {
+pub(crate) struct Ancillary {
     pub(crate) hop_limit: Option<u8>,
     pub(crate) dst: Option<Ipv6Addr>,
     pub(crate) ifindex: Option<u32>,
+    /// SO_RXQ_OVFL: packets dropped on this socket since it was opened (sent only once the
+    /// count is not zero).
+    pub(crate) overflow: Option<u32>,
 }
 
-/// Reads IPV6_HOPLIMIT and IPV6_PKTINFO out of a control buffer; skips every other message.
+/// Reads IPV6_HOPLIMIT, IPV6_PKTINFO and SO_RXQ_OVFL out of a control buffer; skips every
+/// other message.
 /// Stops at the first header that is zero, short or runs past the buffer, so no input makes it
 /// panic or read out of bounds.
-pub(crate) fn parse_ipv6(control: &[u8]) -> Ipv6Ancillary {
-    let mut found = Ipv6Ancillary::default();
+pub(crate) fn parse(control: &[u8]) -> Ancillary {
+    let mut found = Ancillary::default();
     let mut offset = 0;
     while let Some(header) = control
         .get(offset..)
@@ -51,6 +56,9 @@ pub(crate) fn parse_ipv6(control: &[u8]) -> Ipv6Ancillary {
                 octets.copy_from_slice(&data[..16]);
                 found.dst = Some(Ipv6Addr::from(octets));
                 found.ifindex = Some(native_u32(&data[16..20]));
+            }
+            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) if data.len() >= 4 => {
+                found.overflow = Some(native_u32(&data[..4]));
             }
             _ => {}
         }
@@ -118,20 +126,21 @@ mod tests {
     #[test]
     fn reads_pktinfo_and_hop_limit_in_either_order() {
         let dst: Ipv6Addr = "ff02::12".parse().unwrap();
-        let expected = Ipv6Ancillary {
+        let expected = Ancillary {
             hop_limit: Some(255),
             dst: Some(dst),
             ifindex: Some(7),
+            overflow: None,
         };
 
         let mut buffer = pktinfo(dst, 7);
         buffer.extend(hop_limit(255));
         buffer.resize(128, 0);
-        assert_eq!(parse_ipv6(&buffer), expected);
+        assert_eq!(parse(&buffer), expected);
 
         let mut buffer = hop_limit(255);
         buffer.extend(pktinfo(dst, 7));
-        assert_eq!(parse_ipv6(&buffer), expected);
+        assert_eq!(parse(&buffer), expected);
     }
 
     #[test]
@@ -143,20 +152,29 @@ mod tests {
             &0xc0i32.to_ne_bytes(),
         ));
         buffer.extend(hop_limit(64));
-        assert_eq!(parse_ipv6(&buffer).hop_limit, Some(64));
-        assert_eq!(parse_ipv6(&buffer).dst, None);
+        assert_eq!(parse(&buffer).hop_limit, Some(64));
+        assert_eq!(parse(&buffer).dst, None);
+    }
+
+    #[test]
+    fn reads_the_overflow_count() {
+        let mut buffer = cmsg(libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &42u32.to_ne_bytes());
+        buffer.extend(hop_limit(255));
+        let parsed = parse(&buffer);
+        assert_eq!(parsed.overflow, Some(42));
+        assert_eq!(parsed.hop_limit, Some(255));
     }
 
     #[test]
     fn missing_messages_are_none() {
-        assert_eq!(parse_ipv6(&[]), Ipv6Ancillary::default());
-        assert_eq!(parse_ipv6(&[0; 64]), Ipv6Ancillary::default());
+        assert_eq!(parse(&[]), Ancillary::default());
+        assert_eq!(parse(&[0; 64]), Ancillary::default());
     }
 
     #[test]
     fn out_of_range_hop_limit_is_none() {
-        assert_eq!(parse_ipv6(&hop_limit(-1)).hop_limit, None);
-        assert_eq!(parse_ipv6(&hop_limit(256)).hop_limit, None);
+        assert_eq!(parse(&hop_limit(-1)).hop_limit, None);
+        assert_eq!(parse(&hop_limit(256)).hop_limit, None);
     }
 
     #[test]
@@ -165,19 +183,19 @@ mod tests {
         let mut cut = pktinfo(Ipv6Addr::LOCALHOST, 1);
         cut.truncate(HEADER_LEN + 3);
         buffer.extend(cut);
-        let parsed = parse_ipv6(&buffer);
+        let parsed = parse(&buffer);
         assert_eq!(parsed.hop_limit, Some(255));
         assert_eq!(parsed.dst, None);
 
         // A pktinfo whose cmsg_len is too small to hold the structure is skipped, not read.
         let short = cmsg(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &[0xff; 8]);
-        assert_eq!(parse_ipv6(&short).dst, None);
+        assert_eq!(parse(&short).dst, None);
     }
 
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            let _ = parse_ipv6(&bytes);
+            let _ = parse(&bytes);
         }
 
         #[test]
@@ -188,7 +206,7 @@ mod tests {
             bytes.extend_from_slice(&level.to_ne_bytes());
             bytes.extend_from_slice(&kind.to_ne_bytes());
             bytes.extend(tail);
-            let _ = parse_ipv6(&bytes);
+            let _ = parse(&bytes);
         }
     }
 }

@@ -65,6 +65,14 @@ pub(crate) enum HeaderError {
     },
 }
 
+/// The source address of a packet that was cut short (a truncated read), when at least the
+/// fixed header is there and says IPv4.
+pub(crate) fn source(packet: &[u8]) -> Option<Ipv4Addr> {
+    let header = packet.get(..field::MIN_HEADER_LEN)?;
+    let octets: [u8; 4] = header[field::SOURCE].try_into().ok()?;
+    (header[0] >> 4 == 4).then(|| Ipv4Addr::from(octets))
+}
+
 /// Parses the IPv4 header at the start of `packet`. Checks every length before reading, so no
 /// input makes it panic. Bytes past Total Length (there should be none) are not payload.
 pub(crate) fn parse(packet: &[u8]) -> Result<Ipv4Header, HeaderError> {

@@ -38,7 +38,9 @@ pub use family::Family;
 pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
 pub use link_watcher::LinkWatcher;
 pub use ndisc::send_unsolicited_na;
-pub use vrrp_socket::{Membership, Received, VrrpSocket};
+pub use vrrp_socket::{
+    DiscardReason, Discarded, Incoming, Membership, RECEIVE_BUFFER, Received, VrrpSocket,
+};
 
 /// IP protocol number of VRRP (RFC 5798 §5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;

@@ -12,6 +12,15 @@
 //!   hears no multicast advertisements at all (Linux otherwise delivers the multicast a raw
 //!   socket's neighbours joined).
 //!
+//! What arrives is untrusted: anyone on the link can send IP protocol 112. A read never
+//! fails on a packet, whatever it holds: one that cannot be an advertisement (larger than any
+//! advertisement can be, or with a broken header) is taken off the socket and reported as
+//! [`Incoming::Discarded`] with its reason, so the caller counts it and reads on at once.
+//! A 9,000-byte packet costs one `recvmsg` of [`RECEIVE_BUFFER`] bytes (MSG_TRUNC gives its
+//! real length; the kernel throws the rest away). The receive queue is enlarged, and the
+//! packets the kernel still drops because it was full are counted (SO_RXQ_OVFL,
+//! [`VrrpSocket::overflow_drops`]).
+//!
 //! The VRRPv3 checksum is computed and checked by the engine, so IPV6_CHECKSUM stays off (the
 //! kernel neither fills nor verifies it; keepalived turns it on, the bytes on the wire are the
 //! same, and here a bad checksum reaches the engine's statistics instead of vanishing).
@@ -21,6 +30,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::sys::socket::{
     self, ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg, setsockopt,
@@ -40,8 +50,18 @@ const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 const TTL: u32 = 255;
 /// IPTOS_PREC_INTERNETCONTROL, as keepalived.
 const TOS: u32 = 0xc0;
-/// Room for IPV6_PKTINFO and IPV6_HOPLIMIT (CMSG_SPACE 40 + 24 on 64-bit) with margin.
+/// Room for IPV6_PKTINFO, IPV6_HOPLIMIT and SO_RXQ_OVFL (CMSG_SPACE 40 + 24 + 24 on
+/// 64-bit) with margin.
 const CONTROL_LEN: usize = 128;
+/// The receive queue asked for (SO_RCVBUFFORCE, else SO_RCVBUF up to net.core.rmem_max): a
+/// burst of junk queued ahead of a real advert waits there instead of pushing it out.
+const RECEIVE_QUEUE_BYTES: usize = 4 << 20;
+
+/// A buffer this large holds any VRRP packet a socket can deliver: for IPv4 a 60-byte IP
+/// header, the 8-byte VRRP header, 255 addresses of 16 bytes (more than IPv4 needs) and 8
+/// bytes of VRRPv2 authentication; for IPv6 (no IP header) the same less the header. Pass
+/// one to [`VrrpSocket::recv`]; anything larger is not an advertisement.
+pub const RECEIVE_BUFFER: usize = 60 + 8 + 255 * 16 + 8;
 
 /// Whether the socket joins the VRRP multicast group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +70,51 @@ pub enum Membership {
     Multicast,
     /// keepalived's `unicast_peer`: join nothing, hear only packets addressed to this host.
     Unicast,
+}
+
+/// What one read from the socket gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Incoming {
+    Packet(Received),
+    /// Taken off the socket and thrown away: it cannot be an advertisement.
+    Discarded(Discarded),
+}
+
+/// A packet read and thrown away, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discarded {
+    pub reason: DiscardReason,
+    /// Its length as the kernel had it (before truncation to the buffer).
+    pub len: usize,
+    /// The sender, when known.
+    pub src: Option<IpAddr>,
+    /// What was wrong, for a log line.
+    pub detail: String,
+}
+
+/// Why [`Discarded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DiscardReason {
+    /// Larger than the buffer (see [`RECEIVE_BUFFER`]): a 9,000-byte packet, say, or a
+    /// reassembled fragment train. The kernel truncated it; it was never copied whole.
+    Oversized,
+    /// A broken IPv4 header, a protocol other than 112, or (IPv6) the control messages the
+    /// kernel always sends missing or truncated.
+    Malformed,
+}
+
+impl DiscardReason {
+    pub const ALL: [DiscardReason; 2] = [DiscardReason::Oversized, DiscardReason::Malformed];
+
+    /// Stable label for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscardReason::Oversized => "oversized",
+            DiscardReason::Malformed => "malformed",
+        }
+    }
 }
 
 /// One received packet: who sent it, to which address, with what TTL, and where the VRRP
@@ -69,6 +134,8 @@ pub struct VrrpSocket {
     interface: String,
     index: u32,
     family: Family,
+    /// The last SO_RXQ_OVFL count the kernel sent.
+    overflow: AtomicU32,
 }
 
 impl fmt::Debug for VrrpSocket {
@@ -123,6 +190,7 @@ impl VrrpSocket {
             interface: interface.to_owned(),
             index,
             family,
+            overflow: AtomicU32::new(0),
         })
     }
 
@@ -134,25 +202,35 @@ impl VrrpSocket {
         self.family
     }
 
-    /// Waits for the next VRRP packet. The packet is read into `buf` (1500 bytes hold any
-    /// advertisement; a packet larger than `buf` is an `InvalidData` error, not silently cut).
-    /// Malformed IPv4 headers or missing IPv6 ancillary data are `InvalidData` errors too: the
-    /// socket stays usable, so count them and call again.
+    /// Waits for the next packet and reads it into `buf` ([`RECEIVE_BUFFER`] bytes hold any
+    /// advertisement). A packet that cannot be an advertisement (larger than `buf`, or
+    /// malformed) is [`Incoming::Discarded`], not an error: count it and call again at once.
+    /// An error is the socket's, not a packet's.
     ///
     /// Cancel-safe: a packet is only taken off the socket by a poll that returns it.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        match self.family {
-            Family::Ipv4 => {
-                self.socket
-                    .async_io(Interest::READABLE, |s| recv_v4(s, buf))
-                    .await
-            }
-            Family::Ipv6 => {
-                self.socket
-                    .async_io(Interest::READABLE, |s| recv_v6(s, buf))
-                    .await
-            }
-        }
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Incoming> {
+        let family = self.family;
+        self.socket
+            .async_io(Interest::READABLE, |s| {
+                let mut control = vec![0u8; CONTROL_LEN];
+                let read = read(s, family, buf, &mut control)?;
+                let ancillary = cmsg::parse(&control);
+                if let Some(count) = ancillary.overflow {
+                    self.overflow.store(count, Ordering::Relaxed);
+                }
+                Ok(match family {
+                    Family::Ipv4 => incoming_v4(&read, buf),
+                    Family::Ipv6 => incoming_v6(&read, &ancillary),
+                })
+            })
+            .await
+    }
+
+    /// Packets the kernel dropped since the socket was opened because its receive queue was
+    /// full (SO_RXQ_OVFL, as last reported with a received packet). They never reached
+    /// [`VrrpSocket::recv`]; among them may have been real advertisements.
+    pub fn overflow_drops(&self) -> u32 {
+        self.overflow.load(Ordering::Relaxed)
     }
 
     /// Sends `payload` (a VRRP message) from `src` to `dst`, a multicast group or a unicast
@@ -203,7 +281,20 @@ fn at(operation: &'static str) -> impl FnOnce(io::Error) -> (&'static str, io::E
     move |source| (operation, source)
 }
 
+/// What both families share: a large receive queue, and the count of what overflows it.
+fn configure_receive(socket: &Socket) -> Setup {
+    if setsockopt(socket, socket::sockopt::RcvBufForce, &RECEIVE_QUEUE_BYTES).is_err() {
+        // Without CAP_NET_ADMIN: as much as net.core.rmem_max allows.
+        socket
+            .set_recv_buffer_size(RECEIVE_QUEUE_BYTES)
+            .map_err(at("setting SO_RCVBUF"))?;
+    }
+    setsockopt(socket, socket::sockopt::RxqOvfl, &1)
+        .map_err(|errno| ("setting SO_RXQ_OVFL", errno.into()))
+}
+
 fn configure_v4(socket: &Socket, index: u32, membership: Membership) -> Setup {
+    configure_receive(socket)?;
     socket.set_ttl_v4(TTL).map_err(at("setting IP_TTL"))?;
     socket
         .set_multicast_ttl_v4(TTL)
@@ -226,6 +317,7 @@ fn configure_v4(socket: &Socket, index: u32, membership: Membership) -> Setup {
 }
 
 fn configure_v6(socket: &Socket, index: u32, membership: Membership) -> Setup {
+    configure_receive(socket)?;
     socket
         .set_unicast_hops_v6(TTL)
         .map_err(at("setting IPV6_UNICAST_HOPS"))?;
@@ -267,28 +359,86 @@ fn unsupported_is_ok(error: io::Error) -> io::Result<()> {
     }
 }
 
-fn invalid(message: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message)
+/// One `recvmsg`: the datagram's length as the kernel had it, the flags, the source (IPv6).
+struct Read {
+    len: usize,
+    buf_len: usize,
+    flags: MsgFlags,
+    src: Option<Ipv6Addr>,
+}
+
+/// Reads one datagram. MSG_TRUNC makes the length the datagram's real one, so a packet larger
+/// than `buf` is seen as such; the kernel drops what did not fit. `control` must be zeroed:
+/// the parser stops at the first zero-length header.
+fn read(
+    socket: &Socket,
+    family: Family,
+    buf: &mut [u8],
+    control: &mut Vec<u8>,
+) -> io::Result<Read> {
+    let buf_len = buf.len();
+    let mut iov = [IoSliceMut::new(buf)];
+    let fd = socket.as_raw_fd();
+    let (len, flags, src) = match family {
+        Family::Ipv4 => {
+            let message = recvmsg::<SockaddrIn>(fd, &mut iov, Some(control), MsgFlags::MSG_TRUNC)?;
+            (message.bytes, message.flags, None)
+        }
+        Family::Ipv6 => {
+            let message = recvmsg::<SockaddrIn6>(fd, &mut iov, Some(control), MsgFlags::MSG_TRUNC)?;
+            let src = message.address.map(|address| address.ip());
+            (message.bytes, message.flags, src)
+        }
+    };
+    Ok(Read {
+        len,
+        buf_len,
+        flags,
+        src,
+    })
+}
+
+fn discarded(reason: DiscardReason, read: &Read, src: Option<IpAddr>, detail: String) -> Incoming {
+    Incoming::Discarded(Discarded {
+        reason,
+        len: read.len,
+        src,
+        detail,
+    })
+}
+
+fn oversized(read: &Read) -> Option<String> {
+    (read.flags.contains(MsgFlags::MSG_TRUNC) || read.len > read.buf_len).then(|| {
+        format!(
+            "{}-byte packet is larger than any advertisement ({}-byte buffer)",
+            read.len, read.buf_len
+        )
+    })
 }
 
 /// IPv4 raw sockets deliver the IP header: everything needed is in the packet.
-fn recv_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
-    // MSG_TRUNC makes recv return the datagram's real length, so truncation is visible.
-    let len = socket::recv(socket.as_raw_fd(), buf, MsgFlags::MSG_TRUNC)?;
-    if len > buf.len() {
-        return Err(invalid(format!(
-            "{len}-byte packet does not fit a {}-byte buffer",
-            buf.len()
-        )));
+fn incoming_v4(read: &Read, buf: &[u8]) -> Incoming {
+    if let Some(detail) = oversized(read) {
+        // The source is in the part that was read, when there is a header at all.
+        let src = ipv4_header::source(&buf[..read.buf_len.min(read.len)]).map(IpAddr::from);
+        return discarded(DiscardReason::Oversized, read, src, detail);
     }
-    let header = ipv4_header::parse(&buf[..len]).map_err(|error| invalid(error.to_string()))?;
+    let header = match ipv4_header::parse(&buf[..read.len]) {
+        Ok(header) => header,
+        Err(error) => {
+            return discarded(DiscardReason::Malformed, read, None, error.to_string());
+        }
+    };
     if header.protocol != IPPROTO_VRRP {
-        return Err(invalid(format!(
-            "IP protocol {} is not VRRP",
-            header.protocol
-        )));
+        let detail = format!("IP protocol {} is not VRRP", header.protocol);
+        return discarded(
+            DiscardReason::Malformed,
+            read,
+            Some(header.src.into()),
+            detail,
+        );
     }
-    Ok(Received {
+    Incoming::Packet(Received {
         src: header.src.into(),
         dst: header.dst.into(),
         ttl: header.ttl,
@@ -298,45 +448,23 @@ fn recv_v4(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
 
 /// IPv6 raw sockets deliver only the payload; source comes from the socket address, hop limit
 /// and destination from control messages.
-fn recv_v6(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
-    // Zeroed every time: the parser stops at the first zero-length header.
-    let mut control = vec![0u8; CONTROL_LEN];
-    let buf_len = buf.len();
-    let (len, flags, src) = {
-        let mut iov = [IoSliceMut::new(buf)];
-        let message = recvmsg::<SockaddrIn6>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut control),
-            MsgFlags::MSG_TRUNC,
-        )?;
-        (
-            message.bytes,
-            message.flags,
-            message.address.map(|address| address.ip()),
-        )
+fn incoming_v6(read: &Read, ancillary: &cmsg::Ancillary) -> Incoming {
+    let src = read.src.map(IpAddr::from);
+    if let Some(detail) = oversized(read) {
+        return discarded(DiscardReason::Oversized, read, src, detail);
+    }
+    let malformed = |detail: &str| discarded(DiscardReason::Malformed, read, src, detail.into());
+    if read.flags.contains(MsgFlags::MSG_CTRUNC) {
+        return malformed("control messages were truncated");
+    }
+    let (Some(source), Some(dst), Some(ttl)) = (src, ancillary.dst, ancillary.hop_limit) else {
+        return malformed("packet without a source, IPV6_PKTINFO or IPV6_HOPLIMIT");
     };
-    if flags.contains(MsgFlags::MSG_TRUNC) || len > buf_len {
-        return Err(invalid(format!(
-            "{len}-byte packet does not fit a {buf_len}-byte buffer"
-        )));
-    }
-    if flags.contains(MsgFlags::MSG_CTRUNC) {
-        return Err(invalid("control messages were truncated".to_owned()));
-    }
-    let ancillary = cmsg::parse_ipv6(&control);
-    let src = src.ok_or_else(|| invalid("packet without a source address".to_owned()))?;
-    let dst = ancillary
-        .dst
-        .ok_or_else(|| invalid("packet without IPV6_PKTINFO".to_owned()))?;
-    let ttl = ancillary
-        .hop_limit
-        .ok_or_else(|| invalid("packet without IPV6_HOPLIMIT".to_owned()))?;
-    Ok(Received {
-        src: src.into(),
+    Incoming::Packet(Received {
+        src: source,
         dst: dst.into(),
         ttl,
-        payload: 0..len,
+        payload: 0..read.len,
     })
 }
 

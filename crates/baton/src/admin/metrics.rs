@@ -32,6 +32,7 @@ pub(crate) fn render(status: &Status, frontends: &[FrontendMetrics]) -> String {
         1,
     );
     vrrp(&mut out, &status.vrrp);
+    vrrp_dropped_before_instances(&mut out, status);
     connections(&mut out, frontends);
     servers(&mut out, frontends);
     super::l4_metrics::render(&mut out, &status.virtual_servers);
@@ -179,6 +180,39 @@ fn vrrp(out: &mut Encoder, instances: &[InstanceStatus]) {
                 count,
             );
         }
+    }
+}
+
+/// Drops no instance counted: at the sockets, and packets no instance claims.
+fn vrrp_dropped_before_instances(out: &mut Encoder, status: &Status) {
+    let name = "baton_vrrp_receive_dropped_packets_total";
+    out.family(
+        name,
+        Kind::Counter,
+        "VRRP packets dropped at a socket before any instance saw them, by reason \
+         (oversized, malformed, queue_full, kernel_overflow).",
+    );
+    for d in &status.vrrp_receive_dropped {
+        let labels = [
+            ("interface", d.interface.as_str()),
+            ("family", d.family.as_str()),
+            ("reason", d.reason.as_str()),
+        ];
+        out.sample(name, &labels, d.count);
+    }
+    let name = "baton_vrrp_unclaimed_dropped_packets_total";
+    out.family(
+        name,
+        Kind::Counter,
+        "VRRP packets no instance claims (unknown VRID, or too malformed to tell), by reason.",
+    );
+    for reason in DropReason::ALL.map(DropReason::as_str) {
+        let count = status
+            .vrrp_unclaimed_dropped
+            .get(reason)
+            .copied()
+            .unwrap_or(0);
+        out.sample(name, &[("reason", reason)], count);
     }
 }
 
@@ -331,6 +365,13 @@ mod tests {
             vrrp: vec![instance("VI_1", "MASTER"), instance("VI_\"2\"", "BACKUP")],
             backends: Vec::new(),
             virtual_servers: vec![crate::status::VirtualServerEntry::example()],
+            vrrp_receive_dropped: vec![crate::status::ReceiveDropEntry {
+                interface: "eth0".into(),
+                family: "ipv4".into(),
+                reason: "oversized".into(),
+                count: 9,
+            }],
+            vrrp_unclaimed_dropped: [("vrid".to_owned(), 4)].into(),
         };
         let frontends = [frontend("web", &["127.0.0.1:8001", "[::1]:8002"])];
         let text = render(&status, &frontends);
@@ -344,6 +385,8 @@ mod tests {
             "baton_vrrp_adverts_sent_total",
             "baton_vrrp_adverts_received_total",
             "baton_vrrp_dropped_packets_total",
+            "baton_vrrp_receive_dropped_packets_total",
+            "baton_vrrp_unclaimed_dropped_packets_total",
             "baton_frontend_connections_active",
             "baton_frontend_connections_total",
             "baton_server_up",
@@ -370,6 +413,9 @@ mod tests {
             "baton_vrrp_effective_priority{vrrp_instance=\"VI_1\"} 130",
             "baton_vrrp_dropped_packets_total{vrrp_instance=\"VI_1\",reason=\"auth\"} 2",
             "baton_vrrp_dropped_packets_total{vrrp_instance=\"VI_1\",reason=\"ttl\"} 0",
+            "baton_vrrp_receive_dropped_packets_total{interface=\"eth0\",family=\"ipv4\",reason=\"oversized\"} 9",
+            "baton_vrrp_unclaimed_dropped_packets_total{reason=\"vrid\"} 4",
+            "baton_vrrp_unclaimed_dropped_packets_total{reason=\"length\"} 0",
             "baton_frontend_connections_total{frontend=\"web\"} 0",
             "baton_server_up{frontend=\"web\",backend=\"app\",server=\"[::1]:8002\"} 1",
             "baton_server_requests_total{frontend=\"web\",backend=\"app\",server=\"127.0.0.1:8001\",code=\"5xx\"} 0",
@@ -397,6 +443,6 @@ mod tests {
     #[test]
     fn no_instances_and_no_frontends_still_declare_every_family() {
         let text = render(&Status::default(), &[]);
-        assert_eq!(check_exposition(&text).len(), 24);
+        assert_eq!(check_exposition(&text).len(), 26);
     }
 }

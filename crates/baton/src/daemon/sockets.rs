@@ -1,9 +1,18 @@
 //! One raw VRRP socket per (interface, address family), a reader task for each, and sending
 //! adverts through the right one.
+//!
+//! Anyone on the link can send IP protocol 112, so the reader must not be the weak point: it
+//! never sleeps and never blocks on the protocol task. A packet that cannot be an advert
+//! (oversized, malformed) is discarded at the socket at the cost of one read; when the
+//! protocol task falls behind, the excess is dropped at the bounded queue. Every drop is
+//! counted by reason (`baton status`, `baton_vrrp_receive_dropped_packets_total`) and logged
+//! at most once per reason every [`LOG_EVERY`], with how many were not logged.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use baton_config::{Config, Family, VrrpInstance};
@@ -13,10 +22,18 @@ use tokio::task::JoinHandle;
 
 use super::{net_family, socket_keys};
 
-/// Large enough for any advertisement (255 IPv6 addresses + headers) with room to spare.
-const RECEIVE_BUFFER: usize = 8192;
 /// Packets waiting for the protocol task; beyond this a flood is dropped at the reader.
+/// At most 1024 x [`baton_net::RECEIVE_BUFFER`] bytes, whatever is sent.
 const INBOUND_QUEUE: usize = 1024;
+/// At most one log line per drop reason and socket this often.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+/// Packets a reader takes in a row before it lets other tasks of its thread run.
+const READ_BATCH: u32 = 64;
+/// Socket errors in a row (no packet between) after which the reader pauses briefly, so a
+/// socket that fails at once forever does not spin a core. Packets wait in the socket's queue
+/// meanwhile; a packet never causes an error (see `baton_net::Incoming`).
+const ERRORS_BEFORE_PAUSE: u32 = 100;
+const ERROR_PAUSE: Duration = Duration::from_millis(10);
 
 /// A received packet, handed to the protocol task.
 #[derive(Debug)]
@@ -76,33 +93,153 @@ impl Sockets {
     }
 }
 
+/// Why a reader dropped a packet, beyond what the socket discards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Reason {
+    Discarded(baton_net::DiscardReason),
+    /// The protocol task's queue was full.
+    QueueFull,
+    /// The kernel dropped it: the socket's receive queue was full (SO_RXQ_OVFL).
+    KernelOverflow,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Discarded(reason) => reason.as_str(),
+            Reason::QueueFull => "queue_full",
+            Reason::KernelOverflow => "kernel_overflow",
+        }
+    }
+}
+
+/// One reader's drop counters and rate-limited log.
+struct Drops {
+    interface: String,
+    family: &'static str,
+    counters: HashMap<Reason, Arc<AtomicU64>>,
+    /// Per reason: when the last line was logged, and drops since that were not.
+    logged: HashMap<Reason, (Instant, u64)>,
+}
+
+impl Drops {
+    fn new(interface: &str, family: baton_net::Family) -> Drops {
+        Drops {
+            interface: interface.to_owned(),
+            family: match family {
+                baton_net::Family::Ipv4 => "ipv4",
+                baton_net::Family::Ipv6 => "ipv6",
+            },
+            counters: HashMap::new(),
+            logged: HashMap::new(),
+        }
+    }
+
+    /// Counts `count` drops and logs, unless this reason was logged less than
+    /// [`LOG_EVERY`] ago.
+    fn count(&mut self, reason: Reason, count: u64, detail: impl FnOnce() -> String) {
+        let (interface, family) = (&self.interface, self.family);
+        self.counters
+            .entry(reason)
+            .or_insert_with(|| {
+                crate::status::RECEIVE_DROPS.counter(interface, family, reason.as_str())
+            })
+            .fetch_add(count, Ordering::Relaxed);
+        let now = Instant::now();
+        match self.logged.get_mut(&reason) {
+            Some((at, suppressed)) if now.duration_since(*at) < LOG_EVERY => {
+                *suppressed += count;
+            }
+            entry => {
+                let suppressed = entry.map_or(0, |(_, suppressed)| *suppressed);
+                tracing::warn!(
+                    interface = %self.interface,
+                    family = self.family,
+                    reason = reason.as_str(),
+                    suppressed,
+                    "dropped VRRP packet: {}; {suppressed} more dropped for this reason \
+                     since the last line (at most one line per {}s)",
+                    detail(),
+                    LOG_EVERY.as_secs(),
+                );
+                self.logged.insert(reason, (now, 0));
+            }
+        }
+    }
+}
+
 fn spawn_reader(
     interface: String,
     socket: Arc<baton_net::VrrpSocket>,
     inbound: mpsc::Sender<Inbound>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut buffer = vec![0; RECEIVE_BUFFER];
+        let mut buffer = vec![0; baton_net::RECEIVE_BUFFER];
+        let mut drops = Drops::new(&interface, socket.family());
+        let mut overflow_seen = 0u32;
+        let mut in_a_row = 0u32;
+        let mut errors = 0u32;
+        let mut error_logged: Option<Instant> = None;
         loop {
-            match socket.recv(&mut buffer).await {
-                Ok(received) => {
+            let incoming = socket.recv(&mut buffer).await;
+            let overflow = socket.overflow_drops();
+            if overflow != overflow_seen {
+                let lost = u64::from(overflow.wrapping_sub(overflow_seen));
+                overflow_seen = overflow;
+                drops.count(Reason::KernelOverflow, lost, || {
+                    format!("{lost} dropped by the kernel: the socket's receive queue was full")
+                });
+            }
+            match incoming {
+                Ok(baton_net::Incoming::Packet(received)) => {
+                    errors = 0;
+                    let src = received.src;
                     let packet = Inbound {
                         interface: interface.clone(),
-                        src: received.src,
+                        src,
                         dst: received.dst,
                         ttl: received.ttl,
                         payload: buffer[received.payload].to_vec(),
                     };
                     // A full queue means a flood; dropping here keeps the protocol task
                     // responsive, and a real master's adverts come again next interval.
-                    if let Err(mpsc::error::TrySendError::Closed(_)) = inbound.try_send(packet) {
-                        return;
+                    match inbound.try_send(packet) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            drops.count(Reason::QueueFull, 1, || {
+                                format!("from {src}: the protocol task's queue is full")
+                            });
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(%interface, "receiving: {error}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Ok(baton_net::Incoming::Discarded(discarded)) => {
+                    errors = 0;
+                    drops.count(Reason::Discarded(discarded.reason), 1, || {
+                        let src = discarded.src.map_or("?".to_owned(), |s| s.to_string());
+                        format!("from {src}: {}", discarded.detail)
+                    });
                 }
+                Ok(_) => errors = 0,
+                Err(error) => {
+                    errors += 1;
+                    let now = Instant::now();
+                    if error_logged.is_none_or(|at| now.duration_since(at) >= LOG_EVERY) {
+                        error_logged = Some(now);
+                        tracing::warn!(%interface, "receiving: {error} (at most one line per {}s)", LOG_EVERY.as_secs());
+                    }
+                    if errors >= ERRORS_BEFORE_PAUSE {
+                        errors = 0;
+                        tokio::time::sleep(ERROR_PAUSE).await;
+                    }
+                }
+            }
+            // A flood keeps the socket readable: yield now and then, so the tasks that share
+            // this thread (the protocol task among them) are not starved.
+            in_a_row += 1;
+            if in_a_row >= READ_BATCH {
+                in_a_row = 0;
+                tokio::task::yield_now().await;
             }
         }
     })

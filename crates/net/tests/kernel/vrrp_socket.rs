@@ -4,7 +4,7 @@ use std::io;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use baton_net::{Family, Membership, Received, VrrpSocket};
+use baton_net::{DiscardReason, Family, Incoming, Membership, Received, VrrpSocket};
 use baton_vrrp::{Advertisement, Centiseconds, ChecksumMode, Priority, VersionFields, Vrid};
 
 use crate::lab::{A_V4, A_V6, B_V4, B_V6, Lab, capture, first_frame, within};
@@ -42,10 +42,13 @@ fn vip_for(src: IpAddr) -> &'static str {
 /// Receives one packet and checks its addressing, TTL and bytes, and that it decodes as the
 /// advertisement that was sent (so the v3 checksum over src and dst is right).
 async fn expect(socket: &VrrpSocket, src: IpAddr, dst: IpAddr, sent: &[u8]) -> Received {
-    let mut buf = [0u8; 1500];
-    let received = within("a VRRP packet", socket.recv(&mut buf))
+    let mut buf = [0u8; baton_net::RECEIVE_BUFFER];
+    let incoming = within("a VRRP packet", socket.recv(&mut buf))
         .await
         .unwrap();
+    let Incoming::Packet(received) = incoming else {
+        panic!("expected a packet, got {incoming:?}");
+    };
     assert_eq!(received.src, src, "source");
     assert_eq!(received.dst, dst, "destination");
     assert_eq!(received.ttl, 255, "TTL / hop limit");
@@ -228,14 +231,30 @@ fn bad_calls_are_errors_not_panics() {
         let error = sock_a.send(ip(A_V6), ip(B_V4), b"x").await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
 
-        // A packet larger than the buffer is reported, and the socket keeps working.
+        // A packet larger than the buffer is discarded, not an error, and the socket keeps
+        // working.
         let payload = advert("10.99.0.100", ip(A_V4), ip(B_V4));
         sock_a.send(ip(A_V4), ip(B_V4), &payload).await.unwrap();
         let mut small = [0u8; 24];
-        let error = within("a packet", sock_b.recv(&mut small))
-            .await
-            .unwrap_err();
-        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        let incoming = within("a packet", sock_b.recv(&mut small)).await.unwrap();
+        let Incoming::Discarded(discarded) = incoming else {
+            panic!("expected a discard, got {incoming:?}");
+        };
+        assert_eq!(discarded.reason, DiscardReason::Oversized);
+        assert_eq!(discarded.len, 20 + payload.len());
+        assert_eq!(discarded.src, Some(ip(A_V4)));
+
+        // Nor is a 9,000-byte packet (sent in fragments, reassembled by the kernel) with a
+        // buffer that fits any advertisement.
+        let jumbo = vec![0x31; 9000];
+        sock_a.send(ip(A_V4), ip(B_V4), &jumbo).await.unwrap();
+        let mut buf = [0u8; baton_net::RECEIVE_BUFFER];
+        let incoming = within("a packet", sock_b.recv(&mut buf)).await.unwrap();
+        let Incoming::Discarded(discarded) = incoming else {
+            panic!("expected a discard, got {incoming:?}");
+        };
+        assert_eq!(discarded.reason, DiscardReason::Oversized);
+        assert_eq!(discarded.len, 20 + jumbo.len());
         sock_a.send(ip(A_V4), ip(B_V4), &payload).await.unwrap();
         expect(&sock_b, ip(A_V4), ip(B_V4), &payload).await;
 
