@@ -2,16 +2,19 @@
 //! between HTTP/1.1 and HTTP/2 (ALPN on TLS, the connection preface on plain TCP).
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::h1::Rewind;
 use crate::server::{Listener, Stop};
 
 /// How a listener's connections arrive.
@@ -65,11 +68,13 @@ pub(crate) async fn accept(
     // task, and each nested async fn keeps its own copy of its arguments for good.
     let Transport::Tls(acceptor) = &listener.transport else {
         let deadline = Instant::now() + listener.shared.config.limits.header_read_timeout;
+        let mut stream = stream;
+        let mut received = BytesMut::new();
         // Boxed, so that its state is freed once HTTP starts; made in a statement of its
         // own, since a temporary in the awaiting statement would keep its room in the task.
         let sniffing = Box::pin(until_stopped(
             &listener,
-            tokio::time::timeout_at(deadline, sniff(&stream)),
+            tokio::time::timeout_at(deadline, sniff(&mut stream, &mut received)),
         ));
         let protocol = match sniffing.await {
             None => return,
@@ -84,9 +89,13 @@ pub(crate) async fn accept(
         };
         if protocol == Protocol::Http1 {
             // Inline: most connections are plain HTTP/1.1, and their state is small.
-            return crate::h1::serve(&listener, stream, peer, permit, deadline).await;
+            return crate::h1::serve(&listener, stream, peer, permit, deadline, received).await;
         }
-        let http2 = serve_boxed(&listener, stream, peer, permit, protocol, deadline);
+        // hyper reads the preface again.
+        let stream = Rewind::new(stream, received.freeze());
+        let http2 = Box::pin(crate::conn::serve(
+            &listener, stream, peer, permit, protocol, deadline,
+        ));
         return http2.await;
     };
     // Boxed: inline, every plain connection would carry room for a TLS handshake and a TLS
@@ -159,59 +168,86 @@ where
         + 'static,
 {
     match protocol {
-        Protocol::Http1 => Box::pin(crate::h1::serve(listener, stream, peer, permit, deadline)),
+        Protocol::Http1 => Box::pin(crate::h1::serve(
+            listener,
+            stream,
+            peer,
+            permit,
+            deadline,
+            BytesMut::new(),
+        )),
         Protocol::Http2 => Box::pin(crate::conn::serve(
             listener, stream, peer, permit, protocol, deadline,
         )),
     }
 }
 
-/// Looks at the first bytes without taking them, so that HTTP/1.1 still reads them: HTTP/2
-/// if they are the connection preface, HTTP/1.1 as soon as they differ from it (or the
-/// client closed without a word).
-async fn sniff(stream: &TcpStream) -> std::io::Result<Protocol> {
-    let mut buf = [0u8; PREFACE.len()];
+/// Reads the first bytes into `received` until they tell: HTTP/2 if they are the
+/// connection preface, HTTP/1.1 as soon as they differ from it (or the client closed without
+/// a word). The bytes are read, not peeked: a peek of a partial preface would return at once
+/// for as long as those bytes sit unread, so waiting for the rest would mean polling. A read
+/// waits for new bytes, however few came before: a client that sends one byte and stalls
+/// costs one wake-up, not one per poll.
+async fn sniff<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    received: &mut BytesMut,
+) -> io::Result<Protocol> {
     loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 || buf[..n] != PREFACE[..n] {
+        let n = received.len().min(PREFACE.len());
+        if received[..n] != PREFACE[..n] {
             return Ok(Protocol::Http1);
         }
         if n == PREFACE.len() {
             return Ok(Protocol::Http2);
         }
-        // The start of the preface, and the rest not here yet. Peeking again would return at
-        // once with the same bytes (the socket stays readable), so wait a moment instead.
-        // Real clients send the preface in one segment; this is for the odd one that doesn't.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // As much as comes: for HTTP/1.1 this is the start of the request head.
+        received.reserve(4096);
+        if stream.read_buf(received).await? == 0 {
+            return Ok(Protocol::Http1);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+    use tokio::io::{AsyncWriteExt as _, ReadBuf};
 
-    /// What the server side sniffs after the client sent `bytes` and closed.
-    async fn sniffed(bytes: &[u8]) -> Protocol {
-        let (mut client, server) = crate::test_support::connected_pair().await;
+    /// What the server side sniffs after the client sent `bytes` and closed, and what it
+    /// read.
+    async fn sniffed(bytes: &[u8]) -> (Protocol, BytesMut) {
+        let (mut client, mut server) = crate::test_support::connected_pair().await;
         client.write_all(bytes).await.expect("write");
         drop(client);
-        sniff(&server).await.expect("sniff")
+        let mut received = BytesMut::new();
+        let protocol = sniff(&mut server, &mut received).await.expect("sniff");
+        (protocol, received)
     }
 
     #[tokio::test]
     async fn preface_is_http2_and_anything_else_http1() {
-        assert_eq!(sniffed(PREFACE).await, Protocol::Http2);
-        assert_eq!(sniffed(b"GET / HTTP/1.1\r\n").await, Protocol::Http1);
-        assert_eq!(sniffed(b"POST / HTTP/1.1\r\n").await, Protocol::Http1);
-        assert_eq!(sniffed(b"PRIX").await, Protocol::Http1);
-        assert_eq!(sniffed(b"").await, Protocol::Http1, "closed at once");
+        assert_eq!(sniffed(PREFACE).await.0, Protocol::Http2);
+        assert_eq!(sniffed(b"GET / HTTP/1.1\r\n").await.0, Protocol::Http1);
+        assert_eq!(sniffed(b"POST / HTTP/1.1\r\n").await.0, Protocol::Http1);
+        assert_eq!(sniffed(b"PRIX").await.0, Protocol::Http1);
+        assert_eq!(
+            sniffed(b"PRI").await.0,
+            Protocol::Http1,
+            "closed mid-preface"
+        );
+        assert_eq!(sniffed(b"").await.0, Protocol::Http1, "closed at once");
     }
 
     #[tokio::test]
     async fn preface_in_pieces_is_waited_for() {
-        let (mut client, server) = crate::test_support::connected_pair().await;
-        let sniffing = tokio::spawn(async move { sniff(&server).await.expect("sniff") });
+        let (mut client, mut server) = crate::test_support::connected_pair().await;
+        let sniffing = tokio::spawn(async move {
+            let mut received = BytesMut::new();
+            sniff(&mut server, &mut received).await.expect("sniff")
+        });
         client.write_all(&PREFACE[..5]).await.expect("write");
         let mut sniffing = std::pin::pin!(sniffing);
         // With only the start of the preface there, no answer is possible yet.
@@ -222,17 +258,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sniffing_takes_no_bytes() {
-        let (mut client, mut server) = crate::test_support::connected_pair().await;
-        client
-            .write_all(b"GET / HTTP/1.1\r\n")
-            .await
-            .expect("write");
-        assert_eq!(sniff(&server).await.expect("sniff"), Protocol::Http1);
-        let mut buf = [0u8; 16];
-        tokio::io::AsyncReadExt::read_exact(&mut server, &mut buf)
-            .await
-            .expect("read");
-        assert_eq!(&buf, b"GET / HTTP/1.1\r\n");
+    async fn what_sniffing_read_is_kept_for_http() {
+        let (_, received) = sniffed(b"GET / HTTP/1.1\r\n").await;
+        assert_eq!(&received[..], b"GET / HTTP/1.1\r\n");
+        let (_, received) = sniffed(PREFACE).await;
+        assert_eq!(&received[..], PREFACE);
+    }
+
+    /// A reader that counts how often it is polled.
+    struct Counting<R> {
+        inner: R,
+        polls: Arc<AtomicUsize>,
+    }
+
+    impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    /// One byte of the preface, then silence: the sniffer sleeps until more comes instead
+    /// of looking again and again (the peek it used before returned at once each time).
+    #[tokio::test]
+    async fn a_stalled_partial_preface_is_waited_for_without_polling() {
+        let (mut client, server) = crate::test_support::connected_pair().await;
+        let polls = Arc::new(AtomicUsize::new(0));
+        let mut server = Counting {
+            inner: server,
+            polls: Arc::clone(&polls),
+        };
+        client.write_all(b"P").await.expect("write");
+        let sniffing = tokio::spawn(async move {
+            let mut received = BytesMut::new();
+            sniff(&mut server, &mut received).await.expect("sniff")
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // At most: a read that finds nothing yet, the one that gets "P", and one that
+        // finds nothing more and waits.
+        let seen = polls.load(Ordering::SeqCst);
+        assert!(seen <= 3, "{seen} reads for one byte in 500 ms");
+        assert!(!sniffing.is_finished());
+        client.write_all(&PREFACE[1..]).await.expect("write");
+        assert_eq!(sniffing.await.expect("task"), Protocol::Http2);
     }
 }

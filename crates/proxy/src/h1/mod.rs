@@ -39,7 +39,7 @@ use crate::stream::ClientStream;
 use crate::transport::Protocol;
 use exchange::{Next, Request};
 use request::{Forwarding, Parsed};
-use rewind::Rewind;
+pub(crate) use rewind::Rewind;
 
 /// Waiting until a client sends something without a buffer to read it into, so that an
 /// idle keep-alive connection holds none.
@@ -118,18 +118,20 @@ enum HeadRead {
 }
 
 /// Serves one client connection, its first request due by `first_request`.
+/// `received`: what was read from the connection already (by the protocol sniffer).
 pub(crate) async fn serve<S>(
     listener: &Arc<Listener>,
     stream: S,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     first_request: Instant,
+    received: BytesMut,
 ) where
     S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send + Sync + 'static,
 {
     let limits = &listener.shared.config.limits;
     let mut client = ClientStream::new(stream, None, permit, limits.send_timeout);
-    let mut buf = BytesMut::new();
+    let mut buf = received;
     let mut stop = listener.stop.clone();
     // For the first request, the whole head is due by `first_request`; after that, a
     // connection may idle for `idle_timeout`, and then has `header_read_timeout` from the
