@@ -44,6 +44,13 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
+    /// True when `peer`'s X-Forwarded-For and X-Forwarded-Proto are believed.
+    pub(crate) fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|range| range.contains(peer))
+    }
+
     /// A proxy over `servers` with default algorithm, limits and retry policy.
     pub fn new(servers: Vec<ServerConfig>) -> Self {
         ProxyConfig {

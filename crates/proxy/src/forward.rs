@@ -55,8 +55,12 @@ pub(crate) async fn handle(
         }
     }
     headers::remove_hop_by_hop(&mut parts.headers, websocket);
-    let tls = listener.transport.is_tls();
-    headers::add_forwarded(&mut parts.headers, peer.ip(), received, tls);
+    let sender = headers::Sender {
+        address: peer.ip(),
+        tls: listener.transport.is_tls(),
+        trusted: shared.config.trusts(peer.ip()),
+    };
+    headers::add_forwarded(&mut parts.headers, sender, received);
     let path_and_query = match parts.uri.path_and_query() {
         Some(pq) if pq.as_str().starts_with('/') => pq.clone(),
         _ => PathAndQuery::from_static("/"),

@@ -126,15 +126,26 @@ pub(crate) fn host_problem(
     }
 }
 
-/// Adds the client's address to X-Forwarded-For (after any addresses already there), sets
-/// X-Forwarded-Proto to `https` on a TLS connection and to `http` otherwise (whatever the
-/// client claimed), and appends this hop to Via.
-pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, version: Version, tls: bool) {
-    let client = client.to_canonical().to_string();
+/// Who sent a request, for the forwarding headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sender {
+    pub(crate) address: IpAddr,
+    /// Over TLS.
+    pub(crate) tls: bool,
+    /// A trusted proxy (see [`ProxyConfig::trusted_proxies`](crate::ProxyConfig)).
+    pub(crate) trusted: bool,
+}
+
+/// Adds the client's address to X-Forwarded-For and sets X-Forwarded-Proto to `https` on a
+/// TLS connection and to `http` otherwise, then appends this hop to Via. A trusted proxy's
+/// X-Forwarded-For is extended (the address after those already there) and its
+/// X-Forwarded-Proto kept; anyone else's are replaced, whatever the client claimed.
+pub(crate) fn add_forwarded(headers: &mut HeaderMap, sender: Sender, version: Version) {
+    let client = sender.address.to_canonical().to_string();
     let mut forwarded_for: Vec<u8> = Vec::new();
     for value in headers.get_all(&X_FORWARDED_FOR) {
         let value = trim(value.as_bytes());
-        if !value.is_empty() {
+        if sender.trusted && !value.is_empty() {
             forwarded_for.extend_from_slice(value);
             forwarded_for.extend_from_slice(b", ");
         }
@@ -143,8 +154,16 @@ pub(crate) fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, version: Ve
     if let Ok(value) = HeaderValue::from_bytes(&forwarded_for) {
         headers.insert(&X_FORWARDED_FOR, value);
     }
-    let proto = if tls { "https" } else { "http" };
-    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    let claimed = headers
+        .get(&X_FORWARDED_PROTO)
+        .filter(|value| sender.trusted && !trim(value.as_bytes()).is_empty())
+        .cloned();
+    let proto = claimed.unwrap_or(HeaderValue::from_static(if sender.tls {
+        "https"
+    } else {
+        "http"
+    }));
+    headers.insert(&X_FORWARDED_PROTO, proto);
     append_via(headers, version);
 }
 
@@ -215,6 +234,14 @@ mod tests {
             );
         }
         headers
+    }
+
+    fn sender(address: &str, tls: bool, trusted: bool) -> Sender {
+        Sender {
+            address: address.parse().expect("ip"),
+            tls,
+            trusted,
+        }
     }
 
     #[test]
@@ -290,25 +317,36 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("via", "1.0 fred"),
         ]);
+        let mut untrusted = headers.clone();
         add_forwarded(
             &mut headers,
-            "::ffff:192.0.2.9".parse().expect("ip"),
+            sender("::ffff:192.0.2.9", false, true),
             Version::HTTP_11,
-            false,
         );
         assert_eq!(
             headers["x-forwarded-for"],
             "203.0.113.7, 198.51.100.1, 192.0.2.9"
         );
-        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(
+            headers["x-forwarded-proto"], "https",
+            "a trusted proxy's scheme"
+        );
         assert_eq!(headers["via"], "1.0 fred, 1.1 baton");
+
+        add_forwarded(
+            &mut untrusted,
+            sender("192.0.2.9", false, false),
+            Version::HTTP_11,
+        );
+        assert_eq!(untrusted["x-forwarded-for"], "192.0.2.9");
+        assert_eq!(untrusted.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(untrusted["x-forwarded-proto"], "http");
 
         let mut fresh = HeaderMap::new();
         add_forwarded(
             &mut fresh,
-            "2001:db8::1".parse().expect("ip"),
+            sender("2001:db8::1", false, true),
             Version::HTTP_10,
-            false,
         );
         assert_eq!(fresh["x-forwarded-for"], "2001:db8::1");
         assert_eq!(fresh["via"], "1.0 baton");
@@ -319,9 +357,8 @@ mod tests {
         let mut headers = map(&[("x-forwarded-proto", "http"), ("via", "1.1 edge")]);
         add_forwarded(
             &mut headers,
-            "192.0.2.9".parse().expect("ip"),
+            sender("192.0.2.9", true, false),
             Version::HTTP_2,
-            true,
         );
         assert_eq!(headers["x-forwarded-proto"], "https");
         assert_eq!(headers["via"], "1.1 edge, 2 baton");

@@ -191,3 +191,43 @@ fn thread_cpu_time() -> Duration {
         fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
     Duration::from_millis(ticks * 10)
 }
+
+/// X-Forwarded-For and X-Forwarded-Proto from a client that is not a trusted proxy are
+/// replaced (it could claim any address); a trusted proxy's are extended and kept. Both the
+/// proxy's own HTTP/1.1 path and hyper's (HTTP/1.0) apply the same rule.
+#[tokio::test]
+async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
+    let a = Upstream::start("a").await;
+    let limit = Duration::from_secs(10);
+    let forged = "X-Forwarded-For: 203.0.113.66\r\nX-Forwarded-Proto: https\r\n";
+    for (trusted, for_, proto) in [
+        (Vec::new(), "127.0.0.1", "http"),
+        (vec!["10.0.0.0/8"], "127.0.0.1", "http"),
+        (
+            vec!["10.0.0.0/8", "127.0.0.0/8"],
+            "203.0.113.66, 127.0.0.1",
+            "https",
+        ),
+    ] {
+        let mut config = config(&[&a]);
+        config.trusted_proxies = trusted.iter().map(|c| c.parse().expect("cidr")).collect();
+        let proxy = TestProxy::start(config).await;
+        for version in ["1.1", "1.0"] {
+            let request =
+                format!("GET / HTTP/{version}\r\nHost: x\r\nConnection: close\r\n{forged}\r\n");
+            let response = raw(proxy.addr, request.as_bytes(), limit).await;
+            assert!(status_is(&response, 200), "{response:?}");
+            assert_eq!(
+                common::echoed(&response, "x-forwarded-for"),
+                [for_],
+                "{trusted:?} HTTP/{version}"
+            );
+            assert_eq!(
+                common::echoed(&response, "x-forwarded-proto"),
+                [proto],
+                "{trusted:?} HTTP/{version}"
+            );
+        }
+        proxy.stop().await;
+    }
+}

@@ -238,6 +238,7 @@ where
         } else {
             "http"
         },
+        trusted: listener.shared.config.trusts(peer.ip()),
         max_fields: limits.max_headers,
     };
     let upstreams = listener.shared.backends.current();

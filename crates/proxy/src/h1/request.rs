@@ -23,6 +23,9 @@ pub(crate) struct Forwarding {
     pub(crate) client: String,
     /// `http` or `https`.
     pub(crate) proto: &'static str,
+    /// The client is a trusted proxy: its X-Forwarded-For is extended and its
+    /// X-Forwarded-Proto kept, where anyone else's are replaced.
+    pub(crate) trusted: bool,
     /// Requests with more header fields than this go to hyper (which answers 431).
     pub(crate) max_fields: usize,
 }
@@ -106,6 +109,7 @@ pub(crate) fn parse(buf: &[u8], forwarding: &Forwarding, hash_header: Option<&st
     upstream.extend_from_slice(target.as_bytes());
     upstream.extend_from_slice(b" HTTP/1.1\r\n");
     let mut forwarded_for = fields::List::default();
+    let mut forwarded_proto: Option<&[u8]> = None;
     let mut via = fields::List::default();
     let mut hash_value = None;
     for field in request.headers.iter() {
@@ -117,10 +121,16 @@ pub(crate) fn parse(buf: &[u8], forwarding: &Forwarding, hash_header: Option<&st
             hash_value = Some(offset_in(buf, field.value));
         }
         if name.eq_ignore_ascii_case("x-forwarded-for") {
-            forwarded_for.add(field.value);
+            if forwarding.trusted {
+                forwarded_for.add(field.value);
+            }
+        } else if name.eq_ignore_ascii_case("x-forwarded-proto") {
+            if forwarding.trusted && forwarded_proto.is_none() {
+                forwarded_proto = Some(field.value.trim_ascii()).filter(|v| !v.is_empty());
+            }
         } else if name.eq_ignore_ascii_case("via") {
             via.add(field.value);
-        } else if !name.eq_ignore_ascii_case("x-forwarded-proto") && !fields.is_dropped(name) {
+        } else if !fields.is_dropped(name) {
             fields::write(&mut upstream, name.as_bytes(), field.value);
         }
     }
@@ -142,7 +152,7 @@ pub(crate) fn parse(buf: &[u8], forwarding: &Forwarding, hash_header: Option<&st
     fields::write(
         &mut upstream,
         b"x-forwarded-proto",
-        forwarding.proto.as_bytes(),
+        forwarded_proto.unwrap_or(forwarding.proto.as_bytes()),
     );
     via.add(b"1.1 baton");
     fields::write(&mut upstream, b"via", via.as_bytes());
@@ -175,8 +185,36 @@ mod tests {
         Forwarding {
             client: "192.0.2.7".into(),
             proto: "http",
+            trusted: true,
             max_fields: 100,
         }
+    }
+
+    #[test]
+    fn an_untrusted_client_cannot_forge_its_address_or_scheme() {
+        let text = "GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1\r\n\
+                    X-Forwarded-Proto: https\r\n\r\n";
+        let untrusted = Forwarding {
+            trusted: false,
+            ..forwarding()
+        };
+        let Parsed::Head(head) = parse(text.as_bytes(), &untrusted, None) else {
+            panic!("not a head");
+        };
+        let sent = String::from_utf8(head.upstream).expect("utf-8");
+        assert!(
+            sent.contains("\r\nx-forwarded-for: 192.0.2.7\r\n"),
+            "{sent}"
+        );
+        assert!(sent.contains("\r\nx-forwarded-proto: http\r\n"), "{sent}");
+        assert!(!sent.contains("10.0.0.1"), "{sent}");
+        // Trusted: appended, and the scheme it saw kept.
+        let sent = upstream(text);
+        assert!(
+            sent.contains("\r\nx-forwarded-for: 10.0.0.1, 192.0.2.7\r\n"),
+            "{sent}"
+        );
+        assert!(sent.contains("\r\nx-forwarded-proto: https\r\n"), "{sent}");
     }
 
     fn head(text: &str) -> RequestHead {
@@ -201,7 +239,7 @@ mod tests {
         assert_eq!(
             sent,
             "GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\
-             x-forwarded-for: 10.0.0.1, 192.0.2.7\r\nx-forwarded-proto: http\r\n\
+             x-forwarded-for: 10.0.0.1, 192.0.2.7\r\nx-forwarded-proto: https\r\n\
              via: 1.0 edge, 1.1 baton\r\n\r\n"
         );
     }
