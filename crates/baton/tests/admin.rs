@@ -179,7 +179,10 @@ fn chromium() -> Option<&'static str> {
         std::env::var_os("CI").is_none(),
         "chromium is not installed, and CI must have it (.ci/run installs it)"
     );
-    eprintln!("SKIPPED (chromium not installed): status_page_renders_servers_up_and_down");
+    eprintln!(
+        "SKIPPED (needs chromium, from the chromium package): \
+         status_page_renders_servers_up_and_down"
+    );
     None
 }
 

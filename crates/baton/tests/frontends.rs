@@ -102,6 +102,13 @@ fn curl_tls(
 
 #[test]
 fn loopback_tls_frontend_picks_the_certificate_by_name_and_speaks_h2() {
+    if common::skip_without_tool(
+        "curl",
+        "curl",
+        "loopback_tls_frontend_picks_the_certificate_by_name_and_speaks_h2",
+    ) {
+        return;
+    }
     let dir = Workdir::new("frontend-tls");
     let a = upstream("a");
     let port = free_port();
@@ -609,6 +616,13 @@ fn a_reload_that_replaces_a_listener_keeps_advertising_while_the_old_one_drains(
 
 #[test]
 fn sighup_serves_renewed_certificates_with_an_unchanged_config() {
+    if common::skip_without_tool(
+        "curl",
+        "curl",
+        "sighup_serves_renewed_certificates_with_an_unchanged_config",
+    ) {
+        return;
+    }
     let dir = Workdir::new("frontend-tls-renew");
     let (a, b) = (upstream("a"), upstream("b"));
     let port = free_port();

@@ -69,6 +69,9 @@ fn master_then_handover(case: &Case, master_kind: Peer) {
             "keepalived-master"
         }
     );
+    if common::skip_without_tool("keepalived", "keepalived", &label) {
+        return;
+    }
     let Some(lab) = guide_lab(&label) else { return };
     let dir = Workdir::new(case.name);
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));

@@ -150,6 +150,18 @@ fn loss_drops_and_restores() {
     if skip_without_root("loss_drops_and_restores") {
         return;
     }
+    // Loss is an nftables rule in the host's namespace.
+    let nft = ["/usr/local/sbin", "/usr/sbin", "/sbin"]
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ))
+        .any(|dir| dir.join("nft").is_file());
+    if !nft {
+        eprintln!("SKIPPED (needs nft, from the nftables package): loss_drops_and_restores");
+        return;
+    }
     let lab = Lab::guide().unwrap();
     let app1 = lab.host("app1");
     app1.set_loss(100).unwrap();

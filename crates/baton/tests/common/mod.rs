@@ -21,6 +21,25 @@ pub(crate) fn guide_lab(test: &str) -> Option<Lab> {
     Some(Lab::guide().expect("building the guide's lab"))
 }
 
+/// Whether `program` is installed: on `PATH`, or in the sbin directories a non-root `PATH`
+/// leaves out (where nft and keepalived live).
+pub(crate) fn installed(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .any(|dir| dir.join(program).is_file())
+}
+
+/// `true`, after a loud SKIPPED line naming the tool and its Debian package, when `program`
+/// is not installed: a machine without it cannot run `test`, which is no failure of baton's.
+pub(crate) fn skip_without_tool(program: &str, package: &str, test: &str) -> bool {
+    if installed(program) {
+        return false;
+    }
+    eprintln!("SKIPPED (needs {program}, from the {package} package): {test}");
+    true
+}
+
 /// A private directory for one daemon's files, removed at the end of the test.
 pub(crate) struct Workdir(PathBuf);
 
