@@ -306,13 +306,14 @@ impl Running {
         self.router
             .reconfigure(plan.engine_configs, plan.sync_groups)?;
         let (sockets, inbound, mut tasks) = Sockets::open(&config).await?;
-        let (tracks, mut track_tasks) = tracking::spawn(
-            &config,
-            &plan.tracks,
-            self.notifier.default_user(),
-            &services,
-        )
-        .await?;
+        // A changed script_user applies to the scripts this configuration starts.
+        let default_user = default_script_user(&config)?;
+        if default_user != self.notifier.default_user() {
+            tracing::info!("reload: script_user changed; scripts run as the new one from now on");
+            self.notifier.set_default_user(default_user);
+        }
+        let (tracks, mut track_tasks) =
+            tracking::spawn(&config, &plan.tracks, default_user, &services).await?;
         tasks.append(&mut track_tasks);
         self.vips = Vips::new(&config).await?;
         self.config = config;
@@ -470,14 +471,10 @@ fn tracked_services(
     frontends.chain(virtual_servers).collect()
 }
 
-/// The global `script_user`, looked up.
+/// Who runs scripts that name no user, by keepalived's rule, with the configuration's
+/// script security adopted for every script's next run (see `scripts::configure`).
 fn default_script_user(config: &Config) -> anyhow::Result<Option<Credentials>> {
-    match &config.global.script_user {
-        Some(user) => Ok(Some(
-            Credentials::lookup(&user.user, user.group.as_deref()).context("global script_user")?,
-        )),
-        None => Ok(None),
-    }
+    crate::scripts::configure(&config.global).context("global script_user")
 }
 
 /// The plan for `config`, with primary addresses read from the interfaces.

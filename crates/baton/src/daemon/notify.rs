@@ -38,6 +38,11 @@ impl StateNotifier {
         self.default_user
     }
 
+    /// A reload's `script_user`: notify scripts queued from now on run as it.
+    pub(crate) fn set_default_user(&mut self, default_user: Option<Credentials>) {
+        self.default_user = default_user;
+    }
+
     /// Queues the scripts for instance `id` having entered `to`.
     pub(crate) fn instance_changed(
         &self,

@@ -1,5 +1,9 @@
 //! Running one script with a timeout. A script that outlives its timeout is killed with its
 //! whole process group (a shell script's children too) and counts as failed.
+//!
+//! Before each run, the script passes keepalived's security checks ([`super::security`])
+//! under the policy of the running configuration ([`super::policy`]); a refused script
+//! does not start, and its outcome says why.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
@@ -10,6 +14,8 @@ use nix::unistd::Pid;
 use tokio::process::Command;
 
 use super::Credentials;
+use super::policy;
+use super::security::{Verdict, verdict};
 
 /// A command line as keepalived takes it: program and arguments, no shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +59,9 @@ impl Script {
         let Some((program, args)) = self.argv.split_first() else {
             return Outcome::SpawnFailed("empty command line".into());
         };
+        if let Err(refused) = self.permitted(program) {
+            return Outcome::SpawnFailed(refused);
+        }
         let mut command = Command::new(program);
         command
             .args(args)
@@ -95,6 +104,48 @@ impl Script {
             Err(error) => Outcome::SpawnFailed(error.to_string()),
         }
     }
+}
+
+impl Script {
+    /// keepalived's checks for running `program` as this script's user; the refusal's
+    /// reason, logged once per script and reason.
+    fn permitted(&self, program: &str) -> Result<(), String> {
+        let runs_as = match self.credentials {
+            Some(credentials) => credentials,
+            None => {
+                if let Some(reason) = policy::default_refused() {
+                    return Err(once(program, format!("refused: {reason}"), true));
+                }
+                Credentials::daemon()
+            }
+        };
+        let path = std::env::var_os("PATH");
+        match verdict(program, runs_as, policy::security(), path.as_deref()) {
+            Verdict::Run(_) => Ok(()),
+            Verdict::Warn(_, reason) => {
+                once(program, reason, false);
+                Ok(())
+            }
+            Verdict::Refuse(reason) => Err(once(program, format!("refused: {reason}"), true)),
+        }
+    }
+}
+
+/// Logs `reason` about `program` the first time it comes up (a track script runs every
+/// few seconds), and returns it.
+fn once(program: &str, reason: String, error: bool) -> String {
+    static SAID: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    let key = (program.to_owned(), reason.clone());
+    if !said.contains(&key) {
+        if error {
+            tracing::error!(script = program, "script not run: {reason}");
+        } else {
+            tracing::warn!(script = program, "{reason}");
+        }
+        said.push(key);
+    }
+    reason
 }
 
 #[cfg(test)]
