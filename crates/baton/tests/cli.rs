@@ -85,3 +85,66 @@ fn version_and_bad_flags() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("whole seconds"));
 }
+
+/// The reproduction of issue 14: two `baton vrrp` one-liners on one host (here a lab
+/// namespace) used to want the same control socket, and the second exited. Now each has
+/// its own, per interface and VRID (with the namespace's inode, outside the host's), and
+/// `baton status --control` reaches either; a third for a VRID already served is refused
+/// with the socket's name and how to pick another.
+#[test]
+fn two_vrrp_one_liners_on_one_host_each_have_a_control_socket() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    if let Err(reason) = baton_lab::Lab::check_environment() {
+        eprintln!(
+            "SKIPPED (needs root and network namespaces): \
+             two_vrrp_one_liners_on_one_host_each_have_a_control_socket: {reason}"
+        );
+        return;
+    }
+    let lab = baton_lab::Lab::guide().expect("the guide's lab");
+    let host = lab.host("lb1");
+    let bin = env!("CARGO_BIN_EXE_baton");
+    let vrrp = |vrid: &str, vip: &str| {
+        let mut command = host.command(bin);
+        command
+            .args(["vrrp", "-i", "eth0", "-v", vrid, vip])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        command
+    };
+    let _first = host.spawn(vrrp("51", "10.0.3.100/24")).expect("first");
+    let _second = host.spawn(vrrp("52", "10.0.3.101/24")).expect("second");
+    let inode = host
+        .run("stat", &["-L", "-c", "%i", "/proc/self/ns/net"])
+        .expect("the namespace's inode");
+    let socket = |vrid: u8| format!("/run/baton/vrrp-eth0-{vrid}-net{}.sock", inode.trim());
+    let status = |vrid: u8| {
+        host.run(bin, &["status", "--json", "--control", &socket(vrid)])
+            .ok()
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+    };
+    for vrid in [51, 52] {
+        let started = Instant::now();
+        let json = loop {
+            // The socket answers from the start; the instance shows once it runs.
+            if let Some(json) = status(vrid).filter(|json| !json["vrrp"][0].is_null()) {
+                break json;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no answer at {}",
+                socket(vrid)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(json["vrrp"][0]["vrid"], vrid, "{json}");
+    }
+    let third = vrrp("51", "10.0.3.102/24").output().expect("third runs");
+    assert!(!third.status.success());
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(stderr.contains(&socket(51)), "{stderr}");
+    assert!(stderr.contains("--control PATH"), "{stderr}");
+}
