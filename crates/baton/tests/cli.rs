@@ -148,3 +148,52 @@ fn two_vrrp_one_liners_on_one_host_each_have_a_control_socket() {
     assert!(stderr.contains(&socket(51)), "{stderr}");
     assert!(stderr.contains("--control PATH"), "{stderr}");
 }
+
+/// The other half of that reproduction: two `baton run` in two network namespaces of one
+/// host share /run/baton. Each default socket carries its namespace's inode, and a
+/// `baton status` run in the same namespace finds its own daemon without `--control`.
+#[test]
+fn two_daemons_in_two_network_namespaces_have_their_own_default_sockets() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let test = "two_daemons_in_two_network_namespaces_have_their_own_default_sockets";
+    if let Err(reason) = baton_lab::Lab::check_environment() {
+        eprintln!("SKIPPED (needs root and network namespaces): {test}: {reason}");
+        return;
+    }
+    let lab = baton_lab::Lab::guide().expect("the guide's lab");
+    let bin = env!("CARGO_BIN_EXE_baton");
+    let config = scratch("empty.toml", "");
+    let mut daemons = Vec::new();
+    for name in ["lb1", "lb2"] {
+        let host = lab.host(name);
+        let mut command = host.command(bin);
+        command
+            .args(["run", "--admin", "none", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        daemons.push(host.spawn(command).expect("baton run"));
+    }
+    for name in ["lb1", "lb2"] {
+        let host = lab.host(name);
+        let inode = host
+            .run("stat", &["-L", "-c", "%i", "/proc/self/ns/net"])
+            .expect("the namespace's inode");
+        let socket = format!("/run/baton/baton-net{}.sock", inode.trim());
+        let started = Instant::now();
+        while host.run(bin, &["status", "--json"]).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{name}: no daemon at the default socket"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(std::path::Path::new(&socket).exists(), "{socket}");
+    }
+    for daemon in &mut daemons {
+        daemon.terminate();
+    }
+}
