@@ -109,7 +109,7 @@ impl Script {
 impl Script {
     /// keepalived's checks for running `program` as this script's user; the refusal's
     /// reason, logged once per script and reason.
-    fn permitted(&self, program: &str) -> Result<(), String> {
+    pub(crate) fn permitted(&self, program: &str) -> Result<(), String> {
         let runs_as = match self.credentials {
             Some(credentials) => credentials,
             None => {

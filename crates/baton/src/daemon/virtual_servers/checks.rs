@@ -197,6 +197,14 @@ fn probe(
                 ),
                 None => default_user,
             };
+            // Run by baton-health rather than as a Script: vetted once, here, as keepalived
+            // vets it when it loads the configuration.
+            let script = crate::scripts::Script::new(argv.clone(), credentials);
+            if let Some(program) = argv.first() {
+                script
+                    .permitted(program)
+                    .map_err(|refused| anyhow::anyhow!("MISC_CHECK {program}: {refused}"))?;
+            }
             ProbeKind::Misc(MiscCheck {
                 argv: argv.clone(),
                 dynamic: *dynamic,
