@@ -110,17 +110,27 @@ impl Script {
     /// keepalived's checks for running `program` as this script's user; the refusal's
     /// reason, logged once per script and reason.
     pub(crate) fn permitted(&self, program: &str) -> Result<(), String> {
+        self.permitted_under(program, policy::security(), policy::default_refused())
+    }
+
+    /// [`permitted`](Self::permitted) under the given policy.
+    fn permitted_under(
+        &self,
+        program: &str,
+        security: bool,
+        default_refused: Option<String>,
+    ) -> Result<(), String> {
         let runs_as = match self.credentials {
             Some(credentials) => credentials,
             None => {
-                if let Some(reason) = policy::default_refused() {
+                if let Some(reason) = default_refused {
                     return Err(once(program, format!("refused: {reason}"), true));
                 }
                 Credentials::daemon()
             }
         };
         let path = std::env::var_os("PATH");
-        match verdict(program, runs_as, policy::security(), path.as_deref()) {
+        match verdict(program, runs_as, security, path.as_deref()) {
             Verdict::Run(_) => Ok(()),
             Verdict::Warn(_, reason) => {
                 once(program, reason, false);
@@ -170,6 +180,37 @@ mod tests {
             empty.run(&[], None).await,
             Outcome::SpawnFailed(_)
         ));
+    }
+
+    #[test]
+    fn the_policy_decides_before_anything_runs() {
+        // No user of its own and none to run as: refused, never run as root instead.
+        let script = sh("exit 0");
+        let refused = script
+            .permitted_under("/bin/sh", true, Some("no keepalived_script user".into()))
+            .expect_err("refused");
+        assert_eq!(refused, "refused: no keepalived_script user");
+        assert_eq!(script.permitted_under("/bin/sh", true, None), Ok(()));
+        if nix::unistd::geteuid().is_root() {
+            // Root runs it: a world-writable script is refused with security, run without.
+            let dir = std::env::temp_dir().join(format!("baton-run-sec-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("dir");
+            let path = dir.join("open.sh");
+            std::fs::write(&path, "#!/bin/sh\nexit 0\n").expect("script");
+            std::fs::set_permissions(
+                &path,
+                <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o757),
+            )
+            .expect("chmod");
+            let program = path.to_str().expect("utf-8");
+            let open = Script::new(vec![program.to_owned()], None);
+            let refused = open
+                .permitted_under(program, true, None)
+                .expect_err("refused");
+            assert!(refused.contains("writable by everyone"), "{refused}");
+            assert_eq!(open.permitted_under(program, false, None), Ok(()));
+            std::fs::remove_dir_all(&dir).ok();
+        }
     }
 
     #[tokio::test]
