@@ -30,9 +30,10 @@ use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
+use crate::admission::Slot;
 use crate::config::Limits;
 use crate::server::{Listener, Stop};
 use crate::stream::ClientStream;
@@ -127,7 +128,7 @@ pub(crate) async fn serve<S>(
     listener: &Arc<Listener>,
     stream: S,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    permit: Slot,
     protocol: Protocol,
     first_request: Instant,
 ) where

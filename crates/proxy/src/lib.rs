@@ -45,6 +45,7 @@
 
 pub mod balance;
 
+mod admission;
 mod backends;
 mod body;
 mod cidr;

@@ -93,12 +93,18 @@ impl ServerCounters {
 pub(crate) struct ConnectionCounters {
     active: AtomicU64,
     total: AtomicU64,
+    refused_per_client: AtomicU64,
 }
 
 impl ConnectionCounters {
     /// A client connection was accepted (whether served or refused over the limit).
     pub(crate) fn accepted(&self) {
         self.total.fetch_add(1, Relaxed);
+    }
+
+    /// A connection was refused: its address had `max_connections_per_client` open.
+    pub(crate) fn refused_per_client(&self) {
+        self.refused_per_client.fetch_add(1, Relaxed);
     }
 
     /// Counts a connection as being served until the guard drops.
@@ -126,6 +132,10 @@ pub struct ProxyMetrics {
     pub connections_active: u64,
     /// Client connections accepted since the proxy started, refused ones included.
     pub connections_total: u64,
+    /// Client connections refused because their address had
+    /// [`Limits::max_connections_per_client`](crate::Limits::max_connections_per_client)
+    /// open already.
+    pub connections_refused_per_client: u64,
     /// The current servers, in configuration order.
     pub servers: Vec<ServerMetrics>,
 }
@@ -188,6 +198,7 @@ pub(crate) fn snapshot(set: &Upstreams, connections: &ConnectionCounters) -> Pro
     ProxyMetrics {
         connections_active: connections.active.load(Relaxed),
         connections_total: connections.total.load(Relaxed),
+        connections_refused_per_client: connections.refused_per_client.load(Relaxed),
         servers,
     }
 }

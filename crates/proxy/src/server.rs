@@ -10,6 +10,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::admission::{PerClient, Slot};
 use crate::backends::Backends;
 use crate::config::ProxyConfig;
 use crate::metrics::{ConnectionCounters, ProxyMetrics};
@@ -45,6 +46,8 @@ pub(crate) struct Shared {
     pub(crate) http2: http2::Builder<TokioExecutor>,
     /// Client connections, for [`Proxy::metrics`].
     pub(crate) connections: ConnectionCounters,
+    /// Open connections per client address, when `max_connections_per_client` is set.
+    per_client: Option<Arc<PerClient>>,
 }
 
 /// What a listener's connections are told to do.
@@ -81,6 +84,10 @@ impl Proxy {
             http: crate::conn::http_builder(&config.limits),
             http2: crate::conn::http2_builder(&config.limits),
             connections: ConnectionCounters::default(),
+            per_client: match config.limits.max_connections_per_client {
+                0 => None,
+                limit => Some(PerClient::new(limit)),
+            },
             config,
         };
         Proxy {
@@ -101,8 +108,9 @@ impl Proxy {
     /// address was already configured keeps its run-time state (health, failures, ejection,
     /// in-flight count); a new server starts up, unchecked until its first probes; the
     /// checks of removed servers stop. The connection pool is kept unless its settings
-    /// changed. Client-side limits (timeouts and sizes of client connections, the
-    /// connection limit, the drain timeout) stay those given to [`Proxy::new`].
+    /// changed. Client-side settings (timeouts and sizes of client connections, the
+    /// connection limits, trusted proxies, the drain timeout) stay those given to
+    /// [`Proxy::new`].
     pub fn reload(&self, config: Arc<ProxyConfig>) {
         self.shared.backends.reload(&config);
     }
@@ -204,12 +212,32 @@ impl Proxy {
             };
             let _ = stream.set_nodelay(true);
             self.shared.connections.accepted();
+            let client = match &self.shared.per_client {
+                None => None,
+                Some(per_client) => {
+                    let admitted = per_client.admit(peer.ip());
+                    if admitted.is_none() {
+                        // Refused before anything is read or handshaken: a client over
+                        // its share costs as little as can be.
+                        self.shared.connections.refused_per_client();
+                        if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
+                            let tls = context.transport.is_tls();
+                            tokio::spawn(async move {
+                                refuse(stream, peer, tls).await;
+                                drop(refusal);
+                            });
+                        }
+                        continue;
+                    }
+                    admitted
+                }
+            };
             if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
                 tokio::spawn(crate::transport::accept(
                     Arc::clone(&context),
                     stream,
                     peer,
-                    permit,
+                    Slot::new(permit, client),
                 ));
             } else if let Ok(place) = Arc::clone(&queue).try_acquire_owned() {
                 let slots = Arc::clone(&slots);
@@ -220,7 +248,8 @@ impl Proxy {
                     drop(place);
                     match permit {
                         Ok(Ok(permit)) => {
-                            crate::transport::accept(context, stream, peer, permit).await;
+                            let slot = Slot::new(permit, client);
+                            crate::transport::accept(context, stream, peer, slot).await;
                         }
                         _ => {
                             let tls = context.transport.is_tls();

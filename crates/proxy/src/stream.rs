@@ -7,13 +7,13 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
-use tokio::sync::OwnedSemaphorePermit;
 
+use crate::admission::Slot;
 use crate::conn::Activity;
 use crate::silence::Silence;
 
 /// Reports reads to [`Activity`], fails writes that the client leaves unread for the send
-/// timeout, and holds the connection's slot (its semaphore permit) for as long as the socket
+/// timeout, and holds the connection's [`Slot`] (its places under the connection limits) for as long as the socket
 /// lives, also after an upgrade to a WebSocket tunnel.
 #[derive(Debug)]
 pub(crate) struct ClientStream<S> {
@@ -22,7 +22,7 @@ pub(crate) struct ClientStream<S> {
     /// HTTP/1.1 connections: not on HTTP/2, where bytes may be pings or window updates of
     /// any stream, nor on this crate's own HTTP/1.1 path, which keeps its own timers.
     activity: Option<Arc<Activity>>,
-    _permit: OwnedSemaphorePermit,
+    _permit: Slot,
     /// Armed while a write waits for the client to make room, and only then: fails the
     /// write after the send timeout.
     stall: Silence,
@@ -32,7 +32,7 @@ impl<S> ClientStream<S> {
     pub(crate) fn new(
         stream: S,
         activity: Option<Arc<Activity>>,
-        permit: OwnedSemaphorePermit,
+        permit: Slot,
         send_timeout: Duration,
     ) -> Self {
         ClientStream {
@@ -48,7 +48,7 @@ impl<S> ClientStream<S> {
     }
 
     /// The socket and the connection's slot, to go on serving it some other way.
-    pub(crate) fn into_parts(self) -> (S, OwnedSemaphorePermit) {
+    pub(crate) fn into_parts(self) -> (S, Slot) {
         (self.stream, self._permit)
     }
 

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::admission::Slot;
 use crate::h1::Rewind;
 use crate::server::{Listener, Stop};
 
@@ -61,7 +61,7 @@ pub(crate) async fn accept(
     listener: Arc<Listener>,
     stream: TcpStream,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    permit: Slot,
 ) {
     let _serving = listener.shared.connections.serving();
     // Written flat, without a helper `async fn` per step: every idle connection holds this
@@ -115,7 +115,7 @@ async fn accept_tls(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    permit: Slot,
 ) {
     let timeout = listener.shared.config.limits.header_read_timeout;
     let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
@@ -154,7 +154,7 @@ fn serve_boxed<'a, S>(
     listener: &'a Arc<Listener>,
     stream: S,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    permit: Slot,
     protocol: Protocol,
     deadline: Instant,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>

@@ -231,3 +231,59 @@ async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
         proxy.stop().await;
     }
 }
+
+/// `max_connections_per_client`: an address with that many connections open gets its next
+/// one refused with 503 (nginx's `limit_conn` answer), counted; other addresses are not
+/// affected, and closing a connection frees a place.
+#[tokio::test]
+async fn one_client_address_cannot_take_more_than_its_connections() {
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.max_connections_per_client = 2;
+    let proxy = TestProxy::start(config).await;
+    let limit = Duration::from_secs(10);
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(proxy.addr).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        let mut buf = vec![0u8; 4096];
+        let n = stream.read(&mut buf).await.expect("read");
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "kept-alive connection served"
+        );
+        held.push(stream);
+    }
+    let refused = raw(proxy.addr, request, limit).await;
+    assert!(status_is(&refused, 503), "{refused:?}");
+    assert_eq!(proxy.proxy.metrics().connections_refused_per_client, 1);
+
+    // Another address (all of 127/8 is loopback) has places of its own.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.2:0".parse().expect("addr"))
+        .expect("bind");
+    let mut other = socket.connect(proxy.addr).await.expect("connect");
+    other
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let response = read_to_close(&mut other, limit).await;
+    assert!(status_is(&response, 200), "{response:?}");
+
+    // Once one closes, the address may connect again.
+    drop(held.pop());
+    let started = Instant::now();
+    loop {
+        let request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let response = raw(proxy.addr, request, limit).await;
+        if status_is(&response, 200) {
+            break;
+        }
+        assert!(started.elapsed() < limit, "still refused: {response:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(held);
+    proxy.stop().await;
+}

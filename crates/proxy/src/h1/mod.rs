@@ -31,9 +31,10 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::admission::Slot;
 use crate::server::{Listener, Stop};
 use crate::stream::ClientStream;
 use crate::transport::Protocol;
@@ -123,7 +124,7 @@ pub(crate) async fn serve<S>(
     listener: &Arc<Listener>,
     stream: S,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    permit: Slot,
     first_request: Instant,
     received: BytesMut,
 ) where
