@@ -156,7 +156,6 @@ impl Drops {
                     interface = %self.interface,
                     family = self.family,
                     reason = reason.as_str(),
-                    suppressed,
                     "dropped VRRP packet: {}; {suppressed} more dropped for this reason \
                      since the last line (at most one line per {}s)",
                     detail(),
