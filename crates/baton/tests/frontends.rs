@@ -546,6 +546,35 @@ fn sigterm_on_the_master_drains_without_a_failed_request() {
     assert!(!tables.contains("baton_drain"), "{tables}");
 }
 
+/// Waits until the pair has settled after start-up: lb2 master at its full priority (its
+/// frontend serving), lb1 backup at its own, and lb2 alone holding the VIP, all of it for
+/// 500 ms on end (five advert intervals).
+fn wait_settled(lab: &baton_lab::Lab, dir: &Workdir, daemons: &[&Daemon]) {
+    let settled_now = || {
+        let (lb1, lb2) = (
+            status_of(lab.host("lb1"), dir),
+            status_of(lab.host("lb2"), dir),
+        );
+        lb2["vrrp"][0]["state"] == "MASTER"
+            && lb2["vrrp"][0]["effective_priority"] == 150
+            && lb1["vrrp"][0]["state"] == "BACKUP"
+            && lb1["vrrp"][0]["effective_priority"] == 100
+            && holds(lab.host("lb2"), common::VIP)
+            && !holds(lab.host("lb1"), common::VIP)
+    };
+    let mut since: Option<std::time::Instant> = None;
+    let settled = wait_for(Duration::from_secs(15), || {
+        if !settled_now() {
+            since = None;
+            return false;
+        }
+        since.get_or_insert_with(std::time::Instant::now).elapsed() >= Duration::from_millis(500)
+    });
+    if settled.is_none() {
+        fail("the pair never settled after start-up", daemons);
+    }
+}
+
 #[test]
 fn a_reload_that_replaces_a_listener_keeps_advertising_while_the_old_one_drains() {
     let Some(lab) = guide_lab("a_reload_that_replaces_a_listener_keeps_advertising") else {
@@ -564,6 +593,9 @@ fn a_reload_that_replaces_a_listener_keeps_advertising_while_the_old_one_drains(
     {
         fail("lb2 never served the VIP", &daemons);
     }
+    // Start-up over: the slow request below must not go through a VIP that is still moving
+    // (it died with lb1's VIP when lb2 took it back after its first health checks).
+    wait_settled(&lab, &dir, &daemons);
 
     // A 2 s request in flight on lb2's listener...
     let mut slow = client.command("python3");

@@ -6,14 +6,14 @@
 //! a server up); instances that `track_frontend` it follow that, the in-process version of
 //! keepalived's `vrrp_script "killall -0 haproxy"`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_config::{Backend, Config, Frontend};
-use baton_proxy::{Proxy, TlsConfig};
+use baton_proxy::{CheckState, Proxy, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -21,6 +21,11 @@ use tokio::task::JoinHandle;
 use super::listen;
 use super::proxy_config::proxy_config;
 use super::syn_gate::SynGate;
+use super::tracking::FirstVerdict;
+
+/// The longest an instance waits for a new frontend's first verdict before it may become
+/// master (less when the backend's first check interval plus timeout is shorter).
+const FIRST_VERDICT_WAIT: Duration = Duration::from_secs(2);
 
 /// What `baton status` reads: every running frontend's proxy, current after each reload.
 pub(crate) type Registry = Arc<RwLock<Vec<ProxyView>>>;
@@ -40,8 +45,24 @@ pub(crate) struct Frontends {
     /// Per frontend: true while it can serve. Kept across reloads, so the VRRP side's
     /// watchers never lose their sender.
     health: BTreeMap<String, watch::Sender<bool>>,
+    /// Frontends that got their health sender in the last start or reload: their first
+    /// verdict may still be to come (see [`Frontends::first_verdicts`]).
+    fresh: BTreeSet<String>,
     registry: Registry,
 }
+
+/// A new configuration's frontends, checked and with every new listener already open
+/// (and its certificates loaded), while the running ones serve on. Dropping it closes those
+/// listeners; [`Frontends::commit`] switches to it.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    wanted: BTreeMap<String, (Frontend, Backend)>,
+    /// For frontends that are new or whose listener settings changed; None where the
+    /// listener could not be opened at start-up (a reload fails instead).
+    opened: BTreeMap<String, Option<Opened>>,
+}
+
+type Opened = (TcpListener, Option<Arc<TlsConfig>>);
 
 #[derive(Debug)]
 struct RunningFrontend {
@@ -70,10 +91,47 @@ impl Frontends {
         let mut frontends = Frontends {
             running: BTreeMap::new(),
             health: BTreeMap::new(),
+            fresh: BTreeSet::new(),
             registry: Registry::default(),
         };
-        frontends.reload(config)?;
+        let prepared = frontends.prepare(config, Listeners::MayFail)?;
+        frontends.commit(prepared);
         Ok(frontends)
+    }
+
+    /// For instances that track a frontend started by the last start or reload: how to
+    /// tell that its first verdict is in (every server checked once, or one up by its
+    /// check), and how long to wait for it: [`FIRST_VERDICT_WAIT`], or the backend's check
+    /// interval plus timeout when that is less. Frontends without health checks, without a
+    /// listener, or that were running before have none: their state is known.
+    pub(crate) fn first_verdicts(&self) -> BTreeMap<String, FirstVerdict> {
+        let mut verdicts = BTreeMap::new();
+        for name in &self.fresh {
+            let Some(running) = self.running.get(name) else {
+                continue;
+            };
+            let Some(check) = &running.backend.health_check else {
+                continue;
+            };
+            if running.serving.is_none() {
+                continue;
+            }
+            let proxy = running.proxy.clone();
+            let known = move || {
+                let servers = proxy.servers();
+                servers.iter().any(|s| s.up && s.check == CheckState::Up)
+                    || servers.iter().all(|s| s.check != CheckState::Unchecked)
+            };
+            let within = FIRST_VERDICT_WAIT.min(check.interval + check.timeout);
+            verdicts.insert(
+                name.clone(),
+                FirstVerdict {
+                    known: Box::new(known),
+                    within,
+                },
+            );
+        }
+        verdicts
     }
 
     /// Whether each frontend can serve, by name.
@@ -88,13 +146,18 @@ impl Frontends {
         Arc::clone(&self.registry)
     }
 
-    /// Brings the running frontends in line with `config`: a frontend whose backend alone
-    /// changed swaps its servers live (requests in flight finish on the old set); one whose
-    /// listener or TLS changed opens the new listener before closing the old; removed ones
-    /// drain; unchanged ones are left alone.
-    pub(crate) fn reload(&mut self, config: &Config) -> anyhow::Result<()> {
+    /// The first half of a reload: checks `config`'s frontends and opens the listeners
+    /// (and loads the certificates) of those that are new or whose listener or TLS settings
+    /// changed, changing nothing that runs. With [`Listeners::MustOpen`] (a reload) a
+    /// listener that cannot be opened fails it.
+    pub(crate) fn prepare(
+        &self,
+        config: &Config,
+        listeners: Listeners,
+    ) -> anyhow::Result<Prepared> {
         let config = config.without_locations();
         let mut wanted = BTreeMap::new();
+        let mut opened = BTreeMap::new();
         for frontend in &config.frontends {
             let backend = config.backend(&frontend.backend).with_context(|| {
                 format!(
@@ -102,9 +165,32 @@ impl Frontends {
                     frontend.name, frontend.backend
                 )
             })?;
+            let old = self.running.get(&frontend.name);
+            if old.is_none_or(|old| !old.keeps_listener(frontend, backend)) {
+                let listener = match (open(frontend), listeners) {
+                    (Ok(listener), _) => Some(listener),
+                    (Err(error), Listeners::MustOpen) => {
+                        return Err(error.context(format!("frontend {}", frontend.name)));
+                    }
+                    (Err(error), Listeners::MayFail) => {
+                        tracing::error!(frontend = %frontend.name, listen = %frontend.listen, "frontend cannot serve: {error:#}");
+                        None
+                    }
+                };
+                opened.insert(frontend.name.clone(), listener);
+            }
             wanted.insert(frontend.name.clone(), (frontend.clone(), backend.clone()));
         }
+        Ok(Prepared { wanted, opened })
+    }
 
+    /// The second half: brings the running frontends in line with what `prepare` built. A
+    /// frontend whose backend alone changed swaps its servers live (requests in flight
+    /// finish on the old set); one whose listener or TLS changed takes its new listener
+    /// and the old one drains; removed ones drain; unchanged ones are left alone.
+    pub(crate) fn commit(&mut self, prepared: Prepared) {
+        let Prepared { wanted, mut opened } = prepared;
+        self.fresh.clear();
         let removed: Vec<String> = self
             .running
             .keys()
@@ -120,16 +206,16 @@ impl Frontends {
         }
 
         for (name, (frontend, backend)) in wanted {
-            let health = self
-                .health
-                .entry(name.clone())
-                .or_insert_with(|| watch::channel(false).0)
-                .clone();
+            if !self.health.contains_key(&name) {
+                self.health.insert(name.clone(), watch::channel(false).0);
+                self.fresh.insert(name.clone());
+            }
+            let health = self.health[&name].clone();
             match self.running.remove(&name) {
                 Some(old) if old.frontend == frontend && old.backend == backend => {
                     self.running.insert(name, old);
                 }
-                Some(mut old) if old.frontend == frontend && old.serving.is_some() => {
+                Some(mut old) if old.keeps_listener(&frontend, &backend) => {
                     tracing::info!(frontend = %name, backend = %backend.name, "reload: new backend settings, swapped in live");
                     old.proxy
                         .reload(Arc::new(proxy_config(&frontend, &backend)));
@@ -137,7 +223,8 @@ impl Frontends {
                     self.running.insert(name, old);
                 }
                 previous => {
-                    let new = RunningFrontend::start(frontend, backend, health);
+                    let listener = opened.remove(&name).flatten();
+                    let new = RunningFrontend::start(frontend, backend, health, listener);
                     if let Some(old) = previous {
                         tracing::info!(frontend = %name, "reload: listener settings changed, replacing it");
                         old.stop_in_background();
@@ -157,7 +244,6 @@ impl Frontends {
             })
             .collect();
         *self.registry.write().unwrap_or_else(|e| e.into_inner()) = views;
-        Ok(())
     }
 
     /// Re-reads every TLS frontend's certificate files and serves the renewed ones (see
@@ -206,20 +292,29 @@ impl Frontends {
     }
 }
 
+/// Whether a listener that cannot be opened fails the whole (see [`Frontends::prepare`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listeners {
+    /// At start-up: the frontend is reported down and the others run.
+    MayFail,
+    /// On reload: the running configuration stays.
+    MustOpen,
+}
+
 impl RunningFrontend {
-    fn start(frontend: Frontend, backend: Backend, health: watch::Sender<bool>) -> RunningFrontend {
+    /// Starts the proxy, serving on `listener` (None: it could not be opened).
+    fn start(
+        frontend: Frontend,
+        backend: Backend,
+        health: watch::Sender<bool>,
+        listener: Option<Opened>,
+    ) -> RunningFrontend {
         let proxy = Proxy::new(Arc::new(proxy_config(&frontend, &backend)));
         let certificates = certificate_files(&frontend);
-        let serving = match open(&frontend) {
-            Ok((listener, tls)) => {
-                tracing::info!(frontend = %frontend.name, listen = %frontend.listen, backend = %backend.name, tls = tls.is_some(), "frontend listening");
-                Some(Serving::spawn(proxy.clone(), listener, tls))
-            }
-            Err(error) => {
-                tracing::error!(frontend = %frontend.name, listen = %frontend.listen, "frontend cannot serve: {error:#}");
-                None
-            }
-        };
+        let serving = listener.map(|(listener, tls)| {
+            tracing::info!(frontend = %frontend.name, listen = %frontend.listen, backend = %backend.name, tls = tls.is_some(), "frontend listening");
+            Serving::spawn(proxy.clone(), listener, tls)
+        });
         let health_watch = watch_health(
             frontend.name.clone(),
             proxy.health(),
@@ -234,6 +329,12 @@ impl RunningFrontend {
             health_watch,
             certificates,
         }
+    }
+
+    /// Whether a reload to `frontend` and `backend` keeps this frontend's listener: the
+    /// same settings, or only the backend's while serving (its servers are swapped live).
+    fn keeps_listener(&self, frontend: &Frontend, backend: &Backend) -> bool {
+        self.frontend == *frontend && (self.backend == *backend || self.serving.is_some())
     }
 
     /// A TLS frontend whose certificate or key files changed since they were loaded (a
@@ -371,4 +472,75 @@ fn watch_health(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(frontends: &[(&str, SocketAddr)]) -> Config {
+        let mut text = String::new();
+        for (name, listen) in frontends {
+            text.push_str(&format!(
+                "[[frontend]]\nname = \"{name}\"\nlisten = \"{listen}\"\nbackend = \"app\"\n\n"
+            ));
+        }
+        text.push_str("[[backend]]\nname = \"app\"\nservers = [\"127.0.0.1:9\"]\n");
+        baton_config::parse_toml(&text, "test.toml")
+            .expect("valid")
+            .config
+    }
+
+    #[tokio::test]
+    async fn a_reload_whose_listener_cannot_bind_fails_and_changes_nothing() {
+        // A free port: the listener that found it closes at the end of the statement.
+        let web = listen::bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind")
+            .local_addr()
+            .expect("local");
+        let mut frontends = Frontends::start(&config(&[("web", web)]))
+            .await
+            .expect("start");
+        // A plain listener (no SO_REUSEPORT) holds the port the new frontend wants.
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let api = taken.local_addr().expect("local");
+
+        let error = frontends
+            .prepare(&config(&[("web", web), ("api", api)]), Listeners::MustOpen)
+            .expect_err("the port is taken");
+        assert!(format!("{error:#}").contains("frontend api"), "{error:#}");
+        let names: Vec<String> = frontends.health().into_keys().collect();
+        assert_eq!(names, ["web"], "nothing of the new configuration runs");
+
+        // At start-up the same frontend is only reported down; the others run.
+        let prepared = frontends
+            .prepare(&config(&[("web", web), ("api", api)]), Listeners::MayFail)
+            .expect("may fail");
+        frontends.commit(prepared);
+        assert!(frontends.running["api"].serving.is_none());
+        assert!(frontends.running["web"].serving.is_some());
+    }
+
+    #[tokio::test]
+    async fn only_new_frontends_with_health_checks_wait_for_a_first_verdict() {
+        let port = |listener: TcpListener| listener.local_addr().expect("local");
+        let web = port(listen::bind("127.0.0.1:0".parse().expect("address")).expect("bind"));
+        let text = format!(
+            "[[frontend]]\nname = \"web\"\nlisten = \"{web}\"\nbackend = \"app\"\n\n\
+             [[backend]]\nname = \"app\"\nservers = [\"127.0.0.1:9\"]\n\
+             [backend.health_check]\ntype = \"tcp\"\ninterval = 5\ntimeout = 1\n"
+        );
+        let checked = baton_config::parse_toml(&text, "test.toml")
+            .expect("valid")
+            .config;
+        let mut frontends = Frontends::start(&checked).await.expect("start");
+        let first = frontends.first_verdicts();
+        assert_eq!(first["web"].within, FIRST_VERDICT_WAIT, "2 s < 5 s + 1 s");
+        // A reload that keeps it: it was running before, its state is known.
+        let prepared = frontends
+            .prepare(&checked, Listeners::MustOpen)
+            .expect("prepare");
+        frontends.commit(prepared);
+        assert!(frontends.first_verdicts().is_empty());
+    }
 }

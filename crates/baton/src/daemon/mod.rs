@@ -102,7 +102,8 @@ pub(crate) async fn run(
     let control_task = control::spawn(control, context)
         .with_context(|| format!("control socket {}", control.display()))?;
     let services = tracked_services(&frontends, &virtual_servers);
-    let mut running = Running::start(config, status, services).await?;
+    let prepared = Running::prepare(config).await?;
+    let mut running = Running::start(prepared, status, services).await?;
     systemd::ready();
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     let mut l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
@@ -172,8 +173,8 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
     }
 }
 
-/// SIGHUP and `baton reload`: re-reads the configuration and applies it, frontends first;
-/// on any error the running configuration stays. The outcome is logged and returned.
+/// SIGHUP and `baton reload`: re-reads the configuration and applies it atomically (see
+/// [`apply`]). The outcome is logged and returned.
 async fn reload_all(
     reload: &Reload,
     running: &mut Running,
@@ -181,6 +182,8 @@ async fn reload_all(
     virtual_servers: &mut VirtualServers,
 ) -> control::Answer {
     let result = match reload() {
+        // `running.config` is replaced only by a reload that applied, so after a failed one
+        // this compares with what really runs.
         Ok(new) if new.without_locations() == running.config.without_locations() => {
             if frontends.renew_certificates() > 0 {
                 return Ok(serde_json::json!({ "ok": true, "reload": "applied" }));
@@ -190,19 +193,7 @@ async fn reload_all(
         }
         Ok(new) => {
             systemd::reloading();
-            let result = match frontends.reload(&new) {
-                Ok(()) => match virtual_servers.reload(&new).await {
-                    Ok(()) => {
-                        // Frontends the new file left alone may still have renewed
-                        // certificates.
-                        frontends.renew_certificates();
-                        let services = tracked_services(frontends, virtual_servers);
-                        running.reload(new, services).await
-                    }
-                    Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            };
+            let result = apply(new, running, frontends, virtual_servers).await;
             systemd::ready();
             result
         }
@@ -214,9 +205,115 @@ async fn reload_all(
             Ok(serde_json::json!({ "ok": true, "reload": "applied" }))
         }
         Err(error) => {
-            let message = format!("reload failed, keeping the running configuration: {error:#}");
+            let message = format!(
+                "reload failed, nothing changed, the running configuration stays: {error:#}"
+            );
             tracing::error!("{message}");
             Err(message)
+        }
+    }
+}
+
+/// Applies `new` in two phases. First everything it needs is built and checked while the
+/// running configuration runs on untouched: the plan (primary addresses), the VRRP sockets,
+/// the tracked objects (interfaces that must exist, script users, track file directories),
+/// the frontends' new listeners and certificates, the virtual servers' checkers, DR
+/// interfaces and rules; the instances go on advertising meanwhile. Any failure there
+/// drops what was built and changes nothing. Then the switch, which cannot fail:
+/// frontends, virtual servers, VRRP instances (unchanged ones keep their state, so their
+/// VIPs do not move).
+async fn apply(
+    new: Config,
+    running: &mut Running,
+    frontends: &mut Frontends,
+    virtual_servers: &mut VirtualServers,
+) -> anyhow::Result<()> {
+    // The running instances go on advertising meanwhile: writing the first L4 rules runs
+    // `nft`, which may take longer than a backup waits for an advertisement.
+    let (vrrp, front, l4) = {
+        let prepare = async {
+            let vrrp = Running::prepare(new).await?;
+            let front = frontends.prepare(&vrrp.config, frontends::Listeners::MustOpen)?;
+            let l4 = virtual_servers.prepare(&vrrp.config).await?;
+            anyhow::Ok((vrrp, front, l4))
+        };
+        tokio::pin!(prepare);
+        loop {
+            tokio::select! {
+                prepared = &mut prepare => break prepared?,
+                () = running.step() => {}
+            }
+        }
+    };
+
+    frontends.commit(front);
+    virtual_servers.commit(l4);
+    // Frontends the new file left alone may still have renewed certificates.
+    frontends.renew_certificates();
+    let services = tracked_services(frontends, virtual_servers);
+    running.switch(vrrp, services).await;
+    Ok(())
+}
+
+/// A configuration's VRRP side, built and checked but not running: what a reload needs
+/// before it may touch the running one. Dropping it closes its sockets.
+struct Prepared {
+    config: Config,
+    plan: plan::Plan,
+    default_user: Option<Credentials>,
+    sockets: Sockets,
+    inbound: mpsc::Receiver<Inbound>,
+    /// The sockets' readers, already feeding `inbound`.
+    readers: Readers,
+    vips: Vips,
+    watchers: tracking::Watchers,
+}
+
+impl Prepared {
+    /// Starts the watchers and hands the socket readers over.
+    fn start(self, services: BTreeMap<TrackKey, tracking::Service>) -> Started {
+        let mut tasks = self.readers.take();
+        let (tracks, mut track_tasks) = self.watchers.spawn(services);
+        tasks.append(&mut track_tasks);
+        Started {
+            config: self.config,
+            plan: self.plan,
+            default_user: self.default_user,
+            sockets: self.sockets,
+            inbound: self.inbound,
+            vips: self.vips,
+            tracks,
+            tasks,
+        }
+    }
+}
+
+/// A prepared configuration whose watchers and readers run, for [`Running`] to take.
+struct Started {
+    config: Config,
+    plan: plan::Plan,
+    default_user: Option<Credentials>,
+    sockets: Sockets,
+    inbound: mpsc::Receiver<Inbound>,
+    vips: Vips,
+    tracks: mpsc::UnboundedReceiver<TrackEvent>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Socket readers of a configuration not running yet: stopped if it is dropped (a reload
+/// that failed), handed over by [`Readers::take`] when it starts.
+struct Readers(Vec<tokio::task::JoinHandle<()>>);
+
+impl Readers {
+    fn take(mut self) -> Vec<tokio::task::JoinHandle<()>> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        for reader in &self.0 {
+            reader.abort();
         }
     }
 }
@@ -240,32 +337,45 @@ struct Running {
 }
 
 impl Running {
-    async fn start(
-        config: Config,
-        status: watch::Sender<Status>,
-        services: BTreeMap<TrackKey, watch::Receiver<bool>>,
-    ) -> anyhow::Result<Running> {
+    /// Builds and checks everything `config` needs; see [`apply`].
+    async fn prepare(config: Config) -> anyhow::Result<Prepared> {
         let plan = plan_for(&config)?;
         let default_user = default_script_user(&config)?;
-        let (notifier, notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
+        let watchers = tracking::prepare(&config, &plan.tracks, default_user)?;
         let vips = Vips::new(&config).await?;
-        vips.remove_leftovers().await;
-        let (sockets, inbound, mut tasks) = Sockets::open(&config).await?;
-        let (tracks, mut track_tasks) =
-            tracking::spawn(&config, &plan.tracks, default_user, &services).await?;
-        tasks.append(&mut track_tasks);
-
-        let router = Router::new(plan.engine_configs, plan.sync_groups)?;
-        let mut running = Running {
+        let (sockets, inbound, readers) = Sockets::open(&config).await?;
+        Ok(Prepared {
             config,
-            router,
+            plan,
+            default_user,
             sockets,
             inbound,
+            readers: Readers(readers),
             vips,
-            tracks,
-            notifier: notify::StateNotifier::new(notifier, default_user),
+            watchers,
+        })
+    }
+
+    async fn start(
+        prepared: Prepared,
+        status: watch::Sender<Status>,
+        services: BTreeMap<TrackKey, tracking::Service>,
+    ) -> anyhow::Result<Running> {
+        let started = prepared.start(services);
+        let plan = started.plan;
+        let router = Router::new(plan.engine_configs, plan.sync_groups)?;
+        let (notifier, notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
+        started.vips.remove_leftovers().await;
+        let mut running = Running {
+            config: started.config,
+            router,
+            sockets: started.sockets,
+            inbound: started.inbound,
+            vips: started.vips,
+            tracks: started.tracks,
+            notifier: notify::StateNotifier::new(notifier, started.default_user),
             notify_worker,
-            tasks,
+            tasks: started.tasks,
             status,
             systemd_status: String::new(),
         };
@@ -276,25 +386,25 @@ impl Running {
         Ok(running)
     }
 
-    /// SIGHUP with a changed file: instances whose configuration did not change keep their
-    /// state (no VIP moves); changed and removed ones stop with a priority-0 advert, new and
-    /// changed ones start. Sockets and watchers are rebuilt for the new file.
-    async fn reload(
+    /// The switch of a reload, with everything `prepared`: instances whose configuration
+    /// did not change keep their state (no VIP moves); changed and removed ones stop with a
+    /// priority-0 advert, new and changed ones start. Sockets and watchers are the new ones.
+    async fn switch(
         &mut self,
-        config: Config,
-        services: BTreeMap<TrackKey, watch::Receiver<bool>>,
-    ) -> anyhow::Result<()> {
-        let plan = plan_for(&config)?;
+        prepared: Prepared,
+        services: BTreeMap<TrackKey, tracking::Service>,
+    ) {
         let now = Instant::now();
         let mut restarted = Vec::new();
         let ids: Vec<InstanceId> = self.router.instances().map(|(id, _)| id).collect();
         for id in ids {
             let current = self.router.instance(id).map(|i| i.config().clone());
-            if let Some(current) = current.filter(|c| !plan.engine_configs.contains(c)) {
+            if let Some(current) = current.filter(|c| !prepared.plan.engine_configs.contains(c)) {
                 restarted.push(current.name.clone());
                 self.router.shutdown_instance(now, id);
             }
         }
+        // The goodbyes go out through the old sockets, with the old configuration.
         self.drain().await;
         tracing::info!(
             stopped = ?restarted,
@@ -303,19 +413,30 @@ impl Running {
         for task in self.tasks.drain(..) {
             task.abort();
         }
-        self.router
-            .reconfigure(plan.engine_configs, plan.sync_groups)?;
-        let (sockets, inbound, mut tasks) = Sockets::open(&config).await?;
-        // A changed script_user applies to the scripts this configuration starts.
-        let default_user = default_script_user(&config)?;
+        let Started {
+            config,
+            plan,
+            default_user,
+            sockets,
+            inbound,
+            vips,
+            tracks,
+            tasks,
+        } = prepared.start(services);
         if default_user != self.notifier.default_user() {
             tracing::info!("reload: script_user changed; scripts run as the new one from now on");
             self.notifier.set_default_user(default_user);
         }
-        let (tracks, mut track_tasks) =
-            tracking::spawn(&config, &plan.tracks, default_user, &services).await?;
-        tasks.append(&mut track_tasks);
-        self.vips = Vips::new(&config).await?;
+        // `plan` built a router from these already: the engine cannot refuse them now.
+        if let Err(error) = self
+            .router
+            .reconfigure(plan.engine_configs, plan.sync_groups)
+        {
+            tracing::error!(
+                "reload: the VRRP engine refused a configuration it had accepted: {error}"
+            );
+        }
+        self.vips = vips;
         self.config = config;
         self.sockets = sockets;
         self.inbound = inbound;
@@ -324,7 +445,6 @@ impl Running {
         self.apply_pending_tracks();
         self.router.start(Instant::now());
         self.drain().await;
-        Ok(())
     }
 
     /// `baton instance step-down|resume`: the engine's maintenance input, then its outputs.
@@ -455,19 +575,24 @@ impl Running {
 }
 
 /// What instances may track besides interfaces, scripts and files: every frontend's
-/// ability to serve and every virtual server's quorum.
+/// ability to serve (with how to wait for the first verdict of one started just now) and
+/// every virtual server's quorum.
 fn tracked_services(
     frontends: &Frontends,
     virtual_servers: &VirtualServers,
-) -> BTreeMap<TrackKey, watch::Receiver<bool>> {
-    let frontends = frontends
-        .health()
-        .into_iter()
-        .map(|(name, up)| (TrackKey::Frontend(name), up));
-    let virtual_servers = virtual_servers
-        .health()
-        .into_iter()
-        .map(|(name, up)| (TrackKey::VirtualServer(name), up));
+) -> BTreeMap<TrackKey, tracking::Service> {
+    let mut first = frontends.first_verdicts();
+    let frontends = frontends.health().into_iter().map(|(name, up)| {
+        let service = tracking::Service {
+            first: first.remove(&name),
+            up,
+        };
+        (TrackKey::Frontend(name), service)
+    });
+    let virtual_servers = virtual_servers.health().into_iter().map(|(name, up)| {
+        let service = tracking::Service { up, first: None };
+        (TrackKey::VirtualServer(name), service)
+    });
     frontends.chain(virtual_servers).collect()
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_config::Config;
@@ -34,118 +35,271 @@ impl fmt::Display for TrackKey {
     }
 }
 
-/// Starts a watcher per object. Interfaces and frontends report their current state at
-/// once, so the instances start in FAULT when their link is already down.
-/// `services` has each running frontend's ability to serve and each virtual server's
-/// quorum, by their track keys.
-pub(crate) async fn spawn(
+/// How often a tracked frontend that has no verdict yet is looked at again.
+const FIRST_VERDICT_POLL: Duration = Duration::from_millis(50);
+
+/// A frontend or virtual server as instances track it.
+#[derive(Debug)]
+pub(crate) struct Service {
+    /// True while it can serve.
+    pub(crate) up: watch::Receiver<bool>,
+    /// Set while its first verdict is still to come (a frontend started just now, whose
+    /// servers have not been checked once): see [`FirstVerdict`].
+    pub(crate) first: Option<FirstVerdict>,
+}
+
+/// A service whose first verdict is still to come. Until it comes, or `within` has passed,
+/// the instances that track it hear [`TrackStatus::Unknown`], which keeps them from becoming
+/// Master on a guess: `up` is only a guess until then (servers not checked yet count as up),
+/// and an instance that took the VIP on it would give it away at the first failed check.
+pub(crate) struct FirstVerdict {
+    /// True once the verdict is in.
+    pub(crate) known: Box<dyn Fn() -> bool + Send + Sync>,
+    /// The longest the instances wait for it.
+    pub(crate) within: Duration,
+}
+
+impl fmt::Debug for FirstVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FirstVerdict")
+            .field("known", &(self.known)())
+            .field("within", &self.within)
+            .finish()
+    }
+}
+
+/// Every watcher of one configuration, ready to start: building it ([`prepare`]) looks up
+/// and checks everything a watcher needs, so that a reload fails before it changes anything.
+#[derive(Debug)]
+pub(crate) struct Watchers {
+    events: mpsc::UnboundedSender<TrackEvent>,
+    receiver: mpsc::UnboundedReceiver<TrackEvent>,
+    /// Tracked interfaces (their states already sent) and the watcher of their changes.
+    interfaces: BTreeMap<String, Vec<TrackTarget>>,
+    link_watcher: Option<baton_net::LinkWatcher>,
+    scripts: Vec<(TrackKey, Vec<TrackTarget>, TrackScript)>,
+    files: Vec<(TrackKey, Vec<TrackTarget>, baton_config::TrackFile)>,
+    services: Vec<(TrackKey, Vec<TrackTarget>)>,
+}
+
+/// Looks up everything the watchers of `config` need, changing nothing: every tracked
+/// interface must exist on this host (its state is read now), every script's user must
+/// exist, every track file's directory must exist. Fails on the first that does not.
+pub(crate) fn prepare(
     config: &Config,
     tracks: &BTreeMap<TrackKey, Vec<TrackTarget>>,
     default_user: Option<Credentials>,
-    services: &BTreeMap<TrackKey, watch::Receiver<bool>>,
-) -> anyhow::Result<(mpsc::UnboundedReceiver<TrackEvent>, Vec<JoinHandle<()>>)> {
+) -> anyhow::Result<Watchers> {
     let (events, receiver) = mpsc::unbounded_channel();
-    let mut tasks = Vec::new();
-    let mut interfaces = BTreeMap::new();
+    let mut watchers = Watchers {
+        events,
+        receiver,
+        interfaces: BTreeMap::new(),
+        link_watcher: None,
+        scripts: Vec::new(),
+        files: Vec::new(),
+        services: Vec::new(),
+    };
+    if tracks
+        .keys()
+        .any(|key| matches!(key, TrackKey::Interface(_)))
+    {
+        // Subscribed before the states are read, so no change falls between the two.
+        watchers.link_watcher =
+            Some(baton_net::LinkWatcher::new().context("subscribing to link events")?);
+    }
     for (key, targets) in tracks {
         match key {
             TrackKey::Interface(name) => {
-                let up =
-                    baton_net::link_is_up(name).with_context(|| format!("interface {name}"))?;
-                send_all(&events, key, targets, TrackStatus::from(up));
-                interfaces.insert(name.clone(), targets.clone());
+                let up = baton_net::link_is_up(name)
+                    .with_context(|| format!("tracked interface {name}"))?;
+                send_all(&watchers.events, key, targets, TrackStatus::from(up));
+                watchers.interfaces.insert(name.clone(), targets.clone());
             }
             TrackKey::Script(name) => {
                 let script = config
                     .script(name)
                     .with_context(|| format!("unknown script {name}"))?;
                 let credentials = match &script.user {
-                    Some(user) => Some(Credentials::lookup(&user.user, user.group.as_deref())?),
+                    Some(user) => Some(
+                        Credentials::lookup(&user.user, user.group.as_deref())
+                            .with_context(|| format!("vrrp_script {name}: user"))?,
+                    ),
                     None => default_user,
                 };
-                let (tx, mut rx) = mpsc::unbounded_channel();
-                tasks.push(spawn_track_script(
-                    TrackScript {
-                        name: name.clone(),
-                        script: Script::new(script.argv.clone(), credentials),
-                        interval: script.interval,
-                        timeout: Some(script.timeout),
-                        rise: script.rise,
-                        fall: script.fall,
-                        initially_up: !script.init_fail,
-                    },
-                    tx,
-                ));
-                let (events, key, targets) = (events.clone(), key.clone(), targets.clone());
-                tasks.push(tokio::spawn(async move {
-                    while let Some(update) = rx.recv().await {
-                        tracing::info!(script = %update.name, up = update.up, outcome = %update.outcome, "track script");
-                        send_all(&events, &key, &targets, TrackStatus::from(update.up));
-                    }
-                }));
-            }
-            TrackKey::Frontend(_) | TrackKey::VirtualServer(_) => {
-                let mut serving = services
-                    .get(key)
-                    .cloned()
-                    .with_context(|| format!("unknown {key}"))?;
-                // Now, like interfaces, so the first step already knows; then every change.
-                let up = *serving.borrow_and_update();
-                send_all(&events, key, targets, TrackStatus::from(up));
-                let (events, key, targets) = (events.clone(), key.clone(), targets.clone());
-                tasks.push(tokio::spawn(async move {
-                    while serving.changed().await.is_ok() {
-                        let up = *serving.borrow_and_update();
-                        send_all(&events, &key, &targets, TrackStatus::from(up));
-                    }
-                }));
+                let script = TrackScript {
+                    name: name.clone(),
+                    script: Script::new(script.argv.clone(), credentials),
+                    interval: script.interval,
+                    timeout: Some(script.timeout),
+                    rise: script.rise,
+                    fall: script.fall,
+                    initially_up: !script.init_fail,
+                };
+                watchers
+                    .scripts
+                    .push((key.clone(), targets.clone(), script));
             }
             TrackKey::File(name) => {
                 let file = config
                     .track_file(name)
                     .with_context(|| format!("unknown track file {name}"))?;
-                if let Some(init) = file.init_file {
-                    if init.overwrite || !file.path.exists() {
-                        std::fs::write(&file.path, format!("{}\n", init.value))
-                            .with_context(|| format!("init_file {}", file.path.display()))?;
-                    }
-                }
-                let (tx, mut rx) = mpsc::unbounded_channel();
-                tasks.push(track_file::spawn_watch(file.path.clone(), tx));
-                let (events, key, targets) = (events.clone(), key.clone(), targets.clone());
-                tasks.push(tokio::spawn(async move {
-                    while let Some(contents) = rx.recv().await {
-                        for target in &targets {
-                            let status = track_file::status(contents.as_deref(), target.weight);
-                            let event = TrackEvent {
-                                object: key.clone(),
-                                target: *target,
-                                status,
-                            };
-                            let _ = events.send(event);
-                        }
-                    }
-                }));
+                check_track_file_directory(file)?;
+                watchers
+                    .files
+                    .push((key.clone(), targets.clone(), file.clone()));
+            }
+            TrackKey::Frontend(_) | TrackKey::VirtualServer(_) => {
+                watchers.services.push((key.clone(), targets.clone()));
             }
         }
     }
-    if !interfaces.is_empty() {
-        let mut watcher = baton_net::LinkWatcher::new().context("subscribing to link events")?;
-        let events = events.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Some((name, up)) = watcher.next().await {
-                if let Some(targets) = interfaces.get(&name) {
-                    send_all(
-                        &events,
-                        &TrackKey::Interface(name.clone()),
-                        targets,
-                        TrackStatus::from(up),
-                    );
+    Ok(watchers)
+}
+
+/// A track file in a directory that does not exist is a typo: it would read as a failure
+/// forever (and its `init_file` could not be written), so it is refused instead.
+pub(crate) fn check_track_file_directory(file: &baton_config::TrackFile) -> anyhow::Result<()> {
+    let directory = match file.path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => std::path::Path::new("."),
+    };
+    if !directory.is_dir() {
+        anyhow::bail!(
+            "track_file {}: directory {} does not exist",
+            file.name,
+            directory.display()
+        );
+    }
+    Ok(())
+}
+
+impl Watchers {
+    /// Starts a watcher per object; what `prepare` checked cannot fail here. Interfaces and
+    /// services report their current state at once, so the instances start in FAULT when
+    /// their link is already down. `services` has each running frontend's ability to serve
+    /// and each virtual server's quorum, by their track keys.
+    pub(crate) fn spawn(
+        self,
+        services: BTreeMap<TrackKey, Service>,
+    ) -> (mpsc::UnboundedReceiver<TrackEvent>, Vec<JoinHandle<()>>) {
+        let Watchers {
+            events,
+            receiver,
+            interfaces,
+            link_watcher,
+            scripts,
+            files,
+            services: tracked,
+        } = self;
+        let mut services = services;
+        let mut tasks = Vec::new();
+        for (key, targets, script) in scripts {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tasks.push(spawn_track_script(script, tx));
+            let events = events.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(update) = rx.recv().await {
+                    tracing::info!(script = %update.name, up = update.up, outcome = %update.outcome, "track script");
+                    send_all(&events, &key, &targets, TrackStatus::from(update.up));
+                }
+            }));
+        }
+        for (key, targets, file) in files {
+            if let Some(init) = file.init_file {
+                if init.overwrite || !file.path.exists() {
+                    if let Err(error) = std::fs::write(&file.path, format!("{}\n", init.value)) {
+                        tracing::error!(file = %file.path.display(), "init_file: {error}");
+                    }
                 }
             }
-        }));
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tasks.push(track_file::spawn_watch(file.path.clone(), tx));
+            let events = events.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(contents) = rx.recv().await {
+                    for target in &targets {
+                        let status = track_file::status(contents.as_deref(), target.weight);
+                        let event = TrackEvent {
+                            object: key.clone(),
+                            target: *target,
+                            status,
+                        };
+                        let _ = events.send(event);
+                    }
+                }
+            }));
+        }
+        for (key, targets) in tracked {
+            let Some(service) = services.remove(&key) else {
+                // The configuration checks that tracked frontends and virtual servers exist.
+                tracing::error!("{key} is tracked but not running; it counts as down");
+                send_all(&events, &key, &targets, TrackStatus::Down);
+                continue;
+            };
+            tasks.push(follow_service(&events, key, targets, service));
+        }
+        if let Some(mut watcher) = link_watcher {
+            let events = events.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some((name, up)) = watcher.next().await {
+                    if let Some(targets) = interfaces.get(&name) {
+                        send_all(
+                            &events,
+                            &TrackKey::Interface(name.clone()),
+                            targets,
+                            TrackStatus::from(up),
+                        );
+                    }
+                }
+            }));
+        }
+        (receiver, tasks)
     }
-    Ok((receiver, tasks))
+}
+
+/// Reports `service` to `targets`: its state now (or Unknown while its first verdict is
+/// to come, for at most [`FirstVerdict::within`]), then every change.
+fn follow_service(
+    events: &mpsc::UnboundedSender<TrackEvent>,
+    key: TrackKey,
+    targets: Vec<TrackTarget>,
+    service: Service,
+) -> JoinHandle<()> {
+    let Service {
+        up: mut serving,
+        first,
+    } = service;
+    let first = first.filter(|first| !(first.known)());
+    match &first {
+        Some(first) => {
+            tracing::info!(object = %key, within = ?first.within, "no verdict yet: tracking instances wait for it before they may become master");
+            send_all(events, &key, &targets, TrackStatus::Unknown);
+        }
+        // Now, like interfaces, so the first step already knows.
+        None => {
+            let up = *serving.borrow_and_update();
+            send_all(events, &key, &targets, TrackStatus::from(up));
+        }
+    }
+    let events = events.clone();
+    tokio::spawn(async move {
+        if let Some(first) = first {
+            let deadline = tokio::time::Instant::now() + first.within;
+            while !(first.known)() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(FIRST_VERDICT_POLL).await;
+            }
+            if !(first.known)() {
+                tracing::warn!(object = %key, within = ?first.within, "no verdict in time: going by the current state");
+            }
+            let up = *serving.borrow_and_update();
+            send_all(&events, &key, &targets, TrackStatus::from(up));
+        }
+        while serving.changed().await.is_ok() {
+            let up = *serving.borrow_and_update();
+            send_all(&events, &key, &targets, TrackStatus::from(up));
+        }
+    })
 }
 
 fn send_all(
@@ -160,5 +314,53 @@ fn send_all(
             target: *target,
             status,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(tracks: &str, top: &str) -> Config {
+        let text = format!(
+            "{top}vrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 51\n    \
+             priority 100\n    unicast_src_ip 127.0.0.1\n{tracks}    virtual_ipaddress {{\n        \
+             10.0.3.100/24\n    }}\n}}\n"
+        );
+        baton_config::parse_keepalived(&text, "test.conf")
+            .expect("valid")
+            .config
+    }
+
+    fn prepared(config: &Config) -> anyhow::Result<Watchers> {
+        let plan = super::super::plan::plan(config, |_, _| Ok("127.0.0.1".parse()?))?;
+        prepare(config, &plan.tracks, None)
+    }
+
+    #[tokio::test]
+    async fn what_a_watcher_needs_is_checked_before_anything_starts() {
+        let cases = [
+            ("    track_interface {\n        eht0\n    }\n", "", "eht0"),
+            (
+                "    track_script {\n        chk\n    }\n",
+                "vrrp_script chk {\n    script \"/bin/true\"\n    user baton-no-such-user\n}\n",
+                "baton-no-such-user",
+            ),
+            (
+                "    track_file {\n        state\n    }\n",
+                "track_file state {\n    file \"/baton-no-such-dir/state\"\n}\n",
+                "/baton-no-such-dir",
+            ),
+        ];
+        for (tracks, top, expected) in cases {
+            let error = prepared(&config(tracks, top)).expect_err(expected);
+            assert!(format!("{error:#}").contains(expected), "{error:#}");
+        }
+        // The loopback exists everywhere, /tmp too.
+        let good = config(
+            "    track_interface {\n        lo\n    }\n    track_file {\n        state\n    }\n",
+            "track_file state {\n    file \"/tmp/baton-state\"\n}\n",
+        );
+        prepared(&good).expect("prepared");
     }
 }

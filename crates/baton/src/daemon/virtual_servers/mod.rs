@@ -88,6 +88,48 @@ struct Server {
     checks: Vec<RunningCheck>,
 }
 
+/// A reload's virtual servers, built and checked; see [`VirtualServers::prepare`].
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The new configuration, locations stripped.
+    config: Config,
+    /// Every virtual server of it, in order, with what it takes from the running one.
+    services: Vec<(VirtualServer, Planned)>,
+    /// Started by `prepare` when none ran: the data plane is writable.
+    applier: Option<Applier>,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        // A reload that failed after the data plane was started for it: take its tables
+        // out again (nothing of the running configuration is in them).
+        if let Some(applier) = self.applier.take() {
+            tokio::spawn(applier.stop());
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Planned {
+    /// Unchanged: the running service stays as it is.
+    Keep,
+    /// New or changed.
+    Build {
+        interface: Option<String>,
+        suspended: bool,
+        /// Per real server, in configuration order.
+        servers: Vec<Slot>,
+    },
+}
+
+#[derive(Debug)]
+enum Slot {
+    /// The running server of that address stays, checkers and state.
+    Keep,
+    /// New, or its settings changed: checkers already started.
+    New(Box<Server>),
+}
+
 /// An operator's change to one real server (`baton server ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ServerChange {
@@ -120,7 +162,8 @@ impl VirtualServers {
             config: Config::default(),
             vrrp,
         };
-        runtime.replace(config)?;
+        let prepared = runtime.prepare_services(config)?;
+        runtime.replace(prepared);
         if runtime.services.is_empty() {
             runtime.cleanup = Some(tokio::spawn(applier::remove_leftover()));
         } else {
@@ -194,7 +237,10 @@ impl VirtualServers {
                 for rs in &vs.real_servers {
                     let generation = self.next_generation;
                     self.next_generation += 1;
-                    restarted.push((generation, self.spawn_checks(&vs, rs, generation)?));
+                    restarted.push((
+                        generation,
+                        self.spawn_checks(&self.config, &vs, rs, generation)?,
+                    ));
                 }
             }
             let Some(service) = self.services.get_mut(&name) else {
@@ -214,9 +260,11 @@ impl VirtualServers {
         Ok(changed)
     }
 
-    /// Starts the checkers of real server `rs` of `vs`.
+    /// Starts the checkers of real server `rs` of `vs`, as `config` (the running one, or
+    /// the one a reload prepares) says.
     fn spawn_checks(
         &self,
+        config: &Config,
         vs: &VirtualServer,
         rs: &RealServer,
         generation: u64,
@@ -226,7 +274,7 @@ impl VirtualServers {
             .enumerate()
             .map(|(index, checker)| {
                 checks::spawn(
-                    &self.config,
+                    config,
                     checker,
                     rs.weight,
                     self.default_user,
@@ -242,27 +290,45 @@ impl VirtualServers {
             .collect()
     }
 
-    /// SIGHUP: services whose settings did not change keep their checkers and states;
-    /// within a changed service, real servers whose own settings did not change keep
-    /// theirs too, so a reload moves no flow it does not have to.
-    pub(crate) async fn reload(&mut self, config: &Config) -> anyhow::Result<()> {
-        self.replace(config)?;
-        match (&self.applier, self.services.is_empty()) {
-            (None, false) => {
-                if let Some(cleanup) = self.cleanup.take() {
-                    let _ = cleanup.await;
-                }
-                self.applier = Some(Applier::start(self.table()).await?);
+    /// The first half of a reload (SIGHUP): builds and checks what `config` needs while
+    /// the running services run on: the checkers of new and changed real servers (started;
+    /// their verdicts wait in the channel until the switch), every DR service's interface,
+    /// the new rules, and, when no virtual server ran so far, the data plane itself (the
+    /// first table is written now: nothing of the running configuration is in it). Dropping
+    /// the result stops what it started.
+    pub(crate) async fn prepare(&mut self, config: &Config) -> anyhow::Result<Prepared> {
+        let mut prepared = self.prepare_services(config)?;
+        let table = self.table_of(&prepared);
+        baton_l4::DataPlane::new("baton")
+            .render(&table)
+            .map_err(|error| anyhow::anyhow!("the L4 rules: {error}"))?;
+        if self.applier.is_none() && !table.services.is_empty() {
+            if let Some(cleanup) = self.cleanup.take() {
+                let _ = cleanup.await;
             }
-            (Some(_), true) => {
+            prepared.applier = Some(Applier::start(table).await?);
+        }
+        Ok(prepared)
+    }
+
+    /// The second half: services whose settings did not change keep their checkers and
+    /// states; within a changed service, real servers whose own settings did not change
+    /// keep theirs too, so a reload moves no flow it does not have to.
+    pub(crate) fn commit(&mut self, mut prepared: Prepared) {
+        let applier = prepared.applier.take();
+        self.replace(prepared);
+        match (applier, self.services.is_empty()) {
+            (Some(applier), _) => self.applier = Some(applier),
+            (None, true) => {
                 if let Some(applier) = self.applier.take() {
-                    applier.stop().await;
+                    // Its tables leave the kernel in the background: the main loop does not
+                    // wait for `nft`.
+                    tokio::spawn(applier.stop());
                 }
             }
-            _ => {}
+            (None, false) => {}
         }
         self.publish();
-        Ok(())
     }
 
     /// `baton server drain|disable|enable|weight VS ADDR`.
@@ -336,20 +402,149 @@ impl VirtualServers {
         }
     }
 
-    /// Brings the services in line with `config` (without touching the kernel).
-    fn replace(&mut self, config: &Config) -> anyhow::Result<()> {
+    /// What `config` needs besides the running services, without changing them.
+    fn prepare_services(&mut self, config: &Config) -> anyhow::Result<Prepared> {
         let config = config.without_locations();
-        self.config = config.clone();
         let vrrp = self.vrrp.borrow().clone();
-        let mut old = std::mem::take(&mut self.services);
+        let mut services = Vec::new();
         for vs in &config.virtual_servers {
-            let service = match old.remove(&vs.name) {
-                Some(running) if running.config == *vs => running,
-                previous => {
-                    let suspended = vs.ha_suspend && !host::holds(&vrrp, vs);
-                    let service = self.build(vs, previous, suspended)?;
+            let old = self.services.get(&vs.name);
+            if old.is_some_and(|old| old.config == *vs) {
+                services.push((vs.clone(), Planned::Keep));
+                continue;
+            }
+            let interface = table::dr_interface(&config, vs);
+            if vs.lb_kind == LbKind::Dr && interface.is_none() {
+                anyhow::bail!(
+                    "virtual server {}: lb_kind DR forwards frames on the interface that holds \
+                     the virtual address, and no vrrp_instance has it among its \
+                     virtual_ipaddress",
+                    vs.name
+                );
+            }
+            let suspended = vs.ha_suspend && !host::holds(&vrrp, vs);
+            let mut servers = Vec::new();
+            for rs in &vs.real_servers {
+                let previous =
+                    old.and_then(|old| old.servers.iter().find(|s| s.state.address == rs.address));
+                if previous.is_some_and(|previous| previous.config == *rs) {
+                    servers.push(Slot::Keep);
+                    continue;
+                }
+                let generation = self.next_generation;
+                self.next_generation += 1;
+                let checks = if suspended {
+                    Vec::new()
+                } else {
+                    self.spawn_checks(&config, vs, rs, generation)?
+                };
+                let mut state = ServerState {
+                    address: rs.address,
+                    configured_weight: rs.weight,
+                    operator_weight: None,
+                    weight_offsets: vec![0; rs.checkers.len()],
+                    admin: AdminState::Ready,
+                    // keepalived: up until a checker says otherwise, down with `alpha`.
+                    checks_up: rs.checkers.iter().map(|c| !c.start_down).collect(),
+                    inhibit_on_failure: rs.inhibit_on_failure,
+                };
+                // The operator's state survives a change to the server's settings.
+                if let Some(previous) = previous {
+                    state.admin = previous.state.admin;
+                    state.operator_weight = previous.state.operator_weight;
+                }
+                servers.push(Slot::New(Box::new(Server {
+                    config: rs.clone(),
+                    state,
+                    generation,
+                    last: vec![String::from("not checked yet"); rs.checkers.len()],
+                    reported: vec![false; rs.checkers.len()],
+                    checks,
+                })));
+            }
+            services.push((
+                vs.clone(),
+                Planned::Build {
+                    interface,
+                    suspended,
+                    servers,
+                },
+            ));
+        }
+        Ok(Prepared {
+            config,
+            services,
+            applier: None,
+        })
+    }
+
+    /// The table the services of `prepared` would write.
+    fn table_of(&self, prepared: &Prepared) -> baton_l4::Table {
+        let services = prepared
+            .services
+            .iter()
+            .filter_map(|(vs, planned)| {
+                let old = self.services.get(&vs.name);
+                let (interface, states) = match planned {
+                    Planned::Keep => {
+                        let old = old?;
+                        let states = old.servers.iter().map(|s| s.state.clone()).collect();
+                        (old.interface.clone(), states)
+                    }
+                    Planned::Build {
+                        interface, servers, ..
+                    } => {
+                        let states: Vec<ServerState> = vs
+                            .real_servers
+                            .iter()
+                            .zip(servers)
+                            .filter_map(|(rs, slot)| match slot {
+                                Slot::New(server) => Some(server.state.clone()),
+                                Slot::Keep => old?
+                                    .servers
+                                    .iter()
+                                    .find(|s| s.state.address == rs.address)
+                                    .map(|s| s.state.clone()),
+                            })
+                            .collect();
+                        (interface.clone(), states)
+                    }
+                };
+                let quorum = match (planned, old) {
+                    (Planned::Keep, Some(old)) => old.quorum,
+                    _ => Quorum::new(vs.quorum, vs.hysteresis, pool::live_weight(&states)),
+                };
+                let members = pool::members(&states, quorum.is_up(), vs.sorry_server.is_some());
+                Some(table::service(vs, &members, interface.as_deref()))
+            })
+            .collect();
+        baton_l4::Table { services }
+    }
+
+    /// Brings the services in line with `prepared` (without touching the kernel).
+    fn replace(&mut self, mut prepared: Prepared) {
+        let config = std::mem::take(&mut prepared.config);
+        let services = std::mem::take(&mut prepared.services);
+        self.config = config.clone();
+        let mut old = std::mem::take(&mut self.services);
+        for (vs, planned) in services {
+            let service = match (planned, old.remove(&vs.name)) {
+                (Planned::Keep, Some(running)) => running,
+                (Planned::Keep, None) => {
+                    // Cannot happen: Keep is planned from a running service.
+                    tracing::error!(virtual_server = %vs.name, "not running; skipped");
+                    continue;
+                }
+                (
+                    Planned::Build {
+                        interface,
+                        suspended,
+                        servers,
+                    },
+                    previous,
+                ) => {
                     tracing::info!(virtual_server = %vs.name, "starting");
-                    service
+                    self.build(&vs, previous, interface, suspended, servers)
                 }
             };
             self.health
@@ -366,70 +561,33 @@ impl VirtualServers {
             }
             self.health.remove(&name);
         }
-        Ok(())
     }
 
-    /// A service as configured; real servers unchanged from `previous` keep their checkers
+    /// A service as prepared; real servers unchanged from `previous` keep their checkers
     /// and states.
     fn build(
         &mut self,
         vs: &VirtualServer,
         previous: Option<Service>,
+        interface: Option<String>,
         suspended: bool,
-    ) -> anyhow::Result<Service> {
+        slots: Vec<Slot>,
+    ) -> Service {
         let mut kept: BTreeMap<SocketAddr, Server> = previous
             .map(|p| p.servers)
             .unwrap_or_default()
             .into_iter()
             .map(|s| (s.state.address, s))
             .collect();
-        let mut servers = Vec::new();
-        for rs in &vs.real_servers {
-            let server = match kept.remove(&rs.address) {
-                Some(server) if server.config == *rs => server,
-                previous => {
-                    let generation = self.next_generation;
-                    self.next_generation += 1;
-                    let checks = if suspended {
-                        Vec::new()
-                    } else {
-                        self.spawn_checks(vs, rs, generation)?
-                    };
-                    let mut state = ServerState {
-                        address: rs.address,
-                        configured_weight: rs.weight,
-                        operator_weight: None,
-                        weight_offsets: vec![0; rs.checkers.len()],
-                        admin: AdminState::Ready,
-                        // keepalived: up until a checker says otherwise, down with `alpha`.
-                        checks_up: rs.checkers.iter().map(|c| !c.start_down).collect(),
-                        inhibit_on_failure: rs.inhibit_on_failure,
-                    };
-                    // The operator's state survives a change to the server's settings.
-                    if let Some(previous) = previous {
-                        state.admin = previous.state.admin;
-                        state.operator_weight = previous.state.operator_weight;
-                    }
-                    Server {
-                        config: rs.clone(),
-                        state,
-                        generation,
-                        last: vec![String::from("not checked yet"); rs.checkers.len()],
-                        reported: vec![false; rs.checkers.len()],
-                        checks,
-                    }
-                }
-            };
-            servers.push(server);
-        }
-        let interface = table::dr_interface(&self.config, vs);
-        if vs.lb_kind == LbKind::Dr && interface.is_none() {
-            anyhow::bail!(
-                "virtual server {}: lb_kind DR forwards frames on the interface that holds the \
-                 virtual address, and no vrrp_instance has it among its virtual_ipaddress",
-                vs.name
-            );
-        }
+        let servers: Vec<Server> = vs
+            .real_servers
+            .iter()
+            .zip(slots)
+            .filter_map(|(rs, slot)| match slot {
+                Slot::New(server) => Some(*server),
+                Slot::Keep => kept.remove(&rs.address),
+            })
+            .collect();
         let states: Vec<ServerState> = servers.iter().map(|s| s.state.clone()).collect();
         let quorum = Quorum::new(vs.quorum, vs.hysteresis, pool::live_weight(&states));
         let service = Service {
@@ -446,7 +604,7 @@ impl VirtualServers {
                 self.notify(script, &vs.name);
             }
         }
-        Ok(service)
+        service
     }
 
     fn verdict(&mut self, event: CheckEvent) {
