@@ -21,22 +21,19 @@ pub(crate) fn guide_lab(test: &str) -> Option<Lab> {
     Some(Lab::guide().expect("building the guide's lab"))
 }
 
-/// Whether `program` is installed: on `PATH`, or in the sbin directories a non-root `PATH`
-/// leaves out (where nft and keepalived live).
+/// Whether `program` is on `PATH`, where the lab's hosts look for it.
 pub(crate) fn installed(program: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .any(|dir| dir.join(program).is_file())
+    std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
 }
 
 /// `true`, after a loud SKIPPED line naming the tool and its Debian package, when `program`
-/// is not installed: a machine without it cannot run `test`, which is no failure of baton's.
+/// is not on `PATH`: a machine without it cannot run `test`, which is no failure of baton's.
 pub(crate) fn skip_without_tool(program: &str, package: &str, test: &str) -> bool {
     if installed(program) {
         return false;
     }
-    eprintln!("SKIPPED (needs {program}, from the {package} package): {test}");
+    eprintln!("SKIPPED (needs {program} on PATH, from the {package} package): {test}");
     true
 }
 
