@@ -396,6 +396,14 @@ pub(crate) fn http2_builder(limits: &Limits) -> http2::Builder<TokioExecutor> {
     builder
         .timer(TokioTimer::new())
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        // Rapid reset (CVE-2023-44487): streams the client opens and resets before they
+        // are served count here, and past this many at once the connection gets GOAWAY
+        // (ENHANCE_YOUR_CALM). h2's default, made explicit so that an upgrade cannot lift it.
+        .max_pending_accept_reset_streams(20)
+        // The same for streams this side resets because the client got them wrong
+        // (RUSTSEC-2024-0003). CONTINUATION floods are bounded by `max_header_list_size`
+        // below: h2 allows only the frames that size needs, then says GOAWAY.
+        .max_local_error_reset_streams(1024)
         // HPACK-decoded size, the counterpart of HTTP/1.1's head size; hyper answers 431.
         .max_header_list_size(u32::try_from(limits.max_header_size).unwrap_or(u32::MAX));
     builder
