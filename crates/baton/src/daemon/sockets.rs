@@ -4,7 +4,9 @@
 //! Anyone on the link can send IP protocol 112, so the reader must not be the weak point: it
 //! never sleeps and never blocks on the protocol task. A packet that cannot be an advert
 //! (oversized, malformed) is discarded at the socket at the cost of one read; when the
-//! protocol task falls behind, the excess is dropped at the bounded queue. Every drop is
+//! protocol task falls behind, the excess is dropped at the bounded queue, and once the queue
+//! is half full only packets that could be an advert for one of the socket's instances are
+//! queued, so junk cannot crowd out the master's adverts. Every drop is
 //! counted by reason (`baton status`, `baton_vrrp_receive_dropped_packets_total`) and logged
 //! at most once per reason every [`LOG_EVERY`], with how many were not logged.
 
@@ -25,6 +27,8 @@ use super::{net_family, socket_keys};
 /// Packets waiting for the protocol task; beyond this a flood is dropped at the reader.
 /// At most 1024 x [`baton_net::RECEIVE_BUFFER`] bytes, whatever is sent.
 const INBOUND_QUEUE: usize = 1024;
+/// From this many packets queued, the reader sheds what [`plausible`] refuses.
+const SHED_FROM: usize = INBOUND_QUEUE / 2;
 /// At most one log line per drop reason and socket this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 /// Packets a reader takes in a row before it lets other tasks of its thread run.
@@ -66,8 +70,14 @@ impl Sockets {
             let socket = baton_net::VrrpSocket::open(&interface, net_family(family), membership)
                 .with_context(|| format!("opening the {family} VRRP socket on {interface}"))?;
             let socket = Arc::new(socket);
+            let vrids = config
+                .instances
+                .iter()
+                .filter(|i| i.interface == interface && i.family() == family)
+                .map(|i| i.vrid.get())
+                .collect();
             tasks.push(spawn_reader(
-                interface.clone(),
+                (interface.clone(), vrids),
                 Arc::clone(&socket),
                 tx.clone(),
             ));
@@ -167,8 +177,27 @@ impl Drops {
     }
 }
 
+/// Whether `packet` could be an advert for one of `vrids`, by what costs nothing to check:
+/// TTL 255 (RFC 5798 §7.1), version 2 or 3, type ADVERTISEMENT, a VRID of ours, and room
+/// for the addresses it counts (and VRRPv2's authentication data). The engine checks it all
+/// again, and the rest; this only decides what to shed while the queue is filling.
+fn plausible(packet: &Inbound, vrids: &[u8]) -> bool {
+    let bytes = &packet.payload;
+    let [version_type, vrid, _, count, ..] = bytes[..] else {
+        return false;
+    };
+    let address_len = if packet.src.is_ipv6() { 16 } else { 4 };
+    let needed = 8 + usize::from(count) * address_len;
+    let needed = match version_type {
+        0x21 => needed + 8,
+        0x31 => needed,
+        _ => return false,
+    };
+    packet.ttl == 255 && vrids.contains(&vrid) && bytes.len() >= needed
+}
+
 fn spawn_reader(
-    interface: String,
+    (interface, vrids): (String, Vec<u8>),
     socket: Arc<baton_net::VrrpSocket>,
     inbound: mpsc::Sender<Inbound>,
 ) -> JoinHandle<()> {
@@ -180,6 +209,13 @@ fn spawn_reader(
         let mut errors = 0u32;
         let mut error_logged: Option<Instant> = None;
         loop {
+            // A flood keeps the socket readable: yield now and then, so the tasks that share
+            // this thread (the protocol task among them) are not starved.
+            in_a_row += 1;
+            if in_a_row >= READ_BATCH {
+                in_a_row = 0;
+                tokio::task::yield_now().await;
+            }
             let incoming = socket.recv(&mut buffer).await;
             let overflow = socket.overflow_drops();
             if overflow != overflow_seen {
@@ -202,6 +238,13 @@ fn spawn_reader(
                     };
                     // A full queue means a flood; dropping here keeps the protocol task
                     // responsive, and a real master's adverts come again next interval.
+                    let queued = inbound.max_capacity() - inbound.capacity();
+                    if queued >= SHED_FROM && !plausible(&packet, &vrids) {
+                        drops.count(Reason::QueueFull, 1, || {
+                            format!("from {src}: shed while the protocol task's queue fills")
+                        });
+                        continue;
+                    }
                     match inbound.try_send(packet) {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => {
@@ -233,13 +276,46 @@ fn spawn_reader(
                     }
                 }
             }
-            // A flood keeps the socket readable: yield now and then, so the tasks that share
-            // this thread (the protocol task among them) are not starved.
-            in_a_row += 1;
-            if in_a_row >= READ_BATCH {
-                in_a_row = 0;
-                tokio::task::yield_now().await;
-            }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(ttl: u8, payload: &[u8]) -> Inbound {
+        Inbound {
+            interface: "eth0".into(),
+            src: "10.0.3.5".parse().expect("address"),
+            dst: "224.0.0.18".parse().expect("address"),
+            ttl,
+            payload: payload.to_vec(),
+        }
+    }
+
+    #[test]
+    fn only_what_could_be_our_advert_is_plausible() {
+        let v3 = [0x31, 51, 100, 1, 0, 100, 0, 0, 10, 0, 3, 100];
+        let mut v2 = vec![0x21, 51, 100, 1, 1, 1, 0, 0, 10, 0, 3, 100];
+        v2.extend_from_slice(b"baton12\0");
+        assert!(plausible(&packet(255, &v3), &[51]));
+        assert!(plausible(&packet(255, &v2), &[7, 51]));
+        assert!(!plausible(&packet(64, &v3), &[51]), "TTL");
+        assert!(!plausible(&packet(255, &v3), &[52]), "VRID");
+        assert!(!plausible(&packet(255, &v3[..10]), &[51]), "cut short");
+        assert!(
+            !plausible(&packet(255, &v2[..12]), &[51]),
+            "v2 without auth"
+        );
+        assert!(
+            !plausible(&packet(255, &[0x41, 51, 100, 0, 0, 0, 0, 0]), &[51]),
+            "version"
+        );
+        assert!(
+            !plausible(&packet(255, &[0x32, 51, 100, 0, 0, 0, 0, 0]), &[51]),
+            "type"
+        );
+        assert!(!plausible(&packet(255, &[]), &[51]), "empty");
+    }
 }
