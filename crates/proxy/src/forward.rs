@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use crate::body::{BodySlot, Done, Progress, ResponseBody};
 use crate::conn::InFlight;
 use crate::headers;
+use crate::log_limit::{self, warn_limited};
 use crate::server::Listener;
 use crate::upstream::Unavailable;
 
@@ -80,7 +81,8 @@ pub(crate) async fn handle(
         let index = match upstreams.pick(&tried, key.as_ref()) {
             Ok(index) => index,
             Err(_) if !tried.is_empty() => {
-                tracing::warn!(
+                warn_limited!(
+                    log_limit::NO_SERVER,
                     "{} {}: no other server to try: 502",
                     parts.method,
                     path_and_query
@@ -92,7 +94,7 @@ pub(crate) async fn handle(
             }
             Err(Unavailable::AllDown(down)) => {
                 let text = down.message();
-                tracing::warn!("{}", text.trim_end());
+                warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
                 return message(StatusCode::SERVICE_UNAVAILABLE, text, in_flight);
             }
         };
@@ -154,14 +156,14 @@ pub(crate) async fn handle(
                 // client's connection is not held by the server's.
                 body.abandon();
                 shared.backends.failed(&upstreams, index);
-                tracing::warn!(server = %server.address, "no response in {timeout:?}: 504");
+                warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
                 return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, in_flight);
             }
         };
         drop(active);
         if out_of_local_resources(&error) {
             // Not the server's fault, and another server would fare no better.
-            tracing::warn!(server = %server.address, ?error, "out of sockets or memory: 502");
+            warn_limited!(log_limit::LOCAL_RESOURCES, server = %server.address, ?error, "out of sockets or memory: 502");
             return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
         }
         let connect = error.is_connect();
@@ -178,7 +180,7 @@ pub(crate) async fn handle(
             tracing::debug!(server = %server.address, ?error, "request failed; trying another server");
             continue;
         }
-        tracing::warn!(server = %server.address, ?error, "{} {}: 502", parts.method, path_and_query);
+        warn_limited!(log_limit::BAD_GATEWAY, server = %server.address, ?error, "{} {}: 502", parts.method, path_and_query);
         return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
     }
 }
@@ -198,7 +200,10 @@ fn respond(
         let Some(client_upgrade) =
             client_upgrade.filter(|_| headers::is_websocket_accept(response.headers()))
         else {
-            tracing::warn!("server switched protocols unasked: 502");
+            warn_limited!(
+                log_limit::BAD_GATEWAY,
+                "server switched protocols unasked: 502"
+            );
             return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
         };
         let server_upgrade = hyper::upgrade::on(&mut response);

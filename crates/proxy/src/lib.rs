@@ -55,6 +55,7 @@ mod forward;
 mod h1;
 mod headers;
 mod health;
+mod log_limit;
 mod metrics;
 mod server;
 mod silence;

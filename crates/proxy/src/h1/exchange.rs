@@ -24,6 +24,7 @@ use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
 use super::response::{self, Framing, ResponseHead};
 use crate::forward::{self, BAD_GATEWAY, BODY_TIMEOUT, GATEWAY_TIMEOUT, NO_SERVERS};
+use crate::log_limit::{self, warn_limited};
 use crate::server::{Listener, Stop};
 use crate::stream::ClientStream;
 use crate::upstream::{Server, Unavailable, Upstreams};
@@ -108,7 +109,11 @@ where
                 Err(unavailable) => {
                     let (status, text) = match unavailable {
                         _ if !tried.is_empty() => {
-                            tracing::warn!("{} {path}: no other server to try: 502", head.method);
+                            warn_limited!(
+                                log_limit::NO_SERVER,
+                                "{} {path}: no other server to try: 502",
+                                head.method
+                            );
                             (StatusCode::BAD_GATEWAY, BAD_GATEWAY.to_owned())
                         }
                         Unavailable::NoServers => {
@@ -116,7 +121,7 @@ where
                         }
                         Unavailable::AllDown(down) => {
                             let text = down.message();
-                            tracing::warn!("{}", text.trim_end());
+                            warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
                             (StatusCode::SERVICE_UNAVAILABLE, text)
                         }
                     };
@@ -233,7 +238,7 @@ where
             }
             Failure::Timeout => {
                 listener.shared.backends.failed(upstreams, index);
-                tracing::warn!(server = %server.address, "no response in {timeout:?}: 504");
+                warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
                 (StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT)
             }
             Failure::NoResponse {
@@ -248,7 +253,7 @@ where
             }
             Failure::Connect(error) if forward::out_of_local_resources(&error) => {
                 // Not the server's fault, and another server would fare no better.
-                tracing::warn!(server = %server.address, %error, "out of sockets or memory: 502");
+                warn_limited!(log_limit::LOCAL_RESOURCES, server = %server.address, %error, "out of sockets or memory: 502");
                 (StatusCode::BAD_GATEWAY, BAD_GATEWAY)
             }
             Failure::Connect(error) => {
@@ -258,7 +263,7 @@ where
                     tracing::debug!(server = %server.address, %error, "connect failed; trying another server");
                     continue;
                 }
-                tracing::warn!(server = %server.address, %error, "{} {path}: 502", head.method);
+                warn_limited!(log_limit::BAD_GATEWAY, server = %server.address, %error, "{} {path}: 502", head.method);
                 (StatusCode::BAD_GATEWAY, BAD_GATEWAY)
             }
             Failure::NoResponse { reason, .. } => {
@@ -267,7 +272,7 @@ where
                     tracing::debug!(server = %server.address, reason, "request failed; trying another server");
                     continue;
                 }
-                tracing::warn!(server = %server.address, reason, "{} {path}: 502", head.method);
+                warn_limited!(log_limit::BAD_GATEWAY, server = %server.address, reason, "{} {path}: 502", head.method);
                 (StatusCode::BAD_GATEWAY, BAD_GATEWAY)
             }
         };
@@ -410,7 +415,7 @@ where
         }
         Err(error) => {
             if error.is_read_side() {
-                tracing::warn!(server = %server.address, %error, "response body cut short");
+                warn_limited!(log_limit::BODY_CUT, server = %server.address, %error, "response body cut short");
             } else {
                 tracing::debug!(%error, "client went away during the response");
             }
