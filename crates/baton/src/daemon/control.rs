@@ -751,6 +751,48 @@ mod tests {
         assert!(permitted(None, 0).is_err());
     }
 
+    /// Another user who reaches the socket anyway (here it is opened up on purpose) is
+    /// refused by its peer credentials. Needs root, to be another user, and python3 as
+    /// that user's client.
+    #[tokio::test]
+    async fn another_user_is_refused_even_when_the_socket_is_open_to_all() {
+        let python = std::path::Path::new("/usr/bin/python3");
+        if !nix::unistd::geteuid().is_root() || !python.exists() {
+            eprintln!(
+                "SKIPPED (needs root and /usr/bin/python3): \
+                 another_user_is_refused_even_when_the_socket_is_open_to_all"
+            );
+            return;
+        }
+        let (path, _status, task) = start("peer", Registry::default());
+        let open = |p: &Path, mode| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        open(path.parent().expect("dir"), 0o755);
+        open(&path, 0o666);
+        let client = format!(
+            "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({:?})\n\
+             s.sendall(b'reload\\n')\nprint(s.recv(4096).decode())",
+            path.display().to_string()
+        );
+        let output = tokio::process::Command::new(python)
+            .args(["-c", &client])
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .await
+            .expect("python3 runs");
+        let reply = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            reply.contains("permission denied: uid 65534 may not use this control socket"),
+            "{reply}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Root still may.
+        assert!(query(&path).await.is_ok());
+        task.abort();
+    }
+
     #[tokio::test]
     async fn a_client_that_finds_no_daemon_is_shown_the_other_sockets() {
         let (path, _status, task) = start("others", Registry::default());
