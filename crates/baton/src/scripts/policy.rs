@@ -26,41 +26,22 @@ static POLICY: RwLock<Policy> = RwLock::new(Policy {
 
 /// Adopts `global`'s `enable_script_security` and `script_user`, and returns who runs
 /// scripts that name no user: the `script_user`, else the `keepalived_script` user if it
-/// exists, else `None`, the daemon's own user, which is said in the log (or, with
-/// `enable_script_security`, refused at each such script's run, with the reason).
+/// exists, else `None`, the daemon's own user, which each such script's first run logs
+/// (with `enable_script_security`, such scripts are refused instead, with the reason).
 /// An unknown `script_user` is an error: never a silent fall-back to root.
 pub(crate) fn configure(global: &Global) -> Result<Option<Credentials>, CredentialsError> {
     configure_with(global, KEEPALIVED_SCRIPT)
 }
 
-/// [`configure`], with `fallback` for the name `keepalived_script` (tests).
+/// [`configure`], with `fallback` for the name `keepalived_script` (tests). What the
+/// policy means for a script is said when the script runs (see `Script::permitted`), so
+/// that a configuration without scripts logs nothing about them.
 fn configure_with(
     global: &Global,
     fallback: &str,
 ) -> Result<Option<Credentials>, CredentialsError> {
     let (credentials, policy) = decide(global, fallback)?;
-    let mut current = POLICY.write().unwrap_or_else(|e| e.into_inner());
-    if *current != policy || credentials.is_none() {
-        match (&policy.default_refused, credentials) {
-            (Some(reason), _) => {
-                tracing::error!("scripts that name no user will not run: {reason}");
-            }
-            (None, None) => tracing::warn!(
-                uid = nix::unistd::geteuid().as_raw(),
-                "no script_user and no {fallback} user: scripts that name no user run as \
-                 baton's own user, as keepalived's do; set script_user to run them as another"
-            ),
-            (None, Some(_)) => {}
-        }
-        if !policy.security {
-            tracing::warn!(
-                "enable_script_security is off: a script run as root that others can change \
-                 is run anyway, with a warning (keepalived: \"SECURITY VIOLATION - scripts \
-                 are being executed but script_security not enabled\")"
-            );
-        }
-    }
-    *current = policy;
+    *POLICY.write().unwrap_or_else(|e| e.into_inner()) = policy;
     Ok(credentials)
 }
 

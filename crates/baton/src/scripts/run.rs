@@ -126,9 +126,30 @@ impl Script {
                 if let Some(reason) = default_refused {
                     return Err(once(program, format!("refused: {reason}"), true));
                 }
-                Credentials::daemon()
+                let daemon = Credentials::daemon();
+                // Never silently as root: keepalived runs it so, and says so.
+                once(
+                    program,
+                    format!(
+                        "runs as baton's own user (uid {}): no script_user is set and no \
+                         keepalived_script user exists; set script_user to run it as another",
+                        daemon.uid
+                    ),
+                    false,
+                );
+                daemon
             }
         };
+        if !security {
+            once(
+                "",
+                "scripts are run but enable_script_security is off: one run as root that \
+                 others can change runs anyway, with a warning (keepalived: \"SECURITY \
+                 VIOLATION - scripts are being executed but script_security not enabled\")"
+                    .to_owned(),
+                false,
+            );
+        }
         let path = std::env::var_os("PATH");
         match verdict(program, runs_as, security, path.as_deref()) {
             Verdict::Run(_) => Ok(()),
@@ -150,6 +171,8 @@ fn once(program: &str, reason: String, error: bool) -> String {
     if !said.contains(&key) {
         if error {
             tracing::error!(script = program, "script not run: {reason}");
+        } else if program.is_empty() {
+            tracing::warn!("{reason}");
         } else {
             tracing::warn!(script = program, "{reason}");
         }
