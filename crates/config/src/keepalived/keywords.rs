@@ -90,6 +90,8 @@ const PROCESS: &str = "process tuning belongs in the systemd unit (Nice=, CPUAff
 const NO_MAIL_SENT: &str = "accepted with a warning: it only says where mail would go, and \
                             baton sends none (smtp_alert is refused)";
 const FIFO: &str = "notify FIFOs are not implemented; use notify scripts";
+const SKIP_CHECK_ADV_ADDR: &str = "adverts are always checked in full: one whose address \
+     list differs from ours is dropped and counted (address_list), as keepalived does by default";
 const STRICT: &str = "strict RFC mode is not implemented";
 const VMAC: &str = "virtual MAC / ipvlan interfaces are not implemented";
 const SNMP: &str = "baton exports Prometheus metrics instead of SNMP";
@@ -250,10 +252,7 @@ pub(crate) static GLOBAL: Context = Context {
         yes("nftables_ipvs_priority", "as nftables_ipvs"),
         yes("nftables_ipvs_start_fwmark", "as nftables_ipvs"),
         not_yet("disable_local_igmp", VMAC),
-        not_yet(
-            "vrrp_skip_check_adv_addr",
-            "adverts are always checked in full",
-        ),
+        not_yet("vrrp_skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
         not_yet("vrrp_notify_priority_changes", FIFO),
         not_yet("default_interface", "every instance names its interface"),
         not_yet("dynamic_interfaces", "not implemented"),
@@ -536,7 +535,7 @@ pub(crate) static INSTANCE: Context = Context {
         not_yet("timer_expired_backup", "not implemented"),
         not_yet("lower_prio_no_advert", "not implemented"),
         not_yet("higher_prio_send_advert", "not implemented"),
-        not_yet("skip_check_adv_addr", "adverts are always checked in full"),
+        not_yet("skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
         not_yet("strict_mode", STRICT),
         not_yet("promote_secondaries", "not implemented"),
         not_yet("virtual_routes", "routes are not managed"),
