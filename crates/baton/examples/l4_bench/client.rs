@@ -70,6 +70,9 @@ pub(crate) struct Job {
     /// The bench's processes besides the client (apps, the lb's daemon): their CPU time
     /// in the window is the bench's own, the rest of the machine's is someone else's.
     pub(crate) watch: Vec<u32>,
+    /// The lb's daemon (baton, HAProxy), if any: also in `watch`; its own time is
+    /// reported on its own.
+    pub(crate) daemon: Option<u32>,
 }
 
 /// What a measured window saw.
@@ -83,6 +86,8 @@ pub(crate) struct Tally {
     pub(crate) cpu: Ticks,
     /// CPU ticks of the client and the watched processes in the window.
     pub(crate) ours: u64,
+    /// CPU ticks of the daemon in the window.
+    pub(crate) daemon: u64,
     /// Answers per app.
     pub(crate) split: Vec<u64>,
 }
@@ -101,6 +106,15 @@ impl Tally {
         (self.done > 0).then(|| self.cpu.busy_seconds() / self.done as f64 * 1e6)
     }
 
+    /// The share of one core the lb's daemon used.
+    pub(crate) fn daemon_busy(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.daemon as f64 / crate::cpu::TICKS_PER_SECOND / self.seconds
+        } else {
+            0.0
+        }
+    }
+
     /// The share of the machine that processes other than the bench's kept busy:
     /// an estimate between a lower bound (softirq counted as ours) and an upper bound (as
     /// theirs); the middle, since the kernel charges softirq to whichever process it hit.
@@ -115,7 +129,7 @@ impl Tally {
 
     fn line(&self) -> String {
         format!(
-            "done={} errors={} seconds={:.6} busy={} all={} irq={} ours={} split={}",
+            "done={} errors={} seconds={:.6} busy={} all={} irq={} ours={} daemon={} split={}",
             self.done,
             self.errors,
             self.seconds,
@@ -123,6 +137,7 @@ impl Tally {
             self.cpu.all,
             self.cpu.irq,
             self.ours,
+            self.daemon,
             self.split
                 .iter()
                 .map(u64::to_string)
@@ -143,6 +158,7 @@ impl Tally {
                 "all" => tally.cpu.all = value.parse().ok()?,
                 "irq" => tally.cpu.irq = value.parse().ok()?,
                 "ours" => tally.ours = value.parse().ok()?,
+                "daemon" => tally.daemon = value.parse().ok()?,
                 "split" => {
                     tally.split = value
                         .split(',')
@@ -185,6 +201,7 @@ pub(crate) fn run(client: &Host, job: &Job) -> Result<Tally> {
                 .collect::<Vec<_>>()
                 .join(","),
         )
+        .arg(job.daemon.unwrap_or(0).to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -217,15 +234,15 @@ pub(crate) fn run(client: &Host, job: &Job) -> Result<Tally> {
         .with_context(|| format!("client printed no tally: {stdout:?} {stderr:?}"))
 }
 
-/// The `client MODE SOURCE TARGETS WORKERS WARMUP SECONDS PIDS` mode (PIDS: a list
-/// ending in 0, so that it is never empty).
+/// The `client MODE SOURCE TARGETS WORKERS WARMUP SECONDS PIDS DAEMON` mode (PIDS: a list
+/// ending in 0, so that it is never empty; DAEMON: a pid or 0).
 pub(crate) fn main() -> ExitCode {
     let job = match parse_args(std::env::args().skip(2).collect()) {
         Some(job) => job,
         None => {
             eprintln!(
                 "usage: l4_bench client connections|requests|probe SOURCE ADDR:PORT[,...] \
-                 WORKERS WARMUP_S SECONDS PID,...,0"
+                 WORKERS WARMUP_S SECONDS PID,...,0 DAEMON_PID|0"
             );
             return ExitCode::FAILURE;
         }
@@ -246,7 +263,17 @@ pub(crate) fn main() -> ExitCode {
 }
 
 fn parse_args(args: Vec<String>) -> Option<Job> {
-    let [mode, source, targets, workers, warmup, seconds, watch] = args.as_slice() else {
+    let [
+        mode,
+        source,
+        targets,
+        workers,
+        warmup,
+        seconds,
+        watch,
+        daemon,
+    ] = args.as_slice()
+    else {
         return None;
     };
     let secs = |s: &str| Duration::try_from_secs_f64(s.parse().ok()?).ok();
@@ -269,6 +296,7 @@ fn parse_args(args: Vec<String>) -> Option<Job> {
             .into_iter()
             .filter(|&pid| pid != 0)
             .collect(),
+        daemon: daemon.parse().ok().filter(|&pid| pid != 0),
     })
 }
 
@@ -341,10 +369,12 @@ async fn drive(job: Job) -> Tally {
             .sum()
     };
     let (done0, errors0, split0) = counters.snapshot();
-    let (cpu0, ours0, start) = (Ticks::now(), ours(), Instant::now());
+    let daemon = || job.daemon.map_or(0, process_ticks);
+    let (cpu0, ours0, daemon0, start) = (Ticks::now(), ours(), daemon(), Instant::now());
     tokio::time::sleep(job.seconds).await;
     let (done1, errors1, split1) = counters.snapshot();
-    let (cpu1, ours1, seconds) = (Ticks::now(), ours(), start.elapsed().as_secs_f64());
+    let (cpu1, ours1, daemon1) = (Ticks::now(), ours(), daemon());
+    let seconds = start.elapsed().as_secs_f64();
     counters.stop.store(true, Ordering::Relaxed);
     for worker in workers {
         let _ = worker.await;
@@ -355,6 +385,7 @@ async fn drive(job: Job) -> Tally {
         seconds,
         cpu: cpu1.since(cpu0),
         ours: ours1.saturating_sub(ours0),
+        daemon: daemon1.saturating_sub(daemon0),
         // Apps 1 and 2: the lab's two.
         split: (1..=2).map(|i| split1[i] - split0[i]).collect(),
     }
@@ -473,19 +504,10 @@ mod tests {
                 irq: 2,
             },
             ours: 25,
+            daemon: 3,
             split: vec![6, 4],
         };
         let back = Tally::parse(&tally.line()).unwrap();
-        assert_eq!(
-            (
-                back.done,
-                back.errors,
-                back.seconds,
-                back.cpu,
-                back.ours,
-                back.split
-            ),
-            (10, 1, 2.5, tally.cpu, 25, vec![6, 4])
-        );
+        assert_eq!(back.line(), tally.line());
     }
 }

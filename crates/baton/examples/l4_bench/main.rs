@@ -26,12 +26,17 @@
 //!     cargo build --release -p baton --bin baton
 //!     cargo run --release -p baton --example l4_bench -- [--seconds S] [--rounds N]
 //!
-//! Options: `--seconds S` (per measured run, default 5), `--rounds N` (default 5),
-//! `--workers N` (concurrent client connections, default 64), `--only a,b,...` (variant
-//! names: direct, static-nat, static-dr, baton-nat, baton-dr, haproxy), `--markdown PATH`
-//! (the tables as markdown), `--quick` (1 round of 2 s), `--show-rules` (print the lb's nft
-//! ruleset of each variant once). `BATON_BIN` overrides where the
-//! daemon is found. Needs root. Ctrl-C removes the lab and every process in it.
+//! Options: `--seconds S` (per measured run, after 1 s of warm-up; default 4), `--rounds N`
+//! (default 5), `--workers N` (concurrent client connections, default 64), `--only a,b,...`
+//! (variant names: direct, static-nat, static-dr, baton-nat, baton-dr, haproxy),
+//! `--markdown PATH` (the tables as markdown), `--quick` (1 round of 2 s), `--show-rules`
+//! (print the lb's nft ruleset of each variant once). `BATON_BIN` overrides where the daemon
+//! is found. Needs root. Ctrl-C removes the lab and every process in it.
+//!
+//! On a shared machine a run waits for others' load to pass before each measurement, and
+//! repeats (up to twice) a measurement during which other processes used more than 10% of
+//! the machine, for at most `--patience S` seconds of waiting in all (default 300); the
+//! report says how much they used.
 
 #[path = "../common/mod.rs"]
 mod common;

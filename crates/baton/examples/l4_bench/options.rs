@@ -23,22 +23,26 @@ pub(crate) struct Options {
     /// Print the lb's nft ruleset of every variant (in its first round), to see what a
     /// daemon installed.
     pub(crate) show_rules: bool,
+    /// How long the whole run may wait for other people's load to pass (before runs, and
+    /// to repeat a run they disturbed), so that a busy machine delays it but never stalls it.
+    pub(crate) patience: Duration,
 }
 
 const USAGE: &str = "usage: l4_bench [--seconds S] [--rounds N] [--workers N] [--quick] \
                      [--only direct,static-nat,static-dr,baton-nat,baton-dr,haproxy] \
-                     [--markdown PATH] [--show-rules]";
+                     [--markdown PATH] [--show-rules] [--patience S]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
         let mut options = Options {
-            seconds: Duration::from_secs(5),
+            seconds: Duration::from_secs(4),
             warmup: Duration::from_secs(1),
             rounds: 5,
             workers: 64,
             only: Variant::ALL.to_vec(),
             markdown: None,
             show_rules: false,
+            patience: Duration::from_secs(300),
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -71,6 +75,10 @@ impl Options {
                 }
                 "--markdown" => options.markdown = Some(value("--markdown")?.into()),
                 "--show-rules" => options.show_rules = true,
+                "--patience" => {
+                    let s: f64 = value("--patience")?.parse().context("--patience")?;
+                    options.patience = Duration::try_from_secs_f64(s).context("--patience")?;
+                }
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

@@ -49,6 +49,17 @@ impl Results {
         )
     }
 
+    /// Median share of one core the lb's daemon used.
+    fn daemon_busy(&self, mode: Mode) -> Option<f64> {
+        median(
+            &self
+                .runs(mode)
+                .iter()
+                .map(Tally::daemon_busy)
+                .collect::<Vec<_>>(),
+        )
+    }
+
     fn errors(&self, mode: Mode) -> u64 {
         self.runs(mode).iter().map(|t| t.errors).sum()
     }
@@ -80,18 +91,30 @@ pub(crate) fn tables(results: &[Results]) -> String {
         |r: &Results, mode: Mode| -> Option<f64> { Some(r.cpu_us(mode)? - direct?.cpu_us(mode)?) };
     let us = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.1} µs"));
     let rate = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{v:.0}"));
+    // Only variants that run a daemon on the lb have one to show.
+    let daemon = |r: &Results| match r.variant {
+        Variant::BatonNat | Variant::BatonDr | Variant::Haproxy => {
+            let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.0}%", v * 100.0));
+            format!(
+                "{} / {}",
+                pct(r.daemon_busy(Mode::Connections)),
+                pct(r.daemon_busy(Mode::Requests))
+            )
+        }
+        _ => "-".into(),
+    };
 
     let _ = writeln!(
         out,
         "| variant | connections/s | CPU per connection | extra CPU per connection \
-         | requests/s | CPU per request | extra CPU per request | errors (conn / req) \
-         | app1 / app2 % |"
+         | requests/s | CPU per request | extra CPU per request | lb daemon's core (conn / req) \
+         | errors (conn / req) | app1 / app2 % |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} / {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} |",
             r.variant.name(),
             rate(r.rate(Mode::Connections)),
             us(r.cpu_us(Mode::Connections)),
@@ -99,6 +122,7 @@ pub(crate) fn tables(results: &[Results]) -> String {
             rate(r.rate(Mode::Requests)),
             us(r.cpu_us(Mode::Requests)),
             us(extra(r, Mode::Requests)),
+            daemon(r),
             r.errors(Mode::Connections),
             r.errors(Mode::Requests),
             r.split(Mode::Connections),
@@ -143,7 +167,8 @@ pub(crate) fn tables(results: &[Results]) -> String {
         out,
         "\nMedians of the rounds. CPU: the whole machine's busy time (user, nice, system, irq, \
          softirq from /proc/stat) over the measured window, per answered connection or request; \
-         extra = minus the direct path's median. Rates above 1 mean the first is faster; extra \
+         extra = minus the direct path's median. lb daemon's core: the share of one core baton's or \
+         HAProxy's process used (its part of the CPU figures). Rates above 1 mean the first is faster; extra \
          CPU below 1 means it is cheaper. Targets (issue): baton at least 0.95 of the static \
          rule's rates, and extra CPU per connection at most 0.25 of HAProxy's."
     );

@@ -23,7 +23,7 @@ use crate::variants::{Programs, Running, Variant};
 const QUIET: f64 = 0.10;
 /// Runs of one kind of load for one variant, at most, before a noisy one is kept anyway.
 const ATTEMPTS: usize = 3;
-const QUIET_PATIENCE: Duration = Duration::from_secs(60);
+const QUIET_SAMPLE: Duration = Duration::from_millis(500);
 
 pub(crate) fn all(options: Options) -> Result<()> {
     let programs = Programs {
@@ -53,6 +53,7 @@ pub(crate) fn all(options: Options) -> Result<()> {
             warmup: Duration::ZERO,
             seconds: Duration::from_secs(5),
             watch: Vec::new(),
+            daemon: None,
         };
         if client::run(topology.client(), &probe)?.done == 0 {
             bail!("app {app} never answered");
@@ -75,7 +76,8 @@ pub(crate) fn all(options: Options) -> Result<()> {
         let n = results.len();
         for i in (0..n).map(|i| (i + round) % n) {
             let cell = &mut results[i];
-            bench.noise.idle_load = bench.noise.idle_load.max(wait_quiet());
+            let idle = bench.noise.wait_quiet(options.patience);
+            bench.noise.idle_load = bench.noise.idle_load.max(idle);
             let dir = run_dir.fresh().map_err(anyhow::Error::msg)?;
             let outcome = bench.measure(cell.variant, &dir, options.show_rules && round == 0);
             common::interrupt::wait_if_interrupted();
@@ -84,7 +86,7 @@ pub(crate) fn all(options: Options) -> Result<()> {
                     eprintln!(
                         "  {:<20} {:>7.0} conn/s {:>6.1} µs/conn ({} errors), \
                          {:>7.0} req/s {:>6.1} µs/req ({} errors), split {:?} / {:?}, \
-                         others {:.0}% / {:.0}%",
+                         lb daemon {:.0}% / {:.0}% of a core, others {:.0}% / {:.0}%",
                         cell.variant.name(),
                         connections.rate(),
                         connections.cpu_us().unwrap_or(f64::NAN),
@@ -94,6 +96,8 @@ pub(crate) fn all(options: Options) -> Result<()> {
                         requests.errors,
                         connections.split,
                         requests.split,
+                        connections.daemon_busy() * 100.0,
+                        requests.daemon_busy() * 100.0,
                         connections.others() * 100.0,
                         requests.others() * 100.0,
                     );
@@ -115,13 +119,15 @@ pub(crate) fn all(options: Options) -> Result<()> {
         text,
         "{} round(s), {:.1} min in all. Others' work: the machine was at most {:.0}% busy \
          while the bench idled before a run; other processes used at most {:.0}% of it \
-         during a kept run ({} run(s) repeated for over {:.0}%)\n",
+         during a kept run ({} run(s) repeated for over {:.0}%, {:.0} s spent waiting for \
+         quiet)\n",
         options.rounds,
         started.elapsed().as_secs_f64() / 60.0,
         noise.idle_load * 100.0,
         noise.worst * 100.0,
         noise.repeated,
-        QUIET * 100.0
+        QUIET * 100.0,
+        noise.waited.as_secs_f64()
     );
     text.push_str(&report::tables(&results));
     println!("\n{text}");
@@ -174,6 +180,7 @@ impl Bench<'_> {
                 .copied()
                 .chain(running.daemon_pid())
                 .collect(),
+            daemon: running.daemon_pid(),
         };
         let probe = client::run(
             client,
@@ -196,7 +203,10 @@ impl Bench<'_> {
             for attempt in 1..=ATTEMPTS {
                 let tally = client::run(client, &job)?;
                 let others = tally.others();
-                if others <= QUIET || attempt == ATTEMPTS {
+                if others <= QUIET
+                    || attempt == ATTEMPTS
+                    || !self.noise.patience_left(self.options.patience)
+                {
                     self.noise.worst = self.noise.worst.max(others);
                     tallies.push(tally);
                     break;
@@ -206,7 +216,7 @@ impl Bench<'_> {
                     others * 100.0
                 );
                 self.noise.repeated += 1;
-                wait_quiet();
+                self.noise.wait_quiet(self.options.patience);
             }
         }
         tallies
@@ -215,31 +225,37 @@ impl Bench<'_> {
     }
 }
 
-/// Waits (up to a minute) until the machine is quiet while the bench idles, and returns
-/// the busy share it measured last.
-fn wait_quiet() -> f64 {
-    let start = Instant::now();
-    let mut told = false;
-    loop {
-        let before = Ticks::now();
-        std::thread::sleep(Duration::from_millis(500));
-        let busy = Ticks::now().since(before).busy_share();
-        if busy < QUIET || start.elapsed() > QUIET_PATIENCE {
-            if busy >= QUIET {
+impl Noise {
+    /// Waits until the machine is quiet while the bench idles, for as long as the run's
+    /// waiting budget lasts, and returns the busy share it measured last.
+    fn wait_quiet(&mut self, budget: Duration) -> f64 {
+        let mut told = false;
+        loop {
+            let before = Ticks::now();
+            std::thread::sleep(QUIET_SAMPLE);
+            let busy = Ticks::now().since(before).busy_share();
+            if busy < QUIET || !self.patience_left(budget) {
+                return busy;
+            }
+            self.waited += QUIET_SAMPLE;
+            if !self.patience_left(budget) {
                 eprintln!(
-                    "  (still {:.0}% busy after a minute: going ahead)",
+                    "  (the {:.0} s of waiting for quiet are used up: measuring from now on \
+                     whatever the load)",
+                    budget.as_secs_f64()
+                );
+            } else if !told {
+                eprintln!(
+                    "  (waiting for other load, {:.0}% of the machine, to pass)",
                     busy * 100.0
                 );
+                told = true;
             }
-            return busy;
         }
-        if !told {
-            eprintln!(
-                "  (waiting for other load, {:.0}% of the machine, to pass)",
-                busy * 100.0
-            );
-            told = true;
-        }
+    }
+
+    fn patience_left(&self, budget: Duration) -> bool {
+        self.waited < budget
     }
 }
 
@@ -251,6 +267,8 @@ struct Noise {
     /// The largest share of the machine others used during a kept run.
     worst: f64,
     repeated: usize,
+    /// Time spent waiting for quiet, which [`Options::patience`] bounds.
+    waited: Duration,
 }
 
 /// Machine, versions and settings.
