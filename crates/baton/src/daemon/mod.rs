@@ -575,25 +575,30 @@ impl Running {
 }
 
 /// What instances may track besides interfaces, scripts and files: every frontend's
-/// ability to serve (with how to wait for the first verdict of one started just now) and
-/// every virtual server's quorum.
+/// ability to serve and every virtual server's quorum, each with how to wait for its first
+/// verdict when it was started just now (see [`tracking::FirstVerdict`]).
 fn tracked_services(
     frontends: &Frontends,
     virtual_servers: &VirtualServers,
 ) -> BTreeMap<TrackKey, tracking::Service> {
+    let mut services = BTreeMap::new();
     let mut first = frontends.first_verdicts();
-    let frontends = frontends.health().into_iter().map(|(name, up)| {
+    for (name, up) in frontends.health() {
         let service = tracking::Service {
             first: first.remove(&name),
             up,
         };
-        (TrackKey::Frontend(name), service)
-    });
-    let virtual_servers = virtual_servers.health().into_iter().map(|(name, up)| {
-        let service = tracking::Service { up, first: None };
-        (TrackKey::VirtualServer(name), service)
-    });
-    frontends.chain(virtual_servers).collect()
+        services.insert(TrackKey::Frontend(name), service);
+    }
+    let mut first = virtual_servers.first_verdicts();
+    for (name, up) in virtual_servers.health() {
+        let service = tracking::Service {
+            first: first.remove(&name),
+            up,
+        };
+        services.insert(TrackKey::VirtualServer(name), service);
+    }
+    services
 }
 
 /// Who runs scripts that name no user, by keepalived's rule, with the configuration's

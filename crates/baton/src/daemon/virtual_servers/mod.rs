@@ -19,18 +19,25 @@ mod view;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use baton_config::{Config, LbKind, RealServer, VirtualServer};
 use baton_proxy::AdminState;
 use tokio::sync::{mpsc, watch};
 
+use super::tracking::FirstVerdict;
 use crate::scripts::{Credentials, Notification, Notifier, Script};
 use crate::status::{Status, VirtualServerEntry};
 use applier::Applier;
 use checks::{CheckEvent, RunningCheck};
 use pool::ServerState;
 use quorum::Quorum;
+
+/// The longest an instance waits for a new virtual server's first verdict before it may
+/// become master (less when its checkers' first verdict is due sooner).
+const FIRST_VERDICT_WAIT: Duration = Duration::from_secs(2);
 
 /// What `baton status` and the metrics read: every virtual server as last published.
 pub(crate) type Registry = Arc<RwLock<Vec<VirtualServerEntry>>>;
@@ -52,6 +59,10 @@ pub(crate) struct VirtualServers {
     /// Per virtual server: true while it has quorum. Kept across reloads, so the VRRP
     /// side's watchers never lose their sender.
     health: BTreeMap<String, watch::Sender<bool>>,
+    /// Virtual servers that got their health sender in the last start or reload: set
+    /// once every checker of every real server has given its first verdict (see
+    /// [`VirtualServers::first_verdicts`]).
+    first_verdicts: BTreeMap<String, Arc<AtomicBool>>,
     registry: Registry,
     notifier: Notifier,
     default_user: Option<Credentials>,
@@ -155,6 +166,7 @@ impl VirtualServers {
             applier: None,
             cleanup: None,
             health: BTreeMap::new(),
+            first_verdicts: BTreeMap::new(),
             registry: Registry::default(),
             notifier,
             default_user,
@@ -183,6 +195,36 @@ impl VirtualServers {
 
     pub(crate) fn registry(&self) -> Registry {
         Arc::clone(&self.registry)
+    }
+
+    /// For instances that track a virtual server started by the last start or reload:
+    /// how to tell that its quorum is a verdict rather than a guess (real servers count
+    /// as up until a checker says otherwise), and how long to wait for it: 2 s, or the
+    /// longest `delay_loop` plus `connect_timeout` of its checkers when that is less.
+    /// Services without checkers, or suspended (`ha_suspend`), have none.
+    pub(crate) fn first_verdicts(&self) -> BTreeMap<String, FirstVerdict> {
+        let mut verdicts = BTreeMap::new();
+        for (name, known) in &self.first_verdicts {
+            let Some(service) = self.services.get(name) else {
+                continue;
+            };
+            let checkers = service.servers.iter().flat_map(|s| &s.config.checkers);
+            let Some(first) = checkers.map(|c| c.delay_loop + c.connect_timeout).max() else {
+                continue;
+            };
+            if service.suspended {
+                continue;
+            }
+            let known = Arc::clone(known);
+            verdicts.insert(
+                name.clone(),
+                FirstVerdict {
+                    known: Box::new(move || known.load(Ordering::Acquire)),
+                    within: FIRST_VERDICT_WAIT.min(first),
+                },
+            );
+        }
+        verdicts
     }
 
     /// Waits for the next checker verdict, or a VRRP change that suspends or resumes
@@ -523,6 +565,8 @@ impl VirtualServers {
 
     /// Brings the services in line with `prepared` (without touching the kernel).
     fn replace(&mut self, mut prepared: Prepared) {
+        // Only services new with this configuration may still wait for a first verdict.
+        self.first_verdicts.clear();
         let config = std::mem::take(&mut prepared.config);
         let services = std::mem::take(&mut prepared.services);
         self.config = config.clone();
@@ -547,6 +591,14 @@ impl VirtualServers {
                     self.build(&vs, previous, interface, suspended, servers)
                 }
             };
+            if !self.health.contains_key(&vs.name) {
+                let settled = service
+                    .servers
+                    .iter()
+                    .all(|s| s.reported.iter().all(|&r| r));
+                self.first_verdicts
+                    .insert(vs.name.clone(), Arc::new(AtomicBool::new(settled)));
+            }
             self.health
                 .entry(vs.name.clone())
                 .or_insert_with(|| watch::channel(false).0)
@@ -651,6 +703,18 @@ impl VirtualServers {
         }
         let name = target.service.clone();
         self.requorum(&name);
+        // After the quorum: instances waiting for the first verdict read it next.
+        if let (Some(known), Some(service)) =
+            (self.first_verdicts.get(&name), self.services.get(&name))
+        {
+            if service
+                .servers
+                .iter()
+                .all(|s| s.reported.iter().all(|&r| r))
+            {
+                known.store(true, Ordering::Release);
+            }
+        }
     }
 
     /// Re-measures the quorum of `service` after a change; runs `quorum_up` / `quorum_down`
