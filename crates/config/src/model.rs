@@ -415,6 +415,14 @@ pub struct Frontend {
     pub max_header_size: usize,
     /// On stop and reload, how long in-flight requests may take to finish (default 10 s).
     pub drain_timeout: Duration,
+    /// How long a client may pause while sending a request body; 408 after (default 60 s,
+    /// as nginx's `client_body_timeout`).
+    pub client_body_timeout: Duration,
+    /// Connections one client address may have open; 0: no limit (the default).
+    pub max_connections_per_client: usize,
+    /// Peers whose X-Forwarded-For and X-Forwarded-Proto are extended and kept; everyone
+    /// else's are replaced (default: none).
+    pub trusted_proxies: Vec<baton_proxy::Cidr>,
     pub location: Location,
 }
 

@@ -8,7 +8,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use baton_proxy::balance::Algorithm;
-use baton_proxy::{Ejection, Limits, ProxyConfig};
+use baton_proxy::{Cidr, Ejection, Limits, ProxyConfig};
 
 use crate::diagnostic::{Diagnostics, Location};
 use crate::model::{
@@ -38,6 +38,9 @@ pub(crate) struct FrontendDraft {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) max_header_size: Option<usize>,
     pub(crate) drain_timeout: Option<Duration>,
+    pub(crate) client_body_timeout: Option<Duration>,
+    pub(crate) max_connections_per_client: Option<usize>,
+    pub(crate) trusted_proxies: Vec<Cidr>,
 }
 
 impl FrontendDraft {
@@ -55,6 +58,9 @@ impl FrontendDraft {
             request_timeout: None,
             max_header_size: None,
             drain_timeout: None,
+            client_body_timeout: None,
+            max_connections_per_client: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -158,6 +164,11 @@ pub(crate) fn frontend(f: FrontendDraft, d: &mut Diagnostics) -> Option<Frontend
         request_timeout: f.request_timeout.unwrap_or(limits.header_read_timeout),
         max_header_size: f.max_header_size.unwrap_or(limits.max_header_size),
         drain_timeout: f.drain_timeout.unwrap_or(limits.drain_timeout),
+        client_body_timeout: f.client_body_timeout.unwrap_or(limits.client_body_timeout),
+        max_connections_per_client: f
+            .max_connections_per_client
+            .unwrap_or(limits.max_connections_per_client),
+        trusted_proxies: f.trusted_proxies,
         location: f.location,
     })
 }

@@ -186,6 +186,9 @@ servers = ["127.0.0.1:9002"]
     assert_eq!(web.request_timeout, secs(10.0));
     assert_eq!(web.max_header_size, 32_768);
     assert_eq!(web.drain_timeout, secs(10.0));
+    assert_eq!(web.client_body_timeout, secs(60.0));
+    assert_eq!(web.max_connections_per_client, 0, "no limit");
+    assert!(web.trusted_proxies.is_empty(), "nobody trusted");
 
     let app = &config.backends[0];
     assert_eq!(app.servers[0].weight, 1);
@@ -219,6 +222,11 @@ servers = ["127.0.0.1:9002"]
     let limits = baton_proxy::Limits::default();
     assert_eq!(web.client_timeout, limits.idle_timeout);
     assert_eq!(web.request_timeout, limits.header_read_timeout);
+    assert_eq!(web.client_body_timeout, limits.client_body_timeout);
+    assert_eq!(
+        web.max_connections_per_client,
+        limits.max_connections_per_client
+    );
     assert_eq!(app.server_timeout, limits.upstream_timeout);
     assert_eq!(app.keepalive, limits.upstream_max_idle);
     assert_eq!(app.keepalive_timeout, limits.upstream_idle_timeout);
@@ -667,4 +675,72 @@ fn a_frontend_needs_listen_and_backend() {
         errors("frontend = 1\n"),
         ["b.toml:1: 'frontend' must be an array of tables: write [[frontend]]"]
     );
+}
+
+/// The hardening keys: a body timeout, a per-client connection limit and the proxies whose
+/// X-Forwarded-For is believed.
+#[test]
+fn hardening_keys_reach_the_model() {
+    let (config, warnings) = valid(
+        r#"
+[[frontend]]
+name = "web"
+listen = "127.0.0.1:8080"
+backend = "app"
+client_body_timeout = 7.5
+max_connections_per_client = 64
+trusted_proxies = ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]
+
+[[backend]]
+name = "app"
+servers = ["127.0.0.1:9001"]
+"#,
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let web = &config.frontends[0];
+    assert_eq!(web.client_body_timeout, secs(7.5));
+    assert_eq!(web.max_connections_per_client, 64);
+    let trusted: Vec<String> = web
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(trusted, ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]);
+    assert!(web.trusted_proxies[0].contains("10.1.2.3".parse().expect("ip")));
+}
+
+#[test]
+fn bad_hardening_values_are_errors_at_their_line() {
+    let errors = errors(
+        r#"[[frontend]]
+name = "web"
+listen = "127.0.0.1:8080"
+backend = "app"
+client_body_timeout = 0
+max_connections_per_client = -1
+trusted_proxies = [
+    "10.0.0.0/33",
+    "proxy.example",
+    8,
+]
+
+[[backend]]
+name = "app"
+servers = ["127.0.0.1:9001"]
+"#,
+    );
+    let expected = [
+        "b.toml:5: frontend web: client_body_timeout",
+        "b.toml:6: frontend web: max_connections_per_client",
+        "b.toml:8: frontend web: trusted_proxies: '10.0.0.0/33'",
+        "b.toml:9: frontend web: trusted_proxies: 'proxy.example'",
+        "b.toml:10: frontend web: trusted_proxies: 8 is not a string",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:#?}");
+    for (error, start) in errors.iter().zip(expected) {
+        assert!(
+            error.starts_with(start),
+            "{error:?} should start with {start:?}"
+        );
+    }
 }

@@ -28,9 +28,12 @@ pub(crate) fn proxy_config(frontend: &Frontend, backend: &Backend) -> ProxyConfi
     limits.header_read_timeout = frontend.request_timeout;
     limits.max_header_size = frontend.max_header_size;
     limits.drain_timeout = frontend.drain_timeout;
+    limits.client_body_timeout = frontend.client_body_timeout;
+    limits.max_connections_per_client = frontend.max_connections_per_client;
     if let Some(max) = frontend.max_connections {
         limits.max_connections = max;
     }
+    config.trusted_proxies = frontend.trusted_proxies.clone();
     config
 }
 
@@ -66,6 +69,9 @@ client_timeout = 30
 request_timeout = 5
 max_header_size = 8192
 drain_timeout = 3
+client_body_timeout = 15
+max_connections_per_client = 20
+trusted_proxies = ["10.0.0.0/8", "2001:db8::1"]
 
 [[backend]]
 name = "app"
@@ -124,6 +130,14 @@ fall = 6
         assert_eq!(proxy.limits.max_header_size, 8192);
         assert_eq!(proxy.limits.drain_timeout, Duration::from_secs(3));
         assert_eq!(proxy.limits.max_connections, 500);
+        assert_eq!(proxy.limits.client_body_timeout, Duration::from_secs(15));
+        assert_eq!(proxy.limits.max_connections_per_client, 20);
+        let trusted: Vec<String> = proxy
+            .trusted_proxies
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(trusted, ["10.0.0.0/8", "2001:db8::1/128"]);
 
         let check = proxy.health_check.expect("health check");
         assert_eq!(check.interval, Duration::from_millis(500));
@@ -164,6 +178,12 @@ type = "tcp"
             defaults.limits.max_connections
         );
         assert_eq!(proxy.algorithm, defaults.algorithm);
+        assert_eq!(
+            proxy.limits.client_body_timeout,
+            defaults.limits.client_body_timeout
+        );
+        assert_eq!(proxy.limits.max_connections_per_client, 0);
+        assert!(proxy.trusted_proxies.is_empty(), "nobody trusted");
         assert!(matches!(
             proxy.health_check.expect("check").kind,
             CheckKind::Tcp

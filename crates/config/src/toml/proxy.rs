@@ -6,6 +6,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use baton_proxy::Cidr;
 use baton_proxy::balance::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -41,6 +42,9 @@ pub(super) struct FrontendToml {
     request_timeout: Option<Spanned<Value>>,
     max_header_size: Option<Spanned<i64>>,
     drain_timeout: Option<Spanned<Value>>,
+    client_body_timeout: Option<Spanned<Value>>,
+    max_connections_per_client: Option<Spanned<i64>>,
+    trusted_proxies: Option<Vec<Spanned<Value>>>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +134,24 @@ impl Reader<'_> {
         f.client_timeout = self.period(c, "client_timeout", t.client_timeout, Zero::Refused);
         f.request_timeout = self.period(c, "request_timeout", t.request_timeout, Zero::Refused);
         f.drain_timeout = self.period(c, "drain_timeout", t.drain_timeout, Zero::Allowed);
+        f.client_body_timeout = self.period(
+            c,
+            "client_body_timeout",
+            t.client_body_timeout,
+            Zero::Refused,
+        );
+        if let Some(v) = t.max_connections_per_client {
+            let what = "max_connections_per_client";
+            let result = in_range(what, *v.get_ref(), 0, i64::from(i32::MAX));
+            f.max_connections_per_client =
+                self.check(v.span().start, c, result).map(|n| n as usize);
+        }
+        for item in t.trusted_proxies.unwrap_or_default() {
+            let result = trusted_proxy(item.get_ref());
+            if let Some(range) = self.check(item.span().start, c, result) {
+                f.trusted_proxies.push(range);
+            }
+        }
         f
     }
 
@@ -408,4 +430,15 @@ fn expect_status(value: &Value) -> Checked<RangeInclusive<u16>> {
              \"200-399\", within 100..=599"
         )),
     }
+}
+
+/// One entry of `trusted_proxies`: an address or a CIDR range, as a string.
+fn trusted_proxy(value: &Value) -> Checked<Cidr> {
+    let Some(text) = value.as_str() else {
+        return Err(format!(
+            "trusted_proxies: {value} is not a string such as \"10.0.0.0/8\""
+        ));
+    };
+    text.parse()
+        .map_err(|error| format!("trusted_proxies: {error}"))
 }
