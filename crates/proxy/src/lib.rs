@@ -38,10 +38,13 @@
 //! Operators drain a server, put it in maintenance ([`Proxy::set_admin`]) or change its
 //! weight ([`Proxy::set_weight`]) at run time; reloads keep those decisions.
 //!
-//! What the proxy answers itself: 400 (malformed request), 405 (CONNECT), 408 (request head
-//! too slow), 431 (head too large), 502 (server failed), 503 (no server available, saying
-//! why, or too many connections), 504 (server too slow). [`Limits`] has every timeout and
-//! size.
+//! What the proxy answers itself: 400 (malformed request, or a Host missing, repeated or
+//! not the target's), 405 (CONNECT), 408 (request head or body too slow), 431 (head too
+//! large), 502 (server failed), 503 (no server available, saying why, or too many
+//! connections, in all or from one address), 504 (server too slow, to answer or to take the
+//! body). [`Limits`] has every timeout and size; X-Forwarded-For is believed only from
+//! [`ProxyConfig::trusted_proxies`]. HTTP/2 clients that reset streams in a loop or flood
+//! CONTINUATION frames get GOAWAY, and the warnings single requests cause are rate-limited.
 
 pub mod balance;
 

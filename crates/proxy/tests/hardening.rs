@@ -287,3 +287,35 @@ async fn one_client_address_cannot_take_more_than_its_connections() {
     drop(held);
     proxy.stop().await;
 }
+
+/// The client body timeout holds on HTTP/2 too: a stream whose body stops gets 408, and the
+/// connection goes on serving other streams.
+#[tokio::test]
+async fn an_http2_body_that_stops_coming_gets_408() {
+    use http_body_util::BodyExt as _;
+
+    let a = Upstream::start("a").await;
+    let mut config = config(&[&a]);
+    config.limits.client_body_timeout = Duration::from_millis(500);
+    let proxy = TestProxy::start(config).await;
+    let mut h2 = common::H2::open(proxy.addr).await;
+    let (feed, chunks) = tokio::sync::mpsc::channel(1);
+    feed.send(bytes::Bytes::from_static(b"abc"))
+        .await
+        .expect("first piece");
+    let request = hyper::Request::post("http://x/count")
+        .body(common::Trickle { chunks }.map_err(|n| match n {}).boxed())
+        .expect("request");
+    let started = Instant::now();
+    let response = h2.send_streaming(request).await;
+    assert_eq!(response.status(), hyper::StatusCode::REQUEST_TIMEOUT);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    drop(feed);
+    let (response, body) = h2.get("http://x/").await;
+    assert_eq!(response.status(), hyper::StatusCode::OK, "{body}");
+    proxy.stop().await;
+}
