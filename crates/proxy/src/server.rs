@@ -223,7 +223,7 @@ impl Proxy {
                         if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
                             let tls = context.transport.is_tls();
                             tokio::spawn(async move {
-                                refuse(stream, peer, tls).await;
+                                refuse(stream, peer, tls, PER_CLIENT).await;
                                 drop(refusal);
                             });
                         }
@@ -255,7 +255,7 @@ impl Proxy {
                             let tls = context.transport.is_tls();
                             drop(context);
                             if let Ok(refusal) = refusing.try_acquire_owned() {
-                                refuse(stream, peer, tls).await;
+                                refuse(stream, peer, tls, ALL_CLIENTS).await;
                                 drop(refusal);
                             }
                         }
@@ -264,7 +264,7 @@ impl Proxy {
             } else if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
                 let tls = context.transport.is_tls();
                 tokio::spawn(async move {
-                    refuse(stream, peer, tls).await;
+                    refuse(stream, peer, tls, ALL_CLIENTS).await;
                     drop(refusal);
                 });
             }
@@ -295,17 +295,21 @@ connection: close\r\n\
 \r\n\
 too many connections\n";
 
-/// Answers 503 to a connection over the limit and closes it, reading what the client sent for
+/// Which connection limit a refused connection is over, as the log says it.
+const ALL_CLIENTS: &str = "connection limit reached";
+const PER_CLIENT: &str = "connection limit per client address reached";
+
+/// Answers 503 to a connection over a limit and closes it, reading what the client sent for
 /// a moment so that the close does not reset the connection before the client reads. A TLS
 /// connection is closed at once: an answer would cost a handshake, under load.
-async fn refuse(mut stream: TcpStream, peer: SocketAddr, tls: bool) {
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, tls: bool, limit: &'static str) {
     if tls {
-        tracing::debug!(%peer, "connection limit reached: closed");
+        tracing::debug!(%peer, "{limit}: closed");
         return;
     }
-    tracing::debug!(%peer, "connection limit reached: 503");
-    let limit = Duration::from_millis(500);
-    crate::stream::answer_and_close(&mut stream, SERVICE_UNAVAILABLE, limit).await;
+    tracing::debug!(%peer, "{limit}: 503");
+    let wait = Duration::from_millis(500);
+    crate::stream::answer_and_close(&mut stream, SERVICE_UNAVAILABLE, wait).await;
 }
 
 #[cfg(test)]
