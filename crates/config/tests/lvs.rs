@@ -57,7 +57,7 @@ fn the_distribution_sample_reads_but_for_its_vrrp_globals() {
         lines,
         [
             format!(
-                "{shown}:13: global_defs: 'vrrp_skip_check_adv_addr' is not supported yet: adverts are always checked in full"
+                "{shown}:13: global_defs: 'vrrp_skip_check_adv_addr' is not supported yet: adverts are always checked in full: one whose address list differs from ours is dropped and counted (address_list), as keepalived does by default"
             ),
             format!(
                 "{shown}:14: global_defs: 'vrrp_strict' is not supported yet: strict RFC mode is not implemented"
