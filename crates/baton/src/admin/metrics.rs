@@ -103,7 +103,7 @@ const INSTANCE_FAMILIES: [Simple<InstanceStatus>; 5] = [
     ),
 ];
 
-const FRONTEND_FAMILIES: [Simple<ProxyMetrics>; 2] = [
+const FRONTEND_FAMILIES: [Simple<ProxyMetrics>; 3] = [
     Simple::new(
         "baton_frontend_connections_active",
         Kind::Gauge,
@@ -115,6 +115,12 @@ const FRONTEND_FAMILIES: [Simple<ProxyMetrics>; 2] = [
         Kind::Counter,
         "Client connections accepted, refused ones included.",
         |m| m.connections_total,
+    ),
+    Simple::new(
+        "baton_frontend_connections_refused_per_client_total",
+        Kind::Counter,
+        "Client connections refused because their address was over max_connections_per_client.",
+        |m| m.connections_refused_per_client,
     ),
 ];
 
@@ -389,6 +395,7 @@ mod tests {
             "baton_vrrp_unclaimed_dropped_packets_total",
             "baton_frontend_connections_active",
             "baton_frontend_connections_total",
+            "baton_frontend_connections_refused_per_client_total",
             "baton_server_up",
             "baton_server_requests_active",
             "baton_server_check_failures_total",
@@ -443,6 +450,6 @@ mod tests {
     #[test]
     fn no_instances_and_no_frontends_still_declare_every_family() {
         let text = render(&Status::default(), &[]);
-        assert_eq!(check_exposition(&text).len(), 26);
+        assert_eq!(check_exposition(&text).len(), 27);
     }
 }
