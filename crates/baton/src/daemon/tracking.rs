@@ -127,9 +127,18 @@ pub(crate) fn prepare(
                     ),
                     None => default_user,
                 };
+                let runnable = Script::new(script.argv.clone(), credentials);
+                // Vetted now, so a script that script security refuses fails the start or
+                // the reload with its reason, instead of counting as a failing check that
+                // lowers the priority (keepalived disables such a script).
+                if let Some(program) = script.argv.first() {
+                    runnable
+                        .permitted(program)
+                        .map_err(|refused| anyhow::anyhow!("vrrp_script {name}: {refused}"))?;
+                }
                 let script = TrackScript {
                     name: name.clone(),
-                    script: Script::new(script.argv.clone(), credentials),
+                    script: runnable,
                     interval: script.interval,
                     timeout: Some(script.timeout),
                     rise: script.rise,
@@ -350,6 +359,11 @@ mod tests {
                 "    track_file {\n        state\n    }\n",
                 "track_file state {\n    file \"/baton-no-such-dir/state\"\n}\n",
                 "/baton-no-such-dir",
+            ),
+            (
+                "    track_script {\n        chk\n    }\n",
+                "vrrp_script chk {\n    script \"/baton-no-such-dir/check\"\n}\n",
+                "vrrp_script chk",
             ),
         ];
         for (tracks, top, expected) in cases {
