@@ -234,7 +234,9 @@ async fn apply(
         let prepare = async {
             let vrrp = Running::prepare(new).await?;
             let front = frontends.prepare(&vrrp.config, frontends::Listeners::MustOpen)?;
-            let l4 = virtual_servers.prepare(&vrrp.config).await?;
+            let l4 = virtual_servers
+                .prepare(&vrrp.config, vrrp.default_user)
+                .await?;
             anyhow::Ok((vrrp, front, l4))
         };
         tokio::pin!(prepare);

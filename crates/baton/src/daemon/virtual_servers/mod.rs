@@ -108,6 +108,8 @@ pub(crate) struct Prepared {
     services: Vec<(VirtualServer, Planned)>,
     /// Started by `prepare` when none ran: the data plane is writable.
     applier: Option<Applier>,
+    /// Who MISC_CHECK programs and notify scripts without a user of their own run as.
+    default_user: Option<Credentials>,
 }
 
 impl Drop for Prepared {
@@ -174,7 +176,7 @@ impl VirtualServers {
             config: Config::default(),
             vrrp,
         };
-        let prepared = runtime.prepare_services(config)?;
+        let prepared = runtime.prepare_services(config, runtime.default_user)?;
         runtime.replace(prepared);
         if runtime.services.is_empty() {
             runtime.cleanup = Some(tokio::spawn(applier::remove_leftover()));
@@ -281,7 +283,7 @@ impl VirtualServers {
                     self.next_generation += 1;
                     restarted.push((
                         generation,
-                        self.spawn_checks(&self.config, &vs, rs, generation)?,
+                        self.spawn_checks(&self.config, self.default_user, &vs, rs, generation)?,
                     ));
                 }
             }
@@ -307,6 +309,7 @@ impl VirtualServers {
     fn spawn_checks(
         &self,
         config: &Config,
+        default_user: Option<Credentials>,
         vs: &VirtualServer,
         rs: &RealServer,
         generation: u64,
@@ -319,7 +322,7 @@ impl VirtualServers {
                     config,
                     checker,
                     rs.weight,
-                    self.default_user,
+                    default_user,
                     checks::Target {
                         service: vs.name.clone(),
                         server: rs.address,
@@ -338,8 +341,12 @@ impl VirtualServers {
     /// the new rules, and, when no virtual server ran so far, the data plane itself (the
     /// first table is written now: nothing of the running configuration is in it). Dropping
     /// the result stops what it started.
-    pub(crate) async fn prepare(&mut self, config: &Config) -> anyhow::Result<Prepared> {
-        let mut prepared = self.prepare_services(config)?;
+    pub(crate) async fn prepare(
+        &mut self,
+        config: &Config,
+        default_user: Option<Credentials>,
+    ) -> anyhow::Result<Prepared> {
+        let mut prepared = self.prepare_services(config, default_user)?;
         let table = self.table_of(&prepared);
         baton_l4::DataPlane::new("baton")
             .render(&table)
@@ -445,13 +452,19 @@ impl VirtualServers {
     }
 
     /// What `config` needs besides the running services, without changing them.
-    fn prepare_services(&mut self, config: &Config) -> anyhow::Result<Prepared> {
+    fn prepare_services(
+        &mut self,
+        config: &Config,
+        default_user: Option<Credentials>,
+    ) -> anyhow::Result<Prepared> {
         let config = config.without_locations();
+        // A new default user restarts every checker, so MISC_CHECK programs run as it.
+        let user_changed = default_user != self.default_user;
         let vrrp = self.vrrp.borrow().clone();
         let mut services = Vec::new();
         for vs in &config.virtual_servers {
             let old = self.services.get(&vs.name);
-            if old.is_some_and(|old| old.config == *vs) {
+            if !user_changed && old.is_some_and(|old| old.config == *vs) {
                 services.push((vs.clone(), Planned::Keep));
                 continue;
             }
@@ -469,7 +482,7 @@ impl VirtualServers {
             for rs in &vs.real_servers {
                 let previous =
                     old.and_then(|old| old.servers.iter().find(|s| s.state.address == rs.address));
-                if previous.is_some_and(|previous| previous.config == *rs) {
+                if !user_changed && previous.is_some_and(|previous| previous.config == *rs) {
                     servers.push(Slot::Keep);
                     continue;
                 }
@@ -478,7 +491,7 @@ impl VirtualServers {
                 let checks = if suspended {
                     Vec::new()
                 } else {
-                    self.spawn_checks(&config, vs, rs, generation)?
+                    self.spawn_checks(&config, default_user, vs, rs, generation)?
                 };
                 let mut state = ServerState {
                     address: rs.address,
@@ -517,6 +530,7 @@ impl VirtualServers {
             config,
             services,
             applier: None,
+            default_user,
         })
     }
 
@@ -569,6 +583,7 @@ impl VirtualServers {
         self.first_verdicts.clear();
         let config = std::mem::take(&mut prepared.config);
         let services = std::mem::take(&mut prepared.services);
+        self.default_user = prepared.default_user;
         self.config = config.clone();
         let mut old = std::mem::take(&mut self.services);
         for (vs, planned) in services {
