@@ -18,7 +18,7 @@ use baton_lab::Host;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::cpu::{Ticks, process_ticks};
+use crate::cpu::{Ticks, process_ticks, process_ticks_with_children};
 use crate::wire::{ANSWER_LEN, CLOSE, KEEP, request};
 
 /// The argument that makes this program the client.
@@ -86,7 +86,7 @@ pub(crate) struct Tally {
     pub(crate) cpu: Ticks,
     /// CPU ticks of the client and the watched processes in the window.
     pub(crate) ours: u64,
-    /// CPU ticks of the daemon in the window.
+    /// CPU ticks of the daemon and the programs it ran and reaped in the window.
     pub(crate) daemon: u64,
     /// Answers per app.
     pub(crate) split: Vec<u64>,
@@ -366,10 +366,14 @@ async fn drive(job: Job) -> Tally {
             .iter()
             .chain([&std::process::id()])
             .map(|&pid| process_ticks(pid))
-            .sum()
+            .sum::<u64>()
+            // The daemon's programs (nft, conntrack) are the bench's too.
+            + job.daemon.map_or(0, |pid| {
+                process_ticks_with_children(pid).saturating_sub(process_ticks(pid))
+            })
     };
     let (done0, errors0, split0) = counters.snapshot();
-    let daemon = || job.daemon.map_or(0, process_ticks);
+    let daemon = || job.daemon.map_or(0, process_ticks_with_children);
     let (cpu0, ours0, daemon0, start) = (Ticks::now(), ours(), daemon(), Instant::now());
     tokio::time::sleep(job.seconds).await;
     let (done1, errors1, split1) = counters.snapshot();

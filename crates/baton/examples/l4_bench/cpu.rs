@@ -72,6 +72,17 @@ impl Ticks {
 
 /// utime + stime of a process (all its threads), in the same ticks; 0 once it is gone.
 pub(crate) fn process_ticks(pid: u32) -> u64 {
+    stat_ticks(pid, 2)
+}
+
+/// The same plus cutime + cstime: the children it has waited for, such as the `nft` and
+/// `conntrack` runs with which baton reads its counters.
+pub(crate) fn process_ticks_with_children(pid: u32) -> u64 {
+    stat_ticks(pid, 4)
+}
+
+/// `n` CPU time fields from utime (field 14 of proc(5)) on.
+fn stat_ticks(pid: u32, n: usize) -> u64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0;
     };
@@ -79,10 +90,10 @@ pub(crate) fn process_ticks(pid: u32) -> u64 {
     let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
         return 0;
     };
-    // proc(5): utime and stime are fields 14 and 15; the rest starts at field 3.
+    // proc(5): utime, stime, cutime, cstime are fields 14 to 17; the rest starts at field 3.
     rest.split_whitespace()
         .skip(11)
-        .take(2)
+        .take(n)
         .filter_map(|t| t.parse::<u64>().ok())
         .sum()
 }

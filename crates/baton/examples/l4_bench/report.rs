@@ -168,7 +168,8 @@ pub(crate) fn tables(results: &[Results]) -> String {
         "\nMedians of the rounds. CPU: the whole machine's busy time (user, nice, system, irq, \
          softirq from /proc/stat) over the measured window, per answered connection or request; \
          extra = minus the direct path's median. lb daemon's core: the share of one core baton's or \
-         HAProxy's process used (its part of the CPU figures). Rates above 1 mean the first is faster; extra \
+         HAProxy's process used, with the programs it ran (baton's nft and conntrack reads of \
+         its counters); part of the CPU figures. Rates above 1 mean the first is faster; extra \
          CPU below 1 means it is cheaper. Targets (issue): baton at least 0.95 of the static \
          rule's rates, and extra CPU per connection at most 0.25 of HAProxy's."
     );
