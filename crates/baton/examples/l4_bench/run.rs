@@ -37,7 +37,8 @@ pub(crate) fn all(options: Options) -> Result<()> {
     let run_dir = RunDir::prepare("l4_bench").map_err(anyhow::Error::msg)?;
     let topology = Topology::build()?;
     let dir = run_dir.fresh().map_err(anyhow::Error::msg)?;
-    let _apps = topology
+    // Kept to the end: dropping them stops the apps.
+    let app_servers = topology
         .apps()
         .iter()
         .zip(1..)
@@ -65,7 +66,7 @@ pub(crate) fn all(options: Options) -> Result<()> {
     let started = Instant::now();
     let mut results: Vec<Results> = options.only.iter().map(|&v| Results::new(v)).collect();
     let mut bench = Bench {
-        apps: _apps.iter().map(baton_lab::Child::id).collect(),
+        apps: app_servers.iter().map(baton_lab::Child::id).collect(),
         topology: &topology,
         programs: &programs,
         options: &options,

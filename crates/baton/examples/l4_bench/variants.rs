@@ -99,6 +99,8 @@ pub(crate) struct Running<'a> {
     topology: &'a Topology,
     /// baton or HAProxy.
     daemon: Option<Child>,
+    /// The daemon is baton, which removes its own rules and the VIP when stopped.
+    baton: bool,
     log: Option<PathBuf>,
 }
 
@@ -114,6 +116,7 @@ impl<'a> Running<'a> {
         let mut running = Running {
             topology,
             daemon: None,
+            baton: matches!(variant, Variant::BatonNat | Variant::BatonDr),
             log: None,
         };
         match variant {
@@ -198,6 +201,17 @@ impl<'a> Running<'a> {
     pub(crate) fn stop(mut self) -> Result<()> {
         if let Some(mut daemon) = self.daemon.take() {
             daemon.terminate();
+        }
+        let lb = self.topology.lb();
+        if self.baton {
+            let tables = lb.run("nft", &["list", "tables"]).unwrap_or_default();
+            if !tables.trim().is_empty() || holds(lb) {
+                eprintln!(
+                    "  (baton left behind after SIGTERM: {}{})",
+                    tables.trim(),
+                    if holds(lb) { " and the VIP" } else { "" }
+                );
+            }
         }
         self.topology.reset_lb()
     }
