@@ -11,10 +11,12 @@
 //! - `inet NAME` (only with NAT services, so a DR-only LB loads no NAT hooks): a `nat`
 //!   prerouting chain DNATs a new flow through a map `slot -> backend address . port`
 //!   (port-0 services: address only, the flow keeps its port); a `filter` forward chain
-//!   counts packets, bytes and new flows per backend in sets with per-element counters,
-//!   and refreshes persistence entries; a `nat` postrouting chain masquerades when `snat`
-//!   is set. The same rules in the output and input hooks serve clients on the LB itself,
-//!   as IPVS does.
+//!   counts packets and bytes per backend in sets with per-element counters (one rule per
+//!   VIP and one lookup keyed by the conntrack entry's reply source, the backend in both
+//!   directions), and refreshes persistence entries (in a service chain of its own); a
+//!   `nat` postrouting chain at -150 counts new flows (nat chains see only a flow's first
+//!   packet), and one at `srcnat` masquerades when `snat` is set. The same rules in the
+//!   output and input hooks serve clients on the LB itself, as IPVS does.
 //! - `netdev NAME` (only with DR services): an ingress chain per interface that sends the
 //!   unchanged frame to the real server with `fwd ... device` (the kernel resolves its MAC
 //!   through the neighbour table). `fwd` exists only in the netdev family.
@@ -62,7 +64,9 @@
 //! # Counters
 //! [`DataPlane::counters`]: packets and bytes per backend from the counter sets, new
 //! flows (NAT: conntrack's first packet; DR: TCP SYNs), and active connections from
-//! `conntrack -L` (established TCP/SCTP, and every UDP flow). Fwmark services count their
+//! `conntrack -L` (established TCP/SCTP, and every UDP flow; the listing asks for those
+//! only). [`DataPlane::counters_without_active`] skips conntrack, whose listing is the
+//! costly part under load. Fwmark services count their
 //! replies by backend alone. When a UDP backend is removed its conntrack entries are
 //! deleted, so its clients' flows move to the others at their next packet.
 

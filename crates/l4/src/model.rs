@@ -163,6 +163,22 @@ pub struct Backend {
 }
 
 impl Scheduler {
+    /// Whether its choice depends on [`Backend::active_connections`]: these need fresh
+    /// counts ([`DataPlane::counters`](crate::DataPlane::counters)) to balance well.
+    pub fn counts_connections(self) -> bool {
+        matches!(
+            self,
+            Scheduler::Lc
+                | Scheduler::Wlc
+                | Scheduler::Sed
+                | Scheduler::Nq
+                | Scheduler::Ovf
+                | Scheduler::Lblc
+                | Scheduler::Lblcr
+                | Scheduler::Twos
+        )
+    }
+
     /// Every scheduler (`#[non_exhaustive]` keeps matches elsewhere honest; this keeps
     /// loops over all of them complete).
     pub const ALL: [Scheduler; 14] = [

@@ -87,8 +87,10 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
         chains: Vec::new(),
     };
     let mut prerouting = Vec::new();
-    let mut original = Vec::new();
-    let mut reply = Vec::new();
+    let mut forward = Vec::new();
+    let mut local_out = Vec::new();
+    let mut local_in = Vec::new();
+    let mut new_flows = Vec::new();
     let mut postrouting = Vec::new();
     let mut netdev = NftTable {
         family: "netdev",
@@ -113,22 +115,38 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
                     let comment = comment(&service.name);
                     prerouting.push(format!("{} jump {id} {comment}", packet_match(service, m)));
                     let ct = ct_match(service, m);
-                    original.push(format!(
-                        "ct status dnat ct direction original {ct} jump {id}_out"
-                    ));
-                    let replies = match m {
-                        // The mark is on the client's packets only; replies are told apart by
-                        // their backend alone.
-                        Match::Fwmark(_) => format!(
-                            "meta nfproto {} meta l4proto {}",
+                    let dnat = format!("ct status dnat {ct}");
+                    // Without persistence to refresh, a rule counts by itself: no jump.
+                    let count = if service.persistence.is_some() {
+                        format!("jump {id}_count")
+                    } else {
+                        format!("{} @{id}_traffic", traffic_key(service))
+                    };
+                    if let Match::Fwmark(_) = m {
+                        // The mark is on the client's packets only; replies are told apart
+                        // by their backend alone, in the counter set.
+                        let original = format!("ct status dnat ct direction original {ct}");
+                        let reply = format!(
+                            "ct status dnat ct direction reply meta nfproto {} meta l4proto {}",
                             nfproto(service.family),
                             service.protocol.keyword()
-                        ),
-                        _ => ct.clone(),
-                    };
-                    reply.push(format!(
-                        "ct status dnat ct direction reply {replies} jump {id}_back"
-                    ));
+                        );
+                        forward.push(format!("{original} {count}"));
+                        forward.push(format!("{reply} {count}"));
+                        local_out.push(format!("{original} {count}"));
+                        local_in.push(format!("{reply} {count}"));
+                    } else {
+                        // Both directions in one rule: the counters are keyed by the
+                        // conntrack entry's reply source, the server either way.
+                        forward.push(format!("{dnat} {count}"));
+                        // On the LB itself a backend there would see both directions at
+                        // both hooks; count each packet once.
+                        local_out
+                            .push(format!("ct status dnat ct direction original {ct} {count}"));
+                        local_in.push(format!("ct status dnat ct direction reply {ct} {count}"));
+                    }
+                    // The packet is DNATed by now, so its destination is the server.
+                    new_flows.push(format!("{dnat} {} @{id}_new", server_dst(service)));
                     if *snat {
                         postrouting.push(format!(
                             "ct status dnat ct direction original {ct} masquerade {comment}"
@@ -161,7 +179,6 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
             hook: Some(format!("type {hook}; policy accept;")),
             rules,
         };
-        let forward = original.iter().chain(&reply).cloned().collect();
         // Clients on the LB itself too, as with IPVS: their packets take output and input
         // instead of prerouting and forward.
         let mut chains = vec![
@@ -172,9 +189,17 @@ pub(crate) fn ruleset(name: &str, table: &Table, ordinals: &Ordinals) -> Ruleset
             ),
             // nft 1.0.6 knows the name dstnat only for prerouting; -100 is its value.
             base("output", "nat hook output priority -100", prerouting),
+            // Every packet of every forwarded flow passes here: one rule per VIP, which
+            // counts the packet itself (or jumps, to refresh persistence too).
             base("forward", "filter hook forward priority filter", forward),
-            base("local_out", "filter hook output priority filter", original),
-            base("local_in", "filter hook input priority filter", reply),
+            base("local_out", "filter hook output priority filter", local_out),
+            base("local_in", "filter hook input priority filter", local_in),
+            // nat chains see only a flow's first packet, so new flows are counted there
+            // rather than by a `ct state new` test of every forwarded packet. Before any
+            // srcnat chain (-150, mangle's value): the kernel stops walking the nat
+            // chains of a hook at the first one that sets a source NAT, which would
+            // skip this one if it came after another table's masquerade.
+            base("new_flows", "nat hook postrouting priority -150", new_flows),
             base(
                 "postrouting",
                 "nat hook postrouting priority srcnat",
@@ -335,6 +360,27 @@ pub(crate) fn server_element(address: SocketAddr, with_port: bool) -> String {
     }
 }
 
+/// The server of a flow in both directions (and with snat too): the source of the
+/// conntrack entry's reply tuple. Keys the traffic counters.
+fn traffic_key(service: &Service) -> String {
+    let f = service.family.keyword();
+    if service.all_ports() {
+        format!("ct reply {f} saddr")
+    } else {
+        format!("ct reply {f} saddr . ct reply proto-src")
+    }
+}
+
+/// The server a DNATed packet goes to: `ip daddr . tcp dport`, or the address alone.
+fn server_dst(service: &Service) -> String {
+    let f = service.family.keyword();
+    if service.all_ports() {
+        format!("{f} daddr")
+    } else {
+        format!("{f} daddr . {} dport", service.protocol.keyword())
+    }
+}
+
 struct Nat<'a> {
     service: &'a Service,
     id: &'a str,
@@ -350,14 +396,7 @@ impl Nat<'_> {
         let p = service.protocol.keyword();
         let with_port = !service.all_ports();
         // What a server is in this service's maps, as a packet expression.
-        let (server_dst, server_src) = if with_port {
-            (
-                format!("{f} daddr . {p} dport"),
-                format!("{f} saddr . {p} sport"),
-            )
-        } else {
-            (format!("{f} daddr"), format!("{f} saddr"))
-        };
+        let server_dst = server_dst(service);
         let slots: Vec<String> = self
             .plan
             .slots
@@ -386,10 +425,6 @@ impl Nat<'_> {
             );
         }
         let mut dispatch = Vec::new();
-        let mut out = vec![
-            format!("{server_dst} @{id}_traffic"),
-            format!("ct state new {server_dst} @{id}_new"),
-        ];
         if let Some(persistence) = service.persistence {
             let client = masked_source(service.family, Some(persistence.granularity));
             self.set(
@@ -419,9 +454,11 @@ impl Nat<'_> {
             ));
             // Refreshed by every packet of a flow to a backend that takes new flows, so the
             // entry lives while the client is active, as IPVS's persistence templates do.
-            out.push(format!(
-                "{server_dst} @{id}_live update @{id}_persist {{ {client} : {server_dst} }}"
-            ));
+            // nft needs the protocol in the rule to size `proto-src` in a concatenation.
+            let traffic = format!("meta l4proto {p} {} @{id}_traffic", traffic_key(service));
+            self.chain(format!("{id}_count"), vec![traffic, format!(
+                "ct direction original {server_dst} @{id}_live update @{id}_persist {{ {client} : {server_dst} }}"
+            )]);
         }
         if self.plan.slots.is_empty() {
             // No server at all. IPVS answers ICMP port unreachable; reject is not allowed
@@ -434,11 +471,6 @@ impl Nat<'_> {
             ));
         }
         self.chain(id.to_owned(), dispatch);
-        self.chain(format!("{id}_out"), out);
-        self.chain(
-            format!("{id}_back"),
-            vec![format!("{server_src} @{id}_traffic")],
-        );
     }
 
     fn set(

@@ -90,29 +90,25 @@ table inet baton {
 	}
 	chain forward {
 		type filter hook forward priority filter; policy accept;
-		ct status dnat ct direction original meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_out
-		ct status dnat ct direction reply meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_back
+		ct status dnat meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 ct reply ip saddr . ct reply proto-src @s0fd9bc91_traffic
 	}
 	chain local_out {
 		type filter hook output priority filter; policy accept;
-		ct status dnat ct direction original meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_out
+		ct status dnat ct direction original meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 ct reply ip saddr . ct reply proto-src @s0fd9bc91_traffic
 	}
 	chain local_in {
 		type filter hook input priority filter; policy accept;
-		ct status dnat ct direction reply meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 jump s0fd9bc91_back
+		ct status dnat ct direction reply meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 ct reply ip saddr . ct reply proto-src @s0fd9bc91_traffic
+	}
+	chain new_flows {
+		type nat hook postrouting priority -150; policy accept;
+		ct status dnat meta l4proto tcp ct original ip daddr 10.0.3.100 ct original proto-dst 80 ip daddr . tcp dport @s0fd9bc91_new
 	}
 	chain postrouting {
 		type nat hook postrouting priority srcnat; policy accept;
 	}
 	chain s0fd9bc91 {
 		meta l4proto tcp dnat ip to numgen inc mod 3 map @s0fd9bc91_slots
-	}
-	chain s0fd9bc91_out {
-		ip daddr . tcp dport @s0fd9bc91_traffic
-		ct state new ip daddr . tcp dport @s0fd9bc91_new
-	}
-	chain s0fd9bc91_back {
-		ip saddr . tcp sport @s0fd9bc91_traffic
 	}
 }
 "#;
@@ -188,7 +184,14 @@ fn adding_a_service_leaves_the_others_alone() {
         vec![backend("10.0.3.11:53", 1)],
     ));
     let script = transition(&old, &new);
-    let base_chains = ["prerouting", "output", "forward", "local_out", "local_in"];
+    let base_chains = [
+        "prerouting",
+        "output",
+        "forward",
+        "local_out",
+        "local_in",
+        "new_flows",
+    ];
     let touches_web = |line: &&str| {
         line.contains("s0fd9bc91")
             && !base_chains

@@ -187,6 +187,20 @@ mod tests {
     }
 
     #[test]
+    fn only_connection_counting_schedulers_see_active_connections() {
+        let idle = [backend(11, 1, 0), backend(12, 2, 0), backend(13, 3, 0)];
+        let mut busy = idle;
+        busy[0].active_connections = 7;
+        busy[2].uthreshold = 2;
+        busy[2].active_connections = 3;
+        for scheduler in Scheduler::ALL {
+            let changed =
+                effective_weights(scheduler, &idle) != effective_weights(scheduler, &busy);
+            assert_eq!(changed, scheduler.counts_connections(), "{scheduler:?}");
+        }
+    }
+
+    #[test]
     fn least_connection_family_favours_the_less_loaded() {
         let backends = [backend(11, 1, 9), backend(12, 1, 0), backend(13, 2, 9)];
         let lc = effective_weights(Scheduler::Lc, &backends);

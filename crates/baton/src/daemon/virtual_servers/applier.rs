@@ -13,9 +13,14 @@ use baton_l4::{DataPlane, Table};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How often counters and connection counts are read; also how often the
-/// connection-based schedulers (lc, wlc, ...) see new counts.
+/// How often counters are read; also how often the connection-based schedulers (lc,
+/// wlc, ...) see new connection counts.
 const COUNTER_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Without a connection-based scheduler, connection counts are only shown, and read
+/// every this many counter reads (10 s): listing conntrack costs in proportion to the
+/// whole table, tens of thousands of entries under load.
+const ACTIVE_EVERY: u32 = 5;
 
 /// The name of baton's tables in the kernel.
 const TABLE_NAME: &str = "baton";
@@ -67,6 +72,7 @@ impl Applier {
             // The counts last read: every table written carries them, so the
             // connection-based schedulers never fall back to zero counts.
             let mut counts = Counters::default();
+            let mut reads: u32 = 0;
             loop {
                 tokio::select! {
                     changed = wanted.changed() => {
@@ -79,7 +85,10 @@ impl Applier {
                         }
                     }
                     _ = tick.tick() => {
-                        if let Some(read) = read_counters(&plane).await {
+                        let active = reads % ACTIVE_EVERY == 0
+                            || wanted.borrow().services.iter().any(|s| s.scheduler.counts_connections());
+                        reads = reads.wrapping_add(1);
+                        if let Some(read) = read_counters(&plane, (!active).then_some(&counts)).await {
                             counts = read;
                             let table = with_counts(&wanted.borrow(), &counts);
                             // Only connection-based schedulers change with the counts, and
@@ -136,9 +145,14 @@ impl Applier {
     }
 }
 
-/// The counters in the kernel now, or None (logged) when they cannot be read.
-async fn read_counters(plane: &DataPlane) -> Option<Counters> {
-    let read = match plane.counters().await {
+/// The counters in the kernel now, or None (logged) when they cannot be read. With
+/// `last`, active connections are not read but kept from it.
+async fn read_counters(plane: &DataPlane, last: Option<&Counters>) -> Option<Counters> {
+    let read = match last {
+        None => plane.counters().await,
+        Some(_) => plane.counters_without_active().await,
+    };
+    let read = match read {
         Ok(read) => read,
         Err(error) => {
             tracing::warn!("reading the L4 counters: {error}");
@@ -147,10 +161,13 @@ async fn read_counters(plane: &DataPlane) -> Option<Counters> {
     };
     let mut counters = Counters::default();
     for c in read {
+        let active = last.map_or(c.active_connections, |l| {
+            l.get(&c.service, c.backend).active
+        });
         counters.0.insert(
             (c.service, c.backend),
             Count {
-                active: c.active_connections,
+                active,
                 packets: c.packets,
                 bytes: c.bytes,
                 connections: c.new_connections,
