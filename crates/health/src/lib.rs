@@ -35,8 +35,8 @@
 
 mod outcome;
 mod probe;
-mod socket;
 mod task;
+mod tls_error;
 mod tracker;
 
 pub use outcome::{Failure, Outcome, Weight};

@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Duration;
 
-use crate::probe::TlsClientError;
+use crate::tls_error::TlsClientError;
 
 /// The result of one probe.
 #[derive(Debug)]

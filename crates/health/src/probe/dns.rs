@@ -5,8 +5,8 @@
 //! answer records). A DNS library would add more to build than this whole checker.
 
 use super::Probe;
+use super::socket;
 use crate::outcome::{Failure, Outcome};
-use crate::socket;
 
 /// QCLASS IN.
 const CLASS_IN: u16 = 1;

@@ -8,9 +8,9 @@ use md5::{Digest as _, Md5};
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
+use super::socket;
 use super::{HttpCheck, HttpVersion, Probe, Url, tls};
 use crate::outcome::{Failure, Outcome};
-use crate::socket;
 
 /// Longest header read; a status line and headers past this are malformed for a check.
 const MAX_HEAD: usize = 16 * 1024;

@@ -7,6 +7,7 @@ mod http;
 mod misc;
 mod ping;
 mod smtp;
+mod socket;
 mod tcp;
 mod tls;
 mod tls_client;

@@ -12,8 +12,8 @@ use socket2::{Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
 use super::Probe;
+use super::socket;
 use crate::outcome::{Failure, Outcome};
-use crate::socket;
 
 /// ICMPv4 echo request and reply types (RFC 792).
 const ECHO_REQUEST_V4: u8 = 8;

@@ -4,8 +4,8 @@ use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, Buf
 use tokio::net::TcpStream;
 
 use super::Probe;
+use super::socket;
 use crate::outcome::{Failure, Outcome};
-use crate::socket;
 
 /// Longest reply line read (RFC 5321 4.5.3.1.5 allows 512 octets).
 const MAX_LINE: usize = 1024;

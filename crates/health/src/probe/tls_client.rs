@@ -15,13 +15,13 @@
 //! reload; [`TlsClient::check`] loads them once, for a daemon that wants to refuse a bad
 //! configuration at start as keepalived does.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use rustls_pki_types::pem::{self, PemObject as _};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::cert_chain;
+pub use crate::tls_error::TlsClientError;
 
 /// The client side of SSL_GET: keepalived's `SSL { certificate key ca }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,40 +56,6 @@ impl TlsClient {
         };
         Ok((chain, key))
     }
-}
-
-/// Why SSL_GET's client certificate, key or CA file cannot be used; each names the file.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TlsClientError {
-    /// The file cannot be read.
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
-    /// The file is not PEM.
-    #[error("{}: bad PEM: {source}", path.display())]
-    Pem { path: PathBuf, source: pem::Error },
-    /// The file has no `CERTIFICATE` section.
-    #[error("{}: no PEM certificate in it", path.display())]
-    NoCertificate { path: PathBuf },
-    /// The file has no private key section.
-    #[error("{}: no PEM private key in it", path.display())]
-    NoKey { path: PathBuf },
-    /// The private key is encrypted (keepalived's `password`); rustls cannot decrypt it.
-    #[error(
-        "{}: encrypted private keys are not supported; decrypt it with openssl pkey",
-        path.display()
-    )]
-    EncryptedKey { path: PathBuf },
-    /// The key is not the certificate's.
-    #[error("{} is not the private key of {}", key.display(), certificate.display())]
-    KeyMismatch { certificate: PathBuf, key: PathBuf },
-    /// rustls refuses the key or certificate otherwise (a kind of key it does not support).
-    #[error("{} with {}: {source}", key.display(), certificate.display())]
-    Key {
-        certificate: PathBuf,
-        key: PathBuf,
-        source: rustls::Error,
-    },
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsClientError> {

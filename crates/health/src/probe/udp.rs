@@ -1,9 +1,9 @@
 //! UDP_CHECK: a datagram is sent; an ICMP error fails the check, and so does silence or a
 //! reply that does not match when a reply is required.
 
+use super::socket;
 use super::{Probe, ReplyPattern, UdpCheck};
 use crate::outcome::{Failure, Outcome};
-use crate::socket;
 
 /// keepalived's payload when none is configured: 32 bytes of its marker (layer4.c).
 const DEFAULT_PAYLOAD: &[u8; 32] = b"keepalived check - keepalived ch";

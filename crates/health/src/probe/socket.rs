@@ -5,8 +5,8 @@ use std::io;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 
+use super::Probe;
 use crate::outcome::Failure;
-use crate::probe::Probe;
 
 /// A non-blocking socket of `ty` for `probe.connect`'s family, marked, bound to the
 /// interface and to the source address as the probe asks.
