@@ -190,6 +190,19 @@ fn tidy(mut list: Vec<Diagnostic>, files: &[PathBuf]) -> Vec<Diagnostic> {
     list
 }
 
+/// A value and the line it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct At<T> {
+    pub(crate) value: T,
+    pub(crate) at: Location,
+}
+
+impl<T> At<T> {
+    pub(crate) fn new(value: T, at: Location) -> At<T> {
+        At { value, at }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

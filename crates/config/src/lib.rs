@@ -19,6 +19,7 @@
 //! [`VrrpInstance::engine_config`], [`Config::tracks`] and [`Config::sync_group_configs`].
 //! Data flows one way: file -> draft -> [`Config`] -> runtime.
 
+mod basics;
 mod diagnostic;
 mod fields;
 mod keepalived;

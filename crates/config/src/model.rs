@@ -16,6 +16,7 @@ use baton_vrrp::{
     TrackConfig, Version, Vrid,
 };
 
+pub use crate::basics::{Family, NotifyScript, ScriptUser};
 use crate::diagnostic::Location;
 
 /// A whole configuration: the VRRP part of keepalived, and the proxy's frontends and
@@ -106,14 +107,6 @@ impl Default for Global {
     }
 }
 
-/// A user and optional group to run a script as (`user [group]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScriptUser {
-    pub user: String,
-    /// `None`: the user's primary group.
-    pub group: Option<String>,
-}
-
 /// keepalived's `vrrp_script`: a command run every `interval`, tracked by instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackScript {
@@ -167,32 +160,6 @@ pub struct InitFile {
 pub enum InitialState {
     Master,
     Backup,
-}
-
-/// Address family of an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
-    Ipv4,
-    Ipv6,
-}
-
-impl Family {
-    pub fn of(address: IpAddr) -> Family {
-        if address.is_ipv6() {
-            Family::Ipv6
-        } else {
-            Family::Ipv4
-        }
-    }
-}
-
-impl std::fmt::Display for Family {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Family::Ipv4 => "IPv4",
-            Family::Ipv6 => "IPv6",
-        })
-    }
 }
 
 /// One VRRP virtual router (`vrrp_instance` / `[[vrrp]]`).
@@ -364,14 +331,6 @@ impl Notify {
     pub fn is_empty(&self) -> bool {
         self == &Notify::default()
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyScript {
-    pub argv: Vec<String>,
-    /// `None`: [`Global::script_user`].
-    pub user: Option<ScriptUser>,
-    pub location: Location,
 }
 
 /// keepalived's `vrrp_sync_group`: instances that are MASTER, BACKUP or FAULT together.

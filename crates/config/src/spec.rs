@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use baton_vrrp::{AnnounceConfig, Auth, ChecksumMode, Password, Priority, Version, Vrid};
 
+pub(crate) use crate::diagnostic::At;
 use crate::diagnostic::{Diagnostics, Location};
 use crate::model::{
     Config, Global, InitFile, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackFileRef,
@@ -18,19 +19,6 @@ use crate::proxy_spec::{self, BackendDraft, FrontendDraft};
 use crate::virtual_server::SslContext;
 use crate::virtual_server_spec::{self, GroupDraft, VirtualServerDraft};
 use crate::{tracks, validate};
-
-/// A value and the line it was read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct At<T> {
-    pub(crate) value: T,
-    pub(crate) at: Location,
-}
-
-impl<T> At<T> {
-    pub(crate) fn new(value: T, at: Location) -> At<T> {
-        At { value, at }
-    }
-}
 
 #[derive(Debug, Default)]
 pub(crate) struct Draft {

@@ -12,8 +12,8 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::basics::{Family, NotifyScript, ScriptUser};
 use crate::diagnostic::Location;
-use crate::model::{Family, NotifyScript, ScriptUser};
 
 /// One balanced service: what clients connect to, and the real servers behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]

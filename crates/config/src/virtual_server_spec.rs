@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::basics::{Family, NotifyScript};
+use crate::diagnostic::At;
 use crate::diagnostic::{Diagnostics, Location};
-use crate::model::{Family, NotifyScript};
-use crate::spec::At;
 use crate::virtual_server::{
     L4Protocol, LbAlgo, LbKind, Persistence, RealServer, ServiceMatch, SorryServer, SslContext,
     VirtualServer,

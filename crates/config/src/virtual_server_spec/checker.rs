@@ -10,9 +10,9 @@ use super::{
     Context, DEFAULT_CONNECT_TIMEOUT, DEFAULT_DELAY_LOOP, RealServerDraft, TimingDraft,
     VirtualServerDraft, unspecified,
 };
+use crate::basics::{Family, ScriptUser};
+use crate::diagnostic::At;
 use crate::diagnostic::{Diagnostics, Location};
-use crate::model::{Family, ScriptUser};
-use crate::spec::At;
 use crate::virtual_server::{Checker, CheckerKind, DnsType, HttpVersion, UrlCheck};
 
 const DEFAULT_STATUS: std::ops::RangeInclusive<u16> = 200..=299;

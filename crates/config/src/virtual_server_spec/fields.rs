@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 
-use crate::model::Family;
+use crate::basics::Family;
 use crate::values::{in_range, parse_integer, parse_ip};
 use crate::virtual_server::{DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, ServiceMatch};
 
