@@ -375,28 +375,6 @@ fall = 2
     )
 }
 
-fn start_lb(host: &Host, dir: &Workdir, config: &str) -> Daemon {
-    let name = host.name();
-    let path = dir.write(&format!("{name}.toml"), config);
-    let log = dir.path(&format!("{name}.log"));
-    let file = std::fs::File::create(&log).expect("log");
-    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
-    command
-        .args(["run", "--config"])
-        .arg(&path)
-        .arg("--control")
-        .arg(dir.path(&format!("{name}.sock")))
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file);
-    Daemon {
-        child: host.spawn(command).expect("baton"),
-        log,
-        name: format!("baton@{name}"),
-    }
-}
-
 /// One GET to the VIP from the client host: the app's name.
 fn get_vip(client: &Host) -> Option<String> {
     client
@@ -434,8 +412,8 @@ fn a_frontend_without_healthy_servers_gives_the_vip_away() {
     };
     let dir = Workdir::new("frontend-track");
     let _apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
-    let lb1 = start_lb(lab.host("lb1"), &dir, &lb_config(100, 8080));
-    let lb2 = start_lb(lab.host("lb2"), &dir, &lb_config(150, 8080));
+    let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &lb_config(100, 8080));
+    let lb2 = common::start_baton_toml(lab.host("lb2"), &dir, &lb_config(150, 8080));
     let daemons = [&lb1, &lb2];
     if wait_for(Duration::from_secs(10), || {
         holds(lab.host("lb2"), common::VIP)
@@ -493,8 +471,8 @@ fn sigterm_on_the_master_drains_without_a_failed_request() {
     };
     let dir = Workdir::new("frontend-drain");
     let _apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
-    let lb1 = start_lb(lab.host("lb1"), &dir, &lb_config(100, 8080));
-    let mut lb2 = start_lb(lab.host("lb2"), &dir, &lb_config(150, 8080));
+    let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &lb_config(100, 8080));
+    let mut lb2 = common::start_baton_toml(lab.host("lb2"), &dir, &lb_config(150, 8080));
     if wait_for(Duration::from_secs(10), || {
         holds(lab.host("lb2"), common::VIP)
     })
@@ -582,8 +560,8 @@ fn a_reload_that_replaces_a_listener_keeps_advertising_while_the_old_one_drains(
     };
     let dir = Workdir::new("frontend-reload-drain");
     let _apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
-    let lb1 = start_lb(lab.host("lb1"), &dir, &lb_config(100, 8080));
-    let lb2 = start_lb(lab.host("lb2"), &dir, &lb_config(150, 8080));
+    let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &lb_config(100, 8080));
+    let lb2 = common::start_baton_toml(lab.host("lb2"), &dir, &lb_config(150, 8080));
     let daemons = [&lb1, &lb2];
     let client = lab.host("client");
     if wait_for(Duration::from_secs(10), || {

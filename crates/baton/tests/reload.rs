@@ -48,8 +48,8 @@ impl Pair {
     fn start_toml(test: &str, lb2: &str) -> Option<Pair> {
         let lab = guide_lab(test)?;
         let dir = Workdir::new(test);
-        let lb1 = start_toml(lab.host("lb1"), &dir, &toml_instance(100, ""));
-        let lb2 = start_toml(lab.host("lb2"), &dir, lb2);
+        let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &toml_instance(100, ""));
+        let lb2 = common::start_baton_toml(lab.host("lb2"), &dir, lb2);
         let pair = Pair { lab, dir, lb1, lb2 };
         pair.wait_settled();
         Some(pair)
@@ -260,28 +260,6 @@ fn frontend(name: &str, listen: &str) -> String {
 }
 
 const BACKEND: &str = "[[backend]]\nname = \"app\"\nservers = [\"10.0.3.11:8080\"]\n\n";
-
-fn start_toml(host: &Host, dir: &Workdir, config: &str) -> Daemon {
-    let name = host.name();
-    let path = dir.write(&format!("{name}.toml"), config);
-    let log = dir.path(&format!("{name}-baton.log"));
-    let file = std::fs::File::create(&log).expect("log");
-    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
-    command
-        .args(["run", "--config"])
-        .arg(&path)
-        .arg("--control")
-        .arg(dir.path(&format!("{name}.sock")))
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file);
-    Daemon {
-        child: host.spawn(command).expect("baton"),
-        log,
-        name: format!("baton@{name}"),
-    }
-}
 
 /// A plain listener (no SO_REUSEPORT) on every address of `host`'s port `port`.
 fn occupy(host: &Host, port: u16) -> Child {

@@ -26,28 +26,6 @@ fn start_app(host: &Host, port: u16) -> baton_lab::Child {
     host.spawn(command).expect("app server")
 }
 
-fn start_lb(host: &Host, dir: &Workdir, config: &str) -> Daemon {
-    let name = host.name();
-    let path = dir.write(&format!("{name}.toml"), config);
-    let log = dir.path(&format!("{name}.log"));
-    let file = std::fs::File::create(&log).expect("log");
-    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
-    command
-        .args(["run", "--config"])
-        .arg(&path)
-        .arg("--control")
-        .arg(dir.path(&format!("{name}.sock")))
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file);
-    Daemon {
-        child: host.spawn(command).expect("baton"),
-        log,
-        name: format!("baton@{name}"),
-    }
-}
-
 /// lb1 master of the VIP, and a NAT service on it over app1 and app2 (port 8080), each
 /// checked by TCP_CHECK every 0.3 s.
 fn nat_config(servers: &[&str]) -> String {
@@ -157,6 +135,20 @@ fn lb_ready(lab: &Lab, lb: &Daemon) {
     }
 }
 
+/// The guide's lab with lb1 forwarding (NAT needs it), or `None` after a loud skip line
+/// where namespaces or nft are missing.
+fn l4_lab(test: &str) -> Option<Lab> {
+    if !common::on_path("nft") {
+        eprintln!("SKIPPED (needs nft, from nftables): {test}");
+        return None;
+    }
+    let lab = guide_lab(test)?;
+    lab.host("lb1")
+        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+        .expect("ip_forward");
+    Some(lab)
+}
+
 fn nft_tables(host: &Host) -> String {
     host.run("nft", &["list", "tables"]).unwrap_or_default()
 }
@@ -164,20 +156,13 @@ fn nft_tables(host: &Host) -> String {
 #[test]
 fn checkers_take_a_failed_real_server_out_and_put_it_back() {
     let test = "checkers_take_a_failed_real_server_out_and_put_it_back";
-    let Some(lab) = guide_lab(test) else {
+    let Some(lab) = l4_lab(test) else {
         return;
     };
-    if which("nft").is_none() {
-        eprintln!("SKIPPED (needs nft, from nftables): {test}");
-        return;
-    }
     let dir = Workdir::new("l4-checkers");
     let _app1 = start_app(lab.host("app1"), 8080);
     let mut app2 = start_app(lab.host("app2"), 8080);
-    lab.host("lb1")
-        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
-        .expect("ip_forward");
-    let lb = start_lb(
+    let lb = common::start_baton_toml(
         lab.host("lb1"),
         &dir,
         &nat_config(&["10.0.3.11:8080", "10.0.3.12:8080"]),
@@ -270,19 +255,12 @@ fn checkers_take_a_failed_real_server_out_and_put_it_back() {
 #[test]
 fn losing_quorum_lowers_the_priority_and_a_reload_brings_servers_in() {
     let test = "losing_quorum_lowers_the_priority_and_a_reload_brings_servers_in";
-    let Some(lab) = guide_lab(test) else {
+    let Some(lab) = l4_lab(test) else {
         return;
     };
-    if which("nft").is_none() {
-        eprintln!("SKIPPED (needs nft, from nftables): {test}");
-        return;
-    }
     let dir = Workdir::new("l4-quorum");
-    lab.host("lb1")
-        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
-        .expect("ip_forward");
     // Only app1's port 9090 is configured, and nothing listens there: no quorum.
-    let lb = start_lb(lab.host("lb1"), &dir, &nat_config(&["10.0.3.11:9090"]));
+    let lb = common::start_baton_toml(lab.host("lb1"), &dir, &nat_config(&["10.0.3.11:9090"]));
     lb_ready(&lab, &lb);
     let lowered = wait_for(Duration::from_secs(5), || {
         let status = status_of(lab.host("lb1"), &dir);
@@ -315,14 +293,6 @@ fn losing_quorum_lowers_the_priority_and_a_reload_brings_servers_in() {
     }
     let (names, failed) = requests(lab.host("client"), 4);
     assert_eq!((failed, names.len()), (0, 4), "{names:?}");
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|path| path.is_file())
-    })
 }
 
 /// An LVS-DR real server: the VIP on lo, no ARP answers for it, a web app on port 80 and a
@@ -432,34 +402,13 @@ fn udp_queries(client: &Host, n: usize) -> Vec<String> {
 #[test]
 fn keepalived_conf_direct_routing_balances_tcp_and_udp() {
     let test = "keepalived_conf_direct_routing_balances_tcp_and_udp";
-    let Some(lab) = guide_lab(test) else {
+    let Some(lab) = l4_lab(test) else {
         return;
     };
-    if which("nft").is_none() {
-        eprintln!("SKIPPED (needs nft, from nftables): {test}");
-        return;
-    }
     let dir = Workdir::new("l4-dr");
     let _app1 = start_dr_app(lab.host("app1"));
     let mut app2 = start_dr_app(lab.host("app2"));
-    let conf = dir.write("keepalived.conf", DR_KEEPALIVED_CONF);
-    let log = dir.path("lb1.log");
-    let file = std::fs::File::create(&log).expect("log");
-    let mut command = lab.host("lb1").command(env!("CARGO_BIN_EXE_baton"));
-    command
-        .args(["run", "--keepalived-conf"])
-        .arg(&conf)
-        .arg("--control")
-        .arg(dir.path("lb1.sock"))
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file);
-    let lb = Daemon {
-        child: lab.host("lb1").spawn(command).expect("baton"),
-        log,
-        name: "baton@lb1".into(),
-    };
+    let lb = common::start_baton(lab.host("lb1"), &dir, DR_KEEPALIVED_CONF);
     lb_ready(&lab, &lb);
     let client = lab.host("client");
 
@@ -572,21 +521,14 @@ impl Drop for KeptConnection {
 #[test]
 fn a_reload_keeps_established_flows_to_unchanged_real_servers() {
     let test = "a_reload_keeps_established_flows_to_unchanged_real_servers";
-    let Some(lab) = guide_lab(test) else {
+    let Some(lab) = l4_lab(test) else {
         return;
     };
-    if which("nft").is_none() {
-        eprintln!("SKIPPED (needs nft, from nftables): {test}");
-        return;
-    }
     let dir = Workdir::new("l4-reload");
     let _app1 = start_app(lab.host("app1"), 8080);
     let _app2 = start_app(lab.host("app2"), 8080);
     let _app1b = start_app(lab.host("app1"), 8081);
-    lab.host("lb1")
-        .run("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
-        .expect("ip_forward");
-    let lb = start_lb(
+    let lb = common::start_baton_toml(
         lab.host("lb1"),
         &dir,
         &nat_config(&["10.0.3.11:8080", "10.0.3.12:8080"]),

@@ -115,11 +115,23 @@ pub(crate) fn keepalived_conf_for(
 /// Starts `baton run --keepalived-conf` in `host`.
 pub(crate) fn start_baton(host: &Host, dir: &Workdir, conf: &str) -> Daemon {
     let conf_path = dir.write(&format!("{}.conf", host.name()), conf);
+    run_baton(host, dir, "--keepalived-conf", &conf_path)
+}
+
+/// Starts `baton run --config` in `host` with `config` as its baton.toml.
+pub(crate) fn start_baton_toml(host: &Host, dir: &Workdir, config: &str) -> Daemon {
+    let path = dir.write(&format!("{}.toml", host.name()), config);
+    run_baton(host, dir, "--config", &path)
+}
+
+/// `baton run FLAG PATH` in `host`, its control socket `NAME.sock` in `dir` and its log
+/// `NAME-baton.log`.
+fn run_baton(host: &Host, dir: &Workdir, flag: &str, path: &Path) -> Daemon {
     let log = dir.path(&format!("{}-baton.log", host.name()));
     let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
     command
-        .args(["run", "--keepalived-conf"])
-        .arg(&conf_path)
+        .args(["run", flag])
+        .arg(path)
         .arg("--control")
         .arg(dir.path(&format!("{}.sock", host.name())))
         .env("BATON_LOG", "debug")
@@ -132,6 +144,12 @@ pub(crate) fn start_baton(host: &Host, dir: &Workdir, conf: &str) -> Daemon {
         log,
         name: format!("baton@{}", host.name()),
     }
+}
+
+/// Whether `tool` is on the PATH, for tests that print SKIPPED without it.
+pub(crate) fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
 /// Starts Debian's keepalived (VRRP only, foreground) in `host` from the same kind of file.
