@@ -10,7 +10,6 @@
 //! every connection's peer credentials (SO_PEERCRED) are checked too, so a socket made
 //! readable by mistake (a chmod, a group-writable directory) hands control to nobody else.
 
-mod request;
 mod servers;
 
 use std::os::unix::fs::PermissionsExt;
@@ -18,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use baton::control_request::{self as request, Request, shown};
 use baton_vrrp::Router;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -27,7 +27,6 @@ use tokio::task::JoinHandle;
 use super::frontends::Registry;
 use super::virtual_servers;
 use crate::status::{ServerEntry, Status};
-use request::{Request, shown};
 
 /// A reply: the JSON to send, or the text of the error to send.
 pub(crate) type Answer = Result<serde_json::Value, String>;

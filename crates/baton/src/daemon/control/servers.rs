@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
-use super::request::{ServerChange, shown};
+use baton::control_request::{ServerChange, shown};
+
 use crate::daemon::frontends::Registry;
 
 /// Applies `change` to the server at `address` of `backend`; the reply, or its error text.

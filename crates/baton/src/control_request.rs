@@ -1,21 +1,24 @@
 //! The control protocol's requests: one line of words, such as `server drain app
 //! 10.0.3.11:8080`. Parsing is separate from acting so that every malformed line gets its
 //! own specific error before anything is touched.
+//!
+//! Sans-IO and in the library (`lib.rs`) rather than under `daemon/control`, so that the
+//! fuzz target `control_request` (in `fuzz/`) can reach it; the daemon uses it from here.
 
 use std::net::SocketAddr;
 
 use baton_proxy::AdminState;
 
 /// Every command, as listed in errors and in docs/operations.md.
-pub(crate) const COMMANDS: &str = "status, server drain|disable|enable BACKEND ADDR, \
+pub const COMMANDS: &str = "status, server drain|disable|enable BACKEND ADDR, \
      server weight BACKEND ADDR N, instance step-down|resume NAME, reload";
 
 /// Highest run-time weight, as HAProxy's `set server ... weight`.
-pub(crate) const MAX_WEIGHT: u32 = 256;
+pub const MAX_WEIGHT: u32 = 256;
 
 /// One parsed request line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Request {
+pub enum Request {
     Status,
     /// A change to the servers at `address` in every proxy of `backend`.
     Server {
@@ -32,14 +35,14 @@ pub(crate) enum Request {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ServerChange {
+pub enum ServerChange {
     Admin(AdminState),
     Weight(u32),
 }
 
 impl Request {
     /// Parses one request line (without its newline); the error is the reply's text.
-    pub(crate) fn parse(line: &str) -> Result<Request, String> {
+    pub fn parse(line: &str) -> Result<Request, String> {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             [] => Err(format!("empty request; commands: {COMMANDS}")),
@@ -138,7 +141,7 @@ fn instance(words: &[&str]) -> Result<Request, String> {
 }
 
 /// A word of the request as quoted in an error, cut short: the request is untrusted.
-pub(crate) fn shown(word: &str) -> String {
+pub fn shown(word: &str) -> String {
     let cut: String = word.chars().take(64).collect();
     format!("{cut:?}")
 }
