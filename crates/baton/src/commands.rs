@@ -22,6 +22,9 @@ pub(crate) fn check(source: &ConfigSource) -> ExitCode {
                 eprintln!("warning: {warning}");
             }
             let config = &loaded.config;
+            for problem in daemon::host_problems(config) {
+                eprintln!("warning: on this host, baton run would refuse it: {problem}");
+            }
             println!(
                 "{}: ok: {} VRRP instance(s), {} sync group(s), {} track script(s), \
                  {} frontend(s), {} backend(s), {} virtual server(s), {} real server(s)",

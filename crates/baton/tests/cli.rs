@@ -197,3 +197,50 @@ fn two_daemons_in_two_network_namespaces_have_their_own_default_sockets() {
         daemon.terminate();
     }
 }
+
+/// The file is valid, but this host could not run it: `check` still says ok (the file may be
+/// checked on another machine), and names each host problem the daemon would refuse.
+#[test]
+fn check_warns_of_what_this_host_lacks() {
+    let instance = |track: &str| {
+        format!(
+            "vrrp_script chk {{\n    script \"/bin/true\"\n    user {track}\n}}\n\
+             vrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 51\n    \
+             priority 150\n    virtual_ipaddress {{\n        10.0.3.100/24\n    }}\n    \
+             track_script {{\n        chk\n    }}\n"
+        )
+    };
+    let typos = scratch(
+        "typos.conf",
+        &format!(
+            "{}    track_interface {{\n        eht9\n    }}\n}}\n",
+            instance("no-such-user-baton")
+        ),
+    );
+    let output = baton()
+        .args(["check", "--keepalived-conf"])
+        .arg(&typos)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stderr.contains("would refuse it: track_interface: interface \"eht9\": no such interface"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("would refuse it: vrrp_script chk: user:")
+            && stderr.contains("no-such-user-baton"),
+        "{stderr}"
+    );
+
+    let good = scratch("host-good.conf", &format!("{}}}\n", instance("root")));
+    let output = baton()
+        .args(["check", "--keepalived-conf"])
+        .arg(&good)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{output:?}");
+    assert!(!stderr.contains("on this host"), "{stderr}");
+}

@@ -7,6 +7,7 @@
 
 mod control;
 mod frontends;
+mod host_check;
 mod listen;
 mod notify;
 mod plan;
@@ -47,6 +48,7 @@ pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 
 pub(crate) use control::{query, request, snapshot};
 pub(crate) use frontends::Registry;
+pub(crate) use host_check::problems as host_problems;
 pub(crate) use virtual_servers::Registry as VirtualServerRegistry;
 
 /// How often `baton status` sees new L4 counters.

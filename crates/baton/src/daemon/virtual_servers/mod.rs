@@ -27,6 +27,8 @@ use baton_config::{Config, LbKind, RealServer, VirtualServer};
 use baton_proxy::AdminState;
 use tokio::sync::{mpsc, watch};
 
+pub(super) use table::dr_interface;
+
 use super::tracking::FirstVerdict;
 use crate::scripts::{Credentials, Notification, Notifier, Script};
 use crate::status::{Status, VirtualServerEntry};

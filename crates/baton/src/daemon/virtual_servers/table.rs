@@ -53,7 +53,7 @@ pub(super) fn service(vs: &VirtualServer, members: &[Member], interface: Option<
 /// The interface a DR service's packets come in on and go out of (one-armed, as LVS-DR
 /// is set up): that of the VRRP instance holding the service's address, or of the
 /// address's `dev`. `None`: no instance holds it.
-pub(super) fn dr_interface(config: &Config, vs: &VirtualServer) -> Option<String> {
+pub(in crate::daemon) fn dr_interface(config: &Config, vs: &VirtualServer) -> Option<String> {
     let address = vs.matches.iter().find_map(|m| match m {
         ServiceMatch::Address(address) => Some(address.ip()),
         ServiceMatch::Range { first, .. } => Some(*first),
