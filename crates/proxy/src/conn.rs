@@ -152,9 +152,9 @@ pub(crate) async fn serve<S>(
             // of every connection, idle or not, and `forward::handle`'s state machine is
             // kilobytes. Boxed, an idle keep-alive connection holds a pointer instead.
             let response: RequestFuture = Box::pin(async move {
-                Ok::<_, Infallible>(
-                    crate::forward::handle(&listener, request, peer, in_flight).await,
-                )
+                let response = crate::forward::handle(&listener, request, peer, in_flight).await;
+                crate::forward::count_own_answer(&listener, &response);
+                Ok::<_, Infallible>(response)
             });
             response
         })

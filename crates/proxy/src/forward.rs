@@ -312,6 +312,20 @@ fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
     response
 }
 
+/// Marks a response as the proxy's own (not a server's), for the metrics.
+#[derive(Debug, Clone, Copy)]
+struct OwnAnswer;
+
+/// Counts `response` among the proxy's own answers if [`message`] made it.
+pub(crate) fn count_own_answer(listener: &Listener, response: &Response<ResponseBody>) {
+    if response.extensions().get::<OwnAnswer>().is_some() {
+        listener
+            .shared
+            .connections
+            .answered_by_proxy(response.status());
+    }
+}
+
 /// A short plain-text answer of the proxy's own.
 fn message(
     status: StatusCode,
@@ -320,6 +334,7 @@ fn message(
 ) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::full(text, Done::new(in_flight, None)));
     *response.status_mut() = status;
+    response.extensions_mut().insert(OwnAnswer);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),

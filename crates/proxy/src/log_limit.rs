@@ -36,6 +36,8 @@ pub(crate) static GATEWAY_TIMEOUT: LogLimit = LogLimit::new();
 pub(crate) static LOCAL_RESOURCES: LogLimit = LogLimit::new();
 /// A server's response body stopped in the middle.
 pub(crate) static BODY_CUT: LogLimit = LogLimit::new();
+/// A listener's `accept()` failed (out of file descriptors, mostly).
+pub(crate) static ACCEPT_FAILED: LogLimit = LogLimit::new();
 
 impl LogLimit {
     pub(crate) const fn new() -> Self {

@@ -39,6 +39,11 @@ const BUCKET_NANOS: [u64; 12] = [
 /// The status classes [`ServerMetrics::responses`] counts, in its order.
 pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
+/// `status`'s index in [`STATUS_CLASSES`].
+fn status_class(status: StatusCode) -> usize {
+    usize::from(status.as_u16() / 100).clamp(1, 5) - 1
+}
+
 /// One server's counters, bumped where things happen.
 #[derive(Debug, Default)]
 pub(crate) struct ServerCounters {
@@ -54,8 +59,7 @@ pub(crate) struct ServerCounters {
 impl ServerCounters {
     /// The server sent a response head with `status`, `elapsed` after the request went out.
     pub(crate) fn responded(&self, status: StatusCode, elapsed: Duration) {
-        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
-        self.responses[class].fetch_add(1, Relaxed);
+        self.responses[status_class(status)].fetch_add(1, Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let bucket = BUCKET_NANOS.partition_point(|&bound| bound < nanos);
         self.buckets[bucket].fetch_add(1, Relaxed);
@@ -94,6 +98,10 @@ pub(crate) struct ConnectionCounters {
     active: AtomicU64,
     total: AtomicU64,
     refused_per_client: AtomicU64,
+    /// `accept()` failures: mostly out of file descriptors.
+    accept_errors: AtomicU64,
+    /// Answers the proxy made itself (502, 503, 504, 400, 408, ...) by status class.
+    own_responses: [AtomicU64; 5],
 }
 
 impl ConnectionCounters {
@@ -105,6 +113,16 @@ impl ConnectionCounters {
     /// A connection was refused: its address had `max_connections_per_client` open.
     pub(crate) fn refused_per_client(&self) {
         self.refused_per_client.fetch_add(1, Relaxed);
+    }
+
+    /// `accept()` failed; the connection waits in the listen queue (or the kernel drops it).
+    pub(crate) fn accept_failed(&self) {
+        self.accept_errors.fetch_add(1, Relaxed);
+    }
+
+    /// The proxy answered a request itself with `status`, no server's answer passed on.
+    pub(crate) fn answered_by_proxy(&self, status: StatusCode) {
+        self.own_responses[status_class(status)].fetch_add(1, Relaxed);
     }
 
     /// Counts a connection as being served until the guard drops.
@@ -136,6 +154,12 @@ pub struct ProxyMetrics {
     /// [`Limits::max_connections_per_client`](crate::Limits::max_connections_per_client)
     /// open already.
     pub connections_refused_per_client: u64,
+    /// Failed `accept()` calls (mostly: out of file descriptors). The connection stays in
+    /// the listen queue and is accepted later, or the kernel drops it when the queue is full.
+    pub accept_errors: u64,
+    /// Answers the proxy made itself, by status class ([`STATUS_CLASSES`] order): a 503
+    /// with no server up, a 502 or 504 for a server that failed, a 400 or 408 for a client.
+    pub own_responses: [u64; 5],
     /// The current servers, in configuration order.
     pub servers: Vec<ServerMetrics>,
 }
@@ -199,6 +223,8 @@ pub(crate) fn snapshot(set: &Upstreams, connections: &ConnectionCounters) -> Pro
         connections_active: connections.active.load(Relaxed),
         connections_total: connections.total.load(Relaxed),
         connections_refused_per_client: connections.refused_per_client.load(Relaxed),
+        accept_errors: connections.accept_errors.load(Relaxed),
+        own_responses: std::array::from_fn(|i| connections.own_responses[i].load(Relaxed)),
         servers,
     }
 }
@@ -249,5 +275,19 @@ mod tests {
         drop(guard);
         assert_eq!(connections.active.load(Relaxed), 0);
         assert_eq!(connections.total.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn own_answers_count_by_class() {
+        let connections = ConnectionCounters::default();
+        connections.answered_by_proxy(StatusCode::SERVICE_UNAVAILABLE);
+        connections.answered_by_proxy(StatusCode::BAD_GATEWAY);
+        connections.answered_by_proxy(StatusCode::REQUEST_TIMEOUT);
+        connections.accept_failed();
+        let config = crate::ProxyConfig::new(Vec::new());
+        let set = Upstreams::new(&config, None);
+        let metrics = snapshot(&set, &connections);
+        assert_eq!(metrics.own_responses, [0, 0, 0, 1, 2]);
+        assert_eq!(metrics.accept_errors, 1);
     }
 }

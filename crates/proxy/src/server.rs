@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use crate::admission::{PerClient, Slot};
 use crate::backends::Backends;
 use crate::config::ProxyConfig;
+use crate::log_limit::{self, warn_limited};
 use crate::metrics::{ConnectionCounters, ProxyMetrics};
 use crate::tls::TlsConfig;
 use crate::transport::Transport;
@@ -204,7 +205,10 @@ impl Proxy {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Mostly out of file descriptors: give the others a moment to close.
-                        tracing::warn!(%error, "accept failed");
+                        // Counted each time, logged within a rate limit (a client flood
+                        // would otherwise write 50 lines a second).
+                        self.shared.connections.accept_failed();
+                        warn_limited!(log_limit::ACCEPT_FAILED, %error, "accept failed");
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         continue;
                     }

@@ -439,6 +439,7 @@ async fn own_answer<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    listener.shared.connections.answered_by_proxy(status);
     let close = buffered.is_none() || is_draining(listener);
     if let Some(length) = buffered {
         buf.advance(length);
