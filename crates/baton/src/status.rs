@@ -25,6 +25,21 @@ pub(crate) struct Status {
     /// unknown VRID, or too malformed to tell), by the engine's reason, zero counts left out.
     #[serde(default)]
     pub(crate) vrrp_unclaimed_dropped: BTreeMap<String, u64>,
+    /// Reloads (SIGHUP or `baton reload`) since the start, by outcome.
+    #[serde(default)]
+    pub(crate) reloads: ReloadCounts,
+}
+
+/// Reloads since the daemon started, by outcome: a failed one changed nothing, and an
+/// operator (or an alert) should learn of it without reading the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ReloadCounts {
+    /// The new configuration runs.
+    pub(crate) applied: u64,
+    /// The file had not changed (certificates renewed, if any, count as applied).
+    pub(crate) unchanged: u64,
+    /// Refused: unreadable, invalid, or impossible on this host.
+    pub(crate) failed: u64,
 }
 
 /// Dropped packets of one socket for one reason.
@@ -251,6 +266,7 @@ impl Status {
             virtual_servers: Vec::new(),
             vrrp_receive_dropped: RECEIVE_DROPS.snapshot(),
             vrrp_unclaimed_dropped: dropped_by_reason(unclaimed),
+            reloads: ReloadCounts::default(),
         }
     }
 
@@ -522,7 +538,24 @@ mod tests {
                 count: 7,
             }],
             vrrp_unclaimed_dropped: BTreeMap::from([("vrid".into(), 2)]),
+            reloads: ReloadCounts {
+                applied: 3,
+                unchanged: 1,
+                failed: 2,
+            },
         }
+    }
+
+    #[test]
+    fn reload_counts_are_in_the_json() {
+        let json = serde_json::to_value(sample()).expect("serializes");
+        assert_eq!(json["reloads"]["failed"], 2);
+        assert_eq!(json["reloads"]["applied"], 3);
+        // A status from an older daemon, without them, still reads.
+        let mut old = json;
+        old.as_object_mut().expect("object").remove("reloads");
+        let read: Status = serde_json::from_value(old).expect("deserializes");
+        assert_eq!(read.reloads, ReloadCounts::default());
     }
 
     #[test]

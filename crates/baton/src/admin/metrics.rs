@@ -5,7 +5,7 @@ use baton_proxy::{ProxyMetrics, STATUS_CLASSES, ServerMetrics};
 use baton_vrrp::DropReason;
 
 use super::encode::{Encoder, Kind};
-use crate::status::{InstanceStatus, Status};
+use crate::status::{InstanceStatus, ReloadCounts, Status};
 
 /// The states `baton_vrrp_state` has a series for, as `baton status` names them.
 const STATES: [&str; 4] = ["INIT", "BACKUP", "MASTER", "FAULT"];
@@ -31,12 +31,30 @@ pub(crate) fn render(status: &Status, frontends: &[FrontendMetrics]) -> String {
         &[("version", env!("CARGO_PKG_VERSION"))],
         1,
     );
+    reloads(&mut out, status.reloads);
     vrrp(&mut out, &status.vrrp);
     vrrp_dropped_before_instances(&mut out, status);
     connections(&mut out, frontends);
     servers(&mut out, frontends);
     super::l4_metrics::render(&mut out, &status.virtual_servers);
     out.finish()
+}
+
+/// Reloads by outcome, so that a refused one can alert: the old configuration runs on.
+fn reloads(out: &mut Encoder, reloads: ReloadCounts) {
+    let name = "baton_reloads_total";
+    out.family(
+        name,
+        Kind::Counter,
+        "Reloads (SIGHUP or baton reload) by result: applied, unchanged, failed.",
+    );
+    for (result, count) in [
+        ("applied", reloads.applied),
+        ("unchanged", reloads.unchanged),
+        ("failed", reloads.failed),
+    ] {
+        out.sample(name, &[("result", result)], count);
+    }
 }
 
 /// A family with one sample per item, its value read by `value`.
@@ -103,7 +121,7 @@ const INSTANCE_FAMILIES: [Simple<InstanceStatus>; 5] = [
     ),
 ];
 
-const FRONTEND_FAMILIES: [Simple<ProxyMetrics>; 3] = [
+const FRONTEND_FAMILIES: [Simple<ProxyMetrics>; 4] = [
     Simple::new(
         "baton_frontend_connections_active",
         Kind::Gauge,
@@ -121,6 +139,12 @@ const FRONTEND_FAMILIES: [Simple<ProxyMetrics>; 3] = [
         Kind::Counter,
         "Client connections refused because their address was over max_connections_per_client.",
         |m| m.connections_refused_per_client,
+    ),
+    Simple::new(
+        "baton_frontend_accept_errors_total",
+        Kind::Counter,
+        "Failed accept() calls on the frontend's listener, mostly out of file descriptors.",
+        |m| m.accept_errors,
     ),
 ];
 
@@ -228,6 +252,18 @@ fn connections(out: &mut Encoder, frontends: &[FrontendMetrics]) {
             .iter()
             .map(|f| ([("frontend", f.frontend.as_str())], &f.metrics));
         family.write(out, items);
+    }
+    let name = "baton_frontend_own_responses_total";
+    out.family(
+        name,
+        Kind::Counter,
+        "Answers the proxy made itself (503 with no server up, 502, 504, 400, 408), by status class.",
+    );
+    for f in frontends {
+        for (class, count) in STATUS_CLASSES.iter().zip(f.metrics.own_responses) {
+            let labels = [("frontend", f.frontend.as_str()), ("code", class)];
+            out.sample(name, &labels, count);
+        }
     }
 }
 
@@ -378,12 +414,18 @@ mod tests {
                 count: 9,
             }],
             vrrp_unclaimed_dropped: [("vrid".to_owned(), 4)].into(),
+            reloads: ReloadCounts {
+                applied: 2,
+                unchanged: 0,
+                failed: 1,
+            },
         };
         let frontends = [frontend("web", &["127.0.0.1:8001", "[::1]:8002"])];
         let text = render(&status, &frontends);
         let families = check_exposition(&text);
         let expected = [
             "baton_build_info",
+            "baton_reloads_total",
             "baton_vrrp_state",
             "baton_vrrp_priority",
             "baton_vrrp_effective_priority",
@@ -396,6 +438,8 @@ mod tests {
             "baton_frontend_connections_active",
             "baton_frontend_connections_total",
             "baton_frontend_connections_refused_per_client_total",
+            "baton_frontend_accept_errors_total",
+            "baton_frontend_own_responses_total",
             "baton_server_up",
             "baton_server_requests_active",
             "baton_server_check_failures_total",
@@ -414,6 +458,8 @@ mod tests {
         assert_eq!(families, expected.iter().map(|s| s.to_string()).collect());
 
         for line in [
+            "baton_reloads_total{result=\"failed\"} 1",
+            "baton_reloads_total{result=\"unchanged\"} 0",
             "baton_vrrp_state{vrrp_instance=\"VI_1\",state=\"MASTER\"} 1",
             "baton_vrrp_state{vrrp_instance=\"VI_1\",state=\"BACKUP\"} 0",
             "baton_vrrp_state{vrrp_instance=\"VI_\\\"2\\\"\",state=\"BACKUP\"} 1",
@@ -424,6 +470,8 @@ mod tests {
             "baton_vrrp_unclaimed_dropped_packets_total{reason=\"vrid\"} 4",
             "baton_vrrp_unclaimed_dropped_packets_total{reason=\"length\"} 0",
             "baton_frontend_connections_total{frontend=\"web\"} 0",
+            "baton_frontend_accept_errors_total{frontend=\"web\"} 0",
+            "baton_frontend_own_responses_total{frontend=\"web\",code=\"5xx\"} 0",
             "baton_server_up{frontend=\"web\",backend=\"app\",server=\"[::1]:8002\"} 1",
             "baton_server_requests_total{frontend=\"web\",backend=\"app\",server=\"127.0.0.1:8001\",code=\"5xx\"} 0",
             "baton_server_response_duration_seconds_bucket{frontend=\"web\",backend=\"app\",server=\"127.0.0.1:8001\",le=\"0.001\"} 0",
@@ -450,6 +498,6 @@ mod tests {
     #[test]
     fn no_instances_and_no_frontends_still_declare_every_family() {
         let text = render(&Status::default(), &[]);
-        assert_eq!(check_exposition(&text).len(), 27);
+        assert_eq!(check_exposition(&text).len(), 30);
     }
 }

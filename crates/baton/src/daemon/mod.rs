@@ -31,7 +31,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use crate::scripts::{Credentials, Notifier};
-use crate::status::Status;
+use crate::status::{ReloadCounts, Status};
 use frontends::Frontends;
 use plan::TrackKey;
 pub(crate) use plan::plan;
@@ -176,22 +176,52 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
 }
 
 /// SIGHUP and `baton reload`: re-reads the configuration and applies it atomically (see
-/// [`apply`]). The outcome is logged and returned.
+/// [`apply`]). The outcome is logged, counted in the status, and returned.
 async fn reload_all(
     reload: &Reload,
     running: &mut Running,
     frontends: &mut Frontends,
     virtual_servers: &mut VirtualServers,
 ) -> control::Answer {
+    let outcome = reload_outcome(reload, running, frontends, virtual_servers).await;
+    running.count_reload(outcome.as_ref().ok().copied());
+    match outcome {
+        Ok(result) => Ok(serde_json::json!({ "ok": true, "reload": result.as_str() })),
+        Err(message) => Err(message),
+    }
+}
+
+/// What a reload that did not fail did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reloaded {
+    Applied,
+    Unchanged,
+}
+
+impl Reloaded {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reloaded::Applied => "applied",
+            Reloaded::Unchanged => "unchanged",
+        }
+    }
+}
+
+async fn reload_outcome(
+    reload: &Reload,
+    running: &mut Running,
+    frontends: &mut Frontends,
+    virtual_servers: &mut VirtualServers,
+) -> Result<Reloaded, String> {
     let result = match reload() {
         // `running.config` is replaced only by a reload that applied, so after a failed one
         // this compares with what really runs.
         Ok(new) if new.without_locations() == running.config.without_locations() => {
             if frontends.renew_certificates() > 0 {
-                return Ok(serde_json::json!({ "ok": true, "reload": "applied" }));
+                return Ok(Reloaded::Applied);
             }
             tracing::info!("reload: configuration unchanged, nothing to do");
-            return Ok(serde_json::json!({ "ok": true, "reload": "unchanged" }));
+            return Ok(Reloaded::Unchanged);
         }
         Ok(new) => {
             systemd::reloading();
@@ -204,7 +234,7 @@ async fn reload_all(
     match result {
         Ok(()) => {
             tracing::info!("reload: done");
-            Ok(serde_json::json!({ "ok": true, "reload": "applied" }))
+            Ok(Reloaded::Applied)
         }
         Err(error) => {
             let message = format!(
@@ -338,6 +368,8 @@ struct Running {
     status: watch::Sender<Status>,
     /// The states last told to systemd.
     systemd_status: String,
+    /// Reloads so far, by outcome, for the status.
+    reloads: ReloadCounts,
 }
 
 impl Running {
@@ -382,6 +414,7 @@ impl Running {
             tasks: started.tasks,
             status,
             systemd_status: String::new(),
+            reloads: ReloadCounts::default(),
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -533,7 +566,24 @@ impl Running {
         while let Some((id, event)) = self.router.poll_event() {
             self.event(id, event);
         }
-        let status = Status::of(&self.router);
+        self.publish();
+    }
+
+    /// Counts a reload (`None`: it failed) and shows it in the status at once.
+    fn count_reload(&mut self, outcome: Option<Reloaded>) {
+        let counter = match outcome {
+            Some(Reloaded::Applied) => &mut self.reloads.applied,
+            Some(Reloaded::Unchanged) => &mut self.reloads.unchanged,
+            None => &mut self.reloads.failed,
+        };
+        *counter += 1;
+        self.publish();
+    }
+
+    /// What `baton status` shows from here: the engine's view and the reload counts.
+    fn publish(&mut self) {
+        let mut status = Status::of(&self.router);
+        status.reloads = self.reloads;
         let line = systemd::status_line(&status);
         if line != self.systemd_status {
             systemd::status(&line);
