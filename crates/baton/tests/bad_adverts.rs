@@ -10,9 +10,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::chaos::{accounted, dropped, drops, master_and_backup, rss_kib, status};
+use common::flood::{Flooder, advert, check_holder, flood_holding, with_vrid};
 use common::{
     Daemon, VIP, Workdir, fail, guide_lab, holds, installed, keepalived_conf, start_baton,
     start_keepalived, wait_for,
@@ -34,226 +35,11 @@ fn inject(lab: &baton_lab::Lab, ttl: u8, payload: &[u8]) {
         .expect("injecting a packet");
 }
 
-/// Sends `packets` in turn from the client to `dst` at `rate` a second for `seconds`, TTL
-/// 255, letting the kernel fragment what exceeds the MTU. Writes "sent errors" to `report`.
-const FLOODER: &str = r#"
-import socket, sys, time
-dst, rate, seconds, report = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-packets = [bytes.fromhex(h) for h in sys.argv[5:]]
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
-s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('10.0.3.50'))
-sent = errors = due = 0
-start = time.monotonic()
-while True:
-    elapsed = time.monotonic() - start
-    if elapsed >= seconds:
-        break
-    due = int(elapsed * rate)
-    while sent + errors < due:
-        try:
-            s.sendto(packets[(sent + errors) % len(packets)], (dst, 0))
-            sent += 1
-        except OSError:
-            errors += 1
-    time.sleep(0.001)
-open(report, 'w').write(f'{sent} {errors}')
-"#;
-
-/// What a flood did.
-struct Flood {
-    sent: u64,
-    errors: u64,
-    seconds: f64,
-}
-
-/// Runs [`FLOODER`] in the client and, until it ends, checks every 50 ms that exactly
-/// `holder` holds the VIP and that the daemons run.
-fn flood_holding(
-    lab: &baton_lab::Lab,
-    dir: &Workdir,
-    (dst, rate, seconds): (&str, u32, u32),
-    packets: &[Vec<u8>],
-    holder: &str,
-    daemons: &mut [&mut Daemon],
-) -> Flood {
-    let report = dir.path(&format!("flood-{}.txt", unique()));
-    let mut command = lab.host("client").command("python3");
-    command
-        .args(["-c", FLOODER, dst, &rate.to_string(), &seconds.to_string()])
-        .arg(&report)
-        .args(packets.iter().map(|p| hex(p)));
-    let started = Instant::now();
-    let mut flooder = lab
-        .host("client")
-        .spawn(command)
-        .expect("starting the flooder");
-    let deadline = started + Duration::from_secs(u64::from(seconds) + 30);
-    while flooder.is_running() {
-        check_holder(lab, holder, daemons);
-        if Instant::now() > deadline {
-            fail("the flooder never ended", &daemons_of(daemons));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let text = std::fs::read_to_string(&report).unwrap_or_default();
-    let mut numbers = text.split_whitespace().map(|n| n.parse().unwrap_or(0));
-    let (sent, errors) = (numbers.next(), numbers.next());
-    let (Some(sent), Some(errors)) = (sent, errors) else {
-        fail(
-            &format!("the flooder reported {text:?}"),
-            &daemons_of(daemons),
-        );
-    };
-    Flood {
-        sent,
-        errors,
-        seconds,
-    }
-}
-
-fn unique() -> usize {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-}
-
-fn daemons_of<'a>(daemons: &'a [&mut Daemon]) -> Vec<&'a Daemon> {
-    daemons.iter().map(|d| &**d).collect()
-}
-
-/// Exactly `holder` holds the VIP, and every daemon still runs.
-fn check_holder(lab: &baton_lab::Lab, holder: &str, daemons: &mut [&mut Daemon]) {
-    for daemon in daemons.iter_mut() {
-        if !daemon.child.is_running() {
-            let name = daemon.name.clone();
-            fail(&format!("{name} died"), &daemons_of(daemons));
-        }
-    }
-    let holders: Vec<&str> = ["lb1", "lb2"]
-        .into_iter()
-        .filter(|h| holds(lab.host(h), VIP))
-        .collect();
-    if holders != [holder] {
-        fail(
-            &format!("VIP holders {holders:?}, expected only {holder}"),
-            &daemons_of(daemons),
-        );
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `baton status --json` of the daemon whose control socket is `socket`.
-fn status(socket: &Path) -> serde_json::Value {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["status", "--json", "--control"])
-        .arg(socket)
-        .output()
-        .expect("runs baton status");
-    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-/// The drop counters of `status`, all levels: `(reason, count)` with the instance's,
-/// the sockets' and the unclaimed ones.
-fn drops(status: &serde_json::Value) -> Vec<(String, u64)> {
-    let mut all = Vec::new();
-    let map = |value: &serde_json::Value, out: &mut Vec<(String, u64)>| {
-        if let Some(object) = value.as_object() {
-            for (reason, count) in object {
-                out.push((reason.clone(), count.as_u64().unwrap_or(0)));
-            }
-        }
-    };
-    map(&status["vrrp"][0]["dropped"], &mut all);
-    map(&status["vrrp_unclaimed_dropped"], &mut all);
-    for entry in status["vrrp_receive_dropped"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let reason = entry["reason"].as_str().unwrap_or("?").to_owned();
-        all.push((reason, entry["count"].as_u64().unwrap_or(0)));
-    }
-    all
-}
-
-fn dropped(status: &serde_json::Value, reason: &str) -> u64 {
-    drops(status)
-        .iter()
-        .filter(|(r, _)| r == reason)
-        .map(|(_, n)| n)
-        .sum()
-}
-
-/// Every packet the daemon was handed: adverts processed plus drops at every level.
-fn accounted(status: &serde_json::Value) -> u64 {
-    let received = status["vrrp"][0]["adverts_received"].as_u64().unwrap_or(0);
-    received + drops(status).iter().map(|(_, n)| n).sum::<u64>()
-}
-
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// lb1 (priority 150) master and lb2 (100) backup, both baton, settled.
-fn master_and_backup(lab: &baton_lab::Lab, dir: &Workdir) -> (Daemon, Daemon) {
-    let lb1 = start_baton(
-        lab.host("lb1"),
-        dir,
-        &keepalived_conf("lb1", 2, 150, "1", ""),
-    );
-    if wait_for(Duration::from_secs(10), || holds(lab.host("lb1"), VIP)).is_none() {
-        fail("lb1 never became master", &[&lb1]);
-    }
-    let lb2 = start_baton(
-        lab.host("lb2"),
-        dir,
-        &keepalived_conf("lb2", 2, 100, "1", ""),
-    );
-    let lb2_socket = dir.path("lb2.sock");
-    let backup = || status(&lb2_socket)["vrrp"][0]["state"] == "BACKUP";
-    if wait_for(Duration::from_secs(10), backup).is_none() {
-        fail("lb2 never became backup", &[&lb1, &lb2]);
-    }
-    (lb1, lb2)
-}
-
 /// 9,000 bytes that start as a plausible advert for our VRID, then junk.
 fn jumbo() -> Vec<u8> {
     let mut packet = advert(0x21, 200, 1, b"baton12\0");
     packet.resize(9000, 0x5a);
     packet
-}
-
-/// A VRRPv2 advert for VRID 51 with the guide's VIP, password and a 1 s interval.
-fn advert(version_type: u8, priority: u8, count: u8, password: &[u8; 8]) -> Vec<u8> {
-    let mut packet = vec![version_type, 51, priority, count, 1, 1, 0, 0, 10, 0, 3, 100];
-    packet.extend_from_slice(password);
-    let sum = checksum(&packet);
-    packet[6..8].copy_from_slice(&sum.to_be_bytes());
-    packet
-}
-
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|p| u32::from(u16::from_be_bytes([p[0], *p.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[test]
@@ -377,15 +163,8 @@ fn keepalived_comparison(lab: &baton_lab::Lab, dir: &Workdir, lb2: &mut Daemon) 
     );
     std::thread::sleep(Duration::from_secs(2));
     let mut both = 0;
-    let started = Instant::now();
-    let mut command = lab.host("client").command("python3");
-    let report = dir.path("flood-keepalived.txt");
-    command
-        .args(["-c", FLOODER, "10.0.3.6", "20", "6"])
-        .arg(&report)
-        .arg(hex(&jumbo()));
-    let mut flooder = lab.host("client").spawn(command).expect("flooder");
-    while flooder.is_running() && started.elapsed() < Duration::from_secs(30) {
+    let mut flooder = Flooder::start(lab, dir, ("10.0.3.6", 20, 6), &[jumbo()]);
+    while flooder.is_running(&[&keepalived]) {
         if holds(lab.host("lb1"), VIP) && holds(lab.host("lb2"), VIP) {
             both += 1;
         }
@@ -411,15 +190,10 @@ fn a_flood_of_adverts_moves_nothing_and_is_counted() {
     let password = b"baton12\0";
     let mut bad_checksum = advert(0x21, 200, 1, password);
     bad_checksum[7] ^= 0xff;
-    let mut other_vrid = advert(0x21, 200, 1, password);
-    other_vrid[1] = 77;
-    other_vrid[6..8].copy_from_slice(&[0, 0]);
-    let sum = checksum(&other_vrid);
-    other_vrid[6..8].copy_from_slice(&sum.to_be_bytes());
     let packets = [
         bad_checksum,
         advert(0x21, 200, 1, password)[..10].to_vec(),
-        other_vrid,
+        with_vrid(advert(0x21, 200, 1, password), 77),
         advert(0x21, 50, 1, password),
     ];
     let sockets = [dir.path("lb1.sock"), dir.path("lb2.sock")];

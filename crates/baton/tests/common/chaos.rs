@@ -1,0 +1,93 @@
+//! Shared by the fault tests: what a daemon counts (`baton status --json`), how much memory
+//! it holds, and the guide's pair settled as master and backup.
+
+use std::path::Path;
+use std::time::Duration;
+
+use baton_lab::Lab;
+
+use super::{Daemon, VIP, Workdir, fail, holds, keepalived_conf, start_baton, wait_for};
+
+/// `baton status --json` of the daemon whose control socket is `socket`, or `Null` when it
+/// does not answer.
+pub(crate) fn status(socket: &Path) -> serde_json::Value {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["status", "--json", "--control"])
+        .arg(socket)
+        .output()
+        .expect("runs baton status");
+    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The drop counters of `status`, all levels: `(reason, count)` with the instance's,
+/// the sockets' and the unclaimed ones.
+pub(crate) fn drops(status: &serde_json::Value) -> Vec<(String, u64)> {
+    let mut all = Vec::new();
+    let map = |value: &serde_json::Value, out: &mut Vec<(String, u64)>| {
+        if let Some(object) = value.as_object() {
+            for (reason, count) in object {
+                out.push((reason.clone(), count.as_u64().unwrap_or(0)));
+            }
+        }
+    };
+    map(&status["vrrp"][0]["dropped"], &mut all);
+    map(&status["vrrp_unclaimed_dropped"], &mut all);
+    for entry in status["vrrp_receive_dropped"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let reason = entry["reason"].as_str().unwrap_or("?").to_owned();
+        all.push((reason, entry["count"].as_u64().unwrap_or(0)));
+    }
+    all
+}
+
+/// One drop reason, summed over the levels that count it.
+pub(crate) fn dropped(status: &serde_json::Value, reason: &str) -> u64 {
+    drops(status)
+        .iter()
+        .filter(|(r, _)| r == reason)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Every packet the daemon was handed: adverts processed plus drops at every level.
+pub(crate) fn accounted(status: &serde_json::Value) -> u64 {
+    let received = status["vrrp"][0]["adverts_received"].as_u64().unwrap_or(0);
+    received + drops(status).iter().map(|(_, n)| n).sum::<u64>()
+}
+
+/// Resident memory of a process, in KiB.
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// lb1 (priority 150) master and lb2 (100) backup, both baton on VRRPv2 every second,
+/// settled.
+pub(crate) fn master_and_backup(lab: &Lab, dir: &Workdir) -> (Daemon, Daemon) {
+    let lb1 = start_baton(
+        lab.host("lb1"),
+        dir,
+        &keepalived_conf("lb1", 2, 150, "1", ""),
+    );
+    if wait_for(Duration::from_secs(10), || holds(lab.host("lb1"), VIP)).is_none() {
+        fail("lb1 never became master", &[&lb1]);
+    }
+    let lb2 = start_baton(
+        lab.host("lb2"),
+        dir,
+        &keepalived_conf("lb2", 2, 100, "1", ""),
+    );
+    let lb2_socket = dir.path("lb2.sock");
+    let backup = || status(&lb2_socket)["vrrp"][0]["state"] == "BACKUP";
+    if wait_for(Duration::from_secs(10), backup).is_none() {
+        fail("lb2 never became backup", &[&lb1, &lb2]);
+    }
+    (lb1, lb2)
+}
