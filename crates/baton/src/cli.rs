@@ -157,16 +157,27 @@ pub(crate) struct StatusArgs {
     pub(crate) control: PathBuf,
 }
 
-/// Where the configuration comes from: exactly one of the two formats.
-#[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+/// Where the configuration comes from: exactly one of the two formats (not a clap group,
+/// which would hold --config-id too).
+#[derive(Debug, Args, Clone)]
+#[group(skip)]
 pub(crate) struct ConfigSource {
     /// baton's native TOML configuration.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "keepalived_conf",
+        conflicts_with = "keepalived_conf"
+    )]
     pub(crate) config: Option<PathBuf>,
     /// A keepalived.conf, read as keepalived would.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", required_unless_present = "config")]
     pub(crate) keepalived_conf: Option<PathBuf>,
+    /// keepalived's -i / --config-id: the ID whose `@ID` lines of the keepalived.conf are
+    /// kept, and ${_INSTANCE} [default: the host name up to its first dot]. Only for
+    /// --keepalived-conf.
+    #[arg(long, value_name = "ID")]
+    pub(crate) config_id: Option<String>,
 }
 
 #[derive(Debug, Args)]

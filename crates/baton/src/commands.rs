@@ -63,15 +63,8 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    let source = (
-        args.source.config.clone(),
-        args.source.keepalived_conf.clone(),
-    );
+    let source = args.source.clone();
     let reload: daemon::Reload = Box::new(move || {
-        let source = ConfigSource {
-            config: source.0.clone(),
-            keepalived_conf: source.1.clone(),
-        };
         load(&source)
             .map(|l| l.config)
             .map_err(|errors| anyhow::anyhow!("{errors}"))
@@ -339,8 +332,12 @@ fn serve(
 fn load(source: &ConfigSource) -> Result<Loaded, baton_config::Errors> {
     match (&source.config, &source.keepalived_conf) {
         (Some(path), _) => baton_config::load_toml(path),
-        (None, Some(path)) => baton_config::load_keepalived(path),
-        // clap's group makes one of the two required.
+        (None, Some(path)) => {
+            let options =
+                baton_config::KeepalivedOptions::default().with_config_id(source.config_id.clone());
+            baton_config::load_keepalived_with(path, &options)
+        }
+        // clap makes one of the two required.
         (None, None) => baton_config::load_toml("baton.toml"),
     }
 }

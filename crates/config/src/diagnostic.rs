@@ -161,6 +161,15 @@ impl Diagnostics {
     /// Sorted by file (in reading order) then line, stable so one line's problems keep
     /// their order, and with exact repeats removed: a sync group's warning is found once
     /// per member.
+    /// Takes over what `other` collected, as if it had been pushed here.
+    pub(crate) fn absorb(&mut self, other: Diagnostics) {
+        self.errors.extend(other.errors);
+        self.warnings.extend(other.warnings);
+        for file in other.files {
+            self.reading(&file);
+        }
+    }
+
     pub(crate) fn finish(self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
         (
             tidy(self.errors, &self.files),

@@ -36,6 +36,7 @@ mod virtual_server_spec;
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Errors, Location};
+pub use keepalived::KeepalivedOptions;
 pub use model::{
     AdminListen, Backend, BackendServer, Config, Family, Frontend, Global, HealthCheck,
     HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser, SyncGroup,
@@ -71,18 +72,36 @@ pub fn parse_toml(text: &str, path: impl AsRef<Path>) -> Result<Loaded, Errors> 
     finish(draft, path.as_ref(), d)
 }
 
-/// Reads and checks a keepalived.conf and the files it includes.
+/// Reads and checks a keepalived.conf and the files it includes, with this host's
+/// config id (as keepalived without `-i`).
 pub fn load_keepalived(path: impl AsRef<Path>) -> Result<Loaded, Errors> {
+    load_keepalived_with(path, &KeepalivedOptions::default())
+}
+
+/// [`load_keepalived`] with keepalived's command-line settings (`--config-id`).
+pub fn load_keepalived_with(
+    path: impl AsRef<Path>,
+    options: &KeepalivedOptions,
+) -> Result<Loaded, Errors> {
     let path = path.as_ref();
     let text = read_file(path)?;
-    parse_keepalived(&text, path)
+    parse_keepalived_with(&text, path, options)
 }
 
 /// Checks the text of a keepalived.conf; `path` names it in messages, and relative
 /// `include`s are read from its directory.
 pub fn parse_keepalived(text: &str, path: impl AsRef<Path>) -> Result<Loaded, Errors> {
+    parse_keepalived_with(text, path, &KeepalivedOptions::default())
+}
+
+/// [`parse_keepalived`] with keepalived's command-line settings (`--config-id`).
+pub fn parse_keepalived_with(
+    text: &str,
+    path: impl AsRef<Path>,
+    options: &KeepalivedOptions,
+) -> Result<Loaded, Errors> {
     let mut d = Diagnostics::default();
-    let draft = keepalived::read(text, path.as_ref(), &mut d);
+    let draft = keepalived::read(text, path.as_ref(), options, &mut d);
     finish(draft, path.as_ref(), d)
 }
 
@@ -214,12 +233,22 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// With `includer` (keepalived's "readable" check) they are errors; with a plain
+    /// `include` they are left out with a warning, as keepalived logs and skips them.
     #[test]
     fn includes_of_a_fifo_a_device_or_a_huge_file_are_refused_at_their_line() {
         let dir = hostile_files("include");
         let main = dir.join("keepalived.conf");
-        let text = "include ok.conf\ninclude pipe\ninclude /dev/zero\ninclude big.conf\n\
-                    include p*e\n";
+        let text = "include ok.conf\nincluder pipe\nincluder /dev/zero\nincluder big.conf\n\
+                    includer p*e\n";
+        let lenient = text.replace("includer", "include");
+        let loaded = parse_keepalived(&lenient, &main).expect("left out with warnings");
+        let left_out = loaded
+            .warnings
+            .iter()
+            .filter(|w| w.message.ends_with("; left out"))
+            .count();
+        assert_eq!(left_out, 4, "{:#?}", loaded.warnings);
         let errors = parse_keepalived(text, &main).expect_err("refused");
         let at = |line: u32, pattern: &str, file: &Path, refusal: &str| {
             format!(

@@ -111,16 +111,25 @@ pub(crate) static TOP: Context = Context {
         yes("vrrp_sync_group", "see below"),
         yes(
             "include",
-            "globs and {a,b} braces, relative to the including file; a literal path that does not exist is an error, a wildcard that matches nothing a warning",
+            "globs and {a,b} braces, relative to the including file; as in keepalived, what is missing or unreadable is left out with a warning unless global_defs include_check makes it an error",
         ),
-        yes("includer", "as include"),
-        yes("includem", "as include"),
-        yes("includeb", "as include"),
+        yes(
+            "includer",
+            "as include, and a match that cannot be read (directory, FIFO, executable) is an error",
+        ),
+        yes(
+            "includem",
+            "as includer, and a path that does not exist is an error",
+        ),
+        yes(
+            "includeb",
+            "as includer, and a {a,b} alternative that does not exist is an error (the include is left out)",
+        ),
         yes(
             "includew",
-            "as include, and a wildcard that matches nothing is an error",
+            "as includem, and a wildcard that matches nothing is an error",
         ),
-        yes("includea", "as includew"),
+        yes("includea", "every check of includew and includeb"),
         yes("virtual_server", "see below"),
         yes("virtual_server_group", "see below"),
         yes("SSL", "see below: the client side of SSL_GET checks"),
@@ -161,14 +170,17 @@ pub(crate) static TOP: Context = Context {
         ),
         not_yet("use_pid_dir", "baton writes no pid file; systemd tracks it"),
         not_yet("child_wait_time", "baton is a single process"),
-        not_yet(
+        yes(
             "$NAME=",
-            "parameter definitions and substitution are not implemented",
+            "parameters as keepalived: $NAME / ${NAME} replaced where used, multi-line with \\, the pre-defined ${_PWD} ${_INSTANCE} ${_RANDOM [MIN [MAX]]} ${_HASH} ${_BANG}; errors name the line the text was written on",
         ),
-        not_yet("@ID", "conditional lines are not implemented"),
-        not_yet(
+        yes(
+            "@ID",
+            "@ID / @^ID lines kept on the host whose config id is (is not) ID: baton run/check --config-id, default the host name up to its first dot, as keepalived -i",
+        ),
+        yes(
             "~SEQ / ~LST",
-            "sequence and list blocks are not implemented",
+            "~SEQ(VAR, [[start,] step,] end), ~SEQx (hex) and ~LST(VAR, v1, ...) / ~LST({A, B}, {a1, b1}, ...), nested, as keepalived",
         ),
     ],
 };
@@ -286,9 +298,9 @@ pub(crate) static GLOBAL: Context = Context {
         not_yet("shutdown_script_timeout", "not implemented"),
         not_yet("use_symlink_paths", "not implemented"),
         not_yet("set_supplementary_groups", "not implemented"),
-        not_yet(
+        yes(
             "include_check",
-            "baton's include rules are fixed (see include)",
+            "[[+|-]readable|match|wildcard_match|brace_match ...], none for all; applies to the includes after it, and a file's setting ends with the file, as keepalived",
         ),
         not_yet(
             "reload_check_config",
@@ -297,7 +309,10 @@ pub(crate) static GLOBAL: Context = Context {
         not_yet("reload_time_file", "not implemented"),
         not_yet("reload_repeat", "not implemented"),
         not_yet("reload_file", "not implemented"),
-        not_yet("random_seed", "parameter substitution is not implemented"),
+        yes(
+            "random_seed",
+            "0..4294967295: ${_RANDOM} repeats from run to run (baton's numbers, not keepalived's)",
+        ),
         not_yet("umask", "use UMask= in the systemd unit"),
         not_yet("tmp_config_directory", "not implemented"),
         not_yet("config_save_dir", "not implemented"),

@@ -1,10 +1,12 @@
 //! keepalived.conf as tokens: words and braces, each with its file and line, `include`s
 //! spliced in where they stand (keepalived includes text, so an include may sit inside a
-//! block).
+//! block). Lines go through keepalived's configuration language (`preprocess`) first, so
+//! an `include` may come from a parameter or sit behind an `@ID`.
 
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{Diagnostics, Location};
+use crate::keepalived::preprocess::{Logical, Preprocessor};
 use crate::values::{Mode, Piece, scan};
 
 /// keepalived has no limit but file descriptors; 8 levels is far beyond real layouts.
@@ -21,16 +23,43 @@ pub(crate) enum Kind {
 pub(crate) struct Token {
     pub(crate) kind: Kind,
     pub(crate) at: Location,
+    /// Which line of the text after includes, parameters and repetitions the token is on:
+    /// a statement is the words of one such line (two copies of a `~SEQ` line share `at`).
+    pub(crate) line: usize,
 }
 
+/// What the reader needs besides the text.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LexOptions {
+    /// keepalived's `--config-id`, for `@ID` lines and `${_INSTANCE}`.
+    pub(crate) config_id: Option<String>,
+    /// The seed of `${_RANDOM}`.
+    pub(crate) seed: u64,
+}
+
+/// The tokens of a file read with the default options.
+#[cfg(test)]
 pub(crate) fn lex(text: &str, path: &Path, d: &mut Diagnostics) -> Vec<Token> {
+    lex_with(text, path, &LexOptions::default(), d).0
+}
+
+/// The tokens, and whether `${_RANDOM}` was used.
+pub(crate) fn lex_with(
+    text: &str,
+    path: &Path,
+    options: &LexOptions,
+    d: &mut Diagnostics,
+) -> (Vec<Token>, bool) {
     let mut lexer = Lexer {
         d,
         tokens: Vec::new(),
         open_files: vec![canonical(path)],
+        pre: Preprocessor::new(options.config_id.clone(), options.seed),
+        lines: 0,
+        include_check: Checks::NONE,
     };
     lexer.file(text, path, 0);
-    lexer.tokens
+    (lexer.tokens, lexer.pre.random_used)
 }
 
 struct Lexer<'d> {
@@ -38,31 +67,100 @@ struct Lexer<'d> {
     tokens: Vec<Token>,
     /// The files being read, outermost first, to refuse include cycles.
     open_files: Vec<PathBuf>,
+    pre: Preprocessor,
+    lines: usize,
+    /// global_defs `include_check`, as set so far.
+    include_check: Checks,
 }
 
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// keepalived's `include` variants (`check_include` in `lib/parser.c`).
+/// keepalived's include checks (`include_t` in `lib/parser.c`): which problems with an
+/// included file are errors; the others are warnings and the file is left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Include {
-    /// `include`, `includer`, `includem`, `includeb`: a wildcard may match nothing.
-    Lenient,
-    /// `includew`, `includea`: a wildcard must match.
-    WildcardMustMatch,
+pub(crate) struct Checks(u8);
+
+impl Checks {
+    const NONE: Checks = Checks(0);
+    /// A match that cannot be read (a directory, a FIFO, an executable, unreadable).
+    const READ: Checks = Checks(1);
+    /// A path without wildcards that does not exist.
+    const MATCH: Checks = Checks(2);
+    /// A wildcard that matches nothing.
+    const WILDCARD: Checks = Checks(4);
+    /// A `{a,b}` alternative that does not exist.
+    const BRACE: Checks = Checks(8);
+    const ALL: Checks = Checks(15);
+
+    fn has(self, other: Checks) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    fn with(self, other: Checks) -> Checks {
+        Checks(self.0 | other.0)
+    }
+
+    fn without(self, other: Checks) -> Checks {
+        Checks(self.0 & !other.0)
+    }
+
+    /// `include_check [[+|-]readable|match|wildcard_match|brace_match ...]` applied to
+    /// `self` (`include_check_set`); no word means every check.
+    fn set(self, words: &[String]) -> Result<Checks, String> {
+        let mut checks = self;
+        if words.is_empty() {
+            return Ok(Checks::ALL);
+        }
+        for (i, word) in words.iter().enumerate() {
+            let (sign, name) = match word.split_at_checked(1) {
+                Some(("+", name)) => (1, name),
+                Some(("-", name)) => (-1, name),
+                _ if i == 0 => (0, word.as_str()),
+                _ => {
+                    return Err(format!(
+                        "include_check: '{word}' again (only the first word may omit + or -)"
+                    ));
+                }
+            };
+            let flag = match name {
+                "readable" | "read" => Checks::READ,
+                "match" => Checks::MATCH,
+                "wildcard_match" => Checks::WILDCARD,
+                "brace_match" => Checks::BRACE,
+                _ => {
+                    return Err(format!(
+                        "include_check: unknown check '{name}' (readable, match, wildcard_match, brace_match)"
+                    ));
+                }
+            };
+            checks = match sign {
+                0 => Checks::READ.with(flag),
+                1 => checks.with(flag),
+                _ => checks.without(flag),
+            };
+        }
+        Ok(checks)
+    }
 }
 
-/// `include PATTERN` and its variants; `None` for any other line.
-fn include_line(line: &str) -> Option<(Include, &str)> {
+/// `include PATTERN` and its variants (`check_include`); `None` for any other line.
+fn include_line(line: &str) -> Option<(Checks, &str)> {
     let rest = line.strip_prefix("include")?;
     let Some(first) = rest.chars().next() else {
-        return Some((Include::Lenient, ""));
+        return Some((Checks::NONE, ""));
     };
     let (kind, rest) = match first {
-        c if c.is_whitespace() => (Include::Lenient, rest),
-        'r' | 'm' | 'b' => (Include::Lenient, &rest[1..]),
-        'w' | 'a' => (Include::WildcardMustMatch, &rest[1..]),
+        c if c.is_whitespace() => (Checks::NONE, rest),
+        'r' => (Checks::READ, &rest[1..]),
+        'm' => (Checks::READ.with(Checks::MATCH), &rest[1..]),
+        'b' => (Checks::READ.with(Checks::BRACE), &rest[1..]),
+        'w' => (
+            Checks::READ.with(Checks::MATCH).with(Checks::WILDCARD),
+            &rest[1..],
+        ),
+        'a' => (Checks::ALL, &rest[1..]),
         _ => return None,
     };
     if !rest.starts_with(char::is_whitespace) {
@@ -77,58 +175,77 @@ fn include_line(line: &str) -> Option<(Include, &str)> {
     Some((kind, pattern))
 }
 
-/// keepalived's `$NAME=value` (parameter definition, `check_definition`).
-fn is_definition(line: &str) -> bool {
-    let Some(rest) = line.strip_prefix('$') else {
-        return false;
-    };
-    let name_len = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(rest.len());
-    name_len > 0
-        && !rest.starts_with(|c: char| c.is_ascii_digit())
-        && rest[name_len..].starts_with('=')
-}
-
 impl Lexer<'_> {
     fn file(&mut self, text: &str, path: &Path, depth: usize) {
         self.d.reading(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let dir = canonical(path)
+            .parent()
+            .map(|dir| dir.display().to_string())
+            .unwrap_or_default();
+        let mut logical = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let at = Location::new(path, u32::try_from(index + 1).unwrap_or(u32::MAX));
-            let trimmed = line.trim_start();
-            if let Some((kind, pattern)) = include_line(trimmed) {
-                self.include(kind, pattern, &at, path, depth);
-                continue;
-            }
-            let refused = if is_definition(trimmed) {
-                Some("parameter definitions ($NAME=...) are not supported yet")
-            } else if trimmed.starts_with('@') {
-                Some("conditional lines (@ID ...) are not supported yet")
-            } else if trimmed.starts_with("~SEQ") || trimmed.starts_with("~LST") {
-                Some("~SEQ and ~LST blocks are not supported yet")
-            } else {
-                None
-            };
-            if let Some(message) = refused {
-                self.d.error(&at, message);
-                continue;
-            }
-            match scan(line, Mode::Config) {
-                Ok(pieces) => self.tokens.extend(pieces.into_iter().map(|piece| Token {
-                    kind: match piece {
-                        Piece::Word(w) => Kind::Word(w),
-                        Piece::Open => Kind::Open,
-                        Piece::Close => Kind::Close,
-                    },
-                    at: at.clone(),
-                })),
-                Err(message) => self.d.error(&at, message),
+            self.pre.physical(line, &at, &dir, self.d, &mut logical);
+            for Logical { text, at } in logical.drain(..) {
+                self.logical(&text, &at, path, depth);
             }
         }
     }
 
-    fn include(&mut self, kind: Include, pattern: &str, at: &Location, from: &Path, depth: usize) {
+    fn logical(&mut self, line: &str, at: &Location, path: &Path, depth: usize) {
+        if let Some((kind, pattern)) = include_line(line.trim_start()) {
+            self.include(kind, pattern, at, path, depth);
+            return;
+        }
+        let pieces = match scan(line, Mode::Config) {
+            Ok(pieces) => pieces,
+            Err(message) => {
+                self.d.error(at, message);
+                return;
+            }
+        };
+        // include_check changes how the includes after it are read, so it takes effect
+        // here; the keyword is checked for its place like any other.
+        if let [Piece::Word(keyword), rest @ ..] = pieces.as_slice()
+            && keyword == "include_check"
+        {
+            let words: Vec<String> = rest
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Word(w) => Some(w.clone()),
+                    _ => None,
+                })
+                .collect();
+            match self.include_check.set(&words) {
+                Ok(checks) => self.include_check = checks,
+                Err(message) => self.d.error(at, message),
+            }
+        }
+        self.lines += 1;
+        let line = self.lines;
+        self.tokens.extend(pieces.into_iter().map(|piece| Token {
+            kind: match piece {
+                Piece::Word(w) => Kind::Word(w),
+                Piece::Open => Kind::Open,
+                Piece::Close => Kind::Close,
+            },
+            at: at.clone(),
+            line,
+        }));
+    }
+
+    /// A problem with an included file: an error if `check` is asked for, else a warning
+    /// (keepalived logs it and goes on without the file).
+    fn problem(&mut self, checks: Checks, check: Checks, at: &Location, message: String) {
+        if checks.has(check) {
+            self.d.error(at, message);
+        } else {
+            self.d.warn(at, format!("{message}; left out"));
+        }
+    }
+
+    fn include(&mut self, kind: Checks, pattern: &str, at: &Location, from: &Path, depth: usize) {
         if pattern.is_empty() {
             self.d.error(at, "include: no file named");
             return;
@@ -142,6 +259,7 @@ impl Lexer<'_> {
             );
             return;
         }
+        let checks = self.include_check.with(kind);
         // keepalived.conf(5): relative paths are relative to the including file's directory.
         let dir = from.parent().unwrap_or(Path::new(""));
         let patterns = match expand_braces(pattern) {
@@ -151,7 +269,9 @@ impl Lexer<'_> {
                 return;
             }
         };
+        let braces = patterns.len() > 1;
         let mut files = Vec::new();
+        let mut missing = Vec::new();
         let mut wildcard_matched_nothing = false;
         for p in &patterns {
             let full = dir.join(p);
@@ -159,10 +279,7 @@ impl Lexer<'_> {
                 if full.exists() {
                     files.push(full);
                 } else {
-                    self.d.error(
-                        at,
-                        format!("include {pattern}: {} does not exist", full.display()),
-                    );
+                    missing.push(full);
                 }
                 continue;
             }
@@ -176,9 +293,7 @@ impl Lexer<'_> {
                     let before = files.len();
                     for entry in paths {
                         match entry {
-                            // Not skipped: a FIFO or a device that matches is refused.
-                            Ok(path) if !path.is_dir() => files.push(path),
-                            Ok(_) => {}
+                            Ok(path) => files.push(path),
                             Err(error) => self.d.error(at, format!("include {pattern}: {error}")),
                         }
                     }
@@ -187,39 +302,72 @@ impl Lexer<'_> {
                 Err(error) => self.d.error(at, format!("include {pattern}: {error}")),
             }
         }
-        if wildcard_matched_nothing {
+        // glob(3) with GLOB_BRACE, as keepalived reads it: a missing alternative is a
+        // brace_match problem (and with that check the whole include is left out), a
+        // missing plain path a match problem, a wildcard without a match a wildcard one.
+        let check = if braces { Checks::BRACE } else { Checks::MATCH };
+        for path in &missing {
+            let message = format!("include {pattern}: {} does not exist", path.display());
+            self.problem(checks, check, at, message);
+        }
+        if !missing.is_empty() && !files.is_empty() && checks.has(Checks::BRACE) {
+            return;
+        }
+        if files.is_empty() && missing.is_empty() && wildcard_matched_nothing {
             let message = format!("include {pattern}: no file matches");
-            match kind {
-                Include::Lenient => self.d.warn(at, message),
-                Include::WildcardMustMatch => self.d.error(at, message),
-            }
+            self.problem(checks, Checks::WILDCARD, at, message);
         }
         for file in files {
-            let key = canonical(&file);
-            if self.open_files.contains(&key) {
-                self.d.error(
-                    at,
-                    format!(
-                        "include {pattern}: {} is already being read (include cycle)",
-                        file.display()
-                    ),
-                );
-                continue;
-            }
-            let text = match crate::read_config_file(&file) {
-                Ok(text) => text,
-                Err(message) => {
-                    self.d.error(
-                        at,
-                        format!("include {pattern}: {}: {message}", file.display()),
-                    );
-                    continue;
-                }
-            };
-            self.open_files.push(key);
-            self.file(&text, &file, depth + 1);
-            self.open_files.pop();
+            self.include_file(checks, pattern, &file, at, depth);
         }
+    }
+
+    fn include_file(
+        &mut self,
+        checks: Checks,
+        pattern: &str,
+        file: &Path,
+        at: &Location,
+        depth: usize,
+    ) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = canonical(file);
+        if self.open_files.contains(&key) {
+            self.d.error(
+                at,
+                format!(
+                    "include {pattern}: {} is already being read (include cycle)",
+                    file.display()
+                ),
+            );
+            return;
+        }
+        let unreadable =
+            |message: &str| format!("include {pattern}: {}: {message}", file.display());
+        if file.is_dir() {
+            self.problem(checks, Checks::READ, at, unreadable("is a directory"));
+            return;
+        }
+        // keepalived reads only non-executable files (check_glob_file).
+        if std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        {
+            let message = unreadable("is executable, and keepalived skips executable files");
+            self.problem(checks, Checks::READ, at, message);
+            return;
+        }
+        let text = match crate::read_config_file(file) {
+            Ok(text) => text,
+            Err(message) => {
+                self.problem(checks, Checks::READ, at, unreadable(&message));
+                return;
+            }
+        };
+        // As keepalived: a file's include_check does not outlive it.
+        let saved = self.include_check;
+        self.open_files.push(key);
+        self.file(&text, file, depth + 1);
+        self.open_files.pop();
+        self.include_check = saved;
     }
 }
 
@@ -298,24 +446,30 @@ mod tests {
     fn include_lines_follow_keepalived() {
         assert_eq!(
             include_line("include conf.d/*.conf # all"),
-            Some((Include::Lenient, "conf.d/*.conf"))
+            Some((Checks::NONE, "conf.d/*.conf"))
         );
         assert_eq!(
             include_line("includea \"/etc/x.conf\""),
-            Some((Include::WildcardMustMatch, "/etc/x.conf"))
+            Some((Checks::ALL, "/etc/x.conf"))
         );
         assert_eq!(include_line("included_thing x"), None);
-        assert_eq!(include_line("include"), Some((Include::Lenient, "")));
-        assert_eq!(include_line("includer\tx"), Some((Include::Lenient, "x")));
+        assert_eq!(include_line("include"), Some((Checks::NONE, "")));
+        assert_eq!(include_line("includer\tx"), Some((Checks::READ, "x")));
+        assert_eq!(include_line("includew x"), Some((Checks(7), "x")));
     }
 
     #[test]
-    fn definitions_are_recognised() {
-        assert!(is_definition("$PRIO=100"));
-        assert!(is_definition("$_X="));
-        assert!(!is_definition("$1X=2"));
-        assert!(!is_definition("$PRIO"));
-        assert!(!is_definition("priority $PRIO"));
+    fn include_check_sets_adds_and_removes() {
+        let words = |w: &str| w.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(Checks::NONE.set(&[]), Ok(Checks::ALL));
+        assert_eq!(Checks::ALL.set(&words("match")), Ok(Checks(3)));
+        assert_eq!(
+            Checks::NONE.set(&words("match +brace_match")),
+            Ok(Checks(11))
+        );
+        assert_eq!(Checks::ALL.set(&words("-wildcard_match")), Ok(Checks(11)));
+        assert!(Checks::NONE.set(&words("match brace_match")).is_err());
+        assert!(Checks::NONE.set(&words("everything")).is_err());
     }
 
     #[test]

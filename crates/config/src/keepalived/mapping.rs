@@ -493,6 +493,18 @@ impl Mapper<'_> {
                 "vrrp_check_unicast_src" => {
                     let _ = self.no_value(s, c);
                 }
+                // Read by the reader before the keywords (lexer and mod.rs).
+                "include_check" => {
+                    let _ = self.no_block(s, c);
+                }
+                "random_seed" => {
+                    if let Some(v) = self.one(s, c) {
+                        let seed = v
+                            .parse::<u32>()
+                            .map_err(|_| format!("random_seed {v} is not 0..=4294967295"));
+                        self.ok(s, c, seed);
+                    }
+                }
                 "notification_email"
                 | "notification_email_from"
                 | "smtp_server"

@@ -1,12 +1,16 @@
-//! The keepalived.conf reader: `lexer` (words, braces, comments, quotes, includes),
-//! `parser` (statements and blocks), `mapping` (what each keyword means), `virtual_server`
-//! (the same for the LVS family), `keywords` (what baton supports, and why not when it does
-//! not).
+//! The keepalived.conf reader: `lexer` (words, braces, comments, quotes, includes) over
+//! `preprocess` (keepalived's `@ID` lines, `$NAME` parameters from `definitions`, `~SEQ` /
+//! `~LST` from `sequence`), `parser` (statements and blocks), `mapping` (what each keyword
+//! means), `virtual_server` (the same for the LVS family), `keywords` (what baton
+//! supports, and why not when it does not).
 
+mod definitions;
 mod keywords;
 mod lexer;
 mod mapping;
 mod parser;
+mod preprocess;
+mod sequence;
 mod virtual_server;
 
 use std::path::Path;
@@ -14,9 +18,91 @@ use std::path::Path;
 use crate::diagnostic::Diagnostics;
 use crate::spec::Draft;
 
+/// How to read a keepalived.conf beyond its text: keepalived's command-line settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeepalivedOptions {
+    /// keepalived's `-i` / `--config-id`: the ID that `@ID` lines are kept for, and
+    /// `${_INSTANCE}`. keepalived's default is the host name up to its first dot.
+    pub config_id: Option<String>,
+}
+
+impl Default for KeepalivedOptions {
+    /// The config id of this host, as keepalived takes it (`uname -n` up to the first dot).
+    fn default() -> KeepalivedOptions {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok();
+        KeepalivedOptions {
+            config_id: host.and_then(|h| {
+                let id = h.trim().split('.').next().unwrap_or_default();
+                (!id.is_empty()).then(|| id.to_owned())
+            }),
+        }
+    }
+}
+
+impl KeepalivedOptions {
+    /// These options with `config_id` as the config id (`None`: keep the host's).
+    #[must_use]
+    pub fn with_config_id(mut self, config_id: Option<String>) -> KeepalivedOptions {
+        if config_id.is_some() {
+            self.config_id = config_id;
+        }
+        self
+    }
+}
+
 /// Reads `text`, the contents of `path`, and what it includes.
-pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
-    let tokens = lexer::lex(text, path, d);
-    let statements = parser::parse(tokens, d);
-    mapping::map(statements, d)
+pub(crate) fn read(
+    text: &str,
+    path: &Path,
+    options: &KeepalivedOptions,
+    d: &mut Diagnostics,
+) -> Draft {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_nanos() as u64);
+    let mut first = Diagnostics::default();
+    let (first_read, random_used) = statements(text, path, options, seed, &mut first);
+    // keepalived seeds ${_RANDOM} with global_defs random_seed when it reads the file
+    // again (its children do); reading it again with the seed has the same effect.
+    match random_seed(&first_read).filter(|_| random_used) {
+        Some(seed) => {
+            let (statements, _) = statements(text, path, options, u64::from(seed), d);
+            mapping::map(statements, d)
+        }
+        None => {
+            d.absorb(first);
+            mapping::map(first_read, d)
+        }
+    }
+}
+
+fn statements(
+    text: &str,
+    path: &Path,
+    options: &KeepalivedOptions,
+    seed: u64,
+    d: &mut Diagnostics,
+) -> (Vec<parser::Stmt>, bool) {
+    let lex = lexer::LexOptions {
+        config_id: options.config_id.clone(),
+        seed,
+    };
+    let (tokens, random_used) = lexer::lex_with(text, path, &lex, d);
+    (parser::parse(tokens, d), random_used)
+}
+
+/// The last valid `random_seed` of the top-level `global_defs` blocks.
+fn random_seed(statements: &[parser::Stmt]) -> Option<u32> {
+    statements
+        .iter()
+        .filter(|s| s.keyword == "global_defs")
+        .filter_map(|s| s.block.as_deref())
+        .flatten()
+        .filter(|s| s.keyword == "random_seed")
+        .filter_map(|s| match s.args.as_slice() {
+            [value] => value.parse().ok(),
+            _ => None,
+        })
+        .next_back()
 }

@@ -62,10 +62,11 @@ impl Parser<'_> {
                     let mut args = Vec::new();
                     while let Some(Token {
                         kind: Kind::Word(_),
-                        at,
+                        line,
+                        ..
                     }) = self.tokens.peek()
                     {
-                        if *at != token.at {
+                        if *line != token.line {
                             break;
                         }
                         if let Some(Token {
@@ -80,6 +81,7 @@ impl Parser<'_> {
                         Some(Token {
                             kind: Kind::Open,
                             at,
+                            ..
                         }) => {
                             let at = at.clone();
                             self.tokens.next();

@@ -1,0 +1,149 @@
+//! keepalived's configuration language (keepalived.conf(5), "ADVANCED CONFIGURATION"):
+//! one file for several hosts through `@ID` lines and `--config-id`, parameters, `~SEQ`
+//! and `~LST`, read through includes, with errors at the line the text was written on.
+
+use std::path::{Path, PathBuf};
+
+use baton_config::{KeepalivedOptions, Loaded, load_keepalived_with};
+
+/// The errors of a keepalived.conf named `k.conf`, which must have some.
+fn keepalived_errors(text: &str) -> Vec<String> {
+    match baton_config::parse_keepalived(text, "k.conf") {
+        Ok(loaded) => panic!("expected errors, got {loaded:?}"),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/language")
+}
+
+fn load_as(id: &str, file: &str) -> Result<Loaded, baton_config::Errors> {
+    let options = KeepalivedOptions::default().with_config_id(Some(id.to_owned()));
+    load_keepalived_with(fixtures().join(file), &options)
+}
+
+fn summary(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .config
+        .instances
+        .iter()
+        .map(|i| {
+            let vips: Vec<String> = i
+                .virtual_addresses
+                .iter()
+                .map(|v| format!("{}/{}", v.address, v.prefix_len))
+                .collect();
+            format!(
+                "{} {} vrid {} prio {} {}",
+                i.name,
+                i.interface,
+                i.vrid.get(),
+                i.priority.get(),
+                vips.join(",")
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_file_reads_as_each_host() {
+    let lb1 = load_as("lb1", "keepalived.conf").expect("valid for lb1");
+    assert_eq!(lb1.config.global.router_id.as_deref(), Some("lb1_router"));
+    assert_eq!(
+        summary(&lb1),
+        [
+            "VI_1 eth0 vrid 1 prio 150 10.0.3.1/24",
+            "VI_2 eth0 vrid 2 prio 150 10.0.3.2/24",
+            "VI_3 eth0 vrid 3 prio 150 10.0.3.3/24",
+            "ONLY_LB1 eth1 vrid 50 prio 100 192.168.1.10/32,192.168.1.11/32",
+        ]
+    );
+    // Where each instance was written: the multi-line parameter's first line.
+    let at = &lb1.config.instances[0].location;
+    assert_eq!(at.line, 13, "{at}");
+    assert_eq!(lb1.config.instances[3].location.line, 1);
+    assert!(
+        lb1.config.instances[3]
+            .location
+            .file
+            .ends_with("conf.d/lb1.conf")
+    );
+
+    // lb2 has no conf.d/lb2.conf: a plain include leaves it out with a warning.
+    let lb2 = load_as("lb2", "keepalived.conf").expect("valid for lb2");
+    assert_eq!(lb2.config.global.router_id.as_deref(), Some("lb2_router"));
+    assert_eq!(
+        summary(&lb2),
+        [
+            "VI_1 eth0 vrid 1 prio 100 10.0.3.1/24",
+            "VI_2 eth0 vrid 2 prio 100 10.0.3.2/24",
+            "VI_3 eth0 vrid 3 prio 100 10.0.3.3/24",
+        ]
+    );
+    assert!(
+        lb2.warnings
+            .iter()
+            .any(|w| w.line == Some(24) && w.message.contains("lb2.conf does not exist")),
+        "{:?}",
+        lb2.warnings
+    );
+}
+
+#[test]
+fn errors_point_at_the_text_inside_parameters_and_includes() {
+    let errors = load_as("lb1", "bad.conf").expect_err("vrid 300");
+    let dir = format!("{}/", fixtures().display());
+    let found: Vec<String> = errors
+        .iter()
+        .map(|e| e.to_string().replace(&dir, ""))
+        .collect();
+    // VI_3's virtual_router_id is 300: the error names the definition's line.
+    assert_eq!(
+        found,
+        ["bad.conf:4: instance VI_3: virtual_router_id 300 is out of range 1..=255"]
+    );
+}
+
+#[test]
+fn random_seed_makes_random_repeatable() {
+    let first = summary(&load_as("x", "random.conf").expect("valid"));
+    for _ in 0..3 {
+        assert_eq!(summary(&load_as("x", "random.conf").expect("valid")), first);
+    }
+}
+
+#[test]
+fn the_host_name_is_the_default_config_id() {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("a host name");
+    let id = host.trim().split('.').next().expect("a label").to_owned();
+    assert_eq!(KeepalivedOptions::default().config_id, Some(id.clone()));
+    let text = format!(
+        "global_defs {{\n@{id} router_id mine\n@^{id} router_id other\n}}\n\
+         vrrp_instance A {{\ninterface eth0\nvirtual_router_id 1\n\
+         virtual_ipaddress {{\n10.0.0.1\n}}\n}}\n"
+    );
+    let loaded = baton_config::parse_keepalived(&text, "k.conf").expect("valid");
+    assert_eq!(loaded.config.global.router_id.as_deref(), Some("mine"));
+}
+
+#[test]
+fn include_check_turns_left_out_files_into_errors() {
+    let text = "global_defs {\n include_check\n}\ninclude missing.conf\n";
+    let errors = keepalived_errors(text);
+    assert_eq!(
+        errors,
+        ["k.conf:4: include missing.conf: missing.conf does not exist"]
+    );
+    let text = "global_defs {\n include_check wildcard_match\n}\ninclude missing.conf\n\
+                include none/*.conf\n";
+    let errors = keepalived_errors(text);
+    assert_eq!(errors, ["k.conf:5: include none/*.conf: no file matches"]);
+    let errors = keepalived_errors("global_defs {\n include_check all\n}\n");
+    assert_eq!(
+        errors,
+        [
+            "k.conf:2: include_check: unknown check 'all' (readable, match, wildcard_match, brace_match)"
+        ]
+    );
+}
