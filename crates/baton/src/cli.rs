@@ -187,9 +187,41 @@ pub(crate) struct RunArgs {
     /// Control socket for `baton status` and the other commands; one per daemon.
     #[arg(long, value_name = "PATH", default_value_os_t = default_control())]
     pub(crate) control: PathBuf,
+    /// Where the operator's drains, disables, weights and step-downs are kept (state.json)
+    /// so that they survive restarts [default: /var/lib/baton with the default --control;
+    /// with another control socket, a directory beside it: /x/lb1.sock -> /x/lb1.state].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) daemon: DaemonArgs,
 }
+
+impl RunArgs {
+    /// `--state-dir`, or the default for this daemon's control socket.
+    pub(crate) fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| default_state_dir(&self.control))
+    }
+}
+
+/// Where a daemon with the control socket `control` keeps its state by default: the
+/// systemd unit's StateDirectory for the host's default socket, and otherwise a directory
+/// named after the socket, beside it. A second daemon on the host needs a socket of its
+/// own, so it gets a state of its own too instead of overwriting the first one's; and
+/// tests, the demo and trial runs, which all give a socket in a directory of their own,
+/// never touch /var/lib/baton. A socket under /run keeps its state across restarts but
+/// not across reboots: give --state-dir for that.
+pub(crate) fn default_state_dir(control: &Path) -> PathBuf {
+    if control == control_path("baton", None) {
+        PathBuf::from(STATE_DIR)
+    } else {
+        control.with_extension("state")
+    }
+}
+
+/// The systemd unit's StateDirectory=baton.
+const STATE_DIR: &str = "/var/lib/baton";
 
 /// Options every long-running mode shares.
 #[derive(Debug, Args, Clone)]
@@ -375,6 +407,35 @@ mod tests {
             ("0.01", 3, true)
         );
         assert_eq!(args.vips, vec!["10.0.3.100/24"]);
+    }
+
+    #[test]
+    fn the_state_directory_follows_the_control_socket() {
+        let run = |args: &[&str]| {
+            let mut line = vec!["baton", "run", "--config", "b.toml"];
+            line.extend(args);
+            match Cli::try_parse_from(line).expect("valid").command {
+                Command::Run(args) => args.state_dir(),
+                _ => panic!("run"),
+            }
+        };
+        assert_eq!(
+            run(&["--control", "/run/baton/baton.sock"]),
+            Path::new("/var/lib/baton")
+        );
+        assert_eq!(
+            run(&["--control", "/tmp/t/lb1.sock"]),
+            Path::new("/tmp/t/lb1.state")
+        );
+        assert_eq!(
+            run(&["--control", "/tmp/t/lb1.sock", "--state-dir", "/srv/baton"]),
+            Path::new("/srv/baton")
+        );
+        assert_eq!(
+            default_state_dir(Path::new("/run/baton/baton-net4026532.sock")),
+            Path::new("/run/baton/baton-net4026532.state"),
+            "daemons in other namespaces do not share the host's"
+        );
     }
 
     #[test]

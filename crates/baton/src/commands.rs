@@ -69,7 +69,13 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
             .map(|l| l.config)
             .map_err(|errors| anyhow::anyhow!("{errors}"))
     });
-    serve(loaded.config, reload, &args.control, &args.daemon)
+    serve(
+        loaded.config,
+        reload,
+        &args.control,
+        &args.state_dir(),
+        &args.daemon,
+    )
 }
 
 /// `baton vrrp -i eth0 -v 1 10.0.3.100`: one instance from flags.
@@ -88,6 +94,7 @@ pub(crate) fn vrrp(args: VrrpArgs) -> ExitCode {
         config,
         Box::new(move || Ok(fixed.clone())),
         &control,
+        &crate::cli::default_state_dir(&control),
         &args.daemon,
     )
 }
@@ -304,6 +311,7 @@ fn serve(
     config: Config,
     reload: daemon::Reload,
     control: &std::path::Path,
+    state_dir: &std::path::Path,
     daemon_args: &DaemonArgs,
 ) -> ExitCode {
     let threads = daemon_args.threads;
@@ -319,7 +327,7 @@ fn serve(
         .admin
         .or(config.global.admin)
         .unwrap_or(baton_config::AdminListen::DEFAULT);
-    match runtime.block_on(daemon::run(config, reload, control, admin)) {
+    match runtime.block_on(daemon::run(config, reload, control, state_dir, admin)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

@@ -88,6 +88,10 @@ fn send(
     match runtime.block_on(daemon::request(control, &words.join(" "))) {
         Ok(reply) => {
             println!("{}", summary(&reply));
+            // Made, but not saved: it holds until the daemon stops.
+            if let Some(warning) = reply["warning"].as_str() {
+                eprintln!("baton {command}: warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {

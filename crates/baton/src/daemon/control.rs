@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::frontends::Registry;
+use super::state_file::Store;
 use super::virtual_servers;
 use crate::status::{ServerEntry, Status};
 
@@ -64,6 +65,9 @@ pub(crate) struct Context {
     pub(crate) proxies: Registry,
     pub(crate) virtual_servers: virtual_servers::Registry,
     pub(crate) daemon: mpsc::Sender<DaemonRequest>,
+    /// Where every successful change to a server or an instance is recorded, and saved
+    /// before the answer goes out.
+    pub(crate) state: std::sync::Arc<Store>,
 }
 
 /// Binds `path` and answers requests until the task is aborted.
@@ -191,7 +195,12 @@ pub(crate) fn snapshot(
 
 /// The reply to one request line.
 async fn reply_to(line: &str, context: &Context) -> String {
-    let answer = match Request::parse(line) {
+    let request = Request::parse(line);
+    let persists = matches!(
+        request,
+        Ok(Request::Server { .. } | Request::Maintenance { .. })
+    );
+    let answer = match request {
         Err(error) => Err(error),
         Ok(Request::Status) => serde_json::to_value(snapshot(
             &context.status,
@@ -204,39 +213,79 @@ async fn reply_to(line: &str, context: &Context) -> String {
             address,
             change,
         }) if is_virtual_server(&context.virtual_servers, &backend) => {
-            let change = match change {
+            let real_server_change = match change {
                 request::ServerChange::Admin(state) => virtual_servers::ServerChange::Admin(state),
                 request::ServerChange::Weight(weight) => {
                     virtual_servers::ServerChange::Weight(weight)
                 }
             };
-            ask(&context.daemon, |reply| DaemonRequest::RealServer {
-                service: backend,
+            let service = backend.clone();
+            let answer = ask(&context.daemon, |reply| DaemonRequest::RealServer {
+                service,
                 address,
-                change,
+                change: real_server_change,
                 reply,
             })
-            .await
+            .await;
+            if answer.is_ok() {
+                context.state.record_real_server(&backend, address, change);
+            }
+            answer
         }
         Ok(Request::Server {
             backend,
             address,
             change,
-        }) => servers::apply(&context.proxies, &backend, address, change),
+        }) => {
+            let answer = servers::apply(&context.proxies, &backend, address, change);
+            if answer.is_ok() {
+                context.state.record_server(&backend, address, change);
+            }
+            answer
+        }
         Ok(Request::Maintenance { instance, on }) => {
-            ask(&context.daemon, |reply| DaemonRequest::Maintenance {
+            let answer = ask(&context.daemon, |reply| DaemonRequest::Maintenance {
                 instance,
                 on,
                 reply,
             })
-            .await
+            .await;
+            if let Ok(json) = &answer {
+                for (name, stepped_down) in instances_changed(json) {
+                    context.state.record_stepped_down(name, stepped_down);
+                }
+            }
+            answer
         }
         Ok(Request::Reload) => ask(&context.daemon, |reply| DaemonRequest::Reload { reply }).await,
     };
     match answer {
+        Ok(json) if persists => saved(&context.state, json).await.to_string() + "\n",
         Ok(json) => json.to_string() + "\n",
         Err(error) => error_reply(&error),
     }
+}
+
+/// Saves the operator's overrides before the answer goes out, so an answered change is on
+/// disk. A failed save does not undo the change, which is made: the answer carries a
+/// warning, and the log an error.
+async fn saved(state: &Store, mut json: serde_json::Value) -> serde_json::Value {
+    if let Err(error) = state.save().await {
+        let warning = format!("{error}; the change is made but will not survive a restart");
+        tracing::error!("{warning}");
+        json["warning"] = serde_json::Value::String(warning);
+    }
+    json
+}
+
+/// The instances a step-down or resume answer names (see [`set_maintenance`]), with
+/// whether each is stepped down now.
+fn instances_changed(answer: &serde_json::Value) -> impl Iterator<Item = (&str, bool)> {
+    answer["instances"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| Some((i["name"].as_str()?, i["maintenance"].as_bool()?)))
 }
 
 /// `server` commands name a backend or a virtual server; a name both use means the backend,
@@ -388,6 +437,17 @@ mod tests {
             .join("baton.sock")
     }
 
+    /// The state file's text beside the socket at `path`.
+    fn saved_state(path: &Path) -> String {
+        let file = path.with_file_name(crate::daemon::state_file::FILE_NAME);
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    }
+
+    /// The state store beside the socket at `path`.
+    fn state_in(path: &Path) -> Arc<Store> {
+        Arc::new(Store::open(path.parent().expect("dir")))
+    }
+
     async fn raw(path: &Path, bytes: &[u8]) -> String {
         let mut stream = UnixStream::connect(path).await.expect("connect");
         stream.write_all(bytes).await.expect("write");
@@ -520,6 +580,7 @@ mod tests {
             proxies,
             virtual_servers: virtual_servers::Registry::default(),
             daemon: fake_daemon(),
+            state: state_in(&path),
         };
         let task = spawn(&path, context).expect("bind");
         (path, status_tx, task)
@@ -553,6 +614,7 @@ mod tests {
             proxies: Registry::default(),
             virtual_servers: virtual_servers::Registry::default(),
             daemon: fake_daemon(),
+            state: state_in(&path),
         };
         let refused = format!("{:#}", spawn(&path, second).expect_err("socket taken"));
         let pid = format!("(pid {})", std::process::id());
@@ -596,6 +658,12 @@ mod tests {
         assert_eq!(reply["ok"], true);
         assert_eq!(reply["admin"], "drain");
         assert_eq!(reply["frontends"], serde_json::json!(["api", "web"]));
+        assert!(reply.get("warning").is_none(), "{reply}");
+        let saved = saved_state(&path);
+        assert!(
+            saved.contains("\"admin\": \"drain\""),
+            "saved before the answer: {saved}"
+        );
         assert_eq!(server_a("api").admin, AdminState::Drain);
         assert_eq!(server_a("web").admin, AdminState::Drain);
         let status = query(&path).await.expect("status");
@@ -675,6 +743,11 @@ mod tests {
                 { "name": "VI_2", "state": "BACKUP", "maintenance": true },
             ])
         );
+        let saved = saved_state(&path);
+        assert!(
+            saved.contains("\"VI_1\"") && saved.contains("\"VI_2\""),
+            "the whole sync group is saved as stepped down: {saved}"
+        );
         let reply = request(&path, "instance resume VI_3").await.expect("ok");
         assert_eq!(reply["instances"][0]["name"], "VI_3");
         assert_eq!(reply["instances"].as_array().map(Vec::len), Some(1));
@@ -706,6 +779,7 @@ mod tests {
             proxies: Registry::default(),
             virtual_servers: virtual_servers_named(&["web-l4"]),
             daemon: fake_daemon(),
+            state: state_in(&path),
         };
         let task = spawn(&path, context).expect("bind");
         let reply = request(&path, "server weight web-l4 10.0.3.11:80 7")
@@ -732,6 +806,7 @@ mod tests {
             proxies: Registry::default(),
             virtual_servers: virtual_servers::Registry::default(),
             daemon,
+            state: state_in(&path),
         };
         let task = spawn(&path, context).expect("bind");
         assert_eq!(error_of(&path, "reload").await, "the daemon is stopping");

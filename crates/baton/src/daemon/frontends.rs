@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::listen;
 use super::proxy_config::proxy_config;
+use super::state_file::Overrides;
 use super::syn_gate::SynGate;
 use super::tracking::FirstVerdict;
 
@@ -84,9 +85,10 @@ struct Serving {
 }
 
 impl Frontends {
-    /// Opens every frontend's listener and starts its proxy. A listener that cannot be opened
-    /// is logged and its frontend reported down; the others run.
-    pub(crate) async fn start(config: &Config) -> anyhow::Result<Frontends> {
+    /// Opens every frontend's listener and starts its proxy, with the operator's `restored`
+    /// overrides set before it serves. A listener that cannot be opened is logged and its
+    /// frontend reported down; the others run.
+    pub(crate) async fn start(config: &Config, restored: &Overrides) -> anyhow::Result<Frontends> {
         super::syn_gate::remove_leftover().await;
         let mut frontends = Frontends {
             running: BTreeMap::new(),
@@ -95,7 +97,7 @@ impl Frontends {
             registry: Registry::default(),
         };
         let prepared = frontends.prepare(config, Listeners::MayFail)?;
-        frontends.commit(prepared);
+        frontends.commit(prepared, restored);
         Ok(frontends)
     }
 
@@ -187,8 +189,10 @@ impl Frontends {
     /// The second half: brings the running frontends in line with what `prepare` built. A
     /// frontend whose backend alone changed swaps its servers live (requests in flight
     /// finish on the old set); one whose listener or TLS changed takes its new listener
-    /// and the old one drains; removed ones drain; unchanged ones are left alone.
-    pub(crate) fn commit(&mut self, prepared: Prepared) {
+    /// and the old one drains; removed ones drain; unchanged ones are left alone. A new
+    /// proxy takes the operator's overrides (`restored`) before it serves, and a live swap
+    /// gets them too, so no reload puts a drained server back into rotation.
+    pub(crate) fn commit(&mut self, prepared: Prepared, restored: &Overrides) {
         let Prepared { wanted, mut opened } = prepared;
         self.fresh.clear();
         let removed: Vec<String> = self
@@ -219,12 +223,13 @@ impl Frontends {
                     tracing::info!(frontend = %name, backend = %backend.name, "reload: new backend settings, swapped in live");
                     old.proxy
                         .reload(Arc::new(proxy_config(&frontend, &backend)));
+                    restore(&old.proxy, &backend.name, restored);
                     old.backend = backend;
                     self.running.insert(name, old);
                 }
                 previous => {
                     let listener = opened.remove(&name).flatten();
-                    let new = RunningFrontend::start(frontend, backend, health, listener);
+                    let new = RunningFrontend::start(frontend, backend, health, listener, restored);
                     if let Some(old) = previous {
                         tracing::info!(frontend = %name, "reload: listener settings changed, replacing it");
                         old.stop_in_background();
@@ -302,14 +307,17 @@ pub(crate) enum Listeners {
 }
 
 impl RunningFrontend {
-    /// Starts the proxy, serving on `listener` (None: it could not be opened).
+    /// Starts the proxy, with the operator's `restored` overrides, serving on `listener`
+    /// (None: it could not be opened).
     fn start(
         frontend: Frontend,
         backend: Backend,
         health: watch::Sender<bool>,
         listener: Option<Opened>,
+        restored: &Overrides,
     ) -> RunningFrontend {
         let proxy = Proxy::new(Arc::new(proxy_config(&frontend, &backend)));
+        restore(&proxy, &backend.name, restored);
         let certificates = certificate_files(&frontend);
         let serving = listener.map(|(listener, tls)| {
             tracing::info!(frontend = %frontend.name, listen = %frontend.listen, backend = %backend.name, tls = tls.is_some(), "frontend listening");
@@ -413,6 +421,24 @@ impl Serving {
     }
 }
 
+/// Sets the operator's overrides of `backend`'s servers on `proxy`. `restored` holds only
+/// servers the configuration has, with weights set under today's configured weight.
+fn restore(proxy: &Proxy, backend: &str, restored: &Overrides) {
+    let ours = restored
+        .servers
+        .iter()
+        .filter(|(key, _)| key.pool == backend);
+    for (key, saved) in ours {
+        // Servers of another configuration were dropped already: nothing to refuse here.
+        if let Some(admin) = saved.admin {
+            let _ = proxy.set_admin(key.address, admin);
+        }
+        if let Some(weight) = saved.weight {
+            let _ = proxy.set_weight(key.address, weight);
+        }
+    }
+}
+
 /// The bytes of every certificate and key file of `frontend`, in order (unreadable files
 /// count as empty: `open` reports them).
 fn certificate_files(frontend: &Frontend) -> Vec<u8> {
@@ -498,7 +524,7 @@ mod tests {
             .expect("bind")
             .local_addr()
             .expect("local");
-        let mut frontends = Frontends::start(&config(&[("web", web)]))
+        let mut frontends = Frontends::start(&config(&[("web", web)]), &Overrides::default())
             .await
             .expect("start");
         // A plain listener (no SO_REUSEPORT) holds the port the new frontend wants.
@@ -516,7 +542,7 @@ mod tests {
         let prepared = frontends
             .prepare(&config(&[("web", web), ("api", api)]), Listeners::MayFail)
             .expect("may fail");
-        frontends.commit(prepared);
+        frontends.commit(prepared, &Overrides::default());
         assert!(frontends.running["api"].serving.is_none());
         assert!(frontends.running["web"].serving.is_some());
     }
@@ -533,14 +559,16 @@ mod tests {
         let checked = baton_config::parse_toml(&text, "test.toml")
             .expect("valid")
             .config;
-        let mut frontends = Frontends::start(&checked).await.expect("start");
+        let mut frontends = Frontends::start(&checked, &Overrides::default())
+            .await
+            .expect("start");
         let first = frontends.first_verdicts();
         assert_eq!(first["web"].within, FIRST_VERDICT_WAIT, "2 s < 5 s + 1 s");
         // A reload that keeps it: it was running before, its state is known.
         let prepared = frontends
             .prepare(&checked, Listeners::MustOpen)
             .expect("prepare");
-        frontends.commit(prepared);
+        frontends.commit(prepared, &Overrides::default());
         assert!(frontends.first_verdicts().is_empty());
     }
 }

@@ -13,6 +13,7 @@ mod notify;
 mod plan;
 mod proxy_config;
 mod sockets;
+mod state_file;
 mod syn_gate;
 mod systemd;
 mod track_file;
@@ -20,8 +21,9 @@ mod tracking;
 mod vips;
 mod virtual_servers;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -67,6 +69,7 @@ pub(crate) async fn run(
     config: Config,
     reload: Reload,
     control: &Path,
+    state_dir: &Path,
     admin: AdminListen,
 ) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
@@ -74,13 +77,18 @@ pub(crate) async fn run(
     let mut hangup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
 
     let (status, status_rx) = watch::channel(Status::default());
-    let mut frontends = Frontends::start(&config).await?;
+    // The operator's overrides go in with everything they apply to, before it serves or
+    // takes part in an election.
+    let state = Arc::new(state_file::Store::open(state_dir));
+    let restored = state.for_config(&config);
+    let mut frontends = Frontends::start(&config, &restored).await?;
     let (l4_notifier, l4_notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
     let mut virtual_servers = VirtualServers::start(
         &config,
         l4_notifier,
         default_script_user(&config)?,
         status_rx.clone(),
+        &restored,
     )
     .await?;
     let admin_task = match admin {
@@ -100,12 +108,14 @@ pub(crate) async fn run(
         proxies: frontends.registry(),
         virtual_servers: virtual_servers.registry(),
         daemon: requests_tx,
+        state: Arc::clone(&state),
     };
     let control_task = control::spawn(control, context)
         .with_context(|| format!("control socket {}", control.display()))?;
     let services = tracked_services(&frontends, &virtual_servers);
     let prepared = Running::prepare(config).await?;
-    let mut running = Running::start(prepared, status, services).await?;
+    let mut running = Running::start(prepared, status, services, &restored.stepped_down).await?;
+    state.started(&running.config);
     systemd::ready();
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     let mut l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
@@ -116,12 +126,12 @@ pub(crate) async fn run(
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
-                let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers).await;
+                let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
             }
             Some(request) = requests.recv() => match request {
                 control::DaemonRequest::Reload { reply } => {
                     let outcome =
-                        reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers).await;
+                        reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
                     let _ = reply.send(outcome);
                 }
                 control::DaemonRequest::Maintenance { instance, on, reply } => {
@@ -182,8 +192,9 @@ async fn reload_all(
     running: &mut Running,
     frontends: &mut Frontends,
     virtual_servers: &mut VirtualServers,
+    state: &state_file::Store,
 ) -> control::Answer {
-    let outcome = reload_outcome(reload, running, frontends, virtual_servers).await;
+    let outcome = reload_outcome(reload, running, frontends, virtual_servers, state).await;
     running.count_reload(outcome.as_ref().ok().copied());
     match outcome {
         Ok(result) => Ok(serde_json::json!({ "ok": true, "reload": result.as_str() })),
@@ -212,6 +223,7 @@ async fn reload_outcome(
     running: &mut Running,
     frontends: &mut Frontends,
     virtual_servers: &mut VirtualServers,
+    state: &state_file::Store,
 ) -> Result<Reloaded, String> {
     let result = match reload() {
         // `running.config` is replaced only by a reload that applied, so after a failed one
@@ -225,7 +237,7 @@ async fn reload_outcome(
         }
         Ok(new) => {
             systemd::reloading();
-            let result = apply(new, running, frontends, virtual_servers).await;
+            let result = apply(new, running, frontends, virtual_servers, state).await;
             systemd::ready();
             result
         }
@@ -253,13 +265,17 @@ async fn reload_outcome(
 /// interfaces and rules; the instances go on advertising meanwhile. Any failure there
 /// drops what was built and changes nothing. Then the switch, which cannot fail:
 /// frontends, virtual servers, VRRP instances (unchanged ones keep their state, so their
-/// VIPs do not move).
+/// VIPs do not move). The operator's overrides (`state`) go to whatever the switch
+/// builds anew: a frontend whose listener changed gets a new proxy, which keeps its
+/// backend's drained and re-weighted servers.
 async fn apply(
     new: Config,
     running: &mut Running,
     frontends: &mut Frontends,
     virtual_servers: &mut VirtualServers,
+    state: &state_file::Store,
 ) -> anyhow::Result<()> {
+    let restored = state.for_config(&new);
     // The running instances go on advertising meanwhile: writing the first L4 rules runs
     // `nft`, which may take longer than a backup waits for an advertisement.
     let (vrrp, front, l4) = {
@@ -267,7 +283,7 @@ async fn apply(
             let vrrp = Running::prepare(new).await?;
             let front = frontends.prepare(&vrrp.config, frontends::Listeners::MustOpen)?;
             let l4 = virtual_servers
-                .prepare(&vrrp.config, vrrp.default_user)
+                .prepare(&vrrp.config, vrrp.default_user, &restored)
                 .await?;
             anyhow::Ok((vrrp, front, l4))
         };
@@ -280,12 +296,13 @@ async fn apply(
         }
     };
 
-    frontends.commit(front);
+    frontends.commit(front, &restored);
     virtual_servers.commit(l4);
     // Frontends the new file left alone may still have renewed certificates.
     frontends.renew_certificates();
     let services = tracked_services(frontends, virtual_servers);
     running.switch(vrrp, services).await;
+    state.reloaded(&running.config);
     Ok(())
 }
 
@@ -392,10 +409,13 @@ impl Running {
         })
     }
 
+    /// Starts the instances; those in `stepped_down` (saved by the operator) start stepped
+    /// down, so none of them takes a VIP even for a moment.
     async fn start(
         prepared: Prepared,
         status: watch::Sender<Status>,
         services: BTreeMap<TrackKey, tracking::Service>,
+        stepped_down: &BTreeSet<String>,
     ) -> anyhow::Result<Running> {
         let started = prepared.start(services);
         let plan = started.plan;
@@ -418,7 +438,13 @@ impl Running {
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
-        running.router.start(Instant::now());
+        let now = Instant::now();
+        for name in stepped_down {
+            if let Some(id) = running.router.find(name) {
+                running.router.set_maintenance(now, id, true);
+            }
+        }
+        running.router.start(now);
         running.drain().await;
         Ok(running)
     }

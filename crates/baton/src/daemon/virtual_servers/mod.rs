@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 
 pub(super) use table::dr_interface;
 
+use super::state_file::{Overrides, ServerKey};
 use super::tracking::FirstVerdict;
 use crate::scripts::{Credentials, Notification, Notifier, Script};
 use crate::status::{Status, VirtualServerEntry};
@@ -153,14 +154,16 @@ pub(crate) enum ServerChange {
 }
 
 impl VirtualServers {
-    /// Starts every checker and writes the first table, replacing whatever a predecessor
-    /// left in the kernel. Fails when the data plane cannot be written (no `nft`, no
-    /// nf_tables): a configuration with virtual servers cannot run without it.
+    /// Starts every checker and writes the first table, with the operator's `restored`
+    /// overrides in it from the start, replacing whatever a predecessor left in the kernel.
+    /// Fails when the data plane cannot be written (no `nft`, no nf_tables): a
+    /// configuration with virtual servers cannot run without it.
     pub(crate) async fn start(
         config: &Config,
         notifier: Notifier,
         default_user: Option<Credentials>,
         vrrp: watch::Receiver<Status>,
+        restored: &Overrides,
     ) -> anyhow::Result<VirtualServers> {
         let (events_tx, events) = mpsc::unbounded_channel();
         let mut runtime = VirtualServers {
@@ -178,7 +181,7 @@ impl VirtualServers {
             config: Config::default(),
             vrrp,
         };
-        let prepared = runtime.prepare_services(config, runtime.default_user)?;
+        let prepared = runtime.prepare_services(config, runtime.default_user, restored)?;
         runtime.replace(prepared);
         if runtime.services.is_empty() {
             runtime.cleanup = Some(tokio::spawn(applier::remove_leftover()));
@@ -347,8 +350,9 @@ impl VirtualServers {
         &mut self,
         config: &Config,
         default_user: Option<Credentials>,
+        restored: &Overrides,
     ) -> anyhow::Result<Prepared> {
-        let mut prepared = self.prepare_services(config, default_user)?;
+        let mut prepared = self.prepare_services(config, default_user, restored)?;
         let table = self.table_of(&prepared);
         baton_l4::DataPlane::new("baton")
             .render(&table)
@@ -453,11 +457,14 @@ impl VirtualServers {
         }
     }
 
-    /// What `config` needs besides the running services, without changing them.
+    /// What `config` needs besides the running services, without changing them. A real
+    /// server keeps the operator's state it had; one that did not run takes what
+    /// `restored` saved for it.
     fn prepare_services(
         &mut self,
         config: &Config,
         default_user: Option<Credentials>,
+        restored: &Overrides,
     ) -> anyhow::Result<Prepared> {
         let config = config.without_locations();
         // A new default user restarts every checker, so MISC_CHECK programs run as it.
@@ -509,6 +516,12 @@ impl VirtualServers {
                 if let Some(previous) = previous {
                     state.admin = previous.state.admin;
                     state.operator_weight = previous.state.operator_weight;
+                } else if let Some(saved) = restored
+                    .real_servers
+                    .get(&ServerKey::new(&vs.name, rs.address))
+                {
+                    state.admin = saved.admin.unwrap_or(AdminState::Ready);
+                    state.operator_weight = saved.weight;
                 }
                 servers.push(Slot::New(Box::new(Server {
                     config: rs.clone(),
