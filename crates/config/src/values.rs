@@ -75,6 +75,19 @@ pub(crate) fn parse_ip(text: &str) -> Result<IpAddr, String> {
 /// `user [group]` for scripts. keepalived's `:group` (set supplementary groups) is refused
 /// rather than half done.
 pub(crate) fn script_user(user: &str, group: Option<&str>) -> Result<ScriptUser, String> {
+    // `user:group`, as chown writes it: a user name cannot hold a ':' (passwd separates
+    // its fields with them), so the form can mean nothing else.
+    if let Some((name, colon_group)) = user.split_once(':') {
+        if let Some(group) = group {
+            return Err(format!(
+                "'{user} {group}': give the group once, as USER GROUP or USER:GROUP"
+            ));
+        }
+        if name.is_empty() || colon_group.is_empty() || colon_group.contains(':') {
+            return Err(format!("'{user}' is not USER:GROUP"));
+        }
+        return script_user(name, Some(colon_group));
+    }
     if user.is_empty() {
         return Err("the script user is empty".into());
     }
@@ -312,6 +325,21 @@ pub(crate) fn parse_virtual_address(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn script_users_as_two_words_or_user_colon_group() {
+        let user = |u: &str, g: Option<&str>| {
+            script_user(u, g).map(|s| (s.user, s.group.unwrap_or_default()))
+        };
+        assert_eq!(user("lb", Some("adm")), Ok(("lb".into(), "adm".into())));
+        assert_eq!(user("lb:adm", None), Ok(("lb".into(), "adm".into())));
+        assert_eq!(user("lb", None), Ok(("lb".into(), String::new())));
+        assert!(user("lb:adm", Some("x")).is_err());
+        assert!(user("lb:", None).is_err());
+        assert!(user(":adm", None).is_err());
+        assert!(user("lb::adm", None).is_err());
+        assert!(user("lb", Some(":adm")).is_err(), "supplementary groups");
+    }
 
     fn at() -> Location {
         Location::new("t", 1)

@@ -147,3 +147,33 @@ fn include_check_turns_left_out_files_into_errors() {
         ]
     );
 }
+
+#[test]
+fn script_users_may_be_written_user_colon_group() {
+    let text = "global_defs {\n script_user lb:adm\n}\n\
+                vrrp_script chk {\n script \"/bin/true\"\n user nobody:nogroup\n}\n\
+                vrrp_instance A {\n interface eth0\n virtual_router_id 1\n\
+                virtual_ipaddress {\n 10.0.0.1\n }\n notify_master \"/bin/true\" root:root\n}\n";
+    let loaded = baton_config::parse_keepalived(text, "k.conf").expect("valid");
+    let global = loaded.config.global.script_user.expect("script_user");
+    assert_eq!(
+        (global.user.as_str(), global.group.as_deref()),
+        ("lb", Some("adm"))
+    );
+    let script = loaded.config.scripts[0].user.clone().expect("user");
+    assert_eq!(
+        (script.user.as_str(), script.group.as_deref()),
+        ("nobody", Some("nogroup"))
+    );
+    let notify = &loaded.config.instances[0].notify.master;
+    let user = notify.as_ref().and_then(|n| n.user.clone()).expect("user");
+    assert_eq!(
+        (user.user.as_str(), user.group.as_deref()),
+        ("root", Some("root"))
+    );
+    let errors = keepalived_errors("global_defs {\n script_user lb:adm adm\n}\n");
+    assert_eq!(
+        errors,
+        ["k.conf:2: global_defs: 'lb:adm adm': give the group once, as USER GROUP or USER:GROUP"]
+    );
+}

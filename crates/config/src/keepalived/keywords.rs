@@ -94,6 +94,8 @@ const SKIP_CHECK_ADV_ADDR: &str = "adverts are always checked in full: one whose
      list differs from ours is dropped and counted (address_list), as keepalived does by default";
 const STRICT: &str = "strict RFC mode is not implemented";
 const VMAC: &str = "virtual MAC / ipvlan interfaces are not implemented";
+const USER: &str = "USER [GROUP], or USER:GROUP (baton's spelling too: keepalived 2.2.7 would look \
+                    for a user named 'USER:GROUP' and refuse the file)";
 const SNMP: &str = "baton exports Prometheus metrics instead of SNMP";
 
 pub(crate) static TOP: Context = Context {
@@ -190,7 +192,7 @@ pub(crate) static GLOBAL: Context = Context {
     place: "in global_defs",
     keywords: &[
         yes("router_id", "shown in logs and status"),
-        yes("script_user", "user [group]; the ':group' form is not yet"),
+        yes("script_user", USER),
         yes("enable_script_security", ""),
         yes("vrrp_version", "2 or 3; IPv6 instances use 3"),
         yes(
@@ -492,7 +494,10 @@ pub(crate) static INSTANCE: Context = Context {
             "NAME [weight -254..254]; 'reverse' is not yet",
         ),
         yes("dont_track_primary", ""),
-        yes("notify_master", "\"command args\" [user [group]]"),
+        yes(
+            "notify_master",
+            "\"command args\" [USER [GROUP] | USER:GROUP]",
+        ),
         yes("notify_backup", "as notify_master"),
         yes("notify_fault", "as notify_master"),
         yes("notify_stop", "as notify_master"),
@@ -590,7 +595,7 @@ pub(crate) static SCRIPT: Context = Context {
         yes("weight", "-253..253, default 0; 'reverse' is not yet"),
         yes("rise", "default 1"),
         yes("fall", "default 1"),
-        yes("user", "user [group]; the ':group' form is not yet"),
+        yes("user", USER),
         yes("init_fail", ""),
     ],
 };
@@ -743,7 +748,7 @@ pub(crate) static VIRTUAL_SERVER: Context = Context {
             "hysteresis",
             "default 0; kept below quorum with a warning, as keepalived",
         ),
-        yes("quorum_up", "\"command args\" [user [group]]"),
+        yes("quorum_up", "\"command args\" [USER [GROUP] | USER:GROUP]"),
         yes("quorum_down", "as quorum_up"),
         yes(
             "weight",
@@ -780,7 +785,7 @@ pub(crate) static REAL_SERVER: Context = Context {
             "inhibit_on_failure",
             "[<BOOL>]: a failed server stays with weight 0",
         ),
-        yes("notify_up", "\"command args\" [user [group]]"),
+        yes("notify_up", "\"command args\" [USER [GROUP] | USER:GROUP]"),
         yes("notify_down", "as notify_up"),
         yes("alpha", "[<BOOL>]"),
         yes("retry", "default of its checkers"),
@@ -875,7 +880,7 @@ pub(crate) static MISC_CHECK: Context = Context {
             "whole seconds; default the virtual server's delay_loop"
         ),
         yes("misc_dynamic", "exit codes 2..255 set the weight"),
-        yes("user", "user [group]"),
+        yes("user", USER),
     ],
 };
 
@@ -1099,7 +1104,9 @@ const COMPAT_OUTRO: &str = "
 - Virtual address options `use_vmac`, `peer`, `home`, `-nodad`, `mngtmpaddr`,
   `noprefixroute`, `autojoin`, `preferred_lft` are not yet; `brd`, `dev`, `scope`, `label`
   and `no_track` are supported.
-- A script's `user GROUP` may not use keepalived's `:group` form (supplementary groups) yet.
+- Wherever a script user is given (`script_user`, a vrrp_script's or MISC_CHECK's `user`,
+  after a notify command), `USER GROUP` and `USER:GROUP` both work; a group written `:GROUP`
+  (supplementary groups, in keepalived after 2.2.7) is refused.
 - `reverse` after a tracking weight is not yet; `noreverse` is accepted. FILE_CHECK's
   `weight N reverse` is supported.
 - Where keepalived corrects an LVS setting and logs it, baton does the same with a warning
