@@ -137,6 +137,21 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// True when the probe could not run for want of this host's own resources (file
+    /// descriptors, socket buffers, memory): it says nothing of the server. Counted as a
+    /// failure, a connection flood that exhausts the daemon's descriptors would take every
+    /// server down at once, and with `track_frontend` or `track_virtual_server` give the
+    /// VIP away from a master whose servers are all fine.
+    pub fn is_local_shortage(&self) -> bool {
+        match self {
+            Failure::Socket(error) | Failure::Connect(error) | Failure::Spawn(error) => {
+                is_shortage(error)
+            }
+            Failure::Url { failure, .. } => failure.is_local_shortage(),
+            _ => false,
+        }
+    }
+
     /// Tags a failure with the url it happened on.
     pub(crate) fn on_url(self, path: &str) -> Failure {
         Failure::Url {
@@ -144,6 +159,15 @@ impl Failure {
             failure: Box::new(self),
         }
     }
+}
+
+/// EMFILE, ENFILE, ENOBUFS or ENOMEM.
+fn is_shortage(error: &io::Error) -> bool {
+    use nix::errno::Errno;
+    let shortages = [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM];
+    error
+        .raw_os_error()
+        .is_some_and(|code| shortages.iter().any(|errno| *errno as i32 == code))
 }
 
 #[cfg(test)]

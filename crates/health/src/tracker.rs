@@ -82,6 +82,11 @@ impl Tracker {
     /// weight at once, without counting).
     #[must_use]
     pub fn record(&mut self, outcome: &Outcome) -> Option<Verdict> {
+        // A probe this host could not make (out of descriptors, say) is no evidence either
+        // way: the streak and the verdict stay as they are.
+        if matches!(outcome, Outcome::Down(failure) if failure.is_local_shortage()) {
+            return None;
+        }
         let changed = match (&self.verdict, outcome) {
             // Not yet probed: one pass is enough, as for a server known up.
             (None, Outcome::Up(weight)) => Some(Verdict::Up { weight: *weight }),
@@ -160,6 +165,27 @@ mod tests {
         Some(Verdict::Down {
             reason: "exit code 1".to_owned(),
         })
+    }
+
+    #[test]
+    fn a_probe_out_of_local_descriptors_changes_nothing() {
+        let mut tracker = Tracker::new(&schedule(1, 2, false));
+        assert_eq!(tracker.record(&Outcome::UP), up_verdict());
+        let shortage = || {
+            let emfile = std::io::Error::from_raw_os_error(nix::errno::Errno::EMFILE as i32);
+            Outcome::Down(Failure::Url {
+                path: "/".to_owned(),
+                failure: Box::new(Failure::Socket(emfile)),
+            })
+        };
+        for _ in 0..5 {
+            assert_eq!(tracker.record(&shortage()), None);
+        }
+        assert_eq!(tracker.verdict(), up_verdict().as_ref());
+        // Nor does it break a streak of real failures, or add to one.
+        assert_eq!(tracker.record(&down()), None);
+        assert_eq!(tracker.record(&shortage()), None);
+        assert_eq!(tracker.record(&down()), down_verdict());
     }
 
     /// Records each outcome and returns (change, next delay) for each.
