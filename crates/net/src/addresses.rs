@@ -14,7 +14,6 @@ use rtnetlink::packet_route::address::{
 use rtnetlink::{AddressMessageBuilder, Handle};
 
 use crate::error::Error;
-use crate::link::interface_index;
 use crate::netlink::{self, AbortOnDrop};
 
 /// `IFNAMSIZ - 1`: the kernel's limit for IFA_LABEL (its netlink policy rejects longer ones).
@@ -89,7 +88,7 @@ impl Addresses {
         prefix_len: u8,
         options: &AddOptions<'_>,
     ) -> Result<(), Error> {
-        let index = interface_index(interface)?;
+        let index = self.index_of(interface).await?;
         check_prefix(interface, address, prefix_len)?;
         if let (Some(label), IpAddr::V4(_)) = (options.label, address) {
             check_label(interface, address, label)?;
@@ -125,6 +124,32 @@ impl Addresses {
         }
     }
 
+    /// The index of `interface`, asked over this handle's socket. `if_nametoindex` opens a
+    /// socket of its own, which fails when the process is out of file descriptors: a master
+    /// flooded with connections must still be able to give its VIP up.
+    async fn index_of(&self, interface: &str) -> Result<u32, Error> {
+        let mut links = std::pin::pin!(
+            self.handle
+                .link()
+                .get()
+                .match_name(interface.to_owned())
+                .execute()
+        );
+        let no_such = || Error::NoSuchInterface {
+            interface: interface.to_owned(),
+        };
+        match links.try_next().await {
+            Ok(Some(link)) => Ok(link.header.index),
+            Ok(None) => Err(no_such()),
+            Err(error) if netlink::errno(&error) == Some(libc::ENODEV) => Err(no_such()),
+            Err(error) => Err(Error::Interface {
+                interface: interface.to_owned(),
+                operation: "looking up its index",
+                source: netlink::to_io(error),
+            }),
+        }
+    }
+
     /// Removes `address/prefix_len` from `interface`. Succeeds when it is not there.
     ///
     /// The kernel matches the prefix length too: an address present with another prefix length
@@ -135,7 +160,7 @@ impl Addresses {
         address: IpAddr,
         prefix_len: u8,
     ) -> Result<(), Error> {
-        let index = interface_index(interface)?;
+        let index = self.index_of(interface).await?;
         check_prefix(interface, address, prefix_len)?;
         let message = match address {
             IpAddr::V4(v4) => AddressMessageBuilder::<Ipv4Addr>::new()
@@ -159,7 +184,7 @@ impl Addresses {
     /// length and, for IPv4, its label (the kernel reports the interface name when none was
     /// given, as `ip address show` does).
     pub async fn list(&self, interface: &str) -> Result<Vec<(IpAddr, u8, Option<String>)>, Error> {
-        let index = interface_index(interface)?;
+        let index = self.index_of(interface).await?;
         let mut dump = std::pin::pin!(
             self.handle
                 .address()

@@ -11,8 +11,17 @@ use crate::family::Family;
 
 /// The kernel's index of `interface`.
 pub fn interface_index(interface: &str) -> Result<u32, Error> {
-    if_nametoindex(interface).map_err(|_| Error::NoSuchInterface {
-        interface: interface.to_owned(),
+    // glibc asks through a socket of its own: out of file descriptors, that fails with
+    // EMFILE, which is no news about the interface.
+    if_nametoindex(interface).map_err(|errno| match errno {
+        nix::errno::Errno::ENODEV => Error::NoSuchInterface {
+            interface: interface.to_owned(),
+        },
+        errno => Error::Interface {
+            interface: interface.to_owned(),
+            operation: "looking up its index",
+            source: errno.into(),
+        },
     })
 }
 
