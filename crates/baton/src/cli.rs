@@ -67,7 +67,7 @@ pub(crate) enum ServerCommand {
     /// Back to normal (eased in by slow start when configured).
     Enable(ServerTarget),
     /// Balance the server with weight N (0..=256) until the configuration's weight for it
-    /// changes or the daemon restarts.
+    /// changes (kept across restarts, as drains are: see --state-dir on `baton run`).
     Weight(WeightArgs),
 }
 

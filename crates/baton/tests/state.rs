@@ -33,6 +33,14 @@ fn baton(control: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `baton ARGS --control SOCKET` run inside `host`; its stdout.
+fn baton_in(host: &baton_lab::Host, control: &Path, args: &[&str]) -> String {
+    let mut line: Vec<&str> = args.to_vec();
+    line.extend(["--control", control.to_str().expect("utf-8")]);
+    host.run(env!("CARGO_BIN_EXE_baton"), &line)
+        .unwrap_or_else(|error| panic!("baton {args:?} in {}: {error}", host.name()))
+}
+
 /// Where a daemon with the control socket `control` keeps its state (no --state-dir).
 fn state_file(control: &Path) -> PathBuf {
     control.with_extension("state").join("state.json")
@@ -197,13 +205,7 @@ impl Pair {
 
     /// `baton ARGS --control` against the daemon on `host`, run inside it.
     fn baton(&self, host: &str, args: &[&str]) -> String {
-        let control = self.control(host);
-        let mut line: Vec<&str> = args.to_vec();
-        line.extend(["--control", control.to_str().expect("utf-8")]);
-        self.lab
-            .host(host)
-            .run(env!("CARGO_BIN_EXE_baton"), &line)
-            .unwrap_or_else(|error| panic!("baton {args:?} on {host}: {error}"))
+        baton_in(self.lab.host(host), &self.control(host), args)
     }
 
     /// VI_1 as `baton status --json` on `host` shows it.
@@ -307,4 +309,86 @@ fn a_stepped_down_instance_never_takes_the_vip_after_a_restart() {
     if wait_for(Duration::from_secs(10), || holds(pair.lab.host("lb2"), VIP)).is_none() {
         pair.fail("lb2, resumed before its restart, never took the VIP back");
     }
+}
+
+/// A NAT virtual server on lb1 over two real servers without checkers (always alive).
+const L4_CONFIG: &str = r#"
+[[virtual_server]]
+name = "web"
+address = "10.0.3.100:80"
+protocol = "TCP"
+lb_algo = "wrr"
+lb_kind = "NAT"
+
+[[virtual_server.real_server]]
+address = "10.0.3.11:8080"
+
+[[virtual_server.real_server]]
+address = "10.0.3.12:8080"
+"#;
+
+/// `(admin, weight)` of a real server of the virtual server `web` on the daemon at
+/// `control` in `host`: the weight the operator or the configuration gives it
+/// (`configured_weight` in the status).
+fn real_server(host: &baton_lab::Host, control: &Path, address: &str) -> (String, u64) {
+    let status: serde_json::Value =
+        serde_json::from_str(&baton_in(host, control, &["status", "--json"])).expect("JSON");
+    let servers = status["virtual_servers"][0]["real_servers"].clone();
+    let entry = servers
+        .as_array()
+        .and_then(|servers| servers.iter().find(|s| s["address"] == address))
+        .unwrap_or_else(|| panic!("no real server {address} in {status}"));
+    (
+        entry["admin"].as_str().unwrap_or_default().to_owned(),
+        entry["configured_weight"].as_u64().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn a_real_servers_drain_and_weight_survive_a_restart() {
+    let test = "state: real servers across restarts";
+    if !common::on_path("nft") {
+        eprintln!("SKIPPED (needs nft, from nftables): {test}");
+        return;
+    }
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    let dir = Workdir::new("state-l4");
+    let lb1 = lab.host("lb1");
+    let control = dir.path("lb1.sock");
+    let mut daemon = common::start_baton_toml(lb1, &dir, L4_CONFIG);
+    let restored = |daemon: &Daemon| {
+        daemon
+            .log_text()
+            .matches("the operator's overrides are kept here")
+            .count()
+    };
+    if wait_for(Duration::from_secs(10), || restored(&daemon) == 1).is_none() {
+        fail("lb1 never started", &[&daemon]);
+    }
+    baton_in(lb1, &control, &["server", "drain", "web", "10.0.3.11:8080"]);
+    baton_in(
+        lb1,
+        &control,
+        &["server", "weight", "web", "10.0.3.12:8080", "3"],
+    );
+
+    for (starts, how) in [(2, "SIGTERM"), (3, "kill -9")] {
+        if how == "SIGTERM" {
+            daemon.child.terminate();
+        } else {
+            daemon.child.kill();
+        }
+        // The log file is appended to: the restarted daemon's start is the next line.
+        daemon = common::start_baton_toml(lb1, &dir, L4_CONFIG);
+        if wait_for(Duration::from_secs(10), || restored(&daemon) == starts).is_none() {
+            fail(&format!("after {how}, lb1 never started again"), &[&daemon]);
+        }
+        let drained = real_server(lb1, &control, "10.0.3.11:8080");
+        assert_eq!(drained.0, "drain", "after {how}\n{}", daemon.log_text());
+        let weighted = real_server(lb1, &control, "10.0.3.12:8080");
+        assert_eq!(weighted, ("ready".to_owned(), 3), "after {how}");
+    }
+    daemon.child.terminate();
 }
