@@ -177,3 +177,56 @@ fn script_users_may_be_written_user_colon_group() {
         ["k.conf:2: global_defs: 'lb:adm adm': give the group once, as USER GROUP or USER:GROUP"]
     );
 }
+
+/// Process tuning that keepalived does itself is left to systemd: the file is accepted,
+/// and each keyword says which unit setting does the job.
+#[test]
+fn process_tuning_is_accepted_with_the_systemd_setting_to_use() {
+    let text = "use_pid_dir\nchild_wait_time 5\nglobal_defs {\n vrrp_priority -10\n\
+                vrrp_cpu_affinity 1 2\n vrrp_rt_priority 50\n vrrp_no_swap\n\
+                checker_rlimit_rttime 10000\n vrrp_rx_bufs_policy MTU\n\
+                vrrp_netlink_monitor_rcv_bufs 1048576\n umask 0077\n}\n\
+                vrrp_instance A {\n interface eth0\n virtual_router_id 1\n kernel_rx_buf_size 65536\n\
+                virtual_ipaddress {\n 10.0.0.1\n }\n}\n";
+    let loaded = baton_config::parse_keepalived(text, "k.conf").expect("accepted");
+    let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+    for (line, expected) in [
+        (1, "use_pid_dir is ignored: baton writes no pid file"),
+        (
+            2,
+            "child_wait_time is ignored: baton is one process; TimeoutStopSec=",
+        ),
+        (
+            4,
+            "global_defs: vrrp_priority is ignored: set Nice= in baton's systemd unit",
+        ),
+        (5, "vrrp_cpu_affinity is ignored: set CPUAffinity="),
+        (
+            6,
+            "vrrp_rt_priority is ignored: set CPUSchedulingPolicy=rr and CPUSchedulingPriority=",
+        ),
+        (7, "vrrp_no_swap is ignored: set MemorySwapMax=0"),
+        (8, "checker_rlimit_rttime is ignored: set LimitRTTIME="),
+        (
+            9,
+            "vrrp_rx_bufs_policy is ignored: baton asks for a 4 MiB receive queue",
+        ),
+        (
+            10,
+            "vrrp_netlink_monitor_rcv_bufs is ignored: baton's netlink sockets",
+        ),
+        (11, "umask is ignored: set UMask="),
+        (
+            16,
+            "instance A: kernel_rx_buf_size is ignored: baton asks for a 4 MiB",
+        ),
+    ] {
+        let prefix = format!("k.conf:{line}: ");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with(&prefix) && w.contains(expected)),
+            "{prefix}{expected}\nin {warnings:#?}"
+        );
+    }
+}

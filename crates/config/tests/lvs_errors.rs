@@ -113,7 +113,6 @@ fn every_refusal_and_error_names_its_line() {
         errors,
         [
             "k.conf:2: global_defs: 'lvs_sync_daemon' is not supported and will not be: IPVS connection synchronisation has no nf_tables counterpart; conntrackd synchronises nf_conntrack, which holds baton's flows",
-            "k.conf:3: global_defs: 'checker_priority' is not supported and will not be: process tuning belongs in the systemd unit (Nice=, CPUAffinity=, CPUSchedulingPolicy=, LimitRTTIME=)",
             "k.conf:4: global_defs: 'lvs_timeouts' is not supported and will not be: baton's flows live in nf_conntrack, whose timeouts are the kernel's sysctls (net.netfilter.nf_conntrack_tcp_timeout_established, ..._udp_timeout); set them there",
             "k.conf:5: global_defs: 'lvs_notify_fifo' is not supported and will not be: notify FIFOs are not implemented; use notify_up / notify_down and quorum_up / quorum_down scripts",
             "k.conf:9: virtual_server 10.0.0.1 80: TUN is not supported and will not be: IP-in-IP (and GUE, GRE) forwarding needs a tunnel device per real server, and nf_tables cannot encapsulate packets; use NAT, or DR with the real servers on this host's network",
@@ -147,6 +146,7 @@ fn every_refusal_and_error_names_its_line() {
     assert_eq!(
         warnings,
         [
+            "k.conf:3: global_defs: checker_priority is ignored: set Nice= in baton's systemd unit",
             "k.conf:48: virtual server 10.0.0.5:80/tcp: quorum 10 exceeds the total weight of the real servers, 1, so the service could never be up; lowered to 1, as keepalived",
             "k.conf:48: virtual server 10.0.0.5:80/tcp: hysteresis 20 is not below quorum 1; lowered to 0, as keepalived",
             "k.conf:73: virtual server 10.0.0.12:0/udp: port 0 (every port) is only valid for persistent services; persistence of 360 seconds set, as keepalived",

@@ -74,6 +74,47 @@ impl Context {
     }
 }
 
+/// A keyword baton reads and ignores, with the warning's advice: what does the job instead.
+macro_rules! ignored {
+    ($advice:literal) => {
+        concat!("accepted with a warning: ", $advice)
+    };
+}
+
+/// The prefix of every [`ignored!`] note.
+const IGNORED: &str = "accepted with a warning: ";
+
+const NICE: &str = ignored!("set Nice= in baton's systemd unit");
+const NO_SWAP: &str =
+    ignored!("set MemorySwapMax=0 in baton's systemd unit to keep it out of swap");
+const CPU_AFFINITY: &str = ignored!("set CPUAffinity= in baton's systemd unit");
+const RT_PRIORITY: &str =
+    ignored!("set CPUSchedulingPolicy=rr and CPUSchedulingPriority= in baton's systemd unit");
+const RLIMIT_RTTIME: &str = ignored!("set LimitRTTIME= in baton's systemd unit");
+const AUTO_PRIORITY: &str = ignored!(
+    "baton does not raise its own scheduling priority; set CPUSchedulingPolicy=rr and \
+     CPUSchedulingPriority= in baton's systemd unit"
+);
+const PROCESS_NAME: &str = ignored!(
+    "baton is one process, named baton; SyslogIdentifier= in the systemd unit names its log lines"
+);
+const NETLINK_BUFS: &str = ignored!(
+    "baton's netlink sockets keep the kernel's default receive buffer; raise \
+     net.core.rmem_default (sysctl) if the kernel reports lost netlink messages"
+);
+const RX_BUFS: &str = ignored!(
+    "baton asks for a 4 MiB receive queue on its VRRP sockets (SO_RCVBUFFORCE, else up to the \
+     sysctl net.core.rmem_max)"
+);
+
+/// The advice of a keyword that `context` accepts with a warning and nothing else.
+pub(crate) fn ignored_advice(context: &Context, keyword: &str) -> Option<&'static str> {
+    context
+        .find(keyword)
+        .filter(|k| k.support == Support::Yes)
+        .and_then(|k| k.note.strip_prefix(IGNORED))
+}
+
 const NO_IPVS: &str = "baton balances on nf_tables, not IPVS: there is no IPVS connection table \
                        or netlink socket to tune";
 const LVS_SYNC: &str = "IPVS connection synchronisation has no nf_tables counterpart; \
@@ -85,8 +126,6 @@ const NO_REGEX: &str = "baton's checkers do not match bodies against regular exp
                         curl | grep";
 const TIMING_NOTE: &str = "defaults to the real server's, then the virtual server's";
 const BFD: &str = "BFD is not implemented";
-const PROCESS: &str = "process tuning belongs in the systemd unit (Nice=, CPUAffinity=, \
-                       CPUSchedulingPolicy=, LimitRTTIME=)";
 const NO_MAIL_SENT: &str = "accepted with a warning: it only says where mail would go, and \
                             baton sends none (smtp_alert is refused)";
 const FIFO: &str = "notify FIFOs are not implemented; use notify scripts";
@@ -157,21 +196,29 @@ pub(crate) static TOP: Context = Context {
             "interface_up_down_delays",
             "link state debouncing is not implemented",
         ),
-        not_yet(
+        never(
             "net_namespace",
-            "run baton inside the namespace instead (ip netns exec)",
+            "baton does not enter a namespace itself: run it inside one (ip netns exec NAME baton run ..., or NetworkNamespacePath= in its systemd unit)",
         ),
         never(
             "net_namespace_ipvs",
             "run baton inside the namespace instead (ip netns exec)",
         ),
-        not_yet("namespace_with_ipsets", "ipsets are not used"),
-        not_yet(
+        yes("namespace_with_ipsets", ignored!("baton uses no ipsets")),
+        yes(
             "instance",
-            "one baton per host; use --control to run several",
+            ignored!(
+                "baton writes no pid files; to run several, give each its own --control and --state-dir"
+            ),
         ),
-        not_yet("use_pid_dir", "baton writes no pid file; systemd tracks it"),
-        not_yet("child_wait_time", "baton is a single process"),
+        yes(
+            "use_pid_dir",
+            ignored!("baton writes no pid file; systemd tracks its process"),
+        ),
+        yes(
+            "child_wait_time",
+            ignored!("baton is one process; TimeoutStopSec= in its systemd unit bounds its stop"),
+        ),
         yes(
             "$NAME=",
             "parameters as keepalived: $NAME / ${NAME} replaced where used, multi-line with \\, the pre-defined ${_PWD} ${_INSTANCE} ${_RANDOM [MIN [MAX]]} ${_HASH} ${_BANG}; errors name the line the text was written on",
@@ -275,14 +322,14 @@ pub(crate) static GLOBAL: Context = Context {
         not_yet("log_unknown_vrids", "unknown VRIDs are counted in metrics"),
         not_yet("vmac_prefix", VMAC),
         not_yet("vmac_addr_prefix", VMAC),
-        not_yet("vrrp_netlink_cmd_rcv_bufs", "not implemented"),
-        not_yet("vrrp_netlink_cmd_rcv_bufs_force", "not implemented"),
-        not_yet("vrrp_netlink_monitor_rcv_bufs", "not implemented"),
-        not_yet("vrrp_netlink_monitor_rcv_bufs_force", "not implemented"),
-        not_yet("vrrp_rx_bufs_policy", "not implemented"),
-        not_yet("vrrp_rx_bufs_multiplier", "not implemented"),
-        not_yet("process_monitor_rcv_bufs", "not implemented"),
-        not_yet("process_monitor_rcv_bufs_force", "not implemented"),
+        yes("vrrp_netlink_cmd_rcv_bufs", NETLINK_BUFS),
+        yes("vrrp_netlink_cmd_rcv_bufs_force", NETLINK_BUFS),
+        yes("vrrp_netlink_monitor_rcv_bufs", NETLINK_BUFS),
+        yes("vrrp_netlink_monitor_rcv_bufs_force", NETLINK_BUFS),
+        yes("vrrp_rx_bufs_policy", RX_BUFS),
+        yes("vrrp_rx_bufs_multiplier", RX_BUFS),
+        yes("process_monitor_rcv_bufs", NETLINK_BUFS),
+        yes("process_monitor_rcv_bufs_force", NETLINK_BUFS),
         not_yet("notify_fifo", FIFO),
         not_yet("notify_fifo_script", FIFO),
         not_yet("vrrp_notify_fifo", FIFO),
@@ -315,25 +362,30 @@ pub(crate) static GLOBAL: Context = Context {
             "random_seed",
             "0..4294967295: ${_RANDOM} repeats from run to run (baton's numbers, not keepalived's)",
         ),
-        not_yet("umask", "use UMask= in the systemd unit"),
+        yes("umask", ignored!("set UMask= in baton's systemd unit")),
         not_yet("tmp_config_directory", "not implemented"),
         not_yet("config_save_dir", "not implemented"),
         not_yet("iproute_usr_dir", "routing tables by name are not used"),
         not_yet("iproute_etc_dir", "routing tables by name are not used"),
-        not_yet(
+        never(
             "net_namespace",
-            "run baton inside the namespace instead (ip netns exec)",
+            "baton does not enter a namespace itself: run it inside one (ip netns exec NAME baton run ..., or NetworkNamespacePath= in its systemd unit)",
         ),
         never(
             "net_namespace_ipvs",
             "run baton inside the namespace instead (ip netns exec)",
         ),
-        not_yet("namespace_with_ipsets", "ipsets are not used"),
-        not_yet(
+        yes("namespace_with_ipsets", ignored!("baton uses no ipsets")),
+        yes(
             "instance",
-            "one baton per host; use --control to run several",
+            ignored!(
+                "baton writes no pid files; to run several, give each its own --control and --state-dir"
+            ),
         ),
-        not_yet("use_pid_dir", "baton writes no pid file; systemd tracks it"),
+        yes(
+            "use_pid_dir",
+            ignored!("baton writes no pid file; systemd tracks its process"),
+        ),
         not_yet("linkbeat_use_polling", "link state comes from netlink only"),
         never("lvs_sync_daemon", LVS_SYNC),
         never(
@@ -365,30 +417,30 @@ pub(crate) static GLOBAL: Context = Context {
             "run notify_up / notify_down for each real server's first state too",
         ),
         yes("no_checker_emails", NO_MAIL_SENT),
-        never("checker_priority", PROCESS),
-        never("checker_no_swap", PROCESS),
-        never("checker_cpu_affinity", PROCESS),
-        never("checker_rt_priority", PROCESS),
-        never("checker_rlimit_rttime", PROCESS),
-        never("checker_process_name", "baton is a single process"),
-        not_yet("bfd_priority", BFD),
-        not_yet("bfd_no_swap", BFD),
-        not_yet("bfd_cpu_affinity", BFD),
-        not_yet("bfd_rt_priority", BFD),
-        not_yet("bfd_rlimit_rttime", BFD),
-        not_yet("bfd_process_name", BFD),
+        yes("checker_priority", NICE),
+        yes("checker_no_swap", NO_SWAP),
+        yes("checker_cpu_affinity", CPU_AFFINITY),
+        yes("checker_rt_priority", RT_PRIORITY),
+        yes("checker_rlimit_rttime", RLIMIT_RTTIME),
+        yes("checker_process_name", PROCESS_NAME),
+        yes("bfd_priority", NICE),
+        yes("bfd_no_swap", NO_SWAP),
+        yes("bfd_cpu_affinity", CPU_AFFINITY),
+        yes("bfd_rt_priority", RT_PRIORITY),
+        yes("bfd_rlimit_rttime", RLIMIT_RTTIME),
+        yes("bfd_process_name", PROCESS_NAME),
         never("snmp_vs_stats_update_interval", SNMP),
         never("snmp_rs_stats_update_interval", SNMP),
-        never("max_auto_priority", PROCESS),
-        never("min_auto_priority_delay", PROCESS),
-        never("vrrp_priority", PROCESS),
-        never("vrrp_no_swap", PROCESS),
-        never("vrrp_cpu_affinity", PROCESS),
-        never("vrrp_rt_priority", PROCESS),
-        never("vrrp_rlimit_rttime", PROCESS),
-        never("process_names", "baton is a single process"),
-        never("process_name", "baton is a single process"),
-        never("vrrp_process_name", "baton is a single process"),
+        yes("max_auto_priority", AUTO_PRIORITY),
+        yes("min_auto_priority_delay", AUTO_PRIORITY),
+        yes("vrrp_priority", NICE),
+        yes("vrrp_no_swap", NO_SWAP),
+        yes("vrrp_cpu_affinity", CPU_AFFINITY),
+        yes("vrrp_rt_priority", RT_PRIORITY),
+        yes("vrrp_rlimit_rttime", RLIMIT_RTTIME),
+        yes("process_names", PROCESS_NAME),
+        yes("process_name", PROCESS_NAME),
+        yes("vrrp_process_name", PROCESS_NAME),
         never("snmp_socket", SNMP),
         never("enable_snmp_vrrp", SNMP),
         never("enable_snmp_keepalived", SNMP),
@@ -563,7 +615,7 @@ pub(crate) static INSTANCE: Context = Context {
         not_yet("notify_deleted", "not implemented"),
         not_yet("notify_master_rx_lower_pri", "not implemented"),
         not_yet("notify_priority_changes", FIFO),
-        not_yet("kernel_rx_buf_size", "not implemented"),
+        yes("kernel_rx_buf_size", RX_BUFS),
         not_yet("linkbeat_use_polling", "link state comes from netlink only"),
         never("lvs_sync_daemon_interface", LVS_SYNC),
         not_yet("auth_hmac", "not implemented"),

@@ -82,6 +82,23 @@ impl Mapper<'_> {
         }
     }
 
+    /// A keyword accepted only to be ignored (process tuning that belongs to systemd, say)
+    /// gets a warning with the advice from its note; any other is refused.
+    fn ignore_or_refuse(&mut self, table: &Context, s: &Stmt, context: &str) {
+        match keywords::ignored_advice(table, &s.keyword) {
+            Some(advice) => {
+                let place = if context.is_empty() {
+                    String::new()
+                } else {
+                    format!("{context}: ")
+                };
+                self.d
+                    .warn(&s.at, format!("{place}{} is ignored: {advice}", s.keyword));
+            }
+            None => self.refuse(table, s, context),
+        }
+    }
+
     /// Warns when a single-valued keyword comes again.
     fn once(&mut self, seen: &mut Once, s: &Stmt, context: &str) {
         let known = [
@@ -430,7 +447,7 @@ impl Mapper<'_> {
             "virtual_server" => self.virtual_server(&s),
             "virtual_server_group" => self.virtual_server_group(&s),
             "SSL" => self.ssl(&s),
-            _ => self.refuse(&keywords::TOP, &s, ""),
+            _ => self.ignore_or_refuse(&keywords::TOP, &s, ""),
         }
     }
 
@@ -543,7 +560,7 @@ impl Mapper<'_> {
                         .strip_prefix("vrrp_")
                         .is_some_and(|name| self.garp(&mut garp, s, name, c));
                     if !read && !self.lvs_global(s, c) {
-                        self.refuse(&keywords::GLOBAL, s, c);
+                        self.ignore_or_refuse(&keywords::GLOBAL, s, c);
                     }
                     self.draft.global.garp = garp;
                 }
@@ -716,7 +733,7 @@ impl Mapper<'_> {
                     &s.at,
                     format!("{c}: debug is ignored (keepalived does not implement it either)"),
                 ),
-                _ => self.refuse(&keywords::INSTANCE, s, c),
+                _ => self.ignore_or_refuse(&keywords::INSTANCE, s, c),
             }
         }
         self.draft.instances.push(i);
