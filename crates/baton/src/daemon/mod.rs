@@ -80,7 +80,7 @@ pub(crate) async fn run(
     // The operator's overrides go in with everything they apply to, before it serves or
     // takes part in an election.
     let state = Arc::new(state_file::Store::open(state_dir));
-    let restored = state.for_config(&config);
+    let restored = state.adopt(&config);
     let mut frontends = Frontends::start(&config, &restored).await?;
     let (l4_notifier, l4_notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
     let mut virtual_servers = VirtualServers::start(
@@ -115,7 +115,7 @@ pub(crate) async fn run(
     let services = tracked_services(&frontends, &virtual_servers);
     let prepared = Running::prepare(config).await?;
     let mut running = Running::start(prepared, status, services, &restored.stepped_down).await?;
-    state.started(&running.config);
+    state.announce(&restored);
     systemd::ready();
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     let mut l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
@@ -141,7 +141,7 @@ pub(crate) async fn run(
                     let _ = reply.send(virtual_servers.change_server(&service, address, change));
                 }
             },
-            () = running.step() => {}
+            input = running.next_input() => running.handle(input).await,
             () = virtual_servers.step() => {}
             _ = l4_status.tick() => virtual_servers.refresh_status(),
         }
@@ -157,7 +157,7 @@ pub(crate) async fn run(
     let gate = loop {
         tokio::select! {
             gate = &mut drain => break gate,
-            () = running.step() => {}
+            input = running.next_input() => running.handle(input).await,
         }
     };
     tracing::info!("stopping: priority 0 advertisements, removing virtual addresses");
@@ -291,7 +291,7 @@ async fn apply(
         loop {
             tokio::select! {
                 prepared = &mut prepare => break prepared?,
-                () = running.step() => {}
+                input = running.next_input() => running.handle(input).await,
             }
         }
     };
@@ -302,8 +302,16 @@ async fn apply(
     frontends.renew_certificates();
     let services = tracked_services(frontends, virtual_servers);
     running.switch(vrrp, services).await;
-    state.reloaded(&running.config);
+    state.adopt(&running.config);
     Ok(())
+}
+
+/// What the protocol loop waits for; see [`Running::next_input`].
+enum Input {
+    /// The engine's next deadline passed.
+    Timer,
+    Packet(Inbound),
+    Track(TrackEvent),
 }
 
 /// A configuration's VRRP side, built and checked but not running: what a reload needs
@@ -521,8 +529,10 @@ impl Running {
         answer
     }
 
-    /// Waits for the next input and handles it.
-    async fn step(&mut self) {
+    /// Waits for the next input. Cancel-safe (a timer and channel receives only): the
+    /// loops that select over it with other work drop it whenever that work comes first.
+    /// What the input leads to is [`Running::handle`]'s, which must not be dropped halfway.
+    async fn next_input(&mut self) -> Input {
         let deadline = self
             .router
             .poll_timeout()
@@ -534,9 +544,20 @@ impl Running {
             }
         };
         tokio::select! {
-            () = sleep => self.router.handle_timeout(Instant::now()),
-            Some(packet) = self.inbound.recv() => self.received(packet),
-            Some(event) = self.tracks.recv() => {
+            () = sleep => Input::Timer,
+            Some(packet) = self.inbound.recv() => Input::Packet(packet),
+            Some(event) = self.tracks.recv() => Input::Track(event),
+        }
+    }
+
+    /// Hands `input` to the engine and carries out what it asks for. Run it to completion
+    /// (in a `select!` arm's body, not as a branch): an action taken from the engine and
+    /// dropped on the way (a VIP removal awaiting netlink) would be lost, and the VIP stay.
+    async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Timer => self.router.handle_timeout(Instant::now()),
+            Input::Packet(packet) => self.received(packet),
+            Input::Track(event) => {
                 self.track(event);
                 self.apply_pending_tracks();
             }
