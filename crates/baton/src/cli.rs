@@ -47,6 +47,12 @@ pub(crate) enum Command {
     Instance(InstanceCommand),
     /// Make the running daemon re-read its configuration, as SIGHUP does, and say how it went.
     Reload(ControlArgs),
+    /// Run the configuration's scripts as their users for a daemon that is not root (run as
+    /// root by baton-scripts.socket; see docs/security.md).
+    ScriptHelper(ScriptHelperArgs),
+    /// A MISC_CHECK's program, run by the script helper (baton runs this in its place).
+    #[command(hide = true)]
+    ScriptHelperRun(ScriptHelperRunArgs),
 }
 
 /// Where the running daemon listens.
@@ -192,8 +198,43 @@ pub(crate) struct RunArgs {
     /// with another control socket, a directory beside it: /x/lb1.sock -> /x/lb1.state].
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<PathBuf>,
+    /// The script helper's socket, for scripts that run as another user while baton is
+    /// not root.
+    #[arg(long, value_name = "PATH", default_value = crate::scripts::DEFAULT_HELPER_SOCKET)]
+    pub(crate) script_helper: PathBuf,
     #[command(flatten)]
     pub(crate) daemon: DaemonArgs,
+}
+
+/// `baton script-helper`: the configuration it takes scripts from (the daemon's), where it
+/// listens when systemd does not hand it a socket, and who may ask.
+#[derive(Debug, Args)]
+pub(crate) struct ScriptHelperArgs {
+    #[command(flatten)]
+    pub(crate) source: ConfigSource,
+    /// The socket to listen on when not socket-activated (made root:GROUP 0660, GROUP
+    /// being --allow-user's).
+    #[arg(long, value_name = "PATH", default_value = crate::scripts::DEFAULT_HELPER_SOCKET)]
+    pub(crate) socket: PathBuf,
+    /// The user baton runs as: the only one besides root whose requests are answered.
+    #[arg(long, value_name = "USER", default_value = "baton")]
+    pub(crate) allow_user: String,
+}
+
+/// `baton script-helper-run`: one script through the helper; exits with its exit code.
+#[derive(Debug, Args)]
+pub(crate) struct ScriptHelperRunArgs {
+    #[arg(long, value_name = "PATH")]
+    pub(crate) socket: PathBuf,
+    #[arg(long)]
+    pub(crate) uid: u32,
+    #[arg(long)]
+    pub(crate) gid: u32,
+    #[arg(long, value_name = "MS")]
+    pub(crate) timeout_ms: u64,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    pub(crate) argv: Vec<String>,
 }
 
 impl RunArgs {

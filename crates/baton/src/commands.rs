@@ -53,6 +53,7 @@ pub(crate) fn check(source: &ConfigSource) -> ExitCode {
 /// `baton run`.
 pub(crate) fn run(args: RunArgs) -> ExitCode {
     crate::logging::init();
+    crate::scripts::set_helper_socket(&args.script_helper);
     let loaded = match load(&args.source) {
         Ok(loaded) => loaded,
         Err(errors) => {
@@ -337,7 +338,7 @@ fn serve(
     }
 }
 
-fn load(source: &ConfigSource) -> Result<Loaded, baton_config::Errors> {
+pub(crate) fn load(source: &ConfigSource) -> Result<Loaded, baton_config::Errors> {
     match (&source.config, &source.keepalived_conf) {
         (Some(path), _) => baton_config::load_toml(path),
         (None, Some(path)) => {

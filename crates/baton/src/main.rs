@@ -7,6 +7,7 @@ mod daemon;
 mod demo;
 mod logging;
 mod runtime_commands;
+mod script_helper;
 mod scripts;
 mod status;
 
@@ -34,5 +35,7 @@ fn main() -> ExitCode {
         Command::Server(command) => runtime_commands::server(&command),
         Command::Instance(command) => runtime_commands::instance(&command),
         Command::Reload(args) => runtime_commands::reload(&args),
+        Command::ScriptHelper(args) => script_helper::serve(&args),
+        Command::ScriptHelperRun(args) => script_helper::run_one(args),
     }
 }

@@ -18,6 +18,7 @@
 //! Everything acts in the network namespace of the calling *thread* at the time a socket or
 //! handle is made, which is what lets tests (and `baton demo`) run it inside namespaces.
 
+mod activation;
 mod addresses;
 mod arp;
 mod cmsg;
@@ -31,6 +32,7 @@ mod netlink;
 mod sys;
 mod vrrp_socket;
 
+pub use activation::activated_unix_listener;
 pub use addresses::{AddOptions, Addresses};
 pub use arp::send_gratuitous_arp;
 pub use error::Error;

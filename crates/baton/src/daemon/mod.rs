@@ -43,7 +43,7 @@ use vips::Vips;
 use virtual_servers::VirtualServers;
 
 /// How long stop waits for queued notify scripts (notify_stop included).
-const NOTIFY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+const NOTIFY_DRAIN: std::time::Duration = crate::scripts::NOTIFY_TIMEOUT;
 
 /// Re-reads the configuration on SIGHUP.
 pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
@@ -704,8 +704,12 @@ fn tracked_services(
 
 /// Who runs scripts that name no user, by keepalived's rule, with the configuration's
 /// script security adopted for every script's next run (see `scripts::configure`).
+/// When baton is not root, the scripts that run as another user must be ones the script
+/// helper will run: checked here, so that the start or the reload fails with the reason.
 fn default_script_user(config: &Config) -> anyhow::Result<Option<Credentials>> {
-    crate::scripts::configure(&config.global).context("global script_user")
+    let user = crate::scripts::configure(&config.global).context("global script_user")?;
+    crate::scripts::check_helper(config, user)?;
+    Ok(user)
 }
 
 /// The plan for `config`, with primary addresses read from the interfaces.

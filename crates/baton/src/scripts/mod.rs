@@ -3,16 +3,26 @@
 //! and whether they may run follow keepalived's script security (`policy`, `security`).
 
 mod credentials;
+mod inventory;
 mod notify;
 mod policy;
 mod rise_fall;
 mod run;
 mod security;
 mod track;
+mod via_helper;
 
 pub(crate) use credentials::Credentials;
+#[cfg(test)]
+pub(crate) use inventory::Arguments;
+pub(crate) use inventory::{Entry, NOTIFY_TIMEOUT, inventory};
 pub(crate) use notify::{Notification, Notifier};
 pub(crate) use policy::configure;
 pub(crate) use rise_fall::RiseFall;
 pub(crate) use run::{Outcome, Script};
 pub(crate) use track::{TrackScript, spawn_track_script};
+pub(crate) use via_helper::{
+    DEFAULT_SOCKET as DEFAULT_HELPER_SOCKET, Reply, Request, check_configuration as check_helper,
+    command_line as helper_command_line, needed as needs_helper, run_for_misc_check,
+    set_socket as set_helper_socket,
+};

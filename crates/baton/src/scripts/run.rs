@@ -16,6 +16,7 @@ use tokio::process::Command;
 use super::Credentials;
 use super::policy;
 use super::security::{Verdict, verdict};
+use super::via_helper;
 
 /// A command line as keepalived takes it: program and arguments, no shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub(crate) struct Script {
     pub(crate) credentials: Option<Credentials>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Outcome {
     Exited(i32),
     Signalled(i32),
@@ -59,6 +60,9 @@ impl Script {
         let Some((program, args)) = self.argv.split_first() else {
             return Outcome::SpawnFailed("empty command line".into());
         };
+        if via_helper::needed(self.credentials) {
+            return via_helper::run(self, extra, timeout).await;
+        }
         if let Err(refused) = self.permitted(program) {
             return Outcome::SpawnFailed(refused);
         }
@@ -72,7 +76,9 @@ impl Script {
             // Its own process group, so a timeout kills the script's children as well.
             .process_group(0)
             .kill_on_drop(true);
-        if let Some(credentials) = self.credentials {
+        // Not for baton's own user: a user switch needs no call, and the unit's system call
+        // filter refuses setuid() and setgroups() even to oneself.
+        if let Some(credentials) = self.credentials.filter(|c| *c != Credentials::daemon()) {
             command
                 .uid(credentials.uid.as_raw())
                 .gid(credentials.gid.as_raw());
@@ -110,6 +116,10 @@ impl Script {
     /// keepalived's checks for running `program` as this script's user; the refusal's
     /// reason, logged once per script and reason.
     pub(crate) fn permitted(&self, program: &str) -> Result<(), String> {
+        if via_helper::needed(self.credentials) {
+            // The helper checks what it runs, as the user it runs it as.
+            return via_helper::vet(self).map_err(|reason| once(program, reason, true));
+        }
         self.permitted_under(program, policy::security(), policy::default_refused())
     }
 

@@ -188,7 +188,7 @@ fn probe(
             argv,
             dynamic,
             user,
-            ..
+            timeout,
         } => {
             let credentials = match user {
                 Some(user) => Some(
@@ -205,8 +205,19 @@ fn probe(
                     .permitted(program)
                     .map_err(|refused| anyhow::anyhow!("MISC_CHECK {program}: {refused}"))?;
             }
+            // baton's own user needs no switch (its system call filter forbids one); another
+            // user, when baton is not root, only through the script helper.
+            let credentials = credentials.filter(|c| *c != Credentials::daemon());
+            let argv = match credentials {
+                Some(other) if crate::scripts::needs_helper(Some(other)) => {
+                    crate::scripts::helper_command_line(argv, other, *timeout)
+                        .context("MISC_CHECK through the script helper")?
+                }
+                _ => argv.clone(),
+            };
+            let credentials = credentials.filter(|c| !crate::scripts::needs_helper(Some(*c)));
             ProbeKind::Misc(MiscCheck {
-                argv: argv.clone(),
+                argv,
                 dynamic: *dynamic,
                 uid: credentials.map(|c| c.uid.as_raw()),
                 gid: credentials.map(|c| c.gid.as_raw()),

@@ -1,0 +1,241 @@
+//! baton as the shipped unit runs it, as an unprivileged user with only its network
+//! capabilities, and the script helper (`baton script-helper`, root) running the scripts
+//! whose configured user is root: the track and notify scripts write a file only root can
+//! write, which proves the helper ran them. Whatever the configuration does not have, and
+//! anyone but root and baton's user, the helper refuses; without a helper, a daemon that
+//! needs one refuses to start, saying why.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use baton_lab::Lab;
+use common::{Daemon, Workdir, wait_for};
+
+const BATON: &str = env!("CARGO_BIN_EXE_baton");
+
+/// `setpriv` arguments that make the rest run as `nobody` with the unit's capabilities.
+const AS_NOBODY: &[&str] = &[
+    "--reuid=nobody",
+    "--regid=nogroup",
+    "--clear-groups",
+    "--inh-caps=-all,+net_admin,+net_raw,+net_bind_service",
+    "--ambient-caps=-all,+net_admin,+net_raw,+net_bind_service",
+    "--bounding-set=-all,+net_admin,+net_raw,+net_bind_service",
+    "--",
+];
+
+/// A process outside the lab (the helper runs in no namespace: it speaks over a unix
+/// socket), killed at the end of the test whatever happens.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn config(root_only: &Path) -> String {
+    let dir = root_only.display();
+    format!(
+        r#"global_defs {{
+    enable_script_security
+    script_user root
+}}
+vrrp_script chk {{
+    script "/bin/sh -c 'id -u > {dir}/ran'"
+    interval 1
+    timeout 5
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {{
+        10.0.3.100/24
+    }}
+    track_script {{
+        chk
+    }}
+    notify "/bin/sh -c 'echo $1 $2 $3 > {dir}/notified' notify"
+}}
+"#
+    )
+}
+
+/// `baton script-helper-run` as `who` (setpriv arguments, or none for root): exit code and
+/// stderr.
+fn ask_helper(who: &[&str], socket: &Path, argv: &[&str]) -> (Option<i32>, String) {
+    let mut command = if who.is_empty() {
+        Command::new(BATON)
+    } else {
+        let mut setpriv = Command::new("setpriv");
+        setpriv.args(who).arg(BATON);
+        setpriv
+    };
+    command
+        .arg("script-helper-run")
+        .arg("--socket")
+        .arg(socket)
+        .args(["--uid", "0", "--gid", "0", "--timeout-ms", "5000", "--"])
+        .args(argv)
+        .stdin(Stdio::null());
+    let output = command.output().expect("baton script-helper-run");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
+    let test = "an_unprivileged_daemon_runs_root_scripts_through_the_helper_only";
+    if baton_lab::skip_without_root(test)
+        || common::skip_without_tool("setpriv", "util-linux", test)
+    {
+        return;
+    }
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
+        return;
+    }
+    let lab = Lab::builder()
+        .host("lb1", "10.0.3.5/24")
+        .build()
+        .expect("lab");
+    let lb1 = lab.host("lb1");
+    let dir = Workdir::new("script-helper");
+    // Where only root may write; and where the daemon (nobody) keeps its control socket.
+    let root_only = dir.path("root-only");
+    let open = dir.path("open");
+    for (path, mode) in [(&root_only, 0o755), (&open, 0o777)] {
+        std::fs::create_dir(path).expect("dir");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let conf = dir.write("keepalived.conf", &config(&root_only));
+    let socket = dir.path("scripts.sock");
+    let helper_log = dir.path("helper.log");
+    let log = std::fs::File::create(&helper_log).expect("log");
+    let helper = Command::new(BATON)
+        .args(["script-helper", "--keepalived-conf"])
+        .arg(&conf)
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--allow-user", "nobody"])
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("baton script-helper");
+    let _helper = Killed(helper);
+    let helper_text = || std::fs::read_to_string(&helper_log).unwrap_or_default();
+    if wait_for(Duration::from_secs(10), || socket.exists()).is_none() {
+        panic!("the helper never listened:\n{}", helper_text());
+    }
+    // The helper made it root:nogroup 0660; opened up here so that another user reaches
+    // the SO_PEERCRED check.
+    let mode = std::fs::metadata(&socket)
+        .expect("socket")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o660, "the helper's socket mode");
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+
+    // Refused: a program the configuration does not have, even asked by root; and any
+    // request from a user other than root and the allowed one.
+    let evil = root_only.join("evil");
+    let touch = format!("touch {}", evil.display());
+    let (code, stderr) = ask_helper(&[], &socket, &["/bin/sh", "-c", &touch]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not a script of the configuration"),
+        "{stderr}"
+    );
+    let configured = format!("id -u > {}/ran", root_only.display());
+    let as_daemon = ["--reuid=daemon", "--regid=daemon", "--clear-groups"];
+    let (code, stderr) = ask_helper(&as_daemon, &socket, &["/bin/sh", "-c", &configured]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("may not use the script helper"), "{stderr}");
+    assert!(!evil.exists() && !root_only.join("ran").exists());
+
+    // Without a helper, the daemon refuses to start and says why.
+    let run = |helper_socket: &Path, name: &str| {
+        let log_path = dir.path(&format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).expect("log");
+        let mut command = lb1.command("setpriv");
+        command
+            .args(AS_NOBODY)
+            .arg(BATON)
+            .args(["run", "--keepalived-conf"])
+            .arg(&conf)
+            .arg("--control")
+            .arg(open.join(format!("{name}.sock")))
+            .arg("--script-helper")
+            .arg(helper_socket)
+            .args(["--admin", "none"])
+            .env("BATON_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        Daemon {
+            child: lb1.spawn(command).expect("baton run"),
+            log: log_path,
+            name: name.to_owned(),
+        }
+    };
+    let mut orphan = run(&dir.path("no-helper.sock"), "no-helper");
+    let exited = orphan
+        .child
+        .wait_timeout(Duration::from_secs(20))
+        .expect("wait");
+    let text = orphan.log_text();
+    assert!(
+        exited.is_some_and(|status| !status.success()),
+        "started without its helper: {exited:?}\n{text}"
+    );
+    assert!(
+        text.contains("vrrp_script chk") && text.contains("script helper"),
+        "{text}"
+    );
+
+    let daemon = run(&socket, "baton");
+    let ran = root_only.join("ran");
+    let notified = root_only.join("notified");
+    let done = wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&notified).is_ok_and(|n| n.contains("MASTER"))
+            && std::fs::read_to_string(&ran).is_ok_and(|r| !r.is_empty())
+    });
+    if done.is_none() {
+        panic!(
+            "the track and notify scripts did not run as root\n----- baton -----\n{}\n\
+             ----- script helper -----\n{}",
+            daemon.log_text(),
+            helper_text()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&ran).expect("ran").trim(), "0");
+    assert_eq!(
+        std::fs::read_to_string(&notified).expect("notified").trim(),
+        "INSTANCE VI_1 MASTER"
+    );
+    // And the daemon itself is nobody, with the three capabilities only.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id()))
+        .expect("daemon status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(field("Uid:").starts_with("65534"), "{status}");
+    assert_eq!(field("CapEff:"), "0000000000003400", "{status}");
+}
