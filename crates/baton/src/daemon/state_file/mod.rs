@@ -63,30 +63,27 @@ impl Store {
         }
     }
 
-    /// The overrides that apply to `config`, for a start or a reload to build with.
-    /// Nothing changes until [`Store::started`] or [`Store::reloaded`].
+    /// The overrides that apply to `config`, for a reload to build with. Nothing changes
+    /// until the reload is done and [`Store::adopt`] is called.
     pub(crate) fn for_config(&self, config: &Config) -> Overrides {
         let mut overrides = self.lock().overrides.clone();
         overrides.retain_configured(config);
         overrides
     }
 
-    /// `config` runs now, built with [`Store::for_config`]: says what was restored, one
-    /// line each, and what was ignored.
-    pub(crate) fn started(&self, config: &Config) {
-        let restored = self.adopt(config);
+    /// Once everything built with `restored` (from [`Store::adopt`] at start-up) runs:
+    /// says where the file is and what was restored, one line each.
+    pub(crate) fn announce(&self, restored: &Overrides) {
         tracing::info!(state_file = %self.path.display(), "the operator's overrides are kept here");
         for line in restored.describe() {
             tracing::info!(state_file = %self.path.display(), "restored: {line}");
         }
     }
 
-    /// A reload applied `config`: overrides of what it no longer has are dropped.
-    pub(crate) fn reloaded(&self, config: &Config) {
-        self.adopt(config);
-    }
-
-    fn adopt(&self, config: &Config) -> Overrides {
+    /// `config` runs from now on (start-up, before anything is built; a reload, once it
+    /// applied): overrides of what it does not have are dropped, with a warning each, and
+    /// backend servers' configured weights are taken from it. The overrides that apply.
+    pub(crate) fn adopt(&self, config: &Config) -> Overrides {
         let mut current = self.lock();
         let dropped = current.overrides.retain_configured(config);
         if !dropped.is_empty() {
@@ -200,7 +197,7 @@ mod tests {
         let dir = dir("saved");
         let a: SocketAddr = "10.0.3.11:8080".parse().expect("address");
         let store = Store::open(&dir);
-        store.started(&config());
+        store.adopt(&config());
         store.save().await.expect("nothing to save");
         let path = dir.join(FILE_NAME);
         assert!(!path.exists(), "nothing written without a change");
@@ -221,7 +218,7 @@ mod tests {
         );
         // The instance is not in this configuration: ignored, dropped at the next save.
         assert!(overrides.stepped_down.is_empty());
-        next.started(&config());
+        next.adopt(&config());
         next.record_server("app", a, ServerChange::Admin(AdminState::Ready));
         next.save().await.expect("saved");
         let text = std::fs::read_to_string(&path).expect("file");
@@ -239,7 +236,7 @@ mod tests {
         let blocked = dir.join("not-a-dir");
         std::fs::write(&blocked, "").expect("file");
         let store = Store::open(&blocked);
-        store.started(&config());
+        store.adopt(&config());
         let a: SocketAddr = "10.0.3.11:8080".parse().expect("address");
         store.record_server("app", a, ServerChange::Admin(AdminState::Drain));
         let error = store.save().await.expect_err("cannot write");
