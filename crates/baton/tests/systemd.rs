@@ -171,3 +171,31 @@ fn unit_file_exposure_is_at_most_2_0() {
         "exposure {exposure} is above 2.0:\n{stdout}"
     );
 }
+
+/// The script helper's socket and service, checked by systemd as the daemon's unit is.
+#[test]
+fn script_helper_units_pass_systemd_analyze_verify() {
+    if !have_systemd_analyze("script_helper_units_pass_systemd_analyze_verify") {
+        return;
+    }
+    let socket = include_str!("../../../dist/baton-scripts.socket");
+    let service = include_str!("../../../dist/baton-scripts.service");
+    assert!(socket.contains("SocketGroup=baton") && socket.contains("SocketMode=0660"));
+    let dir = Workdir::new("helper-units");
+    let socket_path = dir.write("baton-scripts.socket", socket);
+    let service_path = dir.write(
+        "baton-scripts.service",
+        &service.replace("/usr/sbin/baton", env!("CARGO_BIN_EXE_baton")),
+    );
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&socket_path)
+        .arg(&service_path)
+        .output()
+        .expect("systemd-analyze");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stderr.contains("baton-scripts."),
+        "systemd-analyze verify: {stderr}"
+    );
+}
