@@ -1,7 +1,7 @@
 //! baton as the shipped unit runs it, as an unprivileged user with only its network
 //! capabilities, and the script helper (`baton script-helper`, root) running the scripts
-//! whose configured user is root: the track and notify scripts write a file only root can
-//! write, which proves the helper ran them. Whatever the configuration does not have, and
+//! whose configured user is root: the track, notify and MISC_CHECK scripts write files only
+//! root can write, which proves the helper ran them. Whatever the configuration does not have, and
 //! anyone but root and baton's user, the helper refuses; without a helper, a daemon that
 //! needs one refuses to start, saying why.
 
@@ -65,6 +65,17 @@ vrrp_instance VI_1 {{
     }}
     notify "/bin/sh -c 'echo $1 $2 $3 > {dir}/notified' notify"
 }}
+virtual_server 10.0.3.100 80 {{
+    delay_loop 1
+    lb_kind NAT
+    protocol TCP
+    real_server 10.0.3.11 80 {{
+        MISC_CHECK {{
+            misc_path "/bin/sh -c 'id -u > {dir}/misc'"
+            misc_timeout 5
+        }}
+    }}
+}}
 "#
     )
 }
@@ -98,6 +109,7 @@ fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
     let test = "an_unprivileged_daemon_runs_root_scripts_through_the_helper_only";
     if baton_lab::skip_without_root(test)
         || common::skip_without_tool("setpriv", "util-linux", test)
+        || common::skip_without_tool("nft", "nftables", test)
     {
         return;
     }
@@ -208,19 +220,23 @@ fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
     let daemon = run(&socket, "baton");
     let ran = root_only.join("ran");
     let notified = root_only.join("notified");
+    let misc = root_only.join("misc");
     let done = wait_for(Duration::from_secs(20), || {
         std::fs::read_to_string(&notified).is_ok_and(|n| n.contains("MASTER"))
-            && std::fs::read_to_string(&ran).is_ok_and(|r| !r.is_empty())
+            && [&ran, &misc]
+                .iter()
+                .all(|file| std::fs::read_to_string(file).is_ok_and(|r| !r.is_empty()))
     });
     if done.is_none() {
         panic!(
-            "the track and notify scripts did not run as root\n----- baton -----\n{}\n\
+            "the track, notify and MISC_CHECK scripts did not run as root\n----- baton -----\n{}\n\
              ----- script helper -----\n{}",
             daemon.log_text(),
             helper_text()
         );
     }
     assert_eq!(std::fs::read_to_string(&ran).expect("ran").trim(), "0");
+    assert_eq!(std::fs::read_to_string(&misc).expect("misc").trim(), "0");
     assert_eq!(
         std::fs::read_to_string(&notified).expect("notified").trim(),
         "INSTANCE VI_1 MASTER"
