@@ -20,13 +20,23 @@ pub(crate) fn server(command: &ServerCommand) -> ExitCode {
     let mut words = vec!["server", action, &target.backend, &target.address];
     words.extend(weight);
     send(&target.control.control, "server", &words, |reply| {
+        // A backend's server answers with the frontends that use it; a virtual server's
+        // real server with the virtual server's name.
+        let (owner, users) = match reply.get("virtual_server") {
+            Some(service) => (text(service), String::new()),
+            None => (
+                text(&reply["backend"]),
+                format!(
+                    " (frontends: {})",
+                    list(&reply["frontends"], |f| text(f).to_owned())
+                ),
+            ),
+        };
         format!(
-            "{} {}: {}, weight {} (frontends: {})",
-            text(&reply["backend"]),
+            "{owner} {}: {}, weight {}{users}",
             text(&reply["address"]),
             text(&reply["admin"]),
             reply["weight"],
-            list(&reply["frontends"], |f| text(f).to_owned()),
         )
     })
 }

@@ -235,7 +235,7 @@ fn checkers_take_a_failed_real_server_out_and_put_it_back() {
             ],
         )
         .expect("baton server drain");
-    assert!(out.contains("drain"), "{out}");
+    assert!(out.contains("web 10.0.3.11:8080: drain, weight"), "{out}");
     let drained = wait_for(Duration::from_secs(3), || {
         let (names, failed) = requests(client, 6);
         failed == 0 && names.iter().all(|n| n == "app2")

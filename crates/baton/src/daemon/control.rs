@@ -431,10 +431,35 @@ mod tests {
     const A: &str = "10.0.3.11:8080";
     const B: &str = "10.0.3.12:8080";
 
-    fn socket_path(name: &str) -> PathBuf {
-        std::env::temp_dir()
-            .join(format!("baton-ctl-{}-{name}", std::process::id()))
-            .join("baton.sock")
+    /// A control socket's path in a scratch directory that goes with it.
+    struct TestSocket {
+        path: PathBuf,
+        _dir: tempfile::TempDir,
+    }
+
+    impl std::ops::Deref for TestSocket {
+        type Target = Path;
+
+        fn deref(&self) -> &Path {
+            &self.path
+        }
+    }
+
+    impl AsRef<Path> for TestSocket {
+        fn as_ref(&self) -> &Path {
+            &self.path
+        }
+    }
+
+    fn socket_path(name: &str) -> TestSocket {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("baton-ctl-{name}-"))
+            .tempdir()
+            .expect("scratch directory");
+        TestSocket {
+            path: dir.path().join("baton.sock"),
+            _dir: dir,
+        }
     }
 
     /// The state file's text beside the socket at `path`.
@@ -572,8 +597,14 @@ mod tests {
         std::sync::Arc::new(std::sync::RwLock::new(entries))
     }
 
-    fn start(name: &str, proxies: Registry) -> (PathBuf, watch::Sender<Status>, JoinHandle<()>) {
-        let path = socket_path(name);
+    fn start(name: &str, proxies: Registry) -> (TestSocket, watch::Sender<Status>, JoinHandle<()>) {
+        start_at(socket_path(name), proxies)
+    }
+
+    fn start_at(
+        path: TestSocket,
+        proxies: Registry,
+    ) -> (TestSocket, watch::Sender<Status>, JoinHandle<()>) {
         let (status_tx, status) = watch::channel(Status::default());
         let context = Context {
             status,
@@ -629,10 +660,9 @@ mod tests {
     #[tokio::test]
     async fn a_stale_socket_file_is_replaced() {
         let path = socket_path("stale");
-        std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
         drop(std::os::unix::net::UnixListener::bind(&path).expect("bind"));
         assert!(path.exists());
-        let (path, _status, task) = start("stale", Registry::default());
+        let (path, _status, task) = start_at(path, Registry::default());
         assert!(query(&path).await.is_ok());
         task.abort();
     }
