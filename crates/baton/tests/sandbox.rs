@@ -1,0 +1,243 @@
+//! baton inside the shipped unit's sandbox without a running systemd: as `nobody`, with only
+//! the unit's three capabilities, under the unit's own `SystemCallFilter=` lines (expanded
+//! by `systemd-analyze syscall-filter`, applied with libseccomp's Python binding, EPERM for
+//! the rest as `SystemCallErrorNumber=EPERM`). VRRP, an L4 NAT service (nft, conntrack),
+//! TCP and MISC checks, track and notify scripts, a reload and a stop must all work there.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use baton_lab::Lab;
+use common::{Daemon, Workdir, holds, wait_for};
+use nix::sys::signal::Signal;
+
+const UNIT: &str = include_str!("../../../dist/baton.service");
+
+/// Loads a filter that allows the system calls named in the file `argv[1]` and fails every
+/// other with EPERM, then runs `argv[2..]` under it (libseccomp sets no_new_privs first, as
+/// the unit's NoNewPrivileges=yes).
+const APPLY_FILTER: &str = r#"
+import os, sys, seccomp
+f = seccomp.SyscallFilter(defaction=seccomp.ERRNO(1))
+for name in open(sys.argv[1]).read().split():
+    try:
+        f.add_rule(seccomp.ALLOW, name)
+    except Exception:
+        pass  # not a system call of this architecture
+f.load()
+os.execv(sys.argv[2], sys.argv[2:])
+"#;
+
+/// The system calls in `set` (`@system-service`, or a name), nested sets expanded.
+fn expand(set: &str, into: &mut BTreeSet<String>) {
+    let output = Command::new("systemd-analyze")
+        .args(["syscall-filter", set])
+        .output()
+        .expect("systemd-analyze syscall-filter");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut lines = text.lines();
+    if set.starts_with('@') {
+        lines.next(); // the set's own name
+    }
+    for word in lines.filter_map(|line| line.split_whitespace().next()) {
+        if word.starts_with('#') {
+            continue;
+        } else if word.starts_with('@') {
+            expand(word, into);
+        } else {
+            into.insert(word.to_owned());
+        }
+    }
+}
+
+/// What the unit's `SystemCallFilter=` lines allow: the first lists, minus the `~` ones.
+fn allowed_system_calls() -> BTreeSet<String> {
+    let (mut allowed, mut denied) = (BTreeSet::new(), BTreeSet::new());
+    for value in UNIT
+        .lines()
+        .filter_map(|line| line.strip_prefix("SystemCallFilter="))
+    {
+        let (into, list) = match value.strip_prefix('~') {
+            Some(list) => (&mut denied, list),
+            None => (&mut allowed, value),
+        };
+        for set in list.split_whitespace() {
+            expand(set, into);
+        }
+    }
+    assert!(
+        allowed.len() > 100,
+        "the unit allows too little: {allowed:?}"
+    );
+    allowed.difference(&denied).cloned().collect()
+}
+
+/// The unit's capabilities, as setpriv spells them: `+net_admin,+net_raw,...`.
+fn unit_capabilities() -> String {
+    let line = UNIT
+        .lines()
+        .find_map(|line| line.strip_prefix("AmbientCapabilities="))
+        .expect("AmbientCapabilities=");
+    line.split_whitespace()
+        .map(|cap| format!("+{}", cap.trim_start_matches("CAP_").to_lowercase()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn config(open: &std::path::Path, priority: u8) -> String {
+    let dir = open.display();
+    format!(
+        r#"vrrp_script chk {{
+    script "/bin/sh -c 'id -u > {dir}/track'"
+    interval 1
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority {priority}
+    advert_int 1
+    virtual_ipaddress {{
+        10.0.3.100/24
+    }}
+    track_script {{
+        chk
+    }}
+    notify "/bin/sh -c 'echo $3 > {dir}/notified' notify"
+}}
+virtual_server 10.0.3.100 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 10.0.3.11 80 {{
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+    real_server 10.0.3.12 80 {{
+        MISC_CHECK {{
+            misc_path "/bin/sh -c 'id -u > {dir}/misc'"
+        }}
+    }}
+}}
+"#
+    )
+}
+
+#[test]
+fn baton_works_as_nobody_under_the_units_system_call_filter() {
+    let test = "baton_works_as_nobody_under_the_units_system_call_filter";
+    if baton_lab::skip_without_root(test)
+        || common::skip_without_tool("setpriv", "util-linux", test)
+        || common::skip_without_tool("systemd-analyze", "systemd", test)
+        || common::skip_without_tool("nft", "nftables", test)
+    {
+        return;
+    }
+    let seccomp = Command::new("/usr/bin/python3")
+        .args(["-c", "import seccomp"])
+        .output();
+    if !seccomp.is_ok_and(|output| output.status.success()) {
+        eprintln!("SKIPPED (needs /usr/bin/python3 with the python3-seccomp package): {test}");
+        return;
+    }
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
+        return;
+    }
+    let lab = Lab::builder()
+        .host("lb1", "10.0.3.5/24")
+        .build()
+        .expect("lab");
+    let lb1 = lab.host("lb1");
+    let dir = Workdir::new("sandbox");
+    let open = dir.path("open");
+    std::fs::create_dir(&open).expect("dir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let conf = dir.write("keepalived.conf", &config(&open, 150));
+    let filter = dir.write(
+        "filter.txt",
+        &allowed_system_calls()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let caps = unit_capabilities();
+    assert_eq!(caps, "+net_admin,+net_raw,+net_bind_service");
+    let log_path = dir.path("baton.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut command = lb1.command("setpriv");
+    command
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(format!("--inh-caps=-all,{caps}"))
+        .arg(format!("--ambient-caps=-all,{caps}"))
+        .arg(format!("--bounding-set=-all,{caps}"))
+        .args(["--", "/usr/bin/python3", "-c", APPLY_FILTER])
+        .arg(&filter)
+        .arg(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "--keepalived-conf"])
+        .arg(&conf)
+        .arg("--control")
+        .arg(open.join("baton.sock"))
+        .args(["--admin", "none"])
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    let mut daemon = Daemon {
+        child: lb1.spawn(command).expect("baton run"),
+        log: log_path,
+        name: "baton (sandboxed)".into(),
+    };
+    let fail = |message: &str, daemon: &Daemon| -> ! {
+        panic!("{message}\n----- baton -----\n{}", daemon.log_text());
+    };
+    let nobody =
+        |file: &str| std::fs::read_to_string(open.join(file)).is_ok_and(|t| t.trim() == "65534");
+    let up = wait_for(Duration::from_secs(20), || {
+        holds(lb1, common::VIP)
+            && nobody("track")
+            && nobody("misc")
+            && std::fs::read_to_string(open.join("notified")).is_ok_and(|t| t.trim() == "MASTER")
+            && lb1
+                .run("nft", &["list", "tables"])
+                .is_ok_and(|tables| tables.contains("baton"))
+    });
+    if up.is_none() {
+        fail(
+            "not master with its VIP, nft rules, track, notify and MISC_CHECK scripts run",
+            &daemon,
+        );
+    }
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id())).expect("status");
+    assert!(
+        status.contains("Seccomp:\t2") && status.contains("CapEff:\t0000000000003400"),
+        "{status}"
+    );
+
+    // A reload that changes the instance, then a graceful stop.
+    std::fs::write(&conf, config(&open, 160)).expect("edit");
+    daemon.child.signal(Signal::SIGHUP).expect("SIGHUP");
+    // The changed instance restarts and becomes master again.
+    if wait_for(Duration::from_secs(15), || {
+        daemon.log_text().contains("reload: done") && holds(lb1, common::VIP)
+    })
+    .is_none()
+    {
+        fail("the reload did not apply", &daemon);
+    }
+    daemon.child.terminate();
+    let exit = daemon.child.try_wait().expect("status");
+    let text = daemon.log_text();
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{text}");
+    assert!(!holds(lb1, common::VIP), "VIP left behind\n{text}");
+    for refused in ["Operation not permitted", "os error 1)", "EPERM"] {
+        assert!(!text.contains(refused), "{refused}:\n{text}");
+    }
+}
