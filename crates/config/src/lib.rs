@@ -38,11 +38,11 @@ use std::path::Path;
 pub use diagnostic::{Diagnostic, Errors, Location};
 pub use keepalived::KeepalivedOptions;
 pub use model::{
-    AdminListen, Backend, BackendServer, Config, Family, Frontend, Global, HealthCheck,
-    HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser, SyncGroup,
-    TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin,
-    TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject, UnicastPeer, VirtualAddress,
-    VrrpInstance,
+    AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, Global,
+    HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser,
+    SyncGroup, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface,
+    TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject, UnicastPeer,
+    VirtualAddress, VrrpInstance,
 };
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,

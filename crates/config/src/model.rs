@@ -57,6 +57,10 @@ pub struct Global {
     /// `rs_init_notifies`: run a real server's `notify_up` / `notify_down` for its first
     /// state too, not only on changes.
     pub rs_init_notifies: bool,
+    /// `vrrp_skip_check_adv_addr`: every instance trusts its master's address list.
+    pub skip_check_adv_addr: bool,
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`.
+    pub announce_pacing: AnnouncePacing,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
 }
@@ -102,6 +106,8 @@ impl Default for Global {
             v3_checksum_as_v2: false,
             admin: None,
             rs_init_notifies: false,
+            skip_check_adv_addr: false,
+            announce_pacing: AnnouncePacing::default(),
             location: None,
         }
     }
@@ -162,6 +168,15 @@ pub enum InitialState {
     Backup,
 }
 
+/// keepalived's `vrrp_garp_interval` and `vrrp_gna_interval`: the pause after each
+/// gratuitous ARP and after each unsolicited NA of an announcement. Zero (the default)
+/// sends them back to back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnnouncePacing {
+    pub garp_interval: Duration,
+    pub gna_interval: Duration,
+}
+
 /// One VRRP virtual router (`vrrp_instance` / `[[vrrp]]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VrrpInstance {
@@ -201,6 +216,11 @@ pub struct VrrpInstance {
     pub track_virtual_servers: Vec<TrackVirtualServer>,
     /// `dont_track_primary`: the instance's own interface going down does not mean FAULT.
     pub dont_track_primary: bool,
+    /// `skip_check_adv_addr` (or global `vrrp_skip_check_adv_addr`): adverts from the
+    /// master already seen are not checked against our address list.
+    pub skip_check_adv_addr: bool,
+    /// The pause between the messages of an announcement (the global setting).
+    pub announce_pacing: AnnouncePacing,
     pub notify: Notify,
     /// `garp_master_*`, defaulting to the global `vrrp_garp_master_*`.
     pub announce: AnnounceConfig,
@@ -570,6 +590,8 @@ impl VrrpInstance {
             track_frontends: Vec::new(),
             track_virtual_servers: Vec::new(),
             dont_track_primary: false,
+            skip_check_adv_addr: false,
+            announce_pacing: AnnouncePacing::default(),
             notify: Notify::default(),
             announce: AnnounceConfig::default(),
             checksum_mode: ChecksumMode::Standard,
@@ -615,6 +637,7 @@ impl VrrpInstance {
         config.checksum_mode = self.checksum_mode;
         config.tracks = tracks.iter().map(Track::engine_config).collect();
         config.announce = self.announce;
+        config.skip_check_advert_addresses = self.skip_check_adv_addr;
         config
     }
 

@@ -51,6 +51,9 @@ pub(crate) struct GlobalDraft {
     /// `checker_log_all_failures`: the default of each checker's `log_all_failures`.
     pub(crate) checker_log_all_failures: Option<bool>,
     pub(crate) rs_init_notifies: bool,
+    /// `vrrp_skip_check_adv_addr`.
+    pub(crate) skip_check_adv_addr: bool,
+    pub(crate) announce_pacing: crate::model::AnnouncePacing,
 }
 
 /// `garp_master_*` in seconds and counts, already range-checked.
@@ -151,6 +154,7 @@ pub(crate) struct InstanceDraft {
     pub(crate) track_frontends: Vec<TrackFrontend>,
     pub(crate) track_virtual_servers: Vec<TrackVirtualServer>,
     pub(crate) dont_track_primary: bool,
+    pub(crate) skip_check_adv_addr: bool,
     pub(crate) notify: Notify,
     pub(crate) garp: GarpDraft,
     pub(crate) v3_checksum_as_v2: Option<At<bool>>,
@@ -185,6 +189,7 @@ impl InstanceDraft {
             track_frontends: Vec::new(),
             track_virtual_servers: Vec::new(),
             dont_track_primary: false,
+            skip_check_adv_addr: false,
             notify: Notify::default(),
             garp: GarpDraft::default(),
             v3_checksum_as_v2: None,
@@ -358,6 +363,8 @@ fn resolve_global(g: GlobalDraft) -> Global {
         v3_checksum_as_v2: g.v3_checksum_as_v2.unwrap_or(false),
         admin: g.admin,
         rs_init_notifies: g.rs_init_notifies,
+        skip_check_adv_addr: g.skip_check_adv_addr,
+        announce_pacing: g.announce_pacing,
         location: g.location,
     }
 }
@@ -577,6 +584,9 @@ fn resolve_instance(
         track_frontends: i.track_frontends,
         track_virtual_servers: i.track_virtual_servers,
         dont_track_primary: i.dont_track_primary,
+        // keepalived: the global setting turns it on for every instance.
+        skip_check_adv_addr: i.skip_check_adv_addr || global.skip_check_adv_addr,
+        announce_pacing: global.announce_pacing,
         notify: i.notify,
         announce: i.garp.over(global.announce),
         checksum_mode: if v3_as_v2 {

@@ -45,41 +45,48 @@ fn checker<'c>(v: &'c VirtualServer, real: &str, index: usize) -> &'c Checker {
     &real.checkers[index]
 }
 
-/// The sample /etc/keepalived/keepalived.conf that distributions ship: only the global
-/// keywords of the VRRP side are left.
+/// The sample /etc/keepalived/keepalived.conf that distributions ship: of its VRRP
+/// globals only vrrp_strict is left.
 #[test]
-fn the_distribution_sample_reads_but_for_its_vrrp_globals() {
+fn the_distribution_sample_reads_but_for_vrrp_strict() {
     let path = fixture("rpm-sample.conf");
-    let errors = load_keepalived(&path).expect_err("vrrp_strict and friends are refused");
+    let errors = load_keepalived(&path).expect_err("vrrp_strict is refused");
     let shown = path.display();
     let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
-        [
-            format!(
-                "{shown}:13: global_defs: 'vrrp_skip_check_adv_addr' is not supported yet: adverts are always checked in full: one whose address list differs from ours is dropped and counted (address_list), as keepalived does by default"
-            ),
-            format!(
-                "{shown}:14: global_defs: 'vrrp_strict' is not supported yet: strict RFC mode is not implemented"
-            ),
-            format!(
-                "{shown}:15: global_defs: 'vrrp_garp_interval' is not supported yet: per-message GARP pacing is not implemented"
-            ),
-            format!(
-                "{shown}:16: global_defs: 'vrrp_gna_interval' is not supported yet: per-message NA pacing is not implemented"
-            ),
-        ]
+        [format!(
+            "{shown}:14: global_defs: 'vrrp_strict' is not supported yet: strict RFC mode is not implemented"
+        )]
     );
-    // Without those four lines it loads, with its three services.
+    // Without that line it loads, with its three services.
     let text = std::fs::read_to_string(&path).expect("fixture");
     let text: String = text
         .lines()
-        .filter(|l| {
-            !l.contains("vrrp_skip") && !l.contains("vrrp_strict") && !l.contains("_interval")
-        })
+        .filter(|l| !l.contains("vrrp_strict"))
         .map(|l| format!("{l}\n"))
         .collect();
     let loaded = parse_keepalived(&text, "sample.conf").unwrap_or_else(|e| panic!("{e}"));
+    // vrrp_skip_check_adv_addr reaches the instance, and the engine's configuration.
+    let vi_1 = &loaded.config.instances[0];
+    assert!(vi_1.skip_check_adv_addr);
+    let engine = vi_1.engine_config(addr("192.168.200.1:0").ip(), &[]);
+    assert!(engine.skip_check_advert_addresses);
+    // The 0 intervals are keepalived's default; it calls them invalid but runs on.
+    assert_eq!(
+        vi_1.announce_pacing,
+        baton_config::AnnouncePacing::default()
+    );
+    let warned: Vec<&str> = loaded
+        .warnings
+        .iter()
+        .filter(|w| {
+            w.message
+                .contains("_interval 0 is below keepalived's range")
+        })
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(warned.len(), 2, "{:#?}", loaded.warnings);
     let names: Vec<&str> = loaded
         .config
         .virtual_servers

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use anyhow::Context as _;
-use baton_config::{Config, VirtualAddress, VrrpInstance};
+use baton_config::{AnnouncePacing, Config, VirtualAddress, VrrpInstance};
 use baton_vrrp::VipAction;
 
 #[derive(Debug)]
@@ -91,7 +91,7 @@ impl Vips {
                     .all_addresses()
                     .map(|vip| (device(instance, vip).to_owned(), vip.address))
                     .collect();
-                tokio::spawn(announce(targets, repeat));
+                tokio::spawn(announce(targets, repeat, instance.announce_pacing));
             }
         }
     }
@@ -101,16 +101,26 @@ fn device<'a>(instance: &'a VrrpInstance, vip: &'a VirtualAddress) -> &'a str {
     vip.dev.as_deref().unwrap_or(&instance.interface)
 }
 
-/// `repeat` rounds of one gratuitous ARP or unsolicited NA per address.
-async fn announce(targets: Vec<(String, IpAddr)>, repeat: u32) {
+/// `repeat` rounds of one gratuitous ARP or unsolicited NA per address, each followed by
+/// its family's pause (`vrrp_garp_interval` / `vrrp_gna_interval`; none by default).
+async fn announce(targets: Vec<(String, IpAddr)>, repeat: u32, pacing: AnnouncePacing) {
     for _ in 0..repeat {
         for (dev, address) in &targets {
-            let result = match address {
-                IpAddr::V4(v4) => baton_net::send_gratuitous_arp(dev, *v4).await,
-                IpAddr::V6(v6) => baton_net::send_unsolicited_na(dev, *v6).await,
+            let (result, pause) = match address {
+                IpAddr::V4(v4) => (
+                    baton_net::send_gratuitous_arp(dev, *v4).await,
+                    pacing.garp_interval,
+                ),
+                IpAddr::V6(v6) => (
+                    baton_net::send_unsolicited_na(dev, *v6).await,
+                    pacing.gna_interval,
+                ),
             };
             if let Err(error) = result {
                 tracing::warn!(%address, %dev, "announcing: {error}");
+            }
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
             }
         }
     }

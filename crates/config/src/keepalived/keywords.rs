@@ -129,8 +129,9 @@ const BFD: &str = "BFD is not implemented";
 const NO_MAIL_SENT: &str = "accepted with a warning: it only says where mail would go, and \
                             baton sends none (smtp_alert is refused)";
 const FIFO: &str = "notify FIFOs are not implemented; use notify scripts";
-const SKIP_CHECK_ADV_ADDR: &str = "adverts are always checked in full: one whose address \
-     list differs from ours is dropped and counted (address_list), as keepalived does by default";
+const SKIP_CHECK_ADV_ADDR: &str = "adverts from the master already seen are not checked \
+     against our address list (a new master's first advert, and anyone else's, still are); \
+     without it one whose list differs is dropped and counted (address_list)";
 const STRICT: &str = "strict RFC mode is not implemented";
 const VMAC: &str = "virtual MAC / ipvlan interfaces are not implemented";
 const USER: &str = "USER [GROUP], or USER:GROUP (baton's spelling too: keepalived 2.2.7 would look \
@@ -274,13 +275,13 @@ pub(crate) static GLOBAL: Context = Context {
         yes("vrrp_mcast_group6", "ff02::12 only (the default)"),
         not_yet("vrrp_garp_lower_prio_delay", "not implemented"),
         not_yet("vrrp_garp_lower_prio_repeat", "not implemented"),
-        not_yet(
+        yes(
             "vrrp_garp_interval",
-            "per-message GARP pacing is not implemented",
+            "seconds (to the microsecond) between the gratuitous ARPs of an instance's announcement; 0 (keepalived's default, outside its range) is accepted with a warning. keepalived paces all instances on an interface together, baton each instance's announcement",
         ),
-        not_yet(
+        yes(
             "vrrp_gna_interval",
-            "per-message NA pacing is not implemented",
+            "as vrrp_garp_interval, for unsolicited neighbour advertisements",
         ),
         not_yet("vrrp_garp_extra_if", VMAC),
         not_yet("vrrp_vmac_garp_intvl", VMAC),
@@ -313,7 +314,7 @@ pub(crate) static GLOBAL: Context = Context {
         yes("nftables_ipvs_priority", "as nftables_ipvs"),
         yes("nftables_ipvs_start_fwmark", "as nftables_ipvs"),
         not_yet("disable_local_igmp", VMAC),
-        not_yet("vrrp_skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
+        yes("vrrp_skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
         not_yet("vrrp_notify_priority_changes", FIFO),
         not_yet("default_interface", "every instance names its interface"),
         not_yet("dynamic_interfaces", "not implemented"),
@@ -438,6 +439,12 @@ pub(crate) static GLOBAL: Context = Context {
         yes("vrrp_cpu_affinity", CPU_AFFINITY),
         yes("vrrp_rt_priority", RT_PRIORITY),
         yes("vrrp_rlimit_rttime", RLIMIT_RTTIME),
+        yes(
+            "vrrp_rlimit_rtime",
+            ignored!(
+                "keepalived's deprecated spelling of vrrp_rlimit_rttime: set LimitRTTIME= in baton's systemd unit"
+            ),
+        ),
         yes("process_names", PROCESS_NAME),
         yes("process_name", PROCESS_NAME),
         yes("vrrp_process_name", PROCESS_NAME),
@@ -607,7 +614,10 @@ pub(crate) static INSTANCE: Context = Context {
         not_yet("timer_expired_backup", "not implemented"),
         not_yet("lower_prio_no_advert", "not implemented"),
         not_yet("higher_prio_send_advert", "not implemented"),
-        not_yet("skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
+        yes(
+            "skip_check_adv_addr",
+            "[<BOOL>]: as vrrp_skip_check_adv_addr, for this instance; as in keepalived 2.2.7, 'off' turns it on too (with a warning)",
+        ),
         not_yet("strict_mode", STRICT),
         not_yet("promote_secondaries", "not implemented"),
         not_yet("virtual_routes", "routes are not managed"),

@@ -82,6 +82,44 @@ impl Mapper<'_> {
         }
     }
 
+    /// `vrrp_garp_interval` / `vrrp_gna_interval`: keepalived takes 0.000001 to 4294.967295
+    /// seconds. It calls 0 (the default, written in the sample keepalived.conf that RPM
+    /// distributions install) invalid, logs that and runs on with it, so baton warns.
+    fn announce_pacing(&mut self, s: &Stmt, c: &str, pause: std::time::Duration) {
+        const MAX_MICROS: u128 = u32::MAX as u128;
+        let keyword = s.keyword.as_str();
+        if pause.as_micros() > MAX_MICROS {
+            self.error(
+                &s.at,
+                c,
+                format!("{keyword} {} is more than 4294.967295 seconds", s.rest()),
+            );
+            return;
+        }
+        if pause.is_zero() {
+            self.d.warn(
+                &s.at,
+                format!(
+                    "{c}: {keyword} 0 is below keepalived's range (keepalived -t calls it an error, and runs on with no pause: the default); remove the line"
+                ),
+            );
+        } else if pause >= std::time::Duration::from_secs(1) {
+            self.d.warn(
+                &s.at,
+                format!(
+                    "{c}: {keyword} {} is very large: every message of an announcement waits that long",
+                    s.rest()
+                ),
+            );
+        }
+        let pacing = &mut self.draft.global.announce_pacing;
+        if keyword == "vrrp_garp_interval" {
+            pacing.garp_interval = pause;
+        } else {
+            pacing.gna_interval = pause;
+        }
+    }
+
     /// A keyword accepted only to be ignored (process tuning that belongs to systemd, say)
     /// gets a warning with the advice from its note; any other is refused.
     fn ignore_or_refuse(&mut self, table: &Context, s: &Stmt, context: &str) {
@@ -510,6 +548,23 @@ impl Mapper<'_> {
                 "vrrp_check_unicast_src" => {
                     let _ = self.no_value(s, c);
                 }
+                "vrrp_skip_check_adv_addr" => {
+                    // keepalived ignores any value here.
+                    if !s.args.is_empty() {
+                        self.d.warn(
+                            &s.at,
+                            format!("{c}: {keyword} takes no value; '{}' is ignored, as keepalived does", s.rest()),
+                        );
+                    }
+                    if self.no_block(s, c) {
+                        self.draft.global.skip_check_adv_addr = true;
+                    }
+                }
+                "vrrp_garp_interval" | "vrrp_gna_interval" => {
+                    if let Some(pause) = self.seconds(s, c) {
+                        self.announce_pacing(s, c, pause);
+                    }
+                }
                 // Read by the reader before the keywords (lexer and mod.rs).
                 "include_check" => {
                     let _ = self.no_block(s, c);
@@ -728,6 +783,22 @@ impl Mapper<'_> {
                 }
                 "check_unicast_src" => {
                     let _ = self.no_value(s, c);
+                }
+                "skip_check_adv_addr" => {
+                    // keepalived 2.2.7 sets it for any valid <BOOL>, "off" included.
+                    let Some(on) = self.flag(s, c) else {
+                        continue;
+                    };
+                    if !on {
+                        self.d.warn(
+                            &s.at,
+                            format!(
+                                "{c}: skip_check_adv_addr {} still turns it on, as in keepalived 2.2.7; remove the line to keep adverts checked",
+                                s.rest()
+                            ),
+                        );
+                    }
+                    i.skip_check_adv_addr = true;
                 }
                 "debug" => self.d.warn(
                     &s.at,

@@ -1,0 +1,100 @@
+//! VRRP settings from global_defs and vrrp_instance that reach the engine or the daemon:
+//! skip_check_adv_addr and the announcement pacing.
+
+use std::time::Duration;
+
+use baton_config::{AnnouncePacing, Loaded, parse_keepalived};
+
+fn load(globals: &str, instance: &str) -> Result<Loaded, Vec<String>> {
+    let text = format!(
+        "global_defs {{\n{globals}}}\nvrrp_instance A {{\n interface eth0\n virtual_router_id 1\n\
+         {instance} virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\nvrrp_instance B {{\n interface eth0\n\
+         virtual_router_id 2\n virtual_ipaddress {{\n 10.0.0.2\n }}\n}}\n"
+    );
+    parse_keepalived(&text, "k.conf").map_err(|e| e.iter().map(ToString::to_string).collect())
+}
+
+fn warnings(loaded: &Loaded) -> Vec<String> {
+    loaded.warnings.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn skip_check_adv_addr_per_instance_or_for_all() {
+    let loaded = load("", "skip_check_adv_addr\n").expect("valid");
+    let skips: Vec<bool> = loaded
+        .config
+        .instances
+        .iter()
+        .map(|i| i.skip_check_adv_addr)
+        .collect();
+    assert_eq!(skips, [true, false]);
+    let engine = loaded.config.instances[0].engine_config("10.0.0.9".parse().expect("ip"), &[]);
+    assert!(engine.skip_check_advert_addresses);
+
+    let loaded = load(" vrrp_skip_check_adv_addr\n", "").expect("valid");
+    assert!(
+        loaded
+            .config
+            .instances
+            .iter()
+            .all(|i| i.skip_check_adv_addr)
+    );
+    assert!(loaded.config.global.skip_check_adv_addr);
+
+    // keepalived 2.2.7 turns it on for any boolean, "off" too.
+    let loaded = load("", "skip_check_adv_addr off\n").expect("valid");
+    assert!(loaded.config.instances[0].skip_check_adv_addr);
+    assert!(
+        warnings(&loaded)
+            .iter()
+            .any(|w| w
+                .starts_with("k.conf:6: instance A: skip_check_adv_addr off still turns it on")),
+        "{:?}",
+        warnings(&loaded)
+    );
+    let errors = load("", "skip_check_adv_addr maybe\n").expect_err("not a boolean");
+    assert_eq!(
+        errors,
+        [
+            "k.conf:6: instance A: skip_check_adv_addr: 'maybe' is not one of on, off, true, false, yes, no"
+        ]
+    );
+}
+
+#[test]
+fn garp_and_gna_intervals_pace_announcements() {
+    let loaded = load(
+        " vrrp_garp_interval 0.001\n vrrp_gna_interval 0.000001\n",
+        "",
+    )
+    .expect("valid");
+    let expected = AnnouncePacing {
+        garp_interval: Duration::from_millis(1),
+        gna_interval: Duration::from_micros(1),
+    };
+    assert_eq!(loaded.config.global.announce_pacing, expected);
+    assert!(
+        loaded
+            .config
+            .instances
+            .iter()
+            .all(|i| i.announce_pacing == expected)
+    );
+    assert!(warnings(&loaded).iter().all(|w| !w.contains("interval")));
+
+    let loaded = load(" vrrp_garp_interval 1.5\n", "").expect("valid, with a warning");
+    assert!(
+        warnings(&loaded)
+            .iter()
+            .any(|w| w.starts_with("k.conf:2: global_defs: vrrp_garp_interval 1.5 is very large")),
+        "{:?}",
+        warnings(&loaded)
+    );
+    let errors = load(" vrrp_gna_interval 5000\n", "").expect_err("too long");
+    assert_eq!(
+        errors,
+        ["k.conf:2: global_defs: vrrp_gna_interval 5000 is more than 4294.967295 seconds"]
+    );
+    let errors = load(" vrrp_garp_interval 0.0000001\n", "").expect_err("finer than keepalived");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+}
