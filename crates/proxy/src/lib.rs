@@ -70,6 +70,11 @@ mod transport;
 mod tunnel;
 mod upstream;
 
+/// Entry points for the fuzz targets in `fuzz/`; not an API (feature `fuzzing`, off by default).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use h1::fuzzing;
+
 pub use cidr::{BadCidr, Cidr};
 pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerConfig};
 pub use health::CheckState;

@@ -17,6 +17,8 @@
 mod chunked;
 mod exchange;
 mod fields;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod relay;
 mod request;
 mod response;
@@ -50,6 +52,10 @@ pub(crate) trait WaitReadable {
     const READY_MEANS_DATA: bool;
 
     fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// True when bytes from the client wait in the socket now, whatever the reactor has
+    /// seen so far. Asked once, when a drain would close an idle connection.
+    fn has_bytes(&self) -> bool;
 }
 
 impl WaitReadable for TcpStream {
@@ -57,6 +63,19 @@ impl WaitReadable for TcpStream {
 
     fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_read_ready(cx)
+    }
+
+    fn has_bytes(&self) -> bool {
+        // A reload wakes every idle connection at once, and the reactor may not have seen
+        // a request that arrived just before: the kernel is asked, through a duplicate of
+        // the descriptor (it shares the non-blocking mode, so an empty socket answers
+        // WouldBlock). Out of descriptors, the duplicate fails and the connection closes
+        // as before.
+        use std::os::fd::AsFd as _;
+        self.as_fd()
+            .try_clone_to_owned()
+            .map(std::net::TcpStream::from)
+            .is_ok_and(|socket| socket.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0))
     }
 }
 
@@ -67,6 +86,10 @@ impl WaitReadable for tokio_rustls::server::TlsStream<TcpStream> {
 
     fn poll_readable(&self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+
+    fn has_bytes(&self) -> bool {
+        false
     }
 }
 
@@ -79,24 +102,28 @@ enum Woke {
     Stopping,
 }
 
-/// Waits for the next request's first bytes, until `until` or the listener stops. Written
-/// out by hand rather than with `select!` and `timeout`: this is the state every idle
-/// connection holds, and readiness polled this way needs no waiter of its own.
+/// Waits for the next request's first bytes, until `until` or the listener stops: drains
+/// or stops when `drain_closes`, else only stops (a connection that has not had its first
+/// request yet was accepted to be served, and its client is sending it). Written out by
+/// hand rather than with `select!` and `timeout`: this is the state every idle connection
+/// holds, and readiness polled this way needs no waiter of its own.
 async fn wait_idle<S: WaitReadable>(
     client: &S,
     stop: &mut watch::Receiver<Stop>,
     until: Instant,
+    drain_closes: bool,
 ) -> Woke {
-    if *stop.borrow_and_update() != Stop::Run {
+    let stops = move |stop: &Stop| *stop == Stop::Now || (drain_closes && *stop != Stop::Run);
+    if stops(&stop.borrow_and_update()) {
         return Woke::Stopping;
     }
     let timer = tokio::time::sleep_until(until);
-    let changed = stop.changed();
-    tokio::pin!(timer, changed);
+    let stopping = stop.wait_for(stops);
+    tokio::pin!(timer, stopping);
     std::future::poll_fn(|cx| {
         if client.poll_readable(cx).is_ready() {
             Poll::Ready(Woke::Readable)
-        } else if changed.as_mut().poll(cx).is_ready() {
+        } else if stopping.as_mut().poll(cx).is_ready() {
             Poll::Ready(Woke::Stopping)
         } else if timer.as_mut().poll(cx).is_ready() {
             Poll::Ready(Woke::TimedOut)
@@ -150,8 +177,11 @@ pub(crate) async fn serve<S>(
             phase.idle = !S::READY_MEANS_DATA;
             // Give the buffer back while waiting.
             buf = BytesMut::new();
-            match wait_idle(client.get_ref(), &mut stop, phase.idle_until).await {
+            let drain_closes = phase.head_due.is_none();
+            match wait_idle(client.get_ref(), &mut stop, phase.idle_until, drain_closes).await {
                 Woke::Readable => {}
+                // A request began as the drain came: it is served, its answer says close.
+                Woke::Stopping if client.get_ref().has_bytes() => {}
                 Woke::Stopping => {
                     tracing::debug!(%peer, "listener draining: idle connection closed");
                     return Box::pin(close(&mut client)).await;
