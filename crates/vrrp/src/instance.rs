@@ -21,8 +21,8 @@ use config::TrackEffect;
 use timers::{Timer, Timers};
 
 pub use config::{
-    AnnounceConfig, ConfigError, InstanceConfig, Peers, TrackConfig, TrackStatus,
-    VRRP_MULTICAST_V4, VRRP_MULTICAST_V6,
+    AnnounceConfig, ConfigError, DEFAULT_DOWN_TIMER_ADVERTS, DOWN_TIMER_ADVERTS, InstanceConfig,
+    Peers, TrackConfig, TrackStatus, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6,
 };
 pub use output::{Event, Reason, State, Transmit, VipAction};
 pub use stats::{DropReason, Stats};
@@ -60,6 +60,9 @@ pub struct Instance {
     master_down_deferred: bool,
     /// A state change of our own (not forced by the sync group) for the router to spread.
     sync_trigger: Option<(State, State)>,
+    /// keepalived's `vrrp_startup_delay`: until then the instance may not become Master; its
+    /// Master_Down_Timer runs from this instant rather than from now.
+    startup_hold: Option<Instant>,
     transmits: VecDeque<Transmit>,
     actions: VecDeque<VipAction>,
     events: VecDeque<Event>,
@@ -92,6 +95,7 @@ impl Instance {
             maintenance: false,
             master_down_deferred: false,
             sync_trigger: None,
+            startup_hold: None,
             transmits: VecDeque::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -132,9 +136,10 @@ impl Instance {
         self.maintenance
     }
 
-    /// Master_Down_Interval as it stands now (RFC 5798 §6.1).
+    /// Master_Down_Interval as it stands now (RFC 5798 §6.1), with keepalived's
+    /// `down_timer_adverts` in place of the RFC's 3.
     pub fn master_down_interval(&self) -> Duration {
-        self.master_adver_interval * 3 + self.skew_time()
+        self.master_adver_interval * self.config.down_timer_adverts + self.skew_time()
     }
 
     /// Skew_Time as it stands now: RFC 5798 §6.1 scales it by Master_Adver_Interval;
@@ -378,7 +383,10 @@ impl Instance {
         ttl: u8,
         advert: &Advertisement,
     ) -> Result<(), DropReason> {
-        if ttl != VRRP_TTL {
+        // keepalived 2.2.7 (vrrp_check_packet) checks the TTL of multicast adverts only:
+        // unicast peers may be routed, or send with `unicast_ttl`, and keepalived sends IPv6
+        // unicast with the kernel's default hop limit.
+        if ttl != VRRP_TTL && self.config.peers == Peers::Multicast {
             return Err(DropReason::Ttl);
         }
         if advert.version() != self.config.version {
@@ -416,7 +424,7 @@ impl Instance {
             // to Skew_Time".
             self.master_stopping = true;
             self.master_down_deferred = false;
-            self.timers.set(Timer::MasterDown, now + self.skew_time());
+            self.arm_master_down(now, self.skew_time());
             return;
         }
         let lower = advert.priority < self.effective_priority;
@@ -432,8 +440,7 @@ impl Instance {
             self.master_priority = Some(advert.priority);
             self.master_stopping = false;
             self.master_down_deferred = false;
-            self.timers
-                .set(Timer::MasterDown, now + self.master_down_interval());
+            self.arm_master_down(now, self.master_down_interval());
         }
         // Otherwise "Discard the ADVERTISEMENT": the Master_Down_Timer will preempt.
     }
@@ -456,6 +463,10 @@ impl Instance {
             if self.config.version == Version::V3 {
                 self.master_adver_interval = advert.interval();
             }
+            if self.config.higher_priority_send_advert {
+                // keepalived's higher_prio_send_advert: one advert of ours before we go.
+                self.send_advert(self.effective_priority);
+            }
             self.master = Some(src);
             self.master_priority = Some(advert.priority);
             self.become_backup(
@@ -471,13 +482,21 @@ impl Instance {
         // it just came up): answer at once so it steps down within one round trip, and
         // re-announce our VIPs, which its gratuitous ARPs may have stolen (keepalived #166).
         // Both at a bounded rate: a flood of rival adverts must not become a flood of ours.
-        self.answer(now);
+        // keepalived's lower_prio_no_advert keeps to the RFC and sends no answer.
+        if !self.config.lower_priority_no_advert {
+            self.answer(now);
+        }
         let recently = self
             .last_reannounce
             .is_some_and(|at| now.saturating_duration_since(at) < self.config.advert_interval);
         if !recently {
             self.last_reannounce = Some(now);
             self.announce(self.config.announce.repeat);
+            // keepalived's notify_master_rx_lower_pri, at the same bounded rate.
+            self.events.push_back(Event::LowerPriorityAdvert {
+                from: src,
+                priority: advert.priority,
+            });
         }
     }
 
@@ -496,13 +515,13 @@ impl Instance {
         if self.maintenance {
             return;
         }
-        if self.effective_priority.is_owner() {
+        if self.effective_priority.is_owner() && !self.held(now) {
             self.become_master(now, Reason::AddressOwner);
             return;
         }
         if std::mem::take(&mut self.master_down_deferred) {
             // No master was heard for a whole Master_Down_Interval already.
-            self.timers.set(Timer::MasterDown, now + self.skew_time());
+            self.arm_master_down(now, self.skew_time());
         } else if let Some(deadline) = self.timers.get(Timer::MasterDown) {
             let start = deadline
                 .checked_sub(self.skew_time_at(before))
@@ -522,6 +541,7 @@ impl Instance {
             && lower_master
             && !self.maintenance
             && !self.awaiting_verdicts()
+            && !self.held(now)
         {
             self.become_master(now, Reason::PreemptDelayElapsed);
         }
@@ -552,7 +572,8 @@ impl Instance {
 
     /// RFC 5798 §6.4.1 after Startup (or leaving FAULT, which keepalived treats alike).
     fn leave_initialize(&mut self, now: Instant, reason: Reason) {
-        if self.effective_priority.is_owner() && !self.maintenance && !self.awaiting_verdicts() {
+        let owner = self.effective_priority.is_owner();
+        if owner && !self.maintenance && !self.awaiting_verdicts() && !self.held(now) {
             self.become_master(now, Reason::AddressOwner);
             return;
         }
@@ -560,6 +581,11 @@ impl Instance {
         // Master_Down_Interval; Transition to the {Backup} state".
         self.master_adver_interval = self.config.advert_interval;
         self.become_backup(now, reason);
+        if owner && !self.maintenance {
+            // keepalived: the owner's Master_Down_Timer is next to nothing, from the end of
+            // vrrp_startup_delay.
+            self.arm_master_down(now, Duration::ZERO);
+        }
         if self.config.preempt && !self.config.preempt_delay.is_zero() {
             self.timers
                 .set(Timer::PreemptDelay, now + self.config.preempt_delay);
@@ -606,9 +632,26 @@ impl Instance {
             self.master = None;
             self.master_priority = None;
         }
-        self.timers
-            .set(Timer::MasterDown, now + self.master_down_interval());
+        self.arm_master_down(now, self.master_down_interval());
         self.transition(State::Backup, reason);
+    }
+
+    /// Sets the Master_Down_Timer `after` from now, or from the end of the startup delay
+    /// while it lasts (keepalived's `vrrp_init_instance_sands`).
+    fn arm_master_down(&mut self, now: Instant, after: Duration) {
+        let from = self.startup_hold.map_or(now, |until| until.max(now));
+        self.timers.set(Timer::MasterDown, from + after);
+    }
+
+    /// True while the startup delay keeps the instance from becoming Master.
+    fn held(&self, now: Instant) -> bool {
+        self.startup_hold.is_some_and(|until| now < until)
+    }
+
+    /// keepalived's `vrrp_startup_delay`: no Master before `until`. Call before
+    /// [`Instance::start`].
+    pub(crate) fn hold_until(&mut self, until: Instant) {
+        self.startup_hold = Some(until);
     }
 
     fn become_fault(&mut self) {
@@ -670,9 +713,9 @@ impl Instance {
             fields: self.fields.clone(),
         };
         let src = self.config.primary_address;
-        let destinations = match &self.config.peers {
-            Peers::Multicast => vec![self.config.multicast_group()],
-            Peers::Unicast(peers) => peers.clone(),
+        let (destinations, ttl) = match &self.config.peers {
+            Peers::Multicast => (vec![self.config.multicast_group()], VRRP_TTL),
+            Peers::Unicast(peers) => (peers.clone(), self.config.unicast_ttl),
         };
         for dst in destinations {
             // Cannot fail: InstanceConfig::validate checked families, count and version.
@@ -680,7 +723,7 @@ impl Instance {
                 Ok(payload) => self.transmits.push_back(Transmit {
                     src,
                     dst,
-                    ttl: VRRP_TTL,
+                    ttl,
                     payload,
                 }),
                 Err(error) => debug_assert!(false, "validated advert failed to encode: {error}"),

@@ -20,9 +20,9 @@ mod units;
 
 pub use checksum::ChecksumMode;
 pub use instance::{
-    AnnounceConfig, ConfigError, DropReason, Event, Instance, InstanceConfig, Peers, Reason, State,
-    Stats, TrackConfig, TrackStatus, Transmit, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, VRRP_TTL,
-    VipAction,
+    AnnounceConfig, ConfigError, DEFAULT_DOWN_TIMER_ADVERTS, DOWN_TIMER_ADVERTS, DropReason, Event,
+    Instance, InstanceConfig, Peers, Reason, State, Stats, TrackConfig, TrackStatus, Transmit,
+    VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, VRRP_TTL, VipAction,
 };
 pub use packet::{Advertisement, Auth, DecodeError, EncodeError, Password, VersionFields};
 pub use router::{Dropped, InstanceId, Received, Router, SyncGroupConfig};

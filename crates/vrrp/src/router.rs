@@ -63,6 +63,9 @@ pub struct Router {
     group_of: Vec<Option<usize>>,
     /// Packets no instance claimed.
     unclaimed: Stats,
+    /// keepalived's `vrrp_startup_delay`: no instance is Master before this instant, also
+    /// those a reload adds while it lasts.
+    startup_hold: Option<Instant>,
 }
 
 impl Router {
@@ -111,6 +114,7 @@ impl Router {
             groups,
             group_of,
             unclaimed: Stats::default(),
+            startup_hold: None,
         })
     }
 
@@ -141,6 +145,16 @@ impl Router {
     /// Counters for packets that no instance claimed.
     pub fn unclaimed_stats(&self) -> &Stats {
         &self.unclaimed
+    }
+
+    /// keepalived's `vrrp_startup_delay`: no instance becomes Master before `until`; a
+    /// backup's Master_Down_Timer runs from then (an address owner takes over at `until`).
+    /// Call once, before the first [`Router::start`].
+    pub fn delay_startup(&mut self, until: Instant) {
+        self.startup_hold = Some(until);
+        for instance in &mut self.instances {
+            instance.hold_until(until);
+        }
     }
 
     /// Startup event for every instance still in Initialize.
@@ -223,6 +237,9 @@ impl Router {
             }
         }
         next.unclaimed = std::mem::take(&mut self.unclaimed);
+        if let Some(until) = self.startup_hold {
+            next.delay_startup(until);
+        }
         *self = next;
         Ok(())
     }

@@ -44,7 +44,30 @@ pub struct InstanceConfig {
     /// keepalived's `skip_check_adv_addr`: adverts from the master already seen are not
     /// checked against our address list (adverts from anyone else still are).
     pub skip_check_advert_addresses: bool,
+    /// keepalived's `lower_prio_no_advert`: a Master does not answer a lower-priority
+    /// advert with one of its own (RFC 5798 §6.4.3 discards it; baton and keepalived answer
+    /// by default so that a rival master steps down at once).
+    pub lower_priority_no_advert: bool,
+    /// keepalived's `higher_prio_send_advert`: a Master that hears a router that wins the
+    /// election sends one advert of its own before it becomes Backup, so a third router that
+    /// missed the winner's advert learns of the change.
+    pub higher_priority_send_advert: bool,
+    /// keepalived's `down_timer_adverts` (1..=100): Master_Down_Interval is this many
+    /// Master_Adver_Intervals plus Skew_Time. The RFCs' 3 by default.
+    pub down_timer_adverts: u32,
+    /// keepalived's `unicast_ttl`: TTL / hop limit of adverts sent to unicast peers (255 by
+    /// default; multicast adverts are always sent with 255).
+    pub unicast_ttl: u8,
+    /// keepalived's `mcast_dst_ip`: the group adverts are sent to, instead of 224.0.0.18 or
+    /// ff02::12. The driver must join it.
+    pub multicast_destination: Option<IpAddr>,
 }
+
+/// RFC 5798 §6.1 and RFC 3768 §6.1: Master_Down_Interval is 3 Master_Adver_Intervals plus
+/// Skew_Time.
+pub const DEFAULT_DOWN_TIMER_ADVERTS: u32 = 3;
+/// keepalived's range for `down_timer_adverts`.
+pub const DOWN_TIMER_ADVERTS: std::ops::RangeInclusive<u32> = 1..=100;
 
 /// Where adverts go and whom they are accepted from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +196,11 @@ impl InstanceConfig {
             tracks: Vec::new(),
             announce: AnnounceConfig::default(),
             skip_check_advert_addresses: false,
+            lower_priority_no_advert: false,
+            higher_priority_send_advert: false,
+            down_timer_adverts: DEFAULT_DOWN_TIMER_ADVERTS,
+            unicast_ttl: crate::instance::VRRP_TTL,
+            multicast_destination: None,
         }
     }
 
@@ -180,11 +208,12 @@ impl InstanceConfig {
         self.primary_address.is_ipv6()
     }
 
-    pub(crate) fn multicast_group(&self) -> IpAddr {
-        if self.ipv6() {
-            VRRP_MULTICAST_V6.into()
-        } else {
-            VRRP_MULTICAST_V4.into()
+    /// Where multicast adverts go: `mcast_dst_ip`, else the RFC's group.
+    pub fn multicast_group(&self) -> IpAddr {
+        match self.multicast_destination {
+            Some(group) => group,
+            None if self.ipv6() => VRRP_MULTICAST_V6.into(),
+            None => VRRP_MULTICAST_V4.into(),
         }
     }
 
@@ -217,6 +246,25 @@ impl InstanceConfig {
         }
         if matches!(self.peers, Peers::Unicast(ref p) if p.is_empty()) {
             return Err(ConfigError::NoUnicastPeers { name: name() });
+        }
+        if !DOWN_TIMER_ADVERTS.contains(&self.down_timer_adverts) {
+            return Err(ConfigError::DownTimerAdverts {
+                name: name(),
+                adverts: self.down_timer_adverts,
+            });
+        }
+        if let Some(group) = self.multicast_destination {
+            // keepalived: an IPv4 multicast address, or an IPv6 link-local multicast one.
+            let fits = match group {
+                IpAddr::V4(v4) => v4.is_multicast() && !self.ipv6(),
+                IpAddr::V6(v6) => (v6.segments()[0] & 0xff0f) == 0xff02 && self.ipv6(),
+            };
+            if !fits {
+                return Err(ConfigError::MulticastDestination {
+                    name: name(),
+                    group,
+                });
+            }
         }
         let interval = self.advert_interval;
         match self.version {
@@ -277,6 +325,13 @@ pub enum ConfigError {
     V3Interval { name: String, interval: Duration },
     #[error("instance {name}: VRRPv3 has no authentication (RFC 5798 §9)")]
     V3Auth { name: String },
+    #[error("instance {name}: down_timer_adverts must be 1..=100, not {adverts}")]
+    DownTimerAdverts { name: String, adverts: u32 },
+    #[error(
+        "instance {name}: {group} is not a multicast group of the instance's family \
+         (IPv6: link-local scope, ff02::/16)"
+    )]
+    MulticastDestination { name: String, group: IpAddr },
     #[error("instances {first} and {second} use the same VRID, interface and address family")]
     DuplicateVirtualRouter { first: String, second: String },
     #[error("sync group {group}: instance {instance} is unknown or already in another group")]

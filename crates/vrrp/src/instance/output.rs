@@ -37,7 +37,8 @@ impl fmt::Display for State {
 pub struct Transmit {
     pub src: IpAddr,
     pub dst: IpAddr,
-    /// Always 255 (RFC 5798 §5.1.1.3); here so drivers do not hard-code it.
+    /// 255 (RFC 5798 §5.1.1.3), or `unicast_ttl` for unicast peers; here so drivers do not
+    /// hard-code it.
     pub ttl: u8,
     pub payload: Vec<u8>,
 }
@@ -118,4 +119,8 @@ pub enum Event {
     },
     /// Effective priority moved because a tracked object changed.
     PriorityChanged { from: Priority, to: Priority },
+    /// A Master heard a router of lower priority that believes it is Master (keepalived's
+    /// `notify_master_rx_lower_pri`). At most one per Advertisement_Interval, so a flood of
+    /// such adverts is not a flood of events.
+    LowerPriorityAdvert { from: IpAddr, priority: Priority },
 }

@@ -7,6 +7,7 @@ mod drops;
 mod election;
 mod failover;
 mod hostile;
+mod keepalived_options;
 mod loss;
 mod maintenance;
 mod partition;

@@ -49,6 +49,10 @@ pub(crate) enum What {
     Dropped {
         reason: DropReason,
     },
+    /// A Master heard a lower-priority advert (the engine's `LowerPriorityAdvert`).
+    LowerPriority {
+        from: IpAddr,
+    },
 }
 
 struct Node {
@@ -127,6 +131,13 @@ impl Lan {
         self.nodes[node].up = true;
         self.nodes[node].router.start(self.now);
         self.drain(node);
+    }
+
+    /// keepalived's `vrrp_startup_delay` on `node`: no Master before `after` from now.
+    /// Call before `start`.
+    pub(crate) fn delay_startup(&mut self, node: usize, after: Duration) {
+        let until = self.now + after;
+        self.nodes[node].router.delay_startup(until);
     }
 
     pub(crate) fn start_all(&mut self) {
@@ -407,6 +418,9 @@ impl Lan {
             }
         }
         while let Some((id, event)) = self.nodes[node].router.poll_event() {
+            if let Event::LowerPriorityAdvert { from, .. } = event {
+                self.record(node, What::LowerPriority { from });
+            }
             if let Event::StateChanged { from, to, reason } = event {
                 let instance = self.nodes[node]
                     .router
@@ -427,10 +441,19 @@ impl Lan {
         }
     }
 
-    /// Multicast reaches every other node; unicast the node that has `dst` as its address.
+    /// Multicast reaches every other node that listens to the group (`mcast_dst_ip`);
+    /// unicast the node that has `dst` as its address.
     fn receivers(&self, from: usize, dst: IpAddr) -> Vec<usize> {
         if dst.is_multicast() {
-            return (0..self.nodes.len()).filter(|&n| n != from).collect();
+            return (0..self.nodes.len())
+                .filter(|&n| n != from)
+                .filter(|&n| {
+                    self.nodes[n]
+                        .configs
+                        .iter()
+                        .any(|c| c.multicast_group() == dst)
+                })
+                .collect();
         }
         (0..self.nodes.len())
             .filter(|&n| {
