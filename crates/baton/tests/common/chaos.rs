@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use baton_lab::Lab;
+use baton_lab::{Host, Lab};
 
 use super::{Daemon, VIP, Workdir, fail, holds, keepalived_conf, start_baton, wait_for};
 
@@ -56,6 +56,29 @@ pub(crate) fn dropped(status: &serde_json::Value, reason: &str) -> u64 {
 pub(crate) fn accounted(status: &serde_json::Value) -> u64 {
     let received = status["vrrp"][0]["adverts_received"].as_u64().unwrap_or(0);
     received + drops(status).iter().map(|(_, n)| n).sum::<u64>()
+}
+
+/// The Prometheus text of the baton in `host`, from its admin listener (127.0.0.1:9180 in
+/// the host's own namespace); empty when it does not answer.
+pub(crate) fn metrics(host: &Host) -> String {
+    const FETCH: &str = "import sys, urllib.request\n\
+        sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9180/metrics', timeout=5)\
+        .read().decode())";
+    host.run("python3", &["-c", FETCH]).unwrap_or_default()
+}
+
+/// The sum of the samples of metric `name` whose labels include all of `labels`
+/// (`reason="auth"`).
+pub(crate) fn metric(text: &str, name: &str, labels: &[&str]) -> u64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
 }
 
 /// Resident memory of a process, in KiB.

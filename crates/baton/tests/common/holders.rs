@@ -59,10 +59,7 @@ pub(crate) fn watching<T>(lab: &Lab, drive: impl FnOnce() -> T) -> (T, Timeline)
             let mut timeline = Timeline::default();
             while !stop.load(Ordering::Relaxed) {
                 let at = Instant::now();
-                let holders = LBS
-                    .into_iter()
-                    .filter(|h| holds(lab.host(h), VIP))
-                    .collect();
+                let holders = holders_now(lab);
                 timeline.samples.push(Sample { at, holders });
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -74,6 +71,13 @@ pub(crate) fn watching<T>(lab: &Lab, drive: impl FnOnce() -> T) -> (T, Timeline)
         };
         (result, sampler.join().expect("the sampler thread"))
     })
+}
+
+/// The load balancers that hold the VIP now.
+pub(crate) fn holders_now(lab: &Lab) -> Vec<&'static str> {
+    LBS.into_iter()
+        .filter(|h| holds(lab.host(h), VIP))
+        .collect()
 }
 
 /// Exactly `host` holds the VIP.

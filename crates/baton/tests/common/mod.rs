@@ -6,6 +6,7 @@ pub(crate) mod chaos;
 pub(crate) mod flood;
 pub(crate) mod holders;
 pub(crate) mod loopback;
+pub(crate) mod pair;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
