@@ -18,7 +18,8 @@ const MAX_DEPTH: usize = 32;
 const MAX_REPLACEMENTS: usize = 10_000;
 /// Longer than any real line (keepalived's buffer is 1 KiB).
 const MAX_LINE: usize = 64 * 1024;
-/// Lines made from parameters and repetitions, in all: a typo must not exhaust memory.
+/// Lines read, made from parameters and repetitions, in all: a typo (or a parameter that
+/// uses itself twice) must not exhaust memory or time.
 const MAX_LINES: usize = 2_000_000;
 
 /// A line for the word splitter, and where it was written.
@@ -45,7 +46,8 @@ pub(crate) struct Preprocessor {
     pub(crate) random_used: bool,
     open: Option<OpenDefinition>,
     lines_made: usize,
-    too_many_lines: bool,
+    /// Expansion ran away (too deep, too many lines): reported once, nothing more is made.
+    gave_up: bool,
 }
 
 impl Preprocessor {
@@ -57,7 +59,7 @@ impl Preprocessor {
             random_used: false,
             open: None,
             lines_made: 0,
-            too_many_lines: false,
+            gave_up: false,
         }
     }
 
@@ -117,7 +119,21 @@ impl Preprocessor {
         d: &mut Diagnostics,
         out: &mut Vec<Logical>,
     ) {
+        if self.gave_up {
+            return;
+        }
+        self.lines_made += 1;
+        if self.lines_made > MAX_LINES {
+            self.gave_up = true;
+            d.error(
+                at,
+                format!("parameters and ~SEQ/~LST make more than {MAX_LINES} lines"),
+            );
+            return;
+        }
         if depth > MAX_DEPTH {
+            // A parameter that uses itself would report this on every branch.
+            self.gave_up = true;
             d.error(
                 at,
                 format!("parameters or ~SEQ/~LST nested more than {MAX_DEPTH} deep (does a parameter use itself?)"),
@@ -189,30 +205,13 @@ impl Preprocessor {
                 _ if continues => format!("{text} \\"),
                 _ => text,
             };
-            self.emit(
-                Logical {
-                    text,
-                    at: at.clone(),
-                },
-                d,
-                out,
-            );
+            out.push(Logical {
+                text,
+                at: at.clone(),
+            });
         }
         for (text, at) in following {
             self.line(text, None, false, &at, dir, depth + 1, d, out);
-        }
-    }
-
-    fn emit(&mut self, line: Logical, d: &mut Diagnostics, out: &mut Vec<Logical>) {
-        self.lines_made += 1;
-        if self.lines_made <= MAX_LINES {
-            out.push(line);
-        } else if !self.too_many_lines {
-            self.too_many_lines = true;
-            d.error(
-                &line.at,
-                format!("parameters and ~SEQ/~LST make more than {MAX_LINES} lines"),
-            );
         }
     }
 
@@ -515,6 +514,20 @@ mod tests {
         let (_, errors) = run(None, "$A= \\\n$A\n\n$A");
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("nested more than"), "{errors:?}");
+    }
+
+    #[test]
+    fn runaway_expansion_stops_with_one_error() {
+        // Each expansion of A makes two more: without a bound, 2^32 lines.
+        let started = std::time::Instant::now();
+        let (_, errors) = run(None, "$A= \\\n$A \\\n$A\n\n$A");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("nested more than 32 deep"), "{errors:?}");
+        let (_, errors) = run(None, "~SEQ(A, 99999) ~SEQ(B, 99999) x");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("more than 2000000 lines"), "{errors:?}");
+        // Generous: the bound is what matters, not the speed.
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
     }
 
     #[test]
