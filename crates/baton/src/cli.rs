@@ -202,6 +202,10 @@ pub(crate) struct RunArgs {
     /// not root.
     #[arg(long, value_name = "PATH", default_value = crate::scripts::DEFAULT_HELPER_SOCKET)]
     pub(crate) script_helper: PathBuf,
+    /// Started as root, become USER before anything else, keeping only CAP_NET_ADMIN,
+    /// CAP_NET_RAW and CAP_NET_BIND_SERVICE (what dist/baton.service does with User=).
+    #[arg(long, value_name = "USER")]
+    pub(crate) user: Option<String>,
     #[command(flatten)]
     pub(crate) daemon: DaemonArgs,
 }

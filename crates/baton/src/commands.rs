@@ -54,6 +54,14 @@ pub(crate) fn check(source: &ConfigSource) -> ExitCode {
 pub(crate) fn run(args: RunArgs) -> ExitCode {
     crate::logging::init();
     crate::scripts::set_helper_socket(&args.script_helper);
+    if let Some(user) = &args.user {
+        let control_dir = args.control.parent().unwrap_or(std::path::Path::new(""));
+        if let Err(error) = crate::privileges::become_user(user, &[control_dir, &args.state_dir()])
+        {
+            eprintln!("baton: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    }
     let loaded = match load(&args.source) {
         Ok(loaded) => loaded,
         Err(errors) => {

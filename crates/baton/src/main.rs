@@ -6,6 +6,7 @@ mod commands;
 mod daemon;
 mod demo;
 mod logging;
+mod privileges;
 mod runtime_commands;
 mod script_helper;
 mod scripts;

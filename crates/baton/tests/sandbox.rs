@@ -3,6 +3,7 @@
 //! by `systemd-analyze syscall-filter`, applied with libseccomp's Python binding, EPERM for
 //! the rest as `SystemCallErrorNumber=EPERM`). VRRP, an L4 NAT service (nft, conntrack),
 //! TCP and MISC checks, track and notify scripts, a reload and a stop must all work there.
+//! And `baton run --user`, started as root, ends up with that same user and capabilities.
 
 mod common;
 
@@ -129,6 +130,42 @@ virtual_server 10.0.3.100 80 {{
     )
 }
 
+fn fail(message: &str, daemon: &Daemon) -> ! {
+    panic!("{message}\n----- baton -----\n{}", daemon.log_text());
+}
+
+/// Waits until the daemon is master with its VIP and nft rules, and has run its track,
+/// notify and MISC_CHECK scripts as nobody.
+fn wait_until_serving(lb1: &baton_lab::Host, open: &std::path::Path, daemon: &Daemon) {
+    let nobody =
+        |file: &str| std::fs::read_to_string(open.join(file)).is_ok_and(|t| t.trim() == "65534");
+    let up = wait_for(Duration::from_secs(20), || {
+        holds(lb1, common::VIP)
+            && nobody("track")
+            && nobody("misc")
+            && std::fs::read_to_string(open.join("notified")).is_ok_and(|t| t.trim() == "MASTER")
+            && lb1
+                .run("nft", &["list", "tables"])
+                .is_ok_and(|tables| tables.contains("baton"))
+    });
+    if up.is_none() {
+        fail(
+            "not master with its VIP, nft rules, track, notify and MISC_CHECK scripts run",
+            daemon,
+        );
+    }
+}
+
+/// `/proc/PID/status`'s line `name`, without the name.
+fn status_field(pid: u32, name: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .map(|value| value.trim().to_owned())
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+}
+
 #[test]
 fn baton_works_as_nobody_under_the_units_system_call_filter() {
     let test = "baton_works_as_nobody_under_the_units_system_call_filter";
@@ -194,32 +231,14 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
         log: log_path,
         name: "baton (sandboxed)".into(),
     };
-    let fail = |message: &str, daemon: &Daemon| -> ! {
-        panic!("{message}\n----- baton -----\n{}", daemon.log_text());
-    };
-    let nobody =
-        |file: &str| std::fs::read_to_string(open.join(file)).is_ok_and(|t| t.trim() == "65534");
-    let up = wait_for(Duration::from_secs(20), || {
-        holds(lb1, common::VIP)
-            && nobody("track")
-            && nobody("misc")
-            && std::fs::read_to_string(open.join("notified")).is_ok_and(|t| t.trim() == "MASTER")
-            && lb1
-                .run("nft", &["list", "tables"])
-                .is_ok_and(|tables| tables.contains("baton"))
-    });
-    if up.is_none() {
-        fail(
-            "not master with its VIP, nft rules, track, notify and MISC_CHECK scripts run",
-            &daemon,
-        );
-    }
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", daemon.child.id())).expect("status");
-    assert!(
-        status.contains("Seccomp:\t2") && status.contains("CapEff:\t0000000000003400"),
-        "{status}"
+    wait_until_serving(lb1, &open, &daemon);
+    let pid = daemon.child.id();
+    assert_eq!(
+        status_field(pid, "Seccomp:"),
+        "2",
+        "a seccomp filter applies"
     );
+    assert_eq!(status_field(pid, "CapEff:"), "0000000000003400");
 
     // A reload that changes the instance, then a graceful stop.
     std::fs::write(&conf, config(&open, 160)).expect("edit");
@@ -230,7 +249,7 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
     })
     .is_none()
     {
-        fail("the reload did not apply", &daemon);
+        fail("the reload did not apply", &daemon)
     }
     daemon.child.terminate();
     let exit = daemon.child.try_wait().expect("status");
@@ -240,4 +259,68 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
     for refused in ["Operation not permitted", "os error 1)", "EPERM"] {
         assert!(!text.contains(refused), "{refused}:\n{text}");
     }
+}
+
+/// `baton run --user nobody` started as root: the same user, capabilities (bounding and
+/// ambient too) and no_new_privs as under the unit, and everything still works.
+#[test]
+fn baton_run_user_becomes_the_user_with_the_units_capabilities_only() {
+    let test = "baton_run_user_becomes_the_user_with_the_units_capabilities_only";
+    if baton_lab::skip_without_root(test) || common::skip_without_tool("nft", "nftables", test) {
+        return;
+    }
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
+        return;
+    }
+    let lab = Lab::builder()
+        .host("lb1", "10.0.3.5/24")
+        .build()
+        .expect("lab");
+    let lb1 = lab.host("lb1");
+    let dir = Workdir::new("run-user");
+    let open = dir.path("open");
+    std::fs::create_dir(&open).expect("dir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let conf = dir.write("keepalived.conf", &config(&open, 150));
+    // A control socket directory that does not exist yet: baton makes it for nobody.
+    let run_dir = dir.path("run");
+    let log_path = dir.path("baton.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut command = lb1.command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args(["run", "--user", "nobody", "--keepalived-conf"])
+        .arg(&conf)
+        .arg("--control")
+        .arg(run_dir.join("baton.sock"))
+        .args(["--admin", "none"])
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    let mut daemon = Daemon {
+        child: lb1.spawn(command).expect("baton run"),
+        log: log_path,
+        name: "baton --user nobody".into(),
+    };
+    wait_until_serving(lb1, &open, &daemon);
+    let pid = daemon.child.id();
+    assert_eq!(status_field(pid, "Uid:"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(pid, "Gid:"), "65534\t65534\t65534\t65534");
+    for set in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:", "CapBnd:"] {
+        assert_eq!(status_field(pid, set), "0000000000003400", "{set}");
+    }
+    assert_eq!(status_field(pid, "NoNewPrivs:"), "1");
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&run_dir).expect("run"));
+    assert_eq!(
+        owner, 65534,
+        "the control socket's directory belongs to nobody"
+    );
+    daemon.child.terminate();
+    let exit = daemon.child.try_wait().expect("status");
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "{exit:?}\n{}",
+        daemon.log_text()
+    );
 }
