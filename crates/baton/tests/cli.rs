@@ -59,6 +59,36 @@ fn check_lists_every_error_with_file_and_line_and_exits_1() {
     assert!(stderr.contains("virtual_server_group"), "{stderr}");
 }
 
+/// keepalived's -i: one file for several hosts, each reading the lines of its config id.
+#[test]
+fn check_reads_the_lines_of_its_config_id() {
+    let path = scratch(
+        "per-host.conf",
+        "@lb1 $N=2\n@^lb1 $N=3\n$VI= \\\nvrrp_instance VI_${I} { \\\n  interface eth0 \\\n  \
+         virtual_router_id ${I} \\\n  virtual_ipaddress { \\\n    10.0.3.${I}/24 \\\n  } \\\n\
+         }\n~SEQ(I, $N) $VI\n",
+    );
+    for (id, instances) in [("lb1", 2), ("lb2", 3)] {
+        let output = baton()
+            .args(["check", "--config-id", id, "--keepalived-conf"])
+            .arg(&path)
+            .output()
+            .expect("runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{output:?}");
+        assert!(
+            stdout.contains(&format!("ok: {instances} VRRP instance(s)")),
+            "{id}: {stdout}"
+        );
+    }
+    // Still exactly one source.
+    let output = baton()
+        .args(["check", "--config-id", "lb1"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
+
 #[test]
 fn check_reads_toml_too_and_names_a_missing_file() {
     let output = baton()
