@@ -21,6 +21,7 @@
 
 mod basics;
 mod diagnostic;
+mod election;
 mod fields;
 mod keepalived;
 mod model;
@@ -36,6 +37,7 @@ mod virtual_server_spec;
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Errors, Location};
+pub use election::ElectionOptions;
 pub use keepalived::KeepalivedOptions;
 pub use model::{
     AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, Global,

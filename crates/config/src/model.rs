@@ -18,6 +18,7 @@ use baton_vrrp::{
 
 pub use crate::basics::{Family, NotifyScript, ScriptUser};
 use crate::diagnostic::Location;
+use crate::election::ElectionOptions;
 
 /// A whole configuration: the VRRP part of keepalived, and the proxy's frontends and
 /// backends (`baton.toml` only).
@@ -61,6 +62,18 @@ pub struct Global {
     pub skip_check_adv_addr: bool,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`.
     pub announce_pacing: AnnouncePacing,
+    /// `vrrp_lower_prio_no_advert`, `vrrp_higher_prio_send_advert`,
+    /// `vrrp_down_timer_adverts`: the defaults (already copied into each instance).
+    pub election: ElectionOptions,
+    /// `vrrp_startup_delay`: after the daemon starts (not after a reload), no instance
+    /// becomes Master for this long.
+    pub startup_delay: Duration,
+    /// `default_interface`: the interface of static addresses that name none (keepalived
+    /// 2.2.7 uses it for nothing else; default eth0).
+    pub default_interface: Option<String>,
+    /// `dynamic_interfaces`: an instance whose interface does not exist yet waits in FAULT
+    /// for it instead of failing the start.
+    pub dynamic_interfaces: bool,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
 }
@@ -108,6 +121,10 @@ impl Default for Global {
             rs_init_notifies: false,
             skip_check_adv_addr: false,
             announce_pacing: AnnouncePacing::default(),
+            election: ElectionOptions::default(),
+            startup_delay: Duration::ZERO,
+            default_interface: None,
+            dynamic_interfaces: false,
             location: None,
         }
     }
@@ -221,6 +238,8 @@ pub struct VrrpInstance {
     pub skip_check_adv_addr: bool,
     /// The pause between the messages of an announcement (the global setting).
     pub announce_pacing: AnnouncePacing,
+    /// keepalived's election options beyond the RFCs.
+    pub election: ElectionOptions,
     pub notify: Notify,
     /// `garp_master_*`, defaulting to the global `vrrp_garp_master_*`.
     pub announce: AnnounceConfig,
@@ -592,6 +611,7 @@ impl VrrpInstance {
             dont_track_primary: false,
             skip_check_adv_addr: false,
             announce_pacing: AnnouncePacing::default(),
+            election: ElectionOptions::default(),
             notify: Notify::default(),
             announce: AnnounceConfig::default(),
             checksum_mode: ChecksumMode::Standard,
@@ -638,6 +658,7 @@ impl VrrpInstance {
         config.tracks = tracks.iter().map(Track::engine_config).collect();
         config.announce = self.announce;
         config.skip_check_advert_addresses = self.skip_check_adv_addr;
+        self.election.apply(&mut config);
         config
     }
 

@@ -10,6 +10,7 @@ use baton_vrrp::{AnnounceConfig, Auth, ChecksumMode, Password, Priority, Version
 
 pub(crate) use crate::diagnostic::At;
 use crate::diagnostic::{Diagnostics, Location};
+use crate::election::ElectionDraft;
 use crate::model::{
     Config, Global, InitFile, InitialState, Notify, ScriptUser, SyncGroup, TrackFile, TrackFileRef,
     TrackFrontend, TrackInterface, TrackScript, TrackScriptRef, TrackVirtualServer, UnicastPeer,
@@ -54,6 +55,11 @@ pub(crate) struct GlobalDraft {
     /// `vrrp_skip_check_adv_addr`.
     pub(crate) skip_check_adv_addr: bool,
     pub(crate) announce_pacing: crate::model::AnnouncePacing,
+    /// `vrrp_lower_prio_no_advert` and the other `vrrp_` election defaults.
+    pub(crate) election: ElectionDraft,
+    pub(crate) startup_delay: Option<Duration>,
+    pub(crate) default_interface: Option<String>,
+    pub(crate) dynamic_interfaces: bool,
 }
 
 /// `garp_master_*` in seconds and counts, already range-checked.
@@ -155,6 +161,7 @@ pub(crate) struct InstanceDraft {
     pub(crate) track_virtual_servers: Vec<TrackVirtualServer>,
     pub(crate) dont_track_primary: bool,
     pub(crate) skip_check_adv_addr: bool,
+    pub(crate) election: ElectionDraft,
     pub(crate) notify: Notify,
     pub(crate) garp: GarpDraft,
     pub(crate) v3_checksum_as_v2: Option<At<bool>>,
@@ -190,6 +197,7 @@ impl InstanceDraft {
             track_virtual_servers: Vec::new(),
             dont_track_primary: false,
             skip_check_adv_addr: false,
+            election: ElectionDraft::default(),
             notify: Notify::default(),
             garp: GarpDraft::default(),
             v3_checksum_as_v2: None,
@@ -365,6 +373,10 @@ fn resolve_global(g: GlobalDraft) -> Global {
         rs_init_notifies: g.rs_init_notifies,
         skip_check_adv_addr: g.skip_check_adv_addr,
         announce_pacing: g.announce_pacing,
+        election: g.election.defaults(),
+        startup_delay: g.startup_delay.unwrap_or(Duration::ZERO),
+        default_interface: g.default_interface,
+        dynamic_interfaces: g.dynamic_interfaces,
         location: g.location,
     }
 }
@@ -561,6 +573,11 @@ fn resolve_instance(
             d.warn(&at, format!("instance {name}: no virtual_ipaddress"));
         }
     }
+    let election = i.election.resolve(
+        &global.election,
+        (&name, !i.unicast_peers.is_empty(), ipv6),
+        d,
+    );
     let instance = VrrpInstance {
         name,
         interface,
@@ -587,6 +604,7 @@ fn resolve_instance(
         // keepalived: the global setting turns it on for every instance.
         skip_check_adv_addr: i.skip_check_adv_addr || global.skip_check_adv_addr,
         announce_pacing: global.announce_pacing,
+        election,
         notify: i.notify,
         announce: i.garp.over(global.announce),
         checksum_mode: if v3_as_v2 {

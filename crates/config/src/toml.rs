@@ -53,6 +53,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::{Spanned, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::election;
 use crate::fields;
 use crate::model::{
     InitFile, Notify, NotifyScript, TrackFileRef, TrackFrontend, TrackInterface, TrackScriptRef,
@@ -224,6 +225,10 @@ struct GlobalToml {
     admin: Option<Spanned<String>>,
     checker_log_all_failures: Option<bool>,
     rs_init_notifies: Option<bool>,
+    vrrp_lower_prio_no_advert: Option<bool>,
+    vrrp_higher_prio_send_advert: Option<bool>,
+    vrrp_down_timer_adverts: Option<Spanned<i64>>,
+    vrrp_startup_delay: Option<Spanned<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -293,6 +298,11 @@ struct InstanceToml {
     garp_master_refresh: Option<Spanned<i64>>,
     garp_master_refresh_repeat: Option<Spanned<i64>>,
     v3_checksum_as_v2: Option<Spanned<bool>>,
+    lower_prio_no_advert: Option<bool>,
+    higher_prio_send_advert: Option<bool>,
+    down_timer_adverts: Option<Spanned<i64>>,
+    unicast_ttl: Option<Spanned<i64>>,
+    mcast_dst_ip: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -457,6 +467,18 @@ impl Reader<'_> {
         }
         out.checker_log_all_failures = g.checker_log_all_failures;
         out.rs_init_notifies = g.rs_init_notifies.unwrap_or(false);
+        out.election.lower_prio_no_advert = g.vrrp_lower_prio_no_advert;
+        out.election.higher_prio_send_advert = g.vrrp_higher_prio_send_advert;
+        if let Some(v) = g.vrrp_down_timer_adverts {
+            let result = election::down_timer_adverts("vrrp_down_timer_adverts", *v.get_ref());
+            out.election.down_timer_adverts = self.check(v.span().start, c, result);
+        }
+        if let Some(v) = g.vrrp_startup_delay {
+            out.startup_delay = self
+                .seconds(c, "vrrp_startup_delay", &v)
+                .map(|d| d.value)
+                .filter(|d| !d.is_zero());
+        }
     }
 
     /// The four `garp_master_*` settings, in that order.
@@ -720,6 +742,23 @@ impl Reader<'_> {
         );
         if let Some(v) = t.v3_checksum_as_v2 {
             i.v3_checksum_as_v2 = Some(At::new(*v.get_ref(), self.at(v.span().start)));
+        }
+        i.election.lower_prio_no_advert = t.lower_prio_no_advert;
+        i.election.higher_prio_send_advert = t.higher_prio_send_advert;
+        if let Some(v) = t.down_timer_adverts {
+            let result = election::down_timer_adverts("down_timer_adverts", *v.get_ref());
+            i.election.down_timer_adverts = self.check(v.span().start, c, result);
+        }
+        if let Some(v) = t.unicast_ttl {
+            let at = self.at(v.span().start);
+            let result = election::unicast_ttl(*v.get_ref());
+            i.election.unicast_ttl = self
+                .check(v.span().start, c, result)
+                .map(|ttl| At::new(ttl, at));
+        }
+        if let Some(v) = t.mcast_dst_ip {
+            let result = election::mcast_dst_ip(v.get_ref(), self.at(v.span().start));
+            i.election.mcast_dst_ip = self.check(v.span().start, c, result);
         }
         i
     }

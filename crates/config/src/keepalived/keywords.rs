@@ -285,12 +285,18 @@ pub(crate) static GLOBAL: Context = Context {
         ),
         not_yet("vrrp_garp_extra_if", VMAC),
         not_yet("vrrp_vmac_garp_intvl", VMAC),
-        not_yet(
+        yes(
             "vrrp_down_timer_adverts",
-            "the master-down timer is the RFC's 3 intervals plus skew",
+            "1..=100, default 3: the default of down_timer_adverts",
         ),
-        not_yet("vrrp_lower_prio_no_advert", "not implemented"),
-        not_yet("vrrp_higher_prio_send_advert", "not implemented"),
+        yes(
+            "vrrp_lower_prio_no_advert",
+            "[<BOOL>]: the default of lower_prio_no_advert",
+        ),
+        yes(
+            "vrrp_higher_prio_send_advert",
+            "[<BOOL>]: the default of higher_prio_send_advert",
+        ),
         not_yet("vrrp_strict", STRICT),
         not_yet(
             "vrrp_iptables",
@@ -316,10 +322,19 @@ pub(crate) static GLOBAL: Context = Context {
         not_yet("disable_local_igmp", VMAC),
         yes("vrrp_skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
         not_yet("vrrp_notify_priority_changes", FIFO),
-        not_yet("default_interface", "every instance names its interface"),
+        yes(
+            "default_interface",
+            "kept for static addresses that name no interface, its only use in keepalived 2.2.7 (instances still name theirs, as keepalived requires of multicast instances)",
+        ),
         not_yet("dynamic_interfaces", "not implemented"),
-        not_yet("vrrp_startup_delay", "not implemented"),
-        not_yet("vrrp_delay_after_boot", "not implemented"),
+        yes(
+            "vrrp_startup_delay",
+            "seconds (0.001 and up): after the daemon starts (not after a reload) no instance becomes Master for that long; a backup's master-down timer runs from its end, the address owner takes over at its end",
+        ),
+        never(
+            "vrrp_delay_after_boot",
+            "not a keepalived 2.2.7 keyword (it reports an unknown keyword); use vrrp_startup_delay",
+        ),
         not_yet("log_unknown_vrids", "unknown VRIDs are counted in metrics"),
         not_yet("vmac_prefix", VMAC),
         not_yet("vmac_addr_prefix", VMAC),
@@ -596,9 +611,15 @@ pub(crate) static INSTANCE: Context = Context {
         ),
         not_yet("track_bfd", BFD),
         not_yet("track_src_ip", "not implemented"),
-        not_yet("mcast_dst_ip", "adverts go to 224.0.0.18 / ff02::12"),
+        yes(
+            "mcast_dst_ip",
+            "an IPv4 multicast group, or an IPv6 one in ff02::/16, of the instance's family: adverts go there and the socket joins it",
+        ),
         not_yet("unicast_fault_no_peer", "not implemented"),
-        not_yet("unicast_ttl", "adverts are sent with TTL 255"),
+        yes(
+            "unicast_ttl",
+            "0..=255: the TTL / hop limit of adverts to unicast peers (needs unicast_peer). As keepalived, adverts from unicast peers are accepted whatever their TTL",
+        ),
         not_yet(
             "old_unicast_checksum",
             "keepalived < 1.3.6 checksums are not implemented",
@@ -607,13 +628,19 @@ pub(crate) static INSTANCE: Context = Context {
         not_yet("garp_lower_prio_repeat", "not implemented"),
         not_yet("garp_extra_if", VMAC),
         not_yet("vmac_garp_intvl", VMAC),
-        not_yet(
+        yes(
             "down_timer_adverts",
-            "the master-down timer is the RFC's 3 intervals plus skew",
+            "1..=100, default 3 (the RFCs'): the master-down timer is that many advert intervals plus skew",
         ),
         not_yet("timer_expired_backup", "not implemented"),
-        not_yet("lower_prio_no_advert", "not implemented"),
-        not_yet("higher_prio_send_advert", "not implemented"),
+        yes(
+            "lower_prio_no_advert",
+            "[<BOOL>]: a master does not answer a lower-priority advert (by default it answers at once, at most once per advert interval, so a rival master steps down)",
+        ),
+        yes(
+            "higher_prio_send_advert",
+            "[<BOOL>]: a master that hears a better router sends one advert of its own before it becomes backup",
+        ),
         yes(
             "skip_check_adv_addr",
             "[<BOOL>]: as vrrp_skip_check_adv_addr, for this instance; as in keepalived 2.2.7, 'off' turns it on too (with a warning)",

@@ -614,7 +614,7 @@ impl Mapper<'_> {
                     let read = keyword
                         .strip_prefix("vrrp_")
                         .is_some_and(|name| self.garp(&mut garp, s, name, c));
-                    if !read && !self.lvs_global(s, c) {
+                    if !read && !self.election_global(s, c) && !self.lvs_global(s, c) {
                         self.ignore_or_refuse(&keywords::GLOBAL, s, c);
                     }
                     self.draft.global.garp = garp;
@@ -643,6 +643,7 @@ impl Mapper<'_> {
                     &mut i.track_files,
                 )
                 || self.garp(&mut i.garp, s, keyword, c)
+                || self.election(&mut i.election, s, keyword, (c, false))
             {
                 continue;
             }

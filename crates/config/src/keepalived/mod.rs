@@ -5,6 +5,7 @@
 //! supports, and why not when it does not).
 
 mod definitions;
+mod election;
 mod keywords;
 mod lexer;
 mod mapping;
