@@ -71,6 +71,17 @@ pub(crate) struct Listener {
     _done: mpsc::Sender<()>,
 }
 
+/// What a listener's accepted connections go through: its shared context, the
+/// connection slots, the queue for one, and the refusals in progress.
+struct Gates {
+    context: Arc<Listener>,
+    slots: Arc<Semaphore>,
+    queue: Arc<Semaphore>,
+    refusing: Arc<Semaphore>,
+    /// How long a queued connection waits for a slot.
+    wait: Duration,
+}
+
 /// Connections being refused with a 503 at once; past this they are closed without a word.
 const MAX_REFUSING: usize = 1024;
 
@@ -191,11 +202,14 @@ impl Proxy {
             transport,
             _done: done,
         });
-        let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-        // Connections waiting for a slot: never more than there are slots.
-        let queue = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-        let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
-        let wait = limits.connection_wait;
+        let gates = Gates {
+            context,
+            slots: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+            // Connections waiting for a slot: never more than there are slots.
+            queue: Arc::new(Semaphore::new(limits.max_connections.max(1))),
+            refusing: Arc::new(Semaphore::new(MAX_REFUSING)),
+            wait: limits.connection_wait,
+        };
 
         tokio::pin!(shutdown);
         loop {
@@ -214,67 +228,11 @@ impl Proxy {
                     }
                 },
             };
-            let _ = stream.set_nodelay(true);
-            self.shared.connections.accepted();
-            let client = match &self.shared.per_client {
-                None => None,
-                Some(per_client) => {
-                    let admitted = per_client.admit(peer.ip());
-                    if admitted.is_none() {
-                        // Refused before anything is read or handshaken: a client over
-                        // its share costs as little as can be.
-                        self.shared.connections.refused_per_client();
-                        if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
-                            let tls = context.transport.is_tls();
-                            tokio::spawn(async move {
-                                refuse(stream, peer, tls, PER_CLIENT).await;
-                                drop(refusal);
-                            });
-                        }
-                        continue;
-                    }
-                    admitted
-                }
-            };
-            if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
-                tokio::spawn(crate::transport::accept(
-                    Arc::clone(&context),
-                    stream,
-                    peer,
-                    Slot::new(permit, client),
-                ));
-            } else if let Ok(place) = Arc::clone(&queue).try_acquire_owned() {
-                let slots = Arc::clone(&slots);
-                let context = Arc::clone(&context);
-                let refusing = Arc::clone(&refusing);
-                tokio::spawn(async move {
-                    let permit = tokio::time::timeout(wait, slots.acquire_owned()).await;
-                    drop(place);
-                    match permit {
-                        Ok(Ok(permit)) => {
-                            let slot = Slot::new(permit, client);
-                            crate::transport::accept(context, stream, peer, slot).await;
-                        }
-                        _ => {
-                            let tls = context.transport.is_tls();
-                            drop(context);
-                            if let Ok(refusal) = refusing.try_acquire_owned() {
-                                refuse(stream, peer, tls, ALL_CLIENTS).await;
-                                drop(refusal);
-                            }
-                        }
-                    }
-                });
-            } else if let Ok(refusal) = Arc::clone(&refusing).try_acquire_owned() {
-                let tls = context.transport.is_tls();
-                tokio::spawn(async move {
-                    refuse(stream, peer, tls, ALL_CLIENTS).await;
-                    drop(refusal);
-                });
-            }
+            self.admit(stream, peer, &gates);
         }
+        self.take_queued(listener, &gates);
+        let context = gates.context;
 
-        drop(listener);
         let _ = stop.send(Stop::Drain);
         drop(context);
         if tokio::time::timeout(limits.drain_timeout, all_done.recv())
@@ -287,6 +245,89 @@ impl Proxy {
             );
             let _ = stop.send(Stop::Now);
             let _ = tokio::time::timeout(Duration::from_secs(1), all_done.recv()).await;
+        }
+    }
+
+    /// Takes one accepted connection: admitted per client, then served in a free slot,
+    /// queued for one, or refused with a 503.
+    fn admit(&self, stream: TcpStream, peer: SocketAddr, gates: &Gates) {
+        let _ = stream.set_nodelay(true);
+        self.shared.connections.accepted();
+        let client = match &self.shared.per_client {
+            None => None,
+            Some(per_client) => {
+                let admitted = per_client.admit(peer.ip());
+                if admitted.is_none() {
+                    // Refused before anything is read or handshaken: a client over
+                    // its share costs as little as can be.
+                    self.shared.connections.refused_per_client();
+                    if let Ok(refusal) = Arc::clone(&gates.refusing).try_acquire_owned() {
+                        let tls = gates.context.transport.is_tls();
+                        tokio::spawn(async move {
+                            refuse(stream, peer, tls, PER_CLIENT).await;
+                            drop(refusal);
+                        });
+                    }
+                    return;
+                }
+                admitted
+            }
+        };
+        if let Ok(permit) = Arc::clone(&gates.slots).try_acquire_owned() {
+            tokio::spawn(crate::transport::accept(
+                Arc::clone(&gates.context),
+                stream,
+                peer,
+                Slot::new(permit, client),
+            ));
+        } else if let Ok(place) = Arc::clone(&gates.queue).try_acquire_owned() {
+            let slots = Arc::clone(&gates.slots);
+            let context = Arc::clone(&gates.context);
+            let refusing = Arc::clone(&gates.refusing);
+            let wait = gates.wait;
+            tokio::spawn(async move {
+                let permit = tokio::time::timeout(wait, slots.acquire_owned()).await;
+                drop(place);
+                match permit {
+                    Ok(Ok(permit)) => {
+                        let slot = Slot::new(permit, client);
+                        crate::transport::accept(context, stream, peer, slot).await;
+                    }
+                    _ => {
+                        let tls = context.transport.is_tls();
+                        drop(context);
+                        if let Ok(refusal) = refusing.try_acquire_owned() {
+                            refuse(stream, peer, tls, ALL_CLIENTS).await;
+                            drop(refusal);
+                        }
+                    }
+                }
+            });
+        } else if let Ok(refusal) = Arc::clone(&gates.refusing).try_acquire_owned() {
+            let tls = gates.context.transport.is_tls();
+            tokio::spawn(async move {
+                refuse(stream, peer, tls, ALL_CLIENTS).await;
+                drop(refusal);
+            });
+        }
+    }
+
+    /// After the stop: the connections the kernel completed on this listener and queued.
+    /// Each listener of a SO_REUSEPORT group (a reload's old and new one) has its own
+    /// queue, and closing it would reset them; they are taken and served instead (their
+    /// first request, answered with `connection: close`). Asked of the socket directly:
+    /// the reactor may not have seen the last arrivals.
+    fn take_queued(&self, listener: TcpListener, gates: &Gates) {
+        let Ok(listener) = listener.into_std() else {
+            return;
+        };
+        while let Ok((stream, peer)) = listener.accept() {
+            let stream = stream
+                .set_nonblocking(true)
+                .and_then(|()| TcpStream::from_std(stream));
+            if let Ok(stream) = stream {
+                self.admit(stream, peer, gates);
+            }
         }
     }
 }

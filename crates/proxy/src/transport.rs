@@ -55,8 +55,9 @@ const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 ///
 /// The first request must begin within `header_read_timeout`: on plain TCP counted from the
 /// accept (as before HTTP/2 existed here), on TLS from the end of the handshake, which has a
-/// `header_read_timeout` of its own. A listener that stops before HTTP started closes the
-/// connection, as HTTP/1.1 does with an idle one.
+/// `header_read_timeout` of its own. A listener that drains lets the first request come
+/// (the client was accepted to be served, and is sending it: closing now would lose it) and
+/// answers it with `connection: close`; one that stops for good closes the connection.
 pub(crate) async fn accept(
     listener: Arc<Listener>,
     stream: TcpStream,
@@ -139,12 +140,12 @@ async fn accept_tls(
     serve_boxed(listener, stream, peer, permit, protocol, deadline).await;
 }
 
-/// Runs `future` unless the listener stops first (`None`).
+/// Runs `future` unless the listener stops for good first (`None`); a drain waits for it.
 async fn until_stopped<F: Future>(listener: &Listener, future: F) -> Option<F::Output> {
     let mut stop = listener.stop.clone();
     tokio::select! {
         output = future => Some(output),
-        _ = stop.wait_for(|stop| *stop != Stop::Run) => None,
+        _ = stop.wait_for(|stop| *stop == Stop::Now) => None,
     }
 }
 
