@@ -4,9 +4,11 @@
 //! behave alike on the wire:
 //! - bound to the interface (SO_BINDTODEVICE): only that link's packets are read, and packets
 //!   leave by it whatever the routing table says;
-//! - TTL / hop limit 255 on everything sent (RFC 5798 §5.1.1.3, §5.1.2.3), unicast and multicast;
+//! - TTL / hop limit 255 on everything sent (RFC 5798 §5.1.1.3, §5.1.2.3), unicast and multicast,
+//!   unless the caller asks for another on a unicast advert (keepalived's `unicast_ttl`);
 //! - TOS / traffic class 0xc0 (IPTOS_PREC_INTERNETCONTROL);
-//! - for multicast: joined to 224.0.0.18 or ff02::12 on the interface, sending by it, and
+//! - for multicast: joined to 224.0.0.18 or ff02::12 on the interface (and to any other group
+//!   [`VrrpSocket::join`] is given: keepalived's `mcast_dst_ip`), sending by it, and
 //!   multicast loop off, so a router never hears itself;
 //! - IP(V6)_MULTICAST_ALL off: only groups this socket joined are delivered, so a unicast socket
 //!   hears no multicast advertisements at all (Linux otherwise delivers the multicast a raw
@@ -30,7 +32,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use nix::sys::socket::{
     self, ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg, setsockopt,
@@ -136,6 +138,8 @@ pub struct VrrpSocket {
     family: Family,
     /// The last SO_RXQ_OVFL count the kernel sent.
     overflow: AtomicU32,
+    /// The unicast TTL / hop limit the socket is set to now (IP_TTL / IPV6_UNICAST_HOPS).
+    unicast_ttl: AtomicU8,
 }
 
 impl fmt::Debug for VrrpSocket {
@@ -191,6 +195,7 @@ impl VrrpSocket {
             index,
             family,
             overflow: AtomicU32::new(0),
+            unicast_ttl: AtomicU8::new(TTL as u8),
         })
     }
 
@@ -226,6 +231,27 @@ impl VrrpSocket {
             .await
     }
 
+    /// Joins `group` on the interface besides the RFC's group (keepalived's `mcast_dst_ip`),
+    /// so that adverts sent to it are read.
+    pub fn join(&self, group: IpAddr) -> Result<(), Error> {
+        let socket = self.socket.get_ref();
+        let joined = match (self.family, group) {
+            (Family::Ipv4, IpAddr::V4(group)) => {
+                let interface = socket2::InterfaceIndexOrAddress::Index(self.index);
+                socket.join_multicast_v4_n(&group, &interface)
+            }
+            (Family::Ipv6, IpAddr::V6(group)) => socket.join_multicast_v6(&group, self.index),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} socket cannot join {group}", self.family),
+            )),
+        };
+        joined.map_err(Error::interface(
+            &self.interface,
+            "joining a multicast group",
+        ))
+    }
+
     /// Packets the kernel dropped since the socket was opened because its receive queue was
     /// full (SO_RXQ_OVFL, as last reported with a received packet). They never reached
     /// [`VrrpSocket::recv`]; among them may have been real advertisements.
@@ -242,6 +268,28 @@ impl VrrpSocket {
     /// tentative (EINVAL while duplicate address detection runs). An unspecified `src` lets
     /// the kernel choose.
     pub async fn send(&self, src: IpAddr, dst: IpAddr, payload: &[u8]) -> io::Result<()> {
+        self.send_with_ttl(src, dst, TTL as u8, payload).await
+    }
+
+    /// As [`VrrpSocket::send`], with `ttl` as the TTL / hop limit of a unicast `dst`
+    /// (keepalived's `unicast_ttl`). Multicast is always sent with 255: `ttl` is not used.
+    pub async fn send_with_ttl(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        if !dst.is_multicast() && self.unicast_ttl.load(Ordering::Relaxed) != ttl {
+            // One protocol task sends on the socket, so the setting holds for the send that
+            // follows; the cache spares a system call per advert.
+            let socket = self.socket.get_ref();
+            match self.family {
+                Family::Ipv4 => socket.set_ttl_v4(u32::from(ttl))?,
+                Family::Ipv6 => socket.set_unicast_hops_v6(u32::from(ttl))?,
+            }
+            self.unicast_ttl.store(ttl, Ordering::Relaxed);
+        }
         let index = self.index;
         let sent = match (self.family, src, dst) {
             (Family::Ipv4, IpAddr::V4(src), IpAddr::V4(dst)) => {

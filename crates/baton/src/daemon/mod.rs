@@ -21,7 +21,7 @@ mod tracking;
 mod vips;
 mod virtual_servers;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -427,7 +427,13 @@ impl Running {
     ) -> anyhow::Result<Running> {
         let started = prepared.start(services);
         let plan = started.plan;
-        let router = Router::new(plan.engine_configs, plan.sync_groups)?;
+        let mut router = Router::new(plan.engine_configs, plan.sync_groups)?;
+        let delay = started.config.global.startup_delay;
+        if !delay.is_zero() {
+            // keepalived's vrrp_startup_delay: at the daemon's start only, not on reloads.
+            tracing::info!("vrrp_startup_delay: no instance becomes master for {delay:?}");
+            router.delay_startup(Instant::now() + delay);
+        }
         let (notifier, notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
         started.vips.remove_leftovers().await;
         let mut running = Running {
@@ -725,16 +731,4 @@ fn net_family(family: Family) -> baton_net::Family {
         Family::Ipv4 => baton_net::Family::Ipv4,
         Family::Ipv6 => baton_net::Family::Ipv6,
     }
-}
-
-/// Instances grouped by the (interface, family) socket they share.
-fn socket_keys(config: &Config) -> HashMap<(String, Family), bool> {
-    let mut keys = HashMap::new();
-    for instance in &config.instances {
-        let multicast = instance.unicast_peers.is_empty();
-        *keys
-            .entry((instance.interface.clone(), instance.family()))
-            .or_insert(false) |= multicast;
-    }
-    keys
 }

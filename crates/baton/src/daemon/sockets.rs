@@ -10,7 +10,7 @@
 //! counted by reason (`baton status`, `baton_vrrp_receive_dropped_packets_total`) and logged
 //! at most once per reason every [`LOG_EVERY`], with how many were not logged.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,7 @@ use baton_vrrp::Transmit;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{net_family, socket_keys};
+use super::net_family;
 
 /// Packets waiting for the protocol task; beyond this a flood is dropped at the reader.
 /// At most 1024 x [`baton_net::RECEIVE_BUFFER`] bytes, whatever is sent.
@@ -61,14 +61,24 @@ impl Sockets {
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
         let mut by_key = HashMap::new();
         let mut tasks = Vec::new();
-        for ((interface, family), multicast) in socket_keys(config) {
-            let membership = if multicast {
+        for ((interface, family), groups) in multicast_groups(config) {
+            let rfc_group = match family {
+                Family::Ipv4 => IpAddr::from(baton_vrrp::VRRP_MULTICAST_V4),
+                Family::Ipv6 => IpAddr::from(baton_vrrp::VRRP_MULTICAST_V6),
+            };
+            let membership = if groups.contains(&rfc_group) {
                 baton_net::Membership::Multicast
             } else {
                 baton_net::Membership::Unicast
             };
             let socket = baton_net::VrrpSocket::open(&interface, net_family(family), membership)
                 .with_context(|| format!("opening the {family} VRRP socket on {interface}"))?;
+            // keepalived's mcast_dst_ip: the other groups adverts are sent to here.
+            for group in groups.iter().filter(|&&g| g != rfc_group) {
+                socket
+                    .join(*group)
+                    .with_context(|| format!("joining {group} on {interface}"))?;
+            }
             let socket = Arc::new(socket);
             let vrids = config
                 .instances
@@ -97,10 +107,32 @@ impl Sockets {
             .get(&key)
             .context("no socket for the instance")?;
         socket
-            .send(transmit.src, transmit.dst, &transmit.payload)
+            .send_with_ttl(transmit.src, transmit.dst, transmit.ttl, &transmit.payload)
             .await?;
         Ok(())
     }
+}
+
+/// The (interface, family) sockets the instances share, each with the multicast groups its
+/// instances send to (none: unicast only).
+fn multicast_groups(config: &Config) -> HashMap<(String, Family), BTreeSet<IpAddr>> {
+    let mut keys: HashMap<_, BTreeSet<IpAddr>> = HashMap::new();
+    for instance in &config.instances {
+        let groups = keys
+            .entry((instance.interface.clone(), instance.family()))
+            .or_default();
+        if instance.unicast_peers.is_empty() {
+            let group = instance
+                .election
+                .mcast_dst_ip
+                .unwrap_or(match instance.family() {
+                    Family::Ipv4 => baton_vrrp::VRRP_MULTICAST_V4.into(),
+                    Family::Ipv6 => baton_vrrp::VRRP_MULTICAST_V6.into(),
+                });
+            groups.insert(group);
+        }
+    }
+    keys
 }
 
 /// Why a reader dropped a packet, beyond what the socket discards.
@@ -178,9 +210,10 @@ impl Drops {
 }
 
 /// Whether `packet` could be an advert for one of `vrids`, by what costs nothing to check:
-/// TTL 255 (RFC 5798 §7.1), version 2 or 3, type ADVERTISEMENT, a VRID of ours, and room
-/// for the addresses it counts (and VRRPv2's authentication data). The engine checks it all
-/// again, and the rest; this only decides what to shed while the queue is filling.
+/// TTL 255 if multicast (RFC 5798 §7.1; unicast peers may send another, as the engine
+/// accepts), version 2 or 3, type ADVERTISEMENT, a VRID of ours, and room for the addresses
+/// it counts (and VRRPv2's authentication data). The engine checks it all again, and the
+/// rest; this only decides what to shed while the queue is filling.
 fn plausible(packet: &Inbound, vrids: &[u8]) -> bool {
     let bytes = &packet.payload;
     let [version_type, vrid, _, count, ..] = bytes[..] else {
@@ -193,7 +226,8 @@ fn plausible(packet: &Inbound, vrids: &[u8]) -> bool {
         0x31 => needed,
         _ => return false,
     };
-    packet.ttl == 255 && vrids.contains(&vrid) && bytes.len() >= needed
+    let ttl_ok = packet.ttl == 255 || !packet.dst.is_multicast();
+    ttl_ok && vrids.contains(&vrid) && bytes.len() >= needed
 }
 
 fn spawn_reader(
@@ -317,5 +351,49 @@ mod tests {
             "type"
         );
         assert!(!plausible(&packet(255, &[]), &[51]), "empty");
+        // Unicast peers may send with another TTL (unicast_ttl, routed peers).
+        let mut unicast = packet(64, &v3);
+        unicast.dst = "10.0.3.6".parse().expect("address");
+        assert!(plausible(&unicast, &[51]), "unicast TTL");
+    }
+
+    #[test]
+    fn sockets_join_the_groups_their_instances_send_to() {
+        let conf = r#"
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress {
+        10.0.3.100
+    }
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 2
+    mcast_dst_ip 224.0.0.88
+    virtual_ipaddress {
+        10.0.3.101
+    }
+}
+vrrp_instance C {
+    interface eth1
+    virtual_router_id 3
+    unicast_src_ip 10.0.4.5
+    unicast_peer {
+        10.0.4.6
+    }
+    virtual_ipaddress {
+        10.0.4.100
+    }
+}
+"#;
+        let loaded = baton_config::parse_keepalived(conf, "k.conf").expect("valid");
+        let groups = multicast_groups(&loaded.config);
+        let eth0: Vec<String> = groups[&("eth0".to_owned(), Family::Ipv4)]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(eth0, ["224.0.0.18", "224.0.0.88"]);
+        assert!(groups[&("eth1".to_owned(), Family::Ipv4)].is_empty());
     }
 }
