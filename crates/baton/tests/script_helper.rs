@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use baton_lab::Lab;
 use common::{Daemon, Workdir, wait_for};
+use nix::sys::signal::Signal;
 
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
 
@@ -254,4 +255,27 @@ fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
     };
     assert!(field("Uid:").starts_with("65534"), "{status}");
     assert_eq!(field("CapEff:"), "0000000000003400", "{status}");
+
+    // The file changes: until baton reloads, the helper still runs the scripts baton
+    // runs (a track script refused now would count as failing and could move the VIP);
+    // after the reload, the new one.
+    std::fs::write(&conf, config(&root_only).replace("/ran'", "/ran2'")).expect("edit");
+    std::fs::remove_file(&ran).expect("rm ran");
+    if wait_for(Duration::from_secs(10), || ran.exists()).is_none() {
+        panic!(
+            "an edited file stopped the running track script before the reload:\n{}",
+            helper_text()
+        );
+    }
+    let mut daemon = daemon;
+    daemon.child.signal(Signal::SIGHUP).expect("SIGHUP");
+    let ran2 = root_only.join("ran2");
+    if wait_for(Duration::from_secs(15), || ran2.exists()).is_none() {
+        panic!(
+            "the reloaded track script did not run:\n----- baton -----\n{}\n\
+             ----- script helper -----\n{}",
+            daemon.log_text(),
+            helper_text()
+        );
+    }
 }

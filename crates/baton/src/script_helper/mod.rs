@@ -3,15 +3,20 @@
 //! cannot switch users (dist/baton-scripts.socket starts it as root on first use).
 //!
 //! It trusts the daemon with nothing but the choice of which configured script to run and
-//! when: it reads the configuration file itself at every request (so a reload applies), and
-//! runs a script only if that file has it with that user ([`validate`]), after keepalived's
-//! script security checks, with the configured timeout at most, killing the script's
-//! process group past it. Only root and one user (`--allow-user`, default `baton`) may ask.
+//! when: it reads the configuration file itself, and runs a script only if that file has it
+//! with that user ([`validate`]), after keepalived's script security checks, with the
+//! configured timeout at most, killing the script's process group past it. Only root and
+//! one user (`--allow-user`, default `baton`) may ask.
+//!
+//! It re-reads the file when the daemon vets its scripts, which the daemon does each time
+//! it loads the file (start, reload); so an edited file counts from the reload on for both,
+//! and the scripts of the running configuration keep running until then.
 
 mod listener;
 mod validate;
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -68,19 +73,54 @@ async fn accept_loop(args: &ScriptHelperArgs) -> anyhow::Result<()> {
                 args.allow_user
             )
         })?;
-    crate::commands::load(&args.source).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    let configuration = Arc::new(Configuration {
+        source: args.source.clone(),
+        current: Mutex::new(None),
+    });
+    configuration.read().map_err(anyhow::Error::msg)?;
     let listener = listener::listen(&args.socket, allowed.gid)?;
     tracing::info!(socket = %args.socket.display(), allow_user = %args.allow_user, "script helper ready");
     loop {
         let (stream, _) = listener.accept().await.context("accepting")?;
-        let source = args.source.clone();
+        let configuration = Arc::clone(&configuration);
         tokio::spawn(async move {
-            answer(stream, &source, allowed.uid).await;
+            answer(stream, &configuration, allowed.uid).await;
         });
     }
 }
 
-async fn answer(stream: UnixStream, source: &crate::cli::ConfigSource, allowed: Uid) {
+/// The configuration requests are checked against, as last read from the file.
+struct Configuration {
+    source: crate::cli::ConfigSource,
+    current: Mutex<Option<baton_config::Config>>,
+}
+
+impl Configuration {
+    /// Reads the file again and keeps what it says.
+    fn read(&self) -> Result<baton_config::Config, String> {
+        let config = crate::commands::load(&self.source)
+            .map_err(|errors| format!("the configuration does not load: {errors}"))?
+            .config;
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(config.clone());
+        Ok(config)
+    }
+
+    /// The configuration for `request`: read again for a vetting (the daemon has just read
+    /// the file), else the one last read.
+    fn for_request(&self, request: &Request) -> Result<baton_config::Config, String> {
+        let kept = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match kept {
+            Some(config) if !request.vet => Ok(config),
+            _ => self.read(),
+        }
+    }
+}
+
+async fn answer(stream: UnixStream, configuration: &Configuration, allowed: Uid) {
     let peer = stream.peer_cred().ok();
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -95,7 +135,7 @@ async fn answer(stream: UnixStream, source: &crate::cli::ConfigSource, allowed: 
         (_, Err(_)) => Err("no request in time".into()),
         (_, Ok(Err(error))) => Err(format!("reading the request: {error}")),
         (_, Ok(Ok(_))) => match serde_json::from_str::<Request>(&line) {
-            Ok(request) => handle(request, source).await,
+            Ok(request) => handle(request, configuration).await,
             Err(error) => Err(format!("bad request: {error}")),
         },
     };
@@ -107,11 +147,9 @@ async fn answer(stream: UnixStream, source: &crate::cli::ConfigSource, allowed: 
     let _ = write.write_all(answer.as_bytes()).await;
 }
 
-/// Vets or runs `request` under the configuration file as it is now.
-async fn handle(request: Request, source: &crate::cli::ConfigSource) -> Reply {
-    let config = crate::commands::load(source)
-        .map_err(|errors| format!("the configuration does not load: {errors}"))?
-        .config;
+/// Vets or runs `request` under the configuration.
+async fn handle(request: Request, configuration: &Configuration) -> Reply {
+    let config = configuration.for_request(&request)?;
     // The file's script security and default user, for this run as for the daemon's.
     let default_user = crate::scripts::configure(&config.global).map_err(|e| e.to_string())?;
     let entries = crate::scripts::inventory(&config, default_user).map_err(|e| e.to_string())?;
