@@ -130,6 +130,25 @@ virtual_server 10.0.3.100 80 {{
     )
 }
 
+/// A lab with one host, lb1, and a directory with one everyone may write in (where the
+/// daemon, as nobody, keeps its control socket and its scripts write); `None` after a
+/// SKIPPED line where namespaces cannot be made.
+fn one_host_lab(test: &str, name: &str) -> Option<(Lab, Workdir, std::path::PathBuf)> {
+    if let Err(reason) = Lab::check_environment() {
+        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
+        return None;
+    }
+    let lab = Lab::builder()
+        .host("lb1", "10.0.3.5/24")
+        .build()
+        .expect("lab");
+    let dir = Workdir::new(name);
+    let open = dir.path("open");
+    std::fs::create_dir(&open).expect("dir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    Some((lab, dir, open))
+}
+
 fn fail(message: &str, daemon: &Daemon) -> ! {
     panic!("{message}\n----- baton -----\n{}", daemon.log_text());
 }
@@ -183,19 +202,10 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
         eprintln!("SKIPPED (needs /usr/bin/python3 with the python3-seccomp package): {test}");
         return;
     }
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
+    let Some((lab, dir, open)) = one_host_lab(test, "sandbox") else {
         return;
-    }
-    let lab = Lab::builder()
-        .host("lb1", "10.0.3.5/24")
-        .build()
-        .expect("lab");
+    };
     let lb1 = lab.host("lb1");
-    let dir = Workdir::new("sandbox");
-    let open = dir.path("open");
-    std::fs::create_dir(&open).expect("dir");
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let conf = dir.write("keepalived.conf", &config(&open, 150));
     let filter = dir.write(
         "filter.txt",
@@ -269,19 +279,10 @@ fn baton_run_user_becomes_the_user_with_the_units_capabilities_only() {
     if baton_lab::skip_without_root(test) || common::skip_without_tool("nft", "nftables", test) {
         return;
     }
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
+    let Some((lab, dir, open)) = one_host_lab(test, "run-user") else {
         return;
-    }
-    let lab = Lab::builder()
-        .host("lb1", "10.0.3.5/24")
-        .build()
-        .expect("lab");
+    };
     let lb1 = lab.host("lb1");
-    let dir = Workdir::new("run-user");
-    let open = dir.path("open");
-    std::fs::create_dir(&open).expect("dir");
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let conf = dir.write("keepalived.conf", &config(&open, 150));
     // A control socket directory that does not exist yet: baton makes it for nobody.
     let run_dir = dir.path("run");
