@@ -279,3 +279,51 @@ fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
         );
     }
 }
+
+/// Started by systemd's socket activation (here `systemd-socket-activate`, which passes
+/// fd 3 as baton-scripts.socket does), the helper answers on the socket it was given and
+/// binds none of its own.
+#[test]
+fn the_helper_answers_on_the_socket_systemd_passes_it() {
+    let test = "the_helper_answers_on_the_socket_systemd_passes_it";
+    if common::skip_without_tool("systemd-socket-activate", "systemd", test) {
+        return;
+    }
+    let dir = Workdir::new("activation");
+    let conf = dir.write("keepalived.conf", &config(&dir.path("nowhere")));
+    let activated = dir.path("activated.sock");
+    let own = dir.path("own.sock");
+    let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .expect("passwd")
+        .expect("this user has a name");
+    let log_path = dir.path("helper.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let helper = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&activated)
+        .args([BATON, "script-helper", "--keepalived-conf"])
+        .arg(&conf)
+        .arg("--socket")
+        .arg(&own)
+        .args(["--allow-user", &me.name])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("systemd-socket-activate");
+    let _helper = Killed(helper);
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    if wait_for(Duration::from_secs(10), || activated.exists()).is_none() {
+        panic!("systemd-socket-activate never listened:\n{}", log_text());
+    }
+    // The first connection starts the helper, which takes fd 3 and answers on it.
+    let (code, stderr) = ask_helper(&[], &activated, &["/bin/false"]);
+    assert_eq!(code, Some(1), "{stderr}\n{}", log_text());
+    assert!(
+        stderr.contains("not a script of the configuration"),
+        "{stderr}\n{}",
+        log_text()
+    );
+    assert!(log_text().contains("listening on the socket systemd passed"));
+    assert!(!own.exists(), "the helper bound a socket of its own");
+}

@@ -8,13 +8,16 @@ use anyhow::Context as _;
 use nix::unistd::Gid;
 use tokio::net::UnixListener;
 
-pub(super) fn listen(path: &Path, group: Gid) -> anyhow::Result<UnixListener> {
-    let listener = match baton_net::activated_unix_listener().context("socket activation")? {
-        Some(listener) => listener,
-        None => bind(path, group)?,
-    };
+/// The listener, and where it listens for the log.
+pub(super) fn listen(path: &Path, group: Gid) -> anyhow::Result<(UnixListener, String)> {
+    let (listener, place) =
+        match baton_net::activated_unix_listener().context("socket activation")? {
+            Some(listener) => (listener, "the socket systemd passed".to_owned()),
+            None => (bind(path, group)?, path.display().to_string()),
+        };
     listener.set_nonblocking(true).context("non-blocking")?;
-    UnixListener::from_std(listener).context("registering the socket")
+    let listener = UnixListener::from_std(listener).context("registering the socket")?;
+    Ok((listener, place))
 }
 
 fn bind(path: &Path, group: Gid) -> anyhow::Result<std::os::unix::net::UnixListener> {

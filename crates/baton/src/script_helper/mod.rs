@@ -78,8 +78,8 @@ async fn accept_loop(args: &ScriptHelperArgs) -> anyhow::Result<()> {
         current: Mutex::new(None),
     });
     configuration.read().map_err(anyhow::Error::msg)?;
-    let listener = listener::listen(&args.socket, allowed.gid)?;
-    tracing::info!(socket = %args.socket.display(), allow_user = %args.allow_user, "script helper ready");
+    let (listener, place) = listener::listen(&args.socket, allowed.gid)?;
+    tracing::info!(allow_user = %args.allow_user, "script helper listening on {place}");
     loop {
         let (stream, _) = listener.accept().await.context("accepting")?;
         let configuration = Arc::clone(&configuration);
