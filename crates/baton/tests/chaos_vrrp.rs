@@ -45,6 +45,19 @@ fn keepalived_missing(test: &str) -> bool {
     skip_without_tool("keepalived", "keepalived", test)
 }
 
+/// A lab of its own for the test `name`, with the pair settled on lb2; `None` (after a
+/// loud SKIPPED line) without namespaces, or without keepalived for a keepalived pair.
+fn settled_pair(name: &str, kind: Vrrpd, extra: [&str; 2]) -> Option<(Lab, Workdir, Pair)> {
+    let test = format!("chaos {name} ({kind:?})");
+    if kind == Vrrpd::Keepalived && keepalived_missing(&test) {
+        return None;
+    }
+    let lab = guide_lab(&test)?;
+    let dir = Workdir::new(&format!("chaos-{name}"));
+    let pair = Pair::start(&lab, &dir, kind, extra);
+    Some((lab, dir, pair))
+}
+
 fn opt_ms(duration: Option<Duration>) -> String {
     duration.map_or_else(|| "never".to_owned(), |d| format!("{} ms", d.as_millis()))
 }
@@ -104,11 +117,9 @@ fn kill_9_scenario(lab: &Lab, dir: &Workdir, pair: &mut Pair) -> KillOutcome {
 
 #[test]
 fn kill_9_of_the_master_and_of_the_backup_leaves_one_holder() {
-    let Some(lab) = guide_lab("chaos: kill -9") else {
+    let Some((lab, dir, mut pair)) = settled_pair("kill", Vrrpd::Baton, ["", ""]) else {
         return;
     };
-    let dir = Workdir::new("chaos-kill");
-    let mut pair = Pair::start(&lab, &dir, Vrrpd::Baton, ["", ""]);
     let outcome = kill_9_scenario(&lab, &dir, &mut pair);
     let t = &outcome.timeline;
     let took = outcome.takeover();
@@ -176,14 +187,9 @@ fn kill_9_of_the_master_and_of_the_backup_leaves_one_holder() {
 
 #[test]
 fn keepalived_kill_9_of_the_master_and_of_the_backup() {
-    if keepalived_missing("chaos: keepalived kill -9") {
-        return;
-    }
-    let Some(lab) = guide_lab("chaos: keepalived kill -9") else {
+    let Some((lab, dir, mut pair)) = settled_pair("kill", Vrrpd::Keepalived, ["", ""]) else {
         return;
     };
-    let dir = Workdir::new("chaos-kill-ka");
-    let mut pair = Pair::start(&lab, &dir, Vrrpd::Keepalived, ["", ""]);
     let outcome = kill_9_scenario(&lab, &dir, &mut pair);
     let t = &outcome.timeline;
     let kept = t.count(outcome.killed_backup, outcome.end, only("lb2"));
@@ -263,11 +269,9 @@ fn logged_transitions(log: &str) -> usize {
 
 #[test]
 fn link_flaps_ten_a_second_for_ten_seconds_end_with_one_holder() {
-    let Some(lab) = guide_lab("chaos: link flaps") else {
+    let Some((lab, dir, mut pair)) = settled_pair("flaps", Vrrpd::Baton, ["", ""]) else {
         return;
     };
-    let dir = Workdir::new("chaos-flaps");
-    let mut pair = Pair::start(&lab, &dir, Vrrpd::Baton, ["", ""]);
     let rss = pair.rss();
     let before = host_status(&dir, "lb2");
     let outcome = flap_scenario(&lab, &pair, 10, 10);
@@ -313,14 +317,9 @@ fn link_flaps_ten_a_second_for_ten_seconds_end_with_one_holder() {
 
 #[test]
 fn keepalived_link_flaps() {
-    if keepalived_missing("chaos: keepalived link flaps") {
-        return;
-    }
-    let Some(lab) = guide_lab("chaos: keepalived link flaps") else {
+    let Some((lab, _dir, mut pair)) = settled_pair("flaps", Vrrpd::Keepalived, ["", ""]) else {
         return;
     };
-    let dir = Workdir::new("chaos-flaps-ka");
-    let mut pair = Pair::start(&lab, &dir, Vrrpd::Keepalived, ["", ""]);
     let outcome = flap_scenario(&lab, &pair, 10, 10);
     let t = &outcome.timeline;
     pair.expect_alive();
@@ -374,11 +373,9 @@ fn partition_scenario(lab: &Lab, dir: &Workdir, pair: &Pair) -> PartitionOutcome
 
 #[test]
 fn a_partition_makes_two_masters_and_the_heal_leaves_one() {
-    let Some(lab) = guide_lab("chaos: partition") else {
+    let Some((lab, dir, mut pair)) = settled_pair("partition", Vrrpd::Baton, ["", ""]) else {
         return;
     };
-    let dir = Workdir::new("chaos-partition");
-    let mut pair = Pair::start(&lab, &dir, Vrrpd::Baton, ["", ""]);
     let rss = pair.rss();
     let outcome = partition_scenario(&lab, &dir, &pair);
     let t = &outcome.timeline;
@@ -424,14 +421,9 @@ fn a_partition_makes_two_masters_and_the_heal_leaves_one() {
 
 #[test]
 fn keepalived_partition_and_heal() {
-    if keepalived_missing("chaos: keepalived partition") {
-        return;
-    }
-    let Some(lab) = guide_lab("chaos: keepalived partition") else {
+    let Some((lab, dir, pair)) = settled_pair("partition", Vrrpd::Keepalived, ["", ""]) else {
         return;
     };
-    let dir = Workdir::new("chaos-partition-ka");
-    let pair = Pair::start(&lab, &dir, Vrrpd::Keepalived, ["", ""]);
     let outcome = partition_scenario(&lab, &dir, &pair);
     let t = &outcome.timeline;
     eprintln!(
@@ -725,11 +717,9 @@ fn multicast() -> Ipv4Addr {
 /// back within Master_Down_Interval.
 #[test]
 fn forged_owner_adverts_on_multicast_are_reported_and_outlived() {
-    let Some(lab) = guide_lab("chaos: forged priority 255, multicast") else {
+    let Some((lab, dir, mut pair)) = settled_pair("forged", Vrrpd::Baton, ["", ""]) else {
         return;
     };
-    let dir = Workdir::new("chaos-forged");
-    let mut pair = Pair::start(&lab, &dir, Vrrpd::Baton, ["", ""]);
     let before = [host_status(&dir, "lb1"), host_status(&dir, "lb2")];
     let outcome = forged_scenario(&lab, &dir, &pair, &[multicast()]);
     std::thread::sleep(INTERVAL * 2);
@@ -811,12 +801,11 @@ fn lb_addresses() -> [Ipv4Addr; 2] {
 /// one for one, and the VIP never moves.
 #[test]
 fn forged_owner_adverts_from_a_non_peer_are_dropped_in_unicast_mode() {
-    let Some(lab) = guide_lab("chaos: forged priority 255, unicast") else {
+    let extra = [unicast(LB1, LB2, false), unicast(LB2, LB1, false)];
+    let kind = Vrrpd::Baton;
+    let Some((lab, dir, mut pair)) = settled_pair("unicast", kind, [&extra[0], &extra[1]]) else {
         return;
     };
-    let dir = Workdir::new("chaos-forged-unicast");
-    let extra = [unicast(LB1, LB2, false), unicast(LB2, LB1, false)];
-    let mut pair = Pair::start(&lab, &dir, Vrrpd::Baton, [&extra[0], &extra[1]]);
     let rss = pair.rss();
     let before = [host_status(&dir, "lb1"), host_status(&dir, "lb2")];
     let outcome = forged_scenario(&lab, &dir, &pair, &lb_addresses());
@@ -860,9 +849,6 @@ fn forged_owner_adverts_from_a_non_peer_are_dropped_in_unicast_mode() {
 /// keepalived on multicast, and with unicast peers with and without `check_unicast_src`.
 #[test]
 fn keepalived_forged_owner_adverts() {
-    if keepalived_missing("chaos: keepalived forged priority 255") {
-        return;
-    }
     let cases: [(&str, [String; 2], Vec<Ipv4Addr>); 3] = [
         (
             "multicast",
@@ -881,11 +867,10 @@ fn keepalived_forged_owner_adverts() {
         ),
     ];
     for (what, extra, destinations) in cases {
-        let Some(lab) = guide_lab("chaos: keepalived forged priority 255") else {
+        let kind = Vrrpd::Keepalived;
+        let Some((lab, dir, pair)) = settled_pair("forged", kind, [&extra[0], &extra[1]]) else {
             return;
         };
-        let dir = Workdir::new("chaos-forged-ka");
-        let pair = Pair::start(&lab, &dir, Vrrpd::Keepalived, [&extra[0], &extra[1]]);
         let outcome = forged_scenario(&lab, &dir, &pair, &destinations);
         let t = &outcome.timeline;
         let sent: Vec<u64> = outcome.floods.iter().map(|f| f.sent).collect();
