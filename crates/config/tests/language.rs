@@ -185,7 +185,8 @@ fn process_tuning_is_accepted_with_the_systemd_setting_to_use() {
     let text = "use_pid_dir\nchild_wait_time 5\nglobal_defs {\n vrrp_priority -10\n\
                 vrrp_cpu_affinity 1 2\n vrrp_rt_priority 50\n vrrp_no_swap\n\
                 checker_rlimit_rttime 10000\n vrrp_rx_bufs_policy MTU\n\
-                vrrp_netlink_monitor_rcv_bufs 1048576\n umask 0077\n}\n\
+                vrrp_netlink_monitor_rcv_bufs 1048576\n umask 0077\n config_save_dir /tmp\n\
+                reload_check_config /var/log/k.log\n log_unknown_vrids\n}\n\
                 vrrp_instance A {\n interface eth0\n virtual_router_id 1\n kernel_rx_buf_size 65536\n\
                 virtual_ipaddress {\n 10.0.0.1\n }\n}\n";
     let loaded = baton_config::parse_keepalived(text, "k.conf").expect("accepted");
@@ -217,7 +218,16 @@ fn process_tuning_is_accepted_with_the_systemd_setting_to_use() {
         ),
         (11, "umask is ignored: set UMask="),
         (
-            16,
+            12,
+            "config_save_dir is ignored: baton reads its configuration in one process",
+        ),
+        (
+            13,
+            "reload_check_config /var/log/k.log: baton always checks",
+        ),
+        (14, "log_unknown_vrids is ignored: baton counts adverts"),
+        (
+            19,
             "instance A: kernel_rx_buf_size is ignored: baton asks for a 4 MiB",
         ),
     ] {

@@ -335,7 +335,12 @@ pub(crate) static GLOBAL: Context = Context {
             "vrrp_delay_after_boot",
             "not a keepalived 2.2.7 keyword (it reports an unknown keyword); use vrrp_startup_delay",
         ),
-        not_yet("log_unknown_vrids", "unknown VRIDs are counted in metrics"),
+        yes(
+            "log_unknown_vrids",
+            ignored!(
+                "baton counts adverts for VRIDs it does not run, by reason, in baton_vrrp_unclaimed_dropped_packets_total (and baton status), rather than logging each"
+            ),
+        ),
         not_yet("vmac_prefix", VMAC),
         not_yet("vmac_addr_prefix", VMAC),
         yes("vrrp_netlink_cmd_rcv_bufs", NETLINK_BUFS),
@@ -367,9 +372,9 @@ pub(crate) static GLOBAL: Context = Context {
             "include_check",
             "[[+|-]readable|match|wildcard_match|brace_match ...], none for all; applies to the includes after it, and a file's setting ends with the file, as keepalived",
         ),
-        not_yet(
+        yes(
             "reload_check_config",
-            "baton always checks a new configuration before using it on SIGHUP",
+            "[LOG_FILE]: always so: on SIGHUP baton checks the new configuration and keeps the running one if it fails; the errors go to baton's log, so a LOG_FILE is ignored with a warning",
         ),
         not_yet("reload_time_file", "not implemented"),
         not_yet("reload_repeat", "not implemented"),
@@ -379,8 +384,16 @@ pub(crate) static GLOBAL: Context = Context {
             "0..4294967295: ${_RANDOM} repeats from run to run (baton's numbers, not keepalived's)",
         ),
         yes("umask", ignored!("set UMask= in baton's systemd unit")),
-        not_yet("tmp_config_directory", "not implemented"),
-        not_yet("config_save_dir", "not implemented"),
+        yes(
+            "tmp_config_directory",
+            ignored!(
+                "baton reads its configuration in one process, and keeps no copy of it for child processes"
+            ),
+        ),
+        yes(
+            "config_save_dir",
+            ignored!("baton reads its configuration in one process, and keeps no copy of it"),
+        ),
         not_yet("iproute_usr_dir", "routing tables by name are not used"),
         not_yet("iproute_etc_dir", "routing tables by name are not used"),
         never(

@@ -565,6 +565,17 @@ impl Mapper<'_> {
                         self.announce_pacing(s, c, pause);
                     }
                 }
+                "reload_check_config" => {
+                    if self.no_block(s, c) && !s.args.is_empty() {
+                        self.d.warn(
+                            &s.at,
+                            format!(
+                                "{c}: reload_check_config {}: baton always checks a configuration before a reload, and logs what is wrong to its own log, not to a file",
+                                s.rest()
+                            ),
+                        );
+                    }
+                }
                 // Read by the reader before the keywords (lexer and mod.rs).
                 "include_check" => {
                     let _ = self.no_block(s, c);
