@@ -91,10 +91,19 @@ impl Pair {
 
     /// kill -9 of every process in `host` (keepalived's parent and VRRP child alike).
     pub(crate) fn kill_9(&mut self, lab: &Lab, host: &str) {
+        use nix::sys::signal::{Signal, kill};
         let lab_host = lab.host(host);
-        for pid in lab_host.processes() {
-            let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let pids: Vec<nix::unistd::Pid> = lab_host
+            .processes()
+            .into_iter()
+            .map(|pid| nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)))
+            .collect();
+        // Frozen first: keepalived's VRRP child gets SIGTERM when its parent dies
+        // (PR_SET_PDEATHSIG) and would leave gracefully, with a priority-0 advert.
+        for &signal in &[Signal::SIGSTOP, Signal::SIGKILL] {
+            for &pid in &pids {
+                let _ = kill(pid, signal);
+            }
         }
         self.daemon_mut(host).child.kill();
         if wait_for(Duration::from_secs(5), || lab_host.processes().is_empty()).is_none() {
