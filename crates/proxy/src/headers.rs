@@ -43,6 +43,9 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, websocket: bool) {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        // Only hop-by-hop fields may be named (RFC 9110 7.6.1); Host, which the server
+        // needs (RFC 9112 3.2), stays even when a client names it.
+        .filter(|name| name != header::HOST)
         .collect();
     for name in named {
         headers.remove(name);
@@ -264,6 +267,13 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["host", "x-kept"]);
+    }
+
+    #[test]
+    fn host_stays_when_connection_names_it() {
+        let mut headers = map(&[("connection", "keep-alive, Host"), ("host", "example.com")]);
+        remove_hop_by_hop(&mut headers, false);
+        assert_eq!(headers["host"], "example.com");
     }
 
     #[test]

@@ -51,6 +51,9 @@ impl Fields {
                         fields.keep_alive = true;
                     } else if token.eq_ignore_ascii_case(b"upgrade") {
                         fields.upgrade = true;
+                    } else if token.eq_ignore_ascii_case(b"host") {
+                        // Only hop-by-hop fields may be named (RFC 9110 7.6.1), and Host is
+                        // the one the server needs (RFC 9112 3.2): it stays.
                     } else if let Ok(token) = std::str::from_utf8(token) {
                         fields.named.push(token.to_ascii_lowercase());
                     }
@@ -194,6 +197,12 @@ mod tests {
         for name in ["x-public", "host", "proxy", "via"] {
             assert!(!fields.is_dropped(name), "{name}");
         }
+    }
+
+    #[test]
+    fn host_named_in_connection_is_kept() {
+        let fields = read(&[("connection", "keep-alive, Host")]).expect("fields");
+        assert!(!fields.is_dropped("Host"));
     }
 
     #[test]

@@ -245,6 +245,16 @@ mod tests {
     }
 
     #[test]
+    fn host_survives_being_named_in_connection() {
+        // Found by the http1_request fuzz target: the server got a head without Host.
+        let sent = upstream("GET /a HTTP/1.1\r\nHost: am\r\nConnection: keep-alive,Host\r\n\r\n");
+        assert!(
+            sent.starts_with("GET /a HTTP/1.1\r\nHost: am\r\n"),
+            "{sent}"
+        );
+    }
+
+    #[test]
     fn frames_bodies_and_sees_close() {
         let text =
             "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
