@@ -59,6 +59,19 @@ pub(crate) fn preempt_delay(value: Duration) -> Result<Duration, String> {
     }
 }
 
+/// `vrrp_garp_interval` / `vrrp_gna_interval`: keepalived keeps them in a 32-bit count of
+/// microseconds.
+pub(crate) fn announce_interval(what: &str, value: Duration) -> Result<Duration, String> {
+    if value.as_micros() > u128::from(u32::MAX) {
+        Err(format!(
+            "{what} {} is more than 4294.967295 seconds",
+            crate::validate::seconds(value)
+        ))
+    } else {
+        Ok(value)
+    }
+}
+
 /// Script `interval` and `timeout`: more than nothing.
 pub(crate) fn script_period(what: &str, value: Duration) -> Result<Duration, String> {
     if value.is_zero() {

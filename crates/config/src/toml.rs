@@ -225,6 +225,9 @@ struct GlobalToml {
     admin: Option<Spanned<String>>,
     checker_log_all_failures: Option<bool>,
     rs_init_notifies: Option<bool>,
+    vrrp_skip_check_adv_addr: Option<bool>,
+    vrrp_garp_interval: Option<Spanned<Value>>,
+    vrrp_gna_interval: Option<Spanned<Value>>,
     vrrp_lower_prio_no_advert: Option<bool>,
     vrrp_higher_prio_send_advert: Option<bool>,
     vrrp_down_timer_adverts: Option<Spanned<i64>>,
@@ -288,6 +291,7 @@ struct InstanceToml {
     track_frontend: Option<Vec<Spanned<Value>>>,
     track_virtual_server: Option<Vec<Spanned<Value>>>,
     dont_track_primary: Option<bool>,
+    skip_check_adv_addr: Option<bool>,
     notify_master: Option<Spanned<Value>>,
     notify_backup: Option<Spanned<Value>>,
     notify_fault: Option<Spanned<Value>>,
@@ -467,6 +471,26 @@ impl Reader<'_> {
         }
         out.checker_log_all_failures = g.checker_log_all_failures;
         out.rs_init_notifies = g.rs_init_notifies.unwrap_or(false);
+        out.skip_check_adv_addr = g.vrrp_skip_check_adv_addr.unwrap_or(false);
+        for (name, value, slot) in [
+            (
+                "vrrp_garp_interval",
+                g.vrrp_garp_interval,
+                &mut out.announce_pacing.garp_interval,
+            ),
+            (
+                "vrrp_gna_interval",
+                g.vrrp_gna_interval,
+                &mut out.announce_pacing.gna_interval,
+            ),
+        ] {
+            if let Some(v) = value
+                && let Some(pause) = self.seconds(c, name, &v)
+            {
+                let result = fields::announce_interval(name, pause.value);
+                *slot = self.check(v.span().start, c, result).unwrap_or_default();
+            }
+        }
         out.election.lower_prio_no_advert = g.vrrp_lower_prio_no_advert;
         out.election.higher_prio_send_advert = g.vrrp_higher_prio_send_advert;
         if let Some(v) = g.vrrp_down_timer_adverts {
@@ -721,6 +745,7 @@ impl Reader<'_> {
                 }
             });
         i.dont_track_primary = t.dont_track_primary.unwrap_or(false);
+        i.skip_check_adv_addr = t.skip_check_adv_addr.unwrap_or(false);
         i.notify = self.notify(
             c,
             [

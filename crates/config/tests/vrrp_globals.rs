@@ -98,3 +98,48 @@ fn garp_and_gna_intervals_pace_announcements() {
     let errors = load(" vrrp_garp_interval 0.0000001\n", "").expect_err("finer than keepalived");
     assert_eq!(errors.len(), 1, "{errors:?}");
 }
+
+#[test]
+fn the_same_keys_in_baton_toml() {
+    let text = "[global]\nvrrp_skip_check_adv_addr = true\nvrrp_garp_interval = 0.002\n\
+                vrrp_gna_interval = \"0.000003\"\n\n[[vrrp]]\nname = \"A\"\ninterface = \"eth0\"\n\
+                virtual_router_id = 1\nvirtual_ipaddress = [\"10.0.0.1\"]\n\n[[vrrp]]\nname = \"B\"\n\
+                interface = \"eth0\"\nvirtual_router_id = 2\nskip_check_adv_addr = true\n\
+                virtual_ipaddress = [\"10.0.0.2\"]\n";
+    let loaded = baton_config::parse_toml(text, "b.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        loaded
+            .config
+            .instances
+            .iter()
+            .all(|i| i.skip_check_adv_addr)
+    );
+    assert_eq!(
+        loaded.config.instances[0].announce_pacing,
+        AnnouncePacing {
+            garp_interval: Duration::from_millis(2),
+            gna_interval: Duration::from_micros(3),
+        }
+    );
+    let text = text.replace(
+        "vrrp_skip_check_adv_addr = true",
+        "vrrp_skip_check_adv_addr = false",
+    );
+    let loaded = baton_config::parse_toml(&text, "b.toml").unwrap_or_else(|e| panic!("{e}"));
+    let skips: Vec<bool> = loaded
+        .config
+        .instances
+        .iter()
+        .map(|i| i.skip_check_adv_addr)
+        .collect();
+    assert_eq!(skips, [false, true]);
+    let text = text.replace("0.002", "5000");
+    let errors = baton_config::parse_toml(&text, "b.toml").expect_err("too long");
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("b.toml:3: "), "{errors:?}");
+    assert!(
+        errors[0].contains("more than 4294.967295 seconds"),
+        "{errors:?}"
+    );
+}

@@ -86,14 +86,11 @@ impl Mapper<'_> {
     /// seconds. It calls 0 (the default, written in the sample keepalived.conf that RPM
     /// distributions install) invalid, logs that and runs on with it, so baton warns.
     fn announce_pacing(&mut self, s: &Stmt, c: &str, pause: std::time::Duration) {
-        const MAX_MICROS: u128 = u32::MAX as u128;
         let keyword = s.keyword.as_str();
-        if pause.as_micros() > MAX_MICROS {
-            self.error(
-                &s.at,
-                c,
-                format!("{keyword} {} is more than 4294.967295 seconds", s.rest()),
-            );
+        if self
+            .ok(s, c, fields::announce_interval(keyword, pause))
+            .is_none()
+        {
             return;
         }
         if pause.is_zero() {
