@@ -4,7 +4,9 @@
 
 mod credentials;
 mod inventory;
+mod misc_via_helper;
 mod notify;
+mod outcome;
 mod policy;
 mod rise_fall;
 mod run;
@@ -16,13 +18,14 @@ pub(crate) use credentials::Credentials;
 #[cfg(test)]
 pub(crate) use inventory::Arguments;
 pub(crate) use inventory::{Entry, NOTIFY_TIMEOUT, inventory};
+pub(crate) use misc_via_helper::{command_line as helper_command_line, run_for_misc_check};
 pub(crate) use notify::{Notification, Notifier};
+pub(crate) use outcome::Outcome;
 pub(crate) use policy::configure;
 pub(crate) use rise_fall::RiseFall;
-pub(crate) use run::{Outcome, Script};
+pub(crate) use run::Script;
 pub(crate) use track::{TrackScript, spawn_track_script};
 pub(crate) use via_helper::{
     DEFAULT_SOCKET as DEFAULT_HELPER_SOCKET, Reply, Request, check_configuration as check_helper,
-    command_line as helper_command_line, needed as needs_helper, run_for_misc_check,
-    set_socket as set_helper_socket,
+    needed as needs_helper, set_socket as set_helper_socket,
 };

@@ -14,6 +14,7 @@ use nix::unistd::Pid;
 use tokio::process::Command;
 
 use super::Credentials;
+use super::outcome::Outcome;
 use super::policy;
 use super::security::{Verdict, verdict};
 use super::via_helper;
@@ -23,31 +24,6 @@ use super::via_helper;
 pub(crate) struct Script {
     pub(crate) argv: Vec<String>,
     pub(crate) credentials: Option<Credentials>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) enum Outcome {
-    Exited(i32),
-    Signalled(i32),
-    TimedOut,
-    SpawnFailed(String),
-}
-
-impl Outcome {
-    pub(crate) fn success(&self) -> bool {
-        *self == Outcome::Exited(0)
-    }
-}
-
-impl std::fmt::Display for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Outcome::Exited(code) => write!(f, "exited with {code}"),
-            Outcome::Signalled(signal) => write!(f, "killed by signal {signal}"),
-            Outcome::TimedOut => f.write_str("timed out and was killed"),
-            Outcome::SpawnFailed(error) => write!(f, "could not start: {error}"),
-        }
-    }
 }
 
 impl Script {
@@ -60,8 +36,8 @@ impl Script {
         let Some((program, args)) = self.argv.split_first() else {
             return Outcome::SpawnFailed("empty command line".into());
         };
-        if via_helper::needed(self.credentials) {
-            return via_helper::run(self, extra, timeout).await;
+        if let Some(other) = via_helper::other_user(self.credentials) {
+            return via_helper::run(&self.argv, other, extra, timeout).await;
         }
         if let Err(refused) = self.permitted(program) {
             return Outcome::SpawnFailed(refused);
@@ -116,9 +92,10 @@ impl Script {
     /// keepalived's checks for running `program` as this script's user; the refusal's
     /// reason, logged once per script and reason.
     pub(crate) fn permitted(&self, program: &str) -> Result<(), String> {
-        if via_helper::needed(self.credentials) {
+        if let Some(other) = via_helper::other_user(self.credentials) {
             // The helper checks what it runs, as the user it runs it as.
-            return via_helper::vet(self).map_err(|reason| once(program, reason, true));
+            return via_helper::vet(&self.argv, other)
+                .map_err(|reason| once(program, reason, true));
         }
         self.permitted_under(program, policy::security(), policy::default_refused())
     }

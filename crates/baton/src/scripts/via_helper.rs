@@ -13,19 +13,23 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 
-use super::{Credentials, Outcome, Script};
+use super::Credentials;
+use super::outcome::Outcome;
 
 /// Where the helper listens unless `baton run --script-helper` says otherwise.
 pub(crate) const DEFAULT_SOCKET: &str = "/run/baton-scripts/scripts.sock";
 
 static SOCKET: RwLock<Option<PathBuf>> = RwLock::new(None);
 
+/// How much longer than a script's timeout the helper may take to answer.
+const ANSWER_MARGIN: Duration = Duration::from_secs(5);
+
 /// Where to find the helper (`baton run --script-helper PATH`).
 pub(crate) fn set_socket(path: &Path) {
     *SOCKET.write().unwrap_or_else(|e| e.into_inner()) = Some(path.to_owned());
 }
 
-fn socket() -> PathBuf {
+pub(super) fn socket() -> PathBuf {
     SOCKET
         .read()
         .unwrap_or_else(|e| e.into_inner())
@@ -51,16 +55,26 @@ pub(crate) struct Request {
 /// The helper's answer: the outcome of the run (`None` for a vetting), or why not.
 pub(crate) type Reply = Result<Option<Outcome>, String>;
 
-/// Whether a script with these credentials must go to the helper: baton is not root and
-/// the script runs as someone else.
-pub(crate) fn needed(credentials: Option<Credentials>) -> bool {
-    credentials.is_some_and(|c| !nix::unistd::geteuid().is_root() && c != Credentials::daemon())
+/// The user to ask the helper to run a script with these credentials as, when it must go
+/// to the helper: baton is not root and the script runs as someone else.
+pub(crate) fn other_user(credentials: Option<Credentials>) -> Option<Credentials> {
+    credentials.filter(|c| !nix::unistd::geteuid().is_root() && *c != Credentials::daemon())
 }
 
-fn request(script: &Script, extra: &[String], timeout: Option<Duration>, vet: bool) -> Request {
-    let credentials = script.credentials.unwrap_or_else(Credentials::daemon);
+/// Whether a script with these credentials must go to the helper.
+pub(crate) fn needed(credentials: Option<Credentials>) -> bool {
+    other_user(credentials).is_some()
+}
+
+fn request(
+    argv: &[String],
+    credentials: Credentials,
+    extra: &[String],
+    timeout: Option<Duration>,
+    vet: bool,
+) -> Request {
     Request {
-        argv: script.argv.clone(),
+        argv: argv.to_vec(),
         uid: credentials.uid.as_raw(),
         gid: credentials.gid.as_raw(),
         args: extra.to_vec(),
@@ -80,10 +94,15 @@ fn unreachable(path: &Path, error: &dyn std::fmt::Display) -> String {
     )
 }
 
-/// Runs `script` through the helper.
-pub(crate) async fn run(script: &Script, extra: &[String], timeout: Option<Duration>) -> Outcome {
+/// Runs `argv` as `user` through the helper.
+pub(crate) async fn run(
+    argv: &[String],
+    user: Credentials,
+    extra: &[String],
+    timeout: Option<Duration>,
+) -> Outcome {
     let path = socket();
-    let line = match serde_json::to_string(&request(script, extra, timeout, false)) {
+    let line = match serde_json::to_string(&request(argv, user, extra, timeout, false)) {
         Ok(line) => line + "\n",
         Err(error) => return Outcome::SpawnFailed(error.to_string()),
     };
@@ -96,9 +115,17 @@ pub(crate) async fn run(script: &Script, extra: &[String], timeout: Option<Durat
             .await?;
         Ok::<_, std::io::Error>(answer)
     };
-    let answer = match exchange.await {
-        Ok(answer) => answer,
-        Err(error) => return Outcome::SpawnFailed(unreachable(&path, &error)),
+    // The helper kills the script at its timeout; past that and a margin, it is stuck.
+    let limit = timeout.unwrap_or(Duration::from_secs(60)) + ANSWER_MARGIN;
+    let answer = match tokio::time::timeout(limit, exchange).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => return Outcome::SpawnFailed(unreachable(&path, &error)),
+        Err(_) => {
+            return Outcome::SpawnFailed(format!(
+                "the script helper at {} gave no answer within {limit:?}",
+                path.display()
+            ));
+        }
     };
     match serde_json::from_str::<Reply>(&answer) {
         Ok(Ok(Some(outcome))) => outcome,
@@ -108,10 +135,10 @@ pub(crate) async fn run(script: &Script, extra: &[String], timeout: Option<Durat
     }
 }
 
-/// Asks the helper whether it would run `script` (blocking, at configuration load).
-pub(crate) fn vet(script: &Script) -> Result<(), String> {
+/// Asks the helper whether it would run `argv` as `user` (blocking, at configuration load).
+pub(crate) fn vet(argv: &[String], user: Credentials) -> Result<(), String> {
     let path = socket();
-    let line = serde_json::to_string(&request(script, &[], None, true))
+    let line = serde_json::to_string(&request(argv, user, &[], None, true))
         .map_err(|error| error.to_string())?;
     let exchange = || {
         let mut stream = std::os::unix::net::UnixStream::connect(&path)?;
@@ -137,66 +164,16 @@ pub(crate) fn check_configuration(
     default_user: Option<Credentials>,
 ) -> anyhow::Result<()> {
     let entries = super::inventory::inventory(config, default_user)?;
-    let mut vetted: Vec<(&[String], Option<Credentials>)> = Vec::new();
+    let mut vetted: Vec<(&[String], Credentials)> = Vec::new();
     for entry in &entries {
-        if !needed(entry.credentials) || vetted.contains(&(&entry.argv, entry.credentials)) {
+        let Some(user) = other_user(entry.credentials) else {
+            continue;
+        };
+        if vetted.contains(&(&entry.argv, user)) {
             continue;
         }
-        let script = Script::new(entry.argv.clone(), entry.credentials);
-        vet(&script).map_err(|reason| anyhow::anyhow!("{}: {reason}", entry.what))?;
-        vetted.push((&entry.argv, entry.credentials));
+        vet(&entry.argv, user).map_err(|reason| anyhow::anyhow!("{}: {reason}", entry.what))?;
+        vetted.push((&entry.argv, user));
     }
     Ok(())
-}
-
-/// A MISC_CHECK that must go to the helper: baton-health runs programs itself, so it runs
-/// this command line instead, baton's hidden `script-helper-run`, which asks the helper and
-/// exits with the script's exit code (1 when it did not run: the check fails).
-pub(crate) fn command_line(
-    argv: &[String],
-    credentials: Credentials,
-    timeout: Duration,
-) -> std::io::Result<Vec<String>> {
-    let exe = std::env::current_exe()?;
-    let mut line = vec![
-        exe.to_string_lossy().into_owned(),
-        "script-helper-run".to_owned(),
-        "--socket".to_owned(),
-        socket().to_string_lossy().into_owned(),
-        "--uid".to_owned(),
-        credentials.uid.to_string(),
-        "--gid".to_owned(),
-        credentials.gid.to_string(),
-        "--timeout-ms".to_owned(),
-        timeout.as_millis().to_string(),
-        "--".to_owned(),
-    ];
-    line.extend(argv.iter().cloned());
-    Ok(line)
-}
-
-/// `baton script-helper-run`: the other half of [`command_line`].
-pub(crate) fn run_for_misc_check(
-    socket_path: &Path,
-    credentials: Credentials,
-    timeout: Duration,
-    argv: Vec<String>,
-) -> std::process::ExitCode {
-    set_socket(socket_path);
-    let script = Script::new(argv, Some(credentials));
-    let outcome = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map(|runtime| runtime.block_on(run(&script, &[], Some(timeout))));
-    match outcome {
-        Ok(Outcome::Exited(code)) => std::process::ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        Ok(other) => {
-            eprintln!("baton script-helper-run: {other}");
-            std::process::ExitCode::FAILURE
-        }
-        Err(error) => {
-            eprintln!("baton script-helper-run: {error}");
-            std::process::ExitCode::FAILURE
-        }
-    }
 }
