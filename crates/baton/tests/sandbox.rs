@@ -149,6 +149,38 @@ fn one_host_lab(test: &str, name: &str) -> Option<(Lab, Workdir, std::path::Path
     Some((lab, dir, open))
 }
 
+/// `command` (baton, or what runs it) in lb1: `run EXTRA --keepalived-conf CONF --control CONTROL`,
+/// logging at debug to NAME.log in `dir`.
+fn start_daemon(
+    lb1: &baton_lab::Host,
+    dir: &Workdir,
+    mut command: Command,
+    extra: &[&str],
+    conf: &std::path::Path,
+    control: &std::path::Path,
+    name: &str,
+) -> Daemon {
+    let log_path = dir.path(&format!("{name}.log"));
+    let log = std::fs::File::create(&log_path).expect("log");
+    command
+        .arg("run")
+        .args(extra)
+        .arg("--keepalived-conf")
+        .arg(conf)
+        .arg("--control")
+        .arg(control)
+        .args(["--admin", "none"])
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    Daemon {
+        child: lb1.spawn(command).expect("baton run"),
+        log: log_path,
+        name: name.to_owned(),
+    }
+}
+
 fn fail(message: &str, daemon: &Daemon) -> ! {
     panic!("{message}\n----- baton -----\n{}", daemon.log_text());
 }
@@ -216,8 +248,6 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
     );
     let caps = unit_capabilities();
     assert_eq!(caps, "+net_admin,+net_raw,+net_bind_service");
-    let log_path = dir.path("baton.log");
-    let log = std::fs::File::create(&log_path).expect("log");
     let mut command = lb1.command("setpriv");
     command
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
@@ -226,21 +256,9 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
         .arg(format!("--bounding-set=-all,{caps}"))
         .args(["--", "/usr/bin/python3", "-c", APPLY_FILTER])
         .arg(&filter)
-        .arg(env!("CARGO_BIN_EXE_baton"))
-        .args(["run", "--keepalived-conf"])
-        .arg(&conf)
-        .arg("--control")
-        .arg(open.join("baton.sock"))
-        .args(["--admin", "none"])
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log);
-    let mut daemon = Daemon {
-        child: lb1.spawn(command).expect("baton run"),
-        log: log_path,
-        name: "baton (sandboxed)".into(),
-    };
+        .arg(env!("CARGO_BIN_EXE_baton"));
+    let control = open.join("baton.sock");
+    let mut daemon = start_daemon(lb1, &dir, command, &[], &conf, &control, "sandboxed");
     wait_until_serving(lb1, &open, &daemon);
     let pid = daemon.child.id();
     assert_eq!(
@@ -286,24 +304,10 @@ fn baton_run_user_becomes_the_user_with_the_units_capabilities_only() {
     let conf = dir.write("keepalived.conf", &config(&open, 150));
     // A control socket directory that does not exist yet: baton makes it for nobody.
     let run_dir = dir.path("run");
-    let log_path = dir.path("baton.log");
-    let log = std::fs::File::create(&log_path).expect("log");
-    let mut command = lb1.command(env!("CARGO_BIN_EXE_baton"));
-    command
-        .args(["run", "--user", "nobody", "--keepalived-conf"])
-        .arg(&conf)
-        .arg("--control")
-        .arg(run_dir.join("baton.sock"))
-        .args(["--admin", "none"])
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log);
-    let mut daemon = Daemon {
-        child: lb1.spawn(command).expect("baton run"),
-        log: log_path,
-        name: "baton --user nobody".into(),
-    };
+    let command = lb1.command(env!("CARGO_BIN_EXE_baton"));
+    let control = run_dir.join("baton.sock");
+    let user = ["--user", "nobody"];
+    let mut daemon = start_daemon(lb1, &dir, command, &user, &conf, &control, "run-user");
     wait_until_serving(lb1, &open, &daemon);
     let pid = daemon.child.id();
     assert_eq!(status_field(pid, "Uid:"), "65534\t65534\t65534\t65534");

@@ -40,6 +40,31 @@ impl Drop for Killed {
     }
 }
 
+/// `command` (baton, or what starts it) `script-helper` for `conf`, binding `socket`
+/// unless given one, answering root and `allow`, logging to `log`.
+fn start_helper(
+    mut command: Command,
+    conf: &Path,
+    socket: &Path,
+    allow: &str,
+    log: &Path,
+) -> Killed {
+    let log = std::fs::File::create(log).expect("log");
+    let helper = command
+        .args(["script-helper", "--keepalived-conf"])
+        .arg(conf)
+        .arg("--socket")
+        .arg(socket)
+        .args(["--allow-user", allow])
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("baton script-helper");
+    Killed(helper)
+}
+
 fn config(root_only: &Path) -> String {
     let dir = root_only.display();
     format!(
@@ -134,20 +159,7 @@ fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
     let conf = dir.write("keepalived.conf", &config(&root_only));
     let socket = dir.path("scripts.sock");
     let helper_log = dir.path("helper.log");
-    let log = std::fs::File::create(&helper_log).expect("log");
-    let helper = Command::new(BATON)
-        .args(["script-helper", "--keepalived-conf"])
-        .arg(&conf)
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--allow-user", "nobody"])
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("baton script-helper");
-    let _helper = Killed(helper);
+    let _helper = start_helper(Command::new(BATON), &conf, &socket, "nobody", &helper_log);
     let helper_text = || std::fs::read_to_string(&helper_log).unwrap_or_default();
     if wait_for(Duration::from_secs(10), || socket.exists()).is_none() {
         panic!("the helper never listened:\n{}", helper_text());
@@ -297,21 +309,9 @@ fn the_helper_answers_on_the_socket_systemd_passes_it() {
         .expect("passwd")
         .expect("this user has a name");
     let log_path = dir.path("helper.log");
-    let log = std::fs::File::create(&log_path).expect("log");
-    let helper = Command::new("systemd-socket-activate")
-        .arg("-l")
-        .arg(&activated)
-        .args([BATON, "script-helper", "--keepalived-conf"])
-        .arg(&conf)
-        .arg("--socket")
-        .arg(&own)
-        .args(["--allow-user", &me.name])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("systemd-socket-activate");
-    let _helper = Killed(helper);
+    let mut activate = Command::new("systemd-socket-activate");
+    activate.arg("-l").arg(&activated).arg(BATON);
+    let _helper = start_helper(activate, &conf, &own, &me.name, &log_path);
     let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
     if wait_for(Duration::from_secs(10), || activated.exists()).is_none() {
         panic!("systemd-socket-activate never listened:\n{}", log_text());
