@@ -6,10 +6,12 @@
 //! And `baton run --user`, started as root, ends up with that same user and capabilities.
 
 mod common;
+#[path = "unprivileged/launch.rs"]
+mod launch;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use baton_lab::Lab;
@@ -149,38 +151,6 @@ fn one_host_lab(test: &str, name: &str) -> Option<(Lab, Workdir, std::path::Path
     Some((lab, dir, open))
 }
 
-/// `command` (baton, or what runs it) in lb1: `run EXTRA --keepalived-conf CONF --control CONTROL`,
-/// logging at debug to NAME.log in `dir`.
-fn start_daemon(
-    lb1: &baton_lab::Host,
-    dir: &Workdir,
-    mut command: Command,
-    extra: &[&str],
-    conf: &std::path::Path,
-    control: &std::path::Path,
-    name: &str,
-) -> Daemon {
-    let log_path = dir.path(&format!("{name}.log"));
-    let log = std::fs::File::create(&log_path).expect("log");
-    command
-        .arg("run")
-        .args(extra)
-        .arg("--keepalived-conf")
-        .arg(conf)
-        .arg("--control")
-        .arg(control)
-        .args(["--admin", "none"])
-        .env("BATON_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log);
-    Daemon {
-        child: lb1.spawn(command).expect("baton run"),
-        log: log_path,
-        name: name.to_owned(),
-    }
-}
-
 fn fail(message: &str, daemon: &Daemon) -> ! {
     panic!("{message}\n----- baton -----\n{}", daemon.log_text());
 }
@@ -258,7 +228,7 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
         .arg(&filter)
         .arg(env!("CARGO_BIN_EXE_baton"));
     let control = open.join("baton.sock");
-    let mut daemon = start_daemon(lb1, &dir, command, &[], &conf, &control, "sandboxed");
+    let mut daemon = launch::start_daemon(lb1, &dir, command, &[], &conf, &control, "sandboxed");
     wait_until_serving(lb1, &open, &daemon);
     let pid = daemon.child.id();
     assert_eq!(
@@ -307,7 +277,7 @@ fn baton_run_user_becomes_the_user_with_the_units_capabilities_only() {
     let command = lb1.command(env!("CARGO_BIN_EXE_baton"));
     let control = run_dir.join("baton.sock");
     let user = ["--user", "nobody"];
-    let mut daemon = start_daemon(lb1, &dir, command, &user, &conf, &control, "run-user");
+    let mut daemon = launch::start_daemon(lb1, &dir, command, &user, &conf, &control, "run-user");
     wait_until_serving(lb1, &open, &daemon);
     let pid = daemon.child.id();
     assert_eq!(status_field(pid, "Uid:"), "65534\t65534\t65534\t65534");

@@ -6,6 +6,8 @@
 //! needs one refuses to start, saying why.
 
 mod common;
+#[path = "unprivileged/launch.rs"]
+mod launch;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -13,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use baton_lab::Lab;
-use common::{Daemon, Workdir, wait_for};
+use common::{Workdir, wait_for};
 use nix::sys::signal::Signal;
 
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
@@ -192,28 +194,12 @@ fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
 
     // Without a helper, the daemon refuses to start and says why.
     let run = |helper_socket: &Path, name: &str| {
-        let log_path = dir.path(&format!("{name}.log"));
-        let log = std::fs::File::create(&log_path).expect("log");
         let mut command = lb1.command("setpriv");
-        command
-            .args(AS_NOBODY)
-            .arg(BATON)
-            .args(["run", "--keepalived-conf"])
-            .arg(&conf)
-            .arg("--control")
-            .arg(open.join(format!("{name}.sock")))
-            .arg("--script-helper")
-            .arg(helper_socket)
-            .args(["--admin", "none"])
-            .env("BATON_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        Daemon {
-            child: lb1.spawn(command).expect("baton run"),
-            log: log_path,
-            name: name.to_owned(),
-        }
+        command.args(AS_NOBODY).arg(BATON);
+        let helper = helper_socket.to_str().expect("utf-8");
+        let extra = ["--script-helper", helper];
+        let control = open.join(format!("{name}.sock"));
+        launch::start_daemon(lb1, &dir, command, &extra, &conf, &control, name)
     };
     let mut orphan = run(&dir.path("no-helper.sock"), "no-helper");
     let exited = orphan
