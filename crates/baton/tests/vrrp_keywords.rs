@@ -1,0 +1,359 @@
+//! keepalived's election keywords whose effect is on the wire, each run by baton and by
+//! Debian's keepalived 2.2.7 from the same keepalived.conf, with the LAN captured at the
+//! lab's switch: lower_prio_no_advert (a master that hears a lower-priority advert answers
+//! it, or with the keyword does not), unicast_ttl (the TTL of unicast adverts) and
+//! mcast_dst_ip (the group adverts go to, and a peer that listens there).
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use baton_lab::{Child, Lab};
+use common::{
+    Daemon, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf, skip_without_tool,
+    start_baton, start_keepalived, wait_for,
+};
+
+const LB1: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 5);
+const LB2: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 6);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 50);
+const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    Baton,
+    Keepalived,
+}
+
+const KINDS: [Kind; 2] = [Kind::Baton, Kind::Keepalived];
+
+fn start(kind: Kind, host: &baton_lab::Host, dir: &Workdir, conf: &str) -> Daemon {
+    match kind {
+        Kind::Baton => start_baton(host, dir, conf),
+        Kind::Keepalived => start_keepalived(host, dir, conf),
+    }
+}
+
+/// The lab, or `None` after a loud SKIPPED line when root, namespaces, keepalived or
+/// tcpdump are missing.
+fn lab_for(test: &str) -> Option<Lab> {
+    if skip_without_tool("keepalived", "keepalived", test)
+        || skip_without_tool("tcpdump", "tcpdump", test)
+    {
+        return None;
+    }
+    guide_lab(test)
+}
+
+/// One VRRP packet seen at the switch.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// Capture time in microseconds.
+    at: u64,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    priority: u8,
+}
+
+/// tcpdump on the lab's bridge, writing every IPv4 VRRP packet to a pcap file as it comes.
+struct Capture {
+    _tcpdump: Child,
+    file: PathBuf,
+}
+
+impl Capture {
+    fn start(lab: &Lab, dir: &Workdir, name: &str) -> Capture {
+        let file = dir.path(&format!("{name}.pcap"));
+        let mut command = lab.switch_command("tcpdump");
+        command
+            .args(["-i", lab.bridge(), "--immediate-mode", "-U", "-n", "-w"])
+            .arg(&file)
+            .arg("ip proto 112")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let tcpdump = lab.host("client").spawn(command).expect("starting tcpdump");
+        let started = wait_for(Duration::from_secs(10), || {
+            std::fs::metadata(&file).is_ok_and(|m| m.len() >= 24)
+        });
+        assert!(started.is_some(), "tcpdump did not start");
+        // It writes the file header as it opens the interface: give it a moment to listen.
+        std::thread::sleep(Duration::from_millis(300));
+        Capture {
+            _tcpdump: tcpdump,
+            file,
+        }
+    }
+
+    fn packets(&self) -> Vec<Seen> {
+        parse_pcap(&self.file)
+    }
+
+    fn from(&self, src: Ipv4Addr) -> Vec<Seen> {
+        self.packets()
+            .into_iter()
+            .filter(|p| p.src == src)
+            .collect()
+    }
+}
+
+/// The VRRP packets of a pcap file (Ethernet, microsecond timestamps, little-endian as
+/// tcpdump writes it here); a record cut short at the end is left for the next read.
+fn parse_pcap(path: &Path) -> Vec<Seen> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let mut seen = Vec::new();
+    let mut at = 24;
+    let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    while at + 16 <= bytes.len() {
+        let (secs, micros, len) = (
+            word(&bytes, at),
+            word(&bytes, at + 4),
+            word(&bytes, at + 8) as usize,
+        );
+        let frame = at + 16;
+        if frame + len > bytes.len() {
+            break;
+        }
+        let packet = &bytes[frame..frame + len];
+        at = frame + len;
+        // Ethernet, IPv4, protocol 112.
+        if packet.len() < 14 + 20 || packet[12..14] != [0x08, 0x00] {
+            continue;
+        }
+        let ip = &packet[14..];
+        let header = usize::from(ip[0] & 0x0f) * 4;
+        if ip[9] != 112 || ip.len() < header + 4 {
+            continue;
+        }
+        let address = |i: usize| Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
+        seen.push(Seen {
+            at: u64::from(secs) * 1_000_000 + u64::from(micros),
+            src: address(12),
+            dst: address(16),
+            ttl: ip[8],
+            priority: ip[header + 2],
+        });
+    }
+    seen
+}
+
+/// Sends one VRRP payload from the client to `dst` with TTL 255 at `at` (microseconds
+/// since the epoch, the clock of the capture's timestamps), and returns when it is sent.
+fn send_from_client_at(lab: &Lab, dst: Ipv4Addr, payload: &[u8], at: u64) {
+    const SEND: &str = "import socket, sys, time\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)\n\
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)\n\
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)\n\
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('10.0.3.50'))\n\
+        time.sleep(max(0.0, int(sys.argv[3]) / 1e6 - time.time()))\n\
+        s.sendto(bytes.fromhex(sys.argv[2]), (sys.argv[1], 0))\n";
+    let hex = common::flood::hex(payload);
+    lab.host("client")
+        .run(
+            "python3",
+            &["-c", SEND, &dst.to_string(), &hex, &at.to_string()],
+        )
+        .expect("sending an advert from the client");
+}
+
+/// A master (priority 150, on lb2) hears a priority-50 advert from the client 400 ms after
+/// one of its own (on the capture's clock), three times. Returns, for each, whether the master sent an advert within
+/// 250 ms of it: an answer, as its regular adverts are a second apart.
+fn answers_to_lower_priority(lab: &Lab, kind: Kind, extra: &str) -> Vec<bool> {
+    let label = format!("{kind:?} with {extra:?}");
+    let dir = Workdir::new("lower-prio");
+    let capture = Capture::start(lab, &dir, "lower-prio");
+    let conf = keepalived_conf("lb2", 2, 150, "1", extra);
+    let master = start(kind, lab.host("lb2"), &dir, &conf);
+    if wait_for(Duration::from_secs(15), || {
+        holds(lab.host("lb2"), common::VIP)
+    })
+    .is_none()
+    {
+        fail(&format!("{label}: lb2 never became master"), &[&master]);
+    }
+    let rival = common::flood::advert(0x21, 50, 1, b"baton12\0");
+    for _ in 0..3 {
+        let before = capture.from(LB2).len();
+        let advert_seen = wait_for(Duration::from_secs(5), || capture.from(LB2).len() > before);
+        let last = capture.from(LB2).last().copied();
+        let Some(last) = last.filter(|_| advert_seen.is_some()) else {
+            fail(
+                &format!("{label}: the master stopped advertising"),
+                &[&master],
+            );
+        };
+        // 400 ms after the next regular advert (a second after this one): the sender has
+        // time to start, and an answer cannot be mistaken for a regular advert.
+        send_from_client_at(lab, GROUP, &rival, last.at + 1_400_000);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let packets = capture.packets();
+    let rivals: Vec<u64> = packets
+        .iter()
+        .filter(|p| p.src == CLIENT)
+        .map(|p| p.at)
+        .collect();
+    if rivals.len() != 3 {
+        fail(
+            &format!("{label}: captured {} rival adverts, sent 3", rivals.len()),
+            &[&master],
+        );
+    }
+    let answered = rivals
+        .iter()
+        .map(|&t| {
+            packets
+                .iter()
+                .any(|p| p.src == LB2 && p.at > t && p.at < t + 250_000 && p.priority == 150)
+        })
+        .collect();
+    assert_holders(lab, &["lb2"], &[&master]);
+    drop(master);
+    let gone = wait_for(Duration::from_secs(10), || {
+        !holds(lab.host("lb2"), common::VIP)
+    });
+    assert!(
+        gone.is_some(),
+        "{label}: the VIP stayed after the daemon stopped"
+    );
+    answered
+}
+
+#[test]
+fn lower_prio_no_advert_silences_the_answer_as_in_keepalived() {
+    let test = "vrrp_keywords lower_prio_no_advert";
+    let Some(lab) = lab_for(test) else { return };
+    for kind in KINDS {
+        // Without the keyword both answer a lower-priority advert at once (keepalived's
+        // "forcing new election"); with it neither does.
+        let answers = answers_to_lower_priority(&lab, kind, "");
+        assert_eq!(answers, [true; 3], "{kind:?} without lower_prio_no_advert");
+        let answers = answers_to_lower_priority(&lab, kind, "    lower_prio_no_advert\n");
+        assert_eq!(answers, [false; 3], "{kind:?} with lower_prio_no_advert");
+    }
+}
+
+/// The adverts lb2 sends alone as master from `extra`, after it took the VIP.
+fn adverts_of_lone_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> {
+    let label = format!("{kind:?} with {extra:?}");
+    let dir = Workdir::new("wire");
+    let capture = Capture::start(lab, &dir, "wire");
+    let conf = keepalived_conf("lb2", 2, 150, "1", extra);
+    let master = start(kind, lab.host("lb2"), &dir, &conf);
+    if wait_for(Duration::from_secs(15), || {
+        holds(lab.host("lb2"), common::VIP)
+    })
+    .is_none()
+    {
+        fail(&format!("{label}: lb2 never became master"), &[&master]);
+    }
+    if wait_for(Duration::from_secs(10), || capture.from(LB2).len() >= 3).is_none() {
+        fail(&format!("{label}: fewer than 3 adverts seen"), &[&master]);
+    }
+    let adverts = capture.from(LB2);
+    drop(master);
+    let gone = wait_for(Duration::from_secs(10), || {
+        !holds(lab.host("lb2"), common::VIP)
+    });
+    assert!(
+        gone.is_some(),
+        "{label}: the VIP stayed after the daemon stopped"
+    );
+    // The priority-0 goodbye is not what is compared.
+    adverts.into_iter().filter(|a| a.priority != 0).collect()
+}
+
+#[test]
+fn unicast_ttl_and_mcast_dst_ip_are_on_the_wire_as_keepalived_sends_them() {
+    let test = "vrrp_keywords unicast_ttl mcast_dst_ip";
+    let Some(lab) = lab_for(test) else { return };
+    let unicast = "    unicast_src_ip 10.0.3.6\n    unicast_peer {\n        10.0.3.5\n    }\n";
+    for kind in KINDS {
+        let plain = adverts_of_lone_master(&lab, kind, unicast);
+        assert!(
+            plain.iter().all(|a| a.dst == LB1 && a.ttl == 255),
+            "{kind:?}: {plain:?}"
+        );
+        let ttl = format!("{unicast}    unicast_ttl 7\n");
+        let adverts = adverts_of_lone_master(&lab, kind, &ttl);
+        assert!(
+            adverts.iter().all(|a| a.dst == LB1 && a.ttl == 7),
+            "{kind:?} unicast_ttl 7: {adverts:?}"
+        );
+        let group = Ipv4Addr::new(224, 0, 0, 88);
+        let adverts = adverts_of_lone_master(&lab, kind, "    mcast_dst_ip 224.0.0.88\n");
+        assert!(
+            adverts.iter().all(|a| a.dst == group && a.ttl == 255),
+            "{kind:?} mcast_dst_ip: {adverts:?}"
+        );
+    }
+}
+
+/// `backup_kind` on lb1 (100) and the other kind on lb2 (150), both with `extra`: the
+/// backup hears the master's adverts (it stays backup for several intervals) and takes
+/// over when the master stops.
+fn pair_agrees(lab: &Lab, backup_kind: Kind, extra: &str) {
+    let label = format!("backup {backup_kind:?} with {extra:?}");
+    let master_kind = if backup_kind == Kind::Baton {
+        Kind::Keepalived
+    } else {
+        Kind::Baton
+    };
+    let dir = Workdir::new("pair");
+    let backup = start(
+        backup_kind,
+        lab.host("lb1"),
+        &dir,
+        &keepalived_conf("lb1", 2, 100, "1", &extra.replace("10.0.3.X", "10.0.3.6")),
+    );
+    let mut master = start(
+        master_kind,
+        lab.host("lb2"),
+        &dir,
+        &keepalived_conf("lb2", 2, 150, "1", &extra.replace("10.0.3.X", "10.0.3.5")),
+    );
+    if wait_for(Duration::from_secs(15), || {
+        holds(lab.host("lb2"), common::VIP)
+    })
+    .is_none()
+    {
+        fail(
+            &format!("{label}: lb2 never became master"),
+            &[&backup, &master],
+        );
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    assert_holders(lab, &["lb2"], &[&backup, &master]);
+    master.child.terminate();
+    if wait_for(Duration::from_secs(10), || {
+        holds(lab.host("lb1"), common::VIP)
+    })
+    .is_none()
+    {
+        fail(
+            &format!("{label}: lb1 never took over"),
+            &[&backup, &master],
+        );
+    }
+    drop(backup);
+    let gone = wait_for(Duration::from_secs(10), || {
+        !holds(lab.host("lb1"), common::VIP)
+    });
+    assert!(gone.is_some(), "{label}: the VIP stayed on lb1");
+}
+
+#[test]
+fn baton_and_keepalived_share_an_mcast_dst_ip_group_and_a_unicast_ttl() {
+    let test = "vrrp_keywords pairs";
+    let Some(lab) = lab_for(test) else { return };
+    let unicast_ttl = "    unicast_peer {\n        10.0.3.X\n    }\n    unicast_ttl 7\n";
+    for backup in KINDS {
+        pair_agrees(&lab, backup, "    mcast_dst_ip 224.0.0.88\n");
+        pair_agrees(&lab, backup, unicast_ttl);
+    }
+}
