@@ -33,6 +33,9 @@ pub(crate) use validate::validate;
 const MAX_REQUEST: u64 = 64 * 1024;
 /// How long a client has to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Requests served at once: a daemon that was taken over cannot start configured scripts
+/// without bound (each runs at most its timeout, but could be asked for many times over).
+const AT_ONCE: usize = 64;
 
 /// `baton script-helper-run` (see `scripts::helper_command_line`).
 pub(crate) fn run_one(args: crate::cli::ScriptHelperRunArgs) -> ExitCode {
@@ -80,11 +83,16 @@ async fn accept_loop(args: &ScriptHelperArgs) -> anyhow::Result<()> {
     configuration.read().map_err(anyhow::Error::msg)?;
     let (listener, place) = listener::listen(&args.socket, allowed.gid)?;
     tracing::info!(allow_user = %args.allow_user, "script helper listening on {place}");
+    let slots = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     loop {
         let (stream, _) = listener.accept().await.context("accepting")?;
         let configuration = Arc::clone(&configuration);
+        let slot = Arc::clone(&slots).try_acquire_owned();
         tokio::spawn(async move {
-            answer(stream, &configuration, allowed.uid).await;
+            match slot {
+                Ok(_slot) => answer(stream, &configuration, allowed.uid).await,
+                Err(_) => refuse(stream, &format!("busy: {AT_ONCE} requests at once")).await,
+            }
         });
     }
 }
@@ -142,7 +150,16 @@ async fn answer(stream: UnixStream, configuration: &Configuration, allowed: Uid)
     if let Err(refused) = &reply {
         tracing::warn!("not run: {refused}");
     }
-    let mut answer = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
+    send(&mut write, &reply).await;
+}
+
+async fn refuse(mut stream: UnixStream, why: &str) {
+    tracing::warn!("not run: {why}");
+    send(&mut stream, &Err(why.to_owned())).await;
+}
+
+async fn send(write: &mut (impl tokio::io::AsyncWrite + Unpin), reply: &Reply) {
+    let mut answer = serde_json::to_string(reply).unwrap_or_else(|_| "{}".into());
     answer.push('\n');
     let _ = write.write_all(answer.as_bytes()).await;
 }
