@@ -101,27 +101,80 @@ fn device<'a>(instance: &'a VrrpInstance, vip: &'a VirtualAddress) -> &'a str {
     vip.dev.as_deref().unwrap_or(&instance.interface)
 }
 
-/// `repeat` rounds of one gratuitous ARP or unsolicited NA per address, each followed by
-/// its family's pause (`vrrp_garp_interval` / `vrrp_gna_interval`; none by default).
+/// One announcement: `repeat` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) per address.
+/// Without a pause (the default) they go back to back, round after round. With one
+/// (`vrrp_garp_interval` / `vrrp_gna_interval`) each interface and family is a queue, as in
+/// keepalived (`send_gratuitous_arp`, `vrrp_arpna_send`): see [`paced_order`].
 async fn announce(targets: Vec<(String, IpAddr)>, repeat: u32, pacing: AnnouncePacing) {
-    for _ in 0..repeat {
-        for (dev, address) in &targets {
-            let (result, pause) = match address {
-                IpAddr::V4(v4) => (
-                    baton_net::send_gratuitous_arp(dev, *v4).await,
-                    pacing.garp_interval,
-                ),
-                IpAddr::V6(v6) => (
-                    baton_net::send_unsolicited_na(dev, *v6).await,
-                    pacing.gna_interval,
-                ),
-            };
-            if let Err(error) = result {
-                tracing::warn!(%address, %dev, "announcing: {error}");
-            }
-            if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
-            }
+    let pause = |address: &IpAddr| match address {
+        IpAddr::V4(_) => pacing.garp_interval,
+        IpAddr::V6(_) => pacing.gna_interval,
+    };
+    let mut at_once = Vec::new();
+    let mut queues: Vec<((String, bool), Vec<IpAddr>)> = Vec::new();
+    for (dev, address) in targets {
+        if pause(&address).is_zero() {
+            at_once.push((dev, address));
+            continue;
         }
+        let key = (dev, address.is_ipv6());
+        match queues.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, queue)) => queue.push(address),
+            None => queues.push((key, vec![address])),
+        }
+    }
+    for ((dev, _), addresses) in queues {
+        let pause = pause(&addresses[0]);
+        tokio::spawn(async move {
+            for (n, index) in paced_order(addresses.len(), repeat).into_iter().enumerate() {
+                if n > 0 {
+                    tokio::time::sleep(pause).await;
+                }
+                send(&dev, addresses[index]).await;
+            }
+        });
+    }
+    for _ in 0..repeat {
+        for (dev, address) in &at_once {
+            send(dev, *address).await;
+        }
+    }
+}
+
+/// The order a paced queue of `count` addresses sends one burst in: the first message goes
+/// at once; the others wait, a pause apart, and an address already waiting is not queued
+/// twice. So the first address goes twice (when `repeat` > 1), then every other address
+/// once, whatever `repeat` says: keepalived 2.2.7's behaviour, which the pause is there
+/// for (a rate limit, for switches that drop floods of gratuitous ARPs).
+fn paced_order(count: usize, repeat: u32) -> Vec<usize> {
+    if count == 0 || repeat == 0 {
+        return Vec::new();
+    }
+    let again = (repeat > 1).then_some(0);
+    std::iter::once(0).chain(again).chain(1..count).collect()
+}
+
+async fn send(dev: &str, address: IpAddr) {
+    let result = match address {
+        IpAddr::V4(v4) => baton_net::send_gratuitous_arp(dev, v4).await,
+        IpAddr::V6(v6) => baton_net::send_unsolicited_na(dev, v6).await,
+    };
+    if let Err(error) = result {
+        tracing::warn!(%address, %dev, "announcing: {error}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::paced_order;
+
+    #[test]
+    fn a_paced_burst_merges_what_is_already_waiting() {
+        assert_eq!(paced_order(1, 5), [0, 0]);
+        assert_eq!(paced_order(1, 1), [0]);
+        assert_eq!(paced_order(3, 3), [0, 0, 1, 2]);
+        assert_eq!(paced_order(3, 1), [0, 1, 2]);
+        assert!(paced_order(0, 3).is_empty());
+        assert!(paced_order(2, 0).is_empty());
     }
 }

@@ -277,7 +277,7 @@ pub(crate) static GLOBAL: Context = Context {
         not_yet("vrrp_garp_lower_prio_repeat", "not implemented"),
         yes(
             "vrrp_garp_interval",
-            "seconds (to the microsecond) between the gratuitous ARPs of an instance's announcement; 0 (keepalived's default, outside its range) is accepted with a warning. keepalived paces all instances on an interface together, baton each instance's announcement",
+            "seconds (to the microsecond) between the gratuitous ARPs of an announcement, per interface; as in keepalived, repeats already waiting merge (a burst sends the first address twice, then each other address once). 0 (keepalived's default, outside its range) is accepted with a warning. keepalived paces every instance on an interface in one queue, baton each instance's announcement in its own",
         ),
         yes(
             "vrrp_gna_interval",
