@@ -77,20 +77,24 @@ fn nopreempt_keeps_the_new_master_after_the_link_returns() {
     };
     let dir = Workdir::new("nopreempt");
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
-    let backup = start_baton(
-        lb1,
-        &dir,
-        &keepalived_conf("lb1", 3, 100, "0.1", "    nopreempt\n"),
-    );
+    // With nopreempt, whoever's Master_Down_Interval ends first keeps the VIP, and the two
+    // differ by 20 ms: lb2 starts alone so that the test begins from a known master.
     let master = start_baton(
         lb2,
         &dir,
         &keepalived_conf("lb2", 3, 150, "0.1", "    nopreempt\n"),
     );
-    let daemons = [&backup, &master];
     if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
-        fail("lb2 never took the VIP", &daemons);
+        fail("lb2 never took the VIP", &[&master]);
     }
+    let backup = start_baton(
+        lb1,
+        &dir,
+        &keepalived_conf("lb1", 3, 100, "0.1", "    nopreempt\n"),
+    );
+    let daemons = [&backup, &master];
+    std::thread::sleep(INTERVAL * 5);
+    assert_holders(&lab, &["lb2"], &daemons);
     lb2.cut_link().expect("cut");
     if wait_for(Duration::from_secs(5), || holds(lb1, VIP)).is_none() {
         fail("lb1 never took over", &daemons);
