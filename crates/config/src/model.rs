@@ -364,6 +364,14 @@ pub struct Notify {
     /// keepalived's plain `notify`: run on every change, after the specific one, with four
     /// more arguments: `INSTANCE`|`GROUP`, the name, the new state, the priority.
     pub any: Option<NotifyScript>,
+    /// `notify_master_rx_lower_pri` (instances): run when the instance, as master, hears a
+    /// lower-priority advert (at most once per advert interval).
+    pub master_rx_lower_pri: Option<NotifyScript>,
+    /// `notify_deleted [SCRIPT]` (instances): an instance a reload removes is reported
+    /// `DELETED` (running this script, if given) instead of keepalived's default `FAULT`.
+    pub deleted: Option<NotifyScript>,
+    /// `notify_deleted` was written, with or without a script.
+    pub notify_deleted: bool,
 }
 
 impl Notify {
@@ -844,6 +852,8 @@ fn blank_notify(notify: &mut Notify) {
         &mut notify.fault,
         &mut notify.stop,
         &mut notify.any,
+        &mut notify.master_rx_lower_pri,
+        &mut notify.deleted,
     ]
     .into_iter()
     .flatten()

@@ -297,6 +297,9 @@ struct InstanceToml {
     notify_fault: Option<Spanned<Value>>,
     notify_stop: Option<Spanned<Value>>,
     notify: Option<Spanned<Value>>,
+    notify_master_rx_lower_pri: Option<Spanned<Value>>,
+    /// `true`, or the script to run.
+    notify_deleted: Option<Spanned<Value>>,
     garp_master_delay: Option<Spanned<i64>>,
     garp_master_repeat: Option<Spanned<i64>>,
     garp_master_refresh: Option<Spanned<i64>>,
@@ -767,6 +770,21 @@ impl Reader<'_> {
         );
         if let Some(v) = t.v3_checksum_as_v2 {
             i.v3_checksum_as_v2 = Some(At::new(*v.get_ref(), self.at(v.span().start)));
+        }
+        if let Some(value) = t.notify_master_rx_lower_pri {
+            let result = notify_script(value.get_ref(), self.at(value.span().start));
+            i.notify.master_rx_lower_pri = self.check(value.span().start, c, result);
+        }
+        match t.notify_deleted {
+            Some(value) if matches!(value.get_ref(), Value::Boolean(_)) => {
+                i.notify.notify_deleted = value.get_ref().as_bool() == Some(true);
+            }
+            Some(value) => {
+                let result = notify_script(value.get_ref(), self.at(value.span().start));
+                i.notify.deleted = self.check(value.span().start, c, result);
+                i.notify.notify_deleted = i.notify.deleted.is_some();
+            }
+            None => {}
         }
         i.election.lower_prio_no_advert = t.lower_prio_no_advert;
         i.election.higher_prio_send_advert = t.higher_prio_send_advert;

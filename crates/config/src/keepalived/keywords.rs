@@ -662,8 +662,14 @@ pub(crate) static INSTANCE: Context = Context {
         not_yet("promote_secondaries", "not implemented"),
         not_yet("virtual_routes", "routes are not managed"),
         not_yet("virtual_rules", "rules are not managed"),
-        not_yet("notify_deleted", "not implemented"),
-        not_yet("notify_master_rx_lower_pri", "not implemented"),
+        yes(
+            "notify_deleted",
+            "[SCRIPT [USER [GROUP]]]: an instance a reload removes is reported DELETED (to this script and the generic notify) instead of FAULT",
+        ),
+        yes(
+            "notify_master_rx_lower_pri",
+            "SCRIPT [USER [GROUP]]: run when the instance, as master, hears a lower-priority advert (at most once per advert interval)",
+        ),
         not_yet("notify_priority_changes", FIFO),
         yes("kernel_rx_buf_size", RX_BUFS),
         not_yet("linkbeat_use_polling", "link state comes from netlink only"),
@@ -748,7 +754,10 @@ pub(crate) static SYNC_GROUP: Context = Context {
             "process tracking is not implemented; use a vrrp_script",
         ),
         not_yet("track_bfd", BFD),
-        not_yet("notify_deleted", "not implemented"),
+        never(
+            "notify_deleted",
+            "keepalived 2.2.7 has it in vrrp_instance only (it reports an unknown keyword here); put it in the member instances",
+        ),
         not_yet("notify_priority_changes", FIFO),
     ],
 };

@@ -656,6 +656,23 @@ impl Mapper<'_> {
                 continue;
             }
             match keyword {
+                "notify_master_rx_lower_pri" => {
+                    if i.notify.master_rx_lower_pri.is_some() {
+                        self.error(&s.at, c, format!("{keyword} is given twice"));
+                    } else {
+                        i.notify.master_rx_lower_pri = self.notify_script(s, c);
+                    }
+                }
+                "notify_deleted" => {
+                    if i.notify.notify_deleted {
+                        self.error(&s.at, c, format!("{keyword} is given twice"));
+                    } else if s.args.is_empty() {
+                        i.notify.notify_deleted = self.no_block(s, c);
+                    } else {
+                        i.notify.deleted = self.notify_script(s, c);
+                        i.notify.notify_deleted = i.notify.deleted.is_some();
+                    }
+                }
                 "state" => {
                     if let Some(v) = self.one(s, c) {
                         i.state = self.ok(s, c, fields::state(v));
