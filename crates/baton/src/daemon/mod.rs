@@ -395,6 +395,9 @@ struct Running {
     systemd_status: String,
     /// Reloads so far, by outcome, for the status.
     reloads: ReloadCounts,
+    /// Instances a reload is removing: their stop is notified as keepalived's DELETED (or
+    /// FAULT), not STOP.
+    removed: BTreeSet<InstanceId>,
 }
 
 impl Running {
@@ -449,6 +452,7 @@ impl Running {
             status,
             systemd_status: String::new(),
             reloads: ReloadCounts::default(),
+            removed: BTreeSet::new(),
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -477,12 +481,21 @@ impl Running {
         for id in ids {
             let current = self.router.instance(id).map(|i| i.config().clone());
             if let Some(current) = current.filter(|c| !prepared.plan.engine_configs.contains(c)) {
+                let kept = prepared
+                    .config
+                    .instances
+                    .iter()
+                    .any(|i| i.name == current.name);
+                if !kept {
+                    self.removed.insert(id);
+                }
                 restarted.push(current.name.clone());
                 self.router.shutdown_instance(now, id);
             }
         }
         // The goodbyes go out through the old sockets, with the old configuration.
         self.drain().await;
+        self.removed.clear();
         tracing::info!(
             stopped = ?restarted,
             "reload: restarting changed and removed instances; unchanged ones keep their state"
@@ -659,8 +672,24 @@ impl Running {
                     master = ?master,
                     "{from} -> {to}: {reason}"
                 );
-                self.notifier
-                    .instance_changed(&self.config, &self.router, id, to);
+                if self.removed.contains(&id) {
+                    let priority = self
+                        .router
+                        .instance(id)
+                        .map_or(0, |i| i.effective_priority().get());
+                    self.notifier
+                        .instance_deleted(&self.config, id, (from, priority));
+                } else {
+                    self.notifier
+                        .instance_changed(&self.config, &self.router, id, to);
+                }
+            }
+            Event::LowerPriorityAdvert { from, priority } => {
+                tracing::info!(
+                    instance = name,
+                    "master heard {from} advertise with lower priority {priority}"
+                );
+                self.notifier.lower_priority_heard(&self.config, id);
             }
             Event::PriorityChanged { from, to } => {
                 tracing::info!(instance = name, "effective priority {from} -> {to}");

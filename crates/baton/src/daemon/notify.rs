@@ -72,6 +72,49 @@ impl StateNotifier {
         }
     }
 
+    /// keepalived's `notify_master_rx_lower_pri`: instance `id`, master, heard a router of
+    /// lower priority. The script gets no arguments, as in keepalived.
+    pub(crate) fn lower_priority_heard(&self, config: &Config, id: InstanceId) {
+        let script = config
+            .instances
+            .get(id.0)
+            .and_then(|i| i.notify.master_rx_lower_pri.as_ref());
+        if let Some(script) = script {
+            self.notifier.send(Notification {
+                script: self.script(script),
+                args: Vec::new(),
+            });
+        }
+    }
+
+    /// Instance `id` of `config` (the configuration before the reload) was removed by a
+    /// reload and has stopped, having been in `from` with `priority`. keepalived reports it
+    /// `DELETED` with `notify_deleted` (its script and the generic notify), else `FAULT`
+    /// (the fault script and the generic notify), unless it already was in FAULT.
+    pub(crate) fn instance_deleted(
+        &self,
+        config: &Config,
+        id: InstanceId,
+        (from, priority): (State, u8),
+    ) {
+        let Some(instance) = config.instances.get(id.0) else {
+            return;
+        };
+        let notify = &instance.notify;
+        let (specific, state) = if notify.notify_deleted {
+            (&notify.deleted, "DELETED")
+        } else if from == State::Fault {
+            return;
+        } else {
+            (&notify.fault, "FAULT")
+        };
+        self.run(
+            notify,
+            specific,
+            ("INSTANCE", &instance.name, state, priority),
+        );
+    }
+
     fn queue(&self, notify: &Notify, kind: &str, name: &str, to: State, priority: u8) {
         let specific = match to {
             State::Master => &notify.master,
@@ -79,6 +122,16 @@ impl StateNotifier {
             State::Fault => &notify.fault,
             State::Initialize => &notify.stop,
         };
+        self.run(notify, specific, (kind, name, notify_state(to), priority));
+    }
+
+    /// The state's own script, then the generic `notify` with `KIND NAME STATE PRIORITY`.
+    fn run(
+        &self,
+        notify: &Notify,
+        specific: &Option<NotifyScript>,
+        (kind, name, state, priority): (&str, &str, &str, u8),
+    ) {
         if let Some(script) = specific {
             let script = self.script(script);
             self.notifier.send(Notification {
@@ -88,13 +141,8 @@ impl StateNotifier {
         }
         if let Some(script) = &notify.any {
             let script = self.script(script);
-            self.notifier.send(Notification::generic(
-                script,
-                kind,
-                name,
-                notify_state(to),
-                priority,
-            ));
+            self.notifier
+                .send(Notification::generic(script, kind, name, state, priority));
         }
     }
 

@@ -13,8 +13,9 @@ use super::credentials::CredentialsError;
 /// How long a notify script may run (the daemon's notifier waits this long for each).
 pub(crate) const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The states keepalived passes to a generic `notify` script.
-pub(crate) const NOTIFY_STATES: [&str; 4] = ["MASTER", "BACKUP", "FAULT", "STOP"];
+/// The states keepalived passes to a generic `notify` script (`DELETED` with
+/// `notify_deleted`, for an instance a reload removed).
+pub(crate) const NOTIFY_STATES: [&str; 5] = ["MASTER", "BACKUP", "FAULT", "STOP", "DELETED"];
 
 /// One script of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,8 @@ pub(crate) fn inventory(
             ("notify_backup", &notify.backup),
             ("notify_fault", &notify.fault),
             ("notify_stop", &notify.stop),
+            ("notify_master_rx_lower_pri", &notify.master_rx_lower_pri),
+            ("notify_deleted", &notify.deleted),
         ];
         for (key, script) in specific {
             if let Some(script) = script {
