@@ -158,6 +158,16 @@ pub(crate) fn on_path(tool: &str) -> bool {
 
 /// Starts Debian's keepalived (VRRP only, foreground) in `host` from the same kind of file.
 pub(crate) fn start_keepalived(host: &Host, dir: &Workdir, conf: &str) -> Daemon {
+    start_keepalived_with(host, dir, conf, &[])
+}
+
+/// [`start_keepalived`] with more command-line arguments (`-i ID`, `-d`).
+pub(crate) fn start_keepalived_with(
+    host: &Host,
+    dir: &Workdir,
+    conf: &str,
+    extra: &[&str],
+) -> Daemon {
     let name = host.name();
     let conf_path = dir.write(&format!("{name}-keepalived.conf"), conf);
     let log = dir.path(&format!("{name}-keepalived.log"));
@@ -174,6 +184,7 @@ pub(crate) fn start_keepalived(host: &Host, dir: &Workdir, conf: &str) -> Daemon
         .arg(dir.path(&format!("{name}-checkers.pid")))
         .arg("-b")
         .arg(dir.path(&format!("{name}-bfd.pid")))
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(log_file(&log))
         .stderr(log_file(&log));
