@@ -160,3 +160,80 @@ fn the_language_expands_as_keepalived_expands_it() {
         }
     }
 }
+
+/// `baton check` and `keepalived -t` agree on what an include may lack: a plain `include`
+/// leaves a missing or unreadable file out, the checking variants and `include_check` make
+/// it an error.
+#[test]
+fn include_checks_agree_with_keepalived_t() {
+    let test = "include_checks_agree_with_keepalived_t";
+    if skip_without_tool("keepalived", "keepalived", test) {
+        return;
+    }
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    let host = lab.host("lb1");
+    let dir = Workdir::new("include-checks");
+    dir.write("a.conf", "! present\n");
+    let executable = dir.write("exec.conf", "! executable\n");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut permissions = std::fs::metadata(&executable).expect("file").permissions();
+        permissions.set_mode(0o755);
+        std::fs::set_permissions(&executable, permissions).expect("chmod");
+    }
+    const INSTANCE: &str = "vrrp_instance VI_1 {\n    interface eth0\n    virtual_router_id 51\n    \
+                            virtual_ipaddress {\n        10.0.3.100/24\n    }\n}\n";
+    for (lines, accepted) in [
+        ("include missing.conf", true),
+        ("includem missing.conf", false),
+        (
+            "global_defs {\n    include_check\n}\ninclude missing.conf",
+            false,
+        ),
+        (
+            "global_defs {\n    include_check -match\n}\ninclude missing.conf",
+            true,
+        ),
+        ("include none/*.conf", true),
+        ("includew none/*.conf", false),
+        ("include {a,b}.conf", true),
+        ("includeb {a,b}.conf", false),
+        ("include exec.conf", true),
+        ("includer exec.conf", false),
+    ] {
+        let path = dir.write("k.conf", &format!("{lines}\n{INSTANCE}"));
+        let keepalived = host
+            .command("keepalived")
+            .args(["-t", "-l", "-f"])
+            .arg(&path)
+            .output()
+            .expect("keepalived -t runs");
+        let baton = host
+            .command(env!("CARGO_BIN_EXE_baton"))
+            .args(["check", "--keepalived-conf"])
+            .arg(&path)
+            .output()
+            .expect("baton check runs");
+        let said = |o: &std::process::Output| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        };
+        assert_eq!(
+            keepalived.status.success(),
+            accepted,
+            "keepalived -t on {lines:?}:\n{}",
+            said(&keepalived)
+        );
+        assert_eq!(
+            baton.status.success(),
+            accepted,
+            "baton check on {lines:?}:\n{}",
+            said(&baton)
+        );
+    }
+}
