@@ -161,12 +161,12 @@ fn the_language_expands_as_keepalived_expands_it() {
     }
 }
 
-/// `baton check` and `keepalived -t` agree on what an include may lack: a plain `include`
+/// `baton check` and `keepalived -t` agree on what an include may lack (a plain `include`
 /// leaves a missing or unreadable file out, the checking variants and `include_check` make
-/// it an error.
+/// it an error) and on the language's mistakes.
 #[test]
-fn include_checks_agree_with_keepalived_t() {
-    let test = "include_checks_agree_with_keepalived_t";
+fn includes_and_language_mistakes_agree_with_keepalived_t() {
+    let test = "includes_and_language_mistakes_agree_with_keepalived_t";
     if skip_without_tool("keepalived", "keepalived", test) {
         return;
     }
@@ -202,6 +202,13 @@ fn include_checks_agree_with_keepalived_t() {
         ("includeb {a,b}.conf", false),
         ("include exec.conf", true),
         ("includer exec.conf", false),
+        // The language's own mistakes, and lines it drops.
+        ("~SEQ(I) x", false),
+        ("$A=x$A\n$A", false),
+        ("@not-this-host no_such_keyword", true),
+        ("@^not-this-host no_such_keyword", false),
+        ("$K=no_such_keyword\n$K", false),
+        ("$M= \\\nglobal_defs { \\\n    router_id x \\\n}\n$M", true),
     ] {
         let path = dir.write("k.conf", &format!("{lines}\n{INSTANCE}"));
         let keepalived = host
