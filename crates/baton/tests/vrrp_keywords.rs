@@ -357,3 +357,92 @@ fn baton_and_keepalived_share_an_mcast_dst_ip_group_and_a_unicast_ttl() {
         pair_agrees(&lab, backup, unicast_ttl);
     }
 }
+
+/// The lines the notify script of `conf` wrote while `kind` ran it on lb2: it becomes
+/// master, hears one lower-priority advert, and a reload removes its instance.
+fn notify_lines(lab: &Lab, kind: Kind) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let label = format!("{kind:?} notify");
+    let dir = Workdir::new("notify");
+    let log = dir.write("notify.log", "");
+    let script = dir.write(
+        "notify.sh",
+        &format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let extra = format!(
+        "    notify \"{s}\"\n    notify_master_rx_lower_pri \"{s} rx_lower\"\n    notify_deleted\n",
+        s = script.display()
+    );
+    let conf = keepalived_conf("lb2", 2, 150, "1", &extra);
+    let lb2 = lab.host("lb2");
+    let mut daemon = start(kind, lb2, &dir, &conf);
+    if wait_for(Duration::from_secs(15), || holds(lb2, common::VIP)).is_none() {
+        fail(&format!("{label}: lb2 never became master"), &[&daemon]);
+    }
+    let written = |text: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(text)
+    };
+    let rival = common::flood::advert(0x21, 50, 1, b"baton12\0");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock");
+    send_from_client_at(lab, GROUP, &rival, now.as_micros() as u64);
+    if wait_for(Duration::from_secs(5), || written("rx_lower")).is_none() {
+        fail(
+            &format!("{label}: notify_master_rx_lower_pri never ran"),
+            &[&daemon],
+        );
+    }
+    // The reload replaces VI_1 by VI_2: VI_1 is deleted.
+    let replaced = keepalived_conf("lb2", 2, 150, "1", "")
+        .replace("VI_1", "VI_2")
+        .replace("virtual_router_id 51", "virtual_router_id 52")
+        .replace("10.0.3.100/24", "10.0.3.101/24");
+    let file = match kind {
+        Kind::Baton => "lb2.conf",
+        Kind::Keepalived => "lb2-keepalived.conf",
+    };
+    dir.write(file, &replaced);
+    daemon
+        .child
+        .signal(nix::sys::signal::Signal::SIGHUP)
+        .expect("SIGHUP");
+    if wait_for(Duration::from_secs(10), || {
+        written("DELETED") || written("FAULT")
+    })
+    .is_none()
+    {
+        fail(
+            &format!("{label}: no notify for the removed instance"),
+            &[&daemon],
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    if holds(lb2, common::VIP) {
+        fail(
+            &format!("{label}: the removed instance's VIP stayed"),
+            &[&daemon],
+        );
+    }
+    drop(daemon);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    text.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn notify_master_rx_lower_pri_and_notify_deleted_run_as_in_keepalived() {
+    let test = "vrrp_keywords notify";
+    let Some(lab) = lab_for(test) else { return };
+    let expected = [
+        "INSTANCE VI_1 BACKUP 150",
+        "INSTANCE VI_1 MASTER 150",
+        "rx_lower",
+        "INSTANCE VI_1 DELETED 150",
+    ];
+    for kind in KINDS {
+        assert_eq!(notify_lines(&lab, kind), expected, "{kind:?}");
+    }
+}
