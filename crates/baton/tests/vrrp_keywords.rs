@@ -446,3 +446,67 @@ fn notify_master_rx_lower_pri_and_notify_deleted_run_as_in_keepalived() {
         assert_eq!(notify_lines(&lab, kind), expected, "{kind:?}");
     }
 }
+
+/// lb1 (priority 100, `extra`) is master alone; lb2 (150) starts and preempts it. Returns
+/// the adverts of priority 100 lb1 sent after lb2's first advert as master.
+fn adverts_of_preempted_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> {
+    let label = format!("{kind:?} with {extra:?}");
+    let dir = Workdir::new("higher-prio");
+    let capture = Capture::start(lab, &dir, "higher-prio");
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let low = start(kind, lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
+    if wait_for(Duration::from_secs(15), || holds(lb1, common::VIP)).is_none() {
+        fail(&format!("{label}: lb1 never became master"), &[&low]);
+    }
+    let high = start(kind, lb2, &dir, &keepalived_conf("lb2", 2, 150, "1", ""));
+    if wait_for(Duration::from_secs(15), || {
+        holds(lb2, common::VIP) && !holds(lb1, common::VIP)
+    })
+    .is_none()
+    {
+        fail(&format!("{label}: lb2 never took over"), &[&low, &high]);
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let packets = capture.packets();
+    let Some(taken) = packets.iter().find(|p| p.src == LB2 && p.priority == 150) else {
+        fail(
+            &format!("{label}: no advert of lb2 captured"),
+            &[&low, &high],
+        );
+    };
+    let after: Vec<Seen> = packets
+        .iter()
+        .filter(|p| p.src == LB1 && p.priority == 100 && p.at > taken.at)
+        .copied()
+        .collect();
+    drop(high);
+    drop(low);
+    for host in [lb1, lb2] {
+        let gone = wait_for(Duration::from_secs(10), || !holds(host, common::VIP));
+        assert!(gone.is_some(), "{label}: the VIP stayed on {}", host.name());
+    }
+    if let Some(first) = after.first() {
+        // The advert answers lb2's at once: not a regular one that happened to follow.
+        assert!(
+            first.at - taken.at < 100_000,
+            "{label}: {first:?} after {taken:?}"
+        );
+    }
+    after
+}
+
+#[test]
+fn higher_prio_send_advert_sends_one_advert_before_stepping_down_as_in_keepalived() {
+    let test = "vrrp_keywords higher_prio_send_advert";
+    let Some(lab) = lab_for(test) else { return };
+    for kind in KINDS {
+        let without = adverts_of_preempted_master(&lab, kind, "");
+        assert_eq!(without.len(), 0, "{kind:?} without: {without:?}");
+        let with = adverts_of_preempted_master(&lab, kind, "    higher_prio_send_advert\n");
+        assert_eq!(
+            with.len(),
+            1,
+            "{kind:?} with higher_prio_send_advert: {with:?}"
+        );
+    }
+}
