@@ -333,3 +333,41 @@ fn startup_delay_keeps_a_higher_priority_router_from_preempting_before_it_ends()
     assert_eq!(lan.last_entered(b, State::Master), Some(expected));
     assert_eq!(lan.masters(INSTANCE), vec![b]);
 }
+
+#[test]
+fn startup_delay_also_holds_instances_a_reload_adds_while_it_lasts() {
+    let t0 = std::time::Instant::now();
+    let mut router = baton_vrrp::Router::new(vec![v3(5, 100)], Vec::new()).expect("valid");
+    router.delay_startup(t0 + secs(20));
+    router.start(t0);
+    // A reload at 2 s adds an address owner: it too waits for the end of the delay.
+    let mut owner = v3(5, 255);
+    owner.name = "VI_2".into();
+    owner.vrid = Vrid::new(2).expect("non-zero");
+    router
+        .reconfigure(vec![v3(5, 100), owner], Vec::new())
+        .expect("valid");
+    router.start(t0 + secs(2));
+    let mut became_master = Vec::new();
+    while let Some(at) = router.poll_timeout().filter(|&at| at <= t0 + secs(40)) {
+        router.handle_timeout(at);
+        while router.poll_transmit().is_some() || router.poll_action().is_some() {}
+        while let Some((id, event)) = router.poll_event() {
+            if let baton_vrrp::Event::StateChanged {
+                to: State::Master, ..
+            } = event
+            {
+                let name = router.instance(id).expect("exists").name().to_owned();
+                became_master.push((name, at - t0));
+            }
+        }
+    }
+    let down = master_down(secs(1), v3_skew(100, secs(1)));
+    assert_eq!(
+        became_master,
+        [
+            ("VI_2".to_owned(), secs(20)),
+            ("VI_1".to_owned(), secs(20) + down)
+        ]
+    );
+}
