@@ -183,11 +183,9 @@ impl Lexer<'_> {
             .parent()
             .map(|dir| dir.display().to_string())
             .unwrap_or_default();
-        let mut logical = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let at = Location::new(path, u32::try_from(index + 1).unwrap_or(u32::MAX));
-            self.pre.physical(line, &at, &dir, self.d, &mut logical);
-            for Logical { text, at } in logical.drain(..) {
+            for Logical { text, at } in self.pre.physical(line, &at, &dir, self.d) {
                 self.logical(&text, &at, path, depth);
             }
         }

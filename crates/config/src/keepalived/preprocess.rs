@@ -46,6 +46,10 @@ pub(crate) struct Preprocessor {
     pub(crate) random_used: bool,
     open: Option<OpenDefinition>,
     lines_made: usize,
+    /// The directory of the file being read (`${_PWD}`).
+    dir: String,
+    /// Lines made and not yet handed out.
+    out: Vec<Logical>,
     /// Expansion ran away (too deep, too many lines): reported once, nothing more is made.
     gave_up: bool,
 }
@@ -59,6 +63,8 @@ impl Preprocessor {
             random_used: false,
             open: None,
             lines_made: 0,
+            dir: String::new(),
+            out: Vec::new(),
             gave_up: false,
         }
     }
@@ -70,16 +76,18 @@ impl Preprocessor {
         at: &Location,
         dir: &str,
         d: &mut Diagnostics,
-        out: &mut Vec<Logical>,
-    ) {
+    ) -> Vec<Logical> {
+        if self.dir != dir {
+            dir.clone_into(&mut self.dir);
+        }
         if raw.is_empty() {
             // keepalived: an empty line ends a multi-line definition.
             self.close_definition();
-            return;
+            return Vec::new();
         }
         let (text, continues) = decomment(raw);
         if text.is_empty() && !continues {
-            return;
+            return Vec::new();
         }
         if let Some(open) = &mut self.open {
             if !text.is_empty() {
@@ -88,9 +96,10 @@ impl Preprocessor {
             if !continues {
                 self.close_definition();
             }
-            return;
+            return Vec::new();
         }
-        self.line(text, Some(raw), continues, at, dir, 0, d, out);
+        self.line(text, Some(raw), continues, at, 0, d);
+        std::mem::take(&mut self.out)
     }
 
     fn close_definition(&mut self) {
@@ -107,17 +116,14 @@ impl Preprocessor {
     /// A decommented line through conditions, definitions, repetitions and substitution.
     /// `raw` is the line as written, used when none of those applied (the word splitter
     /// then sees exactly what it always saw). `continues`: the physical line ended in `\`.
-    #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
         mut text: String,
         raw: Option<&str>,
         continues: bool,
         at: &Location,
-        dir: &str,
         depth: usize,
         d: &mut Diagnostics,
-        out: &mut Vec<Logical>,
     ) {
         if self.gave_up {
             return;
@@ -164,14 +170,14 @@ impl Preprocessor {
                 return;
             }
             if text.starts_with("~SEQ") || text.starts_with("~LST") {
-                match self.repeat(&text, dir) {
+                match self.repeat(&text) {
                     Ok(repeat) => {
                         for round in repeat.rounds {
                             for (name, value) in round {
                                 self.defs.set(&name, Value::Line(value));
                             }
                             let text = repeat.text.clone();
-                            self.line(text, None, false, at, dir, depth + 1, d, out);
+                            self.line(text, None, false, at, depth + 1, d);
                         }
                     }
                     Err(message) => d.error(at, message),
@@ -181,7 +187,7 @@ impl Preprocessor {
             if text.starts_with('~') || !text.contains('$') {
                 break;
             }
-            match self.substitute(&mut text, dir) {
+            match self.substitute(&mut text) {
                 Ok(None) => break,
                 Ok(Some(mut more)) => {
                     changed = true;
@@ -205,13 +211,13 @@ impl Preprocessor {
                 _ if continues => format!("{text} \\"),
                 _ => text,
             };
-            out.push(Logical {
+            self.out.push(Logical {
                 text,
                 at: at.clone(),
             });
         }
         for (text, at) in following {
-            self.line(text, None, false, &at, dir, depth + 1, d, out);
+            self.line(text, None, false, &at, depth + 1, d);
         }
     }
 
@@ -230,7 +236,7 @@ impl Preprocessor {
         Some((matches != negated).then(|| rest[end..].trim_start().to_owned()))
     }
 
-    fn repeat(&mut self, text: &str, dir: &str) -> Result<Repeat, String> {
+    fn repeat(&mut self, text: &str) -> Result<Repeat, String> {
         if let Some(spec) = text.strip_prefix("~LST") {
             return sequence::lst(spec);
         }
@@ -250,7 +256,7 @@ impl Preprocessor {
         // keepalived replaces parameters in the numbers, but not multi-line ones.
         let mut args = args.to_owned();
         if self
-            .substitute(&mut args, dir)?
+            .substitute(&mut args)?
             .is_some_and(|more| !more.is_empty())
         {
             return Err(format!(
@@ -262,16 +268,13 @@ impl Preprocessor {
 
     /// Replaces every reference in `text`; `None` if there was none, else the lines that a
     /// multi-line parameter puts after this one.
-    fn substitute(
-        &mut self,
-        text: &mut String,
-        dir: &str,
-    ) -> Result<Option<Vec<(String, Location)>>, String> {
+    fn substitute(&mut self, text: &mut String) -> Result<Option<Vec<(String, Location)>>, String> {
         let Preprocessor {
             defs,
             config_id,
             rng,
             random_used,
+            dir,
             ..
         } = self;
         let mut random = || {
@@ -368,7 +371,7 @@ mod tests {
         let mut out = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let at = Location::new("k.conf", u32::try_from(i + 1).expect("small"));
-            pre.physical(raw, &at, "/etc/keepalived", &mut d, &mut out);
+            out.extend(pre.physical(raw, &at, "/etc/keepalived", &mut d));
         }
         let (errors, _) = d.finish();
         (
