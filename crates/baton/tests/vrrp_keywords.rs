@@ -510,3 +510,55 @@ fn higher_prio_send_advert_sends_one_advert_before_stepping_down_as_in_keepalive
         );
     }
 }
+
+/// How long after its start `kind` alone on lb2 took the VIP, with `globals` in
+/// global_defs; fails if it took it within `not_before`.
+fn time_to_master(lab: &Lab, kind: Kind, globals: &str, not_before: Duration) -> Duration {
+    let label = format!("{kind:?} with {globals:?}");
+    let dir = Workdir::new("startup-delay");
+    let conf = keepalived_conf("lb2", 2, 150, "1", "").replace(
+        "    vrrp_version 2\n",
+        &format!("    vrrp_version 2\n{globals}"),
+    );
+    let lb2 = lab.host("lb2");
+    let started = std::time::Instant::now();
+    let daemon = start(kind, lb2, &dir, &conf);
+    if wait_for(not_before, || holds(lb2, common::VIP)).is_some() {
+        fail(
+            &format!("{label}: master before {not_before:?}"),
+            &[&daemon],
+        );
+    }
+    if wait_for(Duration::from_secs(30), || holds(lb2, common::VIP)).is_none() {
+        fail(&format!("{label}: never became master"), &[&daemon]);
+    }
+    let took = started.elapsed();
+    drop(daemon);
+    let gone = wait_for(Duration::from_secs(10), || !holds(lb2, common::VIP));
+    assert!(
+        gone.is_some(),
+        "{label}: the VIP stayed after the daemon stopped"
+    );
+    took
+}
+
+#[test]
+fn vrrp_startup_delay_holds_off_the_first_master_as_in_keepalived() {
+    let test = "vrrp_keywords vrrp_startup_delay";
+    let Some(lab) = lab_for(test) else { return };
+    for kind in KINDS {
+        // Alone, a backup becomes master after 3 intervals and skew (3.4 s); with a delay of
+        // 6 s, that is counted from the end of the delay (9.4 s). The bounds are generous.
+        let plain = time_to_master(&lab, kind, "", Duration::ZERO);
+        let delayed = time_to_master(
+            &lab,
+            kind,
+            "    vrrp_startup_delay 6\n",
+            Duration::from_secs(8),
+        );
+        assert!(
+            plain < Duration::from_secs(7) && delayed > plain + Duration::from_secs(4),
+            "{kind:?}: {plain:?} without, {delayed:?} with vrrp_startup_delay 6"
+        );
+    }
+}
