@@ -161,6 +161,8 @@ pub(crate) struct InstanceDraft {
     pub(crate) track_virtual_servers: Vec<TrackVirtualServer>,
     pub(crate) dont_track_primary: bool,
     pub(crate) skip_check_adv_addr: bool,
+    /// Where `native_ipv6` was written: the instance must be IPv6.
+    pub(crate) native_ipv6: Option<Location>,
     pub(crate) election: ElectionDraft,
     pub(crate) notify: Notify,
     pub(crate) garp: GarpDraft,
@@ -197,6 +199,7 @@ impl InstanceDraft {
             track_virtual_servers: Vec::new(),
             dont_track_primary: false,
             skip_check_adv_addr: false,
+            native_ipv6: None,
             election: ElectionDraft::default(),
             notify: Notify::default(),
             garp: GarpDraft::default(),
@@ -456,6 +459,16 @@ fn resolve_instance(
         .or(i.source_address.as_ref().map(|s| s.value))
         .or(i.unicast_peers.first().map(|p| p.address))
         .is_some_and(|a| a.is_ipv6());
+    if let Some(at) = &i.native_ipv6
+        && !ipv6
+    {
+        d.error(
+            at,
+            format!(
+                "instance {name}: native_ipv6 needs IPv6 addresses (keepalived: \"Cannot specify native_ipv6 with IPv4 addresses\"); baton takes an instance's family from its addresses, so an IPv6 one needs no native_ipv6"
+            ),
+        );
+    }
     // keepalived.conf(5): "default is global parameter vrrp_version, but IPv6 instances will
     // always use version 3" (an explicit `version 2` with IPv6 is refused by validation).
     let version = match (&i.version, ipv6) {

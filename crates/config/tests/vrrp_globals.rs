@@ -143,3 +143,21 @@ fn the_same_keys_in_baton_toml() {
         "{errors:?}"
     );
 }
+
+/// keepalived's deprecated native_ipv6: the instance must be IPv6.
+#[test]
+fn native_ipv6_asks_for_an_ipv6_instance() {
+    let text = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n native_ipv6\n\
+                virtual_ipaddress {\n ADDRESS\n }\n}\n";
+    let loaded = parse_keepalived(&text.replace("ADDRESS", "2001:db8::1"), "k.conf")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.config.instances[0].version, baton_vrrp::Version::V3);
+    let errors = parse_keepalived(&text.replace("ADDRESS", "10.0.0.1"), "k.conf")
+        .expect_err("IPv4 addresses");
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("k.conf:4: instance A: native_ipv6 needs IPv6 addresses"),
+        "{errors:?}"
+    );
+}

@@ -609,9 +609,9 @@ pub(crate) static INSTANCE: Context = Context {
             "debug",
             "accepted with a warning: keepalived does not implement it either",
         ),
-        not_yet(
+        yes(
             "native_ipv6",
-            "deprecated in keepalived: IPv6 addresses make an IPv6 instance",
+            "deprecated in keepalived: the instance must be IPv6 (VRRPv3), which its IPv6 addresses already make it; an error on an instance without IPv6 addresses",
         ),
         not_yet("use_vmac", VMAC),
         not_yet("use_vmac_addr", VMAC),

@@ -810,6 +810,11 @@ impl Mapper<'_> {
                 "check_unicast_src" => {
                     let _ = self.no_value(s, c);
                 }
+                "native_ipv6" => {
+                    if self.no_value(s, c) {
+                        i.native_ipv6 = Some(s.at.clone());
+                    }
+                }
                 "skip_check_adv_addr" => {
                     // keepalived 2.2.7 sets it for any valid <BOOL>, "off" included.
                     let Some(on) = self.flag(s, c) else {
