@@ -14,6 +14,16 @@ fn load(globals: &str, instance: &str) -> Result<Loaded, Vec<String>> {
     parse_keepalived(&text, "k.conf").map_err(|e| e.iter().map(ToString::to_string).collect())
 }
 
+/// Each instance's skip_check_adv_addr, in order.
+fn skips(loaded: &Loaded) -> Vec<bool> {
+    loaded
+        .config
+        .instances
+        .iter()
+        .map(|i| i.skip_check_adv_addr)
+        .collect()
+}
+
 fn warnings(loaded: &Loaded) -> Vec<String> {
     loaded.warnings.iter().map(ToString::to_string).collect()
 }
@@ -21,13 +31,7 @@ fn warnings(loaded: &Loaded) -> Vec<String> {
 #[test]
 fn skip_check_adv_addr_per_instance_or_for_all() {
     let loaded = load("", "skip_check_adv_addr\n").expect("valid");
-    let skips: Vec<bool> = loaded
-        .config
-        .instances
-        .iter()
-        .map(|i| i.skip_check_adv_addr)
-        .collect();
-    assert_eq!(skips, [true, false]);
+    assert_eq!(skips(&loaded), [true, false]);
     let engine = loaded.config.instances[0].engine_config("10.0.0.9".parse().expect("ip"), &[]);
     assert!(engine.skip_check_advert_addresses);
 
@@ -126,13 +130,7 @@ fn the_same_keys_in_baton_toml() {
         "vrrp_skip_check_adv_addr = false",
     );
     let loaded = baton_config::parse_toml(&text, "b.toml").unwrap_or_else(|e| panic!("{e}"));
-    let skips: Vec<bool> = loaded
-        .config
-        .instances
-        .iter()
-        .map(|i| i.skip_check_adv_addr)
-        .collect();
-    assert_eq!(skips, [false, true]);
+    assert_eq!(skips(&loaded), [false, true]);
     let text = text.replace("0.002", "5000");
     let errors = baton_config::parse_toml(&text, "b.toml").expect_err("too long");
     let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
