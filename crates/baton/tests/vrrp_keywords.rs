@@ -562,3 +562,54 @@ fn vrrp_startup_delay_holds_off_the_first_master_as_in_keepalived() {
         );
     }
 }
+
+/// `kind` on lb2 with `dynamic_interfaces` and an instance on `dyn0`, which does not exist
+/// yet: it starts (in FAULT), and takes its VIP once dyn0 is made, addressed and up.
+fn waits_for_its_interface(lab: &Lab, kind: Kind) {
+    let label = format!("{kind:?} dynamic_interfaces");
+    let dir = Workdir::new("dynamic");
+    let conf = keepalived_conf("lb2", 2, 150, "1", "")
+        .replace(
+            "    vrrp_version 2\n",
+            "    vrrp_version 2\n    dynamic_interfaces\n",
+        )
+        .replace("interface eth0", "interface dyn0")
+        .replace("10.0.3.100/24", "10.0.9.100/24");
+    let lb2 = lab.host("lb2");
+    let on_dyn0 = || {
+        lb2.run("ip", &["-o", "address", "show", "dev", "dyn0"])
+            .is_ok_and(|text| text.contains("10.0.9.100/24"))
+    };
+    let mut daemon = start(kind, lb2, &dir, &conf);
+    std::thread::sleep(Duration::from_secs(3));
+    if !daemon.child.is_running() {
+        fail(&format!("{label}: did not start without dyn0"), &[&daemon]);
+    }
+    for command in [
+        "link add dyn0 type veth peer name dyn0p",
+        "address add 10.0.9.5/24 dev dyn0",
+        "link set dyn0p up",
+        "link set dyn0 up",
+    ] {
+        let args: Vec<&str> = command.split(' ').collect();
+        lb2.run("ip", &args).expect("making dyn0");
+    }
+    if wait_for(Duration::from_secs(20), on_dyn0).is_none() {
+        let _ = lb2.run("ip", &["link", "del", "dyn0"]);
+        fail(&format!("{label}: never became master on dyn0"), &[&daemon]);
+    }
+    drop(daemon);
+    let gone = wait_for(Duration::from_secs(10), || !on_dyn0());
+    lb2.run("ip", &["link", "del", "dyn0"])
+        .expect("removing dyn0");
+    assert!(gone.is_some(), "{label}: the VIP stayed on dyn0");
+}
+
+#[test]
+fn dynamic_interfaces_waits_for_the_interface_as_keepalived_does() {
+    let test = "vrrp_keywords dynamic_interfaces";
+    let Some(lab) = lab_for(test) else { return };
+    for kind in KINDS {
+        waits_for_its_interface(&lab, kind);
+    }
+}

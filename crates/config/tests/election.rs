@@ -188,3 +188,27 @@ down_timer_adverts = 7
         "{errors:?}"
     );
 }
+
+#[test]
+fn dynamic_interfaces_takes_allow_if_changes_only() {
+    for line in [
+        " dynamic_interfaces\n",
+        " dynamic_interfaces allow_if_changes\n",
+    ] {
+        let loaded = load(line, "").expect(line);
+        assert!(loaded.config.global.dynamic_interfaces, "{line}");
+    }
+    assert!(
+        !load("", "")
+            .expect("valid")
+            .config
+            .global
+            .dynamic_interfaces
+    );
+    let errors = load(" dynamic_interfaces sometimes\n", "").expect_err("unknown option");
+    assert!(
+        errors[0]
+            .starts_with("k.conf:2: global_defs: unknown dynamic_interfaces option 'sometimes'"),
+        "{errors:?}"
+    );
+}

@@ -6,6 +6,7 @@
 //! advertisement.
 
 mod control;
+mod dynamic_interfaces;
 mod frontends;
 mod host_check;
 mod listen;
@@ -141,7 +142,16 @@ pub(crate) async fn run(
                     let _ = reply.send(virtual_servers.change_server(&service, address, change));
                 }
             },
-            input = running.next_input() => running.handle(input).await,
+            input = running.next_input() => {
+                running.handle(input).await;
+                if running.take_interface_appeared() {
+                    let config = running.config.clone();
+                    let outcome = apply(config, &mut running, &mut frontends, &mut virtual_servers, &state).await;
+                    if let Err(error) = outcome {
+                        tracing::error!("dynamic_interfaces: building the instances on the new interface failed (a SIGHUP retries): {error:#}");
+                    }
+                }
+            }
             () = virtual_servers.step() => {}
             _ = l4_status.tick() => virtual_servers.refresh_status(),
         }
@@ -317,6 +327,8 @@ enum Input {
 /// A configuration's VRRP side, built and checked but not running: what a reload needs
 /// before it may touch the running one. Dropping it closes its sockets.
 struct Prepared {
+    /// `dynamic_interfaces`: interfaces that did not exist when it was prepared.
+    missing: BTreeSet<String>,
     config: Config,
     plan: plan::Plan,
     default_user: Option<Credentials>,
@@ -335,6 +347,7 @@ impl Prepared {
         let (tracks, mut track_tasks) = self.watchers.spawn(services);
         tasks.append(&mut track_tasks);
         Started {
+            missing: self.missing,
             config: self.config,
             plan: self.plan,
             default_user: self.default_user,
@@ -349,6 +362,7 @@ impl Prepared {
 
 /// A prepared configuration whose watchers and readers run, for [`Running`] to take.
 struct Started {
+    missing: BTreeSet<String>,
     config: Config,
     plan: plan::Plan,
     default_user: Option<Credentials>,
@@ -398,17 +412,29 @@ struct Running {
     /// Instances a reload is removing: their stop is notified as keepalived's DELETED (or
     /// FAULT), not STOP.
     removed: BTreeSet<InstanceId>,
+    /// `dynamic_interfaces`: interfaces that did not exist when this configuration was
+    /// applied; one of them came up when `interface_appeared` is set.
+    missing_interfaces: BTreeSet<String>,
+    interface_appeared: bool,
 }
 
 impl Running {
     /// Builds and checks everything `config` needs; see [`apply`].
     async fn prepare(config: Config) -> anyhow::Result<Prepared> {
-        let plan = plan_for(&config)?;
+        let missing = dynamic_interfaces::missing(&config);
+        if !missing.is_empty() {
+            tracing::warn!(
+                ?missing,
+                "dynamic_interfaces: these interfaces do not exist yet; their instances wait in FAULT until they come up"
+            );
+        }
+        let plan = plan_for(&config, &missing)?;
         let default_user = default_script_user(&config)?;
         let watchers = tracking::prepare(&config, &plan.tracks, default_user)?;
         let vips = Vips::new(&config).await?;
-        let (sockets, inbound, readers) = Sockets::open(&config).await?;
+        let (sockets, inbound, readers) = Sockets::open(&config, &missing).await?;
         Ok(Prepared {
+            missing,
             config,
             plan,
             default_user,
@@ -453,6 +479,8 @@ impl Running {
             systemd_status: String::new(),
             reloads: ReloadCounts::default(),
             removed: BTreeSet::new(),
+            missing_interfaces: started.missing,
+            interface_appeared: false,
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -504,6 +532,7 @@ impl Running {
             task.abort();
         }
         let Started {
+            missing,
             config,
             plan,
             default_user,
@@ -527,6 +556,8 @@ impl Running {
             );
         }
         self.vips = vips;
+        self.missing_interfaces = missing;
+        self.interface_appeared = false;
         self.config = config;
         self.sockets = sockets;
         self.inbound = inbound;
@@ -577,6 +608,11 @@ impl Running {
             Input::Timer => self.router.handle_timeout(Instant::now()),
             Input::Packet(packet) => self.received(packet),
             Input::Track(event) => {
+                if self.appeared(&event) {
+                    // Built anew by the caller (see `take_interface_appeared`): this
+                    // configuration's instance has no address or socket on it.
+                    return;
+                }
                 self.track(event);
                 self.apply_pending_tracks();
             }
@@ -597,6 +633,25 @@ impl Running {
         {
             tracing::debug!(interface = %packet.interface, src = %packet.src, "{dropped}");
         }
+    }
+
+    /// Whether `event` is a missing interface (`dynamic_interfaces`) coming up; it is noted.
+    fn appeared(&mut self, event: &TrackEvent) -> bool {
+        let appeared = matches!(
+            &event.object,
+            TrackKey::Interface(name) if self.missing_interfaces.contains(name)
+        ) && event.status == baton_vrrp::TrackStatus::Up;
+        if appeared {
+            tracing::info!(object = %event.object, "dynamic_interfaces: came up");
+            self.interface_appeared = true;
+        }
+        appeared
+    }
+
+    /// True once after an interface that was missing came up: apply the configuration
+    /// again, so that its instances are built on it.
+    fn take_interface_appeared(&mut self) -> bool {
+        std::mem::take(&mut self.interface_appeared)
     }
 
     fn track(&mut self, event: TrackEvent) {
@@ -747,9 +802,13 @@ fn default_script_user(config: &Config) -> anyhow::Result<Option<Credentials>> {
     Ok(user)
 }
 
-/// The plan for `config`, with primary addresses read from the interfaces.
-fn plan_for(config: &Config) -> anyhow::Result<plan::Plan> {
+/// The plan for `config`, with primary addresses read from the interfaces, except the
+/// `missing` ones (`dynamic_interfaces`), whose instances have none yet.
+fn plan_for(config: &Config, missing: &BTreeSet<String>) -> anyhow::Result<plan::Plan> {
     plan(config, |interface, family| {
+        if missing.contains(interface) {
+            return Ok(dynamic_interfaces::placeholder(family));
+        }
         baton_net::primary_address(interface, net_family(family))
             .with_context(|| format!("reading the addresses of {interface}"))
     })

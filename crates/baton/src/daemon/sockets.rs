@@ -55,13 +55,17 @@ pub(crate) struct Sockets {
 }
 
 impl Sockets {
+    /// Opens the sockets `config`'s instances need, except on the `missing` interfaces
+    /// (`dynamic_interfaces`: their instances wait in FAULT and send nothing).
     pub(crate) async fn open(
         config: &Config,
+        missing: &BTreeSet<String>,
     ) -> anyhow::Result<(Sockets, mpsc::Receiver<Inbound>, Vec<JoinHandle<()>>)> {
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
         let mut by_key = HashMap::new();
         let mut tasks = Vec::new();
-        for ((interface, family), groups) in multicast_groups(config) {
+        let keys = multicast_groups(config).into_iter();
+        for ((interface, family), groups) in keys.filter(|((i, _), _)| !missing.contains(i)) {
             let rfc_group = match family {
                 Family::Ipv4 => IpAddr::from(baton_vrrp::VRRP_MULTICAST_V4),
                 Family::Ipv6 => IpAddr::from(baton_vrrp::VRRP_MULTICAST_V6),

@@ -111,8 +111,15 @@ pub(crate) fn prepare(
     for (key, targets) in tracks {
         match key {
             TrackKey::Interface(name) => {
-                let up = baton_net::link_is_up(name)
-                    .with_context(|| format!("tracked interface {name}"))?;
+                // dynamic_interfaces: one that does not exist yet is down until it comes up.
+                let up = match baton_net::link_is_up(name) {
+                    Err(baton_net::Error::NoSuchInterface { .. })
+                        if config.global.dynamic_interfaces =>
+                    {
+                        false
+                    }
+                    other => other.with_context(|| format!("tracked interface {name}"))?,
+                };
                 send_all(&watchers.events, key, targets, TrackStatus::from(up));
                 watchers.interfaces.insert(name.clone(), targets.clone());
             }

@@ -1,7 +1,7 @@
 //! keepalived's election options (`lower_prio_no_advert`, `higher_prio_send_advert`,
 //! `down_timer_adverts`, `unicast_ttl`, `mcast_dst_ip`, their `vrrp_` global defaults) and
-//! the global start-up settings (`vrrp_startup_delay`, `default_interface`), as
-//! `vrrp_parser.c` and `global_parser.c` read them.
+//! the global start-up settings (`vrrp_startup_delay`, `default_interface`,
+//! `dynamic_interfaces`), as `vrrp_parser.c` and `global_parser.c` read them.
 
 use std::time::Duration;
 
@@ -84,6 +84,22 @@ impl Mapper<'_> {
             "default_interface" => {
                 if let Some(name) = self.one(s, c) {
                     self.draft.global.default_interface = Some(name.to_owned());
+                }
+            }
+            "dynamic_interfaces" => {
+                // `allow_if_changes` lets keepalived follow an interface that is deleted and
+                // made again; baton builds the instance anew whenever it comes up anyway.
+                match s.args.as_slice() {
+                    [] => {}
+                    [option] if option == "allow_if_changes" => {}
+                    _ => {
+                        let message = format!("unknown dynamic_interfaces option '{}'", s.rest());
+                        self.error(&s.at, c, message);
+                        return true;
+                    }
+                }
+                if self.no_block(s, c) {
+                    self.draft.global.dynamic_interfaces = true;
                 }
             }
             _ => {

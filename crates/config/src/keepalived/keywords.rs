@@ -326,7 +326,10 @@ pub(crate) static GLOBAL: Context = Context {
             "default_interface",
             "kept for static addresses that name no interface, its only use in keepalived 2.2.7 (instances still name theirs, as keepalived requires of multicast instances)",
         ),
-        not_yet("dynamic_interfaces", "not implemented"),
+        yes(
+            "dynamic_interfaces",
+            "[allow_if_changes]: an instance whose interface does not exist yet waits in FAULT instead of failing the start; when the interface comes up (with its address) the instance is built anew on it, as on a reload",
+        ),
         yes(
             "vrrp_startup_delay",
             "seconds (0.001 and up): after the daemon starts (not after a reload) no instance becomes Master for that long; a backup's master-down timer runs from its end, the address owner takes over at its end",
