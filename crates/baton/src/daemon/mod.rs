@@ -145,11 +145,7 @@ pub(crate) async fn run(
             input = running.next_input() => {
                 running.handle(input).await;
                 if running.take_interface_appeared() {
-                    let config = running.config.clone();
-                    let outcome = apply(config, &mut running, &mut frontends, &mut virtual_servers, &state).await;
-                    if let Err(error) = outcome {
-                        tracing::error!("dynamic_interfaces: building the instances on the new interface failed (a SIGHUP retries): {error:#}");
-                    }
+                    rebuild_on_new_interface(&mut running, &mut frontends, &mut virtual_servers, &state).await;
                 }
             }
             () = virtual_servers.step() => {}
@@ -183,6 +179,23 @@ pub(crate) async fn run(
         admin_task.abort();
     }
     Ok(())
+}
+
+/// `dynamic_interfaces`: an interface that was missing came up; the running configuration
+/// is applied again, so that its instances get its address and a socket on it.
+async fn rebuild_on_new_interface(
+    running: &mut Running,
+    frontends: &mut Frontends,
+    virtual_servers: &mut VirtualServers,
+    state: &state_file::Store,
+) {
+    let config = running.config.clone();
+    if let Err(error) = apply(config, running, frontends, virtual_servers, state).await {
+        tracing::error!(
+            "dynamic_interfaces: building the instances on the new interface failed \
+             (a SIGHUP retries): {error:#}"
+        );
+    }
 }
 
 /// The next tick of `interval`, or never without one.
