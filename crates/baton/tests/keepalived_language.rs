@@ -198,6 +198,24 @@ fn includes_and_language_mistakes_agree_with_keepalived_t() {
         ),
         ("include none/*.conf", true),
         ("includew none/*.conf", false),
+        // A wildcard in a directory that does not exist is a missing file to keepalived
+        // (a "match" problem); in one that exists, a "wildcard_match" one.
+        (
+            "global_defs {\n    include_check wildcard_match\n}\ninclude none/*.conf",
+            true,
+        ),
+        (
+            "global_defs {\n    include_check match\n}\ninclude none/*.conf",
+            false,
+        ),
+        (
+            "global_defs {\n    include_check wildcard_match\n}\ninclude *.none",
+            false,
+        ),
+        (
+            "global_defs {\n    include_check match\n}\ninclude *.none",
+            true,
+        ),
         ("include {a,b}.conf", true),
         ("includeb {a,b}.conf", false),
         ("include exec.conf", true),

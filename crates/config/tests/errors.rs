@@ -290,20 +290,23 @@ fn includes_report_at_the_include_line() {
         relative(&errors),
         [
             "include-missing.conf:1: include does-not-exist.conf: does-not-exist.conf does not exist",
-            "include-missing.conf:2: include nothing/*.conf: no file matches",
+            "include-missing.conf:2: include nothing/*.conf: directory nothing does not exist",
             "bad-instance.conf:3: instance BAD: virtual_router_id 300 is out of range 1..=255",
         ]
     );
     // Plain `include` checks nothing, as in keepalived: what is missing is left out.
-    let warnings: Vec<String> = errors.warnings().iter().map(ToString::to_string).collect();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings[0].ends_with(
-        "include-missing.conf:3: include nothing-either/*.conf: no file matches; left out"
-    ));
     let dir = format!("{}/", fixtures().display());
+    let warnings: Vec<String> = errors
+        .warnings()
+        .iter()
+        .map(|w| w.to_string().replace(&dir, ""))
+        .collect();
     assert_eq!(
-        warnings[1].replace(&dir, ""),
-        "include-missing.conf:5: include also-missing.conf: also-missing.conf does not exist; left out"
+        warnings,
+        [
+            "include-missing.conf:3: include nothing-either/*.conf: directory nothing-either does not exist; left out",
+            "include-missing.conf:5: include also-missing.conf: also-missing.conf does not exist; left out"
+        ]
     );
 
     let errors = load_keepalived(fixtures().join("cycle-a.conf")).expect_err("a cycle");

@@ -136,9 +136,9 @@ fn include_check_turns_left_out_files_into_errors() {
         ["k.conf:4: include missing.conf: missing.conf does not exist"]
     );
     let text = "global_defs {\n include_check wildcard_match\n}\ninclude missing.conf\n\
-                include none/*.conf\n";
+                include *.none\n";
     let errors = keepalived_errors(text);
-    assert_eq!(errors, ["k.conf:5: include none/*.conf: no file matches"]);
+    assert_eq!(errors, ["k.conf:5: include *.none: no file matches"]);
     let errors = keepalived_errors("global_defs {\n include_check all\n}\n");
     assert_eq!(
         errors,

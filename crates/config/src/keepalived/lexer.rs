@@ -277,8 +277,14 @@ impl Lexer<'_> {
                 if full.exists() {
                     files.push(full);
                 } else {
-                    missing.push(full);
+                    missing.push((full, ""));
                 }
+                continue;
+            }
+            // glob(3) counts a directory it cannot open as a missing file, as it does a
+            // missing plain path: a match problem, not a wildcard one.
+            if let Some(dir) = missing_directory(&full) {
+                missing.push((dir, "directory "));
                 continue;
             }
             let Some(text) = full.to_str() else {
@@ -304,8 +310,8 @@ impl Lexer<'_> {
         // brace_match problem (and with that check the whole include is left out), a
         // missing plain path a match problem, a wildcard without a match a wildcard one.
         let check = if braces { Checks::BRACE } else { Checks::MATCH };
-        for path in &missing {
-            let message = format!("include {pattern}: {} does not exist", path.display());
+        for (path, what) in &missing {
+            let message = format!("include {pattern}: {what}{} does not exist", path.display());
             self.problem(checks, check, at, message);
         }
         if !missing.is_empty() && !files.is_empty() && checks.has(Checks::BRACE) {
@@ -367,6 +373,22 @@ impl Lexer<'_> {
         self.open_files.pop();
         self.include_check = saved;
     }
+}
+
+/// The directory before the first component with a wildcard, if it does not exist.
+fn missing_directory(pattern: &Path) -> Option<PathBuf> {
+    let mut dir = PathBuf::new();
+    for component in pattern.components() {
+        if component
+            .as_os_str()
+            .to_string_lossy()
+            .contains(['*', '?', '['])
+        {
+            break;
+        }
+        dir.push(component);
+    }
+    (!dir.as_os_str().is_empty() && !dir.is_dir()).then_some(dir)
 }
 
 /// csh-style `{a,b}` alternatives, as glibc's `GLOB_BRACE` (which keepalived uses); a brace
