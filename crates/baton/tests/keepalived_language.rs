@@ -227,6 +227,11 @@ fn includes_and_language_mistakes_agree_with_keepalived_t() {
         ("@^not-this-host no_such_keyword", false),
         ("$K=no_such_keyword\n$K", false),
         ("$M= \\\nglobal_defs { \\\n    router_id x \\\n}\n$M", true),
+        // An include named by a parameter, or behind a condition, is read after them.
+        ("$F=a.conf\nincludem $F", true),
+        ("@^not-this-host includem missing.conf", false),
+        ("@not-this-host includem missing.conf", true),
+        ("~LST(A, 1, 2) no_such_keyword_${A}", false),
     ] {
         let path = dir.write("k.conf", &format!("{lines}\n{INSTANCE}"));
         let keepalived = host
