@@ -5,16 +5,11 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use baton_config::{ElectionOptions, Loaded, parse_keepalived, parse_toml};
+use baton_config::{ElectionOptions, Loaded, parse_toml};
 
-fn load(globals: &str, instance: &str) -> Result<Loaded, Vec<String>> {
-    let text = format!(
-        "global_defs {{\n{globals}}}\nvrrp_instance A {{\n interface eth0\n virtual_router_id 1\n\
-         {instance} virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\nvrrp_instance B {{\n interface eth0\n\
-         virtual_router_id 2\n virtual_ipaddress {{\n 10.0.0.2\n }}\n}}\n"
-    );
-    parse_keepalived(&text, "k.conf").map_err(|e| e.iter().map(ToString::to_string).collect())
-}
+mod common;
+
+use common::two_instances as load;
 
 fn options(loaded: &Loaded) -> Vec<ElectionOptions> {
     loaded.config.instances.iter().map(|i| i.election).collect()

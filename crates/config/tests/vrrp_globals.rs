@@ -5,14 +5,9 @@ use std::time::Duration;
 
 use baton_config::{AnnouncePacing, Loaded, parse_keepalived};
 
-fn load(globals: &str, instance: &str) -> Result<Loaded, Vec<String>> {
-    let text = format!(
-        "global_defs {{\n{globals}}}\nvrrp_instance A {{\n interface eth0\n virtual_router_id 1\n\
-         {instance} virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\nvrrp_instance B {{\n interface eth0\n\
-         virtual_router_id 2\n virtual_ipaddress {{\n 10.0.0.2\n }}\n}}\n"
-    );
-    parse_keepalived(&text, "k.conf").map_err(|e| e.iter().map(ToString::to_string).collect())
-}
+mod common;
+
+use common::two_instances as load;
 
 /// Each instance's skip_check_adv_addr, in order.
 fn skips(loaded: &Loaded) -> Vec<bool> {
