@@ -104,8 +104,10 @@ impl Preprocessor {
 
     fn close_definition(&mut self) {
         if let Some(open) = self.open.take() {
-            let value = if open.rest.is_empty() {
-                Value::Line(open.first)
+            // keepalived: a definition opened with `\` stays multi-line (usable only at the
+            // end of a line) unless it holds nothing at all.
+            let value = if open.rest.is_empty() && open.first.is_empty() {
+                Value::Line(String::new())
             } else {
                 Value::Lines(open.first, open.rest)
             };
@@ -457,8 +459,11 @@ mod tests {
         );
         // Not at the end of a line, a multi-line parameter is not replaced.
         assert_eq!(texts(None, "$M=a \\\nb\nx $M y"), ["x $M y"]);
-        // An empty line ends a definition.
-        assert_eq!(texts(None, "$M=a \\\n\nb\n$M"), ["b", "a"]);
+        // An empty line ends a definition, which stays multi-line.
+        assert_eq!(
+            texts(None, "$M=a \\\n\nb\n$M\nx $M y"),
+            ["b", "a", "x $M y"]
+        );
     }
 
     #[test]
