@@ -37,6 +37,23 @@ fn start(kind: Kind, host: &baton_lab::Host, dir: &Workdir, conf: &str) -> Daemo
     }
 }
 
+/// Waits (15 s at most) until `host` holds the guide's VIP, or fails with the logs.
+fn await_master(host: &baton_lab::Host, label: &str, daemons: &[&Daemon]) {
+    if wait_for(Duration::from_secs(15), || holds(host, common::VIP)).is_none() {
+        fail(
+            &format!("{label}: {} never became master", host.name()),
+            daemons,
+        );
+    }
+}
+
+/// Stops `daemon` and checks that it gave the guide's VIP on `host` up.
+fn stop_and_check_released(daemon: Daemon, host: &baton_lab::Host, label: &str) {
+    drop(daemon);
+    let gone = wait_for(Duration::from_secs(10), || !holds(host, common::VIP));
+    assert!(gone.is_some(), "{label}: the VIP stayed on {}", host.name());
+}
+
 /// The lab, or `None` after a loud SKIPPED line when root, namespaces, keepalived or
 /// tcpdump are missing.
 fn lab_for(test: &str) -> Option<Lab> {
@@ -168,13 +185,7 @@ fn answers_to_lower_priority(lab: &Lab, kind: Kind, extra: &str) -> Vec<bool> {
     let capture = Capture::start(lab, &dir, "lower-prio");
     let conf = keepalived_conf("lb2", 2, 150, "1", extra);
     let master = start(kind, lab.host("lb2"), &dir, &conf);
-    if wait_for(Duration::from_secs(15), || {
-        holds(lab.host("lb2"), common::VIP)
-    })
-    .is_none()
-    {
-        fail(&format!("{label}: lb2 never became master"), &[&master]);
-    }
+    await_master(lab.host("lb2"), &label, &[&master]);
     let rival = common::flood::advert(0x21, 50, 1, b"baton12\0");
     for _ in 0..3 {
         let before = capture.from(LB2).len();
@@ -213,14 +224,7 @@ fn answers_to_lower_priority(lab: &Lab, kind: Kind, extra: &str) -> Vec<bool> {
         })
         .collect();
     assert_holders(lab, &["lb2"], &[&master]);
-    drop(master);
-    let gone = wait_for(Duration::from_secs(10), || {
-        !holds(lab.host("lb2"), common::VIP)
-    });
-    assert!(
-        gone.is_some(),
-        "{label}: the VIP stayed after the daemon stopped"
-    );
+    stop_and_check_released(master, lab.host("lb2"), &label);
     answered
 }
 
@@ -245,25 +249,12 @@ fn adverts_of_lone_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> {
     let capture = Capture::start(lab, &dir, "wire");
     let conf = keepalived_conf("lb2", 2, 150, "1", extra);
     let master = start(kind, lab.host("lb2"), &dir, &conf);
-    if wait_for(Duration::from_secs(15), || {
-        holds(lab.host("lb2"), common::VIP)
-    })
-    .is_none()
-    {
-        fail(&format!("{label}: lb2 never became master"), &[&master]);
-    }
+    await_master(lab.host("lb2"), &label, &[&master]);
     if wait_for(Duration::from_secs(10), || capture.from(LB2).len() >= 3).is_none() {
         fail(&format!("{label}: fewer than 3 adverts seen"), &[&master]);
     }
     let adverts = capture.from(LB2);
-    drop(master);
-    let gone = wait_for(Duration::from_secs(10), || {
-        !holds(lab.host("lb2"), common::VIP)
-    });
-    assert!(
-        gone.is_some(),
-        "{label}: the VIP stayed after the daemon stopped"
-    );
+    stop_and_check_released(master, lab.host("lb2"), &label);
     // The priority-0 goodbye is not what is compared.
     adverts.into_iter().filter(|a| a.priority != 0).collect()
 }
@@ -317,16 +308,7 @@ fn pair_agrees(lab: &Lab, backup_kind: Kind, extra: &str) {
         &dir,
         &keepalived_conf("lb2", 2, 150, "1", &extra.replace("10.0.3.X", "10.0.3.5")),
     );
-    if wait_for(Duration::from_secs(15), || {
-        holds(lab.host("lb2"), common::VIP)
-    })
-    .is_none()
-    {
-        fail(
-            &format!("{label}: lb2 never became master"),
-            &[&backup, &master],
-        );
-    }
+    await_master(lab.host("lb2"), &label, &[&backup, &master]);
     std::thread::sleep(Duration::from_secs(5));
     assert_holders(lab, &["lb2"], &[&backup, &master]);
     master.child.terminate();
@@ -340,11 +322,7 @@ fn pair_agrees(lab: &Lab, backup_kind: Kind, extra: &str) {
             &[&backup, &master],
         );
     }
-    drop(backup);
-    let gone = wait_for(Duration::from_secs(10), || {
-        !holds(lab.host("lb1"), common::VIP)
-    });
-    assert!(gone.is_some(), "{label}: the VIP stayed on lb1");
+    stop_and_check_released(backup, lab.host("lb1"), &label);
 }
 
 #[test]
@@ -377,9 +355,7 @@ fn notify_lines(lab: &Lab, kind: Kind) -> Vec<String> {
     let conf = keepalived_conf("lb2", 2, 150, "1", &extra);
     let lb2 = lab.host("lb2");
     let mut daemon = start(kind, lb2, &dir, &conf);
-    if wait_for(Duration::from_secs(15), || holds(lb2, common::VIP)).is_none() {
-        fail(&format!("{label}: lb2 never became master"), &[&daemon]);
-    }
+    await_master(lb2, &label, &[&daemon]);
     let written = |text: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -455,9 +431,7 @@ fn adverts_of_preempted_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> 
     let capture = Capture::start(lab, &dir, "higher-prio");
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
     let low = start(kind, lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
-    if wait_for(Duration::from_secs(15), || holds(lb1, common::VIP)).is_none() {
-        fail(&format!("{label}: lb1 never became master"), &[&low]);
-    }
+    await_master(lb1, &label, &[&low]);
     let high = start(kind, lb2, &dir, &keepalived_conf("lb2", 2, 150, "1", ""));
     if wait_for(Duration::from_secs(15), || {
         holds(lb2, common::VIP) && !holds(lb1, common::VIP)
@@ -479,12 +453,8 @@ fn adverts_of_preempted_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> 
         .filter(|p| p.src == LB1 && p.priority == 100 && p.at > taken.at)
         .copied()
         .collect();
-    drop(high);
-    drop(low);
-    for host in [lb1, lb2] {
-        let gone = wait_for(Duration::from_secs(10), || !holds(host, common::VIP));
-        assert!(gone.is_some(), "{label}: the VIP stayed on {}", host.name());
-    }
+    stop_and_check_released(high, lb2, &label);
+    stop_and_check_released(low, lb1, &label);
     if let Some(first) = after.first() {
         // The advert answers lb2's at once: not a regular one that happened to follow.
         assert!(
@@ -533,12 +503,7 @@ fn time_to_master(lab: &Lab, kind: Kind, globals: &str, not_before: Duration) ->
         fail(&format!("{label}: never became master"), &[&daemon]);
     }
     let took = started.elapsed();
-    drop(daemon);
-    let gone = wait_for(Duration::from_secs(10), || !holds(lb2, common::VIP));
-    assert!(
-        gone.is_some(),
-        "{label}: the VIP stayed after the daemon stopped"
-    );
+    stop_and_check_released(daemon, lb2, &label);
     took
 }
 
