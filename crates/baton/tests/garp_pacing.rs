@@ -3,6 +3,7 @@
 //! switch. With `vrrp_garp_interval 0.3`, `garp_master_repeat 3` and two addresses, both
 //! send the first address twice and the second once (repeats already waiting merge), each
 //! at least the interval after the one before; without the setting, 3 x 2 go back to back.
+//! The same with the interval set for eth0 by a `garp_group` instead.
 
 mod common;
 
@@ -18,9 +19,26 @@ use common::{
 const INTERVAL: f64 = 0.3;
 const REPEAT: usize = 3;
 
-fn conf() -> String {
+/// The pacing set globally, or by a garp_group for eth0.
+#[derive(Clone, Copy, Debug)]
+enum Pacing {
+    Global,
+    GarpGroup,
+}
+
+fn conf(pacing: Pacing) -> String {
+    let (global, group) = match pacing {
+        Pacing::Global => (
+            format!("    vrrp_garp_interval {INTERVAL}\n"),
+            String::new(),
+        ),
+        Pacing::GarpGroup => (
+            String::new(),
+            format!("garp_group {{\n    garp_interval {INTERVAL}\n    interface eth0\n}}\n"),
+        ),
+    };
     format!(
-        "global_defs {{\n    router_id lb1\n    vrrp_garp_interval {INTERVAL}\n}}\n\
+        "global_defs {{\n    router_id lb1\n{global}}}\n{group}\
          vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    \
          priority 150\n    advert_int 1\n    garp_master_repeat {REPEAT}\n    garp_master_delay 0\n    \
          virtual_ipaddress {{\n        10.0.3.100/24\n        10.0.3.101/24\n    }}\n}}\n"
@@ -40,8 +58,9 @@ fn garp_times(text: &str) -> Vec<(f64, String)> {
         .collect()
 }
 
-fn run(lab: &Lab, kind: &str) {
-    let dir = Workdir::new(&format!("garp-{kind}"));
+fn run(lab: &Lab, kind: &str, pacing: Pacing) {
+    let kind = &format!("{kind} ({pacing:?})");
+    let dir = Workdir::new("garp");
     let capture = dir.path("arp.txt");
     let mut command = lab.switch_command("tcpdump");
     command
@@ -54,10 +73,10 @@ fn run(lab: &Lab, kind: &str) {
     // tcpdump says nothing on stdout until a packet comes: give it time to listen.
     std::thread::sleep(Duration::from_secs(1));
     let lb1 = lab.host("lb1");
-    let daemon: Daemon = if kind == "baton" {
-        start_baton(lb1, &dir, &conf())
+    let daemon: Daemon = if kind.starts_with("baton") {
+        start_baton(lb1, &dir, &conf(pacing))
     } else {
-        start_keepalived(lb1, &dir, &conf())
+        start_keepalived(lb1, &dir, &conf(pacing))
     };
     if wait_for(Duration::from_secs(20), || holds(lb1, "10.0.3.100/24")).is_none() {
         fail(&format!("{kind} never took the VIP"), &[&daemon]);
@@ -93,13 +112,15 @@ fn garp_interval_spaces_the_announcements_as_keepalived_does() {
     if skip_without_tool("tcpdump", "tcpdump", test) {
         return;
     }
-    for kind in ["baton", "keepalived"] {
-        if kind == "keepalived" && skip_without_tool("keepalived", "keepalived", test) {
-            continue;
+    for pacing in [Pacing::Global, Pacing::GarpGroup] {
+        for kind in ["baton", "keepalived"] {
+            if kind == "keepalived" && skip_without_tool("keepalived", "keepalived", test) {
+                continue;
+            }
+            let Some(lab) = guide_lab(test) else {
+                return;
+            };
+            run(&lab, kind, pacing);
         }
-        let Some(lab) = guide_lab(test) else {
-            return;
-        };
-        run(&lab, kind);
     }
 }

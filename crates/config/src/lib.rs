@@ -40,11 +40,11 @@ pub use diagnostic::{Diagnostic, Errors, Location};
 pub use election::ElectionOptions;
 pub use keepalived::KeepalivedOptions;
 pub use model::{
-    AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, Global,
-    HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope, ScriptUser,
-    SyncGroup, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface,
-    TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject, UnicastPeer,
-    VirtualAddress, VrrpInstance,
+    AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, GarpGroup,
+    Global, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope,
+    ScriptUser, SyncGroup, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend,
+    TrackInterface, TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject,
+    UnicastPeer, VirtualAddress, VrrpInstance,
 };
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,

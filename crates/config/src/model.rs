@@ -62,6 +62,8 @@ pub struct Global {
     pub skip_check_adv_addr: bool,
     /// `vrrp_garp_interval` / `vrrp_gna_interval`.
     pub announce_pacing: AnnouncePacing,
+    /// `garp_group` blocks: other pacing on their interfaces.
+    pub garp_groups: Vec<GarpGroup>,
     /// `vrrp_lower_prio_no_advert`, `vrrp_higher_prio_send_advert`,
     /// `vrrp_down_timer_adverts`: the defaults (already copied into each instance).
     pub election: ElectionOptions,
@@ -121,6 +123,7 @@ impl Default for Global {
             rs_init_notifies: false,
             skip_check_adv_addr: false,
             announce_pacing: AnnouncePacing::default(),
+            garp_groups: Vec::new(),
             election: ElectionOptions::default(),
             startup_delay: Duration::ZERO,
             default_interface: None,
@@ -194,6 +197,15 @@ pub struct AnnouncePacing {
     pub gna_interval: Duration,
 }
 
+/// keepalived's `garp_group`: the pacing of announcements on these interfaces, instead of
+/// the global one. An interval the group does not set is zero (no pause), as keepalived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GarpGroup {
+    pub interfaces: Vec<String>,
+    pub pacing: AnnouncePacing,
+    pub location: Location,
+}
+
 /// One VRRP virtual router (`vrrp_instance` / `[[vrrp]]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VrrpInstance {
@@ -236,8 +248,11 @@ pub struct VrrpInstance {
     /// `skip_check_adv_addr` (or global `vrrp_skip_check_adv_addr`): adverts from the
     /// master already seen are not checked against our address list.
     pub skip_check_adv_addr: bool,
-    /// The pause between the messages of an announcement (the global setting).
+    /// The pause between the messages of an announcement (the global setting); see
+    /// [`announce_pacing_on`](Self::announce_pacing_on).
     pub announce_pacing: AnnouncePacing,
+    /// The global `garp_group` blocks.
+    pub garp_groups: Vec<GarpGroup>,
     /// keepalived's election options beyond the RFCs.
     pub election: ElectionOptions,
     pub notify: Notify,
@@ -619,6 +634,7 @@ impl VrrpInstance {
             dont_track_primary: false,
             skip_check_adv_addr: false,
             announce_pacing: AnnouncePacing::default(),
+            garp_groups: Vec::new(),
             election: ElectionOptions::default(),
             notify: Notify::default(),
             announce: AnnounceConfig::default(),
@@ -668,6 +684,14 @@ impl VrrpInstance {
         config.skip_check_advert_addresses = self.skip_check_adv_addr;
         self.election.apply(&mut config);
         config
+    }
+
+    /// The pacing of announcements on `interface`: its `garp_group`'s, else the global one.
+    pub fn announce_pacing_on(&self, interface: &str) -> AnnouncePacing {
+        self.garp_groups
+            .iter()
+            .find(|g| g.interfaces.iter().any(|i| i == interface))
+            .map_or(self.announce_pacing, |g| g.pacing)
     }
 
     /// Every address the instance adds on becoming master: advertised ones first.

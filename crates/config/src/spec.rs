@@ -55,6 +55,7 @@ pub(crate) struct GlobalDraft {
     /// `vrrp_skip_check_adv_addr`.
     pub(crate) skip_check_adv_addr: bool,
     pub(crate) announce_pacing: crate::model::AnnouncePacing,
+    pub(crate) garp_groups: Vec<crate::model::GarpGroup>,
     /// `vrrp_lower_prio_no_advert` and the other `vrrp_` election defaults.
     pub(crate) election: ElectionDraft,
     pub(crate) startup_delay: Option<Duration>,
@@ -376,6 +377,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         rs_init_notifies: g.rs_init_notifies,
         skip_check_adv_addr: g.skip_check_adv_addr,
         announce_pacing: g.announce_pacing,
+        garp_groups: g.garp_groups,
         election: g.election.defaults(),
         startup_delay: g.startup_delay.unwrap_or(Duration::ZERO),
         default_interface: g.default_interface,
@@ -617,6 +619,7 @@ fn resolve_instance(
         // keepalived: the global setting turns it on for every instance.
         skip_check_adv_addr: i.skip_check_adv_addr || global.skip_check_adv_addr,
         announce_pacing: global.announce_pacing,
+        garp_groups: global.garp_groups.clone(),
         election,
         notify: i.notify,
         announce: i.garp.over(global.announce),

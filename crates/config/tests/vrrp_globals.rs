@@ -154,3 +154,40 @@ fn native_ipv6_asks_for_an_ipv6_instance() {
         "{errors:?}"
     );
 }
+
+/// keepalived's garp_group: other pacing on some interfaces; the others keep the global one.
+#[test]
+fn garp_groups_pace_their_interfaces() {
+    let groups = "garp_group {\n garp_interval 0.5\n interface eth1\n}\n\
+                  garp_group {\n gna_interval 0.25\n interfaces {\n  eth2 eth3\n  eth4\n }\n}\n";
+    let text = format!(
+        "global_defs {{\n vrrp_garp_interval 0.001\n}}\n{groups}\
+         vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n\
+         virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n"
+    );
+    let loaded = parse_keepalived(&text, "k.conf").unwrap_or_else(|e| panic!("{e}"));
+    let a = &loaded.config.instances[0];
+    let pacing = |garp: u64, gna: u64| AnnouncePacing {
+        garp_interval: Duration::from_micros(garp),
+        gna_interval: Duration::from_micros(gna),
+    };
+    assert_eq!(a.announce_pacing_on("eth0"), pacing(1000, 0));
+    assert_eq!(a.announce_pacing_on("eth1"), pacing(500_000, 0));
+    for dev in ["eth2", "eth3", "eth4"] {
+        assert_eq!(a.announce_pacing_on(dev), pacing(0, 250_000), "{dev}");
+    }
+    assert_eq!(loaded.config.global.garp_groups.len(), 2);
+
+    let text = "garp_group {\n interface eth1\n}\ngarp_group {\n interfaces {\n eth1\n }\n}\n\
+                garp_group {\n garp_interval 1\n}\ngarp_group {\n delay 1\n interface eth9\n}\n";
+    let errors = parse_keepalived(text, "k.conf").expect_err("refused");
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "k.conf:4: garp_group: interface eth1 is already in the garp_group at k.conf:1",
+            "k.conf:9: garp_group: names no interface (interface NAME or interfaces { ... })",
+            "k.conf:13: garp_group: unknown keyword 'delay' in garp_group",
+        ]
+    );
+}

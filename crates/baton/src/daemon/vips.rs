@@ -2,6 +2,7 @@
 //! gratuitous ARP / unsolicited NA on tasks of their own.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_config::{AnnouncePacing, Config, VirtualAddress, VrrpInstance};
@@ -87,11 +88,15 @@ impl Vips {
                 }
             }
             VipAction::Announce { repeat, .. } => {
-                let targets: Vec<(String, IpAddr)> = instance
+                let targets: Vec<Target> = instance
                     .all_addresses()
-                    .map(|vip| (device(instance, vip).to_owned(), vip.address))
+                    .map(|vip| {
+                        let dev = device(instance, vip);
+                        let pause = pause(instance.announce_pacing_on(dev), vip.address);
+                        (dev.to_owned(), vip.address, pause)
+                    })
                     .collect();
-                tokio::spawn(announce(targets, repeat, instance.announce_pacing));
+                tokio::spawn(announce(targets, repeat));
             }
         }
     }
@@ -101,30 +106,37 @@ fn device<'a>(instance: &'a VrrpInstance, vip: &'a VirtualAddress) -> &'a str {
     vip.dev.as_deref().unwrap_or(&instance.interface)
 }
 
-/// One announcement: `repeat` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) per address.
-/// Without a pause (the default) they go back to back, round after round. With one
-/// (`vrrp_garp_interval` / `vrrp_gna_interval`) each interface and family is a queue, as in
-/// keepalived (`send_gratuitous_arp`, `vrrp_arpna_send`): see [`paced_order`].
-async fn announce(targets: Vec<(String, IpAddr)>, repeat: u32, pacing: AnnouncePacing) {
-    let pause = |address: &IpAddr| match address {
+/// An address to announce: the device, the address, the pause after each message there.
+type Target = (String, IpAddr, Duration);
+
+/// The pause after each gratuitous ARP (IPv4) or unsolicited NA (IPv6).
+fn pause(pacing: AnnouncePacing, address: IpAddr) -> Duration {
+    match address {
         IpAddr::V4(_) => pacing.garp_interval,
         IpAddr::V6(_) => pacing.gna_interval,
-    };
+    }
+}
+
+/// One announcement: `repeat` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) per address.
+/// Without a pause (the default) they go back to back, round after round. With one
+/// (`vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's `garp_group`) each
+/// interface and family is a queue, as in keepalived (`send_gratuitous_arp`,
+/// `vrrp_arpna_send`): see [`paced_order`].
+async fn announce(targets: Vec<Target>, repeat: u32) {
     let mut at_once = Vec::new();
-    let mut queues: Vec<((String, bool), Vec<IpAddr>)> = Vec::new();
-    for (dev, address) in targets {
-        if pause(&address).is_zero() {
+    let mut queues: Vec<((String, bool), Duration, Vec<IpAddr>)> = Vec::new();
+    for (dev, address, pause) in targets {
+        if pause.is_zero() {
             at_once.push((dev, address));
             continue;
         }
         let key = (dev, address.is_ipv6());
-        match queues.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, queue)) => queue.push(address),
-            None => queues.push((key, vec![address])),
+        match queues.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, queue)) => queue.push(address),
+            None => queues.push((key, pause, vec![address])),
         }
     }
-    for ((dev, _), addresses) in queues {
-        let pause = pause(&addresses[0]);
+    for ((dev, _), pause, addresses) in queues {
         tokio::spawn(async move {
             for (n, index) in paced_order(addresses.len(), repeat).into_iter().enumerate() {
                 if n > 0 {

@@ -190,7 +190,7 @@ pub(crate) static TOP: Context = Context {
             "track_group",
             "tracks static addresses, which are not managed",
         ),
-        not_yet("garp_group", "per-interface GARP pacing is not implemented"),
+        yes("garp_group", "see below"),
         not_yet("linkbeat_interfaces", "link state comes from netlink only"),
         not_yet("linkbeat_use_polling", "link state comes from netlink only"),
         not_yet(
@@ -1065,6 +1065,26 @@ pub(crate) static FILE_CHECK: Context = Context {
     ],
 };
 
+pub(crate) static GARP_GROUP: Context = Context {
+    title: "garp_group",
+    place: "in garp_group",
+    keywords: &[
+        yes(
+            "garp_interval",
+            "seconds (to the microsecond) between gratuitous ARPs on these interfaces, instead of vrrp_garp_interval; unset is 0 (no pause), as keepalived",
+        ),
+        yes("gna_interval", "as garp_interval, for unsolicited NAs"),
+        yes(
+            "interface",
+            "NAME; an interface may be in one garp_group only",
+        ),
+        yes(
+            "interfaces",
+            "{ NAME ... }: keepalived paces these together, as one queue; baton paces each interface's (and each instance's) announcements by itself",
+        ),
+    ],
+};
+
 pub(crate) static VIRTUAL_SERVER_GROUP: Context = Context {
     title: "virtual_server_group",
     place: "in virtual_server_group",
@@ -1103,10 +1123,10 @@ pub(crate) static SSL: Context = Context {
 
 /// The blocks in the order the compat document lists them.
 #[cfg(test)]
-pub(crate) static ALL: [&Context; 22] = PLACES;
+pub(crate) static ALL: [&Context; 23] = PLACES;
 
 /// Where each block's keywords are looked up when one turns up in the wrong place.
-static PLACES: [&Context; 22] = [
+static PLACES: [&Context; 23] = [
     &TOP,
     &GLOBAL,
     &INSTANCE,
@@ -1114,6 +1134,7 @@ static PLACES: [&Context; 22] = [
     &SCRIPT,
     &TRACK_FILE,
     &SYNC_GROUP,
+    &GARP_GROUP,
     &VIRTUAL_SERVER_GROUP,
     &VIRTUAL_SERVER,
     &REAL_SERVER,

@@ -482,6 +482,7 @@ impl Mapper<'_> {
             "virtual_server" => self.virtual_server(&s),
             "virtual_server_group" => self.virtual_server_group(&s),
             "SSL" => self.ssl(&s),
+            "garp_group" => self.garp_group(&s),
             _ => self.ignore_or_refuse(&keywords::TOP, &s, ""),
         }
     }
@@ -1151,6 +1152,7 @@ mod tests {
                 format!("{VS}{RS}SMTP_CHECK {{\nhost {{\n{k}\n}}\n}}\n}}\n}}\n")
             }
             "SSL" => format!("SSL {{\n{k}\n}}\n"),
+            "garp_group" => format!("garp_group {{\n{k}\n}}\n"),
             title => match title.split_once(" (in real_server)") {
                 Some((name, _)) => checker(name),
                 None => panic!("no test text for {title}"),
@@ -1241,7 +1243,7 @@ mod tests {
                     || k.name == "no_checker_emails"
             });
         assert!(lvs_global.clone().count() > 20);
-        let blocks = ALL[7..].iter().flat_map(|c| c.keywords.iter());
+        let blocks = ALL[8..].iter().flat_map(|c| c.keywords.iter());
         for keyword in lvs_global.chain(blocks) {
             assert_ne!(keyword.support, Support::NotYet, "{}", keyword.name);
         }

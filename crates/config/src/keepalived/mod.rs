@@ -6,6 +6,7 @@
 
 mod definitions;
 mod election;
+mod garp_group;
 mod keywords;
 mod lexer;
 mod mapping;
