@@ -1,14 +1,14 @@
 //! keepalived's options for how an instance takes part in the election beyond the RFCs:
 //! `lower_prio_no_advert`, `higher_prio_send_advert`, `down_timer_adverts` (each with a
 //! global `vrrp_` default), `unicast_ttl` and `mcast_dst_ip`. Both front ends fill an
-//! [`ElectionDraft`]; [`ElectionDraft::resolve`] applies the defaults and keepalived's checks.
+//! [`ElectionDraft`] (their values read by `fields`); [`ElectionDraft::resolve`] applies
+//! the defaults and keepalived's checks.
 
 use std::net::IpAddr;
 
-use baton_vrrp::{DEFAULT_DOWN_TIMER_ADVERTS, DOWN_TIMER_ADVERTS, InstanceConfig};
+use baton_vrrp::{DEFAULT_DOWN_TIMER_ADVERTS, InstanceConfig};
 
-use crate::diagnostic::{At, Diagnostics, Location};
-use crate::values::in_range;
+use crate::diagnostic::{At, Diagnostics};
 
 /// What an instance does beyond the RFCs; the defaults are the RFCs' (and keepalived's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,33 +111,5 @@ impl ElectionDraft {
             unicast_ttl: self.unicast_ttl.filter(|_| unicast).map(|t| t.value),
             mcast_dst_ip: self.mcast_dst_ip.map(|g| g.value),
         }
-    }
-}
-
-/// `down_timer_adverts` / `vrrp_down_timer_adverts`: keepalived reads 1..=100.
-pub(crate) fn down_timer_adverts(what: &str, value: i64) -> Result<u32, String> {
-    let (low, high) = (DOWN_TIMER_ADVERTS.start(), DOWN_TIMER_ADVERTS.end());
-    in_range(what, value, i64::from(*low), i64::from(*high)).map(|v| v as u32)
-}
-
-/// `unicast_ttl`: keepalived reads 0..=255.
-pub(crate) fn unicast_ttl(value: i64) -> Result<u8, String> {
-    in_range("unicast_ttl", value, 0, 255).map(|v| v as u8)
-}
-
-/// `mcast_dst_ip`: an IPv4 multicast address, or an IPv6 link-local multicast one (ff02::/16),
-/// as keepalived's `vrrp_mcast_dstip_handler` checks.
-pub(crate) fn mcast_dst_ip(text: &str, at: Location) -> Result<At<IpAddr>, String> {
-    let group = crate::values::parse_ip(text).map_err(|e| format!("mcast_dst_ip: {e}"))?;
-    let fits = match group {
-        IpAddr::V4(v4) => v4.is_multicast(),
-        IpAddr::V6(v6) => v6.segments()[0] & 0xff0f == 0xff02,
-    };
-    if fits {
-        Ok(At::new(group, at))
-    } else {
-        Err(format!(
-            "mcast_dst_ip {group} is not a multicast address (IPv6: link-local, ff02::/16)"
-        ))
     }
 }

@@ -106,6 +106,40 @@ pub(crate) fn state(value: &str) -> Result<crate::model::InitialState, String> {
     }
 }
 
+/// `down_timer_adverts` / `vrrp_down_timer_adverts`: keepalived reads 1..=100.
+pub(crate) fn down_timer_adverts(what: &str, value: i64) -> Result<u32, String> {
+    let (low, high) = (
+        baton_vrrp::DOWN_TIMER_ADVERTS.start(),
+        baton_vrrp::DOWN_TIMER_ADVERTS.end(),
+    );
+    in_range(what, value, i64::from(*low), i64::from(*high)).map(|v| v as u32)
+}
+
+/// `unicast_ttl`: keepalived reads 0..=255.
+pub(crate) fn unicast_ttl(value: i64) -> Result<u8, String> {
+    in_range("unicast_ttl", value, 0, 255).map(|v| v as u8)
+}
+
+/// `mcast_dst_ip`: an IPv4 multicast address, or an IPv6 link-local multicast one (ff02::/16),
+/// as keepalived's `vrrp_mcast_dstip_handler` checks.
+pub(crate) fn mcast_dst_ip(
+    text: &str,
+    at: crate::diagnostic::Location,
+) -> Result<crate::diagnostic::At<std::net::IpAddr>, String> {
+    let group = crate::values::parse_ip(text).map_err(|e| format!("mcast_dst_ip: {e}"))?;
+    let fits = match group {
+        std::net::IpAddr::V4(v4) => v4.is_multicast(),
+        std::net::IpAddr::V6(v6) => v6.segments()[0] & 0xff0f == 0xff02,
+    };
+    if fits {
+        Ok(crate::diagnostic::At::new(group, at))
+    } else {
+        Err(format!(
+            "mcast_dst_ip {group} is not a multicast address (IPv6: link-local, ff02::/16)"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,6 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::{Spanned, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
-use crate::election;
 use crate::fields;
 use crate::model::{
     InitFile, Notify, NotifyScript, TrackFileRef, TrackFrontend, TrackInterface, TrackScriptRef,
@@ -497,7 +496,7 @@ impl Reader<'_> {
         out.election.lower_prio_no_advert = g.vrrp_lower_prio_no_advert;
         out.election.higher_prio_send_advert = g.vrrp_higher_prio_send_advert;
         if let Some(v) = g.vrrp_down_timer_adverts {
-            let result = election::down_timer_adverts("vrrp_down_timer_adverts", *v.get_ref());
+            let result = fields::down_timer_adverts("vrrp_down_timer_adverts", *v.get_ref());
             out.election.down_timer_adverts = self.check(v.span().start, c, result);
         }
         if let Some(v) = g.vrrp_startup_delay {
@@ -789,18 +788,18 @@ impl Reader<'_> {
         i.election.lower_prio_no_advert = t.lower_prio_no_advert;
         i.election.higher_prio_send_advert = t.higher_prio_send_advert;
         if let Some(v) = t.down_timer_adverts {
-            let result = election::down_timer_adverts("down_timer_adverts", *v.get_ref());
+            let result = fields::down_timer_adverts("down_timer_adverts", *v.get_ref());
             i.election.down_timer_adverts = self.check(v.span().start, c, result);
         }
         if let Some(v) = t.unicast_ttl {
             let at = self.at(v.span().start);
-            let result = election::unicast_ttl(*v.get_ref());
+            let result = fields::unicast_ttl(*v.get_ref());
             i.election.unicast_ttl = self
                 .check(v.span().start, c, result)
                 .map(|ttl| At::new(ttl, at));
         }
         if let Some(v) = t.mcast_dst_ip {
-            let result = election::mcast_dst_ip(v.get_ref(), self.at(v.span().start));
+            let result = fields::mcast_dst_ip(v.get_ref(), self.at(v.span().start));
             i.election.mcast_dst_ip = self.check(v.span().start, c, result);
         }
         i

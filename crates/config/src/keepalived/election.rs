@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use crate::election::{self, ElectionDraft};
+use crate::election::ElectionDraft;
+use crate::fields;
 use crate::keepalived::mapping::Mapper;
 use crate::keepalived::parser::Stmt;
 use crate::spec::At;
@@ -37,19 +38,19 @@ impl Mapper<'_> {
             }
             "down_timer_adverts" => {
                 if let Some(v) = self.integer(s, c) {
-                    let result = election::down_timer_adverts(&s.keyword, v);
+                    let result = fields::down_timer_adverts(&s.keyword, v);
                     e.down_timer_adverts = self.ok(s, c, result);
                 }
             }
             "unicast_ttl" if !global => {
                 if let Some(v) = self.integer(s, c) {
-                    let result = election::unicast_ttl(v);
+                    let result = fields::unicast_ttl(v);
                     e.unicast_ttl = self.ok(s, c, result).map(|t| At::new(t, s.at.clone()));
                 }
             }
             "mcast_dst_ip" if !global => {
                 if let Some(v) = self.one(s, c) {
-                    let result = election::mcast_dst_ip(v, s.at.clone());
+                    let result = fields::mcast_dst_ip(v, s.at.clone());
                     e.mcast_dst_ip = self.ok(s, c, result);
                 }
             }
