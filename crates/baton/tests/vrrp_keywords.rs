@@ -578,3 +578,47 @@ fn dynamic_interfaces_waits_for_the_interface_as_keepalived_does() {
         waits_for_its_interface(&lab, kind);
     }
 }
+
+/// `kind` as backup on lb1 and as master on lb2, both with `extra`: how long after the
+/// master is cut off (its switch port drops everything: it goes on advertising into the
+/// void) the backup takes the VIP.
+fn takeover_after_cut(lab: &Lab, kind: Kind, extra: &str) -> Duration {
+    let label = format!("{kind:?} with {extra:?}");
+    let dir = Workdir::new("down-timer");
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let backup = start(kind, lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
+    let master = start(kind, lb2, &dir, &keepalived_conf("lb2", 2, 150, "1", extra));
+    await_master(lb2, &label, &[&backup, &master]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_holders(lab, &["lb2"], &[&backup, &master]);
+    lb2.isolate().expect("cutting lb2 off");
+    let took = wait_for(Duration::from_secs(30), || holds(lb1, common::VIP));
+    lb2.rejoin().expect("plugging lb2 back");
+    let Some(took) = took else {
+        fail(
+            &format!("{label}: lb1 never took over"),
+            &[&backup, &master],
+        );
+    };
+    stop_and_check_released(master, lb2, &label);
+    stop_and_check_released(backup, lb1, &label);
+    took
+}
+
+#[test]
+fn down_timer_adverts_sets_how_long_a_backup_waits_as_in_keepalived() {
+    let test = "vrrp_keywords down_timer_adverts";
+    let Some(lab) = lab_for(test) else { return };
+    for kind in KINDS {
+        // The RFC's 3 intervals and skew (3.6 s) less the time since the last advert
+        // (under 1 s), against 10 intervals and skew (10.6 s) less the same.
+        let default = takeover_after_cut(&lab, kind, "");
+        let ten = takeover_after_cut(&lab, kind, "    down_timer_adverts 10\n");
+        assert!(
+            default < Duration::from_secs(6)
+                && ten > Duration::from_secs(8)
+                && ten < Duration::from_secs(16),
+            "{kind:?}: {default:?} with 3, {ten:?} with down_timer_adverts 10"
+        );
+    }
+}
