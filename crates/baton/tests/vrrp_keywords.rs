@@ -1,8 +1,11 @@
-//! keepalived's election keywords whose effect is on the wire, each run by baton and by
-//! Debian's keepalived 2.2.7 from the same keepalived.conf, with the LAN captured at the
-//! lab's switch: lower_prio_no_advert (a master that hears a lower-priority advert answers
-//! it, or with the keyword does not), unicast_ttl (the TTL of unicast adverts) and
-//! mcast_dst_ip (the group adverts go to, and a peer that listens there).
+//! keepalived's election keywords, each run by baton and by Debian's keepalived 2.2.7 from
+//! the same keepalived.conf, with the LAN captured at the lab's switch where the effect is
+//! on the wire: lower_prio_no_advert (a master answers a lower-priority advert, or with the
+//! keyword does not), higher_prio_send_advert (one advert before stepping down),
+//! unicast_ttl (the TTL of unicast adverts), mcast_dst_ip and vrrp_mcast_group4 (the group
+//! adverts go to, and a peer that listens there); and down_timer_adverts,
+//! vrrp_startup_delay, dynamic_interfaces, notify_master_rx_lower_pri and notify_deleted,
+//! by what each changes in the VIP's holder and the notify scripts' lines.
 
 mod common;
 
@@ -243,11 +246,14 @@ fn lower_prio_no_advert_silences_the_answer_as_in_keepalived() {
 }
 
 /// The adverts lb2 sends alone as master from `extra`, after it took the VIP.
-fn adverts_of_lone_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> {
-    let label = format!("{kind:?} with {extra:?}");
+fn adverts_of_lone_master(lab: &Lab, kind: Kind, (globals, extra): (&str, &str)) -> Vec<Seen> {
+    let label = format!("{kind:?} with {globals:?} {extra:?}");
     let dir = Workdir::new("wire");
     let capture = Capture::start(lab, &dir, "wire");
-    let conf = keepalived_conf("lb2", 2, 150, "1", extra);
+    let conf = keepalived_conf("lb2", 2, 150, "1", extra).replace(
+        "    vrrp_version 2\n",
+        &format!("    vrrp_version 2\n{globals}"),
+    );
     let master = start(kind, lab.host("lb2"), &dir, &conf);
     await_master(lab.host("lb2"), &label, &[&master]);
     if wait_for(Duration::from_secs(10), || capture.from(LB2).len() >= 3).is_none() {
@@ -265,22 +271,30 @@ fn unicast_ttl_and_mcast_dst_ip_are_on_the_wire_as_keepalived_sends_them() {
     let Some(lab) = lab_for(test) else { return };
     let unicast = "    unicast_src_ip 10.0.3.6\n    unicast_peer {\n        10.0.3.5\n    }\n";
     for kind in KINDS {
-        let plain = adverts_of_lone_master(&lab, kind, unicast);
+        let plain = adverts_of_lone_master(&lab, kind, ("", unicast));
         assert!(
             plain.iter().all(|a| a.dst == LB1 && a.ttl == 255),
             "{kind:?}: {plain:?}"
         );
         let ttl = format!("{unicast}    unicast_ttl 7\n");
-        let adverts = adverts_of_lone_master(&lab, kind, &ttl);
+        let adverts = adverts_of_lone_master(&lab, kind, ("", &ttl));
         assert!(
             adverts.iter().all(|a| a.dst == LB1 && a.ttl == 7),
             "{kind:?} unicast_ttl 7: {adverts:?}"
         );
         let group = Ipv4Addr::new(224, 0, 0, 88);
-        let adverts = adverts_of_lone_master(&lab, kind, "    mcast_dst_ip 224.0.0.88\n");
+        let adverts = adverts_of_lone_master(&lab, kind, ("", "    mcast_dst_ip 224.0.0.88\n"));
         assert!(
             adverts.iter().all(|a| a.dst == group && a.ttl == 255),
             "{kind:?} mcast_dst_ip: {adverts:?}"
+        );
+        // vrrp_mcast_group4 is the default of every IPv4 instance.
+        let group = Ipv4Addr::new(224, 0, 0, 77);
+        let adverts =
+            adverts_of_lone_master(&lab, kind, ("    vrrp_mcast_group4 224.0.0.77\n", ""));
+        assert!(
+            adverts.iter().all(|a| a.dst == group && a.ttl == 255),
+            "{kind:?} vrrp_mcast_group4: {adverts:?}"
         );
     }
 }

@@ -23,6 +23,10 @@ pub struct ElectionOptions {
     pub unicast_ttl: Option<u8>,
     /// The multicast group adverts go to; `None`: 224.0.0.18 / ff02::12.
     pub mcast_dst_ip: Option<IpAddr>,
+    /// `vrrp_mcast_group4` / `vrrp_mcast_group6`, in [`crate::Global::election`] only: the
+    /// default `mcast_dst_ip` of IPv4 / IPv6 instances (already resolved into theirs).
+    pub mcast_group4: Option<IpAddr>,
+    pub mcast_group6: Option<IpAddr>,
 }
 
 impl Default for ElectionOptions {
@@ -33,6 +37,8 @@ impl Default for ElectionOptions {
             down_timer_adverts: DEFAULT_DOWN_TIMER_ADVERTS,
             unicast_ttl: None,
             mcast_dst_ip: None,
+            mcast_group4: None,
+            mcast_group6: None,
         }
     }
 }
@@ -55,6 +61,9 @@ pub(crate) struct ElectionDraft {
     pub(crate) down_timer_adverts: Option<u32>,
     pub(crate) unicast_ttl: Option<At<u8>>,
     pub(crate) mcast_dst_ip: Option<At<IpAddr>>,
+    /// Global only.
+    pub(crate) mcast_group4: Option<IpAddr>,
+    pub(crate) mcast_group6: Option<IpAddr>,
 }
 
 impl ElectionDraft {
@@ -65,6 +74,8 @@ impl ElectionDraft {
             lower_prio_no_advert: self.lower_prio_no_advert.unwrap_or(false),
             higher_prio_send_advert: self.higher_prio_send_advert.unwrap_or(false),
             down_timer_adverts: self.down_timer_adverts.unwrap_or(base.down_timer_adverts),
+            mcast_group4: self.mcast_group4,
+            mcast_group6: self.mcast_group6,
             ..base
         }
     }
@@ -109,7 +120,13 @@ impl ElectionDraft {
                 .down_timer_adverts
                 .unwrap_or(defaults.down_timer_adverts),
             unicast_ttl: self.unicast_ttl.filter(|_| unicast).map(|t| t.value),
-            mcast_dst_ip: self.mcast_dst_ip.map(|g| g.value),
+            mcast_dst_ip: self.mcast_dst_ip.map(|g| g.value).or(if ipv6 {
+                defaults.mcast_group6
+            } else {
+                defaults.mcast_group4
+            }),
+            mcast_group4: None,
+            mcast_group6: None,
         }
     }
 }

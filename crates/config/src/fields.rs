@@ -120,6 +120,28 @@ pub(crate) fn unicast_ttl(value: i64) -> Result<u8, String> {
     in_range("unicast_ttl", value, 0, 255).map(|v| v as u8)
 }
 
+/// `vrrp_mcast_group4` / `vrrp_mcast_group6`: a multicast address of that family (any
+/// scope: keepalived only warns about an IPv6 group that is not link-local).
+pub(crate) fn mcast_group(what: &str, text: &str, ipv6: bool) -> Result<std::net::IpAddr, String> {
+    let group = crate::values::parse_ip(text).map_err(|e| format!("{what}: {e}"))?;
+    if group.is_ipv6() != ipv6 {
+        let family = if ipv6 { "IPv6" } else { "IPv4" };
+        return Err(format!("{what} {group} is not {family}"));
+    }
+    if !group.is_multicast() {
+        return Err(format!("{what} {group} is not multicast"));
+    }
+    Ok(group)
+}
+
+/// IPv4 multicast, or IPv6 multicast of link-local scope (ff02::/16 and its flag variants).
+pub(crate) fn link_local_multicast(group: std::net::IpAddr) -> bool {
+    match group {
+        std::net::IpAddr::V4(v4) => v4.is_multicast(),
+        std::net::IpAddr::V6(v6) => v6.segments()[0] & 0xff0f == 0xff02,
+    }
+}
+
 /// `mcast_dst_ip`: an IPv4 multicast address, or an IPv6 link-local multicast one (ff02::/16),
 /// as keepalived's `vrrp_mcast_dstip_handler` checks.
 pub(crate) fn mcast_dst_ip(
@@ -127,11 +149,7 @@ pub(crate) fn mcast_dst_ip(
     at: crate::diagnostic::Location,
 ) -> Result<crate::diagnostic::At<std::net::IpAddr>, String> {
     let group = crate::values::parse_ip(text).map_err(|e| format!("mcast_dst_ip: {e}"))?;
-    let fits = match group {
-        std::net::IpAddr::V4(v4) => v4.is_multicast(),
-        std::net::IpAddr::V6(v6) => v6.segments()[0] & 0xff0f == 0xff02,
-    };
-    if fits {
+    if link_local_multicast(group) {
         Ok(crate::diagnostic::At::new(group, at))
     } else {
         Err(format!(

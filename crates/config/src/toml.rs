@@ -231,6 +231,8 @@ struct GlobalToml {
     vrrp_higher_prio_send_advert: Option<bool>,
     vrrp_down_timer_adverts: Option<Spanned<i64>>,
     vrrp_startup_delay: Option<Spanned<Value>>,
+    vrrp_mcast_group4: Option<Spanned<String>>,
+    vrrp_mcast_group6: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -498,6 +500,19 @@ impl Reader<'_> {
         if let Some(v) = g.vrrp_down_timer_adverts {
             let result = fields::down_timer_adverts("vrrp_down_timer_adverts", *v.get_ref());
             out.election.down_timer_adverts = self.check(v.span().start, c, result);
+        }
+        for (what, value, ipv6) in [
+            ("vrrp_mcast_group4", g.vrrp_mcast_group4, false),
+            ("vrrp_mcast_group6", g.vrrp_mcast_group6, true),
+        ] {
+            let Some(v) = value else { continue };
+            let group = fields::mcast_group(what, v.get_ref(), ipv6);
+            let group = self.check(v.span().start, c, group);
+            if ipv6 {
+                out.election.mcast_group6 = group;
+            } else {
+                out.election.mcast_group4 = group;
+            }
         }
         if let Some(v) = g.vrrp_startup_delay {
             out.startup_delay = self

@@ -207,3 +207,44 @@ fn dynamic_interfaces_takes_allow_if_changes_only() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn vrrp_mcast_groups_are_the_default_mcast_dst_ip_of_each_family() {
+    let loaded = load(
+        " vrrp_mcast_group4 224.0.0.90\n vrrp_mcast_group6 ff02::90\n",
+        " mcast_dst_ip 224.0.0.88\n",
+    )
+    .expect("valid");
+    let groups: Vec<Option<IpAddr>> = options(&loaded).iter().map(|o| o.mcast_dst_ip).collect();
+    assert_eq!(groups, [Some(ip("224.0.0.88")), Some(ip("224.0.0.90"))]);
+    let engine = loaded.config.instances[1].engine_config(ip("10.0.0.9"), &[]);
+    assert_eq!(engine.multicast_group(), ip("224.0.0.90"));
+
+    // keepalived refuses what is not a multicast address of the family, and warns of an
+    // IPv6 group that is not link-local.
+    for (line, expected) in [
+        (
+            " vrrp_mcast_group4 10.0.0.1\n",
+            "vrrp_mcast_group4 10.0.0.1 is not multicast",
+        ),
+        (
+            " vrrp_mcast_group4 ff02::12\n",
+            "vrrp_mcast_group4 ff02::12 is not IPv4",
+        ),
+        (
+            " vrrp_mcast_group6 224.0.0.18\n",
+            "vrrp_mcast_group6 224.0.0.18 is not IPv6",
+        ),
+    ] {
+        let errors = load(line, "").expect_err(line);
+        assert!(errors[0].contains(expected), "{errors:?}");
+    }
+    let loaded = load(" vrrp_mcast_group6 ff05::12\n", "").expect("a warning");
+    assert!(
+        loaded.warnings.iter().any(|w| w
+            .to_string()
+            .contains("ff05::12 should be link-local multicast")),
+        "{:?}",
+        loaded.warnings
+    );
+}

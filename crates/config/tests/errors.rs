@@ -240,7 +240,7 @@ vrrp_sync_group G {
 fn more_values_refused() {
     let text = r#"global_defs {
     vrrp_version 4
-    vrrp_mcast_group4 224.0.0.19
+    vrrp_mcast_group4 10.0.0.1
     script_user nobody :nogroup
 }
 vrrp_instance V6 {
@@ -269,7 +269,7 @@ vrrp_instance NO_VIP {
         keepalived_errors(text),
         [
             "k.conf:2: global_defs: vrrp_version must be 2 or 3, not 4",
-            "k.conf:3: global_defs: vrrp_mcast_group4 other than 224.0.0.18 is not supported yet",
+            "k.conf:3: global_defs: vrrp_mcast_group4 10.0.0.1 is not multicast",
             "k.conf:4: global_defs: group ':nogroup': the ':' form (also set the supplementary groups) is not supported yet",
             "k.conf:9: instance V6: advert_int: 'fast' is not a number of seconds",
             "k.conf:11: instance V6: virtual_ipaddress: 'brd' applies to IPv4 addresses only",

@@ -82,6 +82,26 @@ impl Mapper<'_> {
                 }
                 self.draft.global.startup_delay = Some(delay);
             }
+            "vrrp_mcast_group4" | "vrrp_mcast_group6" => {
+                let ipv6 = keyword == "vrrp_mcast_group6";
+                let Some(v) = self.one(s, c) else {
+                    return true;
+                };
+                let Some(group) = self.ok(s, c, fields::mcast_group(keyword, v, ipv6)) else {
+                    return true;
+                };
+                if !fields::link_local_multicast(group) {
+                    // keepalived warns, and uses it.
+                    let message = format!("{c}: {keyword} {group} should be link-local multicast");
+                    self.d.warn(&s.at, message);
+                }
+                let e = &mut self.draft.global.election;
+                if ipv6 {
+                    e.mcast_group6 = Some(group);
+                } else {
+                    e.mcast_group4 = Some(group);
+                }
+            }
             "default_interface" => {
                 if let Some(name) = self.one(s, c) {
                     self.draft.global.default_interface = Some(name.to_owned());

@@ -271,8 +271,14 @@ pub(crate) static GLOBAL: Context = Context {
         ),
         yes("smtp_alert_vrrp", "as smtp_alert"),
         yes("smtp_alert_checker", "as smtp_alert"),
-        yes("vrrp_mcast_group4", "224.0.0.18 only (the default)"),
-        yes("vrrp_mcast_group6", "ff02::12 only (the default)"),
+        yes(
+            "vrrp_mcast_group4",
+            "an IPv4 multicast group: the default mcast_dst_ip of IPv4 instances (default 224.0.0.18)",
+        ),
+        yes(
+            "vrrp_mcast_group6",
+            "an IPv6 multicast group (a warning unless link-local): the default mcast_dst_ip of IPv6 instances (default ff02::12)",
+        ),
         not_yet("vrrp_garp_lower_prio_delay", "not implemented"),
         not_yet("vrrp_garp_lower_prio_repeat", "not implemented"),
         yes(

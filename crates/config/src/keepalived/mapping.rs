@@ -3,7 +3,6 @@
 //! in `keywords`.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::diagnostic::{Diagnostics, Location};
@@ -598,25 +597,6 @@ impl Mapper<'_> {
                     );
                 }
                 "smtp_alert" | "smtp_alert_vrrp" | "smtp_alert_checker" => self.smtp_alert(s, c),
-                "vrrp_mcast_group4" | "vrrp_mcast_group6" => {
-                    let default: IpAddr = if keyword == "vrrp_mcast_group4" {
-                        baton_vrrp::VRRP_MULTICAST_V4.into()
-                    } else {
-                        baton_vrrp::VRRP_MULTICAST_V6.into()
-                    };
-                    if let Some(v) = self.one(s, c) {
-                        let result = parse_ip(v).and_then(|ip| {
-                            if ip == default {
-                                Ok(())
-                            } else {
-                                Err(format!(
-                                    "{keyword} other than {default} is not supported yet"
-                                ))
-                            }
-                        });
-                        self.ok(s, c, result);
-                    }
-                }
                 _ => {
                     // The global defaults are the instance keywords with a vrrp_ prefix.
                     let mut garp = self.draft.global.garp;

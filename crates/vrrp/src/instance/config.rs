@@ -254,11 +254,7 @@ impl InstanceConfig {
             });
         }
         if let Some(group) = self.multicast_destination {
-            // keepalived: an IPv4 multicast address, or an IPv6 link-local multicast one.
-            let fits = match group {
-                IpAddr::V4(v4) => v4.is_multicast() && !self.ipv6(),
-                IpAddr::V6(v6) => (v6.segments()[0] & 0xff0f) == 0xff02 && self.ipv6(),
-            };
+            let fits = group.is_multicast() && group.is_ipv6() == self.ipv6();
             if !fits {
                 return Err(ConfigError::MulticastDestination {
                     name: name(),
@@ -327,10 +323,7 @@ pub enum ConfigError {
     V3Auth { name: String },
     #[error("instance {name}: down_timer_adverts must be 1..=100, not {adverts}")]
     DownTimerAdverts { name: String, adverts: u32 },
-    #[error(
-        "instance {name}: {group} is not a multicast group of the instance's family \
-         (IPv6: link-local scope, ff02::/16)"
-    )]
+    #[error("instance {name}: {group} is not a multicast group of the instance's family")]
     MulticastDestination { name: String, group: IpAddr },
     #[error("instances {first} and {second} use the same VRID, interface and address family")]
     DuplicateVirtualRouter { first: String, second: String },

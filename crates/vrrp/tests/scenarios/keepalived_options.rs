@@ -276,7 +276,8 @@ fn mcast_dst_ip_must_be_a_multicast_group_of_the_family() {
     );
     for (group, accepted) in [
         ("ff02::99", true),
-        ("ff05::12", false),
+        ("ff05::12", true),
+        ("2001:db8::9", false),
         ("224.0.0.18", false),
     ] {
         v6.multicast_destination = Some(group.parse().expect("address"));
