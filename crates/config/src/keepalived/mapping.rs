@@ -749,7 +749,7 @@ impl Mapper<'_> {
                         let result = match entry.args.first().map(String::as_str) {
                             None => parse_ip(&entry.keyword),
                             Some(option @ ("min_ttl" | "max_ttl")) => Err(format!(
-                                "'{option}' is not supported yet: adverts are checked for TTL 255"
+                                "'{option}' is not supported yet: adverts from unicast peers are taken whatever their TTL, as keepalived does without it"
                             )),
                             Some(other) => Err(format!("unexpected '{other}'")),
                         };
