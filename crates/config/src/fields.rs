@@ -120,6 +120,32 @@ pub(crate) fn unicast_ttl(value: i64) -> Result<u8, String> {
     in_range("unicast_ttl", value, 0, 255).map(|v| v as u8)
 }
 
+/// A `unicast_peer` entry's options after its address: `min_ttl N` and `max_ttl N`
+/// (0..=255, in any order), the TTLs accepted from that peer; keepalived's defaults 0 and
+/// 255.
+pub(crate) fn unicast_peer_ttl(args: &[String]) -> Result<std::ops::RangeInclusive<u8>, String> {
+    let (mut min, mut max) = (0, u8::MAX);
+    for pair in args.chunks(2) {
+        let [option, value] = pair else {
+            return Err(format!("{} is missing a value", pair[0]));
+        };
+        let value = crate::values::parse_integer(value)
+            .and_then(|v| in_range(option, v, 0, 255))
+            .map(|v| v as u8)?;
+        match option.as_str() {
+            "min_ttl" => min = value,
+            "max_ttl" => max = value,
+            _ => return Err(format!("unknown option '{option}'")),
+        }
+    }
+    if min > max {
+        return Err(format!(
+            "min_ttl {min} > max_ttl {max}: every advert would be discarded"
+        ));
+    }
+    Ok(min..=max)
+}
+
 /// `vrrp_mcast_group4` / `vrrp_mcast_group6`: a multicast address of that family (any
 /// scope: keepalived only warns about an IPv6 group that is not link-local).
 pub(crate) fn mcast_group(what: &str, text: &str, ipv6: bool) -> Result<std::net::IpAddr, String> {

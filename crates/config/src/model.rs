@@ -318,6 +318,9 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnicastPeer {
     pub address: IpAddr,
+    /// keepalived's `min_ttl` / `max_ttl`: the TTLs accepted from this peer (any by
+    /// default, as keepalived does for unicast adverts).
+    pub ttl: RangeInclusive<u8>,
     pub location: Location,
 }
 
@@ -682,6 +685,12 @@ impl VrrpInstance {
         config.tracks = tracks.iter().map(Track::engine_config).collect();
         config.announce = self.announce;
         config.skip_check_advert_addresses = self.skip_check_adv_addr;
+        config.unicast_peer_ttl = self
+            .unicast_peers
+            .iter()
+            .filter(|p| p.ttl != (0..=u8::MAX))
+            .map(|p| (p.address, p.ttl.clone()))
+            .collect();
         self.election.apply(&mut config);
         config
     }

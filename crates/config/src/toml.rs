@@ -701,7 +701,11 @@ impl Reader<'_> {
         for peer in t.unicast_peer.unwrap_or_default() {
             let location = self.at(peer.span().start);
             if let Some(address) = self.check(peer.span().start, c, parse_ip(peer.get_ref())) {
-                i.unicast_peers.push(UnicastPeer { address, location });
+                i.unicast_peers.push(UnicastPeer {
+                    address,
+                    ttl: 0..=u8::MAX,
+                    location,
+                });
             }
         }
         if let Some(v) = t.nopreempt {

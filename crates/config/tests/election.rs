@@ -248,3 +248,43 @@ fn vrrp_mcast_groups_are_the_default_mcast_dst_ip_of_each_family() {
         loaded.warnings
     );
 }
+
+#[test]
+fn unicast_peers_take_min_ttl_and_max_ttl() {
+    let peers = " unicast_src_ip 10.0.0.5\n unicast_peer {\n 10.0.0.6 min_ttl 250\n \
+                 10.0.0.7 max_ttl 64 min_ttl 1\n 10.0.0.8\n }\n";
+    let loaded = load("", peers).expect("valid");
+    let ranges: Vec<_> = loaded.config.instances[0]
+        .unicast_peers
+        .iter()
+        .map(|p| p.ttl.clone())
+        .collect();
+    assert_eq!(ranges, [250..=255, 1..=64, 0..=255]);
+    let engine = loaded.config.instances[0].engine_config(ip("10.0.0.9"), &[]);
+    assert_eq!(
+        engine.unicast_peer_ttl.len(),
+        2,
+        "the default range is no check"
+    );
+    assert_eq!(engine.unicast_peer_ttl[&ip("10.0.0.6")], 250..=255);
+
+    for (entry, expected) in [
+        (
+            "10.0.0.6 min_ttl",
+            "unicast_peer: min_ttl is missing a value",
+        ),
+        (
+            "10.0.0.6 min_ttl 256",
+            "min_ttl 256 is out of range 0..=255",
+        ),
+        ("10.0.0.6 hops 3", "unicast_peer: unknown option 'hops'"),
+        ("10.0.0.6 min_ttl 9 max_ttl 8", "min_ttl 9 > max_ttl 8"),
+    ] {
+        let text = format!(" unicast_peer {{\n {entry}\n }}\n");
+        let errors = load("", &text).expect_err(entry);
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{entry}: {errors:?}"
+        );
+    }
+}

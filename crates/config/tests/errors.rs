@@ -252,7 +252,7 @@ vrrp_instance V6 {
         fe80::1/129
     }
     unicast_peer {
-        2001:db8::2 min_ttl 250
+        2001:db8::2 min_ttl 250 max_ttl 200
     }
     notify_master "/bin/notify 'unterminated"
     notify_backup /bin/a b c d
@@ -274,7 +274,7 @@ vrrp_instance NO_VIP {
             "k.conf:9: instance V6: advert_int: 'fast' is not a number of seconds",
             "k.conf:11: instance V6: virtual_ipaddress: 'brd' applies to IPv4 addresses only",
             "k.conf:12: instance V6: virtual_ipaddress: 'fe80::1/129': prefix length must be 0..=128",
-            "k.conf:15: instance V6: unicast_peer: 'min_ttl' is not supported yet: adverts from unicast peers are taken whatever their TTL, as keepalived does without it",
+            "k.conf:15: instance V6: unicast_peer: min_ttl 250 > max_ttl 200: every advert would be discarded",
             "k.conf:17: instance V6: notify_master: missing closing '",
             "k.conf:18: instance V6: notify_backup: expected \"COMMAND ARGS\" [USER [GROUP]], not '/bin/a b c d'; quote the command line",
             "k.conf:20: instance V6: notify_fault is given twice",

@@ -399,6 +399,11 @@ impl Instance {
             if !peers.contains(&src) {
                 return Err(DropReason::UnknownPeer);
             }
+            // keepalived's per-peer min_ttl / max_ttl.
+            let allowed = self.config.unicast_peer_ttl.get(&src);
+            if allowed.is_some_and(|range| !range.contains(&ttl)) {
+                return Err(DropReason::Ttl);
+            }
         }
         if let VersionFields::V2 { interval, auth } = advert.fields {
             // RFC 3768 §7.1: the auth type and password must match ours.

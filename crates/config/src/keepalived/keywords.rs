@@ -564,7 +564,7 @@ pub(crate) static INSTANCE: Context = Context {
         yes("mcast_src_ip", "same as unicast_src_ip"),
         yes(
             "unicast_peer",
-            "one address per line; min_ttl / max_ttl are not yet; an empty block means multicast, as keepalived",
+            "one address per line, optionally with min_ttl N / max_ttl N (the TTLs accepted from that peer; any by default, as keepalived); an empty block means multicast, as keepalived",
         ),
         yes(
             "nopreempt",

@@ -746,17 +746,14 @@ impl Mapper<'_> {
                         if !self.no_block(entry, c) {
                             continue;
                         }
-                        let result = match entry.args.first().map(String::as_str) {
-                            None => parse_ip(&entry.keyword),
-                            Some(option @ ("min_ttl" | "max_ttl")) => Err(format!(
-                                "'{option}' is not supported yet: adverts from unicast peers are taken whatever their TTL, as keepalived does without it"
-                            )),
-                            Some(other) => Err(format!("unexpected '{other}'")),
-                        };
+                        let result = parse_ip(&entry.keyword).and_then(|address| {
+                            Ok((address, fields::unicast_peer_ttl(&entry.args)?))
+                        });
                         let result = result.map_err(|e| format!("unicast_peer: {e}"));
-                        if let Some(address) = self.ok(entry, c, result) {
+                        if let Some((address, ttl)) = self.ok(entry, c, result) {
                             i.unicast_peers.push(UnicastPeer {
                                 address,
+                                ttl,
                                 location: entry.at.clone(),
                             });
                         }

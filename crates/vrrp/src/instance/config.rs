@@ -1,7 +1,9 @@
 //! What one virtual router instance is told by its configuration, and the checks that make an
 //! instance impossible to build in a state the RFCs forbid.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use crate::checksum::ChecksumMode;
@@ -61,6 +63,9 @@ pub struct InstanceConfig {
     /// keepalived's `mcast_dst_ip`: the group adverts are sent to, instead of 224.0.0.18 or
     /// ff02::12. The driver must join it.
     pub multicast_destination: Option<IpAddr>,
+    /// keepalived's `unicast_peer { ADDRESS min_ttl N max_ttl M }`: the TTLs accepted from
+    /// that peer. Peers not listed here are accepted with any TTL, as keepalived does.
+    pub unicast_peer_ttl: BTreeMap<IpAddr, RangeInclusive<u8>>,
 }
 
 /// RFC 5798 §6.1 and RFC 3768 §6.1: Master_Down_Interval is 3 Master_Adver_Intervals plus
@@ -201,6 +206,7 @@ impl InstanceConfig {
             down_timer_adverts: DEFAULT_DOWN_TIMER_ADVERTS,
             unicast_ttl: crate::instance::VRRP_TTL,
             multicast_destination: None,
+            unicast_peer_ttl: BTreeMap::new(),
         }
     }
 

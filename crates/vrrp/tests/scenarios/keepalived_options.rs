@@ -372,3 +372,32 @@ fn startup_delay_also_holds_instances_a_reload_adds_while_it_lasts() {
         ]
     );
 }
+
+#[test]
+fn unicast_peer_ttl_ranges_are_checked_per_peer() {
+    let mut config = v3(5, 100);
+    config.peers = Peers::Unicast(vec![lan_address(6), lan_address(7)]);
+    config.unicast_peer_ttl.insert(lan_address(6), 250..=255);
+    for (peer, ttl, expected) in [
+        (6, 249, Err(DropReason::Ttl)),
+        (7, 62, Ok(())),
+        (6, 252, Ok(())),
+    ] {
+        let mut lan = Lan::new(1);
+        let node = lan.add(config.clone());
+        lan.start(node);
+        lan.run_to(secs(10));
+        let received = Received {
+            interface: "eth0",
+            src: lan_address(peer),
+            dst: lan_address(5),
+            ttl,
+        };
+        let bytes = advert(lan_address(peer), lan_address(5), 250);
+        assert_eq!(
+            lan.inject(node, received, &bytes),
+            expected,
+            ".{peer} TTL {ttl}"
+        );
+    }
+}
