@@ -27,6 +27,7 @@ mod keepalived;
 mod model;
 mod proxy_spec;
 mod spec;
+mod strict;
 mod toml;
 mod tracks;
 mod validate;
@@ -46,6 +47,7 @@ pub use model::{
     TrackInterface, TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject,
     UnicastPeer, VirtualAddress, VrrpInstance,
 };
+pub use strict::{OwnListener, drops_traffic_to_vips, own_listeners};
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,
     RealServer, ServiceMatch, SorryServer, SslContext, UrlCheck, VirtualServer,

@@ -19,7 +19,9 @@ use crate::model::{
 use crate::proxy_spec::{self, BackendDraft, FrontendDraft};
 use crate::virtual_server::SslContext;
 use crate::virtual_server_spec::{self, GroupDraft, VirtualServerDraft};
-use crate::{tracks, validate};
+use crate::{strict, tracks, validate};
+
+mod strict_mode;
 
 #[derive(Debug, Default)]
 pub(crate) struct Draft {
@@ -61,6 +63,8 @@ pub(crate) struct GlobalDraft {
     pub(crate) startup_delay: Option<Duration>,
     pub(crate) default_interface: Option<String>,
     pub(crate) dynamic_interfaces: bool,
+    /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
+    pub(crate) strict: bool,
 }
 
 /// `garp_master_*` in seconds and counts, already range-checked.
@@ -168,6 +172,8 @@ pub(crate) struct InstanceDraft {
     pub(crate) notify: Notify,
     pub(crate) garp: GarpDraft,
     pub(crate) v3_checksum_as_v2: Option<At<bool>>,
+    /// `strict_mode`: `None` follows the global `vrrp_strict`.
+    pub(crate) strict_mode: Option<bool>,
 }
 
 impl InstanceDraft {
@@ -205,6 +211,7 @@ impl InstanceDraft {
             notify: Notify::default(),
             garp: GarpDraft::default(),
             v3_checksum_as_v2: None,
+            strict_mode: None,
         }
     }
 }
@@ -271,6 +278,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         },
         d,
     );
+    let strict = draft.global.strict;
     let global = resolve_global(draft.global);
     let scripts = draft
         .scripts
@@ -286,7 +294,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
     let mut complete = Vec::new();
     let mut instances = Vec::new();
     for draft in draft.instances {
-        let (instance, s, whole) = resolve_instance(draft, &global, d);
+        let (instance, s, whole) = resolve_instance(draft, &global, strict, d);
         instances.push(instance);
         sites.push(s);
         complete.push(whole);
@@ -343,6 +351,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         d.warn_file(path, "no vrrp_instance: there is nothing to run");
     }
     if !d.has_errors() {
+        strict::warn_of_trap(&config, d);
         for instance in &config.instances {
             tracks::tracks(&config, instance, &mut |at, message| d.warn(at, message));
         }
@@ -435,12 +444,13 @@ fn resolve_track_file(f: TrackFileDraft, d: &mut Diagnostics) -> Option<TrackFil
 /// still built (with placeholders, and `false` for "complete") so that its other settings
 /// are checked too.
 fn resolve_instance(
-    i: InstanceDraft,
+    mut i: InstanceDraft,
     global: &Global,
+    strict: bool,
     d: &mut Diagnostics,
 ) -> (VrrpInstance, Sites, bool) {
-    let name = i.name;
-    let at = i.location;
+    let name = i.name.clone();
+    let at = i.location.clone();
     if !i.interface_given {
         d.error(
             &at,
@@ -451,7 +461,7 @@ fn resolve_instance(
         d.error(&at, format!("instance {name}: no virtual_router_id"));
     }
     let complete = i.interface.is_some() && i.vrid.is_some();
-    let interface = i.interface.unwrap_or_default();
+    let interface = i.interface.take().unwrap_or_default();
     let vrid = i.vrid.unwrap_or(Vrid::new(1).expect("not 0"));
 
     let ipv6 = i
@@ -478,6 +488,7 @@ fn resolve_instance(
         (None, true) => Version::V3,
         (None, false) => global.vrrp_version,
     };
+    strict_mode::enforce(&mut i, strict, version, d);
     // "If no priority has been set, derive it from the initial state" and the reverse.
     let priority = i.priority.unwrap_or(match i.state {
         Some(InitialState::Master) => 255,

@@ -23,7 +23,7 @@ fn relative(errors: &Errors) -> Vec<String> {
 
 const MANY: &str = r#"global_defs {
     router_id lb1
-    vrrp_strict
+    vrrp_version 2
     smtp_alert on
     enable_snmp_vrrp
     notify_fifo /run/fifo
@@ -108,7 +108,6 @@ fn every_error_of_a_file_is_reported_together() {
     assert_eq!(
         keepalived_errors(MANY),
         [
-            "k.conf:3: global_defs: 'vrrp_strict' is not supported yet: strict RFC mode is not implemented",
             "k.conf:4: global_defs: 'smtp_alert on' is not supported yet: baton sends no e-mail; use a notify script",
             "k.conf:5: global_defs: 'enable_snmp_vrrp' is not supported and will not be: baton exports Prometheus metrics instead of SNMP",
             "k.conf:6: global_defs: 'notify_fifo' is not supported yet: notify FIFOs are not implemented; use notify scripts",

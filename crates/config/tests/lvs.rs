@@ -45,27 +45,38 @@ fn checker<'c>(v: &'c VirtualServer, real: &str, index: usize) -> &'c Checker {
     &real.checkers[index]
 }
 
-/// The sample /etc/keepalived/keepalived.conf that distributions ship: of its VRRP
-/// globals only vrrp_strict is left.
+/// The sample /etc/keepalived/keepalived.conf that distributions ship loads as it is; its
+/// `vrrp_strict` adjusts VI_1 as keepalived 2.2.7 does.
 #[test]
-fn the_distribution_sample_reads_but_for_vrrp_strict() {
+fn the_distribution_sample_reads_with_vrrp_strict() {
     let path = fixture("rpm-sample.conf");
-    let errors = load_keepalived(&path).expect_err("vrrp_strict is refused");
+    let loaded = load_keepalived(&path).unwrap_or_else(|e| panic!("{e}"));
     let shown = path.display();
-    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    assert_eq!(
-        lines,
-        [format!(
-            "{shown}:14: global_defs: 'vrrp_strict' is not supported yet: strict RFC mode is not implemented"
-        )]
-    );
-    // Without that line it loads, with its three services.
-    let text = std::fs::read_to_string(&path).expect("fixture");
-    let text: String = text
-        .lines()
-        .filter(|l| !l.contains("vrrp_strict"))
-        .map(|l| format!("{l}\n"))
+    let strict: Vec<String> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("strict mode"))
+        .map(ToString::to_string)
         .collect();
+    assert_eq!(
+        strict,
+        [
+            format!(
+                "{shown}:19: instance VI_1: strict mode: state MASTER must match being the address owner (priority 255); starting as Backup, as keepalived"
+            ),
+            format!(
+                "{shown}:25: instance VI_1: strict mode does not support authentication; ignored, as keepalived"
+            ),
+        ],
+        "{:#?}",
+        loaded.warnings
+    );
+    let vi_1 = &loaded.config.instances[0];
+    assert_eq!(vi_1.initial_state, baton_config::InitialState::Backup);
+    assert_eq!(vi_1.auth, baton_vrrp::Auth::None);
+    assert!(!vi_1.accept, "strict mode's no_accept");
+    assert!(baton_config::drops_traffic_to_vips(vi_1));
+    let text = std::fs::read_to_string(&path).expect("fixture");
     let loaded = parse_keepalived(&text, "sample.conf").unwrap_or_else(|e| panic!("{e}"));
     // vrrp_skip_check_adv_addr reaches the instance, and the engine's configuration.
     let vi_1 = &loaded.config.instances[0];

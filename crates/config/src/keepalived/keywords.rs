@@ -132,7 +132,6 @@ const FIFO: &str = "notify FIFOs are not implemented; use notify scripts";
 const SKIP_CHECK_ADV_ADDR: &str = "adverts from the master already seen are not checked \
      against our address list (a new master's first advert, and anyone else's, still are); \
      without it one whose list differs is dropped and counted (address_list)";
-const STRICT: &str = "strict RFC mode is not implemented";
 const VMAC: &str = "virtual MAC / ipvlan interfaces are not implemented";
 const USER: &str = "USER [GROUP], or USER:GROUP (baton's spelling too: keepalived 2.2.7 would look \
                     for a user named 'USER:GROUP' and refuse the file)";
@@ -303,7 +302,10 @@ pub(crate) static GLOBAL: Context = Context {
             "vrrp_higher_prio_send_advert",
             "[<BOOL>]: the default of higher_prio_send_advert",
         ),
-        not_yet("vrrp_strict", STRICT),
+        yes(
+            "vrrp_strict",
+            "strict RFC mode for every instance: keepalived's checks (no virtual address or unicast peers: error; authentication, preempt_delay, down_timer_adverts, higher_prio_send_advert, state MASTER below 255, accept on VRRPv2: reset with a warning) and no_accept unless accept",
+        ),
         not_yet(
             "vrrp_iptables",
             "baton manages its own nftables table for no_accept",
@@ -575,8 +577,14 @@ pub(crate) static INSTANCE: Context = Context {
             "preempt_delay",
             "0..1000 seconds; ignored with a warning under nopreempt or state MASTER, as keepalived",
         ),
-        yes("accept", "the default, as keepalived without vrrp_strict"),
-        yes("no_accept", ""),
+        yes(
+            "accept",
+            "the default, as keepalived without vrrp_strict; reset under strict mode on VRRPv2",
+        ),
+        yes(
+            "no_accept",
+            "the default under strict mode: a master that is not the owner (priority 255) drops packets to and from its addresses (ICMPv6 neighbour discovery and baton's own frontend and virtual server ports excepted) in baton's table inet baton_vrrp",
+        ),
         yes(
             "track_interface",
             "NAME [weight -253..253]; 'reverse' is not yet",
@@ -667,7 +675,10 @@ pub(crate) static INSTANCE: Context = Context {
             "skip_check_adv_addr",
             "[<BOOL>]: as vrrp_skip_check_adv_addr, for this instance; as in keepalived 2.2.7, 'off' turns it on too (with a warning)",
         ),
-        not_yet("strict_mode", STRICT),
+        yes(
+            "strict_mode",
+            "[<BOOL>]: vrrp_strict for this instance (off: not even with vrrp_strict)",
+        ),
         not_yet("promote_secondaries", "not implemented"),
         not_yet("virtual_routes", "routes are not managed"),
         not_yet("virtual_rules", "rules are not managed"),

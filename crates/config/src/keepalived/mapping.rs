@@ -545,6 +545,18 @@ impl Mapper<'_> {
                 "vrrp_check_unicast_src" => {
                     let _ = self.no_value(s, c);
                 }
+                "vrrp_strict" => {
+                    // keepalived ignores any value here too: `vrrp_strict off` turns it on.
+                    if !s.args.is_empty() {
+                        self.d.warn(
+                            &s.at,
+                            format!("{c}: {keyword} takes no value; '{}' is ignored and strict mode is on, as keepalived does", s.rest()),
+                        );
+                    }
+                    if self.no_block(s, c) {
+                        self.draft.global.strict = true;
+                    }
+                }
                 "vrrp_skip_check_adv_addr" => {
                     // keepalived ignores any value here.
                     if !s.args.is_empty() {
@@ -782,6 +794,7 @@ impl Mapper<'_> {
                     }
                 }
                 "smtp_alert" => self.smtp_alert(s, c),
+                "strict_mode" => i.strict_mode = self.flag(s, c).or(i.strict_mode),
                 "v3_checksum_as_v2" => {
                     i.v3_checksum_as_v2 = self.flag(s, c).map(|on| At::new(on, s.at.clone()));
                 }
