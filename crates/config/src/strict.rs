@@ -64,7 +64,7 @@ pub(crate) fn warn_of_trap(config: &Config, d: &mut Diagnostics) {
     let listeners = own_listeners(config);
     for instance in config.instances.iter().filter(|i| drops_traffic_to_vips(i)) {
         for vip in instance.all_addresses() {
-            for listener in listeners.iter().filter(|l| serves(l, vip.address)) {
+            for listener in listeners.iter().filter(|l| l.serves(vip.address)) {
                 d.warn(
                     &instance.location,
                     format!(
@@ -81,7 +81,10 @@ pub(crate) fn warn_of_trap(config: &Config, d: &mut Diagnostics) {
     }
 }
 
-fn serves(listener: &OwnListener, address: IpAddr) -> bool {
-    let ip = listener.address.ip();
-    ip == address || (ip.is_unspecified() && ip.is_ipv4() == address.is_ipv4())
+impl OwnListener {
+    /// Whether it takes connections to `address` (a wildcard takes its family's).
+    pub fn serves(&self, address: IpAddr) -> bool {
+        let ip = self.address.ip();
+        ip == address || (ip.is_unspecified() && ip.is_ipv4() == address.is_ipv4())
+    }
 }

@@ -10,6 +10,7 @@ mod dynamic_interfaces;
 mod frontends;
 mod host_check;
 mod listen;
+mod no_accept;
 mod notify;
 mod plan;
 mod proxy_config;
@@ -29,13 +30,14 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use baton_config::{AdminListen, Config, Family};
-use baton_vrrp::{Event, InstanceId, Router};
+use baton_vrrp::{Event, InstanceId, Router, VipAction};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use crate::scripts::{Credentials, Notifier};
 use crate::status::{ReloadCounts, Status};
 use frontends::Frontends;
+use no_accept::NoAccept;
 use plan::TrackKey;
 pub(crate) use plan::plan;
 use sockets::{Inbound, Sockets};
@@ -411,6 +413,8 @@ struct Running {
     sockets: Sockets,
     inbound: mpsc::Receiver<Inbound>,
     vips: Vips,
+    /// `no_accept`: the rules that drop traffic to a non-owner master's addresses.
+    no_accept: NoAccept,
     tracks: mpsc::UnboundedReceiver<TrackEvent>,
     notifier: notify::StateNotifier,
     notify_worker: tokio::task::JoinHandle<()>,
@@ -478,12 +482,14 @@ impl Running {
         }
         let (notifier, notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
         started.vips.remove_leftovers().await;
+        let no_accept = NoAccept::new(&started.config).await;
         let mut running = Running {
             config: started.config,
             router,
             sockets: started.sockets,
             inbound: started.inbound,
             vips: started.vips,
+            no_accept,
             tracks: started.tracks,
             notifier: notify::StateNotifier::new(notifier, started.default_user),
             notify_worker,
@@ -572,6 +578,7 @@ impl Running {
         self.missing_interfaces = missing;
         self.interface_appeared = false;
         self.config = config;
+        self.no_accept.reconfigure(&self.config).await;
         self.sockets = sockets;
         self.inbound = inbound;
         self.tracks = tracks;
@@ -694,7 +701,15 @@ impl Running {
         }
         while let Some((id, action)) = self.router.poll_action() {
             if let Some(instance) = self.config.instances.get(id.0) {
-                self.vips.apply(instance, action).await;
+                // The rules come before the addresses and go after them, as keepalived's.
+                let adding = matches!(action, VipAction::Add { .. });
+                if adding {
+                    self.no_accept.apply(instance, &action).await;
+                }
+                self.vips.apply(instance, action.clone()).await;
+                if !adding {
+                    self.no_accept.apply(instance, &action).await;
+                }
             }
         }
         while let Some((id, event)) = self.router.poll_event() {
@@ -770,6 +785,7 @@ impl Running {
     async fn stop(mut self) {
         self.router.shutdown(Instant::now());
         self.drain().await;
+        self.no_accept.clear().await;
         for task in &self.tasks {
             task.abort();
         }

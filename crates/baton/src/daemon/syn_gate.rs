@@ -139,7 +139,7 @@ fn ruleset(listeners: &[SocketAddr]) -> String {
 #[error("nft not found (nftables is not installed)")]
 struct NftMissing;
 
-async fn nft(script: &str) -> anyhow::Result<()> {
+pub(super) async fn nft(script: &str) -> anyhow::Result<()> {
     nft_at("nft", script).await
 }
 

@@ -545,28 +545,21 @@ impl Mapper<'_> {
                 "vrrp_check_unicast_src" => {
                     let _ = self.no_value(s, c);
                 }
-                "vrrp_strict" => {
-                    // keepalived ignores any value here too: `vrrp_strict off` turns it on.
+                "vrrp_skip_check_adv_addr" | "vrrp_strict" => {
+                    // keepalived ignores any value of these: `vrrp_strict off` turns it on.
                     if !s.args.is_empty() {
                         self.d.warn(
                             &s.at,
-                            format!("{c}: {keyword} takes no value; '{}' is ignored and strict mode is on, as keepalived does", s.rest()),
+                            format!("{c}: {keyword} takes no value; '{}' is ignored (the setting is on), as keepalived does", s.rest()),
                         );
                     }
                     if self.no_block(s, c) {
-                        self.draft.global.strict = true;
-                    }
-                }
-                "vrrp_skip_check_adv_addr" => {
-                    // keepalived ignores any value here.
-                    if !s.args.is_empty() {
-                        self.d.warn(
-                            &s.at,
-                            format!("{c}: {keyword} takes no value; '{}' is ignored, as keepalived does", s.rest()),
-                        );
-                    }
-                    if self.no_block(s, c) {
-                        self.draft.global.skip_check_adv_addr = true;
+                        let global = &mut self.draft.global;
+                        if keyword == "vrrp_strict" {
+                            global.strict = true;
+                        } else {
+                            global.skip_check_adv_addr = true;
+                        }
                     }
                 }
                 "vrrp_garp_interval" | "vrrp_gna_interval" => {
