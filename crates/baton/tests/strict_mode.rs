@@ -5,12 +5,13 @@
 
 mod common;
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use baton_lab::Host;
 use common::{
     Daemon, VIP, Workdir, fail, guide_lab, holds, keepalived_conf, on_path, start_baton,
-    start_keepalived, wait_for,
+    start_baton_toml, start_keepalived, wait_for,
 };
 
 const ADDRESS: &str = "10.0.3.100";
@@ -138,5 +139,89 @@ fn keepalived_with_the_same_file_drops_pings_too() {
     }
     if (0..3).any(|_| answers_ping(client)) {
         fail("keepalived's strict master answered a ping", &[&keepalived]);
+    }
+}
+
+/// A baton.toml master with `accept = false` and a frontend on the VIP: the frontend's port
+/// is let through, everything else to the VIP (ping) is dropped.
+const NO_ACCEPT_FRONTEND: &str = r#"[[vrrp]]
+name = "VI_1"
+interface = "eth0"
+virtual_router_id = 51
+version = 3
+priority = 150
+advert_int = 0.1
+accept = false
+virtual_ipaddress = ["10.0.3.100/24"]
+
+[[frontend]]
+name = "web"
+listen = "10.0.3.100:80"
+backend = "app"
+
+[[backend]]
+name = "app"
+servers = ["10.0.3.11:8080"]
+"#;
+
+/// An HTTP server on app1 that answers its host's name.
+const APP: &str = r#"
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"app1")
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("0.0.0.0", 8080), H).serve_forever()
+"#;
+
+#[test]
+fn a_no_accept_master_still_serves_its_own_frontend_on_the_vip() {
+    if skipped("no_accept frontend exception") {
+        return;
+    }
+    let Some(lab) = guide_lab("no_accept frontend exception") else {
+        return;
+    };
+    let dir = Workdir::new("no-accept-frontend");
+    let mut app = lab.host("app1").command("python3");
+    app.args(["-c", APP])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _app = lab.host("app1").spawn(app).expect("app server");
+    let (lb2, client) = (lab.host("lb2"), lab.host("client"));
+    let baton = start_baton_toml(lb2, &dir, NO_ACCEPT_FRONTEND);
+    master(lb2, &baton);
+    let rules = lb2
+        .run("nft", &["list", "table", "inet", "baton_vrrp"])
+        .unwrap_or_default();
+    if !rules.contains("ip daddr 10.0.3.100 tcp dport 80 accept") || !rules.contains("drop") {
+        fail(
+            &format!("no exception before the drop:\n{rules}"),
+            &[&baton],
+        );
+    }
+    let get = || {
+        client
+            .run(
+                "python3",
+                &[
+                    "-c",
+                    "import urllib.request; print(urllib.request.urlopen('http://10.0.3.100/', timeout=2).read().decode())",
+                ],
+            )
+            .is_ok_and(|body| body.trim() == "app1")
+    };
+    if wait_for(Duration::from_secs(10), get).is_none() {
+        fail(
+            "the frontend on a no_accept master's VIP did not serve",
+            &[&baton],
+        );
+    }
+    if (0..3).any(|_| answers_ping(client)) {
+        fail("a no_accept master answered a ping to its VIP", &[&baton]);
     }
 }
