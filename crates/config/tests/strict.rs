@@ -137,3 +137,18 @@ fn a_service_on_a_no_accept_address_is_warned_of() {
     let accepted = text.replace("priority 100", "priority 100\n  version 3\n  accept");
     assert!(warned(&load(&accepted), "drops every packet").is_empty());
 }
+
+#[test]
+fn keepalived_firewall_settings_are_accepted_with_a_warning() {
+    let text = strict("  virtual_ipaddress {\n    10.0.0.1/24\n  }\n").replace(
+        "  vrrp_strict\n",
+        "  vrrp_strict\n  nftables keepalived\n  nftables_priority -5\n  nftables_counters\n  vrrp_iptables\n",
+    );
+    let loaded = load(&text);
+    assert_eq!(
+        warned(&loaded, "in baton's own table inet baton_vrrp").len(),
+        4,
+        "{:#?}",
+        loaded.warnings
+    );
+}

@@ -107,6 +107,11 @@ const RX_BUFS: &str = ignored!(
      sysctl net.core.rmem_max)"
 );
 
+const NO_ACCEPT_TABLE: &str = ignored!(
+    "no_accept's rules are always nftables, in baton's own table inet baton_vrrp (hooks \
+     input and output at priority -1, no counters)"
+);
+
 /// The advice of a keyword that `context` accepts with a warning and nothing else.
 pub(crate) fn ignored_advice(context: &Context, keyword: &str) -> Option<&'static str> {
     context
@@ -306,21 +311,12 @@ pub(crate) static GLOBAL: Context = Context {
             "vrrp_strict",
             "strict RFC mode for every instance: keepalived's checks (no virtual address or unicast peers: error; authentication, preempt_delay, down_timer_adverts, higher_prio_send_advert, state MASTER below 255, accept on VRRPv2: reset with a warning) and no_accept unless accept",
         ),
-        not_yet(
-            "vrrp_iptables",
-            "baton manages its own nftables table for no_accept",
-        ),
-        not_yet(
-            "vrrp_ipsets",
-            "baton manages its own nftables table for no_accept",
-        ),
-        not_yet(
-            "nftables",
-            "baton manages its own nftables table for no_accept",
-        ),
-        not_yet("nftables_priority", "baton manages its own nftables table"),
-        not_yet("nftables_counters", "baton manages its own nftables table"),
-        not_yet("nftables_ifindex", "baton manages its own nftables table"),
+        yes("vrrp_iptables", NO_ACCEPT_TABLE),
+        yes("vrrp_ipsets", NO_ACCEPT_TABLE),
+        yes("nftables", NO_ACCEPT_TABLE),
+        yes("nftables_priority", NO_ACCEPT_TABLE),
+        yes("nftables_counters", NO_ACCEPT_TABLE),
+        yes("nftables_ifindex", NO_ACCEPT_TABLE),
         yes(
             "nftables_ipvs",
             "accepted with a warning: baton's L4 balancing is always nf_tables, in its own table",
