@@ -107,10 +107,11 @@ fn a_strict_master_drops_pings_to_its_address_and_answers_with_accept() {
     }
 }
 
-/// keepalived 2.2.7 with the same file does the same: its own nftables table drops the
-/// ping. (It does not let anything through, which is what `baton check` warns about.)
+/// keepalived 2.2.7 with the same files does the same: its own nftables table drops the
+/// ping, and with `accept` it answers. (It lets nothing through, which is what `baton
+/// check` warns about.)
 #[test]
-fn keepalived_with_the_same_file_drops_pings_too() {
+fn keepalived_with_the_same_files_drops_pings_and_answers_with_accept() {
     if skipped("strict no_accept (keepalived)") {
         return;
     }
@@ -123,7 +124,7 @@ fn keepalived_with_the_same_file_drops_pings_too() {
     };
     let dir = Workdir::new("strict-keepalived");
     let (lb2, client) = (lab.host("lb2"), lab.host("client"));
-    let keepalived = start_keepalived(lb2, &dir, &strict_conf(""));
+    let mut keepalived = start_keepalived(lb2, &dir, &strict_conf(""));
     master(lb2, &keepalived);
     // keepalived adds its rules along with the address; give it a moment to settle.
     if wait_for(Duration::from_secs(5), || {
@@ -139,6 +140,17 @@ fn keepalived_with_the_same_file_drops_pings_too() {
     }
     if (0..3).any(|_| answers_ping(client)) {
         fail("keepalived's strict master answered a ping", &[&keepalived]);
+    }
+    keepalived.child.terminate();
+    let _ = lb2.run("ip", &["addr", "del", VIP, "dev", "eth0"]);
+    // With accept (VRRPv3) keepalived answers too.
+    let accept = start_keepalived(lb2, &dir, &strict_conf("    accept\n"));
+    master(lb2, &accept);
+    if wait_for(Duration::from_secs(10), || answers_ping(client)).is_none() {
+        fail(
+            "keepalived's strict master with accept did not answer a ping",
+            &[&accept],
+        );
     }
 }
 
