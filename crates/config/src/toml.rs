@@ -225,6 +225,7 @@ struct GlobalToml {
     checker_log_all_failures: Option<bool>,
     rs_init_notifies: Option<bool>,
     vrrp_skip_check_adv_addr: Option<bool>,
+    vrrp_strict: Option<bool>,
     vrrp_garp_interval: Option<Spanned<Value>>,
     vrrp_gna_interval: Option<Spanned<Value>>,
     vrrp_lower_prio_no_advert: Option<bool>,
@@ -293,6 +294,7 @@ struct InstanceToml {
     track_virtual_server: Option<Vec<Spanned<Value>>>,
     dont_track_primary: Option<bool>,
     skip_check_adv_addr: Option<bool>,
+    strict_mode: Option<bool>,
     notify_master: Option<Spanned<Value>>,
     notify_backup: Option<Spanned<Value>>,
     notify_fault: Option<Spanned<Value>>,
@@ -476,6 +478,7 @@ impl Reader<'_> {
         out.checker_log_all_failures = g.checker_log_all_failures;
         out.rs_init_notifies = g.rs_init_notifies.unwrap_or(false);
         out.skip_check_adv_addr = g.vrrp_skip_check_adv_addr.unwrap_or(false);
+        out.strict = g.vrrp_strict.unwrap_or(false);
         for (name, value, slot) in [
             (
                 "vrrp_garp_interval",
@@ -767,6 +770,7 @@ impl Reader<'_> {
             });
         i.dont_track_primary = t.dont_track_primary.unwrap_or(false);
         i.skip_check_adv_addr = t.skip_check_adv_addr.unwrap_or(false);
+        i.strict_mode = t.strict_mode;
         i.notify = self.notify(
             c,
             [

@@ -152,3 +152,21 @@ fn keepalived_firewall_settings_are_accepted_with_a_warning() {
         loaded.warnings
     );
 }
+
+/// baton.toml has the same settings: `vrrp_strict` in `[global]`, `strict_mode` and
+/// `accept` in `[[vrrp]]`.
+#[test]
+fn baton_toml_has_vrrp_strict_and_strict_mode() {
+    let toml = |global: &str, instance: &str| {
+        let text = format!(
+            "[global]\n{global}\n[[vrrp]]\nname = \"VI\"\ninterface = \"eth0\"\nvirtual_router_id = 7\npriority = 100\nvirtual_ipaddress = [\"10.0.0.1/24\"]\n{instance}\n"
+        );
+        let loaded = baton_config::parse_toml(&text, "b.toml").unwrap_or_else(|e| panic!("{e}"));
+        loaded.config.instances[0].accept
+    };
+    assert!(toml("", ""));
+    assert!(!toml("vrrp_strict = true", ""));
+    assert!(toml("vrrp_strict = true", "strict_mode = false"));
+    assert!(!toml("", "strict_mode = true"));
+    assert!(!toml("", "accept = false"));
+}
