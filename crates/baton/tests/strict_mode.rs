@@ -237,3 +237,36 @@ fn a_no_accept_master_still_serves_its_own_frontend_on_the_vip() {
         fail("a no_accept master answered a ping to its VIP", &[&baton]);
     }
 }
+
+/// A reload that writes `accept` restarts the instance: its drop rules go with it.
+#[test]
+fn a_reload_to_accept_removes_the_drop_rules() {
+    if skipped("strict reload to accept") {
+        return;
+    }
+    let Some(lab) = guide_lab("strict reload to accept") else {
+        return;
+    };
+    let dir = Workdir::new("strict-reload");
+    let (lb2, client) = (lab.host("lb2"), lab.host("client"));
+    let mut baton = start_baton(lb2, &dir, &strict_conf(""));
+    master(lb2, &baton);
+    if !has_table(lb2, "inet", "baton_vrrp") {
+        fail("no inet baton_vrrp table on a strict master", &[&baton]);
+    }
+    dir.write("lb2.conf", &strict_conf("    accept\n"));
+    baton
+        .child
+        .signal(baton_lab::Signal::SIGHUP)
+        .expect("SIGHUP");
+    if wait_for(Duration::from_secs(10), || {
+        !has_table(lb2, "inet", "baton_vrrp") && holds(lb2, VIP) && answers_ping(client)
+    })
+    .is_none()
+    {
+        fail(
+            "after a reload to accept the master still drops, or lost its VIP",
+            &[&baton],
+        );
+    }
+}
