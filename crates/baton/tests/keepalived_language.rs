@@ -22,7 +22,13 @@ fn from_dump(log: &str) -> Vec<String> {
     let mut current: Option<(String, String, String, Vec<String>)> = None;
     let mut in_vips = false;
     for line in log.lines() {
-        let text = line.split_once(": ").map_or(line, |(_, rest)| rest).trim();
+        let rest = line.split_once(": ").map_or(line, |(_, rest)| rest);
+        // The dump's lines are indented; the parent's own messages ("Starting VRRP child
+        // process", "Startup complete") can land in the middle of it.
+        if !rest.starts_with(' ') {
+            continue;
+        }
+        let text = rest.trim();
         if let Some(name) = text.strip_prefix("VRRP Instance = ") {
             instances.extend(current.take());
             current = Some((name.to_owned(), String::new(), String::new(), Vec::new()));
