@@ -92,10 +92,12 @@ fn a_drain_and_a_weight_survive_restarts_and_a_reload_that_replaces_the_frontend
     let daemon = start_serving(&dir, &config, listen);
     assert_eq!(server(&daemon, a), ("drain".to_owned(), 1), "after SIGTERM");
     assert_eq!(server(&daemon, b), ("ready".to_owned(), 5), "after SIGTERM");
-    let log = daemon.log();
+    // The frontend serves before the daemon has finished starting and says what it restored.
+    let restored = format!("restored: server app {a}: drain");
     assert!(
-        log.contains(&format!("restored: server app {a}: drain")),
-        "one line per restored override\n{log}"
+        wait_for(Duration::from_secs(5), || daemon.log().contains(&restored)).is_some(),
+        "one line per restored override\n{}",
+        daemon.log()
     );
     drop(daemon); // kill -9
     let daemon = start_serving(&dir, &config, listen);
