@@ -42,8 +42,8 @@ pub use election::ElectionOptions;
 pub use keepalived::KeepalivedOptions;
 pub use model::{
     AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, GarpGroup,
-    Global, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyScript, Scope,
-    ScriptUser, SyncGroup, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend,
+    Global, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyFifo, NotifyScript,
+    Scope, ScriptUser, SyncGroup, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend,
     TrackInterface, TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject,
     UnicastPeer, VirtualAddress, VrrpInstance,
 };

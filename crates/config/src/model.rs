@@ -76,8 +76,20 @@ pub struct Global {
     /// `dynamic_interfaces`: an instance whose interface does not exist yet waits in FAULT
     /// for it instead of failing the start.
     pub dynamic_interfaces: bool,
+    /// `notify_fifo`: every state change as a line (`INSTANCE "VI_1" MASTER 100`).
+    pub notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_fifo`: the same lines, for VRRP only (baton has no checker FIFO).
+    pub vrrp_notify_fifo: Option<NotifyFifo>,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
+}
+
+/// keepalived's `notify_fifo PATH [USER [GROUP]]`: a named pipe the daemon makes if it is
+/// missing (owned by the user, else by the daemon's user) and writes state changes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyFifo {
+    pub path: std::path::PathBuf,
+    pub owner: Option<ScriptUser>,
 }
 
 /// Where the admin HTTP listener (`/metrics`, `/status.json`, the status page) listens.
@@ -128,6 +140,8 @@ impl Default for Global {
             startup_delay: Duration::ZERO,
             default_interface: None,
             dynamic_interfaces: false,
+            notify_fifo: None,
+            vrrp_notify_fifo: None,
             location: None,
         }
     }

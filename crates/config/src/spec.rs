@@ -63,6 +63,8 @@ pub(crate) struct GlobalDraft {
     pub(crate) startup_delay: Option<Duration>,
     pub(crate) default_interface: Option<String>,
     pub(crate) dynamic_interfaces: bool,
+    pub(crate) notify_fifo: Option<crate::model::NotifyFifo>,
+    pub(crate) vrrp_notify_fifo: Option<crate::model::NotifyFifo>,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
     pub(crate) strict: bool,
 }
@@ -391,6 +393,8 @@ fn resolve_global(g: GlobalDraft) -> Global {
         startup_delay: g.startup_delay.unwrap_or(Duration::ZERO),
         default_interface: g.default_interface,
         dynamic_interfaces: g.dynamic_interfaces,
+        notify_fifo: g.notify_fifo,
+        vrrp_notify_fifo: g.vrrp_notify_fifo,
         location: g.location,
     }
 }

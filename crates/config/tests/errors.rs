@@ -26,7 +26,7 @@ const MANY: &str = r#"global_defs {
     vrrp_version 2
     smtp_alert on
     enable_snmp_vrrp
-    notify_fifo /run/fifo
+    notify_fifo_script /run/fifo.sh
 }
 virtual_server 10.0.0.1 80 {
     lvs_sched rr
@@ -110,7 +110,7 @@ fn every_error_of_a_file_is_reported_together() {
         [
             "k.conf:4: global_defs: 'smtp_alert on' is not supported yet: baton sends no e-mail; use a notify script",
             "k.conf:5: global_defs: 'enable_snmp_vrrp' is not supported and will not be: baton exports Prometheus metrics instead of SNMP",
-            "k.conf:6: global_defs: 'notify_fifo' is not supported yet: notify FIFOs are not implemented; use notify scripts",
+            "k.conf:6: global_defs: 'notify_fifo_script' is not supported yet: FIFO scripts are not implemented; run the reader as its own service (notify_fifo makes the FIFO)",
             "k.conf:8: virtual server 10.0.0.1:80: no protocol; keepalived 2.2.7 would balance UDP (and log a configuration error): write protocol TCP, UDP or SCTP",
             "k.conf:8: virtual server 10.0.0.1:80/tcp: no real_server (keepalived ignores such a virtual server)",
             "k.conf:12: script chk: script takes one command line; quote it: script \"killall -0 haproxy\" (keepalived would run 'killall' alone)",

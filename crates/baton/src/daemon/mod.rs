@@ -12,6 +12,7 @@ mod host_check;
 mod listen;
 mod no_accept;
 mod notify;
+mod notify_fifo;
 mod plan;
 mod proxy_config;
 mod sockets;
@@ -483,6 +484,7 @@ impl Running {
         let (notifier, notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
         started.vips.remove_leftovers().await;
         let no_accept = NoAccept::new(&started.config).await;
+        let fifos = notify_fifo::NotifyFifos::open(&started.config.global, started.default_user);
         let mut running = Running {
             config: started.config,
             router,
@@ -491,7 +493,7 @@ impl Running {
             vips: started.vips,
             no_accept,
             tracks: started.tracks,
-            notifier: notify::StateNotifier::new(notifier, started.default_user),
+            notifier: notify::StateNotifier::new(notifier, started.default_user, fifos),
             notify_worker,
             tasks: started.tasks,
             status,
@@ -565,6 +567,7 @@ impl Running {
             tracing::info!("reload: script_user changed; scripts run as the new one from now on");
             self.notifier.set_default_user(default_user);
         }
+        self.notifier.reopen_fifos(&config);
         // `plan` built a router from these already: the engine cannot refuse them now.
         if let Err(error) = self
             .router
@@ -772,7 +775,12 @@ impl Running {
                     instance = name,
                     "master heard {from} advertise with lower priority {priority}"
                 );
-                self.notifier.lower_priority_heard(&self.config, id);
+                let priority = self
+                    .router
+                    .instance(id)
+                    .map_or(0, |i| i.effective_priority().get());
+                self.notifier
+                    .lower_priority_heard(&self.config, id, priority);
             }
             Event::PriorityChanged { from, to } => {
                 tracing::info!(instance = name, "effective priority {from} -> {to}");

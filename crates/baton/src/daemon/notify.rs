@@ -5,6 +5,7 @@
 use baton_config::{Config, Notify, NotifyScript, ScriptUser};
 use baton_vrrp::{InstanceId, Router, State};
 
+use super::notify_fifo::{NotifyFifos, fifo_line};
 use crate::scripts::{Credentials, Notification, Notifier, Script};
 
 /// keepalived's name for the state in notify arguments; `STOP` for a stopped instance.
@@ -18,6 +19,8 @@ fn notify_state(state: State) -> &'static str {
 pub(crate) struct StateNotifier {
     notifier: Notifier,
     default_user: Option<Credentials>,
+    /// `notify_fifo` / `vrrp_notify_fifo`: each change as a line, after its scripts.
+    fifos: NotifyFifos,
 }
 
 impl std::fmt::Debug for StateNotifier {
@@ -27,10 +30,24 @@ impl std::fmt::Debug for StateNotifier {
 }
 
 impl StateNotifier {
-    pub(crate) fn new(notifier: Notifier, default_user: Option<Credentials>) -> StateNotifier {
+    pub(crate) fn new(
+        notifier: Notifier,
+        default_user: Option<Credentials>,
+        fifos: NotifyFifos,
+    ) -> StateNotifier {
         StateNotifier {
             notifier,
             default_user,
+            fifos,
+        }
+    }
+
+    /// A reload's notify FIFOs: kept open if the configuration names the same ones.
+    pub(crate) fn reopen_fifos(&mut self, config: &Config) {
+        if !self.fifos.opened_from(&config.global) {
+            // The old ones close (and a FIFO baton made goes) before the new ones open.
+            self.fifos = NotifyFifos::default();
+            self.fifos = NotifyFifos::open(&config.global, self.default_user);
         }
     }
 
@@ -73,18 +90,20 @@ impl StateNotifier {
     }
 
     /// keepalived's `notify_master_rx_lower_pri`: instance `id`, master, heard a router of
-    /// lower priority. The script gets no arguments, as in keepalived.
-    pub(crate) fn lower_priority_heard(&self, config: &Config, id: InstanceId) {
-        let script = config
-            .instances
-            .get(id.0)
-            .and_then(|i| i.notify.master_rx_lower_pri.as_ref());
-        if let Some(script) = script {
+    /// lower priority. The script gets no arguments, as in keepalived; the FIFOs get
+    /// `MASTER_RX_LOWER_PRI` with the instance's `priority`.
+    pub(crate) fn lower_priority_heard(&self, config: &Config, id: InstanceId, priority: u8) {
+        let Some(instance) = config.instances.get(id.0) else {
+            return;
+        };
+        if let Some(script) = &instance.notify.master_rx_lower_pri {
             self.notifier.send(Notification {
                 script: self.script(script),
                 args: Vec::new(),
             });
         }
+        let line = fifo_line("INSTANCE", &instance.name, "MASTER_RX_LOWER_PRI", priority);
+        self.fifos.write(&line);
     }
 
     /// Instance `id` of `config` (the configuration before the reload) was removed by a
@@ -125,7 +144,8 @@ impl StateNotifier {
         self.run(notify, specific, (kind, name, notify_state(to), priority));
     }
 
-    /// The state's own script, then the generic `notify` with `KIND NAME STATE PRIORITY`.
+    /// The state's own script, then the generic `notify` with `KIND NAME STATE PRIORITY`,
+    /// then the same four as a line to the FIFOs.
     fn run(
         &self,
         notify: &Notify,
@@ -144,6 +164,7 @@ impl StateNotifier {
             self.notifier
                 .send(Notification::generic(script, kind, name, state, priority));
         }
+        self.fifos.write(&fifo_line(kind, name, state, priority));
     }
 
     fn script(&self, script: &NotifyScript) -> Script {

@@ -134,6 +134,7 @@ const BFD: &str = "BFD is not implemented";
 const NO_MAIL_SENT: &str = "accepted with a warning: it only says where mail would go, and \
                             baton sends none (smtp_alert is refused)";
 const FIFO: &str = "notify FIFOs are not implemented; use notify scripts";
+const FIFO_SCRIPT: &str = "FIFO scripts are not implemented; run the reader as its own service (notify_fifo makes the FIFO)";
 const SKIP_CHECK_ADV_ADDR: &str = "adverts from the master already seen are not checked \
      against our address list (a new master's first advert, and anyone else's, still are); \
      without it one whose list differs is dropped and counted (address_list)";
@@ -358,10 +359,16 @@ pub(crate) static GLOBAL: Context = Context {
         yes("vrrp_rx_bufs_multiplier", RX_BUFS),
         yes("process_monitor_rcv_bufs", NETLINK_BUFS),
         yes("process_monitor_rcv_bufs_force", NETLINK_BUFS),
-        not_yet("notify_fifo", FIFO),
-        not_yet("notify_fifo_script", FIFO),
-        not_yet("vrrp_notify_fifo", FIFO),
-        not_yet("vrrp_notify_fifo_script", FIFO),
+        yes(
+            "notify_fifo",
+            "PATH [USER [GROUP]]: made (mode 0644, owned by USER, else the script user) if missing and opened without blocking; each VRRP state change is written as keepalived writes it (INSTANCE \"VI_1\" MASTER 100, GROUP \"G1\" BACKUP 0, MASTER_RX_LOWER_PRI); while no one reads, lines beyond the pipe's buffer are dropped and counted in the log; an existing file that is not a FIFO is refused (logged, the daemon runs on); a reload naming another FIFO closes the old one; a FIFO baton made is removed when it closes",
+        ),
+        not_yet("notify_fifo_script", FIFO_SCRIPT),
+        yes(
+            "vrrp_notify_fifo",
+            "as notify_fifo (baton has no checker process, so the two get the same lines)",
+        ),
+        not_yet("vrrp_notify_fifo_script", FIFO_SCRIPT),
         not_yet("fifo_write_vrrp_states_on_reload", FIFO),
         not_yet(
             "startup_script",

@@ -608,7 +608,11 @@ impl Mapper<'_> {
                     let read = keyword
                         .strip_prefix("vrrp_")
                         .is_some_and(|name| self.garp(&mut garp, s, name, c));
-                    if !read && !self.election_global(s, c) && !self.lvs_global(s, c) {
+                    if !read
+                        && !self.election_global(s, c)
+                        && !self.notify_fifo_global(s, c)
+                        && !self.lvs_global(s, c)
+                    {
                         self.ignore_or_refuse(&keywords::GLOBAL, s, c);
                     }
                     self.draft.global.garp = garp;

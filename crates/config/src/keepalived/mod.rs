@@ -10,6 +10,7 @@ mod garp_group;
 mod keywords;
 mod lexer;
 mod mapping;
+mod notify_fifo;
 mod parser;
 mod preprocess;
 mod sequence;
