@@ -1,6 +1,7 @@
 //! keepalived's notify FIFOs on the lab: baton makes `notify_fifo`, uses an existing
 //! `vrrp_notify_fifo`, writes each state change to both as keepalived's lines, and at exit
-//! removes only the FIFO it made.
+//! removes only the FIFO it made. With notify_priority_changes, a tracked file that lowers
+//! the priority is written as MASTER_PRIORITY.
 
 mod common;
 
@@ -36,10 +37,14 @@ fn state_changes_are_written_to_both_fifos_as_keepalived_lines() {
     let existing = dir.path("vrrp.fifo");
     let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
     nix::unistd::mkfifo(&existing, mode).expect("mkfifo");
-    let conf = keepalived_conf("lb2", 3, 150, "0.1", "").replace(
+    let weight = dir.write("weight", "0\n");
+    let track = "    notify_priority_changes\n    track_file {\n        weight\n    }\n";
+    let conf = keepalived_conf("lb2", 3, 150, "0.1", track).replace(
         "global_defs {\n",
         &format!(
-            "global_defs {{\n    notify_fifo {}\n    vrrp_notify_fifo {}\n",
+            "vrrp_track_file weight {{\n    file {}\n    weight 1\n}}\n\
+             global_defs {{\n    notify_fifo {}\n    vrrp_notify_fifo {}\n",
+            weight.display(),
             made.display(),
             existing.display()
         ),
@@ -56,12 +61,18 @@ fn state_changes_are_written_to_both_fifos_as_keepalived_lines() {
     if wait_for(Duration::from_secs(10), || holds(lb2, VIP)).is_none() {
         fail("lb2 never became master", &[&master]);
     }
+    std::fs::write(&weight, "-10\n").expect("write the tracked file");
+    let lowered = || master.log_text().contains("effective priority 150 -> 140");
+    if wait_for(Duration::from_secs(10), lowered).is_none() {
+        fail("the tracked file did not lower the priority", &[&master]);
+    }
     master.child.terminate();
 
     let expected = [
         "INSTANCE \"VI_1\" BACKUP 150",
         "INSTANCE \"VI_1\" MASTER 150",
-        "INSTANCE \"VI_1\" STOP 150",
+        "INSTANCE \"VI_1\" MASTER_PRIORITY 140",
+        "INSTANCE \"VI_1\" STOP 140",
     ];
     for (name, mut reader) in [
         ("notify_fifo", made_reader),

@@ -80,6 +80,8 @@ pub struct Global {
     pub notify_fifo: Option<NotifyFifo>,
     /// `vrrp_notify_fifo`: the same lines, for VRRP only (baton has no checker FIFO).
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// `vrrp_notify_priority_changes`: the default of `notify_priority_changes`.
+    pub notify_priority_changes: bool,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
 }
@@ -142,6 +144,7 @@ impl Default for Global {
             dynamic_interfaces: false,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            notify_priority_changes: false,
             location: None,
         }
     }
@@ -404,6 +407,10 @@ pub struct Notify {
     pub deleted: Option<NotifyScript>,
     /// `notify_deleted` was written, with or without a script.
     pub notify_deleted: bool,
+    /// `notify_priority_changes [BOOL]` (instances, sync groups): effective priority
+    /// changes go to the notify FIFOs too. `None`: the sync group's setting, else
+    /// [`Global::notify_priority_changes`].
+    pub priority_changes: Option<bool>,
 }
 
 impl Notify {

@@ -65,6 +65,7 @@ pub(crate) struct GlobalDraft {
     pub(crate) dynamic_interfaces: bool,
     pub(crate) notify_fifo: Option<crate::model::NotifyFifo>,
     pub(crate) vrrp_notify_fifo: Option<crate::model::NotifyFifo>,
+    pub(crate) notify_priority_changes: bool,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
     pub(crate) strict: bool,
 }
@@ -395,6 +396,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         dynamic_interfaces: g.dynamic_interfaces,
         notify_fifo: g.notify_fifo,
         vrrp_notify_fifo: g.vrrp_notify_fifo,
+        notify_priority_changes: g.notify_priority_changes,
         location: g.location,
     }
 }

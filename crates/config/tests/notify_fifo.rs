@@ -57,3 +57,22 @@ fn the_first_fifo_wins_and_a_missing_path_is_an_error() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn priority_changes_are_read_globally_per_group_and_per_instance() {
+    let text = "global_defs {\n vrrp_notify_priority_changes\n}\n\
+        vrrp_instance A {\n interface eth0\n virtual_router_id 1\n notify_priority_changes off\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n\
+        vrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {\n 10.0.0.2\n }\n}\n\
+        vrrp_sync_group G {\n group {\n A\n B\n }\n notify_priority_changes yes\n}\n";
+    let loaded = parse_keepalived(text, "k.conf").expect("valid");
+    let config = &loaded.config;
+    assert!(config.global.notify_priority_changes);
+    assert_eq!(config.instances[0].notify.priority_changes, Some(false));
+    assert_eq!(config.instances[1].notify.priority_changes, None);
+    assert_eq!(config.sync_groups[0].notify.priority_changes, Some(true));
+
+    let loaded = global("").expect("valid");
+    assert!(!loaded.config.global.notify_priority_changes);
+    let errors = global(" vrrp_notify_priority_changes maybe\n").expect_err("not a bool");
+    assert!(errors.iter().any(|e| e.contains("'maybe'")), "{errors:?}");
+}

@@ -784,6 +784,8 @@ impl Running {
             }
             Event::PriorityChanged { from, to } => {
                 tracing::info!(instance = name, "effective priority {from} -> {to}");
+                self.notifier
+                    .priority_changed(&self.config, &self.router, id, to.get());
             }
             _ => {}
         }

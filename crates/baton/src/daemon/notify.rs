@@ -2,6 +2,9 @@
 //! (`notify_master`, ...) first, then the generic `notify` with its four arguments; for a
 //! sync group, the group's scripts once the whole group has reached the new state.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use baton_config::{Config, Notify, NotifyScript, ScriptUser};
 use baton_vrrp::{InstanceId, Router, State};
 
@@ -21,6 +24,9 @@ pub(crate) struct StateNotifier {
     default_user: Option<Credentials>,
     /// `notify_fifo` / `vrrp_notify_fifo`: each change as a line, after its scripts.
     fifos: NotifyFifos,
+    /// Instances (by name, which a reload keeps) that have reported a state: priority
+    /// changes before that are the start-up's tracking, which keepalived does not report.
+    started: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for StateNotifier {
@@ -39,6 +45,7 @@ impl StateNotifier {
             notifier,
             default_user,
             fifos,
+            started: Mutex::default(),
         }
     }
 
@@ -74,6 +81,7 @@ impl StateNotifier {
         };
         let priority = engine.effective_priority().get();
         self.queue(&instance.notify, "INSTANCE", &instance.name, to, priority);
+        self.started_set().insert(instance.name.clone());
 
         let Some(group) = config.sync_group_of(&instance.name) else {
             return;
@@ -106,6 +114,37 @@ impl StateNotifier {
         self.fifos.write(&line);
     }
 
+    /// keepalived's `notify_priority_changes`: instance `id`'s effective priority is now
+    /// `priority`; only the FIFOs hear of it, as in keepalived. Not before the instance's
+    /// first state: keepalived applies the initial tracking without a line.
+    pub(crate) fn priority_changed(
+        &self,
+        config: &Config,
+        router: &Router,
+        id: InstanceId,
+        priority: u8,
+    ) {
+        let (Some(instance), Some(engine)) = (config.instances.get(id.0), router.instance(id))
+        else {
+            return;
+        };
+        let group = config.sync_group_of(&instance.name);
+        let on = instance
+            .notify
+            .priority_changes
+            .or_else(|| group.and_then(|g| g.notify.priority_changes))
+            .unwrap_or(config.global.notify_priority_changes);
+        if on && self.started_set().contains(&instance.name) {
+            let state = if engine.state() == State::Master {
+                "MASTER_PRIORITY"
+            } else {
+                "BACKUP_PRIORITY"
+            };
+            let line = fifo_line("INSTANCE", &instance.name, state, priority);
+            self.fifos.write(&line);
+        }
+    }
+
     /// Instance `id` of `config` (the configuration before the reload) was removed by a
     /// reload and has stopped, having been in `from` with `priority`. keepalived reports it
     /// `DELETED` with `notify_deleted` (its script and the generic notify), else `FAULT`
@@ -119,6 +158,7 @@ impl StateNotifier {
         let Some(instance) = config.instances.get(id.0) else {
             return;
         };
+        self.started_set().remove(&instance.name);
         let notify = &instance.notify;
         let (specific, state) = if notify.notify_deleted {
             (&notify.deleted, "DELETED")
@@ -165,6 +205,11 @@ impl StateNotifier {
                 .send(Notification::generic(script, kind, name, state, priority));
         }
         self.fifos.write(&fifo_line(kind, name, state, priority));
+    }
+
+    fn started_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // Only inserts and removes under the lock: a poisoned set is still whole.
+        self.started.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn script(&self, script: &NotifyScript) -> Script {

@@ -133,7 +133,8 @@ const TIMING_NOTE: &str = "defaults to the real server's, then the virtual serve
 const BFD: &str = "BFD is not implemented";
 const NO_MAIL_SENT: &str = "accepted with a warning: it only says where mail would go, and \
                             baton sends none (smtp_alert is refused)";
-const FIFO: &str = "notify FIFOs are not implemented; use notify scripts";
+const FIFO: &str = "not implemented: after a reload the FIFOs get only the state changes it causes";
+const PRIORITY_CHANGES: &str = "[<BOOL>]: each change of the effective priority is written to the notify FIFOs as INSTANCE \"VI_1\" MASTER_PRIORITY 90 (BACKUP_PRIORITY when not master); an instance without it takes its sync group's, else vrrp_notify_priority_changes";
 const FIFO_SCRIPT: &str = "FIFO scripts are not implemented; run the reader as its own service (notify_fifo makes the FIFO)";
 const SKIP_CHECK_ADV_ADDR: &str = "adverts from the master already seen are not checked \
      against our address list (a new master's first advert, and anyone else's, still are); \
@@ -326,7 +327,10 @@ pub(crate) static GLOBAL: Context = Context {
         yes("nftables_ipvs_start_fwmark", "as nftables_ipvs"),
         not_yet("disable_local_igmp", VMAC),
         yes("vrrp_skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
-        not_yet("vrrp_notify_priority_changes", FIFO),
+        yes(
+            "vrrp_notify_priority_changes",
+            "[<BOOL>]: the default of notify_priority_changes",
+        ),
         yes(
             "default_interface",
             "kept for static addresses that name no interface, its only use in keepalived 2.2.7 (instances still name theirs, as keepalived requires of multicast instances)",
@@ -693,7 +697,7 @@ pub(crate) static INSTANCE: Context = Context {
             "notify_master_rx_lower_pri",
             "SCRIPT [USER [GROUP]]: run when the instance, as master, hears a lower-priority advert (at most once per advert interval)",
         ),
-        not_yet("notify_priority_changes", FIFO),
+        yes("notify_priority_changes", PRIORITY_CHANGES),
         yes("kernel_rx_buf_size", RX_BUFS),
         not_yet("linkbeat_use_polling", "link state comes from netlink only"),
         never("lvs_sync_daemon_interface", LVS_SYNC),
@@ -781,7 +785,7 @@ pub(crate) static SYNC_GROUP: Context = Context {
             "notify_deleted",
             "keepalived 2.2.7 has it in vrrp_instance only (it reports an unknown keyword here); put it in the member instances",
         ),
-        not_yet("notify_priority_changes", FIFO),
+        yes("notify_priority_changes", PRIORITY_CHANGES),
     ],
 };
 

@@ -373,6 +373,12 @@ impl Mapper<'_> {
 
     /// `notify*` keywords of instances and sync groups; false if `s` is something else.
     fn notify(&mut self, notify: &mut Notify, s: &Stmt, context: &str) -> bool {
+        if s.keyword == "notify_priority_changes" {
+            if let Some(on) = self.flag(s, context) {
+                notify.priority_changes = Some(on);
+            }
+            return true;
+        }
         let slot = match s.keyword.as_str() {
             "notify_master" => &mut notify.master,
             "notify_backup" => &mut notify.backup,

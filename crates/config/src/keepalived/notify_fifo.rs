@@ -1,5 +1,6 @@
 //! keepalived's notify FIFOs in `global_defs`: `notify_fifo` and `vrrp_notify_fifo`, each
-//! `PATH [USER [GROUP]]`, as `global_parser.c` reads them.
+//! `PATH [USER [GROUP]]`, and `vrrp_notify_priority_changes`, as `global_parser.c` reads
+//! them.
 
 use crate::keepalived::mapping::Mapper;
 use crate::keepalived::parser::Stmt;
@@ -10,6 +11,12 @@ impl Mapper<'_> {
     /// The FIFO keywords of `global_defs`; false if `s` is something else.
     pub(super) fn notify_fifo_global(&mut self, s: &Stmt, c: &str) -> bool {
         let keyword = s.keyword.as_str();
+        if keyword == "vrrp_notify_priority_changes" {
+            if let Some(on) = self.flag(s, c) {
+                self.draft.global.notify_priority_changes = on;
+            }
+            return true;
+        }
         if !matches!(keyword, "notify_fifo" | "vrrp_notify_fifo") {
             return false;
         }
