@@ -812,23 +812,32 @@ fn tracked_services(
     virtual_servers: &VirtualServers,
 ) -> BTreeMap<TrackKey, tracking::Service> {
     let mut services = BTreeMap::new();
-    let mut first = frontends.first_verdicts();
-    for (name, up) in frontends.health() {
-        let service = tracking::Service {
-            first: first.remove(&name),
-            up,
-        };
-        services.insert(TrackKey::Frontend(name), service);
-    }
-    let mut first = virtual_servers.first_verdicts();
-    for (name, up) in virtual_servers.health() {
-        let service = tracking::Service {
-            first: first.remove(&name),
-            up,
-        };
-        services.insert(TrackKey::VirtualServer(name), service);
-    }
+    add_services(
+        &mut services,
+        TrackKey::Frontend,
+        frontends.health(),
+        frontends.first_verdicts(),
+    );
+    add_services(
+        &mut services,
+        TrackKey::VirtualServer,
+        virtual_servers.health(),
+        virtual_servers.first_verdicts(),
+    );
     services
+}
+
+/// One kind of service's health, by name, under `key`, with the first verdicts still due.
+fn add_services(
+    services: &mut BTreeMap<TrackKey, tracking::Service>,
+    key: fn(String) -> TrackKey,
+    health: BTreeMap<String, watch::Receiver<bool>>,
+    mut first: BTreeMap<String, tracking::FirstVerdict>,
+) {
+    for (name, up) in health {
+        let first = first.remove(&name);
+        services.insert(key(name), tracking::Service { first, up });
+    }
 }
 
 /// Who runs scripts that name no user, by keepalived's rule, with the configuration's
