@@ -29,6 +29,7 @@ mod link;
 mod link_watcher;
 mod ndisc;
 mod netlink;
+mod proc_events;
 mod sys;
 mod vrrp_socket;
 
@@ -40,6 +41,9 @@ pub use family::Family;
 pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
 pub use link_watcher::LinkWatcher;
 pub use ndisc::send_unsolicited_na;
+pub use proc_events::{
+    DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,
+};
 pub use vrrp_socket::{
     DiscardReason, Discarded, Incoming, Membership, RECEIVE_BUFFER, Received, VrrpSocket,
 };

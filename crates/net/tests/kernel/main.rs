@@ -8,4 +8,5 @@ mod addresses;
 mod announce;
 mod lab;
 mod link;
+mod proc_events;
 mod vrrp_socket;
