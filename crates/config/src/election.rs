@@ -4,9 +4,9 @@
 //! [`ElectionDraft`] (their values read by `fields`); [`ElectionDraft::resolve`] applies
 //! the defaults and keepalived's checks.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use baton_vrrp::{DEFAULT_DOWN_TIMER_ADVERTS, InstanceConfig};
+use baton_vrrp::{ChecksumMode, DEFAULT_DOWN_TIMER_ADVERTS, InstanceConfig, VRRP_MULTICAST_V4};
 
 use crate::diagnostic::{At, Diagnostics};
 
@@ -27,6 +27,28 @@ pub struct ElectionOptions {
     /// default `mcast_dst_ip` of IPv4 / IPv6 instances (already resolved into theirs).
     pub mcast_group4: Option<IpAddr>,
     pub mcast_group6: Option<IpAddr>,
+    /// `old_unicast_checksum`: how VRRPv3 adverts over IPv4 to unicast peers are summed.
+    pub old_unicast_checksum: OldUnicastChecksum,
+    /// The group the old checksum sums with: `vrrp_mcast_group4`, else 224.0.0.18 (what
+    /// [`checksum_group`](Self::checksum_group) gives for the global defaults).
+    pub checksum_group: Ipv4Addr,
+    /// `unicast_fault_no_peer` (with no unicast peer): the instance stays in FAULT.
+    pub fault_no_peer: bool,
+}
+
+/// keepalived's `old_unicast_checksum` (built into Debian's keepalived, OLD_CHKSUM_COMPAT):
+/// keepalived before 1.3.6 summed VRRPv3 unicast adverts over IPv4 with the multicast group
+/// (`vrrp_mcast_group4`) in the pseudo-header instead of the peer's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OldUnicastChecksum {
+    /// keepalived's default: RFC sums, until a unicast peer's advert adds up only the old
+    /// way; from then on the old sums, for good.
+    #[default]
+    Detect,
+    /// `old_unicast_checksum never`: RFC sums only.
+    Never,
+    /// `old_unicast_checksum`: the old sums from the start.
+    Always,
 }
 
 impl Default for ElectionOptions {
@@ -39,6 +61,9 @@ impl Default for ElectionOptions {
             mcast_dst_ip: None,
             mcast_group4: None,
             mcast_group6: None,
+            old_unicast_checksum: OldUnicastChecksum::Detect,
+            checksum_group: VRRP_MULTICAST_V4,
+            fault_no_peer: false,
         }
     }
 }
@@ -50,6 +75,26 @@ impl ElectionOptions {
         config.down_timer_adverts = self.down_timer_adverts;
         config.unicast_ttl = self.unicast_ttl.unwrap_or(baton_vrrp::VRRP_TTL);
         config.multicast_destination = self.mcast_dst_ip;
+        // keepalived sums with `vrrp_mcast_group4`, whatever the instance's mcast_dst_ip.
+        let group = self.checksum_group;
+        match self.old_unicast_checksum {
+            OldUnicastChecksum::Detect => config.detect_old_unicast_checksum = Some(group),
+            OldUnicastChecksum::Never => {}
+            // v3_checksum_as_v2 leaves the pseudo-header out altogether.
+            OldUnicastChecksum::Always if config.checksum_mode == ChecksumMode::Standard => {
+                config.checksum_mode = ChecksumMode::PseudoHeaderGroup(group);
+            }
+            OldUnicastChecksum::Always => {}
+        }
+        config.config_fault = self.fault_no_peer;
+    }
+
+    /// The group of the old unicast checksum: `vrrp_mcast_group4`, else 224.0.0.18.
+    fn checksum_group(&self) -> Ipv4Addr {
+        match self.mcast_group4 {
+            Some(IpAddr::V4(group)) => group,
+            _ => VRRP_MULTICAST_V4,
+        }
     }
 }
 
@@ -64,6 +109,9 @@ pub(crate) struct ElectionDraft {
     /// Global only.
     pub(crate) mcast_group4: Option<IpAddr>,
     pub(crate) mcast_group6: Option<IpAddr>,
+    /// Instance only, with where it was written.
+    pub(crate) old_unicast_checksum: Option<At<OldUnicastChecksum>>,
+    pub(crate) fault_no_peer: bool,
 }
 
 impl ElectionDraft {
@@ -98,6 +146,14 @@ impl ElectionDraft {
                 );
             }
         }
+        if let Some(old) = self.old_unicast_checksum.as_ref().filter(|_| !unicast) {
+            // keepalived 2.2.7 (keepalived -t fails): "A unicast keyword has been specified
+            // without any unicast peers. Defaulting to multicast. This usage is deprecated".
+            d.error(
+                &old.at,
+                format!("instance {name}: old_unicast_checksum needs unicast_peer (keepalived: \"A unicast keyword has been specified without any unicast peers\")"),
+            );
+        }
         if let Some(group) = &self.mcast_dst_ip {
             if group.value.is_ipv6() != ipv6 {
                 d.error(
@@ -127,6 +183,12 @@ impl ElectionDraft {
             }),
             mcast_group4: None,
             mcast_group6: None,
+            checksum_group: defaults.checksum_group(),
+            old_unicast_checksum: self
+                .old_unicast_checksum
+                .map_or(OldUnicastChecksum::Detect, |o| o.value),
+            // keepalived: with peers it changes nothing.
+            fault_no_peer: self.fault_no_peer && !unicast,
         }
     }
 }

@@ -43,6 +43,17 @@ pub(crate) fn count(what: &str, value: i64) -> Result<u32, String> {
     in_range(what, value, 1, i64::from(i32::MAX)).map(|v| v as u32)
 }
 
+/// `garp_lower_prio_delay`: keepalived keeps it in microseconds in 32 bits, so whole
+/// seconds up to 4294; 0 is no second burst.
+pub(crate) fn lower_prio_delay(what: &str, value: i64) -> Result<u32, String> {
+    in_range(what, value, 0, i64::from(u32::MAX / 1_000_000)).map(|v| v as u32)
+}
+
+/// `garp_lower_prio_repeat`: 0 (no announcement at all) up to `INT_MAX`.
+pub(crate) fn lower_prio_repeat(what: &str, value: i64) -> Result<u32, String> {
+    in_range(what, value, 0, i64::from(i32::MAX)).map(|v| v as u32)
+}
+
 /// GARP delays and refresh periods: whole seconds, 0 meaning "none".
 pub(crate) fn garp_seconds(what: &str, value: i64) -> Result<u32, String> {
     in_range(what, value, 0, 86_400).map(|v| v as u32)

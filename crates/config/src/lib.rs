@@ -38,7 +38,7 @@ mod virtual_server_spec;
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Errors, Location};
-pub use election::ElectionOptions;
+pub use election::{ElectionOptions, OldUnicastChecksum};
 pub use keepalived::KeepalivedOptions;
 pub use model::{
     AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, GarpGroup,

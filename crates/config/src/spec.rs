@@ -77,6 +77,9 @@ pub(crate) struct GarpDraft {
     pub(crate) master_repeat: Option<u32>,
     pub(crate) master_refresh: Option<u32>,
     pub(crate) master_refresh_repeat: Option<u32>,
+    /// `garp_lower_prio_delay` / `garp_lower_prio_repeat` (0 allowed for both).
+    pub(crate) lower_prio_delay: Option<u32>,
+    pub(crate) lower_prio_repeat: Option<u32>,
 }
 
 impl GarpDraft {
@@ -87,7 +90,26 @@ impl GarpDraft {
             second_burst_delay: self.master_delay.map_or(base.second_burst_delay, seconds),
             refresh: self.master_refresh.map_or(base.refresh, seconds),
             refresh_repeat: self.master_refresh_repeat.unwrap_or(base.refresh_repeat),
+            lower_priority_repeat: self
+                .lower_prio_repeat
+                .unwrap_or(base.lower_priority_repeat),
+            lower_priority_delay: self
+                .lower_prio_delay
+                .map_or(base.lower_priority_delay, seconds),
         }
+    }
+
+    /// The global settings: keepalived's `vrrp_garp_lower_prio_*` default to the global
+    /// `vrrp_garp_master_repeat` / `_delay` as finally set.
+    fn over_global(self, base: AnnounceConfig) -> AnnounceConfig {
+        let mut announce = self.over(base);
+        if self.lower_prio_repeat.is_none() {
+            announce.lower_priority_repeat = announce.repeat;
+        }
+        if self.lower_prio_delay.is_none() {
+            announce.lower_priority_delay = announce.second_burst_delay;
+        }
+        announce
     }
 }
 
@@ -383,7 +405,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         script_user: g.script_user,
         enable_script_security: g.enable_script_security,
         vrrp_version: g.vrrp_version.unwrap_or(Version::V2),
-        announce: g.garp.over(base),
+        announce: g.garp.over_global(base),
         v3_checksum_as_v2: g.v3_checksum_as_v2.unwrap_or(false),
         admin: g.admin,
         rs_init_notifies: g.rs_init_notifies,

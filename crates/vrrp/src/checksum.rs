@@ -44,6 +44,24 @@ pub enum ChecksumMode {
     /// keepalived's `v3_checksum_as_v2`: v3 over IPv4 without the pseudo-header. On receive
     /// both forms are accepted, as keepalived does with the option set.
     V3AsV2,
+    /// keepalived before 1.3.6 (and later ones with `old_unicast_checksum`): v3 over IPv4
+    /// with the pseudo-header's destination set to this multicast group (keepalived's
+    /// `vrrp_mcast_group4`) whatever the packet's destination, also on unicast.
+    PseudoHeaderGroup(std::net::Ipv4Addr),
+}
+
+impl ChecksumMode {
+    /// The pseudo-header of a v3 message from `src` to `dst`; `None` when the sum leaves
+    /// it out.
+    pub(crate) fn v3_pseudo_header(self, src: IpAddr, dst: IpAddr) -> Option<(IpAddr, IpAddr)> {
+        match (self, src, dst) {
+            (ChecksumMode::V3AsV2, IpAddr::V4(_), _) => None,
+            (ChecksumMode::PseudoHeaderGroup(group), IpAddr::V4(_), IpAddr::V4(_)) => {
+                Some((src, IpAddr::V4(group)))
+            }
+            _ => Some((src, dst)),
+        }
+    }
 }
 
 /// The checksum of `message` (whose checksum field must already be zero or be included

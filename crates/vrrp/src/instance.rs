@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::checksum::ChecksumMode;
 use crate::packet::{Advertisement, VersionFields};
 use crate::units::{Priority, Version};
 use config::TrackEffect;
@@ -52,6 +53,12 @@ pub struct Instance {
     /// Announcement due when the Announce timer fires is the garp_master_delay burst.
     second_burst_pending: bool,
     last_reannounce: Option<Instant>,
+    /// keepalived's `garp_lower_prio_delay`: when the delayed bursts after lower-priority
+    /// adverts are due, earliest first (every one waits the same delay).
+    lower_priority_bursts: VecDeque<Instant>,
+    /// Heard a lower-priority advert as Master: the router has the sync group's other
+    /// members announce too, as keepalived does.
+    lower_priority_heard: bool,
     answers: answers::Answers,
     /// Stepped down by the operator: never Master until resumed (see `set_maintenance`).
     maintenance: bool,
@@ -91,6 +98,8 @@ impl Instance {
             master_stopping: false,
             second_burst_pending: false,
             last_reannounce: None,
+            lower_priority_bursts: VecDeque::new(),
+            lower_priority_heard: false,
             answers: answers::Answers::default(),
             maintenance: false,
             master_down_deferred: false,
@@ -212,6 +221,7 @@ impl Instance {
                 }
                 Timer::PreemptDelay => self.preempt_delay_elapsed(now),
                 Timer::Announce => self.scheduled_announce(now),
+                Timer::LowerPriorityAnnounce => self.lower_priority_bursts_due(now),
             }
         }
     }
@@ -337,11 +347,36 @@ impl Instance {
 
     /// True when a tracked object of this instance puts it in FAULT.
     pub fn own_fault(&self) -> bool {
-        self.config
-            .tracks
-            .iter()
-            .zip(&self.track_status)
-            .any(|(track, status)| status.effect(track.weight) == TrackEffect::Fault)
+        self.config.config_fault
+            || self
+                .config
+                .tracks
+                .iter()
+                .zip(&self.track_status)
+                .any(|(track, status)| status.effect(track.weight) == TrackEffect::Fault)
+    }
+
+    /// The checksum form to try when an advert's checksum is wrong: keepalived's detection
+    /// of a peer older than 1.3.6, on VRRPv3 IPv4 unicast instances that still sum as the
+    /// RFC says.
+    pub(crate) fn old_checksum_to_try(&self, src: IpAddr, dst: IpAddr) -> Option<ChecksumMode> {
+        let group = self.config.detect_old_unicast_checksum?;
+        // Only a listed peer may change what we send.
+        let from_peer = matches!(&self.config.peers, Peers::Unicast(peers) if peers.contains(&src));
+        let applies = from_peer
+            && self.config.version == Version::V3
+            && self.config.checksum_mode == ChecksumMode::Standard
+            && src.is_ipv4()
+            && dst != IpAddr::V4(group);
+        applies.then_some(ChecksumMode::PseudoHeaderGroup(group))
+    }
+
+    /// A peer's advert added up with `mode` (from [`Instance::old_checksum_to_try`]):
+    /// keepalived switches to it for good, for what it sends as well.
+    pub(crate) fn adopt_checksum(&mut self, mode: ChecksumMode, from: IpAddr) {
+        self.config.checksum_mode = mode;
+        self.config.detect_old_unicast_checksum = None;
+        self.events.push_back(Event::OldUnicastChecksum { from });
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason) {
@@ -496,7 +531,8 @@ impl Instance {
             .is_some_and(|at| now.saturating_duration_since(at) < self.config.advert_interval);
         if !recently {
             self.last_reannounce = Some(now);
-            self.announce(self.config.announce.repeat);
+            self.announce_for_lower_priority(now);
+            self.lower_priority_heard = true;
             // keepalived's notify_master_rx_lower_pri, at the same bounded rate.
             self.events.push_back(Event::LowerPriorityAdvert {
                 from: src,
@@ -558,6 +594,51 @@ impl Instance {
         self.master = None;
         self.master_priority = None;
         self.master_stopping = false;
+    }
+
+    /// keepalived's `garp_lower_prio_repeat` / `garp_lower_prio_delay`: a Master that hears
+    /// a lower-priority advert re-announces its VIPs (the rival's gratuitous ARPs may have
+    /// taken them), and once more after the delay. Nothing unless Master.
+    pub(crate) fn announce_for_lower_priority(&mut self, now: Instant) {
+        let announce = self.config.announce;
+        if self.state != State::Master || announce.lower_priority_repeat == 0 {
+            return;
+        }
+        self.announce(announce.lower_priority_repeat);
+        // Adverts are answered at most once per advert interval, so the queue stays short;
+        // the bound only keeps a hostile flood from growing it.
+        const MAX_PENDING: usize = 64;
+        if let Some(delay) = announce.lower_priority_delay
+            && self.lower_priority_bursts.len() < MAX_PENDING
+        {
+            self.lower_priority_bursts.push_back(now + delay);
+            self.arm_lower_priority_bursts();
+        }
+    }
+
+    fn lower_priority_bursts_due(&mut self, now: Instant) {
+        while self
+            .lower_priority_bursts
+            .front()
+            .is_some_and(|&at| at <= now)
+        {
+            self.lower_priority_bursts.pop_front();
+            if self.state == State::Master {
+                self.announce(self.config.announce.lower_priority_repeat);
+            }
+        }
+        self.arm_lower_priority_bursts();
+    }
+
+    fn arm_lower_priority_bursts(&mut self) {
+        match self.lower_priority_bursts.front() {
+            Some(&at) => self.timers.set(Timer::LowerPriorityAnnounce, at),
+            None => self.timers.stop(Timer::LowerPriorityAnnounce),
+        }
+    }
+
+    pub(crate) fn take_lower_priority_heard(&mut self) -> bool {
+        std::mem::take(&mut self.lower_priority_heard)
     }
 
     fn scheduled_announce(&mut self, now: Instant) {
@@ -629,6 +710,7 @@ impl Instance {
         }
         self.timers.stop(Timer::Adver);
         self.timers.stop(Timer::Announce);
+        self.forget_lower_priority_bursts();
         self.master_stopping = false;
         if matches!(
             reason,
@@ -673,6 +755,13 @@ impl Instance {
     fn leave_master(&mut self) {
         self.send_advert(Priority::STOP);
         self.remove_vips();
+        self.forget_lower_priority_bursts();
+    }
+
+    /// The delayed bursts belong to the mastership that heard the lower advert.
+    fn forget_lower_priority_bursts(&mut self) {
+        self.lower_priority_bursts.clear();
+        self.timers.stop(Timer::LowerPriorityAnnounce);
     }
 
     fn reconcile_fault(&mut self, now: Instant) {

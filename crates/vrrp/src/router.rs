@@ -277,7 +277,25 @@ impl Router {
         let instance = &mut self.instances[index];
         let id = InstanceId(index);
         let mode = instance.config().checksum_mode;
-        let advert = match Advertisement::decode(payload, received.src, received.dst, mode) {
+        let decoded = match Advertisement::decode(payload, received.src, received.dst, mode) {
+            Err(error @ DecodeError::BadChecksum { .. }) => {
+                let old = instance.old_checksum_to_try(received.src, received.dst);
+                match old.map(|old| {
+                    (
+                        old,
+                        Advertisement::decode(payload, received.src, received.dst, old),
+                    )
+                }) {
+                    Some((old, Ok(advert))) => {
+                        instance.adopt_checksum(old, received.src);
+                        Ok(advert)
+                    }
+                    _ => Err(error),
+                }
+            }
+            decoded => decoded,
+        };
+        let advert = match decoded {
             Ok(advert) => advert,
             Err(error) => {
                 let reason = DropReason::from(&error);
@@ -362,6 +380,25 @@ impl Router {
     fn after_input(&mut self, now: Instant) {
         self.propagate_group_faults(now);
         self.sync_groups(now);
+        self.lower_priority_announces(now);
+    }
+
+    /// keepalived: a member of a sync group that hears a lower-priority advert as Master
+    /// has the group's other members send their `garp_lower_prio_repeat` bursts too.
+    fn lower_priority_announces(&mut self, now: Instant) {
+        for index in 0..self.instances.len() {
+            if !self.instances[index].take_lower_priority_heard() {
+                continue;
+            }
+            let Some(group) = self.group_of[index] else {
+                continue;
+            };
+            for &sibling in &self.groups[group] {
+                if sibling != index {
+                    self.instances[sibling].announce_for_lower_priority(now);
+                }
+            }
+        }
     }
 
     /// A fault in one member puts the whole group in FAULT until it clears.

@@ -782,6 +782,13 @@ impl Running {
                 self.notifier
                     .lower_priority_heard(&self.config, id, priority);
             }
+            Event::OldUnicastChecksum { from } => {
+                // keepalived logs "Setting unicast VRRPv3 checksum to old version".
+                tracing::info!(
+                    instance = name,
+                    "{from} sums its adverts as keepalived before 1.3.6: the old unicast checksum from now on"
+                );
+            }
             Event::PriorityChanged { from, to } => {
                 tracing::info!(instance = name, "effective priority {from} -> {to}");
                 self.notifier

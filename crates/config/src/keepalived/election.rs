@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::election::ElectionDraft;
+use crate::election::{ElectionDraft, OldUnicastChecksum};
 use crate::fields;
 use crate::keepalived::mapping::Mapper;
 use crate::keepalived::parser::Stmt;
@@ -46,6 +46,28 @@ impl Mapper<'_> {
                 if let Some(v) = self.integer(s, c) {
                     let result = fields::unicast_ttl(v);
                     e.unicast_ttl = self.ok(s, c, result).map(|t| At::new(t, s.at.clone()));
+                }
+            }
+            "old_unicast_checksum" if !global => {
+                let mode = match s.args.as_slice() {
+                    [] => Some(OldUnicastChecksum::Always),
+                    [never] if never == "never" => Some(OldUnicastChecksum::Never),
+                    _ => {
+                        // keepalived: "Unknown old_unicast_chksum mode %s - ignoring".
+                        let message = format!(
+                            "unknown old_unicast_checksum mode '{}' (never, or nothing)",
+                            s.rest()
+                        );
+                        self.error(&s.at, c, message);
+                        None
+                    }
+                };
+                e.old_unicast_checksum = mode.map(|m| At::new(m, s.at.clone()));
+            }
+            "unicast_fault_no_peer" if !global => {
+                // keepalived ignores any words after it.
+                if self.no_block(s, c) {
+                    e.fault_no_peer = true;
                 }
             }
             "mcast_dst_ip" if !global => {

@@ -143,6 +143,13 @@ const VMAC: &str = "virtual MAC / ipvlan interfaces are not implemented";
 const USER: &str = "USER [GROUP], or USER:GROUP (baton's spelling too: keepalived 2.2.7 would look \
                     for a user named 'USER:GROUP' and refuse the file)";
 const SNMP: &str = "baton exports Prometheus metrics instead of SNMP";
+const LINKBEAT: &str = ignored!(
+    "baton follows link state over netlink (the kernel's carrier changes, which every driver \
+     of a current kernel reports; keepalived itself relies on netlink for VMACs); it polls no \
+     MII / ethtool / ioctl status"
+);
+const LOWER_PRIO_DELAY: &str = "whole seconds, 0..=4294 (0: no second burst): a master that hears a lower-priority advert re-announces its addresses at once and again after this delay (the answer is at most once per advert interval); default the global vrrp_garp_lower_prio_delay, itself default vrrp_garp_master_delay (5); 0 under strict mode";
+const LOWER_PRIO_REPEAT: &str = "0..=2147483647 (0: none): gratuitous ARPs / unsolicited NAs per address in each of those two bursts, also sent by the other members of its sync group that are master; default the global vrrp_garp_lower_prio_repeat, itself default vrrp_garp_master_repeat (5); 0 under strict mode";
 
 pub(crate) static TOP: Context = Context {
     title: "Top-level blocks",
@@ -197,8 +204,8 @@ pub(crate) static TOP: Context = Context {
             "tracks static addresses, which are not managed",
         ),
         yes("garp_group", "see below"),
-        not_yet("linkbeat_interfaces", "link state comes from netlink only"),
-        not_yet("linkbeat_use_polling", "link state comes from netlink only"),
+        yes("linkbeat_interfaces", LINKBEAT),
+        yes("linkbeat_use_polling", LINKBEAT),
         not_yet(
             "interface_up_down_delays",
             "link state debouncing is not implemented",
@@ -285,8 +292,8 @@ pub(crate) static GLOBAL: Context = Context {
             "vrrp_mcast_group6",
             "an IPv6 multicast group (a warning unless link-local): the default mcast_dst_ip of IPv6 instances (default ff02::12)",
         ),
-        not_yet("vrrp_garp_lower_prio_delay", "not implemented"),
-        not_yet("vrrp_garp_lower_prio_repeat", "not implemented"),
+        yes("vrrp_garp_lower_prio_delay", LOWER_PRIO_DELAY),
+        yes("vrrp_garp_lower_prio_repeat", LOWER_PRIO_REPEAT),
         yes(
             "vrrp_garp_interval",
             "seconds (to the microsecond) between the gratuitous ARPs of an announcement, per interface; as in keepalived, repeats already waiting merge (a burst sends the first address twice, then each other address once). 0 (keepalived's default, outside its range) is accepted with a warning. keepalived paces every instance on an interface in one queue, baton each instance's announcement in its own",
@@ -433,7 +440,7 @@ pub(crate) static GLOBAL: Context = Context {
             "use_pid_dir",
             ignored!("baton writes no pid file; systemd tracks its process"),
         ),
-        not_yet("linkbeat_use_polling", "link state comes from netlink only"),
+        yes("linkbeat_use_polling", LINKBEAT),
         never("lvs_sync_daemon", LVS_SYNC),
         never(
             "lvs_timeouts",
@@ -641,7 +648,10 @@ pub(crate) static INSTANCE: Context = Context {
         not_yet("use_vmac_addr", VMAC),
         not_yet("vmac_xmit_base", VMAC),
         not_yet("use_ipvlan", VMAC),
-        not_yet("vrf", "VRFs are not implemented"),
+        never(
+            "vrf",
+            "keepalived 2.2.7 takes vrf only for an instance without an interface (beside interface it reports an error and ignores it), and baton's instances name their interface; name the VRF's member interface instead: baton binds its VRRP sockets to the interface (SO_BINDTODEVICE), which the kernel matches inside the interface's VRF, and the addresses it adds to the interface land in the VRF's table (not tested here: the test kernel has no VRF driver)",
+        ),
         not_yet(
             "track_process",
             "process tracking is not implemented; use a vrrp_script",
@@ -652,24 +662,30 @@ pub(crate) static INSTANCE: Context = Context {
             "mcast_dst_ip",
             "an IPv4 multicast group, or an IPv6 one in ff02::/16, of the instance's family: adverts go there and the socket joins it",
         ),
-        not_yet("unicast_fault_no_peer", "not implemented"),
+        yes(
+            "unicast_fault_no_peer",
+            "with no unicast_peer the instance stays in FAULT (and its sync group with it) instead of falling back to multicast; with peers it changes nothing",
+        ),
         yes(
             "unicast_ttl",
             "0..=255: the TTL / hop limit of adverts to unicast peers (needs unicast_peer). As keepalived, adverts from unicast peers are accepted whatever their TTL",
         ),
-        not_yet(
+        yes(
             "old_unicast_checksum",
-            "keepalived < 1.3.6 checksums are not implemented",
+            "[never] (needs unicast_peer): VRRPv3 adverts over IPv4 to unicast peers are summed as keepalived before 1.3.6 did, with vrrp_mcast_group4 (default 224.0.0.18) as the pseudo-header's destination. Without it, as Debian's keepalived (OLD_CHKSUM_COMPAT), an instance that gets a peer's advert summed that way switches to it for good (logged); never: it does not",
         ),
-        not_yet("garp_lower_prio_delay", "not implemented"),
-        not_yet("garp_lower_prio_repeat", "not implemented"),
+        yes("garp_lower_prio_delay", LOWER_PRIO_DELAY),
+        yes("garp_lower_prio_repeat", LOWER_PRIO_REPEAT),
         not_yet("garp_extra_if", VMAC),
         not_yet("vmac_garp_intvl", VMAC),
         yes(
             "down_timer_adverts",
             "1..=100, default 3 (the RFCs'): the master-down timer is that many advert intervals plus skew",
         ),
-        not_yet("timer_expired_backup", "not implemented"),
+        never(
+            "timer_expired_backup",
+            "not a keepalived 2.2.7 keyword (it reports an unknown keyword; keepalived 2.2.8 added it)",
+        ),
         yes(
             "lower_prio_no_advert",
             "[<BOOL>]: a master does not answer a lower-priority advert (by default it answers at once, at most once per advert interval, so a rival master steps down)",
@@ -699,9 +715,12 @@ pub(crate) static INSTANCE: Context = Context {
         ),
         yes("notify_priority_changes", PRIORITY_CHANGES),
         yes("kernel_rx_buf_size", RX_BUFS),
-        not_yet("linkbeat_use_polling", "link state comes from netlink only"),
+        yes("linkbeat_use_polling", LINKBEAT),
         never("lvs_sync_daemon_interface", LVS_SYNC),
-        not_yet("auth_hmac", "not implemented"),
+        never(
+            "auth_hmac",
+            "not a keepalived 2.2.7 keyword (it reports an unknown keyword; a later keepalived added the HMAC authentication extension)",
+        ),
     ],
 };
 

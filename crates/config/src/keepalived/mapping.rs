@@ -462,6 +462,8 @@ impl Mapper<'_> {
             "garp_master_repeat" => 1,
             "garp_master_refresh" => 2,
             "garp_master_refresh_repeat" => 3,
+            "garp_lower_prio_delay" => 4,
+            "garp_lower_prio_repeat" => 5,
             _ => return false,
         };
         let Some(value) = self.integer(s, context) else {
@@ -472,7 +474,9 @@ impl Mapper<'_> {
             0 => garp.master_delay = self.ok(s, context, fields::garp_seconds(keyword, value)),
             1 => garp.master_repeat = self.ok(s, context, fields::count(keyword, value)),
             2 => garp.master_refresh = self.ok(s, context, fields::garp_seconds(keyword, value)),
-            _ => garp.master_refresh_repeat = self.ok(s, context, fields::count(keyword, value)),
+            3 => garp.master_refresh_repeat = self.ok(s, context, fields::count(keyword, value)),
+            4 => garp.lower_prio_delay = self.ok(s, context, fields::lower_prio_delay(keyword, value)),
+            _ => garp.lower_prio_repeat = self.ok(s, context, fields::lower_prio_repeat(keyword, value)),
         }
         true
     }

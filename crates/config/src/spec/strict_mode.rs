@@ -83,6 +83,23 @@ pub(crate) fn enforce(i: &mut InstanceDraft, global: bool, version: Version, d: 
         );
     }
     i.election.higher_prio_send_advert = Some(false);
+    // keepalived: "Strict mode requires no repeat garps" / "no repeat garp delay": no
+    // gratuitous ARPs after a lower-priority advert, by default or else with a warning.
+    let lower_prio = [
+        (&mut i.garp.lower_prio_repeat, "garp_lower_prio_repeat"),
+        (&mut i.garp.lower_prio_delay, "garp_lower_prio_delay"),
+    ];
+    for (setting, keyword) in lower_prio {
+        if setting.is_some_and(|v| v != 0) {
+            d.warn(
+                &at,
+                format!(
+                    "instance {name}: strict mode requires no {keyword}; reset to 0, as keepalived"
+                ),
+            );
+        }
+        *setting = Some(0);
+    }
     let owner = i.priority == Some(OWNER)
         || (i.priority.is_none() && i.state == Some(InitialState::Master));
     match i.accept {

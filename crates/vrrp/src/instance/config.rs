@@ -66,6 +66,15 @@ pub struct InstanceConfig {
     /// keepalived's `unicast_peer { ADDRESS min_ttl N max_ttl M }`: the TTLs accepted from
     /// that peer. Peers not listed here are accepted with any TTL, as keepalived does.
     pub unicast_peer_ttl: BTreeMap<IpAddr, RangeInclusive<u8>>,
+    /// keepalived's default for VRRPv3 over IPv4 to unicast peers (without
+    /// `old_unicast_checksum`): an advert from a peer whose checksum adds up only with this
+    /// multicast group in the pseudo-header (keepalived before 1.3.6) switches the instance
+    /// to [`ChecksumMode::PseudoHeaderGroup`] for good. `None`: never (`old_unicast_checksum
+    /// never`, or the mode is set already).
+    pub detect_old_unicast_checksum: Option<Ipv4Addr>,
+    /// keepalived's `unicast_fault_no_peer` without any `unicast_peer`: the configuration
+    /// leaves the instance nothing to run, so it stays in FAULT (and its sync group with it).
+    pub config_fault: bool,
 }
 
 /// RFC 5798 §6.1 and RFC 3768 §6.1: Master_Down_Interval is 3 Master_Adver_Intervals plus
@@ -158,16 +167,24 @@ pub struct AnnounceConfig {
     pub refresh: Option<Duration>,
     /// `garp_master_refresh_repeat`.
     pub refresh_repeat: u32,
+    /// `garp_lower_prio_repeat`: announcements per burst when a Master hears a lower-priority
+    /// advert (0: none).
+    pub lower_priority_repeat: u32,
+    /// `garp_lower_prio_delay`: a second such burst this long after the first.
+    pub lower_priority_delay: Option<Duration>,
 }
 
 impl Default for AnnounceConfig {
-    /// keepalived's defaults: 5 at once, 5 more after 5 s, no refresh.
+    /// keepalived's defaults: 5 at once, 5 more after 5 s, no refresh; the same after a
+    /// lower-priority advert.
     fn default() -> Self {
         AnnounceConfig {
             repeat: 5,
             second_burst_delay: Some(Duration::from_secs(5)),
             refresh: None,
             refresh_repeat: 1,
+            lower_priority_repeat: 5,
+            lower_priority_delay: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -207,6 +224,8 @@ impl InstanceConfig {
             unicast_ttl: crate::instance::VRRP_TTL,
             multicast_destination: None,
             unicast_peer_ttl: BTreeMap::new(),
+            detect_old_unicast_checksum: None,
+            config_fault: false,
         }
     }
 

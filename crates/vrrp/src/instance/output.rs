@@ -123,4 +123,8 @@ pub enum Event {
     /// `notify_master_rx_lower_pri`). At most one per Advertisement_Interval, so a flood of
     /// such adverts is not a flood of events.
     LowerPriorityAdvert { from: IpAddr, priority: Priority },
+    /// A unicast peer sums its VRRPv3 adverts as keepalived before 1.3.6 did (see
+    /// [`InstanceConfig::detect_old_unicast_checksum`](crate::InstanceConfig)): the
+    /// instance now sends and accepts that form only.
+    OldUnicastChecksum { from: IpAddr },
 }

@@ -13,14 +13,17 @@ pub(super) enum Timer {
     PreemptDelay,
     /// Master: the next gratuitous ARP / NA burst (garp_master_delay / garp_master_refresh).
     Announce,
+    /// Master: the delayed burst after a lower-priority advert (garp_lower_prio_delay).
+    LowerPriorityAnnounce,
 }
 
 impl Timer {
-    const ALL: [Timer; 4] = [
+    const ALL: [Timer; 5] = [
         Timer::Adver,
         Timer::MasterDown,
         Timer::PreemptDelay,
         Timer::Announce,
+        Timer::LowerPriorityAnnounce,
     ];
 
     fn index(self) -> usize {

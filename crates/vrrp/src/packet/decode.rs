@@ -116,7 +116,15 @@ fn verify_checksum(
     dst: IpAddr,
     mode: ChecksumMode,
 ) -> Result<(), DecodeError> {
-    let with_pseudo_header = (version == Version::V3).then_some((src, dst));
+    // v3_checksum_as_v2 accepts the standard sum too; the group's pseudo-header alone.
+    let expected = match mode {
+        ChecksumMode::V3AsV2 => ChecksumMode::Standard,
+        mode => mode,
+    };
+    let with_pseudo_header = match version {
+        Version::V2 => None,
+        Version::V3 => expected.v3_pseudo_header(src, dst),
+    };
     // Summing a message including a correct checksum gives zero.
     if checksum::compute(payload, with_pseudo_header) == 0 {
         return Ok(());

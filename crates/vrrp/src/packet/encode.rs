@@ -70,10 +70,9 @@ impl Advertisement {
             }
         }
 
-        let pseudo_header = match (&self.fields, mode, ipv6) {
-            (VersionFields::V2 { .. }, _, _) => None,
-            (VersionFields::V3 { .. }, ChecksumMode::V3AsV2, false) => None,
-            (VersionFields::V3 { .. }, _, _) => Some((src, dst)),
+        let pseudo_header = match &self.fields {
+            VersionFields::V2 { .. } => None,
+            VersionFields::V3 { .. } => mode.v3_pseudo_header(src, dst),
         };
         let sum = checksum::compute(&out, pseudo_header);
         out[CHECKSUM].copy_from_slice(&sum.to_be_bytes());

@@ -9,6 +9,7 @@ mod failover;
 mod hostile;
 mod keepalived_options;
 mod loss;
+mod lower_priority_garp;
 mod maintenance;
 mod partition;
 mod preempt;
