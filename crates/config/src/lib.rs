@@ -20,6 +20,7 @@
 //! Data flows one way: file -> draft -> [`Config`] -> runtime.
 
 mod basics;
+mod bfd;
 mod diagnostic;
 mod election;
 mod fields;
@@ -36,6 +37,8 @@ mod virtual_server;
 mod virtual_server_spec;
 
 use std::path::Path;
+
+pub use bfd::{BfdInstance, TrackBfdRef};
 
 pub use diagnostic::{Diagnostic, Errors, Location};
 pub use election::{ElectionOptions, OldUnicastChecksum};

@@ -33,6 +33,8 @@ pub struct Config {
     pub backends: Vec<Backend>,
     /// keepalived's `virtual_server` blocks / `[[virtual_server]]`: L4 balancing.
     pub virtual_servers: Vec<crate::virtual_server::VirtualServer>,
+    /// keepalived's `bfd_instance` blocks (keepalived.conf only).
+    pub bfd_instances: Vec<crate::bfd::BfdInstance>,
 }
 
 /// `[global]` / `global_defs`: what applies to the whole daemon, and the defaults instances
@@ -260,6 +262,8 @@ pub struct VrrpInstance {
     pub track_frontends: Vec<TrackFrontend>,
     /// `track_virtual_server` (baton.toml only).
     pub track_virtual_servers: Vec<TrackVirtualServer>,
+    /// `track_bfd` (keepalived.conf only).
+    pub track_bfds: Vec<crate::bfd::TrackBfdRef>,
     /// `dont_track_primary`: the instance's own interface going down does not mean FAULT.
     pub dont_track_primary: bool,
     /// `skip_check_adv_addr` (or global `vrrp_skip_check_adv_addr`): adverts from the
@@ -430,6 +434,7 @@ pub struct SyncGroup {
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScriptRef>,
     pub track_files: Vec<TrackFileRef>,
+    pub track_bfds: Vec<crate::bfd::TrackBfdRef>,
     /// `sync_group_tracking_weight`: members keep the weights of their own tracked
     /// objects. Without it keepalived zeroes or ignores them (see [`Config::tracks`]).
     pub tracking_weight: bool,
@@ -590,6 +595,9 @@ pub enum TrackedObject {
     /// until they reach `quorum + hysteresis` again), up otherwise. Up at start, unless
     /// `alpha` starts its real servers down.
     VirtualServer(String),
+    /// A [`crate::BfdInstance`] by name: report up while its session is Up, down otherwise
+    /// (down at start, as keepalived's VRRP process assumes until the session comes up).
+    Bfd(String),
 }
 
 /// Why an object is tracked.
@@ -655,6 +663,7 @@ impl VrrpInstance {
             track_files: Vec::new(),
             track_frontends: Vec::new(),
             track_virtual_servers: Vec::new(),
+            track_bfds: Vec::new(),
             dont_track_primary: false,
             skip_check_adv_addr: false,
             announce_pacing: AnnouncePacing::default(),
@@ -761,6 +770,10 @@ impl Config {
         self.track_files.iter().find(|f| f.name == name)
     }
 
+    pub fn bfd_instance(&self, name: &str) -> Option<&crate::bfd::BfdInstance> {
+        self.bfd_instances.iter().find(|b| b.name == name)
+    }
+
     pub fn frontend(&self, name: &str) -> Option<&Frontend> {
         self.frontends.iter().find(|f| f.name == name)
     }
@@ -850,6 +863,9 @@ impl Config {
             for t in &mut i.track_virtual_servers {
                 t.location = blank();
             }
+            for t in &mut i.track_bfds {
+                t.location = blank();
+            }
             blank_notify(&mut i.notify);
         }
         for g in &mut config.sync_groups {
@@ -859,6 +875,9 @@ impl Config {
                 &mut g.track_scripts,
                 &mut g.track_files,
             );
+            for t in &mut g.track_bfds {
+                t.location = blank();
+            }
             blank_notify(&mut g.notify);
         }
         for f in &mut config.frontends {
@@ -878,6 +897,9 @@ impl Config {
         }
         for v in &mut config.virtual_servers {
             v.blank_locations();
+        }
+        for b in &mut config.bfd_instances {
+            b.location = blank();
         }
         config
     }

@@ -36,6 +36,8 @@ pub(crate) struct Draft {
     /// keepalived's LVS family: `virtual_server`, `virtual_server_group`, `SSL`.
     pub(crate) virtual_servers: Vec<VirtualServerDraft>,
     pub(crate) virtual_server_groups: Vec<GroupDraft>,
+    /// keepalived's `bfd_instance` blocks, already checked.
+    pub(crate) bfd_instances: Vec<crate::bfd::BfdInstance>,
     pub(crate) ssl: Option<SslContext>,
 }
 
@@ -189,6 +191,7 @@ pub(crate) struct InstanceDraft {
     pub(crate) track_files: Vec<TrackFileRef>,
     pub(crate) track_frontends: Vec<TrackFrontend>,
     pub(crate) track_virtual_servers: Vec<TrackVirtualServer>,
+    pub(crate) track_bfds: Vec<crate::bfd::TrackBfdRef>,
     pub(crate) dont_track_primary: bool,
     pub(crate) skip_check_adv_addr: bool,
     /// Where `native_ipv6` was written: the instance must be IPv6.
@@ -229,6 +232,7 @@ impl InstanceDraft {
             track_files: Vec::new(),
             track_frontends: Vec::new(),
             track_virtual_servers: Vec::new(),
+            track_bfds: Vec::new(),
             dont_track_primary: false,
             skip_check_adv_addr: false,
             native_ipv6: None,
@@ -259,6 +263,7 @@ pub(crate) struct SyncGroupDraft {
     pub(crate) track_interfaces: Vec<TrackInterface>,
     pub(crate) track_scripts: Vec<TrackScriptRef>,
     pub(crate) track_files: Vec<TrackFileRef>,
+    pub(crate) track_bfds: Vec<crate::bfd::TrackBfdRef>,
     pub(crate) tracking_weight: bool,
 }
 
@@ -337,6 +342,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
                 track_interfaces: g.track_interfaces,
                 track_scripts: g.track_scripts,
                 track_files: g.track_files,
+                track_bfds: g.track_bfds,
                 tracking_weight: g.tracking_weight,
                 location: g.location,
             }
@@ -361,11 +367,23 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         frontends,
         backends,
         virtual_servers,
+        bfd_instances: draft.bfd_instances,
     };
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
     }
     validate::config(&config, &names, &complete, &members, d);
+    let bfd_owners = config
+        .instances
+        .iter()
+        .map(|i| (format!("instance {}", i.name), i.track_bfds.as_slice()))
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .map(|g| (format!("sync group {}", g.name), g.track_bfds.as_slice())),
+        );
+    crate::bfd::check_references(&config.bfd_instances, bfd_owners, d);
     virtual_server_spec::duplicates(&config.virtual_servers, d);
     validate::backends(&config.backends, d);
     // A proxy alone is something to run; so is VRRP alone, or L4 balancing alone.
@@ -654,6 +672,7 @@ fn resolve_instance(
         track_files: i.track_files,
         track_frontends: i.track_frontends,
         track_virtual_servers: i.track_virtual_servers,
+        track_bfds: i.track_bfds,
         dont_track_primary: i.dont_track_primary,
         // keepalived: the global setting turns it on for every instance.
         skip_check_adv_addr: i.skip_check_adv_addr || global.skip_check_adv_addr,

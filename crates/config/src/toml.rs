@@ -838,6 +838,7 @@ impl Reader<'_> {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_bfds: Vec::new(),
             tracking_weight: t.sync_group_tracking_weight.unwrap_or(false),
         };
         for member in t.group.unwrap_or_default() {

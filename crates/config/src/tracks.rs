@@ -145,6 +145,31 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         });
     }
 
+    // keepalived's vrrp_complete_instance ignores weighted track_bfds as it does scripts.
+    for t in &instance.track_bfds {
+        let Some(bfd) = config.bfd_instance(&t.name) else {
+            continue;
+        };
+        let weight = t.weight.unwrap_or(bfd.weight);
+        if weight != 0 && (group_rules || owner) {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: tracked bfd {} with weight {weight} ignored because {why}",
+                    t.name
+                ),
+            );
+            continue;
+        }
+        list.push(Track {
+            object: TrackedObject::Bfd(t.name.clone()),
+            weight,
+            // keepalived's VRRP process counts a session down until it hears it is Up.
+            initially_up: false,
+            origin: TrackOrigin::Instance,
+        });
+    }
+
     // Like scripts: a frontend's health is up or down, and its weight moves the priority.
     for t in &instance.track_frontends {
         if t.weight != 0 && (group_rules || owner) {
@@ -233,6 +258,14 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         let weight = t.weight.unwrap_or(file.weight);
         let weight = group_weight(weight, &format!("file {}", t.name), &t.location);
         from_group.push((TrackedObject::File(t.name.clone()), weight, true));
+    }
+    for t in &group.track_bfds {
+        let Some(bfd) = config.bfd_instance(&t.name) else {
+            continue;
+        };
+        let weight = t.weight.unwrap_or(bfd.weight);
+        let weight = group_weight(weight, &format!("bfd {}", t.name), &t.location);
+        from_group.push((TrackedObject::Bfd(t.name.clone()), weight, false));
     }
     for (object, weight, initially_up) in from_group {
         // keepalived: "configured on VRRP instance and sync group. Remove vrrp instance

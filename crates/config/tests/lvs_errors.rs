@@ -125,7 +125,7 @@ fn every_refusal_and_error_names_its_line() {
             "k.conf:16: virtual_server 10.0.0.1 80: quorum 0 is out of range 1..=4294967295",
             "k.conf:18: virtual_server 10.0.0.1 80: real_server 10.0.0.2 80: TUN is not supported and will not be: IP-in-IP (and GUE, GRE) forwarding needs a tunnel device per real server, and nf_tables cannot encapsulate packets; use NAT, or DR with the real servers on this host's network",
             "k.conf:19: virtual_server 10.0.0.1 80: real_server 10.0.0.2 80: weight -1 is out of range 0..=2147483647",
-            "k.conf:20: virtual_server 10.0.0.1 80: real_server 10.0.0.2 80: 'BFD_CHECK' is not supported and will not be: BFD is not implemented",
+            "k.conf:20: virtual_server 10.0.0.1 80: real_server 10.0.0.2 80: 'BFD_CHECK' is not supported and will not be: baton's checkers do not use BFD sessions; a vrrp_instance can track one (track_bfd)",
             "k.conf:26: virtual_server 10.0.0.1 80: real_server 10.0.0.2 80: HTTP_GET: url: 'regex' is not supported and will not be: baton's checkers do not match bodies against regular expressions (it carries no PCRE engine); use digest, or a MISC_CHECK running curl | grep",
             "k.conf:30: virtual server 10.0.0.1:80/tcp: real server 10.0.0.2:80: FILE_CHECK track_file nope: no track_file named nope",
             "k.conf:33: virtual_server 10.0.0.1 80: real_server 10.0.0.2 80: MISC_CHECK: misc_path takes one command line; quote it: misc_path \"/bin/check arg\" (keepalived would run '/bin/check' alone)",

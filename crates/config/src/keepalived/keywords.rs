@@ -130,7 +130,13 @@ const NO_REGEX: &str = "baton's checkers do not match bodies against regular exp
                         carries no PCRE engine); use digest, or a MISC_CHECK running \
                         curl | grep";
 const TIMING_NOTE: &str = "defaults to the real server's, then the virtual server's";
-const BFD: &str = "BFD is not implemented";
+const BFD_CHECKER: &str = "baton's checkers do not use BFD sessions; a vrrp_instance can track one \
+                           (track_bfd)";
+const TRACK_BFD: &str = "NAME [weight -253..253] entries naming bfd_instances: with weight 0 (the \
+                         bfd_instance's weight by default) the session not Up means FAULT, \
+                         positive weights are added while Up, negative ones while not Up; Down \
+                         until the session first comes up, as in keepalived. reverse is not \
+                         supported yet";
 const NO_MAIL_SENT: &str = "accepted with a warning: it only says where mail would go, and \
                             baton sends none (smtp_alert is refused)";
 const FIFO: &str = "not implemented: after a reload the FIFOs get only the state changes it causes";
@@ -192,7 +198,10 @@ pub(crate) static TOP: Context = Context {
             "vrrp_track_process",
             "process tracking is not implemented; use a vrrp_script (pidof, systemctl is-active)",
         ),
-        not_yet("bfd_instance", BFD),
+        yes(
+            "bfd_instance",
+            "see below: a BFD session (RFC 5880/5881, asynchronous mode, no authentication, as keepalived) run inside baton",
+        ),
         not_yet(
             "static_ipaddress",
             "static addresses, routes and rules are not managed; use the distribution's network configuration",
@@ -656,7 +665,7 @@ pub(crate) static INSTANCE: Context = Context {
             "track_process",
             "process tracking is not implemented; use a vrrp_script",
         ),
-        not_yet("track_bfd", BFD),
+        yes("track_bfd", TRACK_BFD),
         not_yet("track_src_ip", "not implemented"),
         yes(
             "mcast_dst_ip",
@@ -764,6 +773,63 @@ pub(crate) static TRACK_FILE: Context = Context {
     ],
 };
 
+pub(crate) static BFD_INSTANCE: Context = Context {
+    title: "bfd_instance",
+    place: "in bfd_instance",
+    keywords: &[
+        yes(
+            "neighbor_ip",
+            "required: the peer's address (IPv4 or IPv6); control packets go to its UDP port 3784 from a source port in 49152-65535 (bound on source_ip, or on any address), and only its packets reach the session",
+        ),
+        yes("neighbour_ip", "the same"),
+        yes(
+            "source_ip",
+            "the local address packets leave from and must arrive at; of neighbor_ip's family",
+        ),
+        yes(
+            "min_rx",
+            "milliseconds with up to 3 decimals, 1 and up, default 10: Required Min RX Interval",
+        ),
+        yes(
+            "min_tx",
+            "milliseconds, 1 and up, default 10: Desired Min TX Interval while Up (a poll sequence announces it)",
+        ),
+        yes(
+            "idle_tx",
+            "milliseconds, 1000 and up, default 1000: the interval while not Up",
+        ),
+        yes(
+            "multiplier",
+            "1..255, default 5: the peer declares the session down after this many intervals without a packet",
+        ),
+        yes(
+            "passive",
+            "send nothing until the peer has sent (RFC 5880's passive role)",
+        ),
+        yes(
+            "ttl",
+            "1..255: TTL / hop limit of sent packets; default 255 for IPv4, 64 for IPv6, as keepalived",
+        ),
+        yes("hoplimit", "the same as ttl"),
+        yes(
+            "max_hops",
+            "-1..255, default 0: a packet is taken if its TTL plus max_hops reaches ttl (0: none that crossed a router, the GTSM check of RFC 5881); -1 or 255: no check; above ttl it is lowered to ttl with a warning",
+        ),
+        yes(
+            "weight",
+            "-253..253, default 0: the weight of track_bfd entries that give none; reverse is not supported yet",
+        ),
+        yes(
+            "vrrp",
+            "the session's changes go to VRRP (the default; with checker alone they would not)",
+        ),
+        yes(
+            "checker",
+            "alone (without vrrp) no vrrp_instance may track the session; baton's checkers do not use BFD",
+        ),
+    ],
+};
+
 pub(crate) static SYNC_GROUP: Context = Context {
     title: "vrrp_sync_group",
     place: "in vrrp_sync_group",
@@ -799,7 +865,7 @@ pub(crate) static SYNC_GROUP: Context = Context {
             "track_process",
             "process tracking is not implemented; use a vrrp_script",
         ),
-        not_yet("track_bfd", BFD),
+        yes("track_bfd", TRACK_BFD),
         never(
             "notify_deleted",
             "keepalived 2.2.7 has it in vrrp_instance only (it reports an unknown keyword here); put it in the member instances",
@@ -965,7 +1031,7 @@ pub(crate) static REAL_SERVER: Context = Context {
         yes("UDP_CHECK", "see below"),
         yes("PING_CHECK", "see below"),
         yes("FILE_CHECK", "see below"),
-        never("BFD_CHECK", BFD),
+        never("BFD_CHECK", BFD_CHECKER),
     ],
 };
 
@@ -1166,16 +1232,17 @@ pub(crate) static SSL: Context = Context {
 
 /// The blocks in the order the compat document lists them.
 #[cfg(test)]
-pub(crate) static ALL: [&Context; 23] = PLACES;
+pub(crate) static ALL: [&Context; 24] = PLACES;
 
 /// Where each block's keywords are looked up when one turns up in the wrong place.
-static PLACES: [&Context; 23] = [
+static PLACES: [&Context; 24] = [
     &TOP,
     &GLOBAL,
     &INSTANCE,
     &AUTHENTICATION,
     &SCRIPT,
     &TRACK_FILE,
+    &BFD_INSTANCE,
     &SYNC_GROUP,
     &GARP_GROUP,
     &VIRTUAL_SERVER_GROUP,

@@ -487,6 +487,7 @@ impl Mapper<'_> {
             "vrrp_instance" => self.instance(&s),
             "vrrp_script" => self.script(&s),
             "track_file" | "vrrp_track_file" => self.track_file(&s),
+            "bfd_instance" => self.bfd_instance(&s),
             "vrrp_sync_group" => self.sync_group(&s),
             "virtual_server" => self.virtual_server(&s),
             "virtual_server_group" => self.virtual_server_group(&s),
@@ -650,6 +651,7 @@ impl Mapper<'_> {
                     &mut i.track_scripts,
                     &mut i.track_files,
                 )
+                || self.track_bfd(s, c, &mut i.track_bfds)
                 || self.garp(&mut i.garp, s, keyword, c)
                 || self.election(&mut i.election, s, keyword, (c, false))
             {
@@ -994,6 +996,7 @@ impl Mapper<'_> {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_bfds: Vec::new(),
             tracking_weight: false,
         };
         for s in block {
@@ -1005,6 +1008,7 @@ impl Mapper<'_> {
                     &mut g.track_scripts,
                     &mut g.track_files,
                 )
+                || self.track_bfd(s, c, &mut g.track_bfds)
             {
                 continue;
             }
@@ -1138,6 +1142,7 @@ mod tests {
             }
             "vrrp_script" => format!("vrrp_script s {{\n{k}\n}}\n"),
             "track_file / vrrp_track_file" => format!("track_file f {{\n{k}\n}}\n"),
+            "bfd_instance" => format!("bfd_instance b {{\n{k}\n}}\n"),
             "vrrp_sync_group" => format!("vrrp_sync_group g {{\n{k}\n}}\n"),
             "virtual_server_group" => format!("virtual_server_group g {{\n{k}\n}}\n"),
             "virtual_server" => format!("{VS}{k}\n}}\n"),

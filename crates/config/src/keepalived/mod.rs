@@ -4,6 +4,7 @@
 //! means), `virtual_server` (the same for the LVS family), `keywords` (what baton
 //! supports, and why not when it does not).
 
+mod bfd;
 mod definitions;
 mod election;
 mod garp_group;
