@@ -47,7 +47,10 @@ pub(crate) fn parse(control: &[u8]) -> Ancillary {
         let kind = native_i32(&header[ALIGN + 4..ALIGN + 8]);
         let data = &header[HEADER_LEN..len];
         match (level, kind) {
-            (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) if data.len() >= 4 => {
+            // IP_TTL: an IPv4 packet's TTL (IP_RECVTTL), also on a dual-stack IPv6 socket.
+            (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT)
+                if data.len() >= 4 =>
+            {
                 // An int, -1..=255 by ipv6(7); anything else is not a hop limit.
                 found.hop_limit = u8::try_from(native_i32(&data[..4])).ok();
             }
@@ -56,6 +59,14 @@ pub(crate) fn parse(control: &[u8]) -> Ancillary {
                 octets.copy_from_slice(&data[..16]);
                 found.dst = Some(Ipv6Addr::from(octets));
                 found.ifindex = Some(native_u32(&data[16..20]));
+            }
+            // struct in_pktinfo { int ipi_ifindex; struct in_addr ipi_spec_dst, ipi_addr; }:
+            // the destination as an IPv4-mapped address.
+            (libc::IPPROTO_IP, libc::IP_PKTINFO) if data.len() >= 12 => {
+                let mut octets = [0; 4];
+                octets.copy_from_slice(&data[8..12]);
+                found.dst = Some(std::net::Ipv4Addr::from(octets).to_ipv6_mapped());
+                found.ifindex = Some(native_u32(&data[..4]));
             }
             (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) if data.len() >= 4 => {
                 found.overflow = Some(native_u32(&data[..4]));

@@ -21,6 +21,7 @@
 mod activation;
 mod addresses;
 mod arp;
+mod bfd_socket;
 mod cmsg;
 mod error;
 mod family;
@@ -36,6 +37,7 @@ mod vrrp_socket;
 pub use activation::activated_unix_listener;
 pub use addresses::{AddOptions, Addresses};
 pub use arp::send_gratuitous_arp;
+pub use bfd_socket::{BfdDatagram, BfdListener, BfdSender};
 pub use error::Error;
 pub use family::Family;
 pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};

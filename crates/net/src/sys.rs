@@ -2,6 +2,8 @@
 //! - IP_MULTICAST_IF by interface index (`struct ip_mreqn`): socket2 sets it by address only,
 //!   and an interface may have no IPv4 address yet, or several;
 //! - a `sockaddr_ll` for AF_PACKET sends: neither socket2 nor nix builds one safely;
+//! - IP_RECVTTL (BFD's GTSM check reads each IPv4 packet's TTL): neither socket2 nor nix 0.29
+//!   sets it;
 //! - registering a socket with tokio: since tokio 1.54 `AsyncFd::register` is `unsafe` (the
 //!   caller vouches that the fd stays open and the same), and the safe `AsyncFd::new` is
 //!   deprecated as unsound.
@@ -33,6 +35,30 @@ pub(crate) fn set_multicast_if_v4_by_index(socket: &Socket, ifindex: u32) -> io:
             libc::IPPROTO_IP,
             libc::IP_MULTICAST_IF,
             (&raw const request).cast(),
+            len,
+        )
+    };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// IP_RECVTTL on: each IPv4 datagram comes with its TTL (an IP_TTL control message), also on
+/// a dual-stack IPv6 socket.
+pub(crate) fn set_recv_ttl_v4(socket: &Socket) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    let len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    #[allow(unsafe_code)]
+    // SAFETY: the fd is open for the lifetime of `socket`; the pointer and length describe
+    // `on`, an initialised int that lives until the call returns, and the kernel only reads it.
+    let result = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_RECVTTL,
+            (&raw const on).cast(),
             len,
         )
     };
