@@ -35,6 +35,7 @@ mod validate;
 mod values;
 mod virtual_server;
 mod virtual_server_spec;
+mod vmac;
 
 use std::path::Path;
 
@@ -54,6 +55,10 @@ pub use strict::{OwnListener, drops_traffic_to_vips, own_listeners};
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,
     RealServer, ServiceMatch, SorryServer, SslContext, UrlCheck, VirtualServer,
+};
+
+pub use vmac::{
+    GarpExtraIf, IpvlanFlags, MacSpec, VirtualLink, VirtualLinkKind, VmacGlobal, virtual_mac,
 };
 
 use diagnostic::Diagnostics;

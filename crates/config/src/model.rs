@@ -82,6 +82,8 @@ pub struct Global {
     pub notify_fifo: Option<NotifyFifo>,
     /// `vrrp_notify_fifo`: the same lines, for VRRP only (baton has no checker FIFO).
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// `vmac_prefix`, `vrrp_garp_extra_if`, `disable_local_igmp` and the like.
+    pub vmac: crate::vmac::VmacGlobal,
     /// `vrrp_notify_priority_changes`: the default of `notify_priority_changes`.
     pub notify_priority_changes: bool,
     /// Where `global_defs` / `[global]` starts, if there is one.
@@ -146,6 +148,7 @@ impl Default for Global {
             dynamic_interfaces: false,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            vmac: crate::vmac::VmacGlobal::default(),
             notify_priority_changes: false,
             location: None,
         }
@@ -281,6 +284,10 @@ pub struct VrrpInstance {
     pub announce: AnnounceConfig,
     /// `v3_checksum_as_v2`: VRRPv3 over IPv4 without the pseudo-header.
     pub checksum_mode: ChecksumMode,
+    /// `use_vmac` / `use_ipvlan`: the interface the instance owns for its addresses.
+    pub vmac: Option<crate::vmac::VirtualLink>,
+    /// `garp_extra_if` (else the global `vrrp_garp_extra_if`).
+    pub garp_extra_if: Option<crate::vmac::GarpExtraIf>,
     pub location: Location,
 }
 
@@ -672,7 +679,35 @@ impl VrrpInstance {
             notify: Notify::default(),
             announce: AnnounceConfig::default(),
             checksum_mode: ChecksumMode::Standard,
+            vmac: None,
+            garp_extra_if: None,
             location,
+        }
+    }
+
+    /// Where the instance's addresses go (when they name no `dev`): its virtual link, else
+    /// its interface.
+    pub fn address_interface(&self) -> &str {
+        self.vmac.as_ref().map_or(&self.interface, |l| &l.name)
+    }
+
+    /// The device `vip` goes on: its `dev`, except that with a virtual link an address of
+    /// the instance's family on the instance's own interface goes on the link (keepalived's
+    /// `vrrp_complete_instance`: `dev eth0` on an eth0 instance means its vmac).
+    pub fn device_of<'a>(&'a self, vip: &'a VirtualAddress) -> &'a str {
+        match vip.dev.as_deref() {
+            Some(dev) if dev != self.interface => dev,
+            _ if Family::of(vip.address) == self.family() => self.address_interface(),
+            _ => &self.interface,
+        }
+    }
+
+    /// Where its adverts go out and are read: its virtual link, unless `vmac_xmit_base` (or
+    /// it has none).
+    pub fn advert_interface(&self) -> &str {
+        match &self.vmac {
+            Some(link) if !link.xmit_base => &link.name,
+            _ => &self.interface,
         }
     }
 
@@ -694,7 +729,8 @@ impl VrrpInstance {
     pub fn engine_config(&self, primary_address: IpAddr, tracks: &[Track]) -> InstanceConfig {
         let mut config = InstanceConfig::new(
             self.name.clone(),
-            self.interface.clone(),
+            // Adverts are read there (a vmac's, unless vmac_xmit_base).
+            self.advert_interface().to_owned(),
             self.vrid,
             self.version,
             self.source_address.unwrap_or(primary_address),

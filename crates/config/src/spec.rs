@@ -67,6 +67,7 @@ pub(crate) struct GlobalDraft {
     pub(crate) dynamic_interfaces: bool,
     pub(crate) notify_fifo: Option<crate::model::NotifyFifo>,
     pub(crate) vrrp_notify_fifo: Option<crate::model::NotifyFifo>,
+    pub(crate) vmac: crate::vmac::VmacGlobal,
     pub(crate) notify_priority_changes: bool,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
     pub(crate) strict: bool,
@@ -202,6 +203,7 @@ pub(crate) struct InstanceDraft {
     pub(crate) v3_checksum_as_v2: Option<At<bool>>,
     /// `strict_mode`: `None` follows the global `vrrp_strict`.
     pub(crate) strict_mode: Option<bool>,
+    pub(crate) vmac: crate::vmac::VmacDraft,
 }
 
 impl InstanceDraft {
@@ -241,6 +243,7 @@ impl InstanceDraft {
             garp: GarpDraft::default(),
             v3_checksum_as_v2: None,
             strict_mode: None,
+            vmac: crate::vmac::VmacDraft::default(),
         }
     }
 }
@@ -329,6 +332,15 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         sites.push(s);
         complete.push(whole);
     }
+    crate::vmac::assign_names(
+        instances
+            .iter_mut()
+            .filter_map(|i| {
+                let (vrid, family) = (i.vrid, i.family());
+                i.vmac.as_mut().map(|link| (vrid, family, link))
+            })
+            .collect(),
+    );
     let mut members = Vec::new();
     let sync_groups = draft
         .sync_groups
@@ -436,6 +448,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         dynamic_interfaces: g.dynamic_interfaces,
         notify_fifo: g.notify_fifo,
         vrrp_notify_fifo: g.vrrp_notify_fifo,
+        vmac: g.vmac,
         notify_priority_changes: g.notify_priority_changes,
         location: g.location,
     }
@@ -645,6 +658,14 @@ fn resolve_instance(
             d.warn(&at, format!("instance {name}: no virtual_ipaddress"));
         }
     }
+    let facts = crate::vmac::InstanceFacts {
+        name: &name,
+        at: &at,
+        family: if ipv6 { crate::Family::Ipv6 } else { crate::Family::Ipv4 },
+        unicast: !i.unicast_peers.is_empty(),
+        strict: i.strict_mode.unwrap_or(strict),
+    };
+    let (vmac, garp_extra_if) = std::mem::take(&mut i.vmac).resolve(&global.vmac, facts, d);
     let election = i.election.resolve(
         &global.election,
         (&name, !i.unicast_peers.is_empty(), ipv6),
@@ -660,7 +681,11 @@ fn resolve_instance(
         advert_interval: i.advert_int.map_or(Duration::from_secs(1), |a| a.value),
         virtual_addresses: i.virtual_addresses,
         excluded_addresses: i.excluded_addresses,
-        source_address: i.source_address.map(|s| s.value),
+        // keepalived: an ipvlan's address is the adverts' source unless one is written.
+        source_address: i
+            .source_address
+            .map(|s| s.value)
+            .or_else(|| vmac.as_ref().and_then(crate::vmac::VirtualLink::own_address)),
         unicast_peers: i.unicast_peers,
         preempt,
         preempt_delay,
@@ -686,6 +711,8 @@ fn resolve_instance(
         } else {
             ChecksumMode::Standard
         },
+        vmac,
+        garp_extra_if,
         location: at,
     };
     (instance, sites, complete)

@@ -145,7 +145,13 @@ const FIFO_SCRIPT: &str = "FIFO scripts are not implemented; run the reader as i
 const SKIP_CHECK_ADV_ADDR: &str = "adverts from the master already seen are not checked \
      against our address list (a new master's first advert, and anyone else's, still are); \
      without it one whose list differs is dropped and counted (address_list)";
-const VMAC: &str = "virtual MAC / ipvlan interfaces are not implemented";
+const VMAC: &str = "links for addresses on other interfaces (use_vmac_addr, an address's own use_vmac) are not implemented; use_vmac makes the instance's own";
+const USE_VMAC: &str = "[NAME] [MAC]: a macvlan in private mode on the instance's interface, named NAME or vmac_prefix.VRID (IPv6: the next free of vrrp6.VRID, vrrp1.VRID, ...), with MAC 00:00:5e:00:01:VRID (IPv6 00:00:5e:00:02:VRID) or the MAC written (five octets: the VRID is the sixth); made when the daemon starts, up while it runs, removed on stop and when a reload drops it. The instance's addresses go on it and its adverts and gratuitous ARPs come from it. For IPv4 it gets keepalived's settings (arp_ignore 1, accept_local 1, rp_filter 0, promote_secondaries 1, IPv6 off) and the base interface arp_ignore 1 and arp_filter 1 (restored when the last link on it goes); net.ipv4.conf.all.rp_filter is lowered to 0 as keepalived does (raising default and each interface to its value first) and restored on stop. A matching macvlan that exists is used; one baton did not make is never removed; an interface of that name that is not a matching macvlan is an error at start (keepalived would pick another name)";
+const VMAC_XMIT_BASE: &str = "with use_vmac: adverts go out and are read on the base interface (from its MAC); the addresses and their gratuitous ARPs stay on the vmac. Set (with a warning) for unicast instances, reset in strict mode, ignored without use_vmac, as keepalived";
+const USE_IPVLAN: &str = "[NAME] [ADDRESS/PREFIX] [bridge|private|vepa]: as use_vmac with an ipvlan in L2 mode (flags as written, default bridge) that gets ADDRESS (an IPv4 instance needs one); a kernel without ipvlan fails the start with an error that says so";
+const GARP_EXTRA_IF: &str = "[all] SECONDS (0 to 86400; 0 turns the global one off): while master, gratuitous ARPs / NAs every SECONDS for the addresses on interfaces other than the instance's own (its addresses on the vmac too with vmac_xmit_base), as keepalived; with all also interfaces that are not virtual links; without such addresses it does nothing, as in keepalived";
+const GARP_EXTRA_IF_GLOBAL: &str = "[all] SECONDS (1 to 86400): the default of garp_extra_if";
+const DISABLE_LOCAL_IGMP: &str = "net.ipv4.igmp_link_local_mcast_reports is set to 0 while the daemon runs (restored on stop), so joining VRRP's group sends no IGMP report from the virtual MAC; keepalived's IGMP firewall rule for vmacs is not written";
 const USER: &str = "USER [GROUP], or USER:GROUP (baton's spelling too: keepalived 2.2.7 would look \
                     for a user named 'USER:GROUP' and refuse the file)";
 const SNMP: &str = "baton exports Prometheus metrics instead of SNMP";
@@ -311,8 +317,8 @@ pub(crate) static GLOBAL: Context = Context {
             "vrrp_gna_interval",
             "as vrrp_garp_interval, for unsolicited neighbour advertisements",
         ),
-        not_yet("vrrp_garp_extra_if", VMAC),
-        not_yet("vrrp_vmac_garp_intvl", VMAC),
+        yes("vrrp_garp_extra_if", GARP_EXTRA_IF_GLOBAL),
+        yes("vrrp_vmac_garp_intvl", "the old name of vrrp_garp_extra_if (a warning, as keepalived)"),
         yes(
             "vrrp_down_timer_adverts",
             "1..=100, default 3: the default of down_timer_adverts",
@@ -341,7 +347,7 @@ pub(crate) static GLOBAL: Context = Context {
         ),
         yes("nftables_ipvs_priority", "as nftables_ipvs"),
         yes("nftables_ipvs_start_fwmark", "as nftables_ipvs"),
-        not_yet("disable_local_igmp", VMAC),
+        yes("disable_local_igmp", DISABLE_LOCAL_IGMP),
         yes("vrrp_skip_check_adv_addr", SKIP_CHECK_ADV_ADDR),
         yes(
             "vrrp_notify_priority_changes",
@@ -369,7 +375,7 @@ pub(crate) static GLOBAL: Context = Context {
                 "baton counts adverts for VRIDs it does not run, by reason, in baton_vrrp_unclaimed_dropped_packets_total (and baton status), rather than logging each"
             ),
         ),
-        not_yet("vmac_prefix", VMAC),
+        yes("vmac_prefix", "the prefix of the names of use_vmac / use_ipvlan links without a written name (default vrrp: vrrp.VRID)"),
         not_yet("vmac_addr_prefix", VMAC),
         yes("vrrp_netlink_cmd_rcv_bufs", NETLINK_BUFS),
         yes("vrrp_netlink_cmd_rcv_bufs_force", NETLINK_BUFS),
@@ -653,10 +659,10 @@ pub(crate) static INSTANCE: Context = Context {
             "native_ipv6",
             "deprecated in keepalived: the instance must be IPv6 (VRRPv3), which its IPv6 addresses already make it; an error on an instance without IPv6 addresses",
         ),
-        not_yet("use_vmac", VMAC),
+        yes("use_vmac", USE_VMAC),
         not_yet("use_vmac_addr", VMAC),
-        not_yet("vmac_xmit_base", VMAC),
-        not_yet("use_ipvlan", VMAC),
+        yes("vmac_xmit_base", VMAC_XMIT_BASE),
+        yes("use_ipvlan", USE_IPVLAN),
         never(
             "vrf",
             "keepalived 2.2.7 takes vrf only for an instance without an interface (beside interface it reports an error and ignores it), and baton's instances name their interface; name the VRF's member interface instead: baton binds its VRRP sockets to the interface (SO_BINDTODEVICE), which the kernel matches inside the interface's VRF, and the addresses it adds to the interface land in the VRF's table (not tested here: the test kernel has no VRF driver)",
@@ -685,8 +691,8 @@ pub(crate) static INSTANCE: Context = Context {
         ),
         yes("garp_lower_prio_delay", LOWER_PRIO_DELAY),
         yes("garp_lower_prio_repeat", LOWER_PRIO_REPEAT),
-        not_yet("garp_extra_if", VMAC),
-        not_yet("vmac_garp_intvl", VMAC),
+        yes("garp_extra_if", GARP_EXTRA_IF),
+        yes("vmac_garp_intvl", "the old name of garp_extra_if (a warning, as keepalived)"),
         yes(
             "down_timer_adverts",
             "1..=100, default 3 (the RFCs'): the master-down timer is that many advert intervals plus skew",

@@ -622,6 +622,7 @@ impl Mapper<'_> {
                     if !read
                         && !self.election_global(s, c)
                         && !self.notify_fifo_global(s, c)
+                        && !self.vmac_global(s, c)
                         && !self.lvs_global(s, c)
                     {
                         self.ignore_or_refuse(&keywords::GLOBAL, s, c);
@@ -654,6 +655,7 @@ impl Mapper<'_> {
                 || self.track_bfd(s, c, &mut i.track_bfds)
                 || self.garp(&mut i.garp, s, keyword, c)
                 || self.election(&mut i.election, s, keyword, (c, false))
+                || self.vmac_instance(&mut i.vmac, s, c)
             {
                 continue;
             }
