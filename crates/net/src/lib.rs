@@ -32,6 +32,7 @@ mod ndisc;
 mod netlink;
 mod proc_events;
 mod sys;
+mod virtual_link;
 mod vrrp_socket;
 
 pub use activation::activated_unix_listener;
@@ -45,6 +46,9 @@ pub use link_watcher::LinkWatcher;
 pub use ndisc::send_unsolicited_na;
 pub use proc_events::{
     DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,
+};
+pub use virtual_link::{
+    LinkState, VirtualLinkKind, VirtualLinks, read_sysctl, write_sysctl,
 };
 pub use vrrp_socket::{
     DiscardReason, Discarded, Incoming, Membership, RECEIVE_BUFFER, Received, VrrpSocket,

@@ -23,6 +23,7 @@ mod track_file;
 mod tracking;
 mod vips;
 mod virtual_servers;
+mod vmac;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -354,6 +355,8 @@ struct Prepared {
     readers: Readers,
     vips: Vips,
     watchers: tracking::Watchers,
+    /// `use_vmac` / `use_ipvlan`: the instances' links, made before the sockets open on them.
+    links: vmac::Links,
 }
 
 impl Prepared {
@@ -363,6 +366,7 @@ impl Prepared {
         let (tracks, mut track_tasks) = self.watchers.spawn(services);
         tasks.append(&mut track_tasks);
         Started {
+            links: self.links,
             missing: self.missing,
             config: self.config,
             plan: self.plan,
@@ -378,6 +382,7 @@ impl Prepared {
 
 /// A prepared configuration whose watchers and readers run, for [`Running`] to take.
 struct Started {
+    links: vmac::Links,
     missing: BTreeSet<String>,
     config: Config,
     plan: plan::Plan,
@@ -416,6 +421,8 @@ struct Running {
     vips: Vips,
     /// `no_accept`: the rules that drop traffic to a non-owner master's addresses.
     no_accept: NoAccept,
+    /// `use_vmac` / `use_ipvlan` links of this configuration.
+    links: vmac::Links,
     tracks: mpsc::UnboundedReceiver<TrackEvent>,
     notifier: notify::StateNotifier,
     notify_worker: tokio::task::JoinHandle<()>,
@@ -449,9 +456,11 @@ impl Running {
         let plan = plan_for(&config, &missing)?;
         let default_user = default_script_user(&config)?;
         let watchers = tracking::prepare(&config, &plan.tracks, default_user)?;
+        let links = vmac::Links::prepare(&config, &missing).await?;
         let vips = Vips::new(&config).await?;
         let (sockets, inbound, readers) = Sockets::open(&config, &missing).await?;
         Ok(Prepared {
+            links,
             missing,
             config,
             plan,
@@ -492,6 +501,7 @@ impl Running {
             inbound: started.inbound,
             vips: started.vips,
             no_accept,
+            links: started.links,
             tracks: started.tracks,
             notifier: notify::StateNotifier::new(notifier, started.default_user, fifos),
             notify_worker,
@@ -553,6 +563,7 @@ impl Running {
             task.abort();
         }
         let Started {
+            links,
             missing,
             config,
             plan,
@@ -582,7 +593,10 @@ impl Running {
         self.interface_appeared = false;
         self.config = config;
         self.no_accept.reconfigure(&self.config).await;
+        // The old sockets go first: a link may only be removed once nothing reads on it.
         self.sockets = sockets;
+        let old_links = std::mem::replace(&mut self.links, links);
+        old_links.retire(Some(&self.links)).await;
         self.inbound = inbound;
         self.tracks = tracks;
         self.tasks = tasks;
@@ -806,6 +820,7 @@ impl Running {
         for task in &self.tasks {
             task.abort();
         }
+        std::mem::take(&mut self.links).retire(None).await;
         drop(self.notifier);
         let _ = tokio::time::timeout(NOTIFY_DRAIN, self.notify_worker).await;
     }

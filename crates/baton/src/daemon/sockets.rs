@@ -87,7 +87,7 @@ impl Sockets {
             let vrids = config
                 .instances
                 .iter()
-                .filter(|i| i.interface == interface && i.family() == family)
+                .filter(|i| i.advert_interface() == interface && i.family() == family)
                 .map(|i| i.vrid.get())
                 .collect();
             tasks.push(spawn_reader(
@@ -105,7 +105,7 @@ impl Sockets {
         instance: &VrrpInstance,
         transmit: &Transmit,
     ) -> anyhow::Result<()> {
-        let key = (instance.interface.clone(), instance.family());
+        let key = (instance.advert_interface().to_owned(), instance.family());
         let socket = self
             .by_key
             .get(&key)
@@ -123,7 +123,7 @@ fn multicast_groups(config: &Config) -> HashMap<(String, Family), BTreeSet<IpAdd
     let mut keys: HashMap<_, BTreeSet<IpAddr>> = HashMap::new();
     for instance in &config.instances {
         let groups = keys
-            .entry((instance.interface.clone(), instance.family()))
+            .entry((instance.advert_interface().to_owned(), instance.family()))
             .or_default();
         if instance.unicast_peers.is_empty() {
             let group = instance

@@ -103,7 +103,7 @@ impl Vips {
 }
 
 fn device<'a>(instance: &'a VrrpInstance, vip: &'a VirtualAddress) -> &'a str {
-    vip.dev.as_deref().unwrap_or(&instance.interface)
+    instance.device_of(vip)
 }
 
 /// An address to announce: the device, the address, the pause after each message there.
