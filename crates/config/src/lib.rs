@@ -27,6 +27,7 @@ mod fields;
 mod keepalived;
 mod model;
 mod proxy_spec;
+mod smtp;
 mod spec;
 mod strict;
 mod toml;
@@ -51,6 +52,7 @@ pub use model::{
     TrackInterface, TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject,
     UnicastPeer, VirtualAddress, VrrpInstance,
 };
+pub use smtp::SmtpAlerts;
 pub use strict::{OwnListener, drops_traffic_to_vips, own_listeners};
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,

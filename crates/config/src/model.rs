@@ -86,6 +86,8 @@ pub struct Global {
     pub vmac: crate::vmac::VmacGlobal,
     /// `vrrp_notify_priority_changes`: the default of `notify_priority_changes`.
     pub notify_priority_changes: bool,
+    /// E-mail alerts: `smtp_server`, `notification_email`, `smtp_alert`'s defaults, ...
+    pub smtp: crate::SmtpAlerts,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
 }
@@ -150,6 +152,7 @@ impl Default for Global {
             vrrp_notify_fifo: None,
             vmac: crate::vmac::VmacGlobal::default(),
             notify_priority_changes: false,
+            smtp: crate::SmtpAlerts::default(),
             location: None,
         }
     }
@@ -422,6 +425,9 @@ pub struct Notify {
     /// changes go to the notify FIFOs too. `None`: the sync group's setting, else
     /// [`Global::notify_priority_changes`].
     pub priority_changes: Option<bool>,
+    /// `smtp_alert [BOOL]` (instances, sync groups): e-mail on each change. `None`: the
+    /// global default, see [`crate::SmtpAlerts::for_vrrp`].
+    pub smtp_alert: Option<bool>,
 }
 
 impl Notify {

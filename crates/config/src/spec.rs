@@ -69,6 +69,8 @@ pub(crate) struct GlobalDraft {
     pub(crate) vrrp_notify_fifo: Option<crate::model::NotifyFifo>,
     pub(crate) vmac: crate::vmac::VmacGlobal,
     pub(crate) notify_priority_changes: bool,
+    /// `smtp_server`, `notification_email`, the `smtp_alert` defaults, ...
+    pub(crate) smtp: crate::SmtpAlerts,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
     pub(crate) strict: bool,
 }
@@ -450,6 +452,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         vrrp_notify_fifo: g.vrrp_notify_fifo,
         vmac: g.vmac,
         notify_priority_changes: g.notify_priority_changes,
+        smtp: g.smtp,
         location: g.location,
     }
 }

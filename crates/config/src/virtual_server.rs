@@ -69,6 +69,9 @@ pub struct VirtualServer {
     pub hysteresis: u32,
     pub quorum_up: Option<NotifyScript>,
     pub quorum_down: Option<NotifyScript>,
+    /// `smtp_alert [BOOL]`: e-mail on quorum changes. `None`: the global default, see
+    /// [`crate::SmtpAlerts::for_virtual_server`].
+    pub smtp_alert: Option<bool>,
     /// `sorry_server`: where new flows go while no real server is up.
     pub sorry_server: Option<SorryServer>,
     /// Source-NAT flows to real servers (`snat = true` in baton.toml, `# baton: snat` has no
@@ -228,6 +231,9 @@ pub struct RealServer {
     pub lthreshold: u32,
     pub notify_up: Option<NotifyScript>,
     pub notify_down: Option<NotifyScript>,
+    /// `smtp_alert [BOOL]`: e-mail on its checkers' changes. `None`: the global default,
+    /// see [`crate::SmtpAlerts::for_real_server`] (yes when nothing says otherwise).
+    pub smtp_alert: Option<bool>,
     /// The checkers; the server is up while all of them pass. None: always up.
     pub checkers: Vec<Checker>,
     pub location: Location,

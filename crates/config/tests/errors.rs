@@ -24,7 +24,7 @@ fn relative(errors: &Errors) -> Vec<String> {
 const MANY: &str = r#"global_defs {
     router_id lb1
     vrrp_version 2
-    smtp_alert on
+    smtp_alert maybe
     enable_snmp_vrrp
     notify_fifo_script /run/fifo.sh
 }
@@ -108,7 +108,7 @@ fn every_error_of_a_file_is_reported_together() {
     assert_eq!(
         keepalived_errors(MANY),
         [
-            "k.conf:4: global_defs: 'smtp_alert on' is not supported yet: baton sends no e-mail; use a notify script",
+            "k.conf:4: global_defs: smtp_alert: 'maybe' is not one of on, off, true, false, yes, no",
             "k.conf:5: global_defs: 'enable_snmp_vrrp' is not supported and will not be: baton exports Prometheus metrics instead of SNMP",
             "k.conf:6: global_defs: 'notify_fifo_script' is not supported yet: FIFO scripts are not implemented; run the reader as its own service (notify_fifo makes the FIFO)",
             "k.conf:8: virtual server 10.0.0.1:80: no protocol; keepalived 2.2.7 would balance UDP (and log a configuration error): write protocol TCP, UDP or SCTP",
@@ -398,7 +398,6 @@ global_defs {
             "k.conf:41: instance C: preempt_delay has no effect with nopreempt; ignored",
             "k.conf:43: instance C: the first IPv6 virtual address should be link-local (RFC 5798 §5.2.9)",
             "k.conf:50: sync group G: global_tracking is deprecated; it means sync_group_tracking_weight",
-            "k.conf:53: global_defs: notification_email_from is ignored: baton sends no e-mail",
         ]
     );
 }

@@ -191,7 +191,6 @@ virtual_server fwmark 3 {
         keepalived_warnings(text),
         [
             "k.conf:2: global_defs: nftables_ipvs is ignored: baton's L4 balancing is always nf_tables, in a table of its own",
-            "k.conf:3: global_defs: no_checker_emails is ignored: baton sends no e-mail",
             "k.conf:7: virtual server fwmark:3/tcp: ha_suspend cannot work with fwmarks (there is no address to wait for); ignored, as keepalived",
             "k.conf:8: virtual server fwmark:3/tcp: hashed has no effect (keepalived ignores it too); ignored",
             "k.conf:9: virtual server fwmark:3/tcp: flag-3 means nothing for lb_algo mh; ignored (as keepalived and IPVS do)",

@@ -137,8 +137,12 @@ const TRACK_BFD: &str = "NAME [weight -253..253] entries naming bfd_instances: w
                          positive weights are added while Up, negative ones while not Up; Down \
                          until the session first comes up, as in keepalived. reverse is not \
                          supported yet";
-const NO_MAIL_SENT: &str = "accepted with a warning: it only says where mail would go, and \
-                            baton sends none (smtp_alert is refused)";
+const SMTP_ALERT: &str = "[<BOOL>]: e-mail on each state change, with keepalived's subject and \
+                          body; default smtp_alert_vrrp, then smtp_alert, then off";
+const SMTP_ALERT_SERVER: &str = "[<BOOL>]: e-mail on quorum changes; default smtp_alert_checker, \
+                                 then smtp_alert, then off";
+const SMTP_ALERT_REAL: &str = "[<BOOL>]: e-mail when a checker changes; default \
+                               smtp_alert_checker, then smtp_alert, then on (as keepalived)";
 const FIFO: &str = "not implemented: after a reload the FIFOs get only the state changes it causes";
 const PRIORITY_CHANGES: &str = "[<BOOL>]: each change of the effective priority is written to the notify FIFOs as INSTANCE \"VI_1\" MASTER_PRIORITY 90 (BACKUP_PRIORITY when not master); an instance without it takes its sync group's, else vrrp_notify_priority_changes";
 const FIFO_SCRIPT: &str = "FIFO scripts are not implemented; run the reader as its own service (notify_fifo makes the FIFO)";
@@ -287,18 +291,36 @@ pub(crate) static GLOBAL: Context = Context {
             "vrrp_check_unicast_src",
             "always on in baton: unicast adverts are accepted from the listed peers only",
         ),
-        yes("notification_email", NO_MAIL_SENT),
-        yes("notification_email_from", NO_MAIL_SENT),
-        yes("smtp_server", NO_MAIL_SENT),
-        yes("smtp_helo_name", NO_MAIL_SENT),
-        yes("smtp_connect_timeout", NO_MAIL_SENT),
-        yes("no_email_faults", NO_MAIL_SENT),
+        yes(
+            "notification_email",
+            "{ ADDRESS ... }: the recipients (none: no mail is sent)",
+        ),
+        yes(
+            "notification_email_from",
+            "default USER@HOSTNAME, as keepalived",
+        ),
+        yes(
+            "smtp_server",
+            "IP|NAME [PORT] (default 25), resolved when read; plain SMTP, no TLS, as keepalived",
+        ),
+        yes(
+            "smtp_helo_name",
+            "default the host name (baton says EHLO where keepalived says HELO)",
+        ),
+        yes("smtp_connect_timeout", "seconds, default 30"),
+        yes("no_email_faults", "no mail for FAULT states"),
         yes(
             "smtp_alert",
-            "off/false/no only; on is refused: baton sends no e-mail",
+            "[<BOOL>]: the default of every block's smtp_alert",
         ),
-        yes("smtp_alert_vrrp", "as smtp_alert"),
-        yes("smtp_alert_checker", "as smtp_alert"),
+        yes(
+            "smtp_alert_vrrp",
+            "[<BOOL>]: the default of instances and sync groups, before smtp_alert",
+        ),
+        yes(
+            "smtp_alert_checker",
+            "[<BOOL>]: the default of virtual and real servers, before smtp_alert",
+        ),
         yes(
             "vrrp_mcast_group4",
             "an IPv4 multicast group: the default mcast_dst_ip of IPv4 instances (default 224.0.0.18)",
@@ -485,7 +507,10 @@ pub(crate) static GLOBAL: Context = Context {
             "rs_init_notifies",
             "run notify_up / notify_down for each real server's first state too",
         ),
-        yes("no_checker_emails", NO_MAIL_SENT),
+        yes(
+            "no_checker_emails",
+            "[<BOOL>]: a checker mails only when it changes its real server's state",
+        ),
         yes("checker_priority", NICE),
         yes("checker_no_swap", NO_SWAP),
         yes("checker_cpu_affinity", CPU_AFFINITY),
@@ -638,10 +663,7 @@ pub(crate) static INSTANCE: Context = Context {
             "notify",
             "as notify_master; called with INSTANCE, name, state, priority appended",
         ),
-        yes(
-            "smtp_alert",
-            "off/false/no only; on is refused: baton sends no e-mail",
-        ),
+        yes("smtp_alert", SMTP_ALERT),
         yes("garp_master_delay", "whole seconds, 0 for no second burst"),
         yes("garp_master_repeat", "1 or more"),
         yes("garp_master_refresh", "whole seconds, 0 for none"),
@@ -858,7 +880,7 @@ pub(crate) static SYNC_GROUP: Context = Context {
             "notify",
             "as in vrrp_instance, with GROUP, name, state, priority appended",
         ),
-        yes("smtp_alert", "off/false/no only"),
+        yes("smtp_alert", SMTP_ALERT),
         yes(
             "sync_group_tracking_weight",
             "members keep the weights of their tracked objects",
@@ -958,10 +980,7 @@ pub(crate) static VIRTUAL_SERVER: Context = Context {
             "ha_suspend",
             "ignored with a warning for fwmark services, as keepalived",
         ),
-        yes(
-            "smtp_alert",
-            "off/false/no only; on is refused: baton sends no e-mail",
-        ),
+        yes("smtp_alert", SMTP_ALERT_SERVER),
         yes("virtualhost", "default Host of HTTP_GET / SSL_GET"),
         never("snmp_name", SNMP),
         yes("alpha", "real servers start down"),
@@ -1022,10 +1041,7 @@ pub(crate) static REAL_SERVER: Context = Context {
         yes("warmup", "default of its checkers"),
         yes("connect_timeout", "default of its checkers"),
         yes("delay_loop", "default of its checkers"),
-        yes(
-            "smtp_alert",
-            "off/false/no only; on is refused: baton sends no e-mail",
-        ),
+        yes("smtp_alert", SMTP_ALERT_REAL),
         yes("virtualhost", "default Host of its HTTP_GET / SSL_GET"),
         never("snmp_name", SNMP),
         yes("TCP_CHECK", "see below"),

@@ -304,20 +304,6 @@ impl Mapper<'_> {
         }
     }
 
-    /// `smtp_alert [<BOOL>]`: only off is accepted.
-    pub(super) fn smtp_alert(&mut self, s: &Stmt, context: &str) {
-        if self.flag(s, context) == Some(true) {
-            self.error(
-                &s.at,
-                context,
-                format!(
-                    "'{} on' is not supported yet: baton sends no e-mail; use a notify script",
-                    s.keyword
-                ),
-            );
-        }
-    }
-
     /// `KEYWORD "COMMAND ARGS"`: one (quoted) command line, as `script` and `misc_path`
     /// take it.
     pub(super) fn command_line(&mut self, s: &Stmt, c: &str) -> Option<Vec<String>> {
@@ -371,8 +357,13 @@ impl Mapper<'_> {
         )
     }
 
-    /// `notify*` keywords of instances and sync groups; false if `s` is something else.
+    /// `notify*` and `smtp_alert` keywords of instances and sync groups; false if `s` is
+    /// something else.
     fn notify(&mut self, notify: &mut Notify, s: &Stmt, context: &str) -> bool {
+        if s.keyword == "smtp_alert" {
+            notify.smtp_alert = self.smtp_alert(s, context).or(notify.smtp_alert);
+            return true;
+        }
         if s.keyword == "notify_priority_changes" {
             if let Some(on) = self.flag(s, context) {
                 notify.priority_changes = Some(on);
@@ -601,18 +592,6 @@ impl Mapper<'_> {
                         self.ok(s, c, seed);
                     }
                 }
-                "notification_email"
-                | "notification_email_from"
-                | "smtp_server"
-                | "smtp_helo_name"
-                | "smtp_connect_timeout"
-                | "no_email_faults" => {
-                    self.d.warn(
-                        &s.at,
-                        format!("{c}: {keyword} is ignored: baton sends no e-mail"),
-                    );
-                }
-                "smtp_alert" | "smtp_alert_vrrp" | "smtp_alert_checker" => self.smtp_alert(s, c),
                 _ => {
                     // The global defaults are the instance keywords with a vrrp_ prefix.
                     let mut garp = self.draft.global.garp;
@@ -620,6 +599,7 @@ impl Mapper<'_> {
                         .strip_prefix("vrrp_")
                         .is_some_and(|name| self.garp(&mut garp, s, name, c));
                     if !read
+                        && !self.smtp_global(s, c)
                         && !self.election_global(s, c)
                         && !self.notify_fifo_global(s, c)
                         && !self.vmac_global(s, c)
@@ -804,7 +784,6 @@ impl Mapper<'_> {
                         i.dont_track_primary = true;
                     }
                 }
-                "smtp_alert" => self.smtp_alert(s, c),
                 "strict_mode" => i.strict_mode = self.flag(s, c).or(i.strict_mode),
                 "v3_checksum_as_v2" => {
                     i.v3_checksum_as_v2 = self.flag(s, c).map(|on| At::new(on, s.at.clone()));
@@ -1037,7 +1016,6 @@ impl Mapper<'_> {
                         }
                     }
                 }
-                "smtp_alert" => self.smtp_alert(s, c),
                 "sync_group_tracking_weight" => {
                     if self.no_value(s, c) {
                         g.tracking_weight = true;
@@ -1174,12 +1152,7 @@ mod tests {
                 .iter()
                 .filter(|k| k.support == Support::Yes)
             {
-                // Alone, smtp_alert means "on", which is refused on purpose.
-                let k = if keyword.name.starts_with("smtp_alert") {
-                    format!("{} off", keyword.name)
-                } else {
-                    keyword.name.to_owned()
-                };
+                let k = keyword.name.to_owned();
                 if k.starts_with("include") || k.starts_with('<') {
                     continue;
                 }

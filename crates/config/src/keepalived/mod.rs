@@ -15,6 +15,7 @@ mod notify_fifo;
 mod parser;
 mod preprocess;
 mod sequence;
+mod smtp;
 mod vmac;
 mod virtual_server;
 

@@ -41,10 +41,6 @@ impl Mapper<'_> {
                     self.draft.global.rs_init_notifies = on;
                 }
             }
-            "no_checker_emails" => self.d.warn(
-                &s.at,
-                format!("{c}: {keyword} is ignored: baton sends no e-mail"),
-            ),
             "nftables_ipvs" | "nftables_ipvs_priority" | "nftables_ipvs_start_fwmark" => {
                 self.d.warn(
                     &s.at,
@@ -207,7 +203,7 @@ impl Mapper<'_> {
                         v.ha_suspend = Some(At::new(true, s.at.clone()));
                     }
                 }
-                "smtp_alert" => self.smtp_alert(s, c),
+                "smtp_alert" => v.smtp_alert = self.smtp_alert(s, c).or(v.smtp_alert),
                 "virtualhost" => v.virtualhost = self.one(s, c).map(str::to_owned),
                 "omega" => v.omega |= self.no_value(s, c),
                 "quorum" => {
@@ -398,7 +394,7 @@ impl Mapper<'_> {
                     }
                     *slot = self.notify_script(s, c);
                 }
-                "smtp_alert" => self.smtp_alert(s, c),
+                "smtp_alert" => r.smtp_alert = self.smtp_alert(s, c).or(r.smtp_alert),
                 "virtualhost" => r.virtualhost = self.one(s, c).map(str::to_owned),
                 "TCP_CHECK" | "HTTP_GET" | "SSL_GET" | "MISC_CHECK" | "SMTP_CHECK"
                 | "DNS_CHECK" | "UDP_CHECK" | "PING_CHECK" | "FILE_CHECK" => {
