@@ -85,12 +85,19 @@ impl Capture {
 /// What both daemons must show while master on `host` (whose own address is `source`):
 /// the link, the VIP on it, adverts from the virtual MAC with the host's address, a
 /// gratuitous ARP from it, and the client reaching the VIP at that MAC.
-fn check_master(lab: &Lab, host: &str, capture: &Capture, since: usize, daemons: &[&Daemon]) {
+/// How long the VIP took to show up on the link.
+fn check_master(
+    lab: &Lab,
+    host: &str,
+    capture: &Capture,
+    since: usize,
+    daemons: &[&Daemon],
+) -> Duration {
     let kind = daemons[0].name.clone();
     let h = lab.host(host);
-    if wait_for(Duration::from_secs(20), || holds_on(h, LINK)).is_none() {
+    let Some(took) = wait_for(Duration::from_secs(20), || holds_on(h, LINK)) else {
         fail(&format!("{kind}: VIP never on {LINK} of {host}"), daemons);
-    }
+    };
     let details = link_details(h, LINK).unwrap_or_default();
     if !is_vmac(&details) {
         fail(
@@ -145,6 +152,7 @@ fn check_master(lab: &Lab, host: &str, capture: &Capture, since: usize, daemons:
             daemons,
         );
     }
+    took
 }
 
 #[test]
@@ -173,7 +181,8 @@ fn use_vmac_matches_keepalived_on_the_wire_and_in_the_system() {
     // keepalived with a higher priority takes over: its vmac, its adverts from the MAC.
     let since = capture.lines().len();
     let keepalived = start_keepalived(lb1, &dir, &conf("lb1", 150, ""));
-    check_master(&lab, "lb1", &capture, since, &[&keepalived, &baton]);
+    let took = check_master(&lab, "lb1", &capture, since, &[&keepalived, &baton]);
+    println!("keepalived (priority 150) took the VIP on its vmac {took:?} after it started");
     if wait_for(Duration::from_secs(10), || !holds_on(lb2, LINK)).is_none() {
         fail(
             "baton kept the VIP after keepalived took over",
@@ -189,7 +198,8 @@ fn use_vmac_matches_keepalived_on_the_wire_and_in_the_system() {
     let since = capture.lines().len();
     let mut keepalived = keepalived;
     keepalived.child.terminate();
-    check_master(&lab, "lb2", &capture, since, &[&baton, &keepalived]);
+    let took = check_master(&lab, "lb2", &capture, since, &[&baton, &keepalived]);
+    println!("baton took the VIP back on its vmac {took:?} after keepalived stopped");
     if link_details(lb1, LINK).is_some() {
         fail("keepalived left its vmac behind", &[&keepalived]);
     }
@@ -262,6 +272,21 @@ fn vmac_xmit_base_sends_adverts_from_the_base_mac() {
         !garps.is_empty(),
         "gratuitous ARPs still come from the vmac"
     );
+
+    // A reload that drops use_vmac removes the link; the VIP goes to eth0.
+    dir.write(
+        "lb2.conf",
+        &conf("lb2", 100, "").replace("    use_vmac\n", ""),
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(baton.child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).expect("SIGHUP");
+    let gone = || link_details(lb2, LINK).is_none() && common::holds(lb2, VIP);
+    if wait_for(Duration::from_secs(20), gone).is_none() {
+        fail(
+            "a reload without use_vmac left the link, or the VIP off eth0",
+            &[&baton],
+        );
+    }
 }
 
 #[test]

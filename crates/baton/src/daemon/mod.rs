@@ -539,7 +539,11 @@ impl Running {
         let ids: Vec<InstanceId> = self.router.instances().map(|(id, _)| id).collect();
         for id in ids {
             let current = self.router.instance(id).map(|i| i.config().clone());
-            if let Some(current) = current.filter(|c| !prepared.plan.engine_configs.contains(c)) {
+            let changed = |c: &baton_vrrp::InstanceConfig| {
+                !prepared.plan.engine_configs.contains(c)
+                    || vmac::relinked(&self.config, &prepared.config, &c.name)
+            };
+            if let Some(current) = current.filter(changed) {
                 let kept = prepared
                     .config
                     .instances

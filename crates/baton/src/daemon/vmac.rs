@@ -115,6 +115,21 @@ impl Links {
     }
 }
 
+/// Whether instance `name`'s addresses go on other devices in `new` than in `old` (a
+/// virtual link added, dropped or renamed): the engine sees no change there, but the
+/// instance must restart so that its addresses move with the link.
+pub(crate) fn relinked(old: &Config, new: &Config, name: &str) -> bool {
+    let devices = |config: &Config| {
+        let instance = config.instances.iter().find(|i| i.name == name)?;
+        let devices: Vec<String> = instance
+            .all_addresses()
+            .map(|v| instance.device_of(v).to_owned())
+            .collect();
+        Some((devices, instance.vmac.clone()))
+    };
+    devices(old) != devices(new)
+}
+
 /// The link of `instance`: found when a matching one exists, else made; then configured
 /// and set up.
 async fn bring_up(netlink: &VirtualLinks, instance: &VrrpInstance) -> anyhow::Result<Held> {
