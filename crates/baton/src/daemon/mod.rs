@@ -8,6 +8,7 @@
 mod control;
 mod dynamic_interfaces;
 mod frontends;
+mod garp_extra_if;
 mod host_check;
 mod listen;
 mod no_accept;
@@ -423,6 +424,8 @@ struct Running {
     no_accept: NoAccept,
     /// `use_vmac` / `use_ipvlan` links of this configuration.
     links: vmac::Links,
+    /// `garp_extra_if`: the periodic announcements of masters on their other interfaces.
+    extra_garps: garp_extra_if::ExtraIfGarps,
     tracks: mpsc::UnboundedReceiver<TrackEvent>,
     notifier: notify::StateNotifier,
     notify_worker: tokio::task::JoinHandle<()>,
@@ -502,6 +505,7 @@ impl Running {
             vips: started.vips,
             no_accept,
             links: started.links,
+            extra_garps: garp_extra_if::ExtraIfGarps::default(),
             tracks: started.tracks,
             notifier: notify::StateNotifier::new(notifier, started.default_user, fifos),
             notify_worker,
@@ -728,6 +732,7 @@ impl Running {
                     self.no_accept.apply(instance, &action).await;
                 }
                 self.vips.apply(instance, action.clone()).await;
+                self.extra_garps.apply(instance, &action);
                 if !adding {
                     self.no_accept.apply(instance, &action).await;
                 }

@@ -166,7 +166,7 @@ fn paced_order(count: usize, repeat: u32) -> Vec<usize> {
     std::iter::once(0).chain(again).chain(1..count).collect()
 }
 
-async fn send(dev: &str, address: IpAddr) {
+pub(super) async fn send(dev: &str, address: IpAddr) {
     let result = match address {
         IpAddr::V4(v4) => baton_net::send_gratuitous_arp(dev, v4).await,
         IpAddr::V6(v6) => baton_net::send_unsolicited_na(dev, v6).await,
