@@ -6,7 +6,9 @@
 //!   pseudo-header (keepalived before 1.3.6), and a peer without the keyword that detects
 //!   them and stays backup;
 //! - unicast_fault_no_peer: with no unicast peer the instance stays in FAULT, sending
-//!   nothing and holding no address.
+//!   nothing and holding no address;
+//! - interface_up_down_delays: a link down for less than the delay changes nothing, one
+//!   down for longer puts the instance in FAULT only once the delay is over.
 
 mod common;
 
@@ -405,5 +407,64 @@ fn unicast_fault_no_peer_stays_in_fault_as_in_keepalived() {
                 &[&daemon],
             );
         }
+    }
+}
+
+fn set_link(host: &Host, up: bool) {
+    let state = if up { "up" } else { "down" };
+    host.run("ip", &["link", "set", "eth0", state])
+        .expect("setting eth0's link");
+}
+
+#[test]
+fn interface_up_down_delays_hold_link_changes_back_as_in_keepalived() {
+    let test = "vrrp_keywords_more interface_up_down_delays";
+    let Some(lab) = lab_for(test) else { return };
+    let lb2 = lab.host("lb2");
+    for kind in KINDS {
+        let label = format!("{kind:?} with interface_up_down_delays eth0 1.8");
+        let dir = Workdir::new("link-delays");
+        let conf = keepalived_conf("lb2", 2, 150, "1", "").replace(
+            "global_defs {",
+            "interface_up_down_delays {\n    eth0 1.8\n}\nglobal_defs {",
+        );
+        let daemon = kind.start(lb2, &dir, &conf);
+        await_master(lb2, &label, &[&daemon]);
+        let fault = |daemon: &Daemon| {
+            let log = daemon.log_text();
+            match kind {
+                Kind::Baton => log.contains("-> FAULT"),
+                Kind::Keepalived => log.contains("Entering FAULT STATE"),
+            }
+        };
+        // Down for half a second: nothing happens.
+        set_link(lb2, false);
+        std::thread::sleep(Duration::from_millis(500));
+        set_link(lb2, true);
+        std::thread::sleep(Duration::from_secs(3));
+        if fault(&daemon) {
+            fail(
+                &format!("{label}: a 0.5 s flap put it in FAULT"),
+                &[&daemon],
+            );
+        }
+        // Down for good: FAULT once 1.8 s are over, not before (1.2 s leaves room).
+        set_link(lb2, false);
+        std::thread::sleep(Duration::from_millis(1200));
+        if fault(&daemon) {
+            fail(
+                &format!("{label}: FAULT before the delay was over"),
+                &[&daemon],
+            );
+        }
+        if wait_for(Duration::from_secs(8), || fault(&daemon)).is_none() {
+            set_link(lb2, true);
+            fail(
+                &format!("{label}: never entered FAULT with eth0 down"),
+                &[&daemon],
+            );
+        }
+        set_link(lb2, true);
+        drop(daemon);
     }
 }

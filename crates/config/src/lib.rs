@@ -24,6 +24,7 @@ mod bfd;
 mod diagnostic;
 mod election;
 mod fields;
+mod link_delays;
 mod keepalived;
 mod model;
 mod proxy_spec;
@@ -45,6 +46,7 @@ pub use bfd::{BfdInstance, TrackBfdRef};
 pub use diagnostic::{Diagnostic, Errors, Location};
 pub use election::{ElectionOptions, OldUnicastChecksum};
 pub use keepalived::KeepalivedOptions;
+pub use link_delays::InterfaceDelays;
 pub use model::{
     AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, GarpGroup,
     Global, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyFifo, NotifyScript,

@@ -86,6 +86,8 @@ pub struct Global {
     pub vmac: crate::vmac::VmacGlobal,
     /// `vrrp_notify_priority_changes`: the default of `notify_priority_changes`.
     pub notify_priority_changes: bool,
+    /// `interface_up_down_delays`: links whose changes the instances hear of late.
+    pub link_delays: Vec<crate::InterfaceDelays>,
     /// E-mail alerts: `smtp_server`, `notification_email`, `smtp_alert`'s defaults, ...
     pub smtp: crate::SmtpAlerts,
     /// Where `global_defs` / `[global]` starts, if there is one.
@@ -152,6 +154,7 @@ impl Default for Global {
             vrrp_notify_fifo: None,
             vmac: crate::vmac::VmacGlobal::default(),
             notify_priority_changes: false,
+            link_delays: Vec::new(),
             smtp: crate::SmtpAlerts::default(),
             location: None,
         }

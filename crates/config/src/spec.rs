@@ -69,6 +69,7 @@ pub(crate) struct GlobalDraft {
     pub(crate) vrrp_notify_fifo: Option<crate::model::NotifyFifo>,
     pub(crate) vmac: crate::vmac::VmacGlobal,
     pub(crate) notify_priority_changes: bool,
+    pub(crate) link_delays: Vec<crate::InterfaceDelays>,
     /// `smtp_server`, `notification_email`, the `smtp_alert` defaults, ...
     pub(crate) smtp: crate::SmtpAlerts,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
@@ -314,7 +315,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         d,
     );
     let strict = draft.global.strict;
-    let global = resolve_global(draft.global);
+    let mut global = resolve_global(draft.global);
     let scripts = draft
         .scripts
         .into_iter()
@@ -343,6 +344,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
             })
             .collect(),
     );
+    crate::link_delays::cap(&mut global.link_delays, &instances, d);
     let mut members = Vec::new();
     let sync_groups = draft
         .sync_groups
@@ -452,6 +454,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         vrrp_notify_fifo: g.vrrp_notify_fifo,
         vmac: g.vmac,
         notify_priority_changes: g.notify_priority_changes,
+        link_delays: g.link_delays,
         smtp: g.smtp,
         location: g.location,
     }

@@ -208,3 +208,70 @@ fn keywords_keepalived_2_2_7_refuses_are_refused() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn interface_up_down_delays_per_interface() {
+    let text = "interface_up_down_delays {\n eth0 1.5 0.5\n eth1 3\n eth2\n eth3 256\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n";
+    let loaded = parse_keepalived(text, "k.conf").expect("valid");
+    let delays: Vec<_> = loaded
+        .config
+        .global
+        .link_delays
+        .iter()
+        .map(|d| (d.interface.as_str(), d.down, d.up))
+        .collect();
+    assert_eq!(
+        delays,
+        [
+            ("eth0", Duration::from_millis(1500), Duration::from_millis(500)),
+            ("eth1", Duration::from_secs(3), Duration::ZERO),
+        ]
+    );
+    // keepalived only logs what it cannot read, and skips the line.
+    let warnings = keepalived_warnings(text);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("k.conf:4: ") && w.contains("no delays")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("k.conf:5: ") && w.contains("more than 255")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn interface_up_down_delays_stay_under_the_master_down_timer() {
+    // keepalived: under (down_timer_adverts - 1) advert intervals, cut to that less 1/256
+    // of an interval; none at all with down_timer_adverts 1.
+    let text = |delays: &str, extra: &str| {
+        format!(
+            "interface_up_down_delays {{\n eth0 {delays}\n}}\nvrrp_instance A {{\n interface eth0\n virtual_router_id 1\n{extra} virtual_ipaddress {{\n 10.0.0.1\n }}\n}}\n"
+        )
+    };
+    let delays = |text: &str| {
+        let loaded = parse_keepalived(text, "k.conf").expect("valid");
+        let d = &loaded.config.global.link_delays[0];
+        (d.down, d.up)
+    };
+    let limit = Duration::from_secs(2) - Duration::from_secs(1) / 256;
+    assert_eq!(delays(&text("5 1", "")), (limit, Duration::from_secs(1)));
+    let warnings = keepalived_warnings(&text("5 1", ""));
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("k.conf:2: ") && w.contains("cut to")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        delays(&text("1 1", " down_timer_adverts 1\n")),
+        (Duration::ZERO, Duration::ZERO)
+    );
+    assert_eq!(
+        delays(&text("1.5 0.2", "")),
+        (Duration::from_millis(1500), Duration::from_millis(200))
+    );
+}

@@ -7,6 +7,7 @@
 
 mod control;
 mod dynamic_interfaces;
+mod link_debounce;
 mod frontends;
 mod garp_extra_if;
 mod host_check;

@@ -11,6 +11,7 @@ use baton_vrrp::TrackStatus;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::link_debounce::{Delays, LinkDebounce};
 use super::plan::{TrackKey, TrackTarget};
 use super::track_file;
 use crate::scripts::{Credentials, Script, TrackScript, spawn_track_script};
@@ -77,6 +78,8 @@ pub(crate) struct Watchers {
     /// Tracked interfaces (their states already sent) and the watcher of their changes.
     interfaces: BTreeMap<String, Vec<TrackTarget>>,
     link_watcher: Option<baton_net::LinkWatcher>,
+    /// `interface_up_down_delays`, applied to what the link watcher reports.
+    link_debounce: LinkDebounce,
     scripts: Vec<(TrackKey, Vec<TrackTarget>, TrackScript)>,
     files: Vec<(TrackKey, Vec<TrackTarget>, baton_config::TrackFile)>,
     services: Vec<(TrackKey, Vec<TrackTarget>)>,
@@ -96,6 +99,7 @@ pub(crate) fn prepare(
         receiver,
         interfaces: BTreeMap::new(),
         link_watcher: None,
+        link_debounce: LinkDebounce::default(),
         scripts: Vec::new(),
         files: Vec::new(),
         services: Vec::new(),
@@ -170,6 +174,16 @@ pub(crate) fn prepare(
             }
         }
     }
+    let delays = config.global.link_delays.iter().map(|d| {
+        let delays = Delays {
+            down: d.down,
+            up: d.up,
+        };
+        (d.interface.clone(), delays)
+    });
+    // A link that cannot be read counts as never up: nothing is delayed before it is.
+    watchers.link_debounce =
+        LinkDebounce::new(delays, |name| baton_net::link_is_up(name).unwrap_or(false));
     Ok(watchers)
 }
 
@@ -204,6 +218,7 @@ impl Watchers {
             receiver,
             interfaces,
             link_watcher,
+            mut link_debounce,
             scripts,
             files,
             services: tracked,
@@ -258,14 +273,35 @@ impl Watchers {
         if let Some(mut watcher) = link_watcher {
             let events = events.clone();
             tasks.push(tokio::spawn(async move {
-                while let Some((name, up)) = watcher.next().await {
-                    if let Some(targets) = interfaces.get(&name) {
-                        send_all(
-                            &events,
-                            &TrackKey::Interface(name.clone()),
-                            targets,
-                            TrackStatus::from(up),
-                        );
+                loop {
+                    let deadline = link_debounce.next_deadline();
+                    let delay_over = async {
+                        match deadline {
+                            Some(at) => tokio::time::sleep_until(at.into()).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let changes = tokio::select! {
+                        event = watcher.next() => {
+                            let Some((name, up)) = event else { break };
+                            let now = std::time::Instant::now();
+                            let change = link_debounce.changed(&name, up, now);
+                            if change.is_none() {
+                                tracing::debug!(interface = %name, up, "no link change to report (interface_up_down_delays may hold it back)");
+                            }
+                            change.map(|up| (name, up)).into_iter().collect()
+                        }
+                        () = delay_over => link_debounce.expired(std::time::Instant::now()),
+                    };
+                    for (name, up) in changes {
+                        if let Some(targets) = interfaces.get(&name) {
+                            send_all(
+                                &events,
+                                &TrackKey::Interface(name.clone()),
+                                targets,
+                                TrackStatus::from(up),
+                            );
+                        }
                     }
                 }
             }));

@@ -225,9 +225,9 @@ pub(crate) static TOP: Context = Context {
         yes("garp_group", "see below"),
         yes("linkbeat_interfaces", LINKBEAT),
         yes("linkbeat_use_polling", LINKBEAT),
-        not_yet(
+        yes(
             "interface_up_down_delays",
-            "link state debouncing is not implemented",
+            "{ IFNAME DOWN_DELAY [UP_DELAY] } in seconds (0..=255, up default 0): a link change is reported to the instances only once it has lasted that long (a flap back within the delay is none), from the link's first time up; on an instance's interface cut under down_timer_adverts - 1 advert intervals with a warning, as keepalived",
         ),
         never(
             "net_namespace",

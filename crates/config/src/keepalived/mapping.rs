@@ -484,6 +484,7 @@ impl Mapper<'_> {
             "virtual_server_group" => self.virtual_server_group(&s),
             "SSL" => self.ssl(&s),
             "garp_group" => self.garp_group(&s),
+            "interface_up_down_delays" => self.interface_up_down_delays(&s),
             _ => self.ignore_or_refuse(&keywords::TOP, &s, ""),
         }
     }

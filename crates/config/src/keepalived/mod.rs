@@ -10,6 +10,7 @@ mod election;
 mod garp_group;
 mod keywords;
 mod lexer;
+mod link_delays;
 mod mapping;
 mod notify_fifo;
 mod parser;
