@@ -44,6 +44,11 @@ pub(crate) fn check(source: &ConfigSource) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(errors) => {
+            // The warnings too: keepalived -t names every line it complains about, and an
+            // operator fixing the errors wants the rest of the list at once.
+            for warning in errors.warnings() {
+                eprintln!("warning: {warning}");
+            }
             eprintln!("{errors}");
             ExitCode::FAILURE
         }

@@ -21,7 +21,7 @@ pub(crate) fn problems(config: &Config) -> Vec<String> {
         // Recorded here and planned on with a stand-in, so one missing interface does not
         // hide the next problem.
         if let Err(error) = baton_net::primary_address(interface, super::net_family(family)) {
-            problems.push(error.to_string());
+            problems.extend(at_instances_on(config, interface, &error.to_string()));
         }
         Ok(match family {
             Family::Ipv4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -57,6 +57,28 @@ pub(crate) fn problems(config: &Config) -> Vec<String> {
     problems
 }
 
+/// `problem` once per instance on `interface`, each at its block's `FILE:LINE` as the
+/// file's other problems are named; unlocated when no instance names the interface (a
+/// sync group's or a virtual server's).
+fn at_instances_on(config: &Config, interface: &str, problem: &str) -> Vec<String> {
+    let located: Vec<String> = config
+        .instances
+        .iter()
+        .filter(|instance| instance.interface == interface)
+        .map(|instance| {
+            format!(
+                "{}: instance {}: {problem}",
+                instance.location, instance.name
+            )
+        })
+        .collect();
+    if located.is_empty() {
+        vec![problem.to_owned()]
+    } else {
+        located
+    }
+}
+
 /// What stops the watcher of `key` from starting here, if anything.
 fn track_problem(
     config: &Config,
@@ -90,6 +112,7 @@ fn track_problem(
                 .err()
                 .map(|error| format!("{error:#}"))
         }
-        TrackKey::Frontend(_) | TrackKey::VirtualServer(_) => None,
+        // Processes are followed whatever the host allows (/proc read at intervals at worst).
+        TrackKey::Frontend(_) | TrackKey::VirtualServer(_) | TrackKey::Process(_) => None,
     }
 }

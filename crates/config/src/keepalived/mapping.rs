@@ -116,6 +116,23 @@ impl Mapper<'_> {
         }
     }
 
+    /// keepalived 2.2.7 reads a vrrp_script's interval and timeout as whole seconds and
+    /// ignores anything else (keeping its default of 1 s); baton honours the fraction, so
+    /// the two tools would check at different rates: say so.
+    fn warn_fraction(&mut self, s: &Stmt, c: &str, seconds: std::time::Duration) {
+        if seconds.subsec_nanos() != 0 {
+            let keyword = s.keyword.as_str();
+            self.d.warn(
+                &s.at,
+                format!(
+                    "{c}: {keyword} {}: keepalived takes whole seconds here and would ignore this (using 1 s); baton uses {} s",
+                    s.rest(),
+                    seconds.as_secs_f64()
+                ),
+            );
+        }
+    }
+
     /// A keyword accepted only to be ignored (process tuning that belongs to systemd, say)
     /// gets a warning with the advice from its note; any other is refused.
     fn ignore_or_refuse(&mut self, table: &Context, s: &Stmt, context: &str) {
@@ -879,11 +896,13 @@ impl Mapper<'_> {
                 }
                 "interval" => {
                     if let Some(v) = self.seconds(s, c) {
+                        self.warn_fraction(s, c, v);
                         script.interval = self.ok(s, c, fields::script_period("interval", v));
                     }
                 }
                 "timeout" => {
                     if let Some(v) = self.seconds(s, c) {
+                        self.warn_fraction(s, c, v);
                         script.timeout = self.ok(s, c, fields::script_period("timeout", v));
                     }
                 }
