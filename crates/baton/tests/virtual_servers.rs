@@ -13,18 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use baton_lab::{Host, Lab};
-use common::{Daemon, Workdir, guide_lab, wait_for};
-
-fn start_app(host: &Host, port: u16) -> baton_lab::Child {
-    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
-    command
-        .args(["demo-app", "--listen", &format!("0.0.0.0:{port}"), "--name"])
-        .arg(host.name())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    host.spawn(command).expect("app server")
-}
+use common::{Daemon, Workdir, guide_lab, start_app, wait_for};
 
 /// lb1 master of the VIP, and a NAT service on it over app1 and app2 (port 8080), each
 /// checked by TCP_CHECK every 0.3 s.

@@ -17,6 +17,8 @@ mod notify;
 mod notify_fifo;
 mod plan;
 mod proxy_config;
+mod smtp_alert;
+mod smtp_message;
 mod sockets;
 mod state_file;
 mod syn_gate;
@@ -498,6 +500,7 @@ impl Running {
         started.vips.remove_leftovers().await;
         let no_accept = NoAccept::new(&started.config).await;
         let fifos = notify_fifo::NotifyFifos::open(&started.config.global, started.default_user);
+        let mail = smtp_alert::VrrpAlerts::new(smtp_alert::Mailer::start(&started.config.global));
         let mut running = Running {
             config: started.config,
             router,
@@ -508,7 +511,7 @@ impl Running {
             links: started.links,
             extra_garps: garp_extra_if::ExtraIfGarps::default(),
             tracks: started.tracks,
-            notifier: notify::StateNotifier::new(notifier, started.default_user, fifos),
+            notifier: notify::StateNotifier::new(notifier, started.default_user, fifos, mail),
             notify_worker,
             tasks: started.tasks,
             status,
@@ -831,7 +834,8 @@ impl Running {
             task.abort();
         }
         std::mem::take(&mut self.links).retire(None).await;
-        drop(self.notifier);
+        // The stop's e-mail goes out (bounded); the scripts' worker ends with the notifier.
+        self.notifier.close_mail().await;
         let _ = tokio::time::timeout(NOTIFY_DRAIN, self.notify_worker).await;
     }
 }

@@ -9,6 +9,8 @@ use baton_config::{Config, Notify, NotifyScript, ScriptUser};
 use baton_vrrp::{InstanceId, Router, State};
 
 use super::notify_fifo::{NotifyFifos, fifo_line};
+use super::smtp_alert::VrrpAlerts;
+use super::smtp_message::VrrpChange;
 use crate::scripts::{Credentials, Notification, Notifier, Script};
 
 /// keepalived's name for the state in notify arguments; `STOP` for a stopped instance.
@@ -24,6 +26,8 @@ pub(crate) struct StateNotifier {
     default_user: Option<Credentials>,
     /// `notify_fifo` / `vrrp_notify_fifo`: each change as a line, after its scripts.
     fifos: NotifyFifos,
+    /// `smtp_alert`: each change as an e-mail, after the FIFOs (keepalived's order).
+    mail: VrrpAlerts,
     /// Instances (by name, which a reload keeps) that have reported a state: priority
     /// changes before that are the start-up's tracking, which keepalived does not report.
     started: Mutex<HashSet<String>>,
@@ -40,11 +44,13 @@ impl StateNotifier {
         notifier: Notifier,
         default_user: Option<Credentials>,
         fifos: NotifyFifos,
+        mail: VrrpAlerts,
     ) -> StateNotifier {
         StateNotifier {
             notifier,
             default_user,
             fifos,
+            mail,
             started: Mutex::default(),
         }
     }
@@ -56,6 +62,12 @@ impl StateNotifier {
             self.fifos = NotifyFifos::default();
             self.fifos = NotifyFifos::open(&config.global, self.default_user);
         }
+        self.mail.reconfigure(&config.global);
+    }
+
+    /// The stop: e-mail still queued goes out (bounded).
+    pub(crate) async fn close_mail(self) {
+        self.mail.close().await;
     }
 
     pub(crate) fn default_user(&self) -> Option<Credentials> {
@@ -82,6 +94,9 @@ impl StateNotifier {
         let priority = engine.effective_priority().get();
         self.queue(&instance.notify, "INSTANCE", &instance.name, to, priority);
         self.started_set().insert(instance.name.clone());
+        let change = mail_change(to);
+        self.mail
+            .instance(&instance.name, instance.notify.smtp_alert, change);
 
         let Some(group) = config.sync_group_of(&instance.name) else {
             return;
@@ -94,6 +109,8 @@ impl StateNotifier {
         });
         if all_there {
             self.queue(&group.notify, "GROUP", &group.name, to, 0);
+            self.mail
+                .group(&group.name, group.notify.smtp_alert, change);
         }
     }
 
@@ -160,18 +177,20 @@ impl StateNotifier {
         };
         self.started_set().remove(&instance.name);
         let notify = &instance.notify;
-        let (specific, state) = if notify.notify_deleted {
-            (&notify.deleted, "DELETED")
+        let (specific, state, change) = if notify.notify_deleted {
+            (&notify.deleted, "DELETED", VrrpChange::Deleted)
         } else if from == State::Fault {
             return;
         } else {
-            (&notify.fault, "FAULT")
+            (&notify.fault, "FAULT", VrrpChange::Fault)
         };
         self.run(
             notify,
             specific,
             ("INSTANCE", &instance.name, state, priority),
         );
+        self.mail
+            .instance(&instance.name, notify.smtp_alert, change);
     }
 
     fn queue(&self, notify: &Notify, kind: &str, name: &str, to: State, priority: u8) {
@@ -218,6 +237,16 @@ impl StateNotifier {
             None => self.default_user,
         };
         Script::new(script.argv.clone(), credentials)
+    }
+}
+
+/// What an instance or group entering `state` mails about.
+fn mail_change(state: State) -> VrrpChange {
+    match state {
+        State::Master => VrrpChange::Master,
+        State::Backup => VrrpChange::Backup,
+        State::Fault => VrrpChange::Fault,
+        State::Initialize => VrrpChange::Stop,
     }
 }
 

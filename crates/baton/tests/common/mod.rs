@@ -7,6 +7,7 @@ pub(crate) mod flood;
 pub(crate) mod holders;
 pub(crate) mod loopback;
 pub(crate) mod pair;
+pub(crate) mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -148,6 +149,18 @@ fn run_baton(host: &Host, dir: &Workdir, flag: &str, path: &Path) -> Daemon {
         log,
         name: format!("baton@{}", host.name()),
     }
+}
+
+/// `baton demo-app` on `port` of `host`: an HTTP server that answers with the host's name.
+pub(crate) fn start_app(host: &Host, port: u16) -> Child {
+    let mut command = host.command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args(["demo-app", "--listen", &format!("0.0.0.0:{port}"), "--name"])
+        .arg(host.name())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    host.spawn(command).expect("app server")
 }
 
 /// Whether `tool` is on the PATH, for tests that print SKIPPED without it.

@@ -9,6 +9,7 @@
 //! VRRP advertisement. A virtual server's quorum is published as a watch for instances that
 //! `track_virtual_server` it.
 
+mod alerts;
 mod applier;
 mod checks;
 mod host;
@@ -29,6 +30,8 @@ use tokio::sync::{mpsc, watch};
 
 pub(super) use table::dr_interface;
 
+use super::smtp_alert::Mailer;
+use super::smtp_message::QuorumChange;
 use super::state_file::{Overrides, ServerKey};
 use super::tracking::FirstVerdict;
 use crate::scripts::{Credentials, Notification, Notifier, Script};
@@ -74,6 +77,8 @@ pub(crate) struct VirtualServers {
     config: Config,
     /// The VRRP side's view, for `ha_suspend`: which instances are master of which VIPs.
     vrrp: watch::Receiver<Status>,
+    /// `smtp_alert`: e-mail on checker and quorum changes.
+    mail: Mailer,
 }
 
 #[derive(Debug)]
@@ -180,6 +185,7 @@ impl VirtualServers {
             next_generation: 0,
             config: Config::default(),
             vrrp,
+            mail: Mailer::start(&config.global),
         };
         let prepared = runtime.prepare_services(config, runtime.default_user, restored)?;
         runtime.replace(prepared);
@@ -437,12 +443,20 @@ impl VirtualServers {
         for service in self.services.values() {
             if service.config.omega {
                 self.omega(service);
+                let alive: Vec<&RealServer> = service
+                    .servers
+                    .iter()
+                    .filter(|s| s.state.alive())
+                    .map(|s| &s.config)
+                    .collect();
+                alerts::shutting_down(&self.mail, &service.config, &alive);
             }
         }
         self.services.clear();
         if let Some(applier) = self.applier.take() {
             applier.stop().await;
         }
+        self.mail.close().await;
     }
 
     /// keepalived's `omega`: a removed service runs its down scripts.
@@ -600,6 +614,9 @@ impl VirtualServers {
         let services = std::mem::take(&mut prepared.services);
         self.default_user = prepared.default_user;
         self.config = config.clone();
+        if !self.mail.started_from(&config.global) {
+            self.mail = Mailer::start(&config.global);
+        }
         let mut old = std::mem::take(&mut self.services);
         for (vs, planned) in services {
             let service = match (planned, old.remove(&vs.name)) {
@@ -685,6 +702,10 @@ impl VirtualServers {
             if let Some(script) = &vs.quorum_down {
                 self.notify(script, &vs.name);
             }
+            if vs.sorry_server.is_some() {
+                let live = pool::live_weight(&states);
+                alerts::quorum_changed(&self.mail, vs, QuorumChange::StartingDown, live);
+            }
         }
         service
     }
@@ -703,6 +724,8 @@ impl VirtualServers {
         };
         let was_alive = server.state.alive();
         let first_state_was_known = server.reported.iter().all(|&r| r);
+        let checker_was_up = server.state.checks_up.get(target.checker).copied();
+        let first_verdict = server.reported.get(target.checker) == Some(&false);
         if let Some(reported) = server.reported.get_mut(target.checker) {
             *reported = true;
         }
@@ -717,6 +740,18 @@ impl VirtualServers {
             last.clone_from(&event.reason);
         }
         let alive = server.state.alive();
+        let change = alerts::CheckerChange {
+            vs: &service.config,
+            rs: &server.config,
+            checker: target.checker,
+            was_up: checker_was_up.unwrap_or(event.up),
+            up: event.up,
+            first: first_verdict,
+            server_was_alive: was_alive,
+            server_alive: alive,
+            reason: &event.reason,
+        };
+        alerts::checker_changed(&self.mail, &change);
         // keepalived runs a server's notify script when its state changes; with
         // `rs_init_notifies`, also for the first state its checkers confirm.
         let confirmed = first_state && self.config.global.rs_init_notifies;
@@ -758,6 +793,12 @@ impl VirtualServers {
         let Some(up) = running.quorum.update(live) else {
             return;
         };
+        let change = if up {
+            QuorumChange::Gained
+        } else {
+            QuorumChange::Lost
+        };
+        alerts::quorum_changed(&self.mail, &running.config, change, live);
         let (word, script) = if up {
             ("gained", running.config.quorum_up.clone())
         } else {
