@@ -28,6 +28,7 @@ mod link_delays;
 mod keepalived;
 mod model;
 mod proxy_spec;
+mod routing;
 mod smtp;
 mod spec;
 mod strict;
@@ -48,6 +49,7 @@ pub use election::{ElectionOptions, OldUnicastChecksum};
 pub use keepalived::KeepalivedOptions;
 pub use link_delays::InterfaceDelays;
 pub use model::{
+    StaticAddress, StaticRouting,
     AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, GarpGroup,
     Global, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyFifo, NotifyScript,
     Scope, ScriptUser, SyncGroup, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend,
@@ -55,6 +57,9 @@ pub use model::{
     UnicastPeer, VirtualAddress, VrrpInstance,
 };
 pub use smtp::SmtpAlerts;
+pub use routing::{
+    InstanceRouting, Nexthop, PROTOCOL_KEEPALIVED, Prefix, Route, RouteMode, Rule, RuleAction,
+};
 pub use strict::{OwnListener, drops_traffic_to_vips, own_listeners};
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,

@@ -33,6 +33,8 @@ pub struct Config {
     pub backends: Vec<Backend>,
     /// keepalived's `virtual_server` blocks / `[[virtual_server]]`: L4 balancing.
     pub virtual_servers: Vec<crate::virtual_server::VirtualServer>,
+    /// keepalived's `static_ipaddress`, `static_routes`, `static_rules`.
+    pub static_routing: StaticRouting,
     /// keepalived's `bfd_instance` blocks (keepalived.conf only).
     pub bfd_instances: Vec<crate::bfd::BfdInstance>,
 }
@@ -290,6 +292,8 @@ pub struct VrrpInstance {
     pub announce: AnnounceConfig,
     /// `v3_checksum_as_v2`: VRRPv3 over IPv4 without the pseudo-header.
     pub checksum_mode: ChecksumMode,
+    /// `virtual_routes`, `virtual_rules` (there while master) and `promote_secondaries`.
+    pub routing: crate::routing::InstanceRouting,
     /// `use_vmac` / `use_ipvlan`: the interface the instance owns for its addresses.
     pub vmac: Option<crate::vmac::VirtualLink>,
     /// `garp_extra_if` (else the global `vrrp_garp_extra_if`).
@@ -312,6 +316,10 @@ pub struct VirtualAddress {
     pub scope: Option<Scope>,
     /// `no_track`: the address's interface going down does not put the instance in FAULT.
     pub no_track: bool,
+    /// IFA_F_* flags of `noprefixroute`, `autojoin`, `mngtmpaddr` and `home`.
+    pub flags: u32,
+    /// `preferred_lft N` (seconds; `forever` is u32::MAX); `None`: the kernel's default.
+    pub preferred_lft: Option<u32>,
     pub location: Location,
 }
 
@@ -688,6 +696,7 @@ impl VrrpInstance {
             notify: Notify::default(),
             announce: AnnounceConfig::default(),
             checksum_mode: ChecksumMode::Standard,
+            routing: crate::routing::InstanceRouting::default(),
             vmac: None,
             garp_extra_if: None,
             location,
@@ -797,6 +806,8 @@ impl VirtualAddress {
             label: None,
             scope: None,
             no_track: false,
+            flags: 0,
+            preferred_lft: None,
             location,
         }
     }
@@ -981,6 +992,23 @@ fn blank_notify(notify: &mut Notify) {
     {
         script.location = Location::blank();
     }
+}
+
+/// The top-level `static_ipaddress`, `static_routes` and `static_rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StaticRouting {
+    /// Each with its device (the line's `dev`, else `default_interface`).
+    pub addresses: Vec<StaticAddress>,
+    pub routes: Vec<crate::routing::Route>,
+    pub rules: Vec<crate::routing::Rule>,
+}
+
+/// A `static_ipaddress` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticAddress {
+    pub address: VirtualAddress,
+    pub dev: String,
+    pub track_group: Option<String>,
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub(crate) struct Draft {
     /// keepalived's `bfd_instance` blocks, already checked.
     pub(crate) bfd_instances: Vec<crate::bfd::BfdInstance>,
     pub(crate) ssl: Option<SslContext>,
+    /// keepalived's `static_ipaddress`, `static_routes`, `static_rules`.
+    pub(crate) static_routing: crate::model::StaticRouting,
 }
 
 #[derive(Debug, Default)]
@@ -206,6 +208,8 @@ pub(crate) struct InstanceDraft {
     pub(crate) v3_checksum_as_v2: Option<At<bool>>,
     /// `strict_mode`: `None` follows the global `vrrp_strict`.
     pub(crate) strict_mode: Option<bool>,
+    /// `virtual_routes`, `virtual_rules`, `promote_secondaries`.
+    pub(crate) routing: crate::routing::InstanceRouting,
     pub(crate) vmac: crate::vmac::VmacDraft,
 }
 
@@ -246,6 +250,7 @@ impl InstanceDraft {
             garp: GarpDraft::default(),
             v3_checksum_as_v2: None,
             strict_mode: None,
+            routing: crate::routing::InstanceRouting::default(),
             vmac: crate::vmac::VmacDraft::default(),
         }
     }
@@ -375,6 +380,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         .map(|b| proxy_spec::backend(b, d))
         .collect();
     let config = Config {
+        static_routing: draft.static_routing,
         global,
         scripts,
         track_files,
@@ -719,6 +725,7 @@ fn resolve_instance(
         },
         vmac,
         garp_extra_if,
+        routing: i.routing,
         location: at,
     };
     (instance, sites, complete)

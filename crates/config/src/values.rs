@@ -312,8 +312,21 @@ pub(crate) fn parse_virtual_address(
                 });
             }
             "no_track" => vip.no_track = true,
-            "use_vmac" | "peer" | "home" | "-nodad" | "mngtmpaddr" | "noprefixroute"
-            | "autojoin" | "preferred_lft" => {
+            // IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR, IFA_F_NOPREFIXROUTE, IFA_F_MCAUTOJOIN.
+            "home" => vip.flags |= 0x10,
+            "mngtmpaddr" => vip.flags |= 0x100,
+            "noprefixroute" => vip.flags |= 0x200,
+            "autojoin" => vip.flags |= 0x400,
+            "preferred_lft" => {
+                let text = value("preferred_lft")?;
+                vip.preferred_lft = Some(match text {
+                    "forever" => u32::MAX,
+                    _ => text
+                        .parse()
+                        .map_err(|_| format!("preferred_lft {text} is invalid"))?,
+                });
+            }
+            "use_vmac" | "peer" | "-nodad" => {
                 return Err(format!("address option '{option}' is not supported yet"));
             }
             other => return Err(format!("unknown address option '{other}'")),
@@ -447,8 +460,8 @@ mod tests {
         let vip = parse_virtual_address(&["2001:db8::1"], at()).expect("valid");
         assert_eq!(vip.prefix_len, 128);
         assert_eq!(
-            parse_virtual_address(&["10.0.0.1", "home"], at()),
-            Err("address option 'home' is not supported yet".into())
+            parse_virtual_address(&["10.0.0.1", "peer", "10.0.0.2"], at()),
+            Err("address option 'peer' is not supported yet".into())
         );
         assert_eq!(
             parse_virtual_address(&["10.0.0.1/33"], at()),

@@ -208,7 +208,7 @@ vrrp_instance B {
         auth_pass secret
     }
     virtual_ipaddress {
-        10.0.0.2/24 home
+        10.0.0.2/24 peer 10.0.0.3
     }
 }
 vrrp_sync_group G {
@@ -229,7 +229,7 @@ vrrp_sync_group G {
             "k.conf:20: instance A: track_file missing: no track_file named missing",
             "k.conf:23: instance B: no interface (instances without one are not supported yet)",
             "k.conf:25: instance B: auth_pass without auth_type PASS",
-            "k.conf:29: instance B: virtual_ipaddress: address option 'home' is not supported yet",
+            "k.conf:29: instance B: virtual_ipaddress: address option 'peer' is not supported yet",
             "k.conf:32: sync group G: no member instances ('group' block)",
         ]
     );

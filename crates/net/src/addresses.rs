@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{
-    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressScope,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use rtnetlink::{AddressMessageBuilder, Handle};
 
@@ -28,6 +28,10 @@ pub struct AddOptions<'a> {
     pub broadcast: Option<Ipv4Addr>,
     /// `ifa_scope` (RT_SCOPE_*: 0 global, 200 site, 253 link, 254 host).
     pub scope: Option<u8>,
+    /// IFA_F_* flags beyond those baton sets itself (`noprefixroute`, `autojoin`, ...).
+    pub flags: u32,
+    /// `preferred_lft` in seconds (u32::MAX: forever); the address stays valid forever.
+    pub preferred_lft: Option<u32>,
 }
 
 /// A handle for adding, removing and listing interface addresses.
@@ -117,6 +121,23 @@ impl Addresses {
         if let Some(scope) = options.scope {
             message.header.scope = AddressScope::from(scope);
         }
+        if options.flags != 0 {
+            // Flags above the header's 8 bits only fit IFA_FLAGS; the kernel prefers it.
+            let low = AddressHeaderFlags::from_bits_retain((options.flags & 0xff) as u8);
+            message.header.flags |= low;
+            let all = u32::from(message.header.flags.bits()) | options.flags;
+            message
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::from_bits_retain(all)));
+        }
+        if let Some(preferred) = options.preferred_lft {
+            let mut lifetimes = CacheInfo::default();
+            lifetimes.ifa_preferred = preferred;
+            lifetimes.ifa_valid = u32::MAX;
+            message
+                .attributes
+                .push(AddressAttribute::CacheInfo(lifetimes));
+        }
         match request.execute().await {
             Ok(()) => Ok(()),
             Err(error) if netlink::errno(&error) == Some(libc::EEXIST) => Ok(()),
@@ -128,26 +149,7 @@ impl Addresses {
     /// socket of its own, which fails when the process is out of file descriptors: a master
     /// flooded with connections must still be able to give its VIP up.
     async fn index_of(&self, interface: &str) -> Result<u32, Error> {
-        let mut links = std::pin::pin!(
-            self.handle
-                .link()
-                .get()
-                .match_name(interface.to_owned())
-                .execute()
-        );
-        let no_such = || Error::NoSuchInterface {
-            interface: interface.to_owned(),
-        };
-        match links.try_next().await {
-            Ok(Some(link)) => Ok(link.header.index),
-            Ok(None) => Err(no_such()),
-            Err(error) if netlink::errno(&error) == Some(libc::ENODEV) => Err(no_such()),
-            Err(error) => Err(Error::Interface {
-                interface: interface.to_owned(),
-                operation: "looking up its index",
-                source: netlink::to_io(error),
-            }),
-        }
+        index_over(&self.handle, interface).await
     }
 
     /// Removes `address/prefix_len` from `interface`. Succeeds when it is not there.
@@ -206,6 +208,30 @@ impl Addresses {
                 }
             }
         }
+    }
+}
+
+/// The index of `interface`, asked over `handle`'s socket.
+pub(crate) async fn index_over(handle: &Handle, interface: &str) -> Result<u32, Error> {
+    let mut links = std::pin::pin!(
+        handle
+            .link()
+            .get()
+            .match_name(interface.to_owned())
+            .execute()
+    );
+    let no_such = || Error::NoSuchInterface {
+        interface: interface.to_owned(),
+    };
+    match links.try_next().await {
+        Ok(Some(link)) => Ok(link.header.index),
+        Ok(None) => Err(no_such()),
+        Err(error) if netlink::errno(&error) == Some(libc::ENODEV) => Err(no_such()),
+        Err(error) => Err(Error::Interface {
+            interface: interface.to_owned(),
+            operation: "looking up its index",
+            source: netlink::to_io(error),
+        }),
     }
 }
 

@@ -58,6 +58,14 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("{operation} {what}: {source}")]
+    Routing {
+        what: String,
+        operation: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
     #[error("{operation}: must be called from within a tokio runtime")]
     NoRuntime { operation: &'static str },
 }

@@ -29,6 +29,7 @@ mod ipv4_header;
 mod link;
 mod link_watcher;
 mod ndisc;
+mod routing;
 mod netlink;
 mod proc_events;
 mod sys;
@@ -44,6 +45,10 @@ pub use family::Family;
 pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
 pub use link_watcher::LinkWatcher;
 pub use ndisc::send_unsolicited_na;
+pub use routing::{
+    CreateMode, NexthopSpec, RouteSpec, Routing, RuleSpec, RuleVerdict, describe_route,
+    describe_rule,
+};
 pub use proc_events::{
     DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,
 };

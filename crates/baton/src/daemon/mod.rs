@@ -17,6 +17,7 @@ mod notify;
 mod notify_fifo;
 mod plan;
 mod proxy_config;
+mod routes;
 mod smtp_alert;
 mod smtp_message;
 mod sockets;
@@ -498,6 +499,7 @@ impl Running {
         }
         let (notifier, notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
         started.vips.remove_leftovers().await;
+        started.vips.start_routing(&started.config).await;
         let no_accept = NoAccept::new(&started.config).await;
         let fifos = notify_fifo::NotifyFifos::open(&started.config.global, started.default_user);
         let mail = smtp_alert::VrrpAlerts::new(smtp_alert::Mailer::start(&started.config.global));
@@ -600,6 +602,8 @@ impl Running {
                 "reload: the VRRP engine refused a configuration it had accepted: {error}"
             );
         }
+        vips.take_over_routing(&self.vips, &self.config, &config)
+            .await;
         self.vips = vips;
         self.missing_interfaces = missing;
         self.interface_appeared = false;
@@ -829,6 +833,7 @@ impl Running {
     async fn stop(mut self) {
         self.router.shutdown(Instant::now());
         self.drain().await;
+        self.vips.stop_routing(&self.config).await;
         self.no_accept.clear().await;
         for task in &self.tasks {
             task.abort();

@@ -8,11 +8,15 @@ use anyhow::Context as _;
 use baton_config::{AnnouncePacing, Config, VirtualAddress, VrrpInstance};
 use baton_vrrp::VipAction;
 
+use super::routes::{self, Routes};
+
 #[derive(Debug)]
 pub(crate) struct Vips {
     addresses: baton_net::Addresses,
     /// Every virtual address of the configuration, to clean up after a crash.
     all: Vec<(String, VirtualAddress)>,
+    /// Virtual and static routes and rules, static addresses, promote_secondaries.
+    routes: Routes,
 }
 
 impl Vips {
@@ -27,7 +31,12 @@ impl Vips {
                     .map(move |vip| (device(instance, vip).to_owned(), vip.clone()))
             })
             .collect();
-        Ok(Vips { addresses, all })
+        let routes = Routes::new()?;
+        Ok(Vips {
+            addresses,
+            all,
+            routes,
+        })
     }
 
     /// A previous run that was killed may have left its VIPs behind; starting as BACKUP
@@ -46,16 +55,32 @@ impl Vips {
         }
     }
 
+    /// At start: a backup holds no virtual routes or rules (a killed run may have left
+    /// them); the static ones are added; promote_secondaries is set.
+    pub(crate) async fn start_routing(&self, config: &Config) {
+        for instance in &config.instances {
+            self.routes.leave(instance).await;
+        }
+        self.routes.start(config, &self.addresses).await;
+    }
+
+    /// At stop, after the instances have given their addresses up.
+    pub(crate) async fn stop_routing(&self, config: &Config) {
+        self.routes.stop(config, &self.addresses).await;
+    }
+
+    /// A reload from `old` (whose addresses `previous` managed) to `new`.
+    pub(crate) async fn take_over_routing(&self, previous: &Vips, old: &Config, new: &Config) {
+        previous.routes.hand_over(&self.routes);
+        self.routes.reload(old, new, &self.addresses).await;
+    }
+
     pub(crate) async fn apply(&self, instance: &VrrpInstance, action: VipAction) {
         match action {
             VipAction::Add { .. } => {
                 for vip in instance.all_addresses() {
                     let dev = device(instance, vip);
-                    let options = baton_net::AddOptions {
-                        label: vip.label.as_deref(),
-                        broadcast: vip.broadcast,
-                        scope: vip.scope.map(|scope| scope.rt_scope()),
-                    };
+                    let options = routes::add_options(vip);
                     let result = self
                         .addresses
                         .add_with(dev, vip.address, vip.prefix_len, &options)
@@ -69,8 +94,12 @@ impl Vips {
                         }
                     }
                 }
+                // keepalived: routes, then rules, after the addresses.
+                self.routes.master(instance).await;
             }
             VipAction::Remove { .. } => {
+                // keepalived: rules, then routes, before the addresses.
+                self.routes.leave(instance).await;
                 for vip in instance.all_addresses() {
                     let dev = device(instance, vip);
                     match self

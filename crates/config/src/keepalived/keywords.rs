@@ -212,15 +212,21 @@ pub(crate) static TOP: Context = Context {
             "bfd_instance",
             "see below: a BFD session (RFC 5880/5881, asynchronous mode, no authentication, as keepalived) run inside baton",
         ),
-        not_yet(
+        yes(
             "static_ipaddress",
-            "static addresses, routes and rules are not managed; use the distribution's network configuration",
+            "{ address lines as virtual_ipaddress, with track_group NAME }: added at start (on their dev, else default_interface), removed at stop",
         ),
-        not_yet("static_routes", "as static_ipaddress"),
-        not_yet("static_rules", "as static_ipaddress"),
-        not_yet(
+        yes(
+            "static_routes",
+            "{ route lines as virtual_routes, with track_group NAME }: added at start, removed at stop",
+        ),
+        yes(
+            "static_rules",
+            "{ rule lines as virtual_rules, with track_group NAME }: added at start, removed at stop",
+        ),
+        yes(
             "track_group",
-            "tracks static addresses, which are not managed",
+            "NAME { group { INSTANCE ... } }: the instances follow the interface (dev / iif) of every static address, route and rule naming the group, as a track_interface of weight 0",
         ),
         yes("garp_group", "see below"),
         yes("linkbeat_interfaces", LINKBEAT),
@@ -456,8 +462,14 @@ pub(crate) static GLOBAL: Context = Context {
             "config_save_dir",
             ignored!("baton reads its configuration in one process, and keeps no copy of it"),
         ),
-        not_yet("iproute_usr_dir", "routing tables by name are not used"),
-        not_yet("iproute_etc_dir", "routing tables by name are not used"),
+        yes(
+            "iproute_usr_dir",
+            "DIR (keepalived 2.3; 2.2.7 reads /etc/iproute2 only): where rt_tables, rt_protos, rt_scopes and rt_dsfield are read when the etc directory has no such file",
+        ),
+        yes(
+            "iproute_etc_dir",
+            "DIR (keepalived 2.3), default /etc/iproute2: where the names of tables, protocols, scopes and DS fields of routes and rules are read",
+        ),
         never(
             "net_namespace",
             "baton does not enter a namespace itself: run it inside one (ip netns exec NAME baton run ..., or NetworkNamespacePath= in its systemd unit)",
@@ -606,7 +618,7 @@ pub(crate) static INSTANCE: Context = Context {
         yes("authentication", "block of auth_type and auth_pass"),
         yes(
             "virtual_ipaddress",
-            "ADDR[/LEN] with brd, dev, scope, label, no_track; other options are not yet",
+            "ADDR[/LEN] with brd, dev, scope, label, no_track, noprefixroute, autojoin, mngtmpaddr, home, preferred_lft N|forever; peer and -nodad are refused",
         ),
         yes(
             "virtual_ipaddress_excluded",
@@ -739,9 +751,18 @@ pub(crate) static INSTANCE: Context = Context {
             "strict_mode",
             "[<BOOL>]: vrrp_strict for this instance (off: not even with vrrp_strict)",
         ),
-        not_yet("promote_secondaries", "not implemented"),
-        not_yet("virtual_routes", "routes are not managed"),
-        not_yet("virtual_rules", "rules are not managed"),
+        yes(
+            "promote_secondaries",
+            "sets net.ipv4.conf.IF.promote_secondaries on the instance's interface at start (and back to 0 at stop, unless it was 1 already), as keepalived",
+        ),
+        yes(
+            "virtual_routes",
+            "{ route lines }: added when the instance becomes master, removed when it leaves master or stops. [to] [TYPE] PREFIX (default, TYPE unicast, blackhole, unreachable, prohibit, throw, ...), src, via/gw [inet|inet6], from (IPv6), dev/oif, table, protocol, scope, metric/priority/preference, tos/dsfield, onlink, mtu/advmss/cwnd/ssthresh/reordering [lock], hoplimit, window, initcwnd, initrwnd, add/prepend/append, nexthop via ... dev ... weight ... onlink (and the old 'or'), no_track; names of tables, protocols and scopes from iproute2's files. Routes carry proto keepalived (18), as keepalived's. Refused with their name: encap, as, expires, rtt, rttvar, rto_min, features, quickack, congctl, pref, ttl-propagate, fastopen_no_cookie, realms, vrf",
+        ),
+        yes(
+            "virtual_rules",
+            "{ rule lines }: added when the instance becomes master, removed when it leaves master or stops. from, to, table/lookup, goto, nop, blackhole, unreachable, prohibit, l3mdev, not, preference/priority/order (without one keepalived's 16384 counting down, with its warning), tos/dsfield, fwmark MARK[/MASK], iif/dev, oif, uidrange, sport, dport, ipproto, protocol, suppress_prefixlength, suppress_ifgroup (numbers), no_track. Refused with their name: realms, tunnel-id",
+        ),
         yes(
             "notify_deleted",
             "[SCRIPT [USER [GROUP]]]: an instance a reload removes is reported DELETED (to this script and the generic notify) instead of FAULT",
@@ -1216,6 +1237,15 @@ pub(crate) static GARP_GROUP: Context = Context {
     ],
 };
 
+pub(crate) static TRACK_GROUP: Context = Context {
+    title: "track_group",
+    place: "in track_group",
+    keywords: &[yes(
+        "group",
+        "{ INSTANCE ... }: the member instances; names that are no instance are ignored with a warning, as keepalived",
+    )],
+};
+
 pub(crate) static VIRTUAL_SERVER_GROUP: Context = Context {
     title: "virtual_server_group",
     place: "in virtual_server_group",
@@ -1254,10 +1284,10 @@ pub(crate) static SSL: Context = Context {
 
 /// The blocks in the order the compat document lists them.
 #[cfg(test)]
-pub(crate) static ALL: [&Context; 24] = PLACES;
+pub(crate) static ALL: [&Context; 25] = PLACES;
 
 /// Where each block's keywords are looked up when one turns up in the wrong place.
-static PLACES: [&Context; 24] = [
+static PLACES: [&Context; 25] = [
     &TOP,
     &GLOBAL,
     &INSTANCE,
@@ -1267,6 +1297,7 @@ static PLACES: [&Context; 24] = [
     &BFD_INSTANCE,
     &SYNC_GROUP,
     &GARP_GROUP,
+    &TRACK_GROUP,
     &VIRTUAL_SERVER_GROUP,
     &VIRTUAL_SERVER,
     &REAL_SERVER,
@@ -1368,9 +1399,10 @@ const COMPAT_OUTRO: &str = "
   line as keepalived does, but `authentication { auth_type PASS auth_pass x }` on one line is
   refused, where keepalived would take `PASS` and drop the rest.
 - `<BOOL>` values are `on`, `off`, `true`, `false`, `yes`, `no`.
-- Virtual address options `use_vmac`, `peer`, `home`, `-nodad`, `mngtmpaddr`,
-  `noprefixroute`, `autojoin`, `preferred_lft` are not yet; `brd`, `dev`, `scope`, `label`
-  and `no_track` are supported.
+- Virtual address options `brd`, `dev`, `scope`, `label`, `no_track`, `noprefixroute`,
+  `autojoin`, `mngtmpaddr`, `home` and `preferred_lft` are supported; `peer` and `-nodad`
+  are refused (rare; keepalived's `-nodad` lets the kernel run duplicate address
+  detection, which baton skips for VIPs).
 - Wherever a script user is given (`script_user`, a vrrp_script's or MISC_CHECK's `user`,
   after a notify command), `USER GROUP` and `USER:GROUP` both work; a group written `:GROUP`
   (supplementary groups, in keepalived after 2.2.7) is refused.

@@ -23,16 +23,20 @@ pub(crate) fn map(stmts: Vec<Stmt>, d: &mut Diagnostics) -> Draft {
     let mut m = Mapper {
         d,
         draft: Draft::default(),
+        routing: Default::default(),
     };
     for stmt in stmts {
         m.top(stmt);
     }
+    m.resolve_track_groups();
     m.draft
 }
 
 pub(super) struct Mapper<'d> {
     pub(super) d: &'d mut Diagnostics,
     pub(super) draft: Draft,
+    /// What the route family's lines need: iproute2 names, track groups, rule numbering.
+    pub(super) routing: crate::keepalived::routing_blocks::RoutingDraft,
 }
 
 /// Keywords that take one value: a second occurrence replaces the first, as in keepalived,
@@ -501,6 +505,8 @@ impl Mapper<'_> {
             "virtual_server_group" => self.virtual_server_group(&s),
             "SSL" => self.ssl(&s),
             "garp_group" => self.garp_group(&s),
+            "static_ipaddress" | "static_routes" | "static_rules" => self.static_block(&s),
+            "track_group" => self.track_group(&s),
             "interface_up_down_delays" => self.interface_up_down_delays(&s),
             _ => self.ignore_or_refuse(&keywords::TOP, &s, ""),
         }
@@ -620,6 +626,7 @@ impl Mapper<'_> {
                         && !self.smtp_global(s, c)
                         && !self.election_global(s, c)
                         && !self.notify_fifo_global(s, c)
+                        && !self.iproute_dir(s, c)
                         && !self.vmac_global(s, c)
                         && !self.lvs_global(s, c)
                     {
@@ -654,6 +661,7 @@ impl Mapper<'_> {
                 || self.garp(&mut i.garp, s, keyword, c)
                 || self.election(&mut i.election, s, keyword, (c, false))
                 || self.vmac_instance(&mut i.vmac, s, c)
+                || self.instance_routing(&mut i, s, c)
             {
                 continue;
             }
@@ -1155,6 +1163,7 @@ mod tests {
             }
             "SSL" => format!("SSL {{\n{k}\n}}\n"),
             "garp_group" => format!("garp_group {{\n{k}\n}}\n"),
+            "track_group" => format!("track_group t {{\n{k}\n}}\n"),
             title => match title.split_once(" (in real_server)") {
                 Some((name, _)) => checker(name),
                 None => panic!("no test text for {title}"),

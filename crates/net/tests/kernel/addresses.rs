@@ -189,6 +189,7 @@ fn broadcast_and_scope_are_applied() {
             label: None,
             broadcast: Some("10.98.0.127".parse().unwrap()),
             scope: Some(253),
+            ..Default::default()
         };
         addresses
             .add_with("va", ip("10.98.0.100"), 25, &options)
@@ -199,5 +200,53 @@ fn broadcast_and_scope_are_applied() {
         assert!(lines[0].contains("brd 10.98.0.127"), "{lines:?}");
         assert!(lines[0].contains("scope link"), "{lines:?}");
         addresses.remove("va", ip("10.98.0.100"), 25).await.unwrap();
+    });
+}
+
+#[test]
+fn address_flags_and_preferred_lifetime_are_applied() {
+    let Some(lab) = Lab::new("address_flags_and_preferred_lifetime_are_applied") else {
+        return;
+    };
+    let netns = lab.a.clone();
+    lab.run(move |_, _| async move {
+        let addresses = Addresses::new().unwrap();
+        // keepalived's noprefixroute (IFA_F_NOPREFIXROUTE, only in IFA_FLAGS) and
+        // preferred_lft 0 (deprecated: the kernel reports no lifetimes of an IPv4 address
+        // that is valid forever).
+        let options = baton_net::AddOptions {
+            flags: 0x200,
+            preferred_lft: Some(0),
+            ..Default::default()
+        };
+        addresses
+            .add_with("va", ip("10.98.1.100"), 24, &options)
+            .await
+            .unwrap();
+        let lines = shown(&netns, "va", "10.98.1.100");
+        let text = lines.join(" ");
+        assert!(text.contains("noprefixroute"), "{lines:?}");
+        assert!(text.contains("deprecated"), "{lines:?}");
+        addresses.remove("va", ip("10.98.1.100"), 24).await.unwrap();
+        // An IPv6 address shows its preferred lifetime.
+        let options = baton_net::AddOptions {
+            preferred_lft: Some(30),
+            ..Default::default()
+        };
+        addresses
+            .add_with("va", ip("fd00:98::100"), 64, &options)
+            .await
+            .unwrap();
+        let lines = shown(&netns, "va", "fd00:98::100");
+        let text = lines.join(" ");
+        assert!(
+            text.contains("preferred_lft 30sec") || text.contains("preferred_lft 29sec"),
+            "{lines:?}"
+        );
+        assert!(text.contains("valid_lft forever"), "{lines:?}");
+        addresses
+            .remove("va", ip("fd00:98::100"), 64)
+            .await
+            .unwrap();
     });
 }
