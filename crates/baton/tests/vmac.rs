@@ -340,3 +340,84 @@ fn use_ipvlan_needs_kernel_support_and_says_so() {
         "baton removes its ipvlan"
     );
 }
+
+/// The capture times of the gratuitous ARPs for `vip` in tcpdump's `-tt` text.
+fn garp_times(text: &str, vip: &str) -> Vec<f64> {
+    let (asked, by) = (format!("who-has {vip} "), format!("tell {vip},"));
+    text.lines()
+        .filter(|l| l.contains(&asked) && l.contains(&by))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn garp_extra_if_repeats_announcements_on_the_other_interface_as_keepalived() {
+    let test = "garp_extra_if_repeats_announcements_on_the_other_interface_as_keepalived";
+    if skip_without_tool("tcpdump", "tcpdump", test)
+        || skip_without_tool("keepalived", "keepalived", test)
+    {
+        return;
+    }
+    let extra = "    garp_extra_if all 1\n    garp_master_delay 0\n    garp_master_repeat 1\n";
+    let file = conf("lb2", 100, extra).replace(
+        &format!("        {VIP}\n"),
+        &format!("        {VIP}\n        10.9.9.1/24 dev eth1\n"),
+    );
+    for kind in ["baton", "keepalived"] {
+        let Some(lab) = guide_lab(test) else {
+            return;
+        };
+        let lb2 = lab.host("lb2");
+        // A second interface: a veth pair inside lb2 (this kernel may have no dummy).
+        let link = [
+            "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p",
+        ];
+        lb2.run("ip", &link).expect("veth eth1");
+        for dev in ["eth1", "eth1p"] {
+            lb2.run("ip", &["link", "set", dev, "up"]).expect("eth1 up");
+        }
+        let dir = Workdir::new("garp-extra-if");
+        let capture = dir.path("eth1.txt");
+        let mut command = lb2.command("tcpdump");
+        command
+            .args(["-i", "eth1", "-n", "-l", "-tt", "arp"])
+            .stdout(Stdio::from(
+                std::fs::File::create(&capture).expect("capture"),
+            ))
+            .stderr(Stdio::null());
+        let _tcpdump = lb2.spawn(command).expect("tcpdump");
+        std::thread::sleep(Duration::from_secs(1));
+        let daemon = if kind == "baton" {
+            start_baton(lb2, &dir, &file)
+        } else {
+            start_keepalived(lb2, &dir, &file)
+        };
+        if wait_for(Duration::from_secs(20), || holds_on(lb2, LINK)).is_none() {
+            fail(&format!("{kind} never took the VIP"), &[&daemon]);
+        }
+        let read = || {
+            garp_times(
+                &std::fs::read_to_string(&capture).unwrap_or_default(),
+                "10.9.9.1",
+            )
+        };
+        // The master's own announcement, then one a second on eth1 (keepalived checks its
+        // timer with each advert, so about one a second there too).
+        if wait_for(Duration::from_secs(8), || read().len() >= 4).is_none() {
+            fail(
+                &format!(
+                    "{kind}: fewer than 4 gratuitous ARPs on eth1 in 8 s: {:?}",
+                    std::fs::read_to_string(&capture).unwrap_or_default()
+                ),
+                &[&daemon],
+            );
+        }
+        let times = read();
+        let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        println!("{kind}: gratuitous ARPs on eth1 {gaps:.3?} s apart");
+        assert!(
+            gaps.iter().skip(1).all(|g| *g >= 0.5),
+            "{kind}: repeats closer than the interval: {gaps:?}"
+        );
+    }
+}
