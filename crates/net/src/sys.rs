@@ -24,41 +24,34 @@ pub(crate) fn set_multicast_if_v4_by_index(socket: &Socket, ifindex: u32) -> io:
         imr_address: libc::in_addr { s_addr: 0 },
         imr_ifindex: ifindex,
     };
-    let len = mem::size_of::<libc::ip_mreqn>() as libc::socklen_t;
-    #[allow(unsafe_code)]
-    // SAFETY: the fd is open for the lifetime of `socket`; the pointer and length describe
-    // `request`, a fully initialised ip_mreqn that lives until the call returns, and the kernel
-    // only reads it.
-    let result = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            (&raw const request).cast(),
-            len,
-        )
-    };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    set_option(socket, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &request)
 }
 
 /// IP_RECVTTL on: each IPv4 datagram comes with its TTL (an IP_TTL control message), also on
 /// a dual-stack IPv6 socket.
 pub(crate) fn set_recv_ttl_v4(socket: &Socket) -> io::Result<()> {
     let on: libc::c_int = 1;
-    let len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    set_option(socket, libc::IPPROTO_IP, libc::IP_RECVTTL, &on)
+}
+
+/// `setsockopt(level, name)` with `value`, a plain C struct or integer the option expects.
+fn set_option<T: Copy>(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    let len = mem::size_of::<T>() as libc::socklen_t;
     #[allow(unsafe_code)]
     // SAFETY: the fd is open for the lifetime of `socket`; the pointer and length describe
-    // `on`, an initialised int that lives until the call returns, and the kernel only reads it.
+    // `value`, an initialised `T` (`Copy`: plain data, no pointers the kernel could follow)
+    // that lives until the call returns, and the kernel only reads it.
     let result = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_RECVTTL,
-            (&raw const on).cast(),
+            level,
+            name,
+            (value as *const T).cast(),
             len,
         )
     };
