@@ -1,6 +1,7 @@
 //! The `baton` binary: CLI, daemon wiring, admin listener (metrics, status page), demo.
 
 mod admin;
+mod bfd_status;
 mod cli;
 mod commands;
 mod daemon;

@@ -28,6 +28,9 @@ pub(crate) struct Status {
     /// Reloads (SIGHUP or `baton reload`) since the start, by outcome.
     #[serde(default)]
     pub(crate) reloads: ReloadCounts,
+    /// keepalived's `bfd_instance` sessions, in name order.
+    #[serde(default)]
+    pub(crate) bfd: Vec<crate::bfd_status::SessionStatus>,
 }
 
 /// Reloads since the daemon started, by outcome: a failed one changed nothing, and an
@@ -267,6 +270,7 @@ impl Status {
             vrrp_receive_dropped: RECEIVE_DROPS.snapshot(),
             vrrp_unclaimed_dropped: dropped_by_reason(unclaimed),
             reloads: ReloadCounts::default(),
+            bfd: Vec::new(),
         }
     }
 
@@ -349,6 +353,10 @@ impl Status {
         if !self.virtual_servers.is_empty() {
             out.push_str("\nVirtual servers (L4)\n");
             out.push_str(&self.render_virtual_servers());
+        }
+        if !self.bfd.is_empty() {
+            out.push_str("\nBFD sessions\n");
+            out.push_str(&crate::bfd_status::render(&self.bfd));
         }
         out
     }
@@ -543,6 +551,7 @@ mod tests {
                 unchanged: 1,
                 failed: 2,
             },
+            bfd: Vec::new(),
         }
     }
 

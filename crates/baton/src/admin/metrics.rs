@@ -419,6 +419,7 @@ mod tests {
                 unchanged: 0,
                 failed: 1,
             },
+            bfd: Vec::new(),
         };
         let frontends = [frontend("web", &["127.0.0.1:8001", "[::1]:8002"])];
         let text = render(&status, &frontends);

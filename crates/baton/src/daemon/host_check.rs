@@ -113,6 +113,9 @@ fn track_problem(
                 .map(|error| format!("{error:#}"))
         }
         // Processes are followed whatever the host allows (/proc read at intervals at worst).
-        TrackKey::Frontend(_) | TrackKey::VirtualServer(_) | TrackKey::Process(_) => None,
+        TrackKey::Frontend(_)
+        | TrackKey::VirtualServer(_)
+        | TrackKey::Process(_)
+        | TrackKey::Bfd(_) => None,
     }
 }

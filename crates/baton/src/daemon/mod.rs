@@ -5,6 +5,7 @@
 //! (gratuitous ARP bursts, notify scripts) runs on tasks of its own, so nothing delays an
 //! advertisement.
 
+mod bfd;
 mod control;
 mod dynamic_interfaces;
 mod link_debounce;
@@ -448,6 +449,8 @@ struct Running {
     /// applied; one of them came up when `interface_appeared` is set.
     missing_interfaces: BTreeSet<String>,
     interface_appeared: bool,
+    /// keepalived's `bfd_instance` sessions, kept across reloads.
+    bfd: bfd::Bfd,
 }
 
 impl Running {
@@ -488,6 +491,10 @@ impl Running {
         services: BTreeMap<TrackKey, tracking::Service>,
         stepped_down: &BTreeSet<String>,
     ) -> anyhow::Result<Running> {
+        let mut bfd = bfd::Bfd::default();
+        bfd.apply(&prepared.config)?;
+        let mut services = services;
+        bfd.add_services(&mut services);
         let started = prepared.start(services);
         let plan = started.plan;
         let mut router = Router::new(plan.engine_configs, plan.sync_groups)?;
@@ -522,6 +529,7 @@ impl Running {
             removed: BTreeSet::new(),
             missing_interfaces: started.missing,
             interface_appeared: false,
+            bfd,
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -576,6 +584,11 @@ impl Running {
         for task in self.tasks.drain(..) {
             task.abort();
         }
+        let mut services = services;
+        if let Err(error) = self.bfd.apply(&prepared.config) {
+            tracing::error!("reload: bfd_instance sessions: {error:#}");
+        }
+        self.bfd.add_services(&mut services);
         let Started {
             links,
             missing,
@@ -767,6 +780,7 @@ impl Running {
     fn publish(&mut self) {
         let mut status = Status::of(&self.router);
         status.reloads = self.reloads;
+        status.bfd = self.bfd.status();
         let line = systemd::status_line(&status);
         if line != self.systemd_status {
             systemd::status(&line);

@@ -37,6 +37,8 @@ pub(crate) enum TrackKey {
     Frontend(String),
     /// A virtual server of this daemon: up while it has quorum.
     VirtualServer(String),
+    /// A `bfd_instance` of this daemon: up while its session is Up.
+    Bfd(String),
 }
 
 /// Builds the router. `primary_address` finds an interface's primary address of a family
@@ -68,6 +70,7 @@ pub(crate) fn plan(
                 TrackedObject::File(name) => TrackKey::File(name.clone()),
                 TrackedObject::Frontend(name) => TrackKey::Frontend(name.clone()),
                 TrackedObject::VirtualServer(name) => TrackKey::VirtualServer(name.clone()),
+                TrackedObject::Bfd(name) => TrackKey::Bfd(name.clone()),
                 other => anyhow::bail!("instance {}: cannot track {other:?}", instance.name),
             };
             let target = TrackTarget {

@@ -32,6 +32,7 @@ impl fmt::Display for TrackKey {
             TrackKey::File(name) => write!(f, "file {name}"),
             TrackKey::Frontend(name) => write!(f, "frontend {name}"),
             TrackKey::VirtualServer(name) => write!(f, "virtual server {name}"),
+            TrackKey::Bfd(name) => write!(f, "bfd {name}"),
         }
     }
 }
@@ -169,7 +170,7 @@ pub(crate) fn prepare(
                     .files
                     .push((key.clone(), targets.clone(), file.clone()));
             }
-            TrackKey::Frontend(_) | TrackKey::VirtualServer(_) => {
+            TrackKey::Frontend(_) | TrackKey::VirtualServer(_) | TrackKey::Bfd(_) => {
                 watchers.services.push((key.clone(), targets.clone()));
             }
         }
