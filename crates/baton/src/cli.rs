@@ -53,6 +53,10 @@ pub(crate) enum Command {
     /// A MISC_CHECK's program, run by the script helper (baton runs this in its place).
     #[command(hide = true)]
     ScriptHelperRun(ScriptHelperRunArgs),
+    /// Write the man pages and shell completions generated from this CLI (the Debian
+    /// package's build runs it; docs/packaging.md).
+    #[command(hide = true)]
+    PackageFiles(PackageFilesArgs),
 }
 
 /// Where the running daemon listens.
@@ -239,6 +243,14 @@ pub(crate) struct ScriptHelperRunArgs {
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     pub(crate) argv: Vec<String>,
+}
+
+/// `baton package-files`: where to write them.
+#[derive(Debug, Args)]
+pub(crate) struct PackageFilesArgs {
+    /// Directory that receives man/ and completions/.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
 }
 
 impl RunArgs {

@@ -7,6 +7,7 @@ mod commands;
 mod daemon;
 mod demo;
 mod logging;
+mod package_files;
 mod privileges;
 mod runtime_commands;
 mod script_helper;
@@ -39,5 +40,6 @@ fn main() -> ExitCode {
         Command::Reload(args) => runtime_commands::reload(&args),
         Command::ScriptHelper(args) => script_helper::serve(&args),
         Command::ScriptHelperRun(args) => script_helper::run_one(args),
+        Command::PackageFiles(args) => package_files::write(&args),
     }
 }
