@@ -10,11 +10,10 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use baton_lab::{Child, Lab};
+use baton_lab::Lab;
+use common::pcap::Capture;
 use common::{
     Daemon, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf, skip_without_tool,
     start_baton, start_keepalived, wait_for,
@@ -79,38 +78,9 @@ struct Seen {
     priority: u8,
 }
 
-/// tcpdump on the lab's bridge, writing every IPv4 VRRP packet to a pcap file as it comes.
-struct Capture {
-    _tcpdump: Child,
-    file: PathBuf,
-}
-
-impl Capture {
-    fn start(lab: &Lab, dir: &Workdir, name: &str) -> Capture {
-        let file = dir.path(&format!("{name}.pcap"));
-        let mut command = lab.switch_command("tcpdump");
-        command
-            .args(["-i", lab.bridge(), "--immediate-mode", "-U", "-n", "-w"])
-            .arg(&file)
-            .arg("ip proto 112")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let tcpdump = lab.host("client").spawn(command).expect("starting tcpdump");
-        let started = wait_for(Duration::from_secs(10), || {
-            std::fs::metadata(&file).is_ok_and(|m| m.len() >= 24)
-        });
-        assert!(started.is_some(), "tcpdump did not start");
-        // It writes the file header as it opens the interface: give it a moment to listen.
-        std::thread::sleep(Duration::from_millis(300));
-        Capture {
-            _tcpdump: tcpdump,
-            file,
-        }
-    }
-
-    fn packets(&self) -> Vec<Seen> {
-        parse_pcap(&self.file)
-    }
+/// The VRRP packets of a capture (tcpdump's filter `ip proto 112`).
+trait VrrpPackets {
+    fn packets(&self) -> Vec<Seen>;
 
     fn from(&self, src: Ipv4Addr) -> Vec<Seen> {
         self.packets()
@@ -120,44 +90,33 @@ impl Capture {
     }
 }
 
-/// The VRRP packets of a pcap file (Ethernet, microsecond timestamps, little-endian as
-/// tcpdump writes it here); a record cut short at the end is left for the next read.
-fn parse_pcap(path: &Path) -> Vec<Seen> {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let mut seen = Vec::new();
-    let mut at = 24;
-    let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    while at + 16 <= bytes.len() {
-        let (secs, micros, len) = (
-            word(&bytes, at),
-            word(&bytes, at + 4),
-            word(&bytes, at + 8) as usize,
-        );
-        let frame = at + 16;
-        if frame + len > bytes.len() {
-            break;
-        }
-        let packet = &bytes[frame..frame + len];
-        at = frame + len;
-        // Ethernet, IPv4, protocol 112.
-        if packet.len() < 14 + 20 || packet[12..14] != [0x08, 0x00] {
-            continue;
-        }
-        let ip = &packet[14..];
-        let header = usize::from(ip[0] & 0x0f) * 4;
-        if ip[9] != 112 || ip.len() < header + 4 {
-            continue;
-        }
-        let address = |i: usize| Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
-        seen.push(Seen {
-            at: u64::from(secs) * 1_000_000 + u64::from(micros),
-            src: address(12),
-            dst: address(16),
-            ttl: ip[8],
-            priority: ip[header + 2],
-        });
+impl VrrpPackets for Capture {
+    fn packets(&self) -> Vec<Seen> {
+        self.frames()
+            .iter()
+            .filter_map(|f| seen(f.at, &f.bytes))
+            .collect()
     }
-    seen
+}
+
+/// An Ethernet frame captured at `at` (µs), if it is IPv4 VRRP.
+fn seen(at: u64, packet: &[u8]) -> Option<Seen> {
+    if packet.len() < 14 + 20 || packet[12..14] != [0x08, 0x00] {
+        return None;
+    }
+    let ip = &packet[14..];
+    let header = usize::from(ip[0] & 0x0f) * 4;
+    if ip[9] != 112 || ip.len() < header + 4 {
+        return None;
+    }
+    let address = |i: usize| Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
+    Some(Seen {
+        at,
+        src: address(12),
+        dst: address(16),
+        ttl: ip[8],
+        priority: ip[header + 2],
+    })
 }
 
 /// Sends one VRRP payload from the client to `dst` with TTL 255 at `at` (microseconds
@@ -185,7 +144,7 @@ fn send_from_client_at(lab: &Lab, dst: Ipv4Addr, payload: &[u8], at: u64) {
 fn answers_to_lower_priority(lab: &Lab, kind: Kind, extra: &str) -> Vec<bool> {
     let label = format!("{kind:?} with {extra:?}");
     let dir = Workdir::new("lower-prio");
-    let capture = Capture::start(lab, &dir, "lower-prio");
+    let capture = Capture::start(lab, &dir, "lower-prio", "ip proto 112");
     let conf = keepalived_conf("lb2", 2, 150, "1", extra);
     let master = start(kind, lab.host("lb2"), &dir, &conf);
     await_master(lab.host("lb2"), &label, &[&master]);
@@ -249,7 +208,7 @@ fn lower_prio_no_advert_silences_the_answer_as_in_keepalived() {
 fn adverts_of_lone_master(lab: &Lab, kind: Kind, (globals, extra): (&str, &str)) -> Vec<Seen> {
     let label = format!("{kind:?} with {globals:?} {extra:?}");
     let dir = Workdir::new("wire");
-    let capture = Capture::start(lab, &dir, "wire");
+    let capture = Capture::start(lab, &dir, "wire", "ip proto 112");
     let conf = keepalived_conf("lb2", 2, 150, "1", extra).replace(
         "    vrrp_version 2\n",
         &format!("    vrrp_version 2\n{globals}"),
@@ -442,7 +401,7 @@ fn notify_master_rx_lower_pri_and_notify_deleted_run_as_in_keepalived() {
 fn adverts_of_preempted_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> {
     let label = format!("{kind:?} with {extra:?}");
     let dir = Workdir::new("higher-prio");
-    let capture = Capture::start(lab, &dir, "higher-prio");
+    let capture = Capture::start(lab, &dir, "higher-prio", "ip proto 112");
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
     let low = start(kind, lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
     await_master(lb1, &label, &[&low]);

@@ -13,11 +13,10 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use baton_lab::{Child, Host, Lab};
+use baton_lab::{Host, Lab};
+use common::pcap::Capture;
 use common::{
     Daemon, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf, skip_without_tool,
     start_baton, start_keepalived, wait_for,
@@ -72,101 +71,38 @@ fn await_master(host: &Host, label: &str, daemons: &[&Daemon]) {
     }
 }
 
-/// tcpdump at the lab's switch, writing what `filter` matches to a pcap file as it comes.
-struct Capture {
-    _tcpdump: Child,
-    file: PathBuf,
+/// VRRP packets from `src` in `capture`: (capture time in µs, destination, IP payload).
+fn vrrp_from(capture: &Capture, src: Ipv4Addr) -> Vec<(u64, Ipv4Addr, Vec<u8>)> {
+    capture
+        .frames()
+        .into_iter()
+        .filter_map(|f| {
+            let ip = f
+                .bytes
+                .get(14..)
+                .filter(|_| f.bytes[12..14] == [0x08, 0x00])?;
+            let header = usize::from(ip.first()? & 0x0f) * 4;
+            let address = |i: usize| Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
+            (ip.len() > header && ip[9] == 112 && address(12) == src)
+                .then(|| (f.at, address(16), ip[header..].to_vec()))
+        })
+        .collect()
 }
 
-impl Capture {
-    fn start(lab: &Lab, dir: &Workdir, name: &str, filter: &str) -> Capture {
-        let file = dir.path(&format!("{name}.pcap"));
-        let mut command = lab.switch_command("tcpdump");
-        command
-            .args(["-i", lab.bridge(), "--immediate-mode", "-U", "-n", "-w"])
-            .arg(&file)
-            .arg(filter)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let tcpdump = lab.host("client").spawn(command).expect("starting tcpdump");
-        let started = wait_for(Duration::from_secs(10), || {
-            std::fs::metadata(&file).is_ok_and(|m| m.len() >= 24)
-        });
-        assert!(started.is_some(), "tcpdump did not start");
-        std::thread::sleep(Duration::from_millis(300));
-        Capture {
-            _tcpdump: tcpdump,
-            file,
-        }
-    }
-
-    fn frames(&self) -> Vec<Frame> {
-        parse_pcap(&self.file)
-    }
-
-    /// VRRP packets from `src`: (capture time in µs, destination, IP payload).
-    fn vrrp_from(&self, src: Ipv4Addr) -> Vec<(u64, Ipv4Addr, Vec<u8>)> {
-        self.frames()
-            .into_iter()
-            .filter_map(|f| {
-                let ip = f
-                    .bytes
-                    .get(14..)
-                    .filter(|_| f.bytes[12..14] == [0x08, 0x00])?;
-                let header = usize::from(ip.first()? & 0x0f) * 4;
-                let address = |i: usize| Ipv4Addr::new(ip[i], ip[i + 1], ip[i + 2], ip[i + 3]);
-                (ip.len() > header && ip[9] == 112 && address(12) == src)
-                    .then(|| (f.at, address(16), ip[header..].to_vec()))
-            })
-            .collect()
-    }
-
-    /// Capture times (µs) of the gratuitous ARPs (request or reply) for `vip`.
-    fn garps_for(&self, vip: Ipv4Addr) -> Vec<u64> {
-        self.frames()
-            .into_iter()
-            .filter(|f| f.bytes.len() >= 42 && f.bytes[12..14] == [0x08, 0x06])
-            .filter(|f| {
-                let arp = &f.bytes[14..];
-                let sender = Ipv4Addr::new(arp[14], arp[15], arp[16], arp[17]);
-                let target = Ipv4Addr::new(arp[24], arp[25], arp[26], arp[27]);
-                sender == vip && target == vip
-            })
-            .map(|f| f.at)
-            .collect()
-    }
-}
-
-struct Frame {
-    /// Capture time in microseconds.
-    at: u64,
-    bytes: Vec<u8>,
-}
-
-/// The frames of a pcap file (Ethernet, microsecond timestamps, little-endian as tcpdump
-/// writes it here); a record cut short at the end is left for the next read.
-fn parse_pcap(path: &Path) -> Vec<Frame> {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let mut frames = Vec::new();
-    let mut at = 24;
-    let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    while at + 16 <= bytes.len() {
-        let (secs, micros, len) = (
-            word(&bytes, at),
-            word(&bytes, at + 4),
-            word(&bytes, at + 8) as usize,
-        );
-        let frame = at + 16;
-        if frame + len > bytes.len() {
-            break;
-        }
-        frames.push(Frame {
-            at: u64::from(secs) * 1_000_000 + u64::from(micros),
-            bytes: bytes[frame..frame + len].to_vec(),
-        });
-        at = frame + len;
-    }
-    frames
+/// Capture times (µs) of the gratuitous ARPs (request or reply) for `vip` in `capture`.
+fn garps_for(capture: &Capture, vip: Ipv4Addr) -> Vec<u64> {
+    capture
+        .frames()
+        .into_iter()
+        .filter(|f| f.bytes.len() >= 42 && f.bytes[12..14] == [0x08, 0x06])
+        .filter(|f| {
+            let arp = &f.bytes[14..];
+            let sender = Ipv4Addr::new(arp[14], arp[15], arp[16], arp[17]);
+            let target = Ipv4Addr::new(arp[24], arp[25], arp[26], arp[27]);
+            sender == vip && target == vip
+        })
+        .map(|f| f.at)
+        .collect()
 }
 
 /// Sends one VRRP payload from the client to `dst` with TTL 255.
@@ -196,7 +132,7 @@ fn garps_after_lower_advert(lab: &Lab, kind: Kind, extra: &str) -> Vec<u64> {
     // The start-up burst (garp_master_delay 0: no second one) is over well within 1 s.
     std::thread::sleep(Duration::from_millis(1500));
     let vip = Ipv4Addr::new(10, 0, 3, 100);
-    let before = capture.garps_for(vip).len();
+    let before = garps_for(&capture, vip).len();
     if before == 0 {
         fail(
             &format!("{label}: no start-up gratuitous ARP seen"),
@@ -209,8 +145,7 @@ fn garps_after_lower_advert(lab: &Lab, kind: Kind, extra: &str) -> Vec<u64> {
         &common::flood::advert(0x21, 50, 1, b"baton12\0"),
     );
     std::thread::sleep(Duration::from_millis(4500));
-    let rival = capture
-        .vrrp_from(Ipv4Addr::new(10, 0, 3, 50))
+    let rival = vrrp_from(&capture, Ipv4Addr::new(10, 0, 3, 50))
         .first()
         .map(|(at, _, _)| *at);
     let Some(rival) = rival else {
@@ -219,8 +154,7 @@ fn garps_after_lower_advert(lab: &Lab, kind: Kind, extra: &str) -> Vec<u64> {
             &[&master],
         );
     };
-    let after = capture
-        .garps_for(vip)
+    let after = garps_for(&capture, vip)
         .into_iter()
         .filter(|&at| at > rival)
         .map(|at| at - rival)
@@ -298,15 +232,14 @@ fn checksum_of_lone_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<&'static s
     );
     await_master(lab.host("lb2"), &label, &[&master]);
     if wait_for(Duration::from_secs(10), || {
-        capture.vrrp_from(LB2).len() >= 3
+        vrrp_from(&capture, LB2).len() >= 3
     })
     .is_none()
     {
         fail(&format!("{label}: fewer than 3 adverts seen"), &[&master]);
     }
     drop(master);
-    capture
-        .vrrp_from(LB2)
+    vrrp_from(&capture, LB2)
         .iter()
         .filter(|(_, _, message)| message.get(2) != Some(&0))
         .map(
@@ -398,11 +331,11 @@ fn unicast_fault_no_peer_stays_in_fault_as_in_keepalived() {
         }
         // Without the keyword it would be master after about 3.4 s: wait longer.
         std::thread::sleep(Duration::from_secs(5));
-        if holds(lab.host("lb2"), common::VIP) || !capture.vrrp_from(LB2).is_empty() {
+        if holds(lab.host("lb2"), common::VIP) || !vrrp_from(&capture, LB2).is_empty() {
             fail(
                 &format!(
                     "{label}: it holds the VIP or advertised: {:?}",
-                    capture.vrrp_from(LB2).len()
+                    vrrp_from(&capture, LB2).len()
                 ),
                 &[&daemon],
             );

@@ -7,6 +7,7 @@ pub(crate) mod flood;
 pub(crate) mod holders;
 pub(crate) mod loopback;
 pub(crate) mod pair;
+pub(crate) mod pcap;
 pub(crate) mod smtp;
 
 use std::path::{Path, PathBuf};
