@@ -706,7 +706,10 @@ pub(crate) static INSTANCE: Context = Context {
             "process tracking is not implemented; use a vrrp_script",
         ),
         yes("track_bfd", TRACK_BFD),
-        not_yet("track_src_ip", "not implemented"),
+        not_yet(
+            "track_src_ip",
+            "not yet: an instance goes on advertising from its unicast_src_ip / mcast_src_ip after that address leaves its interface (keepalived goes to FAULT); meanwhile track it with a vrrp_script running ip -o addr show dev IFACE to ADDRESS/32 | grep -q .",
+        ),
         yes(
             "mcast_dst_ip",
             "an IPv4 multicast group, or an IPv6 one in ff02::/16, of the instance's family: adverts go there and the socket joins it",

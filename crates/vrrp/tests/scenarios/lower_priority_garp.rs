@@ -53,19 +53,28 @@ fn run_to(instance: &mut Instance, until: Instant) -> Vec<(Instant, u32)> {
     seen
 }
 
-#[test]
-fn a_lower_advert_brings_a_burst_now_and_one_after_the_delay() {
-    let now = Instant::now();
-    let mut config = v3(5, 200);
+/// A Master from `config` (no garp_master_delay burst in the way) that hears a
+/// priority-100 advert at `now + 12 s`: the instance, that instant, and the announcements
+/// it made at once.
+fn heard_lower(mut config: InstanceConfig, now: Instant) -> (Instance, Instant, Vec<u32>) {
     config.announce.second_burst_delay = None;
-    config.announce.lower_priority_repeat = 2;
-    config.announce.lower_priority_delay = Some(secs(3));
     let mut instance = master(config, now);
     let heard = now + secs(12);
     instance
         .handle_advert(heard, lan_address(6), 255, &advert(100))
         .expect("accepted");
-    assert_eq!(announcements(&mut instance), vec![2]);
+    let at_once = announcements(&mut instance);
+    (instance, heard, at_once)
+}
+
+#[test]
+fn a_lower_advert_brings_a_burst_now_and_one_after_the_delay() {
+    let now = Instant::now();
+    let mut config = v3(5, 200);
+    config.announce.lower_priority_repeat = 2;
+    config.announce.lower_priority_delay = Some(secs(3));
+    let (mut instance, heard, at_once) = heard_lower(config, now);
+    assert_eq!(at_once, vec![2]);
     let later = run_to(&mut instance, heard + secs(10));
     assert_eq!(later, vec![(heard + secs(3), 2)]);
 }
@@ -73,14 +82,8 @@ fn a_lower_advert_brings_a_burst_now_and_one_after_the_delay() {
 #[test]
 fn defaults_are_keepalived_s_five_and_five_seconds() {
     let now = Instant::now();
-    let mut config = v3(5, 200);
-    config.announce.second_burst_delay = None;
-    let mut instance = master(config, now);
-    let heard = now + secs(12);
-    instance
-        .handle_advert(heard, lan_address(6), 255, &advert(100))
-        .expect("accepted");
-    assert_eq!(announcements(&mut instance), vec![5]);
+    let (mut instance, heard, at_once) = heard_lower(v3(5, 200), now);
+    assert_eq!(at_once, vec![5]);
     assert_eq!(
         run_to(&mut instance, heard + secs(10)),
         vec![(heard + secs(5), 5)]
@@ -91,37 +94,23 @@ fn defaults_are_keepalived_s_five_and_five_seconds() {
 fn repeat_0_sends_nothing_and_delay_0_no_second_burst() {
     let now = Instant::now();
     let mut none = v3(5, 200);
-    none.announce.second_burst_delay = None;
     none.announce.lower_priority_repeat = 0;
-    let mut instance = master(none, now);
-    instance
-        .handle_advert(now + secs(12), lan_address(6), 255, &advert(100))
-        .expect("accepted");
-    assert_eq!(announcements(&mut instance), Vec::<u32>::new());
+    let (mut instance, _, at_once) = heard_lower(none, now);
+    assert_eq!(at_once, Vec::<u32>::new());
     assert_eq!(run_to(&mut instance, now + secs(30)), vec![]);
 
     let mut once = v3(5, 200);
-    once.announce.second_burst_delay = None;
     once.announce.lower_priority_delay = None;
-    let mut instance = master(once, now);
-    instance
-        .handle_advert(now + secs(12), lan_address(6), 255, &advert(100))
-        .expect("accepted");
-    assert_eq!(announcements(&mut instance), vec![5]);
+    let (mut instance, _, at_once) = heard_lower(once, now);
+    assert_eq!(at_once, vec![5]);
     assert_eq!(run_to(&mut instance, now + secs(30)), vec![]);
 }
 
 #[test]
 fn the_delayed_burst_is_dropped_when_mastership_ends() {
     let now = Instant::now();
-    let mut config = v3(5, 200);
-    config.announce.second_burst_delay = None;
-    let mut instance = master(config, now);
-    let heard = now + secs(12);
-    instance
-        .handle_advert(heard, lan_address(6), 255, &advert(100))
-        .expect("accepted");
-    assert_eq!(announcements(&mut instance), vec![5]);
+    let (mut instance, heard, at_once) = heard_lower(v3(5, 200), now);
+    assert_eq!(at_once, vec![5]);
     // A better router appears before the delay is over.
     instance
         .handle_advert(heard + secs(1), lan_address(7), 255, &advert(250))
