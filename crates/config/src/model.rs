@@ -795,6 +795,17 @@ impl VrrpInstance {
     }
 }
 
+impl TrackInterface {
+    /// A tracked interface as written, without `reverse`.
+    pub fn new(name: String, weight: i32, location: Location) -> TrackInterface {
+        TrackInterface {
+            name,
+            weight,
+            location,
+        }
+    }
+}
+
 impl VirtualAddress {
     /// A host address (/32 or /128) on the instance's interface.
     pub fn new(address: IpAddr, location: Location) -> VirtualAddress {

@@ -300,11 +300,9 @@ impl Mapper<'_> {
                     continue;
                 };
                 if !instance.track_interfaces.iter().any(|t| t.name == dev) {
-                    instance.track_interfaces.push(TrackInterface {
-                        name: dev.clone(),
-                        weight: 0,
-                        location: at.clone(),
-                    });
+                    instance
+                        .track_interfaces
+                        .push(TrackInterface::new(dev.clone(), 0, at.clone()));
                 }
             }
         }
