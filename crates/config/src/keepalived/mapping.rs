@@ -740,7 +740,16 @@ impl Mapper<'_> {
                             .collect();
                         let result = parse_virtual_address(&words, entry.at.clone())
                             .map_err(|e| format!("{keyword}: {e}"));
-                        if let Some(vip) = self.ok(entry, c, result) {
+                        if let Some(mut vip) = self.ok(entry, c, result) {
+                            if vip.address.is_ipv6() && vip.scope.take().is_some() {
+                                self.d.warn(
+                                    &entry.at,
+                                    format!(
+                                        "{c}: {keyword}: {}: the scope of an IPv6 address comes from the address itself; 'scope' is ignored, as keepalived ignores it",
+                                        vip.address
+                                    ),
+                                );
+                            }
                             if excluded {
                                 i.excluded_addresses.push(vip);
                             } else {
