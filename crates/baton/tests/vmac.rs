@@ -421,3 +421,40 @@ fn garp_extra_if_repeats_announcements_on_the_other_interface_as_keepalived() {
         );
     }
 }
+
+#[test]
+fn with_dynamic_interfaces_the_vmac_waits_for_its_base() {
+    let test = "with_dynamic_interfaces_the_vmac_waits_for_its_base";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    let lb2 = lab.host("lb2");
+    let dir = Workdir::new("vmac-dynamic");
+    let file = conf("lb2", 100, "")
+        .replace("    interface eth0\n", "    interface eth9\n")
+        .replace(VIP, "10.9.9.100/24")
+        .replace("global_defs {\n", "global_defs {\n    dynamic_interfaces\n");
+    let mut baton = start_baton(lb2, &dir, &file);
+    std::thread::sleep(Duration::from_secs(2));
+    if !baton.child.is_running() || link_details(lb2, LINK).is_some() {
+        fail("baton did not wait for eth9 without a link", &[&baton]);
+    }
+    let veth = [
+        "link", "add", "eth9", "type", "veth", "peer", "name", "eth9p",
+    ];
+    lb2.run("ip", &veth).expect("veth eth9");
+    lb2.run("ip", &["addr", "add", "10.9.9.2/24", "dev", "eth9"])
+        .expect("eth9's address");
+    for dev in ["eth9p", "eth9"] {
+        lb2.run("ip", &["link", "set", dev, "up"]).expect("up");
+    }
+    let on_link = || {
+        lb2.run("ip", &["-o", "addr", "show", "dev", LINK])
+            .is_ok_and(|t| t.contains("inet 10.9.9.100/24"))
+    };
+    if wait_for(Duration::from_secs(20), on_link).is_none() {
+        fail("the vmac on eth9 never held the VIP", &[&baton]);
+    }
+    baton.child.terminate();
+    assert!(link_details(lb2, LINK).is_none(), "baton removes its vmac");
+}

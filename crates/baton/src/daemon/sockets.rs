@@ -64,8 +64,16 @@ impl Sockets {
         let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
         let mut by_key = HashMap::new();
         let mut tasks = Vec::new();
+        // A use_vmac link is made only once its base exists: no socket on it before.
+        let waiting: BTreeSet<&str> = config
+            .instances
+            .iter()
+            .filter(|i| missing.contains(&i.interface))
+            .map(|i| i.advert_interface())
+            .collect();
         let keys = multicast_groups(config).into_iter();
-        for ((interface, family), groups) in keys.filter(|((i, _), _)| !missing.contains(i)) {
+        let open_now = |i: &String| !missing.contains(i) && !waiting.contains(i.as_str());
+        for ((interface, family), groups) in keys.filter(|((i, _), _)| open_now(i)) {
             let rfc_group = match family {
                 Family::Ipv4 => IpAddr::from(baton_vrrp::VRRP_MULTICAST_V4),
                 Family::Ipv6 => IpAddr::from(baton_vrrp::VRRP_MULTICAST_V6),
