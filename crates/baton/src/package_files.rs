@@ -40,7 +40,9 @@ fn write_all(out: &Path) -> std::io::Result<()> {
     write_man_pages(&cli, None, &man)?;
     let completions = out.join("completions");
     fs::create_dir_all(&completions)?;
-    let mut visible = visible_only(&cli);
+    // From the definition before build(): built, it has the generated --help and
+    // --version, which the rebuilt copy would generate a second time.
+    let mut visible = visible_only(&Cli::command());
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
         clap_complete::generate_to(shell, &mut visible, BIN_NAME, &completions)?;
     }
