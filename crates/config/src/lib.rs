@@ -51,10 +51,10 @@ pub use link_delays::InterfaceDelays;
 pub use model::{
     StaticAddress, StaticRouting,
     AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, GarpGroup,
-    Global, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify, NotifyFifo, NotifyScript,
-    Scope, ScriptUser, SyncGroup, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend,
-    TrackInterface, TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject,
-    UnicastPeer, VirtualAddress, VrrpInstance,
+    Global, GlobalScripts, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify,
+    NotifyFifo, NotifyScript, Scope, ScriptUser, SyncGroup, TimedScript, TlsCertificate, Track,
+    TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin, TrackScript,
+    TrackScriptRef, TrackVirtualServer, TrackedObject, UnicastPeer, VirtualAddress, VrrpInstance,
 };
 pub use smtp::SmtpAlerts;
 pub use routing::{

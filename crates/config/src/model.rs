@@ -92,8 +92,53 @@ pub struct Global {
     pub link_delays: Vec<crate::InterfaceDelays>,
     /// E-mail alerts: `smtp_server`, `notification_email`, `smtp_alert`'s defaults, ...
     pub smtp: crate::SmtpAlerts,
+    /// `startup_script`, `shutdown_script` and the notify FIFOs' readers.
+    pub scripts: GlobalScripts,
+    /// `fifo_write_vrrp_states_on_reload`: after a reload, every instance's and sync
+    /// group's state goes to the notify FIFOs, changed or not.
+    pub fifo_write_states_on_reload: bool,
+    /// `reload_file [PATH]`: exists while a reload reads the configuration.
+    pub reload_file: Option<std::path::PathBuf>,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
+}
+
+/// keepalived's scripts of `global_defs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GlobalScripts {
+    /// `startup_script`: run before any instance starts; the start waits for it.
+    pub startup: Option<TimedScript>,
+    /// `shutdown_script`: run after everything is released at stop.
+    pub shutdown: Option<TimedScript>,
+    /// `notify_fifo_script`: started with `notify_fifo`'s path and kept running.
+    pub notify_fifo: Option<NotifyScript>,
+    /// `vrrp_notify_fifo_script`: the same for `vrrp_notify_fifo`.
+    pub vrrp_notify_fifo: Option<NotifyScript>,
+}
+
+impl GlobalScripts {
+    /// The `startup_script_timeout` / `shutdown_script_timeout` given, which keepalived
+    /// takes wherever they stand in `global_defs`.
+    pub(crate) fn with_timeouts(
+        mut self,
+        startup: Option<Duration>,
+        shutdown: Option<Duration>,
+    ) -> GlobalScripts {
+        let pairs = [(&mut self.startup, startup), (&mut self.shutdown, shutdown)];
+        for (script, timeout) in pairs {
+            if let (Some(script), Some(timeout)) = (script, timeout) {
+                script.timeout = timeout;
+            }
+        }
+        self
+    }
+}
+
+/// A script with the time it may take (`startup_script_timeout`, default 10 s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedScript {
+    pub script: NotifyScript,
+    pub timeout: Duration,
 }
 
 /// keepalived's `notify_fifo PATH [USER [GROUP]]`: a named pipe the daemon makes if it is
@@ -158,6 +203,9 @@ impl Default for Global {
             notify_priority_changes: false,
             link_delays: Vec::new(),
             smtp: crate::SmtpAlerts::default(),
+            scripts: GlobalScripts::default(),
+            fifo_write_states_on_reload: false,
+            reload_file: None,
             location: None,
         }
     }
@@ -176,6 +224,8 @@ pub struct TrackScript {
     /// Default weight for instances that track the script without giving one (-253..=253,
     /// default 0: failure puts the instance in FAULT).
     pub weight: i32,
+    /// `weight W reverse`: the default of its trackers' `reverse` (see [`Track::reverse`]).
+    pub reverse: bool,
     /// Consecutive successes before a failed script counts as up again (default 1).
     pub rise: u32,
     /// Consecutive failures before the script counts as down (default 1).
@@ -195,6 +245,8 @@ pub struct TrackFile {
     /// Default weight for trackers that give none (default 1). With weight 0 a non-zero
     /// value is a failure; otherwise the value times the weight is added to the priority.
     pub weight: i32,
+    /// `weight W reverse`: the default of its trackers' `reverse` (see [`Track::reverse`]).
+    pub reverse: bool,
     /// `init_file`: create the file at startup.
     pub init_file: Option<InitFile>,
     pub location: Location,
@@ -372,6 +424,8 @@ pub struct TrackInterface {
     pub name: String,
     /// -253..=253; 0: down means FAULT.
     pub weight: i32,
+    /// `weight W reverse` (see [`Track::reverse`]).
+    pub reverse: bool,
     pub location: Location,
 }
 
@@ -381,6 +435,8 @@ pub struct TrackScriptRef {
     pub name: String,
     /// Overrides the script's own weight (-253..=253).
     pub weight: Option<i32>,
+    /// `reverse` / `noreverse` after the weight; `None`: the script's own.
+    pub reverse: Option<bool>,
     pub location: Location,
 }
 
@@ -390,6 +446,8 @@ pub struct TrackFileRef {
     pub name: String,
     /// Overrides the file's own weight (-254..=254).
     pub weight: Option<i32>,
+    /// `reverse` / `noreverse` after the weight; `None`: the file's own.
+    pub reverse: Option<bool>,
     pub location: Location,
 }
 
@@ -594,6 +652,12 @@ pub struct Track {
     /// In engine terms ([`TrackConfig::weight`]): 0 means down is FAULT, positive is added
     /// while up, negative while down.
     pub weight: i32,
+    /// keepalived's `weight W reverse`, already folded into `weight` (the configured weight
+    /// negated): the daemon reports the object's state inverted (up as down, a file's value
+    /// 0 as a failure with weight 0) and a file's value times the negated weight. So
+    /// `weight 10 reverse` lowers the priority by 10 while the object is up, and weight 0
+    /// reverse means FAULT while it is up, as keepalived's `weight_multiplier` -1.
+    pub reverse: bool,
     pub initially_up: bool,
     pub origin: TrackOrigin,
 }
@@ -801,6 +865,7 @@ impl TrackInterface {
         TrackInterface {
             name,
             weight,
+            reverse: false,
             location,
         }
     }

@@ -74,6 +74,12 @@ pub(crate) struct GlobalDraft {
     pub(crate) link_delays: Vec<crate::InterfaceDelays>,
     /// `smtp_server`, `notification_email`, the `smtp_alert` defaults, ...
     pub(crate) smtp: crate::SmtpAlerts,
+    pub(crate) scripts: crate::model::GlobalScripts,
+    /// The `*_script_timeout`s, applied to the scripts when resolved.
+    pub(crate) startup_timeout: Option<Duration>,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) fifo_write_states_on_reload: bool,
+    pub(crate) reload_file: Option<PathBuf>,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
     pub(crate) strict: bool,
 }
@@ -131,6 +137,8 @@ pub(crate) struct ScriptDraft {
     pub(crate) interval: Option<Duration>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) weight: Option<i32>,
+    /// `weight N reverse`.
+    pub(crate) reverse: bool,
     pub(crate) rise: Option<u32>,
     pub(crate) fall: Option<u32>,
     pub(crate) user: Option<ScriptUser>,
@@ -147,6 +155,7 @@ impl ScriptDraft {
             interval: None,
             timeout: None,
             weight: None,
+            reverse: false,
             rise: None,
             fall: None,
             user: None,
@@ -163,6 +172,8 @@ pub(crate) struct TrackFileDraft {
     /// `file` was written, valid or not.
     pub(crate) path_given: bool,
     pub(crate) weight: Option<i32>,
+    /// `weight N reverse`.
+    pub(crate) reverse: bool,
     pub(crate) init_file: Option<InitFile>,
 }
 
@@ -462,6 +473,11 @@ fn resolve_global(g: GlobalDraft) -> Global {
         notify_priority_changes: g.notify_priority_changes,
         link_delays: g.link_delays,
         smtp: g.smtp,
+        scripts: g
+            .scripts
+            .with_timeouts(g.startup_timeout, g.shutdown_timeout),
+        fifo_write_states_on_reload: g.fifo_write_states_on_reload,
+        reload_file: g.reload_file,
         location: g.location,
     }
 }
@@ -483,6 +499,7 @@ fn resolve_script(s: ScriptDraft, d: &mut Diagnostics) -> Option<TrackScript> {
         interval,
         timeout: s.timeout.unwrap_or(interval),
         weight: s.weight.unwrap_or(0),
+        reverse: s.reverse,
         rise: s.rise.unwrap_or(1),
         fall: s.fall.unwrap_or(1),
         user: s.user,
@@ -505,6 +522,7 @@ fn resolve_track_file(f: TrackFileDraft, d: &mut Diagnostics) -> Option<TrackFil
         name: f.name,
         path,
         weight: f.weight.unwrap_or(1),
+        reverse: f.reverse,
         init_file: f.init_file,
         location: f.location,
     })

@@ -650,6 +650,7 @@ impl Reader<'_> {
             path_given: t.file.is_some() || removed.iter().any(|k| k == "file"),
             path: t.file.map(PathBuf::from),
             weight,
+            reverse: false,
             init_file,
         }
     }
@@ -892,6 +893,7 @@ impl Reader<'_> {
             |name, w, location| TrackInterface {
                 name,
                 weight: w.unwrap_or(0),
+                reverse: false,
                 location,
             },
         );
@@ -904,6 +906,7 @@ impl Reader<'_> {
             |name, weight, location| TrackScriptRef {
                 name,
                 weight,
+                reverse: None,
                 location,
             },
         );
@@ -913,6 +916,7 @@ impl Reader<'_> {
             TrackFileRef {
                 name,
                 weight,
+                reverse: None,
                 location,
             }
         });

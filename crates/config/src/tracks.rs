@@ -27,6 +27,7 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         list.push(Track {
             object: TrackedObject::Interface(instance.interface.clone()),
             weight: 0,
+            reverse: false,
             initially_up: true,
             origin: TrackOrigin::OwnInterface,
         });
@@ -66,20 +67,26 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
             );
             continue;
         }
-        push_unique(&mut list, TrackedObject::Interface(t.name.clone()), weight);
+        push_unique(
+            &mut list,
+            TrackedObject::Interface(t.name.clone()),
+            weight,
+            t.reverse,
+        );
     }
 
     for address in instance.all_addresses() {
         let Some(dev) = &address.dev else { continue };
-        let already = list
-            .iter()
-            .any(|t| t.weight == 0 && t.object == TrackedObject::Interface(dev.clone()));
+        let already = list.iter().any(|t| {
+            t.weight == 0 && !t.reverse && t.object == TrackedObject::Interface(dev.clone())
+        });
         if address.no_track || *dev == instance.interface || already {
             continue;
         }
         list.push(Track {
             object: TrackedObject::Interface(dev.clone()),
             weight: 0,
+            reverse: false,
             initially_up: true,
             origin: TrackOrigin::AddressDevice,
         });
@@ -90,6 +97,7 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
             continue;
         };
         let weight = t.weight.unwrap_or(script.weight);
+        let reverse = t.reverse.unwrap_or(script.reverse);
         if weight != 0 && (group_rules || owner) {
             warn(
                 &t.location,
@@ -102,8 +110,10 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         }
         list.push(Track {
             object: TrackedObject::Script(t.name.clone()),
-            weight,
-            initially_up: !script.init_fail,
+            weight: folded(weight, reverse),
+            reverse,
+            // Up unless init_fail, as reported: inverted when reversed.
+            initially_up: script.init_fail == reverse,
             origin: TrackOrigin::Instance,
         });
     }
@@ -113,6 +123,7 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
             continue;
         };
         let mut weight = t.weight.unwrap_or(file.weight);
+        let reverse = t.reverse.unwrap_or(file.reverse);
         if weight != 0 && (group_rules || owner) {
             // keepalived: "weight == 1 is the default" and is taken to mean "unweighted".
             if weight == 1 {
@@ -139,7 +150,8 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         }
         list.push(Track {
             object: TrackedObject::File(t.name.clone()),
-            weight,
+            weight: folded(weight, reverse),
+            reverse,
             initially_up: true,
             origin: TrackOrigin::Instance,
         });
@@ -164,6 +176,7 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         list.push(Track {
             object: TrackedObject::Bfd(t.name.clone()),
             weight,
+            reverse: false,
             // keepalived's VRRP process counts a session down until it hears it is Up.
             initially_up: false,
             origin: TrackOrigin::Instance,
@@ -185,6 +198,7 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         list.push(Track {
             object: TrackedObject::Frontend(t.name.clone()),
             weight: t.weight,
+            reverse: false,
             initially_up: true,
             origin: TrackOrigin::Instance,
         });
@@ -207,6 +221,7 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         list.push(Track {
             object: TrackedObject::VirtualServer(t.name.clone()),
             weight: t.weight,
+            reverse: false,
             initially_up,
             origin: TrackOrigin::Instance,
         });
@@ -237,7 +252,8 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
     let mut from_group = Vec::new();
     for t in &group.track_interfaces {
         let weight = group_weight(t.weight, &format!("interface {}", t.name), &t.location);
-        from_group.push((TrackedObject::Interface(t.name.clone()), weight, true));
+        let object = TrackedObject::Interface(t.name.clone());
+        from_group.push((object, weight, t.reverse, !t.reverse));
     }
     for t in &group.track_scripts {
         let Some(script) = config.script(&t.name) else {
@@ -245,11 +261,9 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         };
         let weight = t.weight.unwrap_or(script.weight);
         let weight = group_weight(weight, &format!("script {}", t.name), &t.location);
-        from_group.push((
-            TrackedObject::Script(t.name.clone()),
-            weight,
-            !script.init_fail,
-        ));
+        let reverse = t.reverse.unwrap_or(script.reverse);
+        let object = TrackedObject::Script(t.name.clone());
+        from_group.push((object, weight, reverse, script.init_fail == reverse));
     }
     for t in &group.track_files {
         let Some(file) = config.track_file(&t.name) else {
@@ -257,7 +271,8 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         };
         let weight = t.weight.unwrap_or(file.weight);
         let weight = group_weight(weight, &format!("file {}", t.name), &t.location);
-        from_group.push((TrackedObject::File(t.name.clone()), weight, true));
+        let reverse = t.reverse.unwrap_or(file.reverse);
+        from_group.push((TrackedObject::File(t.name.clone()), weight, reverse, true));
     }
     for t in &group.track_bfds {
         let Some(bfd) = config.bfd_instance(&t.name) else {
@@ -265,20 +280,24 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         };
         let weight = t.weight.unwrap_or(bfd.weight);
         let weight = group_weight(weight, &format!("bfd {}", t.name), &t.location);
-        from_group.push((TrackedObject::Bfd(t.name.clone()), weight, false));
+        from_group.push((TrackedObject::Bfd(t.name.clone()), weight, false, false));
     }
-    for (object, weight, initially_up) in from_group {
+    for (object, weight, reverse, initially_up) in from_group {
+        let weight = folded(weight, reverse);
         // keepalived: "configured on VRRP instance and sync group. Remove vrrp instance
         // config": the group's weight wins unless the instance's entry is unweighted.
         if let Some(existing) = list.iter_mut().find(|t| t.object == object) {
             if existing.weight != 0 {
                 existing.weight = weight;
+                existing.reverse = reverse;
+                existing.initially_up = initially_up;
             }
             continue;
         }
         list.push(Track {
             object,
             weight,
+            reverse,
             initially_up,
             origin: origin.clone(),
         });
@@ -286,17 +305,25 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
     list
 }
 
-fn push_unique(list: &mut Vec<Track>, object: TrackedObject, weight: i32) {
+/// keepalived's `weight_multiplier`: a reversed weight counts negated (see
+/// [`Track::reverse`]).
+fn folded(weight: i32, reverse: bool) -> i32 {
+    if reverse { -weight } else { weight }
+}
+
+fn push_unique(list: &mut Vec<Track>, object: TrackedObject, weight: i32, reverse: bool) {
+    let weight = folded(weight, reverse);
     if list
         .iter()
-        .any(|t| t.object == object && t.weight == weight)
+        .any(|t| t.object == object && t.weight == weight && t.reverse == reverse)
     {
         return;
     }
     list.push(Track {
         object,
         weight,
-        initially_up: true,
+        reverse,
+        initially_up: !reverse,
         origin: TrackOrigin::Instance,
     });
 }

@@ -26,7 +26,7 @@ const MANY: &str = r#"global_defs {
     vrrp_version 2
     smtp_alert maybe
     enable_snmp_vrrp
-    notify_fifo_script /run/fifo.sh
+    startup_script_timeout 0
 }
 virtual_server 10.0.0.1 80 {
     lvs_sched rr
@@ -58,7 +58,7 @@ vrrp_instance VI_1 {
     }
     track_script {
         nope
-        chk weight 20 reverse
+        chk weight 20 backwards
     }
     bogus_keyword yes
 }
@@ -110,7 +110,7 @@ fn every_error_of_a_file_is_reported_together() {
         [
             "k.conf:4: global_defs: smtp_alert: 'maybe' is not one of on, off, true, false, yes, no",
             "k.conf:5: global_defs: 'enable_snmp_vrrp' is not supported and will not be: baton exports Prometheus metrics instead of SNMP",
-            "k.conf:6: global_defs: 'notify_fifo_script' is not supported yet: FIFO scripts are not implemented; run the reader as its own service (notify_fifo makes the FIFO)",
+            "k.conf:6: global_defs: startup_script_timeout must be 1..1000 seconds",
             "k.conf:8: virtual server 10.0.0.1:80: no protocol; keepalived 2.2.7 would balance UDP (and log a configuration error): write protocol TCP, UDP or SCTP",
             "k.conf:8: virtual server 10.0.0.1:80/tcp: no real_server (keepalived ignores such a virtual server)",
             "k.conf:12: script chk: script takes one command line; quote it: script \"killall -0 haproxy\" (keepalived would run 'killall' alone)",
@@ -126,7 +126,7 @@ fn every_error_of_a_file_is_reported_together() {
             "k.conf:31: instance VI_1: virtual_ipaddress 2001:db8::1 is IPv6 but 10.0.0.1 is IPv4; addresses of the other family go in virtual_ipaddress_excluded",
             "k.conf:34: instance VI_1: unicast_peer 2001:db8::2 is IPv6 but the instance is IPv4",
             "k.conf:37: instance VI_1: track_script nope: no vrrp_script named nope",
-            "k.conf:38: instance VI_1: track_script: 'reverse' is not supported yet: give the opposite weight to a script that reports the opposite",
+            "k.conf:38: instance VI_1: track_script: chk: unexpected 'backwards'",
             "k.conf:40: instance VI_1: unknown keyword 'bogus_keyword' in vrrp_instance",
             "k.conf:42: instance VI_1 is defined twice (first at k.conf:16)",
             "k.conf:46: instance VI_1: VRRPv3 has no authentication (RFC 5798); remove the authentication block or use version 2",

@@ -76,6 +76,7 @@ fn lb1_maps_onto_the_engine() {
         [Track {
             object: TrackedObject::Interface("eth0".into()),
             weight: 0,
+            reverse: false,
             initially_up: true,
             origin: TrackOrigin::OwnInterface,
         }]

@@ -229,6 +229,7 @@ fn track(object: TrackedObject, weight: i32, origin: TrackOrigin) -> Track {
     Track {
         object,
         weight,
+        reverse: false,
         initially_up: true,
         origin,
     }

@@ -630,6 +630,7 @@ servers = ["10.0.3.11:8080"]
     let track = |object, weight| Track {
         object,
         weight,
+        reverse: false,
         initially_up: true,
         origin: TrackOrigin::Instance,
     };

@@ -228,6 +228,7 @@ fn group_tracks_are_added_to_every_member() {
         Track {
             object: TrackedObject::Interface("eth7".into()),
             weight: 3,
+            reverse: false,
             initially_up: true,
             origin: TrackOrigin::SyncGroup("G".into()),
         }

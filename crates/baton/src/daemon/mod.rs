@@ -8,20 +8,23 @@
 mod bfd;
 mod control;
 mod dynamic_interfaces;
-mod link_debounce;
+mod fifo_reader;
 mod frontends;
 mod garp_extra_if;
 mod host_check;
+mod link_debounce;
 mod listen;
 mod no_accept;
 mod notify;
 mod notify_fifo;
 mod plan;
 mod proxy_config;
+mod reload_file;
 mod routes;
 mod smtp_alert;
 mod smtp_message;
 mod sockets;
+mod start_stop;
 mod state_file;
 mod syn_gate;
 mod systemd;
@@ -49,6 +52,7 @@ use no_accept::NoAccept;
 use plan::TrackKey;
 pub(crate) use plan::plan;
 use sockets::{Inbound, Sockets};
+use start_stop::When;
 use tracking::TrackEvent;
 use vips::Vips;
 use virtual_servers::VirtualServers;
@@ -87,6 +91,8 @@ pub(crate) async fn run(
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut hangup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
 
+    // keepalived's startup_script: before anything starts, and waited for.
+    start_stop::run(&config, When::Startup, default_script_user(&config)?).await;
     let (status, status_rx) = watch::channel(Status::default());
     // The operator's overrides go in with everything they apply to, before it serves or
     // takes part in an election.
@@ -177,12 +183,15 @@ pub(crate) async fn run(
         }
     };
     tracing::info!("stopping: priority 0 advertisements, removing virtual addresses");
+    // The shutdown_script of the configuration running now, after everything is released.
+    let last = (running.config.clone(), running.notifier.default_user());
     running.stop().await;
     if let Some(gate) = gate {
         gate.open().await;
     }
     virtual_servers.stop().await;
     let _ = tokio::time::timeout(NOTIFY_DRAIN, l4_notify_worker).await;
+    start_stop::run(&last.0, When::Shutdown, last.1).await;
     control_task.abort();
     let _ = control_task.await;
     if let Some(admin_task) = admin_task {
@@ -258,7 +267,12 @@ async fn reload_outcome(
     virtual_servers: &mut VirtualServers,
     state: &state_file::Store,
 ) -> Result<Reloaded, String> {
-    let result = match reload() {
+    // keepalived's reload_file: there while the configuration is read (the running one's).
+    let reload_file = running.config.global.reload_file.clone();
+    let marker = reload_file.as_deref().map(reload_file::Marker::make);
+    let read = reload();
+    drop(marker);
+    let result = match read {
         // `running.config` is replaced only by a reload that applied, so after a failed one
         // this compares with what really runs.
         Ok(new) if new.without_locations() == running.config.without_locations() => {
@@ -266,6 +280,7 @@ async fn reload_outcome(
                 return Ok(Reloaded::Applied);
             }
             tracing::info!("reload: configuration unchanged, nothing to do");
+            running.write_states_on_reload();
             return Ok(Reloaded::Unchanged);
         }
         Ok(new) => {
@@ -279,6 +294,7 @@ async fn reload_outcome(
     match result {
         Ok(()) => {
             tracing::info!("reload: done");
+            running.write_states_on_reload();
             Ok(Reloaded::Applied)
         }
         Err(error) => {
@@ -451,6 +467,8 @@ struct Running {
     interface_appeared: bool,
     /// keepalived's `bfd_instance` sessions, kept across reloads.
     bfd: bfd::Bfd,
+    /// The instances the last reload stopped and started anew.
+    restarted_by_reload: Vec<String>,
 }
 
 impl Running {
@@ -530,6 +548,7 @@ impl Running {
             missing_interfaces: started.missing,
             interface_appeared: false,
             bfd,
+            restarted_by_reload: Vec::new(),
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -632,6 +651,16 @@ impl Running {
         self.apply_pending_tracks();
         self.router.start(Instant::now());
         self.drain().await;
+        self.restarted_by_reload = restarted;
+    }
+
+    /// `fifo_write_vrrp_states_on_reload`: the states after a reload that did not fail.
+    fn write_states_on_reload(&mut self) {
+        let restarted = std::mem::take(&mut self.restarted_by_reload);
+        if self.config.global.fifo_write_states_on_reload {
+            self.notifier
+                .write_states(&self.config, &self.router, &restarted);
+        }
     }
 
     /// `baton instance step-down|resume`: the engine's maintenance input, then its outputs.

@@ -193,6 +193,39 @@ impl StateNotifier {
             .instance(&instance.name, notify.smtp_alert, change);
     }
 
+    /// keepalived's `fifo_write_vrrp_states_on_reload`: after a reload, every instance and
+    /// sync group writes its state to the FIFOs, except those the reload `restarted`, whose
+    /// new states are written as they come (keepalived likewise writes a changed one's
+    /// notification instead). An instance not started yet has nothing to write.
+    pub(crate) fn write_states(&self, config: &Config, router: &Router, restarted: &[String]) {
+        let state_of = |name: &String| {
+            router
+                .find(name)
+                .and_then(|id| router.instance(id))
+                .map(|engine| engine.state())
+                .filter(|state| *state != State::Initialize && !restarted.contains(name))
+        };
+        for (id, engine) in router.instances() {
+            let Some(instance) = config.instances.get(id.0) else {
+                continue;
+            };
+            if let Some(state) = state_of(&instance.name) {
+                let priority = engine.effective_priority().get();
+                let line = fifo_line("INSTANCE", &instance.name, state.as_str(), priority);
+                self.fifos.write(&line);
+            }
+        }
+        for group in &config.sync_groups {
+            let states: Option<Vec<State>> = group.members.iter().map(state_of).collect();
+            if let Some([first, rest @ ..]) = states.as_deref() {
+                if rest.iter().all(|state| state == first) {
+                    self.fifos
+                        .write(&fifo_line("GROUP", &group.name, first.as_str(), 0));
+                }
+            }
+        }
+    }
+
     fn queue(&self, notify: &Notify, kind: &str, name: &str, to: State, priority: u8) {
         let specific = match to {
             State::Master => &notify.master,

@@ -12,10 +12,11 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_config::{Global, NotifyFifo};
+use baton_config::{Global, NotifyFifo, NotifyScript};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+use super::fifo_reader::FifoReader;
 use crate::scripts::Credentials;
 
 /// keepalived's line: `KIND "NAME" STATE PRIORITY` (a group's priority is 0).
@@ -28,6 +29,8 @@ pub(crate) fn fifo_line(kind: &str, name: &str, state: &str, priority: u8) -> St
 pub(crate) struct NotifyFifos {
     /// What they were opened from: a reload that changes nothing keeps them open.
     configured: [Option<NotifyFifo>; 2],
+    /// Their readers' command lines and users, compared the same way.
+    readers: [Option<(Vec<String>, Option<baton_config::ScriptUser>)>; 2],
     open: Vec<OpenFifo>,
 }
 
@@ -35,25 +38,48 @@ impl NotifyFifos {
     /// Makes and opens the FIFOs `global` names. One that cannot be made or opened is
     /// logged and left out, as keepalived does; the daemon runs on without it.
     /// `default_owner`: who owns a FIFO made here that names no user (the script user).
+    /// Each FIFO's `notify_fifo_script` starts once it is open, as the script user too.
     pub(crate) fn open(global: &Global, default_owner: Option<Credentials>) -> NotifyFifos {
         let configured = [global.notify_fifo.clone(), global.vrrp_notify_fifo.clone()];
+        let scripts = [
+            &global.scripts.notify_fifo,
+            &global.scripts.vrrp_notify_fifo,
+        ];
         let open = configured
             .iter()
-            .flatten()
-            .filter_map(|fifo| match OpenFifo::open(fifo, default_owner) {
-                Ok(open) => Some(open),
+            .zip(scripts)
+            .filter_map(|(fifo, script)| Some((fifo.as_ref()?, script)))
+            .filter_map(|(fifo, script)| match OpenFifo::open(fifo, default_owner) {
+                Ok(mut open) => {
+                    open.reader = script
+                        .as_ref()
+                        .and_then(|script| FifoReader::start(script, &fifo.path, default_owner));
+                    Some(open)
+                }
                 Err(error) => {
                     tracing::error!(path = %fifo.path.display(), "notify FIFO not used: {error}");
                     None
                 }
             })
             .collect();
-        NotifyFifos { configured, open }
+        for (fifo, script) in configured.iter().zip(scripts) {
+            if let (None, Some(script)) = (fifo, script) {
+                // keepalived runs the reader only for a FIFO it opened.
+                tracing::warn!(script = ?script.argv, "notify FIFO script not run: its FIFO is not configured");
+            }
+        }
+        NotifyFifos {
+            configured,
+            readers: readers(global),
+            open,
+        }
     }
 
-    /// Whether `global` names the FIFOs these were opened from.
+    /// Whether `global` names the FIFOs (and readers) these were opened from.
     pub(crate) fn opened_from(&self, global: &Global) -> bool {
-        self.configured[0] == global.notify_fifo && self.configured[1] == global.vrrp_notify_fifo
+        self.configured[0] == global.notify_fifo
+            && self.configured[1] == global.vrrp_notify_fifo
+            && self.readers == readers(global)
     }
 
     /// Writes `line` to every FIFO, without waiting.
@@ -64,6 +90,19 @@ impl NotifyFifos {
     }
 }
 
+/// The readers of `global`'s FIFOs, as [`NotifyFifos::opened_from`] compares them.
+fn readers(global: &Global) -> [Option<(Vec<String>, Option<baton_config::ScriptUser>)>; 2] {
+    let key = |script: &Option<NotifyScript>| {
+        script
+            .as_ref()
+            .map(|script| (script.argv.clone(), script.user.clone()))
+    };
+    [
+        key(&global.scripts.notify_fifo),
+        key(&global.scripts.vrrp_notify_fifo),
+    ]
+}
+
 #[derive(Debug)]
 struct OpenFifo {
     path: PathBuf,
@@ -72,6 +111,8 @@ struct OpenFifo {
     made: bool,
     /// Lines dropped since the last one that got through (the notifier is shared).
     dropped: AtomicU64,
+    /// Its `notify_fifo_script`; dropped after `file`, so it reads end-of-file first.
+    reader: Option<FifoReader>,
 }
 
 impl OpenFifo {
@@ -98,6 +139,7 @@ impl OpenFifo {
             file: opened?,
             made,
             dropped: AtomicU64::new(0),
+            reader: None,
         })
     }
 

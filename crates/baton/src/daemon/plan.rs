@@ -16,6 +16,9 @@ pub(crate) struct TrackTarget {
     pub(crate) index: usize,
     /// The engine weight, needed to turn a track file's value into an offset.
     pub(crate) weight: i32,
+    /// keepalived's `reverse`: the object's state is reported inverted (see
+    /// `baton_config::Track::reverse`).
+    pub(crate) reverse: bool,
 }
 
 #[derive(Debug)]
@@ -77,6 +80,7 @@ pub(crate) fn plan(
                 instance: InstanceId(position),
                 index,
                 weight: track.weight,
+                reverse: track.reverse,
             };
             tracks.entry(key).or_default().push(target);
         }

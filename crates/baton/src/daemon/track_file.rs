@@ -12,13 +12,19 @@ use tokio::task::JoinHandle;
 /// well inside any advert interval that makes sense with track files.
 const POLL: Duration = Duration::from_millis(500);
 
-/// What the file says, for one tracker with engine weight `weight`.
-pub(crate) fn status(contents: Option<&str>, weight: i32) -> TrackStatus {
+/// What the file says, for one tracker with engine weight `weight` (already negated when
+/// `reverse`: see `baton_config::Track::reverse`).
+pub(crate) fn status(contents: Option<&str>, weight: i32, reverse: bool) -> TrackStatus {
     let value = contents.and_then(|text| text.trim().parse::<i64>().ok());
     match (value, weight) {
+        (None, 0) => TrackStatus::Down,
+        // keepalived reads an unreadable file as 0: no offset either way. baton counts it as
+        // a failure where a weight says what failure costs; a reversed weight has no failure
+        // side, so it goes by keepalived's 0.
+        (None, _) if reverse => TrackStatus::Offset(0),
         (None, _) => TrackStatus::Down,
-        (Some(0), 0) => TrackStatus::Up,
-        (Some(_), 0) => TrackStatus::Down,
+        // keepalived's weight 0: a non-zero value is FAULT; reversed, a value of 0 is.
+        (Some(value), 0) => TrackStatus::from((value == 0) != reverse),
         (Some(value), weight) => {
             let offset = value.saturating_mul(i64::from(weight));
             TrackStatus::Offset(i32::try_from(offset.clamp(-254, 254)).unwrap_or(-254))
@@ -52,11 +58,23 @@ mod tests {
 
     #[test]
     fn values_follow_keepalived() {
-        assert_eq!(status(Some("0\n"), 0), TrackStatus::Up);
-        assert_eq!(status(Some("3"), 0), TrackStatus::Down);
-        assert_eq!(status(Some(" 5 "), -10), TrackStatus::Offset(-50));
-        assert_eq!(status(Some("1000"), -10), TrackStatus::Offset(-254));
-        assert_eq!(status(Some("garbage"), 1), TrackStatus::Down);
-        assert_eq!(status(None, 1), TrackStatus::Down);
+        assert_eq!(status(Some("0\n"), 0, false), TrackStatus::Up);
+        assert_eq!(status(Some("3"), 0, false), TrackStatus::Down);
+        assert_eq!(status(Some(" 5 "), -10, false), TrackStatus::Offset(-50));
+        assert_eq!(status(Some("1000"), -10, false), TrackStatus::Offset(-254));
+        assert_eq!(status(Some("garbage"), 1, false), TrackStatus::Down);
+        assert_eq!(status(None, 1, false), TrackStatus::Down);
+    }
+
+    #[test]
+    fn reversed_weights_follow_keepalived() {
+        // weight 0 reverse: FAULT while the value is 0, up otherwise.
+        assert_eq!(status(Some("0"), 0, true), TrackStatus::Down);
+        assert_eq!(status(Some("3"), 0, true), TrackStatus::Up);
+        assert_eq!(status(None, 0, true), TrackStatus::Down);
+        // weight 10 reverse is engine weight -10: the value lowers the priority.
+        assert_eq!(status(Some("2"), -10, true), TrackStatus::Offset(-20));
+        assert_eq!(status(Some("-2"), -10, true), TrackStatus::Offset(20));
+        assert_eq!(status(None, -10, true), TrackStatus::Offset(0));
     }
 }

@@ -251,7 +251,8 @@ impl Watchers {
             tasks.push(tokio::spawn(async move {
                 while let Some(contents) = rx.recv().await {
                     for target in &targets {
-                        let status = track_file::status(contents.as_deref(), target.weight);
+                        let status =
+                            track_file::status(contents.as_deref(), target.weight, target.reverse);
                         let event = TrackEvent {
                             object: key.clone(),
                             target: *target,
@@ -365,8 +366,18 @@ fn send_all(
         let _ = events.send(TrackEvent {
             object: key.clone(),
             target: *target,
-            status,
+            status: reversed(status, target.reverse),
         });
+    }
+}
+
+/// keepalived's `reverse`: up counts as down and down as up for this target, whose engine
+/// weight is already negated (see `baton_config::Track::reverse`).
+fn reversed(status: TrackStatus, reverse: bool) -> TrackStatus {
+    match status {
+        TrackStatus::Up if reverse => TrackStatus::Down,
+        TrackStatus::Down if reverse => TrackStatus::Up,
+        other => other,
     }
 }
 

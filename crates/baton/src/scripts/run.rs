@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use super::Credentials;
 use super::outcome::Outcome;
@@ -33,35 +33,12 @@ impl Script {
 
     /// Runs the script with `extra` arguments appended, waiting at most `timeout`.
     pub(crate) async fn run(&self, extra: &[String], timeout: Option<Duration>) -> Outcome {
-        let Some((program, args)) = self.argv.split_first() else {
-            return Outcome::SpawnFailed("empty command line".into());
-        };
         if let Some(other) = via_helper::other_user(self.credentials) {
             return via_helper::run(&self.argv, other, extra, timeout).await;
         }
-        if let Err(refused) = self.permitted(program) {
-            return Outcome::SpawnFailed(refused);
-        }
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so a timeout kills the script's children as well.
-            .process_group(0)
-            .kill_on_drop(true);
-        // Not for baton's own user: a user switch needs no call, and the unit's system call
-        // filter refuses setuid() and setgroups() even to oneself.
-        if let Some(credentials) = self.credentials.filter(|c| *c != Credentials::daemon()) {
-            command
-                .uid(credentials.uid.as_raw())
-                .gid(credentials.gid.as_raw());
-        }
-        let mut child = match command.spawn() {
+        let mut child = match self.spawn(extra) {
             Ok(child) => child,
-            Err(error) => return Outcome::SpawnFailed(format!("{program}: {error}")),
+            Err(reason) => return Outcome::SpawnFailed(reason),
         };
         let wait = child.wait();
         let status = match timeout {
@@ -85,6 +62,44 @@ impl Script {
             },
             Err(error) => Outcome::SpawnFailed(error.to_string()),
         }
+    }
+}
+
+impl Script {
+    /// Starts the script here, with `extra` arguments appended, after the security checks:
+    /// in its own process group (so a timeout kills the script's children as well), as its
+    /// user, killed if the returned child is dropped. For a script that runs as another
+    /// user than an unprivileged daemon's, see [`needs_helper`](Self::needs_helper).
+    pub(crate) fn spawn(&self, extra: &[String]) -> Result<Child, String> {
+        let Some((program, args)) = self.argv.split_first() else {
+            return Err("empty command line".into());
+        };
+        self.permitted(program)?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+        // Not for baton's own user: a user switch needs no call, and the unit's system call
+        // filter refuses setuid() and setgroups() even to oneself.
+        if let Some(credentials) = self.credentials.filter(|c| *c != Credentials::daemon()) {
+            command
+                .uid(credentials.uid.as_raw())
+                .gid(credentials.gid.as_raw());
+        }
+        command
+            .spawn()
+            .map_err(|error| format!("{program}: {error}"))
+    }
+
+    /// Whether only the script helper can start it: it runs as another user, and the
+    /// daemon is not root.
+    pub(crate) fn needs_helper(&self) -> bool {
+        via_helper::other_user(self.credentials).is_some()
     }
 }
 

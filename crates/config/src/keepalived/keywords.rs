@@ -143,9 +143,8 @@ const SMTP_ALERT_SERVER: &str = "[<BOOL>]: e-mail on quorum changes; default smt
                                  then smtp_alert, then off";
 const SMTP_ALERT_REAL: &str = "[<BOOL>]: e-mail when a checker changes; default \
                                smtp_alert_checker, then smtp_alert, then on (as keepalived)";
-const FIFO: &str = "not implemented: after a reload the FIFOs get only the state changes it causes";
 const PRIORITY_CHANGES: &str = "[<BOOL>]: each change of the effective priority is written to the notify FIFOs as INSTANCE \"VI_1\" MASTER_PRIORITY 90 (BACKUP_PRIORITY when not master); an instance without it takes its sync group's, else vrrp_notify_priority_changes";
-const FIFO_SCRIPT: &str = "FIFO scripts are not implemented; run the reader as its own service (notify_fifo makes the FIFO)";
+const FIFO_SCRIPT: &str = "\"COMMAND ARGS\" [USER [GROUP]]: started with the FIFO's path as its last argument once the FIFO is open (at start, and when a reload names another FIFO or script), as the script user with the same security checks as other scripts, and left running; one that exits is logged, as keepalived does, and starts again when a reload reopens its FIFO; when the FIFO closes (stop, or a reload that changes it) the script reads end-of-file, and one still running 5 s later is stopped with its process group. Not run without its FIFO (as keepalived), nor through the script helper (it never ends): a reader that must run as another user than an unprivileged baton's is logged and not started";
 const SKIP_CHECK_ADV_ADDR: &str = "adverts from the master already seen are not checked \
      against our address list (a new master's first advert, and anyone else's, still are); \
      without it one whose list differs is dropped and counted (address_list)";
@@ -417,25 +416,40 @@ pub(crate) static GLOBAL: Context = Context {
             "notify_fifo",
             "PATH [USER [GROUP]]: made (mode 0644, owned by USER, else the script user) if missing and opened without blocking; each VRRP state change is written as keepalived writes it (INSTANCE \"VI_1\" MASTER 100, GROUP \"G1\" BACKUP 0, MASTER_RX_LOWER_PRI); while no one reads, lines beyond the pipe's buffer are dropped and counted in the log; an existing file that is not a FIFO is refused (logged, the daemon runs on); a reload naming another FIFO closes the old one; a FIFO baton made is removed when it closes",
         ),
-        not_yet("notify_fifo_script", FIFO_SCRIPT),
+        yes("notify_fifo_script", FIFO_SCRIPT),
         yes(
             "vrrp_notify_fifo",
             "as notify_fifo (baton has no checker process, so the two get the same lines)",
         ),
-        not_yet("vrrp_notify_fifo_script", FIFO_SCRIPT),
-        not_yet("fifo_write_vrrp_states_on_reload", FIFO),
-        not_yet(
+        yes("vrrp_notify_fifo_script", FIFO_SCRIPT),
+        yes(
+            "fifo_write_vrrp_states_on_reload",
+            "after each reload every instance and sync group writes its state to the notify FIFOs (INSTANCE \"VI_1\" BACKUP 100), also those the reload did not change",
+        ),
+        yes(
             "startup_script",
-            "not implemented; use ExecStartPre= in the systemd unit",
+            "\"COMMAND ARGS\" [USER [GROUP]]: run once at start before any VRRP instance, frontend or virtual server starts, which waits for it (at most startup_script_timeout); not on reloads; its exit status is logged and does not stop the start; a script the security checks refuse is not run (logged)",
         ),
-        not_yet("startup_script_timeout", "not implemented"),
-        not_yet(
+        yes(
+            "startup_script_timeout",
+            "1..1000 seconds, default 10: then the script is killed with its process group and the start goes on",
+        ),
+        yes(
             "shutdown_script",
-            "not implemented; use ExecStopPost= in the systemd unit",
+            "\"COMMAND ARGS\" [USER [GROUP]] (the running configuration's): run once at stop after every instance has stopped and released its addresses and the virtual servers are down; the daemon exits when it ends (at most shutdown_script_timeout)",
         ),
-        not_yet("shutdown_script_timeout", "not implemented"),
-        not_yet("use_symlink_paths", "not implemented"),
-        not_yet("set_supplementary_groups", "not implemented"),
+        yes(
+            "shutdown_script_timeout",
+            "1..1000 seconds, default 10: then the script is killed with its process group and the daemon exits",
+        ),
+        never(
+            "use_symlink_paths",
+            "not a keepalived 2.2.7 keyword (2.2.7 reports an unknown keyword; keepalived -t fails): baton already runs a script by the path as written, so a changed symlink takes effect at the next run, and its security checks look at the path as written and where it resolves to",
+        ),
+        never(
+            "set_supplementary_groups",
+            "not a keepalived 2.2.7 keyword (2.2.7 reports an unknown keyword; keepalived -t fails): scripts run with their user's primary group (or the group given) and no supplementary groups, as in 2.2.7",
+        ),
         yes(
             "include_check",
             "[[+|-]readable|match|wildcard_match|brace_match ...], none for all; applies to the includes after it, and a file's setting ends with the file, as keepalived",
@@ -446,7 +460,10 @@ pub(crate) static GLOBAL: Context = Context {
         ),
         not_yet("reload_time_file", "not implemented"),
         not_yet("reload_repeat", "not implemented"),
-        not_yet("reload_file", "not implemented"),
+        yes(
+            "reload_file",
+            "[PATH], default /run/keepalived.reload: made (mode 0644) while a reload (SIGHUP, baton reload) reads the configuration, removed when it is read, as keepalived",
+        ),
         yes(
             "random_seed",
             "0..4294967295: ${_RANDOM} repeats from run to run (baton's numbers, not keepalived's)",
@@ -653,15 +670,15 @@ pub(crate) static INSTANCE: Context = Context {
         ),
         yes(
             "track_interface",
-            "NAME [weight -253..253]; 'reverse' is not yet",
+            "NAME [weight -253..253 [reverse]]; reverse: the weight counts the other way (weight 10 reverse lowers the priority by 10 while the interface is up; weight 0 reverse means FAULT while it is up), as keepalived",
         ),
         yes(
             "track_script",
-            "NAME [weight -253..253]; 'reverse' is not yet",
+            "NAME [weight -253..253 [reverse|noreverse]]; without them, the script's own weight and reverse",
         ),
         yes(
             "track_file",
-            "NAME [weight -254..254]; 'reverse' is not yet",
+            "NAME [weight -254..254 [reverse|noreverse]]; reverse: the value times the negated weight (weight 0 reverse: FAULT while the value is 0); without them, the file's own",
         ),
         yes("dont_track_primary", ""),
         yes(
@@ -807,7 +824,10 @@ pub(crate) static SCRIPT: Context = Context {
         ),
         yes("interval", "seconds, default 1"),
         yes("timeout", "seconds, default the interval"),
-        yes("weight", "-253..253, default 0; 'reverse' is not yet"),
+        yes(
+            "weight",
+            "-253..253 [reverse], default 0; reverse: the weight counts the other way (weight 10 reverse lowers the priority by 10 while the script succeeds; weight 0 reverse means FAULT while it succeeds), as keepalived",
+        ),
         yes("rise", "default 1"),
         yes("fall", "default 1"),
         yes("user", USER),
@@ -820,7 +840,10 @@ pub(crate) static TRACK_FILE: Context = Context {
     place: "in track_file",
     keywords: &[
         yes("file", "path of the file to read"),
-        yes("weight", "default 1; 'reverse' is not yet"),
+        yes(
+            "weight",
+            "-254..254 [reverse], default 1; reverse: the value times the negated weight",
+        ),
         yes("init_file", "[VALUE] [overwrite]"),
     ],
 };
@@ -1409,8 +1432,9 @@ const COMPAT_OUTRO: &str = "
 - Wherever a script user is given (`script_user`, a vrrp_script's or MISC_CHECK's `user`,
   after a notify command), `USER GROUP` and `USER:GROUP` both work; a group written `:GROUP`
   (supplementary groups, in keepalived after 2.2.7) is refused.
-- `reverse` after a tracking weight is not yet; `noreverse` is accepted. FILE_CHECK's
-  `weight N reverse` is supported.
+- `reverse` after a tracking weight turns it the other way, as keepalived's weight
+  multiplier -1; `reverse` / `noreverse` of a `track_script` or `track_file` entry stand only
+  after its weight, as in keepalived. FILE_CHECK's `weight N reverse` is supported.
 - Where keepalived corrects an LVS setting and logs it, baton does the same with a warning
   (`quorum` above the total weight, `hysteresis` not below `quorum`, port 0 without
   persistence, `ha_suspend` with a fwmark), except where the correction would change the

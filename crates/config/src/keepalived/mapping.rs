@@ -443,7 +443,7 @@ impl Mapper<'_> {
                 continue;
             }
             let result = track_entry(entry, max).map_err(|e| format!("{}: {e}", s.keyword));
-            let Some((name, weight)) = self.ok(entry, context, result) else {
+            let Some((name, weight, reverse)) = self.ok(entry, context, result) else {
                 continue;
             };
             let location = entry.at.clone();
@@ -451,16 +451,19 @@ impl Mapper<'_> {
                 "track_interface" => interfaces.push(TrackInterface {
                     name,
                     weight: weight.unwrap_or(0),
+                    reverse: reverse.unwrap_or(false),
                     location,
                 }),
                 "track_script" => scripts.push(TrackScriptRef {
                     name,
                     weight,
+                    reverse,
                     location,
                 }),
                 _ => files.push(TrackFileRef {
                     name,
                     weight,
+                    reverse,
                     location,
                 }),
             }
@@ -628,6 +631,7 @@ impl Mapper<'_> {
                         && !self.notify_fifo_global(s, c)
                         && !self.iproute_dir(s, c)
                         && !self.vmac_global(s, c)
+                        && !self.global_scripts(s, c)
                         && !self.lvs_global(s, c)
                     {
                         self.ignore_or_refuse(&keywords::GLOBAL, s, c);
@@ -926,7 +930,10 @@ impl Mapper<'_> {
                 "weight" => {
                     if self.no_block(s, c) {
                         let result = weight_with_reverse(&s.args, fields::TRACK_WEIGHT);
-                        script.weight = self.ok(s, c, result);
+                        if let Some((weight, reverse)) = self.ok(s, c, result) {
+                            script.weight = Some(weight);
+                            script.reverse = reverse;
+                        }
                     }
                 }
                 "rise" | "fall" => {
@@ -972,6 +979,7 @@ impl Mapper<'_> {
             path: None,
             path_given: false,
             weight: None,
+            reverse: false,
             init_file: None,
         };
         let mut seen = Once::new();
@@ -985,7 +993,10 @@ impl Mapper<'_> {
                 "weight" => {
                     if self.no_block(s, c) {
                         let result = weight_with_reverse(&s.args, fields::TRACK_FILE_WEIGHT);
-                        file.weight = self.ok(s, c, result);
+                        if let Some((weight, reverse)) = self.ok(s, c, result) {
+                            file.weight = Some(weight);
+                            file.reverse = reverse;
+                        }
                     }
                 }
                 "init_file" => {
@@ -1074,39 +1085,41 @@ impl Mapper<'_> {
     }
 }
 
-/// `NAME [weight N] [reverse|noreverse]`.
-fn track_entry(entry: &Stmt, max: i64) -> Result<(String, Option<i32>), String> {
+/// A tracking entry: its name, weight and `reverse` (`Some` when written).
+type TrackEntry = (String, Option<i32>, Option<bool>);
+
+/// `NAME [weight N [reverse|noreverse]]`, as keepalived's `alloc_track_*`: `reverse` only
+/// after a weight (keepalived ignores the entry otherwise, with an error).
+fn track_entry(entry: &Stmt, max: i64) -> Result<TrackEntry, String> {
     let name = entry.keyword.clone();
-    let mut weight = None;
-    let mut rest = entry.args.iter().map(String::as_str);
-    while let Some(word) = rest.next() {
-        match word {
-            "weight" => {
-                let value = rest.next().ok_or("'weight' needs a value")?;
-                weight = Some(fields::weight("weight", parse_integer(value)?, max)?);
-            }
-            "noreverse" => {}
-            "reverse" => return Err(reverse_refused()),
-            other => return Err(format!("{name}: unexpected '{other}'")),
+    match entry.args.as_slice() {
+        [] => Ok((name, None, None)),
+        [weight, value, rest @ ..] if weight == "weight" => {
+            let weight = fields::weight("weight", parse_integer(value)?, max)?;
+            let reverse = match rest {
+                [] => None,
+                [word] if word == "reverse" => Some(true),
+                [word] if word == "noreverse" => Some(false),
+                _ => return Err(format!("{name}: unexpected '{}'", rest.join(" "))),
+            };
+            Ok((name, Some(weight), reverse))
         }
+        [weight] if weight == "weight" => Err("'weight' needs a value".into()),
+        [other, ..] => Err(format!(
+            "{name}: unexpected '{other}' (write NAME weight N [reverse])"
+        )),
     }
-    Ok((name, weight))
 }
 
 /// `weight N [reverse]` of scripts and files.
-fn weight_with_reverse(args: &[String], max: i64) -> Result<i32, String> {
+fn weight_with_reverse(args: &[String], max: i64) -> Result<(i32, bool), String> {
+    let weight = |value: &String| fields::weight("weight", parse_integer(value)?, max);
     match args {
-        [value] => fields::weight("weight", parse_integer(value)?, max),
-        [_, reverse] if reverse == "reverse" => Err(reverse_refused()),
+        [value] => Ok((weight(value)?, false)),
+        [value, reverse] if reverse == "reverse" => Ok((weight(value)?, true)),
         [] => Err("weight needs a value".into()),
         _ => Err(format!("weight: unexpected '{}'", args[1..].join(" "))),
     }
-}
-
-fn reverse_refused() -> String {
-    "'reverse' is not supported yet: give the opposite weight to a script that reports the \
-     opposite"
-        .into()
 }
 
 /// `init_file [VALUE] [overwrite]`.

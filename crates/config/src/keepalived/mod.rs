@@ -8,6 +8,7 @@ mod bfd;
 mod definitions;
 mod election;
 mod garp_group;
+mod global_scripts;
 mod keywords;
 mod lexer;
 mod link_delays;
