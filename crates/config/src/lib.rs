@@ -33,6 +33,8 @@ mod smtp;
 mod spec;
 mod strict;
 mod toml;
+mod track_process;
+mod track_process_refs;
 mod tracks;
 mod validate;
 mod values;
@@ -61,6 +63,7 @@ pub use routing::{
     InstanceRouting, Nexthop, PROTOCOL_KEEPALIVED, Prefix, Route, RouteMode, Rule, RuleAction,
 };
 pub use strict::{OwnListener, drops_traffic_to_vips, own_listeners};
+pub use track_process::{ParamMatch, TrackProcess, TrackProcessRef};
 pub use virtual_server::{
     Checker, CheckerKind, DnsType, HttpVersion, L4Protocol, LbAlgo, LbKind, Persistence,
     RealServer, ServiceMatch, SorryServer, SslContext, UrlCheck, VirtualServer,

@@ -27,6 +27,8 @@ pub struct Config {
     pub global: Global,
     pub scripts: Vec<TrackScript>,
     pub track_files: Vec<TrackFile>,
+    /// keepalived's `vrrp_track_process` blocks.
+    pub track_processes: Vec<crate::track_process::TrackProcess>,
     pub instances: Vec<VrrpInstance>,
     pub sync_groups: Vec<SyncGroup>,
     pub frontends: Vec<Frontend>,
@@ -322,6 +324,7 @@ pub struct VrrpInstance {
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScriptRef>,
     pub track_files: Vec<TrackFileRef>,
+    pub track_processes: Vec<crate::track_process::TrackProcessRef>,
     pub track_frontends: Vec<TrackFrontend>,
     /// `track_virtual_server` (baton.toml only).
     pub track_virtual_servers: Vec<TrackVirtualServer>,
@@ -516,6 +519,7 @@ pub struct SyncGroup {
     pub track_interfaces: Vec<TrackInterface>,
     pub track_scripts: Vec<TrackScriptRef>,
     pub track_files: Vec<TrackFileRef>,
+    pub track_processes: Vec<crate::track_process::TrackProcessRef>,
     pub track_bfds: Vec<crate::bfd::TrackBfdRef>,
     /// `sync_group_tracking_weight`: members keep the weights of their own tracked
     /// objects. Without it keepalived zeroes or ignores them (see [`Config::tracks`]).
@@ -673,6 +677,8 @@ pub enum TrackedObject {
     /// A [`TrackFile`] by name. With weight 0 report down for a non-zero value, up for 0.
     /// Otherwise report `TrackStatus::Offset(value * weight)` (saturating).
     File(String),
+    /// A [`crate::TrackProcess`] by name: report up while its quorum holds.
+    Process(String),
     /// A [`Frontend`] by name: report down while its listener could not be opened or its
     /// backend has no server in rotation (none configured, or every one ejected or failing
     /// its health check), up otherwise.
@@ -749,6 +755,7 @@ impl VrrpInstance {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
             track_frontends: Vec::new(),
             track_virtual_servers: Vec::new(),
             track_bfds: Vec::new(),
@@ -902,6 +909,11 @@ impl Config {
         self.track_files.iter().find(|f| f.name == name)
     }
 
+    /// The first `vrrp_track_process` of that name, as keepalived looks it up.
+    pub fn track_process(&self, name: &str) -> Option<&crate::track_process::TrackProcess> {
+        self.track_processes.iter().find(|p| p.name == name)
+    }
+
     pub fn bfd_instance(&self, name: &str) -> Option<&crate::bfd::BfdInstance> {
         self.bfd_instances.iter().find(|b| b.name == name)
     }
@@ -972,6 +984,9 @@ impl Config {
         for f in &mut config.track_files {
             f.location = blank();
         }
+        for p in &mut config.track_processes {
+            p.location = blank();
+        }
         for i in &mut config.instances {
             i.location = blank();
             for v in i
@@ -998,6 +1013,9 @@ impl Config {
             for t in &mut i.track_bfds {
                 t.location = blank();
             }
+            for t in &mut i.track_processes {
+                t.location = blank();
+            }
             blank_notify(&mut i.notify);
         }
         for g in &mut config.sync_groups {
@@ -1008,6 +1026,9 @@ impl Config {
                 &mut g.track_files,
             );
             for t in &mut g.track_bfds {
+                t.location = blank();
+            }
+            for t in &mut g.track_processes {
                 t.location = blank();
             }
             blank_notify(&mut g.notify);

@@ -28,6 +28,7 @@ pub(crate) struct Draft {
     pub(crate) global: GlobalDraft,
     pub(crate) scripts: Vec<ScriptDraft>,
     pub(crate) track_files: Vec<TrackFileDraft>,
+    pub(crate) track_processes: Vec<crate::track_process::TrackProcess>,
     pub(crate) instances: Vec<InstanceDraft>,
     pub(crate) sync_groups: Vec<SyncGroupDraft>,
     /// `[[frontend]]` and `[[backend]]`: `baton.toml` only.
@@ -206,6 +207,7 @@ pub(crate) struct InstanceDraft {
     pub(crate) track_interfaces: Vec<TrackInterface>,
     pub(crate) track_scripts: Vec<TrackScriptRef>,
     pub(crate) track_files: Vec<TrackFileRef>,
+    pub(crate) track_processes: Vec<crate::track_process::TrackProcessRef>,
     pub(crate) track_frontends: Vec<TrackFrontend>,
     pub(crate) track_virtual_servers: Vec<TrackVirtualServer>,
     pub(crate) track_bfds: Vec<crate::bfd::TrackBfdRef>,
@@ -250,6 +252,7 @@ impl InstanceDraft {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
             track_frontends: Vec::new(),
             track_virtual_servers: Vec::new(),
             track_bfds: Vec::new(),
@@ -285,6 +288,7 @@ pub(crate) struct SyncGroupDraft {
     pub(crate) track_interfaces: Vec<TrackInterface>,
     pub(crate) track_scripts: Vec<TrackScriptRef>,
     pub(crate) track_files: Vec<TrackFileRef>,
+    pub(crate) track_processes: Vec<crate::track_process::TrackProcessRef>,
     pub(crate) track_bfds: Vec<crate::bfd::TrackBfdRef>,
     pub(crate) tracking_weight: bool,
 }
@@ -374,6 +378,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
                 track_interfaces: g.track_interfaces,
                 track_scripts: g.track_scripts,
                 track_files: g.track_files,
+                track_processes: g.track_processes,
                 track_bfds: g.track_bfds,
                 tracking_weight: g.tracking_weight,
                 location: g.location,
@@ -395,6 +400,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         global,
         scripts,
         track_files,
+        track_processes: draft.track_processes,
         instances,
         sync_groups,
         frontends,
@@ -402,6 +408,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         virtual_servers,
         bfd_instances: draft.bfd_instances,
     };
+    crate::track_process_refs::check_references(&config, d);
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
     }
@@ -725,6 +732,7 @@ fn resolve_instance(
         track_interfaces: i.track_interfaces,
         track_scripts: i.track_scripts,
         track_files: i.track_files,
+        track_processes: i.track_processes,
         track_frontends: i.track_frontends,
         track_virtual_servers: i.track_virtual_servers,
         track_bfds: i.track_bfds,

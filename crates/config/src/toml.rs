@@ -839,6 +839,7 @@ impl Reader<'_> {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
             track_bfds: Vec::new(),
             tracking_weight: t.sync_group_tracking_weight.unwrap_or(false),
         };

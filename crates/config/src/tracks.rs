@@ -183,6 +183,35 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         });
     }
 
+    // keepalived 2.2.7's vrrp_complete_instance leaves track_process out of its sync group
+    // rules, so a weighted process keeps its weight there; an address owner's priority
+    // never moves with it (process_update_track_process_status).
+    for t in &instance.track_processes {
+        let Some(process) = config.track_process(&t.name) else {
+            continue;
+        };
+        let weight = t.weight.unwrap_or(process.weight);
+        let reverse = t.reverse.unwrap_or(process.reverse);
+        if weight != 0 && owner {
+            warn(
+                &t.location,
+                format!(
+                    "instance {name}: tracked process {} with weight {weight} ignored because \
+                     it is the address owner (priority 255)",
+                    t.name
+                ),
+            );
+            continue;
+        }
+        list.push(Track {
+            object: TrackedObject::Process(t.name.clone()),
+            weight: folded(weight, reverse),
+            reverse,
+            initially_up: !reverse,
+            origin: TrackOrigin::Instance,
+        });
+    }
+
     // Like scripts: a frontend's health is up or down, and its weight moves the priority.
     for t in &instance.track_frontends {
         if t.weight != 0 && (group_rules || owner) {
@@ -281,6 +310,16 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         let weight = t.weight.unwrap_or(bfd.weight);
         let weight = group_weight(weight, &format!("bfd {}", t.name), &t.location);
         from_group.push((TrackedObject::Bfd(t.name.clone()), weight, false, false));
+    }
+    for t in &group.track_processes {
+        let Some(process) = config.track_process(&t.name) else {
+            continue;
+        };
+        let weight = t.weight.unwrap_or(process.weight);
+        let weight = group_weight(weight, &format!("process {}", t.name), &t.location);
+        let reverse = t.reverse.unwrap_or(process.reverse);
+        let object = TrackedObject::Process(t.name.clone());
+        from_group.push((object, weight, reverse, !reverse));
     }
     for (object, weight, reverse, initially_up) in from_group {
         let weight = folded(weight, reverse);

@@ -29,6 +29,7 @@ mod state_file;
 mod syn_gate;
 mod systemd;
 mod track_file;
+mod track_process;
 mod tracking;
 mod vips;
 mod virtual_servers;

@@ -36,6 +36,8 @@ pub(crate) enum TrackKey {
     Interface(String),
     Script(String),
     File(String),
+    /// A `vrrp_track_process`: up while its quorum holds.
+    Process(String),
     /// A frontend of this daemon: up while it listens and its backend has a server up.
     Frontend(String),
     /// A virtual server of this daemon: up while it has quorum.
@@ -71,6 +73,7 @@ pub(crate) fn plan(
                 TrackedObject::Interface(name) => TrackKey::Interface(name.clone()),
                 TrackedObject::Script(name) => TrackKey::Script(name.clone()),
                 TrackedObject::File(name) => TrackKey::File(name.clone()),
+                TrackedObject::Process(name) => TrackKey::Process(name.clone()),
                 TrackedObject::Frontend(name) => TrackKey::Frontend(name.clone()),
                 TrackedObject::VirtualServer(name) => TrackKey::VirtualServer(name.clone()),
                 TrackedObject::Bfd(name) => TrackKey::Bfd(name.clone()),

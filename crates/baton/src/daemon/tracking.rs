@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use super::link_debounce::{Delays, LinkDebounce};
 use super::plan::{TrackKey, TrackTarget};
 use super::track_file;
+use super::track_process::ProcessWatch;
 use crate::scripts::{Credentials, Script, TrackScript, spawn_track_script};
 
 /// One report for one instance.
@@ -30,6 +31,7 @@ impl fmt::Display for TrackKey {
             TrackKey::Interface(name) => write!(f, "interface {name}"),
             TrackKey::Script(name) => write!(f, "script {name}"),
             TrackKey::File(name) => write!(f, "file {name}"),
+            TrackKey::Process(name) => write!(f, "process {name}"),
             TrackKey::Frontend(name) => write!(f, "frontend {name}"),
             TrackKey::VirtualServer(name) => write!(f, "virtual server {name}"),
             TrackKey::Bfd(name) => write!(f, "bfd {name}"),
@@ -84,6 +86,8 @@ pub(crate) struct Watchers {
     scripts: Vec<(TrackKey, Vec<TrackTarget>, TrackScript)>,
     files: Vec<(TrackKey, Vec<TrackTarget>, baton_config::TrackFile)>,
     services: Vec<(TrackKey, Vec<TrackTarget>)>,
+    /// Tracked processes (their quorums already sent), counted and subscribed.
+    processes: Option<ProcessWatch>,
 }
 
 /// Looks up everything the watchers of `config` need, changing nothing: every tracked
@@ -104,7 +108,9 @@ pub(crate) fn prepare(
         scripts: Vec::new(),
         files: Vec::new(),
         services: Vec::new(),
+        processes: None,
     };
+    let mut processes = Vec::new();
     if tracks
         .keys()
         .any(|key| matches!(key, TrackKey::Interface(_)))
@@ -173,7 +179,13 @@ pub(crate) fn prepare(
             TrackKey::Frontend(_) | TrackKey::VirtualServer(_) | TrackKey::Bfd(_) => {
                 watchers.services.push((key.clone(), targets.clone()));
             }
+            TrackKey::Process(_) => processes.push((key.clone(), targets.clone())),
         }
+    }
+    if !processes.is_empty() {
+        let watch = ProcessWatch::prepare(config, processes)?;
+        watch.initial(&mut process_report(watchers.events.clone()));
+        watchers.processes = Some(watch);
     }
     let delays = config.global.link_delays.iter().map(|d| {
         let delays = Delays {
@@ -223,6 +235,7 @@ impl Watchers {
             scripts,
             files,
             services: tracked,
+            processes,
         } = self;
         let mut services = services;
         let mut tasks = Vec::new();
@@ -271,6 +284,9 @@ impl Watchers {
                 continue;
             };
             tasks.push(follow_service(&events, key, targets, service));
+        }
+        if let Some(watch) = processes {
+            tasks.push(watch.spawn(Box::new(process_report(events.clone()))));
         }
         if let Some(mut watcher) = link_watcher {
             let events = events.clone();
@@ -354,6 +370,19 @@ fn follow_service(
             send_all(&events, &key, &targets, TrackStatus::from(up));
         }
     })
+}
+
+/// A tracked process's reports, already per target (its watcher applies `reverse`).
+fn process_report(
+    events: mpsc::UnboundedSender<TrackEvent>,
+) -> impl FnMut(&TrackKey, TrackTarget, bool) + Send {
+    move |key, target, up| {
+        let _ = events.send(TrackEvent {
+            object: key.clone(),
+            target,
+            status: TrackStatus::from(up),
+        });
+    }
 }
 
 fn send_all(

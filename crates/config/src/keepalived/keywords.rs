@@ -203,10 +203,7 @@ pub(crate) static TOP: Context = Context {
         yes("virtual_server", "see below"),
         yes("virtual_server_group", "see below"),
         yes("SSL", "see below: the client side of SSL_GET checks"),
-        not_yet(
-            "vrrp_track_process",
-            "process tracking is not implemented; use a vrrp_script (pidof, systemctl is-active)",
-        ),
+        yes("vrrp_track_process", "see below"),
         yes(
             "bfd_instance",
             "see below: a BFD session (RFC 5880/5881, asynchronous mode, no authentication, as keepalived) run inside baton",
@@ -718,9 +715,9 @@ pub(crate) static INSTANCE: Context = Context {
             "vrf",
             "keepalived 2.2.7 takes vrf only for an instance without an interface (beside interface it reports an error and ignores it), and baton's instances name their interface; name the VRF's member interface instead: baton binds its VRRP sockets to the interface (SO_BINDTODEVICE), which the kernel matches inside the interface's VRF, and the addresses it adds to the interface land in the VRF's table (not tested here: the test kernel has no VRF driver)",
         ),
-        not_yet(
+        yes(
             "track_process",
-            "process tracking is not implemented; use a vrrp_script",
+            "NAME [weight -254..254 [reverse|noreverse]]: a vrrp_track_process by name; its weight and reverse unless given. As keepalived, the weight is kept in a sync group (weighted processes are not dropped there), and an address owner's priority does not move (weighted entries are ignored with a warning)",
         ),
         yes("track_bfd", TRACK_BFD),
         not_yet(
@@ -905,6 +902,43 @@ pub(crate) static BFD_INSTANCE: Context = Context {
     ],
 };
 
+pub(crate) static TRACK_PROCESS: Context = Context {
+    title: "vrrp_track_process",
+    place: "in vrrp_track_process",
+    keywords: &[
+        yes(
+            "process",
+            "NAME [PARAM...]: compared whole with the process name (/proc/PID/comm), or with argv[0] when parameters, param_match or full_command are given; parameters match exactly unless param_match. Counted from a scan of /proc at start, then from the kernel's process events connector (fork, exec, comm change, exit); where the connector cannot be had (no CAP_NET_ADMIN, or not in the initial user and PID namespaces) baton scans /proc every second instead and says so in its log",
+        ),
+        yes(
+            "param_match",
+            "[initial|partial]: alone, parameters must match exactly (and none configured means none allowed); partial: the configured parameters come first, more may follow; initial: as partial, and the last configured one may be the start of a longer one",
+        ),
+        yes(
+            "weight",
+            "-254..254 [reverse], default 0 (FAULT without quorum); positive: added while the quorum holds, negative: added while not; reverse: the other way round",
+        ),
+        yes("quorum", "1..65535, default 1: the fewest matching processes"),
+        yes(
+            "quorum_max",
+            "0..65535, default unlimited: the most; 0 means the process must not run",
+        ),
+        yes(
+            "delay",
+            "0.000001..3600 seconds: sets fork_delay and terminate_delay",
+        ),
+        yes(
+            "fork_delay",
+            "a quorum gained by a fork counts after this long (an exit in between cancels it)",
+        ),
+        yes(
+            "terminate_delay",
+            "a quorum lost by an exit counts after this long (a fork in between cancels it)",
+        ),
+        yes("full_command", "match argv[0] rather than the process name"),
+    ],
+};
+
 pub(crate) static SYNC_GROUP: Context = Context {
     title: "vrrp_sync_group",
     place: "in vrrp_sync_group",
@@ -936,9 +970,9 @@ pub(crate) static SYNC_GROUP: Context = Context {
             "global_tracking",
             "deprecated in keepalived: same as sync_group_tracking_weight, with a warning",
         ),
-        not_yet(
+        yes(
             "track_process",
-            "process tracking is not implemented; use a vrrp_script",
+            "tracked by every member, as in vrrp_instance; a weight is cleared (warning) when a member is the address owner",
         ),
         yes("track_bfd", TRACK_BFD),
         never(
@@ -1310,16 +1344,17 @@ pub(crate) static SSL: Context = Context {
 
 /// The blocks in the order the compat document lists them.
 #[cfg(test)]
-pub(crate) static ALL: [&Context; 25] = PLACES;
+pub(crate) static ALL: [&Context; 26] = PLACES;
 
 /// Where each block's keywords are looked up when one turns up in the wrong place.
-static PLACES: [&Context; 25] = [
+static PLACES: [&Context; 26] = [
     &TOP,
     &GLOBAL,
     &INSTANCE,
     &AUTHENTICATION,
     &SCRIPT,
     &TRACK_FILE,
+    &TRACK_PROCESS,
     &BFD_INSTANCE,
     &SYNC_GROUP,
     &GARP_GROUP,

@@ -502,6 +502,7 @@ impl Mapper<'_> {
             "vrrp_instance" => self.instance(&s),
             "vrrp_script" => self.script(&s),
             "track_file" | "vrrp_track_file" => self.track_file(&s),
+            "vrrp_track_process" => self.track_process(&s),
             "bfd_instance" => self.bfd_instance(&s),
             "vrrp_sync_group" => self.sync_group(&s),
             "virtual_server" => self.virtual_server(&s),
@@ -818,6 +819,7 @@ impl Mapper<'_> {
                         i.accept = Some(keyword == "accept");
                     }
                 }
+                "track_process" => self.track_process_refs(s, c, &mut i.track_processes),
                 "dont_track_primary" => {
                     if self.no_value(s, c) {
                         i.dont_track_primary = true;
@@ -1025,6 +1027,7 @@ impl Mapper<'_> {
             track_interfaces: Vec::new(),
             track_scripts: Vec::new(),
             track_files: Vec::new(),
+            track_processes: Vec::new(),
             track_bfds: Vec::new(),
             tracking_weight: false,
         };
@@ -1064,6 +1067,7 @@ impl Mapper<'_> {
                         }
                     }
                 }
+                "track_process" => self.track_process_refs(s, c, &mut g.track_processes),
                 "sync_group_tracking_weight" => {
                     if self.no_value(s, c) {
                         g.tracking_weight = true;
@@ -1172,6 +1176,7 @@ mod tests {
             }
             "vrrp_script" => format!("vrrp_script s {{\n{k}\n}}\n"),
             "track_file / vrrp_track_file" => format!("track_file f {{\n{k}\n}}\n"),
+            "vrrp_track_process" => format!("vrrp_track_process p {{\n{k}\n}}\n"),
             "bfd_instance" => format!("bfd_instance b {{\n{k}\n}}\n"),
             "vrrp_sync_group" => format!("vrrp_sync_group g {{\n{k}\n}}\n"),
             "virtual_server_group" => format!("virtual_server_group g {{\n{k}\n}}\n"),

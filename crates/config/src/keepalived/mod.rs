@@ -21,6 +21,7 @@ mod routing_blocks;
 mod rt_names;
 mod rule_line;
 mod sequence;
+mod track_process;
 mod smtp;
 mod vmac;
 mod virtual_server;
