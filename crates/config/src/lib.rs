@@ -24,8 +24,8 @@ mod bfd;
 mod diagnostic;
 mod election;
 mod fields;
-mod link_delays;
 mod keepalived;
+mod link_delays;
 mod model;
 mod proxy_spec;
 mod routing;
@@ -51,17 +51,17 @@ pub use election::{ElectionOptions, OldUnicastChecksum};
 pub use keepalived::KeepalivedOptions;
 pub use link_delays::InterfaceDelays;
 pub use model::{
-    StaticAddress, StaticRouting,
     AdminListen, AnnouncePacing, Backend, BackendServer, Config, Family, Frontend, GarpGroup,
     Global, GlobalScripts, HealthCheck, HealthCheckKind, InitFile, InitialState, Notify,
-    NotifyFifo, NotifyScript, Scope, ScriptUser, SyncGroup, TimedScript, TlsCertificate, Track,
-    TrackFile, TrackFileRef, TrackFrontend, TrackInterface, TrackOrigin, TrackScript,
-    TrackScriptRef, TrackVirtualServer, TrackedObject, UnicastPeer, VirtualAddress, VrrpInstance,
+    NotifyFifo, NotifyScript, Scope, ScriptUser, StaticAddress, StaticRouting, SyncGroup,
+    TimedScript, TlsCertificate, Track, TrackFile, TrackFileRef, TrackFrontend, TrackInterface,
+    TrackOrigin, TrackScript, TrackScriptRef, TrackVirtualServer, TrackedObject, UnicastPeer,
+    VirtualAddress, VrrpInstance,
 };
-pub use smtp::SmtpAlerts;
 pub use routing::{
     InstanceRouting, Nexthop, PROTOCOL_KEEPALIVED, Prefix, Route, RouteMode, Rule, RuleAction,
 };
+pub use smtp::SmtpAlerts;
 pub use strict::{OwnListener, drops_traffic_to_vips, own_listeners};
 pub use track_process::{ParamMatch, TrackProcess, TrackProcessRef};
 pub use virtual_server::{

@@ -105,9 +105,7 @@ impl GarpDraft {
             second_burst_delay: self.master_delay.map_or(base.second_burst_delay, seconds),
             refresh: self.master_refresh.map_or(base.refresh, seconds),
             refresh_repeat: self.master_refresh_repeat.unwrap_or(base.refresh_repeat),
-            lower_priority_repeat: self
-                .lower_prio_repeat
-                .unwrap_or(base.lower_priority_repeat),
+            lower_priority_repeat: self.lower_prio_repeat.unwrap_or(base.lower_priority_repeat),
             lower_priority_delay: self
                 .lower_prio_delay
                 .map_or(base.lower_priority_delay, seconds),
@@ -698,7 +696,11 @@ fn resolve_instance(
     let facts = crate::vmac::InstanceFacts {
         name: &name,
         at: &at,
-        family: if ipv6 { crate::Family::Ipv6 } else { crate::Family::Ipv4 },
+        family: if ipv6 {
+            crate::Family::Ipv6
+        } else {
+            crate::Family::Ipv4
+        },
         unicast: !i.unicast_peers.is_empty(),
         strict: i.strict_mode.unwrap_or(strict),
     };
@@ -719,10 +721,10 @@ fn resolve_instance(
         virtual_addresses: i.virtual_addresses,
         excluded_addresses: i.excluded_addresses,
         // keepalived: an ipvlan's address is the adverts' source unless one is written.
-        source_address: i
-            .source_address
-            .map(|s| s.value)
-            .or_else(|| vmac.as_ref().and_then(crate::vmac::VirtualLink::own_address)),
+        source_address: i.source_address.map(|s| s.value).or_else(|| {
+            vmac.as_ref()
+                .and_then(crate::vmac::VirtualLink::own_address)
+        }),
         unicast_peers: i.unicast_peers,
         preempt,
         preempt_delay,

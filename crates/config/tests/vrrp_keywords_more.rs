@@ -223,7 +223,11 @@ fn interface_up_down_delays_per_interface() {
     assert_eq!(
         delays,
         [
-            ("eth0", Duration::from_millis(1500), Duration::from_millis(500)),
+            (
+                "eth0",
+                Duration::from_millis(1500),
+                Duration::from_millis(500)
+            ),
             ("eth1", Duration::from_secs(3), Duration::ZERO),
         ]
     );

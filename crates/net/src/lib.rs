@@ -29,9 +29,9 @@ mod ipv4_header;
 mod link;
 mod link_watcher;
 mod ndisc;
-mod routing;
 mod netlink;
 mod proc_events;
+mod routing;
 mod sys;
 mod virtual_link;
 mod vrrp_socket;
@@ -45,16 +45,14 @@ pub use family::Family;
 pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
 pub use link_watcher::LinkWatcher;
 pub use ndisc::send_unsolicited_na;
+pub use proc_events::{
+    DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,
+};
 pub use routing::{
     CreateMode, NexthopSpec, RouteSpec, Routing, RuleSpec, RuleVerdict, describe_route,
     describe_rule,
 };
-pub use proc_events::{
-    DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,
-};
-pub use virtual_link::{
-    LinkState, VirtualLinkKind, VirtualLinks, read_sysctl, write_sysctl,
-};
+pub use virtual_link::{LinkState, VirtualLinkKind, VirtualLinks, read_sysctl, write_sysctl};
 pub use vrrp_socket::{
     DiscardReason, Discarded, Incoming, Membership, RECEIVE_BUFFER, Received, VrrpSocket,
 };

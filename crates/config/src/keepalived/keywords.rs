@@ -342,7 +342,10 @@ pub(crate) static GLOBAL: Context = Context {
             "as vrrp_garp_interval, for unsolicited neighbour advertisements",
         ),
         yes("vrrp_garp_extra_if", GARP_EXTRA_IF_GLOBAL),
-        yes("vrrp_vmac_garp_intvl", "the old name of vrrp_garp_extra_if (a warning, as keepalived)"),
+        yes(
+            "vrrp_vmac_garp_intvl",
+            "the old name of vrrp_garp_extra_if (a warning, as keepalived)",
+        ),
         yes(
             "vrrp_down_timer_adverts",
             "1..=100, default 3: the default of down_timer_adverts",
@@ -399,7 +402,10 @@ pub(crate) static GLOBAL: Context = Context {
                 "baton counts adverts for VRIDs it does not run, by reason, in baton_vrrp_unclaimed_dropped_packets_total (and baton status), rather than logging each"
             ),
         ),
-        yes("vmac_prefix", "the prefix of the names of use_vmac / use_ipvlan links without a written name (default vrrp: vrrp.VRID)"),
+        yes(
+            "vmac_prefix",
+            "the prefix of the names of use_vmac / use_ipvlan links without a written name (default vrrp: vrrp.VRID)",
+        ),
         not_yet("vmac_addr_prefix", VMAC),
         yes("vrrp_netlink_cmd_rcv_bufs", NETLINK_BUFS),
         yes("vrrp_netlink_cmd_rcv_bufs_force", NETLINK_BUFS),
@@ -743,7 +749,10 @@ pub(crate) static INSTANCE: Context = Context {
         yes("garp_lower_prio_delay", LOWER_PRIO_DELAY),
         yes("garp_lower_prio_repeat", LOWER_PRIO_REPEAT),
         yes("garp_extra_if", GARP_EXTRA_IF),
-        yes("vmac_garp_intvl", "the old name of garp_extra_if (a warning, as keepalived)"),
+        yes(
+            "vmac_garp_intvl",
+            "the old name of garp_extra_if (a warning, as keepalived)",
+        ),
         yes(
             "down_timer_adverts",
             "1..=100, default 3 (the RFCs'): the master-down timer is that many advert intervals plus skew",
@@ -918,7 +927,10 @@ pub(crate) static TRACK_PROCESS: Context = Context {
             "weight",
             "-254..254 [reverse], default 0 (FAULT without quorum); positive: added while the quorum holds, negative: added while not; reverse: the other way round",
         ),
-        yes("quorum", "1..65535, default 1: the fewest matching processes"),
+        yes(
+            "quorum",
+            "1..65535, default 1: the fewest matching processes",
+        ),
         yes(
             "quorum_max",
             "0..65535, default unlimited: the most; 0 means the process must not run",

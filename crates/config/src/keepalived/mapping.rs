@@ -490,8 +490,14 @@ impl Mapper<'_> {
             1 => garp.master_repeat = self.ok(s, context, fields::count(keyword, value)),
             2 => garp.master_refresh = self.ok(s, context, fields::garp_seconds(keyword, value)),
             3 => garp.master_refresh_repeat = self.ok(s, context, fields::count(keyword, value)),
-            4 => garp.lower_prio_delay = self.ok(s, context, fields::lower_prio_delay(keyword, value)),
-            _ => garp.lower_prio_repeat = self.ok(s, context, fields::lower_prio_repeat(keyword, value)),
+            4 => {
+                garp.lower_prio_delay =
+                    self.ok(s, context, fields::lower_prio_delay(keyword, value))
+            }
+            _ => {
+                garp.lower_prio_repeat =
+                    self.ok(s, context, fields::lower_prio_repeat(keyword, value))
+            }
         }
         true
     }

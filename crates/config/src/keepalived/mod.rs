@@ -21,10 +21,10 @@ mod routing_blocks;
 mod rt_names;
 mod rule_line;
 mod sequence;
-mod track_process;
 mod smtp;
-mod vmac;
+mod track_process;
 mod virtual_server;
+mod vmac;
 
 use std::path::Path;
 
