@@ -187,7 +187,7 @@ fn garp_groups_pace_their_interfaces() {
         [
             "k.conf:4: garp_group: interface eth1 is already in the garp_group at k.conf:1",
             "k.conf:9: garp_group: names no interface (interface NAME or interfaces { ... })",
-            "k.conf:13: garp_group: unknown keyword 'delay' in garp_group",
+            "k.conf:13: garp_group: unknown keyword 'delay' in garp_group (it goes in vrrp_track_process)",
         ]
     );
 }
