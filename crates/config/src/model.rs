@@ -82,10 +82,13 @@ pub struct Global {
     /// `dynamic_interfaces`: an instance whose interface does not exist yet waits in FAULT
     /// for it instead of failing the start.
     pub dynamic_interfaces: bool,
-    /// `notify_fifo`: every state change as a line (`INSTANCE "VI_1" MASTER 100`).
+    /// `notify_fifo`: every state change as a line (`INSTANCE "VI_1" MASTER 100`,
+    /// `RS [10.0.3.11]:tcp:80 [10.0.3.100]:tcp:80 DOWN`).
     pub notify_fifo: Option<NotifyFifo>,
-    /// `vrrp_notify_fifo`: the same lines, for VRRP only (baton has no checker FIFO).
+    /// `vrrp_notify_fifo`: the VRRP lines only.
     pub vrrp_notify_fifo: Option<NotifyFifo>,
+    /// `lvs_notify_fifo`: the virtual servers' lines only (`VS ...`, `RS ...`).
+    pub lvs_notify_fifo: Option<NotifyFifo>,
     /// `vmac_prefix`, `vrrp_garp_extra_if`, `disable_local_igmp` and the like.
     pub vmac: crate::vmac::VmacGlobal,
     /// `vrrp_notify_priority_changes`: the default of `notify_priority_changes`.
@@ -116,6 +119,8 @@ pub struct GlobalScripts {
     pub notify_fifo: Option<NotifyScript>,
     /// `vrrp_notify_fifo_script`: the same for `vrrp_notify_fifo`.
     pub vrrp_notify_fifo: Option<NotifyScript>,
+    /// `lvs_notify_fifo_script`: the same for `lvs_notify_fifo`.
+    pub lvs_notify_fifo: Option<NotifyScript>,
 }
 
 impl GlobalScripts {
@@ -201,6 +206,7 @@ impl Default for Global {
             dynamic_interfaces: false,
             notify_fifo: None,
             vrrp_notify_fifo: None,
+            lvs_notify_fifo: None,
             vmac: crate::vmac::VmacGlobal::default(),
             notify_priority_changes: false,
             link_delays: Vec::new(),

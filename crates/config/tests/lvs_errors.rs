@@ -114,7 +114,6 @@ fn every_refusal_and_error_names_its_line() {
         [
             "k.conf:2: global_defs: 'lvs_sync_daemon' is not supported and will not be: IPVS connection synchronisation has no nf_tables counterpart; conntrackd synchronises nf_conntrack, which holds baton's flows",
             "k.conf:4: global_defs: 'lvs_timeouts' is not supported and will not be: baton's flows live in nf_conntrack, whose timeouts are the kernel's sysctls (net.netfilter.nf_conntrack_tcp_timeout_established, ..._udp_timeout); set them there",
-            "k.conf:5: global_defs: 'lvs_notify_fifo' is not supported and will not be: notify FIFOs are not implemented; use notify_up / notify_down and quorum_up / quorum_down scripts",
             "k.conf:9: virtual_server 10.0.0.1 80: TUN is not supported and will not be: IP-in-IP (and GUE, GRE) forwarding needs a tunnel device per real server, and nf_tables cannot encapsulate packets; use NAT, or DR with the real servers on this host's network",
             "k.conf:10: virtual_server 10.0.0.1 80: 'ops' is not supported and will not be: one-packet scheduling would need stateless NAT of each datagram and its answers; baton's nf_tables data plane NATs flows through conntrack",
             "k.conf:11: virtual_server 10.0.0.1 80: 'persistence_engine' is not supported and will not be: the only engine, sip, parses SIP Call-IDs in the kernel's IPVS module; nf_tables has no expression for it",

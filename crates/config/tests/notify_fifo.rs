@@ -76,3 +76,27 @@ fn priority_changes_are_read_globally_per_group_and_per_instance() {
     let errors = global(" vrrp_notify_priority_changes maybe\n").expect_err("not a bool");
     assert!(errors.iter().any(|e| e.contains("'maybe'")), "{errors:?}");
 }
+
+#[test]
+fn the_checkers_fifo_and_its_reader_are_read() {
+    let loaded = global(
+        " lvs_notify_fifo /run/lvs.fifo nobody\n lvs_notify_fifo_script \"/usr/local/bin/read-lvs\"\n",
+    )
+    .expect("valid");
+    let g = &loaded.config.global;
+    let lvs = g.lvs_notify_fifo.as_ref().expect("lvs_notify_fifo");
+    assert_eq!(lvs.path, std::path::Path::new("/run/lvs.fifo"));
+    assert_eq!(lvs.owner.as_ref().map(|o| o.user.as_str()), Some("nobody"));
+    assert!(g.notify_fifo.is_none() && g.vrrp_notify_fifo.is_none());
+    let reader = g.scripts.lvs_notify_fifo.as_ref().expect("reader");
+    assert_eq!(reader.argv, ["/usr/local/bin/read-lvs"]);
+
+    let errors = global(" lvs_notify_fifo_script /bin/a\n lvs_notify_fifo_script /bin/b\n")
+        .expect_err("twice");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("lvs_notify_fifo_script is given twice")),
+        "{errors:?}"
+    );
+}

@@ -1,5 +1,6 @@
-//! keepalived's `notify_fifo` and `vrrp_notify_fifo`: named pipes that get one line per
-//! state change, as keepalived writes them (`INSTANCE "VI_1" MASTER 100`).
+//! keepalived's `notify_fifo`, `vrrp_notify_fifo` and `lvs_notify_fifo`: named pipes that
+//! get one line per state change, as keepalived writes them (`INSTANCE "VI_1" MASTER 100`,
+//! `RS [10.0.3.11]:tcp:8080 [10.0.3.100]:tcp:80 DOWN`).
 //!
 //! As keepalived (`fifo_open` in lib/notify.c), the FIFO is made if missing and opened for
 //! reading and writing without blocking: the open never waits for a reader, and a write
@@ -12,11 +13,14 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use baton_config::{Global, NotifyFifo, NotifyScript};
+use std::net::SocketAddr;
+
+use baton_config::{Global, NotifyFifo, NotifyScript, VirtualServer};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use super::fifo_reader::FifoReader;
+use super::smtp_message::{server_name, service_name};
 use crate::scripts::Credentials;
 
 /// keepalived's line: `KIND "NAME" STATE PRIORITY` (a group's priority is 0).
@@ -24,9 +28,61 @@ pub(crate) fn fifo_line(kind: &str, name: &str, state: &str, priority: u8) -> St
     format!("{kind} \"{name}\" {state} {priority}\n")
 }
 
+/// keepalived's checker line for a virtual server's quorum: `VS [10.0.3.100]:tcp:80 UP`.
+pub(crate) fn service_line(vs: &VirtualServer, up: bool) -> String {
+    format!("VS {} {}\n", service_name(vs), up_down(up))
+}
+
+/// keepalived's checker line for real server `rs` of `vs`:
+/// `RS [10.0.3.11]:tcp:8080 [10.0.3.100]:tcp:80 DOWN`.
+pub(crate) fn real_server_line(vs: &VirtualServer, rs: SocketAddr, up: bool) -> String {
+    format!(
+        "RS {} {} {}\n",
+        server_name(vs, rs),
+        service_name(vs),
+        up_down(up)
+    )
+}
+
+fn up_down(up: bool) -> &'static str {
+    if up { "UP" } else { "DOWN" }
+}
+
+/// Which FIFOs one writer owns. keepalived's VRRP process writes `notify_fifo` and
+/// `vrrp_notify_fifo`, its checker process `lvs_notify_fifo` and `notify_fifo` too; in
+/// baton one owner per FIFO keeps a made FIFO from being removed under the other
+/// writer, so `notify_fifo` stays the VRRP side's and the checkers write
+/// `lvs_notify_fifo` only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum FifoSet {
+    #[default]
+    Vrrp,
+    Checkers,
+}
+
+impl FifoSet {
+    fn fifos(self, global: &Global) -> [Option<NotifyFifo>; 2] {
+        match self {
+            FifoSet::Vrrp => [global.notify_fifo.clone(), global.vrrp_notify_fifo.clone()],
+            FifoSet::Checkers => [global.lvs_notify_fifo.clone(), None],
+        }
+    }
+
+    fn scripts(self, global: &Global) -> [&Option<NotifyScript>; 2] {
+        match self {
+            FifoSet::Vrrp => [
+                &global.scripts.notify_fifo,
+                &global.scripts.vrrp_notify_fifo,
+            ],
+            FifoSet::Checkers => [&global.scripts.lvs_notify_fifo, &None],
+        }
+    }
+}
+
 /// The open FIFOs of one configuration.
 #[derive(Debug, Default)]
 pub(crate) struct NotifyFifos {
+    set: FifoSet,
     /// What they were opened from: a reload that changes nothing keeps them open.
     configured: [Option<NotifyFifo>; 2],
     /// Their readers' command lines and users, compared the same way.
@@ -40,11 +96,20 @@ impl NotifyFifos {
     /// `default_owner`: who owns a FIFO made here that names no user (the script user).
     /// Each FIFO's `notify_fifo_script` starts once it is open, as the script user too.
     pub(crate) fn open(global: &Global, default_owner: Option<Credentials>) -> NotifyFifos {
-        let configured = [global.notify_fifo.clone(), global.vrrp_notify_fifo.clone()];
-        let scripts = [
-            &global.scripts.notify_fifo,
-            &global.scripts.vrrp_notify_fifo,
-        ];
+        NotifyFifos::open_set(FifoSet::Vrrp, global, default_owner)
+    }
+
+    /// The virtual servers' FIFO (`lvs_notify_fifo`), as [`NotifyFifos::open`].
+    pub(crate) fn open_checkers(
+        global: &Global,
+        default_owner: Option<Credentials>,
+    ) -> NotifyFifos {
+        NotifyFifos::open_set(FifoSet::Checkers, global, default_owner)
+    }
+
+    fn open_set(set: FifoSet, global: &Global, default_owner: Option<Credentials>) -> NotifyFifos {
+        let configured = set.fifos(global);
+        let scripts = set.scripts(global);
         let open = configured
             .iter()
             .zip(scripts)
@@ -69,17 +134,16 @@ impl NotifyFifos {
             }
         }
         NotifyFifos {
+            set,
             configured,
-            readers: readers(global),
+            readers: readers(set, global),
             open,
         }
     }
 
     /// Whether `global` names the FIFOs (and readers) these were opened from.
     pub(crate) fn opened_from(&self, global: &Global) -> bool {
-        self.configured[0] == global.notify_fifo
-            && self.configured[1] == global.vrrp_notify_fifo
-            && self.readers == readers(global)
+        self.configured == self.set.fifos(global) && self.readers == readers(self.set, global)
     }
 
     /// Writes `line` to every FIFO, without waiting.
@@ -90,17 +154,16 @@ impl NotifyFifos {
     }
 }
 
-/// The readers of `global`'s FIFOs, as [`NotifyFifos::opened_from`] compares them.
-fn readers(global: &Global) -> [Option<(Vec<String>, Option<baton_config::ScriptUser>)>; 2] {
-    let key = |script: &Option<NotifyScript>| {
+/// The readers of `set`'s FIFOs in `global`, as [`NotifyFifos::opened_from`] compares them.
+fn readers(
+    set: FifoSet,
+    global: &Global,
+) -> [Option<(Vec<String>, Option<baton_config::ScriptUser>)>; 2] {
+    set.scripts(global).map(|script| {
         script
             .as_ref()
             .map(|script| (script.argv.clone(), script.user.clone()))
-    };
-    [
-        key(&global.scripts.notify_fifo),
-        key(&global.scripts.vrrp_notify_fifo),
-    ]
+    })
 }
 
 #[derive(Debug)]
@@ -222,6 +285,42 @@ mod tests {
             fifo_line("GROUP", "G1", "BACKUP", 0),
             "GROUP \"G1\" BACKUP 0\n"
         );
+    }
+
+    #[test]
+    fn checker_lines_are_keepalived_s() {
+        let conf = "virtual_server 10.0.3.100 80 {\n protocol TCP\n \
+                    real_server 10.0.3.11 8080 {\n TCP_CHECK {\n }\n }\n}\n";
+        let loaded = baton_config::parse_keepalived(conf, Path::new("k.conf"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let vs = &loaded.config.virtual_servers[0];
+        let rs = vs.real_servers[0].address;
+        assert_eq!(service_line(vs, true), "VS [10.0.3.100]:tcp:80 UP\n");
+        assert_eq!(
+            real_server_line(vs, rs, false),
+            "RS [10.0.3.11]:tcp:8080 [10.0.3.100]:tcp:80 DOWN\n"
+        );
+    }
+
+    #[test]
+    fn only_the_checkers_fifo_is_theirs() {
+        let fifo = |name: &str| {
+            Some(NotifyFifo {
+                path: name.into(),
+                owner: None,
+            })
+        };
+        let global = Global {
+            notify_fifo: fifo("/run/all"),
+            vrrp_notify_fifo: fifo("/run/vrrp"),
+            lvs_notify_fifo: fifo("/run/lvs"),
+            ..Global::default()
+        };
+        assert_eq!(
+            FifoSet::Vrrp.fifos(&global),
+            [fifo("/run/all"), fifo("/run/vrrp")]
+        );
+        assert_eq!(FifoSet::Checkers.fifos(&global), [fifo("/run/lvs"), None]);
     }
 
     #[test]

@@ -24,7 +24,8 @@ impl Mapper<'_> {
             "startup_script"
             | "shutdown_script"
             | "notify_fifo_script"
-            | "vrrp_notify_fifo_script" => self.global_script(s, c),
+            | "vrrp_notify_fifo_script"
+            | "lvs_notify_fifo_script" => self.global_script(s, c),
             "startup_script_timeout" | "shutdown_script_timeout" => {
                 let Some(value) = self.integer(s, c) else {
                     return true;
@@ -66,7 +67,7 @@ impl Mapper<'_> {
         true
     }
 
-    /// One of the four scripts: keepalived takes the first and reports the others as
+    /// One of the five scripts: keepalived takes the first and reports the others as
     /// errors ("startup script already specified", "notify_fifo_script already specified").
     fn global_script(&mut self, s: &Stmt, c: &str) {
         let scripts = &self.draft.global.scripts;
@@ -74,7 +75,8 @@ impl Mapper<'_> {
             "startup_script" => scripts.startup.is_some(),
             "shutdown_script" => scripts.shutdown.is_some(),
             "notify_fifo_script" => scripts.notify_fifo.is_some(),
-            _ => scripts.vrrp_notify_fifo.is_some(),
+            "vrrp_notify_fifo_script" => scripts.vrrp_notify_fifo.is_some(),
+            _ => scripts.lvs_notify_fifo.is_some(),
         };
         if given {
             self.error(&s.at, c, format!("{} is given twice", s.keyword));
@@ -88,7 +90,8 @@ impl Mapper<'_> {
             "startup_script" => scripts.startup = Some(timed(script)),
             "shutdown_script" => scripts.shutdown = Some(timed(script)),
             "notify_fifo_script" => scripts.notify_fifo = Some(script),
-            _ => scripts.vrrp_notify_fifo = Some(script),
+            "vrrp_notify_fifo_script" => scripts.vrrp_notify_fifo = Some(script),
+            _ => scripts.lvs_notify_fifo = Some(script),
         }
     }
 }

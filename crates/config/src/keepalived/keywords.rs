@@ -124,8 +124,6 @@ const NO_IPVS: &str = "baton balances on nf_tables, not IPVS: there is no IPVS c
                        or netlink socket to tune";
 const LVS_SYNC: &str = "IPVS connection synchronisation has no nf_tables counterpart; \
                         conntrackd synchronises nf_conntrack, which holds baton's flows";
-const LVS_FIFO: &str = "notify FIFOs are not implemented; use notify_up / notify_down and \
-                        quorum_up / quorum_down scripts";
 const NO_REGEX: &str = "baton's checkers do not match bodies against regular expressions (it \
                         carries no PCRE engine); use digest, or a MISC_CHECK running \
                         curl | grep";
@@ -417,12 +415,12 @@ pub(crate) static GLOBAL: Context = Context {
         yes("process_monitor_rcv_bufs_force", NETLINK_BUFS),
         yes(
             "notify_fifo",
-            "PATH [USER [GROUP]]: made (mode 0644, owned by USER, else the script user) if missing and opened without blocking; each VRRP state change is written as keepalived writes it (INSTANCE \"VI_1\" MASTER 100, GROUP \"G1\" BACKUP 0, MASTER_RX_LOWER_PRI); while no one reads, lines beyond the pipe's buffer are dropped and counted in the log; an existing file that is not a FIFO is refused (logged, the daemon runs on); a reload naming another FIFO closes the old one; a FIFO baton made is removed when it closes",
+            "PATH [USER [GROUP]]: made (mode 0644, owned by USER, else the script user) if missing and opened without blocking; each VRRP state change is written as keepalived writes it (INSTANCE \"VI_1\" MASTER 100, GROUP \"G1\" BACKUP 0, MASTER_RX_LOWER_PRI), and the virtual servers' changes as lvs_notify_fifo says; while no one reads, lines beyond the pipe's buffer are dropped and counted in the log; an existing file that is not a FIFO is refused (logged, the daemon runs on); a reload naming another FIFO closes the old one; a FIFO baton made is removed when it closes",
         ),
         yes("notify_fifo_script", FIFO_SCRIPT),
         yes(
             "vrrp_notify_fifo",
-            "as notify_fifo (baton has no checker process, so the two get the same lines)",
+            "as notify_fifo, the VRRP lines only (the virtual servers' go to notify_fifo and lvs_notify_fifo)",
         ),
         yes("vrrp_notify_fifo_script", FIFO_SCRIPT),
         yes(
@@ -525,8 +523,11 @@ pub(crate) static GLOBAL: Context = Context {
             "accepted: baton removes its own nftables table when it stops, with or without it",
         ),
         yes("lvs_flush_onstop", "as lvs_flush_on_stop"),
-        never("lvs_notify_fifo", LVS_FIFO),
-        never("lvs_notify_fifo_script", LVS_FIFO),
+        yes(
+            "lvs_notify_fifo",
+            "PATH [USER [GROUP]], as notify_fifo: each quorum change of a virtual server (VS [10.0.3.100]:tcp:80 UP, VS FWM 5 DOWN, VS [GROUP]:0 UP) and each real server going up or down (RS [10.0.3.11]:tcp:8080 [10.0.3.100]:tcp:80 DOWN) is written as keepalived's checker writes it; notify_fifo gets these lines too",
+        ),
+        yes("lvs_notify_fifo_script", FIFO_SCRIPT),
         never("lvs_netlink_cmd_rcv_bufs", NO_IPVS),
         never("lvs_netlink_cmd_rcv_bufs_force", NO_IPVS),
         never("lvs_netlink_monitor_rcv_bufs", NO_IPVS),

@@ -1,4 +1,5 @@
-//! keepalived's notify FIFOs in `global_defs`: `notify_fifo` and `vrrp_notify_fifo`, each
+//! keepalived's notify FIFOs in `global_defs`: `notify_fifo`, `vrrp_notify_fifo` and
+//! `lvs_notify_fifo`, each
 //! `PATH [USER [GROUP]]`, and `vrrp_notify_priority_changes`, as `global_parser.c` reads
 //! them.
 
@@ -17,7 +18,10 @@ impl Mapper<'_> {
             }
             return true;
         }
-        if !matches!(keyword, "notify_fifo" | "vrrp_notify_fifo") {
+        if !matches!(
+            keyword,
+            "notify_fifo" | "vrrp_notify_fifo" | "lvs_notify_fifo"
+        ) {
             return false;
         }
         if !self.no_block(s, c) {
@@ -34,10 +38,10 @@ impl Mapper<'_> {
             return true;
         };
         let global = &mut self.draft.global;
-        let slot = if keyword == "notify_fifo" {
-            &mut global.notify_fifo
-        } else {
-            &mut global.vrrp_notify_fifo
+        let slot = match keyword {
+            "notify_fifo" => &mut global.notify_fifo,
+            "vrrp_notify_fifo" => &mut global.vrrp_notify_fifo,
+            _ => &mut global.lvs_notify_fifo,
         };
         if slot.is_some() {
             // keepalived keeps the first one too.

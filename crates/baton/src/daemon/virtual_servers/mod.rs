@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, watch};
 
 pub(super) use table::dr_interface;
 
+use super::notify_fifo::{NotifyFifos, real_server_line, service_line};
 use super::smtp_alert::Mailer;
 use super::smtp_message::QuorumChange;
 use super::state_file::{Overrides, ServerKey};
@@ -79,6 +80,9 @@ pub(crate) struct VirtualServers {
     vrrp: watch::Receiver<Status>,
     /// `smtp_alert`: e-mail on checker and quorum changes.
     mail: Mailer,
+    /// `lvs_notify_fifo`: a line per quorum change and real server change, beside the
+    /// scripts (keepalived's `do_vs_notifies` / `do_rs_notifies`).
+    fifos: NotifyFifos,
 }
 
 #[derive(Debug)]
@@ -186,6 +190,7 @@ impl VirtualServers {
             config: Config::default(),
             vrrp,
             mail: Mailer::start(&config.global),
+            fifos: NotifyFifos::open_checkers(&config.global, default_user),
         };
         let prepared = runtime.prepare_services(config, runtime.default_user, restored)?;
         runtime.replace(prepared);
@@ -464,10 +469,14 @@ impl VirtualServers {
         if let Some(script) = &service.config.quorum_down {
             self.notify(script, &service.config.name);
         }
+        self.fifos.write(&service_line(&service.config, false));
         for server in &service.servers {
             if let Some(script) = &server.config.notify_down {
                 self.notify(script, &service.config.name);
             }
+            let address = server.config.address;
+            self.fifos
+                .write(&real_server_line(&service.config, address, false));
         }
     }
 
@@ -617,6 +626,11 @@ impl VirtualServers {
         if !self.mail.started_from(&config.global) {
             self.mail = Mailer::start(&config.global);
         }
+        if !self.fifos.opened_from(&config.global) {
+            // The old FIFO closes (and goes, if baton made it) before the new one opens.
+            self.fifos = NotifyFifos::default();
+            self.fifos = NotifyFifos::open_checkers(&config.global, self.default_user);
+        }
         let mut old = std::mem::take(&mut self.services);
         for (vs, planned) in services {
             let service = match (planned, old.remove(&vs.name)) {
@@ -702,6 +716,7 @@ impl VirtualServers {
             if let Some(script) = &vs.quorum_down {
                 self.notify(script, &vs.name);
             }
+            self.fifos.write(&service_line(vs, false));
             if vs.sorry_server.is_some() {
                 let live = pool::live_weight(&states);
                 alerts::quorum_changed(&self.mail, vs, QuorumChange::StartingDown, live);
@@ -762,9 +777,11 @@ impl VirtualServers {
                 ("down", &server.config.notify_down)
             };
             tracing::info!(virtual_server = %target.service, real_server = %target.server, reason = %event.reason, "real server {word}");
+            let line = real_server_line(&service.config, server.config.address, alive);
             if let Some(script) = script.clone() {
                 self.notify(&script, &target.service);
             }
+            self.fifos.write(&line);
         }
         let name = target.service.clone();
         self.requorum(&name);
@@ -799,6 +816,7 @@ impl VirtualServers {
             QuorumChange::Lost
         };
         alerts::quorum_changed(&self.mail, &running.config, change, live);
+        let line = service_line(&running.config, up);
         let (word, script) = if up {
             ("gained", running.config.quorum_up.clone())
         } else {
@@ -818,6 +836,7 @@ impl VirtualServers {
         if let Some(script) = script {
             self.notify(&script, service);
         }
+        self.fifos.write(&line);
     }
 
     fn notify(&self, script: &baton_config::NotifyScript, service: &str) {
