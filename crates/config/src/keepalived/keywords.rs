@@ -415,7 +415,7 @@ pub(crate) static GLOBAL: Context = Context {
         yes("process_monitor_rcv_bufs_force", NETLINK_BUFS),
         yes(
             "notify_fifo",
-            "PATH [USER [GROUP]]: made (mode 0644, owned by USER, else the script user) if missing and opened without blocking; each VRRP state change is written as keepalived writes it (INSTANCE \"VI_1\" MASTER 100, GROUP \"G1\" BACKUP 0, MASTER_RX_LOWER_PRI), and the virtual servers' changes as lvs_notify_fifo says; while no one reads, lines beyond the pipe's buffer are dropped and counted in the log; an existing file that is not a FIFO is refused (logged, the daemon runs on); a reload naming another FIFO closes the old one; a FIFO baton made is removed when it closes",
+            "PATH [USER [GROUP]]: made (mode 0644, owned by USER, else the script user) if missing and opened without blocking; each VRRP state change is written as keepalived writes it (INSTANCE \"VI_1\" MASTER 100, GROUP \"G1\" BACKUP 0, MASTER_RX_LOWER_PRI), (keepalived's checker writes its VS / RS lines here too; baton writes them to lvs_notify_fifo only, so each FIFO has one writer and one that baton made is never unlinked under the other); while no one reads, lines beyond the pipe's buffer are dropped and counted in the log; an existing file that is not a FIFO is refused (logged, the daemon runs on); a reload naming another FIFO closes the old one; a FIFO baton made is removed when it closes",
         ),
         yes("notify_fifo_script", FIFO_SCRIPT),
         yes(
@@ -525,7 +525,7 @@ pub(crate) static GLOBAL: Context = Context {
         yes("lvs_flush_onstop", "as lvs_flush_on_stop"),
         yes(
             "lvs_notify_fifo",
-            "PATH [USER [GROUP]], as notify_fifo: each quorum change of a virtual server (VS [10.0.3.100]:tcp:80 UP, VS FWM 5 DOWN, VS [GROUP]:0 UP) and each real server going up or down (RS [10.0.3.11]:tcp:8080 [10.0.3.100]:tcp:80 DOWN) is written as keepalived's checker writes it; notify_fifo gets these lines too",
+            "PATH [USER [GROUP]], as notify_fifo: each quorum change of a virtual server (VS [10.0.3.100]:tcp:80 UP, VS FWM 5 DOWN, VS [GROUP]:0 UP) and each real server going up or down (RS [10.0.3.11]:tcp:8080 [10.0.3.100]:tcp:80 DOWN) is written as keepalived's checker writes it, beside the notify_up / notify_down and quorum scripts; unlike keepalived, notify_fifo does not get these lines",
         ),
         yes("lvs_notify_fifo_script", FIFO_SCRIPT),
         never("lvs_netlink_cmd_rcv_bufs", NO_IPVS),
