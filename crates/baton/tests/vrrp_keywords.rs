@@ -15,29 +15,14 @@ use std::time::Duration;
 use baton_lab::Lab;
 use common::pcap::Capture;
 use common::{
-    Daemon, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf, skip_without_tool,
-    start_baton, start_keepalived, wait_for,
+    Daemon, KINDS, Kind, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf,
+    skip_without_tool, wait_for,
 };
 
 const LB1: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 5);
 const LB2: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 6);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 50);
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
-    Baton,
-    Keepalived,
-}
-
-const KINDS: [Kind; 2] = [Kind::Baton, Kind::Keepalived];
-
-fn start(kind: Kind, host: &baton_lab::Host, dir: &Workdir, conf: &str) -> Daemon {
-    match kind {
-        Kind::Baton => start_baton(host, dir, conf),
-        Kind::Keepalived => start_keepalived(host, dir, conf),
-    }
-}
 
 /// Waits (15 s at most) until `host` holds the guide's VIP, or fails with the logs.
 fn await_master(host: &baton_lab::Host, label: &str, daemons: &[&Daemon]) {
@@ -146,7 +131,7 @@ fn answers_to_lower_priority(lab: &Lab, kind: Kind, extra: &str) -> Vec<bool> {
     let dir = Workdir::new("lower-prio");
     let capture = Capture::start(lab, &dir, "lower-prio", "ip proto 112");
     let conf = keepalived_conf("lb2", 2, 150, "1", extra);
-    let master = start(kind, lab.host("lb2"), &dir, &conf);
+    let master = kind.start(lab.host("lb2"), &dir, &conf);
     await_master(lab.host("lb2"), &label, &[&master]);
     let rival = common::flood::advert(0x21, 50, 1, b"baton12\0");
     for _ in 0..3 {
@@ -213,7 +198,7 @@ fn adverts_of_lone_master(lab: &Lab, kind: Kind, (globals, extra): (&str, &str))
         "    vrrp_version 2\n",
         &format!("    vrrp_version 2\n{globals}"),
     );
-    let master = start(kind, lab.host("lb2"), &dir, &conf);
+    let master = kind.start(lab.host("lb2"), &dir, &conf);
     await_master(lab.host("lb2"), &label, &[&master]);
     if wait_for(Duration::from_secs(10), || capture.from(LB2).len() >= 3).is_none() {
         fail(&format!("{label}: fewer than 3 adverts seen"), &[&master]);
@@ -269,14 +254,12 @@ fn pair_agrees(lab: &Lab, backup_kind: Kind, extra: &str) {
         Kind::Baton
     };
     let dir = Workdir::new("pair");
-    let backup = start(
-        backup_kind,
+    let backup = backup_kind.start(
         lab.host("lb1"),
         &dir,
         &keepalived_conf("lb1", 2, 100, "1", &extra.replace("10.0.3.X", "10.0.3.6")),
     );
-    let mut master = start(
-        master_kind,
+    let mut master = master_kind.start(
         lab.host("lb2"),
         &dir,
         &keepalived_conf("lb2", 2, 150, "1", &extra.replace("10.0.3.X", "10.0.3.5")),
@@ -327,7 +310,7 @@ fn notify_lines(lab: &Lab, kind: Kind) -> Vec<String> {
     );
     let conf = keepalived_conf("lb2", 2, 150, "1", &extra);
     let lb2 = lab.host("lb2");
-    let mut daemon = start(kind, lb2, &dir, &conf);
+    let mut daemon = kind.start(lb2, &dir, &conf);
     await_master(lb2, &label, &[&daemon]);
     let written = |text: &str| {
         std::fs::read_to_string(&log)
@@ -403,9 +386,9 @@ fn adverts_of_preempted_master(lab: &Lab, kind: Kind, extra: &str) -> Vec<Seen> 
     let dir = Workdir::new("higher-prio");
     let capture = Capture::start(lab, &dir, "higher-prio", "ip proto 112");
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
-    let low = start(kind, lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
+    let low = kind.start(lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
     await_master(lb1, &label, &[&low]);
-    let high = start(kind, lb2, &dir, &keepalived_conf("lb2", 2, 150, "1", ""));
+    let high = kind.start(lb2, &dir, &keepalived_conf("lb2", 2, 150, "1", ""));
     if wait_for(Duration::from_secs(15), || {
         holds(lb2, common::VIP) && !holds(lb1, common::VIP)
     })
@@ -465,7 +448,7 @@ fn time_to_master(lab: &Lab, kind: Kind, globals: &str, not_before: Duration) ->
     );
     let lb2 = lab.host("lb2");
     let started = std::time::Instant::now();
-    let daemon = start(kind, lb2, &dir, &conf);
+    let daemon = kind.start(lb2, &dir, &conf);
     if wait_for(not_before, || holds(lb2, common::VIP)).is_some() {
         fail(
             &format!("{label}: master before {not_before:?}"),
@@ -518,7 +501,7 @@ fn waits_for_its_interface(lab: &Lab, kind: Kind) {
         lb2.run("ip", &["-o", "address", "show", "dev", "dyn0"])
             .is_ok_and(|text| text.contains("10.0.9.100/24"))
     };
-    let mut daemon = start(kind, lb2, &dir, &conf);
+    let mut daemon = kind.start(lb2, &dir, &conf);
     std::thread::sleep(Duration::from_secs(3));
     if !daemon.child.is_running() {
         fail(&format!("{label}: did not start without dyn0"), &[&daemon]);
@@ -559,8 +542,8 @@ fn takeover_after_cut(lab: &Lab, kind: Kind, extra: &str) -> Duration {
     let label = format!("{kind:?} with {extra:?}");
     let dir = Workdir::new("down-timer");
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
-    let backup = start(kind, lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
-    let master = start(kind, lb2, &dir, &keepalived_conf("lb2", 2, 150, "1", extra));
+    let backup = kind.start(lb1, &dir, &keepalived_conf("lb1", 2, 100, "1", extra));
+    let master = kind.start(lb2, &dir, &keepalived_conf("lb2", 2, 150, "1", extra));
     await_master(lb2, &label, &[&backup, &master]);
     std::thread::sleep(Duration::from_secs(3));
     assert_holders(lab, &["lb2"], &[&backup, &master]);

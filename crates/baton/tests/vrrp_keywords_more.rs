@@ -18,37 +18,13 @@ use std::time::Duration;
 use baton_lab::{Host, Lab};
 use common::pcap::Capture;
 use common::{
-    Daemon, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf, skip_without_tool,
-    start_baton, start_keepalived, wait_for,
+    Daemon, KINDS, Kind, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf,
+    skip_without_tool, wait_for,
 };
 
 const LB1: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 5);
 const LB2: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 6);
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
-    Baton,
-    Keepalived,
-}
-
-const KINDS: [Kind; 2] = [Kind::Baton, Kind::Keepalived];
-
-impl Kind {
-    fn other(self) -> Kind {
-        match self {
-            Kind::Baton => Kind::Keepalived,
-            Kind::Keepalived => Kind::Baton,
-        }
-    }
-
-    fn start(self, host: &Host, dir: &Workdir, conf: &str) -> Daemon {
-        match self {
-            Kind::Baton => start_baton(host, dir, conf),
-            Kind::Keepalived => start_keepalived(host, dir, conf),
-        }
-    }
-}
 
 /// The lab, or `None` after a loud SKIPPED line when root, namespaces, keepalived, tcpdump
 /// or python3 are missing.

@@ -43,6 +43,33 @@ pub(crate) fn skip_without_tool(program: &str, package: &str, test: &str) -> boo
     true
 }
 
+/// Which implementation a comparison test runs on a host: the tests that hold baton to
+/// keepalived 2.2.7 run each scenario with both, and mixed pairs.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum Kind {
+    Baton,
+    Keepalived,
+}
+
+pub(crate) const KINDS: [Kind; 2] = [Kind::Baton, Kind::Keepalived];
+
+impl Kind {
+    pub(crate) fn other(self) -> Kind {
+        match self {
+            Kind::Baton => Kind::Keepalived,
+            Kind::Keepalived => Kind::Baton,
+        }
+    }
+
+    /// Starts this implementation in `host` from keepalived.conf text `conf`.
+    pub(crate) fn start(self, host: &Host, dir: &Workdir, conf: &str) -> Daemon {
+        match self {
+            Kind::Baton => start_baton(host, dir, conf),
+            Kind::Keepalived => start_keepalived(host, dir, conf),
+        }
+    }
+}
+
 /// A private directory for one daemon's files, removed at the end of the test.
 pub(crate) struct Workdir(PathBuf);
 
