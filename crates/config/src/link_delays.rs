@@ -51,7 +51,7 @@ pub(crate) fn cap(delays: &mut [InterfaceDelays], instances: &[VrrpInstance], d:
                         entry.interface,
                         instance.name,
                         adverts,
-                        crate::validate::seconds(capped)
+                        crate::values::seconds(capped)
                     ),
                 );
             }

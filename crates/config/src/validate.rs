@@ -4,7 +4,6 @@
 mod proxy;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use baton_vrrp::{Auth, Centiseconds, ChecksumMode, Seconds, Version};
 
@@ -14,11 +13,7 @@ use crate::spec::{At, Sites};
 
 pub(crate) use proxy::{backends, frontends};
 
-/// Seconds as written in a config file: `1`, `1.5`, `0.01`.
-pub(crate) fn seconds(duration: Duration) -> String {
-    let text = format!("{:.6}", duration.as_secs_f64());
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
+pub(crate) use crate::values::seconds;
 
 /// What one instance's settings must agree on.
 pub(crate) fn instance(i: &VrrpInstance, sites: &Sites, d: &mut Diagnostics) {

@@ -335,6 +335,12 @@ pub(crate) fn parse_virtual_address(
     Ok(vip)
 }
 
+/// Seconds as written in a config file: `1`, `1.5`, `0.01`.
+pub(crate) fn seconds(duration: std::time::Duration) -> String {
+    let text = format!("{:.6}", duration.as_secs_f64());
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
