@@ -190,18 +190,10 @@ impl Mapper<'_> {
         if s.keyword != "track_bfd" {
             return false;
         }
-        if !s.args.is_empty() {
-            let message = format!("track_bfd takes a {{ }} block of names, not '{}'", s.rest());
-            self.error(&s.at, c, message);
-            return true;
-        }
-        let Some(block) = self.block(s, c) else {
+        let Some(block) = self.list_block(s, c, "names") else {
             return true;
         };
         for entry in block {
-            if !self.no_block(entry, c) {
-                continue;
-            }
             let result = track_entry(entry).map_err(|e| format!("track_bfd: {e}"));
             if let Some(weight) = self.ok(entry, c, result) {
                 refs.push(TrackBfdRef {

@@ -232,6 +232,33 @@ impl Mapper<'_> {
         }
     }
 
+    /// The lines of a `KEYWORD { ... }` list (of names, addresses, instances, routes): an
+    /// error for words after the keyword or a missing block, and each line that has no
+    /// block of its own (one that has is an error too).
+    pub(super) fn list_block<'s>(
+        &mut self,
+        s: &'s Stmt,
+        context: &str,
+        of: &str,
+    ) -> Option<Vec<&'s Stmt>> {
+        if !s.args.is_empty() {
+            let message = format!(
+                "{} takes a {{ }} block of {of}, not '{}'",
+                s.keyword,
+                s.rest()
+            );
+            self.error(&s.at, context, message);
+            return None;
+        }
+        let block = self.block(s, context)?;
+        Some(
+            block
+                .iter()
+                .filter(|entry| self.no_block(entry, context))
+                .collect(),
+        )
+    }
+
     /// False, with an error, for a statement that has a block it should not have.
     pub(super) fn no_block(&mut self, s: &Stmt, context: &str) -> bool {
         if s.block.is_some() {
@@ -423,25 +450,10 @@ impl Mapper<'_> {
             "track_file" => fields::TRACK_FILE_REF_WEIGHT,
             _ => return false,
         };
-        if !s.args.is_empty() {
-            self.error(
-                &s.at,
-                context,
-                format!(
-                    "{} takes a {{ }} block of names, not '{}'",
-                    s.keyword,
-                    s.rest()
-                ),
-            );
-            return true;
-        }
-        let Some(block) = self.block(s, context) else {
+        let Some(block) = self.list_block(s, context, "names") else {
             return true;
         };
         for entry in block {
-            if !self.no_block(entry, context) {
-                continue;
-            }
             let result = track_entry(entry, max).map_err(|e| format!("{}: {e}", s.keyword));
             let Some((name, weight, reverse)) = self.ok(entry, context, result) else {
                 continue;
@@ -727,25 +739,11 @@ impl Mapper<'_> {
                 "authentication" => i.auth = self.authentication(s, c).or(i.auth.take()),
                 "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
                     let excluded = keyword == "virtual_ipaddress_excluded";
-                    if !s.args.is_empty() {
-                        self.error(
-                            &s.at,
-                            c,
-                            format!(
-                                "{keyword} takes a {{ }} block of addresses, not '{}'",
-                                s.rest()
-                            ),
-                        );
-                        continue;
-                    }
-                    let Some(entries) = self.block(s, c) else {
+                    let Some(entries) = self.list_block(s, c, "addresses") else {
                         continue;
                     };
                     i.virtual_ipaddress_given |= !excluded && !entries.is_empty();
                     for entry in entries {
-                        if !self.no_block(entry, c) {
-                            continue;
-                        }
                         let words: Vec<&str> = std::iter::once(entry.keyword.as_str())
                             .chain(entry.args.iter().map(String::as_str))
                             .collect();
@@ -1052,22 +1050,11 @@ impl Mapper<'_> {
             }
             match s.keyword.as_str() {
                 "group" => {
-                    if !s.args.is_empty() {
-                        self.error(
-                            &s.at,
-                            c,
-                            format!("group takes a {{ }} block of instances, not '{}'", s.rest()),
-                        );
-                        continue;
-                    }
-                    let Some(entries) = self.block(s, c) else {
+                    let Some(entries) = self.list_block(s, c, "instances") else {
                         continue;
                     };
                     // keepalived's read_value_block: every word of every line is a member.
                     for entry in entries {
-                        if !self.no_block(entry, c) {
-                            continue;
-                        }
                         for member in std::iter::once(&entry.keyword).chain(&entry.args) {
                             g.members.push(At::new(member.clone(), entry.at.clone()));
                         }

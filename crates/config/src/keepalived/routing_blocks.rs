@@ -157,21 +157,10 @@ impl Mapper<'_> {
         mut push: impl FnMut(Line),
     ) {
         let keyword = s.keyword.as_str();
-        if !s.args.is_empty() {
-            self.error(
-                &s.at,
-                c,
-                format!("{keyword} takes a {{ }} block of lines, not '{}'", s.rest()),
-            );
-            return;
-        }
-        let Some(entries) = self.block(s, c) else {
+        let Some(entries) = self.list_block(s, c, "lines") else {
             return;
         };
         for entry in entries {
-            if !self.no_block(entry, c) {
-                continue;
-            }
             let words: Vec<&str> = std::iter::once(entry.keyword.as_str())
                 .chain(entry.args.iter().map(String::as_str))
                 .collect();

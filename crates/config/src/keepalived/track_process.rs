@@ -193,21 +193,10 @@ impl Mapper<'_> {
         c: &str,
         refs: &mut Vec<TrackProcessRef>,
     ) {
-        if !s.args.is_empty() {
-            let message = format!(
-                "track_process takes a {{ }} block of names, not '{}'",
-                s.rest()
-            );
-            self.error(&s.at, c, message);
-            return;
-        }
-        let Some(block) = self.block(s, c) else {
+        let Some(block) = self.list_block(s, c, "names") else {
             return;
         };
         for entry in block {
-            if !self.no_block(entry, c) {
-                continue;
-            }
             let name = entry.keyword.clone();
             let Some((weight, reverse)) = self.ok(entry, c, process_ref_options(&entry.args))
             else {
