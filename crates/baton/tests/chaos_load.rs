@@ -1019,18 +1019,26 @@ fn all_servers_lost_and_back() {
             effective_priorities(&pair)
         ));
     };
-    let ups: Vec<f64> = pair
-        .lb2
-        .log_text()
-        .lines()
-        .filter(|line| line.contains("server up:"))
-        .filter_map(log_time)
-        .filter(|&at| at > restarted)
-        .map(|at| at - restarted)
-        .collect();
+    let ups_since_restart = || -> Vec<f64> {
+        pair.lb2
+            .log_text()
+            .lines()
+            .filter(|line| line.contains("server up:"))
+            .filter_map(log_time)
+            .filter(|&at| at > restarted)
+            .map(|at| at - restarted)
+            .collect()
+    };
     // rise passes `interval` apart, an interval before the first, a probe's timeout, and a
     // second for the apps to start listening.
     let bound = f64::from(RISE + 1) * CHECK_INTERVAL + 1.0 + 1.0;
+    // One server up is enough to serve and to restore the priorities, so the second one's
+    // log line may still be on its way: wait for it (past the bound, so a late one is seen
+    // and reported with its time rather than missed).
+    wait_for(Duration::from_secs_f64(bound + 2.0), || {
+        ups_since_restart().len() >= 2
+    });
+    let ups = ups_since_restart();
     eprintln!(
         "all servers back: in rotation after {ups:?} s (bound {bound} s), served again \
          (client's view) after {back:?}"
