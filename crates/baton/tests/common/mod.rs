@@ -4,6 +4,7 @@
 
 pub(crate) mod chaos;
 pub(crate) mod flood;
+pub(crate) mod flow_stream;
 pub(crate) mod holders;
 pub(crate) mod loopback;
 pub(crate) mod pair;
