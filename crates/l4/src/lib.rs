@@ -30,7 +30,7 @@
 //! | rr, wrr | `numgen inc` over weight-proportional, interleaved slots (weights divided by their gcd, at most 1024 slots) | Maglev table keyed by `jhash` of the client address and port: weighted flow hashing, not round robin |
 //! | sh, mh | Maglev table (4093 slots) keyed by `jhash` of the client address (and port with `hash_port`) | same |
 //! | dh, lblc, lblcr | Maglev keyed by `jhash` of the destination address | same |
-//! | lc, wlc, sed, nq, twos | `numgen inc` over slots weighted by [`effective_weights`] from the active connection counts | Maglev by flow with those weights |
+//! | lc, wlc, sed, nq, twos | `numgen inc` over slots weighted by [`effective_weights`] from the active connection counts | Maglev by flow with the configured weights (no LB counts DR flows, and all LBs must agree) |
 //! | fo, ovf | one slot: the chosen backend | same |
 //!
 //! The connection-based schedulers are **approximations**: IPVS looks at every backend's
@@ -46,7 +46,12 @@
 //! went).
 //!
 //! Every `jhash` uses one fixed seed and every Maglev table depends only on the backends'
-//! addresses and weights, so all LBs with the same config send a flow to the same backend.
+//! addresses and weights (DR: the configured ones, never a host's connection counts), not
+//! on their order in the config, the host or its history, so all LBs with the same config
+//! and the same checker verdicts send a flow to the same backend, and a flow keeps its
+//! real server when the VIP moves. The backup's tables are in the kernel while it is
+//! backup (the daemon writes them whatever the VRRP state), so the first packet after a
+//! takeover is forwarded.
 //!
 //! # Persistence
 //! NAT: a dynamic map per service, client address (masked to the granularity) ->

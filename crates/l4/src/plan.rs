@@ -37,6 +37,14 @@ impl Plan {
         // Sorted, so that the tables do not depend on the order of the config.
         let mut backends: Vec<Backend> = service.backends.clone();
         backends.sort_by_key(|b| b.address);
+        if dr {
+            // Every LB must build the same DR table, or a flow changes server when the VIP
+            // moves; connection counts are one LB's own (and no LB counts DR flows, which
+            // bypass conntrack), so DR's connection-based schedulers use the weights alone.
+            for backend in &mut backends {
+                backend.active_connections = 0;
+            }
+        }
         let weights = effective_weights(service.scheduler, &backends);
         let (mut targets, mut weights): (Vec<SocketAddr>, Vec<u32>) = backends
             .iter()

@@ -378,3 +378,113 @@ fn long_names_fit_in_an_nft_comment() {
         "{comment}"
     );
 }
+
+/// Per DR service id: each slot's server address (the slot map resolved through the
+/// forwarding map, so the marks, which depend on a host's history, drop out) and the
+/// service chain's rules (the hash key and its seed).
+fn dr_forwarding(table: &Table, old: &Table) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let history = render::ordinals(old, &Ordinals::new());
+    let ruleset = render::ruleset("baton", table, &render::ordinals(table, &history));
+    let netdev = ruleset
+        .tables
+        .iter()
+        .find(|t| t.family == "netdev")
+        .expect("a netdev table");
+    let pairs = |set: &str| -> Vec<(String, String)> {
+        netdev.sets[set]
+            .elements
+            .iter()
+            .map(|e| {
+                let (key, value) = e.split_once(" : ").expect("a map element");
+                (key.to_owned(), value.to_owned())
+            })
+            .collect()
+    };
+    let mut services: Vec<(String, Vec<String>, Vec<String>)> = netdev
+        .chains
+        .iter()
+        .filter(|c| c.hook.is_none())
+        .map(|chain| {
+            let to: std::collections::BTreeMap<String, String> =
+                pairs(&format!("{}_to", chain.name)).into_iter().collect();
+            let slots = pairs(&format!("{}_slots", chain.name))
+                .into_iter()
+                .map(|(_, mark)| to[&mark].clone())
+                .collect();
+            (chain.name.clone(), slots, chain.rules.clone())
+        })
+        .collect();
+    services.sort();
+    services
+}
+
+#[test]
+fn every_lb_with_the_same_config_forwards_a_flow_to_the_same_server() {
+    // Two LBs with the same services and real servers, listed in other orders, one of
+    // them with a history (its marks were handed out to another server set first) and
+    // other connection counts: the same server for every slot, the same hash and seed.
+    // keepalived's IPVS would differ here (ip_vs_mh fills its table in the order the
+    // real servers were added); an operator expects "same real servers, same table".
+    for scheduler in [
+        Scheduler::Rr,
+        Scheduler::Wrr,
+        Scheduler::Sh,
+        Scheduler::Mh,
+        Scheduler::Dh,
+        Scheduler::Lc,
+        Scheduler::Wlc,
+        Scheduler::Nq,
+        Scheduler::Ovf,
+    ] {
+        for hash_port in [false, true] {
+            let dr = |name: &str, order: [usize; 3], active: [u64; 3]| {
+                let servers = [
+                    ("10.0.3.11:80", 1),
+                    ("10.0.3.12:80", 2),
+                    ("10.0.3.13:80", 1),
+                ];
+                let backends = order
+                    .iter()
+                    .map(|&i| Backend {
+                        active_connections: active[i],
+                        ..backend(servers[i].0, servers[i].1)
+                    })
+                    .collect();
+                let mut s = service(name, "10.0.3.100:80", scheduler, backends);
+                s.forwarding = Forwarding::Dr {
+                    interface: "eth0".into(),
+                };
+                s.hash_port = hash_port;
+                s
+            };
+            let lb1 = Table {
+                services: vec![dr("web", [0, 1, 2], [0; 3]), dr("api", [0, 1, 2], [0; 3])],
+            };
+            let lb2 = Table {
+                services: vec![
+                    dr("api", [2, 0, 1], [7, 0, 3]),
+                    dr("web", [1, 2, 0], [0, 9, 1]),
+                ],
+            };
+            let history = Table {
+                services: vec![dr("web", [2, 2, 2], [0; 3]), dr("api", [1, 1, 1], [0; 3])],
+            };
+            let first = dr_forwarding(&lb1, &Table::default());
+            let second = dr_forwarding(&lb2, &history);
+            assert_eq!(first.len(), 2);
+            for (a, b) in first.iter().zip(&second) {
+                let differ = a.1.iter().zip(&b.1).filter(|(x, y)| x != y).count();
+                assert_eq!(
+                    (differ, &a.0, &a.2),
+                    (0, &b.0, &b.2),
+                    "{scheduler:?}, hash_port {hash_port}: slots that differ, rules"
+                );
+            }
+            assert!(
+                first[0].2.iter().any(|r| r.contains("seed 0xba704c34")),
+                "{:?}",
+                first[0].2
+            );
+        }
+    }
+}
