@@ -30,6 +30,7 @@ mod model;
 mod proxy_spec;
 mod routing;
 mod smtp;
+mod source_tracking;
 mod spec;
 mod strict;
 mod toml;

@@ -317,6 +317,9 @@ pub struct VrrpInstance {
     /// `unicast_src_ip` / `mcast_src_ip`: source of adverts. `None`: the interface's
     /// primary address, found at run time.
     pub source_address: Option<IpAddr>,
+    /// `track_src_ip`: FAULT while `source_address` is not on the instance's interface
+    /// (nor its virtual link); only set when there is a `source_address`.
+    pub track_source_address: bool,
     /// `unicast_peer`: empty means multicast.
     pub unicast_peers: Vec<UnicastPeer>,
     /// `nopreempt` clears it.
@@ -698,6 +701,13 @@ pub enum TrackedObject {
     /// A [`crate::BfdInstance`] by name: report up while its session is Up, down otherwise
     /// (down at start, as keepalived's VRRP process assumes until the session comes up).
     Bfd(String),
+    /// keepalived's `track_src_ip`: the instance's configured source address, reported up
+    /// while it is on one of `interfaces` (the instance's interface, and its virtual link
+    /// when it has one), down otherwise.
+    SourceAddress {
+        address: IpAddr,
+        interfaces: Vec<String>,
+    },
 }
 
 /// Why an object is tracked.
@@ -713,6 +723,8 @@ pub enum TrackOrigin {
     Instance,
     /// The `track_*` of the instance's sync group.
     SyncGroup(String),
+    /// `track_src_ip`: the instance's source address.
+    SourceAddress,
 }
 
 impl Track {
@@ -753,6 +765,7 @@ impl VrrpInstance {
                 .collect(),
             excluded_addresses: Vec::new(),
             source_address: None,
+            track_source_address: false,
             unicast_peers: Vec::new(),
             preempt: true,
             preempt_delay: Duration::ZERO,

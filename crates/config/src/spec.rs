@@ -197,6 +197,8 @@ pub(crate) struct InstanceDraft {
     /// A `virtual_ipaddress` block with entries was written, valid or not.
     pub(crate) virtual_ipaddress_given: bool,
     pub(crate) source_address: Option<At<IpAddr>>,
+    /// Where `track_src_ip` was written.
+    pub(crate) track_src_ip: Option<Location>,
     pub(crate) unicast_peers: Vec<UnicastPeer>,
     /// Set by `nopreempt` (true) and `preempt` (false), the last one winning.
     pub(crate) nopreempt: Option<At<bool>>,
@@ -243,6 +245,7 @@ impl InstanceDraft {
             no_virtual_ipaddress: false,
             virtual_ipaddress_given: false,
             source_address: None,
+            track_src_ip: None,
             unicast_peers: Vec::new(),
             nopreempt: None,
             preempt_delay: None,
@@ -550,7 +553,11 @@ fn resolve_instance(
     if !i.interface_given {
         d.error(
             &at,
-            format!("instance {name}: no interface (instances without one are not supported yet)"),
+            format!(
+                "instance {name}: no interface; keepalived 2.2.7 refuses every instance without \
+                 one too (\"({name}) Unknown interface!\"), whatever its unicast_src_ip, \
+                 default_interface or its addresses' dev say"
+            ),
         );
     }
     if !i.vrid_given {
@@ -712,6 +719,13 @@ fn resolve_instance(
         (&name, !i.unicast_peers.is_empty(), ipv6),
         d,
     );
+    // keepalived: an ipvlan's address is the adverts' source unless one is written.
+    let source_address = i.source_address.map(|s| s.value).or_else(|| {
+        vmac.as_ref()
+            .and_then(crate::vmac::VirtualLink::own_address)
+    });
+    let track_source_address =
+        crate::source_tracking::resolve(i.track_src_ip, source_address, &name, d);
     let instance = VrrpInstance {
         name,
         interface,
@@ -722,11 +736,8 @@ fn resolve_instance(
         advert_interval: i.advert_int.map_or(Duration::from_secs(1), |a| a.value),
         virtual_addresses: i.virtual_addresses,
         excluded_addresses: i.excluded_addresses,
-        // keepalived: an ipvlan's address is the adverts' source unless one is written.
-        source_address: i.source_address.map(|s| s.value).or_else(|| {
-            vmac.as_ref()
-                .and_then(crate::vmac::VirtualLink::own_address)
-        }),
+        source_address,
+        track_source_address,
         unicast_peers: i.unicast_peers,
         preempt,
         preempt_delay,

@@ -293,6 +293,8 @@ struct InstanceToml {
     track_frontend: Option<Vec<Spanned<Value>>>,
     track_virtual_server: Option<Vec<Spanned<Value>>>,
     dont_track_primary: Option<bool>,
+    /// keepalived's `track_src_ip`.
+    track_src_ip: Option<Spanned<bool>>,
     skip_check_adv_addr: Option<bool>,
     strict_mode: Option<bool>,
     notify_master: Option<Spanned<Value>>,
@@ -770,6 +772,10 @@ impl Reader<'_> {
                 }
             });
         i.dont_track_primary = t.dont_track_primary.unwrap_or(false);
+        i.track_src_ip = t
+            .track_src_ip
+            .filter(|on| *on.get_ref())
+            .map(|on| self.at(on.span().start));
         i.skip_check_adv_addr = t.skip_check_adv_addr.unwrap_or(false);
         i.strict_mode = t.strict_mode;
         i.notify = self.notify(

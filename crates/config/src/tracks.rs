@@ -33,6 +33,23 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
         });
     }
 
+    // keepalived's track_src_ip: weight 0, the address gone means FAULT. The address may
+    // sit on the instance's virtual link instead of its interface.
+    if let Some(address) = instance.source_address.filter(|_| instance.track_source_address) {
+        let mut interfaces = vec![instance.interface.clone()];
+        interfaces.extend(instance.vmac.as_ref().map(|link| link.name.clone()));
+        list.push(Track {
+            object: TrackedObject::SourceAddress {
+                address,
+                interfaces,
+            },
+            weight: 0,
+            reverse: false,
+            initially_up: true,
+            origin: TrackOrigin::SourceAddress,
+        });
+    }
+
     for t in &instance.track_interfaces {
         if t.name == instance.interface {
             warn(

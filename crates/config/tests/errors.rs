@@ -136,7 +136,7 @@ fn every_error_of_a_file_is_reported_together() {
             "k.conf:72: sync group G1: no instance named missing",
             "k.conf:77: sync group G2: instance VI_4 is already in sync group G1",
             "k.conf:80: instance VI_5: state takes one value, not 'MASTER interface eth0 virtual_router_id 5 priority 100 advert_int 1 authentication' (one setting per line)",
-            "k.conf:80: instance VI_5: no interface (instances without one are not supported yet)",
+            "k.conf:80: instance VI_5: no interface; keepalived 2.2.7 refuses every instance without one too (\"(VI_5) Unknown interface!\"), whatever its unicast_src_ip, default_interface or its addresses' dev say",
             "k.conf:80: instance VI_5: no virtual_router_id",
         ]
     );
@@ -227,7 +227,7 @@ vrrp_sync_group G {
             "k.conf:17: instance A: garp_master_repeat 0 is out of range 1..=2147483647",
             "k.conf:19: instance A: track_file: weight 300 is out of range -254..=254",
             "k.conf:20: instance A: track_file missing: no track_file named missing",
-            "k.conf:23: instance B: no interface (instances without one are not supported yet)",
+            "k.conf:23: instance B: no interface; keepalived 2.2.7 refuses every instance without one too (\"(B) Unknown interface!\"), whatever its unicast_src_ip, default_interface or its addresses' dev say",
             "k.conf:25: instance B: auth_pass without auth_type PASS",
             "k.conf:29: instance B: virtual_ipaddress: address option 'peer' is not supported yet",
             "k.conf:32: sync group G: no member instances ('group' block)",

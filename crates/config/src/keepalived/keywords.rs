@@ -380,7 +380,7 @@ pub(crate) static GLOBAL: Context = Context {
         ),
         yes(
             "default_interface",
-            "kept for static addresses that name no interface, its only use in keepalived 2.2.7 (instances still name theirs, as keepalived requires of multicast instances)",
+            "kept for static addresses that name no interface, its only use in keepalived 2.2.7 (every instance still names its interface, as keepalived 2.2.7 requires)",
         ),
         yes(
             "dynamic_interfaces",
@@ -627,7 +627,7 @@ pub(crate) static INSTANCE: Context = Context {
         ),
         yes(
             "interface",
-            "required (instances without an interface are not yet)",
+            "required, as keepalived 2.2.7 requires it: it refuses every vrrp_instance without one (\"(NAME) Unknown interface!\", and does not start), whatever its unicast_src_ip, the global default_interface or its addresses' dev say (its minimal-configuration check runs before it recognises unicast); baton refuses such a file too, naming the instance's line",
         ),
         yes("virtual_router_id", "1..255, required"),
         yes("priority", "1..255, default 100"),
@@ -729,7 +729,7 @@ pub(crate) static INSTANCE: Context = Context {
         yes("track_bfd", TRACK_BFD),
         not_yet(
             "track_src_ip",
-            "not yet: an instance goes on advertising from its unicast_src_ip / mcast_src_ip after that address leaves its interface (keepalived goes to FAULT); meanwhile track it with a vrrp_script running ip -o addr show dev IFACE to ADDRESS/32 | grep -q .",
+            "the instance is in FAULT while its unicast_src_ip / mcast_src_ip is not on its interface (or its vmac): at start, and when the address is removed (over rtnetlink), until it is back; baton status names the missing address. Without a configured source address it is ignored with a warning, as keepalived ignores it. This is what keepalived.conf(5) documents; keepalived 2.2.7 itself never does it (its netlink handler compares the removed address with the start of its sockaddr, which never matches: measured in the lab, it stays MASTER advertising from the vanished address)",
         ),
         yes(
             "mcast_dst_ip",

@@ -829,6 +829,11 @@ impl Mapper<'_> {
                         i.dont_track_primary = true;
                     }
                 }
+                "track_src_ip" => {
+                    if self.no_value(s, c) {
+                        i.track_src_ip = Some(s.at.clone());
+                    }
+                }
                 "strict_mode" => i.strict_mode = self.flag(s, c).or(i.strict_mode),
                 "v3_checksum_as_v2" => {
                     i.v3_checksum_as_v2 = self.flag(s, c).map(|on| At::new(on, s.at.clone()));
