@@ -21,6 +21,7 @@
 
 mod basics;
 mod bfd;
+mod conn_sync;
 mod diagnostic;
 mod election;
 mod fields;
@@ -46,6 +47,7 @@ mod vmac;
 use std::path::Path;
 
 pub use bfd::{BfdInstance, TrackBfdRef};
+pub use conn_sync::{ConnSync, SyncTransport};
 
 pub use diagnostic::{Diagnostic, Errors, Location};
 pub use election::{ElectionOptions, OldUnicastChecksum};

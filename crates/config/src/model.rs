@@ -104,6 +104,8 @@ pub struct Global {
     pub fifo_write_states_on_reload: bool,
     /// `reload_file [PATH]`: exists while a reload reads the configuration.
     pub reload_file: Option<std::path::PathBuf>,
+    /// `[conn_sync]` / `lvs_sync_daemon`: conntrackd carries the NAT flows to the peers.
+    pub conn_sync: Option<crate::ConnSync>,
     /// Where `global_defs` / `[global]` starts, if there is one.
     pub location: Option<Location>,
 }
@@ -214,6 +216,7 @@ impl Default for Global {
             scripts: GlobalScripts::default(),
             fifo_write_states_on_reload: false,
             reload_file: None,
+            conn_sync: None,
             location: None,
         }
     }
@@ -996,6 +999,9 @@ impl Config {
         let blank = Location::blank;
         if config.global.location.is_some() {
             config.global.location = Some(blank());
+        }
+        if let Some(sync) = &mut config.global.conn_sync {
+            sync.location = blank();
         }
         for s in &mut config.scripts {
             s.location = blank();

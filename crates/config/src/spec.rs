@@ -82,6 +82,7 @@ pub(crate) struct GlobalDraft {
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) fifo_write_states_on_reload: bool,
     pub(crate) reload_file: Option<PathBuf>,
+    pub(crate) conn_sync: Option<crate::ConnSync>,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
     pub(crate) strict: bool,
 }
@@ -411,6 +412,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         bfd_instances: draft.bfd_instances,
     };
     crate::track_process_refs::check_references(&config, d);
+    crate::conn_sync::check(&config, d);
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
     }
@@ -488,6 +490,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
             .with_timeouts(g.startup_timeout, g.shutdown_timeout),
         fifo_write_states_on_reload: g.fifo_write_states_on_reload,
         reload_file: g.reload_file,
+        conn_sync: g.conn_sync,
         location: g.location,
     }
 }

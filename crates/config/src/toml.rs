@@ -63,8 +63,11 @@ use crate::spec::{
 };
 use crate::values::{self, parse_ip, parse_seconds, seconds_from_f64, split_command};
 
+mod conn_sync;
 mod proxy;
 mod virtual_server;
+
+use conn_sync::ConnSyncToml;
 
 use proxy::{BackendToml, FrontendToml};
 use virtual_server::{GroupToml, SslToml, VirtualServerToml};
@@ -97,6 +100,11 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
             "SSL" => {
                 if let Some((t, _)) = r.section::<SslToml>(value, "[SSL]") {
                     r.ssl(t, value.span().start, &mut draft);
+                }
+            }
+            "conn_sync" => {
+                if let Some((t, _)) = r.section::<ConnSyncToml>(value, "[conn_sync]") {
+                    r.conn_sync(t, value.span().start, &mut draft);
                 }
             }
             "vrrp"
@@ -185,7 +193,7 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     format!(
                         "unknown section '{other}': expected global, vrrp, vrrp_script, \
                          track_file, sync_group, frontend, backend, virtual_server, \
-                         virtual_server_group or SSL"
+                         virtual_server_group, conn_sync or SSL"
                     ),
                 );
             }
@@ -1107,7 +1115,7 @@ priority = 300
             [
                 "b.toml:3: instance A: unknown key 'bogus'",
                 "b.toml:7: instance B: priority 300 is out of range 1..=255",
-                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group or SSL",
+                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group, conn_sync or SSL",
             ]
         );
     }

@@ -112,7 +112,7 @@ fn every_refusal_and_error_names_its_line() {
     assert_eq!(
         errors,
         [
-            "k.conf:2: global_defs: 'lvs_sync_daemon' is not supported and will not be: IPVS connection synchronisation has no nf_tables counterpart; conntrackd synchronises nf_conntrack, which holds baton's flows",
+            "k.conf:2: conn_sync: no vrrp instance named VI_1",
             "k.conf:4: global_defs: 'lvs_timeouts' is not supported and will not be: baton's flows live in nf_conntrack, whose timeouts are the kernel's sysctls (net.netfilter.nf_conntrack_tcp_timeout_established, ..._udp_timeout); set them there",
             "k.conf:9: virtual_server 10.0.0.1 80: TUN is not supported and will not be: IP-in-IP (and GUE, GRE) forwarding needs a tunnel device per real server, and nf_tables cannot encapsulate packets; use NAT, or DR with the real servers on this host's network",
             "k.conf:10: virtual_server 10.0.0.1 80: 'ops' is not supported and will not be: one-packet scheduling would need stateless NAT of each datagram and its answers; baton's nf_tables data plane NATs flows through conntrack",

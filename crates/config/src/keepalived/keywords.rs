@@ -122,8 +122,16 @@ pub(crate) fn ignored_advice(context: &Context, keyword: &str) -> Option<&'stati
 
 const NO_IPVS: &str = "baton balances on nf_tables, not IPVS: there is no IPVS connection table \
                        or netlink socket to tune";
-const LVS_SYNC: &str = "IPVS connection synchronisation has no nf_tables counterpart; \
-                        conntrackd synchronises nf_conntrack, which holds baton's flows";
+const LVS_SYNC: &str = "INTERFACE [[inst] VRRP_INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group ADDRESS]: \
+     the NAT flows are synchronised by conntrackd (FTFW, multicast on INTERFACE; baton writes its \
+     configuration, runs and supervises it, and commits its cache when the instance becomes master: \
+     docs/conn-sync.md), not by IPVS's sync daemon, whose wire it does not speak: a keepalived peer \
+     and baton share no flows. Without inst the instances holding a NAT virtual server's address \
+     decide the primary (keepalived runs both sync roles then). group and port as written \
+     (IPv4 groups only); without group conntrackd's 225.0.0.50:3780, not IPVS's 224.0.0.81:8848. \
+     id, maxlen and ttl are ignored with a warning (conntrackd has no sync id)";
+const LVS_SYNC_INTERFACE: &str = "INTERFACE: as lvs_sync_daemon INTERFACE inst THIS_INSTANCE, with \
+     keepalived's deprecation warning";
 const NO_REGEX: &str = "baton's checkers do not match bodies against regular expressions (it \
                         carries no PCRE engine); use digest, or a MISC_CHECK running \
                         curl | grep";
@@ -508,7 +516,7 @@ pub(crate) static GLOBAL: Context = Context {
             ignored!("baton writes no pid file; systemd tracks its process"),
         ),
         yes("linkbeat_use_polling", LINKBEAT),
-        never("lvs_sync_daemon", LVS_SYNC),
+        yes("lvs_sync_daemon", LVS_SYNC),
         never(
             "lvs_timeouts",
             "baton's flows live in nf_conntrack, whose timeouts are the kernel's sysctls \
@@ -801,7 +809,7 @@ pub(crate) static INSTANCE: Context = Context {
         yes("notify_priority_changes", PRIORITY_CHANGES),
         yes("kernel_rx_buf_size", RX_BUFS),
         yes("linkbeat_use_polling", LINKBEAT),
-        never("lvs_sync_daemon_interface", LVS_SYNC),
+        yes("lvs_sync_daemon_interface", LVS_SYNC_INTERFACE),
         never(
             "auth_hmac",
             "not a keepalived 2.2.7 keyword (it reports an unknown keyword; a later keepalived added the HMAC authentication extension)",

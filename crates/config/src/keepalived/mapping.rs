@@ -652,6 +652,7 @@ impl Mapper<'_> {
                         && !self.vmac_global(s, c)
                         && !self.global_scripts(s, c)
                         && !self.lvs_global(s, c)
+                        && !self.lvs_sync_daemon(s, c)
                     {
                         self.ignore_or_refuse(&keywords::GLOBAL, s, c);
                     }
@@ -866,6 +867,10 @@ impl Mapper<'_> {
                     &s.at,
                     format!("{c}: debug is ignored (keepalived does not implement it either)"),
                 ),
+                "lvs_sync_daemon_interface" => {
+                    let name = i.name.clone();
+                    self.lvs_sync_daemon_interface(s, c, &name);
+                }
                 _ => self.ignore_or_refuse(&keywords::INSTANCE, s, c),
             }
         }

@@ -5,6 +5,7 @@
 //! supports, and why not when it does not).
 
 mod bfd;
+mod conn_sync;
 mod definitions;
 mod election;
 mod garp_group;
