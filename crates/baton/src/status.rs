@@ -31,6 +31,20 @@ pub(crate) struct Status {
     /// keepalived's `bfd_instance` sessions, in name order.
     #[serde(default)]
     pub(crate) bfd: Vec<crate::bfd_status::SessionStatus>,
+    /// The reload that keepalived's `reload_time_file` schedules, if any.
+    #[serde(default)]
+    pub(crate) scheduled_reload: Option<ScheduledReload>,
+}
+
+/// A reload due at a time a file gave (`reload_time_file`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ScheduledReload {
+    /// RFC 3339, in local time with its offset.
+    pub(crate) at: String,
+    /// The file that said so.
+    pub(crate) file: String,
+    /// `reload_repeat` with a time of day: the file stays, and the reload comes daily.
+    pub(crate) daily: bool,
 }
 
 /// Reloads since the daemon started, by outcome: a failed one changed nothing, and an
@@ -271,6 +285,7 @@ impl Status {
             vrrp_unclaimed_dropped: dropped_by_reason(unclaimed),
             reloads: ReloadCounts::default(),
             bfd: Vec::new(),
+            scheduled_reload: None,
         }
     }
 
@@ -322,6 +337,13 @@ impl Status {
         ));
         if let Some(line) = self.render_receive_drops() {
             out.push_str(&line);
+        }
+        if let Some(reload) = &self.scheduled_reload {
+            let daily = if reload.daily { ", then daily" } else { "" };
+            out.push_str(&format!(
+                "  reload scheduled for {} by {}{daily}\n",
+                reload.at, reload.file
+            ));
         }
         if !self.backends.is_empty() {
             let servers: Vec<Vec<String>> = self
@@ -552,7 +574,26 @@ mod tests {
                 failed: 2,
             },
             bfd: Vec::new(),
+            scheduled_reload: Some(ScheduledReload {
+                at: "2026-12-03T18:00:00+01:00".into(),
+                file: "/run/keepalived/reload_at".into(),
+                daily: true,
+            }),
         }
+    }
+
+    #[test]
+    fn a_scheduled_reload_is_shown() {
+        let text = sample().render();
+        assert!(
+            text.contains(
+                "reload scheduled for 2026-12-03T18:00:00+01:00 by /run/keepalived/reload_at, then daily"
+            ),
+            "{text}"
+        );
+        assert!(!Status::default().render().contains("reload scheduled"));
+        let json = serde_json::to_value(sample()).expect("serializes");
+        assert_eq!(json["scheduled_reload"]["file"], "/run/keepalived/reload_at");
     }
 
     #[test]

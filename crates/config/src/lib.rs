@@ -19,7 +19,6 @@
 //! [`VrrpInstance::engine_config`], [`Config::tracks`] and [`Config::sync_group_configs`].
 //! Data flows one way: file -> draft -> [`Config`] -> runtime.
 
-mod address_links;
 mod basics;
 mod bfd;
 mod conn_sync;
@@ -74,8 +73,7 @@ pub use virtual_server::{
 };
 
 pub use vmac::{
-    AddressLink, AddressLinks, GarpExtraIf, IpvlanFlags, MacSpec, VirtualLink, VirtualLinkKind,
-    VmacGlobal, virtual_mac,
+    GarpExtraIf, IpvlanFlags, MacSpec, VirtualLink, VirtualLinkKind, VmacGlobal, virtual_mac,
 };
 
 use diagnostic::Diagnostics;

@@ -104,6 +104,12 @@ pub struct Global {
     pub fifo_write_states_on_reload: bool,
     /// `reload_file [PATH]`: exists while a reload reads the configuration.
     pub reload_file: Option<std::path::PathBuf>,
+    /// `reload_time_file PATH`: a file whose first line (`HH:MM:SS`, `[YY]YY-MM-DD
+    /// HH:MM:SS`, `Z` for UTC) schedules a reload; watched while the daemon runs.
+    pub reload_time_file: Option<std::path::PathBuf>,
+    /// `reload_repeat`: a time-only `reload_time_file` is kept after its reload, which so
+    /// comes again every day at that time.
+    pub reload_repeat: bool,
     /// `[conn_sync]` / `lvs_sync_daemon`: conntrackd carries the NAT flows to the peers.
     pub conn_sync: Option<crate::ConnSync>,
     /// Where `global_defs` / `[global]` starts, if there is one.
@@ -216,6 +222,8 @@ impl Default for Global {
             scripts: GlobalScripts::default(),
             fifo_write_states_on_reload: false,
             reload_file: None,
+            reload_time_file: None,
+            reload_repeat: false,
             conn_sync: None,
             location: None,
         }
@@ -363,8 +371,6 @@ pub struct VrrpInstance {
     pub routing: crate::routing::InstanceRouting,
     /// `use_vmac` / `use_ipvlan`: the interface the instance owns for its addresses.
     pub vmac: Option<crate::vmac::VirtualLink>,
-    /// `use_vmac_addr` and the links of addresses that are not on the instance's own.
-    pub address_links: crate::vmac::AddressLinks,
     /// `garp_extra_if` (else the global `vrrp_garp_extra_if`).
     pub garp_extra_if: Option<crate::vmac::GarpExtraIf>,
     pub location: Location,
@@ -389,9 +395,6 @@ pub struct VirtualAddress {
     pub flags: u32,
     /// `preferred_lft N` (seconds; `forever` is u32::MAX); `None`: the kernel's default.
     pub preferred_lft: Option<u32>,
-    /// `use_vmac` as written; once its instance is complete, whether the address goes on a
-    /// link of its own (an [`AddressLink`](crate::vmac::AddressLink) of its instance).
-    pub use_vmac: bool,
     pub location: Location,
 }
 
@@ -796,7 +799,6 @@ impl VrrpInstance {
             checksum_mode: ChecksumMode::Standard,
             routing: crate::routing::InstanceRouting::default(),
             vmac: None,
-            address_links: crate::vmac::AddressLinks::default(),
             garp_extra_if: None,
             location,
         }
@@ -808,33 +810,15 @@ impl VrrpInstance {
         self.vmac.as_ref().map_or(&self.interface, |l| &l.name)
     }
 
-    /// The device `vip` goes on: its address link, else its `dev`, except that with a
-    /// virtual link an address of the instance's family on the instance's own interface
-    /// goes on the link (keepalived's `vrrp_complete_instance`: `dev eth0` on an eth0
-    /// instance means its vmac).
+    /// The device `vip` goes on: its `dev`, except that with a virtual link an address of
+    /// the instance's family on the instance's own interface goes on the link (keepalived's
+    /// `vrrp_complete_instance`: `dev eth0` on an eth0 instance means its vmac).
     pub fn device_of<'a>(&'a self, vip: &'a VirtualAddress) -> &'a str {
-        if let Some(link) = self.address_link_of(vip) {
-            return &link.name;
-        }
         match vip.dev.as_deref() {
             Some(dev) if dev != self.interface => dev,
             _ if Family::of(vip.address) == self.family() => self.address_interface(),
             _ => &self.interface,
         }
-    }
-
-    /// The link of its own that `vip` goes on (`use_vmac_addr`, the address's `use_vmac`).
-    pub fn address_link_of(&self, vip: &VirtualAddress) -> Option<&crate::vmac::AddressLink> {
-        if !vip.use_vmac {
-            return None;
-        }
-        let base = vip.dev.as_deref().unwrap_or(&self.interface);
-        let family = Family::of(vip.address);
-        let mac = crate::vmac::address_link_mac(self.vmac.as_ref(), self.vrid, family);
-        self.address_links
-            .links
-            .iter()
-            .find(|l| l.base == base && l.mac == mac)
     }
 
     /// Where its adverts go out and are read: its virtual link, unless `vmac_xmit_base` (or
@@ -937,7 +921,6 @@ impl VirtualAddress {
             no_track: false,
             flags: 0,
             preferred_lft: None,
-            use_vmac: false,
             location,
         }
     }

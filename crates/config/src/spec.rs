@@ -82,6 +82,8 @@ pub(crate) struct GlobalDraft {
     pub(crate) shutdown_timeout: Option<Duration>,
     pub(crate) fifo_write_states_on_reload: bool,
     pub(crate) reload_file: Option<PathBuf>,
+    pub(crate) reload_time_file: Option<PathBuf>,
+    pub(crate) reload_repeat: bool,
     pub(crate) conn_sync: Option<crate::ConnSync>,
     /// `vrrp_strict`: every instance in strict RFC mode unless its `strict_mode` says not.
     pub(crate) strict: bool,
@@ -358,7 +360,15 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         sites.push(s);
         complete.push(whole);
     }
-    crate::address_links::plan(&mut instances, &global.vmac, d);
+    crate::vmac::assign_names(
+        instances
+            .iter_mut()
+            .filter_map(|i| {
+                let (vrid, family) = (i.vrid, i.family());
+                i.vmac.as_mut().map(|link| (vrid, family, link))
+            })
+            .collect(),
+    );
     crate::link_delays::cap(&mut global.link_delays, &instances, d);
     let mut members = Vec::new();
     let sync_groups = draft
@@ -474,6 +484,8 @@ fn resolve_global(g: GlobalDraft) -> Global {
         vrrp_notify_fifo: g.vrrp_notify_fifo,
         lvs_notify_fifo: g.lvs_notify_fifo,
         vmac: g.vmac,
+        reload_time_file: g.reload_time_file,
+        reload_repeat: g.reload_repeat,
         notify_priority_changes: g.notify_priority_changes,
         link_delays: g.link_delays,
         smtp: g.smtp,
@@ -708,7 +720,6 @@ fn resolve_instance(
         unicast: !i.unicast_peers.is_empty(),
         strict: i.strict_mode.unwrap_or(strict),
     };
-    let use_vmac_addr = i.vmac.use_vmac_addr.is_some();
     let (vmac, garp_extra_if) = std::mem::take(&mut i.vmac).resolve(&global.vmac, facts, d);
     let election = i.election.resolve(
         &global.election,
@@ -761,10 +772,6 @@ fn resolve_instance(
             ChecksumMode::Standard
         },
         vmac,
-        address_links: crate::vmac::AddressLinks {
-            use_vmac_addr,
-            links: Vec::new(),
-        },
         garp_extra_if,
         routing: i.routing,
         location: at,

@@ -242,6 +242,8 @@ struct GlobalToml {
     vrrp_startup_delay: Option<Spanned<Value>>,
     vrrp_mcast_group4: Option<Spanned<String>>,
     vrrp_mcast_group6: Option<Spanned<String>>,
+    reload_time_file: Option<Spanned<String>>,
+    reload_repeat: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -533,6 +535,16 @@ impl Reader<'_> {
                 .map(|d| d.value)
                 .filter(|d| !d.is_zero());
         }
+        if let Some(v) = g.reload_time_file {
+            let path = PathBuf::from(v.get_ref());
+            let result = if path.is_absolute() {
+                Ok(path)
+            } else {
+                Err("reload_time_file must be an absolute path".to_owned())
+            };
+            out.reload_time_file = self.check(v.span().start, c, result);
+        }
+        out.reload_repeat = g.reload_repeat.unwrap_or(false);
     }
 
     /// The four `garp_master_*` settings, in that order.

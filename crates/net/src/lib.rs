@@ -9,6 +9,7 @@
 //!   keepalived's format.
 //! - Link state: [`interface_index`], [`link_is_up`], [`mac_address`], [`primary_address`] and
 //!   [`LinkWatcher`] for up/down events.
+//! - [`Inotify`]: file and directory watches read through tokio.
 //!
 //! This is the only crate of the workspace that may use `unsafe`, and only where no safe wrapper
 //! exists (see `sys.rs`). Socket and netlink handles need a tokio runtime with I/O enabled;
@@ -25,6 +26,7 @@ mod bfd_socket;
 mod cmsg;
 mod error;
 mod family;
+mod inotify;
 mod ipv4_header;
 mod link;
 mod link_watcher;
@@ -42,6 +44,7 @@ pub use arp::send_gratuitous_arp;
 pub use bfd_socket::{BfdDatagram, BfdListener, BfdSender};
 pub use error::Error;
 pub use family::Family;
+pub use inotify::{AddWatchFlags, Inotify, InotifyEvent, WatchDescriptor};
 pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
 pub use link_watcher::LinkWatcher;
 pub use ndisc::send_unsolicited_na;

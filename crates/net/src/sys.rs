@@ -4,9 +4,9 @@
 //! - a `sockaddr_ll` for AF_PACKET sends: neither socket2 nor nix builds one safely;
 //! - IP_RECVTTL (BFD's GTSM check reads each IPv4 packet's TTL): neither socket2 nor nix 0.29
 //!   sets it;
-//! - registering a socket with tokio: since tokio 1.54 `AsyncFd::register` is `unsafe` (the
-//!   caller vouches that the fd stays open and the same), and the safe `AsyncFd::new` is
-//!   deprecated as unsound.
+//! - registering a socket (or an inotify instance) with tokio: since tokio 1.54
+//!   `AsyncFd::register` is `unsafe` (the caller vouches that the fd stays open and the same),
+//!   and the safe `AsyncFd::new` is deprecated as unsound.
 
 use std::io;
 use std::mem;
@@ -107,5 +107,29 @@ pub(crate) fn register(socket: Socket, interest: Interest) -> io::Result<AsyncFd
     // until the Socket is dropped, which only happens when the AsyncFd is; this crate never
     // takes the Socket out or swaps it through `get_mut`.
     let registered = unsafe { AsyncFd::register_with_interest(socket, interest) };
+    registered.map_err(io::Error::from)
+}
+
+/// An inotify instance as tokio takes it (`AsRawFd`; nix's type has `AsFd` only).
+#[derive(Debug)]
+pub(crate) struct InotifyFd(pub(crate) nix::sys::inotify::Inotify);
+
+impl AsRawFd for InotifyFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsFd::as_fd(&self.0).as_raw_fd()
+    }
+}
+
+/// Registers `inotify` (made non-blocking) for reading with the current tokio runtime, as
+/// [`register`] does a socket.
+pub(crate) fn register_inotify(inotify: InotifyFd) -> io::Result<AsyncFd<InotifyFd>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(io::Error::other("not inside a tokio runtime"));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: nix's Inotify owns its fd (an OwnedFd it never replaces): it stays open, and
+    // `as_raw_fd` returns that same fd, until the Inotify is dropped, which only happens when
+    // the AsyncFd is; this crate never takes it out or swaps it through `get_mut`.
+    let registered = unsafe { AsyncFd::register_with_interest(inotify, Interest::READABLE) };
     registered.map_err(io::Error::from)
 }

@@ -420,6 +420,7 @@ mod tests {
                 failed: 1,
             },
             bfd: Vec::new(),
+            scheduled_reload: None,
         };
         let frontends = [frontend("web", &["127.0.0.1:8001", "[::1]:8002"])];
         let text = render(&status, &frontends);

@@ -20,6 +20,8 @@ mod notify_fifo;
 mod plan;
 mod proxy_config;
 mod reload_file;
+mod reload_schedule;
+mod reload_time;
 mod routes;
 mod smtp_alert;
 mod smtp_message;
@@ -134,6 +136,8 @@ pub(crate) async fn run(
     let prepared = Running::prepare(config).await?;
     let mut running = Running::start(prepared, status, services, &restored.stepped_down).await?;
     state.announce(&restored);
+    // keepalived's reload_time_file: watched from the start, after the instances.
+    let mut schedule = reload_schedule::Monitor::start(&running.config.global);
     systemd::ready();
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     let mut l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
@@ -145,11 +149,20 @@ pub(crate) async fn run(
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
                 let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
+                running.restart_schedule(&mut schedule);
             }
+            update = schedule.next() => match update {
+                reload_schedule::Update::Planned(planned) => running.show_scheduled_reload(planned),
+                reload_schedule::Update::Due => {
+                    let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
+                    running.restart_schedule(&mut schedule);
+                }
+            },
             Some(request) = requests.recv() => match request {
                 control::DaemonRequest::Reload { reply } => {
                     let outcome =
                         reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
+                    running.restart_schedule(&mut schedule);
                     let _ = reply.send(outcome);
                 }
                 control::DaemonRequest::Maintenance { instance, on, reply } => {
@@ -470,6 +483,8 @@ struct Running {
     bfd: bfd::Bfd,
     /// The instances the last reload stopped and started anew.
     restarted_by_reload: Vec<String>,
+    /// The reload `reload_time_file` schedules, for the status.
+    scheduled_reload: Option<crate::status::ScheduledReload>,
 }
 
 impl Running {
@@ -550,6 +565,7 @@ impl Running {
             interface_appeared: false,
             bfd,
             restarted_by_reload: Vec::new(),
+            scheduled_reload: None,
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -795,6 +811,18 @@ impl Running {
         self.publish();
     }
 
+    /// After any reload: `reload_time_file` is watched anew, as the configuration running
+    /// now says (keepalived restarts its watch after every reload and reads the file again).
+    fn restart_schedule(&mut self, schedule: &mut reload_schedule::Monitor) {
+        schedule.restart(&self.config.global);
+        self.show_scheduled_reload(None);
+    }
+
+    fn show_scheduled_reload(&mut self, planned: Option<crate::status::ScheduledReload>) {
+        self.scheduled_reload = planned;
+        self.publish();
+    }
+
     /// Counts a reload (`None`: it failed) and shows it in the status at once.
     fn count_reload(&mut self, outcome: Option<Reloaded>) {
         let counter = match outcome {
@@ -811,6 +839,7 @@ impl Running {
         let mut status = Status::of(&self.router);
         status.reloads = self.reloads;
         status.bfd = self.bfd.status();
+        status.scheduled_reload = self.scheduled_reload.clone();
         let line = systemd::status_line(&status);
         if line != self.systemd_status {
             systemd::status(&line);

@@ -1,10 +1,10 @@
 //! keepalived's scripts of `global_defs`, as `global_parser.c` (2.2.7) reads them:
 //! `startup_script` / `shutdown_script` `"COMMAND ARGS" [USER [GROUP]]` with their
 //! `*_script_timeout` (1..1000 seconds, default 10), the notify FIFOs' readers
-//! `notify_fifo_script` / `vrrp_notify_fifo_script`, `fifo_write_vrrp_states_on_reload` and
-//! `reload_file [PATH]`.
+//! `notify_fifo_script` / `vrrp_notify_fifo_script`, `fifo_write_vrrp_states_on_reload`,
+//! `reload_file [PATH]`, `reload_time_file PATH` and `reload_repeat`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::keepalived::mapping::Mapper;
@@ -62,9 +62,48 @@ impl Mapper<'_> {
                     }
                 }
             }
+            "reload_time_file" => self.reload_time_file(s, c),
+            "reload_repeat" => {
+                if self.no_block(s, c) {
+                    if !s.args.is_empty() {
+                        // keepalived's handler never looks at its words.
+                        self.d.warn(
+                            &s.at,
+                            format!(
+                                "{c}: reload_repeat takes no value: '{}' is ignored and the repeat is on, as keepalived",
+                                s.rest()
+                            ),
+                        );
+                    }
+                    self.draft.global.reload_repeat = true;
+                }
+            }
             _ => return false,
         }
         true
+    }
+
+    /// `reload_time_file PATH` (keepalived: "reload_time_file invalid" for anything but one
+    /// word). keepalived runs from `/` and watches the directory before the last `/`, so a
+    /// relative path is one under `/`; baton says so.
+    fn reload_time_file(&mut self, s: &Stmt, c: &str) {
+        let Some(path) = self.one(s, c) else {
+            return;
+        };
+        let mut path = PathBuf::from(path);
+        if path.is_relative() {
+            let absolute = Path::new("/").join(&path);
+            self.d.warn(
+                &s.at,
+                format!(
+                    "{c}: reload_time_file {} is not an absolute path; watched as {}, as keepalived (which runs from /) would",
+                    path.display(),
+                    absolute.display()
+                ),
+            );
+            path = absolute;
+        }
+        self.draft.global.reload_time_file = Some(path);
     }
 
     /// One of the five scripts: keepalived takes the first and reports the others as

@@ -211,12 +211,7 @@ impl Mapper<'_> {
                 rest.push(word);
             }
         }
-        let mut address = parse_virtual_address(&rest, at)?;
-        let mut warnings = Vec::new();
-        if std::mem::take(&mut address.use_vmac) {
-            // keepalived: "Unknown configuration entry 'use_vmac' for ip address - ignoring".
-            warnings.push("use_vmac applies to an instance's addresses, not a static one; ignored (as keepalived)".to_owned());
-        }
+        let address = parse_virtual_address(&rest, at)?;
         let dev = address
             .dev
             .clone()
@@ -233,7 +228,7 @@ impl Mapper<'_> {
                 dev,
                 track_group,
             }),
-            warnings,
+            warnings: Vec::new(),
         })
     }
 
