@@ -1,0 +1,97 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::topology::Fault;
+use crate::variants::Variant;
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    /// Every variant and connection count once per round, the order rotating.
+    pub(crate) rounds: usize,
+    pub(crate) connections: Vec<usize>,
+    pub(crate) faults: Vec<Fault>,
+    /// How long the client watches after the cut.
+    pub(crate) window: Duration,
+    pub(crate) only: Vec<Variant>,
+    pub(crate) markdown: Option<PathBuf>,
+}
+
+const USAGE: &str = "usage: flow_survival_bench [--rounds N] [--connections 100,1000] \
+                     [--window S] [--faults link-cut,silent] [--only baton-dr,nat-no-sync,baton-nat-conntrackd] \
+                     [--markdown PATH] [--quick]";
+
+impl Options {
+    pub(crate) fn parse() -> Result<Self> {
+        let mut options = Options {
+            rounds: 3,
+            connections: vec![100, 1000],
+            faults: Fault::ALL.to_vec(),
+            window: Duration::from_secs(5),
+            only: Variant::ALL.to_vec(),
+            markdown: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            let mut value =
+                |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+            match arg.as_str() {
+                "--rounds" => options.rounds = value("--rounds")?.parse().context("--rounds")?,
+                "--connections" => {
+                    options.connections = value("--connections")?
+                        .split(',')
+                        .map(|n| n.trim().parse().context("--connections"))
+                        .collect::<Result<_>>()?
+                }
+                "--faults" => {
+                    options.faults = value("--faults")?
+                        .split(',')
+                        .map(|name| {
+                            Fault::ALL
+                                .into_iter()
+                                .find(|f| f.arg() == name.trim())
+                                .with_context(|| format!("--faults: unknown fault {name:?}"))
+                        })
+                        .collect::<Result<_>>()?
+                }
+                "--window" => {
+                    let s: f64 = value("--window")?.parse().context("--window")?;
+                    options.window = Duration::try_from_secs_f64(s).context("--window")?;
+                }
+                "--only" => {
+                    options.only = value("--only")?
+                        .split(',')
+                        .map(|name| {
+                            Variant::ALL
+                                .into_iter()
+                                .find(|v| v.arg() == name.trim())
+                                .with_context(|| format!("--only: unknown variant {name:?}"))
+                        })
+                        .collect::<Result<_>>()?
+                }
+                "--markdown" => options.markdown = Some(value("--markdown")?.into()),
+                "--quick" => {
+                    options.rounds = 1;
+                    options.window = Duration::from_secs(4);
+                }
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\n{USAGE}"),
+            }
+        }
+        if options.rounds == 0
+            || options.only.is_empty()
+            || options.connections.is_empty()
+            || options.faults.is_empty()
+            || options.connections.contains(&0)
+        {
+            bail!("nothing to measure\n{USAGE}");
+        }
+        Ok(options)
+    }
+}
