@@ -106,6 +106,34 @@ impl VirtualLinks {
         }
     }
 
+    /// Every link, by name: to find one by what it is rather than what it is called
+    /// (keepalived looks an address's vmac up by its base and MAC).
+    pub async fn list(&self) -> Result<Vec<(String, LinkState)>, Error> {
+        let mut links = self.handle.link().get().execute();
+        let mut listed = Vec::new();
+        loop {
+            match links.try_next().await {
+                Ok(Some(message)) => {
+                    let name = message.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::IfName(name) => Some(name.clone()),
+                        _ => None,
+                    });
+                    if let Some(name) = name {
+                        listed.push((name, link_state(&message)));
+                    }
+                }
+                Ok(None) => return Ok(listed),
+                Err(error) => {
+                    return Err(Error::Interface {
+                        interface: "*".to_owned(),
+                        operation: "listing the links",
+                        source: netlink::to_io(error),
+                    });
+                }
+            }
+        }
+    }
+
     /// Makes `name` of `kind` on `base`, down, with `alias`. The kernel refuses a name that
     /// is taken (EEXIST), and an ipvlan without its module (EOPNOTSUPP / "Unknown device
     /// type"): both come back as the error.

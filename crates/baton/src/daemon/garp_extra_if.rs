@@ -1,7 +1,8 @@
 //! keepalived's `garp_extra_if` / `vrrp_garp_extra_if` (`vrrp_send_vmac_update`): while an
 //! instance is master, a gratuitous ARP / unsolicited NA every interval on each interface
 //! other than its own that holds one of its addresses (with `all`, also interfaces that
-//! are not virtual links), and on its own vmac too with `vmac_xmit_base`; one message per
+//! are not virtual links; address links of `use_vmac_addr` / an address's `use_vmac` are),
+//! and on its own vmac too with `vmac_xmit_base`; one message per
 //! interface, for the first address there, as keepalived sends. An instance whose addresses
 //! are all on its own interface sends nothing extra (keepalived turns the interval off).
 
@@ -68,16 +69,18 @@ fn targets(instance: &VrrpInstance) -> Option<(Duration, Vec<(String, IpAddr)>)>
         .all_addresses()
         .map(|v| (instance.device_of(v), v.address))
         .collect();
-    // Extra virtual links (use_vmac_addr) are not made by baton: only `all` makes interfaces
-    // other than the instance's own count.
-    let elsewhere = placed.iter().any(|(dev, _)| *dev != own);
-    if !elsewhere || !extra.all {
+    let address_link = |dev: &str| instance.address_links.links.iter().any(|l| l.name == dev);
+    // keepalived turns the interval off without addresses elsewhere, and without address
+    // links (extra vmacs) unless `all`.
+    let extra_if = placed.iter().any(|(dev, _)| *dev != own);
+    let extra_vmac = placed.iter().any(|(dev, _)| address_link(dev));
+    if !extra_if || !(extra_vmac || extra.all) {
         return None;
     }
     let mut seen: Vec<&str> = Vec::new();
     let mut targets = Vec::new();
     for (dev, address) in placed {
-        let virtual_link = Some(dev) == link;
+        let virtual_link = Some(dev) == link || address_link(dev);
         if (!virtual_link && !extra.all) || (dev == own && !xmit_base) || seen.contains(&dev) {
             continue;
         }
@@ -130,6 +133,11 @@ mod tests {
                 7,
                 vec![pair("vrrp.9", "10.0.0.1"), pair("eth1", "10.0.1.1")]
             ))
+        );
+        // Address links count without `all`: the first address on each.
+        assert_eq!(
+            pairs(&instance(" use_vmac_addr\n garp_extra_if 5\n")),
+            Some((5, vec![pair("vrrp.9", "10.0.1.1")]))
         );
         // Without a vmac the same for a plain instance.
         assert_eq!(

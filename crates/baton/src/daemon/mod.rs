@@ -36,6 +36,7 @@ mod tracking;
 mod vips;
 mod virtual_servers;
 mod vmac;
+mod vmac_addr;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -500,7 +501,8 @@ impl Running {
         let plan = plan_for(&config, &missing)?;
         let default_user = default_script_user(&config)?;
         let watchers = tracking::prepare(&config, &plan.tracks, default_user)?;
-        let links = vmac::Links::prepare(&config, &missing).await?;
+        let mut config = config;
+        let links = vmac::Links::prepare(&mut config, &missing).await?;
         let vips = Vips::new(&config).await?;
         let (sockets, inbound, readers) = Sockets::open(&config, &missing).await?;
         Ok(Prepared {

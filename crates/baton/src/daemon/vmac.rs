@@ -2,6 +2,9 @@
 //! the VRRP virtual MAC) or an ipvlan (L2) on its interface. The links of a configuration
 //! are made (or found) when it is prepared, before its sockets open on them, and removed
 //! when a reload drops them or the daemon stops, as keepalived 2.2.7 does (`vrrp_vmac.c`).
+//! So are the address links (`use_vmac_addr`, an address's `use_vmac`): a private macvlan
+//! with a virtual MAC on the interface of addresses that are not on the instance's own link,
+//! found by its MAC when one exists ([`super::vmac_addr`]), with the same settings.
 //!
 //! baton marks what it makes with an interface alias ([`ALIAS`]): a link without it was
 //! made by someone else (keepalived, the operator) and is used when it matches but never
@@ -19,8 +22,10 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 
 use anyhow::Context as _;
-use baton_config::{Config, Family, VirtualLinkKind, VrrpInstance};
+use baton_config::{AddressLink, Config, Family, VirtualLinkKind, VrrpInstance};
 use baton_net::{LinkState, VirtualLinks, read_sysctl, write_sysctl};
+
+use super::vmac_addr::{self, Choice};
 
 /// The alias of the links baton makes (`ip link` shows it): `baton vmac VI_1`.
 const ALIAS: &str = "baton vmac";
@@ -66,10 +71,12 @@ fn host() -> std::sync::MutexGuard<'static, Host> {
 }
 
 impl Links {
-    /// Makes or finds the link of every instance of `config` that has one (except on the
-    /// `missing` interfaces of `dynamic_interfaces`), configured and up.
+    /// Makes or finds the link of every instance of `config` that has one, then the
+    /// address links (except on the `missing` interfaces of `dynamic_interfaces`),
+    /// configured and up. An address link found under another name than planned is
+    /// renamed in `config`, so that its addresses go where it is.
     pub(crate) async fn prepare(
-        config: &Config,
+        config: &mut Config,
         missing: &std::collections::BTreeSet<String>,
     ) -> anyhow::Result<Links> {
         let mut links = Links::default();
@@ -81,7 +88,11 @@ impl Links {
             .iter()
             .filter(|i| i.vmac.is_some() && !missing.contains(&i.interface))
             .collect();
-        if wanted.is_empty() {
+        let any_address_link = config
+            .instances
+            .iter()
+            .any(|i| !i.address_links.links.is_empty());
+        if wanted.is_empty() && !any_address_link {
             return Ok(links);
         }
         let netlink = VirtualLinks::new().context("opening rtnetlink for virtual links")?;
@@ -91,14 +102,114 @@ impl Links {
                 .with_context(|| format!("instance {}: its virtual link", instance.name))?;
             links.held.push(held);
         }
+        let reserved: Vec<String> = config
+            .instances
+            .iter()
+            .flat_map(|i| {
+                let own = i.vmac.as_ref().map(|l| l.name.clone());
+                own.into_iter()
+                    .chain(i.address_links.links.iter().map(|l| l.name.clone()))
+            })
+            .collect();
+        for instance in &mut config.instances {
+            let (name, vrid) = (instance.name.clone(), instance.vrid);
+            for link in &mut instance.address_links.links {
+                if missing.contains(&link.base) {
+                    continue;
+                }
+                links
+                    .bring_up_address(&netlink, &name, vrid, link, &reserved)
+                    .await
+                    .with_context(|| {
+                        format!("instance {name}: the address link on {}", link.base)
+                    })?;
+            }
+        }
         Ok(links)
+    }
+
+    /// Finds or makes `link` (renaming it to the link found), configured and up, unless
+    /// this configuration holds it already (another address, or an instance, shares it).
+    async fn bring_up_address(
+        &mut self,
+        netlink: &VirtualLinks,
+        instance: &str,
+        vrid: baton_vrrp::Vrid,
+        link: &mut AddressLink,
+        reserved: &[String],
+    ) -> anyhow::Result<()> {
+        let parent = baton_net::interface_index(&link.base)?;
+        let kind = baton_net::VirtualLinkKind::Macvlan { mac: link.mac };
+        let listed = netlink.list().await?;
+        let choice = vmac_addr::choose(
+            &listed,
+            kind,
+            parent,
+            &link.name,
+            link.candidate_names(vrid),
+            reserved,
+            is_ours,
+        );
+        let alias = format!("{ALIAS} {instance}");
+        let (name, index, ours) = match choice {
+            Choice::Use { name, index } => {
+                if self.held.iter().any(|h| h.name == name) {
+                    link.name = name;
+                    return Ok(());
+                }
+                let state = listed.iter().find(|(n, _)| *n == name).map(|(_, s)| s);
+                let ours = state.is_some_and(is_ours);
+                tracing::info!(instance, link = %name, base = %link.base, ours, "using the address link that exists");
+                (name, index, ours)
+            }
+            Choice::Replace { name, index } => {
+                tracing::info!(instance, link = %name, "replacing an address link of an earlier run that does not match");
+                netlink.delete(index, &name).await?;
+                let index = create(netlink, &name, &link.base, kind, &alias).await?;
+                (name, index, true)
+            }
+            Choice::Create { name } => {
+                let index = create(netlink, &name, &link.base, kind, &alias).await?;
+                (name, index, true)
+            }
+        };
+        if name != link.name {
+            tracing::info!(instance, planned = %link.name, link = %name, "the address link goes by another name");
+        }
+        link.name = name.clone();
+        let held = Held {
+            name,
+            index,
+            base: link.base.clone(),
+            ours,
+            ipv4: link.family == Family::Ipv4,
+        };
+        // keepalived: no IPv6 on an IPv4 address's link.
+        configure(&held, link.family == Family::Ipv4);
+        netlink.set_up(index, &held.name).await?;
+        if link.family == Family::Ipv6 {
+            // keepalived's `set_link_local_address` for the address link: the base's.
+            let source = baton_net::primary_address(&link.base, baton_net::Family::Ipv6)
+                .ok()
+                .or_else(|| eui64_link_local(&link.base));
+            if let Some(address) = source {
+                add_address(&held.name, address, 64).await;
+            }
+        }
+        self.held.push(held);
+        Ok(())
     }
 
     /// Removes the links baton made that `next` (the configuration taking over, none on
     /// stop) does not use, and puts back what they changed on their bases.
     pub(crate) async fn retire(self, next: Option<&Links>) {
         let keep = |name: &str| next.is_some_and(|n| n.held.iter().any(|h| h.name == name));
-        let gone: Vec<Held> = self.held.into_iter().filter(|h| !keep(&h.name)).collect();
+        let (kept, gone): (Vec<Held>, Vec<Held>) =
+            self.held.into_iter().partition(|h| keep(&h.name));
+        // `next` counted the kept links on their bases again when it found them.
+        for held in kept.iter().filter(|h| h.ipv4) {
+            release_base(&held.base);
+        }
         if !gone.is_empty() {
             match VirtualLinks::new() {
                 Ok(netlink) => {
@@ -178,7 +289,11 @@ async fn bring_up(netlink: &VirtualLinks, instance: &VrrpInstance) -> anyhow::Re
         ours,
         ipv4,
     };
-    configure(instance, &held);
+    // "We don't want IPv6 running on the interface unless we have some IPv6 eVIPs".
+    let other_family = instance
+        .all_addresses()
+        .any(|v| Family::of(v.address) != instance.family());
+    configure(&held, instance.family() == Family::Ipv4 && !other_family);
     netlink.set_up(index, name).await?;
     add_own_address(instance, name).await;
     Ok(held)
@@ -230,15 +345,10 @@ fn is_ours(state: &LinkState) -> bool {
     state.alias.as_deref().is_some_and(|a| a.starts_with(ALIAS))
 }
 
-/// keepalived's settings for the link (before it is up) and, for IPv4, its base.
-fn configure(instance: &VrrpInstance, held: &Held) {
+/// keepalived's settings for the link (before it is up) and, for IPv4, its base; IPv6 off
+/// when `ipv6_off`, and no link-local address made from the MAC (RFC 5798 7.4).
+fn configure(held: &Held, ipv6_off: bool) {
     let name = held.name.as_str();
-    let other_family = instance
-        .all_addresses()
-        .any(|v| Family::of(v.address) != instance.family());
-    // "We don't want IPv6 running on the interface unless we have some IPv6 eVIPs", and
-    // no link-local address made from the MAC (RFC 5798 7.4).
-    let ipv6_off = instance.family() == Family::Ipv4 && !other_family;
     set(
         &format!("ipv6/conf/{name}/disable_ipv6"),
         u32::from(ipv6_off),
@@ -290,9 +400,12 @@ async fn add_own_address(instance: &VrrpInstance, name: &str) {
         }
         _ => None,
     };
-    let Some((address, prefix)) = address else {
-        return;
-    };
+    if let Some((address, prefix)) = address {
+        add_address(name, address, prefix).await;
+    }
+}
+
+async fn add_address(name: &str, address: IpAddr, prefix: u8) {
     let added = match baton_net::Addresses::new() {
         Ok(addresses) => addresses.add(name, address, prefix, None).await,
         Err(error) => Err(error),
