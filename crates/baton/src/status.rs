@@ -235,6 +235,10 @@ pub(crate) struct InstanceStatus {
     pub(crate) adverts_received: u64,
     /// Dropped packets by reason (`ttl`, `checksum`, `auth`, ...), zero counts left out.
     pub(crate) dropped: BTreeMap<String, u64>,
+    /// What holds it in FAULT (`source address 10.0.3.2 not on eth0`, `interface eth1
+    /// down`), empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) faults: Vec<String>,
 }
 
 /// Non-zero drop counts by the engine's reason.
@@ -273,6 +277,7 @@ impl Status {
                     adverts_sent: stats.adverts_sent,
                     adverts_received: stats.adverts_received,
                     dropped,
+                    faults: Vec::new(),
                 }
             })
             .collect();
@@ -303,6 +308,8 @@ impl Status {
                     i.interface.clone(),
                     if i.maintenance {
                         format!("{} (stepped down)", i.state)
+                    } else if !i.faults.is_empty() {
+                        format!("{} ({})", i.state, i.faults.join(", "))
                     } else {
                         i.state.clone()
                     },
@@ -492,6 +499,7 @@ impl InstanceStatus {
             adverts_sent: 40,
             adverts_received: 7,
             dropped: BTreeMap::from([("auth".into(), 2)]),
+            faults: Vec::new(),
             maintenance: false,
         }
     }
@@ -548,6 +556,7 @@ mod tests {
                 adverts_sent: 10,
                 adverts_received: 0,
                 dropped: BTreeMap::from([("ttl".into(), 3)]),
+                faults: Vec::new(),
             }],
             backends: vec![ServerEntry {
                 backend: "app".into(),
@@ -670,6 +679,27 @@ mod tests {
         assert_eq!(json["virtual_servers"][0]["quorum_up"], true);
         assert_eq!(server["admin"], "drain");
         assert_eq!(instance["maintenance"], true);
+    }
+
+    #[test]
+    fn what_holds_an_instance_in_fault_is_shown() {
+        let mut status = sample();
+        assert!(!serde_json::to_string(&status).expect("json").contains("faults"));
+        status.vrrp[0].maintenance = false;
+        status.vrrp[0].state = "FAULT".into();
+        status.vrrp[0].faults = vec!["source address 10.0.3.2 not on eth0".into()];
+        assert!(
+            status
+                .render()
+                .contains("FAULT (source address 10.0.3.2 not on eth0)"),
+            "{}",
+            status.render()
+        );
+        let json = serde_json::to_value(&status).expect("serializes");
+        assert_eq!(
+            json["vrrp"][0]["faults"][0],
+            "source address 10.0.3.2 not on eth0"
+        );
     }
 
     #[test]

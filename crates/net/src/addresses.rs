@@ -237,7 +237,7 @@ pub(crate) async fn index_over(handle: &Handle, interface: &str) -> Result<u32, 
 
 /// One dumped address as (address, prefix length, label). IFA_LOCAL is the interface's own
 /// address; IFA_ADDRESS is the peer's on point-to-point links, so IFA_LOCAL wins when present.
-fn entry(message: &AddressMessage) -> Option<(IpAddr, u8, Option<String>)> {
+pub(crate) fn entry(message: &AddressMessage) -> Option<(IpAddr, u8, Option<String>)> {
     let mut local = None;
     let mut address = None;
     let mut label = None;

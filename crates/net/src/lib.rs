@@ -10,6 +10,8 @@
 //! - Link state: [`interface_index`], [`link_is_up`], [`mac_address`], [`primary_address`] and
 //!   [`LinkWatcher`] for up/down events.
 //! - [`Inotify`]: file and directory watches read through tokio.
+//! - Interface addresses: [`interface_has_address`] and [`AddressWatcher`] for additions and
+//!   removals (keepalived's `track_src_ip`).
 //!
 //! This is the only crate of the workspace that may use `unsafe`, and only where no safe wrapper
 //! exists (see `sys.rs`). Socket and netlink handles need a tokio runtime with I/O enabled;
@@ -20,6 +22,7 @@
 //! handle is made, which is what lets tests (and `baton demo`) run it inside namespaces.
 
 mod activation;
+mod address_watcher;
 mod addresses;
 mod arp;
 mod bfd_socket;
@@ -39,6 +42,7 @@ mod virtual_link;
 mod vrrp_socket;
 
 pub use activation::activated_unix_listener;
+pub use address_watcher::{AddressChange, AddressWatcher, interface_has_address};
 pub use addresses::{AddOptions, Addresses};
 pub use arp::send_gratuitous_arp;
 pub use bfd_socket::{BfdDatagram, BfdListener, BfdSender};

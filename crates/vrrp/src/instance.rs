@@ -347,13 +347,19 @@ impl Instance {
 
     /// True when a tracked object of this instance puts it in FAULT.
     pub fn own_fault(&self) -> bool {
-        self.config.config_fault
-            || self
-                .config
-                .tracks
-                .iter()
-                .zip(&self.track_status)
-                .any(|(track, status)| status.effect(track.weight) == TrackEffect::Fault)
+        self.config.config_fault || self.faulted_tracks().next().is_some()
+    }
+
+    /// The tracked objects (indexes into `InstanceConfig::tracks`) that put this instance
+    /// in FAULT now, for telling operators why.
+    pub fn faulted_tracks(&self) -> impl Iterator<Item = usize> + '_ {
+        self.config
+            .tracks
+            .iter()
+            .zip(&self.track_status)
+            .enumerate()
+            .filter(|(_, (track, status))| status.effect(track.weight) == TrackEffect::Fault)
+            .map(|(index, _)| index)
     }
 
     /// The checksum form to try when an advert's checksum is wrong: keepalived's detection

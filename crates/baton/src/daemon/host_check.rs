@@ -112,8 +112,10 @@ fn track_problem(
                 .err()
                 .map(|error| format!("{error:#}"))
         }
-        // Processes are followed whatever the host allows (/proc read at intervals at worst).
-        TrackKey::Frontend(_)
+        // Processes are followed whatever the host allows (/proc read at intervals at worst);
+        // a missing source address holds its instance in FAULT, it does not stop the start.
+        TrackKey::SourceAddress { .. }
+        | TrackKey::Frontend(_)
         | TrackKey::VirtualServer(_)
         | TrackKey::Process(_)
         | TrackKey::Bfd(_) => None,

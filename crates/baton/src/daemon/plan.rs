@@ -44,6 +44,11 @@ pub(crate) enum TrackKey {
     VirtualServer(String),
     /// A `bfd_instance` of this daemon: up while its session is Up.
     Bfd(String),
+    /// keepalived's `track_src_ip`: up while `address` is on one of `interfaces`.
+    SourceAddress {
+        address: IpAddr,
+        interfaces: Vec<String>,
+    },
 }
 
 /// Builds the router. `primary_address` finds an interface's primary address of a family
@@ -77,6 +82,13 @@ pub(crate) fn plan(
                 TrackedObject::Frontend(name) => TrackKey::Frontend(name.clone()),
                 TrackedObject::VirtualServer(name) => TrackKey::VirtualServer(name.clone()),
                 TrackedObject::Bfd(name) => TrackKey::Bfd(name.clone()),
+                TrackedObject::SourceAddress {
+                    address,
+                    interfaces,
+                } => TrackKey::SourceAddress {
+                    address: *address,
+                    interfaces: interfaces.clone(),
+                },
                 other => anyhow::bail!("instance {}: cannot track {other:?}", instance.name),
             };
             let target = TrackTarget {

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::link_debounce::{Delays, LinkDebounce};
 use super::plan::{TrackKey, TrackTarget};
+use super::src_ip_tracking::SourceAddressWatch;
 use super::track_file;
 use super::track_process::ProcessWatch;
 use crate::scripts::{Credentials, Script, TrackScript, spawn_track_script};
@@ -35,6 +36,10 @@ impl fmt::Display for TrackKey {
             TrackKey::Frontend(name) => write!(f, "frontend {name}"),
             TrackKey::VirtualServer(name) => write!(f, "virtual server {name}"),
             TrackKey::Bfd(name) => write!(f, "bfd {name}"),
+            TrackKey::SourceAddress {
+                address,
+                interfaces,
+            } => write!(f, "source address {address} on {}", interfaces.join(" or ")),
         }
     }
 }
@@ -88,6 +93,8 @@ pub(crate) struct Watchers {
     services: Vec<(TrackKey, Vec<TrackTarget>)>,
     /// Tracked processes (their quorums already sent), counted and subscribed.
     processes: Option<ProcessWatch>,
+    /// `track_src_ip` addresses (where they are already sent), subscribed.
+    source_addresses: Option<SourceAddressWatch>,
 }
 
 /// Looks up everything the watchers of `config` need, changing nothing: every tracked
@@ -109,8 +116,10 @@ pub(crate) fn prepare(
         files: Vec::new(),
         services: Vec::new(),
         processes: None,
+        source_addresses: None,
     };
     let mut processes = Vec::new();
+    let mut source_addresses = Vec::new();
     if tracks
         .keys()
         .any(|key| matches!(key, TrackKey::Interface(_)))
@@ -180,11 +189,19 @@ pub(crate) fn prepare(
                 watchers.services.push((key.clone(), targets.clone()));
             }
             TrackKey::Process(_) => processes.push((key.clone(), targets.clone())),
+            TrackKey::SourceAddress { .. } => {
+                source_addresses.push((key.clone(), targets.clone()));
+            }
         }
+    }
+    if !source_addresses.is_empty() {
+        let mut report = per_target_report(watchers.events.clone());
+        let watch = SourceAddressWatch::prepare(source_addresses, &mut report)?;
+        watchers.source_addresses = Some(watch);
     }
     if !processes.is_empty() {
         let watch = ProcessWatch::prepare(config, processes)?;
-        watch.initial(&mut process_report(watchers.events.clone()));
+        watch.initial(&mut per_target_report(watchers.events.clone()));
         watchers.processes = Some(watch);
     }
     let delays = config.global.link_delays.iter().map(|d| {
@@ -236,6 +253,7 @@ impl Watchers {
             files,
             services: tracked,
             processes,
+            source_addresses,
         } = self;
         let mut services = services;
         let mut tasks = Vec::new();
@@ -286,7 +304,10 @@ impl Watchers {
             tasks.push(follow_service(&events, key, targets, service));
         }
         if let Some(watch) = processes {
-            tasks.push(watch.spawn(Box::new(process_report(events.clone()))));
+            tasks.push(watch.spawn(Box::new(per_target_report(events.clone()))));
+        }
+        if let Some(watch) = source_addresses {
+            tasks.push(watch.spawn(Box::new(per_target_report(events.clone()))));
         }
         if let Some(mut watcher) = link_watcher {
             let events = events.clone();
@@ -372,8 +393,9 @@ fn follow_service(
     })
 }
 
-/// A tracked process's reports, already per target (its watcher applies `reverse`).
-fn process_report(
+/// Reports already made per target: a tracked process's (its watcher applies `reverse`)
+/// and a source address's.
+fn per_target_report(
     events: mpsc::UnboundedSender<TrackEvent>,
 ) -> impl FnMut(&TrackKey, TrackTarget, bool) + Send {
     move |key, target, up| {

@@ -248,3 +248,27 @@ fn a_higher_master_heard_while_waiting_is_followed_as_usual() {
     assert_eq!(lan.masters(INSTANCE), vec![b]);
     assert_eq!(lan.last_entered(a, State::Master), None);
 }
+
+#[test]
+fn faulted_tracks_name_the_objects_that_hold_fault() {
+    let now = Instant::now();
+    let mut config = v3(5, 100);
+    let track = |weight| TrackConfig {
+        weight,
+        initially_up: true,
+    };
+    config.tracks = vec![track(0), track(-20), track(0)];
+    let mut instance = Instance::new(config).expect("valid");
+    let faulted = |i: &Instance| i.faulted_tracks().collect::<Vec<_>>();
+    assert_eq!(faulted(&instance), Vec::<usize>::new());
+    // A weighted object down only lowers the priority; unweighted ones down mean FAULT.
+    instance.set_track(now, 1, false);
+    instance.set_track(now, 2, false);
+    assert_eq!(faulted(&instance), vec![2]);
+    instance.set_track(now, 0, false);
+    assert_eq!(faulted(&instance), vec![0, 2]);
+    assert!(instance.own_fault());
+    instance.set_track(now, 0, true);
+    instance.set_track(now, 2, true);
+    assert!(!instance.own_fault());
+}
