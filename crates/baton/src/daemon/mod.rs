@@ -8,6 +8,7 @@
 mod bfd;
 mod control;
 mod dynamic_interfaces;
+mod fault_reasons;
 mod fifo_reader;
 mod frontends;
 mod garp_extra_if;
@@ -26,6 +27,7 @@ mod routes;
 mod smtp_alert;
 mod smtp_message;
 mod sockets;
+mod src_ip_tracking;
 mod start_stop;
 mod state_file;
 mod syn_gate;
@@ -482,6 +484,8 @@ struct Running {
     interface_appeared: bool,
     /// keepalived's `bfd_instance` sessions, kept across reloads.
     bfd: bfd::Bfd,
+    /// What each tracked object means when it holds its instance in FAULT, for the status.
+    fault_reasons: fault_reasons::FaultReasons,
     /// The instances the last reload stopped and started anew.
     restarted_by_reload: Vec<String>,
     /// The reload `reload_time_file` schedules, for the status.
@@ -533,6 +537,7 @@ impl Running {
         bfd.add_services(&mut services);
         let started = prepared.start(services);
         let plan = started.plan;
+        let fault_reasons = fault_reasons::FaultReasons::of(&plan.tracks);
         let mut router = Router::new(plan.engine_configs, plan.sync_groups)?;
         let delay = started.config.global.startup_delay;
         if !delay.is_zero() {
@@ -567,6 +572,7 @@ impl Running {
             interface_appeared: false,
             bfd,
             restarted_by_reload: Vec::new(),
+            fault_reasons,
             scheduled_reload: None,
         };
         // Initial link and file states arrive as track events before the first step.
@@ -639,6 +645,7 @@ impl Running {
             tracks,
             tasks,
         } = prepared.start(services);
+        self.fault_reasons = fault_reasons::FaultReasons::of(&plan.tracks);
         if default_user != self.notifier.default_user() {
             tracing::info!("reload: script_user changed; scripts run as the new one from now on");
             self.notifier.set_default_user(default_user);
@@ -841,6 +848,7 @@ impl Running {
         let mut status = Status::of(&self.router);
         status.reloads = self.reloads;
         status.bfd = self.bfd.status();
+        self.fault_reasons.fill(&self.router, &mut status);
         status.scheduled_reload = self.scheduled_reload.clone();
         let line = systemd::status_line(&status);
         if line != self.systemd_status {
