@@ -67,11 +67,12 @@ impl Load {
         options: &Options,
     ) -> Result<Load, String> {
         let mut command = oha(client, program);
+        command.arg("-c").arg(options.connections.to_string());
+        // Rate 0: each client sends its next request as soon as the last is answered.
+        if options.rate > 0 {
+            command.arg("-q").arg(options.rate.to_string());
+        }
         command
-            .arg("-c")
-            .arg(options.connections.to_string())
-            .arg("-q")
-            .arg(options.rate.to_string())
             .arg("-z")
             .arg(format!(
                 "{}ms",

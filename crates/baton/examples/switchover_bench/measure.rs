@@ -3,12 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use baton_lab::{Host, Lab};
+use std::path::Path;
+
+use baton_lab::{Child, Host, Lab};
 
 use crate::apps::{self, Page};
 use crate::balancers::{Balancer, Programs, Setup};
 use crate::client::{self, Load};
-use crate::common::lab::{RunDir, VipWatch, holds, wait_for};
+use crate::common::lab::{RunDir, VipWatch, holds, spawn_logged, wait_for};
 use crate::common::oha::Report;
 use crate::options::Options;
 
@@ -57,11 +59,19 @@ pub(crate) fn run(
     }
 
     let watch = VipWatch::start(lb1)?;
+    let capture = match &options.capture {
+        Some(dir) => Some(capture(client, dir, setup, page)?),
+        None => None,
+    };
     let load = Load::start(client, oha, page, options)?;
     std::thread::sleep(options.before);
     master.stop_as_operator()?;
     let stopped = Instant::now();
     let report = load.finish(options.after + Duration::from_secs(20))?;
+    if let Some(mut capture) = capture {
+        let _ = capture.signal(baton_lab::Signal::SIGINT);
+        let _ = capture.wait_timeout(Duration::from_secs(5));
+    }
     if !holds(lb1) || holds(lb2) {
         return Err(logs(
             &backup,
@@ -75,6 +85,31 @@ pub(crate) fn run(
             .added()
             .map(|added| added.saturating_duration_since(stopped)),
     })
+}
+
+/// tcpdump on the client's interface, TCP to and from port 80, into a file of `dir` named
+/// after the run.
+fn capture(client: &Host, dir: &Path, setup: Setup, page: Page) -> Result<Child, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs());
+    let name = format!(
+        "{stamp}-{}-{}",
+        setup.name().replace([' ', '+'], ""),
+        page.name()
+    );
+    let file = dir.join(format!("{name}.pcap"));
+    let mut command = client.command("tcpdump");
+    command
+        .args(["-i", "eth0", "-n", "-s", "128", "-U", "-w"])
+        .arg(&file)
+        .args(["tcp port 80 or arp"]);
+    let child = spawn_logged(client, command, &dir.join(format!("{name}.log")))?;
+    // tcpdump says "listening on" once it captures; a moment is enough in a namespace.
+    std::thread::sleep(Duration::from_millis(300));
+    eprintln!("  capturing into {}", file.display());
+    Ok(child)
 }
 
 /// Something listens on TCP port 80 in `host`.

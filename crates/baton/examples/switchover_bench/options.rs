@@ -1,5 +1,6 @@
 //! Command-line options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -11,7 +12,8 @@ pub(crate) struct Options {
     /// Runs per setup and page.
     pub(crate) repetitions: usize,
     pub(crate) pages: Vec<Page>,
-    /// Requests per second the client sends, each on a new connection.
+    /// Requests per second the client sends, each on a new connection; 0: as fast as the
+    /// connections go, each client's next request once its last is answered.
     pub(crate) rate: u32,
     /// Requests the client may have open at once: room for the slow page's 100 in flight
     /// plus as many hung ones, so that hung requests do not hold back new ones.
@@ -20,10 +22,13 @@ pub(crate) struct Options {
     pub(crate) before: Duration,
     /// Load after it: long enough for a SYN retransmitted twice (1 s, then 2 s more).
     pub(crate) after: Duration,
+    /// Where to keep a packet capture of each run, taken on the client (tcpdump), to see
+    /// who reset a failed request and when.
+    pub(crate) capture: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: switchover_bench [--quick] [--repetitions N] [--pages quick,slow] \
-                     [--rate R] [--connections C] [--before S] [--after S]";
+                     [--rate R] [--connections C] [--before S] [--after S] [--capture DIR]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
@@ -34,6 +39,7 @@ impl Options {
             connections: 400,
             before: Duration::from_millis(1500),
             after: Duration::from_millis(3500),
+            capture: None,
         };
         let seconds = |text: String, name: &str| -> Result<Duration> {
             Duration::try_from_secs_f64(text.parse().context(name.to_owned())?)
@@ -67,6 +73,7 @@ impl Options {
                 }
                 "--before" => options.before = seconds(value("--before")?, "--before")?,
                 "--after" => options.after = seconds(value("--after")?, "--after")?,
+                "--capture" => options.capture = Some(value("--capture")?.into()),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -74,11 +81,7 @@ impl Options {
                 other => bail!("unknown argument {other:?}\n{USAGE}"),
             }
         }
-        if options.repetitions == 0
-            || options.pages.is_empty()
-            || options.rate == 0
-            || options.connections == 0
-        {
+        if options.repetitions == 0 || options.pages.is_empty() || options.connections == 0 {
             bail!("nothing to measure");
         }
         Ok(options)

@@ -70,12 +70,15 @@ pub(crate) fn print(options: &Options, results: &[Cell]) {
         );
     }
     println!(
-        "\nEach run: {} req/s, each on a new connection, up to {} at once, for {:.1} s; lb2's \
+        "\nEach run: {}, each on a new connection, up to {} at once, for {:.1} s; lb2's \
          daemon gets SIGTERM after {:.1} s. Latency is per request, connect to last byte, of \
          the requests that were answered; failed = errors and non-200 answers; answered after \
          > {DELAYED} s counted from oha's latency histogram. Pages: quick is answered at once, \
          slow after 200 ms.",
-        options.rate,
+        match options.rate {
+            0 => "as fast as the clients go".to_owned(),
+            rate => format!("{rate} req/s"),
+        },
         options.connections,
         (options.before + options.after).as_secs_f64(),
         options.before.as_secs_f64()

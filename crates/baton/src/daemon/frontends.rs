@@ -28,6 +28,10 @@ use super::tracking::FirstVerdict;
 /// master (less when the backend's first check interval plus timeout is shorter).
 const FIRST_VERDICT_WAIT: Duration = Duration::from_secs(2);
 
+/// On stop, how long the listeners wait for the handshakes they answered before the SYN
+/// gate closed (a round trip, normally; a lost ACK would need a second).
+const HANDSHAKES_WAIT: Duration = Duration::from_secs(1);
+
 /// What `baton status` reads: every running frontend's proxy, current after each reload.
 pub(crate) type Registry = Arc<RwLock<Vec<ProxyView>>>;
 
@@ -90,6 +94,8 @@ impl Frontends {
     /// frontend reported down; the others run.
     pub(crate) async fn start(config: &Config, restored: &Overrides) -> anyhow::Result<Frontends> {
         super::syn_gate::remove_leftover().await;
+        super::handoff::remove_leftover().await;
+        super::quiet_vips::remove_leftover().await;
         let mut frontends = Frontends {
             running: BTreeMap::new(),
             health: BTreeMap::new(),
@@ -262,16 +268,21 @@ impl Frontends {
             .count()
     }
 
-    /// SIGTERM: drops new connections at the door (see [`SynGate`]), lets in-flight requests
-    /// finish (each frontend bounded by its drain_timeout) and closes every listener. The
-    /// returned gate must stay closed until the VIPs are gone, then be opened.
-    pub(crate) async fn drain(self) -> Option<SynGate> {
-        let listeners: Vec<SocketAddr> = self
-            .running
+    /// The addresses the frontends listen on (those whose listener is open).
+    pub(crate) fn listeners(&self) -> Vec<SocketAddr> {
+        self.running
             .values()
             .filter(|running| running.serving.is_some())
             .map(|running| running.frontend.listen)
-            .collect();
+            .collect()
+    }
+
+    /// SIGTERM: drops new connections at the door (see [`SynGate`]), lets the handshakes
+    /// already answered complete (see `handshakes`), lets in-flight requests finish (each
+    /// frontend bounded by its drain_timeout) and closes every listener. The returned gate
+    /// must stay closed until the VIPs are gone, then be opened.
+    pub(crate) async fn drain(self) -> Option<SynGate> {
+        let listeners = self.listeners();
         let gate = if listeners.is_empty() {
             None
         } else {
@@ -285,6 +296,13 @@ impl Frontends {
                 }
             }
         };
+        let open = super::handshakes::settle(&listeners, HANDSHAKES_WAIT).await;
+        if open > 0 {
+            tracing::warn!(
+                open,
+                "closing the listeners with handshakes still half done: their clients get a reset"
+            );
+        }
         let stops: Vec<_> = self
             .running
             .into_values()

@@ -12,6 +12,8 @@ mod fault_reasons;
 mod fifo_reader;
 mod frontends;
 mod garp_extra_if;
+mod handoff;
+mod handshakes;
 mod host_check;
 mod link_debounce;
 mod listen;
@@ -20,6 +22,7 @@ mod notify;
 mod notify_fifo;
 mod plan;
 mod proxy_config;
+mod quiet_vips;
 mod reload_file;
 mod reload_schedule;
 mod reload_time;
@@ -30,6 +33,7 @@ mod sockets;
 mod src_ip_tracking;
 mod start_stop;
 mod state_file;
+mod switchover;
 mod syn_gate;
 mod systemd;
 mod track_file;
@@ -188,24 +192,9 @@ pub(crate) async fn run(
     systemd::stopping();
     // Requests still queued learn that the daemon is stopping.
     drop(requests);
-    tracing::info!("stopping: draining frontends");
-    let drain = frontends.drain();
-    tokio::pin!(drain);
-    // The instances keep advertising while connections drain: the VIP must stay here until
-    // the last response is out.
-    let gate = loop {
-        tokio::select! {
-            gate = &mut drain => break gate,
-            input = running.next_input() => running.handle(input).await,
-        }
-    };
-    tracing::info!("stopping: priority 0 advertisements, removing virtual addresses");
     // The shutdown_script of the configuration running now, after everything is released.
     let last = (running.config.clone(), running.notifier.default_user());
-    running.stop().await;
-    if let Some(gate) = gate {
-        gate.open().await;
-    }
+    switchover::stop(running, frontends).await;
     virtual_servers.stop().await;
     let _ = tokio::time::timeout(NOTIFY_DRAIN, l4_notify_worker).await;
     start_stop::run(&last.0, When::Shutdown, last.1).await;
@@ -488,6 +477,8 @@ struct Running {
     fault_reasons: fault_reasons::FaultReasons,
     /// The instances the last reload stopped and started anew.
     restarted_by_reload: Vec<String>,
+    /// Forwarding of the old master's connections after it resigned (see `handoff`).
+    handoff: handoff::Handoff,
     /// The reload `reload_time_file` schedules, for the status.
     scheduled_reload: Option<crate::status::ScheduledReload>,
 }
@@ -551,6 +542,7 @@ impl Running {
         let no_accept = NoAccept::new(&started.config).await;
         let fifos = notify_fifo::NotifyFifos::open(&started.config.global, started.default_user);
         let mail = smtp_alert::VrrpAlerts::new(smtp_alert::Mailer::start(&started.config.global));
+        let handoff = handoff::Handoff::new(&started.config);
         let mut running = Running {
             config: started.config,
             router,
@@ -572,6 +564,7 @@ impl Running {
             interface_appeared: false,
             bfd,
             restarted_by_reload: Vec::new(),
+            handoff,
             fault_reasons,
             scheduled_reload: None,
         };
@@ -666,6 +659,7 @@ impl Running {
         self.missing_interfaces = missing;
         self.interface_appeared = false;
         self.config = config;
+        self.handoff.reconfigure(&self.config);
         self.no_accept.reconfigure(&self.config).await;
         // The old sockets go first: a link may only be removed once nothing reads on it.
         self.sockets = sockets;
@@ -727,7 +721,13 @@ impl Running {
     async fn handle(&mut self, input: Input) {
         match input {
             Input::Timer => self.router.handle_timeout(Instant::now()),
-            Input::Packet(packet) => self.received(packet),
+            Input::Packet(packet) => {
+                // Armed before the engine hears it, so before this host can become master.
+                if let Some(old_master) = switchover::resigned_master(self, &packet) {
+                    self.handoff.arm(old_master).await;
+                }
+                self.received(packet);
+            }
             Input::Track(event) => {
                 if self.appeared(&event) {
                     // Built anew by the caller (see `take_interface_appeared`): this
@@ -912,11 +912,19 @@ impl Running {
         }
     }
 
-    /// Shutdown event for every instance, and the notify scripts that follow.
-    async fn stop(mut self) {
+    /// Shutdown event for every instance, and the notify scripts that follow. With
+    /// `Addresses::Keep` the masters' addresses stay, held for the caller (`switchover`).
+    async fn stop(mut self, addresses: switchover::Addresses) -> Option<switchover::Held> {
         self.router.shutdown(Instant::now());
+        let keep = addresses == switchover::Addresses::Keep;
+        if keep {
+            self.vips.hold_removals();
+        }
         self.drain().await;
-        self.vips.stop_routing(&self.config).await;
+        self.handoff.disarm().await;
+        if !keep {
+            self.vips.stop_routing(&self.config).await;
+        }
         self.no_accept.clear().await;
         for task in &self.tasks {
             task.abort();
@@ -925,6 +933,10 @@ impl Running {
         // The stop's e-mail goes out (bounded); the scripts' worker ends with the notifier.
         self.notifier.close_mail().await;
         let _ = tokio::time::timeout(NOTIFY_DRAIN, self.notify_worker).await;
+        keep.then(|| switchover::Held {
+            vips: self.vips,
+            config: self.config,
+        })
     }
 }
 

@@ -99,17 +99,22 @@ fn filtered_listener(address: SocketAddr) -> std::io::Result<Socket> {
 
 /// Deletes the table if an earlier run left it.
 pub(crate) async fn remove_leftover() {
+    delete_table_if_present("inet", TABLE).await;
+}
+
+/// Deletes nftables table `family` `table` if it exists.
+pub(super) async fn delete_table_if_present(family: &str, table: &str) {
     // "destroy" would not fail on a missing table, but needs nftables 1.0.8; Debian 12 has 1.0.6.
     let exists = Command::new("nft")
-        .args(["list", "table", "inet", TABLE])
+        .args(["list", "table", family, table])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .await
         .is_ok_and(|status| status.success());
     if exists {
-        if let Err(error) = nft(&format!("delete table inet {TABLE}\n")).await {
-            tracing::error!("removing the drain rules: {error:#}");
+        if let Err(error) = nft(&format!("delete table {family} {table}\n")).await {
+            tracing::error!("removing the table {family} {table}: {error:#}");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! gratuitous ARP / unsolicited NA on tasks of their own.
 
 use std::net::IpAddr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,6 +18,9 @@ pub(crate) struct Vips {
     all: Vec<(String, VirtualAddress)>,
     /// Virtual and static routes and rules, static addresses, promote_secondaries.
     routes: Routes,
+    /// While the old master of a switchover keeps its addresses (see `switchover`): the
+    /// instances whose removal waits.
+    held: Mutex<Option<Vec<(VrrpInstance, VipAction)>>>,
 }
 
 impl Vips {
@@ -36,6 +40,7 @@ impl Vips {
             addresses,
             all,
             routes,
+            held: Mutex::new(None),
         })
     }
 
@@ -75,7 +80,28 @@ impl Vips {
         self.routes.reload(old, new, &self.addresses).await;
     }
 
+    /// From now on an instance's removal (its addresses, routes and rules) is noted
+    /// instead of done, until [`Vips::take_held`].
+    pub(crate) fn hold_removals(&self) {
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+    }
+
+    /// The removals held so far; from now on they are done again.
+    pub(crate) fn take_held(&self) -> Vec<(VrrpInstance, VipAction)> {
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default()
+    }
+
     pub(crate) async fn apply(&self, instance: &VrrpInstance, action: VipAction) {
+        if matches!(action, VipAction::Remove { .. }) {
+            if let Some(held) = self.held.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                held.push((instance.clone(), action));
+                return;
+            }
+        }
         match action {
             VipAction::Add { .. } => {
                 for vip in instance.all_addresses() {

@@ -1,0 +1,173 @@
+//! SIGTERM on a master: how the VIPs and the frontends' connections change hands.
+//!
+//! With frontends on IPv4 VIPs the master hands over at once, without a stall: a priority-0
+//! advertisement first, so that a backup takes the VIPs after Skew_Time and serves every new
+//! connection from then on, while this host keeps the VIPs quietly (`quiet_vips`: no ARP
+//! answers, no announcements) and answers the connections it has, whose packets the new
+//! master hands back to it (`handoff`). New SYNs still reach this host until the new
+//! master's gratuitous ARP, so the frontends keep taking connections for one advertisement
+//! interval more; then the SYN gate closes, the handshakes still half done complete
+//! (`handshakes`), the listeners close and the connections drain (each frontend within its
+//! drain_timeout). Only then do the addresses go.
+//!
+//! Otherwise (no frontend, or an IPv6 VIP, whose neighbour discovery `quiet_vips` does not
+//! silence, or nftables refusing the table) the master drains first while it still holds
+//! the VIPs and advertises, new connections dropped at the SYN gate and retried by their
+//! clients a second later, and gives the VIPs up after.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use baton_config::Config;
+use baton_vrrp::State;
+
+use super::frontends::Frontends;
+use super::quiet_vips::{self, Kept, QuietVips};
+use super::sockets::Inbound;
+use super::vips::Vips;
+use super::{Running, handoff};
+
+/// After the priority-0 advertisement: how long beyond the longest advertisement interval
+/// new connections may still arrive (the backup's Skew_Time is shorter than one interval;
+/// its gratuitous ARP and the clients' caches need a moment more).
+const TAKEOVER_MARGIN: Duration = Duration::from_millis(100);
+
+/// Whether [`Running::stop`] removes the masters' addresses or keeps them for [`Held`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Addresses {
+    Remove,
+    Keep,
+}
+
+/// Addresses, routes and rules of the instances that were master, kept after their stop
+/// until [`Held::release`].
+pub(super) struct Held {
+    pub(super) vips: Vips,
+    pub(super) config: Config,
+}
+
+impl Held {
+    async fn release(self) {
+        for (instance, action) in self.vips.take_held() {
+            self.vips.apply(&instance, action).await;
+        }
+        self.vips.stop_routing(&self.config).await;
+    }
+}
+
+/// The SIGTERM sequence after the main loop: see the module's doc.
+pub(super) async fn stop(running: Running, frontends: Frontends) {
+    let listening = !frontends.listeners().is_empty();
+    let kept = if listening {
+        kept_quietly(&running)
+    } else {
+        None
+    };
+    let quiet = match kept {
+        Some(kept) => match QuietVips::install(&kept).await {
+            Ok(quiet) => Some(quiet),
+            Err(error) => {
+                tracing::warn!(
+                    "cannot keep the virtual addresses without announcing them, draining \
+                     before the handover instead: {error:#}"
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    match quiet {
+        Some(quiet) => hand_over_then_drain(running, frontends, quiet).await,
+        None => drain_then_hand_over(running, frontends).await,
+    }
+}
+
+async fn hand_over_then_drain(running: Running, frontends: Frontends, quiet: QuietVips) {
+    let takeover = takeover_time(&running);
+    tracing::info!(
+        "stopping: priority 0 advertisements now; the virtual addresses stay here, unannounced, \
+         while the frontends drain"
+    );
+    let held = running.stop(Addresses::Keep).await;
+    // Until the new master's gratuitous ARP, clients still send their SYNs here.
+    tokio::time::sleep(takeover).await;
+    tracing::info!("stopping: draining frontends");
+    let gate = frontends.drain().await;
+    tracing::info!("stopping: removing virtual addresses");
+    if let Some(held) = held {
+        held.release().await;
+    }
+    quiet.remove().await;
+    if let Some(gate) = gate {
+        gate.open().await;
+    }
+}
+
+async fn drain_then_hand_over(mut running: Running, frontends: Frontends) {
+    tracing::info!("stopping: draining frontends");
+    let drain = frontends.drain();
+    tokio::pin!(drain);
+    // The instances keep advertising while connections drain: the VIP must stay here until
+    // the last response is out.
+    let gate = loop {
+        tokio::select! {
+            gate = &mut drain => break gate,
+            input = running.next_input() => running.handle(input).await,
+        }
+    };
+    tracing::info!("stopping: priority 0 advertisements, removing virtual addresses");
+    running.stop(Addresses::Remove).await;
+    if let Some(gate) = gate {
+        gate.open().await;
+    }
+}
+
+/// The addresses of the instances that are master, if all of them can be kept quietly
+/// (IPv4: see the module's doc); None when there are none.
+fn kept_quietly(running: &Running) -> Option<Vec<Kept>> {
+    let mut kept = Vec::new();
+    for (id, engine) in running.router.instances() {
+        if engine.state() != State::Master {
+            continue;
+        }
+        let instance = running.config.instances.get(id.0)?;
+        for vip in instance.all_addresses() {
+            let IpAddr::V4(address) = vip.address else {
+                return None;
+            };
+            let device = instance.device_of(vip);
+            kept.push((device.to_owned(), address, quiet_vips::primary(device)));
+        }
+    }
+    (!kept.is_empty()).then_some(kept)
+}
+
+/// How long new connections may still arrive after the priority-0 advertisement.
+fn takeover_time(running: &Running) -> Duration {
+    let longest = running
+        .config
+        .instances
+        .iter()
+        .map(|instance| instance.advert_interval)
+        .max()
+        .unwrap_or_default();
+    longest + TAKEOVER_MARGIN
+}
+
+/// A priority-0 advertisement in `packet` from the master of one of our backup instances:
+/// that master's address (see `handoff`).
+pub(super) fn resigned_master(running: &Running, packet: &Inbound) -> Option<IpAddr> {
+    let vrid = handoff::resigned(&packet.payload)?;
+    running
+        .router
+        .instances()
+        .map(|(_, engine)| engine)
+        .find(|engine| {
+            let config = engine.config();
+            config.vrid.get() == vrid
+                && config.interface == packet.interface
+                && engine.state() == State::Backup
+                && engine.master() == Some(packet.src)
+        })
+        .map(|_| packet.src)
+}

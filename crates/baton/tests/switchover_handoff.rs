@@ -1,0 +1,287 @@
+//! A planned switchover without a stall (issue 16): SIGTERM on the master that proxies on
+//! the VIP, under a load that opens a new connection for every request. The backup takes
+//! the VIP at once and serves the new connections; the old master keeps the VIP without
+//! announcing it and finishes the connections it has, whose packets the new master hands
+//! back to it (daisy chaining); the new master's forwarding ends with its window.
+//!
+//! On the guide's lab (root). The app servers answer with the address of the load balancer
+//! that connected to them, so the client can tell who served each request; uploads that
+//! trickle their body across the switchover can only finish on the old master if their
+//! packets, sent to the new one, reach it.
+
+mod common;
+
+use std::process::Stdio;
+use std::thread;
+use std::time::Duration;
+
+use baton_lab::Host;
+use common::{Workdir, fail, guide_lab, holds, wait_for};
+
+/// lb1's and lb2's addresses on the guide's lab.
+const LB1: &str = "10.0.3.5";
+const LB2: &str = "10.0.3.6";
+
+/// The app: `GET /` answers the peer's address (the load balancer's), `POST /` answers the
+/// peer's address and how many body bytes arrived.
+const APP: &str = r#"
+import http.server, sys
+class App(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def reply(self, text):
+        body = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        self.reply(self.client_address[0])
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
+        self.reply("%s %d" % (self.client_address[0], len(body)))
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer.daemon_threads = True
+http.server.ThreadingHTTPServer(("0.0.0.0", 8080), App).serve_forever()
+"#;
+
+/// The client: 16 threads, each sending GET / on a new connection after the other for
+/// SECONDS; from SIGTERM_AT - 0.5 s four uploads that send their 20-byte body one byte
+/// every 100 ms, across the SIGTERM. Prints one JSON object.
+const CLIENT: &str = r#"
+import json, socket, sys, threading, time
+vip, seconds, sigterm_at = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+start = time.time()
+lock = threading.Lock()
+result = {"ok": 0, "failed": 0, "errors": [], "served_by": {}, "uploads": []}
+def exchange(request, trickle=b""):
+    s = socket.create_connection((vip, 80), timeout=5)
+    try:
+        s.sendall(request)
+        for byte in trickle:
+            time.sleep(0.1)
+            s.sendall(bytes([byte]))
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            if head and b"Content-Length:" in head:
+                length = int(head.split(b"Content-Length:")[1].split(b"\r\n")[0])
+                if len(body) >= length:
+                    break
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError("answer: %r" % head[:40])
+    return body.decode()
+def gets():
+    while time.time() - start < seconds:
+        try:
+            peer = exchange(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
+            with lock:
+                result["ok"] += 1
+                result["served_by"][peer] = result["served_by"].get(peer, 0) + 1
+        except Exception as e:
+            with lock:
+                result["failed"] += 1
+                result["errors"].append(repr(e))
+def upload():
+    body = b"x" * 20
+    head = b"POST / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\nContent-Length: 20\r\n\r\n"
+    try:
+        answer = exchange(head, body).split()
+        outcome = {"peer": answer[0], "bytes": int(answer[1])}
+    except Exception as e:
+        outcome = {"error": repr(e)}
+    with lock:
+        result["uploads"].append(outcome)
+threads = [threading.Thread(target=gets) for _ in range(16)]
+for t in threads:
+    t.start()
+time.sleep(max(0.0, sigterm_at - 0.5 - (time.time() - start)))
+uploads = [threading.Thread(target=upload) for _ in range(4)]
+for t in uploads:
+    t.start()
+for t in threads + uploads:
+    t.join()
+result["errors"] = result["errors"][:5]
+print(json.dumps(result))
+"#;
+
+fn start_app(host: &Host) -> baton_lab::Child {
+    let mut command = host.command("python3");
+    command
+        .args(["-c", APP])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    host.spawn(command).expect("app server")
+}
+
+/// VI_1 (v3, 100 ms adverts) and a frontend on the VIP; a short drain_timeout keeps the
+/// new master's forwarding window (drain_timeout + 5 s) short.
+fn lb_config(priority: u8) -> String {
+    format!(
+        r#"[[vrrp]]
+name = "VI_1"
+interface = "eth0"
+virtual_router_id = 51
+version = 3
+priority = {priority}
+advert_int = 0.1
+virtual_ipaddress = ["10.0.3.100/24"]
+
+[[frontend]]
+name = "web"
+listen = "10.0.3.100:80"
+backend = "app"
+drain_timeout = 2
+
+[[backend]]
+name = "app"
+servers = ["10.0.3.11:8080", "10.0.3.12:8080"]
+"#
+    )
+}
+
+fn nft_tables(host: &Host) -> String {
+    host.run("nft", &["list", "tables"]).unwrap_or_default()
+}
+
+#[test]
+fn sigterm_hands_new_connections_over_at_once_and_old_ones_finish_on_the_old_master() {
+    let test = "sigterm_hands_new_connections_over_at_once";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    if common::skip_without_tool("nft", "nftables", test)
+        || common::skip_without_tool("python3", "python3", test)
+    {
+        return;
+    }
+    let dir = Workdir::new("switchover-handoff");
+    let _apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
+    let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &lb_config(100));
+    let mut lb2 = common::start_baton_toml(lab.host("lb2"), &dir, &lb_config(150));
+    let (lb1_host, lb2_host, client) = (lab.host("lb1"), lab.host("lb2"), lab.host("client"));
+    if wait_for(Duration::from_secs(10), || {
+        holds(lb2_host, common::VIP) && !holds(lb1_host, common::VIP)
+    })
+    .is_none()
+    {
+        fail("lb2 never became the only master", &[&lb1, &lb2]);
+    }
+    let probe = || {
+        client
+            .run(
+                "python3",
+                &[
+                    "-c",
+                    "import urllib.request; print(urllib.request.urlopen('http://10.0.3.100/', timeout=2).read().decode())",
+                ],
+            )
+            .is_ok_and(|out| out.trim() == LB2)
+    };
+    if wait_for(Duration::from_secs(10), probe).is_none() {
+        fail("the VIP never served through lb2", &[&lb1, &lb2]);
+    }
+
+    let (seconds, sigterm_at) = (4.0, 1.5);
+    let mut load = client.command("python3");
+    load.args(["-c", CLIENT, "10.0.3.100"])
+        .arg(seconds.to_string())
+        .arg(sigterm_at.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let load = thread::spawn(move || load.output().expect("client"));
+    thread::sleep(Duration::from_secs_f64(sigterm_at));
+    lb2.child
+        .signal(baton_lab::Signal::SIGTERM)
+        .expect("SIGTERM to lb2");
+    let output = load.join().expect("client thread");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let Ok(result) = serde_json::from_str::<serde_json::Value>(&text) else {
+        fail(
+            &format!(
+                "client output: {text} {}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            &[&lb1, &lb2],
+        );
+    };
+    // The new master's window (drain_timeout 2 s + 5 s) is still open: the load took 4 s.
+    let tables_during = nft_tables(lb1_host);
+
+    let failed = result["failed"].as_u64().unwrap_or(u64::MAX);
+    let ok = result["ok"].as_u64().unwrap_or(0);
+    if failed != 0 || ok < 100 {
+        fail(&format!("requests failed: {result}"), &[&lb1, &lb2]);
+    }
+    // New connections went to the new master once it had the VIP.
+    let by_lb1 = result["served_by"][LB1].as_u64().unwrap_or(0);
+    if by_lb1 == 0 {
+        fail(&format!("lb1 served nothing: {result}"), &[&lb1, &lb2]);
+    }
+    // Each upload began on lb2 and sent most of its body after lb2 resigned, to the new
+    // master: all of it reached lb2, which answered.
+    let uploads = result["uploads"].as_array().cloned().unwrap_or_default();
+    let finished_on_lb2 = uploads
+        .iter()
+        .filter(|u| u["peer"] == LB2 && u["bytes"] == 20)
+        .count();
+    if uploads.len() != 4 || finished_on_lb2 != 4 {
+        fail(
+            &format!("uploads did not finish on the old master: {uploads:?}"),
+            &[&lb1, &lb2],
+        );
+    }
+    if !tables_during.contains("baton_handoff") {
+        fail(
+            &format!("no handoff table on lb1 during its window: {tables_during}"),
+            &[&lb1, &lb2],
+        );
+    }
+    let armed = lb1.log_text();
+    assert!(
+        armed.contains("handoff: packets of connections this host does not know"),
+        "lb1 did not arm the handoff:\n{armed}"
+    );
+
+    // lb2 ends with nothing left: no VIP, no quiet or drain table; lb1 alone holds the VIP.
+    if wait_for(Duration::from_secs(10), || {
+        !holds(lb2_host, common::VIP) && !nft_tables(lb2_host).contains("baton_")
+    })
+    .is_none()
+    {
+        fail(
+            &format!("lb2 kept the VIP or a table: {}", nft_tables(lb2_host)),
+            &[&lb1, &lb2],
+        );
+    }
+    assert!(holds(lb1_host, common::VIP), "lb1 lost the VIP");
+    // The forwarding ends with the window, bounded: 7 s after lb2 resigned.
+    if wait_for(Duration::from_secs(15), || {
+        !nft_tables(lb1_host).contains("baton_handoff")
+    })
+    .is_none()
+    {
+        fail("the handoff table outlived its window", &[&lb1, &lb2]);
+    }
+    // And the VIP still serves, from lb1.
+    let served = client
+        .run(
+            "python3",
+            &[
+                "-c",
+                "import urllib.request; print(urllib.request.urlopen('http://10.0.3.100/', timeout=2).read().decode())",
+            ],
+        )
+        .unwrap_or_default();
+    assert_eq!(served.trim(), LB1, "after the window");
+}
