@@ -80,6 +80,7 @@ const CORPUS: &[Case] = &[
     accepted("haproxy-pair.conf", 6),
     accepted("sync-group-two-networks.conf", 143),
     accepted("vrrp3-ipv6.conf", 0),
+    accepted("unicast-track-src-ip.conf", 0),
     accepted("lvs-dr-http.conf", 0),
     Case {
         file: "rpm",
@@ -140,6 +141,16 @@ const CORPUS: &[Case] = &[
         moved: &[(4, 2)],
         why: "the file may be checked on another host: baton warns (naming the instance's \
               block) that baton run would refuse it here",
+    },
+    Case {
+        file: "unicast-no-interface.conf",
+        keepalived_exit: 5,
+        keepalived_lines: &[],
+        baton: Verdict::Reject,
+        moved: &[],
+        why: "keepalived 2.2.7 refuses every instance without an interface ('(VI_1) Unknown \
+              interface!', no line) and does not start, although its manual says a unicast \
+              instance may omit it; baton refuses it at the instance's line",
     },
     Case {
         file: "duplicate-vrid.conf",

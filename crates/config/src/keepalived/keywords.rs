@@ -641,7 +641,7 @@ pub(crate) static INSTANCE: Context = Context {
         ),
         yes(
             "interface",
-            "required, as keepalived 2.2.7 requires it: it refuses every vrrp_instance without one (\"(NAME) Unknown interface!\", and does not start), whatever its unicast_src_ip, the global default_interface or its addresses' dev say (its minimal-configuration check runs before it recognises unicast); baton refuses such a file too, naming the instance's line",
+            "required, as keepalived 2.2.7 requires it: keepalived.conf(5) says a unicast instance may omit it, but 2.2.7 refuses every vrrp_instance without one (\"(NAME) Unknown interface!\", and does not start), whatever its unicast_src_ip, the global default_interface or its addresses' dev say (its minimal-configuration check runs before it recognises unicast); baton refuses such a file too, naming the instance's line",
         ),
         yes("virtual_router_id", "1..255, required"),
         yes("priority", "1..255, default 100"),
@@ -734,7 +734,7 @@ pub(crate) static INSTANCE: Context = Context {
         yes("use_ipvlan", USE_IPVLAN),
         never(
             "vrf",
-            "keepalived 2.2.7 takes vrf only for an instance without an interface (beside interface it reports an error and ignores it), and baton's instances name their interface; name the VRF's member interface instead: baton binds its VRRP sockets to the interface (SO_BINDTODEVICE), which the kernel matches inside the interface's VRF, and the addresses it adds to the interface land in the VRF's table (not tested here: the test kernel has no VRF driver)",
+            "keepalived 2.2.7 takes vrf only for an instance without an interface (beside interface it reports an error and ignores it), and it refuses every instance without an interface (see interface), so vrf never takes effect there; name the VRF's member interface instead: baton binds its VRRP sockets to the interface (SO_BINDTODEVICE), which the kernel matches inside the interface's VRF, and the addresses it adds to the interface land in the VRF's table (not tested here: the test kernel has no VRF driver)",
         ),
         yes(
             "track_process",
