@@ -55,12 +55,13 @@ vrrp_instance VI_2 {
 }
 ";
 
-const ADDRESSES: [&str; 5] = [
+const ADDRESSES: [&str; 6] = [
     "10.0.3.100",
     "10.9.9.100",
     "fd00:9::100",
     "10.0.3.102",
     "10.9.9.102",
+    "fd00:3::102",
 ];
 
 /// The addresses the client asks for over eth1, and how many links answer for each: an
@@ -314,6 +315,7 @@ fn address_links_match_keepalived() {
         ("fd00:9::100", "vaddr6.51"),
         ("10.0.3.102", "eth0"),
         ("10.9.9.102", "vaddr.52"),
+        ("fd00:3::102", "vaddr6.52"),
     ]
     .iter()
     .map(|(a, d)| ((*a).to_owned(), (*d).to_owned()))
@@ -388,4 +390,79 @@ fn a_matching_link_made_by_hand_is_used_and_left() {
     baton.child.terminate();
     let left: Vec<String> = macvlans(lb2).into_iter().map(|l| l.0).collect();
     assert_eq!(left, ["hand51"], "only the hand-made link stays");
+}
+
+fn sysctl(host: &Host, path: &str) -> String {
+    host.run("cat", &[&format!("/proc/sys/net/ipv4/conf/{path}")])
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_reload_without_use_vmac_addr_removes_its_links_and_stop_restores_the_base() {
+    let test = "a_reload_without_use_vmac_addr_removes_its_links_and_stop_restores_the_base";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    add_eth1(&lab);
+    let lb2 = lab.host("lb2");
+    let dir = Workdir::new("vmac-addr-reload");
+    let mut baton = Kind::Baton.start(lb2, &dir, CONF);
+    let all_placed = || placed(lb2).iter().all(|(_, dev)| !dev.is_empty());
+    if wait_for(Duration::from_secs(20), all_placed).is_none() {
+        fail(
+            &format!("not every address went on: {:?}", placed(lb2)),
+            &[&baton],
+        );
+    }
+    assert_eq!(
+        sysctl(lb2, "eth1/arp_ignore"),
+        "1",
+        "eth1 set for its links"
+    );
+    dir.write("lb2.conf", &CONF.replace("    use_vmac_addr\n", ""));
+    baton
+        .child
+        .signal(nix::sys::signal::Signal::SIGHUP)
+        .expect("SIGHUP");
+    let moved = || {
+        let now = placed(lb2);
+        let on = |a: &str, d: &str| now.iter().any(|(x, y)| x == a && y == d);
+        on("10.9.9.102", "eth1") && on("fd00:3::102", "eth0")
+    };
+    if wait_for(Duration::from_secs(20), moved).is_none() {
+        fail(
+            &format!(
+                "VI_2's addresses did not leave their links: {:?}",
+                placed(lb2)
+            ),
+            &[&baton],
+        );
+    }
+    let names: Vec<String> = macvlans(lb2).into_iter().map(|l| l.0).collect();
+    assert_eq!(
+        names,
+        ["vaddr.51", "vaddr6.51", "vrrp.51"],
+        "the reload removes VI_2's links and keeps VI_1's"
+    );
+    assert!(
+        placed(lb2)
+            .iter()
+            .any(|(a, d)| a == "10.9.9.100" && d == "vaddr.51"),
+        "VI_1 keeps its address on its link"
+    );
+    // vaddr.51 still sits on eth1: its settings stay until the last link there goes.
+    assert_eq!(
+        sysctl(lb2, "eth1/arp_ignore"),
+        "1",
+        "eth1 while vaddr.51 is there"
+    );
+    baton.child.terminate();
+    assert!(macvlans(lb2).is_empty(), "baton removes its links on stop");
+    assert_eq!(
+        sysctl(lb2, "eth1/arp_ignore"),
+        "0",
+        "eth1's arp_ignore back after the reload and the stop"
+    );
 }

@@ -134,7 +134,7 @@ impl VirtualLinks {
         }
     }
 
-    /// Makes `name` of `kind` on `base`, down, with `alias`. The kernel refuses a name that
+    /// Makes `name` of `kind` on `base`, down, then gives it `alias`. The kernel refuses a name that
     /// is taken (EEXIST), and an ipvlan without its module (EOPNOTSUPP / "Unknown device
     /// type"): both come back as the error.
     pub async fn create(
@@ -171,7 +171,20 @@ impl VirtualLinks {
                 operation,
                 source: netlink::to_io(e),
             })?;
-        interface_index(name)
+        let index = interface_index(name)?;
+        // The kernel reads IFLA_IFALIAS only when it changes a link, not when it makes one.
+        let message = LinkUnspec::new_with_index(index).alias(alias).build();
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(|e| Error::Interface {
+                interface: name.to_owned(),
+                operation: "setting the link's alias",
+                source: netlink::to_io(e),
+            })?;
+        Ok(index)
     }
 
     /// Brings the link up.
