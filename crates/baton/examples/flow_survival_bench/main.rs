@@ -12,12 +12,15 @@
 //! counter every `interval` and checks every answer (same app, next number).
 //!
 //! A run: fresh daemons on both load balancers, the N connections up and answering, then
-//! lb2's switch port goes down (its cable pulled) and the client watches for `--window`
-//! seconds. A connection **survived** when it saw no reset or close, no missing or repeated
-//! number, no change of app, and answers again after the cut. Its **pause** is its longest
-//! silence between two answers around the cut; the tables give the longest over all
-//! connections and the median connection's, beside the **takeover** (the cut to the VIP on
-//! lb1, seen by `ip monitor`).
+//! lb2 fails and the client watches for `--window` seconds. Two faults (`topology.rs`):
+//! `link-cut`, lb2's switch port goes down (the bridge forgets its MAC and floods frames
+//! sent to it), and `silent`, the switch drops lb2's frames while its port stays up (its
+//! MAC stays learned, frames sent to it are lost until the gratuitous ARP). A connection
+//! **survived** when it saw no reset or close, no missing or repeated number, no change of
+//! app, and answers again after the fault. Its **pause** is its longest silence between two
+//! answers around the fault; the table gives the longest over all connections and the
+//! median connection's, beside the **takeover** (the fault to the VIP on lb1, seen by
+//! `ip monitor`).
 //!
 //! Variants (see `variants.rs`): `baton-dr` (baton, LVS-DR, Maglev over the client's
 //! address and port: no state to lose), `nat-no-sync` (keepalived-style NAT without
@@ -30,8 +33,9 @@
 //!     cargo build --release -p baton --bin baton
 //!     cargo run --release -p baton --example flow_survival_bench -- [--quick]
 //!
-//! Options: `--rounds N` (default 3; every variant and N once per round, the order
-//! rotating), `--connections 100,1000`, `--window S` (after the cut; default 5),
+//! Options: `--rounds N` (default 3; every fault, N and variant once per round, the
+//! variants' order rotating), `--connections 100,1000`, `--faults link-cut,silent`,
+//! `--window S` (after the fault; default 5),
 //! `--only baton-dr,nat-no-sync,...`, `--markdown PATH` (the table as markdown), `--quick`
 //! (1 round, window 4 s). `BATON_BIN` overrides where the daemon is found. Needs root.
 //! Ctrl-C removes the lab and every process in it.
