@@ -743,7 +743,7 @@ pub(crate) static INSTANCE: Context = Context {
         yes("track_bfd", TRACK_BFD),
         not_yet(
             "track_src_ip",
-            "the instance is in FAULT while its unicast_src_ip / mcast_src_ip is not on its interface (or its vmac): at start, and when the address is removed (over rtnetlink), until it is back; baton status names the missing address. Without a configured source address it is ignored with a warning, as keepalived ignores it. This is what keepalived.conf(5) documents; keepalived 2.2.7 itself never does it (its netlink handler compares the removed address with the start of its sockaddr, which never matches: measured in the lab, it stays MASTER advertising from the vanished address)",
+            "the instance is in FAULT while its unicast_src_ip / mcast_src_ip is not on its interface (or its vmac): at start, and when the address is removed (over rtnetlink), until it is back; baton status names the missing address. Without a configured source address it is ignored with a warning, as keepalived ignores it. This is what keepalived.conf(5) documents; keepalived 2.2.7 itself never does it (its netlink handler compares the removed address with the start of its sockaddr, which never matches: measured in the lab, it stays MASTER advertising from the vanished address). Without track_src_ip a baton master whose source address goes cannot advertise any more (the kernel refuses a source that is not local) and its peer takes over while it keeps the VIP, where keepalived goes on advertising: with unicast_src_ip on an address that may move, set track_src_ip",
         ),
         yes(
             "mcast_dst_ip",
