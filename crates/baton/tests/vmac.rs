@@ -12,6 +12,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use baton_lab::{Host, Lab};
+use common::tcpdump_text::TextCapture;
 use common::{
     Daemon, Workdir, fail, guide_lab, skip_without_tool, start_baton, start_keepalived, wait_for,
 };
@@ -45,30 +46,17 @@ fn holds_on(host: &Host, link: &str) -> bool {
 }
 
 /// tcpdump at the switch, with link-level headers, of VRRP and ARP.
-struct Capture {
-    _tcpdump: baton_lab::Child,
-    file: std::path::PathBuf,
-}
+struct Capture(TextCapture);
 
 impl Capture {
     fn start(lab: &Lab, dir: &Workdir) -> Capture {
-        let file = dir.path("wire.txt");
         let mut command = lab.switch_command("tcpdump");
-        command
-            .args(["-i", lab.bridge(), "-n", "-e", "-l", "vrrp or arp"])
-            .stdout(Stdio::from(std::fs::File::create(&file).expect("capture")))
-            .stderr(Stdio::null());
-        let tcpdump = lab.host("client").spawn(command).expect("tcpdump");
-        std::thread::sleep(Duration::from_secs(1));
-        Capture {
-            _tcpdump: tcpdump,
-            file,
-        }
+        command.args(["-i", lab.bridge(), "-n", "-e", "-l", "vrrp or arp"]);
+        Capture(TextCapture::start(lab.host("client"), command, dir, "wire"))
     }
 
     fn lines(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.file).unwrap_or_default();
-        text.lines().map(str::to_owned).collect()
+        self.0.lines()
     }
 
     /// Lines from `mac` that contain `what`, captured after line `from`.

@@ -10,10 +10,10 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use baton_lab::{Host, Lab};
+use common::tcpdump_text::TextCapture;
 use common::{Kind, Workdir, fail, guide_lab, skip_without_tool, wait_for};
 
 /// Two instances: VI_1 with its own vmac and addresses with `use_vmac` on eth1 (IPv4 and
@@ -176,30 +176,17 @@ fn answered_from(client: &Host, capture: &Capture, address: &str, expected: usiz
 }
 
 /// tcpdump on the client's eth1c, with link-level headers, of ARP and ICMPv6.
-struct Capture {
-    _tcpdump: baton_lab::Child,
-    file: std::path::PathBuf,
-}
+struct Capture(TextCapture);
 
 impl Capture {
     fn start(client: &Host, dir: &Workdir) -> Capture {
-        let file = dir.path("eth1c.txt");
         let mut command = client.command("tcpdump");
-        command
-            .args(["-i", "eth1c", "-n", "-e", "-t", "-l", "arp or icmp6"])
-            .stdout(Stdio::from(std::fs::File::create(&file).expect("capture")))
-            .stderr(Stdio::null());
-        let tcpdump = client.spawn(command).expect("tcpdump");
-        std::thread::sleep(Duration::from_secs(1));
-        Capture {
-            _tcpdump: tcpdump,
-            file,
-        }
+        command.args(["-i", "eth1c", "-n", "-e", "-t", "-l", "arp or icmp6"]);
+        Capture(TextCapture::start(client, command, dir, "eth1c"))
     }
 
     fn lines(&self) -> Vec<String> {
-        let text = std::fs::read_to_string(&self.file).unwrap_or_default();
-        text.lines().map(str::to_owned).collect()
+        self.0.lines()
     }
 
     /// Whether a line from `mac` says all of `what`.

@@ -174,22 +174,22 @@ impl VirtualLinks {
         let index = interface_index(name)?;
         // The kernel reads IFLA_IFALIAS only when it changes a link, not when it makes one.
         let message = LinkUnspec::new_with_index(index).alias(alias).build();
-        self.handle
-            .link()
-            .set(message)
-            .execute()
-            .await
-            .map_err(|e| Error::Interface {
-                interface: name.to_owned(),
-                operation: "setting the link's alias",
-                source: netlink::to_io(e),
-            })?;
+        self.set(message, name, "setting the link's alias").await?;
         Ok(index)
     }
 
     /// Brings the link up.
     pub async fn set_up(&self, index: u32, name: &str) -> Result<(), Error> {
         let message = LinkUnspec::new_with_index(index).up().build();
+        self.set(message, name, "setting the link up").await
+    }
+
+    async fn set(
+        &self,
+        message: LinkMessage,
+        name: &str,
+        operation: &'static str,
+    ) -> Result<(), Error> {
         self.handle
             .link()
             .set(message)
@@ -197,7 +197,7 @@ impl VirtualLinks {
             .await
             .map_err(|e| Error::Interface {
                 interface: name.to_owned(),
-                operation: "setting the link up",
+                operation,
                 source: netlink::to_io(e),
             })
     }

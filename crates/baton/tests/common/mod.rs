@@ -10,6 +10,7 @@ pub(crate) mod loopback;
 pub(crate) mod pair;
 pub(crate) mod pcap;
 pub(crate) mod smtp;
+pub(crate) mod tcpdump_text;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
