@@ -35,7 +35,10 @@ pub(crate) fn tracks(config: &Config, instance: &VrrpInstance, warn: &mut Warn<'
 
     // keepalived's track_src_ip: weight 0, the address gone means FAULT. The address may
     // sit on the instance's virtual link instead of its interface.
-    if let Some(address) = instance.source_address.filter(|_| instance.track_source_address) {
+    if let Some(address) = instance
+        .source_address
+        .filter(|_| instance.track_source_address)
+    {
         let mut interfaces = vec![instance.interface.clone()];
         interfaces.extend(instance.vmac.as_ref().map(|link| link.name.clone()));
         list.push(Track {

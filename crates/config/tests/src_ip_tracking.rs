@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use baton_config::{Loaded, Track, TrackOrigin, TrackedObject, parse_keepalived, parse_toml};
+use baton_config::{Loaded, Track, TrackOrigin, TrackedObject, parse_toml};
 
 mod common;
 
