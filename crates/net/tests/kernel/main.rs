@@ -4,6 +4,7 @@
 //! touches nothing outside them. They need root; as anyone else they print
 //! `SKIPPED (needs root): ...` and pass.
 
+mod address_watcher;
 mod addresses;
 mod announce;
 mod lab;
