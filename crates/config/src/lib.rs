@@ -19,6 +19,7 @@
 //! [`VrrpInstance::engine_config`], [`Config::tracks`] and [`Config::sync_group_configs`].
 //! Data flows one way: file -> draft -> [`Config`] -> runtime.
 
+mod address_links;
 mod basics;
 mod bfd;
 mod conn_sync;
@@ -73,7 +74,8 @@ pub use virtual_server::{
 };
 
 pub use vmac::{
-    GarpExtraIf, IpvlanFlags, MacSpec, VirtualLink, VirtualLinkKind, VmacGlobal, virtual_mac,
+    AddressLink, AddressLinks, GarpExtraIf, IpvlanFlags, MacSpec, VirtualLink, VirtualLinkKind,
+    VmacGlobal, virtual_mac,
 };
 
 use diagnostic::Diagnostics;

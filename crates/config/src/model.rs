@@ -371,6 +371,8 @@ pub struct VrrpInstance {
     pub routing: crate::routing::InstanceRouting,
     /// `use_vmac` / `use_ipvlan`: the interface the instance owns for its addresses.
     pub vmac: Option<crate::vmac::VirtualLink>,
+    /// `use_vmac_addr` and the links of addresses that are not on the instance's own.
+    pub address_links: crate::vmac::AddressLinks,
     /// `garp_extra_if` (else the global `vrrp_garp_extra_if`).
     pub garp_extra_if: Option<crate::vmac::GarpExtraIf>,
     pub location: Location,
@@ -395,6 +397,9 @@ pub struct VirtualAddress {
     pub flags: u32,
     /// `preferred_lft N` (seconds; `forever` is u32::MAX); `None`: the kernel's default.
     pub preferred_lft: Option<u32>,
+    /// `use_vmac` as written; once its instance is complete, whether the address goes on a
+    /// link of its own (an [`AddressLink`](crate::vmac::AddressLink) of its instance).
+    pub use_vmac: bool,
     pub location: Location,
 }
 
@@ -799,6 +804,7 @@ impl VrrpInstance {
             checksum_mode: ChecksumMode::Standard,
             routing: crate::routing::InstanceRouting::default(),
             vmac: None,
+            address_links: crate::vmac::AddressLinks::default(),
             garp_extra_if: None,
             location,
         }
@@ -810,15 +816,33 @@ impl VrrpInstance {
         self.vmac.as_ref().map_or(&self.interface, |l| &l.name)
     }
 
-    /// The device `vip` goes on: its `dev`, except that with a virtual link an address of
-    /// the instance's family on the instance's own interface goes on the link (keepalived's
-    /// `vrrp_complete_instance`: `dev eth0` on an eth0 instance means its vmac).
+    /// The device `vip` goes on: its address link, else its `dev`, except that with a
+    /// virtual link an address of the instance's family on the instance's own interface
+    /// goes on the link (keepalived's `vrrp_complete_instance`: `dev eth0` on an eth0
+    /// instance means its vmac).
     pub fn device_of<'a>(&'a self, vip: &'a VirtualAddress) -> &'a str {
+        if let Some(link) = self.address_link_of(vip) {
+            return &link.name;
+        }
         match vip.dev.as_deref() {
             Some(dev) if dev != self.interface => dev,
             _ if Family::of(vip.address) == self.family() => self.address_interface(),
             _ => &self.interface,
         }
+    }
+
+    /// The link of its own that `vip` goes on (`use_vmac_addr`, the address's `use_vmac`).
+    pub fn address_link_of(&self, vip: &VirtualAddress) -> Option<&crate::vmac::AddressLink> {
+        if !vip.use_vmac {
+            return None;
+        }
+        let base = vip.dev.as_deref().unwrap_or(&self.interface);
+        let family = Family::of(vip.address);
+        let mac = crate::vmac::address_link_mac(self.vmac.as_ref(), self.vrid, family);
+        self.address_links
+            .links
+            .iter()
+            .find(|l| l.base == base && l.mac == mac)
     }
 
     /// Where its adverts go out and are read: its virtual link, unless `vmac_xmit_base` (or
@@ -921,6 +945,7 @@ impl VirtualAddress {
             no_track: false,
             flags: 0,
             preferred_lft: None,
+            use_vmac: false,
             location,
         }
     }

@@ -360,15 +360,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         sites.push(s);
         complete.push(whole);
     }
-    crate::vmac::assign_names(
-        instances
-            .iter_mut()
-            .filter_map(|i| {
-                let (vrid, family) = (i.vrid, i.family());
-                i.vmac.as_mut().map(|link| (vrid, family, link))
-            })
-            .collect(),
-    );
+    crate::address_links::plan(&mut instances, &global.vmac, d);
     crate::link_delays::cap(&mut global.link_delays, &instances, d);
     let mut members = Vec::new();
     let sync_groups = draft
@@ -720,6 +712,7 @@ fn resolve_instance(
         unicast: !i.unicast_peers.is_empty(),
         strict: i.strict_mode.unwrap_or(strict),
     };
+    let use_vmac_addr = i.vmac.use_vmac_addr.is_some();
     let (vmac, garp_extra_if) = std::mem::take(&mut i.vmac).resolve(&global.vmac, facts, d);
     let election = i.election.resolve(
         &global.election,
@@ -772,6 +765,10 @@ fn resolve_instance(
             ChecksumMode::Standard
         },
         vmac,
+        address_links: crate::vmac::AddressLinks {
+            use_vmac_addr,
+            links: Vec::new(),
+        },
         garp_extra_if,
         routing: i.routing,
         location: at,

@@ -239,8 +239,8 @@ fn ascii(value: u32) -> Result<u8, String> {
 }
 
 /// A `virtual_ipaddress` entry: `<IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>]
-/// [scope <SCOPE>] [label <LABEL>] [no_track]`. keepalived's other options are refused
-/// with their name.
+/// [scope <SCOPE>] [label <LABEL>] [no_track] [use_vmac] ...`. keepalived's `peer` and
+/// `-nodad` are refused with their name.
 pub(crate) fn parse_virtual_address(
     words: &[&str],
     location: Location,
@@ -326,7 +326,10 @@ pub(crate) fn parse_virtual_address(
                         .map_err(|_| format!("preferred_lft {text} is invalid"))?,
                 });
             }
-            "use_vmac" | "peer" | "-nodad" => {
+            // Whether it gets a link of its own is decided with its instance
+            // (`address_links::plan`).
+            "use_vmac" => vip.use_vmac = true,
+            "peer" | "-nodad" => {
                 return Err(format!("address option '{option}' is not supported yet"));
             }
             other => return Err(format!("unknown address option '{other}'")),

@@ -83,11 +83,59 @@ pub struct GarpExtraIf {
     pub all: bool,
 }
 
+/// A macvlan for addresses that are not on the instance's own link (keepalived's
+/// `use_vmac_addr` and an address's own `use_vmac`): a private macvlan on the addresses'
+/// interface with the VRRP virtual MAC of their family (or the MAC written after the
+/// instance's `use_vmac`), so that they answer ARP / ND with a virtual MAC there too. One
+/// per interface and MAC: the addresses that share both share the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressLink {
+    /// `vmac_addr_prefix` (else `vmac_prefix`, else `vrrp`) `.VRID`, or the next of
+    /// [`names`] that is free; the daemon may take another when the kernel has the name, or
+    /// has a matching link already (keepalived finds one by its MAC).
+    pub name: String,
+    /// The interface it sits on: the addresses' `dev`, else the instance's interface.
+    pub base: String,
+    pub mac: [u8; 6],
+    /// The family of its addresses (of the first, when a written MAC serves both): IPv4
+    /// gets keepalived's ARP settings and no IPv6, IPv6 a link-local address.
+    pub family: Family,
+    /// The prefix its name was made from, for the daemon to go on from.
+    pub prefix: String,
+}
+
+/// An instance's address links.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AddressLinks {
+    /// `use_vmac_addr`: every address on another interface than the instance's, or of
+    /// the other family, gets a link (as an address's own `use_vmac` asks for itself).
+    pub use_vmac_addr: bool,
+    /// One per interface and MAC, named in keepalived's order by `address_links::plan`.
+    pub links: Vec<AddressLink>,
+}
+
+impl AddressLink {
+    /// The names keepalived would try for this link, in order.
+    pub fn candidate_names(&self, vrid: Vrid) -> impl Iterator<Item = String> + '_ {
+        names(&self.prefix, vrid, self.family)
+    }
+}
+
+/// The MAC of an address link for an address of `family`: the one written after the
+/// instance's `use_vmac`, else the RFC's (keepalived copies the written MAC to them).
+pub(crate) fn address_link_mac(own: Option<&VirtualLink>, vrid: Vrid, family: Family) -> [u8; 6] {
+    own.filter(|l| matches!(l.kind, VirtualLinkKind::Macvlan { mac: Some(_) }))
+        .and_then(|l| l.mac(vrid, family))
+        .unwrap_or_else(|| virtual_mac(vrid, family))
+}
+
 /// The global settings of the family.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct VmacGlobal {
     /// `vmac_prefix`.
     pub prefix: Option<String>,
+    /// `vmac_addr_prefix`: the prefix of address links' names (default: `vmac_prefix`'s).
+    pub addr_prefix: Option<String>,
     /// `vrrp_garp_extra_if`: the default of every instance's `garp_extra_if`.
     pub garp_extra_if: Option<GarpExtraIf>,
     /// `disable_local_igmp`: the host stops sending IGMP reports for link-local groups
@@ -152,23 +200,13 @@ fn number_order(family: Family) -> impl Iterator<Item = u32> {
     first.into_iter().chain(rest)
 }
 
-/// Gives each link without a written name (with its instance's VRID and family, in the
-/// order of the instances) the first of [`names`] that no other link has (keepalived's
-/// `create_vmac_name`; it also skips names of interfaces that exist, which the daemon
-/// checks when it makes the link).
-pub(crate) fn assign_names(mut links: Vec<(Vrid, Family, &mut VirtualLink)>) {
-    let mut taken: Vec<String> = links
-        .iter()
-        .filter(|(_, _, l)| l.name_written)
-        .map(|(_, _, l)| l.name.clone())
-        .collect();
-    for (vrid, family, link) in links.iter_mut().filter(|(_, _, l)| !l.name_written) {
-        let name = names(&link.prefix, *vrid, *family)
-            .find(|n| !taken.contains(n))
-            .expect("names never end");
-        taken.push(name.clone());
-        link.name = name;
-    }
+/// The first of [`names`] of `prefix` that is not `taken` (keepalived's `create_vmac_name`;
+/// it also skips names of interfaces that exist, which the daemon checks when it makes the
+/// link).
+pub(crate) fn free_name(prefix: &str, vrid: Vrid, family: Family, taken: &[String]) -> String {
+    names(prefix, vrid, family)
+        .find(|n| !taken.contains(n))
+        .expect("names never end")
 }
 
 /// The kernel's `dev_valid_name`: what an interface may be called.
@@ -192,6 +230,8 @@ pub(crate) struct VmacDraft {
     pub(crate) xmit_base: Option<Location>,
     /// `Some(None)`: written as 0, which turns the global default off.
     pub(crate) garp_extra_if: Option<Option<GarpExtraIf>>,
+    /// Where `use_vmac_addr` was written.
+    pub(crate) use_vmac_addr: Option<Location>,
 }
 
 /// What the instance around a [`VmacDraft`] is, for the checks keepalived makes when it
@@ -265,7 +305,7 @@ impl VmacDraft {
         let link = VirtualLink {
             kind,
             name_written: self.name.is_some(),
-            // Picked by `assign_names` once every instance is read.
+            // Picked by `address_links::plan` once every instance is read.
             name: self.name.unwrap_or_default(),
             prefix: global
                 .prefix

@@ -42,7 +42,7 @@ vrrp_instance VI_1 {
     virtual_router_id 0
     priority 256
     advert_int 1.5
-    use_vmac_addr
+    use_vmac_addr yes
     track_process {
         haproxy
     }
@@ -120,7 +120,7 @@ fn every_error_of_a_file_is_reported_together() {
             "k.conf:19: instance VI_1: virtual_router_id 0 is out of range 1..=255",
             "k.conf:20: instance VI_1: priority 256 is out of range 1..=255",
             "k.conf:21: instance VI_1: advert_int 1.5 is not valid for VRRPv2, which needs whole seconds from 1 to 255",
-            "k.conf:22: instance VI_1: 'use_vmac_addr' is not supported yet: links for addresses on other interfaces (use_vmac_addr, an address's own use_vmac) are not implemented; use_vmac makes the instance's own",
+            "k.conf:22: instance VI_1: use_vmac_addr takes no value, not 'yes' (one setting per line)",
             "k.conf:24: instance VI_1: track_process haproxy: no vrrp_track_process named haproxy",
             "k.conf:27: instance VI_1: auth_type AH (IPsec AH) is not supported and never will be: RFC 3768 removed it from VRRP in 2004 and implementations disagree on it; use auth_type PASS or no authentication",
             "k.conf:31: instance VI_1: virtual_ipaddress 2001:db8::1 is IPv6 but 10.0.0.1 is IPv4; addresses of the other family go in virtual_ipaddress_excluded",

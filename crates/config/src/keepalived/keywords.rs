@@ -154,7 +154,7 @@ const FIFO_SCRIPT: &str = "\"COMMAND ARGS\" [USER [GROUP]]: started with the FIF
 const SKIP_CHECK_ADV_ADDR: &str = "adverts from the master already seen are not checked \
      against our address list (a new master's first advert, and anyone else's, still are); \
      without it one whose list differs is dropped and counted (address_list)";
-const VMAC: &str = "links for addresses on other interfaces (use_vmac_addr, an address's own use_vmac) are not implemented; use_vmac makes the instance's own";
+const USE_VMAC_ADDR: &str = "every address on another interface (dev) than the instance's, or of the other family, goes on a private macvlan of its own on that interface with the VRRP virtual MAC of its family (00:00:5e:00:01:VRID, IPv6 00:00:5e:00:02:VRID, or the MAC written after use_vmac), one per interface and MAC, named vmac_addr_prefix.VRID (else vmac_prefix's, the next free name as use_vmac's), so the address answers ARP / ND with a virtual MAC there too; its gratuitous ARPs / NAs come from it, and garp_extra_if counts it as an extra vmac. An address's own use_vmac in virtual_ipaddress / virtual_ipaddress_excluded does the same for that address (ignored with a warning when it would go on the instance's vmac anyway, as keepalived). The links get use_vmac's settings (IPv4: the sysctls, IPv6 off; IPv6: the base's link-local address; no address generated from the MAC), are made at start and removed on stop and when a reload drops them; a matching macvlan that exists (of any name, as keepalived finds it by its MAC) is used and, when baton did not make it, never removed";
 const USE_VMAC: &str = "[NAME] [MAC]: a macvlan in private mode on the instance's interface, named NAME or vmac_prefix.VRID (IPv6: the next free of vrrp6.VRID, vrrp1.VRID, ...), with MAC 00:00:5e:00:01:VRID (IPv6 00:00:5e:00:02:VRID) or the MAC written (five octets: the VRID is the sixth); made when the daemon starts, up while it runs, removed on stop and when a reload drops it. The instance's addresses go on it and its adverts and gratuitous ARPs come from it. For IPv4 it gets keepalived's settings (arp_ignore 1, accept_local 1, rp_filter 0, promote_secondaries 1, IPv6 off) and the base interface arp_ignore 1 and arp_filter 1 (restored when the last link on it goes); net.ipv4.conf.all.rp_filter is lowered to 0 as keepalived does (raising default and each interface to its value first) and restored on stop. A matching macvlan that exists is used; one baton did not make is never removed; an interface of that name that is not a matching macvlan is an error at start (keepalived would pick another name)";
 const VMAC_XMIT_BASE: &str = "with use_vmac: adverts go out and are read on the base interface (from its MAC); the addresses and their gratuitous ARPs stay on the vmac. Set (with a warning) for unicast instances, reset in strict mode, ignored without use_vmac, as keepalived";
 const USE_IPVLAN: &str = "[NAME] [ADDRESS/PREFIX] [bridge|private|vepa]: as use_vmac with an ipvlan in L2 mode (flags as written, default bridge) that gets ADDRESS (an IPv4 instance needs one); a kernel without ipvlan fails the start with an error that says so";
@@ -412,7 +412,10 @@ pub(crate) static GLOBAL: Context = Context {
             "vmac_prefix",
             "the prefix of the names of use_vmac / use_ipvlan links without a written name (default vrrp: vrrp.VRID)",
         ),
-        not_yet("vmac_addr_prefix", VMAC),
+        yes(
+            "vmac_addr_prefix",
+            "the prefix of the names of use_vmac_addr / an address's use_vmac links (default vmac_prefix's): PREFIX.VRID, IPv6 the next free of PREFIX6.VRID, PREFIX1.VRID, ...",
+        ),
         yes("vrrp_netlink_cmd_rcv_bufs", NETLINK_BUFS),
         yes("vrrp_netlink_cmd_rcv_bufs_force", NETLINK_BUFS),
         yes("vrrp_netlink_monitor_rcv_bufs", NETLINK_BUFS),
@@ -653,7 +656,7 @@ pub(crate) static INSTANCE: Context = Context {
         yes("authentication", "block of auth_type and auth_pass"),
         yes(
             "virtual_ipaddress",
-            "ADDR[/LEN] with brd, dev, scope, label, no_track, noprefixroute, autojoin, mngtmpaddr, home, preferred_lft N|forever; peer and -nodad are refused",
+            "ADDR[/LEN] with brd, dev, scope, label, no_track, noprefixroute, autojoin, mngtmpaddr, home, preferred_lft N|forever, use_vmac (see use_vmac_addr); peer and -nodad are refused",
         ),
         yes(
             "virtual_ipaddress_excluded",
@@ -729,7 +732,7 @@ pub(crate) static INSTANCE: Context = Context {
             "deprecated in keepalived: the instance must be IPv6 (VRRPv3), which its IPv6 addresses already make it; an error on an instance without IPv6 addresses",
         ),
         yes("use_vmac", USE_VMAC),
-        not_yet("use_vmac_addr", VMAC),
+        yes("use_vmac_addr", USE_VMAC_ADDR),
         yes("vmac_xmit_base", VMAC_XMIT_BASE),
         yes("use_ipvlan", USE_IPVLAN),
         never(
@@ -1488,7 +1491,8 @@ const COMPAT_OUTRO: &str = "
   refused, where keepalived would take `PASS` and drop the rest.
 - `<BOOL>` values are `on`, `off`, `true`, `false`, `yes`, `no`.
 - Virtual address options `brd`, `dev`, `scope`, `label`, `no_track`, `noprefixroute`,
-  `autojoin`, `mngtmpaddr`, `home` and `preferred_lft` are supported; `peer` and `-nodad`
+  `autojoin`, `mngtmpaddr`, `home`, `preferred_lft` and `use_vmac` are supported (`use_vmac`
+  on a static address is ignored with a warning, as keepalived); `peer` and `-nodad`
   are refused (rare; keepalived's `-nodad` lets the kernel run duplicate address
   detection, which baton skips for VIPs).
 - Wherever a script user is given (`script_user`, a vrrp_script's or MISC_CHECK's `user`,

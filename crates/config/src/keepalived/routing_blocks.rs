@@ -211,7 +211,12 @@ impl Mapper<'_> {
                 rest.push(word);
             }
         }
-        let address = parse_virtual_address(&rest, at)?;
+        let mut address = parse_virtual_address(&rest, at)?;
+        let mut warnings = Vec::new();
+        if std::mem::take(&mut address.use_vmac) {
+            // keepalived: "Unknown configuration entry 'use_vmac' for ip address - ignoring".
+            warnings.push("use_vmac applies to an instance's addresses, not a static one; ignored (as keepalived)".to_owned());
+        }
         let dev = address
             .dev
             .clone()
@@ -228,7 +233,7 @@ impl Mapper<'_> {
                 dev,
                 track_group,
             }),
-            warnings: Vec::new(),
+            warnings,
         })
     }
 

@@ -1,8 +1,9 @@
 //! keepalived.conf's virtual MAC keywords, as `vrrp_parser.c` and `global_parser.c` 2.2.7 read
-//! them: `use_vmac [NAME] [MAC]`, `vmac_xmit_base`, `use_ipvlan [NAME] [ADDRESS/PREFIX]
-//! [bridge|private|vepa]`, `garp_extra_if [all] SECONDS` (and its old name
-//! `vmac_garp_intvl`) in instances; `vmac_prefix`, `vrrp_garp_extra_if`
-//! (`vrrp_vmac_garp_intvl`) and `disable_local_igmp` in `global_defs`.
+//! them: `use_vmac [NAME] [MAC]`, `use_vmac_addr`, `vmac_xmit_base`, `use_ipvlan [NAME]
+//! [ADDRESS/PREFIX] [bridge|private|vepa]`, `garp_extra_if [all] SECONDS` (and its old name
+//! `vmac_garp_intvl`) in instances; `vmac_prefix`, `vmac_addr_prefix`, `vrrp_garp_extra_if`
+//! (`vrrp_vmac_garp_intvl`) and `disable_local_igmp` in `global_defs`. An address's own
+//! `use_vmac` is read with the address (`values::parse_virtual_address`).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -23,6 +24,11 @@ impl Mapper<'_> {
         match s.keyword.as_str() {
             "use_vmac" => self.use_vmac(v, s, c),
             "use_ipvlan" => self.use_ipvlan(v, s, c),
+            "use_vmac_addr" => {
+                if self.no_value(s, c) {
+                    v.use_vmac_addr = Some(s.at.clone());
+                }
+            }
             "vmac_xmit_base" => {
                 if self.no_value(s, c) {
                     v.xmit_base = Some(s.at.clone());
@@ -42,11 +48,16 @@ impl Mapper<'_> {
     pub(super) fn vmac_global(&mut self, s: &Stmt, c: &str) -> bool {
         let keyword = s.keyword.as_str();
         match keyword {
-            "vmac_prefix" => {
+            "vmac_prefix" | "vmac_addr_prefix" => {
                 let Some(prefix) = self.one(s, c) else {
                     return true;
                 };
-                let slot = &mut self.draft.global.vmac.prefix;
+                let vmac = &mut self.draft.global.vmac;
+                let slot = if keyword == "vmac_prefix" {
+                    &mut vmac.prefix
+                } else {
+                    &mut vmac.addr_prefix
+                };
                 if slot.is_some() {
                     let message =
                         format!("{keyword} has already been specified - ignoring {prefix}");
