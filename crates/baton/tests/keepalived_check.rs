@@ -83,6 +83,16 @@ const CORPUS: &[Case] = &[
     accepted("unicast-track-src-ip.conf", 0),
     accepted("lvs-dr-http.conf", 0),
     Case {
+        file: "vmac-addr.conf",
+        keepalived_exit: 5,
+        keepalived_lines: &[],
+        baton: Verdict::Accept,
+        moved: &[],
+        why: "keepalived complains (naming no line) about an address's use_vmac where the \
+              address goes on the instance's vmac anyway, and beside use_vmac_addr, and runs: \
+              baton warns at both addresses' lines (15, 30)",
+    },
+    Case {
         file: "rpm",
         keepalived_exit: 5,
         keepalived_lines: &[15, 15, 16, 16],

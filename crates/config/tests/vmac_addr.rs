@@ -41,7 +41,8 @@ fn link(name: &str, base: &str, mac: &str) -> (String, String, String) {
 
 /// keepalived 2.2.7 ran this file and made vrrp.51 (eth0), vaddr.51 and vaddr6.51 (eth1),
 /// vaddr.52 (eth1) and vaddr6.52 (eth0), with the addresses where `devices` says, and
-/// complained about lines 15 and 30 (exit 5 from -t).
+/// complained (naming no line; exit 5 from -t) about the addresses at lines 15 and 30. The
+/// file is tests/keepalived_corpus/vmac-addr.conf in the baton crate too.
 const PROBE: &str = "\
 global_defs {
     router_id probe
