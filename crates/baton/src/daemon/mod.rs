@@ -722,11 +722,13 @@ impl Running {
         match input {
             Input::Timer => self.router.handle_timeout(Instant::now()),
             Input::Packet(packet) => {
-                // Armed before the engine hears it, so before this host can become master.
-                if let Some(old_master) = switchover::resigned_master(self, &packet) {
+                let resigned = switchover::resigned_master(self, &packet);
+                self.received(packet);
+                // Armed before this host can become master: its takeover (Skew_Time from
+                // now) is an input handled after this one.
+                if let Some(old_master) = resigned {
                     self.handoff.arm(old_master).await;
                 }
-                self.received(packet);
             }
             Input::Track(event) => {
                 if self.appeared(&event) {
