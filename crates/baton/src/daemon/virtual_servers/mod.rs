@@ -443,7 +443,9 @@ impl VirtualServers {
     }
 
     /// SIGTERM: checkers stop and baton's tables leave the kernel. Flows in progress through
-    /// NAT lose their translation with the table, as they lose the VIP.
+    /// NAT lose their translation with the table, as they lose the VIP. DR tables stay a
+    /// moment longer ([`table::dr_linger`]), forwarding what clients still send here until
+    /// the new master has announced itself.
     pub(crate) async fn stop(mut self) {
         for service in self.services.values() {
             if service.config.omega {
@@ -459,6 +461,13 @@ impl VirtualServers {
         }
         self.services.clear();
         if let Some(applier) = self.applier.take() {
+            if let Some(linger) = table::dr_linger(&self.config) {
+                tracing::info!(
+                    "stopping: DR forwarding kept for {} ms, until the new master is known",
+                    linger.as_millis()
+                );
+                tokio::time::sleep(linger).await;
+            }
             applier.stop().await;
         }
         self.mail.close().await;

@@ -2,8 +2,11 @@
 //! the nftables crate knows nothing of keepalived's keywords.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use baton_config::{Config, L4Protocol, LbAlgo, LbKind, ServiceMatch, VirtualServer};
+use baton_config::{
+    Config, L4Protocol, LbAlgo, LbKind, ServiceMatch, VirtualAddress, VirtualServer, VrrpInstance,
+};
 use baton_l4::{Backend, Family, Forwarding, Match, Persistence, Protocol, Scheduler, Service};
 
 use super::pool::Member;
@@ -54,6 +57,20 @@ pub(super) fn service(vs: &VirtualServer, members: &[Member], interface: Option<
 /// is set up): that of the VRRP instance holding the service's address, or of the
 /// address's `dev`. `None`: no instance holds it.
 pub(in crate::daemon) fn dr_interface(config: &Config, vs: &VirtualServer) -> Option<String> {
+    let (instance, address) = holder(config, vs)?;
+    Some(
+        address
+            .dev
+            .clone()
+            .unwrap_or_else(|| instance.interface.clone()),
+    )
+}
+
+/// The instance that holds `vs`'s address, and that address as the instance has it.
+fn holder<'a>(
+    config: &'a Config,
+    vs: &VirtualServer,
+) -> Option<(&'a VrrpInstance, &'a VirtualAddress)> {
     let address = vs.matches.iter().find_map(|m| match m {
         ServiceMatch::Address(address) => Some(address.ip()),
         ServiceMatch::Range { first, .. } => Some(*first),
@@ -63,9 +80,31 @@ pub(in crate::daemon) fn dr_interface(config: &Config, vs: &VirtualServer) -> Op
         instance
             .all_addresses()
             .find(|v| v.address == address)
-            .map(|v| v.dev.clone().unwrap_or_else(|| instance.interface.clone()))
+            .map(|v| (instance, v))
     })
 }
+
+/// How long a stopping daemon keeps its DR tables after its VIPs went (`None`: no DR
+/// service). Clients keep sending to this host's MAC until the new master's gratuitous
+/// ARP, which follows our priority-0 advert by the backup's skew time, less than one
+/// advert interval; DR keeps no state, so forwarding those frames meanwhile is exactly
+/// what the new master would do with them, and the flows do not pause. Bounded, so a
+/// slow advert interval cannot hold up a stop.
+pub(super) fn dr_linger(config: &Config) -> Option<Duration> {
+    config
+        .virtual_servers
+        .iter()
+        .filter(|vs| vs.lb_kind == LbKind::Dr)
+        .map(|vs| {
+            holder(config, vs).map_or(Duration::ZERO, |(instance, _)| instance.advert_interval)
+        })
+        .max()
+        .map(|advert| (advert + DR_LINGER_MARGIN).min(DR_LINGER_MAX))
+}
+
+/// Beyond the advert interval: the new master's transition and its gratuitous ARP.
+const DR_LINGER_MARGIN: Duration = Duration::from_millis(200);
+const DR_LINGER_MAX: Duration = Duration::from_secs(2);
 
 /// keepalived's spelling of `lb_kind`, as `baton status` shows it.
 pub(super) fn kind_name(kind: LbKind) -> &'static str {
@@ -120,4 +159,33 @@ pub(super) fn serves(vs: &VirtualServer, address: IpAddr) -> bool {
         ServiceMatch::Range { first, last, .. } => first <= address && address <= last,
         ServiceMatch::Fwmark(_) => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(advert_int: &str, kind: &str) -> Config {
+        let text = format!(
+            "global_defs {{\n vrrp_version 3\n}}\n\
+             vrrp_instance VI_1 {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+             priority 100\n advert_int {advert_int}\n virtual_ipaddress {{\n  10.0.3.100/24\n }}\n}}\n\
+             virtual_server 10.0.3.100 80 {{\n lb_kind {kind}\n protocol TCP\n \
+             real_server 10.0.3.11 80 {{\n }}\n}}\n"
+        );
+        baton_config::parse_keepalived(&text, "keepalived.conf")
+            .expect("valid")
+            .config
+    }
+
+    #[test]
+    fn dr_tables_outlast_the_vip_by_an_advert_interval_at_most_two_seconds() {
+        assert_eq!(
+            dr_linger(&config("0.2", "DR")),
+            Some(Duration::from_millis(400))
+        );
+        assert_eq!(dr_linger(&config("5", "DR")), Some(Duration::from_secs(2)));
+        // NAT flows lose their translation with the VIP anyway: nothing to keep.
+        assert_eq!(dr_linger(&config("1", "NAT")), None);
+    }
 }
