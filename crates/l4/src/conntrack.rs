@@ -14,6 +14,8 @@ pub(crate) struct Flow {
     pub(crate) protocol: String,
     /// TCP and SCTP state (`ESTABLISHED`); empty for UDP.
     pub(crate) state: String,
+    /// The client.
+    pub(crate) original_src: IpAddr,
     pub(crate) original_dst: IpAddr,
     pub(crate) original_dport: u16,
     pub(crate) reply_src: IpAddr,
@@ -81,6 +83,7 @@ fn parse_line(line: &str) -> Option<Flow> {
     Some(Flow {
         protocol,
         state,
+        original_src: *src.first()?,
         original_dst: *dst.first()?,
         original_dport: *dport.first()?,
         reply_src: *src.get(1)?,
@@ -125,6 +128,10 @@ icmp     1 29 src=10.0.3.50 dst=10.0.3.5 type=8 code=0 id=1 src=10.0.3.5 dst=10.
         let flows = parse(text);
         assert_eq!(flows.len(), 2, "{flows:?}");
         assert_eq!(flows[0].state, "ESTABLISHED");
+        assert_eq!(
+            flows[0].original_src,
+            "10.0.3.50".parse::<IpAddr>().expect("ip")
+        );
         assert_eq!(
             flows[0].original_dst,
             "10.0.3.100".parse::<IpAddr>().expect("ip")

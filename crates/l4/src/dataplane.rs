@@ -12,6 +12,8 @@ use crate::nft_json;
 use crate::render::{self, Ordinals};
 use crate::ruleset::{self, Ruleset};
 
+mod persistence;
+
 /// Counters of one server of one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendCounters {
