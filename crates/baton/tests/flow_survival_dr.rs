@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use baton_lab::{Host, Lab};
-use common::flow_stream::{self, FlowStream, Proto, Record};
+use common::flow_stream::{self, FlowStream, Proto, Record, Streams};
 use common::{Daemon, VIP, Workdir, fail, holds, start_baton, wait_for};
 use nix::sys::signal::Signal;
 
@@ -252,59 +252,34 @@ fn scalar(value: &serde_json::Value) -> String {
 }
 
 /// The four streams: TCP and UDP through the Maglev and the source-hash services.
-struct Streams(Vec<(&'static str, FlowStream)>);
+fn start_streams(client: &Host) -> Streams {
+    let target = |port: u16| SocketAddr::from(([10, 0, 3, 100], port));
+    Streams(vec![
+        (
+            "mh tcp",
+            FlowStream::start(client, Proto::Tcp, target(MH_PORT), TCP_FLOWS),
+        ),
+        (
+            "mh udp",
+            FlowStream::start(client, Proto::Udp, target(MH_PORT), UDP_FLOWS),
+        ),
+        (
+            "sh tcp",
+            FlowStream::start(client, Proto::Tcp, target(SH_PORT), TCP_FLOWS),
+        ),
+        (
+            "sh udp",
+            FlowStream::start(client, Proto::Udp, target(SH_PORT), UDP_FLOWS),
+        ),
+    ])
+}
 
-impl Streams {
-    fn start(client: &Host) -> Streams {
-        let target = |port: u16| SocketAddr::from(([10, 0, 3, 100], port));
-        Streams(vec![
-            (
-                "mh tcp",
-                FlowStream::start(client, Proto::Tcp, target(MH_PORT), TCP_FLOWS),
-            ),
-            (
-                "mh udp",
-                FlowStream::start(client, Proto::Udp, target(MH_PORT), UDP_FLOWS),
-            ),
-            (
-                "sh tcp",
-                FlowStream::start(client, Proto::Tcp, target(SH_PORT), TCP_FLOWS),
-            ),
-            (
-                "sh udp",
-                FlowStream::start(client, Proto::Udp, target(SH_PORT), UDP_FLOWS),
-            ),
-        ])
-    }
-
-    fn mark(&mut self, word: &str) {
-        for (_, stream) in &mut self.0 {
-            stream.mark(word);
-        }
-    }
-
-    /// Every flow of every stream moving again after `mark`, or a failure with what each
-    /// stream saw.
-    fn wait_moving(&self, pair: &Pair, mark: &str) {
-        for (name, stream) in &self.0 {
-            if !stream.wait_replies_after(mark, REPLIES_AFTER, Duration::from_secs(20)) {
-                pair.fail(&format!(
-                    "{name}: the flows did not move again after {mark}:\n{}",
-                    stream.record().summary()
-                ));
-            }
-        }
-    }
-
-    /// Each stream's longest pause after `mark`.
-    fn pauses(&self, mark: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .map(|(name, stream)| {
-                let pause = stream.record().longest_pause_after(mark);
-                format!("{name} {} ms", pause.as_millis())
-            })
-            .collect()
+/// Every flow of every stream moving again after `mark`, or a failure with what the
+/// first stuck stream saw.
+fn wait_moving(pair: &Pair, streams: &Streams, mark: &str) {
+    let moving = streams.wait_replies(Some(mark), REPLIES_AFTER, Duration::from_secs(20));
+    if let Err(stuck) = moving {
+        pair.fail(&stuck);
     }
 }
 
@@ -333,7 +308,7 @@ fn survive<'a>(
     act(pair);
     pair.wait_master("lb1", fault);
     let before = forwarded(pair.lab.host("lb1"));
-    streams.wait_moving(pair, fault);
+    wait_moving(pair, streams, fault);
     let lb1 = pair.lab.host("lb1");
     if wait_for(Duration::from_secs(5), || forwarded(lb1) > before + 100).is_none() {
         pair.fail(&format!("lb1, master after {fault}, forwarded nothing"));
@@ -352,7 +327,7 @@ fn repair<'a>(
     streams.mark(&mark);
     act(pair);
     pair.wait_settled(&mark);
-    streams.wait_moving(pair, &mark);
+    wait_moving(pair, streams, &mark);
     eprintln!("  {mark}: longest pauses {:?}", streams.pauses(&mark));
 }
 
@@ -384,14 +359,9 @@ fn dr_flows_survive_every_failover_of_the_master() {
     }
     assert_eq!(pair.state("lb1"), "BACKUP");
 
-    let mut streams = Streams::start(lab.host("client"));
-    for (name, stream) in &streams.0 {
-        if !stream.wait_replies(REPLIES_AFTER, Duration::from_secs(10)) {
-            pair.fail(&format!(
-                "{name}: no flow through the VIP:\n{}",
-                stream.record().summary()
-            ));
-        }
+    let mut streams = start_streams(lab.host("client"));
+    if let Err(stuck) = streams.wait_replies(None, REPLIES_AFTER, Duration::from_secs(10)) {
+        pair.fail(&format!("no flow through the VIP: {stuck}"));
     }
 
     survive(&mut pair, &mut streams, "link-cut", |pair| {
@@ -431,8 +401,7 @@ fn dr_flows_survive_every_failover_of_the_master() {
     // The whole run, eight failovers: no reset, gap or duplicate, one server per flow.
     let mut failures = Vec::new();
     let mut used = BTreeMap::new();
-    for (name, stream) in streams.0 {
-        let record: Record = stream.stop();
+    for (name, record) in streams.stop() {
         for servers in record.servers_after(None) {
             for server in servers.keys() {
                 *used.entry(server.clone()).or_insert(0) += 1;

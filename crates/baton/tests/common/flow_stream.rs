@@ -24,7 +24,8 @@
 //! ```
 //! Several faults can share one stream: [`FlowStream::record`] is a snapshot at any time,
 //! and [`Record::longest_pause_after`] / [`Record::servers_after`] look only at what
-//! followed a mark.
+//! followed a mark. [`Streams`] drives several named streams together (TCP and UDP through
+//! each service): one mark, one wait, the pauses of all.
 //!
 //! # What is recorded
 //! Per flow (connection, or UDP socket with its fixed source port): every reply's arrival
@@ -702,5 +703,60 @@ impl FlowStream {
             let _ = reader.join();
         }
         self.record()
+    }
+}
+
+/// Several streams driven together, each with a name for messages (say "mh tcp",
+/// "mh udp"): one mark in all of them, one wait for all of them.
+pub(crate) struct Streams(pub(crate) Vec<(&'static str, FlowStream)>);
+
+impl Streams {
+    pub(crate) fn mark(&mut self, word: &str) {
+        for (_, stream) in &mut self.0 {
+            stream.mark(word);
+        }
+    }
+
+    /// Waits until every flow of every stream has `n` replies (after `mark`, when given);
+    /// the first stream that does not within `timeout` each, with what it saw.
+    pub(crate) fn wait_replies(
+        &self,
+        mark: Option<&str>,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        for (name, stream) in &self.0 {
+            let moving = match mark {
+                Some(mark) => stream.wait_replies_after(mark, n, timeout),
+                None => stream.wait_replies(n, timeout),
+            };
+            if !moving {
+                let after = mark.map_or(String::new(), |m| format!(" after {m}"));
+                return Err(format!(
+                    "{name}: fewer than {n} replies per flow{after}:\n{}",
+                    stream.record().summary()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each stream's longest pause after `mark`, as "NAME N ms".
+    pub(crate) fn pauses(&self, mark: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|(name, stream)| {
+                let pause = stream.record().longest_pause_after(mark);
+                format!("{name} {} ms", pause.as_millis())
+            })
+            .collect()
+    }
+
+    /// Stops every stream; each one's whole record.
+    pub(crate) fn stop(self) -> Vec<(&'static str, Record)> {
+        self.0
+            .into_iter()
+            .map(|(name, stream)| (name, stream.stop()))
+            .collect()
     }
 }
