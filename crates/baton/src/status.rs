@@ -31,6 +31,9 @@ pub(crate) struct Status {
     /// keepalived's `bfd_instance` sessions, in name order.
     #[serde(default)]
     pub(crate) bfd: Vec<crate::bfd_status::SessionStatus>,
+    /// Connection sync (conntrackd), when configured.
+    #[serde(default)]
+    pub(crate) conn_sync: Option<crate::conn_sync_status::ConnSyncStatus>,
     /// The reload that keepalived's `reload_time_file` schedules, if any.
     #[serde(default)]
     pub(crate) scheduled_reload: Option<ScheduledReload>,
@@ -291,6 +294,7 @@ impl Status {
             reloads: ReloadCounts::default(),
             bfd: Vec::new(),
             scheduled_reload: None,
+            conn_sync: crate::conn_sync_status::snapshot(),
         }
     }
 
@@ -344,6 +348,9 @@ impl Status {
         ));
         if let Some(line) = self.render_receive_drops() {
             out.push_str(&line);
+        }
+        if let Some(sync) = &self.conn_sync {
+            out.push_str(&crate::conn_sync_status::render(sync));
         }
         if let Some(reload) = &self.scheduled_reload {
             let daily = if reload.daily { ", then daily" } else { "" };
@@ -588,6 +595,7 @@ mod tests {
                 file: "/run/keepalived/reload_at".into(),
                 daily: true,
             }),
+            conn_sync: None,
         }
     }
 

@@ -421,6 +421,7 @@ mod tests {
             },
             bfd: Vec::new(),
             scheduled_reload: None,
+            conn_sync: None,
         };
         let frontends = [frontend("web", &["127.0.0.1:8001", "[::1]:8002"])];
         let text = render(&status, &frontends);

@@ -6,6 +6,7 @@
 //! advertisement.
 
 mod bfd;
+mod conn_sync;
 mod control;
 mod dynamic_interfaces;
 mod fault_reasons;
@@ -118,6 +119,9 @@ pub(crate) async fn run(
         &restored,
     )
     .await?;
+    // conntrackd for the NAT flows: it follows the instances through the status.
+    let sync_status = status_rx.clone();
+    let mut conn_sync = conn_sync::ConnSync::start(&config, sync_status.clone(), control);
     let admin_task = match admin {
         AdminListen::At(address) => crate::admin::bind(address).await.map(|listener| {
             let sources = crate::admin::Sources {
@@ -156,6 +160,7 @@ pub(crate) async fn run(
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
                 let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
+                conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
                 running.restart_schedule(&mut schedule);
             }
             update = schedule.next() => match update {
@@ -169,6 +174,7 @@ pub(crate) async fn run(
                 control::DaemonRequest::Reload { reply } => {
                     let outcome =
                         reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
+                    conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
                     running.restart_schedule(&mut schedule);
                     let _ = reply.send(outcome);
                 }
@@ -195,6 +201,10 @@ pub(crate) async fn run(
     // The shutdown_script of the configuration running now, after everything is released.
     let last = (running.config.clone(), running.notifier.default_user());
     switchover::stop(running, frontends).await;
+    // After the VIPs went: the peer has the flows in its own conntrackd already.
+    if let Some(sync) = conn_sync {
+        sync.stop().await;
+    }
     virtual_servers.stop().await;
     let _ = tokio::time::timeout(NOTIFY_DRAIN, l4_notify_worker).await;
     start_stop::run(&last.0, When::Shutdown, last.1).await;

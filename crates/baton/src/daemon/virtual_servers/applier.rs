@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_l4::{DataPlane, Table};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// How often counters are read; also how often the connection-based schedulers (lc,
@@ -50,6 +50,8 @@ impl Counters {
 #[derive(Debug)]
 pub(crate) struct Applier {
     desired: watch::Sender<Arc<Table>>,
+    /// Asks the task to rebuild persistence entries from conntrack (after a takeover).
+    restore: mpsc::UnboundedSender<()>,
     counters: Arc<RwLock<Counters>>,
     task: JoinHandle<DataPlane>,
 }
@@ -64,6 +66,7 @@ impl Applier {
             .context("writing the L4 rules (nftables)")?;
         let (desired, mut wanted) = watch::channel(Arc::new(table));
         wanted.mark_unchanged();
+        let (restore, mut restores) = mpsc::unbounded_channel();
         let counters = Arc::new(RwLock::new(Counters::default()));
         let shared = Arc::clone(&counters);
         let task = tokio::spawn(async move {
@@ -75,6 +78,11 @@ impl Applier {
             let mut reads: u32 = 0;
             loop {
                 tokio::select! {
+                    Some(()) = restores.recv() => match plane.restore_persistence().await {
+                        Ok(0) => {}
+                        Ok(added) => tracing::info!(added, "persistence entries rebuilt from the synced flows"),
+                        Err(error) => tracing::warn!("rebuilding persistence entries: {error}"),
+                    },
                     changed = wanted.changed() => {
                         if changed.is_err() {
                             break;
@@ -108,6 +116,7 @@ impl Applier {
         });
         Ok(Applier {
             desired,
+            restore,
             counters,
             task,
         })
@@ -122,6 +131,12 @@ impl Applier {
             *current = Arc::new(table);
             true
         });
+    }
+
+    /// Rebuilds the persistence entries of the flows conntrack holds (connection sync
+    /// committed the peer's); never waits.
+    pub(crate) fn restore_persistence(&self) {
+        let _ = self.restore.send(());
     }
 
     pub(crate) fn counters(&self) -> Counters {

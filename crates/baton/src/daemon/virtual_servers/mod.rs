@@ -83,6 +83,8 @@ pub(crate) struct VirtualServers {
     /// `lvs_notify_fifo`: a line per quorum change and real server change, beside the
     /// scripts (keepalived's `do_vs_notifies` / `do_rs_notifies`).
     fifos: NotifyFifos,
+    /// Connection sync's commits seen in the status: each new one rebuilds persistence.
+    commits_seen: u64,
 }
 
 #[derive(Debug)]
@@ -191,6 +193,7 @@ impl VirtualServers {
             vrrp,
             mail: Mailer::start(&config.global),
             fifos: NotifyFifos::open_checkers(&config.global, default_user),
+            commits_seen: 0,
         };
         let prepared = runtime.prepare_services(config, runtime.default_user, restored)?;
         runtime.replace(prepared);
@@ -257,6 +260,7 @@ impl VirtualServers {
                 }
             }
             Ok(()) = self.vrrp.changed() => {
+                self.restore_after_takeover();
                 match self.suspend_or_resume() {
                     // The VRRP status changes with every advertisement; most change nothing.
                     Ok(false) => return,
@@ -266,6 +270,24 @@ impl VirtualServers {
             }
         }
         self.publish();
+    }
+
+    /// Connection sync committed the peer's flows into this kernel (a takeover): their
+    /// clients' persistence entries follow, which conntrackd does not carry (they are
+    /// nf_tables map elements, not conntrack entries).
+    fn restore_after_takeover(&mut self) {
+        let commits = self
+            .vrrp
+            .borrow()
+            .conn_sync
+            .as_ref()
+            .map_or(0, |sync| sync.commits);
+        if commits != self.commits_seen && commits > 0 {
+            if let Some(applier) = &self.applier {
+                applier.restore_persistence();
+            }
+        }
+        self.commits_seen = commits;
     }
 
     /// keepalived's `ha_suspend`: a service's checkers run only while this host holds the

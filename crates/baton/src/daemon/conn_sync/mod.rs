@@ -1,0 +1,379 @@
+//! Connection sync for the NAT virtual servers (`[conn_sync]`, keepalived's
+//! `lvs_sync_daemon`): conntrackd in FTFW mode carries this host's NAT flows to the other
+//! load balancers, so that established flows survive a failover (docs/conn-sync.md).
+//!
+//! One task per configuration: it writes conntrackd.conf (`conf`) in a directory beside
+//! the control socket, stops a conntrackd a killed baton left, installs the takeover guard
+//! (`gate`), starts conntrackd and restarts it with a backoff when it exits (`process`),
+//! and on each change of role of the VRRP instances it follows runs the netfilter
+//! documentation's primary-backup steps (`role`). The VRRP side is read from the status
+//! watch, so the protocol loop never waits for conntrackd. `baton status` shows the process
+//! and the last transition's results.
+//!
+//! On SIGTERM conntrackd is stopped after the instances have given up their VIPs. On
+//! `kill -9` of baton it keeps running (nothing stops it); the surviving peer does not
+//! need it, since its conntrackd holds the flows already, and the next baton stops it
+//! before starting its own.
+
+mod conf;
+mod gate;
+mod process;
+mod role;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use baton_config::{Config, L4Protocol, LbKind};
+use tokio::process::Child;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::conn_sync_status::{self, ConnSyncStatus};
+use crate::status::Status;
+use conf::{Files, Settings};
+use gate::Guarded;
+use process::Conntrackd;
+use role::Role;
+
+/// How long a new conntrackd gets to open its socket.
+const READY_WITHIN: Duration = Duration::from_secs(5);
+/// Restart backoff: doubled after each exit, from the first to the last.
+const BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const BACKOFF_LAST: Duration = Duration::from_secs(30);
+/// A conntrackd that ran this long starts its next backoff from the first again.
+const STABLE_RUN: Duration = Duration::from_secs(60);
+/// Added to three advertisement intervals for [`Plan::handover`].
+const HANDOVER_MARGIN: Duration = Duration::from_millis(500);
+
+/// The running connection sync.
+#[derive(Debug)]
+pub(crate) struct ConnSync {
+    /// What the running one was built from: a reload that gives the same keeps it.
+    plan: Plan,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Everything the task takes from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Plan {
+    sync: baton_config::ConnSync,
+    followed: Vec<String>,
+    servers: Vec<IpAddr>,
+    protocols: Vec<&'static str>,
+    guarded: Guarded,
+    files: Files,
+    /// How long a stopping master keeps its NAT tables after giving up the VIPs: packets
+    /// sent to it before the new master's gratuitous ARPs (the real servers' replies to
+    /// the gateway VIP above all) are still translated instead of leaving un-NATed, which
+    /// the client would answer with a reset. The peer takes over within Skew_Time of the
+    /// priority-0 advertisement; three intervals and a margin cover its announcements.
+    handover: Duration,
+}
+
+impl Plan {
+    fn of(config: &Config, control: &Path) -> Option<Plan> {
+        let mut sync = config.global.conn_sync.clone()?;
+        sync.location = baton_config::Location::new("", 0);
+        let mut protocols = Vec::new();
+        for vs in &config.virtual_servers {
+            if vs.lb_kind != LbKind::Nat {
+                continue;
+            }
+            let name = match vs.protocol {
+                L4Protocol::Tcp => "TCP",
+                L4Protocol::Udp => "UDP",
+                _ => "SCTP",
+            };
+            if !protocols.contains(&name) {
+                protocols.push(name);
+            }
+        }
+        let followed = sync.followed(config);
+        let longest = config
+            .instances
+            .iter()
+            .filter(|i| followed.contains(&i.name))
+            .map(|i| i.advert_interval)
+            .max()
+            .unwrap_or(Duration::from_secs(1));
+        Some(Plan {
+            handover: longest * 3 + HANDOVER_MARGIN,
+            followed,
+            servers: baton_config::ConnSync::servers(config),
+            protocols,
+            guarded: Guarded::of(config),
+            files: Files::beside(control),
+            sync,
+        })
+    }
+}
+
+impl ConnSync {
+    /// Starts the connection sync `config` asks for, if any. Never fails: what goes wrong
+    /// (no conntrackd, no address on the sync interface) is logged and retried, and the
+    /// rest of baton runs on.
+    pub(crate) fn start(
+        config: &Config,
+        status: watch::Receiver<Status>,
+        control: &Path,
+    ) -> Option<ConnSync> {
+        let plan = Plan::of(config, control)?;
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(run(plan.clone(), status, stopped));
+        Some(ConnSync { plan, stop, task })
+    }
+
+    /// After a reload: the running sync stays when nothing it uses changed; otherwise it
+    /// is stopped and the new one started (a new primary resends its whole table to the
+    /// backups, `-B`).
+    pub(crate) async fn reload(
+        current: &mut Option<ConnSync>,
+        config: &Config,
+        status: watch::Receiver<Status>,
+        control: &Path,
+    ) {
+        let wanted = Plan::of(config, control);
+        if current.as_ref().map(|c| &c.plan) == wanted.as_ref() {
+            return;
+        }
+        if let Some(running) = current.take() {
+            running.end().await;
+        }
+        *current = ConnSync::start(config, status, control);
+    }
+
+    /// Stops conntrackd and removes the guard. Called after the VIPs went and before the
+    /// NAT tables go: it returns after [`Plan::handover`], so that the tables outlive the
+    /// takeover.
+    pub(crate) async fn stop(self) {
+        let handover = tokio::time::sleep(self.plan.handover);
+        self.end().await;
+        handover.await;
+    }
+
+    async fn end(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+async fn run(plan: Plan, mut status: watch::Receiver<Status>, mut stopped: oneshot::Receiver<()>) {
+    conn_sync_status::publish(Some(ConnSyncStatus {
+        role: Role::Starting.as_str().to_owned(),
+        instances: plan.followed.clone(),
+        ..ConnSyncStatus::default()
+    }));
+    let conntrackd = Conntrackd {
+        program: plan.sync.conntrackd.clone(),
+        files: plan.files.clone(),
+    };
+    let gate = plan.guarded.clone();
+    let prepared = tokio::select! {
+        prepared = prepare(&plan, &conntrackd) => prepared,
+        _ = &mut stopped => false,
+    };
+    if prepared {
+        supervise(
+            &conntrackd,
+            &gate,
+            &plan.followed,
+            &mut status,
+            &mut stopped,
+        )
+        .await;
+    }
+    if let Err(error) = super::syn_gate::nft(&gate::removal()).await {
+        tracing::warn!("conn_sync: removing the takeover guard: {error:#}");
+    }
+    let _ = std::fs::remove_file(plan.files.config());
+    let _ = std::fs::remove_dir(&plan.files.dir);
+    conn_sync_status::publish(None);
+}
+
+/// Writes the file (once the sync interface has its address), clears a predecessor's
+/// conntrackd and puts the guard in, closed. False if the file cannot be written.
+async fn prepare(plan: &Plan, conntrackd: &Conntrackd) -> bool {
+    let local = local_address(&plan.sync.interface).await;
+    let settings = Settings {
+        interface: plan.sync.interface.clone(),
+        local,
+        transport: plan.sync.transport,
+        servers: plan.servers.clone(),
+        protocols: plan.protocols.clone(),
+    };
+    let written = std::fs::create_dir_all(&plan.files.dir)
+        .and_then(|()| std::fs::write(plan.files.config(), conf::render(&settings, &plan.files)));
+    if let Err(error) = written {
+        tracing::error!(
+            "conn_sync: writing {}: {error}; connection sync is off",
+            plan.files.config().display()
+        );
+        return false;
+    }
+    conntrackd.remove_leftover().await;
+    if let Err(error) = super::syn_gate::nft(&plan.guarded.script(true)).await {
+        tracing::error!("conn_sync: the takeover guard: {error:#}");
+    }
+    true
+}
+
+/// The sync interface's IPv4 address (conntrackd's channels are bound to it), waited for.
+async fn local_address(interface: &str) -> IpAddr {
+    let mut logged = false;
+    loop {
+        match baton_net::primary_address(interface, baton_net::Family::Ipv4) {
+            Ok(address) => return address,
+            Err(error) => {
+                if !logged {
+                    tracing::warn!(
+                        "conn_sync: no IPv4 address on {interface} yet ({error}); waiting for one"
+                    );
+                    logged = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Runs conntrackd and follows the VRRP side until stopped.
+async fn supervise(
+    conntrackd: &Conntrackd,
+    gate: &Guarded,
+    followed: &[String],
+    status: &mut watch::Receiver<Status>,
+    stopped: &mut oneshot::Receiver<()>,
+) {
+    let mut role;
+    let mut backoff = BACKOFF_FIRST;
+    let mut restarts = 0u64;
+    loop {
+        let Some(mut child) = start(conntrackd, restarts).await else {
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = &mut *stopped => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_LAST);
+            restarts += 1;
+            continue;
+        };
+        let started = tokio::time::Instant::now();
+        // A new process has empty caches: the current role's steps run again (a primary
+        // resyncs from the kernel and sends it all to the backups, a backup asks for it).
+        role = Role::of(&status.borrow_and_update().vrrp, followed);
+        if role != Role::Starting {
+            transition(conntrackd, gate, role).await;
+        }
+        loop {
+            tokio::select! {
+                _ = &mut *stopped => {
+                    conntrackd.stop(&mut child).await;
+                    return;
+                }
+                exit = child.wait() => {
+                    let how = exit.map_or_else(|e| e.to_string(), |s| s.to_string());
+                    tracing::error!("conn_sync: conntrackd exited ({how}); starting it again in {backoff:?}");
+                    conn_sync_status::update(|s| {
+                        s.running = false;
+                        s.pid = None;
+                    });
+                    break;
+                }
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        conntrackd.stop(&mut child).await;
+                        return;
+                    }
+                    let now = Role::of(&status.borrow_and_update().vrrp, followed);
+                    if now != role {
+                        role = now;
+                        transition(conntrackd, gate, role).await;
+                    }
+                }
+            }
+        }
+        if started.elapsed() >= STABLE_RUN {
+            backoff = BACKOFF_FIRST;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            _ = &mut *stopped => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_LAST);
+        restarts += 1;
+    }
+}
+
+/// Starts conntrackd and waits for its socket; None (logged) when it cannot start.
+async fn start(conntrackd: &Conntrackd, restarts: u64) -> Option<Child> {
+    let mut child = match conntrackd.spawn() {
+        Ok(child) => child,
+        Err(error) => {
+            tracing::error!(
+                "conn_sync: starting {}: {error}",
+                conntrackd.program.display()
+            );
+            return None;
+        }
+    };
+    let pid = child.id();
+    if !conntrackd.ready(READY_WITHIN).await {
+        tracing::error!("conn_sync: conntrackd did not open its socket within {READY_WITHIN:?}");
+        let _ = child.kill().await;
+        return None;
+    }
+    tracing::info!(pid, "conn_sync: conntrackd runs");
+    conn_sync_status::update(|s| {
+        s.running = true;
+        s.pid = pid;
+        s.restarts = restarts;
+    });
+    Some(child)
+}
+
+/// The primary-backup steps of `role`, each logged and shown in the status. A primary's
+/// guard opens for new UDP flows once the peer's flows are committed; any other role
+/// closes it first.
+async fn transition(conntrackd: &Conntrackd, gate: &Guarded, role: Role) {
+    let primary = role == Role::Primary;
+    if !primary {
+        set_gate(gate, true).await;
+    }
+    let mut results = Vec::new();
+    for step in role.commands() {
+        let result = conntrackd.run(*step).await;
+        if result.ok {
+            tracing::info!(
+                "conn_sync: {}: conntrackd {} done",
+                role.as_str(),
+                result.option
+            );
+        } else {
+            tracing::error!(
+                "conn_sync: {}: conntrackd {} failed: {}",
+                role.as_str(),
+                result.option,
+                result.output
+            );
+        }
+        results.push(result);
+        if primary && *step == role::Command::Commit {
+            set_gate(gate, false).await;
+        }
+    }
+    conn_sync_status::update(|s| {
+        s.role = role.as_str().to_owned();
+        s.last_transition = results;
+        if primary {
+            s.commits += 1;
+        }
+    });
+}
+
+async fn set_gate(gate: &Guarded, closed: bool) {
+    if let Err(error) = super::syn_gate::nft(&gate.script(closed)).await {
+        tracing::error!("conn_sync: the takeover guard: {error:#}");
+    }
+}
