@@ -149,6 +149,14 @@ servers = ["10.0.3.11:8080", "10.0.3.12:8080"]
     )
 }
 
+/// One GET to the VIP from `client`: the address of the load balancer that served it.
+fn served_by(client: &Host) -> Option<String> {
+    let get = "import urllib.request; \
+               print(urllib.request.urlopen('http://10.0.3.100/', timeout=2).read().decode())";
+    let out = client.run("python3", &["-c", get]).ok()?;
+    Some(out.trim().to_owned())
+}
+
 fn nft_tables(host: &Host) -> String {
     host.run("nft", &["list", "tables"]).unwrap_or_default()
 }
@@ -176,17 +184,7 @@ fn sigterm_hands_new_connections_over_at_once_and_old_ones_finish_on_the_old_mas
     {
         fail("lb2 never became the only master", &[&lb1, &lb2]);
     }
-    let probe = || {
-        client
-            .run(
-                "python3",
-                &[
-                    "-c",
-                    "import urllib.request; print(urllib.request.urlopen('http://10.0.3.100/', timeout=2).read().decode())",
-                ],
-            )
-            .is_ok_and(|out| out.trim() == LB2)
-    };
+    let probe = || served_by(client).as_deref() == Some(LB2);
     if wait_for(Duration::from_secs(10), probe).is_none() {
         fail("the VIP never served through lb2", &[&lb1, &lb2]);
     }
@@ -274,14 +272,5 @@ fn sigterm_hands_new_connections_over_at_once_and_old_ones_finish_on_the_old_mas
         fail("the handoff table outlived its window", &[&lb1, &lb2]);
     }
     // And the VIP still serves, from lb1.
-    let served = client
-        .run(
-            "python3",
-            &[
-                "-c",
-                "import urllib.request; print(urllib.request.urlopen('http://10.0.3.100/', timeout=2).read().decode())",
-            ],
-        )
-        .unwrap_or_default();
-    assert_eq!(served.trim(), LB1, "after the window");
+    assert_eq!(served_by(client).as_deref(), Some(LB1), "after the window");
 }

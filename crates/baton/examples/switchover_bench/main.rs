@@ -23,8 +23,12 @@
 //!     sudo cargo run --release -p baton --example switchover_bench -- [--quick]
 //!
 //! Options: `--repetitions N` (default 5), `--quick` (1), `--pages quick,slow`, `--rate R`
-//! (req/s, default 500), `--connections C` (default 400), `--before S` and `--after S` (seconds of load around the
-//! SIGTERM, default 1.5 and 3.5). Needs root. Ctrl-C removes the lab and every process in it.
+//! (req/s, default 500; 0: each client's next request as soon as its last is answered),
+//! `--connections C` (default 400; 16 is the load of issue 16), `--before S` and `--after S`
+//! (seconds of load around the SIGTERM, default 1.5 and 3.5), `--capture DIR` (tcpdump on
+//! the client, a file per run), `--hold-acks S` (the client's packets but SYNs dropped for
+//! S seconds from the SIGTERM on: handshakes then complete late, as on a slow network).
+//! Needs root. Ctrl-C removes the lab and every process in it.
 
 #[path = "../common/mod.rs"]
 mod common;

@@ -65,8 +65,17 @@ pub(crate) fn run(
     };
     let load = Load::start(client, oha, page, options)?;
     std::thread::sleep(options.before);
+    if let Some(hold) = options.hold_acks {
+        hold_client_acks(client, hold)?;
+    }
     master.stop_as_operator()?;
     let stopped = Instant::now();
+    if let Some(hold) = options.hold_acks {
+        std::thread::sleep(hold);
+        client
+            .run("nft", &["delete", "table", "ip", HOLD_TABLE])
+            .map_err(|e| format!("releasing the client's ACKs: {e}"))?;
+    }
     let report = load.finish(options.after + Duration::from_secs(20))?;
     if let Some(mut capture) = capture {
         let _ = capture.signal(baton_lab::Signal::SIGINT);
@@ -110,6 +119,25 @@ fn capture(client: &Host, dir: &Path, setup: Setup, page: Page) -> Result<Child,
     std::thread::sleep(Duration::from_millis(300));
     eprintln!("  capturing into {}", file.display());
     Ok(child)
+}
+
+/// The client's table for `--hold-acks`.
+const HOLD_TABLE: &str = "switchover_hold";
+
+/// Drops every packet the client sends to port 80 but bare SYNs, until the table goes:
+/// handshakes answered meanwhile complete only when TCP retransmits (200 ms and more
+/// later), as over a slow or loaded network, which makes a window that a client round
+/// trip opens as wide as `hold`.
+fn hold_client_acks(client: &Host, hold: Duration) -> Result<(), String> {
+    let rules = format!(
+        "add table ip {HOLD_TABLE}; \
+         add chain ip {HOLD_TABLE} output {{ type filter hook output priority 0; }}; \
+         add rule ip {HOLD_TABLE} output tcp dport 80 tcp flags & (syn | ack) != syn drop"
+    );
+    client
+        .run("nft", &[&rules])
+        .map(|_| ())
+        .map_err(|e| format!("holding the client's ACKs for {hold:?}: {e}"))
 }
 
 /// Something listens on TCP port 80 in `host`.

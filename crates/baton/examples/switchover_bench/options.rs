@@ -25,10 +25,13 @@ pub(crate) struct Options {
     /// Where to keep a packet capture of each run, taken on the client (tcpdump), to see
     /// who reset a failed request and when.
     pub(crate) capture: Option<PathBuf>,
+    /// From the SIGTERM on, the client's packets other than SYNs are dropped for this
+    /// long (see `measure::hold_client_acks`).
+    pub(crate) hold_acks: Option<Duration>,
 }
 
 const USAGE: &str = "usage: switchover_bench [--quick] [--repetitions N] [--pages quick,slow] \
-                     [--rate R] [--connections C] [--before S] [--after S] [--capture DIR]";
+                     [--rate R] [--connections C] [--before S] [--after S] [--capture DIR] [--hold-acks S]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
@@ -40,6 +43,7 @@ impl Options {
             before: Duration::from_millis(1500),
             after: Duration::from_millis(3500),
             capture: None,
+            hold_acks: None,
         };
         let seconds = |text: String, name: &str| -> Result<Duration> {
             Duration::try_from_secs_f64(text.parse().context(name.to_owned())?)
@@ -74,6 +78,9 @@ impl Options {
                 "--before" => options.before = seconds(value("--before")?, "--before")?,
                 "--after" => options.after = seconds(value("--after")?, "--after")?,
                 "--capture" => options.capture = Some(value("--capture")?.into()),
+                "--hold-acks" => {
+                    options.hold_acks = Some(seconds(value("--hold-acks")?, "--hold-acks")?)
+                }
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);
