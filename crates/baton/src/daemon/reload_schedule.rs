@@ -341,10 +341,11 @@ mod tests {
     const WAIT: Duration = Duration::from_secs(10);
 
     fn global(path: &Path, repeat: bool) -> Global {
-        let mut global = Global::default();
-        global.reload_time_file = Some(path.to_owned());
-        global.reload_repeat = repeat;
-        global
+        Global {
+            reload_time_file: Some(path.to_owned()),
+            reload_repeat: repeat,
+            ..Global::default()
+        }
     }
 
     async fn next(monitor: &mut Monitor) -> Update {

@@ -66,68 +66,98 @@ pub(crate) struct Due {
 }
 
 /// Reads `HH:MM:SS`, `YY-MM-DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS`, each with an optional
-/// `Z`, exactly: no spaces around, one between date and time, two digits per field (four
-/// for a long year). keepalived's `strptime` would also take a space for a leading zero
-/// (` 1:02:03`); its man page calls the formats precise, and so does baton.
+/// `Z`, as keepalived does: the length (without the `Z`) picks the shape, then glibc's
+/// `strptime` reads it, which lets white space stand where a field's leading digits would
+/// (` 1:02:03`, what `date +%k:%M:%S` writes). Nothing may follow the seconds.
 pub(crate) fn parse(line: &str) -> Result<Entry, Refused> {
     let (text, utc) = match line.as_bytes().strip_suffix(b"Z") {
         Some(text) => (text, true),
         None => (line.as_bytes(), false),
     };
-    let (date, time) = match text.len() {
-        8 => (None, text),
+    let mut input = Strptime(text);
+    let date = match text.len() {
+        8 => None,
         17 | 19 => {
-            let (date, time) = text.split_at(text.len() - 9);
-            let time = time.strip_prefix(b" ").ok_or(Refused::Format)?;
-            (Some(parse_date(date)?), time)
+            let year = if text.len() == 17 {
+                // `%y`: 69-99 are 1969-1999, 00-68 are 2000-2068.
+                let year = input.number(0, 99, 2)?;
+                if year >= 69 { 1900 + year } else { 2000 + year }
+            } else {
+                input.number(0, 9999, 4)?
+            };
+            input.literal(b'-')?;
+            let month = input.number(1, 12, 2)?;
+            input.literal(b'-')?;
+            let day = input.number(1, 31, 2)?;
+            input.literal(b' ')?;
+            // keepalived's `mktime` check: February 30 becomes March 2, and is refused.
+            let date = Date::new(year as i16, month as i8, day as i8);
+            Some(date.map_err(|_| Refused::NoSuchTime)?)
         }
         _ => return Err(Refused::Format),
     };
-    let [hour, minute, second] = fields::<3>(time, b':', &[2, 2, 2])?;
-    let time = Time::new(narrow(hour)?, narrow(minute)?, narrow(second)?, 0)
-        .map_err(|_| Refused::NoSuchTime)?;
-    Ok(Entry { date, time, utc })
-}
-
-/// `YY-MM-DD` (`strptime`'s `%y`: 69-99 are 1969-1999, 00-68 are 2000-2068) or
-/// `YYYY-MM-DD`.
-fn parse_date(text: &[u8]) -> Result<Date, Refused> {
-    let year_digits = text.len() - 6;
-    let [year, month, day] = fields::<3>(text, b'-', &[year_digits, 2, 2])?;
-    let year = match (year_digits, year) {
-        (2, 69..=99) => 1900 + year,
-        (2, _) => 2000 + year,
-        _ => year,
-    };
-    let year = i16::try_from(year).map_err(|_| Refused::NoSuchTime)?;
-    Date::new(year, narrow(month)?, narrow(day)?).map_err(|_| Refused::NoSuchTime)
-}
-
-/// `N` numbers of exactly `digits[i]` digits each, separated by `separator`.
-fn fields<const N: usize>(
-    text: &[u8],
-    separator: u8,
-    digits: &[usize; N],
-) -> Result<[u32; N], Refused> {
-    let mut out = [0; N];
-    let mut parts = text.split(|&b| b == separator);
-    for (slot, &width) in out.iter_mut().zip(digits) {
-        let part = parts.next().ok_or(Refused::Format)?;
-        if part.len() != width || !part.iter().all(u8::is_ascii_digit) {
-            return Err(Refused::Format);
-        }
-        *slot = part
-            .iter()
-            .fold(0, |n, &digit| n * 10 + u32::from(digit - b'0'));
-    }
-    if parts.next().is_some() {
+    let hour = input.number(0, 23, 2)?;
+    input.literal(b':')?;
+    let minute = input.number(0, 59, 2)?;
+    input.literal(b':')?;
+    // strptime takes leap seconds (60, 61); the `mktime` check then refuses them.
+    let second = input.number(0, 61, 2)?;
+    if !input.0.is_empty() {
         return Err(Refused::Format);
     }
-    Ok(out)
+    let time = Time::new(hour as i8, minute as i8, second as i8, 0);
+    Ok(Entry {
+        date,
+        time: time.map_err(|_| Refused::NoSuchTime)?,
+        utc,
+    })
 }
 
-fn narrow(value: u32) -> Result<i8, Refused> {
-    i8::try_from(value).map_err(|_| Refused::NoSuchTime)
+/// What is left of the line, read as glibc's `strptime` reads it (`get_number`, and the
+/// rule that white space in the format matches any white space, none included).
+struct Strptime<'a>(&'a [u8]);
+
+impl Strptime<'_> {
+    fn skip_space(&mut self) {
+        while let [b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r', rest @ ..] = self.0 {
+            self.0 = rest;
+        }
+    }
+
+    /// A format character: white space skips any, anything else must be there.
+    fn literal(&mut self, expected: u8) -> Result<(), Refused> {
+        if expected == b' ' {
+            self.skip_space();
+            return Ok(());
+        }
+        match self.0 {
+            [first, rest @ ..] if *first == expected => {
+                self.0 = rest;
+                Ok(())
+            }
+            _ => Err(Refused::Format),
+        }
+    }
+
+    /// A number of at most `digits` digits after any white space, read only while another
+    /// digit could still keep it within `to` (glibc's `get_number`), in `from..=to`.
+    fn number(&mut self, from: u32, to: u32, digits: u32) -> Result<u32, Refused> {
+        self.skip_space();
+        let mut value = 0;
+        let mut read = 0;
+        while let [digit @ b'0'..=b'9', rest @ ..] = self.0 {
+            if read == digits || (read > 0 && value * 10 > to) {
+                break;
+            }
+            value = value * 10 + u32::from(digit - b'0');
+            read += 1;
+            self.0 = rest;
+        }
+        if read == 0 || !(from..=to).contains(&value) {
+            return Err(Refused::Format);
+        }
+        Ok(value)
+    }
 }
 
 impl Entry {
@@ -298,6 +328,21 @@ mod tests {
     }
 
     #[test]
+    fn white_space_may_stand_for_leading_digits_as_in_strptime() {
+        let time = |h, m, s| Time::new(h, m, s, 0).expect("time");
+        // keepalived 2.2.7 scheduled " 1:02:03" for 01:02:03 (tried by hand).
+        assert_eq!(parse(" 1:02:03").map(|e| e.time), Ok(time(1, 2, 3)));
+        assert_eq!(
+            parse(" 1: 2: 3Z").map(|e| (e.time, e.utc)),
+            Ok((time(1, 2, 3), true))
+        );
+        assert_eq!(
+            parse("26-12-3  12:00:00").map(|e| e.date),
+            Ok(Some(date(2026, 12, 3)))
+        );
+    }
+
+    #[test]
     fn anything_else_is_refused() {
         for line in [
             "",
@@ -318,17 +363,20 @@ mod tests {
             "noon",
             "é2:34:56",
             "2026-12-03 12:3é:5",
+            "2:34:567",
+            "1:2:3   ",
+            "24:00:00",
+            "12:60:00",
+            "2026-13-01 12:00:00",
+            "2026-00-10 12:00:00",
         ] {
             assert_eq!(parse(line), Err(Refused::Format), "{line:?}");
         }
         for line in [
-            "24:00:00",
-            "12:60:00",
             "23:59:60",
+            "23:59:61Z",
             "2026-02-29 12:00:00",
-            "2026-13-01 12:00:00",
             "26-04-31 12:00:00",
-            "2026-00-10 12:00:00",
         ] {
             assert_eq!(parse(line), Err(Refused::NoSuchTime), "{line:?}");
         }

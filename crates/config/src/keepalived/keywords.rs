@@ -472,7 +472,7 @@ pub(crate) static GLOBAL: Context = Context {
         ),
         yes(
             "reload_time_file",
-            "PATH: watched with inotify (its directory must exist at start or reload); its first line, exactly HH:MM:SS, YY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM:SS with an optional Z for UTC (else local time), schedules a reload (as SIGHUP) at that time, at start too; writing it again moves the reload, deleting it or an invalid or past line cancels it; the file is deleted when the reload comes; a time of day already past today means tomorrow, a local time a DST change skips is invalid, one it repeats is the first; baton status shows the reload scheduled, as keepalived",
+            "PATH: watched with inotify (its directory must exist at start or reload); its first line, HH:MM:SS, YY-MM-DD HH:MM:SS or YYYY-MM-DD HH:MM:SS with an optional Z for UTC (else local time), read with strptime's leniency as keepalived (' 1:02:03' is 01:02:03), schedules a reload (as SIGHUP) at that time, at start too; writing it again moves the reload, deleting it or an invalid or past line cancels it; the file is deleted when the reload comes; a time of day already past today means tomorrow, a local time a DST change skips is invalid, one it repeats is the first; baton status shows the reload scheduled, as keepalived",
         ),
         yes(
             "reload_repeat",
