@@ -81,6 +81,7 @@ const CORPUS: &[Case] = &[
     accepted("sync-group-two-networks.conf", 143),
     accepted("vrrp3-ipv6.conf", 0),
     accepted("unicast-track-src-ip.conf", 0),
+    accepted("scheduled-reload.conf", 0),
     accepted("lvs-dr-http.conf", 0),
     Case {
         file: "vmac-addr.conf",
