@@ -86,7 +86,7 @@ BATON_CONFIG_ARGS, the configuration baton.service and baton\-scripts.service re
 drains, disables, weights and step\-downs kept across restarts.
 .TP
 \fI/usr/share/doc/baton/\fR
-README.md, configuration.md, operations.md, security.md, metrics.md, keepalived\-compat.md, packaging.md.
+README.md, configuration.md, operations.md, security.md, metrics.md, keepalived\-compat.md, conn\-sync.md, packaging.md.
 "#;
 
 /// `\fBbaton\-run\fR(8)`: a reference to `command`'s page.
