@@ -7,7 +7,8 @@
 //! On the guide's lab (root). The app servers answer with the address of the load balancer
 //! that connected to them, so the client can tell who served each request; uploads that
 //! trickle their body across the switchover can only finish on the old master if their
-//! packets, sent to the new one, reach it.
+//! packets, sent to the new one, reach it, and the new master must answer before they end
+//! (a master that drained first would hold the VIP until then).
 
 mod common;
 
@@ -54,7 +55,7 @@ import json, socket, sys, threading, time
 vip, seconds, sigterm_at = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
 start = time.time()
 lock = threading.Lock()
-result = {"ok": 0, "failed": 0, "errors": [], "served_by": {}, "uploads": []}
+result = {"ok": 0, "failed": 0, "errors": [], "served_by": {}, "first_answer_by": {}, "uploads": []}
 def exchange(request, trickle=b""):
     s = socket.create_connection((vip, 80), timeout=5)
     try:
@@ -86,6 +87,7 @@ def gets():
             with lock:
                 result["ok"] += 1
                 result["served_by"][peer] = result["served_by"].get(peer, 0) + 1
+                result["first_answer_by"].setdefault(peer, time.time() - start)
         except Exception as e:
             with lock:
                 result["failed"] += 1
@@ -95,7 +97,7 @@ def upload():
     head = b"POST / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\nContent-Length: 20\r\n\r\n"
     try:
         answer = exchange(head, body).split()
-        outcome = {"peer": answer[0], "bytes": int(answer[1])}
+        outcome = {"peer": answer[0], "bytes": int(answer[1]), "end": time.time() - start}
     except Exception as e:
         outcome = {"error": repr(e)}
     with lock:
@@ -236,6 +238,19 @@ fn sigterm_hands_new_connections_over_at_once_and_old_ones_finish_on_the_old_mas
     if uploads.len() != 4 || finished_on_lb2 != 4 {
         fail(
             &format!("uploads did not finish on the old master: {uploads:?}"),
+            &[&lb1, &lb2],
+        );
+    }
+    // And the new master served before the old one was done: the handover did not wait
+    // for the drain.
+    let first_by_lb1 = result["first_answer_by"][LB1].as_f64().unwrap_or(f64::MAX);
+    let uploads_done = uploads
+        .iter()
+        .filter_map(|u| u["end"].as_f64())
+        .fold(f64::MAX, f64::min);
+    if first_by_lb1 >= uploads_done {
+        fail(
+            &format!("lb1 served only after lb2's uploads ended: {result}"),
             &[&lb1, &lb2],
         );
     }
