@@ -610,7 +610,10 @@ mod tests {
         );
         assert!(!Status::default().render().contains("reload scheduled"));
         let json = serde_json::to_value(sample()).expect("serializes");
-        assert_eq!(json["scheduled_reload"]["file"], "/run/keepalived/reload_at");
+        assert_eq!(
+            json["scheduled_reload"]["file"],
+            "/run/keepalived/reload_at"
+        );
     }
 
     #[test]

@@ -47,8 +47,9 @@ fn keepalived_s_errors_and_leniencies() {
     for body in [" reload_time_file\n", " reload_time_file /a /b\n"] {
         let errors = keepalived(body).expect_err(body);
         assert!(
-            errors.iter().any(|e| e.starts_with("k.conf:2: ")
-                && e.contains("reload_time_file")),
+            errors
+                .iter()
+                .any(|e| e.starts_with("k.conf:2: ") && e.contains("reload_time_file")),
             "{body}: {errors:?}"
         );
     }
@@ -78,8 +79,8 @@ fn keepalived_s_errors_and_leniencies() {
 
 #[test]
 fn baton_toml_takes_the_same_names() {
-    let loaded = toml("reload_time_file = \"/run/baton/reload_at\"\nreload_repeat = true\n")
-        .expect("valid");
+    let loaded =
+        toml("reload_time_file = \"/run/baton/reload_at\"\nreload_repeat = true\n").expect("valid");
     let global = &loaded.config.global;
     assert_eq!(
         global.reload_time_file.as_deref(),

@@ -163,7 +163,10 @@ impl Strptime<'_> {
 impl Entry {
     /// When the reload is due, seen at `now` where local time is `local`: a time of day
     /// already past (or now) today means tomorrow; a date and time not after `now` is
-    /// refused. A local time a daylight saving change repeats is the first of the two.
+    /// refused. A local time a daylight saving change repeats is the first of the two
+    /// (keepalived leaves that to glibc's `mktime`). keepalived also checks a `Z` time
+    /// against the local clock's gaps (its `mktime` check runs in local time) and refuses
+    /// one that falls in a local gap; UTC has none, so baton takes it.
     pub(crate) fn due(&self, now: Timestamp, local: &TimeZone) -> Result<Due, Refused> {
         let zone = if self.utc {
             TimeZone::UTC
