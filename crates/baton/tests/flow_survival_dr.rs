@@ -399,23 +399,7 @@ fn dr_flows_survive_every_failover_of_the_master() {
     });
 
     // The whole run, eight failovers: no reset, gap or duplicate, one server per flow.
-    let mut failures = Vec::new();
-    let mut used = BTreeMap::new();
-    for (name, record) in streams.stop() {
-        for servers in record.servers_after(None) {
-            for server in servers.keys() {
-                *used.entry(server.clone()).or_insert(0) += 1;
-            }
-        }
-        eprintln!(
-            "  {name}: {} replies, longest pause {:?}",
-            record.replies(),
-            record.longest_pause()
-        );
-        if !record.survived() {
-            failures.push(format!("{name}:\n{}", record.summary()));
-        }
-    }
+    let (failures, used) = streams.finish();
     if !failures.is_empty() {
         pair.fail(&failures.join("\n"));
     }

@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use baton_lab::{Host, Lab};
-use common::flow_stream::{self, FlowStream, Proto, Record};
+use common::flow_stream::{self, FlowStream, Proto, Streams};
 use common::{Daemon, Workdir, fail, holds, start_baton_toml, wait_for};
 use nix::sys::signal::Signal;
 
@@ -344,59 +344,23 @@ fn config_of(lb: &str, sync: bool) -> String {
     config(if lb == "lb1" { 150 } else { 100 }, sync)
 }
 
-/// The TCP and the UDP stream through the VIP.
-struct Streams(Vec<(&'static str, FlowStream)>);
-
-impl Streams {
-    fn start(pair: &Pair, client: &Host) -> Streams {
-        let target = SocketAddr::from(([10, 0, 3, 100], PORT));
-        let streams = Streams(vec![
-            (
-                "tcp",
-                FlowStream::start(client, Proto::Tcp, target, TCP_FLOWS),
-            ),
-            (
-                "udp",
-                FlowStream::start(client, Proto::Udp, target, UDP_FLOWS),
-            ),
-        ]);
-        for (name, stream) in &streams.0 {
-            if !stream.wait_replies(REPLIES_AFTER, Duration::from_secs(10)) {
-                pair.fail(&format!(
-                    "{name}: no flow through the VIP:\n{}",
-                    stream.record().summary()
-                ));
-            }
-        }
-        streams
+/// The TCP and the UDP stream through the VIP, moving.
+fn start_streams(pair: &Pair, client: &Host) -> Streams {
+    let target = SocketAddr::from(([10, 0, 3, 100], PORT));
+    let streams = Streams(vec![
+        (
+            "tcp",
+            FlowStream::start(client, Proto::Tcp, target, TCP_FLOWS),
+        ),
+        (
+            "udp",
+            FlowStream::start(client, Proto::Udp, target, UDP_FLOWS),
+        ),
+    ]);
+    if let Err(stuck) = streams.wait_replies(None, REPLIES_AFTER, Duration::from_secs(10)) {
+        pair.fail(&format!("no flow through the VIP: {stuck}"));
     }
-
-    fn mark(&mut self, word: &str) {
-        for (_, stream) in &mut self.0 {
-            stream.mark(word);
-        }
-    }
-
-    fn wait_moving(&self, pair: &Pair, mark: &str) {
-        for (name, stream) in &self.0 {
-            if !stream.wait_replies_after(mark, REPLIES_AFTER, Duration::from_secs(20)) {
-                pair.fail(&format!(
-                    "{name}: the flows did not move again after {mark}:\n{}",
-                    stream.record().summary()
-                ));
-            }
-        }
-    }
-
-    fn pauses(&self, mark: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .map(|(name, stream)| {
-                let pause = stream.record().longest_pause_after(mark);
-                format!("{name} {} ms", pause.as_millis())
-            })
-            .collect()
-    }
+    streams
 }
 
 /// One fault of `master`: `backup` (whose conntrackd holds the flows) takes over, and the
@@ -412,7 +376,12 @@ fn survive<'a>(
     streams.mark(fault);
     act(pair);
     pair.wait_master(backup, fault);
-    streams.wait_moving(pair, fault);
+    let moving = streams.wait_replies(Some(fault), REPLIES_AFTER, Duration::from_secs(20));
+    if let Err(stuck) = moving {
+        pair.fail(&format!(
+            "the flows did not move again after {fault}: {stuck}"
+        ));
+    }
     eprintln!(
         "  {fault} of {master}: longest pauses {:?}",
         streams.pauses(fault)
@@ -436,7 +405,7 @@ fn nat_flows_survive_every_failover_with_conntrackd() {
     };
     let dir = Workdir::new("flow-nat");
     let mut pair = Pair::start(&lab, &dir, true);
-    let mut streams = Streams::start(&pair, lab.host("client"));
+    let mut streams = start_streams(&pair, lab.host("client"));
     // One connection to the persistent service that says one thing and then stays idle:
     // no packet of it will pass the new master, so only the rebuilt entry can be there.
     let sticky = SocketAddr::from(([10, 0, 3, 100], STICKY_PORT));
@@ -498,24 +467,9 @@ fn nat_flows_survive_every_failover_with_conntrackd() {
     );
 
     let idle = idle.stop();
-    let mut failures = Vec::new();
+    let (mut failures, used) = streams.finish();
     if idle.flows[0].errors.len() + idle.other.len() > 0 {
         failures.push(format!("the idle flow:\n{}", idle.summary()));
-    }
-    let mut used = std::collections::BTreeSet::new();
-    for (name, stream) in streams.0 {
-        let record: Record = stream.stop();
-        for servers in record.servers_after(None) {
-            used.extend(servers.into_keys());
-        }
-        eprintln!(
-            "  {name}: {} replies, longest pause {:?}",
-            record.replies(),
-            record.longest_pause()
-        );
-        if !record.survived() {
-            failures.push(format!("{name}:\n{}", record.summary()));
-        }
     }
     if !failures.is_empty() {
         pair.fail(&failures.join("\n"));
@@ -532,7 +486,7 @@ fn without_conn_sync_nat_flows_break_on_failover() {
     };
     let dir = Workdir::new("flow-nat-control");
     let pair = Pair::start(&lab, &dir, false);
-    let mut streams = Streams::start(&pair, lab.host("client"));
+    let mut streams = start_streams(&pair, lab.host("client"));
     streams.mark("step-down");
     pair.instance("lb1", "step-down");
     pair.wait_master("lb2", "step-down");

@@ -41,7 +41,7 @@
 //! The programs are Python 3 (the lab hosts have it; the flows are few and slow), run in
 //! the hosts' namespaces with `ip netns exec` like every lab process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
 use std::process::{ChildStdin, Stdio};
@@ -758,5 +758,27 @@ impl Streams {
             .into_iter()
             .map(|(name, stream)| (name, stream.stop()))
             .collect()
+    }
+
+    /// Stops every stream and judges the whole run: prints each stream's replies and
+    /// longest pause, and returns the summaries of the streams that did not
+    /// [`survive`](Record::survived) and every server that answered a flow.
+    pub(crate) fn finish(self) -> (Vec<String>, BTreeSet<String>) {
+        let mut failures = Vec::new();
+        let mut used = BTreeSet::new();
+        for (name, record) in self.stop() {
+            for servers in record.servers_after(None) {
+                used.extend(servers.into_keys());
+            }
+            eprintln!(
+                "  {name}: {} replies, longest pause {:?}",
+                record.replies(),
+                record.longest_pause()
+            );
+            if !record.survived() {
+                failures.push(format!("{name}:\n{}", record.summary()));
+            }
+        }
+        (failures, used)
     }
 }
