@@ -60,6 +60,27 @@ pub(crate) fn spawn_logged(
     host.spawn(command).map_err(|e| e.to_string())
 }
 
+/// Makes `host` an LVS-DR real server of `vip`: the VIP on lo, so it takes the packets a
+/// DR load balancer forwards unchanged, and never an ARP answer or announcement for it
+/// (arp_ignore=1, arp_announce=2), or clients would bypass the load balancer.
+pub(crate) fn make_dr_real_server(host: &Host, vip: std::net::Ipv4Addr) -> Result<(), String> {
+    let run = |program: &str, args: &[&str]| {
+        host.run(program, args)
+            .map(drop)
+            .map_err(|e| format!("{}: {program} {}: {e}", host.name(), args.join(" ")))
+    };
+    run("ip", &["addr", "add", &format!("{vip}/32"), "dev", "lo"])?;
+    for conf in ["all", "eth0"] {
+        for setting in ["arp_ignore=1", "arp_announce=2"] {
+            run(
+                "sysctl",
+                &["-q", "-w", &format!("net.ipv4.conf.{conf}.{setting}")],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether `host` has the VIP on eth0.
 pub(crate) fn holds(host: &Host) -> bool {
     host.addresses()

@@ -117,15 +117,7 @@ impl Topology {
                 "ip",
                 &["route", "add", BEHIND_LB_NET, "via", &GATEWAY.to_string()],
             )?;
-            run(
-                app,
-                "ip",
-                &["addr", "add", &format!("{VIP}/32"), "dev", "lo"],
-            )?;
-            for conf in ["all", "eth0"] {
-                sysctl(app, &format!("net.ipv4.conf.{conf}.arp_ignore"), "1")?;
-                sysctl(app, &format!("net.ipv4.conf.{conf}.arp_announce"), "2")?;
-            }
+            crate::common::lab::make_dr_real_server(app, VIP).map_err(anyhow::Error::msg)?;
         }
         Ok(())
     }

@@ -87,17 +87,7 @@ impl Topology {
                 "ip",
                 &["route", "add", BEHIND_LB_NET, "via", &LB.to_string()],
             )?;
-            // DR: the app takes packets for the VIP but must never answer ARP for it, or
-            // the client would bypass the lb.
-            run(
-                app,
-                "ip",
-                &["addr", "add", &format!("{VIP}/32"), "dev", "lo"],
-            )?;
-            for conf in ["all", "eth0"] {
-                sysctl(app, &format!("net.ipv4.conf.{conf}.arp_ignore"), "1")?;
-                sysctl(app, &format!("net.ipv4.conf.{conf}.arp_announce"), "2")?;
-            }
+            crate::common::lab::make_dr_real_server(app, VIP).map_err(anyhow::Error::msg)?;
         }
         Ok(())
     }
