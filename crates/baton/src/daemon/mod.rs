@@ -732,7 +732,7 @@ impl Running {
         match input {
             Input::Timer => self.router.handle_timeout(Instant::now()),
             Input::Packet(packet) => {
-                let resigned = switchover::resigned_master(self, &packet);
+                let resigned = switchover::resigned_master(&self.router, &packet);
                 self.received(packet);
                 // Armed before this host can become master: its takeover (Skew_Time from
                 // now) is an input handled after this one.
@@ -949,6 +949,34 @@ impl Running {
             vips: self.vips,
             config: self.config,
         })
+    }
+}
+
+impl switchover::Instances for Running {
+    type Input = Input;
+
+    async fn next_input(&mut self) -> Input {
+        Running::next_input(self).await
+    }
+
+    async fn handle(&mut self, input: Input) {
+        Running::handle(self, input).await;
+    }
+
+    fn masters(&self) -> Vec<&baton_config::VrrpInstance> {
+        self.router
+            .instances()
+            .filter(|(_, engine)| engine.state() == baton_vrrp::State::Master)
+            .filter_map(|(id, _)| self.config.instances.get(id.0))
+            .collect()
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    async fn stop(self, addresses: switchover::Addresses) -> Option<switchover::Held> {
+        Running::stop(self, addresses).await
     }
 }
 

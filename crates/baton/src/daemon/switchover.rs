@@ -18,21 +18,36 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use baton_config::Config;
-use baton_vrrp::State;
+use baton_config::{Config, VrrpInstance};
+use baton_vrrp::{Router, State};
 
 use super::frontends::Frontends;
+use super::handoff;
 use super::quiet_vips::{self, Kept, QuietVips};
 use super::sockets::Inbound;
 use super::vips::Vips;
-use super::{Running, handoff};
 
 /// After the priority-0 advertisement: how long beyond the longest advertisement interval
 /// new connections may still arrive (the backup's Skew_Time is shorter than one interval;
 /// its gratuitous ARP and the clients' caches need a moment more).
 const TAKEOVER_MARGIN: Duration = Duration::from_millis(100);
 
-/// Whether [`Running::stop`] removes the masters' addresses or keeps them for [`Held`].
+/// What the sequence needs of the running VRRP instances (the daemon's `Running`).
+pub(super) trait Instances {
+    type Input;
+    /// The next protocol input; cancel-safe.
+    async fn next_input(&mut self) -> Self::Input;
+    /// Carries `input` out; to be run to completion.
+    async fn handle(&mut self, input: Self::Input);
+    /// The configuration of each instance that is master now.
+    fn masters(&self) -> Vec<&VrrpInstance>;
+    fn config(&self) -> &Config;
+    /// Stops every instance (priority-0 advertisements), the masters' addresses removed or,
+    /// with [`Addresses::Keep`], held for the caller.
+    async fn stop(self, addresses: Addresses) -> Option<Held>;
+}
+
+/// Whether [`Instances::stop`] removes the masters' addresses or keeps them for [`Held`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Addresses {
     Remove,
@@ -56,7 +71,7 @@ impl Held {
 }
 
 /// The SIGTERM sequence after the main loop: see the module's doc.
-pub(super) async fn stop(running: Running, frontends: Frontends) {
+pub(super) async fn stop(running: impl Instances, frontends: Frontends) {
     let listening = !frontends.listeners().is_empty();
     let kept = if listening {
         kept_quietly(&running)
@@ -82,7 +97,7 @@ pub(super) async fn stop(running: Running, frontends: Frontends) {
     }
 }
 
-async fn hand_over_then_drain(running: Running, frontends: Frontends, quiet: QuietVips) {
+async fn hand_over_then_drain(running: impl Instances, frontends: Frontends, quiet: QuietVips) {
     let takeover = takeover_time(&running);
     tracing::info!(
         "stopping: priority 0 advertisements now; the virtual addresses stay here, unannounced, \
@@ -103,7 +118,7 @@ async fn hand_over_then_drain(running: Running, frontends: Frontends, quiet: Qui
     }
 }
 
-async fn drain_then_hand_over(mut running: Running, frontends: Frontends) {
+async fn drain_then_hand_over(mut running: impl Instances, frontends: Frontends) {
     tracing::info!("stopping: draining frontends");
     let drain = frontends.drain();
     tokio::pin!(drain);
@@ -124,13 +139,9 @@ async fn drain_then_hand_over(mut running: Running, frontends: Frontends) {
 
 /// The addresses of the instances that are master, if all of them can be kept quietly
 /// (IPv4: see the module's doc); None when there are none.
-fn kept_quietly(running: &Running) -> Option<Vec<Kept>> {
+fn kept_quietly(running: &impl Instances) -> Option<Vec<Kept>> {
     let mut kept = Vec::new();
-    for (id, engine) in running.router.instances() {
-        if engine.state() != State::Master {
-            continue;
-        }
-        let instance = running.config.instances.get(id.0)?;
+    for instance in running.masters() {
         for vip in instance.all_addresses() {
             let IpAddr::V4(address) = vip.address else {
                 return None;
@@ -143,9 +154,9 @@ fn kept_quietly(running: &Running) -> Option<Vec<Kept>> {
 }
 
 /// How long new connections may still arrive after the priority-0 advertisement.
-fn takeover_time(running: &Running) -> Duration {
+fn takeover_time(running: &impl Instances) -> Duration {
     let longest = running
-        .config
+        .config()
         .instances
         .iter()
         .map(|instance| instance.advert_interval)
@@ -156,10 +167,9 @@ fn takeover_time(running: &Running) -> Duration {
 
 /// A priority-0 advertisement in `packet` from the master of one of our backup instances:
 /// that master's address (see `handoff`).
-pub(super) fn resigned_master(running: &Running, packet: &Inbound) -> Option<IpAddr> {
+pub(super) fn resigned_master(router: &Router, packet: &Inbound) -> Option<IpAddr> {
     let vrid = handoff::resigned(&packet.payload)?;
-    running
-        .router
+    router
         .instances()
         .map(|(_, engine)| engine)
         .find(|engine| {
