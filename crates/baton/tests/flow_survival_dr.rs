@@ -121,10 +121,7 @@ impl<'a> Pair<'a> {
     }
 
     fn state(&self, lb: &str) -> String {
-        self.status(lb)["vrrp"][0]["state"]
-            .as_str()
-            .unwrap_or("gone")
-            .to_owned()
+        common::chaos::first_state(&self.dir.path(&format!("{lb}.sock")))
     }
 
     /// lb2 MASTER holding the VIP, lb1 BACKUP without it, and every real server up on
@@ -171,18 +168,9 @@ impl<'a> Pair<'a> {
 
     fn instance(&self, lb: &str, command: &str) {
         let socket = self.dir.path(&format!("{lb}.sock"));
-        let result = self.lab.host(lb).run(
-            env!("CARGO_BIN_EXE_baton"),
-            &[
-                "instance",
-                command,
-                "VI_1",
-                "--control",
-                socket.to_str().expect("utf-8"),
-            ],
-        );
-        if let Err(error) = result {
-            self.fail(&format!("baton instance {command} on {lb}: {error}"));
+        let host = self.lab.host(lb);
+        if let Err(error) = common::chaos::instance_command(host, &socket, command, "VI_1") {
+            self.fail(&format!("on {lb}: {error}"));
         }
     }
 }

@@ -19,6 +19,31 @@ pub(crate) fn status(socket: &Path) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
 }
 
+/// The state of the first VRRP instance of the daemon at `socket` (`MASTER`, ...), or
+/// `gone` when it does not answer.
+pub(crate) fn first_state(socket: &Path) -> String {
+    status(socket)["vrrp"][0]["state"]
+        .as_str()
+        .unwrap_or("gone")
+        .to_owned()
+}
+
+/// `baton instance COMMAND INSTANCE` (step-down, resume) against the daemon at `socket`,
+/// run in `host`.
+pub(crate) fn instance_command(
+    host: &Host,
+    socket: &Path,
+    command: &str,
+    instance: &str,
+) -> Result<String, String> {
+    let socket = socket.to_str().ok_or("socket path is not UTF-8")?;
+    host.run(
+        env!("CARGO_BIN_EXE_baton"),
+        &["instance", command, instance, "--control", socket],
+    )
+    .map_err(|error| format!("baton instance {command} {instance}: {error}"))
+}
+
 /// The drop counters of `status`, all levels: `(reason, count)` with the instance's,
 /// the sockets' and the unclaimed ones.
 pub(crate) fn drops(status: &serde_json::Value) -> Vec<(String, u64)> {
