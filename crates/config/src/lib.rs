@@ -23,6 +23,7 @@ mod address_links;
 mod basics;
 mod bfd;
 mod conn_sync;
+mod conn_sync_refs;
 mod diagnostic;
 mod election;
 mod fields;

@@ -406,7 +406,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         bfd_instances: draft.bfd_instances,
     };
     crate::track_process_refs::check_references(&config, d);
-    crate::conn_sync::check(&config, d);
+    crate::conn_sync_refs::check(&config, d);
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
     }
