@@ -21,7 +21,8 @@ pub(crate) enum Variant {
     /// packet of an unknown flow is not forwarded and the new master's own stack answers
     /// it with a reset.
     NatNoSync,
-    /// baton NAT with conntrackd carrying the flows to the backup (issue 16, item 2).
+    /// baton NAT with conntrackd carrying the flows to the backup (issue 16, item 2):
+    /// keepalived's `lvs_sync_daemon`, which baton runs as conntrackd in FTFW mode.
     NatConntrackd,
 }
 
@@ -47,18 +48,9 @@ impl Variant {
 
     /// Why this variant cannot run here, if it cannot.
     pub(crate) fn unavailable(self) -> Option<String> {
-        match self {
-            // The hook for the connection-sync work: fill in `sync_lines` with what turns
-            // conntrackd on (and `prepare` with any kernel setting it needs), then drop
-            // this arm.
-            Variant::NatConntrackd if sync_lines().is_none() => {
-                Some("baton cannot run conntrackd yet".into())
-            }
-            Variant::NatConntrackd if crate::common::programs::find("conntrackd").is_none() => {
-                Some("conntrackd is not installed (apt-get install conntrackd)".into())
-            }
-            _ => None,
-        }
+        let conntrackd = crate::common::programs::find("conntrackd");
+        (self == Variant::NatConntrackd && conntrackd.is_none())
+            .then(|| "conntrackd is not installed (apt-get install conntrackd)".into())
     }
 
     /// Where the client's connections come from: NAT answers must pass the load
@@ -86,9 +78,11 @@ impl Variant {
             Variant::BatonDr => ("DR", "lb_algo mh\n    mh-port"),
             Variant::NatNoSync | Variant::NatConntrackd => ("NAT", "lb_algo rr"),
         };
+        // keepalived's lvs_sync_daemon, which baton maps onto conntrackd (docs/conn-sync.md):
+        // the one LAN carries the sync messages too, multicast to conntrackd's group.
         let sync = match self {
-            Variant::NatConntrackd => sync_lines().unwrap_or_default(),
-            _ => String::new(),
+            Variant::NatConntrackd => "    lvs_sync_daemon eth0 inst VI_1\n",
+            _ => "",
         };
         let mut servers = String::new();
         for (_, address) in APPS {
@@ -98,7 +92,7 @@ impl Variant {
             ));
         }
         format!(
-            "global_defs {{\n    router_id {router}\n    vrrp_version 3\n}}\n{sync}\
+            "global_defs {{\n    router_id {router}\n    vrrp_version 3\n{sync}}}\n\
              vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    \
              virtual_router_id 51\n    priority {priority}\n    advert_int 0.1\n    \
              virtual_ipaddress {{\n        {VIP}/24\n        {GATEWAY}/24\n    }}\n}}\n\
@@ -106,10 +100,4 @@ impl Variant {
              lb_kind {kind}\n    protocol TCP\n{servers}}}\n"
         )
     }
-}
-
-/// The keepalived.conf lines that make baton run conntrackd for the NAT service (placed
-/// before the instance), once baton can: `None` until then.
-fn sync_lines() -> Option<String> {
-    None
 }
