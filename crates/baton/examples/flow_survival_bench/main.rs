@@ -27,8 +27,9 @@
 //! connection sync: baton NAT with conntrack's mid-flow pick-up off on the load balancers,
 //! which is what IPVS does with a packet of a flow it does not know: the new master does not
 //! schedule it and its own stack resets the connection), `baton-nat-conntrackd` (baton NAT
-//! with conntrackd keeping the backup's conntrack table; see `variants.rs`: it runs once
-//! baton can run conntrackd).
+//! with keepalived's `lvs_sync_daemon`, which baton runs as conntrackd in FTFW mode: the
+//! backup holds the master's flows and commits them when it takes over; needs conntrackd
+//! installed, else skipped with the reason).
 //!
 //!     cargo build --release -p baton --bin baton
 //!     cargo run --release -p baton --example flow_survival_bench -- [--quick]
