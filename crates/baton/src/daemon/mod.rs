@@ -167,6 +167,7 @@ pub(crate) async fn run(
                 reload_schedule::Update::Planned(planned) => running.show_scheduled_reload(planned),
                 reload_schedule::Update::Due => {
                     let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
+                    conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
                     running.restart_schedule(&mut schedule);
                 }
             },
