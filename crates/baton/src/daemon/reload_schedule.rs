@@ -101,6 +101,8 @@ struct Watch {
 enum Ended {
     Due,
     DirectoryGone,
+    /// inotify failed (logged).
+    Failed,
 }
 
 impl Watch {
@@ -148,6 +150,9 @@ impl Watch {
                     directory.display()
                 );
             }
+            Ended::Failed => {
+                let _ = self.updates.send(Update::Planned(None));
+            }
         }
     }
 }
@@ -191,7 +196,7 @@ impl FileWatch<'_> {
                         "reload_time_file {}: reading inotify: {error}",
                         self.watch.path.display()
                     );
-                    return Ended::DirectoryGone;
+                    return Ended::Failed;
                 }
             };
             for event in batch {
@@ -241,12 +246,20 @@ impl FileWatch<'_> {
         ControlFlow::Continue(())
     }
 
-    /// The file is (perhaps) there: watch it for writes and read it.
+    /// The file is (perhaps) there: watch it for writes and read it. Gone already (made
+    /// and deleted at once, or events lost): nothing is scheduled.
     fn appeared(&mut self, events: &Inotify) {
-        let watched = events.add_watch(&self.watch.path, AddWatchFlags::IN_CLOSE_WRITE);
-        if let Ok(wd) = watched {
-            self.file_wd = Some(wd);
-            self.read();
+        match events.add_watch(&self.watch.path, AddWatchFlags::IN_CLOSE_WRITE) {
+            Ok(wd) => {
+                self.file_wd = Some(wd);
+                self.read();
+            }
+            Err(_) => {
+                self.file_wd = None;
+                if let was @ Some(_) = self.schedule.cancel() {
+                    self.apply(Change::Cancelled { was, why: None });
+                }
+            }
         }
     }
 
