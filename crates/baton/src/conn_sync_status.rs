@@ -77,3 +77,40 @@ pub(crate) fn render(status: &ConnSyncStatus) -> String {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_the_process_the_role_and_each_step() {
+        let status = ConnSyncStatus {
+            running: true,
+            pid: Some(4711),
+            restarts: 1,
+            role: "primary".into(),
+            instances: vec!["VI_1".into()],
+            last_transition: ["-c", "-f"]
+                .iter()
+                .enumerate()
+                .map(|(i, option)| CommandResult {
+                    option: (*option).into(),
+                    ok: i == 0,
+                    output: String::new(),
+                })
+                .collect(),
+            commits: 1,
+        };
+        assert_eq!(
+            render(&status),
+            "Connection sync (conntrackd): running (pid 4711), 1 restarts, role primary (instances VI_1)\n  last transition: -c ok, -f failed\n"
+        );
+        let stopped = ConnSyncStatus::default();
+        assert!(
+            render(&stopped).contains("not running"),
+            "{}",
+            render(&stopped)
+        );
+        assert!(render(&stopped).contains("last transition: none"));
+    }
+}
