@@ -181,3 +181,84 @@ pub(super) fn resigned_master(router: &Router, packet: &Inbound) -> Option<IpAdd
         })
         .map(|_| packet.src)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    /// The instances of a configuration, master or not, that do nothing else.
+    struct Fake {
+        config: Config,
+        master: bool,
+    }
+
+    impl Instances for Fake {
+        type Input = ();
+
+        async fn next_input(&mut self) {}
+
+        async fn handle(&mut self, (): ()) {}
+
+        fn masters(&self) -> Vec<&VrrpInstance> {
+            if self.master {
+                self.config.instances.iter().collect()
+            } else {
+                Vec::new()
+            }
+        }
+
+        fn config(&self) -> &Config {
+            &self.config
+        }
+
+        async fn stop(self, _: Addresses) -> Option<Held> {
+            None
+        }
+    }
+
+    fn master_of(vips: &str) -> Fake {
+        let text = format!(
+            "[[vrrp]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
+             version = 3\npriority = 150\nadvert_int = 0.1\nvirtual_ipaddress = [{vips}]\n"
+        );
+        let config = baton_config::parse_toml(&text, "test.toml")
+            .expect("valid")
+            .config;
+        Fake {
+            config,
+            master: true,
+        }
+    }
+
+    #[test]
+    fn a_master_with_ipv4_vips_keeps_them_quietly() {
+        let kept = kept_quietly(&master_of("\"10.0.3.100\", \"10.0.3.101\"")).expect("IPv4");
+        let addresses: Vec<Ipv4Addr> = kept.iter().map(|(_, address, _)| *address).collect();
+        assert_eq!(
+            addresses,
+            [Ipv4Addr::new(10, 0, 3, 100), Ipv4Addr::new(10, 0, 3, 101)]
+        );
+        assert!(kept.iter().all(|(device, _, _)| device == "eth0"));
+    }
+
+    #[test]
+    fn an_ipv6_vip_or_no_master_means_draining_first() {
+        assert!(kept_quietly(&master_of("\"2001:db8::1\"")).is_none());
+        let backup = Fake {
+            master: false,
+            ..master_of("\"10.0.3.100\"")
+        };
+        assert!(kept_quietly(&backup).is_none());
+    }
+
+    #[test]
+    fn new_connections_may_come_for_one_advertisement_interval_more() {
+        let fake = master_of("\"10.0.3.100\"");
+        assert_eq!(
+            takeover_time(&fake),
+            Duration::from_millis(100) + TAKEOVER_MARGIN
+        );
+    }
+}
