@@ -17,7 +17,9 @@
 //! client (a counter every 10 ms, echoed with the real server's name) see no reset, no gap,
 //! no duplicate, only pauses, and every flow keeps its real server.
 //!
-//! The control: the same lab without `[conn_sync]`; after a step-down the TCP flows break.
+//! conntrackd talks over its default multicast group there; a shorter run (a step-down)
+//! takes the unicast channel (`peer`). The control: the same lab without `[conn_sync]`;
+//! after a step-down the TCP flows break.
 
 mod common;
 
@@ -42,11 +44,21 @@ const UDP_FLOWS: usize = 4;
 /// Replies every flow must get after a fault before the next step.
 const REPLIES_AFTER: usize = 30;
 
+/// How the load balancers' conntrackd talk, if at all.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Off,
+    /// conntrackd's default multicast group on eth0, as keepalived.conf's
+    /// `lvs_sync_daemon eth0` gives.
+    Multicast,
+    /// Unicast UDP to the other load balancer (`peer`).
+    Unicast,
+}
+
 /// lb1 or lb2's baton.toml: VI_1 (VRRPv3 every 0.2 s, nopreempt) with the VIP and the
-/// gateway, TCP and UDP NAT services over app1 and app2 (rr), and, with `sync`, conntrackd
-/// on eth0 (conntrackd's default multicast group, as keepalived.conf's `lvs_sync_daemon
-/// eth0` gives).
-fn config(priority: u8, sync: bool) -> String {
+/// gateway, TCP and UDP NAT services over app1 and app2 (rr), a persistent TCP service,
+/// and conntrackd on eth0 over `channel` (`peer` is the other load balancer).
+fn config(priority: u8, channel: Channel, peer: &str) -> String {
     let mut text = format!(
         r#"[[vrrp]]
 name = "VI_1"
@@ -60,8 +72,12 @@ advert_int = 0.2
 virtual_ipaddress = ["{VIP}", "{GATEWAY}"]
 "#
     );
-    if sync {
-        text.push_str("\n[conn_sync]\ninterface = \"eth0\"\n");
+    match channel {
+        Channel::Off => {}
+        Channel::Multicast => text.push_str("\n[conn_sync]\ninterface = \"eth0\"\n"),
+        Channel::Unicast => text.push_str(&format!(
+            "\n[conn_sync]\ninterface = \"eth0\"\npeer = \"{peer}\"\n"
+        )),
     }
     let services = [
         ("echo-TCP", "TCP", PORT, ""),
@@ -160,7 +176,7 @@ fn nat_lab(test: &str, conntrackd: bool) -> Option<(Lab, Vec<baton_lab::Child>)>
 struct Pair<'a> {
     lab: &'a Lab,
     dir: &'a Workdir,
-    sync: bool,
+    sync: Channel,
     lb1: Daemon,
     lb2: Daemon,
 }
@@ -168,7 +184,7 @@ struct Pair<'a> {
 impl<'a> Pair<'a> {
     /// lb1 (150) first, master alone, then lb2 (100): nopreempt keeps whoever is master
     /// there until it fails.
-    fn start(lab: &'a Lab, dir: &'a Workdir, sync: bool) -> Pair<'a> {
+    fn start(lab: &'a Lab, dir: &'a Workdir, sync: Channel) -> Pair<'a> {
         let mut lb1 = start_baton_toml(lab.host("lb1"), dir, &config_of("lb1", sync));
         let socket = dir.path("lb1.sock");
         let alone = wait_for(Duration::from_secs(15), || {
@@ -229,7 +245,7 @@ impl<'a> Pair<'a> {
             self.state(lb) == "MASTER"
                 && holds(self.lab.host(lb), VIP)
                 && self.all_up(lb)
-                && (!self.sync || self.sync_role(lb) == "primary")
+                && (self.sync == Channel::Off || self.sync_role(lb) == "primary")
         });
         if master.is_none() {
             self.fail(&format!("{lb} never became master after {after}"));
@@ -241,7 +257,7 @@ impl<'a> Pair<'a> {
             self.state(lb) == "BACKUP"
                 && !holds(self.lab.host(lb), VIP)
                 && self.all_up(lb)
-                && (!self.sync || self.sync_role(lb) == "backup")
+                && (self.sync == Channel::Off || self.sync_role(lb) == "backup")
         });
         if backup.is_none() {
             self.fail(&format!("{lb} never settled as backup after {after}"));
@@ -328,8 +344,11 @@ impl<'a> Pair<'a> {
     }
 }
 
-fn config_of(lb: &str, sync: bool) -> String {
-    config(if lb == "lb1" { 150 } else { 100 }, sync)
+fn config_of(lb: &str, channel: Channel) -> String {
+    match lb {
+        "lb1" => config(150, channel, "10.0.3.6"),
+        _ => config(100, channel, "10.0.3.5"),
+    }
 }
 
 /// The TCP and the UDP stream through the VIP, moving.
@@ -392,7 +411,7 @@ fn nat_flows_survive_every_failover_with_conntrackd() {
         return;
     };
     let dir = Workdir::new("flow-nat");
-    let mut pair = Pair::start(&lab, &dir, true);
+    let mut pair = Pair::start(&lab, &dir, Channel::Multicast);
     let mut streams = start_streams(&pair, lab.host("client"));
     // One connection to the persistent service that says one thing and then stays idle:
     // no packet of it will pass the new master, so only the rebuilt entry can be there.
@@ -466,6 +485,29 @@ fn nat_flows_survive_every_failover_with_conntrackd() {
     assert_eq!(used.len(), 2, "flows used {used:?}");
 }
 
+/// The unicast channel (`peer`): a step-down, the flows moving on through lb2.
+#[test]
+fn nat_flows_survive_a_step_down_with_unicast_sync() {
+    let test = "nat_flows_survive_a_step_down_with_unicast_sync";
+    let Some((lab, _apps)) = nat_lab(test, true) else {
+        return;
+    };
+    let dir = Workdir::new("flow-nat-unicast");
+    let mut pair = Pair::start(&lab, &dir, Channel::Unicast);
+    let mut streams = start_streams(&pair, lab.host("client"));
+    survive(
+        &mut pair,
+        &mut streams,
+        "step-down",
+        ("lb1", "lb2"),
+        |pair| pair.instance("lb1", "step-down"),
+    );
+    let (failures, _) = streams.finish();
+    if !failures.is_empty() {
+        pair.fail(&failures.join("\n"));
+    }
+}
+
 #[test]
 fn without_conn_sync_nat_flows_break_on_failover() {
     let test = "without_conn_sync_nat_flows_break_on_failover";
@@ -473,7 +515,7 @@ fn without_conn_sync_nat_flows_break_on_failover() {
         return;
     };
     let dir = Workdir::new("flow-nat-control");
-    let pair = Pair::start(&lab, &dir, false);
+    let pair = Pair::start(&lab, &dir, Channel::Off);
     let mut streams = start_streams(&pair, lab.host("client"));
     streams.mark("step-down");
     pair.instance("lb1", "step-down");
