@@ -9,8 +9,6 @@
 pub(crate) enum Support {
     /// Read into the model and acted on.
     Yes,
-    /// A refusal today, with what to do instead.
-    NotYet,
     /// Will stay a refusal, with the reason.
     Never,
 }
@@ -20,7 +18,6 @@ impl Support {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Support::Yes => "supported",
-            Support::NotYet => "not yet",
             Support::Never => "never",
         }
     }
@@ -37,14 +34,6 @@ const fn yes(name: &'static str, note: &'static str) -> Keyword {
     Keyword {
         name,
         support: Support::Yes,
-        note,
-    }
-}
-
-const fn not_yet(name: &'static str, note: &'static str) -> Keyword {
-    Keyword {
-        name,
-        support: Support::NotYet,
         note,
     }
 }
@@ -744,7 +733,7 @@ pub(crate) static INSTANCE: Context = Context {
             "NAME [weight -254..254 [reverse|noreverse]]: a vrrp_track_process by name; its weight and reverse unless given. As keepalived, the weight is kept in a sync group (weighted processes are not dropped there), and an address owner's priority does not move (weighted entries are ignored with a warning)",
         ),
         yes("track_bfd", TRACK_BFD),
-        not_yet(
+        yes(
             "track_src_ip",
             "the instance is in FAULT while its unicast_src_ip / mcast_src_ip is not on its interface (or its vmac): at start, and when the address is removed (over rtnetlink), until it is back; baton status names the missing address. Without a configured source address it is ignored with a warning, as keepalived ignores it. This is what keepalived.conf(5) documents; keepalived 2.2.7 itself never does it (its netlink handler compares the removed address with the start of its sockaddr, which never matches: measured in the lab, it stays MASTER advertising from the vanished address). Without track_src_ip a baton master whose source address goes cannot advertise any more (the kernel refuses a source that is not local) and its peer takes over while it keeps the VIP, where keepalived goes on advertising: with unicast_src_ip on an address that may move, set track_src_ip",
         ),
@@ -1460,8 +1449,6 @@ baton balances on nf_tables instead of IPVS, and the top-level blocks of the res
 baton does with it:
 
 - **supported**: read into baton's configuration model and acted on;
-- **not yet**: `baton check` refuses the file, naming the file, line, keyword and what to do
-  instead; support may come later;
 - **never**: refused, and will stay so, for the reason given.
 
 Nothing is skipped silently. Anything not listed here is an error too (`unknown keyword`).

@@ -1256,32 +1256,4 @@ mod tests {
             }
         }
     }
-
-    /// The LVS family has nothing left to do: each keyword is read or refused for good,
-    /// in its blocks and in global_defs.
-    #[test]
-    fn no_lvs_keyword_is_left_for_later() {
-        let lvs_global = crate::keepalived::keywords::GLOBAL
-            .keywords
-            .iter()
-            .filter(|k| {
-                [
-                    "lvs_",
-                    "checker_",
-                    "nftables_ipvs",
-                    "rs_init",
-                    "snmp_vs",
-                    "snmp_rs",
-                ]
-                .iter()
-                .any(|prefix| k.name.starts_with(prefix))
-                    || k.name == "net_namespace_ipvs"
-                    || k.name == "no_checker_emails"
-            });
-        assert!(lvs_global.clone().count() > 20);
-        let blocks = ALL[8..].iter().flat_map(|c| c.keywords.iter());
-        for keyword in lvs_global.chain(blocks) {
-            assert_ne!(keyword.support, Support::NotYet, "{}", keyword.name);
-        }
-    }
 }
