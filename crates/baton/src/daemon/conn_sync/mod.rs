@@ -22,7 +22,8 @@ mod role;
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use baton_config::{Config, L4Protocol, LbKind};
 use tokio::process::Child;
@@ -51,6 +52,9 @@ const HANDOVER_MARGIN: Duration = Duration::from_millis(500);
 pub(crate) struct ConnSync {
     /// What the running one was built from: a reload that gives the same keeps it.
     plan: Plan,
+    /// Whether this host is, or lately was, the primary: only then does a stop wait for
+    /// the takeover.
+    primacy: Arc<Mutex<Primacy>>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
@@ -121,8 +125,14 @@ impl ConnSync {
     ) -> Option<ConnSync> {
         let plan = Plan::of(config, control)?;
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(run(plan.clone(), status, stopped));
-        Some(ConnSync { plan, stop, task })
+        let primacy = Arc::new(Mutex::new(Primacy::Never));
+        let task = tokio::spawn(run(plan.clone(), status, stopped, Arc::clone(&primacy)));
+        Some(ConnSync {
+            plan,
+            primacy,
+            stop,
+            task,
+        })
     }
 
     /// After a reload: the running sync stays when nothing it uses changed; otherwise it
@@ -145,10 +155,16 @@ impl ConnSync {
     }
 
     /// Stops conntrackd and removes the guard. Called after the VIPs went and before the
-    /// NAT tables go: it returns after [`Plan::handover`], so that the tables outlive the
-    /// takeover.
+    /// NAT tables go: on a host that was the primary until lately it returns
+    /// [`Plan::handover`] after it gave up that role, so that the tables outlive the
+    /// takeover; a backup's stop does not wait.
     pub(crate) async fn stop(self) {
-        let handover = tokio::time::sleep(self.plan.handover);
+        let left = self
+            .primacy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .handover_left(self.plan.handover);
+        let handover = tokio::time::sleep(left);
         self.end().await;
         handover.await;
     }
@@ -159,7 +175,40 @@ impl ConnSync {
     }
 }
 
-async fn run(plan: Plan, mut status: watch::Receiver<Status>, mut stopped: oneshot::Receiver<()>) {
+/// Whether this host was the primary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Primacy {
+    Never,
+    Now,
+    /// It became something else then.
+    Left(Instant),
+}
+
+impl Primacy {
+    /// How much of `handover` is still to come.
+    fn handover_left(self, handover: Duration) -> Duration {
+        match self {
+            Primacy::Never => Duration::ZERO,
+            Primacy::Now => handover,
+            Primacy::Left(at) => handover.saturating_sub(at.elapsed()),
+        }
+    }
+
+    fn after(self, role: Role) -> Primacy {
+        match (self, role) {
+            (_, Role::Primary) => Primacy::Now,
+            (Primacy::Now, _) => Primacy::Left(Instant::now()),
+            (other, _) => other,
+        }
+    }
+}
+
+async fn run(
+    plan: Plan,
+    mut status: watch::Receiver<Status>,
+    mut stopped: oneshot::Receiver<()>,
+    primacy: Arc<Mutex<Primacy>>,
+) {
     conn_sync_status::publish(Some(ConnSyncStatus {
         role: Role::Starting.as_str().to_owned(),
         instances: plan.followed.clone(),
@@ -175,14 +224,12 @@ async fn run(plan: Plan, mut status: watch::Receiver<Status>, mut stopped: onesh
         _ = &mut stopped => false,
     };
     if prepared {
-        supervise(
-            &conntrackd,
-            &gate,
-            &plan.followed,
-            &mut status,
-            &mut stopped,
-        )
-        .await;
+        let watched = Watched {
+            followed: &plan.followed,
+            status: &mut status,
+            primacy: &primacy,
+        };
+        supervise(&conntrackd, &gate, watched, &mut stopped).await;
     }
     if let Err(error) = super::syn_gate::nft(&gate::removal()).await {
         tracing::warn!("conn_sync: removing the takeover guard: {error:#}");
@@ -239,11 +286,27 @@ async fn local_address(interface: &str) -> IpAddr {
 }
 
 /// Runs conntrackd and follows the VRRP side until stopped.
+/// The VRRP side as the supervisor follows it, and where it notes the primary's role.
+struct Watched<'a> {
+    followed: &'a [String],
+    status: &'a mut watch::Receiver<Status>,
+    primacy: &'a Mutex<Primacy>,
+}
+
+impl Watched<'_> {
+    /// The role the status gives now, noted.
+    fn role(&mut self) -> Role {
+        let role = Role::of(&self.status.borrow_and_update().vrrp, self.followed);
+        let mut primacy = self.primacy.lock().unwrap_or_else(|e| e.into_inner());
+        *primacy = primacy.after(role);
+        role
+    }
+}
+
 async fn supervise(
     conntrackd: &Conntrackd,
     gate: &Guarded,
-    followed: &[String],
-    status: &mut watch::Receiver<Status>,
+    mut watched: Watched<'_>,
     stopped: &mut oneshot::Receiver<()>,
 ) {
     let mut role;
@@ -262,7 +325,7 @@ async fn supervise(
         let started = tokio::time::Instant::now();
         // A new process has empty caches: the current role's steps run again (a primary
         // resyncs from the kernel and sends it all to the backups, a backup asks for it).
-        role = Role::of(&status.borrow_and_update().vrrp, followed);
+        role = watched.role();
         if role != Role::Starting {
             transition(conntrackd, gate, role).await;
         }
@@ -281,12 +344,12 @@ async fn supervise(
                     });
                     break;
                 }
-                changed = status.changed() => {
+                changed = watched.status.changed() => {
                     if changed.is_err() {
                         conntrackd.stop(&mut child).await;
                         return;
                     }
-                    let now = Role::of(&status.borrow_and_update().vrrp, followed);
+                    let now = watched.role();
                     if now != role {
                         role = now;
                         transition(conntrackd, gate, role).await;
@@ -375,5 +438,26 @@ async fn transition(conntrackd: &Conntrackd, gate: &Guarded, role: Role) {
 async fn set_gate(gate: &Guarded, closed: bool) {
     if let Err(error) = super::syn_gate::nft(&gate.script(closed)).await {
         tracing::error!("conn_sync: the takeover guard: {error:#}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_recent_primary_waits_for_the_takeover() {
+        let handover = Duration::from_secs(3);
+        let never = Primacy::Never.after(Role::Backup).after(Role::Fault);
+        assert_eq!(never.handover_left(handover), Duration::ZERO);
+        let now = never.after(Role::Primary);
+        assert_eq!(now.handover_left(handover), handover);
+        let left = now.after(Role::Backup);
+        assert!(matches!(left, Primacy::Left(_)), "{left:?}");
+        assert!(left.handover_left(handover) > Duration::from_secs(2));
+        // A later backup transition keeps the moment it left.
+        assert_eq!(left.after(Role::Backup), left);
+        let long_ago = Primacy::Left(Instant::now() - Duration::from_secs(10));
+        assert_eq!(long_ago.handover_left(handover), Duration::ZERO);
     }
 }
