@@ -126,6 +126,26 @@ fn baton_is_in_fault_while_its_source_address_is_missing() {
     await_holder(&lab, "lb1", "address back", &daemons);
 }
 
+/// Takes lb1's source address away while lb1 is master, and waits longer than the backup's
+/// master down interval (3 adverts and a skew): lb1 must still be the only holder, so it
+/// went on advertising from the vanished address.
+fn lb1_keeps_the_vip_without_its_source_address(
+    lab: &baton_lab::Lab,
+    daemons: &[&Daemon],
+    failure: &str,
+) {
+    await_holder(lab, "lb1", "lb1 master", daemons);
+    source_address(lab.host("lb1"), "del");
+    std::thread::sleep(Duration::from_secs(5));
+    let holders: Vec<&str> = ["lb1", "lb2"]
+        .into_iter()
+        .filter(|h| holds(lab.host(h), VIP))
+        .collect();
+    if holders != ["lb1"] {
+        fail(&format!("{failure} (holders {holders:?})"), daemons);
+    }
+}
+
 /// keepalived 2.2.7 with the same file does not go to FAULT: the compatibility note says
 /// baton differs from it here, and this is the measurement behind that sentence.
 #[test]
@@ -138,25 +158,40 @@ fn keepalived_2_2_7_stays_master_when_its_source_address_goes() {
     let keepalived = start_keepalived(lb1, &dir, &conf("lb1", "    track_src_ip\n"));
     let baton = start_baton(lb2, &dir, &conf("lb2", ""));
     let daemons = [&keepalived, &baton];
-    await_holder(&lab, "lb1", "keepalived master", &daemons);
-    source_address(lb1, "del");
-    // Longer than the backup's master down interval (3 adverts and a skew): had keepalived
-    // gone to FAULT, baton would hold the VIP by now.
-    std::thread::sleep(Duration::from_secs(5));
-    let holders: Vec<&str> = ["lb1", "lb2"]
-        .into_iter()
-        .filter(|h| holds(lab.host(h), VIP))
-        .collect();
-    if holders != ["lb1"] {
-        fail(
-            &format!(
-                "keepalived 2.2.7 now acts on track_src_ip (holders {holders:?}): update the track_src_ip note"
-            ),
-            &daemons,
-        );
-    }
+    lb1_keeps_the_vip_without_its_source_address(
+        &lab,
+        &daemons,
+        "keepalived 2.2.7 now acts on track_src_ip: update the track_src_ip note",
+    );
     if keepalived.log_text().contains("Entering FAULT STATE") {
         fail("keepalived 2.2.7 went to FAULT", &daemons);
+    }
+}
+
+/// Without track_src_ip a baton master whose source address goes keeps advertising from
+/// it, as keepalived does (its VRRP socket may send from an address the host no longer
+/// has): otherwise the kernel refuses the adverts, the backup takes over, and both hold
+/// the VIP.
+#[test]
+fn baton_without_track_src_ip_keeps_advertising_when_its_source_address_goes() {
+    let test = "baton_without_track_src_ip_keeps_advertising_when_its_source_address_goes";
+    let Some(lab) = lab_for(test) else { return };
+    let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+    let dir = Workdir::new("src-ip-untracked");
+    source_address(lb1, "add");
+    let baton = start_baton(lb1, &dir, &conf("lb1", ""));
+    let keepalived = start_keepalived(lb2, &dir, &conf("lb2", ""));
+    let daemons = [&baton, &keepalived];
+    lb1_keeps_the_vip_without_its_source_address(
+        &lab,
+        &daemons,
+        "baton stopped advertising when its source address went",
+    );
+    if baton.log_text().contains("sending advertisement") {
+        fail(
+            "baton's adverts failed after its source address went",
+            &daemons,
+        );
     }
 }
 

@@ -348,6 +348,8 @@ fn configure_v4(socket: &Socket, index: u32, membership: Membership) -> Setup {
         .set_multicast_ttl_v4(TTL)
         .map_err(at("setting IP_MULTICAST_TTL"))?;
     socket.set_tos_v4(TOS).map_err(at("setting IP_TOS"))?;
+    send_from_any_address(socket.set_ip_transparent_v4(true))
+        .map_err(at("setting IP_TRANSPARENT"))?;
     socket
         .set_multicast_all_v4(false)
         .map_err(at("setting IP_MULTICAST_ALL"))?;
@@ -375,6 +377,8 @@ fn configure_v6(socket: &Socket, index: u32, membership: Membership) -> Setup {
     socket
         .set_tclass_v6(TOS)
         .map_err(at("setting IPV6_TCLASS"))?;
+    send_from_any_address(socket.set_ip_transparent_v6(true))
+        .map_err(at("setting IPV6_TRANSPARENT"))?;
     socket
         .set_recv_hoplimit_v6(true)
         .map_err(at("setting IPV6_RECVHOPLIMIT"))?;
@@ -397,6 +401,20 @@ fn configure_v6(socket: &Socket, index: u32, membership: Membership) -> Setup {
             .map_err(at("joining ff02::12"))?;
     }
     Ok(())
+}
+
+/// A master goes on advertising from its source address (`unicast_src_ip`, or the primary
+/// address it started with) even after that address left the host, as keepalived does:
+/// without IP_TRANSPARENT / IPV6_TRANSPARENT the kernel refuses a source that is not local
+/// (ENETUNREACH, EINVAL), the backup stops hearing the master and takes the VIP, and both
+/// hold it. `track_src_ip` is the setting that gives up instead. Setting the option needs
+/// CAP_NET_RAW or CAP_NET_ADMIN, which a VRRP socket's owner has; where it is refused anyway
+/// (EPERM) the socket still works for every source address the host has.
+fn send_from_any_address(set: io::Result<()>) -> io::Result<()> {
+    match set {
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => Ok(()),
+        other => other,
+    }
 }
 
 fn unsupported_is_ok(error: io::Error) -> io::Result<()> {
