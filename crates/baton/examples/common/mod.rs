@@ -13,4 +13,5 @@ pub(crate) mod nginx;
 pub(crate) mod oha;
 pub(crate) mod origin;
 pub(crate) mod programs;
+pub(crate) mod serve;
 pub(crate) mod stats;

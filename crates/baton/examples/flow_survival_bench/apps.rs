@@ -1,15 +1,15 @@
 //! The application servers: this program again, started inside app1 and app2 with
 //! `echo-app N`: one thread, a task per connection, each counter answered at once.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
 
 use baton_lab::{Child, Host};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::common::lab::spawn_logged;
+use crate::common::serve::serve_forever;
 use crate::wire::{PORT, REQUEST_LEN, answer};
 
 /// The argument that makes this program an app server.
@@ -22,38 +22,9 @@ pub(crate) fn serve() -> ExitCode {
         eprintln!("usage: flow_survival_bench echo-app N");
         return ExitCode::FAILURE;
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("echo app: runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(accept_loop(n)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("echo app {n}: port {PORT}: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn accept_loop(n: u8) -> std::io::Result<()> {
-    let socket = TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORT)))?;
-    let listener = socket.listen(4096)?;
-    loop {
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(connection(stream, n));
-            }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-        }
-    }
+    serve_forever(&format!("echo app {n}"), PORT, move |stream| {
+        connection(stream, n)
+    })
 }
 
 async fn connection(mut stream: TcpStream, n: u8) -> std::io::Result<()> {

@@ -215,15 +215,8 @@ pub(crate) fn main() -> ExitCode {
         eprintln!("usage: flow_survival_bench client SOURCE TARGET N INTERVAL_MS");
         return ExitCode::FAILURE;
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("client: runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::common::serve::runtime("client", false) else {
+        return ExitCode::FAILURE;
     };
     let outcome = runtime.block_on(drive(source, target, n, interval));
     println!("{}", outcome.line());

@@ -247,15 +247,8 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("client: runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = crate::common::serve::runtime("client", true) else {
+        return ExitCode::FAILURE;
     };
     let tally = runtime.block_on(drive(job));
     println!("{}", tally.line());
