@@ -695,7 +695,11 @@ mod tests {
     #[test]
     fn what_holds_an_instance_in_fault_is_shown() {
         let mut status = sample();
-        assert!(!serde_json::to_string(&status).expect("json").contains("faults"));
+        assert!(
+            !serde_json::to_string(&status)
+                .expect("json")
+                .contains("faults")
+        );
         status.vrrp[0].maintenance = false;
         status.vrrp[0].state = "FAULT".into();
         status.vrrp[0].faults = vec!["source address 10.0.3.2 not on eth0".into()];
