@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each benchmark uses a different part
 
 pub(crate) mod baton;
+pub(crate) mod choice;
 pub(crate) mod http;
 pub(crate) mod interrupt;
 pub(crate) mod keepalived;

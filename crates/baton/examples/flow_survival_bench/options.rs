@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::common::choice::named;
 use crate::topology::Fault;
 use crate::variants::Variant;
 
@@ -47,30 +48,16 @@ impl Options {
                         .collect::<Result<_>>()?
                 }
                 "--faults" => {
-                    options.faults = value("--faults")?
-                        .split(',')
-                        .map(|name| {
-                            Fault::ALL
-                                .into_iter()
-                                .find(|f| f.arg() == name.trim())
-                                .with_context(|| format!("--faults: unknown fault {name:?}"))
-                        })
-                        .collect::<Result<_>>()?
+                    options.faults = named("--faults", &value("--faults")?, &Fault::ALL, Fault::arg)
+                        .map_err(anyhow::Error::msg)?
                 }
                 "--window" => {
                     let s: f64 = value("--window")?.parse().context("--window")?;
                     options.window = Duration::try_from_secs_f64(s).context("--window")?;
                 }
                 "--only" => {
-                    options.only = value("--only")?
-                        .split(',')
-                        .map(|name| {
-                            Variant::ALL
-                                .into_iter()
-                                .find(|v| v.arg() == name.trim())
-                                .with_context(|| format!("--only: unknown variant {name:?}"))
-                        })
-                        .collect::<Result<_>>()?
+                    options.only = named("--only", &value("--only")?, &Variant::ALL, Variant::arg)
+                        .map_err(anyhow::Error::msg)?
                 }
                 "--markdown" => options.markdown = Some(value("--markdown")?.into()),
                 "--quick" => {

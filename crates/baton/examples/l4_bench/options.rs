@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::common::choice::named;
 use crate::variants::Variant;
 
 #[derive(Debug)]
@@ -63,15 +64,8 @@ impl Options {
                     options.warmup = Duration::from_millis(500);
                 }
                 "--only" => {
-                    options.only = value("--only")?
-                        .split(',')
-                        .map(|name| {
-                            Variant::ALL
-                                .into_iter()
-                                .find(|v| v.arg() == name.trim())
-                                .with_context(|| format!("--only: unknown variant {name:?}"))
-                        })
-                        .collect::<Result<_>>()?
+                    options.only = named("--only", &value("--only")?, &Variant::ALL, Variant::arg)
+                        .map_err(anyhow::Error::msg)?
                 }
                 "--markdown" => options.markdown = Some(value("--markdown")?.into()),
                 "--show-rules" => options.show_rules = true,
