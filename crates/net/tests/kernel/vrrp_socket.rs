@@ -258,13 +258,16 @@ fn bad_calls_are_errors_not_panics() {
         sock_a.send(ip(A_V4), ip(B_V4), &payload).await.unwrap();
         expect(&sock_b, ip(A_V4), ip(B_V4), &payload).await;
 
-        // Not an address of this host: the kernel refuses it as a source.
-        assert!(
-            sock_a
-                .send(ip("10.99.0.77"), ip(B_V4), &payload)
-                .await
-                .is_err()
-        );
+        // Not (or no longer) an address of this host: sent from it all the same, as
+        // keepalived does, so a master whose unicast_src_ip went goes on advertising
+        // (IP_TRANSPARENT; otherwise the kernel refuses the source and the backup takes the
+        // VIP while this host keeps it).
+        let gone = advert("10.99.0.100", ip("10.99.0.77"), ip(B_V4));
+        sock_a
+            .send(ip("10.99.0.77"), ip(B_V4), &gone)
+            .await
+            .unwrap();
+        expect(&sock_b, ip("10.99.0.77"), ip(B_V4), &gone).await;
     });
 }
 
