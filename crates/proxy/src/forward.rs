@@ -155,6 +155,7 @@ pub(crate) async fn handle(
                 // The server may be stuck taking the body: let go of it, so that the
                 // client's connection is not held by the server's.
                 body.abandon();
+                server.metrics.timed_out();
                 shared.backends.failed(&upstreams, index);
                 warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
                 return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, in_flight);
@@ -168,6 +169,7 @@ pub(crate) async fn handle(
         }
         let connect = error.is_connect();
         if connect {
+            server.metrics.connect_failed();
             shared.backends.failed(&upstreams, index);
         }
         tried.push(index);
@@ -177,6 +179,7 @@ pub(crate) async fn handle(
             && body.untouched()
             && (connect || idempotent);
         if retry {
+            server.metrics.retried();
             tracing::debug!(server = %server.address, ?error, "request failed; trying another server");
             continue;
         }

@@ -78,7 +78,9 @@ pub use h1::fuzzing;
 pub use cidr::{BadCidr, Cidr};
 pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerConfig};
 pub use health::CheckState;
-pub use metrics::{Histogram, ProxyMetrics, RESPONSE_TIME_BUCKETS, STATUS_CLASSES, ServerMetrics};
+pub use metrics::{
+    Histogram, LastCheck, ProxyMetrics, RESPONSE_TIME_BUCKETS, STATUS_CLASSES, ServerMetrics,
+};
 pub use server::{Proxy, serve};
 pub use tls::{TlsConfig, TlsError};
 pub use upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};

@@ -1,5 +1,6 @@
-//! Counters for monitoring: per server (answers by status class, time to the response head,
-//! failed health checks, ejections) and per proxy (client connections).
+//! Counters for monitoring: per server (requests, answers by status class, time to the
+//! response head, errors by kind, bytes, most requests at once, failed health checks and the
+//! last one's result, ejections) and per proxy (client connections).
 //!
 //! They are relaxed atomics bumped on the request path: no lock, no allocation, a handful of
 //! `fetch_add`s per request. [`Proxy::metrics`](crate::Proxy::metrics) copies them out for an
@@ -7,6 +8,7 @@
 //! server keeps its counts; a removed server's counts go with it.
 
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -54,9 +56,62 @@ pub(crate) struct ServerCounters {
     sum_nanos: AtomicU64,
     check_failures: AtomicU64,
     ejections: AtomicU64,
+    /// Attempts sent to it: a request retried on another server counts on both.
+    requests: AtomicU64,
+    /// The most requests in flight to it at once.
+    max_active: AtomicU64,
+    connect_errors: AtomicU64,
+    timeouts: AtomicU64,
+    retries: AtomicU64,
+    /// Bytes read from and written to its connections (HTTP/1.1 fast path only).
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    /// Written once per probe, read by exporters: a lock off the request path.
+    last_check: Mutex<Option<LastCheck>>,
 }
 
 impl ServerCounters {
+    /// A request went to the server, which now has `in_flight` requests.
+    pub(crate) fn began(&self, in_flight: u32) {
+        self.requests.fetch_add(1, Relaxed);
+        self.max_active.fetch_max(u64::from(in_flight), Relaxed);
+    }
+
+    /// No connection to the server could be made.
+    pub(crate) fn connect_failed(&self) {
+        self.connect_errors.fetch_add(1, Relaxed);
+    }
+
+    /// The server did not answer within the upstream timeout.
+    pub(crate) fn timed_out(&self) {
+        self.timeouts.fetch_add(1, Relaxed);
+    }
+
+    /// A request that failed on this server is sent again (to it or another one).
+    pub(crate) fn retried(&self) {
+        self.retries.fetch_add(1, Relaxed);
+    }
+
+    /// `n` bytes came from the server.
+    pub(crate) fn received(&self, n: usize) {
+        self.bytes_in.fetch_add(n as u64, Relaxed);
+    }
+
+    /// `n` bytes went to the server.
+    pub(crate) fn sent(&self, n: usize) {
+        self.bytes_out.fetch_add(n as u64, Relaxed);
+    }
+
+    /// A health check probe ended: passed, or failed for `failure`, after `latency`.
+    pub(crate) fn checked(&self, failure: Option<String>, latency: Duration) {
+        let result = LastCheck {
+            passed: failure.is_none(),
+            failure: failure.unwrap_or_default(),
+            latency,
+        };
+        *self.last_check.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    }
+
     /// The server sent a response head with `status`, `elapsed` after the request went out.
     pub(crate) fn responded(&self, status: StatusCode, elapsed: Duration) {
         self.responses[status_class(status)].fetch_add(1, Relaxed);
@@ -74,6 +129,12 @@ impl ServerCounters {
     /// The server was ejected after consecutive failures.
     pub(crate) fn ejected(&self) {
         self.ejections.fetch_add(1, Relaxed);
+    }
+
+    /// Bytes from and to the server, for tests.
+    #[cfg(test)]
+    pub(crate) fn bytes_moved(&self) -> (u64, u64) {
+        (self.bytes_in.load(Relaxed), self.bytes_out.load(Relaxed))
     }
 
     fn response_time(&self) -> Histogram {
@@ -184,6 +245,34 @@ pub struct ServerMetrics {
     pub check_failures: u64,
     /// Times it was ejected after consecutive failures.
     pub ejections: u64,
+    /// Requests sent to it (each attempt of a retried request counts where it went).
+    pub requests: u64,
+    /// The most requests in flight to it at once since it was configured.
+    pub max_active: u64,
+    /// Attempts that found no connection (refused, unreachable, connect timeout).
+    pub connect_errors: u64,
+    /// Attempts with no response head within the upstream timeout (answered 504).
+    pub timeouts: u64,
+    /// Failed attempts sent again, to another server or on a fresh connection.
+    pub retries: u64,
+    /// Bytes read from and written to its connections, heads included. Counted on the
+    /// HTTP/1.1 fast path only: connections left to hyper (HTTP/2 clients, HTTP/1.0,
+    /// upgrades, `Expect`) do not count them.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// The last health check probe, if one ran.
+    pub last_check: Option<LastCheck>,
+}
+
+/// One health check probe's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LastCheck {
+    pub passed: bool,
+    /// Why it failed (`connect failed: Connection refused`); empty when it passed.
+    pub failure: String,
+    /// From the probe's start to its result.
+    pub latency: Duration,
 }
 
 /// A histogram as Prometheus exposes one (a fixed shape, so exporters may build one too).
@@ -216,6 +305,18 @@ pub(crate) fn snapshot(set: &Upstreams, connections: &ConnectionCounters) -> Pro
                 response_time: counters.response_time(),
                 check_failures: counters.check_failures.load(Relaxed),
                 ejections: counters.ejections.load(Relaxed),
+                requests: counters.requests.load(Relaxed),
+                max_active: counters.max_active.load(Relaxed),
+                connect_errors: counters.connect_errors.load(Relaxed),
+                timeouts: counters.timeouts.load(Relaxed),
+                retries: counters.retries.load(Relaxed),
+                bytes_in: counters.bytes_in.load(Relaxed),
+                bytes_out: counters.bytes_out.load(Relaxed),
+                last_check: counters
+                    .last_check
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
             }
         })
         .collect();
@@ -263,6 +364,32 @@ mod tests {
         );
         assert_eq!(histogram.count, 5);
         assert!((histogram.sum - 60.3075).abs() < 1e-9, "{}", histogram.sum);
+    }
+
+    #[test]
+    fn requests_keep_their_peak_and_the_last_check_is_kept() {
+        let counters = ServerCounters::default();
+        counters.began(1);
+        counters.began(3);
+        counters.began(2);
+        counters.connect_failed();
+        counters.retried();
+        counters.received(100);
+        counters.sent(40);
+        counters.checked(None, Duration::from_millis(2));
+        counters.checked(Some("connect failed".into()), Duration::from_millis(7));
+        assert_eq!(counters.requests.load(Relaxed), 3);
+        assert_eq!(counters.max_active.load(Relaxed), 3, "the peak stays");
+        assert_eq!(counters.bytes_in.load(Relaxed), 100);
+        let last = counters.last_check.lock().expect("lock").clone();
+        assert_eq!(
+            last,
+            Some(LastCheck {
+                passed: false,
+                failure: "connect failed".into(),
+                latency: Duration::from_millis(7),
+            })
+        );
     }
 
     #[test]

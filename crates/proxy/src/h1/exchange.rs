@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::chunked::Chunked;
+use super::counted::Counted;
 use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
 use super::response::{self, Framing, ResponseHead};
@@ -150,6 +151,7 @@ where
                     .map_err(Failure::Connect)?,
             };
             connected = true;
+            let mut counted = Counted::new(&mut upstream, &server.metrics);
             let sent_at = Instant::now();
             // The client has `client_body_timeout` for each piece of its body, the server
             // `timeout` to take each one.
@@ -160,7 +162,7 @@ where
             let sent = send(
                 client,
                 buf,
-                &mut upstream,
+                &mut counted,
                 head,
                 body.as_ref(),
                 buffered,
@@ -176,7 +178,7 @@ where
                 // The server may have answered early (413, say) and closed: look for it.
                 Err(_) => false,
             };
-            let response = read_head(client, &mut upstream, &mut ubuf, is_head, timeout)
+            let response = read_head(client, &mut counted, &mut ubuf, is_head, timeout)
                 .await
                 .map_err(|failure| match failure {
                     // Nothing at all came back on a pooled connection: the server had closed
@@ -237,6 +239,7 @@ where
                 return Next::Close;
             }
             Failure::Timeout => {
+                server.metrics.timed_out();
                 listener.shared.backends.failed(upstreams, index);
                 warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
                 (StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT)
@@ -248,6 +251,7 @@ where
                 tracing::debug!(server = %server.address, reason, "pooled connection was closed; trying a fresh one");
                 // Nothing was lost: try the same server again on a new connection, once.
                 server.pool.clear();
+                server.metrics.retried();
                 fresh_on = Some(index);
                 continue;
             }
@@ -257,9 +261,11 @@ where
                 (StatusCode::BAD_GATEWAY, BAD_GATEWAY)
             }
             Failure::Connect(error) => {
+                server.metrics.connect_failed();
                 listener.shared.backends.failed(upstreams, index);
                 tried.push(index);
                 if resendable && tried.len() <= upstreams.retries as usize {
+                    server.metrics.retried();
                     tracing::debug!(server = %server.address, %error, "connect failed; trying another server");
                     continue;
                 }
@@ -269,6 +275,7 @@ where
             Failure::NoResponse { reason, .. } => {
                 tried.push(index);
                 if resendable && idempotent && tried.len() <= upstreams.retries as usize {
+                    server.metrics.retried();
                     tracing::debug!(server = %server.address, reason, "request failed; trying another server");
                     continue;
                 }
@@ -282,10 +289,10 @@ where
 
 /// Sends the request head and its body: from the buffer when it is all there (left in
 /// place, to be sent again if need be), otherwise streamed from the client.
-async fn send<S>(
+async fn send<S, U>(
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
-    upstream: &mut TcpStream,
+    upstream: &mut U,
     head: &RequestHead,
     body: Option<&Body>,
     buffered: Option<usize>,
@@ -293,6 +300,7 @@ async fn send<S>(
 ) -> Result<(), CopyError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncWrite + Unpin,
 {
     match (body, buffered) {
         (Some(body), None) => {
@@ -307,15 +315,16 @@ where
 
 /// Reads the server's final response head into `ubuf`, passing interim (1xx) answers on to
 /// the client on the way.
-async fn read_head<S>(
+async fn read_head<S, U>(
     client: &mut ClientStream<S>,
-    upstream: &mut TcpStream,
+    upstream: &mut U,
     ubuf: &mut BytesMut,
     is_head: bool,
     timeout: Duration,
 ) -> Result<ResponseHead, Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + Unpin,
 {
     let no_response = |reason: String| Failure::NoResponse {
         reason,
@@ -402,7 +411,8 @@ where
         read: timeout,
         write: None,
     };
-    let copied = relay::copy(&mut upstream, client, &mut ubuf, body, &head, stalls).await;
+    let mut counted = Counted::new(&mut upstream, &server.metrics);
+    let copied = relay::copy(&mut counted, client, &mut ubuf, body, &head, stalls).await;
     match copied {
         Ok(()) => {
             if response.reusable && ubuf.is_empty() {

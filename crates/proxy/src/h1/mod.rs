@@ -15,6 +15,7 @@
 //! and 431 answers to bad heads) and a short path for the rest.
 
 mod chunked;
+mod counted;
 mod exchange;
 mod fields;
 #[cfg(feature = "fuzzing")]

@@ -68,11 +68,17 @@ async fn run(server: Arc<Server>, check: HealthCheck, backends: Weak<Backends>) 
     let mut tracker = tracker(&check, server.check_state());
     loop {
         ticks.tick().await;
+        let started = tokio::time::Instant::now();
         let outcome = baton_health::probe_as(&probe, USER_AGENT).await;
-        if let Outcome::Down(failure) = &outcome {
-            server.metrics.check_failed();
-            tracing::debug!(server = %server.address, %failure, "health check failed");
-        }
+        let failure = match &outcome {
+            Outcome::Down(failure) => {
+                server.metrics.check_failed();
+                tracing::debug!(server = %server.address, %failure, "health check failed");
+                Some(failure.to_string())
+            }
+            Outcome::Up(_) => None,
+        };
+        server.metrics.checked(failure, started.elapsed());
         let Some(verdict) = tracker.record(&outcome) else {
             continue;
         };

@@ -80,7 +80,8 @@ impl Server {
 
     /// Counts a request as in flight until the guard is dropped.
     pub(crate) fn begin(self: &Arc<Self>) -> ActiveGuard {
-        self.active.fetch_add(1, Relaxed);
+        let in_flight = self.active.fetch_add(1, Relaxed).saturating_add(1);
+        self.metrics.began(in_flight);
         ActiveGuard(Arc::clone(self))
     }
 
