@@ -181,6 +181,87 @@ pub(crate) struct ServerEntry {
     /// The operator's state (`baton server`): `ready`, `drain` or `maint`.
     #[serde(default = "ready")]
     pub(crate) admin: String,
+    /// What HAProxy's stats page shows of a server, counted since it was configured (a
+    /// reload that keeps it keeps them). Absent from older daemons' replies.
+    #[serde(flatten)]
+    pub(crate) counters: ServerCounters,
+}
+
+/// One server's counters, as the status page shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ServerCounters {
+    /// Requests sent to it; a request retried elsewhere counts on each server it went to.
+    #[serde(default)]
+    pub(crate) requests: u64,
+    /// Its answers by status class (`2xx`: 10), zero counts left out.
+    #[serde(default)]
+    pub(crate) responses: BTreeMap<String, u64>,
+    /// The most requests in flight to it at once (HAProxy's maximum sessions).
+    #[serde(default)]
+    pub(crate) max_active: u64,
+    /// Bytes from and to the server (HTTP/1.1 path only).
+    #[serde(default)]
+    pub(crate) bytes_in: u64,
+    #[serde(default)]
+    pub(crate) bytes_out: u64,
+    #[serde(default)]
+    pub(crate) errors: ServerErrors,
+    /// Failed attempts sent again (to another server, or on a fresh connection).
+    #[serde(default)]
+    pub(crate) retries: u64,
+    /// The last health check probe; null when none ran.
+    #[serde(default)]
+    pub(crate) last_check: Option<CheckResult>,
+}
+
+/// A server's errors by class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ServerErrors {
+    /// No connection could be made.
+    pub(crate) connect: u64,
+    /// 5xx answers the server itself sent.
+    pub(crate) status_5xx: u64,
+    /// No answer within the upstream timeout.
+    pub(crate) timeouts: u64,
+}
+
+/// One health check probe's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CheckResult {
+    pub(crate) passed: bool,
+    /// Why it failed; empty when it passed.
+    pub(crate) failure: String,
+    /// From the probe's start to its result, in microseconds.
+    pub(crate) latency_us: u64,
+}
+
+impl ServerCounters {
+    fn of(metrics: &baton_proxy::ServerMetrics) -> ServerCounters {
+        let responses = baton_proxy::STATUS_CLASSES
+            .iter()
+            .zip(metrics.responses)
+            .filter(|&(_, count)| count > 0)
+            .map(|(class, count)| ((*class).to_owned(), count))
+            .collect();
+        ServerCounters {
+            requests: metrics.requests,
+            responses,
+            max_active: metrics.max_active,
+            bytes_in: metrics.bytes_in,
+            bytes_out: metrics.bytes_out,
+            errors: ServerErrors {
+                connect: metrics.connect_errors,
+                status_5xx: metrics.responses[4],
+                timeouts: metrics.timeouts,
+            },
+            retries: metrics.retries,
+            last_check: metrics.last_check.as_ref().map(|check| CheckResult {
+                passed: check.passed,
+                failure: check.failure.clone(),
+                latency_us: u64::try_from(check.latency.as_micros()).unwrap_or(u64::MAX),
+            }),
+        }
+    }
 }
 
 fn ready() -> String {
@@ -194,10 +275,19 @@ impl ServerEntry {
         backend: &str,
         proxy: &baton_proxy::Proxy,
     ) -> Vec<ServerEntry> {
+        // Two copies, taken one after the other: a reload in between may change the set,
+        // so counters are matched by position and address, and left empty otherwise.
+        let metrics = proxy.metrics().servers;
         proxy
             .servers()
             .into_iter()
-            .map(|server| ServerEntry {
+            .enumerate()
+            .map(|(index, server)| ServerEntry {
+                counters: metrics
+                    .get(index)
+                    .filter(|m| m.address == server.address)
+                    .map(ServerCounters::of)
+                    .unwrap_or_default(),
                 backend: backend.to_owned(),
                 frontend: frontend.to_owned(),
                 address: server.address.to_string(),
@@ -575,6 +665,24 @@ mod tests {
                 check: "down".into(),
                 ejected: false,
                 admin: "drain".into(),
+                counters: ServerCounters {
+                    requests: 12,
+                    responses: BTreeMap::from([("2xx".into(), 9), ("5xx".into(), 1)]),
+                    max_active: 3,
+                    bytes_in: 5000,
+                    bytes_out: 800,
+                    errors: ServerErrors {
+                        connect: 2,
+                        status_5xx: 1,
+                        timeouts: 0,
+                    },
+                    retries: 2,
+                    last_check: Some(CheckResult {
+                        passed: false,
+                        failure: "connect failed: Connection refused".into(),
+                        latency_us: 250,
+                    }),
+                },
             }],
             virtual_servers: vec![VirtualServerEntry::example()],
             vrrp_receive_dropped: vec![ReceiveDropEntry {
@@ -690,6 +798,41 @@ mod tests {
         assert_eq!(json["virtual_servers"][0]["quorum_up"], true);
         assert_eq!(server["admin"], "drain");
         assert_eq!(instance["maintenance"], true);
+    }
+
+    #[test]
+    fn server_counters_sit_beside_the_state_and_old_replies_read_without_them() {
+        let json = serde_json::to_value(sample()).expect("serializes");
+        let server = &json["backends"][0];
+        assert_eq!(server["requests"], 12);
+        assert_eq!(server["responses"]["2xx"], 9);
+        assert_eq!(server["max_active"], 3);
+        assert_eq!(server["bytes_in"], 5000);
+        assert_eq!(server["bytes_out"], 800);
+        assert_eq!(server["errors"]["connect"], 2);
+        assert_eq!(server["errors"]["status_5xx"], 1);
+        assert_eq!(server["retries"], 2);
+        assert_eq!(server["last_check"]["passed"], false);
+        assert_eq!(server["last_check"]["latency_us"], 250);
+        let read: Status = serde_json::from_value(json.clone()).expect("reads");
+        assert_eq!(read, sample());
+
+        let mut old = json;
+        let fields = old["backends"][0].as_object_mut().expect("object");
+        for field in [
+            "requests",
+            "responses",
+            "max_active",
+            "bytes_in",
+            "bytes_out",
+            "errors",
+            "retries",
+            "last_check",
+        ] {
+            fields.remove(field);
+        }
+        let read: Status = serde_json::from_value(old).expect("reads");
+        assert_eq!(read.backends[0].counters, ServerCounters::default());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The admin listener of `baton run` on loopback (any user): `/metrics` after real traffic,
 //! `/status.json` against `baton status --json`, and the status page rendered by headless
-//! Chromium.
+//! Chromium: per-server counters and the history charts, after real requests.
 
 mod common;
 
@@ -158,7 +158,21 @@ fn status_json_is_baton_status_json() {
     let (code, body) = request(setup.admin, "/status.json").expect("status.json");
     assert_eq!(code, 200);
     let served: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-    assert_eq!(served, setup.daemon.status());
+    // Checks run every 0.2 s: the last one's latency may differ between the two answers.
+    let without_last_check = |mut status: serde_json::Value| {
+        for server in status["backends"].as_array_mut().expect("backends") {
+            let last = server.as_object_mut().expect("server").remove("last_check");
+            assert!(
+                last.is_some_and(|l| l.is_null() || l["latency_us"].is_u64()),
+                "{server}"
+            );
+        }
+        status
+    };
+    assert_eq!(
+        without_last_check(served),
+        without_last_check(setup.daemon.status())
+    );
     setup.daemon.stop();
 }
 
@@ -231,12 +245,59 @@ fn server_row(dom: &str, server: SocketAddr) -> &str {
     &dom[start..end]
 }
 
+/// The number in attribute `name` of a rendered element.
+fn attribute(element: &str, name: &str) -> f64 {
+    let marker = format!("{name}=\"");
+    let start = element
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {element}"))
+        + marker.len();
+    let end = element[start..].find('"').expect("attribute end") + start;
+    element[start..end]
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number in {element}"))
+}
+
+/// The `<svg>` of the history chart with `marker` (`data-backend="app"`).
+fn chart<'a>(dom: &'a str, marker: &str) -> &'a str {
+    let start = dom
+        .find(marker)
+        .unwrap_or_else(|| panic!("no chart with {marker} in\n{dom}"));
+    let start = dom[..start].rfind("<svg").expect("svg start");
+    let end = dom[start..].find("</svg>").expect("svg end") + start;
+    &dom[start..end]
+}
+
 #[test]
 fn status_page_renders_servers_up_and_down() {
     let Some(chromium) = chromium() else {
         return;
     };
     let setup = start("admin-page");
+    let sent: u32 = 12;
+    for _ in 0..sent {
+        let (code, body) = request(setup.frontend, "/").expect("request");
+        assert_eq!((code, body.trim()), (200, "live"));
+    }
+    // The daemon samples every 10 s: the rate needs a sample after the requests.
+    let history = || -> Option<serde_json::Value> {
+        let (_, body) = request(setup.admin, "/history.json").ok()?;
+        serde_json::from_str(&body).ok()
+    };
+    let rated = wait_for(Duration::from_secs(30), || {
+        history().is_some_and(|h| {
+            h["backends"][0]["requests_per_s"]
+                .as_array()
+                .is_some_and(|rates| rates.iter().any(|r| r.as_f64() > Some(0.0)))
+        })
+    });
+    assert!(
+        rated.is_some(),
+        "/history.json never showed the requests\n{}",
+        setup.daemon.log()
+    );
+    let history = history().expect("history");
+    assert_eq!(history["interval_s"], 10);
     let profile = Workdir::new("admin-page-chromium");
     let dom = dump_dom(
         chromium,
@@ -260,5 +321,40 @@ fn status_page_renders_servers_up_and_down() {
     }
     assert!(server_row(&dom, setup.live).contains(">UP<"));
     assert!(server_row(&dom, setup.dead).contains(">DOWN<"));
+
+    // HAProxy's columns, with the requests made above: every one went to the live server
+    // (the dead one is down by its check), and each moved bytes both ways.
+    let live = server_row(&dom, setup.live);
+    assert!(
+        attribute(live, "data-requests") >= f64::from(sent),
+        "{live}"
+    );
+    assert!(attribute(live, "data-bytes-in") > 0.0, "{live}");
+    assert!(attribute(live, "data-bytes-out") > 0.0, "{live}");
+    assert!(live.contains(">passed in "), "{live}");
+    let dead = server_row(&dom, setup.dead);
+    assert_eq!(attribute(dead, "data-requests"), 0.0, "{dead}");
+    assert!(dead.contains(">failed in "), "{dead}");
+    let json = setup.daemon.status();
+    let live_json = json["backends"]
+        .as_array()
+        .expect("backends")
+        .iter()
+        .find(|s| s["address"] == setup.live.to_string())
+        .expect("live in status");
+    assert!(live_json["max_active"].as_u64() >= Some(1), "{live_json}");
+    assert_eq!(
+        live_json["responses"]["2xx"].as_u64(),
+        Some(u64::from(sent))
+    );
+
+    // The backend's request rate, drawn from the daemon's samples.
+    let drawn = chart(&dom, "data-backend=\"app\"");
+    assert!(attribute(drawn, "data-peak") > 0.0, "{drawn}");
+    assert!(drawn.contains("<polyline"), "{drawn}");
+    assert!(
+        dom.contains("a sample every 10 s"),
+        "no history caption:\n{dom}"
+    );
     setup.daemon.stop();
 }

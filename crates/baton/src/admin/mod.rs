@@ -1,5 +1,6 @@
 //! The admin HTTP listener: `GET /metrics` (Prometheus), `GET /status.json` (what
-//! `baton status --json` prints) and `GET /` (a status page that polls `/status.json`).
+//! `baton status --json` prints), `GET /history.json` (the last minutes of each instance's
+//! state and each backend's request rate) and `GET /` (a status page that polls both).
 //!
 //! It runs on tasks of its own and only reads: the VRRP status the protocol task publishes
 //! on a watch, and the proxies' atomics. Nothing here can hold the protocol task up. Every
@@ -7,13 +8,14 @@
 //! a misbehaving client costs at most its own connection.
 
 mod encode;
+mod history;
 mod l4_metrics;
 mod metrics;
 mod page;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,9 +28,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::daemon::{Registry, snapshot};
 use crate::status::Status;
+use history::History;
 use metrics::FrontendMetrics;
 
 /// Connections served at once; more are closed at once. Scrapers and a few browsers need
@@ -69,17 +73,33 @@ pub(crate) async fn bind(address: SocketAddr) -> Option<TcpListener> {
     }
 }
 
-/// Serves `listener` until the task is aborted.
+/// Serves `listener` until the task is aborted; the same task samples the history.
 pub(crate) fn spawn(listener: TcpListener, sources: Sources) -> JoinHandle<()> {
     let sources = Arc::new(sources);
+    let history = Arc::new(Mutex::new(History::default()));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)
         .max_buf_size(16 * 1024);
     tokio::spawn(async move {
+        // The first tick is at once: the history starts with the daemon.
+        let mut ticks = tokio::time::interval(history::INTERVAL);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut sampled_at = Instant::now();
         loop {
-            let stream = match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = ticks.tick() => {
+                    let sample = sample(&sources);
+                    let mut rings = history.lock().unwrap_or_else(|e| e.into_inner());
+                    rings.record(sample, sampled_at.elapsed());
+                    drop(rings);
+                    sampled_at = Instant::now();
+                    continue;
+                }
+            };
+            let stream = match accepted {
                 Ok((stream, _)) => stream,
                 Err(error) => {
                     tracing::warn!("admin listener: {error}");
@@ -92,10 +112,11 @@ pub(crate) fn spawn(listener: TcpListener, sources: Sources) -> JoinHandle<()> {
                 continue;
             };
             let sources = Arc::clone(&sources);
+            let history = Arc::clone(&history);
             let connection = http.serve_connection(
                 TokioIo::new(stream),
                 service_fn(move |request| {
-                    let response = answer(&request, &sources);
+                    let response = answer(&request, &sources, &history);
                     async move { Ok::<_, Infallible>(response) }
                 }),
             );
@@ -108,13 +129,17 @@ pub(crate) fn spawn(listener: TcpListener, sources: Sources) -> JoinHandle<()> {
 }
 
 /// The answer to one request; never fails.
-fn answer<B>(request: &Request<B>, sources: &Sources) -> Response<Full<Bytes>> {
+fn answer<B>(
+    request: &Request<B>,
+    sources: &Sources,
+    history: &Mutex<History>,
+) -> Response<Full<Bytes>> {
     let path = request.uri().path();
-    let known = matches!(path, "/" | "/metrics" | "/status.json");
+    let known = matches!(path, "/" | "/metrics" | "/status.json" | "/history.json");
     if !known {
         return plain(
             StatusCode::NOT_FOUND,
-            "404 not found: try /, /metrics or /status.json\n",
+            "404 not found: try /, /metrics, /status.json or /history.json\n",
         );
     }
     // HEAD is GET without the body (hyper leaves it out), as RFC 9110 asks of every server.
@@ -142,6 +167,13 @@ fn answer<B>(request: &Request<B>, sources: &Sources) -> Response<Full<Bytes>> {
             Ok(json) => body(json, "application/json"),
             Err(error) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")),
         },
+        "/history.json" => {
+            let json = history.lock().unwrap_or_else(|e| e.into_inner()).json();
+            match serde_json::to_string(&json) {
+                Ok(json) => body(json, "application/json"),
+                Err(error) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")),
+            }
+        }
         _ => page::response(),
     }
 }
@@ -150,6 +182,28 @@ fn answer<B>(request: &Request<B>, sources: &Sources) -> Response<Full<Bytes>> {
 fn status_json(sources: &Sources) -> serde_json::Result<String> {
     let status = snapshot(&sources.status, &sources.proxies, &sources.virtual_servers);
     serde_json::to_string_pretty(&status).map(|json| json + "\n")
+}
+
+/// Each instance's state and the requests each frontend's servers were sent, now.
+fn sample(sources: &Sources) -> history::Sample {
+    let instances = sources
+        .status
+        .borrow()
+        .vrrp
+        .iter()
+        .map(|i| (i.name.clone(), i.state.clone()))
+        .collect();
+    let backends = frontends(sources)
+        .into_iter()
+        .map(|f| {
+            let requests: u64 = f.metrics.servers.iter().map(|s| s.requests).sum();
+            (f.frontend, f.backend, requests)
+        })
+        .collect();
+    history::Sample {
+        instances,
+        backends,
+    }
 }
 
 fn frontends(sources: &Sources) -> Vec<FrontendMetrics> {
@@ -230,6 +284,12 @@ mod tests {
             (Method::GET, "/", StatusCode::OK, "text/html; charset=utf-8"),
             (
                 Method::GET,
+                "/history.json",
+                StatusCode::OK,
+                "application/json",
+            ),
+            (
+                Method::GET,
                 "/?refresh=1",
                 StatusCode::OK,
                 "text/html; charset=utf-8",
@@ -266,7 +326,7 @@ mod tests {
             ),
         ];
         for (method, path, status, content_type) in cases {
-            let response = answer(&request(method.clone(), path), &sources);
+            let response = answer(&request(method.clone(), path), &sources, &Mutex::default());
             assert_eq!(response.status(), status, "{method} {path}");
             assert_eq!(
                 response.headers()[header::CONTENT_TYPE],
@@ -274,7 +334,7 @@ mod tests {
                 "{method} {path}"
             );
         }
-        let refused = answer(&request(Method::PUT, "/"), &sources);
+        let refused = answer(&request(Method::PUT, "/"), &sources, &Mutex::default());
         assert_eq!(refused.headers()[header::ALLOW], "GET, HEAD");
     }
 

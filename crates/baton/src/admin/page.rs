@@ -1,5 +1,7 @@
 //! `GET /`: one self-contained page (inline CSS and script, nothing fetched but
-//! `/status.json`) that shows what `baton status` shows and refreshes itself every second.
+//! `/status.json` and `/history.json`) that shows what `baton status` shows, per server the
+//! counters HAProxy's stats page shows, and refreshes itself every second; the recent
+//! history is drawn as inline SVG by the page's own script.
 //!
 //! The page builds its tables with `textContent` only, so no name or address from the
 //! configuration can become markup; the Content-Security-Policy below enforces that no
@@ -46,6 +48,8 @@ mod tests {
             assert!(!PAGE.contains(forbidden), "status.html uses {forbidden}");
         }
         assert!(PAGE.contains("fetch(\"status.json\""));
+        assert!(PAGE.contains("fetch(\"history.json\""));
+        assert!(PAGE.contains("createElementNS(SVG"));
         assert!(PAGE.contains("textContent"));
         let response = response();
         assert_eq!(
