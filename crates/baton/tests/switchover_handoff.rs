@@ -1,8 +1,9 @@
 //! A planned switchover without a stall (issue 16): SIGTERM on the master that proxies on
-//! the VIP, under a load that opens a new connection for every request. The backup takes
-//! the VIP at once and serves the new connections; the old master keeps the VIP without
-//! announcing it and finishes the connections it has, whose packets the new master hands
-//! back to it (daisy chaining); the new master's forwarding ends with its window.
+//! the VIP, or `baton instance step-down` of its instance, under a load that opens a new
+//! connection for every request. The backup takes the VIP at once and serves the new
+//! connections; the old master keeps the VIP without announcing it and finishes the
+//! connections it has, whose packets the new master hands back to it (daisy chaining); the
+//! new master's forwarding ends with its window.
 //!
 //! On the guide's lab (root). The app servers answer with the address of the load balancer
 //! that connected to them, so the client can tell who served each request; uploads that
@@ -16,8 +17,8 @@ use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
-use baton_lab::Host;
-use common::{Workdir, fail, guide_lab, holds, wait_for};
+use baton_lab::{Host, Lab};
+use common::{Daemon, Workdir, fail, guide_lab, holds, wait_for};
 
 /// lb1's and lb2's addresses on the guide's lab.
 const LB1: &str = "10.0.3.5";
@@ -49,7 +50,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 8080), App).serve_forever()
 
 /// The client: 16 threads, each sending GET / on a new connection after the other for
 /// SECONDS; from SIGTERM_AT - 0.5 s four uploads that send their 20-byte body one byte
-/// every 100 ms, across the SIGTERM. Prints one JSON object.
+/// every 100 ms, across the SIGTERM (or step-down). Prints one JSON object.
 const CLIENT: &str = r#"
 import json, socket, sys, threading, time
 vip, seconds, sigterm_at = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
@@ -163,129 +164,231 @@ fn nft_tables(host: &Host) -> String {
     host.run("nft", &["list", "tables"]).unwrap_or_default()
 }
 
-#[test]
-fn sigterm_hands_new_connections_over_at_once_and_old_ones_finish_on_the_old_master() {
-    let test = "sigterm_hands_new_connections_over_at_once";
-    let Some(lab) = guide_lab(test) else {
-        return;
-    };
-    if common::skip_without_tool("nft", "nftables", test)
-        || common::skip_without_tool("python3", "python3", test)
-    {
-        return;
-    }
-    let dir = Workdir::new("switchover-handoff");
-    let _apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
-    let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &lb_config(100));
-    let mut lb2 = common::start_baton_toml(lab.host("lb2"), &dir, &lb_config(150));
-    let (lb1_host, lb2_host, client) = (lab.host("lb1"), lab.host("lb2"), lab.host("client"));
-    if wait_for(Duration::from_secs(10), || {
-        holds(lb2_host, common::VIP) && !holds(lb1_host, common::VIP)
-    })
-    .is_none()
-    {
-        fail("lb2 never became the only master", &[&lb1, &lb2]);
-    }
-    let probe = || served_by(client).as_deref() == Some(LB2);
-    if wait_for(Duration::from_secs(10), probe).is_none() {
-        fail("the VIP never served through lb2", &[&lb1, &lb2]);
+/// Whether `host` has a table of a switchover: the drain's SYN gate, the old master's quiet
+/// ARP or the new master's handoff.
+fn has_switchover_table(host: &Host) -> bool {
+    let tables = nft_tables(host);
+    ["baton_drain", "baton_quiet", "baton_handoff"]
+        .iter()
+        .any(|table| tables.contains(table))
+}
+
+/// lb1 and lb2 running baton on the guide's lab, lb2 the master serving the VIP, the apps
+/// behind them. Fields drop in order: the daemons before the lab.
+struct Pair {
+    lb1: Daemon,
+    lb2: Daemon,
+    _apps: [baton_lab::Child; 2],
+    dir: Workdir,
+    lab: Lab,
+}
+
+impl Pair {
+    fn start(test: &str) -> Option<Pair> {
+        let lab = guide_lab(test)?;
+        if common::skip_without_tool("nft", "nftables", test)
+            || common::skip_without_tool("python3", "python3", test)
+        {
+            return None;
+        }
+        let dir = Workdir::new("switchover-handoff");
+        let apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
+        let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &lb_config(100));
+        let lb2 = common::start_baton_toml(lab.host("lb2"), &dir, &lb_config(150));
+        let pair = Pair {
+            lb1,
+            lb2,
+            _apps: apps,
+            dir,
+            lab,
+        };
+        if wait_for(Duration::from_secs(10), || pair.only_holder_is("lb2")).is_none() {
+            pair.fail("lb2 never became the only master");
+        }
+        let probe = || served_by(pair.host("client")).as_deref() == Some(LB2);
+        if wait_for(Duration::from_secs(10), probe).is_none() {
+            pair.fail("the VIP never served through lb2");
+        }
+        Some(pair)
     }
 
-    let (seconds, sigterm_at) = (4.0, 1.5);
-    let mut load = client.command("python3");
-    load.args(["-c", CLIENT, "10.0.3.100"])
-        .arg(seconds.to_string())
-        .arg(sigterm_at.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let load = thread::spawn(move || load.output().expect("client"));
-    thread::sleep(Duration::from_secs_f64(sigterm_at));
-    lb2.child
-        .signal(baton_lab::Signal::SIGTERM)
-        .expect("SIGTERM to lb2");
-    let output = load.join().expect("client thread");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let Ok(result) = serde_json::from_str::<serde_json::Value>(&text) else {
-        fail(
-            &format!(
+    fn host(&self, name: &str) -> &Host {
+        self.lab.host(name)
+    }
+
+    fn only_holder_is(&self, name: &str) -> bool {
+        let other = if name == "lb1" { "lb2" } else { "lb1" };
+        holds(self.host(name), common::VIP) && !holds(self.host(other), common::VIP)
+    }
+
+    fn fail(&self, message: &str) -> ! {
+        fail(message, &[&self.lb1, &self.lb2])
+    }
+
+    /// Runs the client's load and `resign` (lb2 gives the VIP up) 1.5 s into it; checks
+    /// that the handover stalled nobody (see the module's doc) and returns lb1's tables as
+    /// they were right after the load, within its handoff window.
+    fn hand_over_under_load(&mut self, resign: impl FnOnce(&mut Pair)) -> String {
+        let (seconds, resign_at) = (4.0, 1.5);
+        let mut load = self.host("client").command("python3");
+        load.args(["-c", CLIENT, "10.0.3.100"])
+            .arg(seconds.to_string())
+            .arg(resign_at.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let load = thread::spawn(move || load.output().expect("client"));
+        thread::sleep(Duration::from_secs_f64(resign_at));
+        resign(self);
+        let output = load.join().expect("client thread");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let Ok(result) = serde_json::from_str::<serde_json::Value>(&text) else {
+            self.fail(&format!(
                 "client output: {text} {}",
                 String::from_utf8_lossy(&output.stderr)
-            ),
-            &[&lb1, &lb2],
+            ));
+        };
+        // The new master's window (drain_timeout 2 s + 5 s) is still open: the load took 4 s.
+        let tables_during = nft_tables(self.host("lb1"));
+
+        let failed = result["failed"].as_u64().unwrap_or(u64::MAX);
+        let ok = result["ok"].as_u64().unwrap_or(0);
+        if failed != 0 || ok < 100 {
+            self.fail(&format!("requests failed: {result}"));
+        }
+        // New connections went to the new master once it had the VIP.
+        let by_lb1 = result["served_by"][LB1].as_u64().unwrap_or(0);
+        if by_lb1 == 0 {
+            self.fail(&format!("lb1 served nothing: {result}"));
+        }
+        // Each upload began on lb2 and sent most of its body after lb2 resigned, to the new
+        // master: all of it reached lb2, which answered.
+        let uploads = result["uploads"].as_array().cloned().unwrap_or_default();
+        let finished_on_lb2 = uploads
+            .iter()
+            .filter(|u| u["peer"] == LB2 && u["bytes"] == 20)
+            .count();
+        if uploads.len() != 4 || finished_on_lb2 != 4 {
+            self.fail(&format!(
+                "uploads did not finish on the old master: {uploads:?}"
+            ));
+        }
+        // And the new master served before the old one was done: the handover did not wait
+        // for the drain.
+        let first_by_lb1 = result["first_answer_by"][LB1].as_f64().unwrap_or(f64::MAX);
+        let uploads_done = uploads
+            .iter()
+            .filter_map(|u| u["end"].as_f64())
+            .fold(f64::MAX, f64::min);
+        if first_by_lb1 >= uploads_done {
+            self.fail(&format!(
+                "lb1 served only after lb2's uploads ended: {result}"
+            ));
+        }
+        if !tables_during.contains("baton_handoff") {
+            self.fail(&format!(
+                "no handoff table on lb1 during its window: {tables_during}"
+            ));
+        }
+        let armed = self.lb1.log_text();
+        assert!(
+            armed.contains("handoff: packets of connections this host does not know"),
+            "lb1 did not arm the handoff:\n{armed}"
         );
+        tables_during
+    }
+
+    /// lb2 ends without the VIP and without a switchover table; lb1 holds the VIP,
+    /// its forwarding gone with its window (7 s after lb2 resigned), and serves.
+    fn lb1_alone_after_the_window(&self) {
+        let lb2_host = self.host("lb2");
+        if wait_for(Duration::from_secs(10), || {
+            !holds(lb2_host, common::VIP) && !has_switchover_table(lb2_host)
+        })
+        .is_none()
+        {
+            self.fail(&format!(
+                "lb2 kept the VIP or a table: {}",
+                nft_tables(lb2_host)
+            ));
+        }
+        assert!(holds(self.host("lb1"), common::VIP), "lb1 lost the VIP");
+        if wait_for(Duration::from_secs(15), || {
+            !nft_tables(self.host("lb1")).contains("baton_handoff")
+        })
+        .is_none()
+        {
+            self.fail("the handoff table outlived its window");
+        }
+        assert_eq!(
+            served_by(self.host("client")).as_deref(),
+            Some(LB1),
+            "after the window"
+        );
+    }
+}
+
+#[test]
+fn sigterm_hands_new_connections_over_at_once_and_old_ones_finish_on_the_old_master() {
+    let Some(mut pair) = Pair::start("sigterm_hands_new_connections_over_at_once") else {
+        return;
     };
-    // The new master's window (drain_timeout 2 s + 5 s) is still open: the load took 4 s.
-    let tables_during = nft_tables(lb1_host);
+    pair.hand_over_under_load(|pair| {
+        pair.lb2
+            .child
+            .signal(baton_lab::Signal::SIGTERM)
+            .expect("SIGTERM to lb2");
+    });
+    pair.lb1_alone_after_the_window();
+}
 
-    let failed = result["failed"].as_u64().unwrap_or(u64::MAX);
-    let ok = result["ok"].as_u64().unwrap_or(0);
-    if failed != 0 || ok < 100 {
-        fail(&format!("requests failed: {result}"), &[&lb1, &lb2]);
+/// `baton instance step-down` hands over as SIGTERM does, but lb2 goes on running as a
+/// backup: its listener stays, and `baton instance resume` makes it master again cleanly.
+#[test]
+fn step_down_hands_over_as_sigterm_does_and_resume_takes_the_vip_back() {
+    let Some(mut pair) = Pair::start("step_down_hands_over_as_sigterm_does") else {
+        return;
+    };
+    let socket = pair.dir.path("lb2.sock");
+    let command = |pair: &Pair, action: &str| {
+        if let Err(error) =
+            common::chaos::instance_command(pair.host("lb2"), &socket, action, "VI_1")
+        {
+            pair.fail(&error);
+        }
+    };
+    pair.hand_over_under_load(|pair| command(&*pair, "step-down"));
+    pair.lb1_alone_after_the_window();
+    let log = pair.lb2.log_text();
+    for line in [
+        "step-down: the virtual addresses stay here, unannounced",
+        "step-down: the connections finished; virtual addresses removed",
+    ] {
+        if !log.contains(line) {
+            pair.fail(&format!("lb2 did not log {line:?}"));
+        }
     }
-    // New connections went to the new master once it had the VIP.
-    let by_lb1 = result["served_by"][LB1].as_u64().unwrap_or(0);
-    if by_lb1 == 0 {
-        fail(&format!("lb1 served nothing: {result}"), &[&lb1, &lb2]);
+    // Still a backup, ready to take the VIP back: its listener is open.
+    let listening = pair
+        .host("lb2")
+        .run("ss", &["-Hltn", "src", "10.0.3.100"])
+        .unwrap_or_default();
+    if !listening.contains("10.0.3.100:80") {
+        pair.fail(&format!("lb2's listener is gone: {listening:?}"));
     }
-    // Each upload began on lb2 and sent most of its body after lb2 resigned, to the new
-    // master: all of it reached lb2, which answered.
-    let uploads = result["uploads"].as_array().cloned().unwrap_or_default();
-    let finished_on_lb2 = uploads
-        .iter()
-        .filter(|u| u["peer"] == LB2 && u["bytes"] == 20)
-        .count();
-    if uploads.len() != 4 || finished_on_lb2 != 4 {
-        fail(
-            &format!("uploads did not finish on the old master: {uploads:?}"),
-            &[&lb1, &lb2],
-        );
-    }
-    // And the new master served before the old one was done: the handover did not wait
-    // for the drain.
-    let first_by_lb1 = result["first_answer_by"][LB1].as_f64().unwrap_or(f64::MAX);
-    let uploads_done = uploads
-        .iter()
-        .filter_map(|u| u["end"].as_f64())
-        .fold(f64::MAX, f64::min);
-    if first_by_lb1 >= uploads_done {
-        fail(
-            &format!("lb1 served only after lb2's uploads ended: {result}"),
-            &[&lb1, &lb2],
-        );
-    }
-    if !tables_during.contains("baton_handoff") {
-        fail(
-            &format!("no handoff table on lb1 during its window: {tables_during}"),
-            &[&lb1, &lb2],
-        );
-    }
-    let armed = lb1.log_text();
-    assert!(
-        armed.contains("handoff: packets of connections this host does not know"),
-        "lb1 did not arm the handoff:\n{armed}"
-    );
 
-    // lb2 ends with nothing left: no VIP, no quiet or drain table; lb1 alone holds the VIP.
-    if wait_for(Duration::from_secs(10), || {
-        !holds(lb2_host, common::VIP) && !nft_tables(lb2_host).contains("baton_")
-    })
-    .is_none()
-    {
-        fail(
-            &format!("lb2 kept the VIP or a table: {}", nft_tables(lb2_host)),
-            &[&lb1, &lb2],
-        );
+    command(&pair, "resume");
+    if wait_for(Duration::from_secs(10), || pair.only_holder_is("lb2")).is_none() {
+        pair.fail("lb2 did not take the VIP back after resume");
     }
-    assert!(holds(lb1_host, common::VIP), "lb1 lost the VIP");
-    // The forwarding ends with the window, bounded: 7 s after lb2 resigned.
-    if wait_for(Duration::from_secs(15), || {
-        !nft_tables(lb1_host).contains("baton_handoff")
-    })
-    .is_none()
-    {
-        fail("the handoff table outlived its window", &[&lb1, &lb2]);
+    let probe = || served_by(pair.host("client")).as_deref() == Some(LB2);
+    if wait_for(Duration::from_secs(10), probe).is_none() {
+        pair.fail("the VIP did not serve through lb2 after resume");
     }
-    // And the VIP still serves, from lb1.
-    assert_eq!(served_by(client).as_deref(), Some(LB1), "after the window");
+    if has_switchover_table(pair.host("lb2")) {
+        pair.fail(&format!(
+            "lb2 master again with a switchover table: {}",
+            nft_tables(pair.host("lb2"))
+        ));
+    }
 }

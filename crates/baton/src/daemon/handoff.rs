@@ -126,16 +126,23 @@ async fn delete() {
 
 /// The old master drains for as long as this configuration's frontends would.
 fn window(config: &Config) -> Duration {
-    let drain = config
+    longest_drain(config) + TAKEOVER_MARGIN
+}
+
+/// The longest drain_timeout of the frontends: how long an old master finishes its
+/// connections at most.
+pub(super) fn longest_drain(config: &Config) -> Duration {
+    config
         .frontends
         .iter()
         .map(|frontend| frontend.drain_timeout)
         .max()
-        .unwrap_or_default();
-    drain + TAKEOVER_MARGIN
+        .unwrap_or_default()
 }
 
-fn targets(config: &Config) -> Vec<(Ipv4Addr, u16)> {
+/// The (IPv4 address, port) pairs the frontends serve: those whose packets a new master
+/// hands back, and those an old master's connections are on.
+pub(super) fn targets(config: &Config) -> Vec<(Ipv4Addr, u16)> {
     let vips: Vec<Ipv4Addr> = config
         .instances
         .iter()

@@ -1,8 +1,14 @@
-//! Handshakes still open on a listener that is about to close. A connection whose SYN was
+//! Connections still open on local addresses, read from the kernel's tables (/proc/net/tcp
+//! and tcp6).
+//!
+//! Handshakes still open on a listener that is about to close: a connection whose SYN was
 //! answered before the SYN gate closed completes when the client's ACK arrives; if the
 //! listener is gone by then, the kernel answers that ACK with a reset and the client's
 //! request fails. So the drain waits until no handshake to its listeners is half done
-//! (the kernel lists them as SYN_RECV in /proc/net/tcp and tcp6) before it closes them.
+//! (SYN_RECV) before it closes them.
+//!
+//! Connections on a VIP about to go (`step_down`): its packets would find no address here
+//! any more, so the address stays until no connection on it is open.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -12,35 +18,58 @@ use tokio::time::Instant;
 /// /proc/net/tcp's code for SYN_RECV.
 const SYN_RECV: &str = "03";
 
+/// /proc/net/tcp's codes for the states in which a connection still exchanges packets with
+/// its peer: ESTABLISHED, SYN_RECV, FIN_WAIT1, FIN_WAIT2, CLOSE_WAIT, LAST_ACK, CLOSING
+/// (not LISTEN, TIME_WAIT or CLOSE).
+const OPEN: [&str; 7] = ["01", "03", "04", "05", "08", "09", "0B"];
+
 /// How often the tables are read while handshakes are open.
 const POLL: Duration = Duration::from_millis(5);
+
+/// How often the tables are read while connections are open: they last longer.
+const CONNECTIONS_POLL: Duration = Duration::from_millis(50);
 
 /// Waits until no handshake to `listeners` is half done, at most `limit` (a client whose
 /// ACK was lost needs a retransmitted SYN-ACK, a second later: not worth holding the
 /// drain for). How many were still open at the end, for the log.
 pub(crate) async fn settle(listeners: &[SocketAddr], limit: Duration) -> usize {
+    wait_for_none(listeners, &[SYN_RECV], POLL, limit).await
+}
+
+/// Waits until no connection whose local address is one of `local` is open, at most
+/// `limit`. How many were still open at the end, for the log.
+pub(crate) async fn connections_end(local: &[SocketAddr], limit: Duration) -> usize {
+    wait_for_none(local, &OPEN, CONNECTIONS_POLL, limit).await
+}
+
+async fn wait_for_none(
+    local: &[SocketAddr],
+    states: &[&str],
+    poll: Duration,
+    limit: Duration,
+) -> usize {
     let until = Instant::now() + limit;
     loop {
-        let open = half_open(listeners);
+        let open = in_states(local, states);
         if open == 0 || Instant::now() >= until {
             return open;
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(poll).await;
     }
 }
 
-/// Half-done handshakes to `listeners` in this network namespace.
-fn half_open(listeners: &[SocketAddr]) -> usize {
+/// Sockets in one of `states` on `listeners` in this network namespace.
+fn in_states(listeners: &[SocketAddr], states: &[&str]) -> usize {
     ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
         .filter_map(|path| std::fs::read_to_string(path).ok())
-        .map(|table| count(&table, listeners))
+        .map(|table| count(&table, listeners, states))
         .sum()
 }
 
-/// Lines of a /proc/net/tcp table in SYN_RECV whose local address is one of `listeners`
-/// (a wildcard listener matches its port on any address).
-fn count(table: &str, listeners: &[SocketAddr]) -> usize {
+/// Lines of a /proc/net/tcp table in one of `states` whose local address is one of
+/// `listeners` (a wildcard listener matches its port on any address).
+fn count(table: &str, listeners: &[SocketAddr], states: &[&str]) -> usize {
     table
         .lines()
         .skip(1)
@@ -48,7 +77,10 @@ fn count(table: &str, listeners: &[SocketAddr]) -> usize {
             let mut fields = line.split_whitespace();
             let local = fields.nth(1)?;
             let state = fields.nth(1)?;
-            (state == SYN_RECV).then(|| local_address(local)).flatten()
+            states
+                .contains(&state)
+                .then(|| local_address(local))
+                .flatten()
         })
         .filter(|local| {
             listeners.iter().any(|listener| {
@@ -98,15 +130,31 @@ mod tests {
             return;
         }
         let vip: SocketAddr = "10.0.3.100:80".parse().expect("address");
-        assert_eq!(count(TABLE, &[vip]), 1, "one SYN_RECV to the VIP");
+        assert_eq!(
+            count(TABLE, &[vip], &[SYN_RECV]),
+            1,
+            "one SYN_RECV to the VIP"
+        );
         let any: SocketAddr = "0.0.0.0:8080".parse().expect("address");
         assert_eq!(
-            count(TABLE, &[any]),
+            count(TABLE, &[any], &[SYN_RECV]),
             1,
             "a wildcard listener matches its port"
         );
         let other: SocketAddr = "10.0.3.100:443".parse().expect("address");
-        assert_eq!(count(TABLE, &[other]), 0);
+        assert_eq!(count(TABLE, &[other], &[SYN_RECV]), 0);
+    }
+
+    #[test]
+    fn open_connections_are_those_that_still_exchange_packets() {
+        if cfg!(target_endian = "big") {
+            return;
+        }
+        let vip: SocketAddr = "10.0.3.100:80".parse().expect("address");
+        // The listener (0A) is not a connection; SYN_RECV (03) and ESTABLISHED (01) are.
+        assert_eq!(count(TABLE, &[vip], &OPEN), 2);
+        let time_wait = TABLE.replace(" 01 0000", " 06 0000");
+        assert_eq!(count(&time_wait, &[vip], &OPEN), 1, "TIME_WAIT is over");
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod sockets;
 mod src_ip_tracking;
 mod start_stop;
 mod state_file;
+mod step_down;
 mod switchover;
 mod syn_gate;
 mod systemd;
@@ -378,6 +379,8 @@ enum Input {
     Timer,
     Packet(Inbound),
     Track(TrackEvent),
+    /// A step-down's connections ended (see `step_down`).
+    SteppedDown(step_down::Ended),
 }
 
 /// A configuration's VRRP side, built and checked but not running: what a reload needs
@@ -490,6 +493,8 @@ struct Running {
     restarted_by_reload: Vec<String>,
     /// Forwarding of the old master's connections after it resigned (see `handoff`).
     handoff: handoff::Handoff,
+    /// Instances stepped down that keep their addresses while their connections end.
+    step_downs: step_down::StepDowns,
     /// The reload `reload_time_file` schedules, for the status.
     scheduled_reload: Option<crate::status::ScheduledReload>,
 }
@@ -576,6 +581,7 @@ impl Running {
             bfd,
             restarted_by_reload: Vec::new(),
             handoff,
+            step_downs: step_down::StepDowns::new(),
             fault_reasons,
             scheduled_reload: None,
         };
@@ -695,11 +701,27 @@ impl Running {
     }
 
     /// `baton instance step-down|resume`: the engine's maintenance input, then its outputs.
+    /// The masters stepped down hand their connections over first (see `step_down`).
     async fn set_maintenance(&mut self, instance: &str, on: bool) -> control::Answer {
+        let masters: Vec<InstanceId> = self
+            .router
+            .instances()
+            .filter(|(_, engine)| engine.state() == baton_vrrp::State::Master)
+            .map(|(id, _)| id)
+            .collect();
         let answer = control::set_maintenance(&mut self.router, Instant::now(), instance, on);
         if answer.is_ok() {
             let what = if on { "stepped down" } else { "resumed" };
             tracing::info!(instance, "{what} by the operator");
+        }
+        for id in masters {
+            let resigned = self
+                .router
+                .instance(id)
+                .is_some_and(|engine| engine.state() != baton_vrrp::State::Master);
+            if let Some(config) = self.config.instances.get(id.0).filter(|_| resigned) {
+                self.step_downs.begin(&self.config, config).await;
+            }
         }
         self.drain().await;
         answer
@@ -723,6 +745,7 @@ impl Running {
             () = sleep => Input::Timer,
             Some(packet) = self.inbound.recv() => Input::Packet(packet),
             Some(event) = self.tracks.recv() => Input::Track(event),
+            ended = self.step_downs.next_ended() => Input::SteppedDown(ended),
         }
     }
 
@@ -750,6 +773,7 @@ impl Running {
                 self.track(event);
                 self.apply_pending_tracks();
             }
+            Input::SteppedDown(ended) => self.step_downs.finish(ended, &self.vips).await,
         }
         self.drain().await;
     }
@@ -818,9 +842,13 @@ impl Running {
                 // The rules come before the addresses and go after them, as keepalived's.
                 let adding = matches!(action, VipAction::Add { .. });
                 if adding {
+                    // Master again while a step-down still keeps the addresses quietly.
+                    self.step_downs.cancel(&instance.name).await;
                     self.no_accept.apply(instance, &action).await;
                 }
-                self.vips.apply(instance, action.clone()).await;
+                if !self.step_downs.holds(instance, &action) {
+                    self.vips.apply(instance, action.clone()).await;
+                }
                 self.extra_garps.apply(instance, &action);
                 if !adding {
                     self.no_accept.apply(instance, &action).await;
@@ -933,6 +961,11 @@ impl Running {
         if keep {
             self.vips.hold_removals();
         }
+        // A step-down's addresses go with the masters' ones (held with them, or now).
+        let stepping_down = self.step_downs.end_all(&self.vips).await;
+        if stepping_down && !keep {
+            quiet_vips::remove_leftover().await;
+        }
         self.drain().await;
         self.handoff.disarm().await;
         if !keep {
@@ -970,6 +1003,10 @@ impl switchover::Instances for Running {
             .filter(|(_, engine)| engine.state() == baton_vrrp::State::Master)
             .filter_map(|(id, _)| self.config.instances.get(id.0))
             .collect()
+    }
+
+    fn stepping_down(&self) -> Vec<&baton_config::VrrpInstance> {
+        self.step_downs.instances()
     }
 
     fn config(&self) -> &Config {

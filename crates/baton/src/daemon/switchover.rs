@@ -1,4 +1,6 @@
 //! SIGTERM on a master: how the VIPs and the frontends' connections change hands.
+//! (`baton instance step-down` hands one instance over the same way while the daemon runs:
+//! see `step_down`, which shares the choice, the takeover time and the quiet table.)
 //!
 //! With frontends on IPv4 VIPs the master hands over at once, without a stall: a priority-0
 //! advertisement first, so that a backup takes the VIPs after Skew_Time and serves every new
@@ -41,6 +43,9 @@ pub(super) trait Instances {
     async fn handle(&mut self, input: Self::Input);
     /// The configuration of each instance that is master now.
     fn masters(&self) -> Vec<&VrrpInstance>;
+    /// Instances stepped down whose addresses are still kept quietly (see `step_down`):
+    /// kept on with the masters' until the drain ends.
+    fn stepping_down(&self) -> Vec<&VrrpInstance>;
     fn config(&self) -> &Config;
     /// Stops every instance (priority-0 advertisements), the masters' addresses removed or,
     /// with [`Addresses::Keep`], held for the caller.
@@ -74,7 +79,7 @@ impl Held {
 pub(super) async fn stop(running: impl Instances, frontends: Frontends) {
     let listening = !frontends.listeners().is_empty();
     let kept = if listening {
-        kept_quietly(&running)
+        kept_quietly(running.masters().into_iter().chain(running.stepping_down()))
     } else {
         None
     };
@@ -98,7 +103,7 @@ pub(super) async fn stop(running: impl Instances, frontends: Frontends) {
 }
 
 async fn hand_over_then_drain(running: impl Instances, frontends: Frontends, quiet: QuietVips) {
-    let takeover = takeover_time(&running);
+    let takeover = takeover_time(running.config());
     tracing::info!(
         "stopping: priority 0 advertisements now; the virtual addresses stay here, unannounced, \
          while the frontends drain"
@@ -137,11 +142,13 @@ async fn drain_then_hand_over(mut running: impl Instances, frontends: Frontends)
     }
 }
 
-/// The addresses of the instances that are master, if all of them can be kept quietly
+/// The addresses of `instances` (those that resign), if all of them can be kept quietly
 /// (IPv4: see the module's doc); None when there are none.
-fn kept_quietly(running: &impl Instances) -> Option<Vec<Kept>> {
+pub(super) fn kept_quietly<'a>(
+    instances: impl IntoIterator<Item = &'a VrrpInstance>,
+) -> Option<Vec<Kept>> {
     let mut kept = Vec::new();
-    for instance in running.masters() {
+    for instance in instances {
         for vip in instance.all_addresses() {
             let IpAddr::V4(address) = vip.address else {
                 return None;
@@ -154,9 +161,8 @@ fn kept_quietly(running: &impl Instances) -> Option<Vec<Kept>> {
 }
 
 /// How long new connections may still arrive after the priority-0 advertisement.
-fn takeover_time(running: &impl Instances) -> Duration {
-    let longest = running
-        .config()
+pub(super) fn takeover_time(config: &Config) -> Duration {
+    let longest = config
         .instances
         .iter()
         .map(|instance| instance.advert_interval)
@@ -209,6 +215,10 @@ mod tests {
             }
         }
 
+        fn stepping_down(&self) -> Vec<&VrrpInstance> {
+            Vec::new()
+        }
+
         fn config(&self) -> &Config {
             &self.config
         }
@@ -234,7 +244,8 @@ mod tests {
 
     #[test]
     fn a_master_with_ipv4_vips_keeps_them_quietly() {
-        let kept = kept_quietly(&master_of("\"10.0.3.100\", \"10.0.3.101\"")).expect("IPv4");
+        let master = master_of("\"10.0.3.100\", \"10.0.3.101\"");
+        let kept = kept_quietly(master.masters()).expect("IPv4");
         let addresses: Vec<Ipv4Addr> = kept.iter().map(|(_, address, _)| *address).collect();
         assert_eq!(
             addresses,
@@ -245,19 +256,19 @@ mod tests {
 
     #[test]
     fn an_ipv6_vip_or_no_master_means_draining_first() {
-        assert!(kept_quietly(&master_of("\"2001:db8::1\"")).is_none());
+        assert!(kept_quietly(master_of("\"2001:db8::1\"").masters()).is_none());
         let backup = Fake {
             master: false,
             ..master_of("\"10.0.3.100\"")
         };
-        assert!(kept_quietly(&backup).is_none());
+        assert!(kept_quietly(backup.masters()).is_none());
     }
 
     #[test]
     fn new_connections_may_come_for_one_advertisement_interval_more() {
         let fake = master_of("\"10.0.3.100\"");
         assert_eq!(
-            takeover_time(&fake),
+            takeover_time(&fake.config),
             Duration::from_millis(100) + TAKEOVER_MARGIN
         );
     }
