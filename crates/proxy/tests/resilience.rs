@@ -36,6 +36,18 @@ async fn failed_connect_is_retried_on_another_server() {
         assert_eq!(body, "received=100000");
     }
     assert!(proxy.proxy.servers()[0].consecutive_failures > 0);
+    // Each failed connect counts on the dead server and is retried; the live one took all
+    // 70 requests, and the 20 uploads went to it through the byte counters.
+    let metrics = proxy.proxy.metrics();
+    let (refused, took) = (&metrics.servers[0], &metrics.servers[1]);
+    assert!(refused.connect_errors > 0, "{refused:?}");
+    assert_eq!(refused.retries, refused.connect_errors, "{refused:?}");
+    assert_eq!(refused.requests, refused.connect_errors, "{refused:?}");
+    assert_eq!((refused.bytes_in, refused.bytes_out), (0, 0));
+    assert!(took.requests >= 70, "{took:?}");
+    assert!(took.max_active >= 1, "{took:?}");
+    assert!(took.bytes_out >= 20 * 100_000, "{took:?}");
+    assert!(took.bytes_in > 0, "{took:?}");
     proxy.stop().await;
 }
 
@@ -102,6 +114,12 @@ async fn slow_server_is_504() {
     assert!(proxy.proxy.servers()[0].up);
     let (status, _) = get(proxy.addr, "/slow/10").await;
     assert_eq!(status, StatusCode::OK);
+    let counted = &proxy.proxy.metrics().servers[0];
+    assert_eq!(
+        (counted.timeouts, counted.connect_errors),
+        (1, 0),
+        "{counted:?}"
+    );
     proxy.stop().await;
 }
 
