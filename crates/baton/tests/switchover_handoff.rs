@@ -392,3 +392,72 @@ fn step_down_hands_over_as_sigterm_does_and_resume_takes_the_vip_back() {
         ));
     }
 }
+
+/// A step-down's hand-over ends early when the instance is master again: `resume` while a
+/// connection still holds the VIP on lb2 makes lb2 master at once, its VIP announced (the
+/// quiet table gone), so the client reaches it again.
+#[test]
+fn resume_during_a_step_down_announces_the_vip_again() {
+    let Some(pair) = Pair::start("resume_during_a_step_down_announces_the_vip_again") else {
+        return;
+    };
+    // A connection that stays open on lb2 for longer than its hand-over may last.
+    let hold = "import socket, time; s = socket.create_connection(('10.0.3.100', 80)); \
+                print('connected', flush=True); time.sleep(6)";
+    let client = pair.host("client");
+    let mut command = client.command("python3");
+    command
+        .args(["-c", hold])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _held = client.spawn(command).expect("holding client");
+    let socket = pair.dir.path("lb2.sock");
+    let lb2_connections = || {
+        pair.host("lb2")
+            .run("ss", &["-Htn", "state", "established", "src", "10.0.3.100"])
+            .unwrap_or_default()
+    };
+    if wait_for(Duration::from_secs(5), || {
+        !lb2_connections().trim().is_empty()
+    })
+    .is_none()
+    {
+        pair.fail("the held connection never reached lb2");
+    }
+    for action in ["step-down", "resume"] {
+        if let Err(error) =
+            common::chaos::instance_command(pair.host("lb2"), &socket, action, "VI_1")
+        {
+            pair.fail(&error);
+        }
+        if action == "step-down"
+            && wait_for(Duration::from_secs(5), || {
+                holds(pair.host("lb1"), common::VIP)
+            })
+            .is_none()
+        {
+            pair.fail("lb1 did not take the VIP after the step-down");
+        }
+    }
+    if wait_for(Duration::from_secs(10), || pair.only_holder_is("lb2")).is_none() {
+        pair.fail("lb2 did not take the VIP back after resume");
+    }
+    let probe = || served_by(pair.host("client")).as_deref() == Some(LB2);
+    if wait_for(Duration::from_secs(10), probe).is_none() {
+        pair.fail(&format!(
+            "the VIP did not serve through lb2 after resume: tables {}",
+            nft_tables(pair.host("lb2"))
+        ));
+    }
+    if has_switchover_table(pair.host("lb2")) {
+        pair.fail(&format!(
+            "lb2 master again with a switchover table: {}",
+            nft_tables(pair.host("lb2"))
+        ));
+    }
+    let log = pair.lb2.log_text();
+    if !log.contains("step-down: master again before the connections ended") {
+        pair.fail("lb2's hand-over did not end with its return");
+    }
+}
