@@ -116,14 +116,19 @@ result["errors"] = result["errors"][:5]
 print(json.dumps(result))
 "#;
 
-fn start_app(host: &Host) -> baton_lab::Child {
+/// `python3 -c code` in `host`, in the background, its output discarded.
+fn python(host: &Host, code: &str) -> baton_lab::Child {
     let mut command = host.command("python3");
     command
-        .args(["-c", APP])
+        .args(["-c", code])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    host.spawn(command).expect("app server")
+    host.spawn(command).expect("python3")
+}
+
+fn start_app(host: &Host) -> baton_lab::Child {
+    python(host, APP)
 }
 
 /// VI_1 (v3, 100 ms adverts) and a frontend on the VIP; a short drain_timeout keeps the
@@ -403,15 +408,8 @@ fn resume_during_a_step_down_announces_the_vip_again() {
     };
     // A connection that stays open on lb2 for longer than its hand-over may last.
     let hold = "import socket, time; s = socket.create_connection(('10.0.3.100', 80)); \
-                print('connected', flush=True); time.sleep(6)";
-    let client = pair.host("client");
-    let mut command = client.command("python3");
-    command
-        .args(["-c", hold])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _held = client.spawn(command).expect("holding client");
+                time.sleep(6)";
+    let _held = python(pair.host("client"), hold);
     let socket = pair.dir.path("lb2.sock");
     let lb2_connections = || {
         pair.host("lb2")
