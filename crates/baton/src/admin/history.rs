@@ -79,6 +79,8 @@ impl Default for History {
 #[derive(Debug, Serialize, PartialEq)]
 pub(super) struct HistoryJson {
     pub(super) interval_s: u64,
+    /// The most samples a series holds: the chart's width in samples.
+    pub(super) capacity: usize,
     /// How many samples each series has, oldest first; the last one is the latest.
     pub(super) samples: usize,
     pub(super) instances: Vec<StateJson>,
@@ -131,7 +133,9 @@ impl History {
                 Some(mut series) => {
                     // A reload that removed a server takes its count away: no negative rate.
                     let requests = total.saturating_sub(series.last_total);
-                    let rate = (seconds > 0.0).then(|| requests as f64 / seconds);
+                    // To a thousandth: what a chart can show, without float noise in the JSON.
+                    let rate = (seconds > 0.0)
+                        .then(|| (requests as f64 / seconds * 1000.0).round() / 1000.0);
                     series.per_second.push(rate);
                     series.last_total = total;
                     series
@@ -156,6 +160,7 @@ impl History {
     pub(super) fn json(&self) -> HistoryJson {
         HistoryJson {
             interval_s: INTERVAL.as_secs(),
+            capacity: self.capacity,
             samples: self.taken,
             instances: self
                 .states
@@ -197,15 +202,21 @@ mod tests {
         history.record(sample("BACKUP", 100), TEN);
         history.record(sample("MASTER", 150), TEN);
         history.record(sample("MASTER", 150), Duration::from_secs(5));
+        history.record(sample("MASTER", 151), Duration::from_millis(2999));
         let json = history.json();
-        assert_eq!(json.samples, 3);
+        assert_eq!((json.samples, json.capacity), (4, 5));
         assert_eq!(
             json.instances[0].states,
-            [Some("BACKUP"), Some("MASTER"), Some("MASTER")]
+            [
+                Some("BACKUP"),
+                Some("MASTER"),
+                Some("MASTER"),
+                Some("MASTER")
+            ]
         );
         assert_eq!(
             json.backends[0].requests_per_s,
-            [None, Some(5.0), Some(0.0)]
+            [None, Some(5.0), Some(0.0), Some(0.333)]
         );
     }
 
