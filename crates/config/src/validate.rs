@@ -32,6 +32,18 @@ pub(crate) fn instance(i: &VrrpInstance, sites: &Sites, d: &mut Diagnostics) {
             ),
         );
     }
+    // A loopback interface has no link to advertise on; keepalived 2.2.7 drops the setting
+    // ("cannot use a loopback interface (lo) for vrrp - ignoring") and then refuses the
+    // instance as one without an interface.
+    if i.interface == "lo" {
+        d.error(
+            &i.location,
+            format!(
+                "instance {name}: cannot use the loopback interface (lo) for VRRP; keepalived \
+                 2.2.7 refuses the instance too"
+            ),
+        );
+    }
     for t in i.track_interfaces.iter().filter(|t| too_long(&t.name)) {
         d.error(
             &t.location,

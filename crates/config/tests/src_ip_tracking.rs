@@ -131,3 +131,16 @@ fn instances_without_an_interface_are_refused_as_keepalived_refuses_them() {
         assert_eq!(errors, [expected], "{text}");
     }
 }
+
+#[test]
+fn the_loopback_interface_is_refused_as_keepalived_refuses_it() {
+    let text = "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 1\n \
+                virtual_ipaddress {\n 10.0.0.1\n }\n}\n";
+    assert_eq!(
+        keepalived_errors(text),
+        [
+            "k.conf:1: instance VI_1: cannot use the loopback interface (lo) for VRRP; \
+             keepalived 2.2.7 refuses the instance too"
+        ]
+    );
+}
