@@ -1,6 +1,7 @@
 //! The admin listener of `baton run` on loopback (any user): `/metrics` after real traffic,
 //! `/status.json` against `baton status --json`, and the status page rendered by headless
-//! Chromium: per-server counters and the history charts, after real requests.
+//! Chromium: per-server counters and the history charts, after real requests; and, as root
+//! on the guide's lab, an instance's state charted as MASTER.
 
 mod common;
 
@@ -200,9 +201,10 @@ fn chromium() -> Option<&'static str> {
     None
 }
 
-/// The DOM of `url` after up to 5 s of (virtual) time, as headless Chromium renders it.
-fn dump_dom(chromium: &str, url: &str, profile: &std::path::Path) -> String {
-    let mut child = Command::new(chromium)
+/// The DOM of `url` after up to 5 s of (virtual) time, as headless Chromium (`chromium`, a
+/// command to which the flags are added) renders it.
+fn dump_dom(mut chromium: Command, url: &str, profile: &std::path::Path) -> String {
+    let mut child = chromium
         .args([
             "--headless",
             "--no-sandbox",
@@ -260,12 +262,13 @@ fn attribute(element: &str, name: &str) -> f64 {
 
 /// The `<svg>` of the history chart with `marker` (`data-backend="app"`).
 fn chart<'a>(dom: &'a str, marker: &str) -> &'a str {
-    let start = dom
-        .find(marker)
-        .unwrap_or_else(|| panic!("no chart with {marker} in\n{dom}"));
-    let start = dom[..start].rfind("<svg").expect("svg start");
-    let end = dom[start..].find("</svg>").expect("svg end") + start;
-    &dom[start..end]
+    dom.match_indices("<svg")
+        .map(|(start, _)| {
+            let end = dom[start..].find("</svg>").expect("svg end") + start;
+            &dom[start..end]
+        })
+        .find(|svg| svg[..svg.find('>').unwrap_or(0)].contains(marker))
+        .unwrap_or_else(|| panic!("no chart with {marker} in\n{dom}"))
 }
 
 #[test]
@@ -300,7 +303,7 @@ fn status_page_renders_servers_up_and_down() {
     assert_eq!(history["interval_s"], 10);
     let profile = Workdir::new("admin-page-chromium");
     let dom = dump_dom(
-        chromium,
+        Command::new(chromium),
         &format!("http://{}/", setup.admin),
         &profile.path("profile"),
     );
@@ -357,4 +360,56 @@ fn status_page_renders_servers_up_and_down() {
         "no history caption:\n{dom}"
     );
     setup.daemon.stop();
+}
+
+/// A VRRP instance's state drawn from the daemon's samples: a baton alone on the guide's lab
+/// becomes MASTER, and the page (rendered inside its namespace, where the admin listener is
+/// on the default 127.0.0.1:9180) shows a band of MASTER for it. Root only.
+#[test]
+fn status_page_charts_an_instance_s_state() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    if !common::on_path("curl") {
+        eprintln!("SKIPPED (needs curl): status_page_charts_an_instance_s_state");
+        return;
+    }
+    let Some(lab) = common::guide_lab("status_page_charts_an_instance_s_state") else {
+        return;
+    };
+    let dir = Workdir::new("admin-page-vrrp");
+    let lb1 = lab.host("lb1");
+    let conf = common::keepalived_conf("lb1", 3, 150, "0.1", "");
+    let mut daemon = common::start_baton(lb1, &dir, &conf);
+    let history = || -> Option<serde_json::Value> {
+        let body = lb1
+            .run("curl", &["-sf", "http://127.0.0.1:9180/history.json"])
+            .ok()?;
+        serde_json::from_str(&body).ok()
+    };
+    // Samples come every 10 s; the first may predate the election.
+    let charted = wait_for(Duration::from_secs(30), || {
+        history().is_some_and(|h| {
+            h["instances"][0]["states"]
+                .as_array()
+                .and_then(|states| states.last().cloned())
+                == Some(serde_json::json!("MASTER"))
+        })
+    });
+    assert!(
+        charted.is_some(),
+        "/history.json never showed VI_1 MASTER: {:?}\n{}",
+        history(),
+        daemon.log_text()
+    );
+    let profile = Workdir::new("admin-page-vrrp-chromium");
+    let dom = dump_dom(
+        lb1.command(chromium),
+        "http://127.0.0.1:9180/",
+        &profile.path("profile"),
+    );
+    let band = chart(&dom, "data-instance=\"VI_1\"");
+    assert!(band.contains("data-latest=\"MASTER\""), "{band}");
+    assert!(band.contains("class=\"state-MASTER\""), "{band}");
+    daemon.child.kill();
 }
