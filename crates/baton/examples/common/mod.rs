@@ -16,3 +16,4 @@ pub(crate) mod origin;
 pub(crate) mod programs;
 pub(crate) mod serve;
 pub(crate) mod stats;
+pub(crate) mod svg;

@@ -37,7 +37,8 @@
 //! Options: `--rounds N` (default 3; every fault, N and variant once per round, the
 //! variants' order rotating), `--connections 100,1000`, `--faults link-cut,silent`,
 //! `--window S` (after the fault; default 5),
-//! `--only baton-dr,nat-no-sync,...`, `--markdown PATH` (the table as markdown), `--quick`
+//! `--only baton-dr,nat-no-sync,...`, `--markdown PATH` (the table as markdown), `--svg DIR` (charts of the table;
+//! with `--svg-from REPORT`, drawn from a saved report instead of measuring), `--quick`
 //! (1 round, window 4 s). `BATON_BIN` overrides where the daemon is found. Needs root.
 //! Ctrl-C removes the lab and every process in it.
 
@@ -45,6 +46,7 @@
 mod common;
 
 mod apps;
+mod charts;
 mod client;
 mod options;
 mod report;
@@ -61,7 +63,13 @@ fn main() -> ExitCode {
         Some(client::CLIENT) => return client::main(),
         _ => {}
     }
-    let result = options::Options::parse().and_then(run::all);
+    let result = options::Options::parse().and_then(|options| match &options.svg_from {
+        Some(report) => {
+            let dir = options.svg.as_deref().unwrap_or(std::path::Path::new("."));
+            common::svg::from_saved(report, dir, charts::charts).map_err(anyhow::Error::from)
+        }
+        None => run::all(options),
+    });
     common::interrupt::wait_if_interrupted();
     match result {
         Ok(()) => ExitCode::SUCCESS,

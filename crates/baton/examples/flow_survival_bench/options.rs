@@ -19,11 +19,15 @@ pub(crate) struct Options {
     pub(crate) window: Duration,
     pub(crate) only: Vec<Variant>,
     pub(crate) markdown: Option<PathBuf>,
+    /// Where to write the SVG charts.
+    pub(crate) svg: Option<PathBuf>,
+    /// A saved report (this program's output) to draw instead of measuring.
+    pub(crate) svg_from: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: flow_survival_bench [--rounds N] [--connections 100,1000] \
                      [--window S] [--faults link-cut,silent] [--only baton-dr,nat-no-sync,baton-nat-conntrackd] \
-                     [--markdown PATH] [--quick]";
+                     [--markdown PATH] [--svg DIR [--svg-from REPORT]] [--quick]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
@@ -34,6 +38,8 @@ impl Options {
             window: Duration::from_secs(5),
             only: Variant::ALL.to_vec(),
             markdown: None,
+            svg: None,
+            svg_from: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -60,6 +66,8 @@ impl Options {
                         .map_err(anyhow::Error::msg)?
                 }
                 "--markdown" => options.markdown = Some(value("--markdown")?.into()),
+                "--svg" => options.svg = Some(value("--svg")?.into()),
+                "--svg-from" => options.svg_from = Some(value("--svg-from")?.into()),
                 "--quick" => {
                     options.rounds = 1;
                     options.window = Duration::from_secs(4);

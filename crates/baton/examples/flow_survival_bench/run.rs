@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::apps;
+use crate::charts;
 use crate::client::{Outcome, Running};
 use crate::common;
 use crate::common::lab::{RunDir, VipWatch, holds, spawn_logged, wait_for};
@@ -110,6 +111,11 @@ pub(crate) fn all(options: Options) -> Result<()> {
     println!("{table}");
     if let Some(path) = &options.markdown {
         std::fs::write(path, &table).with_context(|| path.display().to_string())?;
+    }
+    if let Some(dir) = &options.svg {
+        let note = format!("live run of flow_survival_bench: {context}");
+        common::svg::write_all(dir, &charts::charts(&table, &note))
+            .with_context(|| dir.display().to_string())?;
     }
     Ok(())
 }
