@@ -169,6 +169,62 @@ impl Bars {
     }
 }
 
+/// Bars from table rows: one group per distinct `group(row)`, one series per distinct
+/// `series(row)`, both in order of first appearance, the bar's value `value(row)`.
+pub(crate) fn pivot<'a>(
+    rows: impl IntoIterator<Item = &'a Vec<String>>,
+    group: impl Fn(&[String]) -> String,
+    series: impl Fn(&[String]) -> String,
+    value: impl Fn(&[String]) -> Option<f64>,
+) -> (Vec<String>, Vec<Group>) {
+    let mut names: Vec<String> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for row in rows {
+        let name = series(row);
+        let bar = names.iter().position(|s| *s == name).unwrap_or_else(|| {
+            names.push(name);
+            names.len() - 1
+        });
+        let label = group(row);
+        let index = match groups.iter().position(|g| g.label == label) {
+            Some(index) => index,
+            None => {
+                groups.push(Group {
+                    label,
+                    values: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let values = &mut groups[index].values;
+        values.resize(values.len().max(bar + 1), None);
+        values[bar] = value(row);
+    }
+    (names, groups)
+}
+
+/// Bars from table rows: one group per row labelled `label(row)`, one series per
+/// `(column header, series name)`, the bar's value the number in that column.
+pub(crate) fn columns(
+    table: &Table,
+    label: impl Fn(&[String]) -> String,
+    columns: &[(&str, &str)],
+) -> (Vec<String>, Vec<Group>) {
+    let series = columns.iter().map(|&(_, name)| name.to_owned()).collect();
+    let groups = table
+        .rows
+        .iter()
+        .map(|row| Group {
+            label: label(row),
+            values: columns
+                .iter()
+                .map(|&(column, _)| table.cell(row, column).and_then(number))
+                .collect(),
+        })
+        .collect();
+    (series, groups)
+}
+
 /// A markdown table as a benchmark prints it.
 pub(crate) struct Table {
     pub(crate) header: Vec<String>,
@@ -385,5 +441,26 @@ mod tests {
         );
         assert_eq!(number("100 / 100 (worst run 100)"), Some(100.0));
         assert_eq!(slug("v3 advert 100 ms"), "v3-advert-100-ms");
+    }
+
+    #[test]
+    fn pivot_makes_a_group_per_label_and_a_bar_per_series() {
+        let rows: Vec<Vec<String>> = [
+            ["50", "baton", "1"],
+            ["50", "nginx", "2"],
+            ["500", "nginx", "4"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        let (series, groups) = pivot(&rows, |r| r[0].clone(), |r| r[1].clone(), |r| number(&r[2]));
+        assert_eq!(series, ["baton", "nginx"]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].values, [Some(1.0), Some(2.0)]);
+        assert_eq!(
+            groups[1].values,
+            [None, Some(4.0)],
+            "a missing series stays empty"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The table's pictures: per fault, the share of connections that survived and the longest
 //! pause, one bar per variant and connection count.
 
-use crate::common::svg::{Bars, Group, Table, number, slug, tables};
+use crate::common::svg::{Bars, Table, number, pivot, slug, tables};
 
 /// `(file stem, svg)` for each fault in the report's table; `note` says which run it is.
 pub(crate) fn charts(report: &str, note: &str) -> Vec<(String, String)> {
@@ -58,30 +58,15 @@ fn chart(
     unit: &str,
     value: fn(&str) -> Option<f64>,
 ) -> Bars {
-    let mut series: Vec<String> = Vec::new();
-    let mut groups: Vec<Group> = Vec::new();
-    for row in rows {
-        let count = table.cell(row, "connections (counter every)").unwrap_or("");
-        let count = format!("{} connections", count.split(' ').next().unwrap_or(""));
-        let bar = series.iter().position(|s| *s == count).unwrap_or_else(|| {
-            series.push(count);
-            series.len() - 1
-        });
-        let variant = table.cell(row, "variant").unwrap_or("").to_owned();
-        let index = groups
-            .iter()
-            .position(|g| g.label == variant)
-            .unwrap_or_else(|| {
-                groups.push(Group {
-                    label: variant,
-                    values: Vec::new(),
-                });
-                groups.len() - 1
-            });
-        let values = &mut groups[index].values;
-        values.resize(values.len().max(bar + 1), None);
-        values[bar] = table.cell(row, column).and_then(value);
-    }
+    let (series, groups) = pivot(
+        rows.iter().copied(),
+        |row| table.cell(row, "variant").unwrap_or("").to_owned(),
+        |row| {
+            let count = table.cell(row, "connections (counter every)").unwrap_or("");
+            format!("{} connections", count.split(' ').next().unwrap_or(""))
+        },
+        |row| table.cell(row, column).and_then(value),
+    );
     Bars {
         title: String::new(),
         unit: unit.into(),

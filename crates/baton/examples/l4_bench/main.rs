@@ -29,8 +29,9 @@
 //! Options: `--seconds S` (per measured run, after 1 s of warm-up; default 4), `--rounds N`
 //! (default 5), `--workers N` (concurrent client connections, default 64), `--only a,b,...`
 //! (variant names: direct, static-nat, static-dr, baton-nat, baton-dr, haproxy),
-//! `--markdown PATH` (the tables as markdown), `--quick` (1 round of 2 s), `--show-rules`
-//! (print the lb's nft ruleset of each variant once). `BATON_BIN` overrides where the daemon
+//! `--markdown PATH` (the tables as markdown), `--svg DIR` (charts of the table; with
+//! `--svg-from REPORT`, drawn from a saved report instead of measuring), `--quick` (1 round
+//! of 2 s), `--show-rules` (print the lb's nft ruleset of each variant once). `BATON_BIN` overrides where the daemon
 //! is found. Needs root. Ctrl-C removes the lab and every process in it.
 //!
 //! On a shared machine a run waits for others' load to pass before each measurement, and
@@ -42,6 +43,7 @@
 mod common;
 
 mod apps;
+mod charts;
 mod client;
 mod configs;
 mod cpu;
@@ -62,7 +64,13 @@ fn main() -> ExitCode {
         Some(client::CLIENT) => return client::main(),
         _ => {}
     }
-    let result = Options::parse().and_then(run::all);
+    let result = Options::parse().and_then(|options| match &options.svg_from {
+        Some(report) => {
+            let dir = options.svg.as_deref().unwrap_or(std::path::Path::new("."));
+            common::svg::from_saved(report, dir, charts::charts).map_err(anyhow::Error::from)
+        }
+        None => run::all(options),
+    });
     common::interrupt::wait_if_interrupted();
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,6 +21,10 @@ pub(crate) struct Options {
     pub(crate) workers: usize,
     pub(crate) only: Vec<Variant>,
     pub(crate) markdown: Option<PathBuf>,
+    /// Where to write the SVG charts.
+    pub(crate) svg: Option<PathBuf>,
+    /// A saved report (this program's output) to draw instead of measuring.
+    pub(crate) svg_from: Option<PathBuf>,
     /// Print the lb's nft ruleset of every variant (in its first round), to see what a
     /// daemon installed.
     pub(crate) show_rules: bool,
@@ -31,7 +35,7 @@ pub(crate) struct Options {
 
 const USAGE: &str = "usage: l4_bench [--seconds S] [--rounds N] [--workers N] [--quick] \
                      [--only direct,static-nat,static-dr,baton-nat,baton-dr,haproxy] \
-                     [--markdown PATH] [--show-rules] [--patience S]";
+                     [--markdown PATH] [--svg DIR [--svg-from REPORT]] [--show-rules] [--patience S]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
@@ -42,6 +46,8 @@ impl Options {
             workers: 64,
             only: Variant::ALL.to_vec(),
             markdown: None,
+            svg: None,
+            svg_from: None,
             show_rules: false,
             patience: Duration::from_secs(300),
         };
@@ -68,6 +74,8 @@ impl Options {
                         .map_err(anyhow::Error::msg)?
                 }
                 "--markdown" => options.markdown = Some(value("--markdown")?.into()),
+                "--svg" => options.svg = Some(value("--svg")?.into()),
+                "--svg-from" => options.svg_from = Some(value("--svg-from")?.into()),
                 "--show-rules" => options.show_rules = true,
                 "--patience" => {
                     let s: f64 = value("--patience")?.parse().context("--patience")?;

@@ -135,6 +135,11 @@ pub(crate) fn all(options: Options) -> Result<()> {
     if let Some(path) = &options.markdown {
         std::fs::write(path, &text).with_context(|| path.display().to_string())?;
     }
+    if let Some(dir) = &options.svg {
+        let note = format!("live run of l4_bench, {} round(s)", options.rounds);
+        crate::common::svg::write_all(dir, &crate::charts::charts(&text, &note))
+            .with_context(|| dir.display().to_string())?;
+    }
     Ok(())
 }
 
