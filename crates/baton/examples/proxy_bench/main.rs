@@ -29,12 +29,14 @@
 //! Options: `--quick` (1 round of 3 s runs), `--rounds N` (default 3), `--seconds S` (per run,
 //! default 10), `--connections 50,500`, `--idle N` (default 10000), `--rate-fraction F`
 //! (default 0.7), `--no-pin`, `--only baton,haproxy,nginx`, `--ignore-load` (measure even while other
-//! processes load the machine: for smoke runs). `BATON_BIN` and `OHA` override
+//! processes load the machine: for smoke runs), `--svg DIR` (charts of the speed table; with
+//! `--svg-from REPORT`, drawn from a saved report instead of measuring). `BATON_BIN` and `OHA` override
 //! where the two binaries are found. Ctrl-C stops every process it started.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod charts;
 mod children;
 mod configs;
 mod load;
@@ -62,7 +64,13 @@ use quiet::Noise;
 use tools::Tools;
 
 fn main() -> ExitCode {
-    let result = Options::parse().and_then(run);
+    let result = Options::parse().and_then(|options| match &options.svg_from {
+        Some(report) => {
+            let dir = options.svg.as_deref().unwrap_or(std::path::Path::new("."));
+            common::svg::from_saved(report, dir, charts::charts).map_err(anyhow::Error::from)
+        }
+        None => run(options),
+    });
     common::interrupt::wait_if_interrupted();
     children::cleanup();
     match result {
@@ -136,6 +144,15 @@ fn run(options: Options) -> Result<()> {
     let memory = memory::measure(&bench, &kinds, &runtime)?;
     println!("\n{context}");
     report::print(&bench.options, &kinds, &rows, &memory, &noise);
+    if let Some(dir) = &bench.options.svg {
+        let note = format!(
+            "live run of proxy_bench, {} round(s) of {:.0} s",
+            bench.options.rounds,
+            bench.options.run.as_secs_f64()
+        );
+        common::svg::write_all(dir, &charts::charts(&report::speed_table(&rows), &note))
+            .with_context(|| dir.display().to_string())?;
+    }
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Command-line options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -20,11 +21,16 @@ pub(crate) struct Options {
     pub(crate) only: Vec<Kind>,
     /// Measure at once even while other processes load the machine (for smoke runs).
     pub(crate) ignore_load: bool,
+    /// Where to write the SVG charts.
+    pub(crate) svg: Option<PathBuf>,
+    /// A saved report (this program's output) to draw instead of measuring.
+    pub(crate) svg_from: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: proxy_bench [--quick] [--rounds N] [--seconds S] \
                      [--connections 50,500] [--idle N] [--rate-fraction F] [--no-pin] \
-                     [--only baton,haproxy,nginx] [--ignore-load]";
+                     [--only baton,haproxy,nginx] [--ignore-load] \
+                     [--svg DIR [--svg-from REPORT]]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
@@ -37,6 +43,8 @@ impl Options {
             pin: true,
             only: Kind::ALL.to_vec(),
             ignore_load: false,
+            svg: None,
+            svg_from: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -77,6 +85,8 @@ impl Options {
                 }
                 "--no-pin" => options.pin = false,
                 "--ignore-load" => options.ignore_load = true,
+                "--svg" => options.svg = Some(value("--svg")?.into()),
+                "--svg-from" => options.svg_from = Some(value("--svg-from")?.into()),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

@@ -93,13 +93,21 @@ pub(crate) fn print(
 }
 
 fn print_speed(rows: &[Row]) {
-    println!(
+    print!("{}", speed_table(rows));
+}
+
+/// The speed table as markdown (printed, and the source of the charts).
+pub(crate) fn speed_table(rows: &[Row]) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "\n| connections | proxy | max req/s | proxy core busy | proxy CPU per request \
          | fixed rate (achieved) | p50 | p99 |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(text, "|---|---|---|---|---|---|---|---|");
     for row in rows {
-        println!(
+        let _ = writeln!(
+            text,
             "| {} | {} | {:.0} | {:.0}% | {} | {:.0} ({:.0}) req/s | {} | {} |",
             row.conns,
             row.kind.name(),
@@ -112,6 +120,7 @@ fn print_speed(rows: &[Row]) {
             ms(row.p99)
         );
     }
+    text
 }
 
 fn print_ratios(options: &Options, kinds: &[Kind], rows: &[Row]) {
