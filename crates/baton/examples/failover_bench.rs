@@ -9,15 +9,19 @@
 //! for both daemons); the table shows medians.
 //!
 //!     cargo build --release -p baton
-//!     cargo run --release -p baton --example failover_bench [REPETITIONS]
+//!     cargo run --release -p baton --example failover_bench [REPETITIONS] [--svg DIR]
+//!
+//! `--svg DIR` writes a chart per setting (outage per event, baton beside keepalived); with
+//! `--svg-from REPORT` it draws them from a saved report (this program's output) instead.
 //!
 //! Needs root; builds its own namespaces and removes them.
 
 #[path = "common/mod.rs"]
 mod common;
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -64,11 +68,38 @@ const SETTINGS: [Setting; 3] = [
     },
 ];
 
+/// Repetitions, where to write charts, and a saved report to draw instead of measuring.
+fn arguments() -> (usize, Option<PathBuf>, Option<PathBuf>) {
+    let (mut repetitions, mut svg, mut svg_from) = (5, None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--svg" => svg = args.next().map(PathBuf::from),
+            "--svg-from" => svg_from = args.next().map(PathBuf::from),
+            other => match other.parse() {
+                Ok(n) => repetitions = n,
+                Err(_) => {
+                    eprintln!(
+                        "usage: failover_bench [REPETITIONS] [--svg DIR [--svg-from REPORT]]"
+                    );
+                    std::process::exit(2);
+                }
+            },
+        }
+    }
+    (repetitions, svg, svg_from)
+}
+
 fn main() {
-    let repetitions: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5);
+    let (repetitions, svg, svg_from) = arguments();
+    if let Some(report) = svg_from {
+        let dir = svg.unwrap_or_else(|| PathBuf::from("."));
+        if let Err(error) = common::svg::from_saved(&report, &dir, charts) {
+            eprintln!("{}: {error}", report.display());
+            std::process::exit(1);
+        }
+        return;
+    }
     let Some(baton) = common::baton::release_binary() else {
         eprintln!("build the daemon first: cargo build --release -p baton");
         std::process::exit(2);
@@ -119,10 +150,10 @@ fn main() {
             rows.push((setting.name, event, b, k));
         }
     }
-    println!(
-        "\n| setting | event | baton median outage | keepalived median outage | baton / keepalived |"
+    let mut table = String::from(
+        "| setting | event | baton median outage | keepalived median outage | baton / keepalived |\n",
     );
-    println!("|---|---|---|---|---|");
+    table.push_str("|---|---|---|---|---|\n");
     for (setting, event, b, k) in rows {
         let fmt = |d: Option<Duration>| {
             d.map_or("n/a".to_owned(), |d| {
@@ -135,15 +166,70 @@ fn main() {
             }
             _ => "n/a".into(),
         };
-        println!(
+        let _ = writeln!(
+            table,
             "| {setting} | {event} | {} | {} | {ratio} |",
             fmt(b),
             fmt(k)
         );
     }
+    println!("\n{table}");
     println!(
-        "\n{repetitions} repetitions per cell, interleaved; outage = longest gap between ping replies (1 ms probes)."
+        "{repetitions} repetitions per cell, interleaved; outage = longest gap between ping replies (1 ms probes)."
     );
+    if let Some(dir) = svg {
+        let note =
+            format!("live run of failover_bench, {repetitions} repetitions per cell, medians");
+        if let Err(error) = common::svg::write_all(&dir, &charts(&table, &note)) {
+            eprintln!("{}: {error}", dir.display());
+        }
+    }
+}
+
+/// One chart per setting: the outage per event, baton beside keepalived.
+fn charts(report: &str, note: &str) -> Vec<(String, String)> {
+    use common::svg::{Bars, columns, slug, tables};
+    let Some(table) = tables(report)
+        .into_iter()
+        .find(|t| t.has("baton median outage"))
+    else {
+        return Vec::new();
+    };
+    let mut settings: Vec<String> = Vec::new();
+    for row in &table.rows {
+        let setting = table.cell(row, "setting").unwrap_or("").to_owned();
+        if !settings.contains(&setting) {
+            settings.push(setting);
+        }
+    }
+    settings
+        .into_iter()
+        .map(|setting| {
+            let mut one = common::svg::Table {
+                header: table.header.clone(),
+                rows: table.rows.clone(),
+            };
+            one.rows
+                .retain(|row| table.cell(row, "setting") == Some(setting.as_str()));
+            let (series, groups) = columns(
+                &one,
+                |row| table.cell(row, "event").unwrap_or("").to_owned(),
+                &[
+                    ("baton median outage", "baton"),
+                    ("keepalived median outage", "keepalived"),
+                ],
+            );
+            let svg = Bars {
+                title: format!("Failover outage, {setting} (median; lower is better)"),
+                unit: "ms".into(),
+                series,
+                groups,
+                note: note.into(),
+            }
+            .render();
+            (format!("failover-{}", slug(&setting)), svg)
+        })
+        .collect()
 }
 
 fn median(values: &[Duration]) -> Option<Duration> {
