@@ -232,10 +232,16 @@ fn two_daemons_in_two_network_namespaces_have_their_own_default_sockets() {
 /// checked on another machine), and names each host problem the daemon would refuse.
 #[test]
 fn check_warns_of_what_this_host_lacks() {
+    // An interface this host has; not the loopback, which VRRP cannot use.
+    let link = std::fs::read_dir("/sys/class/net")
+        .expect("/sys/class/net")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .find(|name| name != "lo")
+        .expect("a network interface besides lo");
     let instance = |track: &str| {
         format!(
             "vrrp_script chk {{\n    script \"/bin/true\"\n    user {track}\n}}\n\
-             vrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 51\n    \
+             vrrp_instance VI_1 {{\n    interface {link}\n    virtual_router_id 51\n    \
              priority 150\n    virtual_ipaddress {{\n        10.0.3.100/24\n    }}\n    \
              track_script {{\n        chk\n    }}\n"
         )

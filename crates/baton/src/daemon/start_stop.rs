@@ -69,7 +69,7 @@ mod tests {
 
     fn config(global: &str) -> Config {
         let text = format!(
-            "global_defs {{\n{global}}}\nvrrp_instance VI_1 {{\n interface lo\n virtual_router_id 51\n virtual_ipaddress {{\n 10.0.3.100/24\n }}\n}}\n"
+            "global_defs {{\n{global}}}\nvrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {{\n 10.0.3.100/24\n }}\n}}\n"
         );
         baton_config::parse_keepalived(&text, "test.conf")
             .expect("valid")

@@ -436,9 +436,20 @@ fn reversed(status: TrackStatus, reverse: bool) -> TrackStatus {
 mod tests {
     use super::*;
 
+    /// An interface this host has other than the loopback (which VRRP cannot use), for an
+    /// instance the watchers are prepared for.
+    fn a_link() -> String {
+        std::fs::read_dir("/sys/class/net")
+            .expect("/sys/class/net")
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .find(|name| name != "lo")
+            .expect("a network interface besides lo")
+    }
+
     fn config(tracks: &str, top: &str) -> Config {
+        let link = a_link();
         let text = format!(
-            "{top}vrrp_instance VI_1 {{\n    interface lo\n    virtual_router_id 51\n    \
+            "{top}vrrp_instance VI_1 {{\n    interface {link}\n    virtual_router_id 51\n    \
              priority 100\n    unicast_src_ip 127.0.0.1\n{tracks}    virtual_ipaddress {{\n        \
              10.0.3.100/24\n    }}\n}}\n"
         );
