@@ -63,6 +63,17 @@ fn figure(value: f64) -> String {
 }
 
 impl Bars {
+    /// The bars of `pivot` or `columns`, the title, unit and note left to fill in.
+    pub(crate) fn of((series, groups): (Vec<String>, Vec<Group>)) -> Bars {
+        Bars {
+            title: String::new(),
+            unit: String::new(),
+            series,
+            groups,
+            note: String::new(),
+        }
+    }
+
     pub(crate) fn render(&self) -> String {
         let largest = self
             .groups

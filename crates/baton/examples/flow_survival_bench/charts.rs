@@ -58,7 +58,7 @@ fn chart(
     unit: &str,
     value: fn(&str) -> Option<f64>,
 ) -> Bars {
-    let (series, groups) = pivot(
+    let bars = Bars::of(pivot(
         rows.iter().copied(),
         |row| table.cell(row, "variant").unwrap_or("").to_owned(),
         |row| {
@@ -66,12 +66,9 @@ fn chart(
             format!("{} connections", count.split(' ').next().unwrap_or(""))
         },
         |row| table.cell(row, column).and_then(value),
-    );
+    ));
     Bars {
-        title: String::new(),
         unit: unit.into(),
-        series,
-        groups,
-        note: String::new(),
+        ..bars
     }
 }

@@ -48,16 +48,9 @@ pub(crate) fn charts(report: &str, note: &str) -> Vec<(String, String)> {
 
 /// One group per variant, one bar per `(column, series name)`.
 fn by_variant(table: &Table, wanted: &[(&str, &str)]) -> Bars {
-    let (series, groups) = columns(
+    Bars::of(columns(
         table,
         |row| table.cell(row, "variant").unwrap_or("").to_owned(),
         wanted,
-    );
-    Bars {
-        title: String::new(),
-        unit: String::new(),
-        series,
-        groups,
-        note: String::new(),
-    }
+    ))
 }

@@ -54,7 +54,7 @@ pub(crate) fn charts(report: &str, note: &str) -> Vec<(String, String)> {
 
 /// One group per connection count, one bar per proxy.
 fn by_proxy(table: &Table, column: &str) -> Bars {
-    let (series, groups) = pivot(
+    Bars::of(pivot(
         &table.rows,
         |row| {
             format!(
@@ -64,12 +64,5 @@ fn by_proxy(table: &Table, column: &str) -> Bars {
         },
         |row| table.cell(row, "proxy").unwrap_or("").to_owned(),
         |row| table.cell(row, column).and_then(number),
-    );
-    Bars {
-        title: String::new(),
-        unit: String::new(),
-        series,
-        groups,
-        note: String::new(),
-    }
+    ))
 }
