@@ -211,20 +211,19 @@ fn charts(report: &str, note: &str) -> Vec<(String, String)> {
             };
             one.rows
                 .retain(|row| table.cell(row, "setting") == Some(setting.as_str()));
-            let (series, groups) = columns(
+            let bars = Bars::of(columns(
                 &one,
                 |row| table.cell(row, "event").unwrap_or("").to_owned(),
                 &[
                     ("baton median outage", "baton"),
                     ("keepalived median outage", "keepalived"),
                 ],
-            );
+            ));
             let svg = Bars {
                 title: format!("Failover outage, {setting} (median; lower is better)"),
                 unit: "ms".into(),
-                series,
-                groups,
                 note: note.into(),
+                ..bars
             }
             .render();
             (format!("failover-{}", slug(&setting)), svg)
