@@ -53,7 +53,9 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// A value as printed next to its bar: three significant digits at most, no trailing noise.
 fn figure(value: f64) -> String {
-    if value >= 100.0 {
+    if value == 0.0 {
+        "0".into()
+    } else if value >= 100.0 {
         format!("{value:.0}")
     } else if value >= 10.0 {
         format!("{value:.1}")
@@ -418,6 +420,9 @@ mod tests {
         assert!(svg.contains("keepalived &quot;2.2.7&quot;"), "{svg}");
         assert!(!svg.contains("<ms>"));
         assert!(svg.contains("n/a"), "a missing value is said, not drawn");
+        assert_eq!(figure(0.0), "0");
+        assert_eq!(figure(3017.94), "3018");
+        assert_eq!(figure(0.845), "0.84");
     }
 
     #[test]
