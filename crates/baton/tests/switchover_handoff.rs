@@ -459,3 +459,100 @@ fn resume_during_a_step_down_announces_the_vip_again() {
         pair.fail("lb2's hand-over did not end with its return");
     }
 }
+
+/// Datagrams to lb1's offer port (UDP 7798) from the client, none a valid offer from the
+/// master: (payload as a Python bytes literal, the reason baton logs for dropping it).
+const FORGED_OFFERS: [(&str, &str); 5] = [
+    ("b'junk'", "Truncated"),
+    (
+        "b'BATONHX' + bytes([1, 51, 1, 0, 9, 10, 0, 3, 100])",
+        "WrongMagic",
+    ),
+    (
+        "b'BATONHO' + bytes([1, 52, 1, 0, 9, 10, 0, 3, 100])",
+        "UnknownVrid",
+    ),
+    (
+        "b'BATONHO' + bytes([1, 51, 1, 0, 9, 10, 0, 3, 200])",
+        "NotItsAddress",
+    ),
+    // Well formed, but the client is not VI_1's master.
+    (
+        "b'BATONHO' + bytes([1, 51, 1, 0, 9, 10, 0, 3, 100])",
+        "NotTheMaster",
+    ),
+];
+
+/// keepalived sends priority 0 on SIGTERM too, but removes the VIP: a baton backup must not
+/// hand packets back to it (lost, or looped back by a forwarding host until their TTL runs
+/// out). Without the old master's offer (see the daemon's `handoff_offer`) lb1 takes the
+/// VIP and arms nothing; forged offers are dropped, counted in the log, and harm nothing.
+#[test]
+fn a_keepalived_master_stopping_gets_no_packets_handed_back() {
+    let test = "a_keepalived_master_stopping_gets_no_packets_handed_back";
+    let Some(lab) = guide_lab(test) else {
+        return;
+    };
+    if common::skip_without_tool("nft", "nftables", test)
+        || common::skip_without_tool("python3", "python3", test)
+        || common::skip_without_tool("keepalived", "keepalived", test)
+    {
+        return;
+    }
+    let dir = Workdir::new("switchover-handoff-keepalived");
+    let _apps = [start_app(lab.host("app1")), start_app(lab.host("app2"))];
+    let lb1 = common::start_baton_toml(lab.host("lb1"), &dir, &lb_config(100));
+    let keepalived_conf = common::keepalived_conf("lb2", 3, 150, "0.1", "");
+    let mut lb2 = common::start_keepalived(lab.host("lb2"), &dir, &keepalived_conf);
+    let fail_with = |message: &str, lb2: &common::Daemon| -> ! { fail(message, &[&lb1, lb2]) };
+    let only = |holder: &str, other: &str| {
+        holds(lab.host(holder), common::VIP) && !holds(lab.host(other), common::VIP)
+    };
+    if wait_for(Duration::from_secs(10), || only("lb2", "lb1")).is_none() {
+        fail_with("keepalived on lb2 never became the only master", &lb2);
+    }
+    // lb1 has heard lb2's adverts: forged offers are judged against a known master.
+    thread::sleep(Duration::from_millis(500));
+    let payloads: Vec<&str> = FORGED_OFFERS.iter().map(|(payload, _)| *payload).collect();
+    let forge = format!(
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         for p in [{}]:\n    s.sendto(p, ('{LB1}', 7798))\n",
+        payloads.join(", ")
+    );
+    if let Err(error) = lab.host("client").run("python3", &["-c", &forge]) {
+        fail_with(&format!("sending forged offers: {error}"), &lb2);
+    }
+
+    lb2.child
+        .signal(baton_lab::Signal::SIGTERM)
+        .expect("SIGTERM to keepalived");
+    if wait_for(Duration::from_secs(10), || only("lb1", "lb2")).is_none() {
+        fail_with("lb1 did not take the VIP after keepalived stopped", &lb2);
+    }
+    // The handoff would be armed before the takeover; give a late one time to show.
+    thread::sleep(Duration::from_secs(1));
+    let tables = nft_tables(lab.host("lb1"));
+    let log = lb1.log_text();
+    if tables.contains("baton_handoff")
+        || log.contains("handoff: packets of connections this host does not know")
+    {
+        fail_with(
+            &format!("lb1 armed the handoff toward keepalived: {tables}"),
+            &lb2,
+        );
+    }
+    let dropped: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("handoff offer: datagram dropped"))
+        .collect();
+    for (_, reason) in FORGED_OFFERS {
+        if !dropped.iter().any(|line| line.contains(reason)) {
+            fail_with(
+                &format!("lb1 did not drop a forged offer as {reason}: {dropped:?}"),
+                &lb2,
+            );
+        }
+    }
+    // Still running and serving.
+    assert_eq!(served_by(lab.host("client")).as_deref(), Some(LB1));
+}

@@ -13,10 +13,12 @@
 //! no IP forwarding, no socket lookup: a socket lookup cannot tell an unknown connection
 //! from a new one, since the frontend's listener matches both.
 //!
-//! The table is armed when a backup hears the priority-0 advertisement, that is before it
-//! becomes master (Skew_Time later), so that no SYN to the VIP reaches it unlearned. It is
-//! deleted after [`window`] (the old master's drain, as this configuration's frontends
-//! would drain, plus the takeover), on stop, and at start if a killed run left it: an old
+//! The table is armed when a backup hears the priority-0 advertisement together with the
+//! old master's offer to take packets back (`handoff_offer`: a keepalived master sends
+//! priority 0 on shutdown too, but removes its VIPs), that is before it becomes master
+//! (Skew_Time later), so that no SYN to the VIP reaches it unlearned. It is deleted after
+//! the window the offer names (the old master's drain, as its frontends would drain, plus
+//! the takeover: [`window`]), on stop, and at start if a killed run left it: an old
 //! master that died meanwhile costs its own clients a reset at most (its kernel still
 //! holds the VIP, or drops the packets), and only for that bounded time.
 
@@ -34,6 +36,10 @@ const TABLE: &str = "baton_handoff";
 /// taking connections until the new master has it, and only then starts to drain.
 const TAKEOVER_MARGIN: Duration = Duration::from_secs(5);
 
+/// The longest window an old master's offer may ask for (drain_timeout's own bound is an
+/// hour; a hand-back that long would be an operator's surprise).
+const MAX_WINDOW: Duration = Duration::from_secs(600);
+
 /// Flows learned at most; past this, new flows' later packets would go to the old master
 /// (a reset), so it is far above what a window sees (500 connections/s for 20 s: 10,000).
 const MAX_LOCAL_FLOWS: usize = 262_144;
@@ -44,7 +50,6 @@ pub(crate) struct Handoff {
     /// (address, port) of the frontends' IPv4 listeners; a wildcard listener stands for
     /// every IPv4 VIP of the configuration on its port.
     targets: Vec<(Ipv4Addr, u16)>,
-    window: Duration,
     /// The task that deletes the table when the window ends; None while not armed.
     expiry: Option<JoinHandle<()>>,
 }
@@ -53,29 +58,29 @@ impl Handoff {
     pub(crate) fn new(config: &Config) -> Handoff {
         Handoff {
             targets: targets(config),
-            window: window(config),
             expiry: None,
         }
     }
 
-    /// After a reload: the listeners and the window of the configuration now running. An
-    /// armed table stays as it is until it expires.
+    /// After a reload: the listeners of the configuration now running. An armed table
+    /// stays as it is until it expires.
     pub(crate) fn reconfigure(&mut self, config: &Config) {
         self.targets = targets(config);
-        self.window = window(config);
     }
 
-    /// The master `old_master` resigned: packets of flows this host does not know go to it
-    /// from now on, for the window. Already armed: left alone (a new table would forget
-    /// the flows learned so far).
-    pub(crate) async fn arm(&mut self, old_master: IpAddr) {
+    /// The master `old_master` resigned and offered to take packets back for `offered`
+    /// (see `handoff_offer`): packets of flows this host does not know go to it from now on,
+    /// for that window (at most [`MAX_WINDOW`]). Already armed: left alone (a new table
+    /// would forget the flows learned so far).
+    pub(crate) async fn arm(&mut self, old_master: IpAddr, offered: Duration) {
         let IpAddr::V4(old_master) = old_master else {
             return;
         };
         if self.targets.is_empty() || self.expiry.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
-        let script = ruleset(&self.targets, old_master, self.window);
+        let window = offered.clamp(TAKEOVER_MARGIN, MAX_WINDOW);
+        let script = ruleset(&self.targets, old_master, window);
         if let Err(error) = nft(&script).await {
             tracing::warn!(
                 "handoff: cannot forward the old master's connections to {old_master}, they \
@@ -83,8 +88,7 @@ impl Handoff {
             );
             return;
         }
-        tracing::info!(%old_master, window = ?self.window, "handoff: packets of connections this host does not know go to the old master");
-        let window = self.window;
+        tracing::info!(%old_master, ?window, "handoff: packets of connections this host does not know go to the old master");
         self.expiry = Some(tokio::spawn(async move {
             tokio::time::sleep(window).await;
             delete().await;
@@ -124,8 +128,9 @@ async fn delete() {
     super::syn_gate::delete_table_if_present("ip", TABLE).await;
 }
 
-/// The old master drains for as long as this configuration's frontends would.
-fn window(config: &Config) -> Duration {
+/// The old master drains for as long as this configuration's frontends would: the window
+/// it offers (see `handoff_offer`).
+pub(super) fn window(config: &Config) -> Duration {
     longest_drain(config) + TAKEOVER_MARGIN
 }
 

@@ -14,6 +14,8 @@ mod fifo_reader;
 mod frontends;
 mod garp_extra_if;
 mod handoff;
+mod handoff_offer;
+mod handoff_offer_socket;
 mod handshakes;
 mod host_check;
 mod link_debounce;
@@ -381,6 +383,8 @@ enum Input {
     Track(TrackEvent),
     /// A step-down's connections ended (see `step_down`).
     SteppedDown(step_down::Ended),
+    /// A datagram on the handoff offer port (see `handoff_offer`).
+    Offer(handoff_offer_socket::Datagram),
 }
 
 /// A configuration's VRRP side, built and checked but not running: what a reload needs
@@ -493,6 +497,10 @@ struct Running {
     restarted_by_reload: Vec<String>,
     /// Forwarding of the old master's connections after it resigned (see `handoff`).
     handoff: handoff::Handoff,
+    /// Resigning masters' offers to take packets back, and their pairing with the
+    /// priority 0 (see `handoff_offer`).
+    offers: handoff_offer_socket::Listeners,
+    pairing: handoff_offer::Pairing,
     /// Instances stepped down that keep their addresses while their connections end.
     step_downs: step_down::StepDowns,
     /// The reload `reload_time_file` schedules, for the status.
@@ -559,6 +567,7 @@ impl Running {
         let fifos = notify_fifo::NotifyFifos::open(&started.config.global, started.default_user);
         let mail = smtp_alert::VrrpAlerts::new(smtp_alert::Mailer::start(&started.config.global));
         let handoff = handoff::Handoff::new(&started.config);
+        let offers = handoff_offer_socket::Listeners::open(&started.config);
         let mut running = Running {
             config: started.config,
             router,
@@ -581,6 +590,8 @@ impl Running {
             bfd,
             restarted_by_reload: Vec::new(),
             handoff,
+            offers,
+            pairing: handoff_offer::Pairing::default(),
             step_downs: step_down::StepDowns::new(),
             fault_reasons,
             scheduled_reload: None,
@@ -677,6 +688,7 @@ impl Running {
         self.interface_appeared = false;
         self.config = config;
         self.handoff.reconfigure(&self.config);
+        self.offers = handoff_offer_socket::Listeners::open(&self.config);
         self.no_accept.reconfigure(&self.config).await;
         // The old sockets go first: a link may only be removed once nothing reads on it.
         self.sockets = sockets;
@@ -746,6 +758,7 @@ impl Running {
             Some(packet) = self.inbound.recv() => Input::Packet(packet),
             Some(event) = self.tracks.recv() => Input::Track(event),
             ended = self.step_downs.next_ended() => Input::SteppedDown(ended),
+            datagram = self.offers.next() => Input::Offer(datagram),
         }
     }
 
@@ -759,9 +772,13 @@ impl Running {
                 let resigned = switchover::resigned_master(&self.router, &packet);
                 self.received(packet);
                 // Armed before this host can become master: its takeover (Skew_Time from
-                // now) is an input handled after this one.
-                if let Some(old_master) = resigned {
-                    self.handoff.arm(old_master).await;
+                // now) is an input handled after this one. Only with the old master's
+                // offer (see `handoff_offer`).
+                if let Some(key) = resigned {
+                    let old_master = key.2;
+                    if let Some(window) = self.pairing.resigned(Instant::now(), key) {
+                        self.handoff.arm(old_master, window).await;
+                    }
                 }
             }
             Input::Track(event) => {
@@ -774,8 +791,40 @@ impl Running {
                 self.apply_pending_tracks();
             }
             Input::SteppedDown(ended) => self.step_downs.finish(ended, &self.vips).await,
+            Input::Offer(datagram) => self.offered(&datagram).await,
         }
         self.drain().await;
+    }
+
+    /// A datagram on the offer port: the handoff armed if it pairs with a priority 0;
+    /// anything that is not a valid offer from an instance's master counted and dropped.
+    async fn offered(&mut self, datagram: &handoff_offer_socket::Datagram) {
+        let now = Instant::now();
+        match switchover::offered_by_master(
+            &self.router,
+            &self.config,
+            &self.pairing,
+            datagram,
+            now,
+        ) {
+            Ok((key, window)) => {
+                tracing::debug!(interface = %key.0, vrid = key.1, from = %key.2, "handoff offer received");
+                let old_master = key.2;
+                if let Some(window) = self.pairing.offered(now, key, window) {
+                    self.handoff.arm(old_master, window).await;
+                }
+            }
+            Err(rejected) => {
+                self.pairing.rejected += 1;
+                tracing::debug!(
+                    interface = %datagram.interface,
+                    from = %datagram.from,
+                    ?rejected,
+                    dropped = self.pairing.rejected,
+                    "handoff offer: datagram dropped"
+                );
+            }
+        }
     }
 
     fn received(&mut self, packet: Inbound) {

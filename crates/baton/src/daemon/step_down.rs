@@ -1,7 +1,8 @@
 //! `baton instance step-down` of a master whose frontends serve its IPv4 VIPs: the
 //! hand-over of `switchover` for the instances stepped down, while the daemon goes on
 //! running. They go BACKUP at once (the priority-0 advertisement lets a backup take the
-//! VIPs after Skew_Time, and arms the handoff there), but their addresses stay here,
+//! VIPs after Skew_Time, and arms the handoff there with the offer sent first: see
+//! `handoff_offer`), but their addresses stay here,
 //! unannounced (`quiet_vips`), until the frontends' connections on them end, at most the
 //! longest drain_timeout after the takeover; meanwhile the new master hands those
 //! connections' packets back (`handoff`). The listeners keep running: a backup listens on
@@ -20,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::handoff;
+use super::handoff_offer_socket;
 use super::handshakes;
 use super::quiet_vips::{self, Kept, QuietVips};
 use super::switchover;
@@ -83,6 +85,8 @@ impl StepDowns {
             );
             return;
         }
+        // Before the priority 0 (the caller's next output): the backup arms with both.
+        handoff_offer_socket::offer_hand_back(config, instance).await;
         self.serial += 1;
         let ended = Ended {
             name: instance.name.clone(),

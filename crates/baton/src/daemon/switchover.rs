@@ -18,13 +18,15 @@
 //! clients a second later, and gives the VIPs up after.
 
 use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use baton_config::{Config, VrrpInstance};
 use baton_vrrp::{Router, State};
 
 use super::frontends::Frontends;
 use super::handoff;
+use super::handoff_offer::{self, Key, Offer, Pairing, Rejected};
+use super::handoff_offer_socket::{self, Datagram};
 use super::quiet_vips::{self, Kept, QuietVips};
 use super::sockets::Inbound;
 use super::vips::Vips;
@@ -108,6 +110,10 @@ async fn hand_over_then_drain(running: impl Instances, frontends: Frontends, qui
         "stopping: priority 0 advertisements now; the virtual addresses stay here, unannounced, \
          while the frontends drain"
     );
+    // The offer first: the backup that hears the priority 0 arms the hand-back only with it.
+    for instance in running.masters() {
+        handoff_offer_socket::offer_hand_back(running.config(), instance).await;
+    }
     let held = running.stop(Addresses::Keep).await;
     // Until the new master's gratuitous ARP, clients still send their SYNs here.
     tokio::time::sleep(takeover).await;
@@ -172,8 +178,8 @@ pub(super) fn takeover_time(config: &Config) -> Duration {
 }
 
 /// A priority-0 advertisement in `packet` from the master of one of our backup instances:
-/// that master's address (see `handoff`).
-pub(super) fn resigned_master(router: &Router, packet: &Inbound) -> Option<IpAddr> {
+/// that master (see `handoff_offer`).
+pub(super) fn resigned_master(router: &Router, packet: &Inbound) -> Option<Key> {
     let vrid = handoff::resigned(&packet.payload)?;
     router
         .instances()
@@ -185,7 +191,36 @@ pub(super) fn resigned_master(router: &Router, packet: &Inbound) -> Option<IpAdd
                 && engine.state() == State::Backup
                 && engine.master() == Some(packet.src)
         })
-        .map(|_| packet.src)
+        .map(|_| (packet.interface.clone(), vrid, packet.src))
+}
+
+/// A datagram on the offer port: the old master that offers to take packets back and the
+/// window it asks for, if it is a valid offer for one of `config`'s instances from its
+/// last advertiser (the master `router` knows, or one that resigned just now).
+pub(super) fn offered_by_master(
+    router: &Router,
+    config: &Config,
+    pairing: &Pairing,
+    datagram: &Datagram,
+    now: Instant,
+) -> Result<(Key, Duration), Rejected> {
+    let offer = Offer::decode(&datagram.bytes)?;
+    let addresses = config
+        .instances
+        .iter()
+        .find(|i| i.vrid.get() == offer.vrid && i.interface == datagram.interface)
+        .map(handoff_offer::ipv4_vips);
+    let key = (datagram.interface.clone(), offer.vrid, datagram.from);
+    let advertiser = router
+        .instances()
+        .find(|(_, engine)| {
+            let engine = engine.config();
+            engine.vrid.get() == offer.vrid && engine.interface == datagram.interface
+        })
+        .and_then(|(_, engine)| engine.master());
+    let from_master = advertiser == Some(datagram.from) || pairing.recently_resigned(now, &key);
+    handoff_offer::check(&offer, addresses.as_deref(), from_master)?;
+    Ok((key, offer.window))
 }
 
 #[cfg(test)]
