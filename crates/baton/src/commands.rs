@@ -25,6 +25,9 @@ pub(crate) fn check(source: &ConfigSource) -> ExitCode {
             for problem in daemon::host_problems(config) {
                 eprintln!("warning: on this host, baton run would refuse it: {problem}");
             }
+            for shortfall in daemon::host_shortfalls(config) {
+                eprintln!("warning: on this host: {shortfall}");
+            }
             println!(
                 "{}: ok: {} VRRP instance(s), {} sync group(s), {} track script(s), \
                  {} frontend(s), {} backend(s), {} virtual server(s), {} real server(s)",

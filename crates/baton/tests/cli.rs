@@ -291,3 +291,54 @@ fn check_warns_of_what_this_host_lacks() {
     assert!(output.status.success(), "{output:?}");
     assert!(!stderr.contains("on this host"), "{stderr}");
 }
+
+/// conn_sync without conntrackd, or on a missing link: `baton run` would start and NAT would
+/// balance, but no flow would be synced, so `check` says so (the file still checks ok).
+#[test]
+fn check_warns_when_conn_sync_cannot_sync_here() {
+    let file = |conntrackd: &str, interface: &str| {
+        format!(
+            "[conn_sync]\ninterface = \"{interface}\"\npeer = \"10.0.9.2\"\n\
+             conntrackd = \"{conntrackd}\"\n\n[[vrrp]]\nname = \"VI_1\"\n\
+             interface = \"eth0\"\nvirtual_router_id = 51\n\
+             virtual_ipaddress = [\"10.0.3.100/24\"]\n\n[[virtual_server]]\nname = \"web\"\n\
+             address = \"10.0.3.100:80\"\nlb_kind = \"NAT\"\n\n\
+             [[virtual_server.real_server]]\naddress = \"10.0.3.11:8080\"\n"
+        )
+    };
+    let check = |name: &str, contents: &str| {
+        let path = scratch(name, contents);
+        let output = baton()
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = check(
+        "sync-missing.toml",
+        &file("/baton-no-such-dir/conntrackd", "baton-nosync0"),
+    );
+    assert!(
+        stderr.contains(
+            "sync-missing.toml:1: conn_sync: /baton-no-such-dir/conntrackd is not an \
+             executable file (apt-get install conntrackd)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "sync-missing.toml:1: conn_sync: interface \"baton-nosync0\": no such interface"
+        ),
+        "{stderr}"
+    );
+    // An executable and an interface this host has: no such warning.
+    let link = std::fs::read_dir("/sys/class/net")
+        .expect("/sys/class/net")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .next()
+        .expect("an interface");
+    let stderr = check("sync-fine.toml", &file("/bin/sh", &link));
+    assert!(!stderr.contains("conn_sync:"), "{stderr}");
+}

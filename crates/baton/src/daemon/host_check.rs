@@ -6,6 +6,7 @@
 //! judges the host (and a reload it refuses changes nothing).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::PermissionsExt as _;
 
 use baton_config::{Config, Family, LbKind};
 
@@ -55,6 +56,32 @@ pub(crate) fn problems(config: &Config) -> Vec<String> {
     }
     problems.dedup();
     problems
+}
+
+/// What this host lacks for a part of the file that `baton run` would still run without:
+/// the daemon starts and logs the lack (and retries), but the part does nothing meanwhile.
+pub(crate) fn shortfalls(config: &Config) -> Vec<String> {
+    let mut shortfalls = Vec::new();
+    if let Some(sync) = &config.global.conn_sync {
+        let binary = &sync.conntrackd;
+        let runnable = std::fs::metadata(binary)
+            .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0);
+        if !runnable {
+            shortfalls.push(format!(
+                "{}: conn_sync: {} is not an executable file (apt-get install conntrackd): \
+                 NAT flows would not be synced, and would break at a failover",
+                sync.location,
+                binary.display()
+            ));
+        }
+        if let Err(error) = baton_net::interface_index(&sync.interface) {
+            shortfalls.push(format!(
+                "{}: conn_sync: {error}: NAT flows would not be synced",
+                sync.location
+            ));
+        }
+    }
+    shortfalls
 }
 
 /// `problem` once per instance on `interface`, each at its block's `FILE:LINE` as the

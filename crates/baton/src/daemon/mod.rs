@@ -80,6 +80,7 @@ pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 pub(crate) use control::{query, request, snapshot};
 pub(crate) use frontends::Registry;
 pub(crate) use host_check::problems as host_problems;
+pub(crate) use host_check::shortfalls as host_shortfalls;
 pub(crate) use virtual_servers::Registry as VirtualServerRegistry;
 
 /// How often `baton status` sees new L4 counters.
