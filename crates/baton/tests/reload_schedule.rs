@@ -120,10 +120,7 @@ impl Run {
     /// Waits until the daemon says it scheduled a reload for `at` (baton: the status;
     /// keepalived: `Scheduling reload for AT` or `Reload time updated from ... to AT`).
     fn wait_scheduled(&self, at: Timestamp) {
-        let local = at
-            .to_zoned_datetime(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string();
+        let local = keepalived_time(at);
         let seen = wait_for(Duration::from_secs(10), || match self.kind {
             Kind::Baton => {
                 let scheduled = self.scheduled();
@@ -141,6 +138,17 @@ impl Run {
         if seen.is_none() {
             self.fail(&format!("no reload scheduled for {at}"));
         }
+    }
+
+    /// Whether keepalived logged the reload for `at` as scheduled twice (it fired early, and
+    /// the re-read file still named a time ahead today).
+    fn keepalived_rescheduled(&self, at: Timestamp) -> bool {
+        let local = keepalived_time(at);
+        self.daemon
+            .log_text()
+            .matches(&format!("Scheduling reload for {local}"))
+            .count()
+            >= 2
     }
 
     /// Writes a time of day `seconds` ahead into the file and waits until the daemon has
@@ -223,7 +231,18 @@ fn reload_repeat_keeps_a_time_of_day_and_deleting_the_file_cancels() {
         if !run.file.exists() {
             run.fail("reload_repeat: the file was deleted");
         }
-        run.wait_scheduled(due + SignedDuration::from_hours(24));
+        if run.kind == Kind::Keepalived && run.keepalived_rescheduled(due) {
+            // keepalived 2.2.7's timer can fire up to a second early (it rounds to whole
+            // seconds); the file, re-read after that reload, then names a time still ahead
+            // today, scheduled again instead of tomorrow's. Its quirk, not what this test
+            // measures of baton: say so and go on.
+            eprintln!(
+                "keepalived 2.2.7 reloaded before {due} and scheduled the same time again; \
+                 tomorrow's reload not awaited"
+            );
+        } else {
+            run.wait_scheduled(due + SignedDuration::from_hours(24));
+        }
         if run.kind == Kind::Baton && run.scheduled()["daily"] != true {
             run.fail("the status does not say the reload repeats daily");
         }
@@ -249,4 +268,11 @@ fn reload_repeat_keeps_a_time_of_day_and_deleting_the_file_cancels() {
             run.fail("reloaded after the file was deleted");
         }
     });
+}
+
+/// `at` as keepalived logs a scheduled reload: local time, to the second.
+fn keepalived_time(at: Timestamp) -> String {
+    at.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
