@@ -24,7 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use baton_lab::{Child, Host, Lab};
-use common::chaos::{rss_kib, status};
+use common::chaos::rss_kib;
 use common::{Daemon, VIP, Workdir, fail, guide_lab, holds, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -92,7 +92,7 @@ impl<'a> Pair<'a> {
     }
 
     fn status(&self, lb: &str) -> serde_json::Value {
-        status(&self.dir.path(&format!("{lb}.sock")))
+        common::pair::host_status(self.dir, lb)
     }
 
     fn settled_now(&self) -> bool {

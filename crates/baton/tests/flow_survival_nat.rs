@@ -212,7 +212,7 @@ impl<'a> Pair<'a> {
     }
 
     fn status(&self, lb: &str) -> serde_json::Value {
-        common::chaos::status(&self.dir.path(&format!("{lb}.sock")))
+        common::pair::host_status(self.dir, lb)
     }
 
     fn state(&self, lb: &str) -> String {
