@@ -199,7 +199,7 @@ pub(crate) struct ServerCounters {
     /// The most requests in flight to it at once (HAProxy's maximum sessions).
     #[serde(default)]
     pub(crate) max_active: u64,
-    /// Bytes from and to the server (HTTP/1.1 path only).
+    /// Bytes from and to the server (response and request, heads included).
     #[serde(default)]
     pub(crate) bytes_in: u64,
     #[serde(default)]

@@ -54,6 +54,7 @@ mod body;
 mod cidr;
 mod config;
 mod conn;
+mod counted;
 mod forward;
 mod h1;
 mod headers;

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use crate::counted::Tally;
 use crate::upstream::Upstreams;
 
 /// Upper bounds, in seconds, of the response-time histogram's buckets (Prometheus' defaults
@@ -63,7 +64,7 @@ pub(crate) struct ServerCounters {
     connect_errors: AtomicU64,
     timeouts: AtomicU64,
     retries: AtomicU64,
-    /// Bytes read from and written to its connections (HTTP/1.1 fast path only).
+    /// Bytes read from and written to its connections, on every path (see [`ServerMetrics`]).
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     /// Written once per probe, read by exporters: a lock off the request path.
@@ -90,16 +91,6 @@ impl ServerCounters {
     /// A request that failed on this server is sent again (to it or another one).
     pub(crate) fn retried(&self) {
         self.retries.fetch_add(1, Relaxed);
-    }
-
-    /// `n` bytes came from the server.
-    pub(crate) fn received(&self, n: usize) {
-        self.bytes_in.fetch_add(n as u64, Relaxed);
-    }
-
-    /// `n` bytes went to the server.
-    pub(crate) fn sent(&self, n: usize) {
-        self.bytes_out.fetch_add(n as u64, Relaxed);
     }
 
     /// A health check probe ended: passed, or failed for `failure`, after `latency`.
@@ -150,6 +141,17 @@ impl ServerCounters {
             sum: Duration::from_nanos(self.sum_nanos.load(Relaxed)).as_secs_f64(),
             count: total,
         }
+    }
+}
+
+/// The bytes of the server's connections, on every path (see [`crate::counted`]).
+impl Tally for ServerCounters {
+    fn received(&self, n: usize) {
+        self.bytes_in.fetch_add(n as u64, Relaxed);
+    }
+
+    fn sent(&self, n: usize) {
+        self.bytes_out.fetch_add(n as u64, Relaxed);
     }
 }
 
@@ -255,9 +257,9 @@ pub struct ServerMetrics {
     pub timeouts: u64,
     /// Failed attempts sent again, to another server or on a fresh connection.
     pub retries: u64,
-    /// Bytes read from and written to its connections, heads included. Counted on the
-    /// HTTP/1.1 fast path only: connections left to hyper (HTTP/2 clients, HTTP/1.0,
-    /// upgrades, `Expect`) do not count them.
+    /// Bytes read from and written to its connections, heads included: the response and
+    /// the request as they went over the wire, whichever path served the client (HTTP/1.1,
+    /// HTTP/2, TLS, HTTP/1.0, a WebSocket tunnel's bytes). Health checks are not counted.
     pub bytes_in: u64,
     pub bytes_out: u64,
     /// The last health check probe, if one ran.

@@ -5,9 +5,11 @@ mod common;
 use std::time::Duration;
 
 use baton_proxy::balance::Algorithm;
-use baton_proxy::{HealthCheck, ProxyConfig, ServerConfig};
-use common::{Conn, TestProxy, Upstream, get};
-use hyper::StatusCode;
+use baton_proxy::{HealthCheck, ProxyConfig, ServerConfig, ServerMetrics};
+use common::tls::{self, Pki};
+use common::{Conn, H2, TestProxy, Upload, Upstream, get};
+use http_body_util::BodyExt as _;
+use hyper::{Request, StatusCode};
 
 #[tokio::test]
 async fn answers_are_counted_by_class_with_their_response_times() {
@@ -98,5 +100,55 @@ async fn failed_checks_are_counted() {
     assert!(!dead.up);
     assert!(dead.check_failures >= 3, "{dead:?}");
     assert_eq!(metrics.servers[1].check_failures, 0);
+    proxy.stop().await;
+}
+
+/// Uploads `up` bytes and downloads `down` over `h2`, then reads the server's counters.
+async fn h2_exchange(h2: &mut H2, proxy: &TestProxy, up: u64, down: u64) -> ServerMetrics {
+    let request = Request::post("https://a.example/count")
+        .body(Upload { left: up }.map_err(|never| match never {}).boxed())
+        .expect("request");
+    let body = common::body_text(h2.send_streaming(request).await.into_body()).await;
+    assert_eq!(body, format!("received={up}"));
+    let (response, body) = h2.get(&format!("https://a.example/big/{down}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body.len() as u64, down);
+    proxy.proxy.metrics().servers.remove(0)
+}
+
+/// Requests that hyper serves (HTTP/2 from clients, over TLS or not, and HTTP/1.0) count
+/// their bytes to and from the server as the HTTP/1.1 path does: at least the bodies, and
+/// the heads on top.
+#[tokio::test]
+async fn bytes_are_counted_for_requests_hyper_serves() {
+    let (up, down) = (300_000, 200_000);
+    let a = Upstream::start("a").await;
+    let proxy = TestProxy::start(common::config(&[&a])).await;
+    let mut h2c = H2::open(proxy.addr).await;
+    let server = h2_exchange(&mut h2c, &proxy, up, down).await;
+    assert!(server.bytes_out > up, "h2c: {server:?}");
+    assert!(server.bytes_in > down, "h2c: {server:?}");
+    // HTTP/1.0 leaves the HTTP/1.1 path for hyper.
+    let before = server.bytes_in;
+    let answer = common::raw(
+        proxy.addr,
+        b"GET /big/100000 HTTP/1.0\r\nHost: a.example\r\n\r\n",
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer:.40}");
+    let server = proxy.proxy.metrics().servers.remove(0);
+    assert!(server.bytes_in >= before + 100_000, "HTTP/1.0: {server:?}");
+    proxy.stop().await;
+
+    let mut pki = Pki::new();
+    pki.issue(&["a.example"]);
+    let proxy = TestProxy::start_tls(common::config(&[&a]), pki.tls_config()).await;
+    let client = pki.client(&[tls::H2], true);
+    let stream = tls::connect(&client, proxy.addr, "a.example").await;
+    let mut h2 = H2::over(stream).await;
+    let server = h2_exchange(&mut h2, &proxy, up, down).await;
+    assert!(server.bytes_out > up, "h2 over TLS: {server:?}");
+    assert!(server.bytes_in > down, "h2 over TLS: {server:?}");
     proxy.stop().await;
 }

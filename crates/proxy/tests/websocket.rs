@@ -61,6 +61,10 @@ async fn websocket_upgrade_is_tunnelled_both_ways() {
         .expect("big echo");
     assert!(back.iter().all(|&b| b == 0x5a));
     let writer = sender.await.expect("sender");
+    // The tunnel's bytes count on the server both ways, the handshake on top.
+    let server = &proxy.proxy.metrics().servers[0];
+    assert!(server.bytes_out > 1 << 20, "{server:?}");
+    assert!(server.bytes_in > 1 << 20, "{server:?}");
 
     // The tunnel counts as in flight until it closes.
     assert_eq!(proxy.proxy.servers()[0].active, 1);

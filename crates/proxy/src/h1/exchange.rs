@@ -20,10 +20,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::chunked::Chunked;
-use super::counted::Counted;
 use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
 use super::response::{self, Framing, ResponseHead};
+use crate::counted::Counted;
 use crate::forward::{self, BAD_GATEWAY, BODY_TIMEOUT, GATEWAY_TIMEOUT, NO_SERVERS};
 use crate::log_limit::{self, warn_limited};
 use crate::server::{Listener, Stop};
@@ -151,7 +151,7 @@ where
                     .map_err(Failure::Connect)?,
             };
             connected = true;
-            let mut counted = Counted::new(&mut upstream, &server.metrics);
+            let mut counted = Counted::new(&mut upstream, &*server.metrics);
             let sent_at = Instant::now();
             // The client has `client_body_timeout` for each piece of its body, the server
             // `timeout` to take each one.
@@ -411,7 +411,7 @@ where
         read: timeout,
         write: None,
     };
-    let mut counted = Counted::new(&mut upstream, &server.metrics);
+    let mut counted = Counted::new(&mut upstream, &*server.metrics);
     let copied = relay::copy(&mut counted, client, &mut ubuf, body, &head, stalls).await;
     match copied {
         Ok(()) => {

@@ -15,7 +15,6 @@
 //! and 431 answers to bad heads) and a short path for the rest.
 
 mod chunked;
-mod counted;
 mod exchange;
 mod fields;
 #[cfg(feature = "fuzzing")]

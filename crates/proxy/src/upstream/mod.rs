@@ -5,6 +5,7 @@
 //! servers it keeps; a request holds the set it started with until it ends.
 
 mod admin;
+mod connector;
 mod pool;
 mod server;
 mod slow_start;
@@ -22,6 +23,7 @@ use crate::balance::{self, Algorithm, Balancer, Candidate, HashKey};
 use crate::body::RequestBody;
 use crate::config::{Ejection, HealthCheck, Limits, ProxyConfig};
 use crate::health::CheckState;
+use connector::{CountingConnector, Directory};
 
 pub use admin::{AdminState, UnknownServer};
 pub(crate) use server::{ActiveGuard, Server};
@@ -118,7 +120,9 @@ pub(crate) struct Upstreams {
     /// See [`Limits::upstream_timeout`].
     pub(crate) upstream_timeout: Duration,
     /// Pooled connections to the servers.
-    pub(crate) client: Client<HttpConnector, RequestBody>,
+    pub(crate) client: Client<CountingConnector, RequestBody>,
+    /// Whose counters the client's new connections count into; shared with the client.
+    directory: Arc<Directory>,
     pool: PoolSettings,
 }
 
@@ -158,10 +162,13 @@ impl Upstreams {
             .collect();
         let weights: Vec<(usize, u32)> = members.iter().map(|m| (m.id, m.weight)).collect();
         let pool = PoolSettings::of(&config.limits);
-        let client = match previous {
-            Some(previous) if previous.pool == pool => previous.client.clone(),
+        let (client, directory) = match previous {
+            Some(previous) if previous.pool == pool => {
+                (previous.client.clone(), Arc::clone(&previous.directory))
+            }
             _ => pool.client(),
         };
+        directory.publish(members.iter().map(|m| &m.server));
         Upstreams {
             members,
             balancer: config.algorithm.build(&weights),
@@ -172,6 +179,7 @@ impl Upstreams {
             retries: config.retries,
             upstream_timeout: config.limits.upstream_timeout,
             client,
+            directory,
             pool,
         }
     }
@@ -352,15 +360,18 @@ impl PoolSettings {
         }
     }
 
-    fn client(&self) -> Client<HttpConnector, RequestBody> {
+    /// A client whose connections count into the servers the directory lists.
+    fn client(&self) -> (Client<CountingConnector, RequestBody>, Arc<Directory>) {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(self.connect_timeout));
-        Client::builder(TokioExecutor::new())
+        let directory = Arc::new(Directory::default());
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(self.idle_timeout)
             .pool_max_idle_per_host(self.max_idle)
             .pool_timer(TokioTimer::new())
-            .build(connector)
+            .build(CountingConnector::new(connector, Arc::clone(&directory)));
+        (client, directory)
     }
 }
 

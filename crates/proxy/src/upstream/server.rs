@@ -31,8 +31,9 @@ pub(crate) struct Server {
     /// Milliseconds since `epoch` when the check last went from down to up; 0: never.
     rose_at: AtomicU64,
     epoch: Instant,
-    /// For monitoring; kept with the rest of the state across reloads.
-    pub(crate) metrics: ServerCounters,
+    /// For monitoring; kept with the rest of the state across reloads. Shared with hyper's
+    /// connections to the server, which count their bytes into it.
+    pub(crate) metrics: Arc<ServerCounters>,
     /// The operator's admin state and run-time weight.
     pub(crate) admin: Admin,
     /// Idle connections for the HTTP/1.1 path (hyper's path has its own pool).
@@ -72,7 +73,7 @@ impl Server {
             check: AtomicU8::new(CheckState::Unchecked.to_u8()),
             rose_at: AtomicU64::new(0),
             epoch: Instant::now(),
-            metrics: ServerCounters::default(),
+            metrics: Arc::default(),
             admin: Admin::default(),
             pool: Pool::default(),
         })

@@ -1,24 +1,58 @@
 //! A server connection that counts the bytes it moves into the server's metrics, so that
-//! every read and write of the HTTP/1.1 path (head, body, interim answers) is counted in
-//! one place instead of at each call.
+//! every read and write (head, body, interim answers, a tunnel's bytes) is counted in one
+//! place instead of at each call. The HTTP/1.1 path borrows one for an exchange; hyper's
+//! connections to servers own one for their whole life (see `upstream::connector`).
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::metrics::ServerCounters;
-
-/// `stream`, borrowed for one exchange, counting into `counters`.
-pub(super) struct Counted<'a, S> {
-    stream: &'a mut S,
-    counters: &'a ServerCounters,
+/// Where a [`Counted`] stream's bytes are added up (a server's metrics).
+pub(crate) trait Tally {
+    /// `n` bytes came from the server.
+    fn received(&self, n: usize);
+    /// `n` bytes went to the server.
+    fn sent(&self, n: usize);
 }
 
-impl<'a, S> Counted<'a, S> {
-    pub(super) fn new(stream: &'a mut S, counters: &'a ServerCounters) -> Self {
+impl<T: Tally + ?Sized> Tally for &T {
+    fn received(&self, n: usize) {
+        (**self).received(n);
+    }
+
+    fn sent(&self, n: usize) {
+        (**self).sent(n);
+    }
+}
+
+impl<T: Tally + ?Sized> Tally for Arc<T> {
+    fn received(&self, n: usize) {
+        (**self).received(n);
+    }
+
+    fn sent(&self, n: usize) {
+        (**self).sent(n);
+    }
+}
+
+/// `stream` (owned, or `&mut` borrowed for one exchange) counting into `counters` (a
+/// reference, or an `Arc` a pooled connection keeps).
+#[derive(Debug)]
+pub(crate) struct Counted<S, C> {
+    stream: S,
+    counters: C,
+}
+
+impl<S, C: Tally> Counted<S, C> {
+    pub(crate) fn new(stream: S, counters: C) -> Self {
         Counted { stream, counters }
+    }
+
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.stream
     }
 
     fn count_sent(&self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
@@ -29,7 +63,7 @@ impl<'a, S> Counted<'a, S> {
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<'_, S> {
+impl<S: AsyncRead + Unpin, C: Tally + Unpin> AsyncRead for Counted<S, C> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -37,7 +71,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<'_, S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
-        let polled = Pin::new(&mut *this.stream).poll_read(cx, buf);
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
             this.counters.received(buf.filled().len() - before);
         }
@@ -45,14 +79,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<'_, S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<'_, S> {
+impl<S: AsyncWrite + Unpin, C: Tally + Unpin> AsyncWrite for Counted<S, C> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut *this.stream).poll_write(cx, buf);
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
         this.count_sent(polled)
     }
 
@@ -62,7 +96,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<'_, S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut *this.stream).poll_write_vectored(cx, bufs);
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         this.count_sent(polled)
     }
 
@@ -71,11 +105,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<'_, S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.get_mut().stream).poll_flush(cx)
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.get_mut().stream).poll_shutdown(cx)
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
@@ -84,6 +118,7 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
+    use crate::metrics::ServerCounters;
 
     #[tokio::test]
     async fn counts_both_ways() {
