@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -157,6 +158,12 @@ pub(crate) struct RealServerEntry {
     /// The last checker result that changed the state, e.g. `TCP_CHECK: connect failed:
     /// Connection refused`.
     pub(crate) last_check: String,
+    /// Its checkers' last probes as one result, shown as the proxy's servers show their
+    /// last check: failed when one of them failed (the first such, with its reason and
+    /// latency), else passed in the slowest one's time; null before any probe ran, and
+    /// without checkers. Absent from older daemons' replies.
+    #[serde(default)]
+    pub(crate) last_probe: Option<CheckResult>,
     /// Since start: packets and bytes both ways, and new connections.
     pub(crate) packets: u64,
     pub(crate) bytes: u64,
@@ -255,11 +262,21 @@ impl ServerCounters {
                 timeouts: metrics.timeouts,
             },
             retries: metrics.retries,
-            last_check: metrics.last_check.as_ref().map(|check| CheckResult {
-                passed: check.passed,
-                failure: check.failure.clone(),
-                latency_us: u64::try_from(check.latency.as_micros()).unwrap_or(u64::MAX),
+            last_check: metrics.last_check.as_ref().map(|check| {
+                let failure = (!check.passed).then(|| check.failure.clone());
+                CheckResult::new(failure, check.latency)
             }),
+        }
+    }
+}
+
+impl CheckResult {
+    /// A probe that failed for `failure` (passed when None), after `latency`.
+    pub(crate) fn new(failure: Option<String>, latency: Duration) -> CheckResult {
+        CheckResult {
+            passed: failure.is_none(),
+            failure: failure.unwrap_or_default(),
+            latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
         }
     }
 }
@@ -625,6 +642,7 @@ impl VirtualServerEntry {
                 admin: "ready".into(),
                 check: "up".into(),
                 last_check: "TCP_CHECK: connected".into(),
+                last_probe: Some(CheckResult::new(None, Duration::from_micros(420))),
                 packets: 10,
                 bytes: 1000,
                 connections: 5,
@@ -833,6 +851,27 @@ mod tests {
         }
         let read: Status = serde_json::from_value(old).expect("reads");
         assert_eq!(read.backends[0].counters, ServerCounters::default());
+    }
+
+    #[test]
+    fn a_real_server_s_last_probe_reads_as_a_proxy_server_s_last_check() {
+        let json = serde_json::to_value(sample()).expect("serializes");
+        let real = &json["virtual_servers"][0]["real_servers"][0];
+        assert_eq!(real["last_check"], "TCP_CHECK: connected", "kept: {real}");
+        assert_eq!(
+            real["last_probe"],
+            serde_json::json!({"passed": true, "failure": "", "latency_us": 420})
+        );
+        let failed = CheckResult::new(Some("connect failed".into()), Duration::from_millis(2));
+        assert_eq!((failed.passed, failed.latency_us), (false, 2000));
+
+        let mut old = json;
+        let fields = old["virtual_servers"][0]["real_servers"][0]
+            .as_object_mut()
+            .expect("object");
+        fields.remove("last_probe");
+        let read: Status = serde_json::from_value(old).expect("reads");
+        assert_eq!(read.virtual_servers[0].real_servers[0].last_probe, None);
     }
 
     #[test]

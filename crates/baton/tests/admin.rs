@@ -1,7 +1,8 @@
 //! The admin listener of `baton run` on loopback (any user): `/metrics` after real traffic,
 //! `/status.json` against `baton status --json`, and the status page rendered by headless
-//! Chromium: per-server counters and the history charts, after real requests; and, as root
-//! on the guide's lab, an instance's state charted as MASTER.
+//! Chromium: per-server counters and the history charts, after real requests, and the L4
+//! real servers' last probes; and, as root on the guide's lab, an instance's state charted
+//! as MASTER.
 
 mod common;
 
@@ -178,7 +179,7 @@ fn status_json_is_baton_status_json() {
 }
 
 /// Where Chromium is missing: a failure on CI (which installs it), a loud skip elsewhere.
-fn chromium() -> Option<&'static str> {
+fn chromium(test: &str) -> Option<&'static str> {
     for candidate in ["chromium", "chromium-browser"] {
         let found = Command::new(candidate)
             .arg("--version")
@@ -194,10 +195,7 @@ fn chromium() -> Option<&'static str> {
         std::env::var_os("CI").is_none(),
         "chromium is not installed, and CI must have it (.ci/run installs it)"
     );
-    eprintln!(
-        "SKIPPED (needs chromium, from the chromium package): \
-         status_page_renders_servers_up_and_down"
-    );
+    eprintln!("SKIPPED (needs chromium, from the chromium package): {test}");
     None
 }
 
@@ -273,7 +271,7 @@ fn chart<'a>(dom: &'a str, marker: &str) -> &'a str {
 
 #[test]
 fn status_page_renders_servers_up_and_down() {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium("status_page_renders_servers_up_and_down") else {
         return;
     };
     let setup = start("admin-page");
@@ -367,7 +365,7 @@ fn status_page_renders_servers_up_and_down() {
 /// on the default 127.0.0.1:9180) shows a band of MASTER for it. Root only.
 #[test]
 fn status_page_charts_an_instance_s_state() {
-    let Some(chromium) = chromium() else {
+    let Some(chromium) = chromium("status_page_charts_an_instance_s_state") else {
         return;
     };
     if !common::on_path("curl") {
@@ -412,4 +410,105 @@ fn status_page_charts_an_instance_s_state() {
     assert!(band.contains("data-latest=\"MASTER\""), "{band}");
     assert!(band.contains("class=\"state-MASTER\""), "{band}");
     daemon.child.kill();
+}
+
+/// Serves the status page as the daemon does, with `status` as its `/status.json`, on a
+/// thread of its own for the rest of the test.
+fn serve_page(status: String) -> SocketAddr {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut lines = BufReader::new(&stream).lines();
+            let target = lines
+                .next()
+                .and_then(Result::ok)
+                .and_then(|line| line.split(' ').nth(1).map(str::to_owned))
+                .unwrap_or_default();
+            // The rest of the head.
+            for line in lines.by_ref() {
+                if line.map_or(true, |l| l.is_empty()) {
+                    break;
+                }
+            }
+            let (code, kind, body) = match target.as_str() {
+                "/" => ("200 OK", "text/html", PAGE),
+                "/status.json" => ("200 OK", "application/json", status.as_str()),
+                _ => ("404 Not Found", "text/plain", ""),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {code}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    address
+}
+
+const PAGE: &str = include_str!("../src/admin/status.html");
+
+/// A real server of a status JSON, as the daemon writes one.
+fn real_server(
+    address: &str,
+    last_check: &str,
+    last_probe: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "address": address, "up": true, "weight": 1, "configured_weight": 1, "active": 0,
+        "admin": "ready", "check": "up", "last_check": last_check, "last_probe": last_probe,
+        "packets": 0, "bytes": 0, "connections": 0,
+    })
+}
+
+/// The L4 table shows each real server's last probe as the backend table shows a server's
+/// last check: result and latency, the failure's reason as the tooltip. The status is made
+/// up here (virtual servers need root and nftables, the page does not); the daemon's side
+/// of `last_probe` is held by its unit tests and the virtual_servers lab test.
+#[test]
+fn status_page_shows_real_servers_last_probes() {
+    let Some(chromium) = chromium("status_page_shows_real_servers_last_probes") else {
+        return;
+    };
+    let status = serde_json::json!({
+        "virtual_servers": [{
+            "name": "10.0.3.100:80/tcp", "protocol": "tcp", "lb_algo": "wlc", "lb_kind": "NAT",
+            "quorum_up": true, "live_weight": 2, "quorum": 1, "sorry_server": null,
+            "sorry_active": false,
+            "real_servers": [
+                real_server("10.0.3.11:80", "TCP_CHECK: up",
+                    serde_json::json!({"passed": true, "failure": "", "latency_us": 420})),
+                real_server("10.0.3.12:80", "TCP_CHECK: connect failed: Connection refused",
+                    serde_json::json!({"passed": false, "latency_us": 2000,
+                                       "failure": "connect failed: Connection refused"})),
+                real_server("10.0.3.13:80", "not checked yet", serde_json::Value::Null),
+            ],
+        }],
+    });
+    let address = serve_page(status.to_string());
+    let profile = Workdir::new("admin-page-l4-chromium");
+    let dom = dump_dom(
+        Command::new(chromium),
+        &format!("http://{address}/"),
+        &profile.path("profile"),
+    );
+    let row = |server: &str| server_row(&dom, server.parse().expect("address"));
+    let passed = row("10.0.3.11:80");
+    assert!(
+        passed.contains("title=\"TCP_CHECK: up\">passed in 0.4 ms</td>"),
+        "{passed}"
+    );
+    let failed = row("10.0.3.12:80");
+    assert!(
+        failed.contains(
+            "<td class=\"failed\" title=\"connect failed: Connection refused\">\
+             failed in 2.0 ms: connect failed</td>"
+        ),
+        "{failed}"
+    );
+    let unprobed = row("10.0.3.13:80");
+    assert!(unprobed.contains(">not checked yet</td>"), "{unprobed}");
 }

@@ -1,8 +1,11 @@
 //! The driver: a Tokio task that probes on the [`Tracker`]'s schedule and reports
 //! verdict changes to a callback.
 
+use std::time::Duration;
+
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::outcome::Outcome;
 use crate::probe::{Probe, probe};
@@ -25,6 +28,8 @@ pub struct Status {
     /// Probes run, and how many of them failed.
     pub probes: u64,
     pub failures: u64,
+    /// From the last probe's start to its outcome; None before the first.
+    pub last_latency: Option<Duration>,
 }
 
 impl CheckHandle {
@@ -74,10 +79,13 @@ async fn run(
     }
     tokio::time::sleep(schedule.first_delay(rand::random())).await;
     loop {
+        let started = Instant::now();
         let outcome = probe(&target).await;
+        let latency = started.elapsed();
         let changed = tracker.record(&outcome);
         report.send_modify(|status| {
             status.probes += 1;
+            status.last_latency = Some(latency);
             status.last_failure = match &outcome {
                 Outcome::Up(_) => None,
                 Outcome::Down(failure) => {

@@ -53,6 +53,7 @@ async fn a_server_goes_down_and_comes_back() {
         "{status:?}"
     );
     assert!(matches!(status.verdict, Some(Verdict::Down { .. })));
+    assert!(status.last_latency.is_some(), "{status:?}");
 
     let _listener = TcpListener::bind(address)
         .await
@@ -73,6 +74,7 @@ async fn started_down_it_says_so_at_once_then_rises() {
         0,
         "the warmup holds the first probe"
     );
+    assert_eq!(handle.status().last_latency, None);
 
     schedule.warmup = None;
     let (_handle, mut verdicts) = start(probe_of(ProbeKind::Tcp, address), schedule);

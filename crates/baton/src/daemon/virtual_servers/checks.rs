@@ -13,6 +13,7 @@ use baton_health::{
 use tokio::sync::mpsc;
 
 use crate::scripts::Credentials;
+use crate::status::CheckResult;
 
 /// Which checker of which server a verdict is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,9 +40,18 @@ pub(super) struct CheckEvent {
 /// A running checker; dropping it stops it.
 #[derive(Debug)]
 pub(super) struct RunningCheck {
-    _handle: CheckHandle,
+    handle: CheckHandle,
     /// `log_all_failures`: the task logging every failed probe.
     logger: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningCheck {
+    /// The checker's last probe; None before the first.
+    pub(super) fn last_probe(&self) -> Option<CheckResult> {
+        let status = self.handle.status();
+        let latency = status.last_latency?;
+        Some(CheckResult::new(status.last_failure, latency))
+    }
 }
 
 impl Drop for RunningCheck {
@@ -94,10 +104,7 @@ pub(super) fn spawn(
     let logger = checker
         .log_all_failures
         .then(|| tokio::spawn(log_failures(handle.watch(), name, label)));
-    Ok(RunningCheck {
-        _handle: handle,
-        logger,
-    })
+    Ok(RunningCheck { handle, logger })
 }
 
 /// keepalived's `log_all_failures`: every failed probe is logged, not only the ones that

@@ -3,7 +3,7 @@
 use super::applier::Counters;
 use super::pool::{self, ServerState};
 use super::{Service, table};
-use crate::status::{RealServerEntry, VirtualServerEntry};
+use crate::status::{CheckResult, RealServerEntry, VirtualServerEntry};
 
 /// One service as `baton status` shows it.
 pub(super) fn entry(service: &Service, counters: &Counters) -> VirtualServerEntry {
@@ -37,6 +37,7 @@ pub(super) fn entry(service: &Service, counters: &Counters) -> VirtualServerEntr
                 admin: server.state.admin.as_str().to_owned(),
                 check: check.to_owned(),
                 last_check: server.last.join("; "),
+                last_probe: combined(server.checks.iter().filter_map(|c| c.last_probe())),
                 packets: count.packets,
                 bytes: count.bytes,
                 connections: count.connections,
@@ -54,5 +55,42 @@ pub(super) fn entry(service: &Service, counters: &Counters) -> VirtualServerEntr
         sorry_server: config.sorry_server.as_ref().map(|s| s.address.to_string()),
         sorry_active: has_sorry && members.iter().all(|m| m.weight == 0),
         real_servers,
+    }
+}
+
+/// A server's checkers' last probes as one result: the first that failed, else the slowest;
+/// None when none ran.
+fn combined(probes: impl Iterator<Item = CheckResult>) -> Option<CheckResult> {
+    probes.reduce(|kept, next| match (kept.passed, next.passed) {
+        (true, false) => next,
+        (true, true) if next.latency_us > kept.latency_us => next,
+        _ => kept,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn probe(failure: Option<&str>, ms: u64) -> CheckResult {
+        CheckResult::new(failure.map(str::to_owned), Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn a_failed_probe_wins_else_the_slowest_shows() {
+        assert_eq!(combined(std::iter::empty()), None);
+        let passed = [probe(None, 1), probe(None, 3), probe(None, 2)];
+        assert_eq!(combined(passed.into_iter()), Some(probe(None, 3)));
+        let mixed = [
+            probe(None, 9),
+            probe(Some("connect failed"), 2),
+            probe(Some("timed out"), 5),
+        ];
+        assert_eq!(
+            combined(mixed.into_iter()),
+            Some(probe(Some("connect failed"), 2))
+        );
     }
 }
