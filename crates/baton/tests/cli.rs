@@ -126,11 +126,7 @@ fn two_vrrp_one_liners_on_one_host_each_have_a_control_socket() {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
 
-    if let Err(reason) = baton_lab::Lab::check_environment() {
-        eprintln!(
-            "SKIPPED (needs root and network namespaces): \
-             two_vrrp_one_liners_on_one_host_each_have_a_control_socket: {reason}"
-        );
+    if baton_lab::handled_elsewhere("two_vrrp_one_liners_on_one_host_each_have_a_control_socket") {
         return;
     }
     let lab = baton_lab::Lab::guide().expect("the guide's lab");
@@ -188,8 +184,7 @@ fn two_daemons_in_two_network_namespaces_have_their_own_default_sockets() {
     use std::time::{Duration, Instant};
 
     let test = "two_daemons_in_two_network_namespaces_have_their_own_default_sockets";
-    if let Err(reason) = baton_lab::Lab::check_environment() {
-        eprintln!("SKIPPED (needs root and network namespaces): {test}: {reason}");
+    if baton_lab::handled_elsewhere(test) {
         return;
     }
     let lab = baton_lab::Lab::guide().expect("the guide's lab");
@@ -232,22 +227,22 @@ fn two_daemons_in_two_network_namespaces_have_their_own_default_sockets() {
 /// checked on another machine), and names each host problem the daemon would refuse.
 #[test]
 fn check_warns_of_what_this_host_lacks() {
-    // An interface of this host with an IPv4 address (the instance's primary); not the
-    // loopback, which VRRP cannot use.
-    let addresses = Command::new("ip")
-        .args(["-o", "-4", "address", "show"])
-        .output()
-        .expect("ip runs");
-    let Some(link) = String::from_utf8_lossy(&addresses.stdout)
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(1))
-        .find(|name| *name != "lo")
-        .map(str::to_owned)
-    else {
-        eprintln!(
-            "SKIPPED check_warns_of_what_this_host_lacks: no interface with an IPv4 address besides lo"
-        );
+    let test = "check_warns_of_what_this_host_lacks";
+    // A host with one interface with an IPv4 address (eth0, the instance's primary), and
+    // root to switch to the script's user: a lab host.
+    if baton_lab::handled_elsewhere(test) {
         return;
+    }
+    let lab = baton_lab::Lab::builder()
+        .host("lb1", "10.0.3.5/24")
+        .build()
+        .expect("lab");
+    let lb1 = lab.host("lb1");
+    let link = lb1.interface();
+    let baton = || {
+        let mut command = lb1.command(env!("CARGO_BIN_EXE_baton"));
+        command.args(["check", "--keepalived-conf"]);
+        command
     };
     let instance = |track: &str| {
         format!(
@@ -264,11 +259,7 @@ fn check_warns_of_what_this_host_lacks() {
             instance("no-such-user-baton")
         ),
     );
-    let output = baton()
-        .args(["check", "--keepalived-conf"])
-        .arg(&typos)
-        .output()
-        .expect("runs");
+    let output = baton().arg(&typos).output().expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{output:?}");
     assert!(
@@ -282,11 +273,7 @@ fn check_warns_of_what_this_host_lacks() {
     );
 
     let good = scratch("host-good.conf", &format!("{}}}\n", instance("root")));
-    let output = baton()
-        .args(["check", "--keepalived-conf"])
-        .arg(&good)
-        .output()
-        .expect("runs");
+    let output = baton().arg(&good).output().expect("runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{output:?}");
     assert!(!stderr.contains("on this host"), "{stderr}");

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use baton_lab::Lab;
 use common::{
-    Daemon, Workdir, fail, guide_lab, holds, skip_without_tool, start_baton, start_keepalived,
-    wait_for,
+    Daemon, Workdir, fail, guide_lab, holds, skip_without_tcpdump, skip_without_tool, start_baton,
+    start_keepalived, wait_for,
 };
 
 const INTERVAL: f64 = 0.3;
@@ -109,7 +109,7 @@ fn run(lab: &Lab, kind: &str, pacing: Pacing) {
 #[test]
 fn garp_interval_spaces_the_announcements_as_keepalived_does() {
     let test = "garp_interval_spaces_the_announcements_as_keepalived_does";
-    if skip_without_tool("tcpdump", "tcpdump", test) {
+    if skip_without_tcpdump(test) {
         return;
     }
     for pacing in [Pacing::Global, Pacing::GarpGroup] {

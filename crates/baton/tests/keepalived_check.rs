@@ -402,7 +402,9 @@ fn baton_agrees_with_the_corpus() {
 #[test]
 fn keepalived_agrees_with_the_corpus() {
     let test = "keepalived_agrees_with_the_corpus";
-    if common::skip_without_tool("keepalived", "keepalived", test) {
+    if common::skip_without_tool("keepalived", "keepalived", test)
+        || baton_lab::skip_in_rootless_lab(test, baton_lab::SCRIPT_SECURITY_NEEDS_REAL_ROOT)
+    {
         return;
     }
     let Some(lab) = lab_with_interfaces(test) else {
@@ -452,8 +454,7 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
 /// One lab host with eth0 (the lab's) and eth1..eth4 (veth pairs of its own): the
 /// interfaces the corpus files name, so keepalived complains only about what the file says.
 fn lab_with_interfaces(test: &str) -> Option<Lab> {
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("SKIPPED (needs root and network namespaces): {test}: {reason}");
+    if baton_lab::handled_elsewhere(test) {
         return None;
     }
     let lab = Lab::builder()

@@ -80,6 +80,10 @@ fn own_interface_down_means_fault_and_the_backup_takes_over() {
 
 #[test]
 fn notify_scripts_run_in_order_with_keepalived_arguments_as_script_user() {
+    let test = "notify_scripts_run_in_order_with_keepalived_arguments_as_script_user";
+    if baton_lab::skip_without_other_users(test, "script_user nobody") {
+        return;
+    }
     let Some(lab) = guide_lab("notify") else {
         return;
     };

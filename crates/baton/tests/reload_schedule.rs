@@ -18,8 +18,7 @@ const SECOND_VIP: &str = "10.0.3.101/24";
 
 /// One load balancer is enough: what is tested is when it reloads.
 fn lab(test: &str) -> Option<Lab> {
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("SKIPPED (needs root and network namespaces): {test}: {reason}");
+    if baton_lab::handled_elsewhere(test) {
         return None;
     }
     Some(

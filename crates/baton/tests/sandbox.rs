@@ -136,8 +136,9 @@ virtual_server 10.0.3.100 80 {{
 /// daemon, as nobody, keeps its control socket and its scripts write); `None` after a
 /// SKIPPED line where namespaces cannot be made.
 fn one_host_lab(test: &str, name: &str) -> Option<(Lab, Workdir, std::path::PathBuf)> {
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
+    if baton_lab::handled_elsewhere(test)
+        || baton_lab::skip_without_other_users(test, "baton as nobody")
+    {
         return None;
     }
     let lab = Lab::builder()
@@ -190,7 +191,7 @@ fn status_field(pid: u32, name: &str) -> String {
 #[test]
 fn baton_works_as_nobody_under_the_units_system_call_filter() {
     let test = "baton_works_as_nobody_under_the_units_system_call_filter";
-    if baton_lab::skip_without_root(test)
+    if baton_lab::handled_elsewhere(test)
         || common::skip_without_tool("setpriv", "util-linux", test)
         || common::skip_without_tool("systemd-analyze", "systemd", test)
         || common::skip_without_tool("nft", "nftables", test)
@@ -264,7 +265,7 @@ fn baton_works_as_nobody_under_the_units_system_call_filter() {
 #[test]
 fn baton_run_user_becomes_the_user_with_the_units_capabilities_only() {
     let test = "baton_run_user_becomes_the_user_with_the_units_capabilities_only";
-    if baton_lab::skip_without_root(test) || common::skip_without_tool("nft", "nftables", test) {
+    if baton_lab::handled_elsewhere(test) || common::skip_without_tool("nft", "nftables", test) {
         return;
     }
     let Some((lab, dir, open)) = one_host_lab(test, "run-user") else {

@@ -135,14 +135,12 @@ fn ask_helper(who: &[&str], socket: &Path, argv: &[&str]) -> (Option<i32>, Strin
 #[test]
 fn an_unprivileged_daemon_runs_root_scripts_through_the_helper_only() {
     let test = "an_unprivileged_daemon_runs_root_scripts_through_the_helper_only";
-    if baton_lab::skip_without_root(test)
+    if baton_lab::handled_elsewhere(test)
+        || baton_lab::skip_without_other_users(test, "baton as nobody")
+        || baton_lab::skip_in_rootless_lab(test, baton_lab::SCRIPT_SECURITY_NEEDS_REAL_ROOT)
         || common::skip_without_tool("setpriv", "util-linux", test)
         || common::skip_without_tool("nft", "nftables", test)
     {
-        return;
-    }
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("SKIPPED (needs network namespaces): {test}: {reason}");
         return;
     }
     let lab = Lab::builder()

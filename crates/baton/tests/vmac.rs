@@ -14,7 +14,8 @@ use std::time::Duration;
 use baton_lab::{Host, Lab};
 use common::tcpdump_text::TextCapture;
 use common::{
-    Daemon, Workdir, fail, guide_lab, skip_without_tool, start_baton, start_keepalived, wait_for,
+    Daemon, Workdir, fail, guide_lab, skip_without_tcpdump, skip_without_tool, start_baton,
+    start_keepalived, wait_for,
 };
 
 const LINK: &str = "vrrp.51";
@@ -146,9 +147,7 @@ fn check_master(
 #[test]
 fn use_vmac_matches_keepalived_on_the_wire_and_in_the_system() {
     let test = "use_vmac_matches_keepalived_on_the_wire_and_in_the_system";
-    if skip_without_tool("tcpdump", "tcpdump", test)
-        || skip_without_tool("keepalived", "keepalived", test)
-    {
+    if skip_without_tcpdump(test) || skip_without_tool("keepalived", "keepalived", test) {
         return;
     }
     let Some(lab) = guide_lab(test) else {
@@ -223,7 +222,7 @@ fn use_vmac_matches_keepalived_on_the_wire_and_in_the_system() {
 #[test]
 fn vmac_xmit_base_sends_adverts_from_the_base_mac() {
     let test = "vmac_xmit_base_sends_adverts_from_the_base_mac";
-    if skip_without_tool("tcpdump", "tcpdump", test) {
+    if skip_without_tcpdump(test) {
         return;
     }
     let Some(lab) = guide_lab(test) else {
@@ -341,9 +340,7 @@ fn garp_times(text: &str, vip: &str) -> Vec<f64> {
 #[test]
 fn garp_extra_if_repeats_announcements_on_the_other_interface_as_keepalived() {
     let test = "garp_extra_if_repeats_announcements_on_the_other_interface_as_keepalived";
-    if skip_without_tool("tcpdump", "tcpdump", test)
-        || skip_without_tool("keepalived", "keepalived", test)
-    {
+    if skip_without_tcpdump(test) || skip_without_tool("keepalived", "keepalived", test) {
         return;
     }
     let extra = "    garp_extra_if all 1\n    garp_master_delay 0\n    garp_master_repeat 1\n";

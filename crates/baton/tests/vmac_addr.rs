@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use baton_lab::{Host, Lab};
 use common::tcpdump_text::TextCapture;
-use common::{Kind, Workdir, fail, guide_lab, skip_without_tool, wait_for};
+use common::{Kind, Workdir, fail, guide_lab, skip_without_tcpdump, skip_without_tool, wait_for};
 
 /// Two instances: VI_1 with its own vmac and addresses with `use_vmac` on eth1 (IPv4 and
 /// IPv6), VI_2 with `use_vmac_addr` (an address on eth1, an IPv6 one on eth0).
@@ -275,9 +275,7 @@ fn link(name: &str, base: &str, mac: &str) -> (String, String, String, String) {
 #[test]
 fn address_links_match_keepalived() {
     let test = "address_links_match_keepalived";
-    if skip_without_tool("tcpdump", "tcpdump", test)
-        || skip_without_tool("keepalived", "keepalived", test)
-    {
+    if skip_without_tcpdump(test) || skip_without_tool("keepalived", "keepalived", test) {
         return;
     }
     let Some(keepalived) = observe(Kind::Keepalived, test) else {

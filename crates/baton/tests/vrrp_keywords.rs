@@ -16,7 +16,7 @@ use baton_lab::Lab;
 use common::pcap::Capture;
 use common::{
     Daemon, KINDS, Kind, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf,
-    skip_without_tool, wait_for,
+    skip_without_tcpdump, skip_without_tool, wait_for,
 };
 
 const LB1: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 5);
@@ -44,9 +44,7 @@ fn stop_and_check_released(daemon: Daemon, host: &baton_lab::Host, label: &str) 
 /// The lab, or `None` after a loud SKIPPED line when root, namespaces, keepalived or
 /// tcpdump are missing.
 fn lab_for(test: &str) -> Option<Lab> {
-    if skip_without_tool("keepalived", "keepalived", test)
-        || skip_without_tool("tcpdump", "tcpdump", test)
-    {
+    if skip_without_tool("keepalived", "keepalived", test) || skip_without_tcpdump(test) {
         return None;
     }
     guide_lab(test)

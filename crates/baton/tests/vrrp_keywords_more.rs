@@ -19,7 +19,7 @@ use baton_lab::{Host, Lab};
 use common::pcap::Capture;
 use common::{
     Daemon, KINDS, Kind, Workdir, assert_holders, fail, guide_lab, holds, keepalived_conf,
-    skip_without_tool, wait_for,
+    skip_without_tcpdump, skip_without_tool, wait_for,
 };
 
 const LB1: Ipv4Addr = Ipv4Addr::new(10, 0, 3, 5);
@@ -30,7 +30,7 @@ const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// or python3 are missing.
 fn lab_for(test: &str) -> Option<Lab> {
     if skip_without_tool("keepalived", "keepalived", test)
-        || skip_without_tool("tcpdump", "tcpdump", test)
+        || skip_without_tcpdump(test)
         || skip_without_tool("python3", "python3", test)
     {
         return None;

@@ -1,10 +1,12 @@
-//! Preconditions: root, iproute2, and a kernel that lets us create namespaces.
+//! Preconditions: root (real, or of the rootless lab's user namespace), iproute2, and a
+//! kernel that lets us create namespaces; the gate of lab tests.
 
 use nix::unistd::geteuid;
 
 use crate::cleanup;
 use crate::cmd::{self, IP};
 use crate::error::{Error, Result};
+use crate::rootless;
 
 /// Checks that labs can be built here: running as root, `ip` installed, and a probe
 /// namespace can be created (and is deleted again).
@@ -15,6 +17,7 @@ pub(crate) fn check_environment() -> Result<()> {
     if !uid.is_root() {
         return Err(Error::NotRoot { uid: uid.as_raw() });
     }
+    rootless::prepare()?;
     cmd::locate(IP)?;
     // Named like a lab, so that a probe left by a killed process is stale like any other.
     let probe = format!(
@@ -33,29 +36,37 @@ pub(crate) fn check_environment() -> Result<()> {
     }
 }
 
-/// For tests that need a lab: returns `true` (after printing a loud `SKIPPED (needs root)`
-/// line to stderr) when not running as root, so the test can `return` early.
+/// The gate of every lab test: `true` when this process must not build the test's lab
+/// itself, so the test returns at once.
 ///
-/// Only the missing root is a reason to skip. As root (as in CI) the test goes on, so a
-/// missing tool or a refused namespace fails it with the reason instead of hiding it.
+/// - As root (as in CI), and in the copy that runs as root of a user namespace: `false`, the
+///   test goes on, and a missing tool or a refused namespace fails it with the reason.
+/// - Not root, where this user may create user namespaces (most desktop and CI kernels):
+///   the test runs again, alone, in a copy of the test binary as root of a new user
+///   namespace (the rootless lab, see `rootless.rs`); its output is shown as the test's
+///   own and a failure there fails the test here. Then `true`.
+/// - Not root, and the kernel forbids unprivileged user namespaces: a loud `SKIPPED` line
+///   naming the sysctl to change, then `true`.
 ///
 /// ```no_run
 /// #[test]
 /// fn failover() {
-///     if baton_lab::skip_without_root("failover") {
+///     if baton_lab::handled_elsewhere("failover") {
 ///         return;
 ///     }
 ///     // ...
 /// }
 /// ```
-pub fn skip_without_root(test: &str) -> bool {
-    let uid = geteuid();
-    if uid.is_root() {
+pub fn handled_elsewhere(test: &str) -> bool {
+    if geteuid().is_root() {
+        if let Err(error) = rootless::prepare() {
+            panic!("{test}: {error}");
+        }
         return false;
     }
-    eprintln!(
-        "SKIPPED (needs root): {test}: network-namespace tests need root, this is uid {uid}; \
-         run `sudo -E cargo test` to include them"
-    );
+    match rootless::availability() {
+        Ok(_) => rootless::rerun_this_test(test),
+        Err(reason) => eprintln!("SKIPPED (needs root or user namespaces): {test}: {reason}"),
+    }
     true
 }

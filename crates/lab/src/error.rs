@@ -34,14 +34,34 @@ pub enum Error {
         /// The Debian package that provides it.
         package: &'static str,
     },
-    /// Building network namespaces needs root.
+    /// Building network namespaces needs root: real root, or root of the rootless lab's
+    /// user namespace, which [`reexec_in_user_namespace`](crate::reexec_in_user_namespace)
+    /// and [`handled_elsewhere`](crate::handled_elsewhere) enter.
     #[error(
         "network namespace labs need root (CAP_NET_ADMIN and CAP_SYS_ADMIN), \
-         but this runs as uid {uid}: try sudo"
+         but this runs as uid {uid} outside a user namespace of its own: run as root, or \
+         start again through baton_lab::reexec_in_user_namespace"
     )]
     NotRoot {
         /// The effective uid.
         uid: u32,
+    },
+    /// Not root, and no user namespace can be made for a rootless lab either.
+    #[error(
+        "network namespace labs need root, or a user namespace to be root in, but this \
+         runs as uid {uid} and {reason}; or run as root (sudo)"
+    )]
+    UserNamespacesUnavailable {
+        /// The effective uid.
+        uid: u32,
+        /// Why: the sysctl that forbids them and how to allow them, or what `unshare` said.
+        reason: String,
+    },
+    /// In the user namespace of a rootless lab, `/run` could not be made private.
+    #[error("cannot prepare the rootless lab's user namespace: {reason}")]
+    UserNamespaceSetup {
+        /// What failed.
+        reason: String,
     },
     /// Running as root, but the kernel or the sandbox refused to create a namespace.
     #[error("cannot create network namespaces here: {reason}")]

@@ -11,6 +11,7 @@ use crate::cmd;
 use crate::env;
 use crate::error::{Error, Result};
 use crate::host::{HOST_INTERFACE, Host};
+use crate::rootless;
 
 /// The bridge's name inside the switch namespace.
 const BRIDGE: &str = "br0";
@@ -312,6 +313,7 @@ impl LabBuilder {
 
     /// Builds the lab. On failure everything created so far is removed again.
     pub fn build(self) -> Result<Lab> {
+        rootless::prepare()?;
         validate_base(&self.base)?;
         let specs = validate_hosts(&self.hosts)?;
         let prefix = cleanup::unique_prefix(&self.base);

@@ -23,15 +23,20 @@
 //! - **Processes start through `ip netns exec`.** `setns()` moves only the calling thread,
 //!   so a lab never enters a namespace itself: [`Host::command`] returns a
 //!   [`std::process::Command`] that runs the program inside the host's namespace.
+//! - **Root, or root of a user namespace.** Building a lab needs CAP_NET_ADMIN and
+//!   CAP_SYS_ADMIN over its namespaces, and iproute2. A process that is not root gets them
+//!   in a user namespace of its own (the rootless lab, `rootless.rs`): a test re-runs itself
+//!   there ([`handled_elsewhere`]), a binary re-executes itself there
+//!   ([`reexec_in_user_namespace`]), and the kernel forbidding that is the only reason left
+//!   to skip.
 //!
-//! Building a lab needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and iproute2;
 //! [`Host::set_loss`] also needs nftables and [`Host::ping`] iputils-ping.
-//! [`Lab::check_environment`] says what is missing, and [`skip_without_root`] is the guard
+//! [`Lab::check_environment`] says what is missing, and [`handled_elsewhere`] is the gate
 //! for tests:
 //!
 //! ```no_run
 //! # fn main() -> Result<(), baton_lab::Error> {
-//! if baton_lab::skip_without_root("lb1_reaches_app1") {
+//! if baton_lab::handled_elsewhere("lb1_reaches_app1") {
 //!     return Ok(());
 //! }
 //! let lab = baton_lab::Lab::guide()?;
@@ -49,12 +54,18 @@ mod cmd;
 mod env;
 mod error;
 mod host;
+mod id_map;
 mod lab;
+mod rootless;
 
 pub use child::Child;
-pub use env::skip_without_root;
+pub use env::handled_elsewhere;
 pub use error::{Error, Result};
 pub use host::Host;
 pub use lab::{Lab, LabBuilder};
 /// The signal type taken by [`Child::signal`] (from `nix`).
 pub use nix::sys::signal::Signal;
+pub use rootless::{
+    NFT_TRANSACTIONS_ABOVE_212_KB, SCRIPT_SECURITY_NEEDS_REAL_ROOT, reexec_in_user_namespace,
+    run_tests_without_root, skip_in_rootless_lab, skip_without_other_users,
+};

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baton_lab::{Error, Lab, skip_without_root};
+use baton_lab::{Error, Lab, handled_elsewhere};
 
 /// Names of all network namespaces on the machine.
 fn namespaces() -> Vec<String> {
@@ -40,7 +40,7 @@ fn recovers(lab: &Lab, from: &str, to: &str) -> bool {
 
 #[test]
 fn guide_topology_comes_up() {
-    if skip_without_root("guide_topology_comes_up") {
+    if handled_elsewhere("guide_topology_comes_up") {
         return;
     }
     let lab = Lab::guide().expect("building the guide's lab");
@@ -92,7 +92,7 @@ fn guide_topology_comes_up() {
 
 #[test]
 fn cut_link_and_restore() {
-    if skip_without_root("cut_link_and_restore") {
+    if handled_elsewhere("cut_link_and_restore") {
         return;
     }
     let lab = Lab::guide().unwrap();
@@ -147,7 +147,7 @@ fn cut_link_and_restore() {
 
 #[test]
 fn loss_drops_and_restores() {
-    if skip_without_root("loss_drops_and_restores") {
+    if handled_elsewhere("loss_drops_and_restores") {
         return;
     }
     // Loss is an nftables rule in the host's namespace.
@@ -181,7 +181,7 @@ fn loss_drops_and_restores() {
 
 #[test]
 fn drop_removes_namespaces_and_processes() {
-    if skip_without_root("drop_removes_namespaces_and_processes") {
+    if handled_elsewhere("drop_removes_namespaces_and_processes") {
         return;
     }
     let lab = Lab::guide().unwrap();
@@ -225,7 +225,7 @@ fn drop_removes_namespaces_and_processes() {
 
 #[test]
 fn child_guard_terminates_kills_and_reaps() {
-    if skip_without_root("child_guard_terminates_kills_and_reaps") {
+    if handled_elsewhere("child_guard_terminates_kills_and_reaps") {
         return;
     }
     let lab = Lab::builder().host("a", "10.9.0.1/24").build().unwrap();
@@ -279,7 +279,7 @@ fn child_guard_terminates_kills_and_reaps() {
 
 #[test]
 fn run_errors_name_the_command_and_its_stderr() {
-    if skip_without_root("run_errors_name_the_command_and_its_stderr") {
+    if handled_elsewhere("run_errors_name_the_command_and_its_stderr") {
         return;
     }
     let lab = Lab::builder().host("a", "10.9.0.1/24").build().unwrap();
@@ -302,7 +302,7 @@ fn run_errors_name_the_command_and_its_stderr() {
 
 #[test]
 fn two_labs_in_parallel_do_not_collide() {
-    if skip_without_root("two_labs_in_parallel_do_not_collide") {
+    if handled_elsewhere("two_labs_in_parallel_do_not_collide") {
         return;
     }
     let build = || {
@@ -325,7 +325,7 @@ fn two_labs_in_parallel_do_not_collide() {
 
 #[test]
 fn a_panic_still_cleans_up() {
-    if skip_without_root("a_panic_still_cleans_up") {
+    if handled_elsewhere("a_panic_still_cleans_up") {
         return;
     }
     let prefix = std::sync::Mutex::new(String::new());
@@ -347,7 +347,7 @@ fn a_panic_still_cleans_up() {
 
 #[test]
 fn invalid_topologies_create_nothing() {
-    if skip_without_root("invalid_topologies_create_nothing") {
+    if handled_elsewhere("invalid_topologies_create_nothing") {
         return;
     }
     // Other tests build labs meanwhile, so look only for this test's prefix.
@@ -370,7 +370,7 @@ fn invalid_topologies_create_nothing() {
 
 #[test]
 fn custom_topology_and_prefix() {
-    if skip_without_root("custom_topology_and_prefix") {
+    if handled_elsewhere("custom_topology_and_prefix") {
         return;
     }
     let lab = Lab::builder()
@@ -399,7 +399,7 @@ fn custom_topology_and_prefix() {
 
 #[test]
 fn stale_namespaces_of_dead_runs_are_removed() {
-    if skip_without_root("stale_namespaces_of_dead_runs_are_removed") {
+    if handled_elsewhere("stale_namespaces_of_dead_runs_are_removed") {
         return;
     }
     // A pid that is certainly dead: a child we started and reaped.
@@ -433,7 +433,7 @@ fn stale_namespaces_of_dead_runs_are_removed() {
 
 #[test]
 fn environment_is_usable_as_root() {
-    if skip_without_root("environment_is_usable_as_root") {
+    if handled_elsewhere("environment_is_usable_as_root") {
         return;
     }
     Lab::check_environment().expect("root with iproute2 should be able to build labs");
@@ -443,7 +443,7 @@ fn environment_is_usable_as_root() {
 /// installs the clean-up, and is sent SIGINT.
 #[test]
 fn ctrl_c_removes_the_labs() {
-    if skip_without_root("ctrl_c_removes_the_labs") {
+    if handled_elsewhere("ctrl_c_removes_the_labs") {
         return;
     }
     use std::io::{BufRead, BufReader};
@@ -496,4 +496,36 @@ fn ctrl_c_helper() {
     println!("LAB {}", lab.prefix());
     std::thread::sleep(Duration::from_secs(30));
     panic!("no SIGINT arrived");
+}
+
+/// The rootless lab: a user without root runs the lab tests instead of skipping them. This
+/// binary runs two of its own tests as such a user (`nobody` under root, as in CI); each
+/// re-runs itself as root of a user namespace, where the guide's topology comes up and the
+/// netdev-family nftables rules of `set_loss` work, and passes.
+#[test]
+fn a_user_without_root_runs_the_lab_tests_in_a_user_namespace() {
+    let tests = ["guide_topology_comes_up", "loss_drops_and_restores"];
+    let output = baton_lab::run_tests_without_root(&tests);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let all = format!(
+        "{}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    if !nix::unistd::geteuid().is_root()
+        && stderr.contains("SKIPPED (needs root or user namespaces)")
+    {
+        eprintln!("SKIPPED (the kernel forbids user namespaces): {all}");
+        return;
+    }
+    assert!(output.status.success(), "{all}");
+    assert!(stdout.contains("test result: ok. 2 passed"), "{all}");
+    for test in tests {
+        assert!(
+            stderr.contains(&format!(
+                "{test}: ran as root of a user namespace (rootless lab): passed"
+            )),
+            "{test} did not run in a user namespace:\n{all}"
+        );
+    }
 }

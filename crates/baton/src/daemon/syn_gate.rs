@@ -212,6 +212,10 @@ mod tests {
 
     #[tokio::test]
     async fn without_nftables_the_door_drops_syns_instead_of_refusing_them() {
+        // This kernel refuses SO_ATTACH_FILTER to a user (EPERM): root, or the rootless lab.
+        if baton_lab::handled_elsewhere("without_nftables_the_door_drops_syns") {
+            return;
+        }
         let frontend = crate::daemon::listen::bind("127.0.0.1:0".parse().expect("address"))
             .expect("frontend listener");
         let address = frontend.local_addr().expect("bound");

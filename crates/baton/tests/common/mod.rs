@@ -22,17 +22,19 @@ pub(crate) const VIP: &str = "10.0.3.100/24";
 
 /// The guide's lab, or `None` (with a loud skip line) where namespaces cannot be made.
 pub(crate) fn guide_lab(test: &str) -> Option<Lab> {
-    if let Err(reason) = Lab::check_environment() {
-        eprintln!("SKIPPED (needs root and network namespaces): {test}: {reason}");
+    if baton_lab::handled_elsewhere(test) {
         return None;
     }
     Some(Lab::guide().expect("building the guide's lab"))
 }
 
-/// Whether `program` is on `PATH`, where the lab's hosts look for it.
+/// Whether `program` is on `PATH` or in the sbin directories, where the lab's hosts look
+/// for it: a user's `PATH` lacks them, and the rootless lab adds them (and root has them).
 pub(crate) fn installed(program: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|dir| dir.join(program).is_file())
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .any(|dir| dir.join(program).is_file())
 }
 
 /// `true`, after a loud SKIPPED line naming the tool and its Debian package, when `program`
@@ -43,6 +45,13 @@ pub(crate) fn skip_without_tool(program: &str, package: &str, test: &str) -> boo
     }
     eprintln!("SKIPPED (needs {program} on PATH, from the {package} package): {test}");
     true
+}
+
+/// `true`, after a loud SKIPPED line, where captures cannot run: no tcpdump, or a rootless
+/// lab without the `tcpdump` user it drops to (see `baton_lab::skip_without_other_users`).
+pub(crate) fn skip_without_tcpdump(test: &str) -> bool {
+    skip_without_tool("tcpdump", "tcpdump", test)
+        || baton_lab::skip_without_other_users(test, "tcpdump, which drops to its own user")
 }
 
 /// Which implementation a comparison test runs on a host: the tests that hold baton to
@@ -193,10 +202,9 @@ pub(crate) fn start_app(host: &Host, port: u16) -> Child {
     host.spawn(command).expect("app server")
 }
 
-/// Whether `tool` is on the PATH, for tests that print SKIPPED without it.
+/// Whether `tool` is installed (see [`installed`]), for tests that print SKIPPED without it.
 pub(crate) fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+    installed(tool)
 }
 
 /// Starts Debian's keepalived (VRRP only, foreground) in `host` from the same kind of file.

@@ -6,6 +6,12 @@ use crate::util::{LAN_CLIENT, VIP, VIP6, block, service, service6, setup, table,
 
 #[test]
 fn dr_spreads_flows_by_hash_and_the_apps_answer_directly() {
+    if baton_lab::skip_in_rootless_lab(
+        "dr_spreads_flows_by_hash_and_the_apps_answer_directly",
+        baton_lab::NFT_TRANSACTIONS_ABOVE_212_KB,
+    ) {
+        return;
+    }
     let Some(mut lab) = setup("dr_spreads_flows_by_hash_and_the_apps_answer_directly") else {
         return;
     };

@@ -97,6 +97,12 @@ fn a_hundred_transactions_under_load_lose_no_connection() {
 /// changed: nft must accept all the scripts.
 #[test]
 fn every_feature_loads_and_changes() {
+    if baton_lab::skip_in_rootless_lab(
+        "every_feature_loads_and_changes",
+        baton_lab::NFT_TRANSACTIONS_ABOVE_212_KB,
+    ) {
+        return;
+    }
     let Some(lab) = setup("every_feature_loads_and_changes") else {
         return;
     };

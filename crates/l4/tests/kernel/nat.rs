@@ -28,6 +28,12 @@ fn rr_and_wrr_spread_new_connections_exactly() {
 
 #[test]
 fn sh_keeps_a_client_and_mh_with_ports_spreads_its_flows() {
+    if baton_lab::skip_in_rootless_lab(
+        "sh_keeps_a_client_and_mh_with_ports_spreads_its_flows",
+        baton_lab::NFT_TRANSACTIONS_ABOVE_212_KB,
+    ) {
+        return;
+    }
     let Some((lab, mut plane)) = with_apps("sh_keeps_a_client_and_mh_with_ports_spreads_its_flows")
     else {
         return;

@@ -10,6 +10,12 @@ use crate::lab::Lab;
 
 #[test]
 fn a_childs_fork_exec_and_exit_arrive_from_inside_a_namespace() {
+    if baton_lab::skip_in_rootless_lab(
+        "a_childs_fork_exec_and_exit_arrive_from_inside_a_namespace",
+        "the kernel serves process events only to CAP_NET_ADMIN in the initial namespaces",
+    ) {
+        return;
+    }
     let Some(lab) = Lab::new("a_childs_fork_exec_and_exit_arrive_from_inside_a_namespace") else {
         return;
     };
