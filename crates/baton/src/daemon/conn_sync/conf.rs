@@ -54,6 +54,11 @@ pub(crate) struct Settings {
     pub(crate) servers: Vec<IpAddr>,
     /// `TCP`, `UDP`, `SCTP`: the NAT services' protocols.
     pub(crate) protocols: Vec<&'static str>,
+    /// Whether the sync channel asks for its large buffers. conntrackd sets them with
+    /// SO_SNDBUFFORCE/SO_RCVBUFFORCE, which the kernel grants only to CAP_NET_ADMIN in the
+    /// initial user namespace, and gives up on the channel when refused ("can't open channel
+    /// socket"); in a user namespace (an unprivileged container) the kernel's defaults stay.
+    pub(crate) force_socket_buffers: bool,
 }
 
 /// The whole conntrackd.conf.
@@ -90,7 +95,9 @@ pub(crate) fn render(settings: &Settings, files: &Files) -> String {
             let _ = writeln!(out, "\t\tInterface {}", settings.interface);
         }
     }
-    out.push_str("\t\tSndSocketBuffer 1249280\n\t\tRcvSocketBuffer 1249280\n");
+    if settings.force_socket_buffers {
+        out.push_str("\t\tSndSocketBuffer 1249280\n\t\tRcvSocketBuffer 1249280\n");
+    }
     out.push_str("\t\tChecksum on\n\t}\n");
     // TCPWindowTracking stays off (the default): a committed entry accepts the sequence
     // numbers the flow reached while the last updates were on their way.
@@ -142,6 +149,7 @@ mod tests {
             },
             servers: vec![ip("10.0.3.11"), ip("fd00::12")],
             protocols: vec!["TCP", "UDP"],
+            force_socket_buffers: true,
         };
         let text = render(&settings, &files);
         for line in [
@@ -158,6 +166,7 @@ mod tests {
             "IPv6_address fd00::12",
             "TCP",
             "UDP",
+            "SndSocketBuffer 1249280",
         ] {
             assert!(
                 text.lines().any(|l| l.trim() == line),
@@ -179,8 +188,11 @@ mod tests {
             },
             servers: vec![ip("10.0.3.11")],
             protocols: vec!["TCP"],
+            force_socket_buffers: false,
         };
         let text = render(&settings, &files);
+        // In a user namespace conntrackd may not force its buffers: none are asked for.
+        assert!(!text.contains("SocketBuffer"), "{text}");
         assert!(text.contains("\tUDP {\n\t\tIPv4_address 10.0.3.2\n\t\tIPv4_Destination_Address 10.0.3.3\n\t\tPort 3781\n"), "{text}");
         assert!(!text.contains("Multicast"), "{text}");
         assert_eq!(

@@ -239,6 +239,18 @@ async fn run(
     conn_sync_status::publish(None);
 }
 
+/// Whether this process runs in the initial user namespace, whose uid_map maps every id to
+/// itself (`0 0 4294967295`); a container's or a rootless lab's maps fewer.
+fn in_initial_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| {
+        let ranges: Vec<Vec<&str>> = map
+            .lines()
+            .map(|line| line.split_whitespace().collect())
+            .collect();
+        ranges == [vec!["0", "0", "4294967295"]]
+    })
+}
+
 /// Writes the file (once the sync interface has its address), clears a predecessor's
 /// conntrackd and puts the guard in, closed. False if the file cannot be written.
 async fn prepare(plan: &Plan, conntrackd: &Conntrackd) -> bool {
@@ -249,7 +261,14 @@ async fn prepare(plan: &Plan, conntrackd: &Conntrackd) -> bool {
         transport: plan.sync.transport,
         servers: plan.servers.clone(),
         protocols: plan.protocols.clone(),
+        force_socket_buffers: in_initial_user_namespace(),
     };
+    if !settings.force_socket_buffers {
+        tracing::info!(
+            "conn_sync: in a user namespace (an unprivileged container): conntrackd's sync \
+             channel keeps the kernel's default socket buffers, since it may not force larger ones"
+        );
+    }
     let written = std::fs::create_dir_all(&plan.files.dir)
         .and_then(|()| std::fs::write(plan.files.config(), conf::render(&settings, &plan.files)));
     if let Err(error) = written {
