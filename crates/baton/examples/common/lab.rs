@@ -16,9 +16,13 @@ pub(crate) const VIP: &str = "10.0.3.100/24";
 pub(crate) struct RunDir(PathBuf);
 
 impl RunDir {
-    /// Checks that labs can be built here, then creates `/tmp/baton-<bench>-<pid>` and
+    /// Checks that labs can be built here (re-executing the benchmark in a user namespace
+    /// when not root), then creates `/tmp/baton-<bench>-<pid>` and
     /// arranges the clean-up. The error is a sentence for the person running the bench.
     pub(crate) fn prepare(bench: &str) -> Result<RunDir, String> {
+        // Not root: the benchmark goes on as root of a user namespace (the rootless lab).
+        baton_lab::reexec_in_user_namespace()
+            .map_err(|reason| format!("{bench} cannot build its lab: {reason}"))?;
         Lab::check_environment()
             .map_err(|reason| format!("{bench} needs root and network namespaces: {reason}"))?;
         let root = std::env::temp_dir().join(format!("baton-{bench}-{}", std::process::id()));

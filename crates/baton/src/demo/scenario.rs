@@ -47,6 +47,12 @@ const LOG_TAIL: usize = 20;
 /// Runs the demo: 0 when it showed the failover and the failback, 1 when it could not
 /// (with the reason and the daemons' logs), 2 when it cannot run on this machine at all.
 pub(crate) fn run(mode: Mode) -> ExitCode {
+    // Not root: carry on as root of a user namespace of our own (the rootless lab). This
+    // returns only as root, or with the reason the kernel refuses.
+    if let Err(reason) = baton_lab::reexec_in_user_namespace() {
+        explain_unavailable(&reason);
+        return ExitCode::from(2);
+    }
     if let Err(reason) = Lab::check_environment() {
         explain_unavailable(&reason);
         return ExitCode::from(2);
@@ -74,12 +80,14 @@ pub(crate) fn run(mode: Mode) -> ExitCode {
 fn explain_unavailable(reason: &baton_lab::Error) {
     eprintln!("baton demo: cannot run here: {reason}");
     let advice = match reason {
-        baton_lab::Error::NotRoot { .. } => {
+        baton_lab::Error::UserNamespacesUnavailable { .. } => {
             "The demo builds six network namespaces (five hosts and a switch), cables them\n\
              with veth pairs and runs two VRRP daemons that add and remove an address: all\n\
-             of that needs CAP_NET_ADMIN and CAP_SYS_ADMIN, which means root. Nothing outside\n\
-             those namespaces is touched, and they are removed when the demo ends. Run it\n\
-             with sudo: cargo build --release -p baton && sudo target/release/baton demo"
+             of that needs CAP_NET_ADMIN and CAP_SYS_ADMIN. Without root the demo takes them\n\
+             in a user namespace of its own, which this kernel does not allow. Nothing\n\
+             outside the demo's namespaces is touched either way, and they are removed when\n\
+             it ends. Allow user namespaces as said above, or run it with sudo:\n\
+             cargo build --release -p baton && sudo target/release/baton demo"
         }
         baton_lab::Error::NamespacesUnavailable { .. } => {
             "This usually means a container without CAP_SYS_ADMIN, or a read-only\n\
