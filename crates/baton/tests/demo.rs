@@ -53,13 +53,7 @@ fn the_demo_shows_lb2_master_a_failover_to_lb1_and_the_way_back() {
         .output()
         .expect("baton demo");
     assert_tells_the_whole_story(&output);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let left = namespaces_named(&format!("demo{}x", output_pid(&stdout)));
-    assert!(
-        left.is_empty(),
-        "the demo left {left:?} behind:\n{}",
-        text(&output)
-    );
+    assert_left_no_namespace(&output);
 }
 
 /// The README's first command for a user who is not root: the demo re-executes itself as
@@ -81,13 +75,18 @@ fn without_root_the_demo_runs_in_a_user_namespace() {
         return;
     }
     assert_tells_the_whole_story(&output);
-    // Its namespaces were in its own mount namespace: none can be left in the host's.
+    // Its namespaces were in its own mount namespace: none can be in the host's.
+    assert_left_no_namespace(&output);
+}
+
+/// No namespace of the demo's (named after its pid) is left in the host's /run/netns.
+fn assert_left_no_namespace(output: &Output) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let left = namespaces_named(&format!("demo{}x", output_pid(&stdout)));
     assert!(
         left.is_empty(),
-        "{left:?} in the host's /run/netns:\n{}",
-        text(&output)
+        "the demo left {left:?} behind:\n{}",
+        text(output)
     );
 }
 
