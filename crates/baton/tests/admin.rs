@@ -45,7 +45,10 @@ fn start(name: &str) -> Setup {
     let settled = wait_for(Duration::from_secs(10), || {
         request(admin, "/status.json").is_ok_and(|(_, body)| {
             let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            up_of(&status, live) == Some(true) && up_of(&status, dead) == Some(false)
+            // "up" after its first check, not merely "unchecked" (which counts as up): a
+            // check finishing between two reads would otherwise change the answer.
+            let live_checked = server_of(&status, live).is_some_and(|s| s["check"] == "up");
+            live_checked && up_of(&status, dead) == Some(false)
         })
     });
     assert!(
@@ -63,13 +66,17 @@ fn start(name: &str) -> Setup {
     }
 }
 
-/// Whether `server` is up in a status JSON.
-fn up_of(status: &serde_json::Value, server: SocketAddr) -> Option<bool> {
+/// `server`'s entry in a status JSON.
+fn server_of(status: &serde_json::Value, server: SocketAddr) -> Option<&serde_json::Value> {
     status["backends"]
         .as_array()?
         .iter()
-        .find(|s| s["address"] == server.to_string())?["up"]
-        .as_bool()
+        .find(|s| s["address"] == server.to_string())
+}
+
+/// Whether `server` is up in a status JSON.
+fn up_of(status: &serde_json::Value, server: SocketAddr) -> Option<bool> {
+    server_of(status, server)?["up"].as_bool()
 }
 
 /// The value of the sample `series` (name and labels exactly as written) in `metrics`.
