@@ -11,7 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::conn::InFlight;
+use crate::activity::InFlight;
 use crate::silence::Silence;
 use crate::upstream::ActiveGuard;
 

@@ -10,11 +10,11 @@ use http::uri::{PathAndQuery, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 
+use crate::activity::InFlight;
 use crate::body::{BodySlot, Done, Progress, ResponseBody};
-use crate::conn::InFlight;
 use crate::headers;
 use crate::log_limit::{self, warn_limited};
-use crate::server::Listener;
+use crate::serving::Listener;
 use crate::upstream::Unavailable;
 
 /// Serves one client request; never fails: trouble becomes 502, 503 or 504.

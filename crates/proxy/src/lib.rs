@@ -48,6 +48,7 @@
 
 pub mod balance;
 
+mod activity;
 mod admission;
 mod backends;
 mod body;
@@ -62,7 +63,9 @@ mod health;
 mod log_limit;
 mod metrics;
 mod server;
+mod serving;
 mod silence;
+mod stop;
 mod stream;
 #[cfg(test)]
 mod test_support;

@@ -5,8 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::{http1, http2};
-use hyper_util::rt::TokioExecutor;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -15,8 +13,9 @@ use crate::backends::Backends;
 use crate::config::ProxyConfig;
 use crate::log_limit::{self, warn_limited};
 use crate::metrics::{ConnectionCounters, ProxyMetrics};
+use crate::serving::{Listener, Shared, Transport};
+use crate::stop::Stop;
 use crate::tls::TlsConfig;
-use crate::transport::Transport;
 use crate::upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};
 
 /// Serves HTTP on `listener`, forwarding to `config`'s servers, until `shutdown` completes.
@@ -35,40 +34,6 @@ pub async fn serve(listener: TcpListener, config: Arc<ProxyConfig>, shutdown: im
 #[derive(Debug, Clone)]
 pub struct Proxy {
     shared: Arc<Shared>,
-}
-
-#[derive(Debug)]
-pub(crate) struct Shared {
-    /// The configuration given to [`Proxy::new`]. Only its client-side limits are read from
-    /// here; everything about servers comes from `backends`, which [`Proxy::reload`] swaps.
-    pub(crate) config: Arc<ProxyConfig>,
-    pub(crate) backends: Arc<Backends>,
-    pub(crate) http: http1::Builder,
-    pub(crate) http2: http2::Builder<TokioExecutor>,
-    /// Client connections, for [`Proxy::metrics`].
-    pub(crate) connections: ConnectionCounters,
-    /// Open connections per client address, when `max_connections_per_client` is set.
-    per_client: Option<Arc<PerClient>>,
-}
-
-/// What a listener's connections are told to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
-    Run,
-    /// Finish the request in flight, then close.
-    Drain,
-    /// Close at once.
-    Now,
-}
-
-/// One [`Proxy::serve`] or [`Proxy::serve_tls`] call, shared by its connections and tunnels. The call waits for the
-/// last of them to end by waiting for the last clone of `_done` to drop (as mini-redis does).
-#[derive(Debug)]
-pub(crate) struct Listener {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) stop: watch::Receiver<Stop>,
-    pub(crate) transport: Transport,
-    _done: mpsc::Sender<()>,
 }
 
 /// What a listener's accepted connections go through: its shared context, the

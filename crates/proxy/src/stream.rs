@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 
+use crate::activity::Activity;
 use crate::admission::Slot;
-use crate::conn::Activity;
 use crate::silence::Silence;
 
 /// Reports reads to [`Activity`], fails writes that the client leaves unread for the send

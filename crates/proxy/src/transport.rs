@@ -14,39 +14,10 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::admission::Slot;
+use crate::conn::Protocol;
 use crate::h1::Rewind;
-use crate::server::{Listener, Stop};
-
-/// How a listener's connections arrive.
-#[derive(Clone)]
-pub(crate) enum Transport {
-    /// Plain TCP: HTTP/1.1, or HTTP/2 with prior knowledge (h2c).
-    Plain,
-    /// TLS, with HTTP/2 when ALPN chose `h2`.
-    Tls(TlsAcceptor),
-}
-
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Transport::Plain => "Plain",
-            Transport::Tls(_) => "Tls",
-        })
-    }
-}
-
-impl Transport {
-    pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, Transport::Tls(_))
-    }
-}
-
-/// The HTTP version a client connection speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protocol {
-    Http1,
-    Http2,
-}
+use crate::serving::{Listener, Transport};
+use crate::stop::Stop;
 
 /// RFC 9113 3.4: an HTTP/2 connection with prior knowledge starts with this.
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

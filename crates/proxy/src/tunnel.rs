@@ -6,7 +6,8 @@ use std::sync::Arc;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-use crate::server::{Listener, Stop};
+use crate::serving::Listener;
+use crate::stop::Stop;
 use crate::upstream::ActiveGuard;
 
 /// Runs the tunnel in its own task. It counts as in flight to its server, holds the client

@@ -26,7 +26,8 @@ use super::response::{self, Framing, ResponseHead};
 use crate::counted::Counted;
 use crate::forward::{self, BAD_GATEWAY, BODY_TIMEOUT, GATEWAY_TIMEOUT, NO_SERVERS};
 use crate::log_limit::{self, warn_limited};
-use crate::server::{Listener, Stop};
+use crate::serving::Listener;
+use crate::stop::Stop;
 use crate::stream::ClientStream;
 use crate::upstream::{Server, Unavailable, Upstreams};
 

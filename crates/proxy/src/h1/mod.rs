@@ -37,9 +37,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::admission::Slot;
-use crate::server::{Listener, Stop};
+use crate::conn::Protocol;
+use crate::serving::Listener;
+use crate::stop::Stop;
 use crate::stream::ClientStream;
-use crate::transport::Protocol;
 use exchange::{Next, Request};
 use request::{Forwarding, Parsed};
 pub(crate) use rewind::Rewind;
