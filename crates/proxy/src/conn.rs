@@ -316,7 +316,7 @@ async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(mut stream: ClientSt
 type RequestFuture = std::pin::Pin<
     Box<
         dyn std::future::Future<
-                Output = Result<http::Response<crate::body::ResponseBody>, Infallible>,
+                Output = Result<http::Response<crate::response_body::ResponseBody>, Infallible>,
             > + Send,
     >,
 >;

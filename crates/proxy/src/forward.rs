@@ -11,9 +11,10 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 
 use crate::activity::InFlight;
-use crate::body::{BodySlot, Done, Progress, ResponseBody};
 use crate::headers;
 use crate::log_limit::{self, warn_limited};
+use crate::request_body::{BodySlot, Progress};
+use crate::response_body::{Done, ResponseBody};
 use crate::serving::Listener;
 use crate::upstream::Unavailable;
 

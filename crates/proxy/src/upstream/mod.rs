@@ -20,9 +20,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::balance::{self, Algorithm, Balancer, Candidate, HashKey};
-use crate::body::RequestBody;
 use crate::config::{Ejection, HealthCheck, Limits, ProxyConfig};
 use crate::health::CheckState;
+use crate::request_body::RequestBody;
 use connector::{CountingConnector, Directory};
 
 pub use admin::{AdminState, UnknownServer};
