@@ -8,8 +8,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
+use crate::check_state::CheckState;
 use crate::config::{HealthCheck, ProxyConfig};
-use crate::health::{self, CheckState, CheckTask};
+use crate::health::{self, CheckTask};
 use crate::upstream::{AdminState, BackendHealth, Server, UnknownServer, Upstreams};
 
 #[derive(Debug)]
@@ -106,7 +107,16 @@ impl Backends {
         let Some(check) = wanted else { return };
         for server in set.servers().filter(|s| checked(s)) {
             if !checks.tasks.iter().any(|(s, _)| Arc::ptr_eq(s, server)) {
-                let task = health::spawn(Arc::clone(server), check.clone(), Arc::downgrade(self));
+                // Publishes each verdict; holds the set weakly, so the task keeps nothing alive.
+                let backends = Arc::downgrade(self);
+                let decided = move || match backends.upgrade() {
+                    Some(backends) => {
+                        backends.refresh();
+                        true
+                    }
+                    None => false,
+                };
+                let task = health::spawn(Arc::clone(server), check.clone(), decided);
                 checks.tasks.push((Arc::clone(server), task));
             }
         }

@@ -51,6 +51,7 @@ pub mod balance;
 mod activity;
 mod admission;
 mod backends;
+mod check_state;
 mod cidr;
 mod config;
 mod conn;
@@ -80,9 +81,9 @@ mod upstream;
 #[doc(hidden)]
 pub use h1::fuzzing;
 
+pub use check_state::CheckState;
 pub use cidr::{BadCidr, Cidr};
 pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerConfig};
-pub use health::CheckState;
 pub use metrics::{
     Histogram, LastCheck, ProxyMetrics, RESPONSE_TIME_BUCKETS, STATUS_CLASSES, ServerMetrics,
 };

@@ -6,14 +6,13 @@
 //! and drives them on the proxy's own schedule (probe starts `interval` apart), because
 //! every probe, not only every verdict, counts in the server's metrics.
 //!
-//! Tasks are owned by the proxy's [`Backends`]: a reload stops the tasks of removed servers,
-//! and dropping the last clone of the proxy stops them all. A task refers back to its
-//! `Backends` weakly, to publish transitions, so that it keeps nothing alive.
-
-mod state;
+//! Tasks are owned by the proxy's `Backends`: a reload stops the tasks of removed servers,
+//! and dropping the last clone of the proxy stops them all. A task reports each verdict
+//! through the callback it was spawned with (which holds its owner weakly, so that the task
+//! keeps nothing alive), not through a pointer back to its owner.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_health::{
@@ -22,9 +21,7 @@ use baton_health::{
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-pub use state::CheckState;
-
-use crate::backends::Backends;
+use crate::check_state::CheckState;
 use crate::config::{CheckKind, HealthCheck};
 use crate::upstream::Server;
 
@@ -49,16 +46,18 @@ impl Drop for CheckTask {
     }
 }
 
-/// Starts checking `server` on the current Tokio runtime.
+/// Starts checking `server` on the current Tokio runtime. `decided` is called after every
+/// verdict, once the server's state is set; the task ends when it returns false (its owner
+/// is gone).
 pub(crate) fn spawn(
     server: Arc<Server>,
     check: HealthCheck,
-    backends: Weak<Backends>,
+    decided: impl Fn() -> bool + Send + 'static,
 ) -> CheckTask {
-    CheckTask(tokio::spawn(run(server, check, backends)))
+    CheckTask(tokio::spawn(run(server, check, decided)))
 }
 
-async fn run(server: Arc<Server>, check: HealthCheck, backends: Weak<Backends>) {
+async fn run(server: Arc<Server>, check: HealthCheck, decided: impl Fn() -> bool) {
     let interval = check.interval.max(Duration::from_millis(1));
     // A random start within the first interval, so that servers are not probed in step.
     let first = interval.mul_f64(rand::random::<f64>());
@@ -103,9 +102,8 @@ async fn run(server: Arc<Server>, check: HealthCheck, backends: Weak<Backends>) 
                 tracing::debug!(server = %server.address, "health check confirms server up")
             }
         }
-        match backends.upgrade() {
-            Some(backends) => backends.refresh(),
-            None => return,
+        if !decided() {
+            return;
         }
     }
 }

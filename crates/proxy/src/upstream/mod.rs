@@ -20,8 +20,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::balance::{self, Algorithm, Balancer, Candidate, HashKey};
+use crate::check_state::CheckState;
 use crate::config::{Ejection, HealthCheck, Limits, ProxyConfig};
-use crate::health::CheckState;
 use crate::request_body::RequestBody;
 use connector::{CountingConnector, Directory};
 

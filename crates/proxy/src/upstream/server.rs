@@ -12,8 +12,8 @@ use tokio::time::Instant;
 
 use super::admin::{Admin, AdminState};
 use super::pool::Pool;
+use crate::check_state::CheckState;
 use crate::config::Ejection;
-use crate::health::CheckState;
 use crate::metrics::ServerCounters;
 
 pub(crate) struct Server {
