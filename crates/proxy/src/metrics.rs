@@ -15,7 +15,6 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::counted::Tally;
-use crate::upstream::Upstreams;
 
 /// Upper bounds, in seconds, of the response-time histogram's buckets (Prometheus' defaults
 /// with a 1 ms bucket in front, since a proxy on a LAN often answers faster than 5 ms).
@@ -142,6 +141,31 @@ impl ServerCounters {
             count: total,
         }
     }
+
+    /// A copy of the counters, with the server's state as its set sees it.
+    pub(crate) fn snapshot(&self, address: SocketAddr, up: bool, active: u32) -> ServerMetrics {
+        ServerMetrics {
+            address,
+            up,
+            active,
+            responses: std::array::from_fn(|i| self.responses[i].load(Relaxed)),
+            response_time: self.response_time(),
+            check_failures: self.check_failures.load(Relaxed),
+            ejections: self.ejections.load(Relaxed),
+            requests: self.requests.load(Relaxed),
+            max_active: self.max_active.load(Relaxed),
+            connect_errors: self.connect_errors.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
+            retries: self.retries.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            last_check: self
+                .last_check
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
 }
 
 /// The bytes of the server's connections, on every path (see [`crate::counted`]).
@@ -192,6 +216,18 @@ impl ConnectionCounters {
     pub(crate) fn serving(&self) -> ServingGuard<'_> {
         self.active.fetch_add(1, Relaxed);
         ServingGuard(self)
+    }
+
+    /// The proxy's connection counts with `servers`' copies (see [`ServerCounters::snapshot`]).
+    pub(crate) fn snapshot(&self, servers: Vec<ServerMetrics>) -> ProxyMetrics {
+        ProxyMetrics {
+            connections_active: self.active.load(Relaxed),
+            connections_total: self.total.load(Relaxed),
+            connections_refused_per_client: self.refused_per_client.load(Relaxed),
+            accept_errors: self.accept_errors.load(Relaxed),
+            own_responses: std::array::from_fn(|i| self.own_responses[i].load(Relaxed)),
+            servers,
+        }
     }
 }
 
@@ -291,47 +327,6 @@ pub struct Histogram {
     pub count: u64,
 }
 
-/// The counters of `set`'s servers with the proxy's connection counts.
-pub(crate) fn snapshot(set: &Upstreams, connections: &ConnectionCounters) -> ProxyMetrics {
-    let servers = set
-        .status()
-        .into_iter()
-        .zip(set.servers())
-        .map(|(status, server)| {
-            let counters = &server.metrics;
-            ServerMetrics {
-                address: status.address,
-                up: status.up,
-                active: status.active,
-                responses: std::array::from_fn(|i| counters.responses[i].load(Relaxed)),
-                response_time: counters.response_time(),
-                check_failures: counters.check_failures.load(Relaxed),
-                ejections: counters.ejections.load(Relaxed),
-                requests: counters.requests.load(Relaxed),
-                max_active: counters.max_active.load(Relaxed),
-                connect_errors: counters.connect_errors.load(Relaxed),
-                timeouts: counters.timeouts.load(Relaxed),
-                retries: counters.retries.load(Relaxed),
-                bytes_in: counters.bytes_in.load(Relaxed),
-                bytes_out: counters.bytes_out.load(Relaxed),
-                last_check: counters
-                    .last_check
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone(),
-            }
-        })
-        .collect();
-    ProxyMetrics {
-        connections_active: connections.active.load(Relaxed),
-        connections_total: connections.total.load(Relaxed),
-        connections_refused_per_client: connections.refused_per_client.load(Relaxed),
-        accept_errors: connections.accept_errors.load(Relaxed),
-        own_responses: std::array::from_fn(|i| connections.own_responses[i].load(Relaxed)),
-        servers,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,9 +408,7 @@ mod tests {
         connections.answered_by_proxy(StatusCode::BAD_GATEWAY);
         connections.answered_by_proxy(StatusCode::REQUEST_TIMEOUT);
         connections.accept_failed();
-        let config = crate::ProxyConfig::new(Vec::new());
-        let set = Upstreams::new(&config, None);
-        let metrics = snapshot(&set, &connections);
+        let metrics = connections.snapshot(Vec::new());
         assert_eq!(metrics.own_responses, [0, 0, 0, 1, 2]);
         assert_eq!(metrics.accept_errors, 1);
     }

@@ -129,7 +129,8 @@ impl Proxy {
     /// The counters of the current servers and of client connections, for an exporter
     /// (Prometheus). Cheap enough to call at every scrape: a few atomic loads per server.
     pub fn metrics(&self) -> ProxyMetrics {
-        crate::metrics::snapshot(&self.shared.backends.current(), &self.shared.connections)
+        let servers = self.shared.backends.current().metrics();
+        self.shared.connections.snapshot(servers)
     }
 
     /// Serves HTTP on `listener` until `shutdown` completes; see [`serve`]. Clients speak

@@ -22,6 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use crate::balance::{self, Algorithm, Balancer, Candidate, HashKey};
 use crate::check_state::CheckState;
 use crate::config::{Ejection, HealthCheck, Limits, ProxyConfig};
+use crate::metrics::ServerMetrics;
 use crate::request_body::RequestBody;
 use connector::{CountingConnector, Directory};
 
@@ -301,6 +302,19 @@ impl Upstreams {
                 .count(),
             total: self.members.len(),
         }
+    }
+
+    /// The counters of every server, in configuration order, with its state.
+    pub(crate) fn metrics(&self) -> Vec<ServerMetrics> {
+        self.status()
+            .into_iter()
+            .zip(self.servers())
+            .map(|(status, server)| {
+                server
+                    .metrics
+                    .snapshot(status.address, status.up, status.active)
+            })
+            .collect()
     }
 
     fn down_counts(&self) -> DownCounts {
