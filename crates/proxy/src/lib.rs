@@ -46,35 +46,51 @@
 //! [`ProxyConfig::trusted_proxies`]. HTTP/2 clients that reset streams in a loop or flood
 //! CONTINUATION frames get GOAWAY, and the warnings single requests cause are rate-limited.
 
-pub mod balance;
+// The modules in layers, top down: each imports only modules of its own layer or below, and
+// never one that imports it back.
 
+// The listening side: the public `Proxy`, its accept loop and connection limits.
+mod server;
+
+// One client connection: TLS and protocol sniffing, this crate's HTTP/1.1 loop (with its
+// wire codec), and hyper's connection for everything else.
+mod conn;
+mod h1;
+mod transport;
+
+// Forwarding one request: the exchange on hyper's path, the response body, tunnels.
+mod forward;
+mod response_body;
+mod tunnel;
+
+// What one serve call shares with its connections: the proxy's state and the stop signal.
+mod serving;
+
+// The servers: the current set and its reloads, server sets with their pools and admin
+// state, health check tasks.
+mod backends;
+mod health;
+mod upstream;
+
+// Building blocks: settings, balancing, codecs, counters, TLS, and the small types the
+// layers above share; none imports a layer above.
 mod activity;
 mod admission;
-mod backends;
+pub mod balance;
 mod check_state;
 mod cidr;
 mod config;
-mod conn;
 mod counted;
-mod forward;
-mod h1;
 mod headers;
-mod health;
 mod log_limit;
 mod metrics;
 mod request_body;
-mod response_body;
-mod server;
-mod serving;
 mod silence;
 mod stop;
 mod stream;
 #[cfg(test)]
 mod test_support;
 mod tls;
-mod transport;
-mod tunnel;
-mod upstream;
 
 /// Entry points for the fuzz targets in `fuzz/`; not an API (feature `fuzzing`, off by default).
 #[cfg(feature = "fuzzing")]
