@@ -50,7 +50,7 @@
 // never one that imports it back.
 
 // The listening side: the public `Proxy`, its accept loop and connection limits.
-mod server;
+mod proxy;
 
 // One client connection: TLS and protocol sniffing, this crate's HTTP/1.1 loop (with its
 // wire codec), and hyper's connection for everything else.
@@ -103,6 +103,6 @@ pub use config::{CheckKind, Ejection, HealthCheck, Limits, ProxyConfig, ServerCo
 pub use metrics::{
     Histogram, LastCheck, ProxyMetrics, RESPONSE_TIME_BUCKETS, STATUS_CLASSES, ServerMetrics,
 };
-pub use server::{Proxy, serve};
+pub use proxy::{Proxy, serve};
 pub use tls::{TlsConfig, TlsError};
 pub use upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};

@@ -1,4 +1,6 @@
-//! Accepting clients: the connection limit, and stopping without cutting requests short.
+//! The proxy as callers see it ([`Proxy`]: servers, reloads, operator changes, health,
+//! metrics), and its listening side: accepting clients, the connection limit, and stopping
+//! without cutting requests short. (Named for the proxy: a `Server` is an upstream server.)
 
 use std::future::Future;
 use std::net::SocketAddr;
