@@ -10,6 +10,7 @@ mod demo;
 mod logging;
 mod package_files;
 mod privileges;
+mod published;
 mod runtime_commands;
 mod script_helper;
 mod scripts;

@@ -30,7 +30,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::daemon::{Registry, snapshot};
+use crate::published::{ProxyRegistry, VirtualServerRegistry, snapshot};
 use crate::status::Status;
 use history::History;
 use metrics::FrontendMetrics;
@@ -50,9 +50,9 @@ pub(crate) struct Sources {
     /// VRRP instances, as the protocol task last published them.
     pub(crate) status: watch::Receiver<Status>,
     /// The running frontends' proxies.
-    pub(crate) proxies: Registry,
+    pub(crate) proxies: ProxyRegistry,
     /// The L4 virtual servers, as last published.
-    pub(crate) virtual_servers: crate::daemon::VirtualServerRegistry,
+    pub(crate) virtual_servers: VirtualServerRegistry,
 }
 
 /// Binds `address`. The daemon's job is failover and balancing: a port that cannot be had
@@ -251,7 +251,7 @@ mod tests {
         let (tx, status) = watch::channel(Status::default());
         let sources = Sources {
             status,
-            proxies: Registry::default(),
+            proxies: ProxyRegistry::default(),
             virtual_servers: Default::default(),
         };
         (tx, sources)

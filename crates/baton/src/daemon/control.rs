@@ -27,7 +27,8 @@ use tokio::task::JoinHandle;
 use super::frontends::Registry;
 use super::state_file::Store;
 use super::virtual_servers;
-use crate::status::{ServerEntry, Status};
+use crate::published::snapshot;
+use crate::status::Status;
 
 /// A reply: the JSON to send, or the text of the error to send.
 pub(crate) type Answer = Result<serde_json::Value, String>;
@@ -171,26 +172,6 @@ async fn answer(stream: UnixStream, context: Context) {
     };
     let _ = write.write_all(reply.as_bytes()).await;
     let _ = write.shutdown().await;
-}
-
-/// The VRRP state as last published, with the servers as they are this instant: what
-/// `baton status --json` and the admin listener's `/status.json` show.
-pub(crate) fn snapshot(
-    status: &watch::Receiver<Status>,
-    proxies: &Registry,
-    virtual_servers: &virtual_servers::Registry,
-) -> Status {
-    let mut snapshot = status.borrow().clone();
-    let views = proxies.read().unwrap_or_else(|e| e.into_inner()).clone();
-    snapshot.backends = views
-        .iter()
-        .flat_map(|view| ServerEntry::of(&view.frontend, &view.backend, &view.proxy))
-        .collect();
-    snapshot.virtual_servers = virtual_servers
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
-    snapshot
 }
 
 /// The reply to one request line.

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -32,16 +32,7 @@ const FIRST_VERDICT_WAIT: Duration = Duration::from_secs(2);
 /// gate closed (a round trip, normally; a lost ACK would need a second).
 const HANDSHAKES_WAIT: Duration = Duration::from_secs(1);
 
-/// What `baton status` reads: every running frontend's proxy, current after each reload.
-pub(crate) type Registry = Arc<RwLock<Vec<ProxyView>>>;
-
-/// One frontend's proxy, with the names to show it under.
-#[derive(Debug, Clone)]
-pub(crate) struct ProxyView {
-    pub(crate) frontend: String,
-    pub(crate) backend: String,
-    pub(crate) proxy: Proxy,
-}
+pub(crate) use crate::published::{ProxyRegistry as Registry, ProxyView};
 
 /// Every frontend of the running configuration.
 #[derive(Debug)]

@@ -77,11 +77,9 @@ const NOTIFY_DRAIN: std::time::Duration = crate::scripts::NOTIFY_TIMEOUT;
 /// Re-reads the configuration on SIGHUP.
 pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
 
-pub(crate) use control::{query, request, snapshot};
-pub(crate) use frontends::Registry;
+pub(crate) use control::{query, request};
 pub(crate) use host_check::problems as host_problems;
 pub(crate) use host_check::shortfalls as host_shortfalls;
-pub(crate) use virtual_servers::Registry as VirtualServerRegistry;
 
 /// How often `baton status` sees new L4 counters.
 const L4_STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);

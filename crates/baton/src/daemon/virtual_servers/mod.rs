@@ -20,8 +20,8 @@ mod view;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use baton_config::{Config, LbKind, RealServer, VirtualServer};
@@ -36,7 +36,7 @@ use super::smtp_message::QuorumChange;
 use super::state_file::{Overrides, ServerKey};
 use super::tracking::FirstVerdict;
 use crate::scripts::{Credentials, Notification, Notifier, Script};
-use crate::status::{Status, VirtualServerEntry};
+use crate::status::Status;
 use applier::Applier;
 use checks::{CheckEvent, RunningCheck};
 use pool::ServerState;
@@ -46,8 +46,7 @@ use quorum::Quorum;
 /// become master (less when its checkers' first verdict is due sooner).
 const FIRST_VERDICT_WAIT: Duration = Duration::from_secs(2);
 
-/// What `baton status` and the metrics read: every virtual server as last published.
-pub(crate) type Registry = Arc<RwLock<Vec<VirtualServerEntry>>>;
+pub(crate) use crate::published::VirtualServerRegistry as Registry;
 
 /// Every virtual server of the running configuration.
 #[derive(Debug)]
