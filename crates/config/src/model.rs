@@ -1003,28 +1003,6 @@ impl Config {
             .collect()
     }
 
-    /// Everything `instance` tracks, in the engine's order, with keepalived's rules applied:
-    ///
-    /// - its own interface (weight 0) unless `dont_track_primary`; a `track_interface` of
-    ///   the own interface is dropped;
-    /// - its `track_interface`, `track_script`, `track_file` (script and file weights
-    ///   default to the script's / file's own), then its `track_frontend` and
-    ///   `track_virtual_server` (weight 0 unless given; dropped like weighted scripts in the
-    ///   cases below);
-    /// - the `dev` of each virtual address that is not `no_track` (weight 0);
-    /// - the `track_*` of its sync group; an object tracked by both keeps the instance's
-    ///   weight 0, else takes the group's weight;
-    /// - in a sync group without `sync_group_tracking_weight`: weighted interfaces get weight
-    ///   0, weighted scripts are dropped, files of weight 1 get 0 and other weighted files
-    ///   are dropped (keepalived's `vrrp_complete_instance`);
-    /// - for an address owner (priority 255) weighted instance objects are dropped, and a
-    ///   group with an owner member tracks its own objects with weight 0.
-    ///
-    /// `baton check` lists each of those adjustments as a warning.
-    pub fn tracks(&self, instance: &VrrpInstance) -> Vec<Track> {
-        crate::tracks::tracks(self, instance, &mut |_, _| {})
-    }
-
     /// A copy with every location blanked, to compare two configurations by content: on
     /// reload, or a `baton.toml` against the keepalived.conf it replaces.
     pub fn without_locations(&self) -> Config {

@@ -1,5 +1,5 @@
 //! What the TOML reader read of `[[frontend]]` and `[[backend]]`, before defaults, and
-//! how [`crate::spec::build`] fills them in. The defaults are the proxy's own
+//! how the spec builder (`spec::build`, which calls this module) fills them in. The defaults are the proxy's own
 //! ([`baton_proxy::Limits`], [`baton_proxy::Ejection`], [`baton_proxy::ProxyConfig`]), so
 //! that a key left out means the same as `baton proxy` without the flag.
 
@@ -10,11 +10,11 @@ use std::time::Duration;
 use baton_proxy::balance::Algorithm;
 use baton_proxy::{Cidr, Ejection, Limits, ProxyConfig};
 
+use crate::diagnostic::At;
 use crate::diagnostic::{Diagnostics, Location};
 use crate::model::{
     Backend, BackendServer, Frontend, HealthCheck, HealthCheckKind, TlsCertificate,
 };
-use crate::spec::At;
 
 /// `expect_status` when not given: any success or redirect, as HAProxy's `http-check`.
 pub(crate) const DEFAULT_EXPECT: RangeInclusive<u16> = 200..=399;

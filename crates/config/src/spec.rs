@@ -17,6 +17,7 @@ use crate::model::{
     VirtualAddress, VrrpInstance,
 };
 use crate::proxy_spec::{self, BackendDraft, FrontendDraft};
+use crate::validate::Sites;
 use crate::virtual_server::SslContext;
 use crate::virtual_server_spec::{self, GroupDraft, VirtualServerDraft};
 use crate::{strict, tracks, validate};
@@ -296,16 +297,6 @@ pub(crate) struct SyncGroupDraft {
     pub(crate) track_processes: Vec<crate::track_process::TrackProcessRef>,
     pub(crate) track_bfds: Vec<crate::bfd::TrackBfdRef>,
     pub(crate) tracking_weight: bool,
-}
-
-/// Where the settings that later checks complain about were written.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Sites {
-    pub(crate) version: Option<Location>,
-    pub(crate) advert_int: Option<Location>,
-    pub(crate) auth: Option<Location>,
-    pub(crate) source: Option<Location>,
-    pub(crate) v3_checksum_as_v2: Option<Location>,
 }
 
 /// Defaults, keepalived's adjustments and every check; errors and warnings go to `d`.

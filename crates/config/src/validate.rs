@@ -7,13 +7,23 @@ use std::collections::HashMap;
 
 use baton_vrrp::{Auth, Centiseconds, ChecksumMode, Seconds, Version};
 
-use crate::diagnostic::{Diagnostics, Location};
+use crate::diagnostic::{At, Diagnostics, Location};
 use crate::model::{Config, Family, TrackFileRef, TrackScriptRef, VrrpInstance};
-use crate::spec::{At, Sites};
 
 pub(crate) use proxy::{backends, frontends};
 
 pub(crate) use crate::values::seconds;
+
+/// Where the settings that later checks complain about were written (the spec builder
+/// records them as it reads an instance).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sites {
+    pub(crate) version: Option<Location>,
+    pub(crate) advert_int: Option<Location>,
+    pub(crate) auth: Option<Location>,
+    pub(crate) source: Option<Location>,
+    pub(crate) v3_checksum_as_v2: Option<Location>,
+}
 
 /// What one instance's settings must agree on.
 pub(crate) fn instance(i: &VrrpInstance, sites: &Sites, d: &mut Diagnostics) {
