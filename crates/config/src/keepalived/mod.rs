@@ -1,19 +1,23 @@
 //! The keepalived.conf reader: `lexer` (words, braces, comments, quotes, includes) over
 //! `preprocess` (keepalived's `@ID` lines, `$NAME` parameters from `definitions`, `~SEQ` /
-//! `~LST` from `sequence`), `parser` (statements and blocks), `mapping` (what each keyword
-//! means), `virtual_server` (the same for the LVS family), `keywords` (what baton
-//! supports, and why not when it does not).
+//! `~LST` from `sequence`), `parser` (statements and blocks), `mapping` (the walk over the
+//! blocks, each read in a file of its own: `global_defs`, `vrrp_instance`, `vrrp_script`,
+//! ..., and `virtual_server` for the LVS family), `keywords` (what baton supports, and why
+//! not when it does not).
 
 mod bfd;
 mod conn_sync;
 mod definitions;
 mod election;
+mod garp;
 mod garp_group;
+mod global_defs;
 mod global_scripts;
 mod keywords;
 mod lexer;
 mod link_delays;
 mod mapping;
+mod notify;
 mod notify_fifo;
 mod parser;
 mod preprocess;
@@ -23,9 +27,15 @@ mod rt_names;
 mod rule_line;
 mod sequence;
 mod smtp;
+mod track_file;
+mod track_lists;
 mod track_process;
 mod virtual_server;
 mod vmac;
+mod vrrp_instance;
+mod vrrp_script;
+mod vrrp_sync_group;
+mod words;
 
 use std::path::Path;
 
