@@ -29,7 +29,8 @@ use serde::de::IgnoredAny;
 use toml::de::DeValue;
 use toml::{Spanned, Value};
 
-use super::{Checked, Reader, notify_script};
+use super::notify::notify_script;
+use super::{Checked, Reader};
 use crate::model::NotifyScript;
 use crate::spec::{At, Draft};
 use crate::values::{self, in_range, split_command};
