@@ -35,6 +35,8 @@ use tokio::time::{Instant, Sleep};
 use crate::activity::{Activity, IDLE, PHASE, READING};
 use crate::admission::Slot;
 use crate::config::Limits;
+use crate::metrics::ConnectionCounters;
+use crate::own_answer::OwnAnswer;
 use crate::serving::Listener;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
@@ -93,7 +95,6 @@ pub(crate) async fn serve<S>(
             // kilobytes. Boxed, an idle keep-alive connection holds a pointer instead.
             let response: RequestFuture = Box::pin(async move {
                 let response = crate::forward::handle(&listener, request, peer, in_flight).await;
-                crate::forward::count_own_answer(&listener, &response);
                 Ok::<_, Infallible>(response)
             });
             response
@@ -127,7 +128,7 @@ pub(crate) async fn serve<S>(
                 match timer {
                     Timer::Head => {
                         tracing::debug!(%peer, "request head too slow: 408");
-                        request_timeout(stream).await;
+                        request_timeout(stream, &listener.shared.connections).await;
                     }
                     Timer::Idle => {
                         outcome.log(peer);
@@ -298,18 +299,15 @@ where
     }
 }
 
-pub(crate) const REQUEST_TIMEOUT: &[u8] = b"HTTP/1.1 408 Request Timeout\r\n\
-content-type: text/plain; charset=utf-8\r\n\
-content-length: 34\r\n\
-connection: close\r\n\
-\r\n\
-request head not received in time\n";
-
 /// Answers 408 on a connection whose head did not arrive in time, then closes it. The
 /// client's unread bytes are drained for a moment first, so that the close is a FIN the
 /// client can read the 408 before, not a reset.
-async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(mut stream: ClientStream<S>) {
-    crate::stream::answer_and_close(&mut stream, REQUEST_TIMEOUT, Duration::from_secs(1)).await;
+async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: ClientStream<S>,
+    counters: &ConnectionCounters,
+) {
+    let answer = OwnAnswer::HeadTimeout.http1(counters, true, false);
+    crate::stream::answer_and_close(&mut stream, &answer, Duration::from_secs(1)).await;
 }
 
 /// One request's answer, as the connection's service returns it.
@@ -362,16 +360,4 @@ pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
         // Replaced by the phase timers above.
         .header_read_timeout(None);
     builder
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canned_408_has_the_right_length() {
-        let text = std::str::from_utf8(REQUEST_TIMEOUT).expect("ascii");
-        let (head, body) = text.split_once("\r\n\r\n").expect("head");
-        assert!(head.contains(&format!("content-length: {}", body.len())));
-    }
 }

@@ -1,5 +1,5 @@
-//! One request: rewrite its headers, choose a server, send it there (again elsewhere if that
-//! failed before anything was sent), and stream the answer back.
+//! One request on hyper's path: rewrite its headers, choose a server, send it there (again,
+//! elsewhere, when the forwarding policy says so), and stream the answer back.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,12 +11,14 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 
 use crate::activity::InFlight;
+use crate::forward_policy::{Failure, ForwardPolicy, Next, out_of_local_resources};
 use crate::headers;
 use crate::log_limit::{self, warn_limited};
+use crate::own_answer::OwnAnswer;
 use crate::request_body::{BodySlot, Progress};
 use crate::response_body::{Done, ResponseBody};
+use crate::server_verdict;
 use crate::serving::Listener;
-use crate::upstream::Unavailable;
 
 /// Serves one client request; never fails: trouble becomes 502, 503 or 504.
 pub(crate) async fn handle(
@@ -26,8 +28,9 @@ pub(crate) async fn handle(
     in_flight: InFlight,
 ) -> Response<ResponseBody> {
     let shared = &listener.shared;
+    let counters = &shared.connections;
     if request.method() == Method::CONNECT {
-        return message(StatusCode::METHOD_NOT_ALLOWED, NOT_TUNNEL, in_flight);
+        return OwnAnswer::NotATunnel.response(counters, in_flight);
     }
     if let Some(problem) = headers::host_problem(
         request.version(),
@@ -36,7 +39,7 @@ pub(crate) async fn handle(
     ) {
         tracing::debug!(%peer, problem, "bad Host: 400");
         // Closed after the answer: whatever follows on the connection is suspect too.
-        return closing(message(StatusCode::BAD_REQUEST, BAD_HOST, in_flight));
+        return OwnAnswer::BadHost.response(counters, in_flight);
     }
     let websocket =
         headers::is_websocket_upgrade(request.method(), request.version(), request.headers());
@@ -74,31 +77,31 @@ pub(crate) async fn handle(
             parts.headers.get(name).map(HeaderValue::as_bytes)
         })
     });
-    let idempotent = is_idempotent(&parts.method);
+    let mut policy = ForwardPolicy::new(&parts.method, upstreams.retries);
 
     let mut body = BodySlot::new(body);
-    let mut tried: Vec<usize> = Vec::new();
     loop {
-        let index = match upstreams.pick(&tried, key.as_ref()) {
+        let index = match upstreams.pick(policy.tried(), key.as_ref()) {
             Ok(index) => index,
-            Err(_) if !tried.is_empty() => {
-                warn_limited!(
-                    log_limit::NO_SERVER,
-                    "{} {}: no other server to try: 502",
-                    parts.method,
-                    path_and_query
-                );
-                return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
-            }
-            Err(Unavailable::NoServers) => {
-                return message(StatusCode::SERVICE_UNAVAILABLE, NO_SERVERS, in_flight);
-            }
-            Err(Unavailable::AllDown(down)) => {
-                let text = down.message();
-                warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
-                return message(StatusCode::SERVICE_UNAVAILABLE, text, in_flight);
+            Err(unavailable) => {
+                let answer = policy.no_server(unavailable);
+                match answer {
+                    OwnAnswer::AllDown(_) => {
+                        let text = answer.text();
+                        warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
+                    }
+                    OwnAnswer::BadGateway => warn_limited!(
+                        log_limit::NO_SERVER,
+                        "{} {}: no other server to try: 502",
+                        parts.method,
+                        path_and_query
+                    ),
+                    _ => {}
+                }
+                return answer.response(counters, in_flight);
             }
         };
+        policy.picked(index);
         let server = Arc::clone(upstreams.server(index));
         let active = upstreams.begin(index);
 
@@ -122,16 +125,13 @@ pub(crate) async fn handle(
             upstreams.client.request(upstream_request),
         )
         .await;
-        let error = match sent {
+        let (failure, error) = match sent {
             Some(Ok(response)) => {
                 server
                     .metrics
                     .responded(response.status(), sent_at.elapsed());
-                if is_server_trouble(response.status()) {
-                    shared.backends.failed(&upstreams, index);
-                } else {
-                    upstreams.succeeded(index);
-                }
+                let blame = policy.answered(response.status());
+                server_verdict::record(&shared.backends, &upstreams, index, blame);
                 return respond(
                     listener,
                     response,
@@ -142,50 +142,51 @@ pub(crate) async fn handle(
                     in_flight,
                 );
             }
-            Some(Err(_)) if progress.client_stalled() => {
-                // Not the server's fault, and no other server would get the body either.
-                tracing::debug!(%peer, "request body too slow: 408");
-                return closing(message(
-                    StatusCode::REQUEST_TIMEOUT,
-                    BODY_TIMEOUT,
-                    in_flight,
-                ));
-            }
-            Some(Err(error)) => error,
+            // Not the server's fault, and no other server would get the body either.
+            Some(Err(_)) if progress.client_stalled() => (Failure::ClientStalled, None),
+            // The server may be stuck taking the body: let go of it, so that the client's
+            // connection is not held by the server's.
             None => {
-                // The server may be stuck taking the body: let go of it, so that the
-                // client's connection is not held by the server's.
                 body.abandon();
-                server.metrics.timed_out();
-                shared.backends.failed(&upstreams, index);
-                warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
-                return message(StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT, in_flight);
+                (Failure::Timeout, None)
             }
+            Some(Err(error)) if out_of_local_resources(&error) => {
+                (Failure::LocalResources, Some(error))
+            }
+            Some(Err(error)) if error.is_connect() => (Failure::Connect, Some(error)),
+            // hyper's client retries a pooled connection found closed itself: what is left
+            // is a server that did not answer.
+            Some(Err(error)) => (Failure::NoResponse { stale: false }, Some(error)),
         };
         drop(active);
-        if out_of_local_resources(&error) {
-            // Not the server's fault, and another server would fare no better.
-            warn_limited!(log_limit::LOCAL_RESOURCES, server = %server.address, ?error, "out of sockets or memory: 502");
-            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
+        // Sending again needs the body still here.
+        if !body.untouched() {
+            policy.body_gone();
         }
-        let connect = error.is_connect();
-        if connect {
-            server.metrics.connect_failed();
-            shared.backends.failed(&upstreams, index);
+        let verdict = policy.failed(failure);
+        server_verdict::record_failure(&shared.backends, &upstreams, index, verdict);
+        match (failure, &error) {
+            (Failure::ClientStalled, _) => tracing::debug!(%peer, "request body too slow: 408"),
+            (Failure::Timeout, _) => {
+                warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
+            }
+            (Failure::LocalResources, error) => {
+                warn_limited!(log_limit::LOCAL_RESOURCES, server = %server.address, ?error, "out of sockets or memory: 502");
+            }
+            (_, error) if verdict.retries() => {
+                tracing::debug!(server = %server.address, ?error, "request failed; trying another server");
+            }
+            (_, error) => {
+                warn_limited!(log_limit::BAD_GATEWAY, server = %server.address, ?error, "{} {}: 502", parts.method, path_and_query);
+            }
         }
-        tried.push(index);
-        // Sending again is safe when the server cannot have seen the request (a failed
-        // connect), or when the method is idempotent; either way the body must still be here.
-        let retry = tried.len() <= upstreams.retries as usize
-            && body.untouched()
-            && (connect || idempotent);
-        if retry {
-            server.metrics.retried();
-            tracing::debug!(server = %server.address, ?error, "request failed; trying another server");
-            continue;
+        match verdict.next {
+            Next::TryAnother | Next::TryFresh => {}
+            Next::Answer(answer) => return answer.response(counters, in_flight),
+            // Not reported on this path (a client gone shows as a failed request); should it
+            // come, the 502 this path always gave.
+            Next::Close => return OwnAnswer::BadGateway.response(counters, in_flight),
         }
-        warn_limited!(log_limit::BAD_GATEWAY, server = %server.address, ?error, "{} {}: 502", parts.method, path_and_query);
-        return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
     }
 }
 
@@ -208,7 +209,8 @@ fn respond(
                 log_limit::BAD_GATEWAY,
                 "server switched protocols unasked: 502"
             );
-            return message(StatusCode::BAD_GATEWAY, BAD_GATEWAY, in_flight);
+            let counters = &listener.shared.connections;
+            return OwnAnswer::BadGateway.response(counters, in_flight);
         };
         let server_upgrade = hyper::upgrade::on(&mut response);
         crate::tunnel::spawn(Arc::clone(listener), client_upgrade, server_upgrade, active);
@@ -257,142 +259,5 @@ async fn within<F: Future>(
                 }
             }
         }
-    }
-}
-
-/// True when the error comes from this host running out of descriptors, ports or memory.
-pub(crate) fn out_of_local_resources(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(error);
-    while let Some(error) = source {
-        if let Some(io) = error.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.raw_os_error(),
-                Some(
-                    libc::EMFILE
-                        | libc::ENFILE
-                        | libc::ENOBUFS
-                        | libc::ENOMEM
-                        | libc::EADDRNOTAVAIL
-                )
-            );
-        }
-        source = error.source();
-    }
-    false
-}
-
-/// The answers that count as a server failure for ejection, as nginx's `max_fails` with
-/// `http_502 http_503 http_504` and HAProxy's `observe layer7` count them: the server, or
-/// whatever it fronts, is broken or overloaded.
-pub(crate) fn is_server_trouble(status: StatusCode) -> bool {
-    matches!(
-        status,
-        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
-    )
-}
-
-/// RFC 9110 9.2.2: methods whose request may be sent twice.
-pub(crate) fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
-    )
-}
-
-const BAD_HOST: &str = "400 bad request: Host missing, repeated, or not the target's host\n";
-const NOT_TUNNEL: &str = "405 method not allowed: this is a reverse proxy, not a tunnel\n";
-pub(crate) const BAD_GATEWAY: &str = "502 bad gateway: the server did not answer\n";
-pub(crate) const NO_SERVERS: &str = "503 service unavailable: no servers configured\n";
-pub(crate) const BODY_TIMEOUT: &str = "408 request timeout: the request body stopped coming\n";
-pub(crate) const GATEWAY_TIMEOUT: &str = "504 gateway timeout: the server did not answer in time\n";
-
-/// `response` with `Connection: close`, which makes hyper close the client's HTTP/1
-/// connection after it. hyper drops the field from HTTP/2 answers, which have no such field;
-/// there the stream ends and the connection stays.
-fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-/// Marks a response as the proxy's own (not a server's), for the metrics.
-#[derive(Debug, Clone, Copy)]
-struct OwnAnswer;
-
-/// Counts `response` among the proxy's own answers if [`message`] made it.
-pub(crate) fn count_own_answer(listener: &Listener, response: &Response<ResponseBody>) {
-    if response.extensions().get::<OwnAnswer>().is_some() {
-        listener
-            .shared
-            .connections
-            .answered_by_proxy(response.status());
-    }
-}
-
-/// A short plain-text answer of the proxy's own.
-fn message(
-    status: StatusCode,
-    text: impl Into<bytes::Bytes>,
-    in_flight: InFlight,
-) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::full(text, Done::new(in_flight, None)));
-    *response.status_mut() = status;
-    response.extensions_mut().insert(OwnAnswer);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug)]
-    struct Wrapper(std::io::Error);
-
-    impl std::fmt::Display for Wrapper {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("connect failed")
-        }
-    }
-
-    impl std::error::Error for Wrapper {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
-    }
-
-    #[test]
-    fn running_out_of_descriptors_is_not_the_servers_fault() {
-        let local = Wrapper(std::io::Error::from_raw_os_error(libc::EMFILE));
-        assert!(out_of_local_resources(&local));
-        let refused = Wrapper(std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
-        assert!(!out_of_local_resources(&refused));
-    }
-
-    #[test]
-    fn only_gateway_errors_are_server_trouble() {
-        for status in [502, 503, 504] {
-            assert!(is_server_trouble(
-                StatusCode::from_u16(status).expect("status")
-            ));
-        }
-        for status in [200, 404, 500, 501, 505] {
-            assert!(!is_server_trouble(
-                StatusCode::from_u16(status).expect("status")
-            ));
-        }
-    }
-
-    #[test]
-    fn idempotent_methods() {
-        for method in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
-            assert!(is_idempotent(&method));
-        }
-        assert!(!is_idempotent(&Method::POST));
-        assert!(!is_idempotent(&Method::PATCH));
     }
 }

@@ -58,9 +58,14 @@ mod conn;
 mod h1;
 mod transport;
 
-// Forwarding one request: the exchange on hyper's path, the response body, tunnels.
+// Forwarding one request: the exchange on hyper's path, the forwarding policy both paths
+// follow (retry or answer) and what an attempt does to its server, the proxy's own answers,
+// the response body, tunnels.
 mod forward;
+mod forward_policy;
+mod own_answer;
 mod response_body;
+mod server_verdict;
 mod tunnel;
 
 // What one serve call shares with its connections: the proxy's state and the stop signal.

@@ -15,6 +15,7 @@ use crate::backends::Backends;
 use crate::config::ProxyConfig;
 use crate::log_limit::{self, warn_limited};
 use crate::metrics::{ConnectionCounters, ProxyMetrics};
+use crate::own_answer::OwnAnswer;
 use crate::serving::{Listener, Shared, Transport};
 use crate::stop::Stop;
 use crate::tls::TlsConfig;
@@ -230,9 +231,9 @@ impl Proxy {
                     // its share costs as little as can be.
                     self.shared.connections.refused_per_client();
                     if let Ok(refusal) = Arc::clone(&gates.refusing).try_acquire_owned() {
-                        let tls = gates.context.transport.is_tls();
+                        let answer = refusal_answer(&gates.context);
                         tokio::spawn(async move {
-                            refuse(stream, peer, tls, PER_CLIENT).await;
+                            refuse(stream, peer, answer, PER_CLIENT).await;
                             drop(refusal);
                         });
                     }
@@ -262,19 +263,19 @@ impl Proxy {
                         crate::transport::accept(context, stream, peer, slot).await;
                     }
                     _ => {
-                        let tls = context.transport.is_tls();
-                        drop(context);
                         if let Ok(refusal) = refusing.try_acquire_owned() {
-                            refuse(stream, peer, tls, ALL_CLIENTS).await;
+                            let answer = refusal_answer(&context);
+                            drop(context);
+                            refuse(stream, peer, answer, ALL_CLIENTS).await;
                             drop(refusal);
                         }
                     }
                 }
             });
         } else if let Ok(refusal) = Arc::clone(&gates.refusing).try_acquire_owned() {
-            let tls = gates.context.transport.is_tls();
+            let answer = refusal_answer(&gates.context);
             tokio::spawn(async move {
-                refuse(stream, peer, tls, ALL_CLIENTS).await;
+                refuse(stream, peer, answer, ALL_CLIENTS).await;
                 drop(refusal);
             });
         }
@@ -300,39 +301,27 @@ impl Proxy {
     }
 }
 
-const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
-content-type: text/plain; charset=utf-8\r\n\
-content-length: 21\r\n\
-retry-after: 1\r\n\
-connection: close\r\n\
-\r\n\
-too many connections\n";
-
 /// Which connection limit a refused connection is over, as the log says it.
 const ALL_CLIENTS: &str = "connection limit reached";
 const PER_CLIENT: &str = "connection limit per client address reached";
 
-/// Answers 503 to a connection over a limit and closes it, reading what the client sent for
-/// a moment so that the close does not reset the connection before the client reads. A TLS
-/// connection is closed at once: an answer would cost a handshake, under load.
-async fn refuse(mut stream: TcpStream, peer: SocketAddr, tls: bool, limit: &'static str) {
-    if tls {
-        tracing::debug!(%peer, "{limit}: closed");
-        return;
-    }
-    tracing::debug!(%peer, "{limit}: 503");
-    let wait = Duration::from_millis(500);
-    crate::stream::answer_and_close(&mut stream, SERVICE_UNAVAILABLE, wait).await;
+/// The 503 for a connection over a limit, counted; none over TLS, where an answer would
+/// cost a handshake, under load (and a plain-text 503 would be noise to a TLS client).
+fn refusal_answer(context: &Listener) -> Option<Vec<u8>> {
+    let counters = &context.shared.connections;
+    let answer = OwnAnswer::TooManyConnections;
+    (!context.transport.is_tls()).then(|| answer.http1(counters, true, false))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canned_503_has_the_right_length() {
-        let text = std::str::from_utf8(SERVICE_UNAVAILABLE).expect("ascii");
-        let (head, body) = text.split_once("\r\n\r\n").expect("head");
-        assert!(head.contains(&format!("content-length: {}", body.len())));
-    }
+/// Answers `answer` (a 503) to a connection over a limit and closes it, reading what the
+/// client sent for a moment so that the close does not reset the connection before the
+/// client reads; without an answer (TLS), closes it at once.
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, answer: Option<Vec<u8>>, limit: &str) {
+    let Some(answer) = answer else {
+        tracing::debug!(%peer, "{limit}: closed");
+        return;
+    };
+    tracing::debug!(%peer, "{limit}: 503");
+    let wait = Duration::from_millis(500);
+    crate::stream::answer_and_close(&mut stream, &answer, wait).await;
 }

@@ -190,6 +190,27 @@ async fn no_servers_configured_is_503() {
     proxy.stop().await;
 }
 
+/// The proxy's own answers carry a Date field and are counted, on both HTTP/1 paths: this
+/// crate's (HTTP/1.1) and hyper's (HTTP/1.0).
+#[tokio::test]
+async fn own_answers_are_dated_and_counted_on_both_paths() {
+    let proxy = TestProxy::start(ProxyConfig::new(Vec::new())).await;
+    for version in ["HTTP/1.1", "HTTP/1.0"] {
+        let request = format!("GET / {version}\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let answer = raw(proxy.addr, request.as_bytes(), Duration::from_secs(5)).await;
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+        assert!(head.contains(" 503 "), "{version}: {head}");
+        let date = head
+            .lines()
+            .find_map(|line| line.strip_prefix("date: ").or(line.strip_prefix("Date: ")))
+            .unwrap_or_else(|| panic!("{version}: no Date in {head}"));
+        assert!(date.ends_with(" GMT"), "{version}: {date}");
+        assert_eq!(body, "503 service unavailable: no servers configured\n");
+    }
+    assert_eq!(proxy.proxy.metrics().own_responses, [0, 0, 0, 0, 2]);
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn server_that_refuses_connections_is_502_then_ejected_503() {
     let (dead, _reserved) = common::dead_address();

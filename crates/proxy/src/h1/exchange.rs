@@ -5,8 +5,9 @@
 //!
 //! A request whose body is all in the buffer (most are) can be sent again: to a fresh
 //! connection when a pooled one turns out closed, and to another server after a failed
-//! connect (any method) or a failure before the answer (idempotent methods), as
-//! [`forward`](crate::forward) does for hyper's path.
+//! connect (any method) or a failure before the answer (idempotent methods). Those rules
+//! are the forwarding policy's ([`forward_policy`](crate::forward_policy)), which hyper's
+//! path follows too.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf as _, BytesMut};
-use http::{Method, StatusCode};
+use http::Method;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -24,12 +25,14 @@ use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
 use super::response::{self, Framing, ResponseHead};
 use crate::counted::Counted;
-use crate::forward::{self, BAD_GATEWAY, BODY_TIMEOUT, GATEWAY_TIMEOUT, NO_SERVERS};
+use crate::forward_policy::{self, Failure, ForwardPolicy, Verdict, out_of_local_resources};
 use crate::log_limit::{self, warn_limited};
+use crate::own_answer::OwnAnswer;
+use crate::server_verdict;
 use crate::serving::Listener;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
-use crate::upstream::{Server, Unavailable, Upstreams};
+use crate::upstream::{Server, Upstreams};
 
 /// What the connection does after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +49,8 @@ pub(super) struct Request<'a> {
     pub(super) peer: SocketAddr,
 }
 
-/// Why an attempt on one server ended without an answer to pass on.
-enum Failure {
+/// Why an attempt on one server ended without an answer to pass on, with what the log says.
+enum AttemptError {
     /// No connection could be made.
     Connect(io::Error),
     /// Nothing (or nothing valid) came back.
@@ -63,7 +66,25 @@ enum Failure {
     Client(CopyError),
 }
 
-/// Serves one request; the answer is on its way to the client when this returns.
+impl AttemptError {
+    /// The failure as the forwarding policy knows it.
+    fn failure(&self) -> Failure {
+        match self {
+            AttemptError::Connect(error) if out_of_local_resources(error) => {
+                Failure::LocalResources
+            }
+            AttemptError::Connect(_) => Failure::Connect,
+            AttemptError::NoResponse { stale, .. } => Failure::NoResponse { stale: *stale },
+            AttemptError::Timeout => Failure::Timeout,
+            AttemptError::Client(CopyError::Framing(_)) => Failure::ClientMalformed,
+            AttemptError::Client(CopyError::Stalled(_)) => Failure::ClientStalled,
+            AttemptError::Client(_) => Failure::ClientGone,
+        }
+    }
+}
+
+/// Serves one request; the answer is on its way to the client when this returns. What
+/// happens after a failure is the forwarding policy's call ([`ForwardPolicy`]).
 pub(super) async fn run<S>(
     listener: &Listener,
     upstreams: &Upstreams,
@@ -95,40 +116,35 @@ where
         Some(body) => body.whole_in(buf),
     };
     let is_head = head.method == Method::HEAD;
-    let idempotent = forward::is_idempotent(&head.method);
-    let mut tried: Vec<usize> = Vec::new();
+    let backends = &listener.shared.backends;
+    let mut policy = ForwardPolicy::new(&head.method, upstreams.retries);
     let mut ubuf = BytesMut::new();
     // After a pooled connection turned out closed: the server to try again on a fresh one.
     let mut fresh_on: Option<usize> = None;
-    // Part of the body was taken from the client: it cannot be sent again.
-    let mut streamed = false;
 
     loop {
         let (index, fresh) = match fresh_on.take() {
             Some(index) => (index, true),
-            None => match upstreams.pick(&tried, key.as_ref()) {
-                Ok(index) => (index, false),
+            None => match upstreams.pick(policy.tried(), key.as_ref()) {
+                Ok(index) => {
+                    policy.picked(index);
+                    (index, false)
+                }
                 Err(unavailable) => {
-                    let (status, text) = match unavailable {
-                        _ if !tried.is_empty() => {
-                            warn_limited!(
-                                log_limit::NO_SERVER,
-                                "{} {path}: no other server to try: 502",
-                                head.method
-                            );
-                            (StatusCode::BAD_GATEWAY, BAD_GATEWAY.to_owned())
-                        }
-                        Unavailable::NoServers => {
-                            (StatusCode::SERVICE_UNAVAILABLE, NO_SERVERS.to_owned())
-                        }
-                        Unavailable::AllDown(down) => {
-                            let text = down.message();
+                    let answer = policy.no_server(unavailable);
+                    match answer {
+                        OwnAnswer::AllDown(_) => {
+                            let text = answer.text();
                             warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
-                            (StatusCode::SERVICE_UNAVAILABLE, text)
                         }
-                    };
-                    return own_answer(listener, client, buf, buffered, is_head, status, &text)
-                        .await;
+                        OwnAnswer::BadGateway => warn_limited!(
+                            log_limit::NO_SERVER,
+                            "{} {path}: no other server to try: 502",
+                            head.method
+                        ),
+                        _ => {}
+                    }
+                    return own_answer(listener, client, buf, buffered, head, answer).await;
                 }
             },
         };
@@ -149,7 +165,7 @@ where
                 Some(upstream) => upstream,
                 None => connect(server.address, pool.connect_timeout)
                     .await
-                    .map_err(Failure::Connect)?,
+                    .map_err(AttemptError::Connect)?,
             };
             connected = true;
             let mut counted = Counted::new(&mut upstream, &*server.metrics);
@@ -172,19 +188,19 @@ where
             .await;
             let body_complete = match sent {
                 Ok(()) => true,
-                Err(error) if error.is_read_side() => return Err(Failure::Client(error)),
+                Err(error) if error.is_read_side() => return Err(AttemptError::Client(error)),
                 // The server stopped taking the request: waiting for its answer as well
                 // would only double the client's wait.
-                Err(CopyError::WriteStalled(_)) => return Err(Failure::Timeout),
+                Err(CopyError::WriteStalled(_)) => return Err(AttemptError::Timeout),
                 // The server may have answered early (413, say) and closed: look for it.
                 Err(_) => false,
             };
             let response = read_head(client, &mut counted, &mut ubuf, is_head, timeout)
                 .await
-                .map_err(|failure| match failure {
+                .map_err(|error| match error {
                     // Nothing at all came back on a pooled connection: the server had closed
                     // it. A server that began answering saw the request.
-                    Failure::NoResponse { reason, stale } => Failure::NoResponse {
+                    AttemptError::NoResponse { reason, stale } => AttemptError::NoResponse {
                         reason,
                         stale: stale && reused && body_complete,
                     },
@@ -192,14 +208,11 @@ where
                 })?;
             Ok((upstream, response, sent_at, body_complete))
         };
-        let failure = match attempt.await {
+        let error = match attempt.await {
             Ok((upstream, response, sent_at, body_complete)) => {
                 server.metrics.responded(response.status, sent_at.elapsed());
-                if forward::is_server_trouble(response.status) {
-                    listener.shared.backends.failed(upstreams, index);
-                } else {
-                    upstreams.succeeded(index);
-                }
+                let blame = policy.answered(response.status);
+                server_verdict::record(backends, upstreams, index, blame);
                 if let Some(length) = buffered {
                     buf.advance(length);
                 }
@@ -219,72 +232,70 @@ where
                 )
                 .await;
             }
-            Err(failure) => failure,
+            Err(error) => error,
         };
-        streamed |= streams_body && connected;
+        if streams_body && connected {
+            policy.body_gone();
+        }
         ubuf.clear();
-        let resendable = !streamed;
-        let (status, text) = match failure {
-            Failure::Client(error) => {
-                tracing::debug!(peer = %request.peer, %error, "client failed during its request body");
-                let (status, text) = match error {
-                    CopyError::Framing(_) => (
-                        StatusCode::BAD_REQUEST,
-                        "400 bad request: malformed chunked body\n",
-                    ),
-                    // nginx's `client_body_timeout`: the client is the slow one.
-                    CopyError::Stalled(_) => (StatusCode::REQUEST_TIMEOUT, BODY_TIMEOUT),
-                    _ => return Next::Close,
-                };
-                own_answer(listener, client, buf, None, is_head, status, text).await;
-                return Next::Close;
-            }
-            Failure::Timeout => {
-                server.metrics.timed_out();
-                listener.shared.backends.failed(upstreams, index);
-                warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
-                (StatusCode::GATEWAY_TIMEOUT, GATEWAY_TIMEOUT)
-            }
-            Failure::NoResponse {
-                stale: true,
-                reason,
-            } if resendable => {
-                tracing::debug!(server = %server.address, reason, "pooled connection was closed; trying a fresh one");
-                // Nothing was lost: try the same server again on a new connection, once.
+        let verdict = policy.failed(error.failure());
+        server_verdict::record_failure(backends, upstreams, index, verdict);
+        log_failure(&error, verdict, server, timeout, request.peer, head, path);
+        match verdict.next {
+            forward_policy::Next::TryAnother => {}
+            forward_policy::Next::TryFresh => {
+                // Its other pooled connections are likely closed too.
                 server.pool.clear();
-                server.metrics.retried();
                 fresh_on = Some(index);
-                continue;
             }
-            Failure::Connect(error) if forward::out_of_local_resources(&error) => {
-                // Not the server's fault, and another server would fare no better.
-                warn_limited!(log_limit::LOCAL_RESOURCES, server = %server.address, %error, "out of sockets or memory: 502");
-                (StatusCode::BAD_GATEWAY, BAD_GATEWAY)
+            forward_policy::Next::Close => return Next::Close,
+            forward_policy::Next::Answer(answer) => {
+                return own_answer(listener, client, buf, buffered, head, answer).await;
             }
-            Failure::Connect(error) => {
-                server.metrics.connect_failed();
-                listener.shared.backends.failed(upstreams, index);
-                tried.push(index);
-                if resendable && tried.len() <= upstreams.retries as usize {
-                    server.metrics.retried();
-                    tracing::debug!(server = %server.address, %error, "connect failed; trying another server");
-                    continue;
-                }
-                warn_limited!(log_limit::BAD_GATEWAY, server = %server.address, %error, "{} {path}: 502", head.method);
-                (StatusCode::BAD_GATEWAY, BAD_GATEWAY)
-            }
-            Failure::NoResponse { reason, .. } => {
-                tried.push(index);
-                if resendable && idempotent && tried.len() <= upstreams.retries as usize {
-                    server.metrics.retried();
-                    tracing::debug!(server = %server.address, reason, "request failed; trying another server");
-                    continue;
-                }
-                warn_limited!(log_limit::BAD_GATEWAY, server = %server.address, reason, "{} {path}: 502", head.method);
-                (StatusCode::BAD_GATEWAY, BAD_GATEWAY)
-            }
-        };
-        return own_answer(listener, client, buf, buffered, is_head, status, text).await;
+        }
+    }
+}
+
+/// Logs a failed attempt and what comes of it: warnings (rate-limited) for what the client
+/// gets an error for, debug lines for what is retried or the client's own doing.
+fn log_failure(
+    error: &AttemptError,
+    verdict: Verdict,
+    server: &Server,
+    timeout: Duration,
+    peer: SocketAddr,
+    head: &RequestHead,
+    path: &str,
+) {
+    let server = server.address;
+    let retried = verdict.retries();
+    match error {
+        AttemptError::Client(error) => {
+            tracing::debug!(%peer, %error, "client failed during its request body");
+        }
+        AttemptError::Timeout => {
+            warn_limited!(log_limit::GATEWAY_TIMEOUT, %server, "no response in {timeout:?}: 504");
+        }
+        AttemptError::NoResponse { reason, .. }
+            if verdict.next == forward_policy::Next::TryFresh =>
+        {
+            tracing::debug!(%server, reason, "pooled connection was closed; trying a fresh one");
+        }
+        AttemptError::Connect(error) if out_of_local_resources(error) => {
+            warn_limited!(log_limit::LOCAL_RESOURCES, %server, %error, "out of sockets or memory: 502");
+        }
+        AttemptError::Connect(error) if retried => {
+            tracing::debug!(%server, %error, "connect failed; trying another server");
+        }
+        AttemptError::Connect(error) => {
+            warn_limited!(log_limit::BAD_GATEWAY, %server, %error, "{} {path}: 502", head.method);
+        }
+        AttemptError::NoResponse { reason, .. } if retried => {
+            tracing::debug!(%server, reason, "request failed; trying another server");
+        }
+        AttemptError::NoResponse { reason, .. } => {
+            warn_limited!(log_limit::BAD_GATEWAY, %server, reason, "{} {path}: 502", head.method);
+        }
     }
 }
 
@@ -322,12 +333,12 @@ async fn read_head<S, U>(
     ubuf: &mut BytesMut,
     is_head: bool,
     timeout: Duration,
-) -> Result<ResponseHead, Failure>
+) -> Result<ResponseHead, AttemptError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + Unpin,
 {
-    let no_response = |reason: String| Failure::NoResponse {
+    let no_response = |reason: String| AttemptError::NoResponse {
         reason,
         stale: false,
     };
@@ -343,7 +354,7 @@ where
                     client
                         .write_all(&interim)
                         .await
-                        .map_err(|error| Failure::Client(CopyError::Write(error)))?;
+                        .map_err(|error| AttemptError::Client(CopyError::Write(error)))?;
                     continue;
                 }
                 response::Parsed::Head(head) => {
@@ -356,21 +367,21 @@ where
         }
         ubuf.reserve(relay::READ_SIZE);
         match tokio::time::timeout_at(deadline, upstream.read_buf(ubuf)).await {
-            Err(_) => return Err(Failure::Timeout),
+            Err(_) => return Err(AttemptError::Timeout),
             Ok(Ok(0)) if received => {
                 return Err(no_response(
                     "the server closed in the middle of its answer".into(),
                 ));
             }
             Ok(Ok(0)) => {
-                return Err(Failure::NoResponse {
+                return Err(AttemptError::NoResponse {
                     reason: "the server closed without answering".into(),
                     stale: true,
                 });
             }
             Ok(Ok(_)) => received = true,
             Ok(Err(error)) if !received => {
-                return Err(Failure::NoResponse {
+                return Err(AttemptError::NoResponse {
                     reason: error.to_string(),
                     stale: true,
                 });
@@ -435,35 +446,28 @@ where
     }
 }
 
-/// Answers the client with a short plain-text message of the proxy's own. The request's
-/// body, when all of it was read, is dropped from the buffer; when it was not, the
-/// connection closes after the answer.
+/// Sends one of the proxy's own answers to the request with `head`. The request's body,
+/// when all of it was read, is dropped from the buffer; when it was not, or the answer
+/// closes, or the client asked for it, the connection closes after the answer.
 async fn own_answer<S>(
     listener: &Listener,
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
     buffered: Option<usize>,
-    is_head: bool,
-    status: StatusCode,
-    text: &str,
+    head: &RequestHead,
+    answer: OwnAnswer,
 ) -> Next
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    listener.shared.connections.answered_by_proxy(status);
-    let close = buffered.is_none() || is_draining(listener);
+    let buffered = buffered.filter(|_| !answer.closes());
+    let close = buffered.is_none() || head.close || is_draining(listener);
     if let Some(length) = buffered {
         buf.advance(length);
     }
-    let mut answer = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n{}\r\n",
-        text.len(),
-        if close { "connection: close\r\n" } else { "" },
-    );
-    if !is_head {
-        answer.push_str(text);
-    }
-    let written = client.write_all(answer.as_bytes()).await;
+    let is_head = head.method == Method::HEAD;
+    let bytes = answer.http1(&listener.shared.connections, close, is_head);
+    let written = client.write_all(&bytes).await;
     if close || written.is_err() || client.flush().await.is_err() {
         Next::Close
     } else {

@@ -208,7 +208,8 @@ pub(crate) async fn serve<S>(
             Served::Close => return Box::pin(close(&mut client)).await,
             Served::TooSlow => {
                 tracing::debug!(%peer, "request head too slow: 408");
-                return Box::pin(request_timeout(&mut client)).await;
+                let counters = &listener.shared.connections;
+                return Box::pin(request_timeout(&mut client, counters)).await;
             }
             Served::Stopped => return,
             Served::Hyper => {
@@ -367,9 +368,12 @@ impl HeadReading<'_> {
 }
 
 /// Answers 408 to a client whose head did not arrive in time, and closes.
-async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(client: &mut ClientStream<S>) {
-    let answer = crate::conn::REQUEST_TIMEOUT;
-    crate::stream::answer_and_close(client, answer, std::time::Duration::from_secs(1)).await;
+async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut ClientStream<S>,
+    counters: &crate::metrics::ConnectionCounters,
+) {
+    let answer = crate::own_answer::OwnAnswer::HeadTimeout.http1(counters, true, false);
+    crate::stream::answer_and_close(client, &answer, std::time::Duration::from_secs(1)).await;
 }
 
 /// Closes a connection after its last answer: flushed, shut down (with close_notify over

@@ -72,7 +72,7 @@ pub(crate) enum Unavailable {
     AllDown(DownCounts),
 }
 
-/// Why the servers of a set are out of rotation, for the 503 message.
+/// Why the servers of a set are out of rotation, for the 503 answer's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct DownCounts {
     pub(crate) total: usize,
@@ -334,34 +334,6 @@ impl Upstreams {
             }
         }
         counts
-    }
-}
-
-impl DownCounts {
-    /// The 503 body: how many servers are down, and why.
-    pub(crate) fn message(&self) -> String {
-        let reasons: Vec<&str> = [
-            (self.checked, "health checks"),
-            (self.ejected, "ejected after failures"),
-            (self.drained, "weight 0"),
-            (self.disabled, "drained or in maintenance"),
-        ]
-        .into_iter()
-        .filter(|&(count, _)| count > 0)
-        .map(|(_, reason)| reason)
-        .collect();
-        let which = match self.total {
-            1 => "the only server is".to_owned(),
-            n => format!("all {n} servers are"),
-        };
-        if reasons.is_empty() {
-            format!("503 service unavailable: {which} down\n")
-        } else {
-            format!(
-                "503 service unavailable: {which} down ({})\n",
-                reasons.join(", ")
-            )
-        }
     }
 }
 
