@@ -11,7 +11,8 @@ pub(crate) enum Role {
     Starting,
     /// MASTER of a followed instance: it forwards the flows, from the kernel's table.
     Primary,
-    /// None is MASTER: the peer's flows wait in conntrackd's external cache.
+    /// None is MASTER: conntrackd writes the peer's flows into the kernel's table as they
+    /// arrive, where they wait, unused unless standby forwarding takes a packet of them.
     Backup,
     /// Every followed instance is in FAULT.
     Fault,
@@ -67,7 +68,10 @@ impl Role {
 /// One step of primary-backup.sh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Command {
-    /// `-c`: commit the external cache (the peer's flows) into the kernel's table.
+    /// `-c`: commit the external cache (the peer's flows) into the kernel's table. Without
+    /// the external cache (baton's conntrackd.conf) they are there already, and conntrackd
+    /// answers at once; the step stays, so that a file written by hand with the external
+    /// cache still works.
     Commit,
     /// `-f`: flush the internal and external caches.
     Flush,
