@@ -37,7 +37,7 @@ use crate::admission::Slot;
 use crate::config::Limits;
 use crate::metrics::ConnectionCounters;
 use crate::own_answer::OwnAnswer;
-use crate::serving::Listener;
+use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
 
@@ -67,7 +67,7 @@ enum Outcome {
 /// Serves one client connection, its first request due by `first_request`, until it closes,
 /// times out or is stopped.
 pub(crate) async fn serve<S>(
-    listener: &Arc<Listener>,
+    call: &Arc<ServeCall>,
     stream: S,
     peer: SocketAddr,
     permit: Slot,
@@ -76,7 +76,7 @@ pub(crate) async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = &listener.shared.config.limits;
+    let limits = &call.shared.config.limits;
     let activity = Arc::new(Activity::default());
     let io = TokioIo::new(ClientStream::new(
         stream,
@@ -85,28 +85,28 @@ pub(crate) async fn serve<S>(
         limits.send_timeout,
     ));
     let service = {
-        let listener = Arc::clone(listener);
+        let call = Arc::clone(call);
         let activity = Arc::clone(&activity);
         service_fn(move |request| {
             let in_flight = activity.request_started();
-            let listener = Arc::clone(&listener);
+            let call = Arc::clone(&call);
             // Boxed: hyper keeps a box the size of the service's future for the whole life
             // of every connection, idle or not, and `forward::handle`'s state machine is
             // kilobytes. Boxed, an idle keep-alive connection holds a pointer instead.
             let response: RequestFuture = Box::pin(async move {
-                let response = crate::forward::handle(&listener, request, peer, in_flight).await;
+                let response = crate::forward::handle(&call, request, peer, in_flight).await;
                 Ok::<_, Infallible>(response)
             });
             response
         })
     };
-    let mut stop = listener.stop.clone();
+    let mut stop = call.stop.clone();
     // Each protocol's connection state boxed on its own, for the reason in
     // `transport::accept`: an HTTP/1.1 connection must not carry room for an HTTP/2 one.
     match protocol {
         Protocol::Http1 => {
             Box::pin(async move {
-                let conn = listener
+                let conn = call
                     .shared
                     .http
                     .serve_connection(io, service)
@@ -128,7 +128,7 @@ pub(crate) async fn serve<S>(
                 match timer {
                     Timer::Head => {
                         tracing::debug!(%peer, "request head too slow: 408");
-                        request_timeout(stream, &listener.shared.connections).await;
+                        request_timeout(stream, &call.shared.connections).await;
                     }
                     Timer::Idle => {
                         outcome.log(peer);
@@ -140,7 +140,7 @@ pub(crate) async fn serve<S>(
         }
         Protocol::Http2 => {
             Box::pin(async move {
-                let conn = listener.shared.http2.serve_connection(io, service);
+                let conn = call.shared.http2.serve_connection(io, service);
                 let mut watched = Watched::new(conn, activity, first_request, limits);
                 let Some(outcome) =
                     drive(&mut watched, &mut stop, |conn| conn.graceful_shutdown()).await

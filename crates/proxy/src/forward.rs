@@ -18,16 +18,16 @@ use crate::own_answer::OwnAnswer;
 use crate::request_body::{BodySlot, Progress};
 use crate::response_body::{Done, ResponseBody};
 use crate::server_verdict;
-use crate::serving::Listener;
+use crate::serving::ServeCall;
 
 /// Serves one client request; never fails: trouble becomes 502, 503 or 504.
 pub(crate) async fn handle(
-    listener: &Arc<Listener>,
+    call: &Arc<ServeCall>,
     mut request: Request<Incoming>,
     peer: SocketAddr,
     in_flight: InFlight,
 ) -> Response<ResponseBody> {
-    let shared = &listener.shared;
+    let shared = &call.shared;
     let counters = &shared.connections;
     if request.method() == Method::CONNECT {
         return OwnAnswer::NotATunnel.response(counters, in_flight);
@@ -62,7 +62,7 @@ pub(crate) async fn handle(
     headers::remove_hop_by_hop(&mut parts.headers, websocket);
     let sender = headers::Sender {
         address: peer.ip(),
-        tls: listener.transport.is_tls(),
+        tls: call.transport.is_tls(),
         trusted: shared.config.trusts(peer.ip()),
     };
     headers::add_forwarded(&mut parts.headers, sender, received);
@@ -71,17 +71,17 @@ pub(crate) async fn handle(
         _ => PathAndQuery::from_static("/"),
     };
     // The set this request started with serves it to the end, whatever a reload does.
-    let upstreams = shared.backends.current();
-    let key = upstreams.algorithm().hash_on().and_then(|on| {
+    let set = shared.servers.current();
+    let key = set.algorithm().hash_on().and_then(|on| {
         on.key(peer.ip(), parts.uri.path(), |name| {
             parts.headers.get(name).map(HeaderValue::as_bytes)
         })
     });
-    let mut policy = ForwardPolicy::new(&parts.method, upstreams.retries);
+    let mut policy = ForwardPolicy::new(&parts.method, set.retries);
 
     let mut body = BodySlot::new(body);
     loop {
-        let index = match upstreams.pick(policy.tried(), key.as_ref()) {
+        let index = match set.pick(policy.tried(), key.as_ref()) {
             Ok(index) => index,
             Err(unavailable) => {
                 let answer = policy.no_server(unavailable);
@@ -102,8 +102,8 @@ pub(crate) async fn handle(
             }
         };
         policy.picked(index);
-        let server = Arc::clone(upstreams.server(index));
-        let active = upstreams.begin(index);
+        let server = Arc::clone(set.server(index));
+        let active = set.begin(index);
 
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(Scheme::HTTP);
@@ -117,23 +117,18 @@ pub(crate) async fn handle(
         *upstream_request.version_mut() = Version::HTTP_11;
         *upstream_request.headers_mut() = parts.headers.clone();
 
-        let timeout = upstreams.upstream_timeout;
+        let timeout = set.upstream_timeout;
         let sent_at = tokio::time::Instant::now();
-        let sent = within(
-            timeout,
-            &progress,
-            upstreams.client.request(upstream_request),
-        )
-        .await;
+        let sent = within(timeout, &progress, set.client.request(upstream_request)).await;
         let (failure, error) = match sent {
             Some(Ok(response)) => {
                 server
                     .metrics
                     .responded(response.status(), sent_at.elapsed());
                 let blame = policy.answered(response.status());
-                server_verdict::record(&shared.backends, &upstreams, index, blame);
+                server_verdict::record(&shared.servers, &set, index, blame);
                 return respond(
-                    listener,
+                    call,
                     response,
                     received,
                     client_upgrade,
@@ -164,7 +159,7 @@ pub(crate) async fn handle(
             policy.body_gone();
         }
         let verdict = policy.failed(failure);
-        server_verdict::record_failure(&shared.backends, &upstreams, index, verdict);
+        server_verdict::record_failure(&shared.servers, &set, index, verdict);
         match (failure, &error) {
             (Failure::ClientStalled, _) => tracing::debug!(%peer, "request body too slow: 408"),
             (Failure::Timeout, _) => {
@@ -193,7 +188,7 @@ pub(crate) async fn handle(
 /// Streams a server's response to the client (whose request came in `version`), or sets up
 /// a WebSocket tunnel for a 101.
 fn respond(
-    listener: &Arc<Listener>,
+    call: &Arc<ServeCall>,
     mut response: Response<Incoming>,
     version: Version,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
@@ -209,11 +204,11 @@ fn respond(
                 log_limit::BAD_GATEWAY,
                 "server switched protocols unasked: 502"
             );
-            let counters = &listener.shared.connections;
+            let counters = &call.shared.connections;
             return OwnAnswer::BadGateway.response(counters, in_flight);
         };
         let server_upgrade = hyper::upgrade::on(&mut response);
-        crate::tunnel::spawn(Arc::clone(listener), client_upgrade, server_upgrade, active);
+        crate::tunnel::spawn(Arc::clone(call), client_upgrade, server_upgrade, active);
         let (mut parts, _) = response.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, true);
         headers::append_via(&mut parts.headers, parts.version);

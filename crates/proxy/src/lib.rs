@@ -71,10 +71,10 @@ mod tunnel;
 // What one serve call shares with its connections: the proxy's state and the stop signal.
 mod serving;
 
-// The servers: the current set and its reloads, server sets with their pools and admin
-// state, health check tasks.
-mod backends;
+// The servers: the current set and its reloads (`Servers`), server sets with their pools
+// and admin state (`ServerSet`, `Server`), health check tasks.
 mod health;
+mod servers;
 mod upstream;
 
 // Building blocks: settings, balancing, codecs, counters, TLS, and the small types the
@@ -110,4 +110,4 @@ pub use metrics::{
 };
 pub use proxy::{Proxy, serve};
 pub use tls::{TlsConfig, TlsError};
-pub use upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};
+pub use upstream::{AdminState, ServerStatus, ServersUp, UnknownServer};

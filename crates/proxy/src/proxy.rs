@@ -11,15 +11,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::admission::{PerClient, Slot};
-use crate::backends::Backends;
 use crate::config::ProxyConfig;
 use crate::log_limit::{self, warn_limited};
 use crate::metrics::{ConnectionCounters, ProxyMetrics};
 use crate::own_answer::OwnAnswer;
-use crate::serving::{Listener, Shared, Transport};
+use crate::servers::Servers;
+use crate::serving::{ServeCall, Shared, Transport};
 use crate::stop::Stop;
 use crate::tls::TlsConfig;
-use crate::upstream::{AdminState, BackendHealth, ServerStatus, UnknownServer};
+use crate::upstream::{AdminState, ServerStatus, ServersUp, UnknownServer};
 
 /// Serves HTTP on `listener`, forwarding to `config`'s servers, until `shutdown` completes.
 ///
@@ -42,7 +42,7 @@ pub struct Proxy {
 /// What a listener's accepted connections go through: its shared context, the
 /// connection slots, the queue for one, and the refusals in progress.
 struct Gates {
-    context: Arc<Listener>,
+    context: Arc<ServeCall>,
     slots: Arc<Semaphore>,
     queue: Arc<Semaphore>,
     refusing: Arc<Semaphore>,
@@ -57,10 +57,10 @@ impl Proxy {
     /// Sets up the servers and the connection pool, and starts the health checks when
     /// called within a Tokio runtime (otherwise the first [`Proxy::serve`] starts them).
     pub fn new(config: Arc<ProxyConfig>) -> Self {
-        let backends = Backends::new(&config);
-        backends.start_checks();
+        let servers = Servers::new(&config);
+        servers.start_checks();
         let shared = Shared {
-            backends,
+            servers,
             http: crate::conn::http_builder(&config.limits),
             http2: crate::conn::http2_builder(&config.limits),
             connections: ConnectionCounters::default(),
@@ -77,7 +77,7 @@ impl Proxy {
 
     /// The servers, in configuration order, as they are now.
     pub fn servers(&self) -> Vec<ServerStatus> {
-        self.shared.backends.current().status()
+        self.shared.servers.current().status()
     }
 
     /// Applies `config`'s servers, weights, algorithm, health check, ejection policy, slow
@@ -92,7 +92,7 @@ impl Proxy {
     /// connection limits, trusted proxies, the drain timeout) stay those given to
     /// [`Proxy::new`].
     pub fn reload(&self, config: Arc<ProxyConfig>) {
-        self.shared.backends.reload(&config);
+        self.shared.servers.reload(&config);
     }
 
     /// Sets the admin state of the server at `address` (every server there, should the
@@ -108,7 +108,7 @@ impl Proxy {
     /// server's run-time state: [`Proxy::reload`] keeps it while the address stays
     /// configured.
     pub fn set_admin(&self, address: SocketAddr, state: AdminState) -> Result<(), UnknownServer> {
-        self.shared.backends.set_admin(address, state)
+        self.shared.servers.set_admin(address, state)
     }
 
     /// Balances the server at `address` with `weight` instead of its configured weight
@@ -119,20 +119,20 @@ impl Proxy {
     /// configured weight than it had when this was called (or the proxy is dropped): a
     /// reload that leaves the server's weight alone keeps it.
     pub fn set_weight(&self, address: SocketAddr, weight: u32) -> Result<(), UnknownServer> {
-        self.shared.backends.set_weight(address, weight)
+        self.shared.servers.set_weight(address, weight)
     }
 
     /// A watch of how many servers may take requests, updated when that changes: by a
     /// health check, an ejection starting or ending, an operator's change, or a reload. For VRRP tracking and
     /// status pages.
-    pub fn health(&self) -> watch::Receiver<BackendHealth> {
-        self.shared.backends.watch()
+    pub fn health(&self) -> watch::Receiver<ServersUp> {
+        self.shared.servers.watch()
     }
 
     /// The counters of the current servers and of client connections, for an exporter
     /// (Prometheus). Cheap enough to call at every scrape: a few atomic loads per server.
     pub fn metrics(&self) -> ProxyMetrics {
-        let servers = self.shared.backends.current().metrics();
+        let servers = self.shared.servers.current().metrics();
         self.shared.connections.snapshot(servers)
     }
 
@@ -161,11 +161,11 @@ impl Proxy {
 
     /// The accept loop of [`Proxy::serve`] and [`Proxy::serve_tls`].
     async fn run(&self, listener: TcpListener, transport: Transport, shutdown: impl Future) {
-        self.shared.backends.start_checks();
+        self.shared.servers.start_checks();
         let limits = &self.shared.config.limits;
         let (stop, stop_rx) = watch::channel(Stop::Run);
         let (done, mut all_done) = mpsc::channel::<()>(1);
-        let context = Arc::new(Listener {
+        let context = Arc::new(ServeCall {
             shared: Arc::clone(&self.shared),
             stop: stop_rx,
             transport,
@@ -307,7 +307,7 @@ const PER_CLIENT: &str = "connection limit per client address reached";
 
 /// The 503 for a connection over a limit, counted; none over TLS, where an answer would
 /// cost a handshake, under load (and a plain-text 503 would be noise to a TLS client).
-fn refusal_answer(context: &Listener) -> Option<Vec<u8>> {
+fn refusal_answer(context: &ServeCall) -> Option<Vec<u8>> {
     let counters = &context.shared.connections;
     let answer = OwnAnswer::TooManyConnections;
     (!context.transport.is_tls()).then(|| answer.http1(counters, true, false))

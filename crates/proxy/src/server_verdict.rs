@@ -4,24 +4,24 @@
 
 use std::sync::Arc;
 
-use crate::backends::Backends;
 use crate::forward_policy::{Blame, Verdict};
-use crate::upstream::Upstreams;
+use crate::servers::Servers;
+use crate::upstream::ServerSet;
 
 /// Records `blame` against server `index` of `set`.
-pub(crate) fn record(backends: &Arc<Backends>, set: &Upstreams, index: usize, blame: Blame) {
+pub(crate) fn record(servers: &Arc<Servers>, set: &ServerSet, index: usize, blame: Blame) {
     let metrics = &set.server(index).metrics;
     match blame {
         Blame::None => {}
         Blame::Answered => set.succeeded(index),
-        Blame::Troubled => backends.failed(set, index),
+        Blame::Troubled => servers.failed(set, index),
         Blame::ConnectFailed => {
             metrics.connect_failed();
-            backends.failed(set, index);
+            servers.failed(set, index);
         }
         Blame::TimedOut => {
             metrics.timed_out();
-            backends.failed(set, index);
+            servers.failed(set, index);
         }
     }
 }
@@ -29,12 +29,12 @@ pub(crate) fn record(backends: &Arc<Backends>, set: &Upstreams, index: usize, bl
 /// Records a failed attempt's verdict against server `index` of `set`: its blame, and a
 /// retry when the request goes out again.
 pub(crate) fn record_failure(
-    backends: &Arc<Backends>,
-    set: &Upstreams,
+    servers: &Arc<Servers>,
+    set: &ServerSet,
     index: usize,
     verdict: Verdict,
 ) {
-    record(backends, set, index, verdict.blame);
+    record(servers, set, index, verdict.blame);
     if verdict.retries() {
         set.server(index).metrics.retried();
     }

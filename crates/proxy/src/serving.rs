@@ -11,9 +11,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::admission::PerClient;
-use crate::backends::Backends;
 use crate::config::ProxyConfig;
 use crate::metrics::ConnectionCounters;
+use crate::servers::Servers;
 use crate::stop::Stop;
 
 /// What every listener of one proxy shares: see [`crate::Proxy`].
@@ -22,7 +22,7 @@ pub(crate) struct Shared {
     /// The configuration given to [`Proxy::new`](crate::Proxy::new). Only its client-side limits are read from
     /// here; everything about servers comes from `backends`, which [`Proxy::reload`](crate::Proxy::reload) swaps.
     pub(crate) config: Arc<ProxyConfig>,
-    pub(crate) backends: Arc<Backends>,
+    pub(crate) servers: Arc<Servers>,
     pub(crate) http: http1::Builder,
     pub(crate) http2: http2::Builder<TokioExecutor>,
     /// Client connections, for [`Proxy::metrics`](crate::Proxy::metrics).
@@ -32,9 +32,11 @@ pub(crate) struct Shared {
 }
 
 /// One [`Proxy::serve`](crate::Proxy::serve) or [`Proxy::serve_tls`](crate::Proxy::serve_tls)
-/// call, shared by its connections and tunnels. The call waits for the last of them to end by waiting for the last clone of `_done` to drop (as mini-redis does).
+/// call, shared by its connections and tunnels: not the listening socket (the accept loop
+/// owns that), but what serving on it means for them. The call waits for the last of them
+/// to end by waiting for the last clone of `_done` to drop (as mini-redis does).
 #[derive(Debug)]
-pub(crate) struct Listener {
+pub(crate) struct ServeCall {
     pub(crate) shared: Arc<Shared>,
     pub(crate) stop: watch::Receiver<Stop>,
     pub(crate) transport: Transport,

@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::admission::Slot;
 use crate::conn::Protocol;
 use crate::h1::Rewind;
-use crate::serving::{Listener, Transport};
+use crate::serving::{ServeCall, Transport};
 use crate::stop::Stop;
 
 /// RFC 9113 3.4: an HTTP/2 connection with prior knowledge starts with this.
@@ -30,22 +30,22 @@ const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// (the client was accepted to be served, and is sending it: closing now would lose it) and
 /// answers it with `connection: close`; one that stops for good closes the connection.
 pub(crate) async fn accept(
-    listener: Arc<Listener>,
+    call: Arc<ServeCall>,
     stream: TcpStream,
     peer: SocketAddr,
     permit: Slot,
 ) {
-    let _serving = listener.shared.connections.serving();
+    let _serving = call.shared.connections.serving();
     // Written flat, without a helper `async fn` per step: every idle connection holds this
     // task, and each nested async fn keeps its own copy of its arguments for good.
-    let Transport::Tls(acceptor) = &listener.transport else {
-        let deadline = Instant::now() + listener.shared.config.limits.header_read_timeout;
+    let Transport::Tls(acceptor) = &call.transport else {
+        let deadline = Instant::now() + call.shared.config.limits.header_read_timeout;
         let mut stream = stream;
         let mut received = BytesMut::new();
         // Boxed, so that its state is freed once HTTP starts; made in a statement of its
         // own, since a temporary in the awaiting statement would keep its room in the task.
         let sniffing = Box::pin(until_stopped(
-            &listener,
+            &call,
             tokio::time::timeout_at(deadline, sniff(&mut stream, &mut received)),
         ));
         let protocol = match sniffing.await {
@@ -61,37 +61,31 @@ pub(crate) async fn accept(
         };
         if protocol == Protocol::Http1 {
             // Inline: most connections are plain HTTP/1.1, and their state is small.
-            return crate::h1::serve(&listener, stream, peer, permit, deadline, received).await;
+            return crate::h1::serve(&call, stream, peer, permit, deadline, received).await;
         }
         // hyper reads the preface again.
         let stream = Rewind::new(stream, received.freeze());
         let http2 = Box::pin(crate::conn::serve(
-            &listener, stream, peer, permit, protocol, deadline,
+            &call, stream, peer, permit, protocol, deadline,
         ));
         return http2.await;
     };
     // Boxed: inline, every plain connection would carry room for a TLS handshake and a TLS
     // stream.
-    let tls = Box::pin(accept_tls(
-        &listener,
-        acceptor.clone(),
-        stream,
-        peer,
-        permit,
-    ));
+    let tls = Box::pin(accept_tls(&call, acceptor.clone(), stream, peer, permit));
     tls.await;
 }
 
 async fn accept_tls(
-    listener: &Arc<Listener>,
+    call: &Arc<ServeCall>,
     acceptor: TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
     permit: Slot,
 ) {
-    let timeout = listener.shared.config.limits.header_read_timeout;
+    let timeout = call.shared.config.limits.header_read_timeout;
     let handshake = tokio::time::timeout(timeout, acceptor.accept(stream));
-    let stream = match until_stopped(listener, handshake).await {
+    let stream = match until_stopped(call, handshake).await {
         None => return,
         Some(Ok(Ok(stream))) => stream,
         Some(Ok(Err(error))) => {
@@ -108,12 +102,12 @@ async fn accept_tls(
         _ => Protocol::Http1,
     };
     let deadline = Instant::now() + timeout;
-    serve_boxed(listener, stream, peer, permit, protocol, deadline).await;
+    serve_boxed(call, stream, peer, permit, protocol, deadline).await;
 }
 
 /// Runs `future` unless the listener stops for good first (`None`); a drain waits for it.
-async fn until_stopped<F: Future>(listener: &Listener, future: F) -> Option<F::Output> {
-    let mut stop = listener.stop.clone();
+async fn until_stopped<F: Future>(call: &ServeCall, future: F) -> Option<F::Output> {
+    let mut stop = call.stop.clone();
     tokio::select! {
         output = future => Some(output),
         _ = stop.wait_for(|stop| *stop == Stop::Now) => None,
@@ -123,7 +117,7 @@ async fn until_stopped<F: Future>(listener: &Listener, future: F) -> Option<F::O
 /// The connection served in the protocol it speaks, boxed: an HTTP/1.1 connection must not
 /// carry room for an HTTP/2 one.
 fn serve_boxed<'a, S>(
-    listener: &'a Arc<Listener>,
+    call: &'a Arc<ServeCall>,
     stream: S,
     peer: SocketAddr,
     permit: Slot,
@@ -141,7 +135,7 @@ where
 {
     match protocol {
         Protocol::Http1 => Box::pin(crate::h1::serve(
-            listener,
+            call,
             stream,
             peer,
             permit,
@@ -149,7 +143,7 @@ where
             BytesMut::new(),
         )),
         Protocol::Http2 => Box::pin(crate::conn::serve(
-            listener, stream, peer, permit, protocol, deadline,
+            call, stream, peer, permit, protocol, deadline,
         )),
     }
 }

@@ -6,20 +6,20 @@ use std::sync::Arc;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-use crate::serving::Listener;
+use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::upstream::ActiveGuard;
 
 /// Runs the tunnel in its own task. It counts as in flight to its server, holds the client
 /// connection's slot, and ends when the listener stops for good (after the drain timeout).
 pub(crate) fn spawn(
-    listener: Arc<Listener>,
+    call: Arc<ServeCall>,
     client: OnUpgrade,
     server: OnUpgrade,
     active: ActiveGuard,
 ) {
     tokio::spawn(async move {
-        let mut stop = listener.stop.clone();
+        let mut stop = call.stop.clone();
         let tunnel = async {
             let (client, server) = tokio::try_join!(client, server)?;
             let mut client = TokioIo::new(client);
@@ -35,6 +35,6 @@ pub(crate) fn spawn(
             _ = stop.wait_for(|stop| *stop == Stop::Now) => {}
         }
         drop(active);
-        drop(listener);
+        drop(call);
     });
 }

@@ -6,14 +6,14 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_proxy::{BackendHealth, CheckState, HealthCheck, ProxyConfig, ServerConfig};
+use baton_proxy::{CheckState, HealthCheck, ProxyConfig, ServerConfig, ServersUp};
 use common::{Conn, Load, TestProxy, Upstream, config, eventually, http_check, server_of};
 use hyper::StatusCode;
 
 const LIMIT: Duration = Duration::from_secs(5);
 
 /// `(up, total)`: the struct cannot be built outside the crate.
-fn counts(health: &BackendHealth) -> (usize, usize) {
+fn counts(health: &ServersUp) -> (usize, usize) {
     (health.up, health.total)
 }
 

@@ -481,7 +481,7 @@ fn open(frontend: &Frontend) -> anyhow::Result<(TcpListener, Option<Arc<TlsConfi
 /// Follows the backend's health into the frontend's: up while listening with a server up.
 fn watch_health(
     name: String,
-    mut backend: watch::Receiver<baton_proxy::BackendHealth>,
+    mut backend: watch::Receiver<baton_proxy::ServersUp>,
     listening: bool,
     frontend: watch::Sender<bool>,
 ) -> JoinHandle<()> {

@@ -29,10 +29,10 @@ use crate::forward_policy::{self, Failure, ForwardPolicy, Verdict, out_of_local_
 use crate::log_limit::{self, warn_limited};
 use crate::own_answer::OwnAnswer;
 use crate::server_verdict;
-use crate::serving::Listener;
+use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
-use crate::upstream::{Server, Upstreams};
+use crate::upstream::{Server, ServerSet};
 
 /// What the connection does after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,8 +86,8 @@ impl AttemptError {
 /// Serves one request; the answer is on its way to the client when this returns. What
 /// happens after a failure is the forwarding policy's call ([`ForwardPolicy`]).
 pub(super) async fn run<S>(
-    listener: &Listener,
-    upstreams: &Upstreams,
+    call: &ServeCall,
+    set: &ServerSet,
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
     request: Request<'_>,
@@ -101,7 +101,7 @@ where
         .hash_value
         .clone()
         .map(|range| &request.received[range]);
-    let key = upstreams
+    let key = set
         .algorithm()
         .hash_on()
         .and_then(|on| on.key(request.peer.ip(), path, |_| hashed));
@@ -116,8 +116,8 @@ where
         Some(body) => body.whole_in(buf),
     };
     let is_head = head.method == Method::HEAD;
-    let backends = &listener.shared.backends;
-    let mut policy = ForwardPolicy::new(&head.method, upstreams.retries);
+    let servers = &call.shared.servers;
+    let mut policy = ForwardPolicy::new(&head.method, set.retries);
     let mut ubuf = BytesMut::new();
     // After a pooled connection turned out closed: the server to try again on a fresh one.
     let mut fresh_on: Option<usize> = None;
@@ -125,7 +125,7 @@ where
     loop {
         let (index, fresh) = match fresh_on.take() {
             Some(index) => (index, true),
-            None => match upstreams.pick(policy.tried(), key.as_ref()) {
+            None => match set.pick(policy.tried(), key.as_ref()) {
                 Ok(index) => {
                     policy.picked(index);
                     (index, false)
@@ -144,14 +144,14 @@ where
                         ),
                         _ => {}
                     }
-                    return own_answer(listener, client, buf, buffered, head, answer).await;
+                    return own_answer(call, client, buf, buffered, head, answer).await;
                 }
             },
         };
-        let server = upstreams.server(index);
-        let _active = upstreams.begin(index);
-        let timeout = upstreams.upstream_timeout;
-        let pool = upstreams.pool_settings();
+        let server = set.server(index);
+        let _active = set.begin(index);
+        let timeout = set.upstream_timeout;
+        let pool = set.pool_settings();
         let pooled = if fresh {
             None
         } else {
@@ -173,7 +173,7 @@ where
             // The client has `client_body_timeout` for each piece of its body, the server
             // `timeout` to take each one.
             let stalls = relay::Stalls {
-                read: listener.shared.config.limits.client_body_timeout,
+                read: call.shared.config.limits.client_body_timeout,
                 write: Some(timeout),
             };
             let sent = send(
@@ -212,14 +212,14 @@ where
             Ok((upstream, response, sent_at, body_complete)) => {
                 server.metrics.responded(response.status, sent_at.elapsed());
                 let blame = policy.answered(response.status);
-                server_verdict::record(backends, upstreams, index, blame);
+                server_verdict::record(servers, set, index, blame);
                 if let Some(length) = buffered {
                     buf.advance(length);
                 }
                 let close = head.close
                     || !body_complete
                     || response.framing == Framing::UntilClose
-                    || is_draining(listener);
+                    || is_draining(call);
                 return pass_on(
                     client,
                     upstream,
@@ -239,7 +239,7 @@ where
         }
         ubuf.clear();
         let verdict = policy.failed(error.failure());
-        server_verdict::record_failure(backends, upstreams, index, verdict);
+        server_verdict::record_failure(servers, set, index, verdict);
         log_failure(&error, verdict, server, timeout, request.peer, head, path);
         match verdict.next {
             forward_policy::Next::TryAnother => {}
@@ -250,7 +250,7 @@ where
             }
             forward_policy::Next::Close => return Next::Close,
             forward_policy::Next::Answer(answer) => {
-                return own_answer(listener, client, buf, buffered, head, answer).await;
+                return own_answer(call, client, buf, buffered, head, answer).await;
             }
         }
     }
@@ -450,7 +450,7 @@ where
 /// when all of it was read, is dropped from the buffer; when it was not, or the answer
 /// closes, or the client asked for it, the connection closes after the answer.
 async fn own_answer<S>(
-    listener: &Listener,
+    call: &ServeCall,
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
     buffered: Option<usize>,
@@ -461,12 +461,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let buffered = buffered.filter(|_| !answer.closes());
-    let close = buffered.is_none() || head.close || is_draining(listener);
+    let close = buffered.is_none() || head.close || is_draining(call);
     if let Some(length) = buffered {
         buf.advance(length);
     }
     let is_head = head.method == Method::HEAD;
-    let bytes = answer.http1(&listener.shared.connections, close, is_head);
+    let bytes = answer.http1(&call.shared.connections, close, is_head);
     let written = client.write_all(&bytes).await;
     if close || written.is_err() || client.flush().await.is_err() {
         Next::Close
@@ -476,8 +476,8 @@ where
 }
 
 /// True once the listener is stopping: answers say `connection: close`.
-fn is_draining(listener: &Listener) -> bool {
-    *listener.stop.borrow() != Stop::Run
+fn is_draining(call: &ServeCall) -> bool {
+    *call.stop.borrow() != Stop::Run
 }
 
 /// Opens a connection to a server.

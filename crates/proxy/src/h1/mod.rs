@@ -38,7 +38,7 @@ use tokio::time::Instant;
 
 use crate::admission::Slot;
 use crate::conn::Protocol;
-use crate::serving::Listener;
+use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
 use exchange::{Next, Request};
@@ -149,7 +149,7 @@ enum HeadRead {
 /// Serves one client connection, its first request due by `first_request`.
 /// `received`: what was read from the connection already (by the protocol sniffer).
 pub(crate) async fn serve<S>(
-    listener: &Arc<Listener>,
+    call: &Arc<ServeCall>,
     stream: S,
     peer: SocketAddr,
     permit: Slot,
@@ -158,10 +158,10 @@ pub(crate) async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + WaitReadable + Unpin + Send + Sync + 'static,
 {
-    let limits = &listener.shared.config.limits;
+    let limits = &call.shared.config.limits;
     let mut client = ClientStream::new(stream, None, permit, limits.send_timeout);
     let mut buf = received;
-    let mut stop = listener.stop.clone();
+    let mut stop = call.stop.clone();
     // For the first request, the whole head is due by `first_request`; after that, a
     // connection may idle for `idle_timeout`, and then has `header_read_timeout` from the
     // first byte of a head to its end.
@@ -195,7 +195,7 @@ pub(crate) async fn serve<S>(
         }
         // Boxed, as the closing below: an idle connection carries only the state above.
         let serving = Box::pin(serve_request(
-            listener,
+            call,
             &mut client,
             &mut buf,
             &mut stop,
@@ -208,7 +208,7 @@ pub(crate) async fn serve<S>(
             Served::Close => return Box::pin(close(&mut client)).await,
             Served::TooSlow => {
                 tracing::debug!(%peer, "request head too slow: 408");
-                let counters = &listener.shared.connections;
+                let counters = &call.shared.connections;
                 return Box::pin(request_timeout(&mut client, counters)).await;
             }
             Served::Stopped => return,
@@ -217,7 +217,7 @@ pub(crate) async fn serve<S>(
                 let stream = Rewind::new(stream, buf.freeze());
                 let due = Instant::now() + limits.header_read_timeout;
                 let http1 = Protocol::Http1;
-                let hyper = crate::conn::serve(listener, stream, peer, permit, http1, due);
+                let hyper = crate::conn::serve(call, stream, peer, permit, http1, due);
                 return Box::pin(hyper).await;
             }
         }
@@ -252,7 +252,7 @@ enum Served {
 
 /// Reads one request head and serves the request.
 async fn serve_request<S>(
-    listener: &Arc<Listener>,
+    call: &Arc<ServeCall>,
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
     stop: &mut watch::Receiver<Stop>,
@@ -262,20 +262,20 @@ async fn serve_request<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let limits = &listener.shared.config.limits;
+    let limits = &call.shared.config.limits;
     // Made for each request rather than kept: an idle connection holds as little as can be.
     let forwarding = Forwarding {
         client: peer.ip().to_canonical().to_string(),
-        proto: if listener.transport.is_tls() {
+        proto: if call.transport.is_tls() {
             "https"
         } else {
             "http"
         },
-        trusted: listener.shared.config.trusts(peer.ip()),
+        trusted: call.shared.config.trusts(peer.ip()),
         max_fields: limits.max_headers,
     };
-    let upstreams = listener.shared.backends.current();
-    let hash_header = match upstreams.algorithm().hash_on() {
+    let set = call.shared.servers.current();
+    let hash_header = match set.algorithm().hash_on() {
         Some(crate::balance::HashOn::Header(name)) => Some(name.as_str()),
         _ => None,
     };
@@ -306,7 +306,7 @@ where
         received: &received,
         peer,
     };
-    let exchange = exchange::run(listener, &upstreams, client, buf, request);
+    let exchange = exchange::run(call, &set, client, buf, request);
     tokio::select! {
         biased;
         next = exchange => match next {

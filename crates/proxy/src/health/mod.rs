@@ -6,7 +6,7 @@
 //! and drives them on the proxy's own schedule (probe starts `interval` apart), because
 //! every probe, not only every verdict, counts in the server's metrics.
 //!
-//! Tasks are owned by the proxy's `Backends`: a reload stops the tasks of removed servers,
+//! Tasks are owned by the proxy's `Servers`: a reload stops the tasks of removed servers,
 //! and dropping the last clone of the proxy stops them all. A task reports each verdict
 //! through the callback it was spawned with (which holds its owner weakly, so that the task
 //! keeps nothing alive), not through a pointer back to its owner.

@@ -56,7 +56,7 @@ pub struct ServerStatus {
 /// How many servers of a proxy may take requests; see [`crate::Proxy::health`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct BackendHealth {
+pub struct ServersUp {
     /// Servers that may be picked (as [`ServerStatus::up`]).
     pub up: usize,
     /// Servers configured.
@@ -107,8 +107,10 @@ pub(crate) struct PoolSettings {
     pub(crate) max_idle: usize,
 }
 
+/// One configured set of servers and the policies that go with it; a reload makes a new
+/// one, which the proxy's `Servers` swaps in.
 #[derive(Debug)]
-pub(crate) struct Upstreams {
+pub(crate) struct ServerSet {
     /// In configuration order; a request's `tried` list holds indices into it.
     members: Vec<Member>,
     balancer: Box<dyn Balancer>,
@@ -127,10 +129,10 @@ pub(crate) struct Upstreams {
     pool: PoolSettings,
 }
 
-impl Upstreams {
+impl ServerSet {
     /// The set for `config`, taking over the state of servers that `previous` has at the
     /// same address (a server listed twice matches by order of appearance).
-    pub(crate) fn new(config: &ProxyConfig, previous: Option<&Upstreams>) -> Self {
+    pub(crate) fn new(config: &ProxyConfig, previous: Option<&ServerSet>) -> Self {
         let mut kept: HashMap<SocketAddr, Vec<Arc<Server>>> = HashMap::new();
         for member in previous.map_or(&[][..], |p| &p.members).iter().rev() {
             kept.entry(member.server.address)
@@ -170,7 +172,7 @@ impl Upstreams {
             _ => pool.client(),
         };
         directory.publish(members.iter().map(|m| &m.server));
-        Upstreams {
+        ServerSet {
             members,
             balancer: config.algorithm.build(&weights),
             algorithm: config.algorithm.clone(),
@@ -293,8 +295,8 @@ impl Upstreams {
             .collect()
     }
 
-    pub(crate) fn health(&self) -> BackendHealth {
-        BackendHealth {
+    pub(crate) fn health(&self) -> ServersUp {
+        ServersUp {
             up: self
                 .members
                 .iter()

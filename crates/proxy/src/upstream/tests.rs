@@ -16,9 +16,9 @@ fn config(ports: &[u16]) -> ProxyConfig {
     )
 }
 
-fn set(n: u16) -> Upstreams {
+fn set(n: u16) -> ServerSet {
     let ports: Vec<u16> = (8000..8000 + n).collect();
-    Upstreams::new(&config(&ports), None)
+    ServerSet::new(&config(&ports), None)
 }
 
 #[tokio::test]
@@ -52,7 +52,7 @@ async fn ejected_and_checked_down_servers_are_not_picked() {
     assert!(!status[0].up && status[0].ejected && status[0].check == CheckState::Unchecked);
     assert!(!status[1].up && !status[1].ejected && status[1].check == CheckState::Down);
     assert!(status[2].up);
-    assert_eq!(upstreams.health(), BackendHealth { up: 1, total: 3 });
+    assert_eq!(upstreams.health(), ServersUp { up: 1, total: 3 });
 
     upstreams.server(2).set_check_state(CheckState::Down);
     let Err(Unavailable::AllDown(counts)) = upstreams.pick(&[], None) else {
@@ -67,16 +67,16 @@ async fn ejected_and_checked_down_servers_are_not_picked() {
             ..DownCounts::default()
         }
     );
-    assert_eq!(upstreams.health(), BackendHealth { up: 0, total: 3 });
+    assert_eq!(upstreams.health(), ServersUp { up: 0, total: 3 });
 }
 
 #[tokio::test]
 async fn weight_zero_is_not_up() {
     let mut config = config(&[8000, 8001]);
     config.servers[0].weight = 0;
-    let upstreams = Upstreams::new(&config, None);
+    let upstreams = ServerSet::new(&config, None);
     assert!(!upstreams.status()[0].up);
-    assert_eq!(upstreams.health(), BackendHealth { up: 1, total: 2 });
+    assert_eq!(upstreams.health(), ServersUp { up: 1, total: 2 });
     for _ in 0..20 {
         assert_eq!(upstreams.pick(&[], None), Ok(1));
     }
@@ -84,14 +84,14 @@ async fn weight_zero_is_not_up() {
 
 #[tokio::test(start_paused = true)]
 async fn a_reload_keeps_the_state_of_servers_it_keeps() {
-    let before = Upstreams::new(&config(&[8000, 8001, 8002]), None);
+    let before = ServerSet::new(&config(&[8000, 8001, 8002]), None);
     let in_flight = before.begin(1);
     for _ in 0..3 {
         before.failed(1);
     }
     before.server(2).set_check_state(CheckState::Down);
 
-    let after = Upstreams::new(&config(&[8002, 8003, 8001]), Some(&before));
+    let after = ServerSet::new(&config(&[8002, 8003, 8001]), Some(&before));
     assert!(Arc::ptr_eq(after.server(0), before.server(2)));
     assert!(Arc::ptr_eq(after.server(2), before.server(1)));
     let status = after.status();
@@ -110,13 +110,13 @@ async fn a_reload_keeps_the_state_of_servers_it_keeps() {
 
 #[tokio::test]
 async fn balancer_ids_follow_addresses_not_positions() {
-    let a = Upstreams::new(&config(&[8000, 8001, 8002]), None);
-    let b = Upstreams::new(&config(&[8002, 8000]), Some(&a));
+    let a = ServerSet::new(&config(&[8000, 8001, 8002]), None);
+    let b = ServerSet::new(&config(&[8002, 8000]), Some(&a));
     assert_eq!(a.members[0].id, b.members[1].id);
     assert_eq!(a.members[2].id, b.members[0].id);
     assert_ne!(a.members[0].id, a.members[1].id);
     // The same address twice still gets two distinct ids, and each its own state.
-    let twice = Upstreams::new(&config(&[8000, 8000]), None);
+    let twice = ServerSet::new(&config(&[8000, 8000]), None);
     assert_ne!(twice.members[0].id, twice.members[1].id);
     assert!(!Arc::ptr_eq(twice.server(0), twice.server(1)));
 }
@@ -127,7 +127,7 @@ async fn slow_start_ramps_the_weight_of_a_server_that_came_back() {
     config.servers[0].weight = 4;
     config.servers[1].weight = 4;
     config.slow_start = Duration::from_secs(10);
-    let upstreams = Upstreams::new(&config, None);
+    let upstreams = ServerSet::new(&config, None);
     let weight_of_0 = || upstreams.candidates(&[])[0].weight;
     assert_eq!(weight_of_0(), 40, "never went away: full weight");
 
@@ -152,7 +152,7 @@ async fn slow_start_ramps_the_weight_of_a_server_that_came_back() {
 async fn slow_start_after_an_ejection_ends() {
     let mut config = config(&[8000]);
     config.slow_start = Duration::from_secs(10);
-    let upstreams = Upstreams::new(&config, None);
+    let upstreams = ServerSet::new(&config, None);
     for _ in 0..3 {
         upstreams.failed(0);
     }
@@ -167,12 +167,12 @@ async fn slow_start_after_an_ejection_ends() {
 
 #[tokio::test]
 async fn the_pool_is_kept_when_its_settings_are() {
-    let a = Upstreams::new(&config(&[8000]), None);
-    let b = Upstreams::new(&config(&[8001]), Some(&a));
+    let a = ServerSet::new(&config(&[8000]), None);
+    let b = ServerSet::new(&config(&[8001]), Some(&a));
     assert_eq!(a.pool, b.pool);
     let mut changed = config(&[8001]);
     changed.limits.connect_timeout = Duration::from_millis(10);
-    let c = Upstreams::new(&changed, Some(&b));
+    let c = ServerSet::new(&changed, Some(&b));
     assert_ne!(b.pool, c.pool);
     assert_eq!(c.pool.connect_timeout, Duration::from_millis(10));
 }

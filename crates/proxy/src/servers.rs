@@ -1,5 +1,6 @@
-//! The current server set of a proxy, swapped whole by a reload (an `ArcSwap`, as pingora
-//! does), with the health checks that run over it and the watch that reports its health.
+//! A proxy's servers over time: the current [`ServerSet`], swapped whole by a reload (an
+//! `ArcSwap`, as pingora does), with the health checks that run over it and the watch that
+//! reports how many are up.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -11,12 +12,14 @@ use tokio::sync::watch;
 use crate::check_state::CheckState;
 use crate::config::{HealthCheck, ProxyConfig};
 use crate::health::{self, CheckTask};
-use crate::upstream::{AdminState, BackendHealth, Server, UnknownServer, Upstreams};
+use crate::upstream::{AdminState, Server, ServerSet, ServersUp, UnknownServer};
 
+/// A proxy's servers: the current set, its health checks and its health watch; reloads and
+/// operator changes go through here.
 #[derive(Debug)]
-pub(crate) struct Backends {
-    current: ArcSwap<Upstreams>,
-    health: watch::Sender<BackendHealth>,
+pub(crate) struct Servers {
+    current: ArcSwap<ServerSet>,
+    health: watch::Sender<ServersUp>,
     /// The running check tasks and the configuration; also serialises reloads and
     /// operator changes.
     checks: Mutex<Checks>,
@@ -35,12 +38,12 @@ struct Checks {
     sweeper: Option<CheckTask>,
 }
 
-impl Backends {
-    /// The servers of `config`, with no check running yet (see [`Backends::start_checks`]).
+impl Servers {
+    /// The servers of `config`, with no check running yet (see [`Servers::start_checks`]).
     pub(crate) fn new(config: &ProxyConfig) -> Arc<Self> {
-        let upstreams = Upstreams::new(config, None);
+        let upstreams = ServerSet::new(config, None);
         let (health, _) = watch::channel(upstreams.health());
-        Arc::new(Backends {
+        Arc::new(Servers {
             current: ArcSwap::from_pointee(upstreams),
             health,
             checks: Mutex::new(Checks {
@@ -54,7 +57,7 @@ impl Backends {
 
     /// The current set. A request keeps the set it got for its whole life, so a reload
     /// never changes the servers under it.
-    pub(crate) fn current(&self) -> Arc<Upstreams> {
+    pub(crate) fn current(&self) -> Arc<ServerSet> {
         self.current.load_full()
     }
 
@@ -62,7 +65,7 @@ impl Backends {
     /// has keep their run-time state.
     pub(crate) fn reload(self: &Arc<Self>, config: &ProxyConfig) {
         let mut checks = self.checks.lock().unwrap_or_else(PoisonError::into_inner);
-        let next = Arc::new(Upstreams::new(config, Some(&self.current())));
+        let next = Arc::new(ServerSet::new(config, Some(&self.current())));
         checks.proxy = config.clone();
         self.current.store(Arc::clone(&next));
         self.sync_checks(&mut checks, &next);
@@ -80,7 +83,7 @@ impl Backends {
 
     /// Makes the running checks match `set`: stops the tasks of servers it does not have,
     /// restarts every task when the check changed, and starts the missing ones.
-    fn sync_checks(self: &Arc<Self>, checks: &mut Checks, set: &Upstreams) {
+    fn sync_checks(self: &Arc<Self>, checks: &mut Checks, set: &ServerSet) {
         let wanted = set.health_check();
         if checks.config.as_ref() != wanted {
             checks.tasks.clear();
@@ -108,10 +111,10 @@ impl Backends {
         for server in set.servers().filter(|s| checked(s)) {
             if !checks.tasks.iter().any(|(s, _)| Arc::ptr_eq(s, server)) {
                 // Publishes each verdict; holds the set weakly, so the task keeps nothing alive.
-                let backends = Arc::downgrade(self);
-                let decided = move || match backends.upgrade() {
-                    Some(backends) => {
-                        backends.refresh();
+                let servers = Arc::downgrade(self);
+                let decided = move || match servers.upgrade() {
+                    Some(servers) => {
+                        servers.refresh();
                         true
                     }
                     None => false,
@@ -167,14 +170,14 @@ impl Backends {
         }
         tracing::info!(server = %address, weight, "run-time weight set");
         self.current
-            .store(Arc::new(Upstreams::new(&checks.proxy, Some(&set))));
+            .store(Arc::new(ServerSet::new(&checks.proxy, Some(&set))));
         drop(checks);
         self.refresh();
         Ok(())
     }
 
     /// A watch of the current set's health.
-    pub(crate) fn watch(&self) -> watch::Receiver<BackendHealth> {
+    pub(crate) fn watch(&self) -> watch::Receiver<ServersUp> {
         self.health.subscribe()
     }
 
@@ -191,17 +194,17 @@ impl Backends {
 
     /// Server `index` of `set` failed a request; when that ejected it, publishes the health
     /// now and again when the ejection ends.
-    pub(crate) fn failed(self: &Arc<Self>, set: &Upstreams, index: usize) {
+    pub(crate) fn failed(self: &Arc<Self>, set: &ServerSet, index: usize) {
         let Some(backoff) = set.failed(index) else {
             return;
         };
         self.refresh();
-        let backends: Weak<Backends> = Arc::downgrade(self);
+        let servers: Weak<Servers> = Arc::downgrade(self);
         tokio::spawn(async move {
             // The ejection ends on the millisecond; a little later it is surely over.
             tokio::time::sleep(backoff + Duration::from_millis(1)).await;
-            if let Some(backends) = backends.upgrade() {
-                backends.refresh();
+            if let Some(servers) = servers.upgrade() {
+                servers.refresh();
             }
         });
     }
@@ -209,14 +212,14 @@ impl Backends {
 
 /// Every second, closes the pooled connections that idled past the pool's idle timeout
 /// (also those of servers no request went to since) or that a lowered limit left over.
-async fn sweep_pools(backends: Weak<Backends>) {
+async fn sweep_pools(servers: Weak<Servers>) {
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     loop {
         ticks.tick().await;
-        let Some(backends) = backends.upgrade() else {
+        let Some(servers) = servers.upgrade() else {
             return;
         };
-        let set = backends.current();
+        let set = servers.current();
         let pool = set.pool_settings();
         for server in set.servers() {
             server.pool.prune(pool.idle_timeout, pool.max_idle);
@@ -234,17 +237,17 @@ mod tests {
         let address = SocketAddr::from(([127, 0, 0, 1], 8000));
         let mut config = ProxyConfig::new(vec![ServerConfig::new(address)]);
         config.algorithm = "maglev source".parse().expect("algorithm");
-        let backends = Backends::new(&config);
-        let before = backends.current();
-        backends
+        let servers = Servers::new(&config);
+        let before = servers.current();
+        servers
             .set_admin(address, AdminState::Drain)
             .expect("known");
         // The Maglev table is not rebuilt: the drained server is merely not a candidate.
-        assert!(Arc::ptr_eq(&before, &backends.current()));
-        assert_eq!(backends.watch().borrow().up, 0);
-        backends.set_weight(address, 5).expect("known");
-        assert!(!Arc::ptr_eq(&before, &backends.current()));
-        assert_eq!(backends.current().status()[0].weight, 5);
-        assert_eq!(backends.current().status()[0].admin, AdminState::Drain);
+        assert!(Arc::ptr_eq(&before, &servers.current()));
+        assert_eq!(servers.watch().borrow().up, 0);
+        servers.set_weight(address, 5).expect("known");
+        assert!(!Arc::ptr_eq(&before, &servers.current()));
+        assert_eq!(servers.current().status()[0].weight, 5);
+        assert_eq!(servers.current().status()[0].admin, AdminState::Drain);
     }
 }
