@@ -35,8 +35,7 @@ use tokio::time::{Instant, Sleep};
 use crate::activity::{Activity, IDLE, PHASE, READING};
 use crate::admission::Slot;
 use crate::config::Limits;
-use crate::metrics::ConnectionCounters;
-use crate::own_answer::OwnAnswer;
+use crate::own_answer::{self, OwnAnswer};
 use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
@@ -124,15 +123,17 @@ pub(crate) async fn serve<S>(
                 let Some(parts) = watched.conn.into_parts() else {
                     return;
                 };
-                let stream = parts.io.into_inner();
+                let mut stream = parts.io.into_inner();
                 match timer {
                     Timer::Head => {
                         tracing::debug!(%peer, "request head too slow: 408");
-                        request_timeout(stream, &call.shared.connections).await;
+                        let counters = &call.shared.connections;
+                        let answer = OwnAnswer::HeadTimeout;
+                        own_answer::send_and_close(&mut stream, answer, counters).await;
                     }
                     Timer::Idle => {
                         outcome.log(peer);
-                        close(stream).await;
+                        shut_down_idle(stream).await;
                     }
                 }
             })
@@ -299,17 +300,6 @@ where
     }
 }
 
-/// Answers 408 on a connection whose head did not arrive in time, then closes it. The
-/// client's unread bytes are drained for a moment first, so that the close is a FIN the
-/// client can read the 408 before, not a reset.
-async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: ClientStream<S>,
-    counters: &ConnectionCounters,
-) {
-    let answer = OwnAnswer::HeadTimeout.http1(counters, true, false);
-    crate::stream::answer_and_close(&mut stream, &answer, Duration::from_secs(1)).await;
-}
-
 /// One request's answer, as the connection's service returns it.
 type RequestFuture = std::pin::Pin<
     Box<
@@ -322,9 +312,9 @@ type RequestFuture = std::pin::Pin<
 /// Most streams a client may have open at once on one HTTP/2 connection (nginx's default).
 const MAX_CONCURRENT_STREAMS: u32 = 100;
 
-/// Closes an idle connection: over TLS with a close_notify alert first, so that the client
-/// can tell the close from a truncation.
-async fn close<S: AsyncWrite + Unpin>(mut stream: ClientStream<S>) {
+/// Closes an idle connection, at once (nothing is expected from the client): over TLS with a
+/// close_notify alert first, so that the client can tell the close from a truncation.
+async fn shut_down_idle<S: AsyncWrite + Unpin>(mut stream: ClientStream<S>) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 

@@ -85,19 +85,7 @@ pub(crate) async fn handle(
             Ok(index) => index,
             Err(unavailable) => {
                 let answer = policy.no_server(unavailable);
-                match answer {
-                    OwnAnswer::AllDown(_) => {
-                        let text = answer.text();
-                        warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
-                    }
-                    OwnAnswer::BadGateway => warn_limited!(
-                        log_limit::NO_SERVER,
-                        "{} {}: no other server to try: 502",
-                        parts.method,
-                        path_and_query
-                    ),
-                    _ => {}
-                }
+                server_verdict::log_no_server(answer, &parts.method, path_and_query.as_str());
                 return answer.response(counters, in_flight);
             }
         };

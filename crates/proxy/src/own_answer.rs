@@ -11,14 +11,16 @@
 
 use std::borrow::Cow;
 use std::io::Write as _;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::activity::InFlight;
 use crate::metrics::ConnectionCounters;
 use crate::response_body::{Done, ResponseBody};
+use crate::stream::answer_and_close;
 use crate::upstream::DownCounts;
 
 /// One of baton's own answers.
@@ -153,6 +155,20 @@ impl OwnAnswer {
         }
         response
     }
+}
+
+/// Sends `answer` on a connection no request will follow on, and closes it the way
+/// [`answer_and_close`] does (lingering, so that the client reads the answer rather than a
+/// reset), within a second.
+pub(crate) async fn send_and_close<S>(
+    stream: &mut S,
+    answer: OwnAnswer,
+    counters: &ConnectionCounters,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let bytes = answer.http1(counters, true, false);
+    answer_and_close(stream, &bytes, Duration::from_secs(1)).await;
 }
 
 /// The 503 body when every server is out: how many, and why.

@@ -1,10 +1,15 @@
-//! What one attempt's outcome does to its server, the same on both forwarding paths: the
-//! counters, and the run of failures that ejects it (published to the proxy's health watch
-//! when it does). The outcome itself is the forwarding policy's word ([`Blame`], [`Verdict`]).
+//! What the forwarding policy's word does, the same on both forwarding paths: an attempt's
+//! outcome ([`Blame`], [`Verdict`]) goes into its server's counters and the run of failures
+//! that ejects it (published to the proxy's health watch when it does), and a request no
+//! server could take is logged.
 
 use std::sync::Arc;
 
+use http::Method;
+
 use crate::forward_policy::{Blame, Verdict};
+use crate::log_limit::{self, warn_limited};
+use crate::own_answer::OwnAnswer;
 use crate::servers::Servers;
 use crate::upstream::ServerSet;
 
@@ -37,5 +42,21 @@ pub(crate) fn record_failure(
     record(servers, set, index, verdict.blame);
     if verdict.retries() {
         set.server(index).metrics.retried();
+    }
+}
+
+/// Logs (rate-limited) the answer to a request to `path` that no server could take: every
+/// server down, or none left to try; no servers configured at all is not news.
+pub(crate) fn log_no_server(answer: OwnAnswer, method: &Method, path: &str) {
+    match answer {
+        OwnAnswer::AllDown(_) => {
+            let text = answer.text();
+            warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
+        }
+        OwnAnswer::BadGateway => warn_limited!(
+            log_limit::NO_SERVER,
+            "{method} {path}: no other server to try: 502"
+        ),
+        _ => {}
     }
 }

@@ -132,18 +132,7 @@ where
                 }
                 Err(unavailable) => {
                     let answer = policy.no_server(unavailable);
-                    match answer {
-                        OwnAnswer::AllDown(_) => {
-                            let text = answer.text();
-                            warn_limited!(log_limit::NO_SERVER, "{}", text.trim_end());
-                        }
-                        OwnAnswer::BadGateway => warn_limited!(
-                            log_limit::NO_SERVER,
-                            "{} {path}: no other server to try: 502",
-                            head.method
-                        ),
-                        _ => {}
-                    }
+                    server_verdict::log_no_server(answer, &head.method, path);
                     return own_answer(call, client, buf, buffered, head, answer).await;
                 }
             },

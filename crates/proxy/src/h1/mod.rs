@@ -38,6 +38,7 @@ use tokio::time::Instant;
 
 use crate::admission::Slot;
 use crate::conn::Protocol;
+use crate::own_answer::{self, OwnAnswer};
 use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
@@ -185,11 +186,11 @@ pub(crate) async fn serve<S>(
                 Woke::Stopping if client.get_ref().has_bytes() => {}
                 Woke::Stopping => {
                     tracing::debug!(%peer, "listener draining: idle connection closed");
-                    return Box::pin(close(&mut client)).await;
+                    return Box::pin(lingering_close(&mut client)).await;
                 }
                 Woke::TimedOut => {
                     tracing::debug!(%peer, "idle client connection closed");
-                    return Box::pin(close(&mut client)).await;
+                    return Box::pin(lingering_close(&mut client)).await;
                 }
             }
         }
@@ -205,11 +206,12 @@ pub(crate) async fn serve<S>(
         let served = serving.await;
         match served {
             Served::KeepAlive => {}
-            Served::Close => return Box::pin(close(&mut client)).await,
+            Served::Close => return Box::pin(lingering_close(&mut client)).await,
             Served::TooSlow => {
                 tracing::debug!(%peer, "request head too slow: 408");
                 let counters = &call.shared.connections;
-                return Box::pin(request_timeout(&mut client, counters)).await;
+                let answer = OwnAnswer::HeadTimeout;
+                return Box::pin(own_answer::send_and_close(&mut client, answer, counters)).await;
             }
             Served::Stopped => return,
             Served::Hyper => {
@@ -367,18 +369,9 @@ impl HeadReading<'_> {
     }
 }
 
-/// Answers 408 to a client whose head did not arrive in time, and closes.
-async fn request_timeout<S: AsyncRead + AsyncWrite + Unpin>(
-    client: &mut ClientStream<S>,
-    counters: &crate::metrics::ConnectionCounters,
-) {
-    let answer = crate::own_answer::OwnAnswer::HeadTimeout.http1(counters, true, false);
-    crate::stream::answer_and_close(client, &answer, std::time::Duration::from_secs(1)).await;
-}
-
 /// Closes a connection after its last answer: flushed, shut down (with close_notify over
 /// TLS), and what the client still sends read for a moment so that the close is a FIN the
 /// client reads the answer before, not a reset.
-async fn close<S: AsyncRead + AsyncWrite + Unpin>(client: &mut ClientStream<S>) {
+async fn lingering_close<S: AsyncRead + AsyncWrite + Unpin>(client: &mut ClientStream<S>) {
     crate::stream::answer_and_close(client, b"", std::time::Duration::from_secs(1)).await;
 }
