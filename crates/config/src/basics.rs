@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::diagnostic::Location;
+use crate::diagnostic::WrittenAt;
 
 /// A user and optional group to run a script as (`user [group]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,5 +46,5 @@ pub struct NotifyScript {
     pub argv: Vec<String>,
     /// `None`: [`crate::Global::script_user`].
     pub user: Option<ScriptUser>,
-    pub location: Location,
+    pub location: WrittenAt,
 }

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::diagnostic::{Diagnostics, Location};
+use crate::diagnostic::{Diagnostics, WrittenAt};
 
 /// One `bfd_instance`, with keepalived 2.2.7's defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct BfdInstance {
     /// False when only `checker` was named: keepalived then sends the session's changes to
     /// its checker process alone, and VRRP cannot track it.
     pub for_vrrp: bool,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// An entry of `track_bfd`.
@@ -47,7 +47,7 @@ pub struct TrackBfdRef {
     pub name: String,
     /// Overrides the instance's own weight (-253..=253).
     pub weight: Option<i32>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 impl BfdInstance {

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use crate::diagnostic::Location;
+use crate::diagnostic::WrittenAt;
 
 /// conntrackd's own default multicast group and port (its example configuration's).
 pub(crate) const DEFAULT_GROUP: IpAddr = IpAddr::V4(Ipv4Addr::new(225, 0, 0, 50));
@@ -30,7 +30,7 @@ pub struct ConnSync {
     pub instances: Vec<String>,
     /// The conntrackd binary.
     pub conntrackd: PathBuf,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// conntrackd's `Multicast` or `UDP` channel.

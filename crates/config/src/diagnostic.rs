@@ -22,7 +22,7 @@ impl Location {
         }
     }
 
-    /// The empty location that [`crate::Config::without_locations`] puts everywhere.
+    /// The empty location, for items made without a file (`baton vrrp -i eth0 ...`).
     pub(crate) fn blank() -> Location {
         Location {
             file: PathBuf::new(),
@@ -34,6 +34,64 @@ impl Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// Where an item of the model was written: a [`Location`] that is not part of what the item
+/// says.
+///
+/// Every `WrittenAt` equals every other, so the derived `PartialEq` of [`crate::Config`] and
+/// of everything in it compares content only: a reload that just moved lines changes
+/// nothing, and a field added to the model is compared without anyone remembering to (the
+/// walk that blanked locations before comparing had to list each one, and missed some).
+/// The location itself is there through `Deref` (`item.location.line`) for messages.
+#[derive(Clone)]
+pub struct WrittenAt(Location);
+
+impl WrittenAt {
+    pub fn new(location: Location) -> WrittenAt {
+        WrittenAt(location)
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.0
+    }
+}
+
+impl PartialEq for WrittenAt {
+    /// Always: where an item was written is not what it says (see the type).
+    fn eq(&self, _: &WrittenAt) -> bool {
+        true
+    }
+}
+
+impl Eq for WrittenAt {}
+
+impl std::ops::Deref for WrittenAt {
+    type Target = Location;
+
+    fn deref(&self) -> &Location {
+        &self.0
+    }
+}
+
+impl From<Location> for WrittenAt {
+    fn from(location: Location) -> WrittenAt {
+        WrittenAt(location)
+    }
+}
+
+impl fmt::Debug for WrittenAt {
+    /// `WrittenAt(FILE:LINE)`: unlike a [`Location`]'s, so that a test can see that every
+    /// location in the model is one that equality leaves out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WrittenAt({})", self.0)
+    }
+}
+
+impl fmt::Display for WrittenAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 

@@ -51,7 +51,7 @@ use std::path::Path;
 pub use bfd::{BfdInstance, TrackBfdRef};
 pub use conn_sync::{ConnSync, SyncTransport};
 
-pub use diagnostic::{Diagnostic, Errors, Location};
+pub use diagnostic::{Diagnostic, Errors, Location, WrittenAt};
 pub use election::{ElectionOptions, OldUnicastChecksum};
 pub use keepalived::KeepalivedOptions;
 pub use link_delays::InterfaceDelays;

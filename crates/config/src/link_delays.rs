@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::diagnostic::{Diagnostics, Location};
+use crate::diagnostic::{Diagnostics, WrittenAt};
 use crate::model::VrrpInstance;
 
 /// keepalived reads each delay with `read_timer(..., 0, 255 * TIMER_HZ)`.
@@ -18,7 +18,7 @@ pub struct InterfaceDelays {
     pub down: Duration,
     /// A link coming up is reported after this long up (default 0).
     pub up: Duration,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// keepalived (`check_debounce_timers`, `vrrp_complete_instance`): on the interface of an

@@ -169,7 +169,7 @@ pub(crate) fn frontend(f: FrontendDraft, d: &mut Diagnostics) -> Option<Frontend
             .max_connections_per_client
             .unwrap_or(limits.max_connections_per_client),
         trusted_proxies: f.trusted_proxies,
-        location: f.location,
+        location: f.location.into(),
     })
 }
 
@@ -192,7 +192,7 @@ pub(crate) fn backend(b: BackendDraft, d: &mut Diagnostics) -> Backend {
         max_fails: b.max_fails.unwrap_or(ejection.consecutive_failures),
         fail_timeout: b.fail_timeout.unwrap_or(ejection.backoff),
         health_check,
-        location: b.location,
+        location: b.location.into(),
     }
 }
 
@@ -220,6 +220,6 @@ fn health_check(backend: &str, h: HealthCheckDraft, d: &mut Diagnostics) -> Opti
         timeout: h.timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT),
         rise: h.rise.unwrap_or(DEFAULT_RISE),
         fall: h.fall.unwrap_or(DEFAULT_FALL),
-        location: h.location,
+        location: h.location.into(),
     })
 }

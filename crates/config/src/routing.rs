@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use crate::diagnostic::Location;
+use crate::diagnostic::WrittenAt;
 
 /// RTPROT_KEEPALIVED: the protocol keepalived marks its routes and rules with (and what
 /// `ip route` prints as `proto keepalived`).
@@ -72,7 +72,7 @@ pub struct Route {
     pub no_track: bool,
     /// `track_group NAME` (static routes): its instances track the route's interface.
     pub track_group: Option<String>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// What a rule does with a packet it matches.
@@ -118,7 +118,7 @@ pub struct Rule {
     pub uidrange: Option<(u32, u32)>,
     pub no_track: bool,
     pub track_group: Option<String>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// An instance's `virtual_routes`, `virtual_rules` and `promote_secondaries`.

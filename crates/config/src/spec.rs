@@ -369,7 +369,7 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
                 track_processes: g.track_processes,
                 track_bfds: g.track_bfds,
                 tracking_weight: g.tracking_weight,
-                location: g.location,
+                location: g.location.into(),
             }
         })
         .collect();
@@ -478,7 +478,7 @@ fn resolve_global(g: GlobalDraft) -> Global {
         fifo_write_states_on_reload: g.fifo_write_states_on_reload,
         reload_file: g.reload_file,
         conn_sync: g.conn_sync,
-        location: g.location,
+        location: g.location.map(Into::into),
     }
 }
 
@@ -504,7 +504,7 @@ fn resolve_script(s: ScriptDraft, d: &mut Diagnostics) -> Option<TrackScript> {
         fall: s.fall.unwrap_or(1),
         user: s.user,
         init_fail: s.init_fail,
-        location: s.location,
+        location: s.location.into(),
     })
 }
 
@@ -524,7 +524,7 @@ fn resolve_track_file(f: TrackFileDraft, d: &mut Diagnostics) -> Option<TrackFil
         weight: f.weight.unwrap_or(1),
         reverse: f.reverse,
         init_file: f.init_file,
-        location: f.location,
+        location: f.location.into(),
     })
 }
 
@@ -762,7 +762,7 @@ fn resolve_instance(
         },
         garp_extra_if,
         routing: i.routing,
-        location: at,
+        location: at.into(),
     };
     (instance, sites, complete)
 }

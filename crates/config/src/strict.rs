@@ -40,7 +40,7 @@ pub fn own_listeners(config: &Config) -> Vec<OwnListener> {
         protocol: L4Protocol::Tcp,
         address: f.listen,
         what: format!("frontend {}", f.name),
-        location: f.location.clone(),
+        location: Location::clone(&f.location),
     });
     let virtual_servers = config.virtual_servers.iter().flat_map(|v| {
         v.matches.iter().filter_map(move |m| match m {
@@ -48,7 +48,7 @@ pub fn own_listeners(config: &Config) -> Vec<OwnListener> {
                 protocol: v.protocol,
                 address: *address,
                 what: format!("virtual_server {}", v.name),
-                location: v.location.clone(),
+                location: Location::clone(&v.location),
             }),
             _ => None,
         })

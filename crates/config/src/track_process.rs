@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::diagnostic::Location;
+use crate::diagnostic::{Location, WrittenAt};
 
 /// keepalived's range for a `vrrp_track_process` weight and a `track_process` entry's.
 pub(crate) const WEIGHT: i64 = 254;
@@ -58,7 +58,7 @@ pub struct TrackProcess {
     pub fork_delay: Option<Duration>,
     /// `terminate_delay` (or `delay`): a quorum lost by an exit counts after this long.
     pub terminate_delay: Option<Duration>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 impl TrackProcess {
@@ -76,7 +76,7 @@ impl TrackProcess {
             quorum_max: u32::MAX,
             fork_delay: None,
             terminate_delay: None,
-            location,
+            location: location.into(),
         }
     }
 
@@ -94,5 +94,5 @@ pub struct TrackProcessRef {
     pub weight: Option<i32>,
     /// `reverse` / `noreverse` after the weight; `None`: the block's own.
     pub reverse: Option<bool>,
-    pub location: Location,
+    pub location: WrittenAt,
 }

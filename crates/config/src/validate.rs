@@ -29,7 +29,7 @@ pub(crate) struct Sites {
 pub(crate) fn instance(i: &VrrpInstance, sites: &Sites, d: &mut Diagnostics) {
     let name = &i.name;
     let family = i.family();
-    let at = |site: &Option<Location>| site.clone().unwrap_or_else(|| i.location.clone());
+    let at = |site: &Option<Location>| site.clone().unwrap_or_else(|| Location::clone(&i.location));
 
     // IFNAMSIZ: the kernel's names are at most 15 bytes.
     let too_long = |interface: &str| interface.len() > 15;

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::basics::{Family, NotifyScript, ScriptUser};
-use crate::diagnostic::Location;
+use crate::diagnostic::WrittenAt;
 
 /// One balanced service: what clients connect to, and the real servers behind it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub struct VirtualServer {
     pub snat: bool,
     /// Real servers in configuration order.
     pub real_servers: Vec<RealServer>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// What packets a service takes.
@@ -207,7 +207,7 @@ pub struct SorryServer {
     /// `sorry_server_inhibit`: kept in the table with weight 0 while real servers are up.
     pub inhibit: bool,
     pub lb_kind: LbKind,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// A `real_server`.
@@ -236,7 +236,7 @@ pub struct RealServer {
     pub smtp_alert: Option<bool>,
     /// The checkers; the server is up while all of them pass. None: always up.
     pub checkers: Vec<Checker>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// One checker block of a real server, with its timing resolved.
@@ -271,7 +271,7 @@ pub struct Checker {
     pub start_down: bool,
     /// `log_all_failures`: log every failed probe, not only the ones that change the state.
     pub log_all_failures: bool,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// What a checker does.
@@ -351,7 +351,7 @@ pub struct UrlCheck {
     pub status_codes: Vec<RangeInclusive<u16>>,
     /// The url's own `virtualhost`.
     pub virtualhost: Option<String>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// `http_protocol`.
@@ -376,7 +376,7 @@ pub struct SslContext {
     pub certificate: Option<PathBuf>,
     /// `key`: its PEM private key.
     pub key: Option<PathBuf>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// DNS_CHECK's `type` (default SOA).
@@ -406,43 +406,6 @@ impl DnsType {
             DnsType::Aaaa => 28,
             DnsType::Rrsig => 46,
             DnsType::Dnskey => 48,
-        }
-    }
-}
-
-impl VirtualServer {
-    /// Every location blanked, for [`crate::Config::without_locations`].
-    pub(crate) fn blank_locations(&mut self) {
-        let blank = Location::blank;
-        self.location = blank();
-        for script in [&mut self.quorum_up, &mut self.quorum_down]
-            .into_iter()
-            .flatten()
-        {
-            script.location = blank();
-        }
-        if let Some(sorry) = &mut self.sorry_server {
-            sorry.location = blank();
-        }
-        for real in &mut self.real_servers {
-            real.location = blank();
-            for script in [&mut real.notify_up, &mut real.notify_down]
-                .into_iter()
-                .flatten()
-            {
-                script.location = blank();
-            }
-            for checker in &mut real.checkers {
-                checker.location = blank();
-                if let CheckerKind::Http { urls, ssl, .. } = &mut checker.kind {
-                    for url in urls {
-                        url.location = blank();
-                    }
-                    if let Some(ssl) = ssl {
-                        ssl.location = blank();
-                    }
-                }
-            }
         }
     }
 }

@@ -379,7 +379,7 @@ fn virtual_server(
             address: ports.resolve("sorry_server", s.address, kind, &s.location, d),
             inhibit: s.inhibit,
             lb_kind: kind,
-            location: s.location.clone(),
+            location: s.location.clone().into(),
         }
     });
     let (quorum, hysteresis) = quorum(&v, &real_servers, c, d);
@@ -407,7 +407,7 @@ fn virtual_server(
         sorry_server,
         snat,
         real_servers,
-        location: v.location.clone(),
+        location: v.location.clone().into(),
     })
 }
 
@@ -769,7 +769,7 @@ fn real_servers(
             notify_down: r.notify_down.clone(),
             smtp_alert: r.smtp_alert,
             checkers,
-            location: r.location.clone(),
+            location: r.location.clone().into(),
         });
     }
     real_servers

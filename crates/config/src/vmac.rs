@@ -10,7 +10,7 @@ use std::time::Duration;
 use baton_vrrp::Vrid;
 
 use crate::basics::Family;
-use crate::diagnostic::{Diagnostics, Location};
+use crate::diagnostic::{Diagnostics, Location, WrittenAt};
 
 /// The kernel's limit on an interface name, without the terminating NUL (IFNAMSIZ - 1).
 pub(crate) const MAX_INTERFACE_NAME: usize = 15;
@@ -32,7 +32,7 @@ pub struct VirtualLink {
     /// `vmac_xmit_base`: adverts go out (and are read) on the base interface; the addresses
     /// stay on the virtual one.
     pub xmit_base: bool,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,7 +312,7 @@ impl VmacDraft {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_PREFIX.to_owned()),
             xmit_base,
-            location,
+            location: location.into(),
         };
         (Some(link), garp_extra_if)
     }

@@ -122,10 +122,7 @@ fn the_toml_version_gives_the_same_model() {
     let from_keepalived = load_keepalived(fixture("guide/lb1.conf")).expect("valid");
     let from_toml = load_toml(fixture("guide/lb1.toml")).expect("valid");
     assert!(from_toml.warnings.is_empty(), "{:?}", from_toml.warnings);
-    assert_eq!(
-        from_toml.config.without_locations(),
-        from_keepalived.config.without_locations()
-    );
+    assert_eq!(from_toml.config, from_keepalived.config);
     let i = &from_toml.config.instances[0];
     assert_eq!(i.location.line, 2);
     assert_eq!(i.virtual_addresses[0].location.line, 10);

@@ -154,7 +154,6 @@ impl Frontends {
         config: &Config,
         listeners: Listeners,
     ) -> anyhow::Result<Prepared> {
-        let config = config.without_locations();
         let mut wanted = BTreeMap::new();
         let mut opened = BTreeMap::new();
         for frontend in &config.frontends {

@@ -294,7 +294,7 @@ async fn reload_outcome(
     let result = match read {
         // `running.config` is replaced only by a reload that applied, so after a failed one
         // this compares with what really runs.
-        Ok(new) if new.without_locations() == running.config.without_locations() => {
+        Ok(new) if new == running.config => {
             if frontends.renew_certificates() > 0 {
                 return Ok(Reloaded::Applied);
             }

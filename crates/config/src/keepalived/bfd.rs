@@ -180,7 +180,7 @@ impl Mapper<'_> {
             // keepalived: events go to both processes unless one is named; baton has no
             // BFD checker, so `checker` alone leaves VRRP without the session.
             for_vrrp: draft.vrrp || !draft.checker,
-            location: s.at.clone(),
+            location: s.at.clone().into(),
         })
     }
 
@@ -199,7 +199,7 @@ impl Mapper<'_> {
                 refs.push(TrackBfdRef {
                     name: entry.keyword.clone(),
                     weight,
-                    location: entry.at.clone(),
+                    location: entry.at.clone().into(),
                 });
             }
         }

@@ -106,7 +106,7 @@ impl Mapper<'_> {
             transport: SyncTransport::Multicast { group, port },
             instances,
             conntrackd: DEFAULT_CONNTRACKD.into(),
-            location: s.at.clone(),
+            location: s.at.clone().into(),
         });
         true
     }
@@ -135,7 +135,7 @@ impl Mapper<'_> {
             },
             instances: vec![instance.to_owned()],
             conntrackd: DEFAULT_CONNTRACKD.into(),
-            location: s.at.clone(),
+            location: s.at.clone().into(),
         });
     }
 

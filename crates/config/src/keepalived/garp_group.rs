@@ -24,7 +24,7 @@ impl Mapper<'_> {
         let mut group = GarpGroup {
             interfaces: Vec::new(),
             pacing: AnnouncePacing::default(),
-            location: s.at.clone(),
+            location: s.at.clone().into(),
         };
         for s in block {
             match s.keyword.as_str() {

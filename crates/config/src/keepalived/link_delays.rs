@@ -35,7 +35,7 @@ impl Mapper<'_> {
                     interface: name.to_owned(),
                     down,
                     up,
-                    location: line.at.clone(),
+                    location: line.at.clone().into(),
                 }),
                 Err(reason) => self.d.warn(
                     &line.at,

@@ -141,7 +141,7 @@ pub(crate) fn parse_route(
         mode: RouteMode::Prepend,
         no_track: false,
         track_group: None,
-        location,
+        location: location.into(),
     };
     let mut destination: Option<Option<Prefix>> = None;
     let mut protocol_given = None;

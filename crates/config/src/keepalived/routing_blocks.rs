@@ -249,19 +249,19 @@ impl Mapper<'_> {
                 follows.push((
                     g.clone(),
                     a.dev.clone(),
-                    a.address.location.clone(),
+                    Location::clone(&a.address.location),
                     a.address.no_track,
                 ));
             }
         }
         for r in &statics.routes {
             if let (Some(g), Some(dev)) = (&r.track_group, &r.dev) {
-                follows.push((g.clone(), dev.clone(), r.location.clone(), r.no_track));
+                follows.push((g.clone(), dev.clone(), Location::clone(&r.location), r.no_track));
             }
         }
         for r in &statics.rules {
             if let (Some(g), Some(dev)) = (&r.track_group, &r.iif) {
-                follows.push((g.clone(), dev.clone(), r.location.clone(), r.no_track));
+                follows.push((g.clone(), dev.clone(), Location::clone(&r.location), r.no_track));
             }
         }
         for (group, dev, at, no_track) in follows {

@@ -57,7 +57,7 @@ pub(crate) fn parse_rule(
         uidrange: None,
         no_track: false,
         track_group: None,
-        location,
+        location: location.into(),
     };
     let mut action: Option<RuleAction> = None;
     let mut preference = None;

@@ -37,19 +37,19 @@ impl Mapper<'_> {
                     name,
                     weight: weight.unwrap_or(0),
                     reverse: reverse.unwrap_or(false),
-                    location,
+                    location: location.into(),
                 }),
                 "track_script" => scripts.push(TrackScriptRef {
                     name,
                     weight,
                     reverse,
-                    location,
+                    location: location.into(),
                 }),
                 _ => files.push(TrackFileRef {
                     name,
                     weight,
                     reverse,
-                    location,
+                    location: location.into(),
                 }),
             }
         }

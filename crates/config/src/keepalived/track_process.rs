@@ -214,7 +214,7 @@ impl Mapper<'_> {
                 name,
                 weight,
                 reverse,
-                location: entry.at.clone(),
+                location: entry.at.clone().into(),
             });
         }
     }

@@ -81,7 +81,7 @@ impl Mapper<'_> {
             ca: None,
             certificate: None,
             key: None,
-            location: s.at.clone(),
+            location: s.at.clone().into(),
         };
         for s in block {
             let slot = match s.keyword.as_str() {
@@ -718,7 +718,7 @@ impl Mapper<'_> {
             digest: None,
             status_codes: Vec::new(),
             virtualhost: None,
-            location: s.at.clone(),
+            location: s.at.clone().into(),
         };
         let mut path_given = false;
         let mut valid = true;

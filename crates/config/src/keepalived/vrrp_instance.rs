@@ -151,7 +151,7 @@ impl Mapper<'_> {
                             i.unicast_peers.push(UnicastPeer {
                                 address,
                                 ttl,
-                                location: entry.at.clone(),
+                                location: entry.at.clone().into(),
                             });
                         }
                     }

@@ -197,7 +197,7 @@ impl Mapper<'_> {
                 Ok(NotifyScript {
                     argv,
                     user,
-                    location: s.at.clone(),
+                    location: s.at.clone().into(),
                 })
             }),
             _ => Err(format!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use baton_vrrp::{AnnounceConfig, Version};
 
 use super::{AnnouncePacing, GarpGroup, NotifyScript, ScriptUser};
-use crate::diagnostic::Location;
+use crate::diagnostic::WrittenAt;
 use crate::election::ElectionOptions;
 
 /// `[global]` / `global_defs`: what applies to the whole daemon, and the defaults instances
@@ -82,7 +82,7 @@ pub struct Global {
     /// `[conn_sync]` / `lvs_sync_daemon`: conntrackd carries the NAT flows to the peers.
     pub conn_sync: Option<crate::ConnSync>,
     /// Where `global_defs` / `[global]` starts, if there is one.
-    pub location: Option<Location>,
+    pub location: Option<WrittenAt>,
 }
 
 impl Default for Global {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use baton_proxy::balance::Algorithm;
 
-use crate::diagnostic::Location;
+use crate::diagnostic::WrittenAt;
 
 /// A `[[frontend]]`: where the proxy listens, and the backend it sends requests to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub struct Frontend {
     /// Peers whose X-Forwarded-For and X-Forwarded-Proto are extended and kept; everyone
     /// else's are replaced (default: none).
     pub trusted_proxies: Vec<baton_proxy::Cidr>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// A certificate chain and its private key, both PEM files; checked readable when the
@@ -52,7 +52,7 @@ pub struct TlsCertificate {
     /// Relative paths are resolved against the directory of the file that names them.
     pub cert: PathBuf,
     pub key: PathBuf,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// A `[[backend]]`: the servers requests are balanced over, and how.
@@ -87,7 +87,7 @@ pub struct Backend {
     pub fail_timeout: Duration,
     /// Active health checking; `None`: only the passive ejection above.
     pub health_check: Option<HealthCheck>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// One entry of a backend's `servers`.
@@ -96,7 +96,7 @@ pub struct BackendServer {
     pub address: SocketAddr,
     /// Relative capacity, 0..=256 (default 1); 0 takes the server out of rotation.
     pub weight: u32,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// `[backend.health_check]`: a probe of every server of the backend, every `interval`.
@@ -111,7 +111,7 @@ pub struct HealthCheck {
     pub rise: u32,
     /// Consecutive failures that take a server out (default 3).
     pub fall: u32,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// What a health probe does.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::ScriptUser;
-use crate::diagnostic::Location;
+use crate::diagnostic::{Location, WrittenAt};
 
 /// keepalived's `vrrp_script`: a command run every `interval`, tracked by instances.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct TrackScript {
     pub user: Option<ScriptUser>,
     /// Assume failure until the first run says otherwise.
     pub init_fail: bool,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// keepalived's `track_file` (`vrrp_track_file`): a file holding a number.
@@ -48,7 +48,7 @@ pub struct TrackFile {
     pub reverse: bool,
     /// `init_file`: create the file at startup.
     pub init_file: Option<InitFile>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// `init_file [VALUE] [overwrite]`.
@@ -68,7 +68,7 @@ pub struct TrackInterface {
     pub weight: i32,
     /// `weight W reverse` (see [`Track::reverse`](crate::Track::reverse)).
     pub reverse: bool,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 impl TrackInterface {
@@ -78,7 +78,7 @@ impl TrackInterface {
             name,
             weight,
             reverse: false,
-            location,
+            location: location.into(),
         }
     }
 }
@@ -91,7 +91,7 @@ pub struct TrackScriptRef {
     pub weight: Option<i32>,
     /// `reverse` / `noreverse` after the weight; `None`: the script's own.
     pub reverse: Option<bool>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// An entry of `track_file`.
@@ -102,7 +102,7 @@ pub struct TrackFileRef {
     pub weight: Option<i32>,
     /// `reverse` / `noreverse` after the weight; `None`: the file's own.
     pub reverse: Option<bool>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// An entry of `track_frontend`.
@@ -112,7 +112,7 @@ pub struct TrackFrontend {
     pub name: String,
     /// -253..=253; 0: down means FAULT.
     pub weight: i32,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// An entry of `track_virtual_server`.
@@ -122,5 +122,5 @@ pub struct TrackVirtualServer {
     pub name: String,
     /// -253..=253; 0: down means FAULT.
     pub weight: i32,
-    pub location: Location,
+    pub location: WrittenAt,
 }

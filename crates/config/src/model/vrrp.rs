@@ -11,7 +11,7 @@ use super::{
     Family, NotifyScript, TrackFileRef, TrackFrontend, TrackInterface, TrackScriptRef,
     TrackVirtualServer,
 };
-use crate::diagnostic::Location;
+use crate::diagnostic::{Location, WrittenAt};
 use crate::election::ElectionOptions;
 
 /// keepalived's `state`: only a hint. keepalived derives a missing priority from it (MASTER
@@ -38,7 +38,7 @@ pub struct AnnouncePacing {
 pub struct GarpGroup {
     pub interfaces: Vec<String>,
     pub pacing: AnnouncePacing,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// One VRRP virtual router (`vrrp_instance` / `[[vrrp]]`).
@@ -109,7 +109,7 @@ pub struct VrrpInstance {
     pub address_links: crate::vmac::AddressLinks,
     /// `garp_extra_if` (else the global `vrrp_garp_extra_if`).
     pub garp_extra_if: Option<crate::vmac::GarpExtraIf>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 impl VrrpInstance {
@@ -166,7 +166,7 @@ impl VrrpInstance {
             vmac: None,
             address_links: crate::vmac::AddressLinks::default(),
             garp_extra_if: None,
-            location,
+            location: location.into(),
         }
     }
 
@@ -263,7 +263,7 @@ pub struct VirtualAddress {
     /// `use_vmac` as written; once its instance is complete, whether the address goes on a
     /// link of its own (an [`AddressLink`](crate::vmac::AddressLink) of its instance).
     pub use_vmac: bool,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 impl VirtualAddress {
@@ -280,7 +280,7 @@ impl VirtualAddress {
             flags: 0,
             preferred_lft: None,
             use_vmac: false,
-            location,
+            location: location.into(),
         }
     }
 }
@@ -325,7 +325,7 @@ pub struct UnicastPeer {
     /// keepalived's `min_ttl` / `max_ttl`: the TTLs accepted from this peer (any by
     /// default, as keepalived does for unicast adverts).
     pub ttl: RangeInclusive<u8>,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// Scripts run on state changes.
@@ -379,7 +379,7 @@ pub struct SyncGroup {
     /// objects. Without it keepalived zeroes or ignores them (see
     /// [`Config::tracks`](crate::Config::tracks)).
     pub tracking_weight: bool,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// The top-level `static_ipaddress`, `static_routes` and `static_rules`.

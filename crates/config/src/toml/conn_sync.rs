@@ -78,7 +78,7 @@ impl Reader<'_> {
             transport,
             instances: t.instance,
             conntrackd: t.conntrackd.unwrap_or_else(|| DEFAULT_CONNTRACKD.into()),
-            location,
+            location: location.into(),
         });
     }
 }

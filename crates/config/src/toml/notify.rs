@@ -36,7 +36,7 @@ pub(super) fn notify_script(value: &Value, location: Location) -> Checked<Notify
         Value::String(line) => Ok(NotifyScript {
             argv: split_command(line)?,
             user: None,
-            location,
+            location: location.into(),
         }),
         Value::Table(table) => {
             let (mut script, mut user, mut group) = (None, None, None);
@@ -55,7 +55,7 @@ pub(super) fn notify_script(value: &Value, location: Location) -> Checked<Notify
             Ok(NotifyScript {
                 argv: split_command(script)?,
                 user: user.map(|u| values::script_user(u, group)).transpose()?,
-                location,
+                location: location.into(),
             })
         }
         _ => Err("a notify script must be a command line or a table".into()),

@@ -324,7 +324,7 @@ fn tls(value: &Value, dir: Option<&Path>, location: Location) -> Checked<TlsCert
     Ok(TlsCertificate {
         cert: beside(cert.ok_or("tls: no 'cert'")?),
         key: beside(key.ok_or("tls: no 'key'")?),
-        location,
+        location: location.into(),
     })
 }
 
@@ -354,7 +354,7 @@ fn backend_server(value: &Value, location: Location) -> Checked<BackendServer> {
     Ok(BackendServer {
         address: socket_address("server", address)?,
         weight: weight as u32,
-        location,
+        location: location.into(),
     })
 }
 

@@ -33,7 +33,7 @@ impl Reader<'_> {
                 name,
                 weight: w.unwrap_or(0),
                 reverse: false,
-                location,
+                location: location.into(),
             },
         );
         out.0.extend(list);
@@ -46,7 +46,7 @@ impl Reader<'_> {
                 name,
                 weight,
                 reverse: None,
-                location,
+                location: location.into(),
             },
         );
         out.1.extend(list);
@@ -56,7 +56,7 @@ impl Reader<'_> {
                 name,
                 weight,
                 reverse: None,
-                location,
+                location: location.into(),
             }
         });
         out.2.extend(list);

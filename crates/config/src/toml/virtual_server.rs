@@ -780,7 +780,7 @@ impl Reader<'_> {
             ca: t.ca.map(PathBuf::from),
             certificate: t.certificate.map(PathBuf::from),
             key: t.key.map(PathBuf::from),
-            location: self.at(start),
+            location: self.at(start).into(),
         });
     }
 }
@@ -866,7 +866,7 @@ fn url_check(value: &Value, location: crate::Location) -> Checked<UrlCheck> {
         digest: None,
         status_codes: Vec::new(),
         virtualhost: None,
-        location,
+        location: location.into(),
     };
     let mut path = None;
     for (key, value) in table {

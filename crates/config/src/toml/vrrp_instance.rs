@@ -129,7 +129,7 @@ impl Reader<'_> {
                 i.unicast_peers.push(UnicastPeer {
                     address,
                     ttl: 0..=u8::MAX,
-                    location,
+                    location: location.into(),
                 });
             }
         }
@@ -178,7 +178,7 @@ impl Reader<'_> {
                 TrackFrontend {
                     name,
                     weight: w.unwrap_or(0),
-                    location: at,
+                    location: at.into(),
                 }
             });
         let servers = t.track_virtual_server;
@@ -187,7 +187,7 @@ impl Reader<'_> {
                 TrackVirtualServer {
                     name,
                     weight: w.unwrap_or(0),
-                    location: at,
+                    location: at.into(),
                 }
             });
         i.dont_track_primary = t.dont_track_primary.unwrap_or(false);

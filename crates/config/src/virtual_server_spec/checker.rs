@@ -352,6 +352,6 @@ pub(super) fn resolve(
         warmup: (!warmup.is_zero()).then_some(warmup),
         start_down: timing.alpha.unwrap_or(false),
         log_all_failures: checker.log_all_failures.unwrap_or(context.log_all_failures),
-        location: checker.location.clone(),
+        location: checker.location.clone().into(),
     })
 }

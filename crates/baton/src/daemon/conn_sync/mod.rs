@@ -81,7 +81,7 @@ struct Plan {
 impl Plan {
     fn of(config: &Config, control: &Path) -> Option<Plan> {
         let mut sync = config.global.conn_sync.clone()?;
-        sync.location = baton_config::Location::new("", 0);
+        sync.location = baton_config::Location::new("", 0).into();
         let mut protocols = Vec::new();
         for vs in &config.virtual_servers {
             if vs.lb_kind != LbKind::Nat {

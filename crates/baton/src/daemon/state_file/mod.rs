@@ -89,7 +89,7 @@ impl Store {
         if !dropped.is_empty() {
             current.generation += 1;
         }
-        current.config = config.without_locations();
+        current.config = config.clone();
         for line in dropped {
             tracing::warn!(
                 state_file = %self.path.display(),

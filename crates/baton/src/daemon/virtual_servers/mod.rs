@@ -519,7 +519,7 @@ impl VirtualServers {
         default_user: Option<Credentials>,
         restored: &Overrides,
     ) -> anyhow::Result<Prepared> {
-        let config = config.without_locations();
+        let config = config.clone();
         // A new default user restarts every checker, so MISC_CHECK programs run as it.
         let user_changed = default_user != self.default_user;
         let vrrp = self.vrrp.borrow().clone();
