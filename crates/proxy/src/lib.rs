@@ -42,7 +42,9 @@
 //! not the target's), 405 (CONNECT), 408 (request head or body too slow), 431 (head too
 //! large), 502 (server failed), 503 (no server available, saying why, or too many
 //! connections, in all or from one address), 504 (server too slow, to answer or to take the
-//! body). [`Limits`] has every timeout and size; X-Forwarded-For is believed only from
+//! body). Each carries a Date field and counts in [`ProxyMetrics::own_responses`], but for
+//! the 400 and 431 that hyper makes itself for a malformed or oversized head (not counted).
+//! [`Limits`] has every timeout and size; X-Forwarded-For is believed only from
 //! [`ProxyConfig::trusted_proxies`]. HTTP/2 clients that reset streams in a loop or flood
 //! CONTINUATION frames get GOAWAY, and the warnings single requests cause are rate-limited.
 

@@ -187,7 +187,7 @@ pub(crate) struct ConnectionCounters {
     refused_per_client: AtomicU64,
     /// `accept()` failures: mostly out of file descriptors.
     accept_errors: AtomicU64,
-    /// Answers the proxy made itself (502, 503, 504, 400, 408, ...) by status class.
+    /// Answers the proxy made itself (see `own_answer`) by status class.
     own_responses: [AtomicU64; 5],
 }
 
@@ -257,7 +257,9 @@ pub struct ProxyMetrics {
     /// the listen queue and is accepted later, or the kernel drops it when the queue is full.
     pub accept_errors: u64,
     /// Answers the proxy made itself, by status class ([`STATUS_CLASSES`] order): a 503
-    /// with no server up, a 502 or 504 for a server that failed, a 400 or 408 for a client.
+    /// with no server up or to a connection over a limit, a 502 or 504 for a server that
+    /// failed, a 400, 405 or 408 for a client. Not the 400 and 431 hyper answers to a
+    /// malformed or oversized head on its own.
     pub own_responses: [u64; 5],
     /// The current servers, in configuration order.
     pub servers: Vec<ServerMetrics>,

@@ -205,6 +205,8 @@ async fn own_answers_are_dated_and_counted_on_both_paths() {
             .find_map(|line| line.strip_prefix("date: ").or(line.strip_prefix("Date: ")))
             .unwrap_or_else(|| panic!("{version}: no Date in {head}"));
         assert!(date.ends_with(" GMT"), "{version}: {date}");
+        let dates = head.to_ascii_lowercase().matches("\r\ndate: ").count();
+        assert_eq!(dates, 1, "{version}: {head}");
         assert_eq!(body, "503 service unavailable: no servers configured\n");
     }
     assert_eq!(proxy.proxy.metrics().own_responses, [0, 0, 0, 0, 2]);

@@ -257,7 +257,7 @@ fn connections(out: &mut Encoder, frontends: &[FrontendMetrics]) {
     out.family(
         name,
         Kind::Counter,
-        "Answers the proxy made itself (503 with no server up, 502, 504, 400, 408), by status class.",
+        "Answers the proxy made itself (503 with no server up or over a connection limit, 502, 504, 400, 405, 408), by status class.",
     );
     for f in frontends {
         for (class, count) in STATUS_CLASSES.iter().zip(f.metrics.own_responses) {
