@@ -176,8 +176,8 @@ fn all_down(down: &DownCounts) -> String {
     let reasons: Vec<&str> = [
         (down.checked, "health checks"),
         (down.ejected, "ejected after failures"),
-        (down.drained, "weight 0"),
-        (down.disabled, "drained or in maintenance"),
+        (down.weight_zero, "weight 0"),
+        (down.by_operator, "drained or in maintenance"),
     ]
     .into_iter()
     .filter(|&(count, _)| count > 0)
@@ -213,8 +213,8 @@ mod tests {
             total: 2,
             checked: 1,
             ejected: 1,
-            drained: 0,
-            disabled: 0,
+            weight_zero: 0,
+            by_operator: 0,
         }),
         OwnAnswer::TooManyConnections,
         OwnAnswer::GatewayTimeout,
@@ -318,13 +318,13 @@ mod tests {
 
     #[test]
     fn the_all_down_text_says_why() {
-        let down = |checked, ejected, drained, disabled, total| {
+        let down = |checked, ejected, weight_zero, by_operator, total| {
             OwnAnswer::AllDown(DownCounts {
                 total,
                 checked,
                 ejected,
-                drained,
-                disabled,
+                weight_zero,
+                by_operator,
             })
             .text()
             .into_owned()

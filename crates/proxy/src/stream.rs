@@ -135,11 +135,11 @@ where
         stream.write_all(answer).await?;
         stream.shutdown().await?;
         let mut scratch = [0u8; 4096];
-        let mut drained = 0;
-        while drained < 64 * 1024 {
+        let mut discarded = 0;
+        while discarded < 64 * 1024 {
             match stream.read(&mut scratch).await? {
                 0 => break,
-                n => drained += n,
+                n => discarded += n,
             }
         }
         Ok::<(), io::Error>(())

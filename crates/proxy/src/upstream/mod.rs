@@ -81,9 +81,9 @@ pub(crate) struct DownCounts {
     /// Ejected after consecutive failures.
     pub(crate) ejected: usize,
     /// Of weight 0.
-    pub(crate) drained: usize,
+    pub(crate) weight_zero: usize,
     /// Drained or in maintenance by an operator.
-    pub(crate) disabled: usize,
+    pub(crate) by_operator: usize,
 }
 
 /// A configured server in a set.
@@ -326,13 +326,13 @@ impl ServerSet {
         };
         for m in &self.members {
             if m.server.admin.state() != AdminState::Ready {
-                counts.disabled += 1;
+                counts.by_operator += 1;
             } else if m.server.check_state() == CheckState::Down {
                 counts.checked += 1;
             } else if m.server.is_ejected() {
                 counts.ejected += 1;
             } else if m.weight == 0 {
-                counts.drained += 1;
+                counts.weight_zero += 1;
             }
         }
         counts
