@@ -16,12 +16,9 @@ use crate::model::{
     Backend, BackendServer, Frontend, HealthCheck, HealthCheckKind, TlsCertificate,
 };
 
-/// `expect_status` when not given: any success or redirect, as HAProxy's `http-check`.
-pub(crate) const DEFAULT_EXPECT: RangeInclusive<u16> = 200..=399;
-const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(2);
-const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
-const DEFAULT_RISE: u32 = 2;
-const DEFAULT_FALL: u32 = 3;
+/// A health check's defaults are the proxy's, declared there once ([`ProxyCheck`]'s
+/// `DEFAULT_*`), as the other defaults here.
+type ProxyCheck = baton_proxy::HealthCheck;
 
 #[derive(Debug)]
 pub(crate) struct FrontendDraft {
@@ -211,15 +208,15 @@ fn health_check(backend: &str, h: HealthCheckDraft, d: &mut Diagnostics) -> Opti
         ProbeType::Http => HealthCheckKind::Http {
             path: h.path.unwrap_or_else(|| "/".to_owned()),
             host: h.host,
-            expect: h.expect.unwrap_or(DEFAULT_EXPECT),
+            expect: h.expect.unwrap_or(ProxyCheck::DEFAULT_EXPECT),
         },
     };
     Some(HealthCheck {
         kind,
-        interval: h.interval.unwrap_or(DEFAULT_CHECK_INTERVAL),
-        timeout: h.timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT),
-        rise: h.rise.unwrap_or(DEFAULT_RISE),
-        fall: h.fall.unwrap_or(DEFAULT_FALL),
+        interval: h.interval.unwrap_or(ProxyCheck::DEFAULT_INTERVAL),
+        timeout: h.timeout.unwrap_or(ProxyCheck::DEFAULT_TIMEOUT),
+        rise: h.rise.unwrap_or(ProxyCheck::DEFAULT_RISE),
+        fall: h.fall.unwrap_or(ProxyCheck::DEFAULT_FALL),
         location: h.location.into(),
     })
 }

@@ -219,6 +219,16 @@ pub struct HealthCheck {
 }
 
 impl HealthCheck {
+    /// The default timing, HAProxy's, declared once: the constructors below and
+    /// `baton.toml`'s `[backend.health_check]` (in baton-config) use these.
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+    pub const DEFAULT_RISE: u32 = 2;
+    pub const DEFAULT_FALL: u32 = 3;
+    /// The statuses an HTTP check passes with when none are given: any success or
+    /// redirect, as HAProxy's `http-check`.
+    pub const DEFAULT_EXPECT: RangeInclusive<u16> = 200..=399;
+
     /// A TCP check with HAProxy's default timing: the server passes when it accepts a
     /// connection within the timeout.
     pub fn tcp() -> Self {
@@ -231,17 +241,17 @@ impl HealthCheck {
         Self::with_kind(CheckKind::Http {
             path: path.into(),
             host: None,
-            expect: 200..=399,
+            expect: Self::DEFAULT_EXPECT,
         })
     }
 
     fn with_kind(kind: CheckKind) -> Self {
         HealthCheck {
             kind,
-            interval: Duration::from_secs(2),
-            timeout: Duration::from_secs(1),
-            rise: 2,
-            fall: 3,
+            interval: Self::DEFAULT_INTERVAL,
+            timeout: Self::DEFAULT_TIMEOUT,
+            rise: Self::DEFAULT_RISE,
+            fall: Self::DEFAULT_FALL,
         }
     }
 }
