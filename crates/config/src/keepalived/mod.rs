@@ -6,6 +6,7 @@
 //! not when it does not).
 
 mod bfd;
+mod checker;
 mod conn_sync;
 mod definitions;
 mod election;
@@ -21,16 +22,19 @@ mod notify;
 mod notify_fifo;
 mod parser;
 mod preprocess;
+mod real_server;
 mod route_line;
 mod routing_blocks;
 mod rt_names;
 mod rule_line;
 mod sequence;
 mod smtp;
+mod ssl;
 mod track_file;
 mod track_lists;
 mod track_process;
 mod virtual_server;
+mod virtual_server_group;
 mod vmac;
 mod vrrp_instance;
 mod vrrp_script;
