@@ -4,6 +4,7 @@ mod admin;
 mod bfd_status;
 mod cli;
 mod commands;
+mod anycast_status;
 mod conn_sync_status;
 mod daemon;
 mod demo;

@@ -41,5 +41,7 @@ pub(crate) fn snapshot(
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    // Fresh, not as of the last VRRP event: a host behind BGP may run no instance at all.
+    snapshot.anycast = crate::anycast_status::snapshot();
     snapshot
 }

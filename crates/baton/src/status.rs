@@ -35,6 +35,9 @@ pub(crate) struct Status {
     /// Connection sync (conntrackd), when configured.
     #[serde(default)]
     pub(crate) conn_sync: Option<crate::conn_sync_status::ConnSyncStatus>,
+    /// `[[anycast]]` sections, in configuration order.
+    #[serde(default)]
+    pub(crate) anycast: Vec<crate::anycast_status::AnycastStatus>,
     /// The reload that keepalived's `reload_time_file` schedules, if any.
     #[serde(default)]
     pub(crate) scheduled_reload: Option<ScheduledReload>,
@@ -402,6 +405,7 @@ impl Status {
             bfd: Vec::new(),
             scheduled_reload: None,
             conn_sync: crate::conn_sync_status::snapshot(),
+            anycast: crate::anycast_status::snapshot(),
         }
     }
 
@@ -459,6 +463,7 @@ impl Status {
         if let Some(sync) = &self.conn_sync {
             out.push_str(&crate::conn_sync_status::render(sync));
         }
+        out.push_str(&crate::anycast_status::render(&self.anycast));
         if let Some(reload) = &self.scheduled_reload {
             let daily = if reload.daily { ", then daily" } else { "" };
             out.push_str(&format!(
@@ -722,6 +727,7 @@ mod tests {
                 daily: true,
             }),
             conn_sync: None,
+            anycast: Vec::new(),
         }
     }
 

@@ -20,6 +20,8 @@
 //! Data flows one way: file -> draft -> [`Config`] -> runtime.
 
 mod address_links;
+mod anycast;
+mod anycast_refs;
 mod basics;
 mod bfd;
 mod conn_sync;
@@ -48,6 +50,7 @@ mod vmac;
 
 use std::path::Path;
 
+pub use anycast::{Anycast, Prefix as AnycastPrefix, ROUTE_PROTOCOL as ANYCAST_ROUTE_PROTOCOL};
 pub use bfd::{BfdInstance, TrackBfdRef};
 pub use conn_sync::{ConnSync, SyncTransport};
 

@@ -47,6 +47,8 @@ pub struct Config {
     pub static_routing: StaticRouting,
     /// keepalived's `bfd_instance` blocks (keepalived.conf only).
     pub bfd_instances: Vec<crate::bfd::BfdInstance>,
+    /// `[[anycast]]`: prefixes announced through the host's routing daemon.
+    pub anycasts: Vec<crate::anycast::Anycast>,
 }
 
 impl Config {

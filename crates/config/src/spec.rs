@@ -43,6 +43,8 @@ pub(crate) struct Draft {
     pub(crate) ssl: Option<SslContext>,
     /// keepalived's `static_ipaddress`, `static_routes`, `static_rules`.
     pub(crate) static_routing: crate::model::StaticRouting,
+    /// `[[anycast]]`, each already checked: `baton.toml` only.
+    pub(crate) anycasts: Vec<crate::anycast::Anycast>,
 }
 
 #[derive(Debug, Default)]
@@ -395,9 +397,11 @@ pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {
         backends,
         virtual_servers,
         bfd_instances: draft.bfd_instances,
+        anycasts: draft.anycasts,
     };
     crate::track_process_refs::check_references(&config, d);
     crate::conn_sync_refs::check(&config, d);
+    crate::anycast_refs::check(&config, d);
     for (instance, sites) in config.instances.iter().zip(&sites) {
         validate::instance(instance, sites, d);
     }

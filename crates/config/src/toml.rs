@@ -59,6 +59,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::spec::{At, Draft};
 use crate::values::{parse_seconds, seconds_from_f64};
 
+mod anycast;
 mod conn_sync;
 mod garp;
 mod global;
@@ -71,6 +72,7 @@ mod virtual_server;
 mod vrrp_instance;
 mod vrrp_script;
 
+use anycast::AnycastToml;
 use conn_sync::ConnSyncToml;
 use global::GlobalToml;
 use proxy::{BackendToml, FrontendToml};
@@ -116,6 +118,7 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                 }
             }
             "vrrp"
+            | "anycast"
             | "vrrp_script"
             | "track_file"
             | "sync_group"
@@ -147,6 +150,11 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                             if let Some((t, removed)) = r.section::<InstanceToml>(item, context) {
                                 let i = r.instance(t, start, &removed);
                                 draft.instances.push(i);
+                            }
+                        }
+                        "anycast" => {
+                            if let Some((t, _)) = r.section::<AnycastToml>(item, context) {
+                                draft.anycasts.extend(r.anycast(t, start));
                             }
                         }
                         "vrrp_script" => {
@@ -201,7 +209,7 @@ pub(crate) fn read(text: &str, path: &Path, d: &mut Diagnostics) -> Draft {
                     format!(
                         "unknown section '{other}': expected global, vrrp, vrrp_script, \
                          track_file, sync_group, frontend, backend, virtual_server, \
-                         virtual_server_group, conn_sync or SSL"
+                         virtual_server_group, anycast, conn_sync or SSL"
                     ),
                 );
             }
@@ -373,7 +381,7 @@ priority = 300
             [
                 "b.toml:3: instance A: unknown key 'bogus'",
                 "b.toml:7: instance B: priority 300 is out of range 1..=255",
-                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group, conn_sync or SSL",
+                "b.toml:9: unknown section 'nonsense': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group, anycast, conn_sync or SSL",
             ]
         );
     }

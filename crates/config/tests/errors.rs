@@ -449,7 +449,7 @@ group = ["B", "missing"]
             "b.toml:21: instance B: track_script nope: no vrrp_script named nope",
             "b.toml:22: instance B: notify script: no 'script'",
             "b.toml:26: sync group G: no instance named missing",
-            "b.toml:28: unknown section 'extra': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group, conn_sync or SSL",
+            "b.toml:28: unknown section 'extra': expected global, vrrp, vrrp_script, track_file, sync_group, frontend, backend, virtual_server, virtual_server_group, anycast, conn_sync or SSL",
         ]
     );
 }

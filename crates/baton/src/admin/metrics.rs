@@ -34,6 +34,7 @@ pub(crate) fn render(status: &Status, frontends: &[FrontendMetrics]) -> String {
     reloads(&mut out, status.reloads);
     vrrp(&mut out, &status.vrrp);
     vrrp_dropped_before_instances(&mut out, status);
+    anycast(&mut out, &status.anycast);
     connections(&mut out, frontends);
     servers(&mut out, frontends);
     super::l4_metrics::render(&mut out, &status.virtual_servers);
@@ -214,6 +215,21 @@ fn vrrp(out: &mut Encoder, instances: &[InstanceStatus]) {
 }
 
 /// Drops no instance counted: at the sockets, and packets no instance claims.
+fn anycast(out: &mut Encoder, sections: &[crate::anycast_status::AnycastStatus]) {
+    out.family(
+        "baton_anycast_announced",
+        Kind::Gauge,
+        "1 while an [[anycast]] section's routes are in its table (the routing daemon announces them), else 0.",
+    );
+    for section in sections {
+        out.sample(
+            "baton_anycast_announced",
+            &[("anycast", section.name.as_str())],
+            u64::from(section.announced),
+        );
+    }
+}
+
 fn vrrp_dropped_before_instances(out: &mut Encoder, status: &Status) {
     let name = "baton_vrrp_receive_dropped_packets_total";
     out.family(
@@ -422,6 +438,13 @@ mod tests {
             bfd: Vec::new(),
             scheduled_reload: None,
             conn_sync: None,
+            anycast: vec![crate::anycast_status::AnycastStatus {
+                name: "web".into(),
+                prefixes: vec!["10.0.9.100/32".into()],
+                table: 100,
+                announced: true,
+                waiting_on: Vec::new(),
+            }],
         };
         let frontends = [frontend("web", &["127.0.0.1:8001", "[::1]:8002"])];
         let text = render(&status, &frontends);
@@ -457,6 +480,7 @@ mod tests {
             "baton_real_server_connections_total",
             "baton_real_server_packets_total",
             "baton_real_server_bytes_total",
+            "baton_anycast_announced",
         ];
         assert_eq!(families, expected.iter().map(|s| s.to_string()).collect());
 
@@ -483,6 +507,7 @@ mod tests {
             "baton_virtual_server_quorum_up{virtual_server=\"10.0.3.100:80/tcp\"} 1",
             "baton_real_server_connections_active{virtual_server=\"10.0.3.100:80/tcp\",real_server=\"10.0.3.11:80\"} 4",
             "baton_real_server_bytes_total{virtual_server=\"10.0.3.100:80/tcp\",real_server=\"10.0.3.11:80\"} 1000",
+            "baton_anycast_announced{anycast=\"web\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
@@ -501,6 +526,6 @@ mod tests {
     #[test]
     fn no_instances_and_no_frontends_still_declare_every_family() {
         let text = render(&Status::default(), &[]);
-        assert_eq!(check_exposition(&text).len(), 30);
+        assert_eq!(check_exposition(&text).len(), 31);
     }
 }

@@ -5,6 +5,7 @@
 //! (gratuitous ARP bursts, notify scripts) runs on tasks of its own, so nothing delays an
 //! advertisement.
 
+mod anycast;
 mod bfd;
 mod conn_sync;
 mod control;
@@ -112,6 +113,8 @@ pub(crate) async fn run(
     let state = Arc::new(state_file::Store::open(state_dir));
     let restored = state.adopt(&config);
     let mut frontends = Frontends::start(&config, &restored).await?;
+    // The anycast addresses go on lo first: frontends may listen on them.
+    let mut anycasts = anycast::Anycasts::new(&config).await;
     let (l4_notifier, l4_notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
     let mut virtual_servers = VirtualServers::start(
         &config,
@@ -146,6 +149,9 @@ pub(crate) async fn run(
     let control_task = control::spawn(control, context)
         .with_context(|| format!("control socket {}", control.display()))?;
     let services = tracked_services(&frontends, &virtual_servers);
+    anycasts
+        .follow(&config, tracked_services(&frontends, &virtual_servers))
+        .await;
     let prepared = Running::prepare(config).await?;
     let mut running = Running::start(prepared, status, services, &restored.stepped_down).await?;
     state.announce(&restored);
@@ -164,6 +170,7 @@ pub(crate) async fn run(
                 let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
                 conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
                 running.restart_schedule(&mut schedule);
+                anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
             }
             update = schedule.next() => match update {
                 reload_schedule::Update::Planned(planned) => running.show_scheduled_reload(planned),
@@ -171,6 +178,7 @@ pub(crate) async fn run(
                     let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
                     conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
                     running.restart_schedule(&mut schedule);
+                    anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
                 }
             },
             Some(request) = requests.recv() => match request {
@@ -179,6 +187,7 @@ pub(crate) async fn run(
                         reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
                     conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
                     running.restart_schedule(&mut schedule);
+                    anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
                     let _ = reply.send(outcome);
                 }
                 control::DaemonRequest::Maintenance { instance, on, reply } => {
@@ -204,12 +213,15 @@ pub(crate) async fn run(
     // The shutdown_script of the configuration running now, after everything is released.
     let last = (running.config.clone(), running.notifier.default_user());
     switchover::stop(running, frontends).await;
+    // Behind BGP: the routers stop sending new flows here before anything drains.
+    anycasts.withdraw().await;
     // After the VIPs went: the peer has the flows in its own conntrackd already.
     if let Some(sync) = conn_sync {
         sync.stop().await;
     }
     virtual_servers.stop().await;
     let _ = tokio::time::timeout(NOTIFY_DRAIN, l4_notify_worker).await;
+    anycasts.release().await;
     start_stop::run(&last.0, When::Shutdown, last.1).await;
     control_task.abort();
     let _ = control_task.await;

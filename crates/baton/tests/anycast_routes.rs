@@ -1,0 +1,194 @@
+//! `[[anycast]]` on one load balancer, without a routing daemon (issue 12): baton puts the
+//! prefix on `lo`, writes its route into table 100 with protocol 201 while the tracked
+//! frontend can serve, withdraws it when the frontend's servers fail and announces it again
+//! when they come back. On SIGTERM the route goes first, and the frontend drains only
+//! after `withdraw_delay`; the address leaves `lo` at the very end.
+//! (`anycast_bgp.rs` puts bird2 and routers around it.)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use baton_lab::Host;
+use common::{Daemon, Workdir, start_app, start_baton_toml, wait_for};
+use nix::sys::signal::Signal;
+
+const APP_PORT: u16 = 8080;
+
+fn config() -> String {
+    format!(
+        r#"[[frontend]]
+name = "web"
+listen = "10.0.9.100:80"
+backend = "app"
+
+[[backend]]
+name = "app"
+servers = ["10.0.3.11:{APP_PORT}"]
+[backend.health_check]
+type = "http"
+path = "/"
+interval = 0.2
+timeout = 0.2
+rise = 1
+fall = 2
+
+[[anycast]]
+name = "web"
+prefixes = ["10.0.9.100/32", "fd00:9::100/128"]
+track_frontend = ["web"]
+withdraw_delay = 0.8
+"#
+    )
+}
+
+/// Baton's routes in table 100, one line each, as `ip route` shows them.
+fn routes(lb: &Host) -> Vec<String> {
+    let mut lines = Vec::new();
+    for family in ["-4", "-6"] {
+        let out = lb
+            .run(
+                "ip",
+                &[family, "route", "show", "table", "100", "proto", "201"],
+            )
+            .unwrap_or_default();
+        lines.extend(out.lines().map(str::to_owned));
+    }
+    lines
+}
+
+fn status(lb: &Host, dir: &Workdir) -> serde_json::Value {
+    let socket = dir.path(&format!("{}.sock", lb.name()));
+    let out = lb
+        .run(
+            env!("CARGO_BIN_EXE_baton"),
+            &[
+                "status",
+                "--json",
+                "--control",
+                socket.to_str().expect("utf-8"),
+            ],
+        )
+        .expect("baton status");
+    serde_json::from_str(&out).expect("status JSON")
+}
+
+fn on_lo(lb: &Host) -> bool {
+    lb.run("ip", &["address", "show", "dev", "lo"])
+        .unwrap_or_default()
+        .contains("10.0.9.100/32")
+}
+
+fn wait_routes(lb: &Host, baton: &Daemon, count: usize, after: &str) {
+    let mut last = Vec::new();
+    if wait_for(Duration::from_secs(10), || {
+        last = routes(lb);
+        last.len() == count
+    })
+    .is_none()
+    {
+        common::fail(
+            &format!("{count} anycast routes expected after {after}, found {last:?}"),
+            &[baton],
+        );
+    }
+}
+
+#[test]
+fn routes_follow_the_frontend_and_leave_first_at_a_stop() {
+    let test = "routes_follow_the_frontend_and_leave_first_at_a_stop";
+    let Some(lab) = common::guide_lab(test) else {
+        return;
+    };
+    let dir = Workdir::new("anycast-routes");
+    let lb = lab.host("lb1");
+    let mut app = start_app(lab.host("app1"), APP_PORT);
+    let mut baton = start_baton_toml(lb, &dir, &config());
+
+    wait_routes(lb, &baton, 2, "the start");
+    let shown = routes(lb);
+    assert!(
+        shown.iter().any(|r| r.starts_with("10.0.9.100 dev lo")),
+        "{shown:?}"
+    );
+    assert!(
+        shown.iter().any(|r| r.starts_with("fd00:9::100 dev lo")),
+        "{shown:?}"
+    );
+    assert!(on_lo(lb), "the address is on lo");
+
+    let anycast = |dir: &Workdir| status(lb, dir)["anycast"][0].clone();
+    assert_eq!(anycast(&dir)["announced"], true, "{}", anycast(&dir));
+
+    // The only server fails: the frontend cannot serve, the routes go.
+    drop(app);
+    wait_routes(lb, &baton, 0, "the server's failure");
+    assert!(on_lo(lb), "the address stays while baton runs");
+    let shown = anycast(&dir);
+    assert_eq!(shown["announced"], false, "{shown}");
+    assert_eq!(shown["waiting_on"][0], "frontend web: down", "{shown}");
+    app = start_app(lab.host("app1"), APP_PORT);
+    wait_routes(lb, &baton, 2, "the server's return");
+
+    // SIGTERM: the routes go at once; the daemon goes on for withdraw_delay (and the
+    // drain) before it exits, and takes the address from lo last.
+    let signalled = Instant::now();
+    baton.child.signal(Signal::SIGTERM).expect("SIGTERM");
+    wait_routes(lb, &baton, 0, "SIGTERM");
+    let withdrawn = signalled.elapsed();
+    let exited = baton
+        .child
+        .wait_timeout(Duration::from_secs(20))
+        .expect("wait");
+    let stopped = signalled.elapsed();
+    assert!(exited.is_some(), "baton did not stop");
+    eprintln!("  routes withdrawn {withdrawn:?} after SIGTERM; baton exited after {stopped:?}");
+    assert!(
+        stopped >= Duration::from_millis(800),
+        "baton exited {stopped:?} after SIGTERM, before its withdraw_delay of 0.8 s"
+    );
+    let log = baton.log_text();
+    let waited = log.find("waiting 800ms for the routers before draining");
+    let drained = log.find("stopping: draining frontends");
+    assert!(
+        matches!((waited, drained), (Some(w), Some(d)) if w < d),
+        "the withdrawal must come before the drain:\n{log}"
+    );
+    assert!(!on_lo(lb), "the address left lo at the end");
+    drop(app);
+}
+
+/// After `kill -9` the routes stay in the kernel (nothing is left to withdraw them): the
+/// systemd unit's ExecStopPost lines, run as systemd runs them after any stop, remove them.
+#[test]
+fn after_a_crash_the_units_stop_commands_withdraw_the_routes() {
+    let test = "after_a_crash_the_units_stop_commands_withdraw_the_routes";
+    let Some(lab) = common::guide_lab(test) else {
+        return;
+    };
+    let dir = Workdir::new("anycast-crash");
+    let lb = lab.host("lb1");
+    let _app = start_app(lab.host("app1"), APP_PORT);
+    let mut baton = start_baton_toml(lb, &dir, &config());
+    wait_routes(lb, &baton, 2, "the start");
+    baton.child.signal(Signal::SIGKILL).expect("SIGKILL");
+    let _ = baton.child.wait_timeout(Duration::from_secs(5));
+    assert_eq!(routes(lb).len(), 2, "a killed baton leaves its routes");
+    let unit = include_str!("../../../dist/baton.service");
+    let stop_commands: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("ExecStopPost="))
+        .map(|l| l.trim_start_matches('-'))
+        .collect();
+    assert!(!stop_commands.is_empty(), "the unit has no ExecStopPost");
+    for command in stop_commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        lb.run(words[0], &words[1..])
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
+    }
+    assert_eq!(
+        routes(lb),
+        Vec::<String>::new(),
+        "the stop commands left routes"
+    );
+}

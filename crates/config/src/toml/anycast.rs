@@ -1,0 +1,85 @@
+//! `[[anycast]]`: prefixes announced through the host's routing daemon (see
+//! `crate::anycast`):
+//!
+//! ```toml
+//! [[anycast]]
+//! name = "web"
+//! prefixes = ["10.0.9.100/32"]
+//! table = 100                   # baton's routing table, which bird2 or FRR exports
+//! track_frontend = ["web"]      # announced only while frontend "web" can serve
+//! # track_virtual_server = ["dns"]
+//! # track_interface = ["eth0"]
+//! # withdraw_delay = 1.0        # at a stop: withdraw, wait this long, then drain
+//! ```
+
+use serde::Deserialize;
+use toml::{Spanned, Value};
+
+use super::Reader;
+use crate::anycast::{Anycast, DEFAULT_TABLE, DEFAULT_WITHDRAW_DELAY, Prefix};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AnycastToml {
+    name: String,
+    prefixes: Vec<Spanned<String>>,
+    table: Option<Spanned<i64>>,
+    #[serde(default)]
+    track_frontend: Vec<String>,
+    #[serde(default)]
+    track_virtual_server: Vec<String>,
+    #[serde(default)]
+    track_interface: Vec<String>,
+    withdraw_delay: Option<Spanned<Value>>,
+}
+
+impl Reader<'_> {
+    pub(super) fn anycast(&mut self, t: AnycastToml, start: usize) -> Option<Anycast> {
+        let c = format!("anycast {}", t.name);
+        let location = self.at(start);
+        if t.prefixes.is_empty() {
+            self.d
+                .error(&location, format!("{c}: prefixes: at least one is needed"));
+        }
+        let mut prefixes = Vec::new();
+        for text in &t.prefixes {
+            let result = Prefix::parse(text.get_ref()).map_err(|e| format!("prefixes: {e}"));
+            if let Some(prefix) = self.check(text.span().start, &c, result) {
+                prefixes.push(prefix);
+            }
+        }
+        let table = match &t.table {
+            Some(n) => {
+                let result = u32::try_from(*n.get_ref())
+                    .ok()
+                    // 0 is no table; 255 (local) holds the host's own addresses.
+                    .filter(|&n| n != 0 && n != 255)
+                    .ok_or_else(|| {
+                        format!(
+                            "table {} is not a routing table: 1..=4294967295, not 255 (local)",
+                            n.get_ref()
+                        )
+                    });
+                self.check(n.span().start, &c, result)?
+            }
+            None => DEFAULT_TABLE,
+        };
+        let withdraw_delay = match &t.withdraw_delay {
+            Some(value) => self.seconds(&c, "withdraw_delay", value)?.value,
+            None => DEFAULT_WITHDRAW_DELAY,
+        };
+        if prefixes.len() != t.prefixes.len() || prefixes.is_empty() {
+            return None;
+        }
+        Some(Anycast {
+            name: t.name,
+            prefixes,
+            table,
+            track_frontends: t.track_frontend,
+            track_virtual_servers: t.track_virtual_server,
+            track_interfaces: t.track_interface,
+            withdraw_delay,
+            location,
+        })
+    }
+}

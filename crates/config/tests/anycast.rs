@@ -1,0 +1,150 @@
+//! `[[anycast]]` in baton.toml: what it reads, its defaults, and every mistake named at its
+//! line.
+
+use std::time::Duration;
+
+use baton_config::{ANYCAST_ROUTE_PROTOCOL, Loaded, parse_toml};
+
+const BASE: &str = r#"
+[[vrrp]]
+name = "VI_1"
+interface = "eth0"
+virtual_router_id = 51
+priority = 100
+virtual_ipaddress = ["10.0.3.100/24"]
+
+[[frontend]]
+name = "web"
+listen = "10.0.9.100:80"
+backend = "app"
+
+[[backend]]
+name = "app"
+servers = ["10.0.3.11:8080"]
+"#;
+
+fn load(extra: &str) -> Result<Loaded, Vec<String>> {
+    parse_toml(&format!("{BASE}{extra}"), "b.toml")
+        .map_err(|e| e.iter().map(ToString::to_string).collect())
+}
+
+/// The line of `needle` in the whole file (1-based).
+fn line_of(extra: &str, needle: &str) -> usize {
+    let text = format!("{BASE}{extra}");
+    text.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle")
+        + 1
+}
+
+#[test]
+fn the_smallest_form_reads_with_its_defaults() {
+    let loaded = load(
+        r#"
+[[anycast]]
+name = "web"
+prefixes = ["10.0.9.100/32", "fd00:9::100"]
+track_frontend = ["web"]
+"#,
+    )
+    .expect("valid");
+    let a = &loaded.config.anycasts[0];
+    assert_eq!(a.name, "web");
+    let prefixes: Vec<String> = a.prefixes.iter().map(ToString::to_string).collect();
+    assert_eq!(prefixes, ["10.0.9.100/32", "fd00:9::100/128"]);
+    assert_eq!(a.table, 100);
+    assert_eq!(a.track_frontends, ["web"]);
+    assert_eq!(a.withdraw_delay, Duration::from_secs(1));
+    assert_eq!(ANYCAST_ROUTE_PROTOCOL, 201);
+}
+
+#[test]
+fn every_key_reads() {
+    let loaded = load(
+        r#"
+[[anycast]]
+name = "all"
+prefixes = ["10.0.9.0/24"]
+table = 4242
+track_interface = ["eth0"]
+withdraw_delay = 0.3
+"#,
+    )
+    .expect("valid");
+    let a = &loaded.config.anycasts[0];
+    assert_eq!(a.table, 4242);
+    assert!(!a.prefixes[0].is_host());
+    assert_eq!(a.track_interfaces, ["eth0"]);
+    assert_eq!(a.withdraw_delay, Duration::from_millis(300));
+}
+
+#[test]
+fn mistakes_are_named_at_their_line() {
+    let cases = [
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.1/24\"]\n",
+            "prefixes",
+            "anycast a: prefixes: '10.0.9.1/24' has host bits set: the network is 10.0.9.0/24",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ntable = 255\n",
+            "table",
+            "anycast a: table 255 is not a routing table",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = []\n",
+            "[[anycast]]",
+            "anycast a: prefixes: at least one is needed",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ntrack_frontend = [\"nope\"]\n",
+            "[[anycast]]",
+            "anycast a: track_frontend nope: no frontend named nope",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ntrack_virtual_server = [\"dns\"]\n",
+            "[[anycast]]",
+            "anycast a: track_virtual_server dns: no virtual server named dns",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ncolour = 1\n",
+            "colour",
+            "anycast a: unknown key 'colour'",
+        ),
+    ];
+    for (extra, at, message) in cases {
+        let errors = load(extra).expect_err(message);
+        let line = line_of(extra, at);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(message) && e.contains(&format!("b.toml:{line}"))),
+            "{message} at line {line}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn two_sections_may_not_announce_one_prefix_into_one_table() {
+    let extra = "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\n\
+                 [[anycast]]\nname = \"b\"\nprefixes = [\"10.0.9.100/32\"]\n";
+    let errors = load(extra).expect_err("twice");
+    assert!(
+        errors.iter().any(|e| e
+            .contains("anycast b: 10.0.9.100/32 in table 100 is already announced by anycast a")),
+        "{errors:?}"
+    );
+    // Another table is another announcement.
+    let other = "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\n\
+                 [[anycast]]\nname = \"b\"\nprefixes = [\"10.0.9.100/32\"]\ntable = 101\n";
+    assert!(load(other).is_ok());
+    let named_twice = "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\n\
+                       [[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.101/32\"]\n";
+    let errors = load(named_twice).expect_err("name twice");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("anycast a: the name is already used")),
+        "{errors:?}"
+    );
+}
