@@ -2,6 +2,7 @@
 //! a virtual address to show up or go.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub(crate) mod bird;
 pub(crate) mod chaos;
 pub(crate) mod flood;
 pub(crate) mod flow_stream;

@@ -1,0 +1,304 @@
+//! bird2 in lab hosts, for the anycast tests (issue 12): the configurations of a router and
+//! of a load balancer, bird started in the foreground with its files in the test's
+//! [`Workdir`], `birdc` questions, and the router's kernel route as ECMP nexthops.
+//!
+//! The configurations are the ones docs/operations.md shows (a test holds the page to
+//! them), so what the page tells operators is what the lab runs: a load balancer's bird
+//! learns baton's routes from kernel table 100 (route protocol 201) into a bird table of
+//! their own and announces exactly those over BGP; the router's bird merges the equal BGP
+//! paths into one multipath kernel route (`merge paths on`). Both sides run BFD at
+//! 100 ms x 3 on the sessions.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use baton_lab::Host;
+
+use super::{Daemon, Workdir, fail, log_file, wait_for};
+
+/// baton's route protocol number (`baton_config::ANYCAST_ROUTE_PROTOCOL`): `ip route`
+/// shows its routes as `proto 201`. Not 186, which iproute2 names `bgp` and FRR's bgpd
+/// uses for the routes it installs.
+pub(crate) const BATON_ROUTE_PROTOCOL: u8 = 201;
+/// The kernel table baton writes anycast routes to unless `[[anycast]]` says otherwise.
+pub(crate) const ANYCAST_TABLE: u32 = 100;
+/// BFD on every session: a peer is down after `BFD_MULTIPLIER` missed packets
+/// `BFD_INTERVAL_MS` apart.
+pub(crate) const BFD_INTERVAL_MS: u64 = 100;
+pub(crate) const BFD_MULTIPLIER: u64 = 3;
+/// How long bird gets to answer on its control socket after starting.
+const STARTUP: Duration = Duration::from_secs(10);
+
+/// One end of a BGP session as the other end's configuration names it.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    /// The bird protocol's name (letters, digits, `_`; bird's keywords such as `router`
+    /// are refused).
+    pub(crate) name: String,
+    pub(crate) address: Ipv4Addr,
+    pub(crate) asn: u32,
+}
+
+/// The BFD protocol block both sides use.
+fn bfd_block() -> String {
+    format!(
+        "# BFD on every interface: a silent peer is down after {BFD_MULTIPLIER} missed packets \
+         {BFD_INTERVAL_MS} ms apart.\n\
+         protocol bfd {{\n    interface \"*\" {{\n        interval {BFD_INTERVAL_MS} ms;\n        \
+         multiplier {BFD_MULTIPLIER};\n    }};\n}}\n"
+    )
+}
+
+/// bird2's configuration on a load balancer `me` (address `me.address`, AS `me.asn`):
+/// the routes baton writes to kernel table `table` with protocol 201 are learnt into the
+/// bird table `anycast` and announced to `router` only, with BFD; nothing is imported.
+pub(crate) fn load_balancer_conf(me: &Peer, router: &Peer, table: u32) -> String {
+    format!(
+        "# bird2 on a load balancer ({me_address}): announce the routes baton writes to kernel\n\
+         # table {table} (proto {BATON_ROUTE_PROTOCOL}) to the router, and nothing else.\n\
+         router id {me_address};\n\
+         log stderr all;\n\
+         \n\
+         # Interfaces: the kernel protocol needs them to read routes through lo.\n\
+         protocol device {{\n}}\n\
+         \n\
+         # baton's routes, in a bird table of their own.\n\
+         ipv4 table anycast;\n\
+         \n\
+         protocol kernel baton_routes {{\n    ipv4 {{\n        table anycast;\n        \
+         import all;\n        export none;\n    }};\n    kernel table {table};\n    \
+         learn;\n}}\n\
+         \n{bfd}\n\
+         # Short timers so that a restarted bird is back within seconds; BFD, not the BGP\n\
+         # hold timer, detects a dead peer.\n\
+         protocol bgp {router_name} {{\n    local {me_address} as {me_asn};\n    \
+         neighbor {router_address} as {router_asn};\n    bfd on;\n    \
+         connect delay time 1;\n    connect retry time 2;\n    error wait time 1, 5;\n    \
+         ipv4 {{\n        table anycast;\n        import none;\n        \
+         export where krt_source = {BATON_ROUTE_PROTOCOL};\n    }};\n}}\n",
+        me_address = me.address,
+        me_asn = me.asn,
+        router_name = router.name,
+        router_address = router.address,
+        router_asn = router.asn,
+        bfd = bfd_block(),
+    )
+}
+
+/// bird2's configuration on the router `me`: a passive BGP session with BFD to each of
+/// `load_balancers`, accepting only prefixes inside `anycast_range` (e.g. `10.0.9.0/24`),
+/// and the equal paths merged into one multipath route in the kernel's main table.
+pub(crate) fn router_conf(me: &Peer, load_balancers: &[Peer], anycast_range: &str) -> String {
+    let mut text = format!(
+        "# bird2 on the router ({me_address}): one BGP session per load balancer, and the\n\
+         # equal paths to an anycast address as one ECMP route in the kernel.\n\
+         router id {me_address};\n\
+         log stderr all;\n\
+         \n\
+         protocol device {{\n}}\n\
+         \n\
+         # merge paths: the best route and every equal one become the nexthops of one\n\
+         # multipath kernel route.\n\
+         protocol kernel {{\n    ipv4 {{\n        import none;\n        export all;\n    \
+         }};\n    merge paths on;\n}}\n\
+         \n{bfd}\n\
+         template bgp load_balancer {{\n    local {me_address} as {me_asn};\n    \
+         passive on;\n    bfd on;\n    error wait time 1, 5;\n    ipv4 {{\n        \
+         import where net ~ [ {anycast_range}+ ];\n        export none;\n    }};\n}}\n",
+        me_address = me.address,
+        me_asn = me.asn,
+        bfd = bfd_block(),
+    );
+    for lb in load_balancers {
+        text.push_str(&format!(
+            "\nprotocol bgp {} from load_balancer {{\n    neighbor {} as {};\n}}\n",
+            lb.name, lb.address, lb.asn
+        ));
+    }
+    text
+}
+
+/// `true`, after a loud SKIPPED line, where bird2 is not installed. bird lives in sbin,
+/// which root's `PATH` and the rootless lab's have (see [`super::installed`]).
+pub(crate) fn skip_without_bird(test: &str) -> bool {
+    super::skip_without_tool("bird", "bird2", test)
+        || super::skip_without_tool("birdc", "bird2", test)
+}
+
+/// Whether bird parses `conf` (`bird -p`): the error text if not.
+pub(crate) fn parse_check(dir: &Workdir, name: &str, conf: &str) -> Result<(), String> {
+    let path = dir.write(&format!("{name}-bird-check.conf"), conf);
+    let output = Command::new("bird")
+        .arg("-p")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .map_err(|error| format!("running bird -p: {error}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "bird -p rejects {name}'s configuration: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// One row of `birdc show protocols`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Protocol {
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    /// `up`, `start`, `down`, ...
+    pub(crate) state: String,
+    /// BGP's state and last error, e.g. `Established` or `Idle  Error: BFD session down`.
+    pub(crate) info: String,
+}
+
+/// bird running in the foreground in a lab host (`bird -f`), its control socket, pid file
+/// and log (bird logs to stderr) in the test's work directory. Dropping it stops bird.
+pub(crate) struct Bird {
+    pub(crate) daemon: Daemon,
+    socket: PathBuf,
+}
+
+impl Bird {
+    /// Starts bird in `host` with `conf` as `NAME-bird.conf`, and waits until it answers on
+    /// its control socket `NAME-bird.ctl`. A configuration bird refuses fails the test
+    /// with bird's message.
+    pub(crate) fn start(host: &Host, dir: &Workdir, conf: &str) -> Bird {
+        let name = host.name();
+        if let Err(message) = parse_check(dir, name, conf) {
+            panic!("{message}");
+        }
+        let conf_path = dir.write(&format!("{name}-bird.conf"), conf);
+        let socket = dir.path(&format!("{name}-bird.ctl"));
+        let log = dir.path(&format!("{name}-bird.log"));
+        let mut command = host.command("bird");
+        command
+            .arg("-f")
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-s")
+            .arg(&socket)
+            .arg("-P")
+            .arg(dir.path(&format!("{name}-bird.pid")))
+            .stdin(Stdio::null())
+            .stdout(log_file(&log))
+            .stderr(log_file(&log));
+        let child = host.spawn(command).expect("starting bird");
+        let bird = Bird {
+            daemon: Daemon {
+                child,
+                log,
+                name: format!("bird@{name}"),
+            },
+            socket,
+        };
+        if wait_for(STARTUP, || bird.birdc(&["show", "status"]).is_ok()).is_none() {
+            fail(
+                &format!("bird in {name} never answered on its control socket"),
+                &[&bird.daemon],
+            );
+        }
+        bird
+    }
+
+    /// `birdc -s SOCKET ARGS...`: its output, or an error with what it said. The control
+    /// socket is a file, so birdc needs no namespace.
+    pub(crate) fn birdc(&self, args: &[&str]) -> Result<String, String> {
+        let output = Command::new("birdc")
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|error| format!("running birdc: {error}"))?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        // birdc exits 0 even when the socket refuses; its first line says which.
+        if output.status.success() && text.starts_with("BIRD ") {
+            Ok(text)
+        } else {
+            Err(format!(
+                "birdc {}: {text}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+
+    /// `show protocols`, one row per protocol (empty if bird does not answer).
+    pub(crate) fn protocols(&self) -> Vec<Protocol> {
+        let text = self.birdc(&["show", "protocols"]).unwrap_or_default();
+        text.lines()
+            .skip_while(|line| !line.starts_with("Name "))
+            .skip(1)
+            .filter_map(|line| {
+                let mut words = line.split_whitespace();
+                let name = words.next()?.to_owned();
+                let kind = words.next()?.to_owned();
+                let _table = words.next()?;
+                let state = words.next()?.to_owned();
+                let _since = words.next()?;
+                let info = words.collect::<Vec<_>>().join(" ");
+                Some(Protocol {
+                    name,
+                    kind,
+                    state,
+                    info,
+                })
+            })
+            .collect()
+    }
+
+    /// The BGP protocols whose session is Established.
+    pub(crate) fn established(&self) -> Vec<String> {
+        self.protocols()
+            .into_iter()
+            .filter(|p| p.kind == "BGP" && p.info.starts_with("Established"))
+            .map(|p| p.name)
+            .collect()
+    }
+
+    /// `show protocols all NAME`: the detail, with BGP's `Last error`.
+    pub(crate) fn protocol_detail(&self, name: &str) -> String {
+        self.birdc(&["show", "protocols", "all", name])
+            .unwrap_or_else(|error| error)
+    }
+
+    /// `show route [table TABLE] all`, as text for messages and logs.
+    pub(crate) fn routes(&self, table: Option<&str>) -> String {
+        let mut args = vec!["show", "route"];
+        if let Some(table) = table {
+            args.extend(["table", table]);
+        }
+        args.push("all");
+        self.birdc(&args).unwrap_or_else(|error| error)
+    }
+
+    /// A crash: SIGKILL, then reap.
+    pub(crate) fn kill(&mut self) {
+        self.daemon.child.kill();
+    }
+}
+
+/// The gateways of `host`'s main-table route to `destination` (an address or prefix),
+/// one per ECMP nexthop, in the kernel's order; empty without a route.
+pub(crate) fn kernel_nexthops(host: &Host, destination: &str) -> Vec<Ipv4Addr> {
+    let json = host
+        .run("ip", &["-j", "route", "show", "exact", destination])
+        .unwrap_or_default();
+    let routes: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    let gateway = |hop: &serde_json::Value| hop["gateway"].as_str()?.parse::<Ipv4Addr>().ok();
+    let mut nexthops = Vec::new();
+    for route in routes.as_array().into_iter().flatten() {
+        match route["nexthops"].as_array() {
+            Some(hops) => nexthops.extend(hops.iter().filter_map(gateway)),
+            None => nexthops.extend(gateway(route)),
+        }
+    }
+    nexthops
+}
