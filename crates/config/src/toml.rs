@@ -60,15 +60,19 @@ use crate::spec::{At, Draft};
 use crate::values::{parse_seconds, seconds_from_f64};
 
 mod anycast;
+mod checker;
 mod conn_sync;
 mod garp;
 mod global;
 mod notify;
 mod proxy;
+mod real_server;
+mod ssl;
 mod sync_group;
 mod track_file;
 mod track_lists;
 mod virtual_server;
+mod virtual_server_group;
 mod vrrp_instance;
 mod vrrp_script;
 
@@ -76,9 +80,11 @@ use anycast::AnycastToml;
 use conn_sync::ConnSyncToml;
 use global::GlobalToml;
 use proxy::{BackendToml, FrontendToml};
+use ssl::SslToml;
 use sync_group::SyncGroupToml;
 use track_file::TrackFileToml;
-use virtual_server::{GroupToml, SslToml, VirtualServerToml};
+use virtual_server::VirtualServerToml;
+use virtual_server_group::GroupToml;
 use vrrp_instance::InstanceToml;
 use vrrp_script::ScriptToml;
 
