@@ -12,7 +12,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::diagnostic::Location;
+use crate::diagnostic::WrittenAt;
 
 /// The routing table baton writes its anycast routes into when the section names none.
 pub(crate) const DEFAULT_TABLE: u32 = 100;
@@ -38,7 +38,7 @@ pub struct Anycast {
     pub track_interfaces: Vec<String>,
     /// At a stop: how long to wait between withdrawing and draining.
     pub withdraw_delay: Duration,
-    pub location: Location,
+    pub location: WrittenAt,
 }
 
 /// An announced prefix, its host bits zero.

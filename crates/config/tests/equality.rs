@@ -14,7 +14,7 @@ use baton_config::{Config, Errors, load_keepalived, load_toml};
 
 /// The fixture trees, each with the file to load and the files that configuration is read
 /// from (the others in the tree belong to other tests).
-const CASES: [(&str, &str, &[&str]); 6] = [
+const CASES: [(&str, &str, &[&str]); 7] = [
     (
         "production",
         "keepalived.conf",
@@ -32,6 +32,7 @@ const CASES: [(&str, &str, &[&str]); 6] = [
     ("lvs", "baton.toml", &["baton.toml"]),
     ("guide", "lb1.conf", &["lb1.conf"]),
     ("proxy", "full.toml", &["full.toml"]),
+    ("anycast", "baton.toml", &["baton.toml"]),
 ];
 
 fn load(path: &Path) -> Result<Config, Errors> {

@@ -79,7 +79,7 @@ impl Reader<'_> {
             track_virtual_servers: t.track_virtual_server,
             track_interfaces: t.track_interface,
             withdraw_delay,
-            location,
+            location: location.into(),
         })
     }
 }
