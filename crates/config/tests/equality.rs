@@ -14,7 +14,7 @@ use baton_config::{Config, Errors, load_keepalived, load_toml};
 
 /// The fixture trees, each with the file to load and the files that configuration is read
 /// from (the others in the tree belong to other tests).
-const CASES: [(&str, &str, &[&str]); 7] = [
+const CASES: [(&str, &str, &[&str]); 8] = [
     (
         "production",
         "keepalived.conf",
@@ -31,6 +31,7 @@ const CASES: [(&str, &str, &[&str]); 7] = [
     ("lvs", "keepalived.conf", &["keepalived.conf"]),
     ("lvs", "baton.toml", &["baton.toml"]),
     ("guide", "lb1.conf", &["lb1.conf"]),
+    ("blocks", "keepalived.conf", &["keepalived.conf"]),
     ("proxy", "full.toml", &["full.toml"]),
     ("anycast", "baton.toml", &["baton.toml"]),
 ];
@@ -71,14 +72,20 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of the fixture tree `case` for `test`, its file `main`, and what that loads as.
+fn loaded_copy(case: &str, main: &str, test: &str) -> (PathBuf, PathBuf, Config) {
+    let dir = copy(case, test);
+    let main = dir.join(main);
+    let config = load(&main).unwrap_or_else(|e| panic!("{case}/{main:?}: {e}"));
+    (dir, main, config)
+}
+
 /// Every line of every file of a configuration moved (a comment line more above each):
 /// the configuration is equal to what it was, though every location differs.
 #[test]
 fn moving_every_line_changes_nothing() {
     for (case, main, files) in CASES {
-        let dir = copy(case, "moved");
-        let main = dir.join(main);
-        let before = load(&main).unwrap_or_else(|e| panic!("{case}/{main:?}: {e}"));
+        let (dir, main, before) = loaded_copy(case, main, "moved");
         for file in files.iter().map(|f| dir.join(f)) {
             let text = std::fs::read_to_string(&file).expect("readable");
             let moved: String = text
@@ -110,15 +117,15 @@ fn bumped(line: &str) -> Option<String> {
 }
 
 /// Each number of each file changed in turn, everything else as it was: every change that
-/// still loads is a different configuration. This covers every block of the fixtures
-/// (global settings, instances, scripts, tracked files, sync groups, static routes,
-/// virtual and real servers and their checkers, frontends, backends, health checks).
+/// still loads is a different configuration. This covers every block of the fixtures:
+/// global settings and scripts, instances (with routes, rules and a virtual MAC), scripts,
+/// tracked files and processes, BFD, sync groups, static addresses, routes and rules, link
+/// delays, garp groups, virtual and real servers and their checkers, frontends, backends,
+/// health checks, anycast.
 #[test]
 fn changing_any_value_is_a_change() {
     for (case, main, files) in CASES {
-        let dir = copy(case, "changed");
-        let main = dir.join(main);
-        let before = load(&main).unwrap_or_else(|e| panic!("{case}/{main:?}: {e}"));
+        let (dir, main, before) = loaded_copy(case, main, "changed");
         let (mut changed, mut refused) = (0, 0);
         for file in files.iter().map(|f| dir.join(f)) {
             let text = std::fs::read_to_string(&file).expect("readable");
