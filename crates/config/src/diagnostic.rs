@@ -1,7 +1,8 @@
 //! Where things come from, and what is wrong with them.
 //!
-//! Every model item carries the [`Location`] it was read from; every problem is a
-//! [`Diagnostic`] that prints as `FILE:LINE: message`, the form `baton check` lists.
+//! Every model item carries the [`Location`] it was read from, as a [`WrittenAt`], which
+//! the item's equality leaves out; every problem is a [`Diagnostic`] that prints as
+//! `FILE:LINE: message`, the form `baton check` lists.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -44,7 +45,9 @@ impl fmt::Display for Location {
 /// of everything in it compares content only: a reload that just moved lines changes
 /// nothing, and a field added to the model is compared without anyone remembering to (the
 /// walk that blanked locations before comparing had to list each one, and missed some).
-/// The location itself is there through `Deref` (`item.location.line`) for messages.
+/// The location itself is there through `Deref` (`item.location.line`, `*item.location`)
+/// for messages and for tests that check it. A model type keeps where it was written in a
+/// `WrittenAt`, never a bare `Location` (`tests/equality.rs` fails on one).
 #[derive(Clone)]
 pub struct WrittenAt(Location);
 
