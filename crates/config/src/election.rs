@@ -30,7 +30,7 @@ pub struct ElectionOptions {
     /// `old_unicast_checksum`: how VRRPv3 adverts over IPv4 to unicast peers are summed.
     pub old_unicast_checksum: OldUnicastChecksum,
     /// The group the old checksum sums with: `vrrp_mcast_group4`, else 224.0.0.18 (what
-    /// [`checksum_group`](Self::checksum_group) gives for the global defaults).
+    /// `checksum_group` gives for the global defaults).
     pub checksum_group: Ipv4Addr,
     /// `unicast_fault_no_peer` (with no unicast peer): the instance stays in FAULT.
     pub fault_no_peer: bool,

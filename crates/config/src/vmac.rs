@@ -22,7 +22,7 @@ pub(crate) const DEFAULT_PREFIX: &str = "vrrp";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VirtualLink {
     pub kind: VirtualLinkKind,
-    /// The name written after `use_vmac` / `use_ipvlan`, else the first of [`names`] that
+    /// The name written after `use_vmac` / `use_ipvlan`, else the first of `names` that
     /// no other instance's link has.
     pub name: String,
     /// The name was written (else it was picked).
@@ -91,7 +91,7 @@ pub struct GarpExtraIf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddressLink {
     /// `vmac_addr_prefix` (else `vmac_prefix`, else `vrrp`) `.VRID`, or the next of
-    /// [`names`] that is free; the daemon may take another when the kernel has the name, or
+    /// `names` that is free; the daemon may take another when the kernel has the name, or
     /// has a matching link already (keepalived finds one by its MAC).
     pub name: String,
     /// The interface it sits on: the addresses' `dev`, else the instance's interface.
