@@ -1,6 +1,6 @@
-//! Anycast behind BGP with bird2 (issue 12), the harness on its own: three load balancers
-//! announce 10.0.9.100/32 to a router over BGP with BFD, and the router's kernel spreads
-//! the clients' connections over all three with one ECMP route.
+//! Anycast behind BGP with bird2 (issue 12): three load balancers announce 10.0.9.100/32
+//! to a router over BGP with BFD, and the router's kernel spreads the clients' connections
+//! over all three with one ECMP route.
 //!
 //! The lab: lb1, lb2 and lb3 (10.0.3.5-7) and the router (10.0.3.1) on the lab's bridge;
 //! the client (10.0.5.50) behind the router on a cable of its own (eth1 on both, the
@@ -10,21 +10,27 @@
 //! protocol 201) and announcing them; the router's bird merges the equal paths
 //! (`merge paths on`) and its kernel hashes on ports (`fib_multipath_hash_policy=1`).
 //!
-//! Here the routes are added and removed by hand, as baton will: `ip route add
-//! 10.0.9.100/32 dev lo table 100 proto 201`. One lab, in order: the router's kernel gets
+//! The harness first, routes added and removed by hand as baton writes them (`ip route add
+//! 10.0.9.100/32 dev lo table 100 proto 201`). One lab, in order: the router's kernel gets
 //! the route with three nexthops and the client's connections reach more than one load
 //! balancer; a route removed on lb2 is withdrawn from the router (two nexthops) and comes
 //! back when re-added; lb3's bird killed (SIGKILL) drops lb3 at once (its kernel closes
 //! the BGP connection), and restarted it is back; lb1 cut off silently (its bridge port
 //! disabled: carrier stays, TCP hears nothing) is dropped by BFD (100 ms x 3) well within
-//! 3 s, while every client connection keeps working through lb2 and lb3. The figures are
-//! printed. The bird configurations are the ones docs/operations.md shows, and a second
-//! test holds the page to them.
+//! 3 s, while every client connection keeps working through lb2 and lb3.
+//!
+//! Then baton itself writes the routes (`[[anycast]]` tracking a frontend on port 80): a
+//! frontend that cannot serve is withdrawn, a stopping baton withdraws before it drains,
+//! and a killed one stays announced until the unit's ExecStopPost flushes its routes (see
+//! that test). The figures are printed. The bird configurations are the ones
+//! docs/operations.md shows, and a third test holds the page to them.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::net::Ipv4Addr;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use baton_lab::{Child, Host, Lab};
@@ -32,7 +38,8 @@ use common::bird::{
     ANYCAST_TABLE, BATON_ROUTE_PROTOCOL, Bird, Peer, kernel_nexthops, load_balancer_conf,
     router_conf,
 };
-use common::{Workdir, wait_for};
+use common::{Daemon, Workdir, start_baton_toml, wait_for};
+use nix::sys::signal::Signal;
 
 const ANYCAST: &str = "10.0.9.100";
 /// What the router accepts from the load balancers.
@@ -52,7 +59,16 @@ const CLIENT_ADDRESS: &str = "10.0.5.50/24";
 const ROUTER_ASN: u32 = 65000;
 /// lb1 is AS 65001, lb2 65002, ...: each its own private AS (one shared AS works too).
 const FIRST_LB_ASN: u32 = 65001;
+/// Each load balancer's own app, which answers with the load balancer's name.
 const APP_PORT: u16 = 8080;
+/// baton's frontend on the anycast address, in front of the app.
+const FRONTEND_PORT: u16 = 80;
+/// `withdraw_delay` in baton.toml: after withdrawing at a stop, baton serves this long
+/// before it drains.
+const WITHDRAW_DELAY_SECONDS: f64 = 1.0;
+/// A frontend that lost its only server withdrawn from the router: two failed checks
+/// 0.2 s apart, then the route; far more, for a loaded machine.
+const FRONTEND_DOWN: Duration = Duration::from_secs(5);
 /// Connections per round from the client, each from a new source port.
 const CONNECTIONS: usize = 30;
 /// Sessions established and routes in place, after a start or a restart.
@@ -92,12 +108,53 @@ fn anycast_route() -> String {
     format!("{ANYCAST}/32 dev lo table {ANYCAST_TABLE} proto {BATON_ROUTE_PROTOCOL}")
 }
 
-/// The lab, its birds and apps; dropped in this order, the lab (which stops whatever is
+/// Who writes the anycast route on the load balancers.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Announcer {
+    /// The test, with `ip route` (the harness on its own).
+    ByHand,
+    /// baton, from an `[[anycast]]` section tracking a frontend on the anycast address.
+    Baton,
+}
+
+/// lb`N`'s baton.toml: frontend `web` on the anycast address, port 80, served by the
+/// load balancer's own app (so an answer names the load balancer), checked every 0.2 s;
+/// the anycast section tracks it.
+fn baton_config() -> String {
+    format!(
+        r#"[[frontend]]
+name = "web"
+listen = "{ANYCAST}:{FRONTEND_PORT}"
+backend = "app"
+
+[[backend]]
+name = "app"
+servers = ["127.0.0.1:{APP_PORT}"]
+[backend.health_check]
+type = "http"
+path = "/"
+interval = 0.2
+timeout = 0.2
+rise = 1
+fall = 2
+
+[[anycast]]
+name = "web"
+prefixes = ["{ANYCAST}/32"]
+table = {ANYCAST_TABLE}
+track_frontend = ["web"]
+withdraw_delay = {WITHDRAW_DELAY_SECONDS}
+"#
+    )
+}
+
+/// The lab, its daemons and apps; dropped in this order, the lab (which stops whatever is
 /// left in its namespaces) last but for the directory holding the logs.
 struct AnycastLab {
     router: Bird,
     load_balancers: Vec<Bird>,
-    _apps: Vec<Child>,
+    batons: Vec<Daemon>,
+    apps: Vec<Child>,
     lab: Lab,
     dir: Workdir,
 }
@@ -105,7 +162,7 @@ struct AnycastLab {
 impl AnycastLab {
     /// The lab with every load balancer announcing, settled (three sessions up, three
     /// nexthops), or `None` after a loud skip line.
-    fn start(test: &str) -> Option<AnycastLab> {
+    fn start(test: &str, announcer: Announcer) -> Option<AnycastLab> {
         if common::bird::skip_without_bird(test)
             || common::skip_without_tool("python3", "python3", test)
             || baton_lab::handled_elsewhere(test)
@@ -133,7 +190,9 @@ impl AnycastLab {
         let mut apps = Vec::new();
         for (name, _) in LOAD_BALANCERS {
             let host = lab.host(name);
-            ip(host, &format!("address add {ANYCAST}/32 dev lo"));
+            if announcer == Announcer::ByHand {
+                ip(host, &format!("address add {ANYCAST}/32 dev lo"));
+            }
             let router_address = address_of(ROUTER.1);
             ip(
                 host,
@@ -149,12 +208,20 @@ impl AnycastLab {
         let mut anycast = AnycastLab {
             router: router_bird,
             load_balancers: Vec::new(),
-            _apps: apps,
+            batons: Vec::new(),
+            apps,
             lab,
             dir,
         };
         for index in 0..LOAD_BALANCERS.len() {
-            anycast.announce(index);
+            match announcer {
+                Announcer::ByHand => anycast.announce(index),
+                Announcer::Baton => {
+                    let baton =
+                        start_baton_toml(anycast.host(index), &anycast.dir, &baton_config());
+                    anycast.batons.push(baton);
+                }
+            }
             let bird = anycast.start_load_balancer_bird(index);
             anycast.load_balancers.push(bird);
         }
@@ -212,32 +279,27 @@ impl AnycastLab {
         }
     }
 
-    /// `CONNECTIONS` HTTP GETs from the client to the anycast address, each on a new
-    /// connection: how many each load balancer answered, and how many failed.
-    fn spread(&self) -> (BTreeMap<String, usize>, usize) {
-        let script = format!(
-            "import http.client\nanswers, failed = {{}}, 0\n\
-             for _ in range({CONNECTIONS}):\n    try:\n        \
-             c = http.client.HTTPConnection('{ANYCAST}', {APP_PORT}, timeout=3)\n        \
-             c.request('GET', '/')\n        name = c.getresponse().read().decode().split()[0]\n        \
-             answers[name] = answers.get(name, 0) + 1\n        c.close()\n    \
-             except Exception:\n        failed += 1\n\
-             print(failed, *(f'{{k}}={{v}}' for k, v in sorted(answers.items())))\n"
-        );
+    /// `CONNECTIONS` HTTP GETs from the client to the anycast address's `port`, each on a
+    /// new connection: how many each load balancer answered, and how many failed.
+    fn spread(&self, port: u16) -> (BTreeMap<String, usize>, usize) {
         let client = self.lab.host(CLIENT.0);
         let out = client
-            .run("python3", &["-c", &script])
+            .run("python3", &["-c", &client_script(port, None)])
             .unwrap_or_else(|error| self.fail(&format!("the client did not run: {error}")));
-        let mut words = out.split_whitespace();
-        let failed = words
-            .next()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(CONNECTIONS);
-        let answers = words
-            .filter_map(|w| w.split_once('='))
-            .filter_map(|(name, count)| Some((name.to_owned(), count.parse().ok()?)))
-            .collect();
-        (answers, failed)
+        answers(&out)
+    }
+
+    /// The same loop in the background for `seconds`, as many GETs as fit; its output
+    /// (for [`answers`]) comes from [`finish_client`].
+    fn start_client(&self, port: u16, seconds: f64) -> Child {
+        let client = self.lab.host(CLIENT.0);
+        let mut command = client.command("python3");
+        command
+            .args(["-c", &client_script(port, Some(seconds))])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        client.spawn(command).expect("the client loop")
     }
 
     /// Panics with the router's view (sessions, routes, kernel route) and every bird's log.
@@ -254,8 +316,55 @@ impl AnycastLab {
         );
         let mut daemons = vec![&self.router.daemon];
         daemons.extend(self.load_balancers.iter().map(|b| &b.daemon));
+        daemons.extend(&self.batons);
         common::fail(&view, &daemons)
     }
+}
+
+/// The client's loop in Python: GETs to the anycast address on `port`, each on a new
+/// connection (so from a new source port), `CONNECTIONS` of them or, with `seconds`, as
+/// many as fit in that time, 20 ms apart. It prints the failures, then `NAME=COUNT` per
+/// answering load balancer.
+fn client_script(port: u16, seconds: Option<f64>) -> String {
+    let more = match seconds {
+        None => format!("sent < {CONNECTIONS}"),
+        Some(seconds) => format!("time.time() - start < {seconds}"),
+    };
+    let pause = if seconds.is_some() { "0.02" } else { "0" };
+    format!(
+        "import http.client, time\nanswers, failed, sent, start = {{}}, 0, 0, time.time()\n\
+         while {more}:\n    sent += 1\n    try:\n        \
+         c = http.client.HTTPConnection('{ANYCAST}', {port}, timeout=3)\n        \
+         c.request('GET', '/')\n        name = c.getresponse().read().decode().split()[0]\n        \
+         answers[name] = answers.get(name, 0) + 1\n        c.close()\n    \
+         except Exception:\n        failed += 1\n    time.sleep({pause})\n\
+         print(failed, *(f'{{k}}={{v}}' for k, v in sorted(answers.items())))\n"
+    )
+}
+
+/// The client loop's output: the answers per load balancer, and the failures.
+fn answers(out: &str) -> (BTreeMap<String, usize>, usize) {
+    let mut words = out.split_whitespace();
+    let failed = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(usize::MAX);
+    let answers = words
+        .filter_map(|w| w.split_once('='))
+        .filter_map(|(name, count)| Some((name.to_owned(), count.parse().ok()?)))
+        .collect();
+    (answers, failed)
+}
+
+/// Waits for a background client loop to end and reads what it printed.
+fn finish_client(mut client: Child) -> (BTreeMap<String, usize>, usize) {
+    let stdout = client.inner_mut().stdout.take();
+    let mut out = String::new();
+    if let Some(mut stdout) = stdout {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    let _ = client.wait_timeout(Duration::from_secs(10));
+    answers(&out)
 }
 
 /// The client's own cable to the router (eth1 on both), made inside the router's
@@ -296,12 +405,12 @@ fn ip(host: &Host, line: &str) {
 #[test]
 fn three_load_balancers_share_an_anycast_address_through_bgp_ecmp() {
     let test = "three_load_balancers_share_an_anycast_address_through_bgp_ecmp";
-    let Some(mut anycast) = AnycastLab::start(test) else {
+    let Some(mut anycast) = AnycastLab::start(test, Announcer::ByHand) else {
         return;
     };
 
     // Traffic: every connection answered, by more than one load balancer.
-    let (answers, failed) = anycast.spread();
+    let (answers, failed) = anycast.spread(APP_PORT);
     eprintln!("{CONNECTIONS} connections over three nexthops: {answers:?}, {failed} failed");
     if failed > 0 || answers.len() < 2 {
         anycast.fail(&format!(
@@ -314,7 +423,7 @@ fn three_load_balancers_share_an_anycast_address_through_bgp_ecmp() {
     anycast.withdraw(1);
     let took = anycast.wait_nexthops(&[0, 2], WITHDRAWN, "lb2's route removed");
     eprintln!("lb2's route removed: gone from the router's kernel after {took:?}");
-    let (answers, failed) = anycast.spread();
+    let (answers, failed) = anycast.spread(APP_PORT);
     if failed > 0 || answers.contains_key("lb2") {
         anycast.fail(&format!(
             "with lb2 withdrawn: {failed} failed, answers {answers:?}"
@@ -349,7 +458,7 @@ fn three_load_balancers_share_an_anycast_address_through_bgp_ecmp() {
             "the router dropped lb1 for another reason than BFD: {reason}"
         ));
     }
-    let (answers, failed) = anycast.spread();
+    let (answers, failed) = anycast.spread(APP_PORT);
     eprintln!("{CONNECTIONS} connections with lb1 cut off: {answers:?}, {failed} failed");
     if failed > 0 || answers.contains_key("lb1") || answers.is_empty() {
         anycast.fail(&format!(
@@ -359,6 +468,116 @@ fn three_load_balancers_share_an_anycast_address_through_bgp_ecmp() {
     anycast.host(0).rejoin().expect("lb1 back");
     let took = anycast.wait_nexthops(&[0, 1, 2], CONVERGED, "lb1 back");
     eprintln!("lb1 back on the bridge: in the router's kernel again after {took:?}");
+}
+
+/// baton on the load balancers instead of the hand-made routes: each has `[[anycast]]`
+/// tracking its frontend on the anycast address (port 80, in front of the load balancer's
+/// own app). The router gets three nexthops and the client's connections spread; lb2's app
+/// killed makes its frontend unable to serve, baton withdraws and the router follows, and
+/// no connection fails after that; SIGTERM on lb3's baton withdraws first and serves
+/// through `withdraw_delay` before draining, so a client connecting all along sees no
+/// failure; `kill -9` of lb1's baton leaves its route announced (connections to lb1 fail:
+/// nothing listens there any more) until the systemd unit's ExecStopPost lines, run as
+/// systemd runs them after any stop, flush it.
+#[test]
+fn baton_announces_through_bird_while_its_frontend_can_serve() {
+    let test = "baton_announces_through_bird_while_its_frontend_can_serve";
+    let Some(mut anycast) = AnycastLab::start(test, Announcer::Baton) else {
+        return;
+    };
+    let (answers, failed) = anycast.spread(FRONTEND_PORT);
+    eprintln!("baton: {CONNECTIONS} connections over three nexthops: {answers:?}, {failed} failed");
+    if failed > 0 || answers.len() < 2 {
+        anycast.fail(&format!(
+            "{failed} of {CONNECTIONS} connections failed, answers {answers:?}"
+        ));
+    }
+
+    // lb2's frontend loses its only server: baton withdraws, bird and the router follow.
+    let killed = Instant::now();
+    anycast.apps[1].kill();
+    anycast.wait_nexthops(&[0, 2], FRONTEND_DOWN, "lb2's app killed");
+    eprintln!(
+        "baton: lb2's app killed: lb2 gone from the router's kernel after {:?}",
+        killed.elapsed()
+    );
+    let (answers, failed) = anycast.spread(FRONTEND_PORT);
+    if failed > 0 || answers.contains_key("lb2") {
+        anycast.fail(&format!(
+            "with lb2's frontend down: {failed} failed, answers {answers:?}"
+        ));
+    }
+    anycast.apps[1] = common::start_app(anycast.host(1), APP_PORT);
+    let took = anycast.wait_nexthops(&[0, 1, 2], CONVERGED, "lb2's app back");
+    eprintln!("baton: lb2's app back: lb2 in the router's kernel again after {took:?}");
+
+    // SIGTERM on lb3's baton while the client goes on connecting.
+    let client = anycast.start_client(FRONTEND_PORT, 3.0);
+    // Let it connect a while to all three before the stop.
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    anycast.batons[2]
+        .child
+        .signal(Signal::SIGTERM)
+        .expect("SIGTERM to lb3's baton");
+    let withdrawn = anycast.wait_nexthops(&[0, 1], WITHDRAWN, "SIGTERM to lb3's baton");
+    let (answers, failed) = finish_client(client);
+    let exited = anycast.batons[2]
+        .child
+        .wait_timeout(Duration::from_secs(20))
+        .expect("waiting for lb3's baton");
+    eprintln!(
+        "baton: SIGTERM to lb3's baton: gone from the router's kernel after {withdrawn:?}, \
+         baton exited after {:?}; the client meanwhile: {answers:?}, {failed} failed",
+        signalled.elapsed()
+    );
+    if failed > 0 || exited.is_none() {
+        anycast.fail(&format!(
+            "lb3's stop: {failed} connections failed (answers {answers:?}), baton exited: {}",
+            exited.is_some()
+        ));
+    }
+
+    // kill -9 of lb1's baton: nothing withdraws, so the router goes on sending lb1
+    // connections that nothing accepts, until the unit's stop commands flush the route.
+    anycast.batons[0].child.kill();
+    let (answers, failed) = anycast.spread(FRONTEND_PORT);
+    eprintln!(
+        "baton: lb1's baton killed: still announced ({:?}), {failed} of {CONNECTIONS} \
+         connections failed, answers {answers:?}",
+        anycast.nexthops()
+    );
+    if anycast.nexthops() != [0, 1] || failed == 0 {
+        anycast.fail(&format!(
+            "after kill -9 of lb1's baton its route should stay and connections to lb1 fail: \
+             {failed} failed, answers {answers:?}"
+        ));
+    }
+    let flushed = Instant::now();
+    run_unit_stop_commands(anycast.host(0));
+    anycast.wait_nexthops(&[1], WITHDRAWN, "the unit's stop commands on lb1");
+    eprintln!(
+        "baton: the unit's ExecStopPost on lb1: gone from the router's kernel after {:?}",
+        flushed.elapsed()
+    );
+    let (answers, failed) = anycast.spread(FRONTEND_PORT);
+    if failed > 0 || answers.keys().any(|name| name != "lb2") {
+        anycast.fail(&format!(
+            "with only lb2 left: {failed} failed, answers {answers:?}"
+        ));
+    }
+}
+
+/// What systemd runs after baton's process ends, whatever the reason: the unit's
+/// ExecStopPost lines (`-` only tells systemd to ignore a failure).
+fn run_unit_stop_commands(host: &Host) {
+    let unit = include_str!("../../../dist/baton.service");
+    for command in unit.lines().filter_map(|l| l.strip_prefix("ExecStopPost=")) {
+        let words: Vec<&str> = command.trim_start_matches('-').split_whitespace().collect();
+        if let Err(error) = host.run(words[0], &words[1..]) {
+            panic!("in {}: {command}: {error}", host.name());
+        }
+    }
 }
 
 /// BGP's `Last error` of the router's session `name`, as bird reports it.
