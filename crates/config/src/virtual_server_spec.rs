@@ -5,13 +5,26 @@
 //! server, else its virtual server, else the checker's own default; what keepalived
 //! corrects with a log line is a warning here, or an error where the correction would
 //! change what goes on the wire (a DR real server on another port).
+//!
+//! Here a virtual server and its service; its real servers, its scheduler flags and
+//! persistence, and `virtual_server_group` are resolved in files of their own, the checkers
+//! in `checker`.
 
 mod checker;
 pub(crate) mod fields;
+mod group;
+mod real_server;
+mod scheduler;
 
 pub(crate) use checker::{
     CheckerDraft, CheckerKindDraft, FileDraft, HttpDraft, MiscDraft, UdpDraft,
 };
+use group::check_group;
+pub(crate) use group::{GroupDraft, GroupEntry};
+use real_server::{Ports, quorum, real_servers};
+pub(crate) use real_server::{RealServerDraft, SorryDraft};
+pub(crate) use scheduler::SchedFlag;
+use scheduler::{persistence, sched_flags};
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -21,8 +34,7 @@ use crate::basics::{Family, NotifyScript};
 use crate::diagnostic::At;
 use crate::diagnostic::{Diagnostics, Location};
 use crate::virtual_server::{
-    L4Protocol, LbAlgo, LbKind, Persistence, RealServer, ServiceMatch, SorryServer, SslContext,
-    VirtualServer,
+    L4Protocol, LbAlgo, LbKind, ServiceMatch, SorryServer, SslContext, VirtualServer,
 };
 use fields::Granularity;
 
@@ -59,38 +71,6 @@ impl TimingDraft {
             delay_before_retry: self.delay_before_retry.or(outer.delay_before_retry),
             warmup: self.warmup.or(outer.warmup),
             alpha: self.alpha.or(outer.alpha),
-        }
-    }
-}
-
-/// The scheduler flags, resolved against `lb_algo` once the whole block is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SchedFlag {
-    ShPort,
-    ShFallback,
-    MhPort,
-    MhFallback,
-    /// IPVS's `IP_VS_SVC_F_SCHED1`: sh-fallback / mh-fallback.
-    Flag1,
-    /// `IP_VS_SVC_F_SCHED2`: sh-port / mh-port.
-    Flag2,
-    /// `IP_VS_SVC_F_SCHED3`: no scheduler uses it.
-    Flag3,
-    /// keepalived 2.2.7 accepts it and does nothing with it.
-    Hashed,
-}
-
-impl SchedFlag {
-    fn name(self) -> &'static str {
-        match self {
-            SchedFlag::ShPort => "sh-port",
-            SchedFlag::ShFallback => "sh-fallback",
-            SchedFlag::MhPort => "mh-port",
-            SchedFlag::MhFallback => "mh-fallback",
-            SchedFlag::Flag1 => "flag-1",
-            SchedFlag::Flag2 => "flag-2",
-            SchedFlag::Flag3 => "flag-3",
-            SchedFlag::Hashed => "hashed",
         }
     }
 }
@@ -161,68 +141,6 @@ impl VirtualServerDraft {
     }
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct SorryDraft {
-    pub(crate) address: SocketAddr,
-    pub(crate) inhibit: bool,
-    pub(crate) lb_kind: Option<LbKind>,
-    pub(crate) location: Location,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct RealServerDraft {
-    /// Port 0 when none was written.
-    pub(crate) address: SocketAddr,
-    pub(crate) location: Location,
-    pub(crate) weight: Option<u32>,
-    pub(crate) lb_kind: Option<LbKind>,
-    pub(crate) inhibit_on_failure: Option<bool>,
-    pub(crate) uthreshold: Option<u32>,
-    pub(crate) lthreshold: Option<u32>,
-    pub(crate) notify_up: Option<NotifyScript>,
-    pub(crate) notify_down: Option<NotifyScript>,
-    pub(crate) smtp_alert: Option<bool>,
-    pub(crate) timing: TimingDraft,
-    pub(crate) virtualhost: Option<String>,
-    pub(crate) checkers: Vec<CheckerDraft>,
-}
-
-impl RealServerDraft {
-    pub(crate) fn new(address: SocketAddr, location: Location) -> RealServerDraft {
-        RealServerDraft {
-            address,
-            location,
-            weight: None,
-            lb_kind: None,
-            inhibit_on_failure: None,
-            uthreshold: None,
-            lthreshold: None,
-            notify_up: None,
-            notify_down: None,
-            smtp_alert: None,
-            timing: TimingDraft::default(),
-            virtualhost: None,
-            checkers: Vec::new(),
-        }
-    }
-}
-
-/// `virtual_server_group NAME { ... }`.
-#[derive(Debug, Clone)]
-pub(crate) struct GroupDraft {
-    pub(crate) name: String,
-    pub(crate) location: Location,
-    pub(crate) entries: Vec<GroupEntry>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct GroupEntry {
-    pub(crate) service: ServiceMatch,
-    /// `fwmark N inet|inet6`.
-    pub(crate) family: Option<Family>,
-    pub(crate) location: Location,
-}
-
 /// What the checkers need from outside the virtual servers: the track files (name and
 /// own weight, defined or not valid) and the `SSL` block.
 pub(crate) struct Context<'a> {
@@ -247,43 +165,6 @@ pub(crate) fn build(
         .into_iter()
         .filter_map(|v| virtual_server(v, context, d))
         .collect()
-}
-
-/// A group has entries, all of one family.
-fn check_group(group: &GroupDraft, d: &mut Diagnostics) {
-    if group.entries.is_empty() {
-        d.error(
-            &group.location,
-            format!(
-                "virtual_server_group {}: no entries (keepalived removes such a group)",
-                group.name
-            ),
-        );
-    }
-    let mut first: Option<(Family, &GroupEntry)> = None;
-    for entry in &group.entries {
-        let family = match entry.service {
-            ServiceMatch::Address(a) => Family::of(a.ip()),
-            ServiceMatch::Range { first, .. } => Family::of(first),
-            ServiceMatch::Fwmark(_) => match entry.family {
-                Some(f) => f,
-                None => continue,
-            },
-        };
-        match first {
-            None => first = Some((family, entry)),
-            Some((f, at)) if f != family => d.error(
-                &entry.location,
-                format!(
-                    "virtual_server_group {}: this entry is {family} but the one at {} is {f}; \
-                     a group is of one family (mixing them needs TUN real servers, which \
-                     baton does not support)",
-                    group.name, at.location
-                ),
-            ),
-            Some(_) => {}
-        }
-    }
 }
 
 /// The name keepalived.conf's services get: `10.0.3.100:80/tcp`, `fwmark:5/tcp`,
@@ -528,286 +409,6 @@ fn family(
         );
     }
     family
-}
-
-/// `hash_port` and `hash_fallback` from the scheduler flags that apply to `lb_algo`.
-fn sched_flags(
-    v: &VirtualServerDraft,
-    lb_algo: LbAlgo,
-    c: &str,
-    d: &mut Diagnostics,
-) -> (bool, bool) {
-    let (mut hash_port, mut hash_fallback) = (false, false);
-    let hashing = matches!(lb_algo, LbAlgo::Sh | LbAlgo::Mh);
-    for flag in &v.sched_flags {
-        let (applies, port) = match flag.value {
-            SchedFlag::ShPort => (lb_algo == LbAlgo::Sh, true),
-            SchedFlag::ShFallback => (lb_algo == LbAlgo::Sh, false),
-            SchedFlag::MhPort => (lb_algo == LbAlgo::Mh, true),
-            SchedFlag::MhFallback => (lb_algo == LbAlgo::Mh, false),
-            // IPVS numbers the flags: SCHED1 is sh/mh-fallback, SCHED2 sh/mh-port.
-            SchedFlag::Flag1 => (hashing, false),
-            SchedFlag::Flag2 => (hashing, true),
-            SchedFlag::Flag3 | SchedFlag::Hashed => (false, false),
-        };
-        if applies {
-            if port {
-                hash_port = true;
-            } else {
-                hash_fallback = true;
-            }
-        } else if flag.value == SchedFlag::Hashed {
-            d.warn(
-                &flag.at,
-                format!("{c}: hashed has no effect (keepalived ignores it too); ignored"),
-            );
-        } else {
-            d.warn(
-                &flag.at,
-                format!(
-                    "{c}: {} means nothing for lb_algo {}; ignored (as keepalived and IPVS do)",
-                    flag.value.name(),
-                    lb_algo.as_str()
-                ),
-            );
-        }
-    }
-    (hash_port, hash_fallback)
-}
-
-/// `persistence_timeout` / `persistence_granularity`; a service on port 0 without them gets
-/// keepalived's 360 seconds, with a warning.
-fn persistence(
-    v: &VirtualServerDraft,
-    entries: &[(ServiceMatch, Option<Family>)],
-    family: Family,
-    c: &str,
-    d: &mut Diagnostics,
-) -> Option<Persistence> {
-    let max = family_max_prefix(family);
-    if v.persistence_timeout.is_some() || v.persistence_granularity.is_some() {
-        let granularity = match &v.persistence_granularity {
-            Some(g) if g.value.netmask && family == Family::Ipv6 => {
-                d.error(
-                    &g.at,
-                    format!(
-                        "{c}: persistence_granularity is an IPv4 netmask but the service is \
-                         IPv6; write a prefix length"
-                    ),
-                );
-                max
-            }
-            Some(g) if g.value.prefix > max => {
-                d.error(
-                    &g.at,
-                    format!(
-                        "{c}: persistence_granularity {} is longer than an {family} address",
-                        g.value.prefix
-                    ),
-                );
-                max
-            }
-            Some(g) => g.value.prefix,
-            None => max,
-        };
-        let seconds = v
-            .persistence_timeout
-            .map_or(fields::DEFAULT_PERSISTENCE, u64::from);
-        return Some(Persistence {
-            timeout: Duration::from_secs(seconds),
-            granularity,
-        });
-    }
-    let port_zero = entries.iter().any(|(m, _)| match m {
-        ServiceMatch::Address(a) => a.port() == 0,
-        ServiceMatch::Range { port, .. } => *port == 0,
-        ServiceMatch::Fwmark(_) => false,
-    });
-    if !port_zero {
-        return None;
-    }
-    d.warn(
-        &v.location,
-        format!(
-            "{c}: port 0 (every port) is only valid for persistent services; persistence of {} \
-             seconds set, as keepalived",
-            fields::DEFAULT_PERSISTENCE
-        ),
-    );
-    Some(Persistence {
-        timeout: Duration::from_secs(fields::DEFAULT_PERSISTENCE),
-        granularity: max,
-    })
-}
-
-/// The ports of a service, and what they mean for a real or sorry server's.
-struct Ports<'c> {
-    /// A single address's port, which a server without one takes (keepalived fills it in
-    /// for services by address only; in groups and fwmark services the client's is kept).
-    own: Option<u16>,
-    /// Each entry's port; `None` for a fwmark.
-    each: Vec<Option<u16>>,
-    c: &'c str,
-}
-
-impl<'c> Ports<'c> {
-    fn new(service: &ServiceDraft, entries: &[(ServiceMatch, Option<Family>)], c: &'c str) -> Self {
-        let each = entries
-            .iter()
-            .map(|(m, _)| match m {
-                ServiceMatch::Address(a) => Some(a.port()),
-                ServiceMatch::Range { port, .. } => Some(*port),
-                ServiceMatch::Fwmark(_) => None,
-            })
-            .collect();
-        let own = match service {
-            ServiceDraft::Address(a) => Some(a.port()),
-            _ => None,
-        };
-        Ports { own, each, c }
-    }
-
-    /// `address` with its port filled in; a DR server on another port than the service's
-    /// is an error, as DR cannot rewrite ports.
-    fn resolve(
-        &self,
-        what: &str,
-        mut address: SocketAddr,
-        kind: LbKind,
-        at: &Location,
-        d: &mut Diagnostics,
-    ) -> SocketAddr {
-        let c = self.c;
-        if address.port() == 0 {
-            if let Some(port) = self.own {
-                address.set_port(port);
-            }
-        }
-        if kind != LbKind::Dr || address.port() == 0 {
-            return address;
-        }
-        for port in &self.each {
-            match port {
-                None => d.error(
-                    at,
-                    format!(
-                        "{c}: {what} {address}: DR cannot rewrite the port, and a fwmark service \
-                         keeps the client's; write it without a port"
-                    ),
-                ),
-                Some(port) if *port != address.port() => d.error(
-                    at,
-                    format!(
-                        "{c}: {what} {address}: DR cannot rewrite the port: it must be the \
-                         service's, {port} (or none)"
-                    ),
-                ),
-                Some(_) => {}
-            }
-        }
-        address
-    }
-}
-
-/// The real servers with their defaults from the virtual server, and their checkers.
-fn real_servers(
-    v: &VirtualServerDraft,
-    family: Family,
-    ports: &Ports<'_>,
-    context: &Context<'_>,
-    d: &mut Diagnostics,
-) -> Vec<RealServer> {
-    let c = ports.c;
-    let mut real_servers: Vec<RealServer> = Vec::new();
-    for r in &v.real_servers {
-        let r_family = Family::of(r.address.ip());
-        if r_family != family {
-            d.error(
-                &r.location,
-                format!(
-                    "{c}: real server {} is {r_family} but the service is {family} (mixing \
-                     them needs TUN, which baton does not support)",
-                    r.address.ip()
-                ),
-            );
-        }
-        let kind = r.lb_kind.or(v.lb_kind).unwrap_or(LbKind::Nat);
-        let address = ports.resolve("real server", r.address, kind, &r.location, d);
-        if let Some(first) = real_servers.iter().find(|x| x.address == address) {
-            d.error(
-                &r.location,
-                format!(
-                    "{c}: real server {address} is listed twice (first at {})",
-                    first.location
-                ),
-            );
-            continue;
-        }
-        let owner = checker::Owner {
-            virtual_server: v,
-            context: c,
-            real: r,
-            address,
-            timing: r.timing.over(&v.timing),
-        };
-        let checkers = r
-            .checkers
-            .iter()
-            .filter_map(|checker| checker::resolve(checker, &owner, context, d))
-            .collect();
-        real_servers.push(RealServer {
-            address,
-            weight: r.weight.or(v.weight).unwrap_or(1),
-            lb_kind: kind,
-            inhibit_on_failure: r
-                .inhibit_on_failure
-                .or(v.inhibit_on_failure)
-                .unwrap_or(false),
-            uthreshold: r.uthreshold.unwrap_or(0),
-            lthreshold: r.lthreshold.unwrap_or(0),
-            notify_up: r.notify_up.clone(),
-            notify_down: r.notify_down.clone(),
-            smtp_alert: r.smtp_alert,
-            checkers,
-            location: r.location.clone().into(),
-        });
-    }
-    real_servers
-}
-
-/// keepalived's `validate_check_config`: "quorum ... exceeds total weight of real servers,
-/// reducing quorum", then hysteresis kept below quorum.
-fn quorum(
-    v: &VirtualServerDraft,
-    real_servers: &[RealServer],
-    c: &str,
-    d: &mut Diagnostics,
-) -> (u32, u32) {
-    let total: u64 = real_servers.iter().map(|r| u64::from(r.weight)).sum();
-    let mut quorum = v.quorum.unwrap_or(1);
-    if u64::from(quorum) > total && !real_servers.is_empty() {
-        d.warn(
-            &v.location,
-            format!(
-                "{c}: quorum {quorum} exceeds the total weight of the real servers, {total}, so \
-                 the service could never be up; lowered to {total}, as keepalived"
-            ),
-        );
-        quorum = total as u32;
-    }
-    let mut hysteresis = v.hysteresis.unwrap_or(0);
-    if hysteresis > 0 && hysteresis >= quorum {
-        let lowered = quorum.saturating_sub(1);
-        d.warn(
-            &v.location,
-            format!(
-                "{c}: hysteresis {hysteresis} is not below quorum {quorum}; lowered to \
-                 {lowered}, as keepalived"
-            ),
-        );
-        hysteresis = lowered;
-    }
-    (quorum, hysteresis)
 }
 
 /// Names and services two virtual servers both claim: the same name (in keepalived.conf,
