@@ -1,11 +1,12 @@
 //! Anycast behind BGP with bird2 (issue 12): three load balancers announce 10.0.9.100/32
-//! to a router over BGP with BFD, and the router's kernel spreads the clients' connections
-//! over all three with one ECMP route.
+//! and fd00:9::100/128 to a router over BGP with BFD (a session per address family), and
+//! the router's kernel spreads the clients' connections over all three with one ECMP route
+//! per address; every step below holds for both routes.
 //!
-//! The lab: lb1, lb2 and lb3 (10.0.3.5-7) and the router (10.0.3.1) on the lab's bridge;
-//! the client (10.0.5.50) behind the router on a cable of its own (eth1 on both, the
-//! router 10.0.5.1), its bridge port unused, so every packet to the anycast address crosses
-//! the router. Each load balancer has the address on lo, an HTTP app answering with its
+//! The lab: lb1, lb2 and lb3 (10.0.3.5-7, fd00:0:0:3::5-7) and the router (10.0.3.1,
+//! fd00:0:0:3::1) on the lab's bridge; the client (10.0.5.50, fd00:0:0:5::50) behind the
+//! router on a cable of its own (eth1 on both, the router 10.0.5.1 and fd00:0:0:5::1), its
+//! bridge port unused, so every packet to the anycast addresses crosses the router. Each load balancer has the address on lo, an HTTP app answering with its
 //! name on port 8080, and bird2 learning kernel table 100 (the routes baton writes, route
 //! protocol 201) and announcing them; the router's bird merges the equal paths
 //! (`merge paths on`) and its kernel hashes on ports (`fib_multipath_hash_policy=1`).
@@ -29,26 +30,31 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use baton_lab::{Child, Host, Lab};
 use common::bird::{
-    ANYCAST_TABLE, BATON_ROUTE_PROTOCOL, Bird, Peer, kernel_nexthops, load_balancer_conf,
-    router_conf,
+    ANYCAST_TABLE, AnycastRanges, BATON_ROUTE_PROTOCOL, Bird, Peer, kernel_nexthops,
+    load_balancer_conf, router_conf,
 };
 use common::{Daemon, Workdir, start_baton_toml, wait_for};
 use nix::sys::signal::Signal;
 
 const ANYCAST: &str = "10.0.9.100";
+const ANYCAST6: &str = "fd00:9::100";
 /// What the router accepts from the load balancers.
-const ANYCAST_RANGE: &str = "10.0.9.0/24";
-const ROUTER: (&str, &str) = ("router", "10.0.3.1/24");
-const LOAD_BALANCERS: [(&str, &str); 3] = [
-    ("lb1", "10.0.3.5/24"),
-    ("lb2", "10.0.3.6/24"),
-    ("lb3", "10.0.3.7/24"),
+const RANGES: AnycastRanges = AnycastRanges {
+    ipv4: "10.0.9.0/24",
+    ipv6: Some("fd00:9::/64"),
+};
+/// Name, IPv4 address, and the IPv6 (ULA) address the lab derives from it.
+const ROUTER: (&str, &str, &str) = ("router", "10.0.3.1/24", "fd00:0:0:3::1");
+const LOAD_BALANCERS: [(&str, &str, &str); 3] = [
+    ("lb1", "10.0.3.5/24", "fd00:0:0:3::5"),
+    ("lb2", "10.0.3.6/24", "fd00:0:0:3::6"),
+    ("lb3", "10.0.3.7/24", "fd00:0:0:3::7"),
 ];
 /// A lab host like the others (its bridge address is unused: eth0 goes down).
 const CLIENT: (&str, &str) = ("client", "10.0.3.50/24");
@@ -56,6 +62,9 @@ const CLIENT: (&str, &str) = ("client", "10.0.3.50/24");
 const CLIENT_SIDE: &str = "10.0.5.0/24";
 const ROUTER_CLIENT_SIDE: &str = "10.0.5.1";
 const CLIENT_ADDRESS: &str = "10.0.5.50/24";
+const CLIENT_SIDE6: &str = "fd00:0:0:5::/64";
+const ROUTER_CLIENT_SIDE6: &str = "fd00:0:0:5::1";
+const CLIENT_ADDRESS6: &str = "fd00:0:0:5::50/64";
 const ROUTER_ASN: u32 = 65000;
 /// lb1 is AS 65001, lb2 65002, ...: each its own private AS (one shared AS works too).
 const FIRST_LB_ASN: u32 = 65001;
@@ -83,6 +92,7 @@ fn router_peer() -> Peer {
     Peer {
         name: "uplink".to_owned(),
         address: address_of(ROUTER.1),
+        address6: Some(ROUTER.2.parse().expect("an IPv6 address")),
         asn: ROUTER_ASN,
     }
 }
@@ -90,9 +100,10 @@ fn router_peer() -> Peer {
 fn load_balancer_peers() -> Vec<Peer> {
     (0u32..)
         .zip(LOAD_BALANCERS)
-        .map(|(index, (name, address))| Peer {
+        .map(|(index, (name, address, address6))| Peer {
             name: name.to_owned(),
             address: address_of(address),
+            address6: Some(address6.parse().expect("an IPv6 address")),
             asn: FIRST_LB_ASN + index,
         })
         .collect()
@@ -103,9 +114,10 @@ fn address_of(cidr: &str) -> Ipv4Addr {
     address.parse().expect("an IPv4 address")
 }
 
-/// The route baton writes while the load balancer may serve, as `ip route` has it.
-fn anycast_route() -> String {
-    format!("{ANYCAST}/32 dev lo table {ANYCAST_TABLE} proto {BATON_ROUTE_PROTOCOL}")
+/// The routes baton writes while the load balancer may serve, as `ip route` has them.
+fn anycast_routes() -> [String; 2] {
+    [format!("{ANYCAST}/32"), format!("{ANYCAST6}/128")]
+        .map(|prefix| format!("{prefix} dev lo table {ANYCAST_TABLE} proto {BATON_ROUTE_PROTOCOL}"))
 }
 
 /// Who writes the anycast route on the load balancers.
@@ -117,14 +129,19 @@ enum Announcer {
     Baton,
 }
 
-/// lb`N`'s baton.toml: frontend `web` on the anycast address, port 80, served by the
-/// load balancer's own app (so an answer names the load balancer), checked every 0.2 s;
-/// the anycast section tracks it.
+/// lb`N`'s baton.toml: frontends `web` and `web6` on the anycast addresses, port 80,
+/// served by the load balancer's own app (so an answer names the load balancer), checked
+/// every 0.2 s; the anycast section tracks both.
 fn baton_config() -> String {
     format!(
         r#"[[frontend]]
 name = "web"
 listen = "{ANYCAST}:{FRONTEND_PORT}"
+backend = "app"
+
+[[frontend]]
+name = "web6"
+listen = "[{ANYCAST6}]:{FRONTEND_PORT}"
 backend = "app"
 
 [[backend]]
@@ -140,9 +157,9 @@ fall = 2
 
 [[anycast]]
 name = "web"
-prefixes = ["{ANYCAST}/32"]
+prefixes = ["{ANYCAST}/32", "{ANYCAST6}/128"]
 table = {ANYCAST_TABLE}
-track_frontend = ["web"]
+track_frontend = ["web", "web6"]
 withdraw_delay = {WITHDRAW_DELAY_SECONDS}
 "#
     )
@@ -170,10 +187,17 @@ impl AnycastLab {
             return None;
         }
         let mut builder = Lab::builder().host(ROUTER.0, ROUTER.1);
-        for (name, address) in LOAD_BALANCERS.into_iter().chain([CLIENT]) {
+        for (name, address, _) in LOAD_BALANCERS {
             builder = builder.host(name, address);
         }
-        let lab = builder.build().expect("building the anycast lab");
+        let lab = builder
+            .host(CLIENT.0, CLIENT.1)
+            .build()
+            .expect("building the anycast lab");
+        for (name, _, address6) in LOAD_BALANCERS.into_iter().chain([ROUTER]) {
+            let derived = lab.host(name).ipv6_address().to_string();
+            assert_eq!(derived, address6, "the lab's IPv6 address of {name}");
+        }
         let dir = Workdir::new("anycast-bgp");
         cable_client(&lab);
         let router = lab.host(ROUTER.0);
@@ -184,26 +208,27 @@ impl AnycastLab {
                     "-qw",
                     "net.ipv4.ip_forward=1",
                     "net.ipv4.fib_multipath_hash_policy=1",
+                    "net.ipv6.conf.all.forwarding=1",
+                    "net.ipv6.fib_multipath_hash_policy=1",
                 ],
             )
             .expect("forwarding and L4 multipath hashing on the router");
         let mut apps = Vec::new();
-        for (name, _) in LOAD_BALANCERS {
+        for (name, _, _) in LOAD_BALANCERS {
             let host = lab.host(name);
             if announcer == Announcer::ByHand {
                 ip(host, &format!("address add {ANYCAST}/32 dev lo"));
+                ip(host, &format!("address add {ANYCAST6}/128 dev lo"));
             }
-            let router_address = address_of(ROUTER.1);
-            ip(
-                host,
-                &format!("route add {CLIENT_SIDE} via {router_address}"),
-            );
+            let (router4, router6) = (address_of(ROUTER.1), ROUTER.2);
+            ip(host, &format!("route add {CLIENT_SIDE} via {router4}"));
+            ip(host, &format!("route add {CLIENT_SIDE6} via {router6}"));
             apps.push(common::start_app(host, APP_PORT));
         }
         let router_bird = Bird::start(
             router,
             &dir,
-            &router_conf(&router_peer(), &load_balancer_peers(), ANYCAST_RANGE),
+            &router_conf(&router_peer(), &load_balancer_peers(), RANGES),
         );
         let mut anycast = AnycastLab {
             router: router_bird,
@@ -244,47 +269,65 @@ impl AnycastLab {
         Bird::start(self.host(index), &self.dir, &conf)
     }
 
-    /// What baton does while the load balancer may serve: the route in table 100.
+    /// What baton does while the load balancer may serve: the routes in table 100.
     fn announce(&self, index: usize) {
-        ip(self.host(index), &format!("route add {}", anycast_route()));
+        for route in anycast_routes() {
+            ip(self.host(index), &format!("route add {route}"));
+        }
     }
 
-    /// What baton does when it may not: the route gone.
+    /// What baton does when it may not: the routes gone.
     fn withdraw(&self, index: usize) {
-        ip(self.host(index), &format!("route del {}", anycast_route()));
+        for route in anycast_routes() {
+            ip(self.host(index), &format!("route del {route}"));
+        }
     }
 
-    /// The load balancers the router's kernel sends the anycast address to, by index.
-    fn nexthops(&self) -> Vec<usize> {
+    /// The load balancers the router's kernel sends `address` (ANYCAST or ANYCAST6) to,
+    /// by index.
+    fn nexthops_to(&self, address: &str) -> Vec<usize> {
         let router = self.lab.host(ROUTER.0);
         let peers = load_balancer_peers();
-        let mut indexes: Vec<usize> = kernel_nexthops(router, ANYCAST)
+        let mut indexes: Vec<usize> = kernel_nexthops(router, address)
             .into_iter()
-            .filter_map(|gateway| peers.iter().position(|p| p.address == gateway))
+            .filter_map(|gateway| {
+                peers.iter().position(|p| {
+                    gateway == IpAddr::from(p.address)
+                        || Some(gateway) == p.address6.map(Into::into)
+                })
+            })
             .collect();
         indexes.sort_unstable();
         indexes
     }
 
-    /// Waits until the router's kernel route has exactly the nexthops `expected`; how long
-    /// that took, or a failure with everything bird and the kernel say.
+    /// The load balancers the router sends both anycast addresses to, if the IPv4 and the
+    /// IPv6 route agree; otherwise both lists, for the message.
+    fn nexthops(&self) -> Result<Vec<usize>, (Vec<usize>, Vec<usize>)> {
+        let (v4, v6) = (self.nexthops_to(ANYCAST), self.nexthops_to(ANYCAST6));
+        if v4 == v6 { Ok(v4) } else { Err((v4, v6)) }
+    }
+
+    /// Waits until the router's kernel routes to both anycast addresses have exactly the
+    /// nexthops `expected`; how long that took, or a failure with everything bird and the
+    /// kernel say.
     fn wait_nexthops(&self, expected: &[usize], timeout: Duration, after: &str) -> Duration {
-        match wait_for(timeout, || self.nexthops() == expected) {
+        match wait_for(timeout, || self.nexthops().is_ok_and(|n| n == expected)) {
             Some(took) => took,
             None => self.fail(&format!(
-                "after {after}: the router's nexthops to {ANYCAST} are {:?}, not {expected:?} \
-                 (lb1 = 0), within {timeout:?}",
+                "after {after}: the router's nexthops to {ANYCAST} and {ANYCAST6} are \
+                 {:?}, not {expected:?} (lb1 = 0), within {timeout:?}",
                 self.nexthops()
             )),
         }
     }
 
-    /// `CONNECTIONS` HTTP GETs from the client to the anycast address's `port`, each on a
-    /// new connection: how many each load balancer answered, and how many failed.
-    fn spread(&self, port: u16) -> (BTreeMap<String, usize>, usize) {
+    /// `CONNECTIONS` HTTP GETs from the client to `address`:`port`, each on a new
+    /// connection: how many each load balancer answered, and how many failed.
+    fn spread(&self, address: &str, port: u16) -> (BTreeMap<String, usize>, usize) {
         let client = self.lab.host(CLIENT.0);
         let out = client
-            .run("python3", &["-c", &client_script(port, None)])
+            .run("python3", &["-c", &client_script(address, port, None)])
             .unwrap_or_else(|error| self.fail(&format!("the client did not run: {error}")));
         answers(&out)
     }
@@ -295,7 +338,7 @@ impl AnycastLab {
         let client = self.lab.host(CLIENT.0);
         let mut command = client.command("python3");
         command
-            .args(["-c", &client_script(port, Some(seconds))])
+            .args(["-c", &client_script(ANYCAST, port, Some(seconds))])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -321,11 +364,11 @@ impl AnycastLab {
     }
 }
 
-/// The client's loop in Python: GETs to the anycast address on `port`, each on a new
+/// The client's loop in Python: GETs to `address`:`port`, each on a new
 /// connection (so from a new source port), `CONNECTIONS` of them or, with `seconds`, as
 /// many as fit in that time, 20 ms apart. It prints the failures, then `NAME=COUNT` per
 /// answering load balancer.
-fn client_script(port: u16, seconds: Option<f64>) -> String {
+fn client_script(address: &str, port: u16, seconds: Option<f64>) -> String {
     let more = match seconds {
         None => format!("sent < {CONNECTIONS}"),
         Some(seconds) => format!("time.time() - start < {seconds}"),
@@ -334,7 +377,7 @@ fn client_script(port: u16, seconds: Option<f64>) -> String {
     format!(
         "import http.client, time\nanswers, failed, sent, start = {{}}, 0, 0, time.time()\n\
          while {more}:\n    sent += 1\n    try:\n        \
-         c = http.client.HTTPConnection('{ANYCAST}', {port}, timeout=3)\n        \
+         c = http.client.HTTPConnection('{address}', {port}, timeout=3)\n        \
          c.request('GET', '/')\n        name = c.getresponse().read().decode().split()[0]\n        \
          answers[name] = answers.get(name, 0) + 1\n        c.close()\n    \
          except Exception:\n        failed += 1\n    time.sleep({pause})\n\
@@ -387,7 +430,20 @@ fn cable_client(lab: &Lab) {
     ip(client, "link set dev eth1 up");
     ip(
         client,
-        &format!("route add {ANYCAST_RANGE} via {ROUTER_CLIENT_SIDE}"),
+        &format!("route add {} via {ROUTER_CLIENT_SIDE}", RANGES.ipv4),
+    );
+    ip(
+        router,
+        &format!("address add {ROUTER_CLIENT_SIDE6}/64 dev eth1 nodad"),
+    );
+    ip(
+        client,
+        &format!("address add {CLIENT_ADDRESS6} dev eth1 nodad"),
+    );
+    let range6 = RANGES.ipv6.expect("an IPv6 anycast range");
+    ip(
+        client,
+        &format!("route add {range6} via {ROUTER_CLIENT_SIDE6}"),
     );
     client
         .set_interface_down()
@@ -410,7 +466,7 @@ fn three_load_balancers_share_an_anycast_address_through_bgp_ecmp() {
     };
 
     // Traffic: every connection answered, by more than one load balancer.
-    let (answers, failed) = anycast.spread(APP_PORT);
+    let (answers, failed) = anycast.spread(ANYCAST, APP_PORT);
     eprintln!("{CONNECTIONS} connections over three nexthops: {answers:?}, {failed} failed");
     if failed > 0 || answers.len() < 2 {
         anycast.fail(&format!(
@@ -423,7 +479,7 @@ fn three_load_balancers_share_an_anycast_address_through_bgp_ecmp() {
     anycast.withdraw(1);
     let took = anycast.wait_nexthops(&[0, 2], WITHDRAWN, "lb2's route removed");
     eprintln!("lb2's route removed: gone from the router's kernel after {took:?}");
-    let (answers, failed) = anycast.spread(APP_PORT);
+    let (answers, failed) = anycast.spread(ANYCAST, APP_PORT);
     if failed > 0 || answers.contains_key("lb2") {
         anycast.fail(&format!(
             "with lb2 withdrawn: {failed} failed, answers {answers:?}"
@@ -458,7 +514,7 @@ fn three_load_balancers_share_an_anycast_address_through_bgp_ecmp() {
             "the router dropped lb1 for another reason than BFD: {reason}"
         ));
     }
-    let (answers, failed) = anycast.spread(APP_PORT);
+    let (answers, failed) = anycast.spread(ANYCAST, APP_PORT);
     eprintln!("{CONNECTIONS} connections with lb1 cut off: {answers:?}, {failed} failed");
     if failed > 0 || answers.contains_key("lb1") || answers.is_empty() {
         anycast.fail(&format!(
@@ -485,12 +541,17 @@ fn baton_announces_through_bird_while_its_frontend_can_serve() {
     let Some(mut anycast) = AnycastLab::start(test, Announcer::Baton) else {
         return;
     };
-    let (answers, failed) = anycast.spread(FRONTEND_PORT);
-    eprintln!("baton: {CONNECTIONS} connections over three nexthops: {answers:?}, {failed} failed");
-    if failed > 0 || answers.len() < 2 {
-        anycast.fail(&format!(
-            "{failed} of {CONNECTIONS} connections failed, answers {answers:?}"
-        ));
+    for address in [ANYCAST, ANYCAST6] {
+        let (answers, failed) = anycast.spread(address, FRONTEND_PORT);
+        eprintln!(
+            "baton: {CONNECTIONS} connections to {address} over three nexthops: {answers:?}, \
+             {failed} failed"
+        );
+        if failed > 0 || answers.len() < 2 {
+            anycast.fail(&format!(
+                "to {address}: {failed} of {CONNECTIONS} connections failed, answers {answers:?}"
+            ));
+        }
     }
 
     // lb2's frontend loses its only server: baton withdraws, bird and the router follow.
@@ -501,7 +562,7 @@ fn baton_announces_through_bird_while_its_frontend_can_serve() {
         "baton: lb2's app killed: lb2 gone from the router's kernel after {:?}",
         killed.elapsed()
     );
-    let (answers, failed) = anycast.spread(FRONTEND_PORT);
+    let (answers, failed) = anycast.spread(ANYCAST, FRONTEND_PORT);
     if failed > 0 || answers.contains_key("lb2") {
         anycast.fail(&format!(
             "with lb2's frontend down: {failed} failed, answers {answers:?}"
@@ -541,13 +602,13 @@ fn baton_announces_through_bird_while_its_frontend_can_serve() {
     // kill -9 of lb1's baton: nothing withdraws, so the router goes on sending lb1
     // connections that nothing accepts, until the unit's stop commands flush the route.
     anycast.batons[0].child.kill();
-    let (answers, failed) = anycast.spread(FRONTEND_PORT);
+    let (answers, failed) = anycast.spread(ANYCAST, FRONTEND_PORT);
     eprintln!(
         "baton: lb1's baton killed: still announced ({:?}), {failed} of {CONNECTIONS} \
          connections failed, answers {answers:?}",
         anycast.nexthops()
     );
-    if anycast.nexthops() != [0, 1] || failed == 0 {
+    if anycast.nexthops() != Ok(vec![0, 1]) || failed == 0 {
         anycast.fail(&format!(
             "after kill -9 of lb1's baton its route should stay and connections to lb1 fail: \
              {failed} failed, answers {answers:?}"
@@ -560,7 +621,7 @@ fn baton_announces_through_bird_while_its_frontend_can_serve() {
         "baton: the unit's ExecStopPost on lb1: gone from the router's kernel after {:?}",
         flushed.elapsed()
     );
-    let (answers, failed) = anycast.spread(FRONTEND_PORT);
+    let (answers, failed) = anycast.spread(ANYCAST, FRONTEND_PORT);
     if failed > 0 || answers.keys().any(|name| name != "lb2") {
         anycast.fail(&format!(
             "with only lb2 left: {failed} failed, answers {answers:?}"
@@ -601,7 +662,7 @@ fn operations_md_shows_the_bird_configurations_the_lab_runs() {
             "lb1",
             load_balancer_conf(&peers[0], &router_peer(), ANYCAST_TABLE),
         ),
-        ("router", router_conf(&router_peer(), &peers, ANYCAST_RANGE)),
+        ("router", router_conf(&router_peer(), &peers, RANGES)),
     ];
     let missing: Vec<String> = documented
         .iter()

@@ -4,12 +4,12 @@
 //!
 //! The configurations are the ones docs/operations.md shows (a test holds the page to
 //! them), so what the page tells operators is what the lab runs: a load balancer's bird
-//! learns baton's routes from kernel table 100 (route protocol 201) into a bird table of
-//! their own and announces exactly those over BGP; the router's bird merges the equal BGP
-//! paths into one multipath kernel route (`merge paths on`). Both sides run BFD at
-//! 100 ms x 3 on the sessions.
+//! learns baton's routes from kernel table 100 (route protocol 201) into bird tables of
+//! their own and announces exactly those over BGP, one session per address family; the
+//! router's bird merges the equal BGP paths into one multipath kernel route (`merge paths
+//! on`). Both sides run BFD at 100 ms x 3 on the sessions.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -31,14 +31,64 @@ pub(crate) const BFD_MULTIPLIER: u64 = 3;
 /// How long bird gets to answer on its control socket after starting.
 const STARTUP: Duration = Duration::from_secs(10);
 
-/// One end of a BGP session as the other end's configuration names it.
+/// One end of BGP sessions as the other end's configuration names it: an IPv4 session,
+/// and an IPv6 one beside it where both ends have an IPv6 address.
 #[derive(Clone, Debug)]
 pub(crate) struct Peer {
     /// The bird protocol's name (letters, digits, `_`; bird's keywords such as `router`
-    /// are refused).
+    /// are refused); the IPv6 session's gets a `6` (`_6` after a digit).
     pub(crate) name: String,
     pub(crate) address: Ipv4Addr,
+    pub(crate) address6: Option<Ipv6Addr>,
     pub(crate) asn: u32,
+}
+
+/// The prefixes the router accepts from the load balancers, per address family:
+/// `10.0.9.0/24` and, for IPv6 sessions, `fd00:9::/64`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnycastRanges<'a> {
+    pub(crate) ipv4: &'a str,
+    pub(crate) ipv6: Option<&'a str>,
+}
+
+/// An address family as bird's configuration spells it: the channel, and the suffix of
+/// the names of its tables and protocols.
+#[derive(Clone, Copy)]
+struct Family {
+    channel: &'static str,
+    suffix: &'static str,
+}
+
+const IPV4: Family = Family {
+    channel: "ipv4",
+    suffix: "",
+};
+const IPV6: Family = Family {
+    channel: "ipv6",
+    suffix: "6",
+};
+
+impl Peer {
+    /// The families both `self` and `other` have addresses in, with each end's address.
+    fn sessions_with(&self, other: &Peer) -> Vec<(Family, IpAddr, IpAddr)> {
+        let mut sessions = vec![(IPV4, self.address.into(), other.address.into())];
+        if let (Some(mine), Some(theirs)) = (self.address6, other.address6) {
+            sessions.push((IPV6, mine.into(), theirs.into()));
+        }
+        sessions
+    }
+
+    /// The name of this peer's session in `family`.
+    fn session_name(&self, family: Family) -> String {
+        match (
+            family.suffix,
+            self.name.ends_with(|c: char| c.is_ascii_digit()),
+        ) {
+            ("", _) => self.name.clone(),
+            (suffix, true) => format!("{}_{suffix}", self.name),
+            (suffix, false) => format!("{}{suffix}", self.name),
+        }
+    }
 }
 
 /// The BFD protocol block both sides use.
@@ -51,11 +101,13 @@ fn bfd_block() -> String {
     )
 }
 
-/// bird2's configuration on a load balancer `me` (address `me.address`, AS `me.asn`):
-/// the routes baton writes to kernel table `table` with protocol 201 are learnt into the
-/// bird table `anycast` and announced to `router` only, with BFD; nothing is imported.
+/// bird2's configuration on a load balancer `me` (AS `me.asn`): the routes baton writes to
+/// kernel table `table` with protocol 201 are learnt into the bird tables `anycast` (IPv4)
+/// and `anycast6` (IPv6) and announced to `router` only, one BGP session per address
+/// family, with BFD; nothing is imported.
 pub(crate) fn load_balancer_conf(me: &Peer, router: &Peer, table: u32) -> String {
-    format!(
+    let sessions = me.sessions_with(router);
+    let mut text = format!(
         "# bird2 on a load balancer ({me_address}): announce the routes baton writes to kernel\n\
          # table {table} (proto {BATON_ROUTE_PROTOCOL}) to the router, and nothing else.\n\
          router id {me_address};\n\
@@ -64,58 +116,97 @@ pub(crate) fn load_balancer_conf(me: &Peer, router: &Peer, table: u32) -> String
          # Interfaces: the kernel protocol needs them to read routes through lo.\n\
          protocol device {{\n}}\n\
          \n\
-         # baton's routes, in a bird table of their own.\n\
-         ipv4 table anycast;\n\
-         \n\
-         protocol kernel baton_routes {{\n    ipv4 {{\n        table anycast;\n        \
-         import all;\n        export none;\n    }};\n    kernel table {table};\n    \
-         learn;\n}}\n\
-         \n{bfd}\n\
-         # Short timers so that a restarted bird is back within seconds; BFD, not the BGP\n\
-         # hold timer, detects a dead peer.\n\
-         protocol bgp {router_name} {{\n    local {me_address} as {me_asn};\n    \
-         neighbor {router_address} as {router_asn};\n    bfd on;\n    \
-         connect delay time 1;\n    connect retry time 2;\n    error wait time 1, 5;\n    \
-         ipv4 {{\n        table anycast;\n        import none;\n        \
-         export where krt_source = {BATON_ROUTE_PROTOCOL};\n    }};\n}}\n",
+         # baton's routes, in bird tables of their own.\n",
         me_address = me.address,
-        me_asn = me.asn,
-        router_name = router.name,
-        router_address = router.address,
-        router_asn = router.asn,
-        bfd = bfd_block(),
-    )
+    );
+    for (family, _, _) in &sessions {
+        text.push_str(&format!(
+            "{} table anycast{};\n",
+            family.channel, family.suffix
+        ));
+    }
+    for (family, _, _) in &sessions {
+        let (channel, suffix) = (family.channel, family.suffix);
+        text.push_str(&format!(
+            "\nprotocol kernel baton_routes{suffix} {{\n    {channel} {{\n        \
+             table anycast{suffix};\n        import all;\n        export none;\n    }};\n    \
+             kernel table {table};\n    learn;\n}}\n"
+        ));
+    }
+    text.push_str(&format!(
+        "\n{}\n# Short timers so that a restarted bird is back within seconds; BFD, not the BGP\n\
+         # hold timer, detects a dead peer.\n",
+        bfd_block()
+    ));
+    for (index, (family, mine, theirs)) in sessions.iter().enumerate() {
+        let (channel, suffix) = (family.channel, family.suffix);
+        text.push_str(&format!(
+            "{blank}protocol bgp {name} {{\n    local {mine} as {me_asn};\n    \
+             neighbor {theirs} as {router_asn};\n    bfd on;\n    \
+             connect delay time 1;\n    connect retry time 2;\n    error wait time 1, 5;\n    \
+             {channel} {{\n        table anycast{suffix};\n        import none;\n        \
+             export where krt_source = {BATON_ROUTE_PROTOCOL};\n    }};\n}}\n",
+            blank = if index == 0 { "" } else { "\n" },
+            name = router.session_name(*family),
+            me_asn = me.asn,
+            router_asn = router.asn,
+        ));
+    }
+    text
 }
 
-/// bird2's configuration on the router `me`: a passive BGP session with BFD to each of
-/// `load_balancers`, accepting only prefixes inside `anycast_range` (e.g. `10.0.9.0/24`),
-/// and the equal paths merged into one multipath route in the kernel's main table.
-pub(crate) fn router_conf(me: &Peer, load_balancers: &[Peer], anycast_range: &str) -> String {
+/// bird2's configuration on the router `me`: passive BGP sessions with BFD to each of
+/// `load_balancers` (IPv4, and IPv6 where both ends have an address and `ranges` an IPv6
+/// range), accepting only prefixes inside `ranges`, and the equal paths merged into one
+/// multipath route per prefix in the kernel's main tables.
+pub(crate) fn router_conf(me: &Peer, load_balancers: &[Peer], ranges: AnycastRanges) -> String {
+    let mut families = vec![(IPV4, IpAddr::from(me.address), ranges.ipv4)];
+    if let (Some(address6), Some(range6)) = (me.address6, ranges.ipv6) {
+        families.push((IPV6, address6.into(), range6));
+    }
     let mut text = format!(
-        "# bird2 on the router ({me_address}): one BGP session per load balancer, and the\n\
-         # equal paths to an anycast address as one ECMP route in the kernel.\n\
+        "# bird2 on the router ({me_address}): one BGP session per load balancer and address\n\
+         # family, and the equal paths to an anycast address as one ECMP route in the kernel.\n\
          router id {me_address};\n\
          log stderr all;\n\
          \n\
          protocol device {{\n}}\n\
          \n\
          # merge paths: the best route and every equal one become the nexthops of one\n\
-         # multipath kernel route.\n\
-         protocol kernel {{\n    ipv4 {{\n        import none;\n        export all;\n    \
-         }};\n    merge paths on;\n}}\n\
-         \n{bfd}\n\
-         template bgp load_balancer {{\n    local {me_address} as {me_asn};\n    \
-         passive on;\n    bfd on;\n    error wait time 1, 5;\n    ipv4 {{\n        \
-         import where net ~ [ {anycast_range}+ ];\n        export none;\n    }};\n}}\n",
+         # multipath kernel route.\n",
         me_address = me.address,
-        me_asn = me.asn,
-        bfd = bfd_block(),
     );
-    for lb in load_balancers {
+    for (index, (family, _, _)) in families.iter().enumerate() {
         text.push_str(&format!(
-            "\nprotocol bgp {} from load_balancer {{\n    neighbor {} as {};\n}}\n",
-            lb.name, lb.address, lb.asn
+            "{blank}protocol kernel {{\n    {channel} {{\n        import none;\n        \
+             export all;\n    }};\n    merge paths on;\n}}\n",
+            blank = if index == 0 { "" } else { "\n" },
+            channel = family.channel,
         ));
+    }
+    text.push_str(&format!("\n{}", bfd_block()));
+    for (family, address, range) in &families {
+        let (channel, suffix) = (family.channel, family.suffix);
+        text.push_str(&format!(
+            "\ntemplate bgp load_balancer{suffix} {{\n    local {address} as {asn};\n    \
+             passive on;\n    bfd on;\n    error wait time 1, 5;\n    {channel} {{\n        \
+             import where net ~ [ {range}+ ];\n        export none;\n    }};\n}}\n",
+            asn = me.asn,
+        ));
+    }
+    for lb in load_balancers {
+        for (family, lb_address, _) in lb.sessions_with(me) {
+            // An IPv6 session only where the router accepts an IPv6 range.
+            if !families.iter().any(|(f, _, _)| f.suffix == family.suffix) {
+                continue;
+            }
+            text.push_str(&format!(
+                "\nprotocol bgp {} from load_balancer{} {{\n    neighbor {lb_address} as {};\n}}\n",
+                lb.session_name(family),
+                family.suffix,
+                lb.asn
+            ));
+        }
     }
     text
 }
@@ -285,14 +376,19 @@ impl Bird {
     }
 }
 
-/// The gateways of `host`'s main-table route to `destination` (an address or prefix),
-/// one per ECMP nexthop, in the kernel's order; empty without a route.
-pub(crate) fn kernel_nexthops(host: &Host, destination: &str) -> Vec<Ipv4Addr> {
+/// The gateways of `host`'s main-table route to `destination` (an IPv4 or IPv6 address
+/// or prefix), one per ECMP nexthop, in the kernel's order; empty without a route.
+pub(crate) fn kernel_nexthops(host: &Host, destination: &str) -> Vec<IpAddr> {
+    let family = if destination.contains(':') {
+        "-6"
+    } else {
+        "-4"
+    };
     let json = host
-        .run("ip", &["-j", "route", "show", "exact", destination])
+        .run("ip", &["-j", family, "route", "show", "exact", destination])
         .unwrap_or_default();
     let routes: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-    let gateway = |hop: &serde_json::Value| hop["gateway"].as_str()?.parse::<Ipv4Addr>().ok();
+    let gateway = |hop: &serde_json::Value| hop["gateway"].as_str()?.parse::<IpAddr>().ok();
     let mut nexthops = Vec::new();
     for route in routes.as_array().into_iter().flatten() {
         match route["nexthops"].as_array() {
