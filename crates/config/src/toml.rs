@@ -57,7 +57,7 @@ use toml::{Spanned, Value};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::spec::{At, Draft};
-use crate::values::{parse_seconds, seconds_from_f64};
+use crate::values::{parse_seconds, seconds_from_f64, split_command};
 
 mod anycast;
 mod checker;
@@ -355,6 +355,22 @@ impl Reader<'_> {
         let offset = value.span().start;
         self.check(offset, c, result)
             .map(|v| At::new(v, self.at(offset)))
+    }
+}
+
+/// A command to run (`script`, `misc_path`): a command line, or a list of program and
+/// arguments.
+fn command(key: &str, value: &Value) -> Checked<Vec<String>> {
+    let refused = || format!("{key} must be a command line or a list of strings");
+    match value {
+        Value::String(line) => split_command(line),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .filter(|argv| !argv.is_empty())
+            .ok_or_else(refused),
+        _ => Err(refused()),
     }
 }
 

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use toml::de::DeValue;
 use toml::{Spanned, Value};
 
-use super::{Checked, Reader};
+use super::{Checked, Reader, command};
 use crate::spec::At;
-use crate::values::{self, in_range, split_command};
+use crate::values::{self, in_range};
 use crate::virtual_server::UrlCheck;
 use crate::virtual_server_spec::fields;
 use crate::virtual_server_spec::{
@@ -167,7 +167,7 @@ impl Reader<'_> {
                     ..MiscDraft::default()
                 };
                 if let Some(p) = t.misc_path {
-                    m.argv = self.check(p.span().start, c, command(p.get_ref()));
+                    m.argv = self.check(p.span().start, c, command("misc_path", p.get_ref()));
                 }
                 if let Some(n) = t.misc_timeout {
                     let result = fields::unsigned("misc_timeout", *n.get_ref(), 0);
@@ -303,20 +303,6 @@ impl Reader<'_> {
         checker.timing.alpha = t.alpha.map(Spanned::into_inner);
         checker.log_all_failures = t.log_all_failures.map(Spanned::into_inner);
         Some(checker)
-    }
-}
-
-/// `misc_path`: a command line, or a list of program and arguments.
-fn command(value: &Value) -> Checked<Vec<String>> {
-    match value {
-        Value::String(line) => split_command(line),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .filter(|argv| !argv.is_empty())
-            .ok_or_else(|| "misc_path must be a command line or a list of strings".into()),
-        _ => Err("misc_path must be a command line or a list of strings".into()),
     }
 }
 

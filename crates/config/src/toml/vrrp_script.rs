@@ -3,10 +3,10 @@
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use super::Reader;
+use super::{Reader, command};
 use crate::fields;
 use crate::spec::ScriptDraft;
-use crate::values::{self, split_command};
+use crate::values;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,16 +35,7 @@ impl Reader<'_> {
         s.argv_given = t.script.is_some() || removed.iter().any(|k| k == "script");
         if let Some(script) = t.script {
             let offset = script.span().start;
-            let result = match script.get_ref() {
-                Value::String(line) => split_command(line),
-                Value::Array(items) => items
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-                    .filter(|argv| !argv.is_empty())
-                    .ok_or_else(|| "script must be a command line or a list of strings".into()),
-                _ => Err("script must be a command line or a list of strings".into()),
-            };
+            let result = command("script", script.get_ref());
             s.argv = self.check(offset, &c, result);
         }
         if let Some(interval) = t.interval {
