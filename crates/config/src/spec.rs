@@ -68,6 +68,24 @@ pub(crate) struct SyncGroupDraft {
     pub(crate) tracking_weight: bool,
 }
 
+impl SyncGroupDraft {
+    /// A group with no member and nothing tracked or notified yet.
+    pub(crate) fn new(name: String, location: Location) -> SyncGroupDraft {
+        SyncGroupDraft {
+            name,
+            location,
+            members: Vec::new(),
+            notify: Notify::default(),
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
+            track_bfds: Vec::new(),
+            tracking_weight: false,
+        }
+    }
+}
+
 /// Defaults, keepalived's adjustments and every check; errors and warnings go to `d`.
 /// `path` is the file the user named, for what concerns the configuration as a whole.
 pub(crate) fn build(draft: Draft, path: &Path, d: &mut Diagnostics) -> Config {

@@ -3,7 +3,6 @@
 use crate::keepalived::keywords;
 use crate::keepalived::mapping::Mapper;
 use crate::keepalived::parser::Stmt;
-use crate::model::Notify;
 use crate::spec::{At, SyncGroupDraft};
 
 impl Mapper<'_> {
@@ -13,18 +12,7 @@ impl Mapper<'_> {
         };
         let c = format!("sync group {name}");
         let c = c.as_str();
-        let mut g = SyncGroupDraft {
-            name,
-            location: s.at.clone(),
-            members: Vec::new(),
-            notify: Notify::default(),
-            track_interfaces: Vec::new(),
-            track_scripts: Vec::new(),
-            track_files: Vec::new(),
-            track_processes: Vec::new(),
-            track_bfds: Vec::new(),
-            tracking_weight: false,
-        };
+        let mut g = SyncGroupDraft::new(name, s.at.clone());
         for s in block {
             if self.notify(&mut g.notify, s, c)
                 || self.tracks(

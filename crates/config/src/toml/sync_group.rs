@@ -4,7 +4,6 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::Reader;
-use crate::model::Notify;
 use crate::spec::{At, SyncGroupDraft};
 
 #[derive(Deserialize)]
@@ -26,18 +25,8 @@ pub(super) struct SyncGroupToml {
 impl Reader<'_> {
     pub(super) fn sync_group(&mut self, t: SyncGroupToml, start: usize) -> SyncGroupDraft {
         let c = format!("sync group {}", t.name);
-        let mut g = SyncGroupDraft {
-            name: t.name,
-            location: self.at(start),
-            members: Vec::new(),
-            notify: Notify::default(),
-            track_interfaces: Vec::new(),
-            track_scripts: Vec::new(),
-            track_files: Vec::new(),
-            track_processes: Vec::new(),
-            track_bfds: Vec::new(),
-            tracking_weight: t.sync_group_tracking_weight.unwrap_or(false),
-        };
+        let mut g = SyncGroupDraft::new(t.name, self.at(start));
+        g.tracking_weight = t.sync_group_tracking_weight.unwrap_or(false);
         for member in t.group.unwrap_or_default() {
             let at = self.at(member.span().start);
             g.members.push(At::new(member.into_inner(), at));
