@@ -112,9 +112,9 @@ pub(crate) async fn run(
     // takes part in an election.
     let state = Arc::new(state_file::Store::open(state_dir));
     let restored = state.adopt(&config);
-    let mut frontends = Frontends::start(&config, &restored).await?;
     // The anycast addresses go on lo first: frontends may listen on them.
     let mut anycasts = anycast::Anycasts::new(&config).await;
+    let mut frontends = Frontends::start(&config, &restored).await?;
     let (l4_notifier, l4_notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
     let mut virtual_servers = VirtualServers::start(
         &config,
@@ -212,9 +212,9 @@ pub(crate) async fn run(
     drop(requests);
     // The shutdown_script of the configuration running now, after everything is released.
     let last = (running.config.clone(), running.notifier.default_user());
-    switchover::stop(running, frontends).await;
     // Behind BGP: the routers stop sending new flows here before anything drains.
     anycasts.withdraw().await;
+    switchover::stop(running, frontends).await;
     // After the VIPs went: the peer has the flows in its own conntrackd already.
     if let Some(sync) = conn_sync {
         sync.stop().await;
