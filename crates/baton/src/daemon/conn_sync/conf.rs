@@ -1,12 +1,9 @@
 //! conntrackd.conf from baton's configuration. Pure: the caller reads the sync interface's
 //! address and picks the directory.
 //!
-//! FTFW (the reliable protocol of the netfilter documentation's primary-backup setup),
-//! without the external cache: a backup's conntrackd writes its peer's flows into its own
-//! kernel as they arrive, rather than keeping them in its memory until it becomes primary.
-//! The backup's kernel then knows every synced flow before any takeover, so the backup can
-//! forward the frames a switch floods to it the moment the master's port goes down
-//! (`standby`), and the takeover has nothing to commit. The socket and the lock file live in
+//! FTFW (the reliable protocol of the netfilter documentation's primary-backup setup), with
+//! the external cache: a backup keeps its peer's flows in conntrackd's memory and commits
+//! them into the kernel when it becomes primary. The socket and the lock file live in
 //! baton's own directory, so a system conntrackd (Debian's unit, /var/run/conntrackd.ctl,
 //! /var/lock/conntrack.lock) never collides with it.
 
@@ -68,11 +65,9 @@ pub(crate) struct Settings {
 pub(crate) fn render(settings: &Settings, files: &Files) -> String {
     let mut out = String::new();
     out.push_str("# Written by baton from its conn_sync settings; rewritten at each start.\n");
-    // FTFW's defaults otherwise: an old primary's kernel entries are purged 60 s after
-    // `conntrackd -t` (when it became backup), unless the new primary's updates refresh them.
-    // conntrackd leaves the events of the entries it writes itself out of what it sends,
-    // so two peers never echo one flow back and forth.
-    out.push_str("Sync {\n\tMode FTFW {\n\t\tDisableExternalCache on\n\t}\n");
+    // FTFW's defaults: committed entries get a timeout conntrackd estimates, and an old
+    // primary's kernel entries are purged 60 s after `conntrackd -t` (when it became backup).
+    out.push_str("Sync {\n\tMode FTFW {\n\t}\n");
     let family = |a: IpAddr| if a.is_ipv4() { "IPv4" } else { "IPv6" };
     match settings.transport {
         SyncTransport::Multicast { group, port } => {
@@ -159,7 +154,6 @@ mod tests {
         let text = render(&settings, &files);
         for line in [
             "Mode FTFW {",
-            "DisableExternalCache on",
             "IPv4_address 225.0.0.50",
             "Group 3780",
             "IPv4_interface 10.0.9.1",

@@ -4,11 +4,11 @@
 //!
 //! One task per configuration: it writes conntrackd.conf (`conf`) in a directory beside
 //! the control socket, stops a conntrackd a killed baton left, installs the takeover guard
-//! (`gate`) and the standby forwarding (`standby`), starts conntrackd and restarts it with
-//! a backoff when it exits (`process`), and on each change of role of the VRRP instances
-//! it follows runs the netfilter documentation's primary-backup steps (`role`). The VRRP
-//! side is read from the status watch, so the protocol loop never waits for conntrackd.
-//! `baton status` shows the process and the last transition's results.
+//! (`gate`), starts conntrackd and restarts it with a backoff when it exits (`process`),
+//! and on each change of role of the VRRP instances it follows runs the netfilter
+//! documentation's primary-backup steps (`role`). The VRRP side is read from the status
+//! watch, so the protocol loop never waits for conntrackd. `baton status` shows the process
+//! and the last transition's results.
 //!
 //! On SIGTERM conntrackd is stopped after the instances have given up their VIPs. On
 //! `kill -9` of baton it keeps running (nothing stops it); the surviving peer does not
@@ -19,7 +19,6 @@ mod conf;
 mod gate;
 mod process;
 mod role;
-mod standby;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -37,7 +36,6 @@ use conf::{Files, Settings};
 use gate::Guarded;
 use process::Conntrackd;
 use role::Role;
-use standby::StandbyTable;
 
 /// How long a new conntrackd gets to open its socket.
 const READY_WITHIN: Duration = Duration::from_secs(5);
@@ -331,8 +329,6 @@ async fn supervise(
     stopped: &mut oneshot::Receiver<()>,
 ) {
     let mut role;
-    let mut standby = StandbyTable::default();
-    standby.refresh(gate).await;
     let mut backoff = BACKOFF_FIRST;
     let mut restarts = 0u64;
     loop {
@@ -350,7 +346,7 @@ async fn supervise(
         // resyncs from the kernel and sends it all to the backups, a backup asks for it).
         role = watched.role();
         if role != Role::Starting {
-            transition(conntrackd, gate, &mut standby, role).await;
+            transition(conntrackd, gate, role).await;
         }
         loop {
             tokio::select! {
@@ -375,7 +371,7 @@ async fn supervise(
                     let now = watched.role();
                     if now != role {
                         role = now;
-                        transition(conntrackd, gate, &mut standby, role).await;
+                        transition(conntrackd, gate, role).await;
                     }
                 }
             }
@@ -421,14 +417,8 @@ async fn start(conntrackd: &Conntrackd, restarts: u64) -> Option<Child> {
 
 /// The primary-backup steps of `role`, each logged and shown in the status. A primary's
 /// guard opens for new UDP flows once the peer's flows are committed; any other role
-/// closes it first. The standby forwarding is written again if an interface came or went.
-async fn transition(
-    conntrackd: &Conntrackd,
-    gate: &Guarded,
-    standby: &mut StandbyTable,
-    role: Role,
-) {
-    standby.refresh(gate).await;
+/// closes it first.
+async fn transition(conntrackd: &Conntrackd, gate: &Guarded, role: Role) {
     let primary = role == Role::Primary;
     if !primary {
         set_gate(gate, true).await;

@@ -11,8 +11,7 @@ pub(crate) enum Role {
     Starting,
     /// MASTER of a followed instance: it forwards the flows, from the kernel's table.
     Primary,
-    /// None is MASTER: conntrackd writes the peer's flows into the kernel's table as they
-    /// arrive, where they wait, unused unless standby forwarding takes a packet of them.
+    /// None is MASTER: the peer's flows wait in conntrackd's external cache.
     Backup,
     /// Every followed instance is in FAULT.
     Fault,
@@ -68,10 +67,7 @@ impl Role {
 /// One step of primary-backup.sh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Command {
-    /// `-c`: commit the external cache (the peer's flows) into the kernel's table. Without
-    /// the external cache (baton's conntrackd.conf) they are there already, and conntrackd
-    /// answers at once; the step stays, so that a file written by hand with the external
-    /// cache still works.
+    /// `-c`: commit the external cache (the peer's flows) into the kernel's table.
     Commit,
     /// `-f`: flush the internal and external caches.
     Flush,
