@@ -38,6 +38,10 @@ pub struct Anycast {
     pub track_interfaces: Vec<String>,
     /// At a stop: how long to wait between withdrawing and draining.
     pub withdraw_delay: Duration,
+    /// The interface the routers send the prefixes' traffic in on: LVS-DR virtual servers
+    /// on these addresses forward out of it, one-armed, as they do out of a VRRP
+    /// instance's interface.
+    pub interface: Option<String>,
     pub location: WrittenAt,
 }
 
@@ -96,6 +100,17 @@ impl Prefix {
         }
     }
 
+    /// Whether `address` is in the prefix.
+    pub fn contains(&self, address: IpAddr) -> bool {
+        address.is_ipv4() == self.address.is_ipv4()
+            && Prefix {
+                address,
+                len: self.len,
+            }
+            .network()
+                == self.address
+    }
+
     /// A single address (/32, /128): the one that goes on `lo`.
     pub fn is_host(&self) -> bool {
         self.len == if self.address.is_ipv4() { 32 } else { 128 }
@@ -125,6 +140,11 @@ mod tests {
         let error = Prefix::parse("10.0.9.1/24").expect_err("host bits");
         assert!(error.contains("the network is 10.0.9.0/24"), "{error}");
         assert!(Prefix::parse("10.0.9.0/33").is_err());
+        let ip = |s: &str| s.parse::<IpAddr>().expect("literal");
+        assert!(net.contains(ip("10.0.9.255")));
+        assert!(!net.contains(ip("10.0.10.1")));
+        assert!(p.contains(ip("10.0.9.100")) && !p.contains(ip("10.0.9.101")));
+        assert!(!v6.contains(ip("10.0.9.100")), "another family");
         assert!(Prefix::parse("web").is_err());
         assert_eq!(
             Prefix::parse("0.0.0.0/0").expect("default").network(),

@@ -68,6 +68,7 @@ prefixes = ["10.0.9.0/24"]
 table = 4242
 track_interface = ["eth0"]
 withdraw_delay = 0.3
+interface = "eth1"
 "#,
     )
     .expect("valid");
@@ -76,6 +77,7 @@ withdraw_delay = 0.3
     assert!(!a.prefixes[0].is_host());
     assert_eq!(a.track_interfaces, ["eth0"]);
     assert_eq!(a.withdraw_delay, Duration::from_millis(300));
+    assert_eq!(a.interface.as_deref(), Some("eth1"));
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub(crate) fn problems(config: &Config) -> Vec<String> {
     for vs in &config.virtual_servers {
         if vs.lb_kind == LbKind::Dr && dr_interface(config, vs).is_none() {
             problems.push(format!(
-                "virtual server {}: lb_kind DR needs a vrrp_instance holding its address",
+                "virtual server {}: lb_kind DR needs a vrrp_instance holding its address, or an \
+                 [[anycast]] section with an interface announcing it",
                 vs.name
             ));
         }

@@ -10,6 +10,7 @@
 //! # track_virtual_server = ["dns"]
 //! # track_interface = ["eth0"]
 //! # withdraw_delay = 1.0        # at a stop: withdraw, wait this long, then drain
+//! # interface = "eth0"          # where the routers send it: DR services forward out of it
 //! ```
 
 use serde::Deserialize;
@@ -31,6 +32,7 @@ pub(super) struct AnycastToml {
     #[serde(default)]
     track_interface: Vec<String>,
     withdraw_delay: Option<Spanned<Value>>,
+    interface: Option<String>,
 }
 
 impl Reader<'_> {
@@ -79,6 +81,7 @@ impl Reader<'_> {
             track_virtual_servers: t.track_virtual_server,
             track_interfaces: t.track_interface,
             withdraw_delay,
+            interface: t.interface,
             location: location.into(),
         })
     }

@@ -55,9 +55,12 @@ pub(super) fn service(vs: &VirtualServer, members: &[Member], interface: Option<
 
 /// The interface a DR service's packets come in on and go out of (one-armed, as LVS-DR
 /// is set up): that of the VRRP instance holding the service's address, or of the
-/// address's `dev`. `None`: no instance holds it.
+/// address's `dev`; or, for an address announced over BGP, its `[[anycast]]` section's
+/// `interface`. `None`: neither holds it.
 pub(in crate::daemon) fn dr_interface(config: &Config, vs: &VirtualServer) -> Option<String> {
-    let (instance, address) = holder(config, vs)?;
+    let Some((instance, address)) = holder(config, vs) else {
+        return anycast_interface(config, vs);
+    };
     Some(
         address
             .dev
@@ -66,16 +69,31 @@ pub(in crate::daemon) fn dr_interface(config: &Config, vs: &VirtualServer) -> Op
     )
 }
 
+/// The `interface` of the `[[anycast]]` section whose prefixes hold `vs`'s address.
+fn anycast_interface(config: &Config, vs: &VirtualServer) -> Option<String> {
+    let address = service_address(vs)?;
+    config
+        .anycasts
+        .iter()
+        .filter(|a| a.prefixes.iter().any(|p| p.contains(address)))
+        .find_map(|a| a.interface.clone())
+}
+
+/// The address a service matches (the first of a range); `None` for a fwmark service.
+fn service_address(vs: &VirtualServer) -> Option<std::net::IpAddr> {
+    vs.matches.iter().find_map(|m| match m {
+        ServiceMatch::Address(address) => Some(address.ip()),
+        ServiceMatch::Range { first, .. } => Some(*first),
+        ServiceMatch::Fwmark(_) => None,
+    })
+}
+
 /// The instance that holds `vs`'s address, and that address as the instance has it.
 fn holder<'a>(
     config: &'a Config,
     vs: &VirtualServer,
 ) -> Option<(&'a VrrpInstance, &'a VirtualAddress)> {
-    let address = vs.matches.iter().find_map(|m| match m {
-        ServiceMatch::Address(address) => Some(address.ip()),
-        ServiceMatch::Range { first, .. } => Some(*first),
-        ServiceMatch::Fwmark(_) => None,
-    })?;
+    let address = service_address(vs)?;
     config.instances.iter().find_map(|instance| {
         instance
             .all_addresses()
@@ -187,5 +205,31 @@ mod tests {
         assert_eq!(dr_linger(&config("5", "DR")), Some(Duration::from_secs(2)));
         // NAT flows lose their translation with the VIP anyway: nothing to keep.
         assert_eq!(dr_linger(&config("1", "NAT")), None);
+    }
+
+    #[test]
+    fn a_dr_service_behind_bgp_forwards_out_of_its_anycast_interface() {
+        let text = "[[virtual_server]]\nname = \"web\"\naddress = \"10.0.9.100:80\"\n\
+                    protocol = \"TCP\"\nlb_kind = \"DR\"\nlb_algo = \"mh\"\n\
+                    [[virtual_server.real_server]]\naddress = \"10.0.3.11:80\"\n\n\
+                    [[anycast]]\nname = \"web\"\nprefixes = [\"10.0.9.0/24\"]\n";
+        let parse = |extra: &str| {
+            baton_config::parse_toml(&format!("{text}{extra}"), "b.toml")
+                .expect("valid")
+                .config
+        };
+        let without = parse("");
+        assert_eq!(dr_interface(&without, &without.virtual_servers[0]), None);
+        let with = parse("interface = \"eth1\"\n");
+        assert_eq!(
+            dr_interface(&with, &with.virtual_servers[0]).as_deref(),
+            Some("eth1")
+        );
+        // Not announced over BGP and no instance holds it: no DR interface.
+        let elsewhere = with.virtual_servers[0].clone();
+        let mut other = with.clone();
+        other.anycasts[0].prefixes =
+            vec![baton_config::AnycastPrefix::parse("10.0.8.0/24").expect("prefix")];
+        assert_eq!(dr_interface(&other, &elsewhere), None);
     }
 }
