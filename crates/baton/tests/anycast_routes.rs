@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use baton_lab::Host;
-use common::{Daemon, Workdir, start_app, start_baton_toml, wait_for};
+use common::{Daemon, Workdir, start_app, start_baton_toml, status_of, wait_for};
 use nix::sys::signal::Signal;
 
 const APP_PORT: u16 = 8080;
@@ -57,22 +57,6 @@ fn routes(lb: &Host) -> Vec<String> {
     lines
 }
 
-fn status(lb: &Host, dir: &Workdir) -> serde_json::Value {
-    let socket = dir.path(&format!("{}.sock", lb.name()));
-    let out = lb
-        .run(
-            env!("CARGO_BIN_EXE_baton"),
-            &[
-                "status",
-                "--json",
-                "--control",
-                socket.to_str().expect("utf-8"),
-            ],
-        )
-        .expect("baton status");
-    serde_json::from_str(&out).expect("status JSON")
-}
-
 fn on_lo(lb: &Host) -> bool {
     lb.run("ip", &["address", "show", "dev", "lo"])
         .unwrap_or_default()
@@ -117,7 +101,7 @@ fn routes_follow_the_frontend_and_leave_first_at_a_stop() {
     );
     assert!(on_lo(lb), "the address is on lo");
 
-    let anycast = |dir: &Workdir| status(lb, dir)["anycast"][0].clone();
+    let anycast = |dir: &Workdir| status_of(lb, dir)["anycast"][0].clone();
     assert_eq!(anycast(&dir)["announced"], true, "{}", anycast(&dir));
 
     // The only server fails: the frontend cannot serve, the routes go.

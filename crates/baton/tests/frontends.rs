@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use baton_lab::Host;
 use common::loopback::{Running, free_port, get, loopback_config, upstream};
-use common::{Daemon, Workdir, assert_holders, fail, guide_lab, holds, wait_for};
+use common::{Daemon, Workdir, assert_holders, fail, guide_lab, holds, status_of, wait_for};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -387,22 +387,6 @@ fn get_vip(client: &Host) -> Option<String> {
         )
         .ok()
         .map(|out| out.trim().to_owned())
-}
-
-fn status_of(host: &Host, dir: &Workdir) -> serde_json::Value {
-    let socket = dir.path(&format!("{}.sock", host.name()));
-    let out = host
-        .run(
-            env!("CARGO_BIN_EXE_baton"),
-            &[
-                "status",
-                "--json",
-                "--control",
-                socket.to_str().expect("utf-8"),
-            ],
-        )
-        .expect("baton status");
-    serde_json::from_str(&out).expect("status JSON")
 }
 
 #[test]

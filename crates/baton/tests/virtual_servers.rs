@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use baton_lab::{Host, Lab};
-use common::{Daemon, Workdir, guide_lab, start_app, wait_for};
+use common::{Daemon, Workdir, guide_lab, start_app, status_of, wait_for};
 
 /// lb1 master of the VIP, and a NAT service on it over app1 and app2 (port 8080), each
 /// checked by TCP_CHECK every 0.3 s.
@@ -92,22 +92,6 @@ print(failed)
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(n);
     (names, failed)
-}
-
-fn status_of(host: &Host, dir: &Workdir) -> serde_json::Value {
-    let socket = dir.path(&format!("{}.sock", host.name()));
-    let out = host
-        .run(
-            env!("CARGO_BIN_EXE_baton"),
-            &[
-                "status",
-                "--json",
-                "--control",
-                socket.to_str().expect("utf-8"),
-            ],
-        )
-        .expect("baton status");
-    serde_json::from_str(&out).expect("status JSON")
 }
 
 fn real_server<'a>(status: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {

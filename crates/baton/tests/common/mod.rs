@@ -203,6 +203,23 @@ pub(crate) fn start_app(host: &Host, port: u16) -> Child {
     host.spawn(command).expect("app server")
 }
 
+/// `baton status --json` of the baton `run_baton` started in `host` (its socket in `dir`).
+pub(crate) fn status_of(host: &Host, dir: &Workdir) -> serde_json::Value {
+    let socket = dir.path(&format!("{}.sock", host.name()));
+    let out = host
+        .run(
+            env!("CARGO_BIN_EXE_baton"),
+            &[
+                "status",
+                "--json",
+                "--control",
+                socket.to_str().expect("utf-8"),
+            ],
+        )
+        .expect("baton status");
+    serde_json::from_str(&out).expect("status JSON")
+}
+
 /// Whether `tool` is installed (see [`installed`]), for tests that print SKIPPED without it.
 pub(crate) fn on_path(tool: &str) -> bool {
     installed(tool)
