@@ -1,10 +1,10 @@
 //! The `baton` binary: CLI, daemon wiring, admin listener (metrics, status page), demo.
 
 mod admin;
+mod anycast_status;
 mod bfd_status;
 mod cli;
 mod commands;
-mod anycast_status;
 mod conn_sync_status;
 mod daemon;
 mod demo;

@@ -256,12 +256,22 @@ impl Mapper<'_> {
         }
         for r in &statics.routes {
             if let (Some(g), Some(dev)) = (&r.track_group, &r.dev) {
-                follows.push((g.clone(), dev.clone(), Location::clone(&r.location), r.no_track));
+                follows.push((
+                    g.clone(),
+                    dev.clone(),
+                    Location::clone(&r.location),
+                    r.no_track,
+                ));
             }
         }
         for r in &statics.rules {
             if let (Some(g), Some(dev)) = (&r.track_group, &r.iif) {
-                follows.push((g.clone(), dev.clone(), Location::clone(&r.location), r.no_track));
+                follows.push((
+                    g.clone(),
+                    dev.clone(),
+                    Location::clone(&r.location),
+                    r.no_track,
+                ));
             }
         }
         for (group, dev, at, no_track) in follows {
