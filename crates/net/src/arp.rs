@@ -12,9 +12,6 @@
 
 use std::net::Ipv4Addr;
 
-use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::Interest;
-
 use crate::error::Error;
 use crate::link::{interface_index, mac_address};
 use crate::sys;
@@ -47,7 +44,8 @@ pub(crate) fn gratuitous_arp_frame(mac: [u8; 6], address: Ipv4Addr) -> [u8; FRAM
 }
 
 /// Broadcasts one gratuitous ARP request for `address` out of `interface`, from the interface's
-/// MAC. Must be called from within a tokio runtime.
+/// MAC. Must be called from within a tokio runtime; the socket it leaves by is the
+/// namespace's shared one (see `packet_sender`).
 pub async fn send_gratuitous_arp(interface: &str, address: Ipv4Addr) -> Result<(), Error> {
     let index = interface_index(interface)?;
     let mac = mac_address(interface)?;
@@ -60,19 +58,7 @@ pub async fn send_gratuitous_arp(interface: &str, address: Ipv4Addr) -> Result<(
     };
     let destination =
         sys::link_layer_address(index, ETHERTYPE_ARP, BROADCAST).map_err(send_error)?;
-    // Protocol 0: this socket only sends, so the kernel queues nothing received on it.
-    let socket = Socket::new(
-        Domain::PACKET,
-        Type::RAW.nonblocking(),
-        Some(Protocol::from(0)),
-    )
-    .map_err(Error::interface(interface, "opening AF_PACKET socket"))?;
-    let socket = sys::register(socket, Interest::WRITABLE)
-        .map_err(Error::interface(interface, "registering AF_PACKET socket"))?;
-    let sent = socket
-        .async_io(Interest::WRITABLE, |socket| {
-            socket.send_to(&frame, &destination)
-        })
+    let sent = crate::packet_sender::send(&frame, &destination)
         .await
         .map_err(send_error)?;
     if sent != frame.len() {

@@ -133,3 +133,27 @@ pub(crate) fn register_inotify(inotify: InotifyFd) -> io::Result<AsyncFd<Inotify
     let registered = unsafe { AsyncFd::register_with_interest(inotify, Interest::READABLE) };
     registered.map_err(io::Error::from)
 }
+
+/// A timerfd as tokio takes it (`AsRawFd`; nix's type has `AsFd` only).
+#[derive(Debug)]
+pub(crate) struct TimerFd(pub(crate) nix::sys::timerfd::TimerFd);
+
+impl AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsFd::as_fd(&self.0).as_raw_fd()
+    }
+}
+
+/// Registers `timer` (made non-blocking) for reading with the current tokio runtime, as
+/// [`register`] does a socket.
+pub(crate) fn register_timer(timer: TimerFd) -> io::Result<AsyncFd<TimerFd>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(io::Error::other("not inside a tokio runtime"));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: nix's TimerFd owns its fd (an OwnedFd it never replaces): it stays open, and
+    // `as_raw_fd` returns that same fd, until the TimerFd is dropped, which only happens when
+    // the AsyncFd is; this crate never takes it out or swaps it through `get_mut`.
+    let registered = unsafe { AsyncFd::register_with_interest(timer, Interest::READABLE) };
+    registered.map_err(io::Error::from)
+}

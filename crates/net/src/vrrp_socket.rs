@@ -58,6 +58,9 @@ const CONTROL_LEN: usize = 128;
 /// The receive queue asked for (SO_RCVBUFFORCE, else SO_RCVBUF up to net.core.rmem_max): a
 /// burst of junk queued ahead of a real advert waits there instead of pushing it out.
 const RECEIVE_QUEUE_BYTES: usize = 4 << 20;
+/// How often a send finding the send buffer full waits [`FULL_PAUSE`] and tries again.
+const FULL_RETRIES: u32 = 20;
+const FULL_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// A buffer this large holds any VRRP packet a socket can deliver: for IPv4 a 60-byte IP
 /// header, the 8-byte VRRP header, 255 addresses of 16 bytes (more than IPv4 needs) and 8
@@ -186,9 +189,12 @@ impl VrrpSocket {
             operation,
             source,
         })?;
-        let socket = sys::register(socket, Interest::READABLE | Interest::WRITABLE).map_err(
-            Error::interface(interface, "registering VRRP socket with tokio"),
-        )?;
+        // Readable only: registered for writing too, every advert sent would come back from
+        // epoll as a writable edge, an extra epoll_wait for nothing (see `send_with_ttl`).
+        let socket = sys::register(socket, Interest::READABLE).map_err(Error::interface(
+            interface,
+            "registering VRRP socket with tokio",
+        ))?;
         Ok(VrrpSocket {
             socket,
             interface: interface.to_owned(),
@@ -215,9 +221,12 @@ impl VrrpSocket {
     /// Cancel-safe: a packet is only taken off the socket by a poll that returns it.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Incoming> {
         let family = self.family;
+        // One buffer for every attempt (the last one finds the queue empty).
+        let mut control = Vec::with_capacity(CONTROL_LEN);
         self.socket
             .async_io(Interest::READABLE, |s| {
-                let mut control = vec![0u8; CONTROL_LEN];
+                control.clear();
+                control.resize(CONTROL_LEN, 0);
                 let read = read(s, family, buf, &mut control)?;
                 let ancillary = cmsg::parse(&control);
                 if let Some(count) = ancillary.overflow {
@@ -290,17 +299,13 @@ impl VrrpSocket {
             }
             self.unicast_ttl.store(ttl, Ordering::Relaxed);
         }
-        let index = self.index;
+        let (index, socket) = (self.index, self.socket.get_ref());
         let sent = match (self.family, src, dst) {
             (Family::Ipv4, IpAddr::V4(src), IpAddr::V4(dst)) => {
-                self.socket
-                    .async_io(Interest::WRITABLE, |s| send_v4(s, index, src, dst, payload))
-                    .await?
+                retry_while_full(|| send_v4(socket, index, src, dst, payload)).await?
             }
             (Family::Ipv6, IpAddr::V6(src), IpAddr::V6(dst)) => {
-                self.socket
-                    .async_io(Interest::WRITABLE, |s| send_v6(s, index, src, dst, payload))
-                    .await?
+                retry_while_full(|| send_v6(socket, index, src, dst, payload)).await?
             }
             _ => {
                 return Err(io::Error::new(
@@ -319,6 +324,22 @@ impl VrrpSocket {
             )));
         }
         Ok(())
+    }
+}
+
+/// Sends with `send` (non-blocking). The send buffer holds hundreds of adverts, so it is
+/// full only when the link is stuck; then each retry waits [`FULL_PAUSE`], up to
+/// [`FULL_RETRIES`] times, and the last answer is the caller's.
+async fn retry_while_full(mut send: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+    let mut retries = 0;
+    loop {
+        match send() {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock && retries < FULL_RETRIES => {
+                retries += 1;
+                tokio::time::sleep(FULL_PAUSE).await;
+            }
+            other => return other,
+        }
     }
 }
 
