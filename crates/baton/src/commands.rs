@@ -331,8 +331,12 @@ fn serve(
     state_dir: &std::path::Path,
     daemon_args: &DaemonArgs,
 ) -> ExitCode {
-    let threads = daemon_args.threads;
-    let runtime = match runtime(threads) {
+    // The protocol loop has a thread of its own; the proxies get `--threads` workers.
+    crate::data_plane::configure(daemon_args.threads);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("baton: starting the runtime: {error}");
@@ -344,7 +348,15 @@ fn serve(
         .admin
         .or(config.global.admin)
         .unwrap_or(baton_config::AdminListen::DEFAULT);
-    match runtime.block_on(daemon::run(config, reload, control, state_dir, admin)) {
+    // A task rather than the future block_on polls: waking block_on's future writes to
+    // the runtime's eventfd and costs a second epoll_wait per advertisement; a task woken
+    // on its own thread is only queued.
+    let (control, state_dir) = (control.to_path_buf(), state_dir.to_path_buf());
+    let daemon = async move { daemon::run(config, reload, &control, &state_dir, admin).await };
+    let outcome = runtime
+        .block_on(runtime.spawn(daemon))
+        .unwrap_or_else(|panicked| Err(anyhow::anyhow!("the daemon panicked: {panicked}")));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

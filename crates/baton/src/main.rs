@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod conn_sync_status;
 mod daemon;
+mod data_plane;
 mod demo;
 mod logging;
 mod package_files;

@@ -154,6 +154,9 @@ impl Frontends {
         config: &Config,
         listeners: Listeners,
     ) -> anyhow::Result<Prepared> {
+        // Listeners, proxies and their tasks live on the data plane's threads (made for
+        // the first frontend: without any, none).
+        let _data_plane = (!config.frontends.is_empty()).then(crate::data_plane::enter);
         let mut wanted = BTreeMap::new();
         let mut opened = BTreeMap::new();
         for frontend in &config.frontends {
@@ -189,6 +192,8 @@ impl Frontends {
     /// proxy takes the operator's overrides (`restored`) before it serves, and a live swap
     /// gets them too, so no reload puts a drained server back into rotation.
     pub(crate) fn commit(&mut self, prepared: Prepared, restored: &Overrides) {
+        let serving = !prepared.wanted.is_empty() || !self.running.is_empty();
+        let _data_plane = serving.then(crate::data_plane::enter);
         let Prepared { wanted, mut opened } = prepared;
         self.fresh.clear();
         let removed: Vec<String> = self
@@ -251,6 +256,7 @@ impl Frontends {
     /// [`RunningFrontend::renew_certificates`]); how many frontends took new certificates.
     /// A reload does this whether or not the configuration changed, as nginx does on HUP.
     pub(crate) fn renew_certificates(&mut self) -> usize {
+        let _data_plane = (!self.running.is_empty()).then(crate::data_plane::enter);
         self.running
             .values_mut()
             .map(RunningFrontend::renew_certificates)

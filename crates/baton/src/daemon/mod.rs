@@ -76,7 +76,7 @@ use virtual_servers::VirtualServers;
 const NOTIFY_DRAIN: std::time::Duration = crate::scripts::NOTIFY_TIMEOUT;
 
 /// Re-reads the configuration on SIGHUP.
-pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send>;
+pub(crate) type Reload = Box<dyn Fn() -> anyhow::Result<Config> + Send + Sync>;
 
 pub(crate) use control::{query, request};
 pub(crate) use host_check::problems as host_problems;
