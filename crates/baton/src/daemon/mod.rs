@@ -26,6 +26,7 @@ mod notify;
 mod notify_fifo;
 mod plan;
 mod proxy_config;
+mod publish_pace;
 mod quiet_vips;
 mod reload_file;
 mod reload_schedule;
@@ -516,6 +517,10 @@ struct Running {
     step_downs: step_down::StepDowns,
     /// The reload `reload_time_file` schedules, for the status.
     scheduled_reload: Option<crate::status::ScheduledReload>,
+    /// When counters held back are published (see `publish_pace`).
+    pace: publish_pace::Pace,
+    /// The engine's next deadline (or the pace's), which `next_input` waits for.
+    deadline: baton_net::Deadline,
 }
 
 impl Running {
@@ -579,6 +584,7 @@ impl Running {
         let mail = smtp_alert::VrrpAlerts::new(smtp_alert::Mailer::start(&started.config.global));
         let handoff = handoff::Handoff::new(&started.config);
         let offers = handoff_offer_socket::Listeners::open(&started.config);
+        let deadline = baton_net::Deadline::new().context("creating the protocol timer")?;
         let mut running = Running {
             config: started.config,
             router,
@@ -606,6 +612,8 @@ impl Running {
             step_downs: step_down::StepDowns::new(),
             fault_reasons,
             scheduled_reload: None,
+            pace: publish_pace::Pace::default(),
+            deadline,
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -754,15 +762,28 @@ impl Running {
     /// loops that select over it with other work drop it whenever that work comes first.
     /// What the input leads to is [`Running::handle`]'s, which must not be dropped halfway.
     async fn next_input(&mut self) -> Input {
-        let deadline = self
-            .router
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std);
-        let sleep = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
+        let deadline = [self.router.poll_timeout(), self.pace.due()]
+            .into_iter()
+            .flatten()
+            .min();
+        // Re-armed only when the deadline moved (see `baton_net::Deadline`); tokio's timer
+        // stands in should the timerfd ever fail.
+        let armed = self.deadline.set(deadline);
+        if let Err(error) = &armed {
+            tracing::error!("arming the protocol timer: {error}");
+        }
+        let timer = &mut self.deadline;
+        let sleep = async move {
+            let Some(at) = deadline else {
+                return std::future::pending().await;
+            };
+            if armed.is_ok() {
+                match timer.expired().await {
+                    Ok(()) => return,
+                    Err(error) => tracing::error!("waiting for the protocol timer: {error}"),
+                }
             }
+            tokio::time::sleep_until(at.into()).await;
         };
         tokio::select! {
             () = sleep => Input::Timer,
@@ -777,6 +798,8 @@ impl Running {
     /// (in a `select!` arm's body, not as a branch): an action taken from the engine and
     /// dropped on the way (a VIP removal awaiting netlink) would be lost, and the VIP stay.
     async fn handle(&mut self, input: Input) {
+        // Adverts and timers: what changes counters alone is published at a pace.
+        let paced = matches!(input, Input::Timer | Input::Packet(_));
         match input {
             Input::Timer => self.router.handle_timeout(Instant::now()),
             Input::Packet(packet) => {
@@ -804,7 +827,14 @@ impl Running {
             Input::SteppedDown(ended) => self.step_downs.finish(ended, &self.vips).await,
             Input::Offer(datagram) => self.offered(&datagram).await,
         }
-        self.drain().await;
+        if !paced {
+            self.drain().await;
+            return;
+        }
+        let reported = self.carry_out().await;
+        if reported || self.pace.counters_changed(Instant::now()) {
+            self.publish();
+        }
     }
 
     /// A datagram on the offer port: the handoff armed if it pairs with a priority 0;
@@ -888,8 +918,16 @@ impl Running {
         }
     }
 
-    /// Carries out everything the engine asked for.
+    /// Carries out everything the engine asked for, and publishes the status.
     async fn drain(&mut self) {
+        self.carry_out().await;
+        self.publish();
+    }
+
+    /// Carries out everything the engine asked for; true if it reported a change (an
+    /// address to add or remove, an event) rather than adverts alone.
+    async fn carry_out(&mut self) -> bool {
+        let mut reported = false;
         while let Some((id, transmit)) = self.router.poll_transmit() {
             if let Some(instance) = self.config.instances.get(id.0) {
                 if let Err(error) = self.sockets.send(instance, &transmit).await {
@@ -898,6 +936,7 @@ impl Running {
             }
         }
         while let Some((id, action)) = self.router.poll_action() {
+            reported = true;
             if let Some(instance) = self.config.instances.get(id.0) {
                 // The rules come before the addresses and go after them, as keepalived's.
                 let adding = matches!(action, VipAction::Add { .. });
@@ -916,9 +955,10 @@ impl Running {
             }
         }
         while let Some((id, event)) = self.router.poll_event() {
+            reported = true;
             self.event(id, event);
         }
-        self.publish();
+        reported
     }
 
     /// After any reload: `reload_time_file` is watched anew, as the configuration running
@@ -957,6 +997,7 @@ impl Running {
             self.systemd_status = line;
         }
         self.status.send_replace(status);
+        self.pace.published(Instant::now());
     }
 
     fn event(&self, id: InstanceId, event: Event) {
