@@ -123,7 +123,12 @@ pub(crate) struct DemoArgs {
     /// VIP (nf_tables NAT), and app2 stopped and started again before the failover.
     #[arg(long)]
     pub(crate) l4: bool,
-    /// Print the baton.toml the demo's load balancers run (with --l4, the L4 one), and exit.
+    /// Active-active: two VIPs, each load balancer master of one and backup of the other;
+    /// the client sends to both in turn, and lb2's VIP moves to lb1 when lb2 fails.
+    #[arg(long, conflicts_with = "l4")]
+    pub(crate) active_active: bool,
+    /// Print the baton.toml the demo's load balancers run (with --l4 or --active-active,
+    /// that story's), and exit.
     #[arg(long)]
     pub(crate) print_config: bool,
 }
@@ -144,9 +149,10 @@ pub(crate) struct DemoAppArgs {
 /// result on stdout, until stdin closes.
 #[derive(Debug, Args)]
 pub(crate) struct DemoClientArgs {
-    /// What to request: http://HOST[:PORT]/PATH.
-    #[arg(long, value_name = "URL")]
-    pub(crate) url: String,
+    /// What to request: http://HOST[:PORT]/PATH. Given more than once, the requests go to
+    /// each URL in turn.
+    #[arg(long, value_name = "URL", required = true)]
+    pub(crate) url: Vec<String>,
     /// Time between two requests.
     #[arg(long, value_name = "MS", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(1..))]

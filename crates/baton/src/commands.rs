@@ -151,14 +151,10 @@ pub(crate) fn status(args: &StatusArgs) -> ExitCode {
 }
 
 /// `baton demo`: the guide's scenario in network namespaces (see `demo`), with `--l4` its
-/// Part II (keepalived's `virtual_server`), or with `--print-config` the load balancers'
-/// baton.toml.
+/// Part II (keepalived's `virtual_server`), with `--active-active` two VIPs served by both
+/// load balancers, or with `--print-config` the load balancers' baton.toml.
 pub(crate) fn demo(args: &DemoArgs) -> ExitCode {
-    let mode = if args.l4 {
-        crate::demo::Mode::L4
-    } else {
-        crate::demo::Mode::L7
-    };
+    let mode = crate::demo::Mode::of(args);
     if args.print_config {
         print!("{}", crate::demo::config_text(mode));
         return ExitCode::SUCCESS;

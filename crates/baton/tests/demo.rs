@@ -270,3 +270,102 @@ fn the_printed_l4_config_passes_baton_check() {
         "{summary}"
     );
 }
+
+/// `--active-active --print-config` prints the two-VIP baton.toml, which `baton check`
+/// accepts.
+#[test]
+fn the_printed_active_active_config_passes_baton_check() {
+    let summary = check_printed_config(&["--active-active", "--print-config"], "aa");
+    assert!(
+        summary.contains("2 VRRP instance(s)") && summary.contains("2 frontend(s)"),
+        "{summary}"
+    );
+}
+
+/// The line of `stdout` that starts with `label`, or a failure that shows the whole output.
+fn line_starting<'a>(stdout: &'a str, label: &str, all: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|line| line.starts_with(label))
+        .unwrap_or_else(|| panic!("no line {label:?}:\n{all}"))
+}
+
+/// `--active-active`: two VIPs, each load balancer master of one. Both serve until lb2's
+/// cable is cut; then lb1 serves both; the cable comes back and 10.0.3.100 goes back to
+/// lb2. Only 10.0.3.100's requests fail, during its failover; none to 10.0.3.101.
+#[test]
+fn the_active_active_demo_shows_both_lbs_serving_then_lb1_serving_both() {
+    let test = "the_active_active_demo_shows_both_lbs_serving_then_lb1_serving_both";
+    if baton_lab::handled_elsewhere(test) {
+        return;
+    }
+    let output = Command::new(BATON)
+        .args(["demo", "--active-active"])
+        .output()
+        .expect("baton demo --active-active");
+    let all = text(&output);
+    assert!(output.status.success(), "{all}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    let election = position(
+        &stdout,
+        "lb2 is MASTER of VI_1 10.0.3.100 (priority 150), BACKUP of VI_2 10.0.3.101 \
+         (priority 100); lb1 is BACKUP of VI_1 10.0.3.100 (priority 100), MASTER of VI_2 \
+         10.0.3.101 (priority 150)",
+        &all,
+    );
+    let cut = position(&stdout, "cutting lb2's cable", &all);
+    let failover = position(&stdout, "<- first answer through lb1", &all);
+    let both = position(&stdout, "lb1 serves both VIPs", &all);
+    let restore = position(&stdout, "plugging lb2's cable back in", &all);
+    let failback = position(&stdout, "<- first answer through lb2", &all);
+    in_order(&[election, cut, failover, restore, failback], &all);
+    in_order(&[cut, both, restore], &all);
+
+    // Before the cut each load balancer serves its own VIP, and only that one.
+    let before = &stdout[election..cut];
+    assert!(before.contains("10.0.3.100  lb2 -> app"), "{all}");
+    assert!(before.contains("10.0.3.101  lb1 -> app"), "{all}");
+    assert!(!before.contains("10.0.3.100  lb1 ->"), "{all}");
+    assert!(!before.contains("10.0.3.101  lb2 ->"), "{all}");
+    // After the failover lb1 serves both (the first answer to .100 is a full line; .101's
+    // may be folded).
+    let after = &stdout[failover..restore];
+    assert!(
+        stdout[cut..restore].contains("10.0.3.100  lb1 -> app"),
+        "{all}"
+    );
+    assert!(
+        after.contains("10.0.3.101  lb1 -> app") || after.contains("10.0.3.101 by lb1"),
+        "{all}"
+    );
+    assert!(!after.contains("10.0.3.101  lb2 ->"), "{all}");
+
+    let steady = line_starting(&stdout, "requests to 10.0.3.101:", &all);
+    assert!(steady.contains("(lb1 "), "{steady}\n{all}");
+    assert!(steady.ends_with(", 0 failed"), "{steady}\n{all}");
+    let unmoved = line_starting(&stdout, "10.0.3.101 from the cut on:", &all);
+    assert!(unmoved.contains(", 0 failed;"), "{unmoved}\n{all}");
+    let moving = line_starting(&stdout, "requests to 10.0.3.100:", &all);
+    assert!(moving.contains("lb1 ") && moving.contains("lb2 "), "{all}");
+    let outage = millis_after(
+        line_starting(&stdout, "10.0.3.100 failover to lb1:", &all),
+        "outage ",
+    )
+    .unwrap_or_else(|| panic!("no failover outage:\n{all}"));
+    assert!(
+        outage < MAX_OUTAGE_MS,
+        "failover outage {outage} ms:\n{all}"
+    );
+    assert!(
+        millis_after(
+            line_starting(&stdout, "10.0.3.100 back to lb2:", &all),
+            "outage "
+        )
+        .is_some(),
+        "no failback measured:\n{all}"
+    );
+    assert!(stdout.contains("clean-up:"), "{all}");
+    let left = namespaces_named(&format!("demo{}x", output_pid(&stdout)));
+    assert!(left.is_empty(), "the demo left {left:?} behind:\n{all}");
+}

@@ -80,6 +80,7 @@ mod tests {
     fn request(seq: u64, served: Option<&str>) -> Request {
         Request {
             seq,
+            vip: "10.0.3.100".into(),
             sent: ms(seq * 100),
             elapsed: ms(1),
             served: match served {

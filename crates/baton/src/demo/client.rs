@@ -1,6 +1,6 @@
 //! `baton demo-client`: the demo's client, run inside the client's namespace.
 //!
-//! One GET per interval, each on a new connection (so every request goes wherever the
+//! One GET per interval (to each of its URLs in turn), each on a new connection (so every request goes wherever the
 //! virtual address points at that moment, as a browser's new visitor would), each with
 //! its own timeout so that a lost request does not hold up the ones after it. Every result
 //! is a [`Reply`] line on stdout. It stops sending when stdin closes, which is how the
@@ -54,9 +54,14 @@ impl Target {
     }
 }
 
-/// Runs the client until stdin closes.
-pub(crate) fn run(url: &str, interval: Duration, timeout: Duration) -> anyhow::Result<()> {
-    let target = Arc::new(Target::parse(url)?);
+/// Runs the client until stdin closes: request 1 goes to the first of `urls`, request 2
+/// to the second, and so on round.
+pub(crate) fn run(urls: &[String], interval: Duration, timeout: Duration) -> anyhow::Result<()> {
+    let targets = urls
+        .iter()
+        .map(|url| Target::parse(url).map(Arc::new))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(!targets.is_empty(), "no --url");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -79,11 +84,11 @@ pub(crate) fn run(url: &str, interval: Duration, timeout: Duration) -> anyhow::R
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut in_flight = JoinSet::new();
-        for seq in 1.. {
+        for (seq, target) in (1..).zip(targets.iter().cycle()) {
             tokio::select! {
                 _ = &mut stdin_closed => break,
                 _ = ticks.tick() => {
-                    let (target, results) = (Arc::clone(&target), results.clone());
+                    let (target, results) = (Arc::clone(target), results.clone());
                     in_flight.spawn(async move {
                         // The receiver lives until every sender is gone.
                         let _ = results.send(request(seq, &target, timeout).await);
@@ -126,6 +131,7 @@ async fn request(seq: u64, target: &Target, timeout: Duration) -> Reply {
     };
     Reply {
         seq,
+        to: target.host.clone(),
         sent_us: micros(sent.duration_since(UNIX_EPOCH).unwrap_or_default()),
         elapsed_us: micros(started.elapsed()),
         outcome,

@@ -5,7 +5,9 @@
 //! executable as both load balancers, both apps and the client, so that nothing but `ip`
 //! must be installed, and tells what the client saw while lb2's cable was cut and restored.
 //! With `--l4` the load balancers balance in the kernel (`[[virtual_server]]`, which also
-//! needs `nft`), and app2 is stopped and started again first ([`Mode`]).
+//! needs `nft`), and app2 is stopped and started again first ([`Mode`]). With
+//! `--active-active` each load balancer is master of one of two VIPs and both serve until
+//! lb2's cable is cut.
 
 mod app;
 mod app_down;
@@ -14,6 +16,7 @@ mod config;
 mod mode;
 mod reply;
 mod scenario;
+mod summary_per_vip;
 mod timeline;
 mod watch;
 mod workdir;

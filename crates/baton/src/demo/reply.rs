@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct Reply {
     /// 1, 2, 3, ...: the order the requests were sent in.
     pub(crate) seq: u64,
+    /// The host it was sent to (its URL's): the virtual address, when the client sends to
+    /// several in turn (`baton demo --active-active`).
+    pub(crate) to: String,
     /// When the request was sent, in microseconds since the Unix epoch. The wall clock is
     /// the one clock two processes can compare without a handshake; the demo runs for
     /// seconds, so a clock step in between is not worth guarding against.
@@ -49,6 +52,7 @@ mod tests {
     fn lines_round_trip() {
         let answered = Reply {
             seq: 7,
+            to: "10.0.3.100".into(),
             sent_us: 1_700_000_000_123_456,
             elapsed_us: 1_234,
             outcome: Outcome::Answered {
@@ -59,7 +63,7 @@ mod tests {
         let line = answered.to_line();
         assert_eq!(
             line,
-            r#"{"seq":7,"sent_us":1700000000123456,"elapsed_us":1234,"answered":{"app":"app2","peer":"10.0.3.6"}}"#
+            r#"{"seq":7,"to":"10.0.3.100","sent_us":1700000000123456,"elapsed_us":1234,"answered":{"app":"app2","peer":"10.0.3.6"}}"#
         );
         assert_eq!(Reply::from_line(&line).expect("parses"), answered);
         let failed = Reply {

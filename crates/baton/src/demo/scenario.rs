@@ -1,8 +1,10 @@
 //! `baton demo`: the guide's two load balancers, two apps and a client, each in a network
 //! namespace of its own; lb2's cable is pulled and plugged back in (in the L4 story app2 is
 //! stopped and started again first), and the client's requests show what a user would
-//! have seen.
+//! have seen. In the active-active story each load balancer serves one VIP until lb2's
+//! cable is cut.
 
+mod active_active;
 mod l4;
 
 use std::collections::BTreeSet;
@@ -18,17 +20,19 @@ use baton_lab::{Child, Host, Lab};
 use super::app_down::{self, Times};
 use super::config;
 use super::mode::Mode;
+use super::summary_per_vip;
 use super::timeline::{self, Entry, Pending, Printer, Request};
 use super::watch::{self, Event};
 use super::workdir::Workdir;
 use crate::status::Status;
 
-/// The guide's virtual address; the lab's addresses are in [`Lab::guide`].
+/// The guide's virtual address (lb2's, in every story); the lab's addresses are in
+/// [`Lab::guide`].
 const VIP: &str = "10.0.3.100";
 const URL: &str = "http://10.0.3.100/";
 /// The start of the namespace names, so that `ip netns` shows whose they are.
 const NAMESPACE_PREFIX: &str = "demo";
-/// Between two requests of the client.
+/// Between two requests of the client to the same VIP (see [`Mode::client_interval`]).
 const INTERVAL: Duration = Duration::from_millis(100);
 /// A request without an answer by then has failed. Above TCP's first SYN retransmission
 /// (1 s) a request sent into the outage could still be answered late, muddying the count.
@@ -132,8 +136,8 @@ struct Demo {
     pending: Pending,
     printer: Printer,
     requests: Vec<Request>,
-    /// The load balancers holding the VIP, as `ip monitor` last said.
-    holders: BTreeSet<String>,
+    /// Each VIP and a load balancer holding it, as `ip monitor` last said.
+    holders: BTreeSet<(&'static str, String)>,
     client_done: bool,
 }
 
@@ -168,6 +172,7 @@ impl Demo {
             printer: match mode {
                 Mode::L7 => Printer::default(),
                 Mode::L4 => Printer::restarting_runs_at_notes(),
+                Mode::ActiveActive => Printer::per_vip(),
             },
             requests: Vec::new(),
             holders: BTreeSet::new(),
@@ -208,6 +213,13 @@ impl Demo {
             self.enable_forwarding()?;
         }
         self.start_balancers()?;
+        if self.mode == Mode::ActiveActive {
+            self.wait_for_crossed_election()?;
+            self.start_client()?;
+            let story = self.both_serve_then_lb2_fails()?;
+            self.stop_client()?;
+            return Ok(story);
+        }
         self.wait_for_election()?;
         self.start_client()?;
 
@@ -215,7 +227,7 @@ impl Demo {
             demo.answered(Duration::ZERO, "lb2") >= 10
         })?;
         let app2 = match self.mode {
-            Mode::L7 => None,
+            Mode::L7 | Mode::ActiveActive => None,
             Mode::L4 => Some(self.app2_fails_and_returns()?),
         };
         let cut = self.note("cutting lb2's cable (its switch port goes down)".into());
@@ -228,7 +240,7 @@ impl Demo {
         let restore = self.note("plugging lb2's cable back in".into());
         self.host("lb2").restore_link()?;
         self.wait_until("lb2 taking the address back and answering", |demo| {
-            demo.answered(restore, "lb2") > 0 && !demo.holders.contains("lb1")
+            demo.answered(restore, "lb2") > 0 && !demo.holds(VIP, "lb1")
         })?;
         self.steady();
         self.stop_client()?;
@@ -258,7 +270,7 @@ impl Demo {
     }
 
     fn start_balancers(&mut self) -> anyhow::Result<()> {
-        for (name, priority) in [("lb1", 100), ("lb2", 150)] {
+        for name in ["lb1", "lb2"] {
             // Watching first: the daemon adds the VIP a few hundred ms after it starts.
             let mut monitor = self.host(name).command("ip");
             monitor
@@ -272,10 +284,15 @@ impl Demo {
                 .stdout
                 .take()
                 .context("ip monitor's output")?;
-            watch::vip_changes(output, name.to_owned(), VIP, self.sender.clone());
+            watch::vip_changes(
+                output,
+                name.to_owned(),
+                self.mode.vips(),
+                self.sender.clone(),
+            );
 
             let config = self.workdir.path(&format!("{name}.toml"));
-            std::fs::write(&config, config::for_priority(self.mode, priority))
+            std::fs::write(&config, config::for_lb(self.mode, name))
                 .with_context(|| format!("writing {}", config.display()))?;
             let log = self.workdir.path(&format!("{name}.log"));
             let mut command = self.host(name).command(&self.exe);
@@ -289,19 +306,36 @@ impl Demo {
                 .stderr(log_file(&log)?);
             self.spawn(name, command, Some(log))?;
         }
-        self.note(
-            "baton run on lb1 (priority 100) and lb2 (priority 150), one baton.toml each".into(),
-        );
+        self.note(match self.mode {
+            Mode::ActiveActive => "baton run on lb1 and lb2, one baton.toml each (priorities \
+                                   crossed: each is master of one VIP)"
+                .into(),
+            Mode::L7 | Mode::L4 => {
+                "baton run on lb1 (priority 100) and lb2 (priority 150), one baton.toml each".into()
+            }
+        });
         Ok(())
     }
 
     /// Waits until lb2 holds the VIP and both daemons agree on who is master, and says so.
     fn wait_for_election(&mut self) -> anyhow::Result<()> {
-        let mut said = None;
-        self.wait_until("lb2 becoming MASTER with both apps up", |demo| {
-            said = (demo.holders.len() == 1 && demo.holders.contains("lb2"))
+        self.wait_to_say("lb2 becoming MASTER with both apps up", |demo| {
+            (demo.holders.len() == 1 && demo.holds(VIP, "lb2"))
                 .then(|| demo.election())
-                .flatten();
+                .flatten()
+        })
+    }
+
+    /// Waits until `saying` has something to say (`None` until then), and adds it to the
+    /// story; an error naming `what` after [`STEP_LIMIT`].
+    fn wait_to_say(
+        &mut self,
+        what: &str,
+        mut saying: impl FnMut(&Demo) -> Option<String>,
+    ) -> anyhow::Result<()> {
+        let mut said = None;
+        self.wait_until(what, |demo| {
+            said = saying(demo);
             said.is_some()
         })?;
         if let Some(text) = said {
@@ -360,9 +394,13 @@ impl Demo {
     fn start_client(&mut self) -> anyhow::Result<()> {
         let log = self.workdir.path("client.log");
         let mut command = self.host("client").command(&self.exe);
+        command.arg("demo-client");
+        for vip in self.mode.vips() {
+            command.args(["--url", &format!("http://{vip}/")]);
+        }
         command
-            .args(["demo-client", "--url", URL, "--interval-ms"])
-            .arg(INTERVAL.as_millis().to_string())
+            .arg("--interval-ms")
+            .arg(self.mode.client_interval().as_millis().to_string())
             .arg("--timeout-ms")
             .arg(TIMEOUT.as_millis().to_string())
             .stdin(Stdio::piped())
@@ -377,10 +415,13 @@ impl Demo {
             .context("the client's output")?;
         watch::client_lines(output, self.sender.clone());
         self.client_stdin = stdin;
-        self.note(format!(
-            "client: GET {URL} every {} ms, each on a new connection",
-            INTERVAL.as_millis()
-        ));
+        self.note(match self.mode {
+            Mode::ActiveActive => active_active::client_note(),
+            Mode::L7 | Mode::L4 => format!(
+                "client: GET {URL} every {} ms, each on a new connection",
+                INTERVAL.as_millis()
+            ),
+        });
         Ok(())
     }
 
@@ -410,6 +451,13 @@ impl Demo {
     /// The host a process called `name` or `what@name` runs in.
     fn host_of(&self, name: &str) -> &Host {
         self.host(name.rsplit('@').next().unwrap_or(name))
+    }
+
+    /// Whether `lb` holds `vip`, as `ip monitor` last said.
+    fn holds(&self, vip: &str, lb: &str) -> bool {
+        self.holders
+            .iter()
+            .any(|(held, holder)| *held == vip && holder == lb)
     }
 
     /// Requests sent at or after `since` that `lb` answered.
@@ -487,16 +535,21 @@ impl Demo {
                 self.note(format!("client said: {line}"));
             }
             Event::ClientDone => self.client_done = true,
-            Event::Vip { host, held, at } => {
+            Event::Vip {
+                host,
+                vip,
+                held,
+                at,
+            } => {
                 let text = if held {
-                    format!("{VIP} added on {host}")
+                    format!("{vip} added on {host}")
                 } else {
-                    format!("{VIP} removed from {host}")
+                    format!("{vip} removed from {host}")
                 };
                 if held {
-                    self.holders.insert(host);
+                    self.holders.insert((vip, host));
                 } else {
-                    self.holders.remove(&host);
+                    self.holders.remove(&(vip, host));
                 }
                 let at = at.saturating_duration_since(self.start);
                 self.pending.push(Entry::Note { at, text });
@@ -529,7 +582,17 @@ impl Demo {
         self.print_rest();
         let failover = timeline::switch(&self.requests, story.cut, "lb1");
         let failback = timeline::switch(&self.requests, story.restore, "lb2");
-        let mut lines = timeline::summary(&self.requests, INTERVAL, &failover, &failback);
+        let mut lines = match self.mode {
+            Mode::ActiveActive => summary_per_vip::summary(
+                &self.requests,
+                self.mode.vips(),
+                self.mode.client_interval(),
+                (story.cut, story.restore),
+            ),
+            Mode::L7 | Mode::L4 => {
+                timeline::summary(&self.requests, INTERVAL, &failover, &failback)
+            }
+        };
         if let Some(times) = &story.app2 {
             let down = app_down::app_down(&self.requests, "app2", times);
             // After the counts, before the failover it came before.
@@ -604,6 +667,10 @@ fn log_file(path: &std::path::Path) -> anyhow::Result<Stdio> {
 }
 
 fn print_intro(mode: Mode) {
+    if mode == Mode::ActiveActive {
+        active_active::print_intro(INTERVAL);
+        return;
+    }
     println!(
         "baton demo: the guide's highly available load balancer, in network namespaces on \
          this machine.\n  \

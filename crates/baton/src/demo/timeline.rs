@@ -30,6 +30,8 @@ pub(crate) enum Served {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Request {
     pub(crate) seq: u64,
+    /// The virtual address it was sent to.
+    pub(crate) vip: String,
     /// When it was sent, since the demo started.
     pub(crate) sent: Duration,
     /// From sending to the answer or the failure.
@@ -47,6 +49,7 @@ impl Request {
     ) -> Request {
         Request {
             seq: reply.seq,
+            vip: reply.to.clone(),
             sent: Duration::from_micros(reply.sent_us.saturating_sub(start_unix_us)),
             elapsed: Duration::from_micros(reply.elapsed_us),
             served: match &reply.outcome {
@@ -128,15 +131,19 @@ impl Pending {
 pub(crate) struct Printer {
     run: Option<Run>,
     runs: usize,
-    last_answer: Option<Request>,
+    /// The last answered request of each stream (see [`Printer::stream`]).
+    last_answer: BTreeMap<String, Request>,
     /// A note ends the run of requests before it: see [`Printer::restarting_runs_at_notes`].
     restart_at_notes: bool,
+    /// Requests to different VIPs are told apart: see [`Printer::per_vip`].
+    per_vip: bool,
 }
 
-/// Consecutive requests that went the same way: through the same LB, or failed.
+/// Consecutive requests that went the same way: through the same LB, or failed, each
+/// stream's (one per VIP with [`Printer::per_vip`], else one in all).
 #[derive(Debug)]
 struct Run {
-    lb: Option<String>,
+    lbs: BTreeMap<String, Option<String>>,
     shown: usize,
     folded: Vec<Request>,
 }
@@ -149,6 +156,27 @@ impl Printer {
         Printer {
             restart_at_notes: true,
             ..Printer::default()
+        }
+    }
+
+    /// A printer for a client that sends to several VIPs in turn (the active-active story):
+    /// each request line names its VIP, a run goes on while each VIP's requests go the way
+    /// they went in it (lb2 for one, lb1 for the other, say), and "first answer through"
+    /// compares with the last answer to the same VIP.
+    pub(crate) fn per_vip() -> Printer {
+        Printer {
+            per_vip: true,
+            ..Printer::default()
+        }
+    }
+
+    /// The requests that runs and switches are followed in: one per VIP with
+    /// [`Printer::per_vip`], else all requests are one stream.
+    fn stream(&self, request: &Request) -> String {
+        if self.per_vip {
+            request.vip.clone()
+        } else {
+            String::new()
         }
     }
 
@@ -166,12 +194,18 @@ impl Printer {
             Entry::Request(request) => request,
         };
         let lb = request.lb().map(str::to_owned);
+        let stream = self.stream(request);
         let mut lines = Vec::new();
-        if self.run.as_ref().is_none_or(|run| run.lb != lb) {
+        let goes_on = self.run.as_ref().is_some_and(|run| {
+            run.lbs
+                .get(&stream)
+                .is_none_or(|run_lb| run_lb.as_deref() == lb.as_deref())
+        });
+        if !goes_on {
             lines.extend(self.fold());
             self.runs += 1;
             self.run = Some(Run {
-                lb: lb.clone(),
+                lbs: BTreeMap::new(),
                 shown: 0,
                 folded: Vec::new(),
             });
@@ -181,12 +215,13 @@ impl Printer {
         } else {
             RUN_SHOWN
         };
-        let first_from_this_lb = match (&lb, &self.last_answer) {
+        let first_from_this_lb = match (&lb, self.last_answer.get(&stream)) {
             (Some(lb), Some(last)) if last.lb() != Some(lb.as_str()) => Some(last),
             _ => None,
         };
-        let line = request_line(request, first_from_this_lb);
+        let line = request_line(request, first_from_this_lb, self.per_vip);
         if let Some(run) = &mut self.run {
+            run.lbs.insert(stream.clone(), lb.clone());
             if run.shown < limit || first_from_this_lb.is_some() {
                 run.shown += 1;
                 lines.push(line);
@@ -195,7 +230,7 @@ impl Printer {
             }
         }
         if lb.is_some() {
-            self.last_answer = Some(request.clone());
+            self.last_answer.insert(stream, request.clone());
         }
         lines
     }
@@ -209,18 +244,25 @@ impl Printer {
         let (Some(first), Some(last)) = (folded.first(), folded.last()) else {
             return Vec::new();
         };
-        let how = match &run.lb {
-            Some(lb) => {
-                let apps = count(folded.iter().filter_map(|request| match &request.served {
-                    Served::By { app, .. } => Some(app.as_str()),
-                    Served::Failed { .. } => None,
-                }));
-                format!("answered by {lb} ({})", apps)
+        // With two VIPs in turn a run is often cut one request after its last shown one:
+        // that request's own line says more than a fold of one.
+        if self.per_vip && folded.len() == 1 {
+            return vec![request_line(first, None, true)];
+        }
+        let apps = count(folded.iter().filter_map(|request| match &request.served {
+            Served::By { app, .. } => Some(app.as_str()),
+            Served::Failed { .. } => None,
+        }));
+        let how = if self.per_vip {
+            per_vip_ways(&folded, &apps)
+        } else {
+            match first.lb() {
+                Some(lb) => format!(" answered by {lb} ({apps})"),
+                None => " failed".to_owned(),
             }
-            None => "failed".to_owned(),
         };
         vec![format!(
-            "{}  #{}..#{}  {} more {how}, the last sent at {:.3}s",
+            "{}  #{}..#{}  {} more{how}, the last sent at {:.3}s",
             stamp(first.sent),
             first.seq,
             last.seq,
@@ -230,9 +272,31 @@ impl Printer {
     }
 }
 
-/// `lb2 -> app1 (1.2 ms)`, with how long the client had no answer when this is the first
-/// one through another LB than `previous`.
-fn request_line(request: &Request, previous: Option<&Request>) -> String {
+/// How each VIP's `folded` requests went, for a fold line:
+/// `: 10.0.3.100 by lb2, 10.0.3.101 by lb1 (app1 5, app2 5)`.
+fn per_vip_ways(folded: &[Request], apps: &str) -> String {
+    let mut ways = BTreeMap::<&str, Option<&str>>::new();
+    for request in folded {
+        ways.insert(&request.vip, request.lb());
+    }
+    let ways: Vec<String> = ways
+        .iter()
+        .map(|(vip, lb)| match lb {
+            Some(lb) => format!("{vip} by {lb}"),
+            None => format!("{vip} failed"),
+        })
+        .collect();
+    let apps = if apps.is_empty() {
+        String::new()
+    } else {
+        format!(" ({apps})")
+    };
+    format!(": {}{apps}", ways.join(", "))
+}
+
+/// `lb2 -> app1 (1.2 ms)` (after the VIP with `per_vip`), with how long the client had no
+/// answer when this is the first one through another LB than `previous`.
+fn request_line(request: &Request, previous: Option<&Request>, per_vip: bool) -> String {
     let what = match &request.served {
         Served::By { lb, app } => format!("{lb} -> {app}  ({})", millis(request.elapsed)),
         Served::Failed { error } => format!("failed: {error}"),
@@ -245,7 +309,16 @@ fn request_line(request: &Request, previous: Option<&Request>) -> String {
         ),
         _ => String::new(),
     };
-    format!("{}  #{:<4} {what}{first}", stamp(request.sent), request.seq)
+    let vip = if per_vip {
+        format!("{}  ", request.vip)
+    } else {
+        String::new()
+    };
+    format!(
+        "{}  #{:<4} {vip}{what}{first}",
+        stamp(request.sent),
+        request.seq
+    )
 }
 
 /// What the client saw while the virtual address moved to `to`, from the instant `at`
@@ -308,18 +381,8 @@ pub(crate) fn summary(
     failover: &Switch<'_>,
     failback: &Switch<'_>,
 ) -> Vec<String> {
-    let answered = requests.iter().filter(|r| r.lb().is_some()).count();
-    let by_lb = count(requests.iter().filter_map(Request::lb));
-    let by_app = count(requests.iter().filter_map(|request| match &request.served {
-        Served::By { app, .. } => Some(app.as_str()),
-        Served::Failed { .. } => None,
-    }));
     vec![
-        format!(
-            "requests: {} sent, {answered} answered ({by_lb}; {by_app}), {} failed",
-            requests.len(),
-            requests.len() - answered
-        ),
+        format!("requests: {}", counts(requests.iter())),
         switch_line("failover to lb1", failover),
         switch_line("back to lb2", failback),
         format!(
@@ -329,7 +392,23 @@ pub(crate) fn summary(
     ]
 }
 
-fn switch_line(what: &str, switch: &Switch<'_>) -> String {
+/// `30 sent, 27 answered (lb1 12, lb2 15; app1 13, app2 14), 3 failed`.
+pub(crate) fn counts<'a>(requests: impl Iterator<Item = &'a Request> + Clone) -> String {
+    let sent = requests.clone().count();
+    let answered = requests.clone().filter(|r| r.lb().is_some()).count();
+    let by_lb = count(requests.clone().filter_map(Request::lb));
+    let by_app = count(requests.filter_map(|request| match &request.served {
+        Served::By { app, .. } => Some(app.as_str()),
+        Served::Failed { .. } => None,
+    }));
+    format!(
+        "{sent} sent, {answered} answered ({by_lb}; {by_app}), {} failed",
+        sent - answered
+    )
+}
+
+/// `failover to lb1: outage 400 ms (...), 3 requests failed`, `what` first.
+pub(crate) fn switch_line(what: &str, switch: &Switch<'_>) -> String {
     match switch.outage {
         Some((from, to)) => format!(
             "{what}: outage {} (no answer between {:.3}s and {:.3}s), {} failed",
@@ -388,6 +467,7 @@ mod tests {
     fn answered(seq: u64, sent: u64, lb: &str, app: &str) -> Request {
         Request {
             seq,
+            vip: "10.0.3.100".into(),
             sent: ms(sent),
             elapsed: ms(2),
             served: Served::By {
@@ -400,6 +480,7 @@ mod tests {
     fn failed(seq: u64, sent: u64) -> Request {
         Request {
             seq,
+            vip: "10.0.3.100".into(),
             sent: ms(sent),
             elapsed: ms(900),
             served: Served::Failed {
@@ -561,6 +642,70 @@ mod tests {
         assert_eq!(plain.len(), 1, "{plain:#?}");
     }
 
+    /// Two VIPs in turn: .100 through lb2 and .101 through lb1 are one run; .100 failing
+    /// and then answered through lb1 start new runs, and "first answer through" compares
+    /// with .100's own last answer only.
+    #[test]
+    fn a_per_vip_printer_follows_each_vip() {
+        let to = |vip: &str, request: Request| Request {
+            vip: vip.into(),
+            ..request
+        };
+        let mut requests = Vec::new();
+        for seq in 1..=24 {
+            let sent = (seq - 1) * 50;
+            let odd = seq % 2 == 1;
+            requests.push(match (odd, sent) {
+                (false, _) => to("10.0.3.101", answered(seq, sent, "lb1", "app1")),
+                (true, 0..600) => answered(seq, sent, "lb2", "app1"),
+                (true, 600..800) => failed(seq, sent),
+                (true, _) => answered(seq, sent, "lb1", "app2"),
+            });
+        }
+        let mut printer = Printer::per_vip();
+        let mut lines: Vec<String> = requests
+            .iter()
+            .flat_map(|request| printer.lines(&Entry::Request(request.clone())))
+            .collect();
+        lines.extend(printer.fold());
+        let text = lines.join("\n");
+        assert_eq!(
+            lines[0], "   0.000s  #1    10.0.3.100  lb2 -> app1  (2.0 ms)",
+            "{text}"
+        );
+        assert_eq!(
+            lines[1], "   0.050s  #2    10.0.3.101  lb1 -> app1  (2.0 ms)",
+            "{text}"
+        );
+        assert_eq!(
+            lines[10],
+            "   0.500s  #11..#12  2 more: 10.0.3.100 by lb2, 10.0.3.101 by lb1 (app1 2), \
+             the last sent at 0.550s",
+            "{text}"
+        );
+        assert_eq!(
+            lines[11],
+            "   0.600s  #13   10.0.3.100  failed: no answer within 900 ms"
+        );
+        let first = lines
+            .iter()
+            .find(|line| line.contains("first answer through"))
+            .expect("a switch");
+        assert!(
+            first.starts_with("   0.800s  #17   10.0.3.100  lb1 -> app2")
+                && first.ends_with("300 ms after the last one through lb2"),
+            "{text}"
+        );
+        assert_eq!(text.matches("first answer through").count(), 1, "{text}");
+        assert!(
+            lines
+                .last()
+                .is_some_and(|line| line
+                    .contains("more: 10.0.3.100 by lb1, 10.0.3.101 by lb1 (app1 3, app2 2)")),
+            "{text}"
+        );
+    }
+
     #[test]
     fn pending_entries_come_out_in_time_order() {
         let mut pending = Pending::default();
@@ -583,6 +728,7 @@ mod tests {
     fn replies_go_on_the_demo_clock_with_the_lb_named() {
         let reply = Reply {
             seq: 3,
+            to: "10.0.3.101".into(),
             sent_us: 1_000_250_000,
             elapsed_us: 1_500,
             outcome: Outcome::Answered {
@@ -600,6 +746,7 @@ mod tests {
         assert_eq!(request.sent, ms(250));
         assert_eq!(request.done(), Duration::from_micros(251_500));
         assert_eq!(request.lb(), Some("lb1"));
+        assert_eq!(request.vip, "10.0.3.101");
         // A reply from before the demo's start (a clock step) lands at zero, not in panic.
         let early = Request::from_reply(&reply, 2_000_000_000, |peer| peer.to_string());
         assert_eq!(early.sent, Duration::ZERO);

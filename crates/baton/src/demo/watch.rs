@@ -16,9 +16,10 @@ pub(crate) enum Event {
     Unreadable(String),
     /// The client's output ended: every result is in.
     ClientDone,
-    /// The virtual address was added to (`held`) or removed from `host`.
+    /// The virtual address `vip` was added to (`held`) or removed from `host`.
     Vip {
         host: String,
+        vip: &'static str,
         held: bool,
         at: Instant,
     },
@@ -43,22 +44,33 @@ pub(crate) fn client_lines(output: impl Read + Send + 'static, events: Sender<Ev
 }
 
 /// Sends an [`Event::Vip`] whenever `ip -o monitor address` running in `host` reports
-/// `vip` added or removed, until it exits.
+/// one of `vips` added or removed, until it exits.
 pub(crate) fn vip_changes(
     output: impl Read + Send + 'static,
     host: String,
-    vip: &'static str,
+    vips: &'static [&'static str],
     events: Sender<Event>,
 ) {
     std::thread::spawn(move || {
         for line in BufReader::new(output).lines() {
             let Ok(line) = line else { return };
             let at = Instant::now();
-            let Some(held) = vip_change(&line, vip) else {
+            let change = vips
+                .iter()
+                .find_map(|&vip| vip_change(&line, vip).map(|held| (vip, held)));
+            let Some((vip, held)) = change else {
                 continue;
             };
             let host = host.clone();
-            if events.send(Event::Vip { host, held, at }).is_err() {
+            if events
+                .send(Event::Vip {
+                    host,
+                    vip,
+                    held,
+                    at,
+                })
+                .is_err()
+            {
                 return;
             }
         }
