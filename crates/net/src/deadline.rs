@@ -33,7 +33,7 @@ impl Deadline {
         let flags = TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC;
         let timer = nix::sys::timerfd::TimerFd::new(ClockId::CLOCK_MONOTONIC, flags)?;
         Ok(Deadline {
-            timer: sys::register_timer(TimerFd(timer))?,
+            timer: sys::register_readable(TimerFd(timer))?,
             armed: None,
         })
     }

@@ -21,7 +21,7 @@ impl Inotify {
         let inotify =
             nix::sys::inotify::Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
         Ok(Inotify {
-            fd: sys::register_inotify(InotifyFd(inotify))?,
+            fd: sys::register_readable(InotifyFd(inotify))?,
         })
     }
 

@@ -120,20 +120,6 @@ impl AsRawFd for InotifyFd {
     }
 }
 
-/// Registers `inotify` (made non-blocking) for reading with the current tokio runtime, as
-/// [`register`] does a socket.
-pub(crate) fn register_inotify(inotify: InotifyFd) -> io::Result<AsyncFd<InotifyFd>> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(io::Error::other("not inside a tokio runtime"));
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: nix's Inotify owns its fd (an OwnedFd it never replaces): it stays open, and
-    // `as_raw_fd` returns that same fd, until the Inotify is dropped, which only happens when
-    // the AsyncFd is; this crate never takes it out or swaps it through `get_mut`.
-    let registered = unsafe { AsyncFd::register_with_interest(inotify, Interest::READABLE) };
-    registered.map_err(io::Error::from)
-}
-
 /// A timerfd as tokio takes it (`AsRawFd`; nix's type has `AsFd` only).
 #[derive(Debug)]
 pub(crate) struct TimerFd(pub(crate) nix::sys::timerfd::TimerFd);
@@ -144,16 +130,22 @@ impl AsRawFd for TimerFd {
     }
 }
 
-/// Registers `timer` (made non-blocking) for reading with the current tokio runtime, as
+/// A nix type holding an fd it owns (an OwnedFd it never replaces), as tokio takes it.
+pub(crate) trait NixFd: AsRawFd {}
+
+impl NixFd for InotifyFd {}
+impl NixFd for TimerFd {}
+
+/// Registers `fd` (made non-blocking) for reading with the current tokio runtime, as
 /// [`register`] does a socket.
-pub(crate) fn register_timer(timer: TimerFd) -> io::Result<AsyncFd<TimerFd>> {
+pub(crate) fn register_readable<T: NixFd>(fd: T) -> io::Result<AsyncFd<T>> {
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(io::Error::other("not inside a tokio runtime"));
     }
     #[allow(unsafe_code)]
-    // SAFETY: nix's TimerFd owns its fd (an OwnedFd it never replaces): it stays open, and
-    // `as_raw_fd` returns that same fd, until the TimerFd is dropped, which only happens when
-    // the AsyncFd is; this crate never takes it out or swaps it through `get_mut`.
-    let registered = unsafe { AsyncFd::register_with_interest(timer, Interest::READABLE) };
+    // SAFETY: a NixFd's nix type owns its fd: it stays open, and `as_raw_fd` returns that same
+    // fd, until it is dropped, which only happens when the AsyncFd is; this crate never takes
+    // it out or swaps it through `get_mut`.
+    let registered = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) };
     registered.map_err(io::Error::from)
 }
