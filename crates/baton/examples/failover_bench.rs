@@ -3,16 +3,26 @@
 //! On the guide's lab a client pings the VIP every millisecond; the outage is the longest
 //! gap between two replies around the event (last reply before, first reply after). Two
 //! nodes (lb2 priority 150 master, lb1 priority 100), events: lb2's link cut, and SIGTERM to
-//! lb2's daemon. Settings: VRRPv2 1 s, VRRPv3 100 ms, VRRPv3 10 ms. Runs are interleaved
-//! (baton, keepalived, keepalived, baton, ...) and repeated; each repetition places the
-//! event at a different point after an advertisement seen by the client (the same points
-//! for both daemons); the table shows medians.
+//! lb2's daemon. Settings: VRRPv2 1 s, VRRPv3 100 ms, VRRPv3 10 ms, and VRRPv3 10 ms with
+//! 100 instances on the one interface (VRIDs 1-100, one VIP each; the client pings the last
+//! one's). Runs are interleaved (baton, keepalived, keepalived, baton, ...) and repeated;
+//! each repetition places the event at a different point after an advertisement seen by
+//! the client (the same points for both daemons); the table shows medians.
 //!
 //!     cargo build --release -p baton
-//!     cargo run --release -p baton --example failover_bench [REPETITIONS] [--svg DIR]
+//!     cargo run --release -p baton --example failover_bench [REPETITIONS] [--only TEXT] [--svg DIR]
+//!     cargo run --release -p baton --example failover_bench -- --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON]
 //!
-//! `--svg DIR` writes a chart per setting (outage per event, baton beside keepalived); with
-//! `--svg-from REPORT` it draws them from a saved report (this program's output) instead.
+//! `--only TEXT` runs the settings whose name contains TEXT. `--svg DIR` writes a chart per
+//! setting (outage per event, baton beside keepalived); with `--svg-from REPORT` it draws
+//! them from a saved report (this program's output) instead.
+//!
+//! `--cpu` measures the cost of fast adverts instead: with VRRPv3 adverts every 10 ms, 1 and
+//! 100 instances, the CPU time the master's and the backup's daemons (every process in the
+//! host's namespace, all threads, from /proc/PID/task/*/schedstat, in nanoseconds) spend over
+//! `--window` seconds (20) once the election settled; interleaved and repeated as above,
+//! medians. A run in which the VIPs moved during the window is reported and left out.
+//! `--baseline BATON` measures another baton binary too (an older build), in the same runs.
 //!
 //! Needs root; builds its own namespaces and removes them.
 
@@ -26,12 +36,24 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_lab::{Host, Lab};
-use common::lab::{RunDir, holds, wait_for};
+use common::lab::{RunDir, wait_for};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Daemon {
     Baton,
     Keepalived,
+    /// `--baseline`: another baton binary.
+    Baseline,
+}
+
+impl Daemon {
+    fn name(self) -> &'static str {
+        match self {
+            Daemon::Baton => "baton",
+            Daemon::Keepalived => "keepalived",
+            Daemon::Baseline => "baton (baseline)",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -45,53 +67,97 @@ struct Setting {
     version: u8,
     advert_int: &'static str,
     interval: Duration,
+    /// VRRP instances on lb1's and lb2's eth0.
+    instances: u8,
 }
 
-const SETTINGS: [Setting; 3] = [
+const SETTINGS: [Setting; 4] = [
     Setting {
         name: "v2 advert 1 s",
         version: 2,
         advert_int: "1",
         interval: Duration::from_secs(1),
+        instances: 1,
     },
     Setting {
         name: "v3 advert 100 ms",
         version: 3,
         advert_int: "0.1",
         interval: Duration::from_millis(100),
+        instances: 1,
     },
     Setting {
         name: "v3 advert 10 ms",
         version: 3,
         advert_int: "0.01",
         interval: Duration::from_millis(10),
+        instances: 1,
+    },
+    Setting {
+        name: "v3 advert 10 ms, 100 instances",
+        version: 3,
+        advert_int: "0.01",
+        interval: Duration::from_millis(10),
+        instances: 100,
     },
 ];
 
-/// Repetitions, where to write charts, and a saved report to draw instead of measuring.
-fn arguments() -> (usize, Option<PathBuf>, Option<PathBuf>) {
-    let (mut repetitions, mut svg, mut svg_from) = (5, None, None);
+/// What the command line asks for.
+struct Options {
+    repetitions: usize,
+    /// Where to write charts, and a saved report to draw instead of measuring.
+    svg: Option<PathBuf>,
+    svg_from: Option<PathBuf>,
+    /// Settings whose name contains this, or all.
+    only: Option<String>,
+    /// The CPU table instead of the outages, over windows this long.
+    cpu: bool,
+    window: Duration,
+    baseline: Option<PathBuf>,
+}
+
+fn arguments() -> Options {
+    let mut options = Options {
+        repetitions: 5,
+        svg: None,
+        svg_from: None,
+        only: None,
+        cpu: false,
+        window: Duration::from_secs(20),
+        baseline: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--svg" => svg = args.next().map(PathBuf::from),
-            "--svg-from" => svg_from = args.next().map(PathBuf::from),
+            "--svg" => options.svg = args.next().map(PathBuf::from),
+            "--svg-from" => options.svg_from = args.next().map(PathBuf::from),
+            "--only" => options.only = args.next(),
+            "--cpu" => options.cpu = true,
+            "--baseline" => options.baseline = args.next().map(PathBuf::from),
+            "--window" => match args.next().and_then(|w| w.parse().ok()) {
+                Some(seconds) => options.window = Duration::from_secs_f64(seconds),
+                None => usage(),
+            },
             other => match other.parse() {
-                Ok(n) => repetitions = n,
-                Err(_) => {
-                    eprintln!(
-                        "usage: failover_bench [REPETITIONS] [--svg DIR [--svg-from REPORT]]"
-                    );
-                    std::process::exit(2);
-                }
+                Ok(n) => options.repetitions = n,
+                Err(_) => usage(),
             },
         }
     }
-    (repetitions, svg, svg_from)
+    options
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: failover_bench [REPETITIONS] [--only TEXT] [--svg DIR [--svg-from REPORT]]\n       \
+         failover_bench --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON]"
+    );
+    std::process::exit(2);
 }
 
 fn main() {
-    let (repetitions, svg, svg_from) = arguments();
+    let options = arguments();
+    let (repetitions, svg, svg_from) = (options.repetitions, options.svg, options.svg_from);
     if let Some(report) = svg_from {
         let dir = svg.unwrap_or_else(|| PathBuf::from("."));
         if let Err(error) = common::svg::from_saved(&report, &dir, charts) {
@@ -112,8 +178,23 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let binaries = Binaries {
+        baton,
+        baseline: options.baseline,
+    };
+    if options.cpu {
+        cpu::table(&run_dir, &binaries, repetitions, options.window);
+        return;
+    }
+    let baton = &binaries;
+    let chosen = SETTINGS.iter().filter(|setting| {
+        options
+            .only
+            .as_deref()
+            .is_none_or(|only| setting.name.contains(only))
+    });
     let mut rows = Vec::new();
-    for setting in &SETTINGS {
+    for setting in chosen {
         for trigger in [Trigger::LinkCut, Trigger::Sigterm] {
             let mut results = [Vec::new(), Vec::new()];
             for rep in 0..repetitions {
@@ -129,7 +210,7 @@ fn main() {
                     .interval
                     .mul_f64((rep as f64 + 0.5) / repetitions as f64);
                 for daemon in order {
-                    let outage = measure(&run_dir, &baton, daemon, setting, trigger, phase);
+                    let outage = measure(&run_dir, baton, daemon, setting, trigger, phase);
                     common::interrupt::wait_if_interrupted();
                     match outage {
                         Ok(outage) => results[daemon as usize].push(outage),
@@ -236,13 +317,83 @@ fn median(values: &[Duration]) -> Option<Duration> {
     common::stats::median(&seconds).map(Duration::from_secs_f64)
 }
 
+/// The baton binaries measured: the current one, and `--baseline`.
+struct Binaries {
+    baton: PathBuf,
+    baseline: Option<PathBuf>,
+}
+
+impl Binaries {
+    /// The daemons to measure side by side.
+    fn daemons(&self) -> Vec<Daemon> {
+        let mut daemons = vec![Daemon::Baton, Daemon::Keepalived];
+        if self.baseline.is_some() {
+            daemons.push(Daemon::Baseline);
+        }
+        daemons
+    }
+
+    fn path(&self, daemon: Daemon) -> &Path {
+        match daemon {
+            Daemon::Baseline => self.baseline.as_deref().unwrap_or(&self.baton),
+            _ => &self.baton,
+        }
+    }
+}
+
+/// The same configuration for both daemons: the guide's VI_1, or with several instances
+/// VRIDs 1..=N on eth0 with VIPs 10.0.3.100 and up.
 fn conf(router_id: &str, setting: &Setting, priority: u8) -> String {
-    common::keepalived::conf(router_id, setting.version, setting.advert_int, priority)
+    if setting.instances == 1 {
+        return common::keepalived::conf(router_id, setting.version, setting.advert_int, priority);
+    }
+    let mut conf = format!(
+        "global_defs {{\n    router_id {router_id}\n    vrrp_version {}\n}}\n",
+        setting.version
+    );
+    for vrid in 1..=setting.instances {
+        let _ = write!(
+            conf,
+            "vrrp_instance VI_{vrid} {{\n    state BACKUP\n    interface eth0\n    \
+             virtual_router_id {vrid}\n    priority {priority}\n    advert_int {}\n    \
+             virtual_ipaddress {{\n        {}/24\n    }}\n}}\n",
+            setting.advert_int,
+            vip(vrid)
+        );
+    }
+    conf
+}
+
+fn vip(vrid: u8) -> std::net::Ipv4Addr {
+    std::net::Ipv4Addr::new(10, 0, 3, 99 + vrid)
+}
+
+/// The instance the client watches and pings: the guide's VI_1 (VRID 51), or of several
+/// the last one, which each daemon handles last.
+fn watched(setting: &Setting) -> (u8, std::net::Ipv4Addr) {
+    if setting.instances == 1 {
+        (51, vip(1))
+    } else {
+        (setting.instances, vip(setting.instances))
+    }
+}
+
+/// Whether `host` holds every VIP of `setting` (none: `all` false, whether it holds any).
+fn holds_vips(host: &Host, setting: &Setting, all: bool) -> bool {
+    let Ok(addresses) = host.addresses() else {
+        return false;
+    };
+    let held = |vrid: u8| addresses.contains(&format!("{}/24", vip(vrid)));
+    if all {
+        (1..=setting.instances).all(held)
+    } else {
+        (1..=setting.instances).any(held)
+    }
 }
 
 fn start(
     host: &Host,
-    baton: &Path,
+    baton: &Binaries,
     daemon: Daemon,
     dir: &Path,
     conf: &str,
@@ -250,8 +401,8 @@ fn start(
     let path = dir.join(format!("{}.conf", host.name()));
     std::fs::write(&path, conf).map_err(|e| e.to_string())?;
     let mut command = match daemon {
-        Daemon::Baton => {
-            let mut c = host.command(baton);
+        Daemon::Baton | Daemon::Baseline => {
+            let mut c = host.command(baton.path(daemon));
             c.arg("run")
                 .arg("--keepalived-conf")
                 .arg(&path)
@@ -268,25 +419,54 @@ fn start(
     host.spawn(command).map_err(|e| e.to_string())
 }
 
+/// The guide's lab with `daemon` on lb1 (priority 100) and lb2 (priority 150).
+struct Pair {
+    lab: Lab,
+    backup: baton_lab::Child,
+    master: baton_lab::Child,
+}
+
+impl Pair {
+    fn start(
+        run_dir: &RunDir,
+        baton: &Binaries,
+        daemon: Daemon,
+        setting: &Setting,
+    ) -> Result<Pair, String> {
+        let lab = Lab::guide().map_err(|e| e.to_string())?;
+        let dir = run_dir.fresh()?;
+        let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
+        let backup = start(lb1, baton, daemon, &dir, &conf("lb1", setting, 100))?;
+        let master = start(lb2, baton, daemon, &dir, &conf("lb2", setting, 150))?;
+        Ok(Pair {
+            lab,
+            backup,
+            master,
+        })
+    }
+}
+
 fn measure(
     run_dir: &RunDir,
-    baton: &Path,
+    baton: &Binaries,
     daemon: Daemon,
     setting: &Setting,
     trigger: Trigger,
     phase: Duration,
 ) -> Result<Duration, String> {
-    let lab = Lab::guide().map_err(|e| e.to_string())?;
-    let dir = run_dir.fresh()?;
+    let Pair {
+        lab,
+        backup: _backup,
+        mut master,
+    } = Pair::start(run_dir, baton, daemon, setting)?;
     let (lb1, lb2) = (lab.host("lb1"), lab.host("lb2"));
-    let _backup = start(lb1, baton, daemon, &dir, &conf("lb1", setting, 100))?;
-    let mut master = start(lb2, baton, daemon, &dir, &conf("lb2", setting, 150))?;
-    if !wait_for(Duration::from_secs(15), || holds(lb2)) {
+    if !wait_for(Duration::from_secs(15), || holds_vips(lb2, setting, true)) {
         return Err("lb2 never became master".into());
     }
     // The client watches the adverts, so the event can be placed `phase` after one of them
     // whatever each daemon's own timing from start to election.
-    let adverts = watch_adverts(lab.host("client"))?;
+    let (vrid, target) = watched(setting);
+    let adverts = watch_adverts(lab.host("client"), vrid)?;
     // At least five intervals and 500 ms of pings before the event.
     let lead = (setting.interval * 5).max(Duration::from_millis(500)) + Duration::from_millis(500);
     let earliest = Instant::now() + lead;
@@ -294,7 +474,7 @@ fn measure(
     let mut ping = lab
         .host("client")
         .command("ping")
-        .args(["-D", "-n", "-i", "0.001", "10.0.3.100"])
+        .args(["-D", "-n", "-i", "0.001", &target.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -325,7 +505,7 @@ fn measure(
         Trigger::LinkCut => lb2.cut_link().map_err(|e| e.to_string())?,
         Trigger::Sigterm => master.terminate(),
     }
-    let took_over = wait_for(Duration::from_secs(10), || holds(lb1));
+    let took_over = wait_for(Duration::from_secs(10), || holds_vips(lb1, setting, true));
     std::thread::sleep(Duration::from_millis(1000));
     let _ = Command::new("kill")
         .arg("-INT")
@@ -359,10 +539,12 @@ impl Adverts {
     }
 }
 
-fn watch_adverts(host: &Host) -> Result<Adverts, String> {
+/// VRID `vrid`'s adverts (byte 1 of the VRRP header, after a 20-byte IPv4 header).
+fn watch_adverts(host: &Host, vrid: u8) -> Result<Adverts, String> {
     let mut command = host.command("tcpdump");
+    let filter = format!("ip proto 112 and ip[21] = {vrid}");
     command
-        .args(["-i", "eth0", "-l", "-n", "-q", "ip proto 112"])
+        .args(["-i", "eth0", "-l", "-n", "-q", &filter])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut tcpdump = host.spawn(command).map_err(|e| format!("tcpdump: {e}"))?;
@@ -380,4 +562,149 @@ fn watch_adverts(host: &Host) -> Result<Adverts, String> {
         _tcpdump: tcpdump,
         seen,
     })
+}
+
+/// `--cpu`: what fast adverts cost each daemon, master and backup.
+mod cpu {
+    use std::fmt::Write as _;
+    use std::time::Duration;
+
+    use baton_lab::Host;
+
+    use super::{Binaries, Daemon, Pair, SETTINGS, Setting, holds_vips, wait_for};
+    use crate::common;
+    use crate::common::lab::RunDir;
+
+    /// How long the election gets to settle before the window opens.
+    const SETTLE: Duration = Duration::from_secs(3);
+
+    /// CPU time of the master's and the backup's daemons over one window, in milliseconds.
+    struct Spent {
+        master: f64,
+        backup: f64,
+    }
+
+    pub(super) fn table(run_dir: &RunDir, baton: &Binaries, repetitions: usize, window: Duration) {
+        let daemons = baton.daemons();
+        let settings = SETTINGS
+            .iter()
+            .filter(|s| s.interval == Duration::from_millis(10));
+        let mut report = format!(
+            "| instances | daemon | master CPU per {0:.0} s | backup CPU per {0:.0} s |\n|---|---|---|---|\n",
+            window.as_secs_f64()
+        );
+        let mut ratios = String::from(
+            "| instances | master: baton / keepalived | backup: baton / keepalived |\n|---|---|---|\n",
+        );
+        for setting in settings {
+            let mut spent: Vec<Vec<Spent>> = daemons.iter().map(|_| Vec::new()).collect();
+            for rep in 0..repetitions {
+                // Each daemon goes first as often as the others.
+                let mut order: Vec<usize> = (0..daemons.len()).collect();
+                order.rotate_left(rep % daemons.len());
+                for index in order {
+                    let daemon = daemons[index];
+                    let outcome = measure(run_dir, baton, daemon, setting, window);
+                    common::interrupt::wait_if_interrupted();
+                    match outcome {
+                        Ok(one) => {
+                            eprintln!(
+                                "  {} instance(s), {}: master {:.1} ms, backup {:.1} ms",
+                                setting.instances,
+                                daemon.name(),
+                                one.master,
+                                one.backup
+                            );
+                            spent[index].push(one);
+                        }
+                        Err(error) => eprintln!("  {}: run left out: {error}", daemon.name()),
+                    }
+                }
+            }
+            let medians: Vec<(Option<f64>, Option<f64>)> = spent
+                .iter()
+                .map(|runs| {
+                    let master: Vec<f64> = runs.iter().map(|s| s.master).collect();
+                    let backup: Vec<f64> = runs.iter().map(|s| s.backup).collect();
+                    (
+                        common::stats::median(&master),
+                        common::stats::median(&backup),
+                    )
+                })
+                .collect();
+            let ms = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.0} ms"));
+            for (daemon, (master, backup)) in daemons.iter().zip(&medians) {
+                let _ = writeln!(
+                    report,
+                    "| {} | {} | {} | {} |",
+                    setting.instances,
+                    daemon.name(),
+                    ms(*master),
+                    ms(*backup)
+                );
+            }
+            let ratio = |b: Option<f64>, k: Option<f64>| match (b, k) {
+                (Some(b), Some(k)) if k > 0.0 => format!("{:.2}", b / k),
+                _ => "n/a".to_owned(),
+            };
+            let _ = writeln!(
+                ratios,
+                "| {} | {} | {} |",
+                setting.instances,
+                ratio(medians[0].0, medians[1].0),
+                ratio(medians[0].1, medians[1].1)
+            );
+        }
+        println!("\n{report}\n{ratios}");
+        println!(
+            "VRRPv3, adverts every 10 ms; {repetitions} repetitions per cell, interleaved, medians; \
+             CPU = user + system time of every thread of the daemon's processes (schedstat)."
+        );
+    }
+
+    /// Starts both daemons, lets lb2 win, then reads what each spends over `window`.
+    fn measure(
+        run_dir: &RunDir,
+        baton: &Binaries,
+        daemon: Daemon,
+        setting: &Setting,
+        window: Duration,
+    ) -> Result<Spent, String> {
+        let pair = Pair::start(run_dir, baton, daemon, setting)?;
+        let (lb1, lb2) = (pair.lab.host("lb1"), pair.lab.host("lb2"));
+        let settled = || holds_vips(lb2, setting, true) && !holds_vips(lb1, setting, false);
+        if !wait_for(Duration::from_secs(15), settled) {
+            return Err("lb2 never became the only master".into());
+        }
+        std::thread::sleep(SETTLE);
+        let before = (cpu_time(lb2), cpu_time(lb1));
+        std::thread::sleep(window);
+        let after = (cpu_time(lb2), cpu_time(lb1));
+        if !settled() {
+            return Err("the VIPs moved during the window".into());
+        }
+        Ok(Spent {
+            master: (after.0 - before.0) * 1e3,
+            backup: (after.1 - before.1) * 1e3,
+        })
+    }
+
+    /// Seconds of CPU every thread of every process in `host` has run so far: the first
+    /// field of /proc/PID/task/TID/schedstat (nanoseconds, exact, where the tick-sampled
+    /// utime and stime would alias with adverts on the same 10 ms beat).
+    fn cpu_time(host: &Host) -> f64 {
+        let mut nanoseconds = 0u64;
+        for pid in host.processes() {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+                continue;
+            };
+            for task in tasks.flatten() {
+                let ran = std::fs::read_to_string(task.path().join("schedstat"))
+                    .ok()
+                    .and_then(|line| line.split_whitespace().next()?.parse::<u64>().ok());
+                nanoseconds += ran.unwrap_or(0);
+            }
+        }
+        nanoseconds as f64 / 1e9
+    }
 }
