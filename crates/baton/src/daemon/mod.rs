@@ -149,10 +149,10 @@ pub(crate) async fn run(
     };
     let control_task = control::spawn(control, context)
         .with_context(|| format!("control socket {}", control.display()))?;
-    let services = tracked_services(&frontends, &virtual_servers);
     anycasts
         .follow(&config, tracked_services(&frontends, &virtual_servers))
         .await;
+    let services = tracked_services(&frontends, &virtual_servers);
     let prepared = Running::prepare(config).await?;
     let mut running = Running::start(prepared, status, services, &restored.stepped_down).await?;
     state.announce(&restored);
@@ -170,16 +170,16 @@ pub(crate) async fn run(
             _ = hangup.recv() => {
                 let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
                 conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
-                running.restart_schedule(&mut schedule);
                 anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
+                running.restart_schedule(&mut schedule);
             }
             update = schedule.next() => match update {
                 reload_schedule::Update::Planned(planned) => running.show_scheduled_reload(planned),
                 reload_schedule::Update::Due => {
                     let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
                     conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
-                    running.restart_schedule(&mut schedule);
                     anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
+                    running.restart_schedule(&mut schedule);
                 }
             },
             Some(request) = requests.recv() => match request {
@@ -187,8 +187,8 @@ pub(crate) async fn run(
                     let outcome =
                         reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
                     conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
-                    running.restart_schedule(&mut schedule);
                     anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
+                    running.restart_schedule(&mut schedule);
                     let _ = reply.send(outcome);
                 }
                 control::DaemonRequest::Maintenance { instance, on, reply } => {
@@ -221,8 +221,8 @@ pub(crate) async fn run(
         sync.stop().await;
     }
     virtual_servers.stop().await;
-    let _ = tokio::time::timeout(NOTIFY_DRAIN, l4_notify_worker).await;
     anycasts.release().await;
+    let _ = tokio::time::timeout(NOTIFY_DRAIN, l4_notify_worker).await;
     start_stop::run(&last.0, When::Shutdown, last.1).await;
     control_task.abort();
     let _ = control_task.await;
