@@ -48,13 +48,6 @@ impl Drop for Driver {
     }
 }
 
-/// Equal but for where they were written.
-fn same(a: &BfdInstance, b: &BfdInstance) -> bool {
-    let mut b = b.clone();
-    b.location = a.location.clone();
-    *a == b
-}
-
 impl Bfd {
     /// Makes the sessions those of `config`. Fails only when the listener cannot be opened
     /// (port 3784 taken), before anything changed.
@@ -73,11 +66,7 @@ impl Bfd {
         let stale: Vec<String> = self
             .sessions
             .iter()
-            .filter(|(name, running)| {
-                !wanted
-                    .get(*name)
-                    .is_some_and(|new| same(new, &running.config))
-            })
+            .filter(|(name, running)| !wanted.get(*name).is_some_and(|new| *new == running.config))
             .map(|(name, _)| name.clone())
             .collect();
         for name in stale {

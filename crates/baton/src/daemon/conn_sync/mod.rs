@@ -78,8 +78,9 @@ struct Plan {
 
 impl Plan {
     fn of(config: &Config, control: &Path) -> Option<Plan> {
-        let mut sync = config.global.conn_sync.clone()?;
-        sync.location = baton_config::Location::new("", 0).into();
+        // Its location is a WrittenAt, which never counts in a comparison: moving the
+        // section's lines changes no plan.
+        let sync = config.global.conn_sync.clone()?;
         let mut protocols = Vec::new();
         for vs in &config.virtual_servers {
             if vs.lb_kind != LbKind::Nat {
