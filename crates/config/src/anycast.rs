@@ -36,12 +36,26 @@ pub struct Anycast {
     pub track_virtual_servers: Vec<String>,
     /// ... and each of these interfaces is up.
     pub track_interfaces: Vec<String>,
+    /// ... and each of these `vrrp_script`s passes. Weights do not apply: an announcement
+    /// has no priority to lower, so any failing script withdraws.
+    pub track_scripts: Vec<Tracked>,
+    /// ... and each of these `track_file`s reads 0 (keepalived's weight 0: any other value,
+    /// or a file that cannot be read, withdraws).
+    pub track_files: Vec<Tracked>,
     /// At a stop: how long to wait between withdrawing and draining.
     pub withdraw_delay: Duration,
     /// The interface the routers send the prefixes' traffic in on: LVS-DR virtual servers
     /// on these addresses forward out of it, one-armed, as they do out of a VRRP
     /// instance's interface.
     pub interface: Option<String>,
+    pub location: WrittenAt,
+}
+
+/// A `vrrp_script` or `track_file` an `[[anycast]]` section tracks, by name, where the name
+/// was written (an unknown one is named at its line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub name: String,
     pub location: WrittenAt,
 }
 

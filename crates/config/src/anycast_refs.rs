@@ -33,6 +33,25 @@ pub(crate) fn check(config: &Config, d: &mut Diagnostics) {
                 );
             }
         }
+        for script in &a.track_scripts {
+            if config.script(&script.name).is_none() {
+                d.error(
+                    script.location.location(),
+                    format!(
+                        "{what}: track_script {0}: no vrrp_script named {0}",
+                        script.name
+                    ),
+                );
+            }
+        }
+        for file in &a.track_files {
+            if config.track_file(&file.name).is_none() {
+                d.error(
+                    file.location.location(),
+                    format!("{what}: track_file {0}: no track_file named {0}", file.name),
+                );
+            }
+        }
         for prefix in &a.prefixes {
             if let Some(other) = announced.insert((prefix, a.table), &a.name) {
                 d.error(

@@ -50,7 +50,10 @@ mod vmac;
 
 use std::path::Path;
 
-pub use anycast::{Anycast, Prefix as AnycastPrefix, ROUTE_PROTOCOL as ANYCAST_ROUTE_PROTOCOL};
+pub use anycast::{
+    Anycast, Prefix as AnycastPrefix, ROUTE_PROTOCOL as ANYCAST_ROUTE_PROTOCOL,
+    Tracked as AnycastTracked,
+};
 pub use bfd::{BfdInstance, TrackBfdRef};
 pub use conn_sync::{ConnSync, SyncTransport};
 

@@ -21,6 +21,14 @@ backend = "app"
 [[backend]]
 name = "app"
 servers = ["10.0.3.11:8080"]
+
+[[vrrp_script]]
+name = "chk_web"
+script = "/bin/true"
+
+[[track_file]]
+name = "maint"
+file = "/run/baton/maint"
 "#;
 
 fn load(extra: &str) -> Result<Loaded, Vec<String>> {
@@ -67,6 +75,8 @@ name = "all"
 prefixes = ["10.0.9.0/24"]
 table = 4242
 track_interface = ["eth0"]
+track_script = ["chk_web"]
+track_file = ["maint"]
 withdraw_delay = 0.3
 interface = "eth1"
 "#,
@@ -76,6 +86,11 @@ interface = "eth1"
     assert_eq!(a.table, 4242);
     assert!(!a.prefixes[0].is_host());
     assert_eq!(a.track_interfaces, ["eth0"]);
+    let names = |tracked: &[baton_config::AnycastTracked]| -> Vec<String> {
+        tracked.iter().map(|t| t.name.clone()).collect()
+    };
+    assert_eq!(names(&a.track_scripts), ["chk_web"]);
+    assert_eq!(names(&a.track_files), ["maint"]);
     assert_eq!(a.withdraw_delay, Duration::from_millis(300));
     assert_eq!(a.interface.as_deref(), Some("eth1"));
 }
@@ -107,6 +122,24 @@ fn mistakes_are_named_at_their_line() {
             "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ntrack_virtual_server = [\"dns\"]\n",
             "[[anycast]]",
             "anycast a: track_virtual_server dns: no virtual server named dns",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\
+             track_script = [\n  \"chk_web\",\n  \"chk_nope\",\n]\n",
+            "chk_nope",
+            "anycast a: track_script chk_nope: no vrrp_script named chk_nope",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\
+             track_file = [\"maint\",\n  \"nope\"]\n",
+            "\"nope\"",
+            "anycast a: track_file nope: no track_file named nope",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\
+             track_script = [{ name = \"chk_web\", weight = -10 }]\n",
+            "track_script",
+            "anycast a:",
         ),
         (
             "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ncolour = 1\n",

@@ -9,6 +9,8 @@
 //! track_frontend = ["web"]      # announced only while frontend "web" can serve
 //! # track_virtual_server = ["dns"]
 //! # track_interface = ["eth0"]
+//! # track_script = ["chk_web"]  # [[vrrp_script]]s: any failing one withdraws
+//! # track_file = ["maint"]      # [[track_file]]s: any value but 0 withdraws
 //! # withdraw_delay = 1.0        # at a stop: withdraw, wait this long, then drain
 //! # interface = "eth0"          # where the routers send it: DR services forward out of it
 //! ```
@@ -17,7 +19,7 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::Reader;
-use crate::anycast::{Anycast, DEFAULT_TABLE, DEFAULT_WITHDRAW_DELAY, Prefix};
+use crate::anycast::{Anycast, DEFAULT_TABLE, DEFAULT_WITHDRAW_DELAY, Prefix, Tracked};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +33,10 @@ pub(super) struct AnycastToml {
     track_virtual_server: Vec<String>,
     #[serde(default)]
     track_interface: Vec<String>,
+    #[serde(default)]
+    track_script: Vec<Spanned<String>>,
+    #[serde(default)]
+    track_file: Vec<Spanned<String>>,
     withdraw_delay: Option<Spanned<Value>>,
     interface: Option<String>,
 }
@@ -73,6 +79,17 @@ impl Reader<'_> {
         if prefixes.len() != t.prefixes.len() || prefixes.is_empty() {
             return None;
         }
+        let tracked = |names: Vec<Spanned<String>>| -> Vec<Tracked> {
+            names
+                .into_iter()
+                .map(|name| Tracked {
+                    location: self.at(name.span().start).into(),
+                    name: name.into_inner(),
+                })
+                .collect()
+        };
+        let track_scripts = tracked(t.track_script);
+        let track_files = tracked(t.track_file);
         Some(Anycast {
             name: t.name,
             prefixes,
@@ -80,6 +97,8 @@ impl Reader<'_> {
             track_frontends: t.track_frontend,
             track_virtual_servers: t.track_virtual_server,
             track_interfaces: t.track_interface,
+            track_scripts,
+            track_files,
             withdraw_delay,
             interface: t.interface,
             location: location.into(),
