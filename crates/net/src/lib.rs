@@ -36,6 +36,7 @@ mod link;
 mod link_watcher;
 mod ndisc;
 mod netlink;
+mod nflog;
 mod packet_sender;
 mod proc_events;
 mod routing;
@@ -55,6 +56,7 @@ pub use inotify::{AddWatchFlags, Inotify, InotifyEvent, WatchDescriptor};
 pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
 pub use link_watcher::LinkWatcher;
 pub use ndisc::send_unsolicited_na;
+pub use nflog::NflogGroup;
 pub use proc_events::{
     DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,
 };

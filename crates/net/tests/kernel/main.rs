@@ -9,5 +9,6 @@ mod addresses;
 mod announce;
 mod lab;
 mod link;
+mod nflog;
 mod proc_events;
 mod vrrp_socket;
