@@ -30,14 +30,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use baton_lab::{Child, Host, Lab};
 use common::bird::{
-    ANYCAST_TABLE, AnycastRanges, BATON_ROUTE_PROTOCOL, Bird, Peer, kernel_nexthops,
-    load_balancer_conf, router_conf,
+    ANYCAST_TABLE, AnycastRanges, BATON_ROUTE_PROTOCOL, Bird, CLIENT_SIDE, CLIENT_SIDE6, Peer,
+    address_of, cable_client, ip, load_balancer_conf, nexthop_indexes, router_conf,
+    router_forwards,
 };
 use common::{Daemon, Workdir, start_baton_toml, wait_for};
 use nix::sys::signal::Signal;
@@ -56,15 +56,9 @@ const LOAD_BALANCERS: [(&str, &str, &str); 3] = [
     ("lb2", "10.0.3.6/24", "fd00:0:0:3::6"),
     ("lb3", "10.0.3.7/24", "fd00:0:0:3::7"),
 ];
-/// A lab host like the others (its bridge address is unused: eth0 goes down).
+/// A lab host like the others (its bridge address is unused: eth0 goes down; it has a
+/// cable of its own to the router).
 const CLIENT: (&str, &str) = ("client", "10.0.3.50/24");
-/// The cable between the router and the client.
-const CLIENT_SIDE: &str = "10.0.5.0/24";
-const ROUTER_CLIENT_SIDE: &str = "10.0.5.1";
-const CLIENT_ADDRESS: &str = "10.0.5.50/24";
-const CLIENT_SIDE6: &str = "fd00:0:0:5::/64";
-const ROUTER_CLIENT_SIDE6: &str = "fd00:0:0:5::1";
-const CLIENT_ADDRESS6: &str = "fd00:0:0:5::50/64";
 const ROUTER_ASN: u32 = 65000;
 /// lb1 is AS 65001, lb2 65002, ...: each its own private AS (one shared AS works too).
 const FIRST_LB_ASN: u32 = 65001;
@@ -107,11 +101,6 @@ fn load_balancer_peers() -> Vec<Peer> {
             asn: FIRST_LB_ASN + index,
         })
         .collect()
-}
-
-fn address_of(cidr: &str) -> Ipv4Addr {
-    let (address, _) = cidr.split_once('/').expect("a CIDR address");
-    address.parse().expect("an IPv4 address")
 }
 
 /// The routes baton writes while the load balancer may serve, as `ip route` has them.
@@ -180,10 +169,7 @@ impl AnycastLab {
     /// The lab with every load balancer announcing, settled (three sessions up, three
     /// nexthops), or `None` after a loud skip line.
     fn start(test: &str, announcer: Announcer) -> Option<AnycastLab> {
-        if common::bird::skip_without_bird(test)
-            || common::skip_without_tool("python3", "python3", test)
-            || baton_lab::handled_elsewhere(test)
-        {
+        if common::bird::skip_anycast_lab(test) {
             return None;
         }
         let mut builder = Lab::builder().host(ROUTER.0, ROUTER.1);
@@ -199,20 +185,9 @@ impl AnycastLab {
             assert_eq!(derived, address6, "the lab's IPv6 address of {name}");
         }
         let dir = Workdir::new("anycast-bgp");
-        cable_client(&lab);
         let router = lab.host(ROUTER.0);
-        router
-            .run(
-                "sysctl",
-                &[
-                    "-qw",
-                    "net.ipv4.ip_forward=1",
-                    "net.ipv4.fib_multipath_hash_policy=1",
-                    "net.ipv6.conf.all.forwarding=1",
-                    "net.ipv6.fib_multipath_hash_policy=1",
-                ],
-            )
-            .expect("forwarding and L4 multipath hashing on the router");
+        cable_client(router, lab.host(CLIENT.0), RANGES);
+        router_forwards(router, true);
         let mut apps = Vec::new();
         for (name, _, _) in LOAD_BALANCERS {
             let host = lab.host(name);
@@ -286,19 +261,7 @@ impl AnycastLab {
     /// The load balancers the router's kernel sends `address` (ANYCAST or ANYCAST6) to,
     /// by index.
     fn nexthops_to(&self, address: &str) -> Vec<usize> {
-        let router = self.lab.host(ROUTER.0);
-        let peers = load_balancer_peers();
-        let mut indexes: Vec<usize> = kernel_nexthops(router, address)
-            .into_iter()
-            .filter_map(|gateway| {
-                peers.iter().position(|p| {
-                    gateway == IpAddr::from(p.address)
-                        || Some(gateway) == p.address6.map(Into::into)
-                })
-            })
-            .collect();
-        indexes.sort_unstable();
-        indexes
+        nexthop_indexes(self.lab.host(ROUTER.0), address, &load_balancer_peers())
     }
 
     /// The load balancers the router sends both anycast addresses to, if the IPv4 and the
@@ -408,54 +371,6 @@ fn finish_client(mut client: Child) -> (BTreeMap<String, usize>, usize) {
     }
     let _ = client.wait_timeout(Duration::from_secs(10));
     answers(&out)
-}
-
-/// The client's own cable to the router (eth1 on both), made inside the router's
-/// namespace with its peer put straight into the client's, like the lab's other cables;
-/// the client's bridge interface goes down, so the router is its only way to the LBs.
-fn cable_client(lab: &Lab) {
-    let router = lab.host(ROUTER.0);
-    let client = lab.host(CLIENT.0);
-    let peer_namespace = client.namespace();
-    ip(
-        router,
-        &format!("link add eth1 type veth peer name eth1 netns {peer_namespace}"),
-    );
-    ip(
-        router,
-        &format!("address add {ROUTER_CLIENT_SIDE}/24 dev eth1"),
-    );
-    ip(router, "link set dev eth1 up");
-    ip(client, &format!("address add {CLIENT_ADDRESS} dev eth1"));
-    ip(client, "link set dev eth1 up");
-    ip(
-        client,
-        &format!("route add {} via {ROUTER_CLIENT_SIDE}", RANGES.ipv4),
-    );
-    ip(
-        router,
-        &format!("address add {ROUTER_CLIENT_SIDE6}/64 dev eth1 nodad"),
-    );
-    ip(
-        client,
-        &format!("address add {CLIENT_ADDRESS6} dev eth1 nodad"),
-    );
-    let range6 = RANGES.ipv6.expect("an IPv6 anycast range");
-    ip(
-        client,
-        &format!("route add {range6} via {ROUTER_CLIENT_SIDE6}"),
-    );
-    client
-        .set_interface_down()
-        .expect("the client's bridge interface down");
-}
-
-/// `ip WORDS...` in `host`, from one line (no word of it has a space).
-fn ip(host: &Host, line: &str) {
-    let args: Vec<&str> = line.split_whitespace().collect();
-    if let Err(error) = host.run("ip", &args) {
-        panic!("in {}: ip {line}: {error}", host.name());
-    }
 }
 
 #[test]

@@ -12,11 +12,14 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use baton_lab::{Child, Host, Lab};
-use common::bird::{ANYCAST_TABLE, Bird, Peer, load_balancer_conf, router_conf};
+use common::bird::{
+    ANYCAST_TABLE, AnycastRanges, Bird, CLIENT_SIDE, Peer, address_of, cable_client, ip,
+    load_balancer_conf, nexthop_indexes, router_conf, router_forwards,
+};
 use common::flow_stream::{self, FlowStream, Proto};
 use common::{Daemon, Workdir, start_baton_toml, wait_for};
 use nix::sys::signal::Signal;
@@ -31,17 +34,14 @@ const LOAD_BALANCERS: [(&str, &str); 3] = [
 ];
 const APPS: [(&str, &str); 2] = [("app1", "10.0.3.11/24"), ("app2", "10.0.3.12/24")];
 const CLIENT: (&str, &str) = ("client", "10.0.3.50/24");
-const CLIENT_SIDE: &str = "10.0.5.0/24";
-const ROUTER_CLIENT_SIDE: &str = "10.0.5.1";
-const CLIENT_ADDRESS: &str = "10.0.5.50/24";
+/// What the router accepts from the load balancers.
+const RANGES: AnycastRanges = AnycastRanges {
+    ipv4: "10.0.9.0/24",
+    ipv6: None,
+};
 const FLOWS: usize = 24;
 /// Replies every flow must have after a change before the next one.
 const REPLIES_AFTER: usize = 20;
-
-fn address_of(cidr: &str) -> Ipv4Addr {
-    let (address, _) = cidr.split_once('/').expect("a CIDR address");
-    address.parse().expect("an IPv4 address")
-}
 
 fn router_peer() -> Peer {
     Peer {
@@ -120,26 +120,9 @@ fn forwarded(lb: &Host) -> u64 {
         .sum()
 }
 
-fn ip(host: &Host, line: &str) {
-    let args: Vec<&str> = line.split_whitespace().collect();
-    if let Err(error) = host.run("ip", &args) {
-        panic!("in {}: ip {line}: {error}", host.name());
-    }
-}
-
 /// The router's kernel nexthops to the VIP, as load balancer indexes.
 fn nexthops(router: &Host) -> Vec<usize> {
-    let peers = load_balancer_peers();
-    let mut indexes: Vec<usize> = common::bird::kernel_nexthops(router, VIP)
-        .into_iter()
-        .filter_map(|gateway| {
-            peers
-                .iter()
-                .position(|p| gateway == std::net::IpAddr::from(p.address))
-        })
-        .collect();
-    indexes.sort_unstable();
-    indexes
+    nexthop_indexes(router, VIP, &load_balancer_peers())
 }
 
 struct DrLab {
@@ -155,10 +138,7 @@ struct DrLab {
 
 impl DrLab {
     fn start(test: &str, lb2_weight: u32) -> Option<DrLab> {
-        if common::bird::skip_without_bird(test)
-            || common::skip_without_tool("python3", "python3", test)
-            || baton_lab::handled_elsewhere(test)
-        {
+        if common::bird::skip_anycast_lab(test) {
             return None;
         }
         let mut builder = Lab::builder().prefix("acdr").host(ROUTER.0, ROUTER.1);
@@ -172,37 +152,8 @@ impl DrLab {
         let dir = Workdir::new("anycast-dr");
         let router = lab.host(ROUTER.0);
         let client = lab.host(CLIENT.0);
-        ip(
-            router,
-            &format!(
-                "link add eth1 type veth peer name eth1 netns {}",
-                client.namespace()
-            ),
-        );
-        ip(
-            router,
-            &format!("address add {ROUTER_CLIENT_SIDE}/24 dev eth1"),
-        );
-        ip(router, "link set dev eth1 up");
-        ip(client, &format!("address add {CLIENT_ADDRESS} dev eth1"));
-        ip(client, "link set dev eth1 up");
-        ip(
-            client,
-            &format!("route add {VIP}/32 via {ROUTER_CLIENT_SIDE}"),
-        );
-        client
-            .set_interface_down()
-            .expect("the client's bridge interface down");
-        router
-            .run(
-                "sysctl",
-                &[
-                    "-qw",
-                    "net.ipv4.ip_forward=1",
-                    "net.ipv4.fib_multipath_hash_policy=1",
-                ],
-            )
-            .expect("forwarding and L4 multipath hashing");
+        cable_client(router, client, RANGES);
+        router_forwards(router, false);
         let mut apps = Vec::new();
         for (name, _) in APPS {
             let app = lab.host(name);
@@ -216,14 +167,7 @@ impl DrLab {
         let router_bird = Bird::start(
             router,
             &dir,
-            &router_conf(
-                &router_peer(),
-                &load_balancer_peers(),
-                common::bird::AnycastRanges {
-                    ipv4: "10.0.9.0/24",
-                    ipv6: None,
-                },
-            ),
+            &router_conf(&router_peer(), &load_balancer_peers(), RANGES),
         );
         let mut batons = Vec::new();
         let mut birds = Vec::new();

@@ -30,6 +30,14 @@ pub(crate) const BFD_INTERVAL_MS: u64 = 100;
 pub(crate) const BFD_MULTIPLIER: u64 = 3;
 /// How long bird gets to answer on its control socket after starting.
 const STARTUP: Duration = Duration::from_secs(10);
+/// The client's own cable to the router (eth1 on both), so that every packet it sends to
+/// an anycast address crosses the router: the networks and both ends' addresses.
+pub(crate) const CLIENT_SIDE: &str = "10.0.5.0/24";
+pub(crate) const ROUTER_CLIENT_SIDE: &str = "10.0.5.1";
+pub(crate) const CLIENT_ADDRESS: &str = "10.0.5.50/24";
+pub(crate) const CLIENT_SIDE6: &str = "fd00:0:0:5::/64";
+pub(crate) const ROUTER_CLIENT_SIDE6: &str = "fd00:0:0:5::1";
+pub(crate) const CLIENT_ADDRESS6: &str = "fd00:0:0:5::50/64";
 
 /// One end of BGP sessions as the other end's configuration names it: an IPv4 session,
 /// and an IPv6 one beside it where both ends have an IPv6 address.
@@ -209,6 +217,106 @@ pub(crate) fn router_conf(me: &Peer, load_balancers: &[Peer], ranges: AnycastRan
         }
     }
     text
+}
+
+/// `true`, after a loud SKIPPED line, where the anycast lab cannot run `test`: bird2 or
+/// python3 (the clients) missing, or the lab tests run elsewhere.
+pub(crate) fn skip_anycast_lab(test: &str) -> bool {
+    skip_without_bird(test)
+        || super::skip_without_tool("python3", "python3", test)
+        || baton_lab::handled_elsewhere(test)
+}
+
+/// `ip WORDS...` in `host`, from one line (no word of it has a space).
+pub(crate) fn ip(host: &Host, line: &str) {
+    let args: Vec<&str> = line.split_whitespace().collect();
+    if let Err(error) = host.run("ip", &args) {
+        panic!("in {}: ip {line}: {error}", host.name());
+    }
+}
+
+/// The address of `10.0.3.1/24`.
+pub(crate) fn address_of(cidr: &str) -> Ipv4Addr {
+    let (address, _) = cidr.split_once('/').unwrap_or((cidr, ""));
+    address.parse().expect("an IPv4 address")
+}
+
+/// The client's own cable to the router (eth1 on both, [`CLIENT_SIDE`]), made inside the
+/// router's namespace with its peer put straight into the client's, like the lab's other
+/// cables, and the client's routes to `ranges` through it (IPv6 too where `ranges` has an
+/// IPv6 range). The client's bridge interface goes down, so the router is its only way to
+/// the load balancers.
+pub(crate) fn cable_client(router: &Host, client: &Host, ranges: AnycastRanges) {
+    ip(
+        router,
+        &format!(
+            "link add eth1 type veth peer name eth1 netns {}",
+            client.namespace()
+        ),
+    );
+    ip(
+        router,
+        &format!("address add {ROUTER_CLIENT_SIDE}/24 dev eth1"),
+    );
+    ip(router, "link set dev eth1 up");
+    ip(client, &format!("address add {CLIENT_ADDRESS} dev eth1"));
+    ip(client, "link set dev eth1 up");
+    ip(
+        client,
+        &format!("route add {} via {ROUTER_CLIENT_SIDE}", ranges.ipv4),
+    );
+    if let Some(range6) = ranges.ipv6 {
+        ip(
+            router,
+            &format!("address add {ROUTER_CLIENT_SIDE6}/64 dev eth1 nodad"),
+        );
+        ip(
+            client,
+            &format!("address add {CLIENT_ADDRESS6} dev eth1 nodad"),
+        );
+        ip(
+            client,
+            &format!("route add {range6} via {ROUTER_CLIENT_SIDE6}"),
+        );
+    }
+    client
+        .set_interface_down()
+        .expect("the client's bridge interface down");
+}
+
+/// The router forwards, and hashes flows over ECMP nexthops by ports too
+/// (`fib_multipath_hash_policy=1`), for IPv4 and, with `ipv6`, IPv6.
+pub(crate) fn router_forwards(router: &Host, ipv6: bool) {
+    let mut settings = vec![
+        "net.ipv4.ip_forward=1",
+        "net.ipv4.fib_multipath_hash_policy=1",
+    ];
+    if ipv6 {
+        settings.extend([
+            "net.ipv6.conf.all.forwarding=1",
+            "net.ipv6.fib_multipath_hash_policy=1",
+        ]);
+    }
+    let mut args = vec!["-qw"];
+    args.extend(settings);
+    router
+        .run("sysctl", &args)
+        .expect("forwarding and L4 multipath hashing on the router");
+}
+
+/// The load balancers (indexes into `peers`) `router`'s kernel sends `destination` to,
+/// sorted.
+pub(crate) fn nexthop_indexes(router: &Host, destination: &str, peers: &[Peer]) -> Vec<usize> {
+    let mut indexes: Vec<usize> = kernel_nexthops(router, destination)
+        .into_iter()
+        .filter_map(|gateway| {
+            peers.iter().position(|p| {
+                gateway == IpAddr::from(p.address) || Some(gateway) == p.address6.map(Into::into)
+            })
+        })
+        .collect();
+    indexes.sort_unstable();
+    indexes
 }
 
 /// `true`, after a loud SKIPPED line, where bird2 is not installed. bird lives in sbin,
