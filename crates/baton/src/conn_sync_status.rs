@@ -24,6 +24,9 @@ pub(crate) struct ConnSyncStatus {
     /// persistence entries after each.
     #[serde(default)]
     pub(crate) commits: u64,
+    /// Commits as a backup, on seeing the master's frames flooded to it.
+    #[serde(default)]
+    pub(crate) early_commits: u64,
 }
 
 /// One `conntrackd -C FILE OPTION` of a transition.
@@ -65,8 +68,16 @@ pub(crate) fn render(status: &ConnSyncStatus) -> String {
         .iter()
         .map(|c| format!("{} {}", c.option, if c.ok { "ok" } else { "failed" }))
         .collect();
+    let early = if status.early_commits > 0 {
+        format!(
+            "  early commits (the master's frames flooded here): {}\n",
+            status.early_commits
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "Connection sync (conntrackd): {process}, {} restarts, role {} (instances {})\n  last transition: {}\n",
+        "Connection sync (conntrackd): {process}, {} restarts, role {} (instances {})\n  last transition: {}\n{early}",
         status.restarts,
         status.role,
         status.instances.join(","),
@@ -100,10 +111,20 @@ mod tests {
                 })
                 .collect(),
             commits: 1,
+            early_commits: 0,
         };
         assert_eq!(
             render(&status),
             "Connection sync (conntrackd): running (pid 4711), 1 restarts, role primary (instances VI_1)\n  last transition: -c ok, -f failed\n"
+        );
+        let early = ConnSyncStatus {
+            early_commits: 2,
+            ..status
+        };
+        assert!(
+            render(&early).ends_with("  early commits (the master's frames flooded here): 2\n"),
+            "{}",
+            render(&early)
         );
         let stopped = ConnSyncStatus::default();
         assert!(

@@ -308,6 +308,28 @@ impl<'a> Pair<'a> {
         }
     }
 
+    /// How many flooded packets `lb` has taken as its own so far (the counters of its
+    /// standby forwarding; 0 without the table).
+    fn standby_forwarded(&self, lb: &str) -> u64 {
+        let table = self
+            .lab
+            .host(lb)
+            .run("nft", &["list", "table", "netdev", "baton_sync"])
+            .unwrap_or_default();
+        table
+            .split("counter packets ")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// The commits `lb` made as a backup on seeing the master's frames flooded to it.
+    fn early_commits(&self, lb: &str) -> u64 {
+        self.status(lb)["conn_sync"]["early_commits"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
     fn restart(&mut self, lb: &str) {
         let daemon = start_baton_toml(self.lab.host(lb), self.dir, &config_of(lb, self.sync));
         match lb {
@@ -474,6 +496,8 @@ fn nat_flows_survive_every_failover_with_conntrackd() {
     pair.restart("lb1");
     pair.wait_backup("lb1", "its restart");
 
+    let forwarded_before = pair.standby_forwarded("lb1");
+    let early_before = pair.early_commits("lb1");
     survive(
         &mut pair,
         &mut streams,
@@ -483,6 +507,22 @@ fn nat_flows_survive_every_failover_with_conntrackd() {
             pair.lab.host("lb2").cut_link().expect("cut lb2's link");
         },
     );
+    // The bridge flooded the frames still sent to lb2's MAC. lb1 took them as its own,
+    // committed the synced flows at the first of them, before VRRP told it lb2 was gone,
+    // and forwarded the flows' packets among them.
+    let forwarded = pair.standby_forwarded("lb1") - forwarded_before;
+    let early = pair.early_commits("lb1") - early_before;
+    eprintln!(
+        "  link-cut: lb1 committed early {early} time(s), forwarded {forwarded} flooded packets as standby"
+    );
+    if early != 1 {
+        pair.fail(&format!(
+            "lb1 made {early} early commits while lb2's link was cut (expected 1: one per alarm)"
+        ));
+    }
+    if forwarded == 0 {
+        pair.fail("lb1 forwarded no flooded packet of the synced flows while lb2's link was cut");
+    }
 
     let idle = idle.stop();
     let (mut failures, used) = streams.finish();

@@ -14,9 +14,13 @@
 //!   the server's own address. The old master sees such packets while the new master's
 //!   gratuitous ARPs are still on their way: a server's acknowledgement of data that went
 //!   through the new master (a SACK beyond what the old one saw) is out of its window.
-//! - UDP: any packet is a valid start, so new UDP flows to the NAT services' VIPs are
-//!   dropped only while the gate is closed (not primary, or primary whose commit has not
-//!   finished yet).
+//! - UDP: any packet is a valid start, so new UDP flows to the NAT services' VIPs, and
+//!   from their servers' address and port, are dropped only while the gate is closed (not
+//!   primary, or primary whose commit has not finished yet).
+//!
+//! The standby forwarding (`standby`) lets the packets of synced flows that a switch floods
+//! to a backup pass it; the guard is what keeps every other packet it lets in from starting
+//! a flow there.
 //!
 //! At -150 in prerouting: after conntrack (-200) has looked the packet up, before the NAT
 //! table (-100) picks a server. Services by range or fwmark and SCTP are not guarded.
@@ -37,6 +41,11 @@ pub(crate) struct Guarded {
     /// TCP: the real and sorry servers' address and port.
     tcp_servers: BTreeSet<SocketAddr>,
     udp_vips: BTreeSet<SocketAddr>,
+    udp_servers: BTreeSet<SocketAddr>,
+    /// Where the VRRP addresses live: every instance's interface and each address's own
+    /// `dev`. Clients' packets to the VIPs and servers' packets to the gateway VIP arrive
+    /// there.
+    interfaces: BTreeSet<String>,
 }
 
 impl Guarded {
@@ -61,37 +70,62 @@ impl Guarded {
                     guarded.tcp_vips.extend(vips);
                     guarded.tcp_servers.extend(servers);
                 }
-                L4Protocol::Udp => guarded.udp_vips.extend(vips),
+                L4Protocol::Udp => {
+                    guarded.udp_vips.extend(vips);
+                    guarded.udp_servers.extend(servers);
+                }
                 _ => {}
             }
+        }
+        for instance in &config.instances {
+            guarded.interfaces.insert(instance.interface.clone());
+            let devs = instance.all_addresses().filter_map(|a| a.dev.clone());
+            guarded.interfaces.extend(devs);
         }
         guarded
     }
 
-    /// The script that writes the table whole (replacing any), new UDP flows to the VIPs
-    /// dropped while `closed`.
-    pub(crate) fn script(&self, closed: bool) -> String {
-        let mut rules = Vec::new();
-        let not_syn = "tcp flags & (syn | ack) != syn";
-        let tcp = self
+    /// The TCP packets guarded: to the VIPs, and from the servers.
+    pub(crate) fn tcp(&self) -> impl Iterator<Item = String> + '_ {
+        let to = self
             .tcp_vips
             .iter()
-            .map(|vip| matching(*vip, "daddr", "tcp dport"))
-            .chain(
-                self.tcp_servers
-                    .iter()
-                    .map(|server| matching(*server, "saddr", "tcp sport")),
-            );
-        for packets in tcp {
-            rules.push(format!("ct state new {not_syn} {packets} drop"));
+            .map(|vip| matching(*vip, "daddr", "tcp dport"));
+        let from = self
+            .tcp_servers
+            .iter()
+            .map(|server| matching(*server, "saddr", "tcp sport"));
+        to.chain(from)
+    }
+
+    /// The UDP packets guarded: to the VIPs, and from the servers.
+    pub(crate) fn udp(&self) -> impl Iterator<Item = String> + '_ {
+        let to = self
+            .udp_vips
+            .iter()
+            .map(|vip| matching(*vip, "daddr", "udp dport"));
+        let from = self
+            .udp_servers
+            .iter()
+            .map(|server| matching(*server, "saddr", "udp sport"));
+        to.chain(from)
+    }
+
+    pub(crate) fn interfaces(&self) -> impl Iterator<Item = &str> {
+        self.interfaces.iter().map(String::as_str)
+    }
+
+    /// The script that writes the table whole (replacing any), new UDP flows dropped while
+    /// `closed`.
+    pub(crate) fn script(&self, closed: bool) -> String {
+        let mut rules = Vec::new();
+        for packets in self.tcp() {
+            rules.push(format!("ct state new {NOT_SYN} {packets} drop"));
             rules.push(format!("ct state invalid {packets} drop"));
         }
         if closed {
-            for vip in &self.udp_vips {
-                rules.push(format!(
-                    "ct state new {} drop",
-                    matching(*vip, "daddr", "udp dport")
-                ));
+            for packets in self.udp() {
+                rules.push(format!("ct state new {packets} drop"));
             }
         }
         let mut out = format!("add table inet {TABLE}\ndelete table inet {TABLE}\n");
@@ -106,6 +140,9 @@ impl Guarded {
     }
 }
 
+/// A TCP packet that is not a bare SYN.
+pub(crate) const NOT_SYN: &str = "tcp flags & (syn | ack) != syn";
+
 /// `ip daddr 10.0.3.100 tcp dport 80`, the port left out for port 0.
 fn matching(address: SocketAddr, direction: &str, port: &str) -> String {
     let family = if address.is_ipv4() { "ip" } else { "ip6" };
@@ -116,9 +153,13 @@ fn matching(address: SocketAddr, direction: &str, port: &str) -> String {
     out
 }
 
-/// The script that removes the table, whether or not it exists.
+/// The script that removes the guard's table and the standby forwarding, whether or not
+/// they exist.
 pub(crate) fn removal() -> String {
-    format!("add table inet {TABLE}\ndelete table inet {TABLE}\n")
+    format!(
+        "add table inet {TABLE}\ndelete table inet {TABLE}\n{}",
+        super::standby::removal()
+    )
 }
 
 #[cfg(test)]

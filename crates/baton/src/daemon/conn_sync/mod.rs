@@ -4,11 +4,13 @@
 //!
 //! One task per configuration: it writes conntrackd.conf (`conf`) in a directory beside
 //! the control socket, stops a conntrackd a killed baton left, installs the takeover guard
-//! (`gate`), starts conntrackd and restarts it with a backoff when it exits (`process`),
-//! and on each change of role of the VRRP instances it follows runs the netfilter
-//! documentation's primary-backup steps (`role`). The VRRP side is read from the status
-//! watch, so the protocol loop never waits for conntrackd. `baton status` shows the process
-//! and the last transition's results.
+//! (`gate`) and the standby forwarding (`standby`), starts conntrackd and restarts it with
+//! a backoff when it exits (`process`), and on each change of role of the VRRP instances
+//! it follows runs the netfilter documentation's primary-backup steps (`role`). A backup
+//! that sees the master's frames flooded to it commits the peer's flows before the
+//! takeover (`early_commit`). The VRRP side is read from the status watch, so the protocol
+//! loop never waits for conntrackd. `baton status` shows the process and the last
+//! transition's results.
 //!
 //! On SIGTERM conntrackd is stopped after the instances have given up their VIPs. On
 //! `kill -9` of baton it keeps running (nothing stops it); the surviving peer does not
@@ -16,9 +18,11 @@
 //! before starting its own.
 
 mod conf;
+mod early_commit;
 mod gate;
 mod process;
 mod role;
+mod standby;
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -33,9 +37,11 @@ use tokio::task::JoinHandle;
 use crate::conn_sync_status::{self, ConnSyncStatus};
 use crate::status::Status;
 use conf::{Files, Settings};
+use early_commit::EarlyCommit;
 use gate::Guarded;
 use process::Conntrackd;
 use role::Role;
+use standby::StandbyTable;
 
 /// How long a new conntrackd gets to open its socket.
 const READY_WITHIN: Duration = Duration::from_secs(5);
@@ -230,10 +236,13 @@ async fn run(
             status: &mut status,
             primacy: &primacy,
         };
-        supervise(&conntrackd, &gate, watched, &mut stopped).await;
+        supervise(&conntrackd, &gate, watched, plan.handover, &mut stopped).await;
     }
     if let Err(error) = super::syn_gate::nft(&gate::removal()).await {
         tracing::warn!("conn_sync: removing the takeover guard: {error:#}");
+    }
+    if let Err(error) = super::syn_gate::nft(&standby::removal()).await {
+        tracing::warn!("conn_sync: removing the standby forwarding: {error:#}");
     }
     let _ = std::fs::remove_file(plan.files.config());
     let _ = std::fs::remove_dir(&plan.files.dir);
@@ -327,9 +336,14 @@ async fn supervise(
     conntrackd: &Conntrackd,
     gate: &Guarded,
     mut watched: Watched<'_>,
+    handover: Duration,
     stopped: &mut oneshot::Receiver<()>,
 ) {
     let mut role;
+    let mut standby = StandbyTable::default();
+    standby.refresh(gate).await;
+    let mut flood = flood_signal();
+    let mut early = EarlyCommit::Armed;
     let mut backoff = BACKOFF_FIRST;
     let mut restarts = 0u64;
     loop {
@@ -347,7 +361,8 @@ async fn supervise(
         // resyncs from the kernel and sends it all to the backups, a backup asks for it).
         role = watched.role();
         if role != Role::Starting {
-            transition(conntrackd, gate, role).await;
+            transition(conntrackd, gate, &mut standby, role).await;
+            early.on_role();
         }
         loop {
             tokio::select! {
@@ -372,8 +387,24 @@ async fn supervise(
                     let now = watched.role();
                     if now != role {
                         role = now;
-                        transition(conntrackd, gate, role).await;
+                        transition(conntrackd, gate, &mut standby, role).await;
+                        early.on_role();
                     }
+                }
+                logged = flood_logged(&mut flood) => match logged {
+                    Ok(_) => {
+                        if early.on_flood(role, Instant::now()) {
+                            commit_early(conntrackd).await;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!("conn_sync: the flood signal: {error}; no early commits");
+                        flood = None;
+                    }
+                },
+                () = sleep_until(early.purge_due(handover)) => {
+                    purge_false_alarm(conntrackd).await;
+                    early.on_purged();
                 }
             }
         }
@@ -418,8 +449,14 @@ async fn start(conntrackd: &Conntrackd, restarts: u64) -> Option<Child> {
 
 /// The primary-backup steps of `role`, each logged and shown in the status. A primary's
 /// guard opens for new UDP flows once the peer's flows are committed; any other role
-/// closes it first.
-async fn transition(conntrackd: &Conntrackd, gate: &Guarded, role: Role) {
+/// closes it first. The standby forwarding is written again if an interface came or went.
+async fn transition(
+    conntrackd: &Conntrackd,
+    gate: &Guarded,
+    standby: &mut StandbyTable,
+    role: Role,
+) {
+    standby.refresh(gate).await;
     let primary = role == Role::Primary;
     if !primary {
         set_gate(gate, true).await;
@@ -453,6 +490,71 @@ async fn transition(conntrackd: &Conntrackd, gate: &Guarded, role: Role) {
             s.commits += 1;
         }
     });
+}
+
+/// The listener of the standby forwarding's flood signal; None (logged) when the group
+/// cannot be bound, and the backup then waits for the takeover's commit.
+fn flood_signal() -> Option<baton_net::NflogGroup> {
+    match baton_net::NflogGroup::bind(standby::FLOOD_LOG_GROUP) {
+        Ok(group) => Some(group),
+        Err(error) => {
+            tracing::error!(
+                "conn_sync: nflog group {}: {error}; a backup commits the peer's flows only when it takes over",
+                standby::FLOOD_LOG_GROUP
+            );
+            None
+        }
+    }
+}
+
+/// The next flooded frames; never, without a listener.
+async fn flood_logged(
+    flood: &mut Option<baton_net::NflogGroup>,
+) -> Result<usize, baton_net::Error> {
+    match flood {
+        Some(group) => group.logged().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `due`; never, for None.
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A backup saw the master's frames flooded to it: the peer's flows go into the kernel
+/// now, so that standby forwarding finds them.
+async fn commit_early(conntrackd: &Conntrackd) {
+    let started = Instant::now();
+    let result = conntrackd.run(role::Command::Commit).await;
+    if result.ok {
+        tracing::info!(
+            "conn_sync: the master's frames are flooded here (its port went down?): the peer's flows committed before the takeover, in {:?}",
+            started.elapsed()
+        );
+    } else {
+        tracing::error!(
+            "conn_sync: committing the peer's flows early failed: {}",
+            result.output
+        );
+    }
+    conn_sync_status::update(|s| s.early_commits += 1);
+}
+
+/// The master stayed master after an early commit: its entries in this kernel are
+/// zombies, purged as a new backup's are.
+async fn purge_false_alarm(conntrackd: &Conntrackd) {
+    tracing::warn!(
+        "conn_sync: the master's frames were flooded here but it stayed master (a switch \
+         that forgot its MAC?); the early commit's entries are purged"
+    );
+    let result = conntrackd.run(role::Command::ResetTimers).await;
+    if !result.ok {
+        tracing::error!("conn_sync: conntrackd -t failed: {}", result.output);
+    }
 }
 
 async fn set_gate(gate: &Guarded, closed: bool) {
