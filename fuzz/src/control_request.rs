@@ -3,7 +3,7 @@
 //! the line (the words quoted in it are cut); a request written back out as a line parses
 //! to the same request.
 
-use baton::control_request::{Request, ServerChange};
+use baton::control_request::{AnycastAction, Request, ServerChange};
 use baton_proxy::AdminState;
 
 /// The longest error: fixed text and the usage (under 300 bytes) and one quoted word of at
@@ -31,6 +31,14 @@ fn line(request: &Request) -> String {
         Request::Maintenance { instance, on } => {
             let action = if *on { "step-down" } else { "resume" };
             format!("instance {action} {instance}")
+        }
+        Request::Anycast { name, action } => {
+            let action = match action {
+                AnycastAction::Withdraw => "withdraw",
+                AnycastAction::Drain => "drain",
+                AnycastAction::Announce => "announce",
+            };
+            format!("anycast {action} {name}")
         }
     }
 }

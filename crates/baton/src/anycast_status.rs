@@ -14,6 +14,10 @@ pub(crate) struct AnycastStatus {
     pub(crate) table: u32,
     /// Its routes are in the table: the routing daemon announces them.
     pub(crate) announced: bool,
+    /// `baton anycast withdraw` holds it withdrawn, whatever its dependencies say, until
+    /// `baton anycast announce`.
+    #[serde(default)]
+    pub(crate) withdrawn_by_operator: bool,
     /// The dependencies that keep it withdrawn (or, pending, from being announced):
     /// `frontend web: down`, `interface eth1: down`, `virtual server dns: first check due`.
     pub(crate) waiting_on: Vec<String>,
@@ -34,12 +38,17 @@ pub(crate) fn snapshot() -> Vec<AnycastStatus> {
 pub(crate) fn render(sections: &[AnycastStatus]) -> String {
     let mut out = String::new();
     for s in sections {
+        let withdrawn = if s.withdrawn_by_operator {
+            "withdrawn by the operator"
+        } else {
+            "withdrawn"
+        };
         let state = if s.announced {
             "announced".to_owned()
         } else if s.waiting_on.is_empty() {
-            "withdrawn".to_owned()
+            withdrawn.to_owned()
         } else {
-            format!("withdrawn ({})", s.waiting_on.join(", "))
+            format!("{withdrawn} ({})", s.waiting_on.join(", "))
         };
         out.push_str(&format!(
             "Anycast {}: {} in table {}: {state}\n",
@@ -63,6 +72,7 @@ mod tests {
                 prefixes: vec!["10.0.9.100/32".into()],
                 table: 100,
                 announced: true,
+                withdrawn_by_operator: false,
                 waiting_on: Vec::new(),
             },
             AnycastStatus {
@@ -70,13 +80,23 @@ mod tests {
                 prefixes: vec!["10.0.9.53/32".into(), "fd00:9::53/128".into()],
                 table: 101,
                 announced: false,
+                withdrawn_by_operator: false,
                 waiting_on: vec!["virtual server dns: down".into()],
+            },
+            AnycastStatus {
+                name: "api".into(),
+                prefixes: vec!["10.0.9.101/32".into()],
+                table: 100,
+                announced: false,
+                withdrawn_by_operator: true,
+                waiting_on: Vec::new(),
             },
         ];
         assert_eq!(
             render(&sections),
             "Anycast web: 10.0.9.100/32 in table 100: announced\n\
-             Anycast dns: 10.0.9.53/32 fd00:9::53/128 in table 101: withdrawn (virtual server dns: down)\n"
+             Anycast dns: 10.0.9.53/32 fd00:9::53/128 in table 101: withdrawn (virtual server dns: down)\n\
+             Anycast api: 10.0.9.101/32 in table 100: withdrawn by the operator\n"
         );
     }
 }

@@ -47,6 +47,10 @@ pub(crate) enum Command {
     Instance(InstanceCommand),
     /// Make the running daemon re-read its configuration, as SIGHUP does, and say how it went.
     Reload(ControlArgs),
+    /// Withdraw an [[anycast]] section's routes for maintenance, whatever its health, or
+    /// hand them back to its health.
+    #[command(subcommand)]
+    Anycast(AnycastCommand),
     /// Run the configuration's scripts as their users for a daemon that is not root (run as
     /// root by baton-scripts.socket; see docs/security.md).
     ScriptHelper(ScriptHelperArgs),
@@ -112,6 +116,28 @@ pub(crate) enum InstanceCommand {
 #[derive(Debug, Args)]
 pub(crate) struct InstanceTarget {
     /// The instance's name.
+    pub(crate) name: String,
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
+}
+
+/// `baton anycast ...`: the operator's hold on an `[[anycast]]` section; kept across
+/// reloads while the section exists, not across a restart.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AnycastCommand {
+    /// Remove the section's routes at once and keep them out, whatever its health says,
+    /// until `baton anycast announce`.
+    Withdraw(AnycastTarget),
+    /// Withdraw, then wait the section's withdraw_delay (the routers converging) before
+    /// answering: when it returns, no new flows arrive here.
+    Drain(AnycastTarget),
+    /// Announce by health again: the routes return when everything the section tracks is up.
+    Announce(AnycastTarget),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnycastTarget {
+    /// The [[anycast]] section's name.
     pub(crate) name: String,
     #[command(flatten)]
     pub(crate) control: ControlArgs,

@@ -11,7 +11,8 @@ use baton_proxy::AdminState;
 
 /// Every command, as listed in errors and in docs/operations.md.
 pub const COMMANDS: &str = "status, server drain|disable|enable BACKEND ADDR, \
-     server weight BACKEND ADDR N, instance step-down|resume NAME, reload";
+     server weight BACKEND ADDR N, instance step-down|resume NAME, reload, \
+     anycast withdraw|drain|announce NAME";
 
 /// Highest run-time weight, as HAProxy's `set server ... weight`.
 pub const MAX_WEIGHT: u32 = 256;
@@ -32,6 +33,23 @@ pub enum Request {
         on: bool,
     },
     Reload,
+    /// `anycast withdraw|drain|announce NAME`: the operator's hold on an `[[anycast]]`
+    /// section.
+    Anycast {
+        name: String,
+        action: AnycastAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnycastAction {
+    /// Routes out at once, and kept out whatever the health says.
+    Withdraw,
+    /// `Withdraw`, answered after the section's `withdraw_delay`, when the routers have
+    /// stopped sending new flows here.
+    Drain,
+    /// Back to announcing by health.
+    Announce,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +73,7 @@ impl Request {
             )),
             ["server", rest @ ..] => server(rest),
             ["instance", rest @ ..] => instance(rest),
+            ["anycast", rest @ ..] => anycast(rest),
             [other, ..] => Err(format!(
                 "unknown command {}; commands: {COMMANDS}",
                 shown(other)
@@ -136,6 +155,33 @@ fn instance(words: &[&str]) -> Result<Request, String> {
         [other, ..] => Err(format!(
             "instance: unknown action {}; {USAGE}",
             shown(other)
+        )),
+    }
+}
+
+fn anycast(words: &[&str]) -> Result<Request, String> {
+    const USAGE: &str = "usage: anycast withdraw|drain|announce NAME";
+    let action = |word: &str| match word {
+        "withdraw" => Some(AnycastAction::Withdraw),
+        "drain" => Some(AnycastAction::Drain),
+        "announce" => Some(AnycastAction::Announce),
+        _ => None,
+    };
+    let Some((word, args)) = words.split_first() else {
+        return Err(format!("anycast: missing action; {USAGE}"));
+    };
+    let Some(action) = action(word) else {
+        return Err(format!("anycast: unknown action {}; {USAGE}", shown(word)));
+    };
+    match args {
+        [] => Err(format!("anycast {word}: missing NAME; {USAGE}")),
+        [name] => Ok(Request::Anycast {
+            name: (*name).to_owned(),
+            action,
+        }),
+        [_, extra, ..] => Err(format!(
+            "anycast {word}: unexpected argument {}; {USAGE}",
+            shown(extra)
         )),
     }
 }
@@ -246,6 +292,28 @@ mod tests {
             error("server weight app 1.2.3.4:80 -1"),
             "server weight: weight \"-1\" out of range 0..=256"
         );
+    }
+
+    #[test]
+    fn anycast_commands_parse_and_their_errors_are_specific() {
+        let parsed = |line| match Request::parse(line) {
+            Ok(Request::Anycast { name, action }) => (name, action),
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(
+            parsed("anycast withdraw web"),
+            ("web".to_owned(), AnycastAction::Withdraw)
+        );
+        assert_eq!(parsed("anycast drain web").1, AnycastAction::Drain);
+        assert_eq!(parsed("anycast announce web").1, AnycastAction::Announce);
+        assert!(error("anycast").starts_with("anycast: missing action;"));
+        assert!(error("anycast withdraw").starts_with("anycast withdraw: missing NAME;"));
+        assert!(
+            error("anycast announce a b")
+                .starts_with("anycast announce: unexpected argument \"b\";")
+        );
+        assert!(error("anycast stop web").starts_with("anycast: unknown action \"stop\";"));
+        assert!(error("nope").ends_with("anycast withdraw|drain|announce NAME"));
     }
 
     #[test]

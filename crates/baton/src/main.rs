@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Server(command) => runtime_commands::server(&command),
         Command::Instance(command) => runtime_commands::instance(&command),
         Command::Reload(args) => runtime_commands::reload(&args),
+        Command::Anycast(command) => runtime_commands::anycast(&command),
         Command::ScriptHelper(args) => script_helper::serve(&args),
         Command::ScriptHelperRun(args) => script_helper::run_one(args),
         Command::PackageFiles(args) => package_files::write(&args),

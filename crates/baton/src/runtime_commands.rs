@@ -1,4 +1,4 @@
-//! `baton server`, `baton instance` and `baton reload`: one request line to the running
+//! `baton server`, `baton instance`, `baton anycast` and `baton reload`: one request line to the running
 //! daemon's control socket, its answer printed for people. The daemon checks the
 //! arguments and explains what is wrong; this side only keeps each one a single word, so
 //! that it cannot change the request line.
@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{ControlArgs, InstanceCommand, ServerCommand};
+use crate::cli::{AnycastCommand, ControlArgs, InstanceCommand, ServerCommand};
 use crate::daemon;
 
 /// `baton server drain|disable|enable|weight BACKEND ADDR [N]`.
@@ -57,6 +57,30 @@ pub(crate) fn instance(command: &InstanceCommand) -> ExitCode {
             };
             format!("{}: {}{stepped}", text(&i["name"]), text(&i["state"]))
         })
+    })
+}
+
+/// `baton anycast withdraw|drain|announce NAME`.
+pub(crate) fn anycast(command: &AnycastCommand) -> ExitCode {
+    let (action, target) = match command {
+        AnycastCommand::Withdraw(target) => ("withdraw", target),
+        AnycastCommand::Drain(target) => ("drain", target),
+        AnycastCommand::Announce(target) => ("announce", target),
+    };
+    let words = ["anycast", action, &target.name];
+    send(&target.control.control, "anycast", &words, |reply| {
+        let section = &reply["anycast"];
+        let shown: crate::anycast_status::AnycastStatus =
+            serde_json::from_value(section.clone()).unwrap_or_default();
+        let mut line = crate::anycast_status::render(std::slice::from_ref(&shown));
+        line.truncate(line.trim_end().len());
+        if action == "drain" {
+            line.push_str(&format!(
+                "\ndrained: withdraw_delay ({} s) has passed",
+                reply["withdraw_delay"]
+            ));
+        }
+        line
     })
 }
 

@@ -228,6 +228,18 @@ fn anycast(out: &mut Encoder, sections: &[crate::anycast_status::AnycastStatus])
             u64::from(section.announced),
         );
     }
+    out.family(
+        "baton_anycast_withdrawn_by_operator",
+        Kind::Gauge,
+        "1 while `baton anycast withdraw` holds an [[anycast]] section withdrawn, until `baton anycast announce`, else 0.",
+    );
+    for section in sections {
+        out.sample(
+            "baton_anycast_withdrawn_by_operator",
+            &[("anycast", section.name.as_str())],
+            u64::from(section.withdrawn_by_operator),
+        );
+    }
 }
 
 fn vrrp_dropped_before_instances(out: &mut Encoder, status: &Status) {
@@ -443,6 +455,7 @@ mod tests {
                 prefixes: vec!["10.0.9.100/32".into()],
                 table: 100,
                 announced: true,
+                withdrawn_by_operator: false,
                 waiting_on: Vec::new(),
             }],
         };
@@ -481,6 +494,7 @@ mod tests {
             "baton_real_server_packets_total",
             "baton_real_server_bytes_total",
             "baton_anycast_announced",
+            "baton_anycast_withdrawn_by_operator",
         ];
         assert_eq!(families, expected.iter().map(|s| s.to_string()).collect());
 
@@ -508,6 +522,7 @@ mod tests {
             "baton_real_server_connections_active{virtual_server=\"10.0.3.100:80/tcp\",real_server=\"10.0.3.11:80\"} 4",
             "baton_real_server_bytes_total{virtual_server=\"10.0.3.100:80/tcp\",real_server=\"10.0.3.11:80\"} 1000",
             "baton_anycast_announced{anycast=\"web\"} 1",
+            "baton_anycast_withdrawn_by_operator{anycast=\"web\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
@@ -526,6 +541,6 @@ mod tests {
     #[test]
     fn no_instances_and_no_frontends_still_declare_every_family() {
         let text = render(&Status::default(), &[]);
-        assert_eq!(check_exposition(&text).len(), 31);
+        assert_eq!(check_exposition(&text).len(), 32);
     }
 }

@@ -1,5 +1,5 @@
 //! The control socket: a Unix socket, mode 0600, where `baton status`, `baton server`,
-//! `baton instance` and `baton reload` talk to the daemon. One request line per
+//! `baton instance`, `baton anycast` and `baton reload` talk to the daemon. One request line per
 //! connection, one JSON reply (docs/operations.md, "Control socket"); any bad input gets a
 //! specific error and the socket keeps serving.
 //!
@@ -44,6 +44,13 @@ pub(crate) enum DaemonRequest {
     },
     /// `reload`: what SIGHUP does, with the outcome.
     Reload { reply: oneshot::Sender<Answer> },
+    /// `anycast withdraw|drain NAME` (withdrawn) or `anycast announce NAME`: the
+    /// operator's hold on an `[[anycast]]` section, which the main loop keeps.
+    Anycast {
+        name: String,
+        withdrawn: bool,
+        reply: oneshot::Sender<Answer>,
+    },
     /// `server ...` naming a virtual server: its real servers live in the main loop.
     RealServer {
         service: String,
@@ -239,6 +246,7 @@ async fn reply_to(line: &str, context: &Context) -> String {
             answer
         }
         Ok(Request::Reload) => ask(&context.daemon, |reply| DaemonRequest::Reload { reply }).await,
+        Ok(Request::Anycast { name, action }) => anycast(&context.daemon, name, action).await,
     };
     match answer {
         Ok(json) if persists => saved(&context.state, json).await.to_string() + "\n",
@@ -257,6 +265,27 @@ async fn saved(state: &Store, mut json: serde_json::Value) -> serde_json::Value 
         json["warning"] = serde_json::Value::String(warning);
     }
     json
+}
+
+/// `anycast withdraw|drain|announce NAME`. A drain answers after the section's
+/// `withdraw_delay`, waited here, on this connection's task, not in the main loop.
+async fn anycast(
+    daemon: &mpsc::Sender<DaemonRequest>,
+    name: String,
+    action: request::AnycastAction,
+) -> Answer {
+    let withdrawn = action != request::AnycastAction::Announce;
+    let answer = ask(daemon, |reply| DaemonRequest::Anycast {
+        name,
+        withdrawn,
+        reply,
+    })
+    .await?;
+    if action == request::AnycastAction::Drain {
+        let delay = answer["withdraw_delay"].as_f64().unwrap_or_default();
+        tokio::time::sleep(Duration::try_from_secs_f64(delay).unwrap_or_default()).await;
+    }
+    Ok(answer)
 }
 
 /// The instances a step-down or resume answer names (see [`set_maintenance`]), with
@@ -546,6 +575,9 @@ mod tests {
                         } else {
                             Ok(serde_json::json!({ "ok": true, "reload": "unchanged" }))
                         });
+                    }
+                    DaemonRequest::Anycast { name, reply, .. } => {
+                        let _ = reply.send(Err(format!("unknown anycast {}", shown(&name))));
                     }
                     DaemonRequest::RealServer {
                         service,

@@ -194,6 +194,9 @@ pub(crate) async fn run(
                 control::DaemonRequest::Maintenance { instance, on, reply } => {
                     let _ = reply.send(running.set_maintenance(&instance, on).await);
                 }
+                control::DaemonRequest::Anycast { name, withdrawn, reply } => {
+                    let _ = reply.send(anycasts.hold(&name, withdrawn).await);
+                }
                 control::DaemonRequest::RealServer { service, address, change, reply } => {
                     let _ = reply.send(virtual_servers.change_server(&service, address, change));
                 }

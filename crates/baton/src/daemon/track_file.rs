@@ -32,6 +32,18 @@ pub(crate) fn status(contents: Option<&str>, weight: i32, reverse: bool) -> Trac
     }
 }
 
+/// keepalived's `init_file`: the value the file starts with, written before it is first
+/// read (only when it is missing, unless `overwrite`).
+pub(crate) fn write_init_file(file: &baton_config::TrackFile) {
+    if let Some(init) = &file.init_file {
+        if init.overwrite || !file.path.exists() {
+            if let Err(error) = std::fs::write(&file.path, format!("{}\n", init.value)) {
+                tracing::error!(file = %file.path.display(), "init_file: {error}");
+            }
+        }
+    }
+}
+
 /// Reads `path` now and on every change, sending its raw contents (`None` when unreadable).
 pub(crate) fn spawn_watch(
     path: PathBuf,

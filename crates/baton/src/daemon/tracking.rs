@@ -144,34 +144,7 @@ pub(crate) fn prepare(
                 watchers.interfaces.insert(name.clone(), targets.clone());
             }
             TrackKey::Script(name) => {
-                let script = config
-                    .script(name)
-                    .with_context(|| format!("unknown script {name}"))?;
-                let credentials = match &script.user {
-                    Some(user) => Some(
-                        Credentials::lookup(&user.user, user.group.as_deref())
-                            .with_context(|| format!("vrrp_script {name}: user"))?,
-                    ),
-                    None => default_user,
-                };
-                let runnable = Script::new(script.argv.clone(), credentials);
-                // Vetted now, so a script that script security refuses fails the start or
-                // the reload with its reason, instead of counting as a failing check that
-                // lowers the priority (keepalived disables such a script).
-                if let Some(program) = script.argv.first() {
-                    runnable
-                        .permitted(program)
-                        .map_err(|refused| anyhow::anyhow!("vrrp_script {name}: {refused}"))?;
-                }
-                let script = TrackScript {
-                    name: name.clone(),
-                    script: runnable,
-                    interval: script.interval,
-                    timeout: Some(script.timeout),
-                    rise: script.rise,
-                    fall: script.fall,
-                    initially_up: !script.init_fail,
-                };
+                let script = track_script(config, name, default_user)?;
                 watchers
                     .scripts
                     .push((key.clone(), targets.clone(), script));
@@ -215,6 +188,42 @@ pub(crate) fn prepare(
     watchers.link_debounce =
         LinkDebounce::new(delays, |name| baton_net::link_is_up(name).unwrap_or(false));
     Ok(watchers)
+}
+
+/// The `vrrp_script` `name` of `config`, ready to run as `default_user` unless it names its
+/// own. Vetted now, so a script that script security refuses fails the start or the reload
+/// with its reason, instead of counting as a failing check that lowers the priority
+/// (keepalived disables such a script).
+pub(crate) fn track_script(
+    config: &Config,
+    name: &str,
+    default_user: Option<Credentials>,
+) -> anyhow::Result<TrackScript> {
+    let script = config
+        .script(name)
+        .with_context(|| format!("unknown script {name}"))?;
+    let credentials = match &script.user {
+        Some(user) => Some(
+            Credentials::lookup(&user.user, user.group.as_deref())
+                .with_context(|| format!("vrrp_script {name}: user"))?,
+        ),
+        None => default_user,
+    };
+    let runnable = Script::new(script.argv.clone(), credentials);
+    if let Some(program) = script.argv.first() {
+        runnable
+            .permitted(program)
+            .map_err(|refused| anyhow::anyhow!("vrrp_script {name}: {refused}"))?;
+    }
+    Ok(TrackScript {
+        name: name.to_owned(),
+        script: runnable,
+        interval: script.interval,
+        timeout: Some(script.timeout),
+        rise: script.rise,
+        fall: script.fall,
+        initially_up: !script.init_fail,
+    })
 }
 
 /// A track file in a directory that does not exist is a typo: it would read as a failure
@@ -269,13 +278,7 @@ impl Watchers {
             }));
         }
         for (key, targets, file) in files {
-            if let Some(init) = file.init_file {
-                if init.overwrite || !file.path.exists() {
-                    if let Err(error) = std::fs::write(&file.path, format!("{}\n", init.value)) {
-                        tracing::error!(file = %file.path.display(), "init_file: {error}");
-                    }
-                }
-            }
+            track_file::write_init_file(&file);
             let (tx, mut rx) = mpsc::unbounded_channel();
             tasks.push(track_file::spawn_watch(file.path.clone(), tx));
             let events = events.clone();

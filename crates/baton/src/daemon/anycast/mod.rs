@@ -9,15 +9,19 @@
 //! and the frontends can bind; they stay until the very end of a stop, after the drain.
 //!
 //! One task follows the dependencies (frontends' ability to serve, virtual servers'
-//! quorums, interfaces' links) and adds or removes the routes (`decision`). A reload
-//! replaces the task and hands it the routes in place, so an unchanged announcement never
-//! flaps. A stop withdraws first and waits `withdraw_delay` for the routers to converge;
-//! only then do the frontends drain.
+//! quorums, interfaces' links, scripts and files: `checks`) and adds or removes the routes
+//! (`decision`); the operator can hold a section withdrawn (`operator`). A reload replaces
+//! the task and hands it the routes in place and the operator's holds, so an unchanged
+//! announcement never flaps and a withdrawn one stays withdrawn. A stop withdraws first
+//! and waits `withdraw_delay` for the routers to converge; only then do the frontends
+//! drain.
 //!
 //! On a crash the routes would stay and the routers would go on sending traffic here:
 //! the systemd unit's `ExecStopPost` flushes every route of protocol 201.
 
+mod checks;
 mod decision;
+mod operator;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -26,13 +30,16 @@ use std::time::{Duration, Instant};
 
 use baton_config::{ANYCAST_ROUTE_PROTOCOL, Anycast, AnycastPrefix, Config};
 use baton_net::{CreateMode, RouteSpec, Routing};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::control::Answer;
 use super::plan::TrackKey;
 use super::tracking::Service;
 use crate::anycast_status::AnycastStatus;
+use checks::Checks;
 use decision::Health;
+use operator::Hold;
 
 /// RTN_UNICAST and RT_SCOPE_LINK: what `ip route add PREFIX dev lo` makes.
 const UNICAST: u8 = 1;
@@ -81,10 +88,13 @@ pub(crate) struct Anycasts {
     task: Option<Following>,
     /// Routes in place while no task runs (between a stop of one and the start of the next).
     installed: BTreeSet<Route>,
+    /// The sections the operator withdrew (`baton anycast withdraw`).
+    held: BTreeSet<String>,
 }
 
 struct Following {
     stop: oneshot::Sender<()>,
+    holds: mpsc::UnboundedSender<Hold>,
     task: JoinHandle<BTreeSet<Route>>,
 }
 
@@ -97,6 +107,7 @@ impl Anycasts {
             routing: None,
             task: None,
             installed: BTreeSet::new(),
+            held: BTreeSet::new(),
         };
         anycasts.place_addresses(host_prefixes(config)).await;
         anycasts
@@ -109,21 +120,75 @@ impl Anycasts {
         self.place_addresses(host_prefixes(config)).await;
         let installed = self.stop_task().await;
         self.sections = config.anycasts.clone();
+        // A hold outlives the reload while its section does.
+        let sections = &self.sections;
+        self.held
+            .retain(|name| sections.iter().any(|s| &s.name == name));
         if self.sections.is_empty() && installed.is_empty() {
             return;
         }
         let Some(routing) = self.routing().await else {
             return;
         };
+        let default_user = super::default_script_user(config).unwrap_or_else(|error| {
+            tracing::error!("anycast: {error:#}");
+            None
+        });
+        let changed = Arc::new(Notify::new());
+        let checks = checks::spawn(config, &self.sections, default_user, &changed);
         let (stop, stopped) = oneshot::channel();
+        let (holds, holds_rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(follow(
-            self.sections.clone(),
-            services,
+            Inputs {
+                sections: self.sections.clone(),
+                services,
+                checks,
+                changed,
+                held: self.held.clone(),
+                holds: holds_rx,
+            },
             installed,
             routing,
             stopped,
         ));
-        self.task = Some(Following { stop, task });
+        self.task = Some(Following { stop, holds, task });
+    }
+
+    /// `baton anycast withdraw NAME` (`withdrawn`) or `announce NAME`: answers once the
+    /// routes are as the operator said (see `operator`).
+    pub(crate) async fn hold(&mut self, name: &str, withdrawn: bool) -> Answer {
+        let Some(section) = self.sections.iter().find(|s| s.name == name) else {
+            return Err(operator::unknown(name, &self.sections));
+        };
+        if withdrawn {
+            self.held.insert(name.to_owned());
+        } else {
+            self.held.remove(name);
+        }
+        tracing::info!(
+            anycast = %name,
+            "{} by the operator",
+            if withdrawn { "withdrawn" } else { "handed back to its dependencies" }
+        );
+        let (done, applied) = oneshot::channel();
+        let hold = Hold {
+            name: name.to_owned(),
+            withdrawn,
+            done,
+        };
+        let sent = self
+            .task
+            .as_ref()
+            .is_some_and(|t| t.holds.send(hold).is_ok());
+        let status = match applied.await {
+            Ok(status) if sent => status,
+            // No task (rtnetlink could not be opened): the hold is kept for the next one.
+            _ => crate::anycast_status::snapshot()
+                .into_iter()
+                .find(|s| s.name == name)
+                .unwrap_or_default(),
+        };
+        operator::answer(status, section)
     }
 
     /// The first step of a stop: every route withdrawn, then `withdraw_delay` for the
@@ -226,18 +291,37 @@ fn host_prefixes(config: &Config) -> BTreeSet<(IpAddr, u8)> {
         .collect()
 }
 
-/// The task: evaluates every section whenever a dependency changes, and adds or removes
-/// its routes. Returns the routes in place when stopped.
-async fn follow(
+/// What the task follows.
+struct Inputs {
     sections: Vec<Anycast>,
     services: BTreeMap<TrackKey, Service>,
+    checks: Checks,
+    /// Woken by every change of a dependency.
+    changed: Arc<Notify>,
+    /// The sections the operator withdrew, and the changes to come.
+    held: BTreeSet<String>,
+    holds: mpsc::UnboundedReceiver<Hold>,
+}
+
+/// The task: evaluates every section whenever a dependency or the operator's hold changes,
+/// and adds or removes its routes. Returns the routes in place when stopped.
+async fn follow(
+    inputs: Inputs,
     mut installed: BTreeSet<Route>,
     routing: Arc<Routing>,
     mut stopped: oneshot::Receiver<()>,
 ) -> BTreeSet<Route> {
-    let changed = Arc::new(Notify::new());
+    let Inputs {
+        sections,
+        services,
+        checks,
+        changed,
+        mut held,
+        mut holds,
+    } = inputs;
     let links = Arc::new(Mutex::new(BTreeMap::new()));
     let mut watchers = watch_services(&services, &changed);
+    watchers.extend(checks.tasks);
     let interfaces: BTreeSet<&String> = sections.iter().flat_map(|s| &s.track_interfaces).collect();
     if !interfaces.is_empty() {
         watchers.push(watch_links(&interfaces, &links, &changed));
@@ -249,15 +333,19 @@ async fn follow(
         remove(&routing, *route).await;
         installed.remove(route);
     }
+    // Operators waiting for their hold to be applied: answered after the evaluation.
+    let mut waiting: Vec<Hold> = Vec::new();
     loop {
         let mut pending = false;
         let mut shown = Vec::new();
         for section in &sections {
-            let health = dependencies(section, &services, &links, started);
+            let mut health = dependencies(section, &services, &links, started);
+            health.extend(checks::of(section, &checks.states));
             pending |= health.iter().any(|(_, h)| *h == Health::Pending);
             let routes = routes_of(section);
             let now = routes.iter().all(|r| installed.contains(r));
-            let wanted = decision::announced(health.iter().map(|(_, h)| *h), now);
+            let wanted = !held.contains(&section.name)
+                && decision::announced(health.iter().map(|(_, h)| *h), now);
             for route in routes {
                 let there = installed.contains(&route);
                 if wanted && !there && add(&routing, route, &section.name).await {
@@ -268,7 +356,11 @@ async fn follow(
                     installed.remove(&route);
                 }
             }
-            shown.push(status_of(section, &health, &installed));
+            shown.push(status_of(section, &health, &installed, &held));
+        }
+        for hold in waiting.drain(..) {
+            let status = shown.iter().find(|s| s.name == hold.name);
+            let _ = hold.done.send(status.cloned().unwrap_or_default());
         }
         crate::anycast_status::publish(shown);
         let poll = async {
@@ -282,6 +374,14 @@ async fn follow(
             _ = &mut stopped => break,
             () = changed.notified() => {}
             () = poll => {}
+            Some(hold) = holds.recv() => {
+                if hold.withdrawn {
+                    held.insert(hold.name.clone());
+                } else {
+                    held.remove(&hold.name);
+                }
+                waiting.push(hold);
+            }
         }
     }
     for watcher in watchers {
@@ -306,6 +406,7 @@ fn status_of(
     section: &Anycast,
     health: &[(String, Health)],
     installed: &BTreeSet<Route>,
+    held: &BTreeSet<String>,
 ) -> AnycastStatus {
     let waiting_on = health
         .iter()
@@ -320,6 +421,7 @@ fn status_of(
         prefixes: section.prefixes.iter().map(ToString::to_string).collect(),
         table: section.table,
         announced: routes_of(section).iter().all(|r| installed.contains(r)),
+        withdrawn_by_operator: held.contains(&section.name),
         waiting_on,
     }
 }
