@@ -2,11 +2,14 @@
 //! prefix on `lo`, writes its route into table 100 with protocol 201 while the tracked
 //! frontend can serve, withdraws it when the frontend's servers fail and announces it again
 //! when they come back. On SIGTERM the route goes first, and the frontend drains only
-//! after `withdraw_delay`; the address leaves `lo` at the very end.
+//! after `withdraw_delay`; the address leaves `lo` at the very end. The operator's
+//! `baton anycast withdraw|drain|announce` holds a section withdrawn, across a reload; a
+//! tracked script that fails and a tracked file that reads non-zero withdraw it too.
 //! (`anycast_bgp.rs` puts bird2 and routers around it.)
 
 mod common;
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use baton_lab::Host;
@@ -175,4 +178,169 @@ fn after_a_crash_the_units_stop_commands_withdraw_the_routes() {
         Vec::<String>::new(),
         "the stop commands left routes"
     );
+}
+
+/// One section tracking a frontend, a script (fails while `DIR/fail` exists) and a file;
+/// `withdraw_delay` in seconds (changed to make a reload apply something).
+fn tracked_config(dir: &Workdir, withdraw_delay: f64) -> String {
+    let fail = dir.path("fail");
+    let maint = dir.path("maint");
+    format!(
+        r#"[[frontend]]
+name = "web"
+listen = "10.0.9.100:80"
+backend = "app"
+
+[[backend]]
+name = "app"
+servers = ["10.0.3.11:{APP_PORT}"]
+
+[[vrrp_script]]
+name = "chk"
+script = ["/bin/sh", "-c", "test ! -e {fail}"]
+interval = 0.2
+timeout = 1
+rise = 1
+fall = 1
+
+[[track_file]]
+name = "maint"
+file = "{maint}"
+
+[[anycast]]
+name = "web"
+prefixes = ["10.0.9.100/32"]
+track_frontend = ["web"]
+track_script = ["chk"]
+track_file = ["maint"]
+withdraw_delay = {withdraw_delay}
+"#,
+        fail = fail.display(),
+        maint = maint.display()
+    )
+}
+
+/// `baton ARGS --control` against lb1's daemon: success, stdout, stderr.
+fn cli(lb: &Host, dir: &Workdir, args: &[&str]) -> (bool, String, String) {
+    let socket = dir.path(&format!("{}.sock", lb.name()));
+    let mut command = lb.command(env!("CARGO_BIN_EXE_baton"));
+    command
+        .args(args)
+        .arg("--control")
+        .arg(socket)
+        .stdin(Stdio::null());
+    let out = command.output().expect("running baton");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(lb: &Host, dir: &Workdir, args: &[&str], baton: &Daemon) -> String {
+    let (success, out, err) = cli(lb, dir, args);
+    if !success {
+        common::fail(&format!("baton {args:?} failed: {err}"), &[baton]);
+    }
+    out
+}
+
+/// Waits until the section's `waiting_on` names `what` (or, with `None`, nothing).
+fn wait_waiting_on(lb: &Host, dir: &Workdir, baton: &Daemon, what: Option<&str>) {
+    let mut last = serde_json::Value::Null;
+    let found = wait_for(Duration::from_secs(10), || {
+        last = status_of(lb, dir)["anycast"][0]["waiting_on"].clone();
+        match what {
+            Some(what) => last.as_array().is_some_and(|l| l.iter().any(|w| w == what)),
+            None => last.as_array().is_some_and(Vec::is_empty),
+        }
+    });
+    if found.is_none() {
+        common::fail(
+            &format!("waiting_on {what:?} expected, is {last}"),
+            &[baton],
+        );
+    }
+}
+
+#[test]
+fn the_operator_scripts_and_files_withdraw_and_a_reload_keeps_the_operators_hold() {
+    let test = "the_operator_scripts_and_files_withdraw_and_a_reload_keeps_the_operators_hold";
+    let Some(lab) = common::guide_lab(test) else {
+        return;
+    };
+    let dir = Workdir::new("anycast-operator");
+    let lb = lab.host("lb1");
+    let _app = start_app(lab.host("app1"), APP_PORT);
+    dir.write("maint", "0\n");
+    let mut baton = start_baton_toml(lb, &dir, &tracked_config(&dir, 0.5));
+    wait_routes(lb, &baton, 1, "the start");
+    let anycast = |dir: &Workdir| status_of(lb, dir)["anycast"][0].clone();
+
+    // withdraw: the route is gone when the command returns, and stays gone.
+    let out = ok(lb, &dir, &["anycast", "withdraw", "web"], &baton);
+    assert!(out.contains("withdrawn by the operator"), "{out}");
+    assert_eq!(
+        routes(lb),
+        Vec::<String>::new(),
+        "gone when withdraw returns"
+    );
+    let shown = anycast(&dir);
+    assert_eq!(shown["withdrawn_by_operator"], true, "{shown}");
+    assert_eq!(shown["announced"], false, "{shown}");
+
+    // A reload that changes the section keeps it withdrawn.
+    dir.write(&format!("{}.toml", lb.name()), &tracked_config(&dir, 0.6));
+    let out = ok(lb, &dir, &["reload"], &baton);
+    assert!(out.contains("configuration reloaded"), "{out}");
+    // Everything it tracks is up: without the hold it would be announced again at once.
+    wait_waiting_on(lb, &dir, &baton, None);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        routes(lb),
+        Vec::<String>::new(),
+        "re-announced by the reload"
+    );
+    assert_eq!(anycast(&dir)["withdrawn_by_operator"], true);
+
+    // An unknown name: a specific error, and the daemon goes on answering.
+    let (success, _, err) = cli(lb, &dir, &["anycast", "withdraw", "nope"]);
+    assert!(!success, "an unknown section must fail");
+    assert!(
+        err.contains("unknown anycast \"nope\"; anycast sections: web"),
+        "{err}"
+    );
+
+    // announce: back to its health, which is good.
+    let out = ok(lb, &dir, &["anycast", "announce", "web"], &baton);
+    assert!(out.contains("announced"), "{out}");
+    wait_routes(lb, &baton, 1, "announce");
+    assert_eq!(anycast(&dir)["withdrawn_by_operator"], false);
+
+    // The track file says 1: withdrawn; 0 again: announced.
+    dir.write("maint", "1\n");
+    wait_routes(lb, &baton, 0, "the track file's 1");
+    wait_waiting_on(lb, &dir, &baton, Some("file maint: down"));
+    dir.write("maint", "0\n");
+    wait_routes(lb, &baton, 1, "the track file's 0");
+
+    // The script fails: withdrawn; passes again: announced.
+    dir.write("fail", "");
+    wait_routes(lb, &baton, 0, "the script's failure");
+    wait_waiting_on(lb, &dir, &baton, Some("script chk: down"));
+    std::fs::remove_file(dir.path("fail")).expect("rm fail");
+    wait_routes(lb, &baton, 1, "the script passing again");
+
+    // drain: withdrawn, and answered only after withdraw_delay (0.6 s since the reload).
+    let started = Instant::now();
+    let out = ok(lb, &dir, &["anycast", "drain", "web"], &baton);
+    let took = started.elapsed();
+    assert!(out.contains("drained"), "{out}");
+    assert_eq!(routes(lb), Vec::<String>::new());
+    assert!(
+        took >= Duration::from_millis(600),
+        "drain answered after {took:?}, before withdraw_delay"
+    );
+    baton.child.signal(Signal::SIGTERM).expect("SIGTERM");
+    let _ = baton.child.wait_timeout(Duration::from_secs(20));
 }
