@@ -122,7 +122,7 @@ pub(crate) struct InstanceTarget {
 }
 
 /// `baton anycast ...`: the operator's hold on an `[[anycast]]` section; kept across
-/// reloads while the section exists, not across a restart.
+/// reloads while the section exists, and across restarts (see --state-dir on `baton run`).
 #[derive(Debug, Subcommand)]
 pub(crate) enum AnycastCommand {
     /// Remove the section's routes at once and keep them out, whatever its health says,

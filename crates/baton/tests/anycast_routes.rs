@@ -3,8 +3,9 @@
 //! frontend can serve, withdraws it when the frontend's servers fail and announces it again
 //! when they come back. On SIGTERM the route goes first, and the frontend drains only
 //! after `withdraw_delay`; the address leaves `lo` at the very end. The operator's
-//! `baton anycast withdraw|drain|announce` holds a section withdrawn, across a reload; a
-//! tracked script that fails and a tracked file that reads non-zero withdraw it too.
+//! `baton anycast withdraw|drain|announce` holds a section withdrawn, across a reload and a
+//! restart; a tracked script that fails and a tracked file that reads non-zero withdraw it
+//! too.
 //! (`anycast_bgp.rs` puts bird2 and routers around it.)
 
 mod common;
@@ -264,8 +265,8 @@ fn wait_waiting_on(lb: &Host, dir: &Workdir, baton: &Daemon, what: Option<&str>)
 }
 
 #[test]
-fn the_operator_scripts_and_files_withdraw_and_a_reload_keeps_the_operators_hold() {
-    let test = "the_operator_scripts_and_files_withdraw_and_a_reload_keeps_the_operators_hold";
+fn the_operator_scripts_and_files_withdraw_and_reloads_and_restarts_keep_the_hold() {
+    let test = "the_operator_scripts_and_files_withdraw_and_reloads_and_restarts_keep_the_hold";
     let Some(lab) = common::guide_lab(test) else {
         return;
     };
@@ -300,6 +301,28 @@ fn the_operator_scripts_and_files_withdraw_and_a_reload_keeps_the_operators_hold
         routes(lb),
         Vec::<String>::new(),
         "re-announced by the reload"
+    );
+    assert_eq!(anycast(&dir)["withdrawn_by_operator"], true);
+
+    // And a restart: the state file brings the hold back before anything is announced.
+    baton.child.signal(Signal::SIGTERM).expect("SIGTERM");
+    let _ = baton.child.wait_timeout(Duration::from_secs(20));
+    let state = std::fs::read_to_string(dir.path(&format!("{}.state/state.json", lb.name())))
+        .unwrap_or_default();
+    assert!(
+        state.contains("\"anycast_withdrawn\""),
+        "state file: {state}"
+    );
+    baton = start_baton_toml(lb, &dir, &tracked_config(&dir, 0.6));
+    if wait_for(Duration::from_secs(10), || cli(lb, &dir, &["status"]).0).is_none() {
+        common::fail("the restarted baton does not answer", &[&baton]);
+    }
+    wait_waiting_on(lb, &dir, &baton, None);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        routes(lb),
+        Vec::<String>::new(),
+        "announced after the restart"
     );
     assert_eq!(anycast(&dir)["withdrawn_by_operator"], true);
 

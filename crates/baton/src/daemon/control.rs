@@ -186,7 +186,7 @@ async fn reply_to(line: &str, context: &Context) -> String {
     let request = Request::parse(line);
     let persists = matches!(
         request,
-        Ok(Request::Server { .. } | Request::Maintenance { .. })
+        Ok(Request::Server { .. } | Request::Maintenance { .. } | Request::Anycast { .. })
     );
     let answer = match request {
         Err(error) => Err(error),
@@ -246,7 +246,7 @@ async fn reply_to(line: &str, context: &Context) -> String {
             answer
         }
         Ok(Request::Reload) => ask(&context.daemon, |reply| DaemonRequest::Reload { reply }).await,
-        Ok(Request::Anycast { name, action }) => anycast(&context.daemon, name, action).await,
+        Ok(Request::Anycast { name, action }) => anycast(context, name, action).await,
     };
     match answer {
         Ok(json) if persists => saved(&context.state, json).await.to_string() + "\n",
@@ -267,20 +267,18 @@ async fn saved(state: &Store, mut json: serde_json::Value) -> serde_json::Value 
     json
 }
 
-/// `anycast withdraw|drain|announce NAME`. A drain answers after the section's
-/// `withdraw_delay`, waited here, on this connection's task, not in the main loop.
-async fn anycast(
-    daemon: &mpsc::Sender<DaemonRequest>,
-    name: String,
-    action: request::AnycastAction,
-) -> Answer {
+/// `anycast withdraw|drain|announce NAME`, recorded for the state file at once. A drain
+/// answers after the section's `withdraw_delay`, waited here, on this connection's task,
+/// not in the main loop.
+async fn anycast(context: &Context, name: String, action: request::AnycastAction) -> Answer {
     let withdrawn = action != request::AnycastAction::Announce;
-    let answer = ask(daemon, |reply| DaemonRequest::Anycast {
-        name,
+    let answer = ask(&context.daemon, |reply| DaemonRequest::Anycast {
+        name: name.clone(),
         withdrawn,
         reply,
     })
     .await?;
+    context.state.record_anycast_withdrawn(&name, withdrawn);
     if action == request::AnycastAction::Drain {
         let delay = answer["withdraw_delay"].as_f64().unwrap_or_default();
         tokio::time::sleep(Duration::try_from_secs_f64(delay).unwrap_or_default()).await;

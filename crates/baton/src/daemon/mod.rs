@@ -114,7 +114,7 @@ pub(crate) async fn run(
     let state = Arc::new(state_file::Store::open(state_dir));
     let restored = state.adopt(&config);
     // The anycast addresses go on lo first: frontends may listen on them.
-    let mut anycasts = anycast::Anycasts::new(&config).await;
+    let mut anycasts = anycast::Anycasts::new(&config, &restored.anycast_withdrawn).await;
     let mut frontends = Frontends::start(&config, &restored).await?;
     let (l4_notifier, l4_notify_worker) = Notifier::spawn(NOTIFY_DRAIN, None);
     let mut virtual_servers = VirtualServers::start(

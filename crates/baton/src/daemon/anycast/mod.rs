@@ -99,15 +99,16 @@ struct Following {
 }
 
 impl Anycasts {
-    /// Puts the host prefixes of `config` on `lo`; nothing is announced yet.
-    pub(crate) async fn new(config: &Config) -> Anycasts {
+    /// Puts the host prefixes of `config` on `lo`; nothing is announced yet. `withdrawn`:
+    /// the sections the operator held withdrawn when the last daemon stopped (state file).
+    pub(crate) async fn new(config: &Config, withdrawn: &BTreeSet<String>) -> Anycasts {
         let mut anycasts = Anycasts {
             sections: Vec::new(),
             addresses: BTreeSet::new(),
             routing: None,
             task: None,
             installed: BTreeSet::new(),
-            held: BTreeSet::new(),
+            held: withdrawn.clone(),
         };
         anycasts.place_addresses(host_prefixes(config)).await;
         anycasts

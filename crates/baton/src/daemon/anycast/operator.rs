@@ -1,8 +1,9 @@
 //! `baton anycast withdraw|drain|announce NAME`: the operator's hold on a section. A
 //! withdrawn section's routes leave the table at once and stay out whatever its
 //! dependencies say, until `announce` hands it back to them. The hold outlives reloads
-//! while the section exists (a reload never re-announces what the operator withdrew), not
-//! a restart: a stop withdraws everything anyway, and a start announces by health.
+//! while the section exists (a reload never re-announces what the operator withdrew), and
+//! restarts too: the control task records it in the state file, as it does step-downs, and
+//! a started daemon begins with the holds it restored.
 
 use baton::control_request::shown;
 use baton_config::Anycast;

@@ -1,5 +1,5 @@
-//! State that survives: the operator's drains, disables, run-time weights and step-downs
-//! (`baton server`, `baton instance`) kept in `state.json` under the state directory, so
+//! State that survives: the operator's drains, disables, run-time weights, step-downs and
+//! anycast withdrawals (`baton server`, `baton instance`, `baton anycast`) kept in `state.json` under the state directory, so
 //! that a restart, a crash, or a reload that replaces a frontend does not quietly put a
 //! server back into rotation or an instance back into the election.
 //!
@@ -122,12 +122,27 @@ impl Store {
     /// `baton instance step-down|resume` stepped `instance` down (`on`) or resumed it (a
     /// sync group steps down and resumes together: each member is recorded).
     pub(crate) fn record_stepped_down(&self, instance: &str, on: bool) {
+        self.record_name(|o| &mut o.stepped_down, instance, on);
+    }
+
+    /// `baton anycast withdraw|drain` (`on`) or `announce` on the section `name`.
+    pub(crate) fn record_anycast_withdrawn(&self, name: &str, on: bool) {
+        self.record_name(|o| &mut o.anycast_withdrawn, name, on);
+    }
+
+    /// `name` joins (`on`) or leaves the set of names `names` picks.
+    fn record_name(
+        &self,
+        names: impl FnOnce(&mut Overrides) -> &mut std::collections::BTreeSet<String>,
+        name: &str,
+        on: bool,
+    ) {
         self.change(|current| {
-            let names = &mut current.overrides.stepped_down;
+            let names = names(&mut current.overrides);
             if on {
-                names.insert(instance.to_owned());
+                names.insert(name.to_owned());
             } else {
-                names.remove(instance);
+                names.remove(name);
             }
         });
     }

@@ -1,5 +1,5 @@
 //! What the state file holds: the operator's overrides only (admin states, run-time weights,
-//! stepped-down instances), never anything the configuration or the health checks decide.
+//! stepped-down instances, withdrawn anycast sections), never anything the configuration or the health checks decide.
 //! The file format is a versioned JSON document of flat lists, so that an operator can read
 //! it and see at once what was decided; in memory the same as maps, keyed as the control
 //! commands name things.
@@ -73,6 +73,8 @@ pub(crate) struct Overrides {
     pub(crate) real_servers: BTreeMap<ServerKey, ServerOverride>,
     /// VRRP instances stepped down (`instance step-down`), by name.
     pub(crate) stepped_down: BTreeSet<String>,
+    /// `[[anycast]]` sections withdrawn (`anycast withdraw|drain`), by name.
+    pub(crate) anycast_withdrawn: BTreeSet<String>,
 }
 
 impl Overrides {
@@ -137,6 +139,13 @@ impl Overrides {
             }
             known
         });
+        self.anycast_withdrawn.retain(|name| {
+            let known = config.anycasts.iter().any(|a| &a.name == name);
+            if !known {
+                dropped.push(format!("anycast {name}: withdrawn: no such section"));
+            }
+            known
+        });
         dropped
     }
 
@@ -152,6 +161,11 @@ impl Overrides {
             self.stepped_down
                 .iter()
                 .map(|name| format!("instance {name}: stepped down")),
+        );
+        lines.extend(
+            self.anycast_withdrawn
+                .iter()
+                .map(|name| format!("anycast {name}: withdrawn")),
         );
         lines
     }
@@ -174,6 +188,7 @@ impl Overrides {
             servers: lines(&self.servers),
             real_servers: lines(&self.real_servers),
             stepped_down: self.stepped_down.iter().cloned().collect(),
+            anycast_withdrawn: self.anycast_withdrawn.iter().cloned().collect(),
         };
         // Plain strings and numbers: serializing cannot fail.
         serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
@@ -211,6 +226,7 @@ impl Overrides {
             servers: map(file.servers)?,
             real_servers: map(file.real_servers)?,
             stepped_down: file.stepped_down.into_iter().collect(),
+            anycast_withdrawn: file.anycast_withdrawn.into_iter().collect(),
         })
     }
 }
@@ -269,6 +285,9 @@ struct File {
     real_servers: Vec<ServerLine>,
     #[serde(default)]
     stepped_down: Vec<String>,
+    /// Left out while empty: files without anycast holds read as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    anycast_withdrawn: Vec<String>,
 }
 
 /// One server's overrides. `name` is the backend's in `servers`, the virtual server's in
@@ -304,7 +323,8 @@ mod tests {
              servers = [{{ address = \"{A}\", weight = {weight_of_a} }}, \"{B}\"]\n\n\
              [[backend]]\nname = \"unused\"\nservers = [\"{A}\"]\n\n\
              [[vrrp]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvirtual_router_id = 51\n\
-             priority = 100\nvirtual_ipaddress = [\"10.0.3.100/24\"]\n"
+             priority = 100\nvirtual_ipaddress = [\"10.0.3.100/24\"]\n\n\
+             [[anycast]]\nname = \"web\"\nprefixes = [\"10.0.9.100/32\"]\n"
         );
         baton_config::parse_toml(&text, "test.toml")
             .expect("valid")
@@ -326,6 +346,7 @@ mod tests {
             ServerChange::Weight(3),
         );
         overrides.stepped_down.insert("VI_1".to_owned());
+        overrides.anycast_withdrawn.insert("web".to_owned());
         overrides
     }
 
@@ -335,6 +356,14 @@ mod tests {
         let text = overrides.to_json();
         assert!(text.contains("\"admin\": \"drain\""), "{text}");
         assert!(text.contains("\"admin\": \"maint\""), "{text}");
+        assert!(
+            text.contains("\"anycast_withdrawn\": [\n    \"web\""),
+            "{text}"
+        );
+        assert!(
+            !Overrides::default().to_json().contains("anycast"),
+            "no anycast list while nothing is withdrawn"
+        );
         assert_eq!(Overrides::from_json(&text), Ok(overrides));
         assert_eq!(
             Overrides::from_json(&Overrides::default().to_json()),
@@ -386,6 +415,7 @@ mod tests {
             1,
         );
         overrides.stepped_down.insert("VI_9".to_owned());
+        overrides.anycast_withdrawn.insert("dns".to_owned());
         let dropped = overrides.retain_configured(&config(1));
         assert_eq!(
             dropped,
@@ -395,6 +425,7 @@ mod tests {
                 "server 10.0.3.100:80/tcp 10.0.3.11:80: weight 3: no such real server in a \
                  virtual server",
                 "instance VI_9: stepped down: no such instance",
+                "anycast dns: withdrawn: no such section",
             ]
         );
         let kept: Vec<&ServerKey> = overrides.servers.keys().collect();
@@ -407,6 +438,7 @@ mod tests {
         );
         assert!(overrides.real_servers.is_empty());
         assert_eq!(overrides.stepped_down.len(), 1);
+        assert_eq!(overrides.anycast_withdrawn.len(), 1, "web is kept");
         assert!(
             overrides.retain_configured(&config(1)).is_empty(),
             "settled"
