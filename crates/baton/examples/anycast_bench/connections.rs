@@ -22,6 +22,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::client::{HOLD, Running};
+use crate::common::stats::median;
 use crate::topology::{ANYCAST, BGP_LBS, BgpLab, DR_PORT, FRONTEND_PORT};
 
 const INTERVAL_MS: u64 = 50;
@@ -73,6 +74,8 @@ pub(crate) struct Outcome {
     /// DR only (the proxy picks an app per request): connections whose answers came from
     /// another app after the change.
     pub(crate) changed_app: Option<usize>,
+    /// When the broken connections broke, seconds from the SIGTERM: the median.
+    pub(crate) broke_at: Option<f64>,
 }
 
 /// The load balancers that leave, by index: lb2 (the middle nexthop) and lb3 (the last).
@@ -131,6 +134,7 @@ fn summarize(lines: &[String], l7: bool, leaver: usize) -> Outcome {
     let leaving = BGP_LBS[leaver].1;
     let mut outcome = Outcome::default();
     let (mut on_leaving, mut broken_leaving, mut broken_staying, mut changed) = (0, 0, 0, 0);
+    let mut broke_at = Vec::new();
     for line in lines {
         let words: Vec<&str> = line.split_whitespace().collect();
         let [_, _, first, broken, changes] = words[..] else {
@@ -141,6 +145,7 @@ fn summarize(lines: &[String], l7: bool, leaver: usize) -> Outcome {
         on_leaving += usize::from(was_on_leaving);
         if broken != "-" {
             outcome.broken += 1;
+            broke_at.extend(broken.parse::<f64>().ok().map(|us| us / 1e6));
             if was_on_leaving {
                 broken_leaving += 1;
             } else {
@@ -149,6 +154,7 @@ fn summarize(lines: &[String], l7: bool, leaver: usize) -> Outcome {
         }
         changed += usize::from(changes != "0");
     }
+    outcome.broke_at = median(&broke_at);
     if l7 {
         outcome.on_leaving = Some(on_leaving);
         outcome.broken_on_leaving = Some(broken_leaving);

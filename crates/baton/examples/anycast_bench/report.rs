@@ -30,8 +30,20 @@ fn counts(values: impl Iterator<Item = usize> + Clone) -> String {
     }
 }
 
-fn milliseconds(values: &[Option<f64>], none: &str) -> String {
-    let present: Vec<f64> = values.iter().flatten().copied().collect();
+/// Milliseconds: the median and each run's (`none` for a run without a value). With
+/// `none_is_zero` a run without a value counts as 0 in the median (no disrupted request:
+/// no outage); without, the median is given only when every run has a value.
+fn milliseconds(values: &[Option<f64>], none: &str, none_is_zero: bool) -> String {
+    let present: Vec<f64> = values
+        .iter()
+        .filter_map(|v| {
+            if none_is_zero {
+                Some(v.unwrap_or(0.0))
+            } else {
+                *v
+            }
+        })
+        .collect();
     let all: Vec<String> = values
         .iter()
         .map(|v| v.map_or(none.to_owned(), |s| format!("{:.0}", s * 1e3)))
@@ -58,7 +70,7 @@ pub(crate) fn failover_table(results: &Results, window: u64) -> String {
         let last = if runs.iter().all(|r| r.unrecovered) {
             format!("not recovered within the {window} s window")
         } else {
-            milliseconds(&last, "none")
+            milliseconds(&last, "none", true)
         };
         let rerouted: Vec<Option<f64>> = runs.iter().map(|r| r.rerouted).collect();
         text.push_str(&format!(
@@ -67,7 +79,7 @@ pub(crate) fn failover_table(results: &Results, window: u64) -> String {
             counts(runs.iter().map(|r| r.failed)),
             runs[0].sent,
             counts(runs.iter().map(|r| r.slow)),
-            milliseconds(&rerouted, "never"),
+            milliseconds(&rerouted, "never", false),
         ));
     }
     text
@@ -76,8 +88,8 @@ pub(crate) fn failover_table(results: &Results, window: u64) -> String {
 pub(crate) fn connections_table(results: &Results) -> String {
     let mut text = String::from(
         "| connections through | leaving | broken | of them on the leaving LB / on the others \
-         (L7) | on the leaving LB before (L7) | answered by another app (DR) |\n\
-         |---|---|---|---|---|---|\n",
+         (L7) | on the leaving LB before (L7) | answered by another app (DR) | broke, from the \
+         SIGTERM |\n|---|---|---|---|---|---|---|\n",
     );
     let mut broken_medians = Vec::new();
     let cases = connections::LEAVERS
@@ -107,13 +119,18 @@ pub(crate) fn connections_table(results: &Results) -> String {
             "n/a".into()
         };
         text.push_str(&format!(
-            "| {} | lb{} | {} of {} | {split} | {} | {} |\n",
+            "| {} | lb{} | {} of {} | {split} | {} | {} | {} |\n",
             variant.title(),
             leaver + 1,
             counts(runs.iter().map(|r| r.broken)),
             runs[0].held,
             optional(|r| r.on_leaving),
             optional(|r| r.changed_app),
+            milliseconds(
+                &runs.iter().map(|r| r.broke_at).collect::<Vec<_>>(),
+                "-",
+                false
+            ),
         ));
     }
     let find = |key: (Variant, usize)| {
