@@ -19,7 +19,8 @@ use nix::sys::signal::Signal;
 
 const APP_PORT: u16 = 8080;
 
-fn config() -> String {
+/// The frontend the sections track, and its backend checked every 0.2 s.
+fn service() -> String {
     format!(
         r#"[[frontend]]
 name = "web"
@@ -36,14 +37,19 @@ interval = 0.2
 timeout = 0.2
 rise = 1
 fall = 2
+"#
+    )
+}
 
+fn config() -> String {
+    service()
+        + r#"
 [[anycast]]
 name = "web"
 prefixes = ["10.0.9.100/32", "fd00:9::100/128"]
 track_frontend = ["web"]
 withdraw_delay = 0.8
 "#
-    )
 }
 
 /// Baton's routes in table 100, one line each, as `ip route` shows them.
@@ -68,17 +74,31 @@ fn on_lo(lb: &Host) -> bool {
 }
 
 fn wait_routes(lb: &Host, baton: &Daemon, count: usize, after: &str) {
-    let mut last = Vec::new();
-    if wait_for(Duration::from_secs(10), || {
-        last = routes(lb);
-        last.len() == count
-    })
-    .is_none()
-    {
-        common::fail(
-            &format!("{count} anycast routes expected after {after}, found {last:?}"),
-            &[baton],
-        );
+    let expected = format!("{count} anycast routes after {after}");
+    settle(
+        baton,
+        &expected,
+        || routes(lb),
+        |routes| routes.len() == count,
+    );
+}
+
+/// Waits (10 s at most) until what `read` reads is `done`; fails with the last reading.
+fn settle<T: std::fmt::Debug>(
+    baton: &Daemon,
+    expected: &str,
+    mut read: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) {
+    let mut last = None;
+    let settled = wait_for(Duration::from_secs(10), || {
+        let now = read();
+        let is_done = done(&now);
+        last = Some(now);
+        is_done
+    });
+    if settled.is_none() {
+        common::fail(&format!("expected {expected}, found {last:?}"), &[baton]);
     }
 }
 
@@ -186,16 +206,8 @@ fn after_a_crash_the_units_stop_commands_withdraw_the_routes() {
 fn tracked_config(dir: &Workdir, withdraw_delay: f64) -> String {
     let fail = dir.path("fail");
     let maint = dir.path("maint");
-    format!(
-        r#"[[frontend]]
-name = "web"
-listen = "10.0.9.100:80"
-backend = "app"
-
-[[backend]]
-name = "app"
-servers = ["10.0.3.11:{APP_PORT}"]
-
+    let checks = format!(
+        r#"
 [[vrrp_script]]
 name = "chk"
 script = ["/bin/sh", "-c", "test ! -e {fail}"]
@@ -218,7 +230,8 @@ withdraw_delay = {withdraw_delay}
 "#,
         fail = fail.display(),
         maint = maint.display()
-    )
+    );
+    service() + &checks
 }
 
 /// `baton ARGS --control` against lb1's daemon: success, stdout, stderr.
@@ -248,20 +261,12 @@ fn ok(lb: &Host, dir: &Workdir, args: &[&str], baton: &Daemon) -> String {
 
 /// Waits until the section's `waiting_on` names `what` (or, with `None`, nothing).
 fn wait_waiting_on(lb: &Host, dir: &Workdir, baton: &Daemon, what: Option<&str>) {
-    let mut last = serde_json::Value::Null;
-    let found = wait_for(Duration::from_secs(10), || {
-        last = status_of(lb, dir)["anycast"][0]["waiting_on"].clone();
-        match what {
-            Some(what) => last.as_array().is_some_and(|l| l.iter().any(|w| w == what)),
-            None => last.as_array().is_some_and(Vec::is_empty),
-        }
+    let read = || status_of(lb, dir)["anycast"][0]["waiting_on"].clone();
+    let expected = format!("waiting_on {what:?}");
+    settle(baton, &expected, read, |last| match what {
+        Some(what) => last.as_array().is_some_and(|l| l.iter().any(|w| w == what)),
+        None => last.as_array().is_some_and(Vec::is_empty),
     });
-    if found.is_none() {
-        common::fail(
-            &format!("waiting_on {what:?} expected, is {last}"),
-            &[baton],
-        );
-    }
 }
 
 #[test]

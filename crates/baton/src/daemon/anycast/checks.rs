@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use baton_config::{Anycast, Config};
+use baton_config::{Anycast, AnycastTracked as Tracked, Config};
 use baton_vrrp::TrackStatus;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -40,12 +40,7 @@ pub(super) fn spawn(
 ) -> Checks {
     let states: States = Arc::default();
     let mut tasks = Vec::new();
-    let scripts: BTreeSet<&str> = sections
-        .iter()
-        .flat_map(|s| &s.track_scripts)
-        .map(|t| t.name.as_str())
-        .collect();
-    for name in scripts {
+    for name in names(sections, |s| &s.track_scripts) {
         let key = script_key(name);
         let script = match tracking::track_script(config, name, default_user) {
             Ok(script) => script,
@@ -68,12 +63,7 @@ pub(super) fn spawn(
             }
         }));
     }
-    let files: BTreeSet<&str> = sections
-        .iter()
-        .flat_map(|s| &s.track_files)
-        .map(|t| t.name.as_str())
-        .collect();
-    for name in files {
+    for name in names(sections, |s| &s.track_files) {
         let key = file_key(name);
         let Some(file) = config.track_file(name) else {
             set(&states, &key, Health::Down);
@@ -112,6 +102,15 @@ pub(super) fn of(section: &Anycast, states: &States) -> Vec<(String, Health)> {
             let health = states.get(&key).copied().unwrap_or(Health::Down);
             (key, health)
         })
+        .collect()
+}
+
+/// Every name `list` has in some section, once.
+fn names(sections: &[Anycast], list: fn(&Anycast) -> &Vec<Tracked>) -> BTreeSet<&str> {
+    sections
+        .iter()
+        .flat_map(list)
+        .map(|t| t.name.as_str())
         .collect()
 }
 
