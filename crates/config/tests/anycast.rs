@@ -139,7 +139,8 @@ fn mistakes_are_named_at_their_line() {
             "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\
              track_script = [{ name = \"chk_web\", weight = -10 }]\n",
             "track_script",
-            "anycast a:",
+            "anycast a: track_script entries are names: an [[anycast]] section has no \
+             priority for a weight to change, any failing one withdraws",
         ),
         (
             "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ncolour = 1\n",

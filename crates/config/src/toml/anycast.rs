@@ -34,9 +34,9 @@ pub(super) struct AnycastToml {
     #[serde(default)]
     track_interface: Vec<String>,
     #[serde(default)]
-    track_script: Vec<Spanned<String>>,
+    track_script: Vec<Spanned<Value>>,
     #[serde(default)]
-    track_file: Vec<Spanned<String>>,
+    track_file: Vec<Spanned<Value>>,
     withdraw_delay: Option<Spanned<Value>>,
     interface: Option<String>,
 }
@@ -79,17 +79,27 @@ impl Reader<'_> {
         if prefixes.len() != t.prefixes.len() || prefixes.is_empty() {
             return None;
         }
-        let tracked = |names: Vec<Spanned<String>>| -> Vec<Tracked> {
-            names
-                .into_iter()
-                .map(|name| Tracked {
-                    location: self.at(name.span().start).into(),
-                    name: name.into_inner(),
-                })
-                .collect()
+        let mut tracked = |what: &str, names: Vec<Spanned<Value>>| -> Vec<Tracked> {
+            let mut list = Vec::new();
+            for name in names {
+                let start = name.span().start;
+                let result = match name.into_inner() {
+                    Value::String(name) => Ok(name),
+                    // `{ name, weight }`, as in a VRRP instance's list.
+                    _ => Err(format!(
+                        "{what} entries are names: an [[anycast]] section has no priority \
+                         for a weight to change, any failing one withdraws"
+                    )),
+                };
+                if let Some(name) = self.check(start, &c, result) {
+                    let location = self.at(start).into();
+                    list.push(Tracked { name, location });
+                }
+            }
+            list
         };
-        let track_scripts = tracked(t.track_script);
-        let track_files = tracked(t.track_file);
+        let track_scripts = tracked("track_script", t.track_script);
+        let track_files = tracked("track_file", t.track_file);
         Some(Anycast {
             name: t.name,
             prefixes,
