@@ -1,12 +1,12 @@
 //! conntrackd as baton's child: started in the foreground with its output logged, asked to
-//! stop through its own socket, and the one-shot commands (`conntrackd -C FILE -c`) of a
-//! transition.
+//! stop through its own socket, and the steps of a transition (what `conntrackd -C FILE -c`
+//! asks, sent on the daemon's socket directly).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 use super::conf::Files;
@@ -54,12 +54,30 @@ impl Conntrackd {
         Ok(child)
     }
 
-    /// Runs one step of a transition.
+    /// Runs one step of a transition: the request its option makes, sent on the daemon's
+    /// socket as conntrackd's client does (a native-endian int, then the answer until the
+    /// daemon closes). No client process: a fork and exec under load took as long as the
+    /// commit itself, and a backup's early commit races the flows' next packets.
     pub(crate) async fn run(&self, step: role::Command) -> CommandResult {
-        let option = step.option();
-        let (ok, output) = self.once(&[option]).await;
+        let socket = self.files.socket();
+        let exchange = async {
+            let mut stream = tokio::net::UnixStream::connect(&socket).await?;
+            stream.write_all(&step.request().to_ne_bytes()).await?;
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await?;
+            Ok::<_, std::io::Error>(String::from_utf8_lossy(&answer).trim().to_owned())
+        };
+        let (ok, output) = match tokio::time::timeout(COMMAND_TIMEOUT, exchange).await {
+            Ok(Ok(answer)) => (true, answer),
+            // What conntrackd's client says when it cannot reach the daemon.
+            Ok(Err(error)) => (
+                false,
+                format!("can't connect to {}: {error}", socket.display()),
+            ),
+            Err(_) => (false, format!("no answer within {COMMAND_TIMEOUT:?}")),
+        };
         CommandResult {
-            option: option.to_owned(),
+            option: step.option().to_owned(),
             ok,
             output,
         }

@@ -82,6 +82,20 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// The request conntrackd's client sends on the daemon's UNIX socket for this option
+    /// (conntrack-tools' include/conntrackd.h; without an argument, `-c`, `-f` and `-R` ask
+    /// for conntrack entries and expectations both).
+    pub(crate) fn request(self) -> i32 {
+        match self {
+            Command::Commit => 46,        // ALL_COMMIT
+            Command::Flush => 45,         // ALL_FLUSH_CACHE
+            Command::Resync => 44,        // ALL_RESYNC_MASTER
+            Command::BulkSend => 22,      // SEND_BULK
+            Command::ResetTimers => 26,   // RESET_TIMERS
+            Command::RequestResync => 23, // REQUEST_DUMP
+        }
+    }
+
     pub(crate) fn option(self) -> &'static str {
         match self {
             Command::Commit => "-c",
