@@ -11,7 +11,7 @@
 //!
 //!     cargo build --release -p baton
 //!     cargo run --release -p baton --example failover_bench [REPETITIONS] [--only TEXT] [--svg DIR]
-//!     cargo run --release -p baton --example failover_bench -- --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON]
+//!     cargo run --release -p baton --example failover_bench -- --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON] [--only SETTING]
 //!
 //! `--only TEXT` runs the settings whose name contains TEXT. `--svg DIR` writes a chart per
 //! setting (outage per event, baton beside keepalived); with `--svg-from REPORT` it draws
@@ -23,6 +23,8 @@
 //! `--window` seconds (20) once the election settled; interleaved and repeated as above,
 //! medians. A run in which the VIPs moved during the window is reported and left out.
 //! `--baseline BATON` measures another baton binary too (an older build), in the same runs.
+//! With `--cpu`, `--only` takes a setting's whole name: `--only "v3 advert 10 ms"` is one
+//! instance alone.
 //!
 //! Needs root; builds its own namespaces and removes them.
 
@@ -150,7 +152,7 @@ fn arguments() -> Options {
 fn usage() -> ! {
     eprintln!(
         "usage: failover_bench [REPETITIONS] [--only TEXT] [--svg DIR [--svg-from REPORT]]\n       \
-         failover_bench --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON]"
+         failover_bench --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON] [--only SETTING]"
     );
     std::process::exit(2);
 }
@@ -183,7 +185,13 @@ fn main() {
         baseline: options.baseline,
     };
     if options.cpu {
-        cpu::table(&run_dir, &binaries, repetitions, options.window);
+        cpu::table(
+            &run_dir,
+            &binaries,
+            repetitions,
+            options.window,
+            options.only.as_deref(),
+        );
         return;
     }
     let baton = &binaries;
@@ -584,11 +592,19 @@ mod cpu {
         backup: f64,
     }
 
-    pub(super) fn table(run_dir: &RunDir, baton: &Binaries, repetitions: usize, window: Duration) {
+    pub(super) fn table(
+        run_dir: &RunDir,
+        baton: &Binaries,
+        repetitions: usize,
+        window: Duration,
+        only: Option<&str>,
+    ) {
         let daemons = baton.daemons();
+        // `--only`: the settings whose name is this exactly (one instance: "v3 advert 10 ms").
         let settings = SETTINGS
             .iter()
-            .filter(|s| s.interval == Duration::from_millis(10));
+            .filter(|s| s.interval == Duration::from_millis(10))
+            .filter(|s| only.is_none_or(|only| s.name == only));
         let mut report = format!(
             "| instances | daemon | master CPU per {0:.0} s | backup CPU per {0:.0} s |\n|---|---|---|---|\n",
             window.as_secs_f64()
