@@ -17,8 +17,8 @@ pub(crate) struct Status {
     /// Every L4 virtual server (keepalived's `virtual_server`), in name order.
     #[serde(default)]
     pub(crate) virtual_servers: Vec<VirtualServerEntry>,
-    /// VRRP packets dropped before any instance saw them: by the socket readers (too large,
-    /// malformed, a full queue, or by the kernel for a full socket buffer), by socket and
+    /// VRRP packets dropped before any instance saw them: at the sockets (too large,
+    /// malformed, shed behind a flood, or by the kernel for a full socket buffer), by socket and
     /// reason, zero counts left out.
     #[serde(default)]
     pub(crate) vrrp_receive_dropped: Vec<ReceiveDropEntry>,

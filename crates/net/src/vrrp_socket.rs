@@ -33,6 +33,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::task::{Context, Poll};
 
 use nix::sys::socket::{
     self, ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg, setsockopt,
@@ -220,24 +221,56 @@ impl VrrpSocket {
     ///
     /// Cancel-safe: a packet is only taken off the socket by a poll that returns it.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Incoming> {
-        let family = self.family;
         // One buffer for every attempt (the last one finds the queue empty).
         let mut control = Vec::with_capacity(CONTROL_LEN);
         self.socket
-            .async_io(Interest::READABLE, |s| {
-                control.clear();
-                control.resize(CONTROL_LEN, 0);
-                let read = read(s, family, buf, &mut control)?;
-                let ancillary = cmsg::parse(&control);
-                if let Some(count) = ancillary.overflow {
-                    self.overflow.store(count, Ordering::Relaxed);
-                }
-                Ok(match family {
-                    Family::Ipv4 => incoming_v4(&read, buf),
-                    Family::Ipv6 => incoming_v6(&read, &ancillary),
-                })
-            })
+            .async_io(Interest::READABLE, |s| self.read_one(s, buf, &mut control))
             .await
+    }
+
+    /// As [`VrrpSocket::recv`], for a caller that polls its sockets itself, several in one
+    /// future, instead of a task per socket: `Pending` when the socket is empty, and `cx`
+    /// is woken when a packet comes. `control` is scratch space, kept by the caller so
+    /// that a read allocates nothing.
+    ///
+    /// Cancel-safe in the same way: a packet is only taken off the socket by a call that
+    /// returns it.
+    pub fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        control: &mut Vec<u8>,
+    ) -> Poll<io::Result<Incoming>> {
+        loop {
+            let mut ready = match self.socket.poll_read_ready(cx) {
+                Poll::Ready(ready) => ready?,
+                Poll::Pending => return Poll::Pending,
+            };
+            // WouldBlock clears the readiness: the next poll registers `cx` and waits.
+            if let Ok(read) = ready.try_io(|socket| self.read_one(socket.get_ref(), buf, control)) {
+                return Poll::Ready(read);
+            }
+        }
+    }
+
+    /// One `recvmsg` into `buf`, told as an [`Incoming`]; WouldBlock when the socket is empty.
+    fn read_one(
+        &self,
+        socket: &Socket,
+        buf: &mut [u8],
+        control: &mut Vec<u8>,
+    ) -> io::Result<Incoming> {
+        control.clear();
+        control.resize(CONTROL_LEN, 0);
+        let read = read(socket, self.family, buf, control)?;
+        let ancillary = cmsg::parse(control);
+        if let Some(count) = ancillary.overflow {
+            self.overflow.store(count, Ordering::Relaxed);
+        }
+        Ok(match self.family {
+            Family::Ipv4 => incoming_v4(&read, buf),
+            Family::Ipv6 => incoming_v6(&read, &ancillary),
+        })
     }
 
     /// Joins `group` on the interface besides the RFC's group (keepalived's `mcast_dst_ip`),

@@ -1,7 +1,8 @@
 //! The daemon: drives the VRRP engine with real sockets, netlink and scripts.
 //!
-//! One protocol task owns the engine. Everything else (socket readers, link watcher,
-//! track scripts and files, signals) feeds it through channels, and whatever may take time
+//! One protocol task owns the engine and reads the VRRP sockets itself (`sockets`).
+//! Everything else (link watcher, track scripts and files, signals) feeds it through
+//! channels, and whatever may take time
 //! (gratuitous ARP bursts, notify scripts) runs on tasks of its own, so nothing delays an
 //! advertisement.
 
@@ -411,9 +412,6 @@ struct Prepared {
     plan: plan::Plan,
     default_user: Option<Credentials>,
     sockets: Sockets,
-    inbound: mpsc::Receiver<Inbound>,
-    /// The sockets' readers, already feeding `inbound`.
-    readers: Readers,
     vips: Vips,
     watchers: tracking::Watchers,
     /// `use_vmac` / `use_ipvlan`: the instances' links, made before the sockets open on them.
@@ -421,11 +419,9 @@ struct Prepared {
 }
 
 impl Prepared {
-    /// Starts the watchers and hands the socket readers over.
+    /// Starts the watchers.
     fn start(self, services: BTreeMap<TrackKey, tracking::Service>) -> Started {
-        let mut tasks = self.readers.take();
-        let (tracks, mut track_tasks) = self.watchers.spawn(services);
-        tasks.append(&mut track_tasks);
+        let (tracks, tasks) = self.watchers.spawn(services);
         Started {
             links: self.links,
             missing: self.missing,
@@ -433,7 +429,6 @@ impl Prepared {
             plan: self.plan,
             default_user: self.default_user,
             sockets: self.sockets,
-            inbound: self.inbound,
             vips: self.vips,
             tracks,
             tasks,
@@ -441,7 +436,7 @@ impl Prepared {
     }
 }
 
-/// A prepared configuration whose watchers and readers run, for [`Running`] to take.
+/// A prepared configuration whose watchers run, for [`Running`] to take.
 struct Started {
     links: vmac::Links,
     missing: BTreeSet<String>,
@@ -449,28 +444,9 @@ struct Started {
     plan: plan::Plan,
     default_user: Option<Credentials>,
     sockets: Sockets,
-    inbound: mpsc::Receiver<Inbound>,
     vips: Vips,
     tracks: mpsc::UnboundedReceiver<TrackEvent>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-/// Socket readers of a configuration not running yet: stopped if it is dropped (a reload
-/// that failed), handed over by [`Readers::take`] when it starts.
-struct Readers(Vec<tokio::task::JoinHandle<()>>);
-
-impl Readers {
-    fn take(mut self) -> Vec<tokio::task::JoinHandle<()>> {
-        std::mem::take(&mut self.0)
-    }
-}
-
-impl Drop for Readers {
-    fn drop(&mut self) {
-        for reader in &self.0 {
-            reader.abort();
-        }
-    }
 }
 
 /// One configuration, running.
@@ -478,7 +454,6 @@ struct Running {
     config: Config,
     router: Router,
     sockets: Sockets,
-    inbound: mpsc::Receiver<Inbound>,
     vips: Vips,
     /// `no_accept`: the rules that drop traffic to a non-owner master's addresses.
     no_accept: NoAccept,
@@ -489,7 +464,7 @@ struct Running {
     tracks: mpsc::UnboundedReceiver<TrackEvent>,
     notifier: notify::StateNotifier,
     notify_worker: tokio::task::JoinHandle<()>,
-    /// Watchers and readers to stop with this configuration.
+    /// Watchers to stop with this configuration.
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// What `baton status` shows, refreshed after every input.
     status: watch::Sender<Status>,
@@ -542,7 +517,7 @@ impl Running {
         let mut config = config;
         let links = vmac::Links::prepare(&mut config, &missing).await?;
         let vips = Vips::new(&config).await?;
-        let (sockets, inbound, readers) = Sockets::open(&config, &missing).await?;
+        let sockets = Sockets::open(&config, &missing).await?;
         Ok(Prepared {
             links,
             missing,
@@ -550,8 +525,6 @@ impl Running {
             plan,
             default_user,
             sockets,
-            inbound,
-            readers: Readers(readers),
             vips,
             watchers,
         })
@@ -592,7 +565,6 @@ impl Running {
             config: started.config,
             router,
             sockets: started.sockets,
-            inbound: started.inbound,
             vips: started.vips,
             no_accept,
             links: started.links,
@@ -683,7 +655,6 @@ impl Running {
             plan,
             default_user,
             sockets,
-            inbound,
             vips,
             tracks,
             tasks,
@@ -716,7 +687,6 @@ impl Running {
         self.sockets = sockets;
         let old_links = std::mem::replace(&mut self.links, links);
         old_links.retire(Some(&self.links)).await;
-        self.inbound = inbound;
         self.tracks = tracks;
         self.tasks = tasks;
         self.apply_pending_tracks();
@@ -761,8 +731,9 @@ impl Running {
         answer
     }
 
-    /// Waits for the next input. Cancel-safe (a timer and channel receives only): the
-    /// loops that select over it with other work drop it whenever that work comes first.
+    /// Waits for the next input. Cancel-safe (a timer, socket reads and channel receives
+    /// that take nothing they do not return): the loops that select over it with other work
+    /// drop it whenever that work comes first.
     /// What the input leads to is [`Running::handle`]'s, which must not be dropped halfway.
     async fn next_input(&mut self) -> Input {
         let deadline = [self.router.poll_timeout(), self.pace.due()]
@@ -790,7 +761,7 @@ impl Running {
         };
         tokio::select! {
             () = sleep => Input::Timer,
-            Some(packet) = self.inbound.recv() => Input::Packet(packet),
+            packet = std::future::poll_fn(|cx| self.sockets.poll_next(cx)) => Input::Packet(packet),
             Some(event) = self.tracks.recv() => Input::Track(event),
             ended = self.step_downs.next_ended() => Input::SteppedDown(ended),
             datagram = self.offers.next() => Input::Offer(datagram),

@@ -1,45 +1,50 @@
-//! One raw VRRP socket per (interface, address family), a reader task for each, and sending
-//! adverts through the right one.
+//! One raw VRRP socket per (interface, address family), read by the protocol task itself,
+//! and sending adverts through the right one.
 //!
-//! Anyone on the link can send IP protocol 112, so the reader must not be the weak point: it
-//! never sleeps and never blocks on the protocol task. A packet that cannot be an advert
-//! (oversized, malformed) is discarded at the socket at the cost of one read; when the
-//! protocol task falls behind, the excess is dropped at the bounded queue, and once the queue
-//! is half full only packets that could be an advert for one of the socket's instances are
-//! queued, so junk cannot crowd out the master's adverts. Every drop is
-//! counted by reason (`baton status`, `baton_vrrp_receive_dropped_packets_total`) and logged
-//! at most once per reason every [`LOG_EVERY`], with how many were not logged.
+//! The protocol task polls the sockets in the same `select!` as its timer: a packet goes
+//! from the socket to the engine without a task or a channel between, so an advert wakes
+//! one task once (a reader task and a channel cost a second task poll and a wake-up per
+//! advert, as much again as the engine's own work with adverts every 10 ms).
+//!
+//! Anyone on the link can send IP protocol 112, so reading must not be the weak point. A
+//! packet that cannot be an advert (oversized, malformed) is discarded at the socket at the
+//! cost of one read. When the protocol task falls behind (a socket read [`SHED_FROM`] times
+//! in a row without running empty), only packets that could be an advert for one of the
+//! socket's instances reach the engine, so junk cannot crowd out the master's adverts; the
+//! rest waits in the socket's large receive queue, whose overflow the kernel counts. Every
+//! drop is counted by reason (`baton status`, `baton_vrrp_receive_dropped_packets_total`)
+//! and logged at most once per reason every [`LOG_EVERY`], with how many were not logged.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future as _;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use baton_config::{Config, Family, VrrpInstance};
 use baton_vrrp::Transmit;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::net_family;
 
-/// Packets waiting for the protocol task; beyond this a flood is dropped at the reader.
-/// At most 1024 x [`baton_net::RECEIVE_BUFFER`] bytes, whatever is sent.
-const INBOUND_QUEUE: usize = 1024;
-/// From this many packets queued, the reader sheds what [`plausible`] refuses.
-const SHED_FROM: usize = INBOUND_QUEUE / 2;
+/// Packets read from one socket in a row, without finding it empty, from which on only
+/// what [`plausible`] accepts goes to the engine: the protocol task is falling behind.
+const SHED_FROM: u32 = 512;
 /// At most one log line per drop reason and socket this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
-/// Packets a reader takes in a row before it lets other tasks of its thread run.
+/// Packets that go nowhere (discarded, shed, errors) read in one poll before the protocol
+/// task lets its timer and other inputs be polled.
 const READ_BATCH: u32 = 64;
-/// Socket errors in a row (no packet between) after which the reader pauses briefly, so a
-/// socket that fails at once forever does not spin a core. Packets wait in the socket's queue
-/// meanwhile; a packet never causes an error (see `baton_net::Incoming`).
+/// Socket errors in a row (no packet between) after which a socket is left alone briefly, so
+/// a socket that fails at once forever does not spin a core. Packets wait in the socket's
+/// queue meanwhile; a packet never causes an error (see `baton_net::Incoming`).
 const ERRORS_BEFORE_PAUSE: u32 = 100;
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
 
-/// A received packet, handed to the protocol task.
+/// A received packet, for the engine.
 #[derive(Debug)]
 pub(crate) struct Inbound {
     pub(crate) interface: String,
@@ -51,19 +56,28 @@ pub(crate) struct Inbound {
 
 #[derive(Debug)]
 pub(crate) struct Sockets {
-    by_key: HashMap<(String, Family), Arc<baton_net::VrrpSocket>>,
+    /// Which of `readers` sends for an (interface, family).
+    by_key: HashMap<(String, Family), usize>,
+    readers: Vec<Reader>,
+    /// The reader [`Sockets::poll_next`] tries first: each in turn, so that a flood on one
+    /// link does not keep the others waiting.
+    next: usize,
+    /// Where every read lands: [`baton_net::RECEIVE_BUFFER`] bytes hold any advert.
+    buffer: Vec<u8>,
+    /// The control messages' scratch space.
+    control: Vec<u8>,
 }
 
 impl Sockets {
     /// Opens the sockets `config`'s instances need, except on the `missing` interfaces
-    /// (`dynamic_interfaces`: their instances wait in FAULT and send nothing).
+    /// (`dynamic_interfaces`: their instances wait in FAULT and send nothing). Nothing is
+    /// read before [`Sockets::poll_next`] is: packets wait in the sockets' queues.
     pub(crate) async fn open(
         config: &Config,
         missing: &BTreeSet<String>,
-    ) -> anyhow::Result<(Sockets, mpsc::Receiver<Inbound>, Vec<JoinHandle<()>>)> {
-        let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+    ) -> anyhow::Result<Sockets> {
         let mut by_key = HashMap::new();
-        let mut tasks = Vec::new();
+        let mut readers = Vec::new();
         // A use_vmac link is made only once its base exists: no socket on it before.
         let waiting: BTreeSet<&str> = config
             .instances
@@ -91,21 +105,22 @@ impl Sockets {
                     .join(*group)
                     .with_context(|| format!("joining {group} on {interface}"))?;
             }
-            let socket = Arc::new(socket);
             let vrids = config
                 .instances
                 .iter()
                 .filter(|i| i.advert_interface() == interface && i.family() == family)
                 .map(|i| i.vrid.get())
                 .collect();
-            tasks.push(spawn_reader(
-                (interface.clone(), vrids),
-                Arc::clone(&socket),
-                tx.clone(),
-            ));
-            by_key.insert((interface, family), socket);
+            by_key.insert((interface.clone(), family), readers.len());
+            readers.push(Reader::new(interface, vrids, socket));
         }
-        Ok((Sockets { by_key }, rx, tasks))
+        Ok(Sockets {
+            by_key,
+            readers,
+            next: 0,
+            buffer: vec![0; baton_net::RECEIVE_BUFFER],
+            control: Vec::new(),
+        })
     }
 
     pub(crate) async fn send(
@@ -114,14 +129,180 @@ impl Sockets {
         transmit: &Transmit,
     ) -> anyhow::Result<()> {
         let key = (instance.advert_interface().to_owned(), instance.family());
-        let socket = self
+        let reader = self
             .by_key
             .get(&key)
+            .and_then(|&index| self.readers.get(index))
             .context("no socket for the instance")?;
-        socket
+        reader
+            .socket
             .send_with_ttl(transmit.src, transmit.dst, transmit.ttl, &transmit.payload)
             .await?;
         Ok(())
+    }
+
+    /// The next packet for the engine, from any socket; what goes nowhere (discarded, shed)
+    /// is counted on the way. `Pending` when every socket is empty (or paused after
+    /// errors), and also after [`READ_BATCH`] packets that went nowhere, with the task woken
+    /// again at once: a flood of junk leaves the timer its turn. Cancel-safe: a packet is
+    /// taken off a socket only by a poll that returns it or counts it as dropped.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Inbound> {
+        let count = self.readers.len();
+        let mut budget = READ_BATCH;
+        for turn in 0..count {
+            let index = (self.next + turn) % count;
+            let reader = &mut self.readers[index];
+            while let Poll::Ready(result) =
+                reader.poll_recv(cx, &mut self.buffer, &mut self.control)
+            {
+                if let Some(packet) = reader.take(result, &self.buffer) {
+                    self.next = (index + 1) % count;
+                    return Poll::Ready(packet);
+                }
+                budget -= 1;
+                if budget == 0 {
+                    self.next = index;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// One socket as the protocol task reads it: what it drops and why, and its errors.
+struct Reader {
+    interface: String,
+    /// The VRIDs of the instances that advertise on this socket.
+    vrids: Vec<u8>,
+    socket: baton_net::VrrpSocket,
+    drops: Drops,
+    /// The kernel's overflow count as last seen.
+    overflow_seen: u32,
+    /// Packets read in a row without the socket running empty (see [`SHED_FROM`]).
+    in_a_row: u32,
+    /// Errors in a row, and when one was logged last.
+    errors: u32,
+    error_logged: Option<Instant>,
+    /// Left alone until this fires, after [`ERRORS_BEFORE_PAUSE`] errors in a row.
+    paused: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("socket", &self.socket)
+            .field("vrids", &self.vrids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    fn new(interface: String, vrids: Vec<u8>, socket: baton_net::VrrpSocket) -> Reader {
+        Reader {
+            drops: Drops::new(&interface, socket.family()),
+            interface,
+            vrids,
+            socket,
+            overflow_seen: 0,
+            in_a_row: 0,
+            errors: 0,
+            error_logged: None,
+            paused: None,
+        }
+    }
+
+    /// One read, unless the socket is empty or paused after errors.
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut [u8],
+        control: &mut Vec<u8>,
+    ) -> Poll<std::io::Result<baton_net::Incoming>> {
+        if let Some(pause) = &mut self.paused {
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.paused = None;
+        }
+        let read = self.socket.poll_recv(cx, buffer, control);
+        if read.is_pending() {
+            self.in_a_row = 0;
+        }
+        read
+    }
+
+    /// What a read gave: a packet for the engine, or None when it went nowhere (counted).
+    fn take(
+        &mut self,
+        read: std::io::Result<baton_net::Incoming>,
+        buffer: &[u8],
+    ) -> Option<Inbound> {
+        let overflow = self.socket.overflow_drops();
+        if overflow != self.overflow_seen {
+            let lost = u64::from(overflow.wrapping_sub(self.overflow_seen));
+            self.overflow_seen = overflow;
+            self.drops.count(Reason::KernelOverflow, lost, || {
+                format!("{lost} dropped by the kernel: the socket's receive queue was full")
+            });
+        }
+        match read {
+            Ok(baton_net::Incoming::Packet(received)) => {
+                self.errors = 0;
+                self.in_a_row = self.in_a_row.saturating_add(1);
+                let src = received.src;
+                let packet = Inbound {
+                    interface: self.interface.clone(),
+                    src,
+                    dst: received.dst,
+                    ttl: received.ttl,
+                    payload: buffer[received.payload].to_vec(),
+                };
+                // Behind a flood: the engine gets what could be an advert of ours, and a
+                // real master's adverts come again next interval if the kernel drops one.
+                if self.in_a_row >= SHED_FROM && !plausible(&packet, &self.vrids) {
+                    self.drops.count(Reason::QueueFull, 1, || {
+                        format!("from {src}: shed while the protocol task falls behind")
+                    });
+                    return None;
+                }
+                Some(packet)
+            }
+            Ok(baton_net::Incoming::Discarded(discarded)) => {
+                self.errors = 0;
+                self.drops
+                    .count(Reason::Discarded(discarded.reason), 1, || {
+                        let src = discarded.src.map_or("?".to_owned(), |s| s.to_string());
+                        format!("from {src}: {}", discarded.detail)
+                    });
+                None
+            }
+            Ok(_) => {
+                self.errors = 0;
+                None
+            }
+            Err(error) => {
+                self.errors += 1;
+                let now = Instant::now();
+                if self
+                    .error_logged
+                    .is_none_or(|at| now.duration_since(at) >= LOG_EVERY)
+                {
+                    self.error_logged = Some(now);
+                    tracing::warn!(
+                        interface = %self.interface,
+                        "receiving: {error} (at most one line per {}s)",
+                        LOG_EVERY.as_secs()
+                    );
+                }
+                if self.errors >= ERRORS_BEFORE_PAUSE {
+                    self.errors = 0;
+                    self.paused = Some(Box::pin(tokio::time::sleep(ERROR_PAUSE)));
+                }
+                None
+            }
+        }
     }
 }
 
@@ -151,7 +332,8 @@ fn multicast_groups(config: &Config) -> HashMap<(String, Family), BTreeSet<IpAdd
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Reason {
     Discarded(baton_net::DiscardReason),
-    /// The protocol task's queue was full.
+    /// Shed while the protocol task fell behind (see [`SHED_FROM`]); the name is the one
+    /// the counter has always had.
     QueueFull,
     /// The kernel dropped it: the socket's receive queue was full (SO_RXQ_OVFL).
     KernelOverflow,
@@ -167,7 +349,7 @@ impl Reason {
     }
 }
 
-/// One reader's drop counters and rate-limited log.
+/// One socket's drop counters and rate-limited log.
 struct Drops {
     interface: String,
     family: &'static str,
@@ -225,7 +407,7 @@ impl Drops {
 /// TTL 255 if multicast (RFC 5798 §7.1; unicast peers may send another, as the engine
 /// accepts), version 2 or 3, type ADVERTISEMENT, a VRID of ours, and room for the addresses
 /// it counts (and VRRPv2's authentication data). The engine checks it all again, and the
-/// rest; this only decides what to shed while the queue is filling.
+/// rest; this only decides what to shed while the protocol task falls behind.
 fn plausible(packet: &Inbound, vrids: &[u8]) -> bool {
     let bytes = &packet.payload;
     let [version_type, vrid, _, count, ..] = bytes[..] else {
@@ -240,90 +422,6 @@ fn plausible(packet: &Inbound, vrids: &[u8]) -> bool {
     };
     let ttl_ok = packet.ttl == 255 || !packet.dst.is_multicast();
     ttl_ok && vrids.contains(&vrid) && bytes.len() >= needed
-}
-
-fn spawn_reader(
-    (interface, vrids): (String, Vec<u8>),
-    socket: Arc<baton_net::VrrpSocket>,
-    inbound: mpsc::Sender<Inbound>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut buffer = vec![0; baton_net::RECEIVE_BUFFER];
-        let mut drops = Drops::new(&interface, socket.family());
-        let mut overflow_seen = 0u32;
-        let mut in_a_row = 0u32;
-        let mut errors = 0u32;
-        let mut error_logged: Option<Instant> = None;
-        loop {
-            // A flood keeps the socket readable: yield now and then, so the tasks that share
-            // this thread (the protocol task among them) are not starved.
-            in_a_row += 1;
-            if in_a_row >= READ_BATCH {
-                in_a_row = 0;
-                tokio::task::yield_now().await;
-            }
-            let incoming = socket.recv(&mut buffer).await;
-            let overflow = socket.overflow_drops();
-            if overflow != overflow_seen {
-                let lost = u64::from(overflow.wrapping_sub(overflow_seen));
-                overflow_seen = overflow;
-                drops.count(Reason::KernelOverflow, lost, || {
-                    format!("{lost} dropped by the kernel: the socket's receive queue was full")
-                });
-            }
-            match incoming {
-                Ok(baton_net::Incoming::Packet(received)) => {
-                    errors = 0;
-                    let src = received.src;
-                    let packet = Inbound {
-                        interface: interface.clone(),
-                        src,
-                        dst: received.dst,
-                        ttl: received.ttl,
-                        payload: buffer[received.payload].to_vec(),
-                    };
-                    // A full queue means a flood; dropping here keeps the protocol task
-                    // responsive, and a real master's adverts come again next interval.
-                    let queued = inbound.max_capacity() - inbound.capacity();
-                    if queued >= SHED_FROM && !plausible(&packet, &vrids) {
-                        drops.count(Reason::QueueFull, 1, || {
-                            format!("from {src}: shed while the protocol task's queue fills")
-                        });
-                        continue;
-                    }
-                    match inbound.try_send(packet) {
-                        Ok(()) => {}
-                        Err(mpsc::error::TrySendError::Full(_)) => {
-                            drops.count(Reason::QueueFull, 1, || {
-                                format!("from {src}: the protocol task's queue is full")
-                            });
-                        }
-                        Err(mpsc::error::TrySendError::Closed(_)) => return,
-                    }
-                }
-                Ok(baton_net::Incoming::Discarded(discarded)) => {
-                    errors = 0;
-                    drops.count(Reason::Discarded(discarded.reason), 1, || {
-                        let src = discarded.src.map_or("?".to_owned(), |s| s.to_string());
-                        format!("from {src}: {}", discarded.detail)
-                    });
-                }
-                Ok(_) => errors = 0,
-                Err(error) => {
-                    errors += 1;
-                    let now = Instant::now();
-                    if error_logged.is_none_or(|at| now.duration_since(at) >= LOG_EVERY) {
-                        error_logged = Some(now);
-                        tracing::warn!(%interface, "receiving: {error} (at most one line per {}s)", LOG_EVERY.as_secs());
-                    }
-                    if errors >= ERRORS_BEFORE_PAUSE {
-                        errors = 0;
-                        tokio::time::sleep(ERROR_PAUSE).await;
-                    }
-                }
-            }
-        }
-    })
 }
 
 #[cfg(test)]
