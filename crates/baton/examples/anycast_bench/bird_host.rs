@@ -55,15 +55,9 @@ pub(crate) fn log_file(path: &Path) -> Stdio {
 }
 
 /// Polls every 5 ms until `condition` holds (how long that took) or `timeout` passes.
-pub(crate) fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> Option<Duration> {
+pub(crate) fn wait_for(timeout: Duration, condition: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();
-    while start.elapsed() < timeout {
-        if condition() {
-            return Some(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    None
+    crate::common::lab::wait_for(timeout, condition).then(|| start.elapsed())
 }
 
 /// Gives up with `message` and the daemons' logs. A panic: the lab's guards remove the

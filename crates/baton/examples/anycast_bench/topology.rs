@@ -79,6 +79,17 @@ struct Balancer {
     starts: usize,
 }
 
+impl Balancer {
+    /// Whether its baton runs; one that was killed or exited is forgotten.
+    fn running(&mut self) -> bool {
+        let running = self.baton.as_mut().is_some_and(|b| b.is_running());
+        if !running {
+            self.baton = None;
+        }
+        running
+    }
+}
+
 fn start_baton(baton: &Path, host: &Host, dir: &Path, config: &str, n: usize) -> Result<Child> {
     let name = host.name();
     let conf = dir.join(format!("{name}.toml"));
@@ -302,12 +313,7 @@ impl BgpLab {
     pub(crate) fn restore(&mut self) -> Result<()> {
         for index in 0..BGP_LBS.len() {
             self.lb(index).restore_link()?;
-            let running = self.balancers[index]
-                .baton
-                .as_mut()
-                .is_some_and(|b| b.is_running());
-            if !running {
-                self.balancers[index].baton = None;
+            if !self.balancers[index].running() {
                 self.unit_stop_commands(index)?;
                 self.start_baton(index)?;
             }
@@ -482,11 +488,7 @@ impl VrrpLab {
     pub(crate) fn restore(&mut self) -> Result<()> {
         for index in 0..VRRP_LBS.len() {
             self.lb(index).restore_link()?;
-            let running = self.balancers[index]
-                .baton
-                .as_mut()
-                .is_some_and(|b| b.is_running());
-            if !running {
+            if !self.balancers[index].running() {
                 let _ = run(
                     self.lb(index),
                     &format!("ip address del {VRRP_VIP} dev eth0"),
