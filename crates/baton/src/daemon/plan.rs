@@ -30,26 +30,9 @@ pub(crate) struct Plan {
     pub(crate) tracks: BTreeMap<TrackKey, Vec<TrackTarget>>,
 }
 
-/// `TrackedObject` with an order, so the plan is deterministic.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum TrackKey {
-    Interface(String),
-    Script(String),
-    File(String),
-    /// A `vrrp_track_process`: up while its quorum holds.
-    Process(String),
-    /// A frontend of this daemon: up while it listens and its backend has a server up.
-    Frontend(String),
-    /// A virtual server of this daemon: up while it has quorum.
-    VirtualServer(String),
-    /// A `bfd_instance` of this daemon: up while its session is Up.
-    Bfd(String),
-    /// keepalived's `track_src_ip`: up while `address` is on one of `interfaces`.
-    SourceAddress {
-        address: IpAddr,
-        interfaces: Vec<String>,
-    },
-}
+/// What the plan watches: the configuration's own name for a tracked object, whose order
+/// makes the plan the same on every run.
+pub(crate) type TrackKey = TrackedObject;
 
 /// Builds the router. `primary_address` finds an interface's primary address of a family
 /// for instances that do not set `unicast_src_ip`.
@@ -74,23 +57,7 @@ pub(crate) fn plan(
         };
         let instance_tracks = config.tracks(instance);
         for (index, track) in instance_tracks.iter().enumerate() {
-            let key = match &track.object {
-                TrackedObject::Interface(name) => TrackKey::Interface(name.clone()),
-                TrackedObject::Script(name) => TrackKey::Script(name.clone()),
-                TrackedObject::File(name) => TrackKey::File(name.clone()),
-                TrackedObject::Process(name) => TrackKey::Process(name.clone()),
-                TrackedObject::Frontend(name) => TrackKey::Frontend(name.clone()),
-                TrackedObject::VirtualServer(name) => TrackKey::VirtualServer(name.clone()),
-                TrackedObject::Bfd(name) => TrackKey::Bfd(name.clone()),
-                TrackedObject::SourceAddress {
-                    address,
-                    interfaces,
-                } => TrackKey::SourceAddress {
-                    address: *address,
-                    interfaces: interfaces.clone(),
-                },
-                other => anyhow::bail!("instance {}: cannot track {other:?}", instance.name),
-            };
+            let key = track.object.clone();
             let target = TrackTarget {
                 instance: InstanceId(position),
                 index,

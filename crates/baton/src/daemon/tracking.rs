@@ -26,24 +26,6 @@ pub(crate) struct TrackEvent {
     pub(crate) status: TrackStatus,
 }
 
-impl fmt::Display for TrackKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrackKey::Interface(name) => write!(f, "interface {name}"),
-            TrackKey::Script(name) => write!(f, "script {name}"),
-            TrackKey::File(name) => write!(f, "file {name}"),
-            TrackKey::Process(name) => write!(f, "process {name}"),
-            TrackKey::Frontend(name) => write!(f, "frontend {name}"),
-            TrackKey::VirtualServer(name) => write!(f, "virtual server {name}"),
-            TrackKey::Bfd(name) => write!(f, "bfd {name}"),
-            TrackKey::SourceAddress {
-                address,
-                interfaces,
-            } => write!(f, "source address {address} on {}", interfaces.join(" or ")),
-        }
-    }
-}
-
 /// How often a tracked frontend that has no verdict yet is looked at again.
 const FIRST_VERDICT_POLL: Duration = Duration::from_millis(50);
 

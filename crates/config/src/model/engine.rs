@@ -26,9 +26,9 @@ pub struct Track {
     pub origin: TrackOrigin,
 }
 
-/// What the daemon watches for one [`Track`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
+/// What the daemon watches for one [`Track`]. Ordered, so that the daemon's plan of what
+/// to watch (a map keyed by it) is the same on every run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TrackedObject {
     /// Link state: report up or down.
     Interface(String),
@@ -59,6 +59,25 @@ pub enum TrackedObject {
         address: IpAddr,
         interfaces: Vec<String>,
     },
+}
+
+impl std::fmt::Display for TrackedObject {
+    /// As logs and fault reasons name it: `interface eth0`, `script chk_web`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrackedObject::Interface(name) => write!(f, "interface {name}"),
+            TrackedObject::Script(name) => write!(f, "script {name}"),
+            TrackedObject::File(name) => write!(f, "file {name}"),
+            TrackedObject::Process(name) => write!(f, "process {name}"),
+            TrackedObject::Frontend(name) => write!(f, "frontend {name}"),
+            TrackedObject::VirtualServer(name) => write!(f, "virtual server {name}"),
+            TrackedObject::Bfd(name) => write!(f, "bfd {name}"),
+            TrackedObject::SourceAddress {
+                address,
+                interfaces,
+            } => write!(f, "source address {address} on {}", interfaces.join(" or ")),
+        }
+    }
 }
 
 /// Why an object is tracked.
