@@ -2,7 +2,13 @@
 //! port 80 of the service address, round robin over app1 and app2 (`baton demo-app` on
 //! 8080), checked every 0.2 s.
 
-use crate::topology::{APP_PORT, APPS, DR_PORT, FRONTEND_PORT};
+/// The apps behind every load balancer, and the ports: the lab's apps and the
+/// configurations' services.
+pub(crate) const APPS: [(&str, &str); 2] = [("app1", "10.0.3.11"), ("app2", "10.0.3.12")];
+pub(crate) const APP_PORT: u16 = 8080;
+pub(crate) const FRONTEND_PORT: u16 = 80;
+/// DR keeps the port: the service is the apps' port on the anycast address.
+pub(crate) const DR_PORT: u16 = APP_PORT;
 
 /// The frontend and its backend on `address`.
 fn frontend(address: &str) -> String {

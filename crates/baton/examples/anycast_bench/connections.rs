@@ -23,7 +23,8 @@ use anyhow::Result;
 
 use crate::client::{HOLD, Running};
 use crate::common::stats::median;
-use crate::topology::{ANYCAST, BGP_LBS, BgpLab, DR_PORT, FRONTEND_PORT};
+use crate::configs::{DR_PORT, FRONTEND_PORT};
+use crate::topology::{ANYCAST, BGP_LBS, BgpLab};
 
 const INTERVAL_MS: u64 = 50;
 

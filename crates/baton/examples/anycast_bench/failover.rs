@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use crate::client::{PROBE, Running};
-use crate::topology::{ANYCAST, BgpLab, FRONTEND_PORT, VRRP_VIP, VrrpLab};
+use crate::configs::FRONTEND_PORT;
+use crate::topology::{ANYCAST, BgpLab, VRRP_VIP, VrrpLab};
 
 /// Probes this far apart.
 const PROBE_INTERVAL_MS: u64 = 10;

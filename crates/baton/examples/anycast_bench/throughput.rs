@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::common::oha::Report;
-use crate::topology::{ANYCAST, BgpLab, FRONTEND_PORT};
+use crate::configs::FRONTEND_PORT;
+use crate::topology::{ANYCAST, BgpLab};
 
 const CONNECTIONS: usize = 64;
 

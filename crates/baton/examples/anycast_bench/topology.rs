@@ -19,13 +19,8 @@ use baton_lab::{Child, Host, Lab, Signal};
 use crate::bird_host::Workdir;
 use crate::bird_host::bird::{self, AnycastRanges, Bird, Peer};
 use crate::common::lab::spawn_logged;
-use crate::configs;
+use crate::configs::{self, APP_PORT, APPS};
 
-pub(crate) const APPS: [(&str, &str); 2] = [("app1", "10.0.3.11"), ("app2", "10.0.3.12")];
-pub(crate) const APP_PORT: u16 = 8080;
-pub(crate) const FRONTEND_PORT: u16 = 80;
-/// DR keeps the port: the service is the apps' port on the anycast address.
-pub(crate) const DR_PORT: u16 = APP_PORT;
 pub(crate) const ANYCAST: &str = "10.0.9.100";
 pub(crate) const VRRP_VIP: &str = "10.0.3.100/24";
 const ROUTER: (&str, &str) = ("router", "10.0.3.1");
