@@ -19,7 +19,9 @@
 //!
 //! conntrackd talks over its default multicast group there; a shorter run (a step-down)
 //! takes the unicast channel (`peer`). The control: the same lab without `[conn_sync]`;
-//! after a step-down the TCP flows break.
+//! after a link cut the TCP flows break. And a false alarm: the bridge flooding the
+//! master's frames while it lives makes the backup commit early, purge, and commit again,
+//! and no flow notices.
 
 mod common;
 
@@ -590,4 +592,68 @@ fn without_conn_sync_nat_flows_break_on_failover() {
         "every flow survived without conn_sync, so the test could not fail:\n{}",
         record.summary()
     );
+}
+
+/// The bridge's address table's ageing time, in hundredths of a second: 0 makes it a hub
+/// (it learns nothing, so it floods every frame to every port), 30000 is Linux's default.
+fn set_ageing(lab: &Lab, hundredths: &str) {
+    let status = lab
+        .switch_command("ip")
+        .args([
+            "link",
+            "set",
+            lab.bridge(),
+            "type",
+            "bridge",
+            "ageing_time",
+            hundredths,
+        ])
+        .status()
+        .expect("ip link set ... ageing_time");
+    assert!(
+        status.success(),
+        "setting the bridge's ageing time to {hundredths}"
+    );
+}
+
+/// A switch that floods the master's frames while the master lives (the bridge made a
+/// hub): the backup commits early, the master stays master, the early commit's entries are
+/// purged after the handover time and the alarm is armed again (a second commit). Both
+/// load balancers forward the flooded packets meanwhile; no flow breaks, TCP drops the
+/// duplicates, UDP may see some.
+#[test]
+fn a_flood_while_the_master_lives_is_a_false_alarm() {
+    let test = "a_flood_while_the_master_lives_is_a_false_alarm";
+    let Some((lab, _apps)) = nat_lab(test, true) else {
+        return;
+    };
+    let dir = Workdir::new("flow-nat-flood");
+    let pair = Pair::start(&lab, &dir, Channel::Multicast);
+    let mut streams = start_streams(&pair, lab.host("client"));
+    pair.wait_synced("lb2", "the start");
+    streams.mark("hub");
+    set_ageing(&lab, "0");
+    // The handover time is three intervals and half a second (1.1 s): two alarms fit.
+    let twice = wait_for(Duration::from_secs(10), || pair.early_commits("lb2") >= 2);
+    set_ageing(&lab, "30000");
+    if twice.is_none() {
+        pair.fail(&format!(
+            "lb2 made {} early commits while the bridge flooded lb1's frames (expected a commit, a purge and another)",
+            pair.early_commits("lb2")
+        ));
+    }
+    if !pair.lb2.log_text().contains("stayed master") {
+        pair.fail("lb2 never purged its early commit although lb1 stayed master");
+    }
+    if pair.state("lb1") != "MASTER" || pair.sync_role("lb2") != "backup" {
+        pair.fail("the flood moved the roles");
+    }
+    let moving = streams.wait_replies(Some("hub"), REPLIES_AFTER, Duration::from_secs(10));
+    if let Err(stuck) = moving {
+        pair.fail(&format!("the flows stopped in the flood: {stuck}"));
+    }
+    let (failures, _) = streams.finish();
+    if !failures.is_empty() {
+        pair.fail(&failures.join("\n"));
+    }
 }
