@@ -12,17 +12,17 @@
 //! probe request, `C INDEX FIRST_BODY BROKEN_AT CHANGES` per held connection (BROKEN_AT
 //! `-` when it never broke, CHANGES how often its answers changed app).
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::net::SocketAddr;
-use std::process::{ChildStdin, ExitCode, Stdio};
-use std::sync::mpsc::Receiver;
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
-use baton_lab::{Child, Host};
+use anyhow::{Context as _, Result};
+use baton_lab::Host;
 use tokio::net::TcpStream;
 
+use crate::common::client_process::ClientProcess;
 use crate::http1;
 
 pub(crate) const PROBE: &str = "probe";
@@ -240,50 +240,19 @@ async fn open(target: SocketAddr) -> Result<TcpStream, String> {
 // ---- the parent's side ----------------------------------------------------------------
 
 /// A client running in its namespace, ready.
-pub(crate) struct Running {
-    _child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
+pub(crate) struct Running(ClientProcess);
 
 impl Running {
     /// Starts `this program ARGS...` in `client` and waits for its `READY`.
     pub(crate) fn start(client: &Host, args: &[String]) -> Result<Running> {
-        let exe = std::env::current_exe().context("this program's path")?;
-        let mut command = client.command(exe);
-        command
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = client.spawn(command).context("starting the client")?;
-        let stdin = child.inner_mut().stdin.take().context("client stdin")?;
-        let stdout = child.inner_mut().stdout.take().context("client stdout")?;
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut running = Running {
-            _child: child,
-            stdin,
-            lines,
-        };
-        running.expect("READY", Duration::from_secs(30))?;
-        Ok(running)
+        let process = ClientProcess::spawn(client, args)?;
+        process.expect("READY", Duration::from_secs(30))?;
+        Ok(Running(process))
     }
 
     /// Marks the fault's moment in the client's clock.
     pub(crate) fn mark(&mut self) -> Result<()> {
-        writeln!(self.stdin, "mark").context("client stdin")?;
-        self.stdin.flush().context("client stdin")?;
-        self.expect("MARKED", Duration::from_secs(5)).map(drop)
+        self.0.mark()
     }
 
     /// The lines of its report, once it is done (`within` after the mark at most).
@@ -292,23 +261,14 @@ impl Running {
         let mut report = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line == "END" => return Ok(report),
-                Ok(line) => report.push(line),
-                Err(_) => bail!("the client's report did not come within {within:?}"),
+            let line = self
+                .0
+                .next_line(left)
+                .with_context(|| format!("the client's report did not come within {within:?}"))?;
+            if line == "END" {
+                return Ok(report);
             }
-        }
-    }
-
-    fn expect(&mut self, word: &str, within: Duration) -> Result<String> {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(word) => return Ok(line),
-                Ok(_) => {}
-                Err(_) => bail!("the client did not say {word} within {within:?}"),
-            }
+            report.push(line);
         }
     }
 }

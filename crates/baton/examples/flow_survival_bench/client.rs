@@ -7,17 +7,17 @@
 
 use std::io::{BufRead as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{ChildStdin, ExitCode, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
-use baton_lab::{Child, Host};
+use anyhow::{Context as _, Result};
+use baton_lab::Host;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
+use crate::common::client_process::ClientProcess;
 use crate::wire::{ANSWER_LEN, parse};
 
 /// The argument that makes this program the client.
@@ -99,9 +99,7 @@ impl Outcome {
 
 /// The client running in its namespace.
 pub(crate) struct Running {
-    _child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
+    process: ClientProcess,
     pub(crate) connected: usize,
 }
 
@@ -114,72 +112,33 @@ impl Running {
         connections: usize,
         interval: Duration,
     ) -> Result<Running> {
-        let exe = std::env::current_exe().context("this program's path")?;
-        let mut command = client.command(exe);
-        command
-            .arg(CLIENT)
-            .arg(source.to_string())
-            .arg(target.to_string())
-            .arg(connections.to_string())
-            .arg(interval.as_millis().to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut child = client.spawn(command).context("starting the client")?;
-        let stdin = child.inner_mut().stdin.take().context("client stdin")?;
-        let stdout = child.inner_mut().stdout.take().context("client stdout")?;
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut running = Running {
-            _child: child,
-            stdin,
-            lines,
-            connected: 0,
-        };
-        let ready = running.expect("READY", OPEN_WITHIN + Duration::from_secs(10))?;
-        running.connected = ready
+        let args = [
+            CLIENT.to_owned(),
+            source.to_string(),
+            target.to_string(),
+            connections.to_string(),
+            interval.as_millis().to_string(),
+        ];
+        let process = ClientProcess::spawn(client, args)?;
+        let ready = process.expect("READY", OPEN_WITHIN + Duration::from_secs(10))?;
+        let connected = ready
             .split_whitespace()
             .nth(1)
             .and_then(|n| n.parse().ok())
             .context("READY without a count")?;
-        Ok(running)
+        Ok(Running { process, connected })
     }
 
     /// Notes the fault's moment in the client (returns once the client has it).
     pub(crate) fn mark(&mut self) -> Result<()> {
-        writeln!(self.stdin, "mark").context("client stdin")?;
-        self.expect("MARKED", Duration::from_secs(5)).map(drop)
+        self.process.mark()
     }
 
     /// Ends the run; what the client counted.
     pub(crate) fn finish(mut self) -> Result<Outcome> {
-        writeln!(self.stdin, "stop").context("client stdin")?;
-        let line = self.expect("RESULT", Duration::from_secs(15))?;
+        self.process.say("stop")?;
+        let line = self.process.expect("RESULT", Duration::from_secs(15))?;
         Outcome::parse(&line).with_context(|| format!("bad result line {line:?}"))
-    }
-
-    fn expect(&mut self, word: &str, within: Duration) -> Result<String> {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(word) => return Ok(line),
-                Ok(_) => {}
-                Err(RecvTimeoutError::Timeout) => bail!("the client never said {word}"),
-                Err(RecvTimeoutError::Disconnected) => {
-                    bail!("the client ended before saying {word}")
-                }
-            }
-        }
     }
 }
 
