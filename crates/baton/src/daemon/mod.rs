@@ -162,6 +162,35 @@ pub(crate) async fn run(
     systemd::ready();
     let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
     let mut l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
+    // One reload, whether SIGHUP, the reload schedule or the control socket asked for it:
+    // the instances, frontends and virtual servers, then what follows their configuration.
+    macro_rules! reload_everything {
+        () => {{
+            let outcome = reload_all(
+                &reload,
+                &mut running,
+                &mut frontends,
+                &mut virtual_servers,
+                &state,
+            )
+            .await;
+            conn_sync::ConnSync::reload(
+                &mut conn_sync,
+                &running.config,
+                sync_status.clone(),
+                control,
+            )
+            .await;
+            anycasts
+                .follow(
+                    &running.config,
+                    tracked_services(&frontends, &virtual_servers),
+                )
+                .await;
+            running.restart_schedule(&mut schedule);
+            outcome
+        }};
+    }
     loop {
         tokio::select! {
             // Pinged from this loop, so a loop that no longer runs (no adverts) is restarted.
@@ -169,28 +198,17 @@ pub(crate) async fn run(
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
-                let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
-                conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
-                anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
-                running.restart_schedule(&mut schedule);
+                let _ = reload_everything!();
             }
             update = schedule.next() => match update {
                 reload_schedule::Update::Planned(planned) => running.show_scheduled_reload(planned),
                 reload_schedule::Update::Due => {
-                    let _ = reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
-                    conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
-                    anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
-                    running.restart_schedule(&mut schedule);
+                    let _ = reload_everything!();
                 }
             },
             Some(request) = requests.recv() => match request {
                 control::DaemonRequest::Reload { reply } => {
-                    let outcome =
-                        reload_all(&reload, &mut running, &mut frontends, &mut virtual_servers, &state).await;
-                    conn_sync::ConnSync::reload(&mut conn_sync, &running.config, sync_status.clone(), control).await;
-                    anycasts.follow(&running.config, tracked_services(&frontends, &virtual_servers)).await;
-                    running.restart_schedule(&mut schedule);
-                    let _ = reply.send(outcome);
+                    let _ = reply.send(reload_everything!());
                 }
                 control::DaemonRequest::Maintenance { instance, on, reply } => {
                     let _ = reply.send(running.set_maintenance(&instance, on).await);
