@@ -71,8 +71,5 @@ fn a_logged_frame_arrives_at_once_and_the_group_has_one_listener() {
         "arrived after {waited:?}"
     );
     let refused = second.expect_err("a second listener of the same group");
-    assert!(
-        refused.contains("another socket"),
-        "{refused}"
-    );
+    assert!(refused.contains("another socket"), "{refused}");
 }
