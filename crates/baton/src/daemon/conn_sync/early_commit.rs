@@ -8,9 +8,9 @@
 //!
 //! One commit per alarm: later floods are ignored until the role changes. A false alarm
 //! (the master stays master: the switch flooded its MAC for another reason) leaves the
-//! committed entries in this kernel unused; when the takeover has not come within the
-//! handover time, they are purged (`conntrackd -t`, as on becoming backup) and the alarm
-//! is armed again.
+//! committed entries in this kernel unused; when the takeover has not come within VRRP's
+//! longest master-down time and a margin, they are purged (`conntrackd -t`, as on becoming
+//! backup) and the alarm is armed again.
 
 use std::time::{Duration, Instant};
 
@@ -40,11 +40,12 @@ impl EarlyCommit {
         *self = EarlyCommit::Armed;
     }
 
-    /// When a false alarm's entries are to be purged, if one is pending.
-    pub(crate) fn purge_due(self, handover: Duration) -> Option<Instant> {
+    /// When a false alarm's entries are to be purged (`after` the commit), if one is
+    /// pending.
+    pub(crate) fn purge_due(self, after: Duration) -> Option<Instant> {
         match self {
             EarlyCommit::Armed => None,
-            EarlyCommit::Committed(at) => Some(at + handover),
+            EarlyCommit::Committed(at) => Some(at + after),
         }
     }
 
@@ -61,15 +62,15 @@ mod tests {
     #[test]
     fn a_backup_commits_once_per_alarm() {
         let now = Instant::now();
-        let handover = Duration::from_secs(1);
+        let after = Duration::from_secs(1);
         let mut early = EarlyCommit::Armed;
-        assert_eq!(early.purge_due(handover), None);
+        assert_eq!(early.purge_due(after), None);
         assert!(early.on_flood(Role::Backup, now));
         assert!(!early.on_flood(Role::Backup, now + Duration::from_millis(5)));
-        assert_eq!(early.purge_due(handover), Some(now + handover));
+        assert_eq!(early.purge_due(after), Some(now + after));
         // The takeover came: nothing to purge, and the next backup spell is armed.
         early.on_role();
-        assert_eq!(early.purge_due(handover), None);
+        assert_eq!(early.purge_due(after), None);
         assert!(early.on_flood(Role::Backup, now));
     }
 

@@ -80,6 +80,10 @@ struct Plan {
     /// the client would answer with a reset. The peer takes over within Skew_Time of the
     /// priority-0 advertisement; three intervals and a margin cover its announcements.
     handover: Duration,
+    /// How long a backup that committed early waits for its takeover before it calls the
+    /// alarm false: VRRP's master-down timer is three intervals and a skew below one, so
+    /// four intervals and the margin.
+    false_alarm_after: Duration,
 }
 
 impl Plan {
@@ -111,6 +115,7 @@ impl Plan {
             .unwrap_or(Duration::from_secs(1));
         Some(Plan {
             handover: longest * 3 + HANDOVER_MARGIN,
+            false_alarm_after: longest * 4 + HANDOVER_MARGIN,
             followed,
             servers: baton_config::ConnSync::servers(config),
             protocols,
@@ -236,7 +241,14 @@ async fn run(
             status: &mut status,
             primacy: &primacy,
         };
-        supervise(&conntrackd, &gate, watched, plan.handover, &mut stopped).await;
+        supervise(
+            &conntrackd,
+            &gate,
+            watched,
+            plan.false_alarm_after,
+            &mut stopped,
+        )
+        .await;
     }
     if let Err(error) = super::syn_gate::nft(&gate::removal()).await {
         tracing::warn!("conn_sync: removing the takeover guard: {error:#}");
@@ -336,7 +348,7 @@ async fn supervise(
     conntrackd: &Conntrackd,
     gate: &Guarded,
     mut watched: Watched<'_>,
-    handover: Duration,
+    false_alarm_after: Duration,
     stopped: &mut oneshot::Receiver<()>,
 ) {
     let mut role;
@@ -402,7 +414,7 @@ async fn supervise(
                         flood = None;
                     }
                 },
-                () = sleep_until(early.purge_due(handover)) => {
+                () = sleep_until(early.purge_due(false_alarm_after)) => {
                     purge_false_alarm(conntrackd).await;
                     early.on_purged();
                 }
