@@ -83,3 +83,13 @@ impl Error {
         }
     }
 }
+
+/// Maps an I/O error of a netlink `operation` to [`Error::Netlink`], for `map_err`.
+pub(crate) fn netlink_failed(operation: &'static str) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::Netlink { operation, source }
+}
+
+/// nix's errno as the I/O error it stands for.
+pub(crate) fn io_error(error: nix::errno::Errno) -> io::Error {
+    io::Error::from_raw_os_error(error as i32)
+}

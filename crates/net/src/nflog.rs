@@ -20,7 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::error::Error;
+use crate::error::{Error, io_error, netlink_failed};
 use crate::sys;
 
 /// How long [`NflogGroup::bind`] waits for the kernel's acknowledgement.
@@ -32,14 +32,6 @@ pub struct NflogGroup {
     socket: AsyncFd<Socket>,
     group: u16,
     buffer: Vec<u8>,
-}
-
-fn failed(operation: &'static str) -> impl FnOnce(io::Error) -> Error {
-    move |source| Error::Netlink { operation, source }
-}
-
-fn errno(error: nix::errno::Errno) -> io::Error {
-    io::Error::from_raw_os_error(error as i32)
 }
 
 /// The configuration request that binds `group`: metadata only, each packet sent at once.
@@ -104,19 +96,19 @@ impl NflogGroup {
             Type::RAW,
             Some(Protocol::from(libc::NETLINK_NETFILTER)),
         )
-        .map_err(failed("opening an nfnetlink socket"))?;
+        .map_err(netlink_failed("opening an nfnetlink socket"))?;
         nix::sys::socket::bind(socket.as_raw_fd(), &NetlinkAddr::new(0, 0))
-            .map_err(errno)
-            .map_err(failed("binding an nfnetlink socket"))?;
-        socket
-            .send(&bind_request(group))
-            .map_err(failed("binding an nflog group (needs CAP_NET_ADMIN)"))?;
+            .map_err(io_error)
+            .map_err(netlink_failed("binding an nfnetlink socket"))?;
+        socket.send(&bind_request(group)).map_err(netlink_failed(
+            "binding an nflog group (needs CAP_NET_ADMIN)",
+        ))?;
         await_ack(&socket)?;
         socket
             .set_nonblocking(true)
-            .map_err(failed("binding an nflog group"))?;
+            .map_err(netlink_failed("binding an nflog group"))?;
         let socket = sys::register(socket, Interest::READABLE)
-            .map_err(failed("registering the nflog socket"))?;
+            .map_err(netlink_failed("registering the nflog socket"))?;
         Ok(NflogGroup {
             socket,
             group,
@@ -136,16 +128,17 @@ impl NflogGroup {
                 .socket
                 .readable()
                 .await
-                .map_err(failed("waiting for nflog packets"))?;
+                .map_err(netlink_failed("waiting for nflog packets"))?;
             let buffer = &mut self.buffer;
             let received = guard.try_io(|socket| {
-                nix::sys::socket::recvfrom::<NetlinkAddr>(socket.as_raw_fd(), buffer).map_err(errno)
+                nix::sys::socket::recvfrom::<NetlinkAddr>(socket.as_raw_fd(), buffer)
+                    .map_err(io_error)
             });
             let (len, from) = match received {
                 Err(_would_block) => continue,
                 Ok(Err(error)) if error.raw_os_error() == Some(libc::ENOBUFS) => return Ok(1),
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(error)) => return Err(failed("receiving nflog packets")(error)),
+                Ok(Err(error)) => return Err(netlink_failed("receiving nflog packets")(error)),
                 Ok(Ok(received)) => received,
             };
             if from.is_none_or(|address| address.pid() != 0) {
@@ -173,23 +166,25 @@ fn await_ack(socket: &Socket) -> Result<(), Error> {
         }
         socket
             .set_read_timeout(Some(left))
-            .map_err(failed(operation))?;
+            .map_err(netlink_failed(operation))?;
         let (len, _) = nix::sys::socket::recvfrom::<NetlinkAddr>(socket.as_raw_fd(), &mut buffer)
-            .map_err(errno)
-            .map_err(failed(operation))?;
+            .map_err(io_error)
+            .map_err(netlink_failed(operation))?;
         match read_datagram(&buffer[..len]) {
             Datagram::Ack => return Ok(()),
             // The kernel says EPERM both when another socket of this namespace has the
             // group and when the caller lacks CAP_NET_ADMIN.
             Datagram::Refused(libc::EPERM) => {
-                return Err(failed(operation)(io::Error::new(
+                return Err(netlink_failed(operation)(io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     "refused: another socket of this network namespace has the group, \
                      or this process lacks CAP_NET_ADMIN",
                 )));
             }
             Datagram::Refused(code) => {
-                return Err(failed(operation)(io::Error::from_raw_os_error(code)));
+                return Err(netlink_failed(operation)(io::Error::from_raw_os_error(
+                    code,
+                )));
             }
             Datagram::Packets(_) => {}
         }

@@ -19,7 +19,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::error::Error;
+use crate::error::{Error, io_error, netlink_failed};
 use crate::sys;
 
 /// `struct nlmsghdr`: 16 bytes.
@@ -190,14 +190,6 @@ fn listen_message() -> Vec<u8> {
     message
 }
 
-fn failed(operation: &'static str) -> impl FnOnce(io::Error) -> Error {
-    move |source| Error::Netlink { operation, source }
-}
-
-fn errno(error: nix::errno::Errno) -> io::Error {
-    io::Error::from_raw_os_error(error as i32)
-}
-
 /// A socket of the calling thread's network namespace, bound to the process events group
 /// and subscribed.
 fn subscribe() -> Result<Socket, Error> {
@@ -206,17 +198,17 @@ fn subscribe() -> Result<Socket, Error> {
         Type::DGRAM,
         Some(Protocol::from(libc::NETLINK_CONNECTOR)),
     )
-    .map_err(failed(
+    .map_err(netlink_failed(
         "opening the process events connector (is CONFIG_PROC_EVENTS set?)",
     ))?;
     nix::sys::socket::bind(socket.as_raw_fd(), &NetlinkAddr::new(0, CN_IDX_PROC))
-        .map_err(errno)
-        .map_err(failed(
+        .map_err(io_error)
+        .map_err(netlink_failed(
             "joining the process events group (needs CAP_NET_ADMIN)",
         ))?;
     socket
         .send(&listen_message())
-        .map_err(failed("subscribing to process events"))?;
+        .map_err(netlink_failed("subscribing to process events"))?;
     Ok(socket)
 }
 
@@ -236,7 +228,7 @@ fn initial_namespace() -> Result<std::fs::File, Error> {
         Ok(file) => Ok(file),
         Err(error) => kthreadd().map_err(|_| error),
     }
-    .map_err(failed(
+    .map_err(netlink_failed(
         "opening the initial network namespace (/proc/1/ns/net)",
     ))
 }
@@ -247,11 +239,11 @@ fn subscribe_in_initial_namespace() -> Result<Socket, Error> {
     use nix::sched::{CloneFlags, setns};
     let worker = std::thread::spawn(|| -> Result<Socket, Error> {
         let own = std::fs::File::open("/proc/thread-self/ns/net")
-            .map_err(failed("opening this thread's network namespace"))?;
+            .map_err(netlink_failed("opening this thread's network namespace"))?;
         let initial = initial_namespace()?;
         setns(&initial, CloneFlags::CLONE_NEWNET)
-            .map_err(errno)
-            .map_err(failed(
+            .map_err(io_error)
+            .map_err(netlink_failed(
                 "entering the initial network namespace (needs CAP_SYS_ADMIN)",
             ))?;
         let socket = subscribe();
@@ -282,12 +274,14 @@ fn await_ack(socket: &Socket) -> Result<(), Error> {
                 ),
             });
         }
-        socket
-            .set_read_timeout(Some(left))
-            .map_err(failed("waiting for the process events acknowledgement"))?;
+        socket.set_read_timeout(Some(left)).map_err(netlink_failed(
+            "waiting for the process events acknowledgement",
+        ))?;
         let (len, _) = nix::sys::socket::recvfrom::<NetlinkAddr>(socket.as_raw_fd(), &mut buffer)
-            .map_err(errno)
-            .map_err(failed("waiting for the process events acknowledgement"))?;
+            .map_err(io_error)
+            .map_err(netlink_failed(
+                "waiting for the process events acknowledgement",
+            ))?;
         if let Ok(Some(ProcEvent::Ack)) = decode(&buffer[..len]) {
             return Ok(());
         }
@@ -318,9 +312,9 @@ impl ProcEvents {
         await_ack(&socket)?;
         socket
             .set_nonblocking(true)
-            .map_err(failed("subscribing to process events"))?;
+            .map_err(netlink_failed("subscribing to process events"))?;
         let socket = sys::register(socket, Interest::READABLE)
-            .map_err(failed("registering the process events socket"))?;
+            .map_err(netlink_failed("registering the process events socket"))?;
         Ok(ProcEvents {
             socket,
             buffer: vec![0; 1024],
@@ -338,8 +332,8 @@ impl ProcEvents {
             setsockopt(socket, sockopt::RcvBuf, &bytes)
         };
         result
-            .map_err(errno)
-            .map_err(failed("setting the process events receive buffer"))
+            .map_err(io_error)
+            .map_err(netlink_failed("setting the process events receive buffer"))
     }
 
     /// The next event. Datagrams from anyone but the kernel, and those [`decode`] skips or
@@ -350,10 +344,11 @@ impl ProcEvents {
                 .socket
                 .readable()
                 .await
-                .map_err(failed("waiting for process events"))?;
+                .map_err(netlink_failed("waiting for process events"))?;
             let buffer = &mut self.buffer;
             let received = guard.try_io(|socket| {
-                nix::sys::socket::recvfrom::<NetlinkAddr>(socket.as_raw_fd(), buffer).map_err(errno)
+                nix::sys::socket::recvfrom::<NetlinkAddr>(socket.as_raw_fd(), buffer)
+                    .map_err(io_error)
             });
             let (len, from) = match received {
                 Err(_would_block) => continue,
@@ -361,7 +356,7 @@ impl ProcEvents {
                     return Ok(ProcEvent::Lost);
                 }
                 Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Ok(Err(error)) => return Err(failed("receiving process events")(error)),
+                Ok(Err(error)) => return Err(netlink_failed("receiving process events")(error)),
                 Ok(Ok(received)) => received,
             };
             if from.is_none_or(|address| address.pid() != 0) {

@@ -109,7 +109,7 @@ pub(crate) fn removal() -> String {
 
 /// Whether the interface exists in this network namespace now.
 fn exists(interface: &str) -> bool {
-    nix::net::if_::if_nametoindex(interface).is_ok()
+    baton_net::interface_index(interface).is_ok()
 }
 
 #[cfg(test)]
