@@ -152,7 +152,7 @@ where
         let attempt = async {
             let mut upstream = match pooled {
                 Some(upstream) => upstream,
-                None => connect(server.address, pool.connect_timeout)
+                None => crate::upstream::connect(server.address, pool.connect_timeout)
                     .await
                     .map_err(AttemptError::Connect)?,
             };
@@ -467,18 +467,4 @@ where
 /// True once the listener is stopping: answers say `connection: close`.
 fn is_draining(call: &ServeCall) -> bool {
     *call.stop.borrow() != Stop::Run
-}
-
-/// Opens a connection to a server.
-async fn connect(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
-        .await
-        .map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("no connection in {timeout:?}"),
-            )
-        })??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
 }

@@ -27,6 +27,7 @@ use crate::request_body::RequestBody;
 use connector::{CountingConnector, Directory};
 
 pub use admin::{AdminState, UnknownServer};
+pub(crate) use pool::connect;
 pub(crate) use server::{ActiveGuard, Server};
 
 /// What a [`crate::Proxy`] knows about one of its servers right now.

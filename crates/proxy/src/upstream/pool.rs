@@ -1,8 +1,11 @@
 //! Idle keep-alive connections to one server, for the HTTP/1.1 path that talks to servers
-//! itself. Last in, first out: the connection used last is the least likely to have been
-//! closed by the server, and the oldest ones age out at the bottom.
+//! itself, and how a connection to a server is opened. Last in, first out: the connection
+//! used last is the least likely to have been closed by the server, and the oldest ones age
+//! out at the bottom.
 
 use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -13,6 +16,10 @@ use tokio::time::Instant;
 pub(crate) struct Pool {
     /// Oldest first.
     idle: Mutex<Vec<Idle>>,
+    /// Connections handed out again by [`Pool::take`], whichever path asked.
+    reused: AtomicU64,
+    /// Connections kept by [`Pool::put`].
+    kept: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -29,6 +36,7 @@ impl Pool {
         let now = Instant::now();
         while let Some(connection) = idle.pop() {
             if now.duration_since(connection.since) < idle_timeout && is_open(&connection.stream) {
+                self.reused.fetch_add(1, Relaxed);
                 return Some(connection.stream);
             }
         }
@@ -39,6 +47,7 @@ impl Pool {
     pub(crate) fn put(&self, stream: TcpStream, max_idle: usize) {
         let mut idle = self.lock();
         if idle.len() < max_idle {
+            self.kept.fetch_add(1, Relaxed);
             idle.push(Idle {
                 stream,
                 since: Instant::now(),
@@ -66,9 +75,30 @@ impl Pool {
         self.lock().len()
     }
 
+    /// How many connections were taken out again and how many were put back, since the
+    /// server was first configured.
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (self.reused.load(Relaxed), self.kept.load(Relaxed))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Opens a connection to the server at `address`, for either path, within `timeout`.
+pub(crate) async fn connect(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no connection in {timeout:?}"),
+            )
+        })??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// False when the server closed the idle connection or sent something unasked. Costs no
@@ -93,6 +123,7 @@ mod tests {
         let taken = pool.take(Duration::from_secs(60)).expect("idle");
         assert_eq!(taken.local_addr().expect("addr").port(), second_port);
         assert_eq!(pool.len(), 1);
+        assert_eq!(pool.counts(), (1, 2), "one reused, two kept");
     }
 
     #[tokio::test]
