@@ -1,7 +1,7 @@
 //! A server connection that counts the bytes it moves into the server's metrics, so that
 //! every read and write (head, body, interim answers, a tunnel's bytes) is counted in one
-//! place instead of at each call. The HTTP/1.1 path borrows one for an exchange; hyper's
-//! connections to servers own one for their whole life (see `upstream::connector`).
+//! place instead of at each call. The HTTP/1.1 path borrows one for an exchange; a WebSocket
+//! tunnel owns one (see `upstream_client`).
 
 use std::io;
 use std::pin::Pin;
@@ -49,10 +49,6 @@ pub(crate) struct Counted<S, C> {
 impl<S, C: Tally> Counted<S, C> {
     pub(crate) fn new(stream: S, counters: C) -> Self {
         Counted { stream, counters }
-    }
-
-    pub(crate) fn get_ref(&self) -> &S {
-        &self.stream
     }
 
     fn count_sent(&self, polled: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {

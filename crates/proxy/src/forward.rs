@@ -1,12 +1,13 @@
-//! One request on hyper's path: rewrite its headers, choose a server, send it there (again,
-//! elsewhere, when the forwarding policy says so), and stream the answer back.
+//! One request on hyper's path: rewrite its headers, choose a server, send it there over a
+//! connection from the server's pool (`upstream_client`), again when the forwarding policy
+//! says so, and stream the answer back.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 
@@ -19,6 +20,7 @@ use crate::request_body::{BodySlot, Progress};
 use crate::response_body::{Done, ResponseBody};
 use crate::server_verdict;
 use crate::serving::ServeCall;
+use crate::upstream_client::{self, SendError, ServerBody, Target};
 
 /// Serves one client request; never fails: trouble becomes 502, 503 or 504.
 pub(crate) async fn handle(
@@ -80,34 +82,42 @@ pub(crate) async fn handle(
     let mut policy = ForwardPolicy::new(&parts.method, set.retries);
 
     let mut body = BodySlot::new(body);
+    // After a pooled connection turned out closed: the server to try again on a fresh one.
+    let mut fresh_on: Option<usize> = None;
     loop {
-        let index = match set.pick(policy.tried(), key.as_ref()) {
-            Ok(index) => index,
-            Err(unavailable) => {
-                let answer = policy.no_server(unavailable);
-                server_verdict::log_no_server(answer, &parts.method, path_and_query.as_str());
-                return answer.response(counters, in_flight);
-            }
+        let (index, fresh) = match fresh_on.take() {
+            Some(index) => (index, true),
+            None => match set.pick(policy.tried(), key.as_ref()) {
+                Ok(index) => {
+                    policy.picked(index);
+                    (index, false)
+                }
+                Err(unavailable) => {
+                    let answer = policy.no_server(unavailable);
+                    server_verdict::log_no_server(answer, &parts.method, path_and_query.as_str());
+                    return answer.response(counters, in_flight);
+                }
+            },
         };
-        policy.picked(index);
         let server = Arc::clone(set.server(index));
         let active = set.begin(index);
 
-        let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(Scheme::HTTP);
-        uri.authority = Some(server.authority.clone());
-        uri.path_and_query = Some(path_and_query.clone());
         let progress = Arc::new(Progress::new());
         let body_timeout = shared.config.limits.client_body_timeout;
         let mut upstream_request = Request::new(body.attempt(Arc::clone(&progress), body_timeout));
         *upstream_request.method_mut() = parts.method.clone();
-        *upstream_request.uri_mut() = Uri::from_parts(uri).expect("scheme, authority and path");
-        *upstream_request.version_mut() = Version::HTTP_11;
+        *upstream_request.uri_mut() = Uri::from(path_and_query.clone());
         *upstream_request.headers_mut() = parts.headers.clone();
 
         let timeout = set.upstream_timeout;
         let sent_at = tokio::time::Instant::now();
-        let sent = within(timeout, &progress, set.client.request(upstream_request)).await;
+        let target = Target {
+            server: &server,
+            pool: set.pool_settings(),
+            fresh,
+        };
+        let sending = upstream_client::send(target, upstream_request);
+        let sent = within(timeout, &progress, sending).await;
         let (failure, error) = match sent {
             Some(Ok(response)) => {
                 server
@@ -133,13 +143,18 @@ pub(crate) async fn handle(
                 body.abandon();
                 (Failure::Timeout, None)
             }
-            Some(Err(error)) if out_of_local_resources(&error) => {
-                (Failure::LocalResources, Some(error))
+            Some(Err(error)) => {
+                let failure = match &error {
+                    SendError::Connect(io) if out_of_local_resources(io) => Failure::LocalResources,
+                    SendError::Connect(_) => Failure::Connect,
+                    SendError::NoResponse { stale, .. } => Failure::NoResponse { stale: *stale },
+                    // The client's body failed otherwise than by stalling: it went away, or
+                    // broke its framing. The request is over either way; the policy hears
+                    // of it as a request that got no answer, as this path always told it.
+                    SendError::Client(_) => Failure::NoResponse { stale: false },
+                };
+                (failure, Some(error))
             }
-            Some(Err(error)) if error.is_connect() => (Failure::Connect, Some(error)),
-            // hyper's client retries a pooled connection found closed itself: what is left
-            // is a server that did not answer.
-            Some(Err(error)) => (Failure::NoResponse { stale: false }, Some(error)),
         };
         drop(active);
         // Sending again needs the body still here.
@@ -150,6 +165,9 @@ pub(crate) async fn handle(
         server_verdict::record_failure(&shared.servers, &set, index, verdict);
         match (failure, &error) {
             (Failure::ClientStalled, _) => tracing::debug!(%peer, "request body too slow: 408"),
+            (Failure::NoResponse { .. }, error) if verdict.next == Next::TryFresh => {
+                tracing::debug!(server = %server.address, ?error, "pooled connection was closed; trying a fresh one");
+            }
             (Failure::Timeout, _) => {
                 warn_limited!(log_limit::GATEWAY_TIMEOUT, server = %server.address, "no response in {timeout:?}: 504");
             }
@@ -164,7 +182,12 @@ pub(crate) async fn handle(
             }
         }
         match verdict.next {
-            Next::TryAnother | Next::TryFresh => {}
+            Next::TryAnother => {}
+            Next::TryFresh => {
+                // Its other pooled connections are likely closed too.
+                server.pool.clear();
+                fresh_on = Some(index);
+            }
             Next::Answer(answer) => return answer.response(counters, in_flight),
             // Not reported on this path (a client gone shows as a failed request); should it
             // come, the 502 this path always gave.
@@ -177,7 +200,7 @@ pub(crate) async fn handle(
 /// a WebSocket tunnel for a 101.
 fn respond(
     call: &Arc<ServeCall>,
-    mut response: Response<Incoming>,
+    response: Response<ServerBody>,
     version: Version,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     active: crate::upstream::ActiveGuard,
@@ -195,9 +218,11 @@ fn respond(
             let counters = &call.shared.connections;
             return OwnAnswer::BadGateway.response(counters, in_flight);
         };
-        let server_upgrade = hyper::upgrade::on(&mut response);
+        let (mut parts, body) = response.into_parts();
+        let server_upgrade = body
+            .into_upgraded()
+            .expect("a 101's body is its connection");
         crate::tunnel::spawn(Arc::clone(call), client_upgrade, server_upgrade, active);
-        let (mut parts, _) = response.into_parts();
         headers::remove_hop_by_hop(&mut parts.headers, true);
         headers::append_via(&mut parts.headers, parts.version);
         parts.version = Version::HTTP_11;

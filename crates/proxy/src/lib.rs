@@ -60,21 +60,24 @@ mod conn;
 mod h1;
 mod transport;
 
-// Forwarding one request: the exchange on hyper's path, the forwarding policy both paths
-// follow (retry or answer) and what an attempt does to its server, the proxy's own answers,
-// the response body, tunnels.
+// Forwarding one request: the exchange on hyper's path and its HTTP/1.1 client to the
+// servers (over the same pooled connections as the h1 path), the forwarding policy both
+// paths follow (retry or answer) and what an attempt does to its server, the proxy's own
+// answers, the response body, tunnels.
 mod forward;
 mod forward_policy;
 mod own_answer;
 mod response_body;
 mod server_verdict;
 mod tunnel;
+mod upstream_client;
 
 // What one serve call shares with its connections: the proxy's state and the stop signal.
 mod serving;
 
-// The servers: the current set and its reloads (`Servers`), server sets with their pools
-// and admin state (`ServerSet`, `Server`), health check tasks.
+// The servers: the current set and its reloads (`Servers`), server sets and servers with
+// their admin state and their one pool of idle connections (`ServerSet`, `Server`), health
+// check tasks.
 mod health;
 mod servers;
 mod upstream;
@@ -97,6 +100,9 @@ mod stop;
 mod stream;
 #[cfg(test)]
 mod test_support;
+// Scenarios that take a whole client connection through both forwarding paths.
+#[cfg(test)]
+mod shared_pool_tests;
 mod tls;
 
 /// Entry points for the fuzz targets in `fuzz/`; not an API (feature `fuzzing`, off by default).

@@ -1,7 +1,7 @@
 //! The client's request body on its way to a server, streamed frame by frame (never
 //! collected whole), and kept back until a server's connection starts taking it so that a
-//! failed attempt can be retried with the same body. It is the body type of the upstream
-//! connection pool, so it sits below the server sets.
+//! failed attempt can be retried with the same body. Hyper's path sends it to servers with
+//! `upstream_client`.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};

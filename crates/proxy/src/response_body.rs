@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use crate::activity::InFlight;
 use crate::request_body::BoxError;
 use crate::silence::Silence;
 use crate::upstream::ActiveGuard;
+use crate::upstream_client::ServerBody;
 
 /// What the client gets: a server's body streamed through, or a short message of ours.
 #[derive(Debug)]
@@ -30,7 +30,7 @@ enum Inner {
 /// A server's body, cut off when the server stays silent for the upstream timeout.
 #[derive(Debug)]
 struct Upstream {
-    body: Incoming,
+    body: ServerBody,
     silence: Silence,
 }
 
@@ -55,7 +55,7 @@ impl Upstream {
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(frame) => {
                 self.silence.ended();
-                Poll::Ready(frame.map(|frame| frame.map_err(BoxError::from)))
+                Poll::Ready(frame)
             }
             Poll::Pending if self.silence.goes_on(cx) => {
                 Poll::Ready(Some(Err(SilentServer(self.silence.limit).into())))
@@ -85,7 +85,7 @@ impl Done {
 
 impl ResponseBody {
     /// A server's body; `timeout`: the longest silence in the middle of it.
-    pub(crate) fn upstream(body: Incoming, timeout: Duration, done: Done) -> Self {
+    pub(crate) fn upstream(body: ServerBody, timeout: Duration, done: Done) -> Self {
         ResponseBody {
             inner: Inner::Upstream(Upstream {
                 body,

@@ -5,27 +5,33 @@ use std::sync::Arc;
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt as _;
 
 use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::upstream::ActiveGuard;
+use crate::upstream_client::Upgraded;
 
 /// Runs the tunnel in its own task. It counts as in flight to its server, holds the client
 /// connection's slot, and ends when the listener stops for good (after the drain timeout).
 pub(crate) fn spawn(
     call: Arc<ServeCall>,
     client: OnUpgrade,
-    server: OnUpgrade,
+    server: Upgraded,
     active: ActiveGuard,
 ) {
     tokio::spawn(async move {
         let mut stop = call.stop.clone();
         let tunnel = async {
-            let (client, server) = tokio::try_join!(client, server)?;
-            let mut client = TokioIo::new(client);
-            let mut server = TokioIo::new(server);
+            let mut client = TokioIo::new(client.await?);
+            let Upgraded {
+                stream: mut server,
+                early,
+            } = server;
+            // What the server sent right after its 101 came with the answer's head.
+            client.write_all(&early).await?;
             let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut server).await?;
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((up, down))
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((up, down + early.len() as u64))
         };
         tokio::select! {
             result = tunnel => match result {

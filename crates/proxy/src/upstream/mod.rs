@@ -5,7 +5,6 @@
 //! servers it keeps; a request holds the set it started with until it ends.
 
 mod admin;
-mod connector;
 mod pool;
 mod server;
 mod slow_start;
@@ -15,16 +14,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-
 use crate::balance::{self, Algorithm, Balancer, Candidate, HashKey};
 use crate::check_state::CheckState;
 use crate::config::{Ejection, HealthCheck, Limits, ProxyConfig};
 use crate::metrics::ServerMetrics;
-use crate::request_body::RequestBody;
-use connector::{CountingConnector, Directory};
 
 pub use admin::{AdminState, UnknownServer};
 pub(crate) use pool::connect;
@@ -99,8 +92,8 @@ struct Member {
     server: Arc<Server>,
 }
 
-/// The settings the connection pool was built with; a reload keeps the pool when they
-/// did not change.
+/// How connections to the servers are made and kept. The pools themselves are the
+/// servers' ([`Server::pool`]), kept with the rest of a server's state across reloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PoolSettings {
     pub(crate) connect_timeout: Duration,
@@ -123,10 +116,6 @@ pub(crate) struct ServerSet {
     pub(crate) retries: u32,
     /// See [`Limits::upstream_timeout`].
     pub(crate) upstream_timeout: Duration,
-    /// Pooled connections to the servers.
-    pub(crate) client: Client<CountingConnector, RequestBody>,
-    /// Whose counters the client's new connections count into; shared with the client.
-    directory: Arc<Directory>,
     pool: PoolSettings,
 }
 
@@ -165,14 +154,6 @@ impl ServerSet {
             })
             .collect();
         let weights: Vec<(usize, u32)> = members.iter().map(|m| (m.id, m.weight)).collect();
-        let pool = PoolSettings::of(&config.limits);
-        let (client, directory) = match previous {
-            Some(previous) if previous.pool == pool => {
-                (previous.client.clone(), Arc::clone(&previous.directory))
-            }
-            _ => pool.client(),
-        };
-        directory.publish(members.iter().map(|m| &m.server));
         ServerSet {
             members,
             balancer: config.algorithm.build(&weights),
@@ -182,9 +163,7 @@ impl ServerSet {
             health_check: config.health_check.clone(),
             retries: config.retries,
             upstream_timeout: config.limits.upstream_timeout,
-            client,
-            directory,
-            pool,
+            pool: PoolSettings::of(&config.limits),
         }
     }
 
@@ -347,20 +326,6 @@ impl PoolSettings {
             idle_timeout: limits.upstream_idle_timeout,
             max_idle: limits.upstream_max_idle,
         }
-    }
-
-    /// A client whose connections count into the servers the directory lists.
-    fn client(&self) -> (Client<CountingConnector, RequestBody>, Arc<Directory>) {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(self.connect_timeout));
-        let directory = Arc::new(Directory::default());
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(self.idle_timeout)
-            .pool_max_idle_per_host(self.max_idle)
-            .pool_timer(TokioTimer::new())
-            .build(CountingConnector::new(connector, Arc::clone(&directory)));
-        (client, directory)
     }
 }
 

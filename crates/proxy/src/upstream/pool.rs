@@ -1,7 +1,8 @@
-//! Idle keep-alive connections to one server, for the HTTP/1.1 path that talks to servers
-//! itself, and how a connection to a server is opened. Last in, first out: the connection
-//! used last is the least likely to have been closed by the server, and the oldest ones age
-//! out at the bottom.
+//! Idle keep-alive connections to one server: the one pool both forwarding paths take
+//! server connections from and give them back to, this crate's HTTP/1.1 exchange
+//! (`h1::exchange`) and hyper's path (`upstream_client`). Last in, first out: the
+//! connection used last is the least likely to have been closed by the server, and the
+//! oldest ones age out at the bottom.
 
 use std::io;
 use std::net::SocketAddr;

@@ -31,12 +31,12 @@ pub(crate) struct Server {
     /// Milliseconds since `epoch` when the check last went from down to up; 0: never.
     rose_at: AtomicU64,
     epoch: Instant,
-    /// For monitoring; kept with the rest of the state across reloads. Shared with hyper's
-    /// connections to the server, which count their bytes into it.
+    /// For monitoring; kept with the rest of the state across reloads. Connections to the
+    /// server count their bytes into it.
     pub(crate) metrics: Arc<ServerCounters>,
     /// The operator's admin state and run-time weight.
     pub(crate) admin: Admin,
-    /// Idle connections for the HTTP/1.1 path (hyper's path has its own pool).
+    /// Idle connections to the server, for both forwarding paths.
     pub(crate) pool: Pool,
 }
 

@@ -165,14 +165,17 @@ async fn slow_start_after_an_ejection_ends() {
     assert_eq!(upstreams.candidates(&[])[0].weight, 10);
 }
 
+/// The pools belong to the servers: a reload keeps a server's idle connections, also
+/// when it changes how connections are made.
 #[tokio::test]
-async fn the_pool_is_kept_when_its_settings_are() {
+async fn a_reload_keeps_the_idle_connections_of_servers_it_keeps() {
     let a = ServerSet::new(&config(&[8000]), None);
-    let b = ServerSet::new(&config(&[8001]), Some(&a));
-    assert_eq!(a.pool, b.pool);
-    let mut changed = config(&[8001]);
+    let (connection, _server) = crate::test_support::connected_pair().await;
+    a.server(0).pool.put(connection, 8);
+    let mut changed = config(&[8000, 8001]);
     changed.limits.connect_timeout = Duration::from_millis(10);
-    let c = ServerSet::new(&changed, Some(&b));
-    assert_ne!(b.pool, c.pool);
-    assert_eq!(c.pool.connect_timeout, Duration::from_millis(10));
+    let b = ServerSet::new(&changed, Some(&a));
+    assert_eq!(b.pool_settings().connect_timeout, Duration::from_millis(10));
+    assert_eq!(b.server(0).pool.len(), 1);
+    assert_eq!(b.server(1).pool.len(), 0);
 }
