@@ -87,10 +87,10 @@ impl Proxy {
     /// with; every request that starts after this returns uses the new ones. A server whose
     /// address was already configured keeps its run-time state (health, failures, ejection,
     /// in-flight count); a new server starts up, unchecked until its first probes; the
-    /// checks of removed servers stop. The connection pool is kept unless its settings
-    /// changed. Client-side settings (timeouts and sizes of client connections, the
-    /// connection limits, trusted proxies, the drain timeout) stay those given to
-    /// [`Proxy::new`].
+    /// checks of removed servers stop. A kept server keeps its idle connections, which new
+    /// pool settings govern from then on. Client-side settings (timeouts and sizes of client
+    /// connections, the connection limits, trusted proxies, the drain timeout) stay those
+    /// given to [`Proxy::new`].
     pub fn reload(&self, config: Arc<ProxyConfig>) {
         self.shared.servers.reload(&config);
     }
