@@ -48,6 +48,12 @@ pub struct Anycast {
     /// on these addresses forward out of it, one-armed, as they do out of a VRRP
     /// instance's interface.
     pub interface: Option<String>,
+    /// The other load balancers announcing these prefixes, by their addresses on the
+    /// segment shared with the routers (this host's own may be listed: it is skipped, so
+    /// that every load balancer can read one file). Packets of connections another load
+    /// balancer holds, which the routers' hash now sends here, are relayed to them (see
+    /// docs/operations.md, "Connections that survive a change of the set").
+    pub peers: Vec<IpAddr>,
     pub location: WrittenAt,
 }
 

@@ -79,6 +79,7 @@ track_script = ["chk_web"]
 track_file = ["maint"]
 withdraw_delay = 0.3
 interface = "eth1"
+peers = ["10.0.3.5", "10.0.3.6", "fd00:0:0:3::7"]
 "#,
     )
     .expect("valid");
@@ -93,6 +94,8 @@ interface = "eth1"
     assert_eq!(names(&a.track_files), ["maint"]);
     assert_eq!(a.withdraw_delay, Duration::from_millis(300));
     assert_eq!(a.interface.as_deref(), Some("eth1"));
+    let peers: Vec<String> = a.peers.iter().map(ToString::to_string).collect();
+    assert_eq!(peers, ["10.0.3.5", "10.0.3.6", "fd00:0:0:3::7"]);
 }
 
 #[test]
@@ -146,6 +149,29 @@ fn mistakes_are_named_at_their_line() {
             "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\ncolour = 1\n",
             "colour",
             "anycast a: unknown key 'colour'",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\
+             peers = [\"10.0.3.5\",\n  \"lb2\"]\n",
+            "\"lb2\"",
+            "anycast a: peers: 'lb2' is not an address",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.0/24\"]\n\
+             peers = [\"10.0.3.5\",\n  \"10.0.9.7\"]\n",
+            "\"10.0.9.7\"",
+            "anycast a: peers: 10.0.9.7 is in the announced 10.0.9.0/24",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\n\
+             peers = [\"10.0.3.5\",\n  \"10.0.3.5\"]\n",
+            "  \"10.0.3.5\"",
+            "anycast a: peers: 10.0.3.5 is listed twice",
+        ),
+        (
+            "[[anycast]]\nname = \"a\"\nprefixes = [\"10.0.9.100/32\"]\npeers = [\"0.0.0.0\"]\n",
+            "peers",
+            "anycast a: peers: 0.0.0.0 is not a load balancer's address",
         ),
     ];
     for (extra, at, message) in cases {

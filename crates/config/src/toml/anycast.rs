@@ -13,7 +13,11 @@
 //! # track_file = ["maint"]      # [[track_file]]s: any value but 0 withdraws
 //! # withdraw_delay = 1.0        # at a stop: withdraw, wait this long, then drain
 //! # interface = "eth0"          # where the routers send it: DR services forward out of it
+//! # peers = ["10.0.3.5", "10.0.3.6", "10.0.3.7"]  # every LB's address by the routers:
+//! #                             # connections the routers move are relayed to their owner
 //! ```
+
+use std::net::IpAddr;
 
 use serde::Deserialize;
 use toml::{Spanned, Value};
@@ -39,6 +43,8 @@ pub(super) struct AnycastToml {
     track_file: Vec<Spanned<Value>>,
     withdraw_delay: Option<Spanned<Value>>,
     interface: Option<String>,
+    #[serde(default)]
+    peers: Vec<Spanned<String>>,
 }
 
 impl Reader<'_> {
@@ -100,6 +106,7 @@ impl Reader<'_> {
         };
         let track_scripts = tracked("track_script", t.track_script);
         let track_files = tracked("track_file", t.track_file);
+        let peers = self.peers(&c, &t.peers, &prefixes);
         Some(Anycast {
             name: t.name,
             prefixes,
@@ -111,7 +118,39 @@ impl Reader<'_> {
             track_files,
             withdraw_delay,
             interface: t.interface,
+            peers,
             location: location.into(),
         })
+    }
+
+    /// `peers`: addresses of load balancers, each once, none of them announced (a peer
+    /// is reached at its own address, not at the anycast one every peer has).
+    fn peers(&mut self, c: &str, texts: &[Spanned<String>], prefixes: &[Prefix]) -> Vec<IpAddr> {
+        let mut peers = Vec::new();
+        for text in texts {
+            let result = text
+                .get_ref()
+                .trim()
+                .parse::<IpAddr>()
+                .map_err(|_| format!("peers: '{}' is not an address", text.get_ref()))
+                .and_then(|peer| {
+                    if peer.is_unspecified() || peer.is_multicast() || peer.is_loopback() {
+                        Err(format!("peers: {peer} is not a load balancer's address"))
+                    } else if let Some(prefix) = prefixes.iter().find(|p| p.contains(peer)) {
+                        Err(format!(
+                            "peers: {peer} is in the announced {prefix}: a peer is named by \
+                             its own address on the routers' segment"
+                        ))
+                    } else if peers.contains(&peer) {
+                        Err(format!("peers: {peer} is listed twice"))
+                    } else {
+                        Ok(peer)
+                    }
+                });
+            if let Some(peer) = self.check(text.span().start, c, result) {
+                peers.push(peer);
+            }
+        }
+        peers
     }
 }
