@@ -16,12 +16,17 @@
 //! and waits `withdraw_delay` for the routers to converge; only then do the frontends
 //! drain.
 //!
+//! Connections the routers move between load balancers when the set changes are relayed
+//! to the load balancer that holds them (`relay`, with the section's `peers`): from before
+//! the frontends accept to after they drained.
+//!
 //! On a crash the routes would stay and the routers would go on sending traffic here:
 //! the systemd unit's `ExecStopPost` flushes every route of protocol 201.
 
 mod checks;
 mod decision;
 mod operator;
+mod relay;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -90,6 +95,7 @@ pub(crate) struct Anycasts {
     installed: BTreeSet<Route>,
     /// The sections the operator withdrew (`baton anycast withdraw`).
     held: BTreeSet<String>,
+    relay: relay::Relay,
 }
 
 struct Following {
@@ -99,8 +105,9 @@ struct Following {
 }
 
 impl Anycasts {
-    /// Puts the host prefixes of `config` on `lo`; nothing is announced yet. `withdrawn`:
-    /// the sections the operator held withdrawn when the last daemon stopped (state file).
+    /// Puts the host prefixes of `config` on `lo` and the relay to the peers in place;
+    /// nothing is announced yet. `withdrawn`: the sections the operator held withdrawn
+    /// when the last daemon stopped (state file).
     pub(crate) async fn new(config: &Config, withdrawn: &BTreeSet<String>) -> Anycasts {
         let mut anycasts = Anycasts {
             sections: Vec::new(),
@@ -109,7 +116,11 @@ impl Anycasts {
             task: None,
             installed: BTreeSet::new(),
             held: withdrawn.clone(),
+            relay: relay::Relay::default(),
         };
+        // The relay first: a peer's clone reaching an address with no table to drop it
+        // would be answered with a reset.
+        anycasts.relay.install(config).await;
         anycasts.place_addresses(host_prefixes(config)).await;
         anycasts
     }
@@ -118,6 +129,7 @@ impl Anycasts {
     /// frontend's and virtual server's health, as instances track them). Called at start
     /// and after each reload.
     pub(crate) async fn follow(&mut self, config: &Config, services: BTreeMap<TrackKey, Service>) {
+        self.relay.install(config).await;
         self.place_addresses(host_prefixes(config)).await;
         let installed = self.stop_task().await;
         self.sections = config.anycasts.clone();
@@ -227,9 +239,12 @@ impl Anycasts {
         tokio::time::sleep(delay).await;
     }
 
-    /// The last step of a stop: the host prefixes leave `lo`.
+    /// The last step of a stop, after the drain: the host prefixes leave `lo`, then the
+    /// relay goes (in the other order, a peer's clone reaching the address in between
+    /// would be answered with a reset).
     pub(crate) async fn release(mut self) {
         self.place_addresses(BTreeSet::new()).await;
+        self.relay.remove().await;
     }
 
     async fn stop_task(&mut self) -> BTreeSet<Route> {
