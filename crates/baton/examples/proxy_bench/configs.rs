@@ -3,6 +3,7 @@
 //! Via added both ways), so that all three do the same job.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 /// HAProxy: one thread, keep-alive to the clients and pooled server connections.
 ///
@@ -13,7 +14,12 @@ use std::net::SocketAddr;
 /// sockets per `maxconn`; where the hard limit is below that (20000 here, and no
 /// CAP_SYS_RESOURCE) `no strict-limits` lets it start anyway. Idle clients share pooled server
 /// connections, so one socket each is what they use.
-pub(crate) fn haproxy(listen: SocketAddr, upstreams: &[SocketAddr], idle: usize) -> String {
+pub(crate) fn haproxy(
+    listen: SocketAddr,
+    upstreams: &[SocketAddr],
+    idle: usize,
+    threads: usize,
+) -> String {
     let servers: String = upstreams
         .iter()
         .enumerate()
@@ -21,7 +27,7 @@ pub(crate) fn haproxy(listen: SocketAddr, upstreams: &[SocketAddr], idle: usize)
         .collect();
     format!(
         "global\n\
-         \x20   nbthread 1\n\
+         \x20   nbthread {threads}\n\
          \x20   maxconn {maxconn}\n\
          \x20   no strict-limits\n\
          \n\
@@ -85,4 +91,15 @@ pub(crate) fn nginx_http(listen: SocketAddr, upstreams: &[SocketAddr]) -> String
          \x20       }}\n\
          \x20   }}\n"
     )
+}
+
+/// Sets the number of nginx's worker processes in the configuration the shared nginx
+/// helper wrote (it writes one).
+pub(crate) fn nginx_workers(conf: &Path, workers: usize) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(conf)?;
+    let text = text.replace(
+        "worker_processes 1;",
+        &format!("worker_processes {workers};"),
+    );
+    std::fs::write(conf, text)
 }

@@ -28,8 +28,13 @@
 //!
 //! Options: `--quick` (1 round of 3 s runs), `--rounds N` (default 3), `--seconds S` (per run,
 //! default 10), `--connections 50,500`, `--idle N` (default 10000), `--rate-fraction F`
-//! (default 0.7), `--no-pin`, `--only baton,haproxy,nginx`, `--ignore-load` (measure even while other
-//! processes load the machine: for smoke runs), `--svg DIR` (charts of the speed table; with
+//! (default 0.7), `--no-pin`, `--only baton,haproxy,nginx` (a `:N` after a name: N worker
+//! threads, e.g. `--only baton:1,baton:2,haproxy:2,nginx:2`), `--threads N` (worker threads of
+//! every proxy `--only` gives no count for; more than one are not pinned, and share the
+//! client's core), `--syscalls RATE` (instead of the speed and memory phases: system calls,
+//! context switches and requests per wake-up at RATE req/s, counted with `perf trace -s`; see
+//! `syscalls.rs`), `--ignore-load` (measure even while other processes load the machine: for
+//! smoke runs), `--svg DIR` (charts of the speed table; with
 //! `--svg-from REPORT`, drawn from a saved report instead of measuring). `BATON_BIN` and `OHA` override
 //! where the two binaries are found. Ctrl-C stops every process it started.
 
@@ -47,6 +52,7 @@ mod proxies;
 mod quiet;
 mod report;
 mod setup;
+mod syscalls;
 mod throughput;
 mod tools;
 mod upstream;
@@ -59,7 +65,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use options::Options;
-use proxies::{Kind, Proxy};
+use proxies::{Proxy, Variant};
 use quiet::Noise;
 use tools::Tools;
 
@@ -92,9 +98,9 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
-    pub(crate) fn start(&self, kind: Kind) -> Result<Proxy> {
+    pub(crate) fn start(&self, variant: Variant) -> Result<Proxy> {
         Proxy::start(
-            kind,
+            variant,
             &self.tools,
             &self.dir,
             &self.upstreams,
@@ -110,11 +116,11 @@ fn run(options: Options) -> Result<()> {
     let cpus = setup::pin(cores, options.pin)?;
     common::interrupt::on_interrupt(children::cleanup).context("installing Ctrl-C clean-up")?;
     let tools = Tools::find(&options, cpus)?;
-    let kinds: Vec<Kind> = options
+    let kinds: Vec<Variant> = options
         .only
         .iter()
         .copied()
-        .filter(|&k| tools.binary(k).is_some())
+        .filter(|v| tools.binary(v.kind).is_some())
         .collect();
     if kinds.is_empty() {
         bail!("no proxy to measure");
@@ -140,6 +146,13 @@ fn run(options: Options) -> Result<()> {
         upstreams,
     };
     let mut noise = Noise::default();
+    if let Some(rate) = bench.options.syscalls {
+        let counts = syscalls::measure_all(&bench, &kinds, rate, &mut noise)?;
+        println!("\n{context}");
+        syscalls::print(&counts, rate, bench.options.run);
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        return Ok(());
+    }
     let rows = throughput::measure_all(&bench, &kinds, &mut noise)?;
     let memory = memory::measure(&bench, &kinds, &runtime)?;
     println!("\n{context}");

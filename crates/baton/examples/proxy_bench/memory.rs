@@ -13,12 +13,12 @@ use tokio::net::TcpStream;
 
 use crate::Bench;
 use crate::common::http::{content_length, header_end};
-use crate::proxies::{Kind, Resident};
+use crate::proxies::{Resident, Variant};
 use crate::upstream::ACCEPTED;
 
 #[derive(Debug)]
 pub(crate) struct Memory {
-    pub(crate) kind: Kind,
+    pub(crate) variant: Variant,
     pub(crate) base: Resident,
     pub(crate) loaded: Resident,
     /// Clients still connected when `loaded` was read.
@@ -34,13 +34,13 @@ const CONCURRENT_SETUP: usize = 256;
 
 pub(crate) fn measure(
     bench: &Bench,
-    kinds: &[Kind],
+    kinds: &[Variant],
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Vec<Memory>> {
     let idle = bench.options.idle;
     let mut memory = Vec::new();
-    for &kind in kinds {
-        let proxy = bench.start(kind)?;
+    for &variant in kinds {
+        let proxy = bench.start(variant)?;
         std::thread::sleep(Duration::from_millis(300));
         let base = proxy.resident();
         let accepted = ACCEPTED.load(Ordering::Relaxed);
@@ -52,7 +52,7 @@ pub(crate) fn measure(
         eprintln!(
             "  memory {}: PSS {} KiB before, {} KiB with {} idle connections in {} process(es) \
              ({} failed to open, {} still open, {} upstream connections opened)",
-            kind.name(),
+            variant.label(),
             base.pss,
             loaded.pss,
             streams.len(),
@@ -66,7 +66,7 @@ pub(crate) fn measure(
         runtime.block_on(async move { drop(streams) });
         drop(proxy);
         memory.push(Memory {
-            kind,
+            variant,
             base,
             loaded,
             open,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::proxies::Kind;
+use crate::proxies::{Kind, Variant};
 
 #[derive(Debug)]
 pub(crate) struct Options {
@@ -18,7 +18,11 @@ pub(crate) struct Options {
     /// The fixed rate of the latency runs, as a share of the slowest proxy's maximum.
     pub(crate) rate_fraction: f64,
     pub(crate) pin: bool,
-    pub(crate) only: Vec<Kind>,
+    /// The proxies to measure, each with its worker threads.
+    pub(crate) only: Vec<Variant>,
+    /// Instead of the speed and memory phases: system calls, wake-ups and context switches
+    /// per request at this fixed rate.
+    pub(crate) syscalls: Option<f64>,
     /// Measure at once even while other processes load the machine (for smoke runs).
     pub(crate) ignore_load: bool,
     /// Where to write the SVG charts.
@@ -29,8 +33,8 @@ pub(crate) struct Options {
 
 const USAGE: &str = "usage: proxy_bench [--quick] [--rounds N] [--seconds S] \
                      [--connections 50,500] [--idle N] [--rate-fraction F] [--no-pin] \
-                     [--only baton,haproxy,nginx] [--ignore-load] \
-                     [--svg DIR [--svg-from REPORT]]";
+                     [--only baton,haproxy:2,nginx] [--threads N] [--ignore-load] \
+                     [--syscalls RATE] [--svg DIR [--svg-from REPORT]]";
 
 impl Options {
     pub(crate) fn parse() -> Result<Self> {
@@ -41,11 +45,14 @@ impl Options {
             idle: 10_000,
             rate_fraction: 0.7,
             pin: true,
-            only: Kind::ALL.to_vec(),
+            only: Vec::new(),
+            syscalls: None,
             ignore_load: false,
             svg: None,
             svg_from: None,
         };
+        let mut only = None;
+        let mut threads = 1;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let mut value =
@@ -72,16 +79,15 @@ impl Options {
                         .map(|c| c.trim().parse().context("--connections"))
                         .collect::<Result<_>>()?
                 }
-                "--only" => {
-                    options.only = value("--only")?
-                        .split(',')
-                        .map(|name| {
-                            Kind::ALL
-                                .into_iter()
-                                .find(|k| k.name().eq_ignore_ascii_case(name.trim()))
-                                .with_context(|| format!("--only: unknown proxy {name:?}"))
-                        })
-                        .collect::<Result<_>>()?
+                "--only" => only = Some(value("--only")?),
+                "--threads" => {
+                    threads = value("--threads")?.parse().context("--threads")?;
+                    if threads == 0 {
+                        bail!("--threads must be at least 1");
+                    }
+                }
+                "--syscalls" => {
+                    options.syscalls = Some(value("--syscalls")?.parse().context("--syscalls")?)
                 }
                 "--no-pin" => options.pin = false,
                 "--ignore-load" => options.ignore_load = true,
@@ -94,6 +100,19 @@ impl Options {
                 other => bail!("unknown argument {other:?}\n{USAGE}"),
             }
         }
+        options.only = match only {
+            None => Kind::ALL
+                .into_iter()
+                .map(|kind| Variant { kind, threads })
+                .collect(),
+            Some(names) => names
+                .split(',')
+                .map(|name| {
+                    Variant::parse(name, threads)
+                        .with_context(|| format!("--only: unknown proxy {name:?}"))
+                })
+                .collect::<Result<_>>()?,
+        };
         if options.rounds == 0 || options.connections.is_empty() || options.only.is_empty() {
             bail!("nothing to measure");
         }

@@ -33,10 +33,43 @@ impl Kind {
     }
 }
 
+/// A proxy with its number of worker threads (baton's runtime threads, HAProxy's
+/// `nbthread`, nginx's `worker_processes`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Variant {
+    pub(crate) kind: Kind,
+    pub(crate) threads: usize,
+}
+
+impl Variant {
+    /// The name in tables: the proxy's, with the threads when there is more than one.
+    pub(crate) fn label(self) -> String {
+        match self.threads {
+            1 => self.kind.name().to_owned(),
+            n => format!("{} x{n}", self.kind.name()),
+        }
+    }
+
+    /// Parses `baton`, `haproxy:2` and the like; `threads` when no count is given.
+    pub(crate) fn parse(text: &str, threads: usize) -> Option<Variant> {
+        let (name, count) = match text.trim().split_once(':') {
+            Some((name, count)) => (name, count.trim().parse().ok().filter(|&n| n > 0)?),
+            None => (text.trim(), threads),
+        };
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(name.trim()))?;
+        Some(Variant {
+            kind,
+            threads: count,
+        })
+    }
+}
+
 /// A running proxy; stopped (with any worker processes) on drop.
 #[derive(Debug)]
 pub(crate) struct Proxy {
-    pub(crate) kind: Kind,
+    pub(crate) variant: Variant,
     child: Child,
     pub(crate) port: u16,
     log: PathBuf,
@@ -51,15 +84,17 @@ pub(crate) struct Resident {
 }
 
 impl Proxy {
-    /// Starts `kind` on a free loopback port in front of `upstreams`, sized for `idle` idle
-    /// clients, and waits until it answers.
+    /// Starts `variant` on a free loopback port in front of `upstreams`, sized for `idle`
+    /// idle clients, and waits until it answers. One worker is pinned to the proxies' core;
+    /// more run on every core, the client's too (a two-core machine has no other).
     pub(crate) fn start(
-        kind: Kind,
+        variant: Variant,
         tools: &Tools,
         dir: &Path,
         upstreams: &[SocketAddr],
         idle: usize,
     ) -> Result<Self> {
+        let Variant { kind, threads } = variant;
         let program = tools
             .binary(kind)
             .with_context(|| format!("{} not available", kind.name()))?;
@@ -67,13 +102,14 @@ impl Proxy {
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         // Every proxy on the same one core, away from the client's.
         let mut command = match tools.cpus {
-            Some((_, cpu)) => {
+            Some((_, cpu)) if threads == 1 => {
                 let mut c = Command::new("taskset");
                 c.arg("-c").arg(cpu.to_string()).arg(program);
                 c
             }
-            None => Command::new(program),
+            _ => Command::new(program),
         };
+        let threads_arg = threads.to_string();
         match kind {
             Kind::Baton => {
                 command
@@ -86,26 +122,24 @@ impl Proxy {
                             .flat_map(|u| ["--to".into(), u.to_string()]),
                     )
                     // The peers balance round robin; baton's default is power of two choices.
-                    .args(["--balance", "roundrobin", "--threads", "1"])
+                    .args(["--balance", "roundrobin", "--threads", &threads_arg])
                     .env("BATON_LOG", "warn");
             }
             Kind::Haproxy => {
                 let config = dir.join("haproxy.cfg");
-                std::fs::write(&config, configs::haproxy(listen, upstreams, idle))?;
+                std::fs::write(&config, configs::haproxy(listen, upstreams, idle, threads))?;
                 // -db: foreground, no daemon.
                 command.arg("-db").arg("-f").arg(&config);
             }
             Kind::Nginx => {
                 let http = configs::nginx_http(listen, upstreams);
-                command.args(crate::common::nginx::write(
-                    dir,
-                    "nginx",
-                    idle + 3_000,
-                    &http,
-                )?);
+                let name = format!("nginx{threads}");
+                let args = crate::common::nginx::write(dir, &name, idle + 3_000, &http)?;
+                configs::nginx_workers(&dir.join(&name).join("nginx.conf"), threads)?;
+                command.args(args);
             }
         }
-        let log = dir.join(format!("{}.log", kind.name()));
+        let log = dir.join(format!("{}.log", variant.label().replace(' ', "")));
         let log_file = std::fs::File::create(&log)?;
         command
             .stdin(Stdio::null())
@@ -114,7 +148,7 @@ impl Proxy {
         let child = children::spawn(&mut command)
             .with_context(|| format!("starting {}", program.display()))?;
         let mut proxy = Proxy {
-            kind,
+            variant,
             child,
             port,
             log,
@@ -138,7 +172,7 @@ impl Proxy {
         }
         bail!(
             "{} did not answer on port {} within 10 s; its output:\n{}",
-            self.kind.name(),
+            self.variant.label(),
             self.port,
             self.log_tail()
         )
@@ -149,10 +183,10 @@ impl Proxy {
             Ok(None) => Ok(()),
             Ok(Some(status)) => bail!(
                 "{} exited ({status}); its output:\n{}",
-                self.kind.name(),
+                self.variant.label(),
                 self.log_tail()
             ),
-            Err(error) => Err(anyhow!(error).context(self.kind.name())),
+            Err(error) => Err(anyhow!(error).context(self.variant.label())),
         }
     }
 
@@ -163,7 +197,7 @@ impl Proxy {
     }
 
     /// This process and its descendants (nginx's worker).
-    fn pids(&self) -> Vec<u32> {
+    pub(crate) fn pids(&self) -> Vec<u32> {
         let mut pids = vec![self.child.id()];
         pids.extend(procfs::descendants(self.child.id()));
         pids

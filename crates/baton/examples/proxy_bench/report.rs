@@ -8,14 +8,14 @@ use crate::common::programs::version;
 use crate::common::stats::{ms, ratio};
 use crate::memory::Memory;
 use crate::options::Options;
-use crate::proxies::Kind;
+use crate::proxies::{Kind, Variant};
 use crate::quiet::Noise;
 use crate::tools::Tools;
 
 /// One proxy at one connection count.
 #[derive(Debug)]
 pub(crate) struct Row {
-    pub(crate) kind: Kind,
+    pub(crate) variant: Variant,
     pub(crate) conns: usize,
     pub(crate) max: f64,
     /// Share of one core the proxy used during the unthrottled run: near 1 means the proxy,
@@ -65,13 +65,13 @@ pub(crate) fn context(
 
 pub(crate) fn print(
     options: &Options,
-    kinds: &[Kind],
+    kinds: &[Variant],
     rows: &[Row],
     memory: &[Memory],
     noise: &Noise,
 ) {
     print_speed(rows);
-    if kinds.contains(&Kind::Baton) && kinds.len() > 1 {
+    if kinds.iter().any(|v| v.kind == Kind::Baton) && kinds.len() > 1 {
         print_ratios(options, kinds, rows);
     } else {
         println!("\n(no baton figures or no peer: no ratios)");
@@ -110,7 +110,7 @@ pub(crate) fn speed_table(rows: &[Row]) -> String {
             text,
             "| {} | {} | {:.0} | {:.0}% | {} | {:.0} ({:.0}) req/s | {} | {} |",
             row.conns,
-            row.kind.name(),
+            row.variant.label(),
             row.max,
             row.busy * 100.0,
             row.cpu_us.map_or("n/a".into(), |us| format!("{us:.1} µs")),
@@ -123,26 +123,36 @@ pub(crate) fn speed_table(rows: &[Row]) -> String {
     text
 }
 
-fn print_ratios(options: &Options, kinds: &[Kind], rows: &[Row]) {
-    let find = |conns, kind| rows.iter().find(|r| r.conns == conns && r.kind == kind);
+/// Each baton against each peer with as many threads.
+fn print_ratios(options: &Options, kinds: &[Variant], rows: &[Row]) {
+    let find = |conns, variant| {
+        rows.iter()
+            .find(|r| r.conns == conns && r.variant == variant)
+    };
     println!("\n| connections | ratio | max req/s | CPU per request | p50 | p99 |");
     println!("|---|---|---|---|---|---|");
     for &conns in &options.connections {
-        let Some(b) = find(conns, Kind::Baton) else {
-            continue;
-        };
-        for &peer in kinds.iter().filter(|&&k| k != Kind::Baton) {
-            let Some(p) = find(conns, peer) else {
+        for &baton in kinds.iter().filter(|v| v.kind == Kind::Baton) {
+            let Some(b) = find(conns, baton) else {
                 continue;
             };
-            println!(
-                "| {conns} | baton / {} | {} | {} | {} | {} |",
-                peer.name(),
-                ratio(Some(b.max), Some(p.max)),
-                ratio(b.cpu_us, p.cpu_us),
-                ratio(b.p50, p.p50),
-                ratio(b.p99, p.p99)
-            );
+            let peers = kinds
+                .iter()
+                .filter(|v| v.kind != Kind::Baton && v.threads == baton.threads);
+            for &peer in peers {
+                let Some(p) = find(conns, peer) else {
+                    continue;
+                };
+                println!(
+                    "| {conns} | {} / {} | {} | {} | {} | {} |",
+                    baton.label(),
+                    peer.label(),
+                    ratio(Some(b.max), Some(p.max)),
+                    ratio(b.cpu_us, p.cpu_us),
+                    ratio(b.p50, p.p50),
+                    ratio(b.p99, p.p99)
+                );
+            }
         }
     }
     println!(
@@ -162,7 +172,7 @@ fn print_memory(options: &Options, memory: &[Memory]) {
     for m in memory {
         println!(
             "| {} | {} | {:.1} MiB | {:.1} MiB | {:.1} KiB | {:.1} MiB | {} |",
-            m.kind.name(),
+            m.variant.label(),
             m.loaded.processes,
             mib(m.base.pss),
             mib(m.loaded.pss),
@@ -171,11 +181,12 @@ fn print_memory(options: &Options, memory: &[Memory]) {
             m.open
         );
     }
-    if let Some(b) = memory.iter().find(|m| m.kind == Kind::Baton) {
-        for p in memory.iter().filter(|m| m.kind != Kind::Baton) {
+    if let Some(b) = memory.iter().find(|m| m.variant.kind == Kind::Baton) {
+        for p in memory.iter().filter(|m| m.variant.kind != Kind::Baton) {
             println!(
-                "baton / {} PSS with clients: {}",
-                p.kind.name(),
+                "{} / {} PSS with clients: {}",
+                b.variant.label(),
+                p.variant.label(),
                 ratio(Some(b.loaded.pss as f64), Some(p.loaded.pss as f64))
             );
         }

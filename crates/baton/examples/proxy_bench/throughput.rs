@@ -10,13 +10,13 @@ use anyhow::{Context, Result};
 use crate::Bench;
 use crate::common::stats::{median, ms};
 use crate::load::{measure, oha};
-use crate::proxies::{Kind, Proxy};
+use crate::proxies::{Proxy, Variant};
 use crate::quiet::Noise;
 use crate::report::Row;
 use crate::upstream::{ACCEPTED, SERVED};
 
 /// All proxies stay up through both steps, since idle ones cost nothing.
-pub(crate) fn measure_all(bench: &Bench, kinds: &[Kind], noise: &mut Noise) -> Result<Vec<Row>> {
+pub(crate) fn measure_all(bench: &Bench, kinds: &[Variant], noise: &mut Noise) -> Result<Vec<Row>> {
     let mut proxies = Vec::new();
     for &kind in kinds {
         let proxy = bench.start(kind)?;
@@ -46,7 +46,7 @@ fn at(bench: &Bench, proxies: &mut [Proxy], conns: usize, noise: &mut Noise) -> 
                 "  {conns} conns, round {}, {}: {:.0} req/s, proxy CPU {:.0}%, \
                  new upstream connections {}, other load {:.0}%{}",
                 round + 1,
-                proxy.kind.name(),
+                proxy.variant.label(),
                 load.rps(),
                 100.0 * run.proxy_cpu / load.seconds,
                 run.accepted,
@@ -79,7 +79,7 @@ fn at(bench: &Bench, proxies: &mut [Proxy], conns: usize, noise: &mut Noise) -> 
                 "  {conns} conns @ {rate:.0} req/s, round {}, {}: {:.0} req/s, p50 {}, \
                  p99 {}, other load {:.0}%{}",
                 round + 1,
-                proxy.kind.name(),
+                proxy.variant.label(),
                 load.rps(),
                 ms(load.p50),
                 ms(load.p99),
@@ -93,7 +93,7 @@ fn at(bench: &Bench, proxies: &mut [Proxy], conns: usize, noise: &mut Noise) -> 
     }
     Ok((0..n)
         .map(|i| Row {
-            kind: proxies[i].kind,
+            variant: proxies[i].variant,
             conns,
             max: max[i],
             busy: median(&busy[i]).unwrap_or(0.0),
@@ -125,11 +125,11 @@ fn warm_up(bench: &Bench, proxy: &Proxy) -> Result<()> {
         Duration::from_secs(2),
         None,
     )
-    .with_context(|| format!("warming up {}", proxy.kind.name()))?;
+    .with_context(|| format!("warming up {}", proxy.variant.label()))?;
     let split = [0, 1].map(|i| SERVED[i].load(Ordering::Relaxed) - served[i]);
     eprintln!(
         "  warm-up {}: {:.0} req/s, upstream split {} / {}, upstream connections {}{}",
-        proxy.kind.name(),
+        proxy.variant.label(),
         load.rps(),
         split[0],
         split[1],

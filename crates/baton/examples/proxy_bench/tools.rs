@@ -23,7 +23,7 @@ impl Tools {
     /// Finds what `options.only` asks for; a missing proxy is left out loudly, a missing
     /// oha is an error.
     pub(crate) fn find(options: &Options, cpus: Option<(usize, usize)>) -> Result<Tools> {
-        let wanted = |kind| options.only.contains(&kind);
+        let wanted = |kind| options.only.iter().any(|v| v.kind == kind);
         let mut tools = Tools {
             oha: common::oha::find()?,
             baton: None,
