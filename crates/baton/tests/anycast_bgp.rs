@@ -133,24 +133,15 @@ name = "web6"
 listen = "[{ANYCAST6}]:{FRONTEND_PORT}"
 backend = "app"
 
-[[backend]]
-name = "app"
-servers = ["127.0.0.1:{APP_PORT}"]
-[backend.health_check]
-type = "http"
-path = "/"
-interval = 0.2
-timeout = 0.2
-rise = 1
-fall = 2
-
+{backend}
 [[anycast]]
 name = "web"
 prefixes = ["{ANYCAST}/32", "{ANYCAST6}/128"]
 table = {ANYCAST_TABLE}
 track_frontend = ["web", "web6"]
 withdraw_delay = {WITHDRAW_DELAY_SECONDS}
-"#
+"#,
+        backend = common::bird::checked_backend(&format!("127.0.0.1:{APP_PORT}"))
     )
 }
 

@@ -18,7 +18,8 @@ use std::time::Duration;
 use baton_lab::{Child, Host, Lab};
 use common::bird::{
     ANYCAST_TABLE, AnycastRanges, Bird, CLIENT_SIDE, Peer, address_of, cable_client, ip,
-    load_balancer_conf, nexthop_indexes, router_conf, router_forwards,
+    ipv4_load_balancers, ipv4_router, load_balancer_conf, nexthop_indexes, router_conf,
+    router_forwards,
 };
 use common::flow_stream::{self, FlowStream, Proto};
 use common::{Daemon, Workdir, start_baton_toml, wait_for};
@@ -44,24 +45,11 @@ const FLOWS: usize = 24;
 const REPLIES_AFTER: usize = 20;
 
 fn router_peer() -> Peer {
-    Peer {
-        name: "uplink".to_owned(),
-        address: address_of(ROUTER.1),
-        address6: None,
-        asn: 65000,
-    }
+    ipv4_router(ROUTER.1)
 }
 
 fn load_balancer_peers() -> Vec<Peer> {
-    (0u32..)
-        .zip(LOAD_BALANCERS)
-        .map(|(index, (name, address))| Peer {
-            name: name.to_owned(),
-            address: address_of(address),
-            address6: None,
-            asn: 65001 + index,
-        })
-        .collect()
+    ipv4_load_balancers(&LOAD_BALANCERS)
 }
 
 /// Every load balancer's baton.toml: the DR service (mh, the port in the hash) over both

@@ -27,17 +27,8 @@ name = "web"
 listen = "10.0.9.100:80"
 backend = "app"
 
-[[backend]]
-name = "app"
-servers = ["10.0.3.11:{APP_PORT}"]
-[backend.health_check]
-type = "http"
-path = "/"
-interval = 0.2
-timeout = 0.2
-rise = 1
-fall = 2
-"#
+{}"#,
+        common::bird::checked_backend(&format!("10.0.3.11:{APP_PORT}"))
     )
 }
 

@@ -51,6 +51,50 @@ pub(crate) struct Peer {
     pub(crate) asn: u32,
 }
 
+/// The router as the load balancers' bird names it, `uplink` in AS 65000, at the address
+/// of `cidr` (`10.0.3.1/24`), IPv4 only.
+pub(crate) fn ipv4_router(cidr: &str) -> Peer {
+    Peer {
+        name: "uplink".to_owned(),
+        address: address_of(cidr),
+        address6: None,
+        asn: 65000,
+    }
+}
+
+/// Load balancers `(name, 10.0.3.5/24)` as the router's bird names them, each in a private
+/// AS of its own from 65001 on, IPv4 only.
+pub(crate) fn ipv4_load_balancers(hosts: &[(&str, &str)]) -> Vec<Peer> {
+    (0u32..)
+        .zip(hosts)
+        .map(|(index, (name, cidr))| Peer {
+            name: (*name).to_owned(),
+            address: address_of(cidr),
+            address6: None,
+            asn: 65001 + index,
+        })
+        .collect()
+}
+
+/// baton.toml's backend `app`: the one `server` (`127.0.0.1:8080`: the load balancer's
+/// own app), checked over HTTP every 0.2 s and down after two failures, so that a frontend
+/// on it can serve within a second of a start.
+pub(crate) fn checked_backend(server: &str) -> String {
+    format!(
+        r#"[[backend]]
+name = "app"
+servers = ["{server}"]
+[backend.health_check]
+type = "http"
+path = "/"
+interval = 0.2
+timeout = 0.2
+rise = 1
+fall = 2
+"#
+    )
+}
+
 /// The prefixes the router accepts from the load balancers, per address family:
 /// `10.0.9.0/24` and, for IPv6 sessions, `fd00:9::/64`.
 #[derive(Clone, Copy, Debug)]
