@@ -4,13 +4,17 @@
 //!   task of its own (so a request stuck in a SYN retransmit does not hold back the next).
 //! - `hold TARGET N INTERVAL_MS`: N keep-alive connections opened first, then one GET on
 //!   each every INTERVAL_MS (their ticks spread over the interval); a connection that
-//!   errs, closes or times out is broken for good.
+//!   errs, is closed inside an answer or times out is broken for good. One the server
+//!   closes between two answers (a drain: an idle connection closed, or an answer that
+//!   said `Connection: close`) is closed cleanly; so is one closed as a request went out,
+//!   before any byte of an answer (which HTTP clients retry), counted apart.
 //!
 //! Both print `READY` once going. On stdin, `mark` notes the moment of the fault (answered
 //! `MARKED`); `AFTER` seconds later they stop and print what they saw, times in
 //! microseconds from the mark (negative: before it): `R START LATENCY ok|ERROR BODY` per
-//! probe request, `C INDEX FIRST_BODY BROKEN_AT CHANGES` per held connection (BROKEN_AT
-//! `-` when it never broke, CHANGES how often its answers changed app).
+//! probe request, `C INDEX FIRST_BODY BROKEN_AT CHANGES CLOSED_AT UNANSWERED` per held
+//! connection (BROKEN_AT and CLOSED_AT `-` when it never broke or was never closed, CHANGES
+//! how often its answers changed app, UNANSWERED 1 when the close crossed a request).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -155,6 +159,21 @@ struct Held {
     first: String,
     broken_at: Option<Instant>,
     changes: u32,
+    /// Closed cleanly by the server, and whether the close crossed a request.
+    closed_at: Option<Instant>,
+    unanswered: bool,
+}
+
+/// Before a request on a kept-alive connection: whether the server closed it meanwhile
+/// (`Ok(true)`), or something else came or went wrong (`Err`).
+fn closed_while_idle(stream: &TcpStream) -> Result<bool, ()> {
+    let mut byte = [0u8; 1];
+    match stream.try_read(&mut byte) {
+        Ok(0) => Ok(true),
+        Ok(_) => Err(()),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+        Err(_) => Err(()),
+    }
 }
 
 async fn hold(target: SocketAddr, n: usize, interval: u64, after: u64) -> Result<(), String> {
@@ -172,6 +191,8 @@ async fn hold(target: SocketAddr, n: usize, interval: u64, after: u64) -> Result
                 first: String::new(),
                 broken_at: None,
                 changes: 0,
+                closed_at: None,
+                unanswered: false,
             };
             let mut last_app = String::new();
             tokio::time::sleep(offset).await;
@@ -180,6 +201,17 @@ async fn hold(target: SocketAddr, n: usize, interval: u64, after: u64) -> Result
                 tokio::select! {
                     _ = tick.tick() => {}
                     _ = stop.changed() => break,
+                }
+                match closed_while_idle(&stream) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        held.closed_at = Some(Instant::now());
+                        break;
+                    }
+                    Err(()) => {
+                        held.broken_at = Some(Instant::now());
+                        break;
+                    }
                 }
                 match http1::get(&mut stream, false, HOLD_DEADLINE).await {
                     Ok(body) => {
@@ -191,6 +223,11 @@ async fn hold(target: SocketAddr, n: usize, interval: u64, after: u64) -> Result
                             held.changes += 1;
                         }
                         last_app = app;
+                    }
+                    Err(error) if error == http1::UNANSWERED && !held.first.is_empty() => {
+                        held.closed_at = Some(Instant::now());
+                        held.unanswered = true;
+                        break;
                     }
                     Err(_) => {
                         held.broken_at = Some(Instant::now());
@@ -210,15 +247,21 @@ async fn hold(target: SocketAddr, n: usize, interval: u64, after: u64) -> Result
         let Ok((index, held)) = task.await else {
             continue;
         };
-        let broken = held
-            .broken_at
-            .map_or("-".to_owned(), |at| micros_from_mark(at).to_string());
+        let at = |moment: Option<Instant>| {
+            moment.map_or("-".to_owned(), |at| micros_from_mark(at).to_string())
+        };
+        let (broken, closed) = (at(held.broken_at), at(held.closed_at));
         let first = if held.first.is_empty() {
             "-"
         } else {
             &held.first
         };
-        let _ = writeln!(out, "C {index} {first} {broken} {}", held.changes);
+        let _ = writeln!(
+            out,
+            "C {index} {first} {broken} {} {closed} {}",
+            held.changes,
+            u8::from(held.unanswered)
+        );
     }
     let _ = writeln!(out, "END");
     Ok(())

@@ -41,8 +41,10 @@ fall = 2
 /// A load balancer behind BGP: the frontend, and an LVS-DR service with Maglev (the port
 /// in the hash) on port `DR_PORT` of the anycast address over the same apps; both announced
 /// through `[[anycast]]` while they can serve. `withdraw_delay`: at a stop, baton serves
-/// this long after withdrawing, then drains.
-pub(crate) fn anycast_lb(anycast: &str, withdraw_delay: f64) -> String {
+/// this long after withdrawing, then drains. `peers`: every load balancer's address (the
+/// relay of moved L7 connections to the one that holds them).
+pub(crate) fn anycast_lb(anycast: &str, withdraw_delay: f64, peers: &[&str]) -> String {
+    let peers: Vec<String> = peers.iter().map(|p| format!("\"{p}\"")).collect();
     let real_servers: String = APPS
         .iter()
         .map(|(_, ip)| {
@@ -71,8 +73,10 @@ interface = "eth0"
 track_frontend = ["web"]
 track_virtual_server = ["dr"]
 withdraw_delay = {withdraw_delay}
+peers = [{peers}]
 "#,
-        frontend = frontend(anycast)
+        frontend = frontend(anycast),
+        peers = peers.join(", ")
     )
 }
 

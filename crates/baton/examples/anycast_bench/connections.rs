@@ -11,6 +11,14 @@
 //!   the client through the router. A flow the router moves meets the same app.
 //! - L7 frontend (port 80): each connection ends on one LB's proxy. A flow the router moves
 //!   reaches an LB with no such socket, which resets it.
+//! - L7 frontend with the relay (`[[anycast]] peers`): the LB a moved flow reaches clones
+//!   its packets to the others, and the one holding the connection takes them; the leaving
+//!   LB drains its own (a complete answer, then a close). The other variants run with the
+//!   relay's tables deleted; it does not touch the DR port.
+//!
+//! A connection the server closes between two answers is closed cleanly, not broken (a
+//! drain); so is one closed as a request went out, before any byte of an answer (counted
+//! apart: HTTP clients retry those).
 //!
 //! With the router's plain multipath route (bird's `merge paths on`) a change of the set
 //! re-splits the hash space, moving flows of LBs that stay; with a resilient nexthop group
@@ -32,33 +40,47 @@ const INTERVAL_MS: u64 = 50;
 pub(crate) enum Variant {
     DrEcmp,
     L7Ecmp,
+    L7EcmpRelay,
     DrResilient,
     L7Resilient,
+    L7ResilientRelay,
 }
 
 impl Variant {
-    pub(crate) const ALL: [Variant; 4] = [
+    pub(crate) const ALL: [Variant; 6] = [
         Variant::DrEcmp,
         Variant::L7Ecmp,
+        Variant::L7EcmpRelay,
         Variant::DrResilient,
         Variant::L7Resilient,
+        Variant::L7ResilientRelay,
     ];
 
     pub(crate) fn title(self) -> &'static str {
         match self {
             Variant::DrEcmp => "L4 DR + Maglev, router multipath (bird)",
             Variant::L7Ecmp => "L7 frontend, router multipath (bird)",
+            Variant::L7EcmpRelay => "L7 frontend + relay to peers, router multipath (bird)",
             Variant::DrResilient => "L4 DR + Maglev, resilient group (by hand)",
             Variant::L7Resilient => "L7 frontend, resilient group (by hand)",
+            Variant::L7ResilientRelay => "L7 frontend + relay to peers, resilient group (by hand)",
         }
     }
 
-    fn l7(self) -> bool {
-        matches!(self, Variant::L7Ecmp | Variant::L7Resilient)
+    pub(crate) fn l7(self) -> bool {
+        !matches!(self, Variant::DrEcmp | Variant::DrResilient)
     }
 
     fn resilient(self) -> bool {
-        matches!(self, Variant::DrResilient | Variant::L7Resilient)
+        matches!(
+            self,
+            Variant::DrResilient | Variant::L7Resilient | Variant::L7ResilientRelay
+        )
+    }
+
+    /// Whether the load balancers relay moved L7 connections to their owner.
+    fn relay(self) -> bool {
+        matches!(self, Variant::L7EcmpRelay | Variant::L7ResilientRelay)
     }
 }
 
@@ -66,6 +88,10 @@ impl Variant {
 pub(crate) struct Outcome {
     pub(crate) held: usize,
     pub(crate) broken: usize,
+    /// Closed by the server between two answers (the leaving LB's drain), not broken; of
+    /// them, closed as a request went out (before any byte of its answer).
+    pub(crate) closed_cleanly: usize,
+    pub(crate) closed_unanswered: usize,
     /// L7 only (the answer names the proxying LB): broken connections that were on the
     /// leaving LB, and on the LBs that stayed.
     pub(crate) broken_on_leaving: Option<usize>,
@@ -90,6 +116,7 @@ pub(crate) fn measure(
     after: u64,
 ) -> Result<Outcome> {
     lab.restore()?;
+    lab.set_relay(variant.relay())?;
     if variant.resilient() {
         lab.resilient_group(&[0, 1, 2])?;
     } else {
@@ -138,10 +165,14 @@ fn summarize(lines: &[String], l7: bool, leaver: usize) -> Outcome {
     let mut broke_at = Vec::new();
     for line in lines {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let [_, _, first, broken, changes] = words[..] else {
+        let [_, _, first, broken, changes, closed, unanswered] = words[..] else {
             continue;
         };
         outcome.held += 1;
+        if closed != "-" {
+            outcome.closed_cleanly += 1;
+            outcome.closed_unanswered += usize::from(unanswered == "1");
+        }
         let was_on_leaving = first.ends_with(&format!("/{leaving}"));
         on_leaving += usize::from(was_on_leaving);
         if broken != "-" {

@@ -6,6 +6,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The error of a request the server closed the connection on before any byte of an answer.
+pub(crate) const UNANSWERED: &str = "closed-unanswered";
+
 /// One GET of `/` on `stream`, `close` asking the server to end the connection after it.
 /// The body, or what went wrong in a word or two.
 pub(crate) async fn get(
@@ -30,6 +33,11 @@ async fn exchange(stream: &mut TcpStream, request: &[u8]) -> Result<String, Stri
             return Ok(body);
         }
         let n = stream.read(&mut chunk).await.map_err(kind)?;
+        if n == 0 && buffer.is_empty() {
+            // The server closed as the request went out (a keep-alive connection's idle
+            // close crossing it): nothing of an answer, which a client may retry.
+            return Err(UNANSWERED.into());
+        }
         if n == 0 {
             return Err("closed".into());
         }

@@ -9,8 +9,10 @@
 //!    LB's link cut (its switch port down), and `kill -9` of its baton (for BGP with and
 //!    without the systemd unit's ExecStopPost route flush).
 //! 2. **Established connections broken when an LB leaves** (SIGTERM of one of three):
-//!    N keep-alive connections through L4 DR + Maglev against through an L7 frontend, with
-//!    bird's multipath route on the router and with a resilient nexthop group made by hand.
+//!    N keep-alive connections through L4 DR + Maglev against through an L7 frontend (with
+//!    and without the relay of moved connections to their LB, `[[anycast]] peers`), with
+//!    bird's multipath route on the router and with a resilient nexthop group made by hand;
+//!    broken connections, and those the leaving LB's drain closed cleanly.
 //! 3. **Requests per second with 1, 2 and 3 LBs** announcing, oha in the client.
 //!
 //! Every measurement runs once per round, the order rotating; the tables give medians and

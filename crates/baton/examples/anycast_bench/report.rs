@@ -88,8 +88,9 @@ pub(crate) fn failover_table(results: &Results, window: u64) -> String {
 pub(crate) fn connections_table(results: &Results) -> String {
     let mut text = String::from(
         "| connections through | leaving | broken | of them on the leaving LB / on the others \
-         (L7) | on the leaving LB before (L7) | answered by another app (DR) | broke, from the \
-         SIGTERM |\n|---|---|---|---|---|---|---|\n",
+         (L7) | closed cleanly after a complete answer (of them as a request went out) | on \
+         the leaving LB before (L7) | answered by another app (DR) | broke, from the SIGTERM \
+         |\n|---|---|---|---|---|---|---|---|\n",
     );
     let mut broken_medians = Vec::new();
     let cases = connections::LEAVERS
@@ -119,11 +120,13 @@ pub(crate) fn connections_table(results: &Results) -> String {
             "n/a".into()
         };
         text.push_str(&format!(
-            "| {} | lb{} | {} of {} | {split} | {} | {} | {} |\n",
+            "| {} | lb{} | {} of {} | {split} | {} ({}) | {} | {} | {} |\n",
             variant.title(),
             leaver + 1,
             counts(runs.iter().map(|r| r.broken)),
             runs[0].held,
+            counts(runs.iter().map(|r| r.closed_cleanly)),
+            counts(runs.iter().map(|r| r.closed_unanswered)),
             optional(|r| r.on_leaving),
             optional(|r| r.changed_app),
             milliseconds(
@@ -141,10 +144,15 @@ pub(crate) fn connections_table(results: &Results) -> String {
     };
     for leaver in connections::LEAVERS {
         text.push_str(&format!(
-            "\nlb{} leaving: L7 connections broken with the resilient group / with multipath: {}",
+            "\nlb{} leaving: L7 connections broken with the resilient group / with multipath: \
+             {}; with the relay / without, multipath: {}",
             leaver + 1,
             ratio(
                 find((Variant::L7Resilient, leaver)),
+                find((Variant::L7Ecmp, leaver))
+            ),
+            ratio(
+                find((Variant::L7EcmpRelay, leaver)),
                 find((Variant::L7Ecmp, leaver))
             )
         ));

@@ -109,8 +109,19 @@ pub(crate) struct BgpLab {
     _birds: Vec<Bird>,
     router_bird: Bird,
     _apps: Vec<Child>,
+    /// Each load balancer's relay table as its first baton installed it.
+    relay_tables: Vec<String>,
     /// Last: dropping it stops whatever is left in its namespaces.
     lab: Lab,
+}
+
+/// The nftables table baton relays moved L7 connections with (`ip` family).
+const RELAY_TABLE: &str = "baton_anycast_relay";
+
+/// Every load balancer's baton.toml: one file, each skips its own address among the peers.
+fn lb_config() -> String {
+    let peers: Vec<&str> = BGP_LBS.iter().map(|(_, address)| *address).collect();
+    configs::anycast_lb(ANYCAST, WITHDRAW_DELAY, &peers)
 }
 
 fn router_peer() -> Peer {
@@ -179,7 +190,7 @@ impl BgpLab {
         let mut balancers = Vec::new();
         for (index, peer) in lb_peers().iter().enumerate() {
             let host = lab.host(BGP_LBS[index].0);
-            let config = configs::anycast_lb(ANYCAST, WITHDRAW_DELAY);
+            let config = lb_config();
             balancers.push(Balancer {
                 baton: Some(start_baton(baton, host, &dir, &config, 0)?),
                 starts: 1,
@@ -187,17 +198,38 @@ impl BgpLab {
             let conf = bird::load_balancer_conf(peer, &router_peer(), bird::ANYCAST_TABLE);
             birds.push(Bird::start(host, &work, &conf));
         }
-        let lab = BgpLab {
+        let mut lab = BgpLab {
             baton: baton.to_path_buf(),
             dir: work,
             balancers,
             _birds: birds,
             router_bird,
             _apps: apps,
+            relay_tables: Vec::new(),
             lab,
         };
         lab.wait_nexthops(&[0, 1, 2], SETTLE, "the start")?;
+        for index in 0..BGP_LBS.len() {
+            let table = run(lab.lb(index), &format!("nft list table ip {RELAY_TABLE}"))?;
+            lab.relay_tables.push(table);
+        }
         Ok(lab)
+    }
+
+    /// The relay of moved L7 connections to their load balancer on (every load balancer's
+    /// table as its baton installed it at the start) or off (the tables deleted), whatever
+    /// a restarted baton did meanwhile.
+    pub(crate) fn set_relay(&self, on: bool) -> Result<()> {
+        for (index, table) in self.relay_tables.iter().enumerate() {
+            let host = self.lb(index);
+            let _ = host.run("nft", &["delete", "table", "ip", RELAY_TABLE]);
+            if on {
+                let path = self.dir.0.join(format!("lb{}-relay.nft", index + 1));
+                std::fs::write(&path, table).with_context(|| path.display().to_string())?;
+                run(host, &format!("nft -f {}", path.display()))?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn lb(&self, index: usize) -> &Host {
@@ -248,7 +280,7 @@ impl BgpLab {
     }
 
     pub(crate) fn start_baton(&mut self, index: usize) -> Result<()> {
-        let config = configs::anycast_lb(ANYCAST, WITHDRAW_DELAY);
+        let config = lb_config();
         let n = self.balancers[index].starts;
         let child = start_baton(&self.baton, self.lb(index), &self.dir.0, &config, n)?;
         let balancer = &mut self.balancers[index];
