@@ -11,7 +11,7 @@
 //!
 //!     cargo build --release -p baton
 //!     cargo run --release -p baton --example failover_bench [REPETITIONS] [--only TEXT] [--svg DIR]
-//!     cargo run --release -p baton --example failover_bench -- --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON] [--only SETTING]
+//!     cargo run --release -p baton --example failover_bench -- --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON] [--only SETTING] [--callgrind]
 //!
 //! `--only TEXT` runs the settings whose name contains TEXT. `--svg DIR` writes a chart per
 //! setting (outage per event, baton beside keepalived); with `--svg-from REPORT` it draws
@@ -25,6 +25,10 @@
 //! `--baseline BATON` measures another baton binary too (an older build), in the same runs.
 //! With `--cpu`, `--only` takes a setting's whole name: `--only "v3 advert 10 ms"` is one
 //! instance alone.
+//! `--cpu --callgrind` counts instructions instead of time: both daemons of each run under
+//! valgrind's callgrind (children traced), counters zeroed once the election settled, read
+//! after the window, and divided by the adverts the client saw (the watched VRID's, times
+//! the instances); a count the machine's load does not change. Needs valgrind.
 //!
 //! Needs root; builds its own namespaces and removes them.
 
@@ -116,6 +120,8 @@ struct Options {
     cpu: bool,
     window: Duration,
     baseline: Option<PathBuf>,
+    /// `--callgrind`: instructions per advert instead of CPU time.
+    callgrind: bool,
 }
 
 fn arguments() -> Options {
@@ -127,6 +133,7 @@ fn arguments() -> Options {
         cpu: false,
         window: Duration::from_secs(20),
         baseline: None,
+        callgrind: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -135,6 +142,7 @@ fn arguments() -> Options {
             "--svg-from" => options.svg_from = args.next().map(PathBuf::from),
             "--only" => options.only = args.next(),
             "--cpu" => options.cpu = true,
+            "--callgrind" => options.callgrind = true,
             "--baseline" => options.baseline = args.next().map(PathBuf::from),
             "--window" => match args.next().and_then(|w| w.parse().ok()) {
                 Some(seconds) => options.window = Duration::from_secs_f64(seconds),
@@ -152,7 +160,7 @@ fn arguments() -> Options {
 fn usage() -> ! {
     eprintln!(
         "usage: failover_bench [REPETITIONS] [--only TEXT] [--svg DIR [--svg-from REPORT]]\n       \
-         failover_bench --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON] [--only SETTING]"
+         failover_bench --cpu [REPETITIONS] [--window SECONDS] [--baseline BATON] [--only SETTING] [--callgrind]"
     );
     std::process::exit(2);
 }
@@ -183,6 +191,7 @@ fn main() {
     let binaries = Binaries {
         baton,
         baseline: options.baseline,
+        callgrind: options.callgrind && options.cpu,
     };
     if options.cpu {
         cpu::table(
@@ -329,6 +338,8 @@ fn median(values: &[Duration]) -> Option<Duration> {
 struct Binaries {
     baton: PathBuf,
     baseline: Option<PathBuf>,
+    /// Every daemon started under callgrind (`--cpu --callgrind`).
+    callgrind: bool,
 }
 
 impl Binaries {
@@ -420,6 +431,9 @@ fn start(
         }
         Daemon::Keepalived => common::keepalived::command(host, &path, dir),
     };
+    if baton.callgrind {
+        command = cpu::under_callgrind(host, &command);
+    }
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -579,14 +593,17 @@ mod cpu {
 
     use baton_lab::Host;
 
-    use super::{Binaries, Daemon, Pair, SETTINGS, Setting, holds_vips, wait_for};
+    use super::{
+        Binaries, Daemon, Pair, SETTINGS, Setting, holds_vips, wait_for, watch_adverts, watched,
+    };
     use crate::common;
     use crate::common::lab::RunDir;
 
     /// How long the election gets to settle before the window opens.
     const SETTLE: Duration = Duration::from_secs(3);
 
-    /// CPU time of the master's and the backup's daemons over one window, in milliseconds.
+    /// CPU time of the master's and the backup's daemons over one window, in milliseconds
+    /// (with `--callgrind`: instructions per advert).
     struct Spent {
         master: f64,
         backup: f64,
@@ -605,10 +622,14 @@ mod cpu {
             .iter()
             .filter(|s| s.interval == Duration::from_millis(10))
             .filter(|s| only.is_none_or(|only| s.name == only));
-        let mut report = format!(
-            "| instances | daemon | master CPU per {0:.0} s | backup CPU per {0:.0} s |\n|---|---|---|---|\n",
-            window.as_secs_f64()
-        );
+        let mut report = if baton.callgrind {
+            "| instances | daemon | master instructions per advert | backup instructions per advert |\n|---|---|---|---|\n".to_owned()
+        } else {
+            format!(
+                "| instances | daemon | master CPU per {0:.0} s | backup CPU per {0:.0} s |\n|---|---|---|---|\n",
+                window.as_secs_f64()
+            )
+        };
         let mut ratios = String::from(
             "| instances | master: baton / keepalived | backup: baton / keepalived |\n|---|---|---|\n",
         );
@@ -625,7 +646,7 @@ mod cpu {
                     match outcome {
                         Ok(one) => {
                             eprintln!(
-                                "  {} instance(s), {}: master {:.1} ms, backup {:.1} ms",
+                                "  {} instance(s), {}: master {:.1}, backup {:.1}",
                                 setting.instances,
                                 daemon.name(),
                                 one.master,
@@ -648,7 +669,8 @@ mod cpu {
                     )
                 })
                 .collect();
-            let ms = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.0} ms"));
+            let unit = if baton.callgrind { "" } else { " ms" };
+            let ms = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.0}{unit}"));
             for (daemon, (master, backup)) in daemons.iter().zip(&medians) {
                 let _ = writeln!(
                     report,
@@ -689,10 +711,33 @@ mod cpu {
         let pair = Pair::start(run_dir, baton, daemon, setting)?;
         let (lb1, lb2) = (pair.lab.host("lb1"), pair.lab.host("lb2"));
         let settled = || holds_vips(lb2, setting, true) && !holds_vips(lb1, setting, false);
-        if !wait_for(Duration::from_secs(15), settled) {
+        // Under valgrind a daemon takes seconds to start.
+        let start = if baton.callgrind { 60 } else { 15 };
+        if !wait_for(Duration::from_secs(start), settled) {
             return Err("lb2 never became the only master".into());
         }
         std::thread::sleep(SETTLE);
+        if baton.callgrind {
+            let (vrid, _) = watched(setting);
+            let adverts = watch_adverts(pair.lab.host("client"), vrid)?;
+            std::thread::sleep(Duration::from_millis(500));
+            zero_instructions(lb2);
+            zero_instructions(lb1);
+            let seen = adverts.count();
+            std::thread::sleep(window);
+            let counted = (instructions(lb2), instructions(lb1));
+            let sent = (adverts.count() - seen) * usize::from(setting.instances);
+            if !settled() {
+                return Err("the VIPs moved during the window".into());
+            }
+            if sent == 0 {
+                return Err("the client saw no advert".into());
+            }
+            return Ok(Spent {
+                master: counted.0 as f64 / sent as f64,
+                backup: counted.1 as f64 / sent as f64,
+            });
+        }
         let before = (cpu_time(lb2), cpu_time(lb1));
         std::thread::sleep(window);
         let after = (cpu_time(lb2), cpu_time(lb1));
@@ -703,6 +748,61 @@ mod cpu {
             master: (after.0 - before.0) * 1e3,
             backup: (after.1 - before.1) * 1e3,
         })
+    }
+
+    /// `command` (from `host.command`: `ip netns exec NS PROGRAM ARGS`) under callgrind,
+    /// instrumenting nothing until told (children traced: keepalived's VRRP process).
+    pub(super) fn under_callgrind(
+        host: &Host,
+        command: &std::process::Command,
+    ) -> std::process::Command {
+        let mut wrapped = host.command("valgrind");
+        wrapped.args([
+            "--tool=callgrind",
+            "--trace-children=yes",
+            "--instr-atstart=no",
+            "--callgrind-out-file=/dev/null",
+        ]);
+        // After `netns exec NS`.
+        wrapped.args(command.get_args().skip(3));
+        wrapped
+    }
+
+    /// Starts counting in every callgrind run in `host`, from zero.
+    fn zero_instructions(host: &Host) {
+        for pid in host.processes() {
+            let pid = pid.to_string();
+            for args in [["-i", "on", &pid].as_slice(), &["-z", &pid]] {
+                let _ = std::process::Command::new("callgrind_control")
+                    .args(args)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+            }
+        }
+    }
+
+    /// Instructions every callgrind run in `host` counted since zeroed, all threads:
+    /// `callgrind_control -e Ir` prints one `Th N COUNT` line per thread.
+    fn instructions(host: &Host) -> u64 {
+        let mut total = 0;
+        for pid in host.processes() {
+            let Ok(output) = std::process::Command::new("callgrind_control")
+                .args(["-e", "Ir", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .output()
+            else {
+                continue;
+            };
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                let mut words = line.split_whitespace();
+                if words.next() == Some("Th") {
+                    let count = words.nth(1).unwrap_or("0").replace(',', "");
+                    total += count.parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+        total
     }
 
     /// Seconds of CPU every thread of every process in `host` has run so far: the first
