@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::chunked::Chunked;
+use super::deadline::Deadline;
 use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
 use super::response::{self, Framing, ResponseHead};
@@ -90,6 +91,7 @@ pub(super) async fn run<S>(
     set: &ServerSet,
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
+    deadline: &mut Deadline,
     request: Request<'_>,
 ) -> Next
 where
@@ -173,6 +175,7 @@ where
                 body.as_ref(),
                 buffered,
                 stalls,
+                deadline,
             )
             .await;
             let body_complete = match sent {
@@ -184,7 +187,7 @@ where
                 // The server may have answered early (413, say) and closed: look for it.
                 Err(_) => false,
             };
-            let response = read_head(client, &mut counted, &mut ubuf, is_head, timeout)
+            let response = read_head(client, &mut counted, &mut ubuf, is_head, deadline, timeout)
                 .await
                 .map_err(|error| match error {
                     // Nothing at all came back on a pooled connection: the server had closed
@@ -289,7 +292,9 @@ fn log_failure(
 }
 
 /// Sends the request head and its body: from the buffer when it is all there (left in
-/// place, to be sent again if need be), otherwise streamed from the client.
+/// place, to be sent again if need be; the server has until `deadline` to take it),
+/// otherwise streamed from the client.
+#[allow(clippy::too_many_arguments)]
 async fn send<S, U>(
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
@@ -298,6 +303,7 @@ async fn send<S, U>(
     body: Option<&Body>,
     buffered: Option<usize>,
     stalls: relay::Stalls,
+    deadline: &mut Deadline,
 ) -> Result<(), CopyError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -309,7 +315,15 @@ where
         }
         (_, buffered) => {
             let body = &buf[..buffered.unwrap_or(0)];
-            relay::write_within(upstream, &head.upstream, body, stalls.write).await
+            let write = relay::write_two(upstream, &head.upstream, body);
+            let written = match stalls.write {
+                None => write.await,
+                Some(limit) => deadline
+                    .within(Instant::now() + limit, write)
+                    .await
+                    .ok_or(CopyError::WriteStalled(limit))?,
+            };
+            written.map_err(CopyError::Write)
         }
     }
 }
@@ -321,6 +335,7 @@ async fn read_head<S, U>(
     upstream: &mut U,
     ubuf: &mut BytesMut,
     is_head: bool,
+    deadline: &mut Deadline,
     timeout: Duration,
 ) -> Result<ResponseHead, AttemptError>
 where
@@ -332,7 +347,7 @@ where
         stale: false,
     };
     let mut received = false;
-    let deadline = Instant::now() + timeout;
+    let due = Instant::now() + timeout;
     loop {
         if !ubuf.is_empty() {
             match response::parse(ubuf, is_head) {
@@ -355,27 +370,27 @@ where
             }
         }
         ubuf.reserve(relay::READ_SIZE);
-        match tokio::time::timeout_at(deadline, upstream.read_buf(ubuf)).await {
-            Err(_) => return Err(AttemptError::Timeout),
-            Ok(Ok(0)) if received => {
+        match deadline.within(due, upstream.read_buf(ubuf)).await {
+            None => return Err(AttemptError::Timeout),
+            Some(Ok(0)) if received => {
                 return Err(no_response(
                     "the server closed in the middle of its answer".into(),
                 ));
             }
-            Ok(Ok(0)) => {
+            Some(Ok(0)) => {
                 return Err(AttemptError::NoResponse {
                     reason: "the server closed without answering".into(),
                     stale: true,
                 });
             }
-            Ok(Ok(_)) => received = true,
-            Ok(Err(error)) if !received => {
+            Some(Ok(_)) => received = true,
+            Some(Err(error)) if !received => {
                 return Err(AttemptError::NoResponse {
                     reason: error.to_string(),
                     stale: true,
                 });
             }
-            Ok(Err(error)) => return Err(no_response(error.to_string())),
+            Some(Err(error)) => return Err(no_response(error.to_string())),
         }
     }
 }

@@ -15,6 +15,7 @@
 //! and 431 answers to bad heads) and a short path for the rest.
 
 mod chunked;
+mod deadline;
 mod exchange;
 mod fields;
 #[cfg(feature = "fuzzing")]
@@ -42,6 +43,7 @@ use crate::own_answer::{self, OwnAnswer};
 use crate::serving::ServeCall;
 use crate::stop::Stop;
 use crate::stream::ClientStream;
+use deadline::Deadline;
 use exchange::{Next, Request};
 use request::{Forwarding, Parsed};
 pub(crate) use rewind::Rewind;
@@ -112,6 +114,7 @@ enum Woke {
 async fn wait_idle<S: WaitReadable>(
     client: &S,
     stop: &mut watch::Receiver<Stop>,
+    deadline: &mut Deadline,
     until: Instant,
     drain_closes: bool,
 ) -> Woke {
@@ -119,15 +122,15 @@ async fn wait_idle<S: WaitReadable>(
     if stops(&stop.borrow_and_update()) {
         return Woke::Stopping;
     }
-    let timer = tokio::time::sleep_until(until);
+    deadline.set(until);
     let stopping = stop.wait_for(stops);
-    tokio::pin!(timer, stopping);
+    tokio::pin!(stopping);
     std::future::poll_fn(|cx| {
         if client.poll_readable(cx).is_ready() {
             Poll::Ready(Woke::Readable)
         } else if stopping.as_mut().poll(cx).is_ready() {
             Poll::Ready(Woke::Stopping)
-        } else if timer.as_mut().poll(cx).is_ready() {
+        } else if deadline.poll_expired(cx).is_ready() {
             Poll::Ready(Woke::TimedOut)
         } else {
             Poll::Pending
@@ -163,6 +166,8 @@ pub(crate) async fn serve<S>(
     let mut client = ClientStream::new(stream, None, permit, limits.send_timeout);
     let mut buf = received;
     let mut stop = call.stop.clone();
+    // Every wait of the connection (idle, head, the server's answer) on one timer.
+    let mut deadline = Deadline::new(first_request);
     // For the first request, the whole head is due by `first_request`; after that, a
     // connection may idle for `idle_timeout`, and then has `header_read_timeout` from the
     // first byte of a head to its end.
@@ -180,7 +185,16 @@ pub(crate) async fn serve<S>(
             // Give the buffer back while waiting.
             buf = BytesMut::new();
             let drain_closes = phase.head_due.is_none();
-            match wait_idle(client.get_ref(), &mut stop, phase.idle_until, drain_closes).await {
+            let until = phase.idle_until;
+            match wait_idle(
+                client.get_ref(),
+                &mut stop,
+                &mut deadline,
+                until,
+                drain_closes,
+            )
+            .await
+            {
                 Woke::Readable => {}
                 // A request began as the drain came: it is served, its answer says close.
                 Woke::Stopping if client.get_ref().has_bytes() => {}
@@ -200,6 +214,7 @@ pub(crate) async fn serve<S>(
             &mut client,
             &mut buf,
             &mut stop,
+            &mut deadline,
             phase,
             peer,
         ));
@@ -258,6 +273,7 @@ async fn serve_request<S>(
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
     stop: &mut watch::Receiver<Stop>,
+    deadline: &mut Deadline,
     phase: Phase,
     peer: SocketAddr,
 ) -> Served
@@ -267,7 +283,7 @@ where
     let limits = &call.shared.config.limits;
     // Made for each request rather than kept: an idle connection holds as little as can be.
     let forwarding = Forwarding {
-        client: peer.ip().to_canonical().to_string(),
+        client: request::client_text(peer.ip()),
         proto: if call.transport.is_tls() {
             "https"
         } else {
@@ -293,7 +309,7 @@ where
     let idle = phase.idle;
     let read = tokio::select! {
         biased;
-        read = reading.read(client, buf) => Some(read),
+        read = reading.read(client, buf, deadline) => Some(read),
         _ = stop.wait_for(|stop| *stop == Stop::Now || (idle && *stop != Stop::Run)) => None,
     };
     let head = match read {
@@ -308,7 +324,7 @@ where
         received: &received,
         peer,
     };
-    let exchange = exchange::run(call, &set, client, buf, request);
+    let exchange = exchange::run(call, &set, client, buf, deadline, request);
     tokio::select! {
         biased;
         next = exchange => match next {
@@ -333,7 +349,12 @@ struct HeadReading<'a> {
 
 impl HeadReading<'_> {
     /// Reads until `buf` holds a whole request head.
-    async fn read<S>(mut self, client: &mut ClientStream<S>, buf: &mut BytesMut) -> HeadRead
+    async fn read<S>(
+        mut self,
+        client: &mut ClientStream<S>,
+        buf: &mut BytesMut,
+        deadline: &mut Deadline,
+    ) -> HeadRead
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -348,7 +369,7 @@ impl HeadReading<'_> {
                     Parsed::Partial => {}
                 }
             }
-            let deadline = if buf.is_empty() {
+            let due = if buf.is_empty() {
                 self.idle_until
             } else {
                 *self
@@ -356,14 +377,14 @@ impl HeadReading<'_> {
                     .get_or_insert_with(|| Instant::now() + self.header_read_timeout)
             };
             buf.reserve(4096);
-            match tokio::time::timeout_at(deadline, client.read_buf(buf)).await {
-                Err(_) if buf.is_empty() => return HeadRead::Gone,
-                Err(_) => return HeadRead::TooSlow,
-                Ok(Ok(0)) if buf.is_empty() => return HeadRead::Gone,
+            match deadline.within(due, client.read_buf(buf)).await {
+                None if buf.is_empty() => return HeadRead::Gone,
+                None => return HeadRead::TooSlow,
+                Some(Ok(0)) if buf.is_empty() => return HeadRead::Gone,
                 // Half a head and the client's end closed: hyper answers or closes as it does.
-                Ok(Ok(0)) => return HeadRead::Hyper,
-                Ok(Ok(_)) => {}
-                Ok(Err(_)) => return HeadRead::Gone,
+                Some(Ok(0)) => return HeadRead::Hyper,
+                Some(Ok(_)) => {}
+                Some(Err(_)) => return HeadRead::Gone,
             }
         }
     }
