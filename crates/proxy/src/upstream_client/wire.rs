@@ -5,13 +5,14 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use http_body::Body as _;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::SendError;
@@ -196,22 +197,20 @@ impl Wire {
         }
     }
 
-    /// Reads what the server sent into `buf`; 0 at its end.
+    /// Reads what the server sent into `buf`; 0 at its end. Through `AsyncRead`, whose short
+    /// reads tell Tokio that the socket is drained: with `try_read_buf` the readiness would
+    /// stay set, and the pool's test of the idle connection would cost a `recvfrom` that
+    /// finds nothing. The bytes are read into a buffer on the stack and copied, since
+    /// `BytesMut`'s spare room cannot be handed to a read without `unsafe`.
     pub(super) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        self.buf.reserve(READ_SIZE);
-        loop {
-            ready!(self.stream.poll_read_ready(cx))?;
-            match self.stream.try_read_buf(&mut self.buf) {
-                Ok(n) => {
-                    self.counters.received(n);
-                    self.received |= n > 0;
-                    return Poll::Ready(Ok(n));
-                }
-                // The readiness was stale; it is cleared now, and the next poll waits.
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
-            }
-        }
+        let mut room = [MaybeUninit::<u8>::uninit(); READ_SIZE];
+        let mut read = ReadBuf::uninit(&mut room);
+        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut read))?;
+        let n = read.filled().len();
+        self.buf.extend_from_slice(read.filled());
+        self.counters.received(n);
+        self.received |= n > 0;
+        Poll::Ready(Ok(n))
     }
 
     /// Sends the request and reads the final answer's head, skipping interim ones.
