@@ -9,6 +9,7 @@
 //! due, and re-arming it is one system call.
 
 use std::io;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use nix::sys::time::TimeSpec;
@@ -64,18 +65,29 @@ impl Deadline {
     /// Waits until the deadline set last passes. Cancel-safe: a wait dropped before it
     /// returns leaves the expiry for the next one.
     pub async fn expired(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_expired(cx)).await
+    }
+
+    /// [`Deadline::expired`] as a poll: `Ready` once the deadline set last passed. The
+    /// waker stays with the timer between polls (no waiter to add and remove per wait), so
+    /// polling it again before it fires costs no more than a look at its readiness.
+    pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
-            let mut ready = self.timer.readable().await?;
+            let mut ready = match self.timer.poll_read_ready(cx) {
+                Poll::Ready(Ok(ready)) => ready,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            };
             match ready.get_inner().0.wait() {
                 Ok(()) => {
                     // A one-shot timer read once is not readable again until it is re-armed:
                     // forgetting the readiness now spares the read that would say so.
                     ready.clear_ready();
                     self.armed = None;
-                    return Ok(());
+                    return Poll::Ready(Ok(()));
                 }
                 Err(nix::errno::Errno::EAGAIN) => ready.clear_ready(),
-                Err(error) => return Err(error.into()),
+                Err(error) => return Poll::Ready(Err(error.into())),
             }
         }
     }

@@ -25,6 +25,7 @@ mod listen;
 mod no_accept;
 mod notify;
 mod notify_fifo;
+mod outer_inputs;
 mod plan;
 mod proxy_config;
 mod publish_pace;
@@ -50,22 +51,26 @@ mod vips;
 mod virtual_servers;
 mod vmac;
 mod vmac_addr;
+mod woken;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future as _;
 use std::path::Path;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use baton_config::{AdminListen, Config, Family};
 use baton_vrrp::{Event, InstanceId, Router, VipAction};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, watch};
 
 use crate::scripts::{Credentials, Notifier};
 use crate::status::{ReloadCounts, Status};
 use frontends::Frontends;
 use no_accept::NoAccept;
+use outer_inputs::{Outer, OuterInputs};
 use plan::TrackKey;
 pub(crate) use plan::plan;
 use sockets::{Inbound, Sockets};
@@ -103,9 +108,7 @@ pub(crate) async fn run(
     state_dir: &Path,
     admin: AdminListen,
 ) -> anyhow::Result<()> {
-    let mut terminate = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-    let mut hangup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let signals = OuterInputs::install_signals()?;
 
     // keepalived's startup_script: before anything starts, and waited for.
     start_stop::run(&config, When::Startup, default_script_user(&config)?).await;
@@ -140,7 +143,7 @@ pub(crate) async fn run(
         }),
         AdminListen::Off => None,
     };
-    let (requests_tx, mut requests) = mpsc::channel(CONTROL_QUEUE);
+    let (requests_tx, requests) = mpsc::channel(CONTROL_QUEUE);
     let context = control::Context {
         status: status_rx,
         proxies: frontends.registry(),
@@ -160,8 +163,9 @@ pub(crate) async fn run(
     // keepalived's reload_time_file: watched from the start, after the instances.
     let mut schedule = reload_schedule::Monitor::start(&running.config.global);
     systemd::ready();
-    let mut watchdog = systemd::watchdog_interval().map(tokio::time::interval);
-    let mut l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
+    let watchdog = systemd::watchdog_interval().map(tokio::time::interval);
+    let l4_status = tokio::time::interval(L4_STATUS_INTERVAL);
+    let mut outer = OuterInputs::new(signals, requests, watchdog, l4_status);
     // One reload, whether SIGHUP, the reload schedule or the control socket asked for it:
     // the instances, frontends and virtual servers, then what follows their configuration.
     macro_rules! reload_everything {
@@ -192,47 +196,74 @@ pub(crate) async fn run(
         }};
     }
     loop {
-        tokio::select! {
-            // Pinged from this loop, so a loop that no longer runs (no adverts) is restarted.
-            () = tick(&mut watchdog) => systemd::watchdog(),
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
-            _ = hangup.recv() => {
-                let _ = reload_everything!();
-            }
-            update = schedule.next() => match update {
-                reload_schedule::Update::Planned(planned) => running.show_scheduled_reload(planned),
-                reload_schedule::Update::Due => {
-                    let _ = reload_everything!();
-                }
-            },
-            Some(request) = requests.recv() => match request {
-                control::DaemonRequest::Reload { reply } => {
-                    let _ = reply.send(reload_everything!());
-                }
-                control::DaemonRequest::Maintenance { instance, on, reply } => {
-                    let _ = reply.send(running.set_maintenance(&instance, on).await);
-                }
-                control::DaemonRequest::Anycast { name, withdrawn, reply } => {
-                    let _ = reply.send(anycasts.hold(&name, withdrawn).await);
-                }
-                control::DaemonRequest::RealServer { service, address, change, reply } => {
-                    let _ = reply.send(virtual_servers.change_server(&service, address, change));
-                }
-            },
+        // The outer inputs first: unless one of them was woken that costs a flag, and a
+        // flood of adverts cannot keep SIGTERM waiting. The protocol's input is polled on
+        // every wake-up.
+        let event = tokio::select! {
+            biased;
+            event = std::future::poll_fn(|cx| outer.poll_next(cx, &mut schedule, &mut virtual_servers)) => event,
             input = running.next_input() => {
                 running.handle(input).await;
                 if running.take_interface_appeared() {
                     rebuild_on_new_interface(&mut running, &mut frontends, &mut virtual_servers, &state).await;
                 }
+                // The virtual servers follow the status, which they wait for anew at every
+                // poll: a status published is their input.
+                if running.take_published() {
+                    outer.wake();
+                }
+                continue;
             }
-            () = virtual_servers.step() => {}
-            _ = l4_status.tick() => virtual_servers.refresh_status(),
+        };
+        match event {
+            Outer::Stop => break,
+            Outer::Watchdog => systemd::watchdog(),
+            Outer::Hangup => {
+                let _ = reload_everything!();
+            }
+            Outer::Schedule(update) => match update {
+                reload_schedule::Update::Planned(planned) => running.show_scheduled_reload(planned),
+                reload_schedule::Update::Due => {
+                    let _ = reload_everything!();
+                }
+            },
+            Outer::Request(request) => match request {
+                control::DaemonRequest::Reload { reply } => {
+                    let _ = reply.send(reload_everything!());
+                }
+                control::DaemonRequest::Maintenance {
+                    instance,
+                    on,
+                    reply,
+                } => {
+                    let _ = reply.send(running.set_maintenance(&instance, on).await);
+                }
+                control::DaemonRequest::Anycast {
+                    name,
+                    withdrawn,
+                    reply,
+                } => {
+                    let _ = reply.send(anycasts.hold(&name, withdrawn).await);
+                }
+                control::DaemonRequest::RealServer {
+                    service,
+                    address,
+                    change,
+                    reply,
+                } => {
+                    let _ = reply.send(virtual_servers.change_server(&service, address, change));
+                }
+            },
+            Outer::VirtualServers => {}
+            Outer::L4Status => virtual_servers.refresh_status(),
         }
+        // Whatever the event changed (a reload's status, new instances) is seen next time.
+        running.take_published();
+        outer.wake();
     }
     systemd::stopping();
     // Requests still queued learn that the daemon is stopping.
-    drop(requests);
+    outer.close_requests();
     // The shutdown_script of the configuration running now, after everything is released.
     let last = (running.config.clone(), running.notifier.default_user());
     // Behind BGP: the routers stop sending new flows here before anything drains.
@@ -268,16 +299,6 @@ async fn rebuild_on_new_interface(
             "dynamic_interfaces: building the instances on the new interface failed \
              (a SIGHUP retries): {error:#}"
         );
-    }
-}
-
-/// The next tick of `interval`, or never without one.
-async fn tick(interval: &mut Option<tokio::time::Interval>) {
-    match interval {
-        Some(interval) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
     }
 }
 
@@ -517,6 +538,11 @@ struct Running {
     pace: publish_pace::Pace,
     /// The engine's next deadline (or the pace's), which `next_input` waits for.
     deadline: baton_net::Deadline,
+    /// Track events, step-downs ended and handoff offers: polled only when one of them was
+    /// woken, not at every advert (see `woken`).
+    others: woken::Woken,
+    /// A status was published since [`Running::take_published`] was called last.
+    published: bool,
 }
 
 impl Running {
@@ -607,6 +633,8 @@ impl Running {
             scheduled_reload: None,
             pace: publish_pace::Pace::default(),
             deadline,
+            others: woken::Woken::new(),
+            published: false,
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -707,6 +735,8 @@ impl Running {
         old_links.retire(Some(&self.links)).await;
         self.tracks = tracks;
         self.tasks = tasks;
+        // The new receivers have not registered the group's waker yet.
+        self.others.wake();
         self.apply_pending_tracks();
         self.router.start(Instant::now());
         self.drain().await;
@@ -753,6 +783,10 @@ impl Running {
     /// that take nothing they do not return): the loops that select over it with other work
     /// drop it whenever that work comes first.
     /// What the input leads to is [`Running::handle`]'s, which must not be dropped halfway.
+    ///
+    /// Polled in this order: the rare inputs (track events, step-downs ended, offers) as one
+    /// group only when one of them was woken, which costs a flag otherwise; the timer; the
+    /// sockets. A flood on the sockets leaves the timer and the rest their turn.
     async fn next_input(&mut self) -> Input {
         let deadline = [self.router.poll_timeout(), self.pace.due()]
             .into_iter()
@@ -760,30 +794,43 @@ impl Running {
             .min();
         // Re-armed only when the deadline moved (see `baton_net::Deadline`); tokio's timer
         // stands in should the timerfd ever fail.
-        let armed = self.deadline.set(deadline);
-        if let Err(error) = &armed {
+        let mut standby = None;
+        if let Err(error) = self.deadline.set(deadline) {
             tracing::error!("arming the protocol timer: {error}");
+            standby = deadline.map(|at| Box::pin(tokio::time::sleep_until(at.into())));
         }
-        let timer = &mut self.deadline;
-        let sleep = async move {
-            let Some(at) = deadline else {
-                return std::future::pending().await;
-            };
-            if armed.is_ok() {
-                match timer.expired().await {
-                    Ok(()) => return,
-                    Err(error) => tracing::error!("waiting for the protocol timer: {error}"),
+        std::future::poll_fn(|cx| {
+            let others = self.others.poll(cx, |cx| {
+                // A closed channel (None) never wakes the group again: as a disabled branch.
+                if let Poll::Ready(Some(event)) = self.tracks.poll_recv(cx) {
+                    return Poll::Ready(Input::Track(event));
+                }
+                if let Poll::Ready(ended) = pin!(self.step_downs.next_ended()).poll(cx) {
+                    return Poll::Ready(Input::SteppedDown(ended));
+                }
+                pin!(self.offers.next()).poll(cx).map(Input::Offer)
+            });
+            if others.is_ready() {
+                return others;
+            }
+            if let (Some(at), None) = (deadline, &standby) {
+                match self.deadline.poll_expired(cx) {
+                    Poll::Ready(Ok(())) => return Poll::Ready(Input::Timer),
+                    Poll::Ready(Err(error)) => {
+                        tracing::error!("waiting for the protocol timer: {error}");
+                        standby = Some(Box::pin(tokio::time::sleep_until(at.into())));
+                    }
+                    Poll::Pending => {}
                 }
             }
-            tokio::time::sleep_until(at.into()).await;
-        };
-        tokio::select! {
-            () = sleep => Input::Timer,
-            packet = std::future::poll_fn(|cx| self.sockets.poll_next(cx)) => Input::Packet(packet),
-            Some(event) = self.tracks.recv() => Input::Track(event),
-            ended = self.step_downs.next_ended() => Input::SteppedDown(ended),
-            datagram = self.offers.next() => Input::Offer(datagram),
-        }
+            if let Some(sleep) = &mut standby
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(Input::Timer);
+            }
+            self.sockets.poll_next(cx).map(Input::Packet)
+        })
+        .await
     }
 
     /// Hands `input` to the engine and carries out what it asks for. Run it to completion
@@ -990,6 +1037,12 @@ impl Running {
         }
         self.status.send_replace(status);
         self.pace.published(Instant::now());
+        self.published = true;
+    }
+
+    /// True once after a status was published (see [`Running::publish`]).
+    fn take_published(&mut self) -> bool {
+        std::mem::take(&mut self.published)
     }
 
     fn event(&self, id: InstanceId, event: Event) {
