@@ -84,6 +84,11 @@ async fn scripted() -> (Arc<Server>, TcpListener) {
     (server, listener)
 }
 
+/// Writes all of `bytes`, failing the test otherwise.
+async fn write(stream: &mut (impl tokio::io::AsyncWrite + Unpin), bytes: &[u8]) {
+    stream.write_all(bytes).await.expect("write");
+}
+
 async fn frame(body: &mut ServerBody) -> Option<Bytes> {
     let frame = tokio::time::timeout(LIMIT, body.frame())
         .await
@@ -98,18 +103,16 @@ async fn the_connection_goes_back_to_the_pool_only_after_a_clean_end() {
     let script = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accept");
         let head = read_until(&mut stream, b"\r\n\r\n").await;
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello")
-            .await
-            .expect("write");
+        write(
+            &mut stream,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello",
+        )
+        .await;
         wait.await.expect("go on");
-        stream.write_all(b"world").await.expect("write");
+        write(&mut stream, b"world").await;
         // The same connection takes the next request.
         let second = read_until(&mut stream, b"\r\n\r\n").await;
-        stream
-            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
-            .await
-            .expect("write");
+        write(&mut stream, b"HTTP/1.1 204 No Content\r\n\r\n").await;
         (head, second)
     });
 
@@ -143,20 +146,22 @@ async fn a_body_dropped_or_cut_short_closes_its_connection() {
         // Dropped by the client half way.
         let (mut stream, _) = listener.accept().await.expect("accept");
         read_until(&mut stream, b"\r\n\r\n").await;
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello")
-            .await
-            .expect("write");
+        write(
+            &mut stream,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello",
+        )
+        .await;
         let mut rest = Vec::new();
         let read = tokio::time::timeout(LIMIT, stream.read_to_end(&mut rest)).await;
         assert!(matches!(read, Ok(Ok(0))), "closed by the proxy: {read:?}");
         // Cut short by the server.
         let (mut stream, _) = listener.accept().await.expect("accept");
         read_until(&mut stream, b"\r\n\r\n").await;
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello")
-            .await
-            .expect("write");
+        write(
+            &mut stream,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello",
+        )
+        .await;
     });
 
     let response = send_to(&server, get("/", &[]).await).await.expect("answer");
@@ -185,16 +190,10 @@ async fn a_chunked_answer_is_decoded_while_the_request_body_still_goes_out() {
         let first = read_until(&mut stream, b"hello\r\n").await;
         // An interim answer, skipped, then the answer begins before the request has ended
         // (as an echo's does).
-        stream
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhe")
-            .await
-            .expect("write");
-        stream.write_all(b"llo\r\n").await.expect("write");
+        write(&mut stream, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhe").await;
+        write(&mut stream, b"llo\r\n").await;
         let last = read_until(&mut stream, b"0\r\n\r\n").await;
-        stream
-            .write_all(b"6\r\n world\r\n0\r\nx-sum: 1\r\n\r\n")
-            .await
-            .expect("write");
+        write(&mut stream, b"6\r\n world\r\n0\r\nx-sum: 1\r\n\r\n").await;
         (head, first, last)
     });
 
@@ -245,10 +244,10 @@ async fn an_upgrade_hands_the_connection_over() {
     let script = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accept");
         let head = read_until(&mut stream, b"\r\n\r\n").await;
-        stream.write_all(SWITCHED).await.expect("write");
+        write(&mut stream, SWITCHED).await;
         let mut ping = [0u8; 4];
         stream.read_exact(&mut ping).await.expect("read");
-        stream.write_all(&ping).await.expect("write");
+        write(&mut stream, &ping).await;
         head
     });
 
@@ -263,7 +262,7 @@ async fn an_upgrade_hands_the_connection_over() {
         b"early",
         "what came with the 101 goes to the client first"
     );
-    stream.write_all(b"ping").await.expect("write");
+    write(&mut stream, b"ping").await;
     let mut pong = [0u8; 4];
     stream.read_exact(&mut pong).await.expect("read");
     assert_eq!(&pong, b"ping");
@@ -284,10 +283,7 @@ async fn nothing_back_on_a_pooled_connection_is_a_stale_one() {
     tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accept");
         read_until(&mut stream, b"\r\n\r\n").await;
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-            .await
-            .expect("write");
+        write(&mut stream, b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
         // The next request finds the connection closing.
         read_until(&mut stream, b"\r\n\r\n").await;
     });
