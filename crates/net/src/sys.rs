@@ -62,6 +62,38 @@ fn set_option<T: Copy>(
     }
 }
 
+/// Packets the kernel dropped at `socket` since it was opened (`SO_MEMINFO`'s
+/// `SK_MEMINFO_DROPS`): the count SO_RXQ_OVFL hands over with each received packet, read
+/// when no packet comes.
+pub(crate) fn socket_drops(socket: &Socket) -> io::Result<u32> {
+    // The kernel copies as many of its counters as fit; the drops are the ninth.
+    let drops = libc::SK_MEMINFO_DROPS as usize;
+    let mut info = [0u32; libc::SK_MEMINFO_DROPS as usize + 1];
+    let mut len = mem::size_of_val(&info) as libc::socklen_t;
+    #[allow(unsafe_code)]
+    // SAFETY: the fd is open for the lifetime of `socket`; the pointer and length describe
+    // `info`, a writable array that lives until the call returns, and the kernel writes at
+    // most `len` bytes into it (and says how many in `len`).
+    let result = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if (len as usize) < (drops + 1) * mem::size_of::<u32>() {
+        return Err(io::Error::other(format!(
+            "SO_MEMINFO gave {len} bytes, too few for the drop count"
+        )));
+    }
+    Ok(info[drops])
+}
+
 /// A link-layer destination for `sendto` on an AF_PACKET socket.
 pub(crate) fn link_layer_address(
     ifindex: u32,

@@ -301,6 +301,15 @@ impl VrrpSocket {
         self.overflow.load(Ordering::Relaxed)
     }
 
+    /// Reads the kernel's drop count now, for [`VrrpSocket::overflow_drops`]: SO_RXQ_OVFL
+    /// reports it only with a packet, so drops after the last packet a flood got into the
+    /// queue would otherwise wait for the next one. One system call; for after a flood.
+    pub fn refresh_overflow_drops(&self) -> io::Result<()> {
+        let count = sys::socket_drops(self.socket.get_ref())?;
+        self.overflow.store(count, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Sends `payload` (a VRRP message) from `src` to `dst`, a multicast group or a unicast
     /// peer, with TTL / hop limit 255.
     ///

@@ -228,9 +228,31 @@ impl Reader {
         }
         let read = self.socket.poll_recv(cx, buffer, control);
         if read.is_pending() {
+            // Behind a flood the queue may have overflowed after the last packet that
+            // carried the kernel's count: ask for it, so that every drop is counted now.
+            if self.in_a_row >= SHED_FROM && self.socket.refresh_overflow_drops().is_ok() {
+                self.count_overflow();
+            }
             self.in_a_row = 0;
         }
         read
+    }
+
+    /// Counts what the kernel dropped since the last look (SO_RXQ_OVFL). The count only
+    /// grows (modulo 2^32), but a packet queued before the last look carries an older,
+    /// smaller one: a step back is not a drop.
+    fn count_overflow(&mut self) {
+        let ahead = self
+            .socket
+            .overflow_drops()
+            .wrapping_sub(self.overflow_seen);
+        if ahead != 0 && ahead < u32::MAX / 2 {
+            let lost = u64::from(ahead);
+            self.overflow_seen = self.overflow_seen.wrapping_add(ahead);
+            self.drops.count(Reason::KernelOverflow, lost, || {
+                format!("{lost} dropped by the kernel: the socket's receive queue was full")
+            });
+        }
     }
 
     /// What a read gave: a packet for the engine, or None when it went nowhere (counted).
@@ -239,14 +261,7 @@ impl Reader {
         read: std::io::Result<baton_net::Incoming>,
         buffer: &[u8],
     ) -> Option<Inbound> {
-        let overflow = self.socket.overflow_drops();
-        if overflow != self.overflow_seen {
-            let lost = u64::from(overflow.wrapping_sub(self.overflow_seen));
-            self.overflow_seen = overflow;
-            self.drops.count(Reason::KernelOverflow, lost, || {
-                format!("{lost} dropped by the kernel: the socket's receive queue was full")
-            });
-        }
+        self.count_overflow();
         match read {
             Ok(baton_net::Incoming::Packet(received)) => {
                 self.errors = 0;
