@@ -8,6 +8,7 @@ pub mod decode;
 pub mod http1_chunked;
 pub mod http1_request;
 pub mod keepalived_conf;
+pub mod server_response;
 pub mod toml_config;
 
 mod config;

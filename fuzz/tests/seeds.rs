@@ -42,4 +42,5 @@ replay_each!(
     http1_request,
     http1_chunked,
     control_request,
+    server_response,
 );

@@ -108,7 +108,12 @@ mod tls;
 /// Entry points for the fuzz targets in `fuzz/`; not an API (feature `fuzzing`, off by default).
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
-pub use h1::fuzzing;
+pub mod fuzzing {
+    // The HTTP/1.1 path's request head and chunked scanners.
+    pub use crate::h1::fuzzing::*;
+    // hyper's path to the servers: the response head and the chunked body decoder.
+    pub use crate::upstream_client::fuzzing::*;
+}
 
 pub use check_state::CheckState;
 pub use cidr::{BadCidr, Cidr};

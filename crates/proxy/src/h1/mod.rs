@@ -19,7 +19,7 @@ mod deadline;
 mod exchange;
 mod fields;
 #[cfg(feature = "fuzzing")]
-pub mod fuzzing;
+pub(crate) mod fuzzing;
 mod relay;
 mod request;
 mod response;

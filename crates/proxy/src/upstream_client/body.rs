@@ -256,6 +256,35 @@ impl Chunks {
     }
 }
 
+/// Decodes a chunked `body` fed to the decoder in pieces of `piece` bytes (at least 1): the
+/// data, the trailer fields and how many bytes of `body` the encoding took, or the first
+/// error ("unfinished" when the input ends before the body does). For the unit tests
+/// and the fuzz target, which hold it to giving the same in any pieces.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(super) fn decode_in_pieces(
+    body: &[u8],
+    piece: usize,
+) -> Result<(Vec<u8>, HeaderMap, usize), &'static str> {
+    let mut chunks = Chunks::Size;
+    let mut fed = 0;
+    let mut buf = BytesMut::new();
+    let mut data = Vec::new();
+    let mut trailers = HeaderMap::new();
+    for part in body.chunks(piece.max(1)) {
+        buf.extend_from_slice(part);
+        fed += part.len();
+        loop {
+            match chunks.take(&mut buf)? {
+                Step::Data(bytes) => data.extend_from_slice(&bytes),
+                Step::Trailers(fields) => trailers = fields,
+                Step::End => return Ok((data, trailers, fed - buf.len())),
+                Step::More => break,
+            }
+        }
+    }
+    Err("unfinished")
+}
+
 /// The length of the line at the start of `buf`, without its CRLF, once all of it is
 /// there; a line longer than `max` or ending in a bare LF is refused.
 fn line(buf: &[u8], max: usize) -> Result<Option<usize>, &'static str> {
@@ -268,10 +297,14 @@ fn line(buf: &[u8], max: usize) -> Result<Option<usize>, &'static str> {
 }
 
 /// The trailer section at the start of `buf` (its final CRLF included) and its fields, once
-/// all of it is there.
+/// all of it is there. Longer than [`MAX_TRAILERS`] is refused whether it came whole or in
+/// pieces: the server's packet sizes must not decide.
 fn trailers(buf: &[u8]) -> Result<Option<(usize, HeaderMap)>, &'static str> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_TRAILER_FIELDS];
     let (len, parsed) = match httparse::parse_headers(buf, &mut storage) {
+        Ok(httparse::Status::Complete((len, _))) if len > MAX_TRAILERS => {
+            return Err("malformed chunked body: trailers too large");
+        }
         Ok(httparse::Status::Complete(complete)) => complete,
         Ok(httparse::Status::Partial) if buf.len() > MAX_TRAILERS => {
             return Err("malformed chunked body: trailers too large");
@@ -358,37 +391,18 @@ impl Body for ServerBody {
 
 #[cfg(test)]
 mod tests {
+    use super::decode_in_pieces as decode;
     use super::*;
-
-    /// Decodes `body` fed in pieces of `piece` bytes; the data, or the first error.
-    fn decode(body: &[u8], piece: usize) -> Result<(Vec<u8>, HeaderMap, bool), &'static str> {
-        let mut chunks = Chunks::Size;
-        let mut buf = BytesMut::new();
-        let mut data = Vec::new();
-        let mut trailers = HeaderMap::new();
-        for part in body.chunks(piece) {
-            buf.extend_from_slice(part);
-            loop {
-                match chunks.take(&mut buf)? {
-                    Step::Data(bytes) => data.extend_from_slice(&bytes),
-                    Step::Trailers(fields) => trailers = fields,
-                    Step::End => return Ok((data, trailers, buf.is_empty())),
-                    Step::More => break,
-                }
-            }
-        }
-        Err("unfinished")
-    }
 
     #[test]
     fn decodes_in_any_split() {
         let body =
             b"5\r\nhello\r\n1a;name=value\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nx-sum: 1\r\n\r\n";
         for piece in 1..=body.len() {
-            let (data, trailers, all_taken) = decode(body, piece).expect("valid");
+            let (data, trailers, taken) = decode(body, piece).expect("valid");
             assert_eq!(data, b"helloabcdefghijklmnopqrstuvwxyz", "piece {piece}");
             assert_eq!(trailers["x-sum"], "1");
-            assert!(all_taken);
+            assert_eq!(taken, body.len());
         }
     }
 
@@ -433,6 +447,17 @@ mod tests {
             trailers.extend_from_slice(b"x-long-trailer: 1\r\n");
         }
         assert!(decode(&trailers, 512).is_err_and(|e| e != "unfinished"));
+        // The same section complete in one read is refused too (found by the fuzz target's
+        // whole-against-pieces check).
+        let mut whole = b"0\r\n".to_vec();
+        for i in 0..50 {
+            whole.extend_from_slice(format!("x-t{i}: {}\r\n", "v".repeat(400)).as_bytes());
+        }
+        whole.extend_from_slice(b"\r\n");
+        assert_eq!(
+            decode(&whole, whole.len()),
+            Err("malformed chunked body: trailers too large")
+        );
     }
 
     #[test]

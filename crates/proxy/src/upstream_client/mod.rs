@@ -13,6 +13,8 @@
 //! ([`Pool::take`](crate::upstream)), one place that counts a server's connections.
 
 mod body;
+#[cfg(feature = "fuzzing")]
+pub(crate) mod fuzzing;
 mod head;
 mod wire;
 
