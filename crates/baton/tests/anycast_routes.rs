@@ -5,7 +5,7 @@
 //! after `withdraw_delay`; the address leaves `lo` at the very end. The operator's
 //! `baton anycast withdraw|drain|announce` holds a section withdrawn, across a reload and a
 //! restart; a tracked script that fails and a tracked file that reads non-zero withdraw it
-//! too.
+//! too. With `local_route` the prefix is a local route instead of an address on `lo`.
 //! (`anycast_bgp.rs` puts bird2 and routers around it.)
 
 mod common;
@@ -45,12 +45,17 @@ withdraw_delay = 0.8
 
 /// Baton's routes in table 100, one line each, as `ip route` shows them.
 fn routes(lb: &Host) -> Vec<String> {
+    routes_in(lb, "100")
+}
+
+/// baton's routes (protocol 201) in `table`, IPv4 then IPv6.
+fn routes_in(lb: &Host, table: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for family in ["-4", "-6"] {
         let out = lb
             .run(
                 "ip",
-                &[family, "route", "show", "table", "100", "proto", "201"],
+                &[family, "route", "show", "table", table, "proto", "201"],
             )
             .unwrap_or_default();
         lines.extend(out.lines().map(str::to_owned));
@@ -155,6 +160,61 @@ fn routes_follow_the_frontend_and_leave_first_at_a_stop() {
     );
     assert!(!on_lo(lb), "the address left lo at the end");
     drop(app);
+}
+
+/// baton's local routes for the host prefixes (`local_route`), as `ip route` shows them.
+fn local_routes(lb: &Host) -> Vec<String> {
+    routes_in(lb, "local")
+}
+
+/// `local_route = true` (what FRR needs, docs/operations.md "FRR"): the host prefixes are
+/// local routes, not addresses on `lo`; the frontend binds to the address all the same,
+/// serves and is announced, and the routes go at the end of a stop.
+#[test]
+fn local_route_holds_the_address_without_putting_it_on_lo() {
+    let test = "local_route_holds_the_address_without_putting_it_on_lo";
+    let Some(lab) = common::guide_lab(test) else {
+        return;
+    };
+    let dir = Workdir::new("anycast-local-route");
+    let lb = lab.host("lb1");
+    let _app = start_app(lab.host("app1"), APP_PORT);
+    let mut baton = start_baton_toml(lb, &dir, &(config() + "local_route = true\n"));
+    wait_routes(lb, &baton, 2, "the start");
+    let held = local_routes(lb);
+    assert!(
+        held.iter()
+            .any(|r| r.starts_with("local 10.0.9.100 dev lo")),
+        "{held:?}"
+    );
+    assert!(
+        held.iter()
+            .any(|r| r.starts_with("local fd00:9::100 dev lo")),
+        "{held:?}"
+    );
+    assert!(!on_lo(lb), "no address on lo with local_route");
+    // The frontend, bound to the address, answers through it.
+    let answer = lb
+        .run(
+            "python3",
+            &[
+                "-c",
+                "import urllib.request; print(urllib.request.urlopen('http://10.0.9.100/', timeout=5).status)",
+            ],
+        )
+        .unwrap_or_else(|e| panic!("the frontend on 10.0.9.100 did not answer: {e}"));
+    assert_eq!(answer.trim(), "200");
+    baton.child.signal(Signal::SIGTERM).expect("SIGTERM");
+    let exited = baton
+        .child
+        .wait_timeout(Duration::from_secs(20))
+        .expect("wait");
+    assert!(exited.is_some(), "baton did not stop");
+    assert_eq!(
+        local_routes(lb),
+        Vec::<String>::new(),
+        "the local routes stayed after the stop"
+    );
 }
 
 /// After `kill -9` the routes stay in the kernel (nothing is left to withdraw them): the

@@ -54,6 +54,11 @@ pub struct Anycast {
     /// balancer holds, which the routers' hash now sends here, are relayed to them (see
     /// docs/operations.md, "Connections that survive a change of the set").
     pub peers: Vec<IpAddr>,
+    /// The host prefixes are held as local routes (`local PREFIX dev lo table local`)
+    /// rather than addresses on `lo`: FRR's zebra ranks the connected route of an address
+    /// above the route it imports from `table` for the same prefix, and so never announces
+    /// it. bird2 takes either.
+    pub local_route: bool,
     pub location: WrittenAt,
 }
 

@@ -63,6 +63,7 @@ track_frontend = ["web"]
     assert_eq!(a.table, 100);
     assert_eq!(a.track_frontends, ["web"]);
     assert_eq!(a.withdraw_delay, Duration::from_secs(1));
+    assert!(!a.local_route, "the address goes on lo unless asked");
     assert_eq!(ANYCAST_ROUTE_PROTOCOL, 201);
 }
 
@@ -80,6 +81,7 @@ track_file = ["maint"]
 withdraw_delay = 0.3
 interface = "eth1"
 peers = ["10.0.3.5", "10.0.3.6", "fd00:0:0:3::7"]
+local_route = true
 "#,
     )
     .expect("valid");
@@ -96,6 +98,7 @@ peers = ["10.0.3.5", "10.0.3.6", "fd00:0:0:3::7"]
     assert_eq!(a.interface.as_deref(), Some("eth1"));
     let peers: Vec<String> = a.peers.iter().map(ToString::to_string).collect();
     assert_eq!(peers, ["10.0.3.5", "10.0.3.6", "fd00:0:0:3::7"]);
+    assert!(a.local_route);
 }
 
 #[test]

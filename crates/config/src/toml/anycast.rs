@@ -15,6 +15,7 @@
 //! # interface = "eth0"          # where the routers send it: DR services forward out of it
 //! # peers = ["10.0.3.5", "10.0.3.6", "10.0.3.7"]  # every LB's address by the routers:
 //! #                             # connections the routers move are relayed to their owner
+//! # local_route = true          # the address as a local route, not on lo (what FRR needs)
 //! ```
 
 use std::net::IpAddr;
@@ -45,6 +46,8 @@ pub(super) struct AnycastToml {
     interface: Option<String>,
     #[serde(default)]
     peers: Vec<Spanned<String>>,
+    #[serde(default)]
+    local_route: bool,
 }
 
 impl Reader<'_> {
@@ -119,6 +122,7 @@ impl Reader<'_> {
             withdraw_delay,
             interface: t.interface,
             peers,
+            local_route: t.local_route,
             location: location.into(),
         })
     }

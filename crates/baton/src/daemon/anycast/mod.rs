@@ -4,9 +4,10 @@
 //!
 //! Each section's prefixes are routes `PREFIX dev lo table T proto 201` (baton's own
 //! protocol number); the routing daemon exports table T, and the routers spread the
-//! clients over every load balancer that announces a prefix. Host prefixes also go on `lo`
-//! from the start, before the frontends listen, so the host takes what the routers send
-//! and the frontends can bind; they stay until the very end of a stop, after the drain.
+//! clients over every load balancer that announces a prefix. Host prefixes are also held on
+//! `lo` from the start, before the frontends listen, so the host takes what the routers
+//! send and the frontends can bind: as addresses, or as local routes with `local_route`
+//! (`host_addresses`); they stay until the very end of a stop, after the drain.
 //!
 //! One task follows the dependencies (frontends' ability to serve, virtual servers'
 //! quorums, interfaces' links, scripts and files: `checks`) and adds or removes the routes
@@ -25,6 +26,7 @@
 
 mod checks;
 mod decision;
+mod host_addresses;
 mod operator;
 mod relay;
 
@@ -62,33 +64,45 @@ struct Route {
 
 impl Route {
     fn spec(self) -> RouteSpec {
-        RouteSpec {
-            ipv6: self.prefix.address.is_ipv6(),
-            destination: (self.prefix.address, self.prefix.len),
-            kind: UNICAST,
-            table: self.table,
-            protocol: ANYCAST_ROUTE_PROTOCOL,
-            scope: SCOPE_LINK,
-            tos: None,
-            metric: None,
-            dev: Some(LOOPBACK.to_owned()),
-            gateway: None,
-            preferred_source: None,
-            source: None,
-            onlink: false,
-            metrics: Vec::new(),
-            locked: 0,
-            nexthops: Vec::new(),
-            mode: CreateMode::Exclusive,
-        }
+        route_on_lo(
+            self.prefix.address,
+            self.prefix.len,
+            UNICAST,
+            self.table,
+            SCOPE_LINK,
+        )
+    }
+}
+
+/// A route of baton's protocol to `address/len` through `lo`, `kind` and `scope` as
+/// rtnetlink numbers them, in `table`.
+fn route_on_lo(address: IpAddr, len: u8, kind: u8, table: u32, scope: u8) -> RouteSpec {
+    RouteSpec {
+        ipv6: address.is_ipv6(),
+        destination: (address, len),
+        kind,
+        table,
+        protocol: ANYCAST_ROUTE_PROTOCOL,
+        scope,
+        tos: None,
+        metric: None,
+        dev: Some(LOOPBACK.to_owned()),
+        gateway: None,
+        preferred_source: None,
+        source: None,
+        onlink: false,
+        metrics: Vec::new(),
+        locked: 0,
+        nexthops: Vec::new(),
+        mode: CreateMode::Exclusive,
     }
 }
 
 /// The running announcements.
 pub(crate) struct Anycasts {
     sections: Vec<Anycast>,
-    /// Host prefixes baton put on `lo` (removed at the end).
-    addresses: BTreeSet<(IpAddr, u8)>,
+    /// Host prefixes baton holds on `lo` (let go at the end).
+    addresses: host_addresses::HostAddresses,
     routing: Option<Arc<Routing>>,
     task: Option<Following>,
     /// Routes in place while no task runs (between a stop of one and the start of the next).
@@ -111,7 +125,7 @@ impl Anycasts {
     pub(crate) async fn new(config: &Config, withdrawn: &BTreeSet<String>) -> Anycasts {
         let mut anycasts = Anycasts {
             sections: Vec::new(),
-            addresses: BTreeSet::new(),
+            addresses: host_addresses::HostAddresses::default(),
             routing: None,
             task: None,
             installed: BTreeSet::new(),
@@ -121,7 +135,10 @@ impl Anycasts {
         // The relay first: a peer's clone reaching an address with no table to drop it
         // would be answered with a reset.
         anycasts.relay.install(config).await;
-        anycasts.place_addresses(host_prefixes(config)).await;
+        anycasts
+            .addresses
+            .place(host_addresses::wanted(config))
+            .await;
         anycasts
     }
 
@@ -130,7 +147,7 @@ impl Anycasts {
     /// and after each reload.
     pub(crate) async fn follow(&mut self, config: &Config, services: BTreeMap<TrackKey, Service>) {
         self.relay.install(config).await;
-        self.place_addresses(host_prefixes(config)).await;
+        self.addresses.place(host_addresses::wanted(config)).await;
         let installed = self.stop_task().await;
         self.sections = config.anycasts.clone();
         // A hold outlives the reload while its section does.
@@ -243,7 +260,7 @@ impl Anycasts {
     /// relay goes (in the other order, a peer's clone reaching the address in between
     /// would be answered with a reset).
     pub(crate) async fn release(mut self) {
-        self.place_addresses(BTreeSet::new()).await;
+        self.addresses.place(BTreeSet::new()).await;
         self.relay.remove().await;
     }
 
@@ -267,44 +284,6 @@ impl Anycasts {
         }
         self.routing.clone()
     }
-
-    /// `lo` gets the `wanted` addresses and loses those baton put there before that are
-    /// not wanted any more.
-    async fn place_addresses(&mut self, wanted: BTreeSet<(IpAddr, u8)>) {
-        if wanted == self.addresses {
-            return;
-        }
-        let addresses = match baton_net::Addresses::new() {
-            Ok(addresses) => addresses,
-            Err(error) => {
-                tracing::error!("anycast: opening rtnetlink for addresses: {error}");
-                return;
-            }
-        };
-        for &(address, len) in wanted.difference(&self.addresses) {
-            match addresses.add(LOOPBACK, address, len, None).await {
-                Ok(()) => tracing::info!("anycast: {address}/{len} on {LOOPBACK}"),
-                Err(error) => tracing::error!("anycast: {error}"),
-            }
-        }
-        for &(address, len) in self.addresses.difference(&wanted) {
-            if let Err(error) = addresses.remove(LOOPBACK, address, len).await {
-                tracing::error!("anycast: {error}");
-            }
-        }
-        self.addresses = wanted;
-    }
-}
-
-/// The addresses of `config`'s host prefixes.
-fn host_prefixes(config: &Config) -> BTreeSet<(IpAddr, u8)> {
-    config
-        .anycasts
-        .iter()
-        .flat_map(|a| &a.prefixes)
-        .filter(|p| p.is_host())
-        .map(|p| (p.address, p.len))
-        .collect()
 }
 
 /// What the task follows.
