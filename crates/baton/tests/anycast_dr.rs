@@ -215,13 +215,15 @@ fn dr_flows_keep_their_server_when_a_load_balancer_leaves_and_returns() {
     );
 }
 
-/// The control: lb2 weighs app1 3 to 1, so its Maglev table differs from the others'. Flows
-/// that move between lb2 and the others now meet another real server, which resets them:
-/// the test above can fail.
+/// The control: lb2 weighs app1 10 to 1, so its Maglev table differs from the others' in
+/// about 40% of its slots. Flows that move between lb2 and the others now meet another real
+/// server, which resets them: the test above can fail. (At 3 to 1 a quarter of the slots
+/// differed, and in one CI run every moved flow happened to keep its server; at 10 to 1,
+/// 2 to 5 of the 24 flows broke in each of 3 runs.)
 #[test]
 fn with_another_table_on_one_load_balancer_moved_flows_break() {
     let test = "with_another_table_on_one_load_balancer_moved_flows_break";
-    let Some(lab) = DrLab::start(test, 3) else {
+    let Some(lab) = DrLab::start(test, 10) else {
         return;
     };
     let record = leave_and_return(lab);
