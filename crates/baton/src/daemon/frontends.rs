@@ -77,6 +77,14 @@ struct RunningFrontend {
 struct Serving {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    /// The listening socket the proxy accepts on (another descriptor of it), so that a
+    /// proxy replaced by a reload or a certificate renewal hands the very socket to its
+    /// successor. A new socket would join the port's SO_REUSEPORT group, and the kernel
+    /// hashes new handshakes to every member: whichever member closes (the old listener
+    /// after its stop, or a new one when the reload fails) resets the connections that
+    /// completed on it since it last accepted. None if the descriptor could not be had
+    /// (out of descriptors): the successor then opens a new socket.
+    socket: Option<socket2::Socket>,
 }
 
 impl Frontends {
@@ -168,7 +176,8 @@ impl Frontends {
             })?;
             let old = self.running.get(&frontend.name);
             if old.is_none_or(|old| !old.keeps_listener(frontend, backend)) {
-                let listener = match (open(frontend), listeners) {
+                let listening = self.socket_on(frontend.listen);
+                let listener = match (open(frontend, listening), listeners) {
                     (Ok(listener), _) => Some(listener),
                     (Err(error), Listeners::MustOpen) => {
                         return Err(error.context(format!("frontend {}", frontend.name)));
@@ -262,6 +271,15 @@ impl Frontends {
             .map(RunningFrontend::renew_certificates)
             .filter(|&renewed| renewed)
             .count()
+    }
+
+    /// The listening socket a running frontend holds on `address`, if one does: a reload
+    /// that keeps the address serves on that same socket (see [`Serving::socket`]).
+    fn socket_on(&self, address: SocketAddr) -> Option<&socket2::Socket> {
+        self.running
+            .values()
+            .filter(|running| running.frontend.listen == address)
+            .find_map(|running| running.serving.as_ref()?.socket.as_ref())
     }
 
     /// The addresses the frontends listen on (those whose listener is open).
@@ -372,7 +390,11 @@ impl RunningFrontend {
             return false;
         }
         let name = &self.frontend.name;
-        match open(&self.frontend) {
+        let socket = self
+            .serving
+            .as_ref()
+            .and_then(|serving| serving.socket.as_ref());
+        match open(&self.frontend, socket) {
             Ok((listener, tls)) => {
                 tracing::info!(frontend = %name, "reload: certificate files changed, new listener with them");
                 let new = Serving::spawn(self.proxy.clone(), listener, tls);
@@ -413,6 +435,13 @@ impl RunningFrontend {
 
 impl Serving {
     fn spawn(proxy: Proxy, listener: TcpListener, tls: Option<Arc<TlsConfig>>) -> Serving {
+        let socket = listen::same_socket(&listener)
+            .inspect_err(|error| {
+                tracing::warn!(
+                    "cannot keep the listening socket for a reload to take over: {error}"
+                );
+            })
+            .ok();
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stopped.await;
@@ -423,13 +452,17 @@ impl Serving {
                 None => proxy.serve(listener, shutdown).await,
             }
         });
-        Serving { stop, task }
+        Serving { stop, task, socket }
     }
 
     /// Stops accepting, and waits up to `limit` for the connections to drain.
     async fn stop(self, limit: Duration) {
-        let _ = self.stop.send(());
-        if tokio::time::timeout(limit, self.task).await.is_err() {
+        let Serving { stop, task, socket } = self;
+        // The proxy's descriptor must be the socket's last: it takes what the kernel
+        // queued, then its close closes the socket (unless a successor serves on it).
+        drop(socket);
+        let _ = stop.send(());
+        if tokio::time::timeout(limit, task).await.is_err() {
             tracing::error!("a listener did not stop within {limit:?}");
         }
     }
@@ -466,8 +499,13 @@ fn certificate_files(frontend: &Frontend) -> Vec<u8> {
     contents
 }
 
-/// The listener and, for a TLS frontend, its certificates.
-fn open(frontend: &Frontend) -> anyhow::Result<(TcpListener, Option<Arc<TlsConfig>>)> {
+/// The listener and, for a TLS frontend, its certificates. The listener is `listening`
+/// (another descriptor of that socket) when a running frontend listens on the address
+/// already, a new socket otherwise.
+fn open(
+    frontend: &Frontend,
+    listening: Option<&socket2::Socket>,
+) -> anyhow::Result<(TcpListener, Option<Arc<TlsConfig>>)> {
     let tls = if frontend.tls.is_empty() {
         None
     } else {
@@ -478,8 +516,11 @@ fn open(frontend: &Frontend) -> anyhow::Result<(TcpListener, Option<Arc<TlsConfi
             .collect();
         Some(Arc::new(TlsConfig::from_pem_files(&pairs)?))
     };
-    let listener = listen::bind(frontend.listen)
-        .with_context(|| format!("listening on {}", frontend.listen))?;
+    let listener = match listening {
+        Some(socket) => listen::share(socket),
+        None => listen::bind(frontend.listen),
+    }
+    .with_context(|| format!("listening on {}", frontend.listen))?;
     Ok((listener, tls))
 }
 
@@ -559,6 +600,88 @@ mod tests {
         frontends.commit(prepared, &Overrides::default());
         assert!(frontends.running["api"].serving.is_none());
         assert!(frontends.running["web"].serving.is_some());
+    }
+
+    /// A connect storm on `address` until `stop`: each client sends a request and reads
+    /// until the proxy closes. Returns (answered, reset).
+    fn connect_storm(
+        address: SocketAddr,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::thread::JoinHandle<(usize, usize)> {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        std::thread::spawn(move || {
+            let (mut answered, mut reset) = (0, 0);
+            while !stop.load(Ordering::Relaxed) {
+                let outcome = std::net::TcpStream::connect(address).and_then(|mut stream| {
+                    stream.write_all(b"GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")?;
+                    let mut answer = Vec::new();
+                    stream.read_to_end(&mut answer)?;
+                    Ok(answer)
+                });
+                match outcome {
+                    Ok(answer) if answer.starts_with(b"HTTP/1.1 ") => answered += 1,
+                    Ok(answer) => panic!("not an answer: {:?}", String::from_utf8_lossy(&answer)),
+                    Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => reset += 1,
+                    Err(error) => panic!("client: {error}"),
+                }
+            }
+            (answered, reset)
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reloads_that_keep_the_address_reset_no_connection() {
+        let web = listen::bind("127.0.0.1:0".parse().expect("address"))
+            .expect("bind")
+            .local_addr()
+            .expect("local");
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let api = taken.local_addr().expect("local");
+        let timeouts = |seconds: u32| {
+            let mut config = config(&[("web", web)]);
+            config.frontends[0].client_timeout = Duration::from_secs(seconds.into());
+            config
+        };
+        let failing = |seconds: u32| {
+            let mut config = config(&[("web", web), ("api", api)]);
+            config.frontends[0].client_timeout = Duration::from_secs(seconds.into());
+            config
+        };
+        let mut frontends = Frontends::start(&timeouts(10), &Overrides::default())
+            .await
+            .expect("start");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients: Vec<_> = (0..4)
+            .map(|_| connect_storm(web, Arc::clone(&stop)))
+            .collect();
+        for round in 0..200 {
+            // A listener setting changes (a new proxy takes over), then a reload that
+            // fails after preparing web anew (api's port is taken).
+            let seconds = 11 + round % 2;
+            let prepared = frontends
+                .prepare(&timeouts(seconds), Listeners::MustOpen)
+                .expect("prepare");
+            frontends.commit(prepared, &Overrides::default());
+            frontends
+                .prepare(&failing(seconds + 1), Listeners::MustOpen)
+                .expect_err("api's port is taken");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut answered, mut reset) = (0, 0);
+        for client in clients {
+            let (a, r) = client.join().expect("client");
+            answered += a;
+            reset += r;
+        }
+        assert!(answered > 200, "the storm ran: {answered} answered");
+        assert_eq!(
+            reset,
+            0,
+            "{reset} of {} connections reset",
+            answered + reset
+        );
     }
 
     #[tokio::test]

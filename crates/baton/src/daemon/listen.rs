@@ -22,6 +22,19 @@ pub(crate) fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+/// Another descriptor of `socket`, a listener already bound and listening, for a proxy to
+/// accept on. Both share the socket (and its accept queue): the socket closes with its last
+/// descriptor.
+pub(crate) fn share(socket: &Socket) -> std::io::Result<TcpListener> {
+    TcpListener::from_std(socket.try_clone()?.into())
+}
+
+/// Another descriptor of `listener`'s socket, kept aside to [`share`] it later. Fails only
+/// for want of a file descriptor.
+pub(crate) fn same_socket(listener: &TcpListener) -> std::io::Result<Socket> {
+    socket2::SockRef::from(listener).try_clone()
+}
+
 /// A TCP socket for `address` with a frontend listener's options, not bound yet; the drain's
 /// SYN gate joins the listener's SO_REUSEPORT group with one.
 pub(crate) fn unbound(address: SocketAddr) -> std::io::Result<Socket> {
