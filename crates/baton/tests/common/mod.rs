@@ -265,7 +265,7 @@ pub(crate) fn start_keepalived_with(
     }
 }
 
-fn log_file(path: &Path) -> Stdio {
+pub(crate) fn log_file(path: &Path) -> Stdio {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
