@@ -36,6 +36,7 @@ mod reload_time;
 mod routes;
 mod smtp_alert;
 mod smtp_message;
+mod sock_diag;
 mod sockets;
 mod src_ip_tracking;
 mod start_stop;
