@@ -62,8 +62,8 @@ async fn wait_for_none(
 enum Reader {
     /// The kernel's inet_diag dump, filtered in the kernel: well under a millisecond.
     SockDiag(sock_diag::Table),
-    /// /proc/net/tcp and tcp6: the whole connection hash formatted as text, 5-10 ms a
-    /// read on a 24 GiB VM. Only where inet_diag is missing (CONFIG_INET_DIAG or
+    /// /proc/net/tcp and tcp6: the whole connection hash walked and this namespace's
+    /// connections formatted as text, 5-10 ms a read on a 24 GiB VM. Only where inet_diag is missing (CONFIG_INET_DIAG or
     /// tcp_diag not there).
     Proc,
 }
@@ -90,7 +90,9 @@ impl Reader {
                 }
             }
         }
-        ["/proc/net/tcp", "/proc/net/tcp6"]
+        // This thread's namespace, as the netlink socket's: /proc/net is the process's
+        // first thread's.
+        ["/proc/thread-self/net/tcp", "/proc/thread-self/net/tcp6"]
             .iter()
             .filter_map(|path| std::fs::read_to_string(path).ok())
             .map(|table| count(&table, local, states))
@@ -155,6 +157,8 @@ fn word(hex: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
+    use crate::daemon::sock_diag::tests::in_namespace;
+
     const TABLE: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 6403000A:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
    1: 6403000A:0050 0A03000A:C350 03 00000000:00000000 00:00000000 00000000     0        0 0 1 0 100 0 0 10 0
@@ -208,5 +212,121 @@ mod tests {
     async fn nothing_open_settles_at_once() {
         let listener: SocketAddr = "127.0.0.1:9".parse().expect("address");
         assert_eq!(settle(&[listener], Duration::from_secs(5)).await, 0);
+    }
+
+    /// With the client's ACK dropped, both readers see the half-done handshake, and
+    /// neither once data completes it; they count the same open connections.
+    #[test]
+    fn both_readers_agree() {
+        let listen: SocketAddr = "127.0.0.1:8081".parse().expect("address");
+        in_namespace(Some(8081), move || {
+            let listener = std::net::TcpListener::bind(listen).expect("bind");
+            let Reader::SockDiag(_) = Reader::open() else {
+                panic!("no sock_diag on this kernel");
+            };
+            let syn_recv = States::of(&[SYN_RECV]);
+            let mut client = std::net::TcpStream::connect(listen).expect("connect");
+            assert_eq!(Reader::open().count(&[listen], syn_recv), 1, "sock_diag");
+            assert_eq!(Reader::Proc.count(&[listen], syn_recv), 1, "/proc");
+            std::io::Write::write_all(&mut client, b"x").expect("write");
+            let _served = listener.accept().expect("accept");
+            for mut reader in [Reader::open(), Reader::Proc] {
+                assert_eq!(reader.count(&[listen], syn_recv), 0);
+                assert_eq!(reader.count(&[listen], OPEN), 1);
+            }
+        });
+    }
+
+    /// A measurement, by hand: the time of one read, sock_diag's against /proc/net/tcp +
+    /// tcp6's, with N connections established to a listener in a namespace of its own;
+    /// the three reads interleaved in turn, medians.
+    ///
+    ///     ulimit -n 65536
+    ///     cargo test --release -p baton --bin baton -- --ignored --nocapture read_time
+    ///
+    /// BATON_READ_TIME_N (a list: "0,1000,10000") and BATON_READ_TIME_ROUNDS (101).
+    #[test]
+    #[ignore = "a measurement, by hand"]
+    fn read_time() {
+        let sizes: Vec<usize> = std::env::var("BATON_READ_TIME_N")
+            .unwrap_or_else(|_| "0,1000,10000".to_owned())
+            .split(',')
+            .map(|n| n.trim().parse().expect("a number"))
+            .collect();
+        let rounds: usize = std::env::var("BATON_READ_TIME_ROUNDS")
+            .map(|n| n.parse().expect("a number"))
+            .unwrap_or(101);
+        println!(
+            "| connections | sock_diag, SYN_RECV on the listener | sock_diag, open on the listener | /proc/net/tcp + tcp6 | /proc / sock_diag SYN_RECV |"
+        );
+        println!("|---|---|---|---|---|");
+        for n in sizes {
+            in_namespace(None, move || read_times(n, rounds));
+        }
+    }
+
+    /// N connections to 127.0.0.1:80, held until stdin closes.
+    const CLIENTS: &str = "import socket, sys
+held = [socket.create_connection(('127.0.0.1', 80)) for _ in range(int(sys.argv[1]))]
+print('connected', flush=True)
+sys.stdin.read()
+";
+
+    fn read_times(n: usize, rounds: usize) {
+        use std::time::Instant;
+        let listen: SocketAddr = "127.0.0.1:80".parse().expect("address");
+        let listener = std::net::TcpListener::bind(listen).expect("bind");
+        // The clients' ends in a process of their own: one process may not hold 20,000.
+        let mut clients = std::process::Command::new("python3")
+            .args(["-c", CLIENTS, &n.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let connections: Vec<_> = (0..n)
+            .map(|_| listener.accept().expect("accept").0)
+            .collect();
+        let mut ready = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(clients.stdout.take().expect("stdout")),
+            &mut ready,
+        )
+        .expect("clients");
+        assert_eq!(ready.trim(), "connected");
+        let mut sock_diag = Reader::open();
+        let Reader::SockDiag(_) = sock_diag else {
+            panic!("no sock_diag on this kernel");
+        };
+        let mut proc = Reader::Proc;
+        let syn_recv = States::of(&[SYN_RECV]);
+        let mut times: [Vec<f64>; 3] = Default::default();
+        for round in 0..rounds {
+            for turn in 0..3 {
+                let which = (round + turn) % 3;
+                let started = Instant::now();
+                let counted = match which {
+                    0 => sock_diag.count(&[listen], syn_recv),
+                    1 => sock_diag.count(&[listen], OPEN),
+                    _ => proc.count(&[listen], OPEN),
+                };
+                times[which].push(started.elapsed().as_secs_f64() * 1e3);
+                let expected = if which == 0 { 0 } else { n };
+                assert_eq!(counted, expected, "read {which}");
+            }
+        }
+        let medians = times.map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        });
+        drop(clients.stdin.take());
+        clients.wait().expect("clients end");
+        drop(connections);
+        println!(
+            "| {n} | {:.3} ms | {:.3} ms | {:.3} ms | {:.0} |",
+            medians[0],
+            medians[1],
+            medians[2],
+            medians[2] / medians[0]
+        );
     }
 }
