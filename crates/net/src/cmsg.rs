@@ -1,7 +1,8 @@
 //! Ancillary data of a received packet. IPv6 raw sockets do not deliver the IP header
 //! (raw(7), ipv6(7)), so the hop limit and the destination come as control messages, asked for
 //! with IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO. Both families ask for SO_RXQ_OVFL (socket(7)):
-//! how many packets the kernel dropped so far because the socket's receive queue was full.
+//! how many packets the kernel dropped so far because the socket's receive queue was full,
+//! and SO_TIMESTAMPNS: when the packet arrived (see `Received::arrived`).
 //!
 //! nix 0.29 decodes IPV6_PKTINFO but not IPV6_HOPLIMIT, so the control buffer is read here, as
 //! bytes: a sequence of `struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; }`
@@ -9,6 +10,7 @@
 //! the buffer before `recvmsg`, so a `cmsg_len` of 0 marks the end of what the kernel wrote.
 
 use std::net::Ipv6Addr;
+use std::time::Duration;
 
 /// `sizeof(size_t)`: both the width of `cmsg_len` and the alignment of each message.
 const ALIGN: usize = std::mem::size_of::<usize>();
@@ -26,10 +28,13 @@ pub(crate) struct Ancillary {
     /// SO_RXQ_OVFL: packets dropped on this socket since it was opened (sent only once the
     /// count is not zero).
     pub(crate) overflow: Option<u32>,
+    /// SO_TIMESTAMPNS: when the kernel received the packet, on the realtime clock, since
+    /// the epoch.
+    pub(crate) arrived: Option<Duration>,
 }
 
-/// Reads IPV6_HOPLIMIT, IPV6_PKTINFO and SO_RXQ_OVFL out of a control buffer; skips every
-/// other message.
+/// Reads IPV6_HOPLIMIT, IPV6_PKTINFO, SO_RXQ_OVFL and SCM_TIMESTAMPNS out of a control
+/// buffer; skips every other message.
 /// Stops at the first header that is zero, short or runs past the buffer, so no input makes it
 /// panic or read out of bounds.
 pub(crate) fn parse(control: &[u8]) -> Ancillary {
@@ -71,6 +76,14 @@ pub(crate) fn parse(control: &[u8]) -> Ancillary {
             (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) if data.len() >= 4 => {
                 found.overflow = Some(native_u32(&data[..4]));
             }
+            // struct timespec { time_t tv_sec; long tv_nsec; }, both a `long` on Linux.
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) if data.len() >= 2 * LONG => {
+                let seconds = u64::try_from(native_long(&data[..LONG])).ok();
+                let nanos = u32::try_from(native_long(&data[LONG..2 * LONG])).ok();
+                found.arrived = seconds
+                    .zip(nanos.filter(|&n| n < 1_000_000_000))
+                    .map(|(s, n)| Duration::new(s, n));
+            }
             _ => {}
         }
         // The next header starts at CMSG_ALIGN(cmsg_len); past the end means we are done.
@@ -83,6 +96,19 @@ fn native_usize(bytes: &[u8]) -> usize {
     let mut raw = [0; ALIGN];
     raw.copy_from_slice(bytes);
     usize::from_ne_bytes(raw)
+}
+
+/// `sizeof(long)`, the width of `time_t` and of a timespec's nanoseconds.
+const LONG: usize = std::mem::size_of::<libc::c_long>();
+
+#[allow(
+    clippy::useless_conversion,
+    reason = "a `long` is an i32 on 32-bit targets"
+)]
+fn native_long(bytes: &[u8]) -> i64 {
+    let mut raw = [0; LONG];
+    raw.copy_from_slice(bytes);
+    i64::from(libc::c_long::from_ne_bytes(raw))
 }
 
 fn native_i32(bytes: &[u8]) -> i32 {
@@ -142,6 +168,7 @@ mod tests {
             dst: Some(dst),
             ifindex: Some(7),
             overflow: None,
+            arrived: None,
         };
 
         let mut buffer = pktinfo(dst, 7);
@@ -174,6 +201,29 @@ mod tests {
         let parsed = parse(&buffer);
         assert_eq!(parsed.overflow, Some(42));
         assert_eq!(parsed.hop_limit, Some(255));
+    }
+
+    #[test]
+    fn reads_the_arrival_time() {
+        let mut data = 1_700_000_000i64.to_ne_bytes().to_vec();
+        data.extend_from_slice(&123_456_789i64.to_ne_bytes());
+        let mut buffer = cmsg(libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, &data);
+        buffer.extend(hop_limit(255));
+        let parsed = parse(&buffer);
+        assert_eq!(
+            parsed.arrived,
+            Some(Duration::new(1_700_000_000, 123_456_789))
+        );
+        assert_eq!(parsed.hop_limit, Some(255));
+        // Nanoseconds out of range, or a time before the epoch: no time rather than a wrong one.
+        let mut data = 1i64.to_ne_bytes().to_vec();
+        data.extend_from_slice(&1_000_000_000i64.to_ne_bytes());
+        let bad = cmsg(libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, &data);
+        assert_eq!(parse(&bad).arrived, None);
+        let mut data = (-1i64).to_ne_bytes().to_vec();
+        data.extend_from_slice(&0i64.to_ne_bytes());
+        let bad = cmsg(libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, &data);
+        assert_eq!(parse(&bad).arrived, None);
     }
 
     #[test]

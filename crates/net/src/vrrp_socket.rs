@@ -34,6 +34,7 @@ use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
 
 use nix::sys::socket::{
     self, ControlMessage, MsgFlags, SockaddrIn, SockaddrIn6, recvmsg, sendmsg, setsockopt,
@@ -53,9 +54,9 @@ const GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 const TTL: u32 = 255;
 /// IPTOS_PREC_INTERNETCONTROL, as keepalived.
 const TOS: u32 = 0xc0;
-/// Room for IPV6_PKTINFO, IPV6_HOPLIMIT and SO_RXQ_OVFL (CMSG_SPACE 40 + 24 + 24 on
-/// 64-bit) with margin.
-const CONTROL_LEN: usize = 128;
+/// Room for IPV6_PKTINFO, IPV6_HOPLIMIT, SO_RXQ_OVFL and SCM_TIMESTAMPNS (CMSG_SPACE
+/// 40 + 24 + 24 + 32 on 64-bit) with margin.
+const CONTROL_LEN: usize = 160;
 /// The receive queue asked for (SO_RCVBUFFORCE, else SO_RCVBUF up to net.core.rmem_max): a
 /// burst of junk queued ahead of a real advert waits there instead of pushing it out.
 const RECEIVE_QUEUE_BYTES: usize = 4 << 20;
@@ -132,6 +133,11 @@ pub struct Received {
     /// IPv4 TTL or IPv6 hop limit as received; RFC 5798 §7.1 says drop unless 255.
     pub ttl: u8,
     pub payload: Range<usize>,
+    /// When the kernel received it (SO_TIMESTAMPNS), on [`Instant`]'s clock; None if the
+    /// kernel did not say. A packet read late, behind others or after the reader was not
+    /// scheduled for a while, arrived this long before it was read: RFC 5798's timers
+    /// count from when an advert is received, not from when it is read.
+    pub arrived: Option<Instant>,
 }
 
 /// A raw socket for VRRP on one interface and one address family.
@@ -267,10 +273,14 @@ impl VrrpSocket {
         if let Some(count) = ancillary.overflow {
             self.overflow.store(count, Ordering::Relaxed);
         }
-        Ok(match self.family {
+        let mut incoming = match self.family {
             Family::Ipv4 => incoming_v4(&read, buf),
             Family::Ipv6 => incoming_v6(&read, &ancillary),
-        })
+        };
+        if let Incoming::Packet(received) = &mut incoming {
+            received.arrived = ancillary.arrived.and_then(arrival);
+        }
+        Ok(incoming)
     }
 
     /// Joins `group` on the interface besides the RFC's group (keepalived's `mcast_dst_ip`),
@@ -401,7 +411,22 @@ fn configure_receive(socket: &Socket) -> Setup {
             .map_err(at("setting SO_RCVBUF"))?;
     }
     setsockopt(socket, socket::sockopt::RxqOvfl, &1)
-        .map_err(|errno| ("setting SO_RXQ_OVFL", errno.into()))
+        .map_err(|errno| ("setting SO_RXQ_OVFL", errno.into()))?;
+    setsockopt(socket, socket::sockopt::ReceiveTimestampns, &true)
+        .map_err(|errno| ("setting SO_TIMESTAMPNS", errno.into()))
+}
+
+/// `stamp` (SO_TIMESTAMPNS: the realtime clock, since the epoch) on [`Instant`]'s monotonic
+/// clock: now less the packet's age by the realtime clock. A stamp ahead of the clock (it
+/// was stepped back since) makes the packet new, never one from the future. Only a step
+/// forward of the realtime clock between arrival and read makes a packet look older than
+/// it is; NTP slews rather than steps once a host runs.
+fn arrival(stamp: Duration) -> Option<Instant> {
+    let now_real = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?;
+    let now = Instant::now();
+    now.checked_sub(now_real.saturating_sub(stamp))
 }
 
 fn configure_v4(socket: &Socket, index: u32, membership: Membership) -> Setup {
@@ -572,6 +597,7 @@ fn incoming_v4(read: &Read, buf: &[u8]) -> Incoming {
         dst: header.dst.into(),
         ttl: header.ttl,
         payload: header.payload,
+        arrived: None,
     })
 }
 
@@ -594,6 +620,7 @@ fn incoming_v6(read: &Read, ancillary: &cmsg::Ancillary) -> Incoming {
         dst: dst.into(),
         ttl,
         payload: 0..read.len,
+        arrived: None,
     })
 }
 
