@@ -539,6 +539,9 @@ struct Running {
     pace: publish_pace::Pace,
     /// The engine's next deadline (or the pace's), which `next_input` waits for.
     deadline: baton_net::Deadline,
+    /// The latest time the engine was given with a timer or a packet: a packet's arrival
+    /// time is not earlier (see `received`).
+    engine_time: Instant,
     /// Track events, step-downs ended and handoff offers: polled only when one of them was
     /// woken, not at every advert (see `woken`).
     others: woken::Woken,
@@ -634,6 +637,7 @@ impl Running {
             scheduled_reload: None,
             pace: publish_pace::Pace::default(),
             deadline,
+            engine_time: Instant::now(),
             others: woken::Woken::new(),
             published: false,
         };
@@ -793,6 +797,19 @@ impl Running {
             .into_iter()
             .flatten()
             .min();
+        // The timer expired and what was queued meanwhile is being read first (see
+        // `Sockets::start_catch_up`): on while the deadline is still due, the timer's turn
+        // once the catch-up ends; over if the adverts read moved the deadline on.
+        if self.sockets.catching_up() {
+            if deadline.is_some_and(|at| at <= Instant::now()) {
+                let queued = std::future::poll_fn(|cx| Poll::Ready(self.sockets.poll_queued(cx)));
+                return match queued.await {
+                    Poll::Ready(packet) => Input::Packet(packet),
+                    Poll::Pending => Input::Timer,
+                };
+            }
+            self.sockets.end_catch_up();
+        }
         // Re-armed only when the deadline moved (see `baton_net::Deadline`); tokio's timer
         // stands in should the timerfd ever fail.
         let mut standby = None;
@@ -814,9 +831,10 @@ impl Running {
             if others.is_ready() {
                 return others;
             }
+            let mut expired = false;
             if let (Some(at), None) = (deadline, &standby) {
                 match self.deadline.poll_expired(cx) {
-                    Poll::Ready(Ok(())) => return Poll::Ready(Input::Timer),
+                    Poll::Ready(Ok(())) => expired = true,
                     Poll::Ready(Err(error)) => {
                         tracing::error!("waiting for the protocol timer: {error}");
                         standby = Some(Box::pin(tokio::time::sleep_until(at.into())));
@@ -824,10 +842,18 @@ impl Running {
                     Poll::Pending => {}
                 }
             }
-            if let Some(sleep) = &mut standby
-                && sleep.as_mut().poll(cx).is_ready()
-            {
-                return Poll::Ready(Input::Timer);
+            if let Some(sleep) = &mut standby {
+                expired |= sleep.as_mut().poll(cx).is_ready();
+            }
+            if expired {
+                // Adverts queued while this task was not running come before the timer:
+                // a backup that woke late must not take over from a master that kept
+                // advertising (issue 13).
+                self.sockets.start_catch_up();
+                return Poll::Ready(match self.sockets.poll_queued(cx) {
+                    Poll::Ready(packet) => Input::Packet(packet),
+                    Poll::Pending => Input::Timer,
+                });
             }
             self.sockets.poll_next(cx).map(Input::Packet)
         })
@@ -841,7 +867,10 @@ impl Running {
         // Adverts and timers: what changes counters alone is published at a pace.
         let paced = matches!(input, Input::Timer | Input::Packet(_));
         match input {
-            Input::Timer => self.router.handle_timeout(Instant::now()),
+            Input::Timer => {
+                self.engine_time = Instant::now();
+                self.router.handle_timeout(self.engine_time);
+            }
             Input::Packet(packet) => {
                 let resigned = switchover::resigned_master(&self.router, &packet);
                 self.received(packet);
@@ -915,10 +944,14 @@ impl Running {
             dst: packet.dst,
             ttl: packet.ttl,
         };
-        if let Err(dropped) = self
-            .router
-            .handle_packet(Instant::now(), received, &packet.payload)
-        {
+        // RFC 5798's timers count from when an advert is received: the kernel's time (see
+        // `sockets`), though never before a time the engine was already given.
+        let now = Instant::now();
+        let at = packet
+            .arrived
+            .map_or(now, |at| at.clamp(self.engine_time, now));
+        self.engine_time = at;
+        if let Err(dropped) = self.router.handle_packet(at, received, &packet.payload) {
             tracing::debug!(interface = %packet.interface, src = %packet.src, "{dropped}");
         }
     }

@@ -14,6 +14,20 @@
 //! rest waits in the socket's large receive queue, whose overflow the kernel counts. Every
 //! drop is counted by reason (`baton status`, `baton_vrrp_receive_dropped_packets_total`)
 //! and logged at most once per reason every [`LOG_EVERY`], with how many were not logged.
+//!
+//! A protocol task that was not scheduled for a while (a loaded machine, a stopped process)
+//! wakes with its timer expired and the master's adverts of the whole pause queued here.
+//! Those adverts say the master was alive: they are read before the timer is acted on (a
+//! catch-up, [`Sockets::start_catch_up`]), and each counts from when the kernel received
+//! it ([`Inbound::arrived`]), not from when it was read. keepalived does the first (its
+//! scheduler hands a readable socket to its reader before it looks for timers that
+//! expired, lib/scheduler.c `thread_fetch_next_queue`, and reads until the queue is empty,
+//! vrrp/vrrp_scheduler.c `vrrp_dispatcher_read`), but counts each advert from the moment
+//! it is read, so a stall also lengthens a dead master's life by the stall. RFC 5798
+//! §6.4.2 resets the Master_Down_Timer when an advert "is received": by the arrival time,
+//! a master that kept advertising through the pause is alive (its last advert arrived
+//! within Master_Down_Interval), and one that stopped before it is down at once, not one
+//! Master_Down_Interval after the reader woke.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future as _;
@@ -43,6 +57,9 @@ const READ_BATCH: u32 = 64;
 /// queue meanwhile; a packet never causes an error (see `baton_net::Incoming`).
 const ERRORS_BEFORE_PAUSE: u32 = 100;
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
+/// At most this many packets read in one catch-up (see [`Sockets::start_catch_up`]), should
+/// the kernel not stamp them: 100 instances' adverts every 10 ms over a 200 ms pause, twice.
+const CATCH_UP_MAX: u32 = 4096;
 
 /// A received packet, for the engine.
 #[derive(Debug)]
@@ -52,6 +69,8 @@ pub(crate) struct Inbound {
     pub(crate) dst: IpAddr,
     pub(crate) ttl: u8,
     pub(crate) payload: Vec<u8>,
+    /// When the kernel received it (see `baton_net::Received::arrived`).
+    pub(crate) arrived: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -66,6 +85,15 @@ pub(crate) struct Sockets {
     buffer: Vec<u8>,
     /// The control messages' scratch space.
     control: Vec<u8>,
+    /// A catch-up under way (see [`Sockets::start_catch_up`]).
+    catch_up: Option<CatchUp>,
+}
+
+/// What is left of a catch-up: it reads what arrived before `since`, up to `left` packets.
+#[derive(Debug, Clone, Copy)]
+struct CatchUp {
+    since: Instant,
+    left: u32,
 }
 
 impl Sockets {
@@ -120,6 +148,7 @@ impl Sockets {
             next: 0,
             buffer: vec![0; baton_net::RECEIVE_BUFFER],
             control: Vec::new(),
+            catch_up: None,
         })
     }
 
@@ -168,6 +197,54 @@ impl Sockets {
             }
         }
         Poll::Pending
+    }
+}
+
+impl Sockets {
+    /// The protocol timer expired: before it is acted on, what the sockets hold now is read
+    /// ([`Sockets::poll_queued`]), so that adverts queued while the protocol task was not
+    /// running count (see the module's doc). Bounded three ways: it ends at the first
+    /// packet that arrived after it started, when the sockets run empty, and after
+    /// [`CATCH_UP_MAX`] packets; and a flood of junk still ends it after [`READ_BATCH`]
+    /// packets that went nowhere, as [`Sockets::poll_next`] lets the timer run. Nothing
+    /// when one is under way already.
+    pub(crate) fn start_catch_up(&mut self) {
+        if self.catch_up.is_none() {
+            self.catch_up = Some(CatchUp {
+                since: Instant::now(),
+                left: CATCH_UP_MAX,
+            });
+        }
+    }
+
+    /// Whether a catch-up is under way.
+    pub(crate) fn catching_up(&self) -> bool {
+        self.catch_up.is_some()
+    }
+
+    /// Ends the catch-up: the timer is no longer due (the packets read moved it).
+    pub(crate) fn end_catch_up(&mut self) {
+        self.catch_up = None;
+    }
+
+    /// The next packet of the catch-up, or `Pending` once it has ended (see
+    /// [`Sockets::start_catch_up`]); the timer's turn then.
+    pub(crate) fn poll_queued(&mut self, cx: &mut Context<'_>) -> Poll<Inbound> {
+        let Some(catch_up) = &mut self.catch_up else {
+            return Poll::Pending;
+        };
+        let since = catch_up.since;
+        catch_up.left = catch_up.left.saturating_sub(1);
+        let last = catch_up.left == 0;
+        let polled = self.poll_next(cx);
+        let fresh = match &polled {
+            Poll::Ready(packet) => packet.arrived.is_some_and(|at| at >= since),
+            Poll::Pending => true,
+        };
+        if last || fresh {
+            self.catch_up = None;
+        }
+        polled
     }
 }
 
@@ -273,6 +350,7 @@ impl Reader {
                     dst: received.dst,
                     ttl: received.ttl,
                     payload: buffer[received.payload].to_vec(),
+                    arrived: received.arrived,
                 };
                 // Behind a flood: the engine gets what could be an advert of ours, and a
                 // real master's adverts come again next interval if the kernel drops one.
@@ -450,6 +528,7 @@ mod tests {
             dst: "224.0.0.18".parse().expect("address"),
             ttl,
             payload: payload.to_vec(),
+            arrived: None,
         }
     }
 
