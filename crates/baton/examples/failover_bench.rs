@@ -22,6 +22,9 @@
 //! host's namespace, all threads, from /proc/PID/task/*/schedstat, in nanoseconds) spend over
 //! `--window` seconds (20) once the election settled; interleaved and repeated as above,
 //! medians. A run in which the VIPs moved during the window is reported and left out.
+//! Every run also counts the backup's takeovers in the window, kept or not (its adverts as
+//! the client sees them; a VRID's adverts after more than three intervals without one are
+//! a new takeover), and prints the machine's load average.
 //! `--baseline BATON` measures another baton binary too (an older build), in the same runs.
 //! With `--cpu`, `--only` takes a setting's whole name: `--only "v3 advert 10 ms"` is one
 //! instance alone.
@@ -548,7 +551,7 @@ fn measure(
 /// Arrival times of VRRP advertisements at a host, read from tcpdump as they come.
 struct Adverts {
     _tcpdump: baton_lab::Child,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+    seen: Lines<()>,
 }
 
 impl Adverts {
@@ -557,16 +560,22 @@ impl Adverts {
     }
 
     fn last(&self) -> Option<Instant> {
-        self.seen.lock().ok()?.last().copied()
+        self.seen.lock().ok()?.last().map(|(at, _)| *at)
     }
 }
 
-/// VRID `vrid`'s adverts (byte 1 of the VRRP header, after a 20-byte IPv4 header).
-fn watch_adverts(host: &Host, vrid: u8) -> Result<Adverts, String> {
+/// What tcpdump in `host` prints with `args`, a line at a time, parsed by `parse` and kept
+/// with when it was read.
+type Lines<T> = std::sync::Arc<std::sync::Mutex<Vec<(Instant, T)>>>;
+
+fn tcpdump_lines<T: Send + 'static>(
+    host: &Host,
+    args: &[&str],
+    parse: impl Fn(&str) -> Option<T> + Send + 'static,
+) -> Result<(baton_lab::Child, Lines<T>), String> {
     let mut command = host.command("tcpdump");
-    let filter = format!("ip proto 112 and ip[21] = {vrid}");
     command
-        .args(["-i", "eth0", "-l", "-n", "-q", &filter])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut tcpdump = host.spawn(command).map_err(|e| format!("tcpdump: {e}"))?;
@@ -574,16 +583,68 @@ fn watch_adverts(host: &Host, vrid: u8) -> Result<Adverts, String> {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = std::sync::Arc::clone(&seen);
     std::thread::spawn(move || {
-        for _ in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(mut seen) = sink.lock() {
-                seen.push(Instant::now());
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let (Some(parsed), Ok(mut seen)) = (parse(&line), sink.lock()) {
+                seen.push((Instant::now(), parsed));
             }
         }
     });
+    Ok((tcpdump, seen))
+}
+
+/// VRID `vrid`'s adverts (byte 1 of the VRRP header, after a 20-byte IPv4 header).
+fn watch_adverts(host: &Host, vrid: u8) -> Result<Adverts, String> {
+    let filter = format!("ip proto 112 and ip[21] = {vrid}");
+    let (tcpdump, seen) = tcpdump_lines(host, &["-i", "eth0", "-l", "-n", "-q", &filter], |_| {
+        Some(())
+    })?;
     Ok(Adverts {
         _tcpdump: tcpdump,
         seen,
     })
+}
+
+/// The adverts one host sends, by VRID, as the client sees them: how often the backup took
+/// over (flapped) during a window.
+struct Takeovers {
+    _tcpdump: baton_lab::Child,
+    seen: Lines<u8>,
+}
+
+impl Takeovers {
+    /// Every advert `host` sends (tcpdump at the client prints `vrid N` in each line).
+    fn watch(client: &Host, host: &Host) -> Result<Takeovers, String> {
+        let filter = format!("ip proto 112 and src {}", host.address());
+        let (tcpdump, seen) =
+            tcpdump_lines(client, &["-i", "eth0", "-l", "-n", &filter], |line| {
+                line.split_once("vrid ")
+                    .and_then(|(_, rest)| rest.split(',').next()?.trim().parse::<u8>().ok())
+            })?;
+        Ok(Takeovers {
+            _tcpdump: tcpdump,
+            seen,
+        })
+    }
+
+    /// Takeovers since `from`: adverts of a VRID after none for more than three intervals
+    /// (a master advertises every interval; a new burst is a new time as master).
+    fn since(&self, from: Instant, interval: Duration) -> (usize, usize) {
+        let Ok(seen) = self.seen.lock() else {
+            return (0, 0);
+        };
+        let mut last: std::collections::HashMap<u8, Instant> = std::collections::HashMap::new();
+        let (mut takeovers, mut adverts) = (0, 0);
+        for &(at, vrid) in seen.iter().filter(|(at, _)| *at >= from) {
+            adverts += 1;
+            if last
+                .insert(vrid, at)
+                .is_none_or(|before| at.duration_since(before) > interval * 3)
+            {
+                takeovers += 1;
+            }
+        }
+        (takeovers, adverts)
+    }
 }
 
 /// `--cpu`: what fast adverts cost each daemon, master and backup.
@@ -594,7 +655,8 @@ mod cpu {
     use baton_lab::Host;
 
     use super::{
-        Binaries, Daemon, Pair, SETTINGS, Setting, holds_vips, wait_for, watch_adverts, watched,
+        Binaries, Daemon, Pair, SETTINGS, Setting, Takeovers, holds_vips, wait_for, watch_adverts,
+        watched,
     };
     use crate::common;
     use crate::common::lab::RunDir;
@@ -607,6 +669,14 @@ mod cpu {
     struct Spent {
         master: f64,
         backup: f64,
+    }
+
+    /// One window's outcome: what it cost (None: the VIPs moved, left out), and how often
+    /// the backup took over, with how many adverts it sent.
+    struct Window {
+        spent: Result<Spent, String>,
+        takeovers: usize,
+        backup_adverts: usize,
     }
 
     pub(super) fn table(
@@ -623,10 +693,10 @@ mod cpu {
             .filter(|s| s.interval == Duration::from_millis(10))
             .filter(|s| only.is_none_or(|only| s.name == only));
         let mut report = if baton.callgrind {
-            "| instances | daemon | master instructions per advert | backup instructions per advert |\n|---|---|---|---|\n".to_owned()
+            "| instances | daemon | master instructions per advert | backup instructions per advert | runs kept | backup's takeovers per run |\n|---|---|---|---|---|---|\n".to_owned()
         } else {
             format!(
-                "| instances | daemon | master CPU per {0:.0} s | backup CPU per {0:.0} s |\n|---|---|---|---|\n",
+                "| instances | daemon | master CPU per {0:.0} s | backup CPU per {0:.0} s | runs kept | backup's takeovers per run |\n|---|---|---|---|---|---|\n",
                 window.as_secs_f64()
             )
         };
@@ -635,6 +705,7 @@ mod cpu {
         );
         for setting in settings {
             let mut spent: Vec<Vec<Spent>> = daemons.iter().map(|_| Vec::new()).collect();
+            let mut flaps: Vec<Vec<f64>> = daemons.iter().map(|_| Vec::new()).collect();
             for rep in 0..repetitions {
                 // Each daemon goes first as often as the others.
                 let mut order: Vec<usize> = (0..daemons.len()).collect();
@@ -643,7 +714,22 @@ mod cpu {
                     let daemon = daemons[index];
                     let outcome = measure(run_dir, baton, daemon, setting, window);
                     common::interrupt::wait_if_interrupted();
-                    match outcome {
+                    let (takeovers, adverts) = outcome.as_ref().map_or((None, None), |w| {
+                        (Some(w.takeovers), Some(w.backup_adverts))
+                    });
+                    eprintln!(
+                        "  {} instance(s), {}: backup took over {} times, sent {} adverts \
+                         (load average {})",
+                        setting.instances,
+                        daemon.name(),
+                        takeovers.map_or("?".to_owned(), |t| t.to_string()),
+                        adverts.map_or("?".to_owned(), |t| t.to_string()),
+                        load_average(),
+                    );
+                    if let Some(takeovers) = takeovers {
+                        flaps[index].push(takeovers as f64);
+                    }
+                    match outcome.and_then(|w| w.spent) {
                         Ok(one) => {
                             eprintln!(
                                 "  {} instance(s), {}: master {:.1}, backup {:.1}",
@@ -671,14 +757,18 @@ mod cpu {
                 .collect();
             let unit = if baton.callgrind { "" } else { " ms" };
             let ms = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.0}{unit}"));
-            for (daemon, (master, backup)) in daemons.iter().zip(&medians) {
+            for ((daemon, (master, backup)), flaps) in daemons.iter().zip(&medians).zip(&flaps) {
+                let counted: Vec<String> = flaps.iter().map(|f| format!("{f:.0}")).collect();
                 let _ = writeln!(
                     report,
-                    "| {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} of {} | {} |",
                     setting.instances,
                     daemon.name(),
                     ms(*master),
-                    ms(*backup)
+                    ms(*backup),
+                    spent_runs(&spent, daemon, &daemons),
+                    flaps.len(),
+                    counted.join(", "),
                 );
             }
             let ratio = |b: Option<f64>, k: Option<f64>| match (b, k) {
@@ -700,14 +790,31 @@ mod cpu {
         );
     }
 
-    /// Starts both daemons, lets lb2 win, then reads what each spends over `window`.
+    /// How many of `daemon`'s runs were kept (the VIPs did not move).
+    fn spent_runs(spent: &[Vec<Spent>], daemon: &Daemon, daemons: &[Daemon]) -> usize {
+        daemons
+            .iter()
+            .position(|d| d == daemon)
+            .map_or(0, |index| spent[index].len())
+    }
+
+    /// The machine's load average over the last minute, as /proc/loadavg says.
+    fn load_average() -> String {
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|line| line.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_else(|| "?".to_owned())
+    }
+
+    /// Starts both daemons, lets lb2 win, then reads what each spends over `window`, and
+    /// counts the backup's takeovers in it.
     fn measure(
         run_dir: &RunDir,
         baton: &Binaries,
         daemon: Daemon,
         setting: &Setting,
         window: Duration,
-    ) -> Result<Spent, String> {
+    ) -> Result<Window, String> {
         let pair = Pair::start(run_dir, baton, daemon, setting)?;
         let (lb1, lb2) = (pair.lab.host("lb1"), pair.lab.host("lb2"));
         let settled = || holds_vips(lb2, setting, true) && !holds_vips(lb1, setting, false);
@@ -717,6 +824,28 @@ mod cpu {
             return Err("lb2 never became the only master".into());
         }
         std::thread::sleep(SETTLE);
+        let takeovers = Takeovers::watch(pair.lab.host("client"), lb1)?;
+        std::thread::sleep(Duration::from_millis(300));
+        let opened = std::time::Instant::now();
+        let spent = spend(&pair, baton, setting, window, settled);
+        let (takeovers, backup_adverts) = takeovers.since(opened, setting.interval);
+        Ok(Window {
+            spent,
+            takeovers,
+            backup_adverts,
+        })
+    }
+
+    /// What the master (lb2) and the backup (lb1) spend over `window`; an error if the VIPs
+    /// moved meanwhile.
+    fn spend(
+        pair: &Pair,
+        baton: &Binaries,
+        setting: &Setting,
+        window: Duration,
+        settled: impl Fn() -> bool,
+    ) -> Result<Spent, String> {
+        let (lb1, lb2) = (pair.lab.host("lb1"), pair.lab.host("lb2"));
         if baton.callgrind {
             let (vrid, _) = watched(setting);
             let adverts = watch_adverts(pair.lab.host("client"), vrid)?;
