@@ -206,11 +206,26 @@ impl ServerSet {
         if self.members.is_empty() {
             return Err(Unavailable::NoServers);
         }
-        let candidates = self.candidates(tried);
-        let id = self
-            .balancer
-            .pick(&candidates, key)
-            .ok_or_else(|| Unavailable::AllDown(self.down_counts()))?;
+        // On the stack for the usual few servers: a pick allocates nothing.
+        const ON_STACK: usize = 16;
+        let picked = if self.members.len() <= ON_STACK {
+            let empty = Candidate {
+                id: 0,
+                weight: 0,
+                active: 0,
+            };
+            let mut room = [empty; ON_STACK];
+            let mut count = 0;
+            for (slot, candidate) in room.iter_mut().zip(self.candidates(tried)) {
+                *slot = candidate;
+                count += 1;
+            }
+            self.balancer.pick(&room[..count], key)
+        } else {
+            let candidates: Vec<Candidate> = self.candidates(tried).collect();
+            self.balancer.pick(&candidates, key)
+        };
+        let id = picked.ok_or_else(|| Unavailable::AllDown(self.down_counts()))?;
         Ok(self
             .members
             .iter()
@@ -218,22 +233,22 @@ impl ServerSet {
             .expect("the balancer picks among the candidates"))
     }
 
-    /// The healthy servers not in `tried`, with their slow-start weights.
-    fn candidates(&self, tried: &[usize]) -> Vec<Candidate> {
+    /// The healthy servers not in `tried`, with their slow-start weights. The clock is
+    /// read only for a server that was ejected or, with slow start on, ever came back.
+    fn candidates<'a>(&'a self, tried: &'a [usize]) -> impl Iterator<Item = Candidate> + 'a {
         self.members
             .iter()
             .enumerate()
             .filter(|(index, m)| m.server.is_available() && !tried.contains(index))
             .map(|(_, m)| Candidate {
                 id: m.id,
-                weight: slow_start::effective_weight(
-                    m.weight,
-                    self.slow_start,
-                    m.server.back_for(),
-                ),
+                weight: if self.slow_start.is_zero() {
+                    m.weight
+                } else {
+                    slow_start::effective_weight(m.weight, self.slow_start, m.server.back_for())
+                },
                 active: m.server.active(),
             })
-            .collect()
     }
 
     /// Counts a request to server `index` as in flight until the guard is dropped.

@@ -95,7 +95,9 @@ impl Server {
     }
 
     pub(crate) fn is_ejected(&self) -> bool {
-        self.ejected_until.load(Relaxed) > self.now_ms()
+        // Never ejected (the usual case): no clock to read on every pick.
+        let until = self.ejected_until.load(Relaxed);
+        until != 0 && until > self.now_ms()
     }
 
     pub(crate) fn check_state(&self) -> CheckState {
