@@ -24,8 +24,8 @@ mod relay;
 mod request;
 mod response;
 mod rewind;
+mod stop_signal;
 
-use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,7 +34,6 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::admission::Slot;
@@ -47,6 +46,7 @@ use deadline::Deadline;
 use exchange::{Next, Request};
 use request::{Forwarding, Parsed};
 pub(crate) use rewind::Rewind;
+use stop_signal::StopSignal;
 
 /// Waiting until a client sends something without a buffer to read it into, so that an
 /// idle keep-alive connection holds none.
@@ -113,22 +113,20 @@ enum Woke {
 /// holds, and readiness polled this way needs no waiter of its own.
 async fn wait_idle<S: WaitReadable>(
     client: &S,
-    stop: &mut watch::Receiver<Stop>,
+    stop: &mut StopSignal,
     deadline: &mut Deadline,
     until: Instant,
     drain_closes: bool,
 ) -> Woke {
-    let stops = move |stop: &Stop| *stop == Stop::Now || (drain_closes && *stop != Stop::Run);
-    if stops(&stop.borrow_and_update()) {
+    let stops = move |stop: Stop| stop == Stop::Now || (drain_closes && stop != Stop::Run);
+    if stops(stop.current()) {
         return Woke::Stopping;
     }
     deadline.set(until);
-    let stopping = stop.wait_for(stops);
-    tokio::pin!(stopping);
     std::future::poll_fn(|cx| {
         if client.poll_readable(cx).is_ready() {
             Poll::Ready(Woke::Readable)
-        } else if stopping.as_mut().poll(cx).is_ready() {
+        } else if stop.poll_until(cx, stops).is_ready() {
             Poll::Ready(Woke::Stopping)
         } else if deadline.poll_expired(cx).is_ready() {
             Poll::Ready(Woke::TimedOut)
@@ -165,7 +163,8 @@ pub(crate) async fn serve<S>(
     let limits = &call.shared.config.limits;
     let mut client = ClientStream::new(stream, None, permit, limits.send_timeout);
     let mut buf = received;
-    let mut stop = call.stop.clone();
+    // One waiter on the listener's stop signal for the connection's life.
+    let mut stop = StopSignal::new(call.stop.clone());
     // Every wait of the connection (idle, head, the server's answer) on one timer.
     let mut deadline = Deadline::new(first_request);
     // For the first request, the whole head is due by `first_request`; after that, a
@@ -272,7 +271,7 @@ async fn serve_request<S>(
     call: &Arc<ServeCall>,
     client: &mut ClientStream<S>,
     buf: &mut BytesMut,
-    stop: &mut watch::Receiver<Stop>,
+    stop: &mut StopSignal,
     deadline: &mut Deadline,
     phase: Phase,
     peer: SocketAddr,
@@ -310,7 +309,7 @@ where
     let read = tokio::select! {
         biased;
         read = reading.read(client, buf, deadline) => Some(read),
-        _ = stop.wait_for(|stop| *stop == Stop::Now || (idle && *stop != Stop::Run)) => None,
+        _ = stop.until(|stop| stop == Stop::Now || (idle && stop != Stop::Run)) => None,
     };
     let head = match read {
         None | Some(HeadRead::Gone) => return Served::Close,
@@ -331,7 +330,7 @@ where
             Next::KeepAlive => Served::KeepAlive,
             Next::Close => Served::Close,
         },
-        _ = stop.wait_for(|stop| *stop == Stop::Now) => Served::Stopped,
+        _ = stop.until(|stop| stop == Stop::Now) => Served::Stopped,
     }
 }
 
