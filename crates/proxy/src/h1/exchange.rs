@@ -25,6 +25,7 @@ use super::deadline::Deadline;
 use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
 use super::response::{self, Framing, ResponseHead};
+use super::spare::Spare;
 use crate::counted::Counted;
 use crate::forward_policy::{self, Failure, ForwardPolicy, Verdict, out_of_local_resources};
 use crate::log_limit::{self, warn_limited};
@@ -369,6 +370,9 @@ where
                 response::Parsed::Partial => {}
             }
         }
+        if ubuf.capacity() == 0 {
+            *ubuf = Spare::Answer.take();
+        }
         ubuf.reserve(relay::READ_SIZE);
         match deadline.within(due, upstream.read_buf(ubuf)).await {
             None => return Err(AttemptError::Timeout),
@@ -434,6 +438,7 @@ where
             if response.reusable && ubuf.is_empty() {
                 server.pool.put(upstream, max_idle);
             }
+            Spare::Answer.give(ubuf);
             if client.flush().await.is_err() {
                 return Next::Close;
             }

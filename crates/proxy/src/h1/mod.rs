@@ -24,6 +24,7 @@ mod relay;
 mod request;
 mod response;
 mod rewind;
+mod spare;
 mod stop_signal;
 
 use std::io;
@@ -45,6 +46,7 @@ use crate::stream::ClientStream;
 use deadline::Deadline;
 use exchange::{Next, Request};
 use request::{Forwarding, Parsed};
+use spare::Spare;
 pub(crate) use rewind::Rewind;
 use stop_signal::StopSignal;
 
@@ -181,8 +183,8 @@ pub(crate) async fn serve<S>(
             // Once a plain connection is readable, a request has begun: a drain from then
             // on lets it finish. Over TLS the wait says nothing, so the read stays idle.
             phase.idle = !S::READY_MEANS_DATA;
-            // Give the buffer back while waiting.
-            buf = BytesMut::new();
+            // Give the buffer back while waiting (to the thread's spares).
+            Spare::Head.give(std::mem::take(&mut buf));
             let drain_closes = phase.head_due.is_none();
             let until = phase.idle_until;
             match wait_idle(
@@ -375,7 +377,10 @@ impl HeadReading<'_> {
                     .due
                     .get_or_insert_with(|| Instant::now() + self.header_read_timeout)
             };
-            buf.reserve(4096);
+            if buf.capacity() == 0 {
+                *buf = Spare::Head.take();
+            }
+            buf.reserve(spare::HEAD_SIZE);
             match deadline.within(due, client.read_buf(buf)).await {
                 None if buf.is_empty() => return HeadRead::Gone,
                 None => return HeadRead::TooSlow,
