@@ -144,10 +144,13 @@ where
         let _active = set.begin(index);
         let timeout = set.upstream_timeout;
         let pool = set.pool_settings();
+        // One reading of the clock for the pool and, on a pooled connection, the request's
+        // start: each reading is a vDSO call and its arithmetic, several per request before.
+        let now = Instant::now();
         let pooled = if fresh {
             None
         } else {
-            server.pool.take(pool.idle_timeout)
+            server.pool.take_at(pool.idle_timeout, now)
         };
         let reused = pooled.is_some();
         let streams_body = body.is_some() && buffered.is_none();
@@ -161,7 +164,7 @@ where
             };
             connected = true;
             let mut counted = Counted::new(&mut upstream, &*server.metrics);
-            let sent_at = Instant::now();
+            let sent_at = if reused { now } else { Instant::now() };
             // The client has `client_body_timeout` for each piece of its body, the server
             // `timeout` to take each one.
             let stalls = relay::Stalls {
@@ -176,6 +179,7 @@ where
                 body.as_ref(),
                 buffered,
                 stalls,
+                sent_at,
                 deadline,
             )
             .await;
@@ -203,7 +207,10 @@ where
         };
         let error = match attempt.await {
             Ok((upstream, response, sent_at, body_complete)) => {
-                server.metrics.responded(response.status, sent_at.elapsed());
+                let answered = Instant::now();
+                server
+                    .metrics
+                    .responded(response.status, answered - sent_at);
                 let blame = policy.answered(response.status);
                 server_verdict::record(servers, set, index, blame);
                 if let Some(length) = buffered {
@@ -222,6 +229,7 @@ where
                     pool.max_idle,
                     close,
                     timeout,
+                    answered,
                 )
                 .await;
             }
@@ -293,7 +301,8 @@ fn log_failure(
 }
 
 /// Sends the request head and its body: from the buffer when it is all there (left in
-/// place, to be sent again if need be; the server has until `deadline` to take it),
+/// place, to be sent again if need be; the server has until `sent_at` plus its stall limit
+/// to take it),
 /// otherwise streamed from the client.
 #[allow(clippy::too_many_arguments)]
 async fn send<S, U>(
@@ -304,6 +313,7 @@ async fn send<S, U>(
     body: Option<&Body>,
     buffered: Option<usize>,
     stalls: relay::Stalls,
+    sent_at: Instant,
     deadline: &mut Deadline,
 ) -> Result<(), CopyError>
 where
@@ -320,7 +330,7 @@ where
             let written = match stalls.write {
                 None => write.await,
                 Some(limit) => deadline
-                    .within(Instant::now() + limit, write)
+                    .within(sent_at + limit, write)
                     .await
                     .ok_or(CopyError::WriteStalled(limit))?,
             };
@@ -400,7 +410,7 @@ where
 }
 
 /// Streams the final answer to the client and pools the server's connection when it can
-/// take another request.
+/// take another request. `answered`: when the answer's head came.
 #[allow(clippy::too_many_arguments)]
 async fn pass_on<S>(
     client: &mut ClientStream<S>,
@@ -411,6 +421,7 @@ async fn pass_on<S>(
     max_idle: usize,
     close: bool,
     timeout: Duration,
+    answered: Instant,
 ) -> Next
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -431,12 +442,15 @@ where
         read: timeout,
         write: None,
     };
+    // A body that came with the head leaves the connection idle since then.
+    let whole = body.whole_in(&ubuf).is_some();
     let mut counted = Counted::new(&mut upstream, &*server.metrics);
     let copied = relay::copy(&mut counted, client, &mut ubuf, body, &head, stalls).await;
     match copied {
         Ok(()) => {
             if response.reusable && ubuf.is_empty() {
-                server.pool.put(upstream, max_idle);
+                let since = if whole { answered } else { Instant::now() };
+                server.pool.put_at(upstream, max_idle, since);
             }
             Spare::Answer.give(ubuf);
             if client.flush().await.is_err() {

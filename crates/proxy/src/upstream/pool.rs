@@ -33,8 +33,12 @@ impl Pool {
     /// The most recently used connection that is still open and was idle for less than
     /// `idle_timeout`.
     pub(crate) fn take(&self, idle_timeout: Duration) -> Option<TcpStream> {
+        self.take_at(idle_timeout, Instant::now())
+    }
+
+    /// [`Pool::take`] with the clock read by the caller: `now`.
+    pub(crate) fn take_at(&self, idle_timeout: Duration, now: Instant) -> Option<TcpStream> {
         let mut idle = self.lock();
-        let now = Instant::now();
         while let Some(connection) = idle.pop() {
             if now.duration_since(connection.since) < idle_timeout && is_open(&connection.stream) {
                 self.reused.fetch_add(1, Relaxed);
@@ -46,13 +50,16 @@ impl Pool {
 
     /// Keeps `stream` for the next request, unless `max_idle` are kept already.
     pub(crate) fn put(&self, stream: TcpStream, max_idle: usize) {
+        self.put_at(stream, max_idle, Instant::now());
+    }
+
+    /// [`Pool::put`] of a connection last used at `since` (read by the caller; an earlier
+    /// instant only makes the connection age out sooner).
+    pub(crate) fn put_at(&self, stream: TcpStream, max_idle: usize, since: Instant) {
         let mut idle = self.lock();
         if idle.len() < max_idle {
             self.kept.fetch_add(1, Relaxed);
-            idle.push(Idle {
-                stream,
-                since: Instant::now(),
-            });
+            idle.push(Idle { stream, since });
         }
     }
 
