@@ -60,11 +60,12 @@ async fn wait_for_none(
 
 /// Where the counts come from.
 enum Reader {
-    /// The kernel's inet_diag dump, filtered in the kernel: well under a millisecond.
+    /// The kernel's inet_diag dump, filtered in the kernel: one walk of the connection
+    /// hash, 1.3-1.9 ms a read with nothing to find on this 24 GiB VM (docs/benchmarks.md).
     SockDiag(sock_diag::Table),
-    /// /proc/net/tcp and tcp6: the whole connection hash walked and this namespace's
-    /// connections formatted as text, 5-10 ms a read on a 24 GiB VM. Only where inet_diag is missing (CONFIG_INET_DIAG or
-    /// tcp_diag not there).
+    /// /proc/net/tcp and tcp6: the whole connection hash walked twice and this namespace's
+    /// connections formatted as text, 15-19 ms a read on the same VM, loaded. Only where
+    /// inet_diag is missing (CONFIG_INET_DIAG or tcp_diag not there).
     Proc,
 }
 
