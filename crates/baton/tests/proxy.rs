@@ -146,8 +146,19 @@ fn get(addr: SocketAddr, path: &str) -> String {
     response
 }
 
+/// `--threads 2`: a multi-thread runtime.
 #[test]
 fn proxy_balances_and_drains_on_sigterm() {
+    balances_and_drains_on_sigterm("2");
+}
+
+/// `--threads 1` runs on a current-thread runtime of its own: the same promises.
+#[test]
+fn proxy_on_one_thread_balances_and_drains_on_sigterm() {
+    balances_and_drains_on_sigterm("1");
+}
+
+fn balances_and_drains_on_sigterm(threads: &str) {
     let (a, b) = (upstream("a"), upstream("b"));
     let mut baton = Baton::start(&[
         "--listen",
@@ -159,7 +170,7 @@ fn proxy_balances_and_drains_on_sigterm() {
         "--balance",
         "roundrobin",
         "--threads",
-        "2",
+        threads,
     ]);
     let mut answers = Vec::new();
     for i in 0..10 {
