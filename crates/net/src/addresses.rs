@@ -34,6 +34,15 @@ pub struct AddOptions<'a> {
     pub preferred_lft: Option<u32>,
 }
 
+/// One address for [`Addresses::add_all`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddRequest<'a> {
+    pub interface: &'a str,
+    pub address: IpAddr,
+    pub prefix_len: u8,
+    pub options: AddOptions<'a>,
+}
+
 /// A handle for adding, removing and listing interface addresses.
 ///
 /// Opens an rtnetlink socket in the network namespace of the thread that calls [`Addresses::new`]
@@ -93,6 +102,59 @@ impl Addresses {
         options: &AddOptions<'_>,
     ) -> Result<(), Error> {
         let index = self.index_of(interface).await?;
+        self.add_at(index, interface, address, prefix_len, options)
+            .await
+    }
+
+    /// [`Addresses::add_with`] for many addresses, pipelined: each interface's index is asked
+    /// once, then every request is sent before the first answer is awaited, so the kernel's
+    /// acknowledgements come back together rather than one round trip (two, with the index)
+    /// per address. The kernel handles the requests in order. The results are in the order
+    /// of `requests`.
+    pub async fn add_all(&self, requests: &[AddRequest<'_>]) -> Vec<Result<(), Error>> {
+        let mut interfaces: Vec<&str> = Vec::new();
+        for request in requests {
+            if !interfaces.contains(&request.interface) {
+                interfaces.push(request.interface);
+            }
+        }
+        let indexes: Vec<Option<u32>> = futures_util::future::join_all(
+            interfaces
+                .iter()
+                .map(|interface| async { self.index_of(interface).await.ok() }),
+        )
+        .await;
+        let adds = requests.iter().map(|request| {
+            let at = interfaces.iter().position(|i| *i == request.interface);
+            let index = at.and_then(|at| indexes[at]);
+            async move {
+                let index = match index {
+                    Some(index) => index,
+                    // Asked again for its error (the first answer was not kept: errors do
+                    // not clone). Rare: the interface is gone.
+                    None => self.index_of(request.interface).await?,
+                };
+                let AddRequest {
+                    interface,
+                    address,
+                    prefix_len,
+                    ref options,
+                } = *request;
+                self.add_at(index, interface, address, prefix_len, options)
+                    .await
+            }
+        });
+        futures_util::future::join_all(adds).await
+    }
+
+    async fn add_at(
+        &self,
+        index: u32,
+        interface: &str,
+        address: IpAddr,
+        prefix_len: u8,
+        options: &AddOptions<'_>,
+    ) -> Result<(), Error> {
         check_prefix(interface, address, prefix_len)?;
         if let (Some(label), IpAddr::V4(_)) = (options.label, address) {
             check_label(interface, address, label)?;

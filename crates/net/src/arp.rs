@@ -13,7 +13,7 @@
 use std::net::Ipv4Addr;
 
 use crate::error::Error;
-use crate::link::{interface_index, mac_address};
+use crate::link::{LinkLayer, link_layer};
 use crate::sys;
 
 const BROADCAST: [u8; 6] = [0xff; 6];
@@ -47,9 +47,18 @@ pub(crate) fn gratuitous_arp_frame(mac: [u8; 6], address: Ipv4Addr) -> [u8; FRAM
 /// MAC. Must be called from within a tokio runtime; the socket it leaves by is the
 /// namespace's shared one (see `packet_sender`).
 pub async fn send_gratuitous_arp(interface: &str, address: Ipv4Addr) -> Result<(), Error> {
-    let index = interface_index(interface)?;
-    let mac = mac_address(interface)?;
-    let frame = gratuitous_arp_frame(mac, address);
+    let link = link_layer(interface)?;
+    send_gratuitous_arp_on(interface, link, address).await
+}
+
+/// [`send_gratuitous_arp`] with the interface's index and MAC already known (a burst reads
+/// them once: see [`LinkLayer`]). `interface` only names it in errors.
+pub async fn send_gratuitous_arp_on(
+    interface: &str,
+    link: LinkLayer,
+    address: Ipv4Addr,
+) -> Result<(), Error> {
+    let frame = gratuitous_arp_frame(link.mac, address);
     let send_error = |source| Error::Address {
         interface: interface.to_owned(),
         address: address.into(),
@@ -57,7 +66,7 @@ pub async fn send_gratuitous_arp(interface: &str, address: Ipv4Addr) -> Result<(
         source,
     };
     let destination =
-        sys::link_layer_address(index, ETHERTYPE_ARP, BROADCAST).map_err(send_error)?;
+        sys::link_layer_address(link.index, ETHERTYPE_ARP, BROADCAST).map_err(send_error)?;
     let sent = crate::packet_sender::send(&frame, &destination)
         .await
         .map_err(send_error)?;

@@ -46,16 +46,19 @@ mod vrrp_socket;
 
 pub use activation::activated_unix_listener;
 pub use address_watcher::{AddressChange, AddressWatcher, interface_has_address};
-pub use addresses::{AddOptions, Addresses};
-pub use arp::send_gratuitous_arp;
+pub use addresses::{AddOptions, AddRequest, Addresses};
+pub use arp::{send_gratuitous_arp, send_gratuitous_arp_on};
 pub use bfd_socket::{BfdDatagram, BfdListener, BfdSender};
 pub use deadline::Deadline;
 pub use error::Error;
 pub use family::Family;
 pub use inotify::{AddWatchFlags, Inotify, InotifyEvent, WatchDescriptor};
-pub use link::{interface_index, ipv6_forwarding, link_is_up, mac_address, primary_address};
+pub use link::{
+    LinkLayer, interface_index, ipv6_forwarding, link_is_up, link_layer, mac_address,
+    primary_address,
+};
 pub use link_watcher::LinkWatcher;
-pub use ndisc::send_unsolicited_na;
+pub use ndisc::{send_unsolicited_na, send_unsolicited_na_on};
 pub use nflog::NflogGroup;
 pub use proc_events::{
     DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,

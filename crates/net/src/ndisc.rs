@@ -30,7 +30,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::io::Interest;
 
 use crate::error::Error;
-use crate::link::{interface_index, ipv6_forwarding, mac_address};
+use crate::link::{LinkLayer, ipv6_forwarding, link_layer};
 
 const TYPE_NEIGHBOR_ADVERTISEMENT: u8 = 136;
 const FLAG_ROUTER: u8 = 0x80;
@@ -64,8 +64,18 @@ pub(crate) fn neighbour_advertisement(
 /// the source the kernel picks (the link-local address). Must be called from within a tokio
 /// runtime.
 pub async fn send_unsolicited_na(interface: &str, target: Ipv6Addr) -> Result<(), Error> {
-    let index = interface_index(interface)?;
-    let mac = mac_address(interface)?;
+    let link = link_layer(interface)?;
+    send_unsolicited_na_on(interface, link, target).await
+}
+
+/// [`send_unsolicited_na`] with the interface's index and MAC already known (a burst reads
+/// them once: see [`LinkLayer`]).
+pub async fn send_unsolicited_na_on(
+    interface: &str,
+    link: LinkLayer,
+    target: Ipv6Addr,
+) -> Result<(), Error> {
+    let LinkLayer { index, mac } = link;
     let message = neighbour_advertisement(target, mac, ipv6_forwarding(interface));
     let error = |operation| {
         move |source| Error::Address {

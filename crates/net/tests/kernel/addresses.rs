@@ -250,3 +250,45 @@ fn address_flags_and_preferred_lifetime_are_applied() {
             .unwrap();
     });
 }
+
+#[test]
+fn add_all_pipelines_and_answers_each_in_order() {
+    let Some(lab) = Lab::new("add_all_pipelines_and_answers_each_in_order") else {
+        return;
+    };
+    let netns = lab.a.clone();
+    lab.run(move |_, _| async move {
+        let addresses = Addresses::new().unwrap();
+        let request = |interface, address: &str| baton_net::AddRequest {
+            interface,
+            address: ip(address),
+            prefix_len: 32,
+            options: baton_net::AddOptions::default(),
+        };
+        // One already there (fine, as for `add`), one on an interface that does not exist
+        // (fails alone), and enough others to fill the acknowledgements' batch.
+        addresses
+            .add("va", ip("10.99.0.100"), 32, None)
+            .await
+            .unwrap();
+        let mut requests = vec![
+            request("va", "10.99.0.100"),
+            request("bnet-none", "10.99.0.99"),
+        ];
+        let more: Vec<String> = (101..=150).map(|n| format!("10.99.0.{n}")).collect();
+        requests.extend(more.iter().map(|address| request("va", address)));
+        let results = addresses.add_all(&requests).await;
+        assert_eq!(results.len(), requests.len());
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        assert!(
+            matches!(results[1], Err(Error::NoSuchInterface { .. })),
+            "{:?}",
+            results[1]
+        );
+        for (result, address) in results[2..].iter().zip(&more) {
+            assert!(result.is_ok(), "{address}: {result:?}");
+            assert_eq!(shown(&netns, "va", address).len(), 1, "{address}");
+        }
+        assert!(addresses.add_all(&[]).await.is_empty());
+    });
+}
