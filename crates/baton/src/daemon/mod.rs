@@ -1027,6 +1027,8 @@ impl Running {
                 }
             }
         }
+        // The additions and announcements of this wake-up, together (see `vips`).
+        self.vips.flush().await;
         while let Some((id, event)) = self.router.poll_event() {
             reported = true;
             self.event(id, event);

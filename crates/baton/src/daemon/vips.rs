@@ -1,5 +1,13 @@
 //! Virtual addresses on the host: added and removed over rtnetlink, announced with
-//! gratuitous ARP / unsolicited NA on tasks of their own.
+//! gratuitous ARP / unsolicited NA.
+//!
+//! Additions and announcements wait for [`Vips::flush`], which the daemon calls once it has
+//! taken every action the engine had for one wake-up: a new master of 100 instances then
+//! adds the 100 addresses with pipelined netlink requests (one index lookup, then every
+//! request before the first acknowledgement) instead of two awaited round trips each, reads
+//! each interface's MAC once instead of once per message, and sends the first gratuitous
+//! ARP of every address before any repetition, so that the last address is announced a few
+//! milliseconds after the takeover rather than after the others' whole bursts.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -21,6 +29,17 @@ pub(crate) struct Vips {
     /// While the old master of a switchover keeps its addresses (see `switchover`): the
     /// instances whose removal waits.
     held: Mutex<Option<Vec<(VrrpInstance, VipAction)>>>,
+    /// Additions and announcements asked for since the last [`Vips::flush`].
+    pending: Mutex<Pending>,
+}
+
+/// What [`Vips::flush`] does, in the order it was asked for within each kind.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Instances that became master: their addresses, then their routes and rules.
+    adds: Vec<VrrpInstance>,
+    /// Instances to announce, and how many messages per address.
+    announces: Vec<(VrrpInstance, u32)>,
 }
 
 impl Vips {
@@ -41,6 +60,7 @@ impl Vips {
             all,
             routes,
             held: Mutex::new(None),
+            pending: Mutex::new(Pending::default()),
         })
     }
 
@@ -95,6 +115,9 @@ impl Vips {
             .unwrap_or_default()
     }
 
+    /// Carries out `action` for `instance`. A removal is done at once (after what is pending:
+    /// see [`Vips::flush`]); an addition or an announcement waits for the next
+    /// [`Vips::flush`], so that those of one wake-up go out together.
     pub(crate) async fn apply(&self, instance: &VrrpInstance, action: VipAction) {
         if matches!(action, VipAction::Remove { .. }) {
             if let Some(held) = self.held.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -104,26 +127,15 @@ impl Vips {
         }
         match action {
             VipAction::Add { .. } => {
-                for vip in instance.all_addresses() {
-                    let dev = device(instance, vip);
-                    let options = routes::add_options(vip);
-                    let result = self
-                        .addresses
-                        .add_with(dev, vip.address, vip.prefix_len, &options)
-                        .await;
-                    match result {
-                        Ok(()) => {
-                            tracing::info!(instance = %instance.name, address = %vip.address, %dev, "added")
-                        }
-                        Err(error) => {
-                            tracing::error!(instance = %instance.name, address = %vip.address, %dev, "adding: {error}")
-                        }
-                    }
-                }
-                // keepalived: routes, then rules, after the addresses.
-                self.routes.master(instance).await;
+                self.pending().adds.push(instance.clone());
+            }
+            VipAction::Announce { repeat, .. } => {
+                self.pending().announces.push((instance.clone(), repeat));
             }
             VipAction::Remove { .. } => {
+                // An addition or announcement asked for before goes first, as it did when
+                // each action was carried out at once.
+                self.flush().await;
                 // keepalived: rules, then routes, before the addresses.
                 self.routes.leave(instance).await;
                 for vip in instance.all_addresses() {
@@ -142,17 +154,48 @@ impl Vips {
                     }
                 }
             }
-            VipAction::Announce { repeat, .. } => {
-                let targets: Vec<Target> = instance
-                    .all_addresses()
-                    .map(|vip| {
-                        let dev = device(instance, vip);
-                        let pause = pause(instance.announce_pacing_on(dev), vip.address);
-                        (dev.to_owned(), vip.address, pause)
-                    })
-                    .collect();
-                tokio::spawn(announce(targets, repeat));
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Carries out the additions and announcements [`Vips::apply`] kept: every address with
+    /// pipelined requests, then each instance's routes and rules (keepalived: routes, then
+    /// rules, after the addresses), then the announcements.
+    pub(crate) async fn flush(&self) {
+        let Pending { adds, announces } = std::mem::take(&mut *self.pending());
+        let vips: Vec<(&VrrpInstance, &VirtualAddress)> = adds
+            .iter()
+            .flat_map(|instance| instance.all_addresses().map(move |vip| (instance, vip)))
+            .collect();
+        let requests: Vec<baton_net::AddRequest<'_>> = vips
+            .iter()
+            .map(|(instance, vip)| baton_net::AddRequest {
+                interface: device(instance, vip),
+                address: vip.address,
+                prefix_len: vip.prefix_len,
+                options: routes::add_options(vip),
+            })
+            .collect();
+        let results = self.addresses.add_all(&requests).await;
+        for ((instance, vip), result) in vips.iter().zip(results) {
+            let dev = device(instance, vip);
+            match result {
+                Ok(()) => {
+                    tracing::info!(instance = %instance.name, address = %vip.address, %dev, "added")
+                }
+                Err(error) => {
+                    tracing::error!(instance = %instance.name, address = %vip.address, %dev, "adding: {error}")
+                }
             }
+        }
+        for instance in &adds {
+            self.routes.master(instance).await;
+        }
+        if !announces.is_empty() {
+            announce_all(&announces).await;
         }
     }
 }
@@ -172,12 +215,81 @@ fn pause(pacing: AnnouncePacing, address: IpAddr) -> Duration {
     }
 }
 
-/// One announcement: `repeat` gratuitous ARPs (IPv4) / unsolicited NAs (IPv6) per address.
-/// Without a pause (the default) they go back to back, round after round. With one
-/// (`vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's `garp_group`) each
-/// interface and family is a queue, as in keepalived (`send_gratuitous_arp`,
-/// `vrrp_arpna_send`): see [`paced_order`].
-async fn announce(targets: Vec<Target>, repeat: u32) {
+/// The announcements of one flush: for each instance, `repeat` gratuitous ARPs (IPv4) /
+/// unsolicited NAs (IPv6) per address. Without a pause (the default) they go back to back,
+/// round after round, the first round of every instance before any second one, and the
+/// first round before this returns; each interface's index and MAC are read once for them
+/// all. With a pause (`vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's
+/// `garp_group`) each instance's interface and family is a queue, as in keepalived
+/// (`send_gratuitous_arp`, `vrrp_arpna_send`): see [`paced_order`].
+async fn announce_all(announces: &[(VrrpInstance, u32)]) {
+    let mut at_once: Vec<(String, IpAddr, u32)> = Vec::new();
+    for (instance, repeat) in announces {
+        let targets: Vec<Target> = instance
+            .all_addresses()
+            .map(|vip| {
+                let dev = device(instance, vip);
+                let pause = pause(instance.announce_pacing_on(dev), vip.address);
+                (dev.to_owned(), vip.address, pause)
+            })
+            .collect();
+        at_once.extend(
+            paced(targets, *repeat)
+                .into_iter()
+                .map(|(dev, address)| (dev, address, *repeat)),
+        );
+    }
+    if at_once.is_empty() {
+        return;
+    }
+    let mut links: Vec<(String, Option<baton_net::LinkLayer>)> = Vec::new();
+    for (dev, address, _) in &at_once {
+        if links.iter().any(|(known, _)| known == dev) {
+            continue;
+        }
+        let link = match baton_net::link_layer(dev) {
+            Ok(link) => Some(link),
+            Err(error) => {
+                tracing::warn!(%address, %dev, "announcing: {error}");
+                None
+            }
+        };
+        links.push((dev.clone(), link));
+    }
+    let targets: Vec<(String, baton_net::LinkLayer, IpAddr, u32)> = at_once
+        .into_iter()
+        .filter_map(|(dev, address, repeat)| {
+            let (_, link) = links.iter().find(|(known, _)| *known == dev)?;
+            Some((dev, (*link)?, address, repeat))
+        })
+        .collect();
+    send_round(&targets, 0).await;
+    let rounds = targets
+        .iter()
+        .map(|(.., repeat)| *repeat)
+        .max()
+        .unwrap_or(0);
+    if rounds > 1 {
+        tokio::spawn(async move {
+            for round in 1..rounds {
+                send_round(&targets, round).await;
+            }
+        });
+    }
+}
+
+/// Round `round` of an announcement: one message for each address repeated more often.
+async fn send_round(targets: &[(String, baton_net::LinkLayer, IpAddr, u32)], round: u32) {
+    for (dev, link, address, repeat) in targets {
+        if round < *repeat {
+            send_on(dev, *link, *address).await;
+        }
+    }
+}
+
+/// Starts a queue for each paced interface and family of one instance's `targets`, and
+/// returns the targets sent without a pause.
+fn paced(targets: Vec<Target>, repeat: u32) -> Vec<(String, IpAddr)> {
     let mut at_once = Vec::new();
     let mut queues: Vec<((String, bool), Duration, Vec<IpAddr>)> = Vec::new();
     for (dev, address, pause) in targets {
@@ -201,11 +313,7 @@ async fn announce(targets: Vec<Target>, repeat: u32) {
             }
         });
     }
-    for _ in 0..repeat {
-        for (dev, address) in &at_once {
-            send(dev, *address).await;
-        }
-    }
+    at_once
 }
 
 /// The order a paced queue of `count` addresses sends one burst in: the first message goes
@@ -219,6 +327,16 @@ fn paced_order(count: usize, repeat: u32) -> Vec<usize> {
     }
     let again = (repeat > 1).then_some(0);
     std::iter::once(0).chain(again).chain(1..count).collect()
+}
+
+async fn send_on(dev: &str, link: baton_net::LinkLayer, address: IpAddr) {
+    let result = match address {
+        IpAddr::V4(v4) => baton_net::send_gratuitous_arp_on(dev, link, v4).await,
+        IpAddr::V6(v6) => baton_net::send_unsolicited_na_on(dev, link, v6).await,
+    };
+    if let Err(error) = result {
+        tracing::warn!(%address, %dev, "announcing: {error}");
+    }
 }
 
 pub(super) async fn send(dev: &str, address: IpAddr) {
