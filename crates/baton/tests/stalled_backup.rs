@@ -262,10 +262,11 @@ fn keepalived_backup_takes_over_from_a_master_silent_through_its_freeze() {
 
 /// The master's side: lb2 frozen for [`FROZEN`], so lb1 rightly takes over meanwhile. As it
 /// wakes, lb2 has lb1's lower-priority adverts queued and its Adver_Timer long expired. It
-/// advertises at once, sends none of the adverts it missed, and answers each queued
-/// lower-priority advert with one of its own, as keepalived does ("forcing new election"):
-/// about a dozen adverts within a few milliseconds of the wake, for both. What it sent is
-/// printed; asserted is that lb2 alone holds the VIP at the end (preempt).
+/// should advertise at once and send none of the adverts it missed. baton answers the
+/// queued lower-priority adverts at most once per interval by the time they are read (one
+/// advert within 10 ms of the wake); keepalived answers each ("forcing new election"),
+/// about a dozen within 2 ms. Printed; asserted is that lb2 alone holds the VIP at the end
+/// (preempt).
 fn frozen_master_takes_the_vip_back(test: &str, kind: Kind) {
     let Some((lab, dir, [backup_daemon, master_daemon])) = lab_with_pair(test, kind, kind) else {
         return;

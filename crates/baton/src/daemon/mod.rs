@@ -549,6 +549,9 @@ struct Running {
     published: bool,
 }
 
+/// A packet read this long after it arrived waited in its socket's queue (see `received`).
+const QUEUED: std::time::Duration = std::time::Duration::from_millis(1);
+
 impl Running {
     /// Builds and checks everything `config` needs; see [`apply`].
     async fn prepare(config: Config) -> anyhow::Result<Prepared> {
@@ -944,12 +947,27 @@ impl Running {
             dst: packet.dst,
             ttl: packet.ttl,
         };
-        // RFC 5798's timers count from when an advert is received: the kernel's time (see
-        // `sockets`), though never before a time the engine was already given.
+        // RFC 5798's timers count from when an advert is received: for one that waited in
+        // the queue (the task was not scheduled), the kernel's time (see `sockets`), though
+        // never before a time the engine was already given. Only while no instance is
+        // Master: a Master answers a lower-priority advert and announces its addresses at
+        // most once per advert interval by this time, and adverts queued through a pause,
+        // each given its own arrival, would all be answered now, one burst each (the
+        // driver cannot tell the engine "received then, answer now"; keepalived counts
+        // every advert from when it is read).
         let now = Instant::now();
-        let at = packet
-            .arrived
-            .map_or(now, |at| at.clamp(self.engine_time, now));
+        let at = match packet.arrived {
+            Some(arrived)
+                if now.saturating_duration_since(arrived) > QUEUED
+                    && !self
+                        .router
+                        .instances()
+                        .any(|(_, engine)| engine.state() == baton_vrrp::State::Master) =>
+            {
+                arrived.clamp(self.engine_time, now)
+            }
+            _ => now,
+        };
         self.engine_time = at;
         if let Err(dropped) = self.router.handle_packet(at, received, &packet.payload) {
             tracing::debug!(interface = %packet.interface, src = %packet.src, "{dropped}");
