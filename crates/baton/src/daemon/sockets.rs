@@ -18,8 +18,9 @@
 //! A protocol task that was not scheduled for a while (a loaded machine, a stopped process)
 //! wakes with its timer expired and the master's adverts of the whole pause queued here.
 //! Those adverts say the master was alive: they are read before the timer is acted on (a
-//! catch-up, [`Sockets::start_catch_up`]), and each counts from when the kernel received
-//! it ([`Inbound::arrived`]), not from when it was read. keepalived does the first (its
+//! catch-up, [`Sockets::start_catch_up`]), and one that waited in the queue counts from
+//! when the kernel received it ([`Inbound::arrived`]) while no instance is Master (see
+//! `Running::received`), not from when it was read. keepalived does the first (its
 //! scheduler hands a readable socket to its reader before it looks for timers that
 //! expired, lib/scheduler.c `thread_fetch_next_queue`, and reads until the queue is empty,
 //! vrrp/vrrp_scheduler.c `vrrp_dispatcher_read`), but counts each advert from the moment
