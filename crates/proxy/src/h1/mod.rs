@@ -46,8 +46,8 @@ use crate::stream::ClientStream;
 use deadline::Deadline;
 use exchange::{Next, Request};
 use request::{Forwarding, Parsed};
-use spare::Spare;
 pub(crate) use rewind::Rewind;
+use spare::Spare;
 use stop_signal::StopSignal;
 
 /// Waiting until a client sends something without a buffer to read it into, so that an
