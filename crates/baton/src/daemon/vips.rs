@@ -166,6 +166,10 @@ impl Vips {
     /// rules, after the addresses), then the announcements.
     pub(crate) async fn flush(&self) {
         let Pending { adds, announces } = std::mem::take(&mut *self.pending());
+        // The common case, after every advert: nothing became master.
+        if adds.is_empty() && announces.is_empty() {
+            return;
+        }
         let vips: Vec<(&VrrpInstance, &VirtualAddress)> = adds
             .iter()
             .flat_map(|instance| instance.all_addresses().map(move |vip| (instance, vip)))
