@@ -291,6 +291,83 @@ pub(crate) fn config(
         let what = format!("sync group {}", group.name);
         references(names, &what, &group.track_scripts, &group.track_files, d);
     }
+    interface_names(config, d);
+}
+
+/// IFNAMSIZ - 1: the kernel's interface names are at most 15 bytes.
+const MAX_INTERFACE_NAME: usize = 15;
+
+/// The interface names the instance checks do not cover, each at its line: a longer name
+/// is no interface's, and the kernel answers a lookup of one with an error that does not
+/// say so (ERANGE from rtnetlink's policy; SO_BINDTODEVICE truncates it to 15 bytes).
+/// keepalived finds no such interface and ignores the line with a warning (with
+/// `dynamic_interfaces` it keeps the name cut to 15 bytes), so an error here is stricter.
+fn interface_names(config: &Config, d: &mut Diagnostics) {
+    let mut check = |at: &Location, what: String, name: &str| {
+        if name.len() > MAX_INTERFACE_NAME {
+            d.error(
+                at,
+                format!(
+                    "{what} '{name}' is longer than {MAX_INTERFACE_NAME} characters, the \
+                     kernel's limit for an interface name"
+                ),
+            );
+        }
+    };
+    for group in &config.global.garp_groups {
+        for name in &group.interfaces {
+            check(&group.location, "garp_group: interface".into(), name);
+        }
+    }
+    for group in &config.sync_groups {
+        for t in &group.track_interfaces {
+            let what = format!("sync group {}: track_interface", group.name);
+            check(&t.location, what, &t.name);
+        }
+    }
+    for a in &config.static_routing.addresses {
+        check(&a.address.location, "static_ipaddress: dev".into(), &a.dev);
+    }
+    let routing = config
+        .instances
+        .iter()
+        .map(|i| {
+            (
+                format!("instance {}: ", i.name),
+                &i.routing.routes,
+                &i.routing.rules,
+            )
+        })
+        .chain(std::iter::once((
+            String::new(),
+            &config.static_routing.routes,
+            &config.static_routing.rules,
+        )));
+    for (what, routes, rules) in routing {
+        for r in routes {
+            let devs = r
+                .dev
+                .iter()
+                .chain(r.nexthops.iter().filter_map(|n| n.dev.as_ref()));
+            for dev in devs {
+                check(
+                    &r.location,
+                    format!(
+                        "{what}route {}/{}: dev",
+                        r.destination.address, r.destination.len
+                    ),
+                    dev,
+                );
+            }
+        }
+        for r in rules {
+            for (key, dev) in [("iif", &r.iif), ("oif", &r.oif)] {
+                if let Some(dev) = dev {
+                    check(&r.location, format!("{what}rule: {key}"), dev);
+                }
+            }
+        }
+    }
 }
 
 fn unique(d: &mut Diagnostics, kind: &str, items: &[(String, Location)]) {

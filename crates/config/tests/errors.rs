@@ -518,3 +518,78 @@ vrrp_instance A {
         ]
     );
 }
+
+/// Every interface name a configuration gives is at most 15 bytes (IFNAMSIZ - 1), each
+/// reported at its line: a longer one names no interface, and the kernel's answer to a
+/// lookup of one (ERANGE from rtnetlink) does not say so.
+#[test]
+fn interface_names_longer_than_the_kernel_allows() {
+    let long = "abcdefghijklmnop"; // 16 bytes
+    let fits = "abcdefghijklmno"; // 15 bytes
+    let text = format!(
+        "global_defs {{
+    default_interface {long}
+}}
+garp_group {{
+    garp_interval 1
+    interfaces {{
+        {long}
+        {fits}
+    }}
+}}
+static_ipaddress {{
+    10.9.9.9/32
+    10.9.9.10/32 dev {fits}
+}}
+static_routes {{
+    10.8.0.0/16 dev {long}
+    10.6.0.0/16 dev {fits}
+}}
+static_rules {{
+    from 10.5.0.0/16 iif {long} table 100
+}}
+vrrp_sync_group G {{
+    group {{
+        VI_1
+    }}
+    track_interface {{
+        {long}
+        {fits}
+    }}
+}}
+vrrp_instance VI_1 {{
+    interface {fits}
+    virtual_router_id 51
+    virtual_ipaddress {{
+        10.0.3.100/32
+    }}
+    virtual_routes {{
+        10.7.0.0/16 nexthop dev {long}
+    }}
+}}
+"
+    );
+    assert_eq!(
+        keepalived_errors(&text),
+        [
+            format!(
+                "k.conf:4: garp_group: interface '{long}' is longer than 15 characters, the kernel's limit for an interface name"
+            ),
+            format!(
+                "k.conf:12: static_ipaddress: dev '{long}' is longer than 15 characters, the kernel's limit for an interface name"
+            ),
+            format!(
+                "k.conf:16: route 10.8.0.0/16: dev '{long}' is longer than 15 characters, the kernel's limit for an interface name"
+            ),
+            format!(
+                "k.conf:20: rule: iif '{long}' is longer than 15 characters, the kernel's limit for an interface name"
+            ),
+            format!(
+                "k.conf:27: sync group G: track_interface '{long}' is longer than 15 characters, the kernel's limit for an interface name"
+            ),
+            format!(
+                "k.conf:38: instance VI_1: route 10.7.0.0/16: dev '{long}' is longer than 15 characters, the kernel's limit for an interface name"
+            ),
+        ]
+    );
+}

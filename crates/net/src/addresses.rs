@@ -275,6 +275,8 @@ impl Addresses {
 
 /// The index of `interface`, asked over `handle`'s socket.
 pub(crate) async fn index_over(handle: &Handle, interface: &str) -> Result<u32, Error> {
+    // The kernel's policy for IFLA_IFNAME answers a longer name with ERANGE.
+    crate::link::check_name(interface)?;
     let mut links = std::pin::pin!(
         handle
             .link()
@@ -377,6 +379,36 @@ mod tests {
         ));
         assert!(check_label("eth0", vip, "").is_err());
         assert!(check_label("eth0", vip, "a\0b").is_err());
+    }
+
+    #[test]
+    fn a_name_longer_than_the_kernel_allows_is_refused_before_rtnetlink() {
+        // Read only: asks this namespace's kernel for links by name.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let addresses = Addresses::new().unwrap();
+            let long = "bnet-16-bytes-xx";
+            let error = addresses.list(long).await.unwrap_err();
+            assert!(matches!(error, Error::NameTooLong { .. }), "{error:?}");
+            let error = addresses
+                .remove(long, "10.0.3.100".parse().unwrap(), 32)
+                .await;
+            assert!(matches!(error, Err(Error::NameTooLong { .. })));
+            let results = addresses
+                .add_all(&[AddRequest {
+                    interface: long,
+                    address: "10.0.3.100".parse().unwrap(),
+                    prefix_len: 32,
+                    options: AddOptions::default(),
+                }])
+                .await;
+            assert!(matches!(results[..], [Err(Error::NameTooLong { .. })]));
+            let error = addresses.list("bnet-15-bytes-x").await.unwrap_err();
+            assert!(matches!(error, Error::NoSuchInterface { .. }), "{error:?}");
+        });
     }
 
     #[test]

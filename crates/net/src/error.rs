@@ -13,6 +13,16 @@ pub enum Error {
     #[error("interface {interface:?}: no such interface")]
     NoSuchInterface { interface: String },
 
+    /// A name no interface can have: the kernel's are at most 15 bytes (IFNAMSIZ - 1).
+    /// Checked before any lookup, whose own answer would not say so (rtnetlink's policy
+    /// answers ERANGE, SO_BINDTODEVICE cuts the name to 15 bytes).
+    #[error(
+        "interface {interface:?}: no such interface: the name is {} bytes, longer than the \
+         kernel's limit of 15",
+        interface.len()
+    )]
+    NameTooLong { interface: String },
+
     #[error("interface {interface}: {operation}: {source}")]
     Interface {
         interface: String,

@@ -9,8 +9,25 @@ use nix::net::if_::{InterfaceFlags, if_nametoindex};
 use crate::error::Error;
 use crate::family::Family;
 
+/// IFNAMSIZ - 1: the longest name the kernel gives an interface.
+const MAX_NAME_LEN: usize = 15;
+
+/// Refuses a name no interface can have before it reaches the kernel, whose answers to one
+/// mislead: rtnetlink's policy says ERANGE ("Numerical result out of range"), glibc's
+/// `if_nametoindex` says ENODEV without the reason, and SO_BINDTODEVICE binds to the name
+/// cut to 15 bytes, which may be another interface's.
+pub(crate) fn check_name(interface: &str) -> Result<(), Error> {
+    if interface.len() > MAX_NAME_LEN {
+        return Err(Error::NameTooLong {
+            interface: interface.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// The kernel's index of `interface`.
 pub fn interface_index(interface: &str) -> Result<u32, Error> {
+    check_name(interface)?;
     // glibc asks through a socket of its own: out of file descriptors, that fails with
     // EMFILE, which is no news about the interface.
     if_nametoindex(interface).map_err(|errno| match errno {
@@ -127,6 +144,7 @@ fn is_link_local(address: &Ipv6Addr) -> bool {
 /// The `getifaddrs` entries of `interface`: one AF_PACKET entry (flags and hardware address)
 /// and one per IP address, in the kernel's order.
 fn entries_of(interface: &str) -> Result<Vec<InterfaceAddress>, Error> {
+    check_name(interface)?;
     let all = getifaddrs().map_err(|errno| Error::Interface {
         interface: interface.to_owned(),
         operation: "listing interfaces (getifaddrs)",
@@ -158,7 +176,7 @@ mod tests {
 
     #[test]
     fn unknown_interface_is_a_typed_error() {
-        let name = "bnet-nonexistent";
+        let name = "bnet-nosuchif";
         assert!(matches!(
             interface_index(name),
             Err(Error::NoSuchInterface { .. })
@@ -180,6 +198,32 @@ mod tests {
     }
 
     #[test]
+    fn a_name_longer_than_the_kernel_allows_says_so() {
+        let name = "bnet-16-bytes-xx";
+        assert_eq!(name.len(), 16);
+        for result in [
+            interface_index(name).map(drop),
+            link_is_up(name).map(drop),
+            mac_address(name).map(drop),
+            link_layer(name).map(drop),
+            primary_address(name, Family::Ipv6).map(drop),
+        ] {
+            let error = result.unwrap_err();
+            assert!(matches!(error, Error::NameTooLong { .. }), "{error:?}");
+            assert!(
+                error
+                    .to_string()
+                    .contains("longer than the kernel's limit of 15")
+            );
+        }
+        // 15 bytes is a name the kernel could have: looked up, not refused.
+        assert!(matches!(
+            interface_index("bnet-15-bytes-x"),
+            Err(Error::NoSuchInterface { .. })
+        ));
+    }
+
+    #[test]
     fn loopback_is_found() {
         // Every network namespace has lo, always with index 1. Read only.
         assert_eq!(interface_index("lo").unwrap(), 1);
@@ -193,7 +237,7 @@ mod tests {
         assert_eq!(lo.index, interface_index("lo").unwrap());
         assert_eq!(lo.mac, mac_address("lo").unwrap());
         assert!(matches!(
-            link_layer("bnet-nonexistent"),
+            link_layer("bnet-nosuchif"),
             Err(Error::NoSuchInterface { .. })
         ));
     }
