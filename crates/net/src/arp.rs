@@ -14,6 +14,7 @@ use std::net::Ipv4Addr;
 
 use crate::error::Error;
 use crate::link::{LinkLayer, link_layer};
+use crate::packet_sender::Announcer;
 use crate::sys;
 
 const BROADCAST: [u8; 6] = [0xff; 6];
@@ -44,39 +45,46 @@ pub(crate) fn gratuitous_arp_frame(mac: [u8; 6], address: Ipv4Addr) -> [u8; FRAM
 }
 
 /// Broadcasts one gratuitous ARP request for `address` out of `interface`, from the interface's
-/// MAC. Must be called from within a tokio runtime; the socket it leaves by is the
-/// namespace's shared one (see `packet_sender`).
+/// MAC. Must be called from within a tokio runtime. Reads the interface and the thread's
+/// namespace each time: a burst uses an [`Announcer`] and a [`LinkLayer`] read once.
 pub async fn send_gratuitous_arp(interface: &str, address: Ipv4Addr) -> Result<(), Error> {
     let link = link_layer(interface)?;
-    send_gratuitous_arp_on(interface, link, address).await
+    Announcer::new()?
+        .gratuitous_arp(interface, link, address)
+        .await
 }
 
-/// [`send_gratuitous_arp`] with the interface's index and MAC already known (a burst reads
-/// them once: see [`LinkLayer`]). `interface` only names it in errors.
-pub async fn send_gratuitous_arp_on(
-    interface: &str,
-    link: LinkLayer,
-    address: Ipv4Addr,
-) -> Result<(), Error> {
-    let frame = gratuitous_arp_frame(link.mac, address);
-    let send_error = |source| Error::Address {
-        interface: interface.to_owned(),
-        address: address.into(),
-        operation: "sending gratuitous ARP for",
-        source,
-    };
-    let destination =
-        sys::link_layer_address(link.index, ETHERTYPE_ARP, BROADCAST).map_err(send_error)?;
-    let sent = crate::packet_sender::send(&frame, &destination)
-        .await
-        .map_err(send_error)?;
-    if sent != frame.len() {
-        return Err(send_error(std::io::Error::other(format!(
-            "sent {sent} of {} bytes",
-            frame.len()
-        ))));
+impl Announcer {
+    /// [`send_gratuitous_arp`] with the interface's index and MAC already known (a burst
+    /// reads them once: see [`LinkLayer`]). `interface` only names it in errors. Must be
+    /// called from within a tokio runtime.
+    pub async fn gratuitous_arp(
+        &self,
+        interface: &str,
+        link: LinkLayer,
+        address: Ipv4Addr,
+    ) -> Result<(), Error> {
+        let frame = gratuitous_arp_frame(link.mac, address);
+        let send_error = |source| Error::Address {
+            interface: interface.to_owned(),
+            address: address.into(),
+            operation: "sending gratuitous ARP for",
+            source,
+        };
+        let destination =
+            sys::link_layer_address(link.index, ETHERTYPE_ARP, BROADCAST).map_err(send_error)?;
+        let sent = self
+            .send_frame(&frame, &destination)
+            .await
+            .map_err(send_error)?;
+        if sent != frame.len() {
+            return Err(send_error(std::io::Error::other(format!(
+                "sent {sent} of {} bytes",
+                frame.len()
+            ))));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! - [`Addresses`]: virtual addresses added and removed over rtnetlink, idempotently, so the
 //!   daemon can clean up addresses a crashed run left behind.
 //! - [`send_gratuitous_arp`] / [`send_unsolicited_na`]: the announcements a new master makes, in
-//!   keepalived's format.
+//!   keepalived's format; an [`Announcer`] sends a burst of them over its namespace's sockets.
 //! - Link state: [`interface_index`], [`link_is_up`], [`mac_address`], [`primary_address`] and
 //!   [`LinkWatcher`] for up/down events.
 //! - [`Inotify`]: file and directory watches read through tokio.
@@ -47,7 +47,7 @@ mod vrrp_socket;
 pub use activation::activated_unix_listener;
 pub use address_watcher::{AddressChange, AddressWatcher, interface_has_address};
 pub use addresses::{AddOptions, AddRequest, Addresses};
-pub use arp::{send_gratuitous_arp, send_gratuitous_arp_on};
+pub use arp::send_gratuitous_arp;
 pub use bfd_socket::{BfdDatagram, BfdListener, BfdSender};
 pub use deadline::Deadline;
 pub use error::Error;
@@ -58,8 +58,9 @@ pub use link::{
     primary_address,
 };
 pub use link_watcher::LinkWatcher;
-pub use ndisc::{send_unsolicited_na, send_unsolicited_na_on};
+pub use ndisc::send_unsolicited_na;
 pub use nflog::NflogGroup;
+pub use packet_sender::Announcer;
 pub use proc_events::{
     DecodeError as ProcEventDecodeError, ProcEvent, ProcEvents, decode as decode_proc_event,
 };

@@ -20,24 +20,21 @@
 //! As keepalived (vrrp_ndisc.c) sends it: to ff02::1, hop limit 255, Override set, Solicited
 //! clear (§7.2.4: never to a multicast address), Router set when IPv6 forwarding is on for the
 //! interface, from the VIP itself. keepalived builds the whole Ethernet frame on an AF_PACKET
-//! socket; here a raw ICMPv6 socket lets the kernel build the IPv6 header and compute the
-//! ICMPv6 checksum, which it always does on IPPROTO_ICMPV6 raw sockets.
+//! socket; here a raw ICMPv6 socket (the namespace's one: see `packet_sender`) lets the
+//! kernel build the IPv6 header and compute the ICMPv6 checksum, which it always does on
+//! IPPROTO_ICMPV6 raw sockets; the hop limit is the socket's (255).
 
 use std::io;
-use std::net::{Ipv6Addr, SocketAddrV6};
-
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use tokio::io::Interest;
+use std::net::Ipv6Addr;
 
 use crate::error::Error;
 use crate::link::{LinkLayer, ipv6_forwarding, link_layer};
+use crate::packet_sender::Announcer;
 
 const TYPE_NEIGHBOR_ADVERTISEMENT: u8 = 136;
 const FLAG_ROUTER: u8 = 0x80;
 const FLAG_OVERRIDE: u8 = 0x20;
 const OPTION_TARGET_LINK_LAYER_ADDRESS: u8 = 2;
-/// RFC 4861 §7.1.2: receivers drop neighbour discovery that did not come with hop limit 255.
-const HOP_LIMIT: u32 = 255;
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// ICMPv6 header and flags (8) + target (16) + one 8-byte option.
@@ -62,62 +59,56 @@ pub(crate) fn neighbour_advertisement(
 /// Sends one unsolicited neighbour advertisement for `target` to all nodes on `interface`,
 /// from `target` itself when it is a usable address of this host (as keepalived), else from
 /// the source the kernel picks (the link-local address). Must be called from within a tokio
-/// runtime.
+/// runtime. Reads the interface, its forwarding setting and the thread's namespace each
+/// time: a burst uses an [`Announcer`] and reads the others once.
 pub async fn send_unsolicited_na(interface: &str, target: Ipv6Addr) -> Result<(), Error> {
     let link = link_layer(interface)?;
-    send_unsolicited_na_on(interface, link, target).await
+    let router = ipv6_forwarding(interface);
+    Announcer::new()?
+        .unsolicited_na(interface, link, router, target)
+        .await
 }
 
-/// [`send_unsolicited_na`] with the interface's index and MAC already known (a burst reads
-/// them once: see [`LinkLayer`]).
-pub async fn send_unsolicited_na_on(
-    interface: &str,
-    link: LinkLayer,
-    target: Ipv6Addr,
-) -> Result<(), Error> {
-    let LinkLayer { index, mac } = link;
-    let message = neighbour_advertisement(target, mac, ipv6_forwarding(interface));
-    let error = |operation| {
-        move |source| Error::Address {
+impl Announcer {
+    /// [`send_unsolicited_na`] with the interface's index and MAC already known (a burst
+    /// reads them once: see [`LinkLayer`]), and whether to set the Router flag: whether IPv6
+    /// forwarding is on for the interface ([`ipv6_forwarding`]), as keepalived sets it.
+    /// `interface` only names it in errors.
+    pub async fn unsolicited_na(
+        &self,
+        interface: &str,
+        link: LinkLayer,
+        router: bool,
+        target: Ipv6Addr,
+    ) -> Result<(), Error> {
+        let LinkLayer { index, mac } = link;
+        let message = neighbour_advertisement(target, mac, router);
+        let error = |source| Error::Address {
             interface: interface.to_owned(),
             address: target.into(),
-            operation,
+            operation: "sending neighbour advertisement for",
             source,
+        };
+        // From the VIP itself; a tentative or foreign address is refused as a source
+        // (EINVAL): the kernel's choice is still a valid advertisement, only not
+        // keepalived's. A link-local VIP (RFC 5798 §5.2.9's first IPv6 address) is looked
+        // for on the interface the message names.
+        let sent = match self
+            .send_icmpv6(&message, index, Some(target), ALL_NODES)
+            .await
+        {
+            Err(refused) if refused.raw_os_error() == Some(libc::EINVAL) => {
+                self.send_icmpv6(&message, index, None, ALL_NODES).await
+            }
+            other => other,
         }
-    };
-    let socket = open(interface, index).map_err(error("opening ICMPv6 socket for"))?;
-    // A tentative or foreign address cannot be bound (EADDRNOTAVAIL); the kernel's choice of
-    // source is still a valid advertisement, only not keepalived's. A link-local VIP (RFC 5798
-    // §5.2.9's first IPv6 address) needs a scope: the bound device gives it, the id says it.
-    let _ = socket.bind(&SockAddr::from(SocketAddrV6::new(target, 0, 0, index)));
-    let destination = SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, index));
-    let socket = crate::sys::register(socket, Interest::WRITABLE)
-        .map_err(error("registering ICMPv6 socket for"))?;
-    let sent = socket
-        .async_io(Interest::WRITABLE, |socket| {
-            socket.send_to(&message, &destination)
-        })
-        .await
-        .map_err(error("sending neighbour advertisement for"))?;
-    if sent != message.len() {
-        let short = io::Error::other(format!("sent {sent} of {} bytes", message.len()));
-        return Err(error("sending neighbour advertisement for")(short));
+        .map_err(error)?;
+        if sent != message.len() {
+            let short = io::Error::other(format!("sent {sent} of {} bytes", message.len()));
+            return Err(error(short));
+        }
+        Ok(())
     }
-    Ok(())
-}
-
-fn open(interface: &str, index: u32) -> io::Result<Socket> {
-    let socket = Socket::new(
-        Domain::IPV6,
-        Type::RAW.nonblocking(),
-        Some(Protocol::ICMPV6),
-    )?;
-    socket.bind_device(Some(interface.as_bytes()))?;
-    socket.set_multicast_if_v6(index)?;
-    socket.set_multicast_hops_v6(HOP_LIMIT)?;
-    socket.set_unicast_hops_v6(HOP_LIMIT)?;
-    socket.set_multicast_loop_v6(false)?;
-    Ok(socket)
 }
 
 #[cfg(test)]

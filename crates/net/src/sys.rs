@@ -4,6 +4,8 @@
 //! - a `sockaddr_ll` for AF_PACKET sends: neither socket2 nor nix builds one safely;
 //! - IP_RECVTTL (BFD's GTSM check reads each IPv4 packet's TTL): neither socket2 nor nix 0.29
 //!   sets it;
+//! - ICMP6_FILTER (`struct icmp6_filter`), for the unsolicited NAs' send-only socket: neither
+//!   sets it either;
 //! - registering a socket (or an inotify instance) with tokio: since tokio 1.54
 //!   `AsyncFd::register` is `unsafe` (the caller vouches that the fd stays open and the same),
 //!   and the safe `AsyncFd::new` is deprecated as unsound.
@@ -32,6 +34,15 @@ pub(crate) fn set_multicast_if_v4_by_index(socket: &Socket, ifindex: u32) -> io:
 pub(crate) fn set_recv_ttl_v4(socket: &Socket) -> io::Result<()> {
     let on: libc::c_int = 1;
     set_option(socket, libc::IPPROTO_IP, libc::IP_RECVTTL, &on)
+}
+
+/// ICMP6_FILTER (linux/icmpv6.h) blocking every type: a raw ICMPv6 socket that only sends
+/// gets nothing queued, and costs received ICMPv6 traffic nothing (the kernel tests the
+/// filter before it clones a packet for the socket). A set bit blocks its type.
+pub(crate) fn block_all_icmpv6(socket: &Socket) -> io::Result<()> {
+    const ICMP6_FILTER: libc::c_int = 1;
+    let block_all: [u32; 8] = [u32::MAX; 8];
+    set_option(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &block_all)
 }
 
 /// `setsockopt(level, name)` with `value`, a plain C struct or integer the option expects.

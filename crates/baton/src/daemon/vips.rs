@@ -22,6 +22,8 @@ use super::routes::{self, Routes};
 #[derive(Debug)]
 pub(crate) struct Vips {
     addresses: baton_net::Addresses,
+    /// The namespace's announcement sockets.
+    announcer: baton_net::Announcer,
     /// Every virtual address of the configuration, to clean up after a crash.
     all: Vec<(String, VirtualAddress)>,
     /// Virtual and static routes and rules, static addresses, promote_secondaries.
@@ -45,6 +47,7 @@ struct Pending {
 impl Vips {
     pub(crate) async fn new(config: &Config) -> anyhow::Result<Vips> {
         let addresses = baton_net::Addresses::new().context("opening rtnetlink")?;
+        let announcer = baton_net::Announcer::new()?;
         let all = config
             .instances
             .iter()
@@ -57,6 +60,7 @@ impl Vips {
         let routes = Routes::new()?;
         Ok(Vips {
             addresses,
+            announcer,
             all,
             routes,
             held: Mutex::new(None),
@@ -199,7 +203,7 @@ impl Vips {
             self.routes.master(instance).await;
         }
         if !announces.is_empty() {
-            announce_all(&announces).await;
+            announce_all(&self.announcer, &announces).await;
         }
     }
 }
@@ -222,11 +226,11 @@ fn pause(pacing: AnnouncePacing, address: IpAddr) -> Duration {
 /// The announcements of one flush: for each instance, `repeat` gratuitous ARPs (IPv4) /
 /// unsolicited NAs (IPv6) per address. Without a pause (the default) they go back to back,
 /// round after round, the first round of every instance before any second one, and the
-/// first round before this returns; each interface's index and MAC are read once for them
-/// all. With a pause (`vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's
+/// first round before this returns; each interface's index and MAC (and for IPv6 its
+/// forwarding setting, the Router flag) are read once for them all. With a pause (`vrrp_garp_interval` / `vrrp_gna_interval`, or the interface's
 /// `garp_group`) each instance's interface and family is a queue, as in keepalived
 /// (`send_gratuitous_arp`, `vrrp_arpna_send`): see [`paced_order`].
-async fn announce_all(announces: &[(VrrpInstance, u32)]) {
+async fn announce_all(announcer: &baton_net::Announcer, announces: &[(VrrpInstance, u32)]) {
     let mut at_once: Vec<(String, IpAddr, u32)> = Vec::new();
     for (instance, repeat) in announces {
         let targets: Vec<Target> = instance
@@ -246,12 +250,13 @@ async fn announce_all(announces: &[(VrrpInstance, u32)]) {
     if at_once.is_empty() {
         return;
     }
-    let mut links: Vec<(String, Option<baton_net::LinkLayer>)> = Vec::new();
+    let mut links: Vec<(String, Option<Link>)> = Vec::new();
     for (dev, address, _) in &at_once {
         if links.iter().any(|(known, _)| known == dev) {
             continue;
         }
-        let link = match baton_net::link_layer(dev) {
+        let ipv6 = at_once.iter().any(|(d, a, _)| d == dev && a.is_ipv6());
+        let link = match Link::read(dev, ipv6) {
             Ok(link) => Some(link),
             Err(error) => {
                 tracing::warn!(%address, %dev, "announcing: {error}");
@@ -260,33 +265,56 @@ async fn announce_all(announces: &[(VrrpInstance, u32)]) {
         };
         links.push((dev.clone(), link));
     }
-    let targets: Vec<(String, baton_net::LinkLayer, IpAddr, u32)> = at_once
+    let targets: Vec<(String, Link, IpAddr, u32)> = at_once
         .into_iter()
         .filter_map(|(dev, address, repeat)| {
             let (_, link) = links.iter().find(|(known, _)| *known == dev)?;
             Some((dev, (*link)?, address, repeat))
         })
         .collect();
-    send_round(&targets, 0).await;
+    send_round(announcer, &targets, 0).await;
     let rounds = targets
         .iter()
         .map(|(.., repeat)| *repeat)
         .max()
         .unwrap_or(0);
     if rounds > 1 {
+        let announcer = announcer.clone();
         tokio::spawn(async move {
             for round in 1..rounds {
-                send_round(&targets, round).await;
+                send_round(&announcer, &targets, round).await;
             }
         });
     }
 }
 
+/// What the messages of a burst out of one interface need, read once for the burst.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    layer: baton_net::LinkLayer,
+    /// IPv6 forwarding is on for the interface: NAs carry the Router flag (keepalived).
+    router: bool,
+}
+
+impl Link {
+    /// Reads `dev`'s index and MAC, and its forwarding setting when `ipv6` messages go out.
+    fn read(dev: &str, ipv6: bool) -> Result<Link, baton_net::Error> {
+        Ok(Link {
+            layer: baton_net::link_layer(dev)?,
+            router: ipv6 && baton_net::ipv6_forwarding(dev),
+        })
+    }
+}
+
 /// Round `round` of an announcement: one message for each address repeated more often.
-async fn send_round(targets: &[(String, baton_net::LinkLayer, IpAddr, u32)], round: u32) {
+async fn send_round(
+    announcer: &baton_net::Announcer,
+    targets: &[(String, Link, IpAddr, u32)],
+    round: u32,
+) {
     for (dev, link, address, repeat) in targets {
         if round < *repeat {
-            send_on(dev, *link, *address).await;
+            send_on(announcer, dev, *link, *address).await;
         }
     }
 }
@@ -333,10 +361,11 @@ fn paced_order(count: usize, repeat: u32) -> Vec<usize> {
     std::iter::once(0).chain(again).chain(1..count).collect()
 }
 
-async fn send_on(dev: &str, link: baton_net::LinkLayer, address: IpAddr) {
+async fn send_on(announcer: &baton_net::Announcer, dev: &str, link: Link, address: IpAddr) {
+    let Link { layer, router } = link;
     let result = match address {
-        IpAddr::V4(v4) => baton_net::send_gratuitous_arp_on(dev, link, v4).await,
-        IpAddr::V6(v6) => baton_net::send_unsolicited_na_on(dev, link, v6).await,
+        IpAddr::V4(v4) => announcer.gratuitous_arp(dev, layer, v4).await,
+        IpAddr::V6(v6) => announcer.unsolicited_na(dev, layer, router, v6).await,
     };
     if let Err(error) = result {
         tracing::warn!(%address, %dev, "announcing: {error}");
