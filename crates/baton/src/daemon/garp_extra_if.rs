@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 #[derive(Debug, Default)]
 pub(crate) struct ExtraIfGarps {
     tasks: HashMap<String, JoinHandle<()>>,
+    /// The namespace's announcement sockets, from the first instance that needs them.
+    announcer: Option<baton_net::Announcer>,
 }
 
 impl ExtraIfGarps {
@@ -28,11 +30,26 @@ impl ExtraIfGarps {
                 let Some((interval, targets)) = targets(instance) else {
                     return;
                 };
+                let announcer = match self
+                    .announcer
+                    .clone()
+                    .map_or_else(baton_net::Announcer::new, Ok)
+                {
+                    Ok(announcer) => announcer,
+                    Err(error) => {
+                        tracing::warn!(instance = %instance.name, "garp_extra_if: {error}");
+                        return;
+                    }
+                };
+                self.announcer = Some(announcer.clone());
+                // Each interval, one message per interface, its link read for it: read
+                // afresh each time, since a MAC changed in place between two would go
+                // unnoticed otherwise (nothing here watches the links).
                 let task = tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(interval).await;
                         for (dev, address) in &targets {
-                            super::vips::send(dev, *address).await;
+                            super::vips::send(&announcer, dev, *address).await;
                         }
                     }
                 });

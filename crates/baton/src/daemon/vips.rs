@@ -242,7 +242,7 @@ async fn announce_all(announcer: &baton_net::Announcer, announces: &[(VrrpInstan
             })
             .collect();
         at_once.extend(
-            paced(targets, *repeat)
+            paced(announcer, targets, *repeat)
                 .into_iter()
                 .map(|(dev, address)| (dev, address, *repeat)),
         );
@@ -294,6 +294,8 @@ struct Link {
     layer: baton_net::LinkLayer,
     /// IPv6 forwarding is on for the interface: NAs carry the Router flag (keepalived).
     router: bool,
+    /// `router` was read (for IPv6 messages).
+    ipv6: bool,
 }
 
 impl Link {
@@ -302,6 +304,7 @@ impl Link {
         Ok(Link {
             layer: baton_net::link_layer(dev)?,
             router: ipv6 && baton_net::ipv6_forwarding(dev),
+            ipv6,
         })
     }
 }
@@ -321,7 +324,11 @@ async fn send_round(
 
 /// Starts a queue for each paced interface and family of one instance's `targets`, and
 /// returns the targets sent without a pause.
-fn paced(targets: Vec<Target>, repeat: u32) -> Vec<(String, IpAddr)> {
+fn paced(
+    announcer: &baton_net::Announcer,
+    targets: Vec<Target>,
+    repeat: u32,
+) -> Vec<(String, IpAddr)> {
     let mut at_once = Vec::new();
     let mut queues: Vec<((String, bool), Duration, Vec<IpAddr>)> = Vec::new();
     for (dev, address, pause) in targets {
@@ -336,12 +343,14 @@ fn paced(targets: Vec<Target>, repeat: u32) -> Vec<(String, IpAddr)> {
         }
     }
     for ((dev, _), pause, addresses) in queues {
+        let announcer = announcer.clone();
         tokio::spawn(async move {
+            let mut link = KeptLink::new(dev);
             for (n, index) in paced_order(addresses.len(), repeat).into_iter().enumerate() {
                 if n > 0 {
                     tokio::time::sleep(pause).await;
                 }
-                send(&dev, addresses[index]).await;
+                link.send(&announcer, addresses[index]).await;
             }
         });
     }
@@ -362,29 +371,104 @@ fn paced_order(count: usize, repeat: u32) -> Vec<usize> {
 }
 
 async fn send_on(announcer: &baton_net::Announcer, dev: &str, link: Link, address: IpAddr) {
-    let Link { layer, router } = link;
-    let result = match address {
-        IpAddr::V4(v4) => announcer.gratuitous_arp(dev, layer, v4).await,
-        IpAddr::V6(v6) => announcer.unsolicited_na(dev, layer, router, v6).await,
-    };
-    if let Err(error) = result {
+    if let Err(error) = try_send_on(announcer, dev, link, address).await {
         tracing::warn!(%address, %dev, "announcing: {error}");
     }
 }
 
-pub(super) async fn send(dev: &str, address: IpAddr) {
-    let result = match address {
-        IpAddr::V4(v4) => baton_net::send_gratuitous_arp(dev, v4).await,
-        IpAddr::V6(v6) => baton_net::send_unsolicited_na(dev, v6).await,
-    };
-    if let Err(error) = result {
-        tracing::warn!(%address, %dev, "announcing: {error}");
+async fn try_send_on(
+    announcer: &baton_net::Announcer,
+    dev: &str,
+    link: Link,
+    address: IpAddr,
+) -> Result<(), baton_net::Error> {
+    let Link { layer, router, .. } = link;
+    match address {
+        IpAddr::V4(v4) => announcer.gratuitous_arp(dev, layer, v4).await,
+        IpAddr::V6(v6) => announcer.unsolicited_na(dev, layer, router, v6).await,
+    }
+}
+
+/// One message for `address` out of `dev`, its link read for it alone (`garp_extra_if`
+/// sends one message per interface at a time).
+pub(super) async fn send(announcer: &baton_net::Announcer, dev: &str, address: IpAddr) {
+    match Link::read(dev, address.is_ipv6()) {
+        Ok(link) => send_on(announcer, dev, link, address).await,
+        Err(error) => tracing::warn!(%address, %dev, "announcing: {error}"),
+    }
+}
+
+/// One interface's [`Link`], kept for the messages of a burst that goes out over time (a
+/// paced queue): read before the first message, and read again after a send that found no
+/// interface at the index (deleted, or replaced by one of the same name, which has another
+/// index). While the interface is missing nothing is kept, so its return is read afresh.
+/// A MAC changed in place (same index) shows from the next burst on, as in
+/// [`announce_all`].
+#[derive(Debug)]
+pub(super) struct KeptLink {
+    dev: String,
+    link: Option<Link>,
+}
+
+impl KeptLink {
+    pub(super) fn new(dev: String) -> KeptLink {
+        KeptLink { dev, link: None }
+    }
+
+    /// Sends one message for `address`; a failure is logged, as every announcement's.
+    pub(super) async fn send(&mut self, announcer: &baton_net::Announcer, address: IpAddr) {
+        let dev = self.dev.as_str();
+        let ipv6 = address.is_ipv6();
+        let kept = self.link.filter(|link| !ipv6 || link.ipv6);
+        let link = match kept.map_or_else(|| Link::read(dev, ipv6), Ok) {
+            Ok(link) => link,
+            Err(error) => {
+                self.link = None;
+                tracing::warn!(%address, %dev, "announcing: {error}");
+                return;
+            }
+        };
+        self.link = Some(link);
+        let error = match try_send_on(announcer, dev, link, address).await {
+            Ok(()) => return,
+            Err(error) if kept.is_some() && interface_gone(&error) => error,
+            Err(error) => {
+                tracing::warn!(%address, %dev, "announcing: {error}");
+                return;
+            }
+        };
+        // Kept from an earlier message, the index names no interface now: read it again,
+        // and send again if the name has another index (the interface was replaced).
+        self.link = None;
+        match Link::read(dev, ipv6) {
+            Ok(fresh) if fresh.layer.index != link.layer.index => {
+                self.link = Some(fresh);
+                send_on(announcer, dev, fresh, address).await;
+            }
+            Ok(_) => tracing::warn!(%address, %dev, "announcing: {error}"),
+            Err(error) => tracing::warn!(%address, %dev, "announcing: {error}"),
+        }
+    }
+}
+
+/// Whether a send failed because no interface has the index any more: ENXIO from the
+/// AF_PACKET socket (packet_snd), ENODEV from the ICMPv6 one (the IPV6_PKTINFO index).
+fn interface_gone(error: &baton_net::Error) -> bool {
+    match error {
+        baton_net::Error::Address { source, .. } => {
+            use nix::errno::Errno;
+            let gone = [Errno::ENXIO as i32, Errno::ENODEV as i32];
+            source
+                .raw_os_error()
+                .is_some_and(|code| gone.contains(&code))
+        }
+        _ => false,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::paced_order;
+    use super::{IpAddr, KeptLink, paced_order};
 
     #[test]
     fn a_paced_burst_merges_what_is_already_waiting() {
@@ -394,5 +478,65 @@ mod tests {
         assert_eq!(paced_order(3, 1), [0, 1, 2]);
         assert!(paced_order(0, 3).is_empty());
         assert!(paced_order(2, 0).is_empty());
+    }
+
+    /// A paced queue keeps its interface's link between messages, reads it again when the
+    /// interface is replaced (same name, new index), and keeps nothing while it is missing.
+    #[test]
+    fn a_kept_link_follows_a_replaced_interface_and_forgets_a_missing_one() {
+        let outcome = std::thread::spawn(|| {
+            // A namespace of this thread's own (the `ip` children start in it too).
+            if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+                return None; // not root
+            }
+            let ip = |args: &str| {
+                let status = std::process::Command::new("ip")
+                    .args(args.split_whitespace())
+                    .status()
+                    .expect("ip");
+                assert!(status.success(), "ip {args}");
+            };
+            let make = || {
+                ip("link add d0 type veth peer name d1");
+                ip("link set d1 up");
+                ip("link set d0 up");
+            };
+            make();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let announcer = baton_net::Announcer::new().expect("announcer");
+                let address: IpAddr = "10.0.3.100".parse().expect("address");
+                let mut kept = KeptLink::new("d0".to_owned());
+                kept.send(&announcer, address).await;
+                let first = kept.link.expect("read for the first message").layer;
+                kept.send(&announcer, address).await;
+                assert_eq!(kept.link.map(|l| l.layer), Some(first), "kept");
+
+                ip("link del d0");
+                make();
+                kept.send(&announcer, address).await;
+                let second = kept.link.expect("read again").layer;
+                assert_ne!(second.index, first.index, "the new interface's index");
+
+                ip("link del d0");
+                kept.send(&announcer, address).await;
+                assert!(
+                    kept.link.is_none(),
+                    "nothing kept while the interface is missing"
+                );
+                make();
+                kept.send(&announcer, address).await;
+                assert!(kept.link.is_some_and(|l| l.layer.index != second.index));
+            });
+            Some(())
+        })
+        .join()
+        .expect("test thread");
+        if outcome.is_none() {
+            eprintln!("skipped: no network namespace (needs root)");
+        }
     }
 }
