@@ -101,25 +101,30 @@ impl Fields {
     }
 }
 
-/// A comma-separated list field built from several fields and a value of our own.
+/// A comma-separated list field (Via, X-Forwarded-For): the values of the fields of that name
+/// that came, and one of our own last. It allocates only when such fields came; most
+/// requests and answers have none.
 #[derive(Debug, Default)]
-pub(crate) struct List(Vec<u8>);
+pub(crate) struct List<'a>(Vec<&'a [u8]>);
 
-impl List {
+impl<'a> List<'a> {
     /// Appends `value` (trimmed; nothing if empty).
-    pub(crate) fn add(&mut self, value: &[u8]) {
+    pub(crate) fn add(&mut self, value: &'a [u8]) {
         let value = value.trim_ascii();
-        if value.is_empty() {
-            return;
+        if !value.is_empty() {
+            self.0.push(value);
         }
-        if !self.0.is_empty() {
-            self.0.extend_from_slice(b", ");
-        }
-        self.0.extend_from_slice(value);
     }
 
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.0
+    /// Writes the field: `start` (its name and `": "`), the values added, each followed by
+    /// `", "`, then `end` (our own value and the line's end, and whatever follows it).
+    pub(crate) fn write(&self, out: &mut Vec<u8>, start: &[u8], end: &[u8]) {
+        out.extend_from_slice(start);
+        for value in &self.0 {
+            out.extend_from_slice(value);
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(end);
     }
 }
 
@@ -129,6 +134,93 @@ pub(crate) fn write(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Writes the field line `start` (its name and `": "`) with `value` in decimal.
+pub(crate) fn write_number(out: &mut Vec<u8>, start: &[u8], value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        // The remainder is below 10.
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(start);
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Lines of a head passed on as they came, copied in runs rather than one field at a time:
+/// a line that reads exactly as [`write`] would write it (`name: value` and CRLF) joins the
+/// lines kept right before it, and a run is copied in one go when something else is
+/// written or the head ends. The bytes written are the same as field by field; a head's
+/// fields mostly come that way, and each copy costs a call.
+#[derive(Debug)]
+pub(crate) struct Runs<'a> {
+    /// The head as received, which the fields point into.
+    head: &'a [u8],
+    /// Lines of `head` kept and not copied yet.
+    run: std::ops::Range<usize>,
+}
+
+impl<'a> Runs<'a> {
+    /// Runs of `head`, starting with its first `start_line` bytes (its start line, when it
+    /// reads as it is to be written; 0 otherwise).
+    pub(crate) fn new(head: &'a [u8], start_line: usize) -> Self {
+        Runs {
+            head,
+            run: 0..start_line,
+        }
+    }
+
+    /// Passes the field on: `name` and `value` are slices of the head.
+    pub(crate) fn keep(&mut self, out: &mut Vec<u8>, name: &str, value: &[u8]) {
+        match self.line(name.as_bytes(), value) {
+            Some(line) if line.start == self.run.end && !self.run.is_empty() => {
+                self.run.end = line.end;
+            }
+            Some(line) => {
+                self.flush(out);
+                self.run = line;
+            }
+            None => {
+                self.flush(out);
+                write(out, name.as_bytes(), value);
+            }
+        }
+    }
+
+    /// Copies the lines kept so far: before anything else is written.
+    pub(crate) fn flush(&mut self, out: &mut Vec<u8>) {
+        if !self.run.is_empty() {
+            out.extend_from_slice(&self.head[self.run.clone()]);
+        }
+        self.run = 0..0;
+    }
+
+    /// Where the field's line lies in the head, when it reads `name: value` and CRLF.
+    fn line(&self, name: &[u8], value: &[u8]) -> Option<std::ops::Range<usize>> {
+        let start = offset(self.head, name)?;
+        let after_name = start + name.len();
+        let value_start = offset(self.head, value)?;
+        let end = value_start + value.len() + 2;
+        (!value.is_empty()
+            && value_start == after_name + 2
+            && self.head.get(after_name..value_start) == Some(b": ")
+            && self.head.get(end - 2..end) == Some(b"\r\n"))
+        .then_some(start..end)
+    }
+}
+
+/// Where `part` starts in `whole`, when it is a slice of it.
+pub(crate) fn offset(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start + part.len() <= whole.len()).then_some(start)
 }
 
 /// A Content-Length value: digits only (RFC 9110 8.6), no sign, no spaces inside.
@@ -211,6 +303,38 @@ mod tests {
         list.add(b" 10.0.0.1 ");
         list.add(b"");
         list.add(b"10.0.0.2");
-        assert_eq!(list.as_bytes(), b"10.0.0.1, 10.0.0.2");
+        let mut out = Vec::new();
+        list.write(&mut out, b"x-forwarded-for: ", b"10.0.0.3\r\n");
+        assert_eq!(out, b"x-forwarded-for: 10.0.0.1, 10.0.0.2, 10.0.0.3\r\n");
+    }
+
+    #[test]
+    fn numbers_are_written_as_to_string_writes_them() {
+        for value in [0, 7, 10, 13, 99_999, u64::MAX] {
+            let mut out = Vec::new();
+            write_number(&mut out, b"content-length: ", value);
+            assert_eq!(out, format!("content-length: {value}\r\n").into_bytes());
+        }
+    }
+
+    /// Whatever the lines look like, the runs write what `write` writes field by field.
+    #[test]
+    fn runs_write_what_write_writes() {
+        let text: &[u8] = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nDrop: x\r\nC:3\r\nD:  4\r\n\
+                           E: 5\nF: 6\r\nG: \r\nH: 8 \r\nI: 9\r\n\r\n";
+        let mut storage = [httparse::EMPTY_HEADER; 16];
+        let mut request = httparse::Request::new(&mut storage);
+        assert!(request.parse(text).expect("parses").is_complete());
+        let (mut by_field, mut by_runs) = (b"GET / HTTP/1.1\r\n".to_vec(), Vec::new());
+        let mut runs = Runs::new(text, 16);
+        for field in request.headers.iter().filter(|f| f.name != "Drop") {
+            write(&mut by_field, field.name.as_bytes(), field.value);
+            runs.keep(&mut by_runs, field.name, field.value);
+        }
+        runs.flush(&mut by_runs);
+        assert_eq!(
+            String::from_utf8_lossy(&by_runs),
+            String::from_utf8_lossy(&by_field)
+        );
     }
 }

@@ -44,7 +44,7 @@ pub fn parse_request_head(
     hash_header: Option<&str>,
 ) -> RequestHeadOutcome {
     let forwarding = Forwarding {
-        client: client.to_owned(),
+        client: request::ClientText::from_text(client),
         proto: if https { "https" } else { "http" },
         trusted,
         max_fields,

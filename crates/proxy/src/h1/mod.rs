@@ -284,7 +284,7 @@ where
     let limits = &call.shared.config.limits;
     // Made for each request rather than kept: an idle connection holds as little as can be.
     let forwarding = Forwarding {
-        client: request::client_text(peer.ip()),
+        client: request::ClientText::new(peer.ip()),
         proto: if call.transport.is_tls() {
             "https"
         } else {

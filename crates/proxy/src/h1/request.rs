@@ -21,7 +21,7 @@ const MAX_FIELDS: usize = 64;
 #[derive(Debug, Clone)]
 pub(crate) struct Forwarding {
     /// The client's address as X-Forwarded-For shows it.
-    pub(crate) client: String,
+    pub(crate) client: ClientText,
     /// `http` or `https`.
     pub(crate) proto: &'static str,
     /// The client is a trusted proxy: its X-Forwarded-For is extended and its
@@ -31,27 +31,83 @@ pub(crate) struct Forwarding {
     pub(crate) max_fields: usize,
 }
 
-/// The client's address as X-Forwarded-For shows it (an IPv4-mapped IPv6 address as IPv4).
-/// IPv4, nearly every client, is written by hand: `to_string`'s formatting machinery cost more
-/// than the rest of the head's rewriting together.
-pub(crate) fn client_text(ip: IpAddr) -> String {
-    let IpAddr::V4(v4) = ip.to_canonical() else {
-        return ip.to_canonical().to_string();
-    };
-    let mut text = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text.push('.');
+/// The client's address as X-Forwarded-For shows it (an IPv4-mapped IPv6 address as IPv4),
+/// held in place rather than in a `String`: it is made for each request.
+#[derive(Clone)]
+pub(crate) struct ClientText {
+    bytes: [u8; ClientText::MAX],
+    len: usize,
+}
+
+impl ClientText {
+    /// The longest address text: an IPv6 address with an IPv4 tail.
+    const MAX: usize = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len();
+
+    /// IPv4, nearly every client, is written by hand: `to_string`'s formatting machinery
+    /// cost more than the rest of the head's rewriting together.
+    pub(crate) fn new(ip: IpAddr) -> Self {
+        let mut text = ClientText {
+            bytes: [0; Self::MAX],
+            len: 0,
+        };
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text.push(b'.');
+                    }
+                    if octet >= 100 {
+                        text.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        text.push(b'0' + octet / 10 % 10);
+                    }
+                    text.push(b'0' + octet % 10);
+                }
+            }
+            // Never longer than MAX, so the write cannot fail.
+            IpAddr::V6(v6) => drop(std::fmt::Write::write_fmt(&mut text, format_args!("{v6}"))),
         }
-        if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
-        }
-        text.push(char::from(b'0' + octet % 10));
+        text
     }
-    text
+
+    /// Any text, cut to the longest an address takes (for the fuzz targets).
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn from_text(text: &str) -> Self {
+        let mut client = ClientText {
+            bytes: [0; Self::MAX],
+            len: 0,
+        };
+        text.bytes().take(Self::MAX).for_each(|b| client.push(b));
+        client
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+}
+
+impl std::fmt::Write for ClientText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.len + s.len() > Self::MAX {
+            return Err(std::fmt::Error);
+        }
+        s.bytes().for_each(|b| self.push(b));
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for ClientText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        String::from_utf8_lossy(self.as_bytes()).fmt(f)
+    }
 }
 
 /// How the request body is framed.
@@ -128,10 +184,24 @@ pub(crate) fn parse(buf: &[u8], forwarding: &Forwarding, hash_header: Option<&st
     };
 
     let mut upstream = Vec::with_capacity(len + 128);
-    upstream.extend_from_slice(method.as_str().as_bytes());
-    upstream.push(b' ');
-    upstream.extend_from_slice(target.as_bytes());
-    upstream.extend_from_slice(b" HTTP/1.1\r\n");
+    // The request line, as it is to be written: copied with the fields after it when it
+    // came that way (one space each side of the target, CRLF), written otherwise.
+    let line_end = method.as_str().len() + 1 + target.len() + b" HTTP/1.1\r\n".len();
+    let line_as_written = buf.get(..line_end).is_some_and(|line| {
+        line.starts_with(method.as_str().as_bytes())
+            && fields::offset(buf, target.as_bytes()) == Some(method.as_str().len() + 1)
+            && line[method.as_str().len()] == b' '
+            && line.ends_with(b" HTTP/1.1\r\n")
+    });
+    let mut runs = if line_as_written {
+        fields::Runs::new(buf, line_end)
+    } else {
+        upstream.extend_from_slice(method.as_str().as_bytes());
+        upstream.push(b' ');
+        upstream.extend_from_slice(target.as_bytes());
+        upstream.extend_from_slice(b" HTTP/1.1\r\n");
+        fields::Runs::new(buf, 0)
+    };
     let mut forwarded_for = fields::List::default();
     let mut forwarded_proto: Option<&[u8]> = None;
     let mut via = fields::List::default();
@@ -155,32 +225,34 @@ pub(crate) fn parse(buf: &[u8], forwarding: &Forwarding, hash_header: Option<&st
         } else if name.eq_ignore_ascii_case("via") {
             via.add(field.value);
         } else if !fields.is_dropped(name) {
-            fields::write(&mut upstream, name.as_bytes(), field.value);
+            runs.keep(&mut upstream, name, field.value);
         }
     }
+    runs.flush(&mut upstream);
     match body {
         Some(BodyFraming::Length(length)) => {
-            fields::write(
-                &mut upstream,
-                b"content-length",
-                length.to_string().as_bytes(),
-            );
+            fields::write_number(&mut upstream, b"content-length: ", length);
         }
         Some(BodyFraming::Chunked) => {
-            fields::write(&mut upstream, b"transfer-encoding", b"chunked");
+            upstream.extend_from_slice(b"transfer-encoding: chunked\r\n");
         }
         None => {}
     }
-    forwarded_for.add(forwarding.client.as_bytes());
-    fields::write(&mut upstream, b"x-forwarded-for", forwarded_for.as_bytes());
-    fields::write(
+    forwarded_for.write(
         &mut upstream,
-        b"x-forwarded-proto",
-        forwarded_proto.unwrap_or(forwarding.proto.as_bytes()),
+        b"x-forwarded-for: ",
+        forwarding.client.as_bytes(),
     );
-    via.add(b"1.1 baton");
-    fields::write(&mut upstream, b"via", via.as_bytes());
     upstream.extend_from_slice(b"\r\n");
+    match forwarded_proto {
+        Some(proto) => fields::write(&mut upstream, b"x-forwarded-proto", proto),
+        None if forwarding.proto == "https" => {
+            upstream.extend_from_slice(b"x-forwarded-proto: https\r\n");
+        }
+        None => upstream.extend_from_slice(b"x-forwarded-proto: http\r\n"),
+    }
+    // The head's last empty line with the field.
+    via.write(&mut upstream, b"via: ", b"1.1 baton\r\n\r\n");
 
     let path_end = target.find('?').unwrap_or(target.len());
     let path = offset_in(buf, &target.as_bytes()[..path_end]);
@@ -207,7 +279,7 @@ mod tests {
 
     fn forwarding() -> Forwarding {
         Forwarding {
-            client: "192.0.2.7".into(),
+            client: ClientText::new([192, 0, 2, 7].into()),
             proto: "http",
             trusted: true,
             max_fields: 100,
@@ -224,10 +296,17 @@ mod tests {
             "2001:db8::1",
         ] {
             let ip: IpAddr = text.parse().expect("address");
-            assert_eq!(client_text(ip), text);
+            assert_eq!(ClientText::new(ip).as_bytes(), text.as_bytes());
         }
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().expect("address");
-        assert_eq!(client_text(mapped), "10.1.2.3");
+        assert_eq!(ClientText::new(mapped).as_bytes(), b"10.1.2.3");
+        for text in [
+            "ffff:ffff:ffff:ffff:ffff:fffe:ffff:ffff",
+            "::255.255.255.255",
+        ] {
+            let ip: IpAddr = text.parse().expect("address");
+            assert_eq!(ClientText::new(ip).as_bytes(), ip.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -105,19 +105,37 @@ pub(crate) fn parse(buf: &[u8], head: bool) -> Parsed {
         _ => status.canonical_reason().unwrap_or(""),
     };
     let mut client = Vec::with_capacity(len + 64);
-    client.extend_from_slice(b"HTTP/1.1 ");
-    client.extend_from_slice(status.as_str().as_bytes());
-    client.push(b' ');
-    client.extend_from_slice(reason.as_bytes());
-    client.extend_from_slice(b"\r\n");
+    // The status line, as it is to be written: copied with the fields after it when it came
+    // that way (HTTP/1.1, a reason, CRLF), written otherwise.
+    let line_end = b"HTTP/1.1 200 ".len() + reason.len() + 2;
+    let line_as_written = version == 1
+        && !reason.is_empty()
+        && fields::offset(buf, reason.as_bytes()) == Some(b"HTTP/1.1 200 ".len())
+        && buf.get(..line_end).is_some_and(|line| {
+            line.starts_with(b"HTTP/1.1 ")
+                && line[9..12] == *status.as_str().as_bytes()
+                && line[12] == b' '
+                && line.ends_with(b"\r\n")
+        });
+    let mut runs = if line_as_written {
+        fields::Runs::new(buf, line_end)
+    } else {
+        client.extend_from_slice(b"HTTP/1.1 ");
+        client.extend_from_slice(status.as_str().as_bytes());
+        client.push(b' ');
+        client.extend_from_slice(reason.as_bytes());
+        client.extend_from_slice(b"\r\n");
+        fields::Runs::new(buf, 0)
+    };
     let mut via = fields::List::default();
     for field in response.headers.iter() {
         if field.name.eq_ignore_ascii_case("via") {
             via.add(field.value);
         } else if !fields.is_dropped(field.name) {
-            fields::write(&mut client, field.name.as_bytes(), field.value);
+            runs.keep(&mut client, field.name, field.value);
         }
     }
+    runs.flush(&mut client);
     // The framing fields go to the client as the body will: passed through unchanged.
     if fields.other_coding && framing == Framing::UntilClose {
         // Codings other than chunked (gzip, ...) are the client's to undo.
@@ -128,33 +146,28 @@ pub(crate) fn parse(buf: &[u8], head: bool) -> Parsed {
         }
     }
     match framing {
-        Framing::Chunked => fields::write(&mut client, b"transfer-encoding", b"chunked"),
+        Framing::Chunked => client.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         Framing::Length(length) => {
-            fields::write(
-                &mut client,
-                b"content-length",
-                length.to_string().as_bytes(),
-            );
+            fields::write_number(&mut client, b"content-length: ", length);
         }
         // A HEAD or 304 answer tells the length the body would have had.
         Framing::Empty | Framing::UntilClose => {
             if let Some(length) = fields.content_length.filter(|_| !fields.chunked) {
                 if !status.is_informational() && status != StatusCode::NO_CONTENT {
-                    fields::write(
-                        &mut client,
-                        b"content-length",
-                        length.to_string().as_bytes(),
-                    );
+                    fields::write_number(&mut client, b"content-length: ", length);
                 }
             }
         }
     }
-    via.add(if version == 1 {
-        b"1.1 baton"
-    } else {
-        b"1.0 baton"
-    });
-    fields::write(&mut client, b"via", via.as_bytes());
+    via.write(
+        &mut client,
+        b"via: ",
+        if version == 1 {
+            b"1.1 baton\r\n"
+        } else {
+            b"1.0 baton\r\n"
+        },
+    );
     Parsed::Head(ResponseHead {
         len,
         status,
