@@ -29,6 +29,7 @@ mod stop_signal;
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -308,10 +309,12 @@ where
     };
     // An idle connection (over TLS it reads while idle) closes when the listener drains.
     let idle = phase.idle;
-    let read = tokio::select! {
-        biased;
-        read = reading.read(client, buf, deadline) => Some(read),
-        _ = stop.until(|stop| stop == Stop::Now || (idle && stop != Stop::Run)) => None,
+    // Each future is pinned where it is made, and the stop signal polled after it (as a
+    // biased `select!` would, without moving the future into one).
+    let read = {
+        let reading = pin!(reading.read(client, buf, deadline));
+        let stops = |stop| stop == Stop::Now || (idle && stop != Stop::Run);
+        stop.unless(reading, stops).await
     };
     let head = match read {
         None | Some(HeadRead::Gone) => return Served::Close,
@@ -325,14 +328,11 @@ where
         received: &received,
         peer,
     };
-    let exchange = exchange::run(call, &set, client, buf, deadline, request);
-    tokio::select! {
-        biased;
-        next = exchange => match next {
-            Next::KeepAlive => Served::KeepAlive,
-            Next::Close => Served::Close,
-        },
-        _ = stop.until(|stop| stop == Stop::Now) => Served::Stopped,
+    let exchange = pin!(exchange::run(call, &set, client, buf, deadline, request));
+    match stop.unless(exchange, |stop| stop == Stop::Now).await {
+        Some(Next::KeepAlive) => Served::KeepAlive,
+        Some(Next::Close) => Served::Close,
+        None => Served::Stopped,
     }
 }
 

@@ -73,7 +73,25 @@ impl StopSignal {
         }
     }
 
+    /// `future`'s output, or `None` when the signal says what `stops` waits for first. The
+    /// future is polled first, as in a biased `select!`, but stays where it was pinned:
+    /// `select!` takes its futures by value, which copies them whole.
+    pub(super) async fn unless<F: Future>(
+        &mut self,
+        mut future: Pin<&mut F>,
+        stops: impl Fn(Stop) -> bool,
+    ) -> Option<F::Output> {
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+                return Poll::Ready(Some(output));
+            }
+            self.poll_until(cx, &stops).map(|()| None)
+        })
+        .await
+    }
+
     /// Waits until the signal says what `stops` waits for (see [`StopSignal::poll_until`]).
+    #[cfg(test)]
     pub(super) async fn until(&mut self, stops: impl Fn(Stop) -> bool) {
         std::future::poll_fn(|cx| self.poll_until(cx, &stops)).await
     }
