@@ -1,6 +1,8 @@
 //! A server's response head: parsed with httparse and rewritten for the client (hop-by-hop
 //! fields gone, Via added), and how its body is framed.
 
+use std::mem::MaybeUninit;
+
 use http::StatusCode;
 
 use super::fields::{self, Fields};
@@ -53,9 +55,12 @@ pub(crate) enum Parsed {
 
 /// Parses the response head at the start of `buf`, the answer to a HEAD request if `head`.
 pub(crate) fn parse(buf: &[u8], head: bool) -> Parsed {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut response = httparse::Response::new(&mut storage);
-    let len = match response.parse(buf) {
+    // Left uninitialised: httparse writes the fields it finds, and zeroing 4 KiB of room
+    // for each answer cost more than parsing a short head.
+    let mut storage = [const { MaybeUninit::uninit() }; MAX_FIELDS];
+    let mut response = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let len = match config.parse_response_with_uninit_headers(&mut response, buf, &mut storage) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
             return Parsed::Invalid("response head too large");
