@@ -50,6 +50,36 @@ async fn keep_alive_reuses_connections_on_both_sides() {
     proxy.stop().await;
 }
 
+/// Many clients at once, as in the benchmarks: each server's pool keeps a connection for
+/// every request that can be in flight to it, and none is opened again while requests flow.
+#[tokio::test]
+async fn concurrent_clients_reach_a_steady_pool() {
+    const CLIENTS: usize = 20;
+    let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
+    let proxy = TestProxy::start(config(&[&a, &b])).await;
+    let accepted = || a.accepted.load(Ordering::SeqCst) + b.accepted.load(Ordering::SeqCst);
+    let load = common::Load::start(proxy.addr, CLIENTS, "/").await;
+    common::eventually(Duration::from_secs(10), "warm-up requests", || {
+        load.ok() >= 500
+    })
+    .await;
+    let warm_ok = load.ok();
+    common::eventually(Duration::from_secs(20), "steady-state requests", || {
+        load.ok() >= warm_ok + 3_000
+    })
+    .await;
+    let (failures, _) = load.stop().await;
+    assert!(failures.is_empty(), "{failures:?}");
+    // Each server never has more than CLIENTS requests in flight, so never needs more
+    // connections; a pool that closed some and opened them again would.
+    assert!(
+        accepted() <= 2 * CLIENTS,
+        "{} server connections for {CLIENTS} clients",
+        accepted()
+    );
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn forwarded_headers_are_added_and_hop_by_hop_headers_removed() {
     let a = Upstream::start("a").await;
