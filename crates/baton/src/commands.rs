@@ -355,14 +355,13 @@ fn serve(
         .admin
         .or(config.global.admin)
         .unwrap_or(baton_config::AdminListen::DEFAULT);
-    // A task rather than the future block_on polls: waking block_on's future writes to
-    // the runtime's eventfd and costs a second epoll_wait per advertisement; a task woken
-    // on its own thread is only queued.
+    // The daemon's future runs on this thread, waiting for its VRRP sockets and protocol
+    // timer in an epoll of its own, while the runtime runs on a thread of its own for
+    // everything else: an advert wakes one thread once, with no runtime around it (see
+    // `baton_net::protocol_loop`).
     let (control, state_dir) = (control.to_path_buf(), state_dir.to_path_buf());
     let daemon = async move { daemon::run(config, reload, &control, &state_dir, admin).await };
-    let outcome = runtime
-        .block_on(runtime.spawn(daemon))
-        .unwrap_or_else(|panicked| Err(anyhow::anyhow!("the daemon panicked: {panicked}")));
+    let outcome = on_protocol_thread(runtime, daemon);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -370,6 +369,33 @@ fn serve(
             eprintln!("baton: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs `daemon` on this thread's protocol loop with `runtime` driven by another thread, and
+/// stops that thread after it. A panic in the daemon is an error, as it was for a task.
+fn on_protocol_thread(
+    runtime: tokio::runtime::Runtime,
+    daemon: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let driver = std::thread::Builder::new()
+        .name("baton-runtime".to_owned())
+        .spawn(move || {
+            runtime.block_on(async {
+                let _ = stopped.await;
+            });
+        })
+        .context("starting the runtime's thread")?;
+    let run = std::panic::AssertUnwindSafe(|| baton_net::protocol_loop::block_on(&handle, daemon));
+    let outcome = std::panic::catch_unwind(run);
+    let _ = stop.send(());
+    let _ = driver.join();
+    match outcome {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => Err(anyhow::Error::new(error).context("the protocol loop failed")),
+        Err(_) => Err(anyhow::anyhow!("the daemon panicked")),
     }
 }
 

@@ -14,14 +14,16 @@ use std::time::{Duration, Instant};
 
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFlags, TimerSetTimeFlags};
-use tokio::io::unix::AsyncFd;
 
+use crate::readable::Readable;
 use crate::sys::{self, TimerFd};
 
-/// A one-shot timer to wait for in a `select!`. Needs a tokio runtime with I/O enabled.
+/// A one-shot timer to wait for in a `select!`. Needs a tokio runtime with I/O enabled; on
+/// the protocol loop's thread it is waited for in that loop's epoll instead (see
+/// `baton_net::protocol_loop`).
 #[derive(Debug)]
 pub struct Deadline {
-    timer: AsyncFd<TimerFd>,
+    timer: Readable<TimerFd>,
     /// What the timer is set to, when it has not fired yet.
     armed: Option<Instant>,
 }
@@ -34,7 +36,7 @@ impl Deadline {
         let flags = TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC;
         let timer = nix::sys::timerfd::TimerFd::new(ClockId::CLOCK_MONOTONIC, flags)?;
         Ok(Deadline {
-            timer: sys::register_readable(TimerFd(timer))?,
+            timer: Readable::register(TimerFd(timer), sys::register_readable)?,
             armed: None,
         })
     }
@@ -72,24 +74,14 @@ impl Deadline {
     /// waker stays with the timer between polls (no waiter to add and remove per wait), so
     /// polling it again before it fires costs no more than a look at its readiness.
     pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        loop {
-            let mut ready = match self.timer.poll_read_ready(cx) {
-                Poll::Ready(Ok(ready)) => ready,
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match ready.get_inner().0.wait() {
-                Ok(()) => {
-                    // A one-shot timer read once is not readable again until it is re-armed:
-                    // forgetting the readiness now spares the read that would say so.
-                    ready.clear_ready();
-                    self.armed = None;
-                    return Poll::Ready(Ok(()));
-                }
-                Err(nix::errno::Errno::EAGAIN) => ready.clear_ready(),
-                Err(error) => return Poll::Ready(Err(error.into())),
-            }
+        // A one-shot timer read once is not readable again until it is re-armed: it is
+        // known empty after the read, sparing the read that would say so.
+        let wait = |timer: &TimerFd| timer.0.wait().map_err(io::Error::from);
+        let expired = self.timer.poll_read(cx, wait, true);
+        if let Poll::Ready(Ok(())) = expired {
+            self.armed = None;
         }
+        expired
     }
 }
 
@@ -125,6 +117,28 @@ mod tests {
         deadline.set(None).expect("unset");
         let waited = tokio::time::timeout(Duration::from_millis(50), deadline.expired()).await;
         assert!(waited.is_err(), "an unset deadline fired");
+    }
+
+    /// The same on the protocol loop's thread, whose epoll waits for the timer.
+    #[test]
+    fn on_the_protocol_loop_it_fires_at_the_deadline_and_not_when_unset() {
+        let (handle, stop) = crate::protocol_loop::tests::runtime_on_a_thread();
+        crate::protocol_loop::block_on(&handle, async {
+            let mut deadline = Deadline::new().expect("timerfd");
+            assert!(matches!(deadline.timer, Readable::Protocol(_)));
+            let at = Instant::now() + Duration::from_millis(20);
+            deadline.set(Some(at)).expect("set");
+            deadline.expired().await.expect("expired");
+            assert!(Instant::now() >= at, "fired early");
+            deadline
+                .set(Some(Instant::now() + Duration::from_millis(5)))
+                .expect("set");
+            deadline.set(None).expect("unset");
+            let waited = tokio::time::timeout(Duration::from_millis(50), deadline.expired()).await;
+            assert!(waited.is_err(), "an unset deadline fired");
+        })
+        .expect("protocol loop");
+        stop();
     }
 
     #[test]

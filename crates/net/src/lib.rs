@@ -39,6 +39,8 @@ mod netlink;
 mod nflog;
 mod packet_sender;
 mod proc_events;
+pub mod protocol_loop;
+mod readable;
 mod routing;
 mod sys;
 mod virtual_link;

@@ -176,6 +176,12 @@ impl AsRawFd for TimerFd {
 /// A nix type holding an fd it owns (an OwnedFd it never replaces), as tokio takes it.
 pub(crate) trait NixFd: AsRawFd {}
 
+impl std::os::fd::AsFd for TimerFd {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 impl NixFd for InotifyFd {}
 impl NixFd for TimerFd {}
 

@@ -41,11 +41,11 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
 use crate::error::Error;
 use crate::family::Family;
 use crate::link::interface_index;
+use crate::readable::Readable;
 use crate::{IPPROTO_VRRP, cmsg, ipv4_header, sys};
 
 /// RFC 5798 §5.2.2 / §5.2.3.
@@ -142,7 +142,8 @@ pub struct Received {
 
 /// A raw socket for VRRP on one interface and one address family.
 pub struct VrrpSocket {
-    socket: AsyncFd<Socket>,
+    /// Read on the protocol loop's thread when it is opened there (see `protocol_loop`).
+    socket: Readable<Socket>,
     interface: String,
     index: u32,
     family: Family,
@@ -198,7 +199,8 @@ impl VrrpSocket {
         })?;
         // Readable only: registered for writing too, every advert sent would come back from
         // epoll as a writable edge, an extra epoll_wait for nothing (see `send_with_ttl`).
-        let socket = sys::register(socket, Interest::READABLE).map_err(Error::interface(
+        let register = |socket| sys::register(socket, Interest::READABLE);
+        let socket = Readable::register(socket, register).map_err(Error::interface(
             interface,
             "registering VRRP socket with tokio",
         ))?;
@@ -229,9 +231,11 @@ impl VrrpSocket {
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Incoming> {
         // One buffer for every attempt (the last one finds the queue empty).
         let mut control = Vec::with_capacity(CONTROL_LEN);
-        self.socket
-            .async_io(Interest::READABLE, |s| self.read_one(s, buf, &mut control))
-            .await
+        std::future::poll_fn(|cx| {
+            let read = |socket: &Socket| self.read_one(socket, buf, &mut control);
+            self.socket.poll_read(cx, read, false)
+        })
+        .await
     }
 
     /// As [`VrrpSocket::recv`], for a caller that polls its sockets itself, several in one
@@ -247,16 +251,8 @@ impl VrrpSocket {
         buf: &mut [u8],
         control: &mut Vec<u8>,
     ) -> Poll<io::Result<Incoming>> {
-        loop {
-            let mut ready = match self.socket.poll_read_ready(cx) {
-                Poll::Ready(ready) => ready?,
-                Poll::Pending => return Poll::Pending,
-            };
-            // WouldBlock clears the readiness: the next poll registers `cx` and waits.
-            if let Ok(read) = ready.try_io(|socket| self.read_one(socket.get_ref(), buf, control)) {
-                return Poll::Ready(read);
-            }
-        }
+        let read = |socket: &Socket| self.read_one(socket, buf, control);
+        self.socket.poll_read(cx, read, false)
     }
 
     /// One `recvmsg` into `buf`, told as an [`Incoming`]; WouldBlock when the socket is empty.
