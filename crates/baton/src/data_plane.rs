@@ -1,11 +1,12 @@
 //! The data plane's threads, apart from the protocol loop's.
 //!
-//! `baton run` drives its VRRP instances, checks and control socket on one thread (a
-//! current-thread runtime, as keepalived runs its VRRP process): an advertisement received
-//! or due wakes that thread alone. On a multi-thread runtime the same advert woke a worker
-//! (whose driver saw the socket or the timer) and then the protocol loop's thread, and idle
-//! workers woke to look for work: twice keepalived's CPU as master, four to seven times as
-//! backup, with adverts every 10 ms.
+//! `baton run` drives its VRRP instances on one thread, in an epoll of its own (see
+//! `baton_net::protocol_loop`, as keepalived runs its VRRP process), and its checks and
+//! control socket on a current-thread runtime driven by a second thread: an advertisement
+//! received or due wakes the protocol's thread alone. On a multi-thread runtime the same
+//! advert woke a worker (whose driver saw the socket or the timer) and then the protocol
+//! loop's thread, and idle workers woke to look for work: twice keepalived's CPU as master,
+//! four to seven times as backup, with adverts every 10 ms.
 //!
 //! The proxies (listeners, connections, health checks of frontends) still want every core
 //! (`--threads N`): they run on a multi-thread runtime built on first use, so a

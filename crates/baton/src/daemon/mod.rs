@@ -972,6 +972,7 @@ impl Running {
         if let Err(dropped) = self.router.handle_packet(at, received, &packet.payload) {
             tracing::debug!(interface = %packet.interface, src = %packet.src, "{dropped}");
         }
+        self.sockets.recycle(packet.payload);
     }
 
     /// Whether `event` is a missing interface (`dynamic_interfaces`) coming up; it is noted.
@@ -1046,7 +1047,9 @@ impl Running {
             }
         }
         // The additions and announcements of this wake-up, together (see `vips`).
-        self.vips.flush().await;
+        if self.vips.has_pending() {
+            self.vips.flush().await;
+        }
         while let Some((id, event)) = self.router.poll_event() {
             reported = true;
             self.event(id, event);

@@ -65,7 +65,8 @@ const CATCH_UP_MAX: u32 = 4096;
 /// A received packet, for the engine.
 #[derive(Debug)]
 pub(crate) struct Inbound {
-    pub(crate) interface: String,
+    /// Shared with the socket's reader: a packet costs no copy of the name.
+    pub(crate) interface: Arc<str>,
     pub(crate) src: IpAddr,
     pub(crate) dst: IpAddr,
     pub(crate) ttl: u8,
@@ -86,6 +87,9 @@ pub(crate) struct Sockets {
     buffer: Vec<u8>,
     /// The control messages' scratch space.
     control: Vec<u8>,
+    /// A payload's buffer handed back after use ([`Sockets::recycle`]), for the next packet:
+    /// an advert read allocates nothing.
+    spare: Vec<u8>,
     /// A catch-up under way (see [`Sockets::start_catch_up`]).
     catch_up: Option<CatchUp>,
 }
@@ -149,6 +153,7 @@ impl Sockets {
             next: 0,
             buffer: vec![0; baton_net::RECEIVE_BUFFER],
             control: Vec::new(),
+            spare: Vec::new(),
             catch_up: None,
         })
     }
@@ -185,7 +190,7 @@ impl Sockets {
             while let Poll::Ready(result) =
                 reader.poll_recv(cx, &mut self.buffer, &mut self.control)
             {
-                if let Some(packet) = reader.take(result, &self.buffer) {
+                if let Some(packet) = reader.take(result, &self.buffer, &mut self.spare) {
                     self.next = (index + 1) % count;
                     return Poll::Ready(packet);
                 }
@@ -198,6 +203,11 @@ impl Sockets {
             }
         }
         Poll::Pending
+    }
+
+    /// Takes back a payload read by [`Sockets::poll_next`] once the engine is done with it.
+    pub(crate) fn recycle(&mut self, payload: Vec<u8>) {
+        self.spare = payload;
     }
 }
 
@@ -251,7 +261,7 @@ impl Sockets {
 
 /// One socket as the protocol task reads it: what it drops and why, and its errors.
 struct Reader {
-    interface: String,
+    interface: Arc<str>,
     /// The VRIDs of the instances that advertise on this socket.
     vrids: Vec<u8>,
     socket: baton_net::VrrpSocket,
@@ -280,7 +290,7 @@ impl Reader {
     fn new(interface: String, vrids: Vec<u8>, socket: baton_net::VrrpSocket) -> Reader {
         Reader {
             drops: Drops::new(&interface, socket.family()),
-            interface,
+            interface: interface.into(),
             vrids,
             socket,
             overflow_seen: 0,
@@ -338,6 +348,7 @@ impl Reader {
         &mut self,
         read: std::io::Result<baton_net::Incoming>,
         buffer: &[u8],
+        spare: &mut Vec<u8>,
     ) -> Option<Inbound> {
         self.count_overflow();
         match read {
@@ -346,11 +357,16 @@ impl Reader {
                 self.in_a_row = self.in_a_row.saturating_add(1);
                 let src = received.src;
                 let packet = Inbound {
-                    interface: self.interface.clone(),
+                    interface: Arc::clone(&self.interface),
                     src,
                     dst: received.dst,
                     ttl: received.ttl,
-                    payload: buffer[received.payload].to_vec(),
+                    payload: {
+                        let mut payload = std::mem::take(spare);
+                        payload.clear();
+                        payload.extend_from_slice(&buffer[received.payload]);
+                        payload
+                    },
                     arrived: received.arrived,
                 };
                 // Behind a flood: the engine gets what could be an advert of ours, and a

@@ -187,11 +187,11 @@ pub(super) fn resigned_master(router: &Router, packet: &Inbound) -> Option<Key> 
         .find(|engine| {
             let config = engine.config();
             config.vrid.get() == vrid
-                && config.interface == packet.interface
+                && *config.interface == *packet.interface
                 && engine.state() == State::Backup
                 && engine.master() == Some(packet.src)
         })
-        .map(|_| (packet.interface.clone(), vrid, packet.src))
+        .map(|_| (packet.interface.to_string(), vrid, packet.src))
 }
 
 /// A datagram on the offer port: the old master that offers to take packets back and the

@@ -165,6 +165,13 @@ impl Vips {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether [`Vips::apply`] kept anything for [`Vips::flush`]: after most adverts not,
+    /// and then the flush's future is not even made.
+    pub(crate) fn has_pending(&self) -> bool {
+        let pending = self.pending();
+        !pending.adds.is_empty() || !pending.announces.is_empty()
+    }
+
     /// Carries out the additions and announcements [`Vips::apply`] kept: every address with
     /// pipelined requests, then each instance's routes and rules (keepalived: routes, then
     /// rules, after the addresses), then the announcements.
