@@ -6,6 +6,7 @@
 pub(crate) mod baton;
 pub(crate) mod choice;
 pub(crate) mod client_process;
+pub(crate) mod host_cpu;
 pub(crate) mod http;
 pub(crate) mod interrupt;
 pub(crate) mod keepalived;
