@@ -94,8 +94,10 @@ pub fn block_on<F: Future>(runtime: &tokio::runtime::Handle, future: F) -> io::R
     let mut future = pin!(future);
     let mut events = [EpollEvent::empty(); EVENTS];
     loop {
-        // Cleared before the poll: a wake during it writes the eventfd again.
-        wakeup.pending.store(false, Ordering::Release);
+        // Cleared before the poll: a wake during it writes the eventfd again. A swap, not a
+        // store: it acquires what a waker released with its own swap before this one, so
+        // the poll sees what the wake was for.
+        wakeup.pending.swap(false, Ordering::AcqRel);
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return Ok(output);
         }
