@@ -26,14 +26,12 @@
 //! for as long as the table holds its sockets.
 
 use std::collections::HashMap;
-use std::io::{self, IoSlice};
-use std::net::{Ipv6Addr, SocketAddrV6};
-use std::os::fd::AsRawFd as _;
+use std::io;
+use std::net::Ipv6Addr;
 use std::os::unix::fs::MetadataExt as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn6, sendmsg};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::error::Error;
@@ -105,23 +103,9 @@ impl Announcer {
         destination: Ipv6Addr,
     ) -> io::Result<usize> {
         let socket = self.namespace.socket(&self.namespace.icmpv6, open_icmpv6)?;
-        let info = libc::in6_pktinfo {
-            ipi6_addr: libc::in6_addr {
-                s6_addr: source.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
-            },
-            ipi6_ifindex: index,
-        };
-        let destination = SockaddrIn6::from(SocketAddrV6::new(destination, 0, 0, index));
-        retrying_when_full(|| {
-            Ok(sendmsg(
-                socket.as_raw_fd(),
-                &[IoSlice::new(message)],
-                &[ControlMessage::Ipv6PacketInfo(&info)],
-                MsgFlags::empty(),
-                Some(&destination),
-            )?)
-        })
-        .await
+        let source = source.unwrap_or(Ipv6Addr::UNSPECIFIED);
+        retrying_when_full(|| crate::sys::send_v6(&socket, index, source, destination, message))
+            .await
     }
 }
 

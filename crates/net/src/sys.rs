@@ -10,9 +10,12 @@
 //!   `AsyncFd::register` is `unsafe` (the caller vouches that the fd stays open and the same),
 //!   and the safe `AsyncFd::new` is deprecated as unsound.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::mem;
+use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn6, sendmsg};
 
 use socket2::{SockAddr, SockAddrStorage, Socket};
 use tokio::io::Interest;
@@ -197,4 +200,31 @@ pub(crate) fn register_readable<T: NixFd>(fd: T) -> io::Result<AsyncFd<T>> {
     // it out or swaps it through `get_mut`.
     let registered = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) };
     registered.map_err(io::Error::from)
+}
+
+/// Sends `payload` on a raw IPv6 `socket` out of interface `index`, from `src`
+/// (IPV6_PKTINFO; unspecified: the kernel's choice) to `dst`.
+pub(crate) fn send_v6(
+    socket: &Socket,
+    index: u32,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    payload: &[u8],
+) -> io::Result<usize> {
+    let info = libc::in6_pktinfo {
+        ipi6_addr: libc::in6_addr {
+            s6_addr: src.octets(),
+        },
+        ipi6_ifindex: index,
+    };
+    // The scope id only matters for link-scoped destinations (ff02::12, fe80::/10), and there
+    // it must name this interface.
+    let destination = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, index));
+    Ok(sendmsg(
+        socket.as_raw_fd(),
+        &[IoSlice::new(payload)],
+        &[ControlMessage::Ipv6PacketInfo(&info)],
+        MsgFlags::empty(),
+        Some(&destination),
+    )?)
 }

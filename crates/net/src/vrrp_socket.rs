@@ -29,7 +29,7 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
@@ -353,7 +353,7 @@ impl VrrpSocket {
                 retry_while_full(|| send_v4(socket, index, src, dst, payload)).await?
             }
             (Family::Ipv6, IpAddr::V6(src), IpAddr::V6(dst)) => {
-                retry_while_full(|| send_v6(socket, index, src, dst, payload)).await?
+                retry_while_full(|| sys::send_v6(socket, index, src, dst, payload)).await?
             }
             _ => {
                 return Err(io::Error::new(
@@ -640,31 +640,6 @@ fn send_v4(
         socket.as_raw_fd(),
         &[IoSlice::new(payload)],
         &[ControlMessage::Ipv4PacketInfo(&info)],
-        MsgFlags::empty(),
-        Some(&destination),
-    )?)
-}
-
-fn send_v6(
-    socket: &Socket,
-    index: u32,
-    src: Ipv6Addr,
-    dst: Ipv6Addr,
-    payload: &[u8],
-) -> io::Result<usize> {
-    let info = libc::in6_pktinfo {
-        ipi6_addr: libc::in6_addr {
-            s6_addr: src.octets(),
-        },
-        ipi6_ifindex: index,
-    };
-    // The scope id only matters for link-scoped destinations (ff02::12, fe80::/10), and there
-    // it must name this interface.
-    let destination = SockaddrIn6::from(SocketAddrV6::new(dst, 0, 0, index));
-    Ok(sendmsg(
-        socket.as_raw_fd(),
-        &[IoSlice::new(payload)],
-        &[ControlMessage::Ipv6PacketInfo(&info)],
         MsgFlags::empty(),
         Some(&destination),
     )?)
