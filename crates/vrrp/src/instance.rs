@@ -339,6 +339,13 @@ impl Instance {
         self.events.pop_front()
     }
 
+    /// Whether a packet, an address change or an event waits to be polled: the caller can
+    /// tell an input that only moved the timers (a backup's advert) without taking them.
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        !(self.transmits.is_empty() && self.actions.is_empty() && self.events.is_empty())
+    }
+
     /// When `handle_timeout` must next be called; `None` while nothing is scheduled.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -359,6 +359,12 @@ impl Router {
         self.poll_each(Instance::poll_event)
     }
 
+    /// Whether any instance has output waiting (see [`Instance::has_output`]).
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        self.instances.iter().any(Instance::has_output)
+    }
+
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.instances

@@ -11,6 +11,7 @@ mod keepalived_options;
 mod loss;
 mod lower_priority_garp;
 mod maintenance;
+mod output;
 mod partition;
 mod preempt;
 mod reload;
