@@ -16,7 +16,7 @@ use crate::forward_policy::{Failure, ForwardPolicy, Next, out_of_local_resources
 use crate::headers;
 use crate::log_limit::{self, warn_limited};
 use crate::own_answer::OwnAnswer;
-use crate::request_body::{BodySlot, Progress};
+use crate::request_body::{self, BodySlot, Progress};
 use crate::response_body::{Done, ResponseBody};
 use crate::server_verdict;
 use crate::serving::ServeCall;
@@ -148,9 +148,14 @@ pub(crate) async fn handle(
                     SendError::Connect(io) if out_of_local_resources(io) => Failure::LocalResources,
                     SendError::Connect(_) => Failure::Connect,
                     SendError::NoResponse { stale, .. } => Failure::NoResponse { stale: *stale },
-                    // The client's body failed otherwise than by stalling: it went away, or
-                    // broke its framing. The request is over either way; the policy hears
-                    // of it as a request that got no answer, as this path always told it.
+                    // The client broke its body's framing (trailers included): 400, as on
+                    // the HTTP/1.1 path.
+                    SendError::Client(error) if request_body::is_malformed(error) => {
+                        Failure::ClientMalformed
+                    }
+                    // The client's body failed otherwise than by stalling: it went away.
+                    // The request is over; the policy hears of it as a request that got no
+                    // answer, as this path always told it.
                     SendError::Client(_) => Failure::NoResponse { stale: false },
                 };
                 (failure, Some(error))

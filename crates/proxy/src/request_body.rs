@@ -129,6 +129,26 @@ impl BodySlot {
     }
 }
 
+/// True when the client's body failed because its framing was broken (a bad chunk size, a
+/// trailer section that is malformed or over the head's limits), not because the client went
+/// away: hyper's decoder reports those as invalid data or input.
+pub(crate) fn is_malformed(error: &BoxError) -> bool {
+    let Some(error) = error.downcast_ref::<hyper::Error>() else {
+        return false;
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+            );
+        }
+        source = cause.source();
+    }
+    false
+}
+
 fn lock(slot: &Slot) -> std::sync::MutexGuard<'_, Held> {
     slot.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -11,15 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use baton_proxy::{ProxyConfig, ServerConfig};
-use common::{Conn, TestProxy, Upstream, config, echoed, raw, read_to_close, text};
+use common::raw_http::{Client, LIMIT, fill_until, find, header};
+use common::{Conn, TestProxy, Upstream, config, echoed, raw, text};
 use hyper::{Request, StatusCode};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-
-/// How long any one answer may take before a test fails.
-const LIMIT: Duration = Duration::from_secs(2);
 
 /// Sequential requests on one client connection take one pooled server connection, not
 /// one each.
@@ -620,153 +618,4 @@ const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 async fn write(stream: &mut TcpStream, bytes: &[u8]) {
     stream.write_all(bytes).await.expect("server write");
-}
-
-/// Reads into `buf` until `done` finds what it looks for; `None` if the stream ends first.
-async fn fill_until<T>(
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    done: impl Fn(&[u8]) -> Option<T>,
-) -> Option<T> {
-    loop {
-        if let Some(found) = done(buf) {
-            return Some(found);
-        }
-        let mut chunk = [0u8; 16 * 1024];
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The value of `name` in a lowercased head.
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().find_map(|line| {
-        let (field, value) = line.split_once(':')?;
-        (field.trim() == name).then(|| value.trim())
-    })
-}
-
-/// A client on a raw connection that reads answers one by one, by their framing.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-/// One answer as the client got it.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    /// The head, lowercased.
-    head: String,
-    /// The body, dechunked.
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        Client {
-            stream: TcpStream::connect(addr).await.expect("connect"),
-            buf: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("client write");
-    }
-
-    /// Reads the next answer (interim ones included); `to_head`: it answers a HEAD request.
-    async fn response(&mut self, to_head: bool) -> Answer {
-        tokio::time::timeout(LIMIT, self.read_response(to_head))
-            .await
-            .unwrap_or_else(|_| {
-                let got = String::from_utf8_lossy(&self.buf);
-                let start: String = got.chars().take(200).collect();
-                panic!(
-                    "no whole answer in {LIMIT:?}; got {} bytes: {start:?}",
-                    self.buf.len()
-                )
-            })
-    }
-
-    async fn read_response(&mut self, to_head: bool) -> Answer {
-        let head_end = self.fill(|b| find(b, b"\r\n\r\n")).await.expect("a head") + 4;
-        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
-        self.buf.drain(..head_end);
-        let status: u16 = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("status line: {head}"));
-        let body = if to_head || status < 200 || status == 204 || status == 304 {
-            Vec::new()
-        } else if header(&head, "transfer-encoding") == Some("chunked") {
-            let (body, used) = self.fill(dechunk).await.expect("a whole chunked body");
-            self.buf.drain(..used);
-            body
-        } else if let Some(length) = header(&head, "content-length") {
-            let length: usize = length.parse().expect("length");
-            self.fill(|b| (b.len() >= length).then_some(()))
-                .await
-                .expect("the whole body");
-            self.buf.drain(..length).collect()
-        } else {
-            self.stream.read_to_end(&mut self.buf).await.expect("read");
-            std::mem::take(&mut self.buf)
-        };
-        Answer { status, head, body }
-    }
-
-    async fn fill<T>(&mut self, done: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
-        fill_until(&mut self.stream, &mut self.buf, done).await
-    }
-
-    /// Asserts that the proxy closes the connection, sending nothing more.
-    async fn assert_closed(&mut self) {
-        let started = tokio::time::Instant::now();
-        let rest = read_to_close(&mut self.stream, LIMIT).await;
-        assert!(started.elapsed() < LIMIT, "still open after {LIMIT:?}");
-        assert!(self.buf.is_empty() && rest.is_empty(), "{rest:?}");
-    }
-}
-
-/// A whole chunked body at the start of `bytes`, decoded, and the bytes it took.
-fn dechunk(bytes: &[u8]) -> Option<(Vec<u8>, usize)> {
-    let mut body = Vec::new();
-    let mut at = 0;
-    loop {
-        let line_end = at + find(&bytes[at..], b"\r\n")?;
-        let line = std::str::from_utf8(&bytes[at..line_end]).expect("size line");
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).expect("chunk size");
-        at = line_end + 2;
-        if size == 0 {
-            // Trailers, up to the empty line.
-            loop {
-                let end = at + find(&bytes[at..], b"\r\n")?;
-                let empty = end == at;
-                at = end + 2;
-                if empty {
-                    return Some((body, at));
-                }
-            }
-        }
-        if bytes.len() < at + size + 2 {
-            return None;
-        }
-        body.extend_from_slice(&bytes[at..at + size]);
-        assert_eq!(&bytes[at + size..at + size + 2], b"\r\n", "chunk end");
-        at += size + 2;
-    }
 }

@@ -3,10 +3,19 @@
 //! included. Only the framing is checked, strictly (CRLF line ends, hex sizes that fit in 64
 //! bits), so that this proxy and the server behind it cannot disagree on where a message
 //! ends: a lenient scanner in front of a strict parser is how requests get smuggled.
+//!
+//! Trailer fields (RFC 9112 7.1.2) pass through too, as a proxy passes on the fields it does
+//! not understand (RFC 9110 6.5), each line checked to be a field (a token, a colon, a value
+//! without control characters; no line folding) and the section held to limits: a request's
+//! to its head's (`max_header_size`, `max_headers`), a response's to the hyper path's.
 
-/// Longest chunk-size line (size, extensions) and longest trailer section accepted.
+/// Longest chunk-size line (size, extensions) accepted.
 const MAX_LINE: usize = 4096;
+
+/// A response's trailer section: at most this many bytes and fields (as the hyper path's
+/// decoder of server bodies takes).
 const MAX_TRAILERS: usize = 16 * 1024;
+const MAX_TRAILER_FIELDS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -31,7 +40,9 @@ enum State {
     DataLf,
     /// After the last chunk: at the start of a trailer line (or of the final empty line).
     LineStart,
-    /// Inside a trailer field line.
+    /// In a trailer field's name, before its colon.
+    TrailerName,
+    /// In a trailer field's value.
     Trailer,
     /// A trailer line's CR was read; the LF is due.
     TrailerLf,
@@ -50,18 +61,56 @@ pub(crate) struct ChunkError(&'static str);
 pub(crate) struct Chunked {
     state: State,
     trailer_bytes: usize,
+    trailer_fields: usize,
+    limits: TrailerLimits,
 }
 
-impl Default for Chunked {
+/// The most a trailer section may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TrailerLimits {
+    /// Bytes of the section, line ends but the last empty line's excluded.
+    pub(crate) max_size: usize,
+    pub(crate) max_fields: usize,
+}
+
+/// A response's.
+impl Default for TrailerLimits {
     fn default() -> Self {
-        Chunked {
-            state: State::Size { digits: 0, size: 0 },
-            trailer_bytes: 0,
+        TrailerLimits {
+            max_size: MAX_TRAILERS,
+            max_fields: MAX_TRAILER_FIELDS,
         }
     }
 }
 
+/// A response body's scanner.
+impl Default for Chunked {
+    fn default() -> Self {
+        Chunked::new(TrailerLimits::default())
+    }
+}
+
+/// A byte of a field name (RFC 9110 5.1: a token).
+fn is_tchar(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// A byte of a field value (RFC 9110 5.5: VCHAR, obs-text, SP and HTAB).
+fn is_value_byte(byte: u8) -> bool {
+    matches!(byte, b'\t' | b' '..=b'~' | 0x80..=0xff)
+}
+
 impl Chunked {
+    /// A scanner whose trailer section is held to `limits`.
+    pub(crate) fn new(limits: TrailerLimits) -> Self {
+        Chunked {
+            state: State::Size { digits: 0, size: 0 },
+            trailer_bytes: 0,
+            trailer_fields: 0,
+            limits,
+        }
+    }
+
     /// True once the body's last byte went through [`Chunked::scan`].
     pub(crate) fn is_done(&self) -> bool {
         self.state == State::Done
@@ -125,16 +174,32 @@ impl Chunked {
             (State::LineStart, b'\r') => State::EndLf,
             (State::EndLf, b'\n') => State::Done,
             (State::EndLf, _) => return Err(ChunkError("missing CRLF at the end")),
-            (State::LineStart | State::Trailer, b'\n') => {
+            (State::LineStart | State::TrailerName | State::Trailer, b'\n') => {
                 return Err(ChunkError("bare LF in trailers"));
             }
             (State::Trailer, b'\r') => State::TrailerLf,
-            (State::LineStart | State::Trailer, _) => {
+            (State::LineStart | State::TrailerName | State::Trailer, _) => {
                 self.trailer_bytes += 1;
-                if self.trailer_bytes > MAX_TRAILERS {
+                if self.trailer_bytes > self.limits.max_size {
                     return Err(ChunkError("trailers too large"));
                 }
-                State::Trailer
+                match self.state {
+                    State::LineStart if is_tchar(byte) => {
+                        self.trailer_fields += 1;
+                        if self.trailer_fields > self.limits.max_fields {
+                            return Err(ChunkError("too many trailer fields"));
+                        }
+                        State::TrailerName
+                    }
+                    State::LineStart if matches!(byte, b' ' | b'\t') => {
+                        return Err(ChunkError("folded trailer line"));
+                    }
+                    State::TrailerName if is_tchar(byte) => State::TrailerName,
+                    State::TrailerName if byte == b':' => State::Trailer,
+                    State::Trailer if is_value_byte(byte) => State::Trailer,
+                    State::Trailer => return Err(ChunkError("bad character in a trailer value")),
+                    _ => return Err(ChunkError("trailer line is not a field")),
+                }
             }
             (State::TrailerLf, b'\n') => State::LineStart,
             (State::TrailerLf, _) => return Err(ChunkError("missing CRLF in trailers")),
@@ -200,6 +265,14 @@ mod tests {
             b"0\r\n\n",
             b"0\r\nx: 1\n\r\n",
             b"5;a\nhello",
+            // Trailer lines that are not fields.
+            b"0\r\nbad trailer\r\n\r\n",
+            b"0\r\nx-t : 1\r\n\r\n",
+            b"0\r\n: 1\r\n\r\n",
+            b"0\r\nx-t: 1\r\n folded\r\n\r\n",
+            b"0\r\nx-t: a\x00b\r\n\r\n",
+            b"0\r\nx-t: a\x7fb\r\n\r\n",
+            b"0\r\nx-t\r\n\r\n",
         ] {
             assert!(
                 end_of(bad, 64).is_err(),
@@ -207,6 +280,33 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn trailer_fields_pass() {
+        let good = b"0\r\nx-t:\r\nx-u: a\tb \xe9\r\nx-v:1\r\n\r\n";
+        assert_eq!(end_of(good, 1), Ok(Some(good.len())));
+    }
+
+    #[test]
+    fn trailers_are_held_to_their_limits() {
+        let limits = TrailerLimits {
+            max_size: 40,
+            max_fields: 2,
+        };
+        let scan = |body: &[u8]| {
+            let mut chunked = Chunked::new(limits);
+            chunked.scan(body).map(|_| chunked.is_done())
+        };
+        assert_eq!(scan(b"0\r\na: 1\r\nb: 2\r\n\r\n"), Ok(true));
+        assert_eq!(
+            scan(b"0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n"),
+            Err(ChunkError("too many trailer fields"))
+        );
+        assert_eq!(
+            scan(format!("0\r\na: {}\r\n\r\n", "v".repeat(40)).as_bytes()),
+            Err(ChunkError("trailers too large"))
+        );
     }
 
     #[test]

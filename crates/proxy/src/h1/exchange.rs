@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::chunked::Chunked;
+use super::chunked::{Chunked, TrailerLimits};
 use super::deadline::Deadline;
 use super::relay::{self, Body, CopyError};
 use super::request::{BodyFraming, RequestHead};
@@ -108,9 +108,15 @@ where
         .algorithm()
         .hash_on()
         .and_then(|on| on.key(request.peer.ip(), path, |_| hashed));
+    // A request's trailer section is held to the limits of its head.
+    let limits = &call.shared.config.limits;
+    let trailer_limits = TrailerLimits {
+        max_size: limits.max_header_size,
+        max_fields: limits.max_headers,
+    };
     let body = head.body.map(|framing| match framing {
         BodyFraming::Length(length) => Body::Length(length),
-        BodyFraming::Chunked => Body::Chunked(Chunked::default()),
+        BodyFraming::Chunked => Body::Chunked(Chunked::new(trailer_limits)),
     });
     // The body's length when all of it is in the buffer already; it stays there until an
     // answer came, so that the request can be sent again.

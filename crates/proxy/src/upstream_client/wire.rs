@@ -106,22 +106,29 @@ impl Upload {
                     }
                 }
                 Some(Err(error)) => return Poll::Ready(Err(UploadError::Client(error))),
-                // Trailers are not passed on, as hyper's client did not pass them on without
-                // a Trailer field (which is hop-by-hop, and removed).
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data()
-                        && !data.is_empty()
-                    {
-                        if self.chunked {
-                            let size = format!("{:x}\r\n", data.len());
-                            self.out.push_back(Bytes::from(size));
-                            self.out.push_back(data);
-                            self.out.push_back(Bytes::from_static(b"\r\n"));
-                        } else {
-                            self.out.push_back(data);
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => {}
+                    Ok(data) if self.chunked => {
+                        let size = format!("{:x}\r\n", data.len());
+                        self.out.push_back(Bytes::from(size));
+                        self.out.push_back(data);
+                        self.out.push_back(Bytes::from_static(b"\r\n"));
+                    }
+                    Ok(data) => self.out.push_back(data),
+                    // RFC 9110 6.5: trailer fields are passed on, after the last chunk (the
+                    // body ends with them). They came within the client's head limits:
+                    // hyper's HTTP/1 decoder holds them to `max_header_size` and
+                    // `max_headers`, HTTP/2 to the header list size. A body sent with a
+                    // Content-Length has no place for them.
+                    Err(frame) => {
+                        if let Ok(fields) = frame.into_trailers()
+                            && self.chunked
+                        {
+                            self.body = None;
+                            self.out.push_back(Bytes::from(last_chunk(&fields)));
                         }
                     }
-                }
+                },
             }
         }
     }
@@ -141,6 +148,20 @@ impl Upload {
             }
         }
     }
+}
+
+/// The last chunk with `trailers` after it, and the body's final empty line.
+fn last_chunk(trailers: &http::HeaderMap) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"0\r\n");
+    for (name, value) in trailers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }
 
 impl Wire {

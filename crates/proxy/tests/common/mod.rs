@@ -1,6 +1,7 @@
 //! Test upstream servers, a proxy on 127.0.0.1:0, and small HTTP clients.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different part
 
+pub mod raw_http;
 pub mod tls;
 
 use std::convert::Infallible;
