@@ -2,6 +2,8 @@
 //! response head parsed (with httparse) into the `http` types hyper's server answers with,
 //! with how its body is framed and whether the connection can take another request.
 
+use std::mem::MaybeUninit;
+
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::Authority;
 use http::{StatusCode, Version, request, response};
@@ -126,9 +128,12 @@ pub(super) enum Parsed {
 /// `is_head`. The framing rules are the HTTP/1.1 path's (RFC 9112 6.3): a Content-Length
 /// that is not one number, or Transfer-Encoding given twice, is refused.
 pub(super) fn parse(buf: &[u8], is_head: bool) -> Parsed {
-    let mut storage = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut parsed = httparse::Response::new(&mut storage);
-    let len = match parsed.parse(buf) {
+    // Left uninitialised, as the HTTP/1.1 path's: httparse writes the fields it finds, and
+    // zeroing 4 KiB of room for each answer cost more than parsing a short head.
+    let mut storage = [const { MaybeUninit::uninit() }; MAX_FIELDS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let len = match config.parse_response_with_uninit_headers(&mut parsed, buf, &mut storage) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
             return Parsed::Invalid("response head too large");
