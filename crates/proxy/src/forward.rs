@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::activity::InFlight;
@@ -42,6 +43,19 @@ pub(crate) async fn handle(
         tracing::debug!(%peer, problem, "bad Host: 400");
         // Closed after the answer: whatever follows on the connection is suspect too.
         return OwnAnswer::BadHost.response(counters, in_flight);
+    }
+    // RFC 9112 6.1, 6.3: hyper took the body by its final chunked, but the server would get
+    // it unlabelled (Transfer-Encoding is hop-by-hop) or, chunked twice, framed otherwise.
+    match headers::transfer_codings(request.headers(), true) {
+        headers::Codings::Plain => {}
+        headers::Codings::Other(codings) => {
+            tracing::debug!(%peer, ?codings, "request body with a transfer coding: 501");
+            return OwnAnswer::UnknownCoding.response(counters, in_flight);
+        }
+        headers::Codings::Unframed => {
+            tracing::debug!(%peer, "request body framed by no final chunked: 400");
+            return OwnAnswer::UnframedBody.response(counters, in_flight);
+        }
     }
     let websocket =
         headers::is_websocket_upgrade(request.method(), request.version(), request.headers());
@@ -234,7 +248,32 @@ fn respond(
         return Response::from_parts(parts, ResponseBody::full("", Done::new(in_flight, None)));
     }
     let (mut parts, body) = response.into_parts();
+    // RFC 9112 6.1: codings other than chunked are the client's to undo, so it must be told
+    // of them. hyper frames the body again and names them with its own final chunked, which
+    // only an HTTP/1.1 client can be sent (HTTP/2 has no transfer codings).
+    let codings = match headers::transfer_codings(&parts.headers, false) {
+        headers::Codings::Plain => None,
+        headers::Codings::Other(codings) => Some(codings),
+        headers::Codings::Unframed => {
+            warn_limited!(log_limit::BAD_GATEWAY, "server applied chunked twice: 502");
+            return OwnAnswer::BadGateway.response(&call.shared.connections, in_flight);
+        }
+    };
+    if codings.is_some() && version != Version::HTTP_11 && !body.is_end_stream() {
+        warn_limited!(
+            log_limit::BAD_GATEWAY,
+            ?version,
+            "a transfer coding this client cannot be told of: 502"
+        );
+        return OwnAnswer::BadGateway.response(&call.shared.connections, in_flight);
+    }
     headers::remove_hop_by_hop(&mut parts.headers, false);
+    if let Some(codings) = codings {
+        // RFC 9112 6.3: Transfer-Encoding overrides Content-Length, which must not reach
+        // the client beside it.
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.insert(header::TRANSFER_ENCODING, codings);
+    }
     headers::append_via(&mut parts.headers, parts.version);
     // hyper answers an HTTP/1.0 client in HTTP/1.0 whatever this says.
     parts.version = if version == Version::HTTP_2 {

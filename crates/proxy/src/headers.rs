@@ -75,6 +75,49 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap, websocket: bool) {
     }
 }
 
+/// A message's transfer codings (RFC 9112 6.1), as its framing depends on them: every
+/// Transfer-Encoding field, in order, read as one list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Codings {
+    /// No Transfer-Encoding, or chunked alone.
+    Plain,
+    /// Codings to pass on (gzip, ...): all of the list but a final chunked. The body is
+    /// framed by its chunks when chunked came last, by the sender's close otherwise.
+    Other(HeaderValue),
+    /// A last coding other than chunked in a request, chunked applied twice, or an empty
+    /// list: where the body ends cannot be known (RFC 9112 6.3).
+    Unframed,
+}
+
+/// The transfer codings of a request (`request`) or of a response.
+pub(crate) fn transfer_codings(headers: &HeaderMap, request: bool) -> Codings {
+    let mut list: Vec<&[u8]> = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(trim)
+        .filter(|coding| !coding.is_empty())
+        .collect();
+    let is_chunked = |coding: &&[u8]| coding.eq_ignore_ascii_case(b"chunked");
+    if headers.get(header::TRANSFER_ENCODING).is_none() {
+        return Codings::Plain;
+    }
+    let chunked_last = list.last().is_some_and(is_chunked);
+    if chunked_last {
+        list.pop();
+    }
+    if list.iter().any(is_chunked) || (!chunked_last && (request || list.is_empty())) {
+        return Codings::Unframed;
+    }
+    if list.is_empty() {
+        return Codings::Plain;
+    }
+    match HeaderValue::from_bytes(&list.join(&b", "[..])) {
+        Ok(codings) => Codings::Other(codings),
+        Err(_) => Codings::Unframed,
+    }
+}
+
 /// Turns an HTTP/2 request's headers into HTTP/1.1 ones: Host from the `:authority`
 /// pseudo-header, which wins over a Host field (RFC 9113 8.3.1), and the Cookie fields,
 /// which HTTP/2 may split into one per cookie, joined into one (RFC 9113 8.2.3).
@@ -267,6 +310,32 @@ mod tests {
         let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         left.sort_unstable();
         assert_eq!(left, ["host", "x-kept"]);
+    }
+
+    #[test]
+    fn transfer_codings_are_read_as_one_list() {
+        let codings = |value: &[(&str, &str)], request| transfer_codings(&map(value), request);
+        let te = "transfer-encoding";
+        let other = |list| Codings::Other(HeaderValue::from_static(list));
+        assert_eq!(codings(&[], true), Codings::Plain);
+        assert_eq!(codings(&[(te, " Chunked")], true), Codings::Plain);
+        assert_eq!(codings(&[(te, "gzip, chunked")], true), other("gzip"));
+        assert_eq!(
+            codings(&[(te, "gzip"), (te, "br,chunked")], false),
+            other("gzip, br")
+        );
+        assert_eq!(codings(&[(te, "gzip")], false), other("gzip"));
+        assert_eq!(codings(&[(te, "gzip")], true), Codings::Unframed);
+        assert_eq!(codings(&[(te, "chunked, gzip")], true), Codings::Unframed);
+        assert_eq!(
+            codings(&[(te, "chunked"), (te, "chunked")], true),
+            Codings::Unframed
+        );
+        assert_eq!(
+            codings(&[(te, "chunked, chunked")], false),
+            Codings::Unframed
+        );
+        assert_eq!(codings(&[(te, " , ")], false), Codings::Unframed);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub(crate) enum OwnAnswer {
     BadHost,
     /// 400: a chunked request body broke its framing.
     MalformedBody,
+    /// 400: the request's transfer codings do not end in chunked, or apply it twice: where
+    /// its body ends cannot be known (RFC 9112 6.3).
+    UnframedBody,
     /// 405: CONNECT, which a reverse proxy does not tunnel.
     NotATunnel,
     /// 408: part of a request head came, and the rest not in time.
@@ -47,12 +50,16 @@ pub(crate) enum OwnAnswer {
     TooManyConnections,
     /// 504: the server did not answer, or stopped taking the body, in time.
     GatewayTimeout,
+    /// 501: the request body has a transfer coding other than chunked (RFC 9112 6.1).
+    UnknownCoding,
 }
 
 impl OwnAnswer {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            OwnAnswer::BadHost | OwnAnswer::MalformedBody => StatusCode::BAD_REQUEST,
+            OwnAnswer::BadHost | OwnAnswer::MalformedBody | OwnAnswer::UnframedBody => {
+                StatusCode::BAD_REQUEST
+            }
             OwnAnswer::NotATunnel => StatusCode::METHOD_NOT_ALLOWED,
             OwnAnswer::HeadTimeout | OwnAnswer::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             OwnAnswer::BadGateway => StatusCode::BAD_GATEWAY,
@@ -60,6 +67,7 @@ impl OwnAnswer {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             OwnAnswer::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            OwnAnswer::UnknownCoding => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -70,6 +78,9 @@ impl OwnAnswer {
                 "400 bad request: Host missing, repeated, or not the target's host\n"
             }
             OwnAnswer::MalformedBody => "400 bad request: malformed chunked body\n",
+            OwnAnswer::UnframedBody => {
+                "400 bad request: Transfer-Encoding must end in chunked, applied once\n"
+            }
             OwnAnswer::NotATunnel => {
                 "405 method not allowed: this is a reverse proxy, not a tunnel\n"
             }
@@ -80,6 +91,9 @@ impl OwnAnswer {
             OwnAnswer::AllDown(down) => return Cow::Owned(all_down(down)),
             OwnAnswer::TooManyConnections => "too many connections\n",
             OwnAnswer::GatewayTimeout => "504 gateway timeout: the server did not answer in time\n",
+            OwnAnswer::UnknownCoding => {
+                "501 not implemented: a request body with a transfer coding other than chunked\n"
+            }
         })
     }
 
@@ -90,6 +104,8 @@ impl OwnAnswer {
             self,
             OwnAnswer::BadHost
                 | OwnAnswer::MalformedBody
+                | OwnAnswer::UnframedBody
+                | OwnAnswer::UnknownCoding
                 | OwnAnswer::HeadTimeout
                 | OwnAnswer::BodyTimeout
                 | OwnAnswer::TooManyConnections
@@ -201,9 +217,11 @@ fn all_down(down: &DownCounts) -> String {
 mod tests {
     use super::*;
 
-    const EVERY_KIND: [OwnAnswer; 10] = [
+    const EVERY_KIND: [OwnAnswer; 12] = [
         OwnAnswer::BadHost,
         OwnAnswer::MalformedBody,
+        OwnAnswer::UnframedBody,
+        OwnAnswer::UnknownCoding,
         OwnAnswer::NotATunnel,
         OwnAnswer::HeadTimeout,
         OwnAnswer::BodyTimeout,
@@ -266,9 +284,9 @@ mod tests {
                 "{answer:?}"
             );
         }
-        // 400, 400, 405, 408, 408; 502, 503, 503, 503, 504.
+        // 400, 400, 400, 405, 408, 408; 501, 502, 503, 503, 503, 504.
         let metrics = counters.snapshot(Vec::new());
-        assert_eq!(metrics.own_responses, [0, 0, 0, 5, 5]);
+        assert_eq!(metrics.own_responses, [0, 0, 0, 6, 6]);
     }
 
     #[test]
@@ -313,7 +331,7 @@ mod tests {
                 "{answer:?}"
             );
         }
-        assert_eq!(counters.snapshot(Vec::new()).own_responses, [0, 0, 0, 5, 5]);
+        assert_eq!(counters.snapshot(Vec::new()).own_responses, [0, 0, 0, 6, 6]);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     pub(crate) content_length: Option<u64>,
-    /// `Transfer-Encoding: chunked`, and nothing else.
+    /// Transfer-Encoding ends in chunked: the message is framed by its chunks.
     pub(crate) chunked: bool,
-    /// A transfer coding other than a lone `chunked` (only a response may have one).
+    /// A transfer coding other than a final `chunked` (gzip, ...): in a request, one this
+    /// proxy does not take (hyper's path answers it); in a response, one passed on to the
+    /// client to undo.
     pub(crate) other_coding: bool,
     /// `Connection: close`.
     pub(crate) close: bool,
@@ -24,7 +26,8 @@ pub(crate) struct Fields {
 
 impl Fields {
     /// Reads the fields; `None` when the framing fields contradict each other (two
-    /// different Content-Length values, one that is not a number, Transfer-Encoding twice).
+    /// different Content-Length values, one that is not a number, Transfer-Encoding twice,
+    /// chunked applied twice).
     pub(crate) fn read(headers: &[httparse::Header<'_>]) -> Option<Fields> {
         let mut fields = Fields::default();
         let mut codings = 0;
@@ -38,11 +41,21 @@ impl Fields {
                 fields.content_length = Some(length);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 codings += 1;
-                if field.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                    fields.chunked = true;
-                } else {
-                    fields.other_coding = true;
+                // RFC 9112 6.1, 6.3: chunked frames the message when it is the last coding;
+                // applied more than once it cannot be framed.
+                // An empty list frames nothing.
+                let mut list = field
+                    .value
+                    .split(|&b| b == b',')
+                    .map(<[u8]>::trim_ascii)
+                    .filter(|coding| !coding.is_empty());
+                let last = list.next_back()?;
+                let is_chunked = |coding: &[u8]| coding.eq_ignore_ascii_case(b"chunked");
+                if list.clone().any(is_chunked) {
+                    return None;
                 }
+                fields.chunked = is_chunked(last);
+                fields.other_coding = !fields.chunked || list.next().is_some();
             } else if name.eq_ignore_ascii_case("connection") {
                 for token in tokens(field.value) {
                     if token.eq_ignore_ascii_case(b"close") {
@@ -68,9 +81,6 @@ impl Fields {
         }
         if codings > 1 {
             return None;
-        }
-        if fields.other_coding {
-            fields.chunked = false;
         }
         Some(fields)
     }
@@ -270,7 +280,18 @@ mod tests {
             .is_none()
         );
         let gzip = read(&[("transfer-encoding", "gzip, chunked")]).expect("coding");
+        assert!(gzip.other_coding && gzip.chunked);
+        let gzip = read(&[("transfer-encoding", "gzip")]).expect("coding");
         assert!(gzip.other_coding && !gzip.chunked);
+        let plain = read(&[("transfer-encoding", " Chunked ")]).expect("coding");
+        assert!(!plain.other_coding && plain.chunked);
+        // Chunked anywhere but last, or twice, cannot be framed.
+        assert!(read(&[("transfer-encoding", "chunked, gzip")]).is_none());
+        assert!(read(&[("transfer-encoding", "chunked, chunked")]).is_none());
+        assert!(read(&[("transfer-encoding", "chunked ,gzip, chunked")]).is_none());
+        assert!(read(&[("transfer-encoding", " , ")]).is_none());
+        let listed = read(&[("transfer-encoding", "gzip,, chunked,")]).expect("coding");
+        assert!(listed.other_coding && listed.chunked);
     }
 
     #[test]

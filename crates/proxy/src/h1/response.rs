@@ -142,7 +142,8 @@ pub(crate) fn parse(buf: &[u8], head: bool) -> Parsed {
     }
     runs.flush(&mut client);
     // The framing fields go to the client as the body will: passed through unchanged.
-    if fields.other_coding && framing == Framing::UntilClose {
+    let coded = matches!(framing, Framing::Chunked | Framing::UntilClose);
+    if fields.other_coding && coded {
         // Codings other than chunked (gzip, ...) are the client's to undo.
         for field in response.headers.iter() {
             if field.name.eq_ignore_ascii_case("transfer-encoding") {
@@ -150,14 +151,18 @@ pub(crate) fn parse(buf: &[u8], head: bool) -> Parsed {
             }
         }
     }
+    // RFC 9112 6.3: Transfer-Encoding overrides Content-Length, which must not reach the
+    // client beside it.
+    let has_codings = fields.chunked || fields.other_coding;
     match framing {
+        Framing::Chunked if fields.other_coding => {}
         Framing::Chunked => client.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         Framing::Length(length) => {
             fields::write_number(&mut client, b"content-length: ", length);
         }
         // A HEAD or 304 answer tells the length the body would have had.
         Framing::Empty | Framing::UntilClose => {
-            if let Some(length) = fields.content_length.filter(|_| !fields.chunked) {
+            if let Some(length) = fields.content_length.filter(|_| !has_codings) {
                 if !status.is_informational() && status != StatusCode::NO_CONTENT {
                     fields::write_number(&mut client, b"content-length: ", length);
                 }
@@ -255,6 +260,12 @@ mod tests {
             String::from_utf8_lossy(&gzip.client).contains("transfer-encoding: gzip, chunked\r\n"),
             "the client must learn how to decode what passes through"
         );
+        assert_eq!(
+            gzip.framing,
+            Framing::Chunked,
+            "RFC 9112 6.3: chunked comes last"
+        );
+        assert!(gzip.reusable);
         let sized_head = head("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true);
         assert!(String::from_utf8_lossy(&sized_head.client).contains("content-length: 9"));
     }
