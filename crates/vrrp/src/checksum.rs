@@ -9,9 +9,11 @@ use std::net::IpAddr;
 /// IANA protocol number of VRRP, used in the pseudo-header.
 pub(crate) const IP_PROTO_VRRP: u8 = 112;
 
-/// One's-complement accumulator over 16-bit big-endian words.
+/// One's-complement accumulator over 16-bit big-endian words. The carries are folded back
+/// in once, at the end (RFC 1071 §2 (B): the sum is independent of when they are added):
+/// a 64-bit accumulator cannot overflow on any message that fits in memory.
 #[derive(Debug, Default)]
-struct Sum(u32);
+struct Sum(u64);
 
 impl Sum {
     fn add_bytes(&mut self, bytes: &[u8]) {
@@ -25,13 +27,15 @@ impl Sum {
     }
 
     fn add_word(&mut self, word: u16) {
-        self.0 += u32::from(word);
-        // Fold as we go so the accumulator can never overflow whatever the input length.
-        self.0 = (self.0 & 0xffff) + (self.0 >> 16);
+        self.0 += u64::from(word);
     }
 
     fn finish(self) -> u16 {
-        !(self.0 as u16)
+        let mut sum = self.0;
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
     }
 }
 
@@ -72,6 +76,26 @@ pub(crate) fn compute(message: &[u8], pseudo_header: Option<(IpAddr, IpAddr)>) -
         add_pseudo_header(&mut sum, src, dst, message.len());
     }
     sum.add_bytes(message);
+    sum.finish()
+}
+
+/// [`compute`] of `message` with the bytes of `field` (which starts at an even offset)
+/// taken as zero: the checksum a message should carry, without copying it to clear its own.
+pub(crate) fn compute_zeroed(
+    message: &[u8],
+    field: std::ops::Range<usize>,
+    pseudo_header: Option<(IpAddr, IpAddr)>,
+) -> u16 {
+    debug_assert!(
+        field.start % 2 == 0,
+        "an odd offset would shift the words after it"
+    );
+    let mut sum = Sum::default();
+    if let Some((src, dst)) = pseudo_header {
+        add_pseudo_header(&mut sum, src, dst, message.len());
+    }
+    sum.add_bytes(message.get(..field.start).unwrap_or(message));
+    sum.add_bytes(message.get(field.end..).unwrap_or(&[]));
     sum.finish()
 }
 
@@ -129,5 +153,21 @@ mod tests {
         let sum = compute(&bytes, Some((src, dst)));
         bytes[6..8].copy_from_slice(&sum.to_be_bytes());
         assert_eq!(compute(&bytes, Some((src, dst))), 0);
+    }
+
+    #[test]
+    fn zeroed_field_sums_as_a_zeroed_copy() {
+        let message = [
+            0x31, 0x33, 0x64, 0x01, 0x00, 0x64, 0xab, 0xcd, 10, 0, 3, 100, 7,
+        ];
+        let pair = Some((IpAddr::from([10, 0, 3, 5]), IpAddr::from([224, 0, 0, 18])));
+        let mut zeroed = message;
+        zeroed[6..8].fill(0);
+        for pseudo_header in [None, pair] {
+            assert_eq!(
+                compute_zeroed(&message, 6..8, pseudo_header),
+                compute(&zeroed, pseudo_header)
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::checksum::ChecksumMode;
-use crate::packet::{Advertisement, VersionFields};
+use crate::packet::{AdvertRef, Advertisement, VersionFields};
 use crate::units::{Priority, Version};
 use config::TrackEffect;
 use timers::{Timer, Timers};
@@ -236,6 +236,17 @@ impl Instance {
         ttl: u8,
         advert: &Advertisement,
     ) -> Result<(), DropReason> {
+        self.handle_received(now, src, ttl, &advert.view())
+    }
+
+    /// [`Instance::handle_advert`] for an advert read in place from the packet.
+    pub(crate) fn handle_received(
+        &mut self,
+        now: Instant,
+        src: IpAddr,
+        ttl: u8,
+        advert: &AdvertRef<'_>,
+    ) -> Result<(), DropReason> {
         let active = matches!(self.state, State::Backup | State::Master);
         let verdict = self.check_received(src, ttl, advert).and(if active {
             Ok(())
@@ -429,7 +440,7 @@ impl Instance {
         &self,
         src: IpAddr,
         ttl: u8,
-        advert: &Advertisement,
+        advert: &AdvertRef<'_>,
     ) -> Result<(), DropReason> {
         // keepalived 2.2.7 (vrrp_check_packet) checks the TTL of multicast adverts only:
         // unicast peers may be routed, or send with `unicast_ttl`, and keepalived sends IPv6
@@ -464,14 +475,14 @@ impl Instance {
                 return Err(DropReason::Interval);
             }
         }
-        if self.foreign_address_list(src, &advert.addresses) {
+        if self.foreign_address_list(src, advert.addresses) {
             return Err(DropReason::AddressList);
         }
         Ok(())
     }
 
     /// RFC 5798 §6.4.2: "If an ADVERTISEMENT is received" in Backup.
-    fn backup_received(&mut self, now: Instant, src: IpAddr, advert: &Advertisement) {
+    fn backup_received(&mut self, now: Instant, src: IpAddr, advert: &AdvertRef<'_>) {
         if advert.priority == Priority::STOP {
             // "If the Priority in the ADVERTISEMENT is zero, then: Set the Master_Down_Timer
             // to Skew_Time".
@@ -499,7 +510,7 @@ impl Instance {
     }
 
     /// RFC 5798 §6.4.3: "If an ADVERTISEMENT is received" in Master.
-    fn master_received(&mut self, now: Instant, src: IpAddr, advert: &Advertisement) {
+    fn master_received(&mut self, now: Instant, src: IpAddr, advert: &AdvertRef<'_>) {
         if advert.priority == Priority::STOP {
             // "If the Priority in the ADVERTISEMENT is zero, then: Send an ADVERTISEMENT;
             // Reset the Adver_Timer to Advertisement_Interval", at a bounded rate.

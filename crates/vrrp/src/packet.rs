@@ -35,6 +35,7 @@
 mod decode;
 mod encode;
 mod error;
+mod view;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -43,6 +44,7 @@ use std::time::Duration;
 use crate::units::{Centiseconds, Priority, Seconds, Version, Vrid};
 
 pub use error::{DecodeError, EncodeError};
+pub(crate) use view::{Addresses, AdvertRef};
 
 /// Byte offsets and sizes shared by the decoder and the encoder.
 mod field {
@@ -115,18 +117,12 @@ impl fmt::Debug for Password {
 
 impl Advertisement {
     pub fn version(&self) -> Version {
-        match self.fields {
-            VersionFields::V2 { .. } => Version::V2,
-            VersionFields::V3 { .. } => Version::V3,
-        }
+        self.fields.version()
     }
 
     /// The advertised interval as a duration, whichever unit the version uses.
     pub fn interval(&self) -> Duration {
-        match self.fields {
-            VersionFields::V2 { interval, .. } => interval.into(),
-            VersionFields::V3 { max_interval } => max_interval.into(),
-        }
+        self.fields.interval()
     }
 
     /// Authentication carried by the packet; always [`Auth::None`] for v3.
@@ -134,6 +130,22 @@ impl Advertisement {
         match self.fields {
             VersionFields::V2 { auth, .. } => auth,
             VersionFields::V3 { .. } => Auth::None,
+        }
+    }
+}
+
+impl VersionFields {
+    fn version(&self) -> Version {
+        match self {
+            VersionFields::V2 { .. } => Version::V2,
+            VersionFields::V3 { .. } => Version::V3,
+        }
+    }
+
+    fn interval(&self) -> Duration {
+        match *self {
+            VersionFields::V2 { interval, .. } => interval.into(),
+            VersionFields::V3 { max_interval } => max_interval.into(),
         }
     }
 }

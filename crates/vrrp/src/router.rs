@@ -11,7 +11,7 @@ use crate::instance::{
     ConfigError, DropReason, Event, Instance, InstanceConfig, State, Stats, TrackStatus, Transmit,
     VipAction,
 };
-use crate::packet::{Advertisement, DecodeError};
+use crate::packet::{AdvertRef, DecodeError};
 
 /// Index of an instance in its [`Router`], in configuration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -262,8 +262,7 @@ impl Router {
             // Nobody's checksum mode applies; decode leniently only to say what is wrong
             // with the packet when it is malformed rather than merely not ours.
             let decode_error =
-                Advertisement::decode(payload, received.src, received.dst, ChecksumMode::V3AsV2)
-                    .err();
+                AdvertRef::decode(payload, received.src, received.dst, ChecksumMode::V3AsV2).err();
             let reason = decode_error
                 .as_ref()
                 .map_or(DropReason::Vrid, DropReason::from);
@@ -277,13 +276,13 @@ impl Router {
         let instance = &mut self.instances[index];
         let id = InstanceId(index);
         let mode = instance.config().checksum_mode;
-        let decoded = match Advertisement::decode(payload, received.src, received.dst, mode) {
+        let decoded = match AdvertRef::decode(payload, received.src, received.dst, mode) {
             Err(error @ DecodeError::BadChecksum { .. }) => {
                 let old = instance.old_checksum_to_try(received.src, received.dst);
                 match old.map(|old| {
                     (
                         old,
-                        Advertisement::decode(payload, received.src, received.dst, old),
+                        AdvertRef::decode(payload, received.src, received.dst, old),
                     )
                 }) {
                     Some((old, Ok(advert))) => {
@@ -307,7 +306,7 @@ impl Router {
                 });
             }
         };
-        let result = instance.handle_advert(now, received.src, received.ttl, &advert);
+        let result = instance.handle_received(now, received.src, received.ttl, &advert);
         self.after_input(now);
         result.map(|()| id).map_err(|reason| Dropped {
             instance: Some(id),

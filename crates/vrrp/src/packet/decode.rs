@@ -1,12 +1,16 @@
-//! Bytes to [`Advertisement`]. Every length is checked before a field is read, so no input
-//! can make the decoder panic (the fuzz target in `fuzz/` holds it to that).
+//! Bytes to [`Advertisement`], or to [`AdvertRef`], which leaves the addresses in the packet
+//! (the engine's form: a received advert allocates nothing). Both are one decoder, so they
+//! accept and reject the same bytes with the same errors. Every length is checked before a
+//! field is read, so no input can make the decoder panic (the fuzz target in `fuzz/` holds
+//! it to that).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use super::field::{
     AUTH_NONE, AUTH_SIMPLE_TEXT, CHECKSUM, HEADER_LEN, TYPE_ADVERTISEMENT, V2_AUTH_DATA_LEN,
 };
-use super::{Advertisement, Auth, DecodeError, Password, VersionFields};
+use super::view::Addresses;
+use super::{AdvertRef, Advertisement, Auth, DecodeError, Password, VersionFields};
 use crate::checksum::{self, ChecksumMode};
 use crate::units::{Centiseconds, Priority, Seconds, Version, Vrid};
 
@@ -24,6 +28,18 @@ impl Advertisement {
         dst: IpAddr,
         mode: ChecksumMode,
     ) -> Result<Advertisement, DecodeError> {
+        AdvertRef::decode(payload, src, dst, mode).map(|advert| advert.to_advertisement())
+    }
+}
+
+impl<'a> AdvertRef<'a> {
+    /// [`Advertisement::decode`], the addresses left in `payload`.
+    pub(crate) fn decode(
+        payload: &'a [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        mode: ChecksumMode,
+    ) -> Result<AdvertRef<'a>, DecodeError> {
         let Some(header) = payload.first_chunk::<HEADER_LEN>() else {
             return Err(DecodeError::TooShort { len: payload.len() });
         };
@@ -76,10 +92,10 @@ impl Advertisement {
         verify_checksum(payload, version, vrid_raw, src, dst, mode)?;
 
         let addresses_end = HEADER_LEN + usize::from(count) * address_len;
-        let addresses = payload[HEADER_LEN..addresses_end]
-            .chunks_exact(address_len)
-            .map(|raw| read_address(raw, ipv6))
-            .collect();
+        let addresses = Addresses::Wire {
+            bytes: &payload[HEADER_LEN..addresses_end],
+            ipv6,
+        };
 
         let zero_interval = DecodeError::ZeroInterval {
             version,
@@ -99,7 +115,7 @@ impl Advertisement {
             }
         };
 
-        Ok(Advertisement {
+        Ok(AdvertRef {
             vrid,
             priority: Priority::new(header[2]),
             addresses,
@@ -134,24 +150,12 @@ fn verify_checksum(
         return Ok(());
     }
     let received = u16::from_be_bytes([payload[CHECKSUM.start], payload[CHECKSUM.start + 1]]);
-    let mut zeroed = payload.to_vec();
-    zeroed[CHECKSUM].fill(0);
     Err(DecodeError::BadChecksum {
         version,
         vrid,
         received,
-        computed: checksum::compute(&zeroed, with_pseudo_header),
+        computed: checksum::compute_zeroed(payload, CHECKSUM, with_pseudo_header),
     })
-}
-
-fn read_address(raw: &[u8], ipv6: bool) -> IpAddr {
-    if ipv6 {
-        let octets: [u8; 16] = raw.try_into().unwrap_or([0; 16]);
-        IpAddr::V6(Ipv6Addr::from(octets))
-    } else {
-        let octets: [u8; 4] = raw.try_into().unwrap_or([0; 4]);
-        IpAddr::V4(Ipv4Addr::from(octets))
-    }
 }
 
 fn read_v2_auth(auth_type: u8, auth_data: &[u8], vrid: u8) -> Result<Auth, DecodeError> {
