@@ -43,6 +43,8 @@ pub mod protocol_loop;
 mod readable;
 mod routing;
 mod sys;
+#[cfg(test)]
+mod test_support;
 mod virtual_link;
 mod vrrp_socket;
 

@@ -194,6 +194,7 @@ fn links_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{in_a_new_namespace, ip};
 
     fn link(index: u32, name: Option<&str>, flags: LinkFlags) -> LinkMessage {
         let mut message = LinkMessage::default();
@@ -307,22 +308,8 @@ mod tests {
     /// TUN device, which has no hardware address, is looked up by name.
     #[test]
     fn links_come_with_their_indexes() {
-        let outcome = std::thread::spawn(|| {
-            let unshare = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET);
-            if let Err(error) = unshare {
-                eprintln!("SKIPPED: needs root to make a network namespace (unshare: {error})");
-                return None;
-            }
-            // A child process starts in the namespace of the thread that spawns it.
-            let ip = |args: &str| {
-                let status = std::process::Command::new("ip")
-                    .args(args.split_whitespace())
-                    .status()
-                    .unwrap_or_else(|error| panic!("ip {args}: {error}"));
-                status.success()
-            };
+        let outcome = in_a_new_namespace(|| {
             for args in [
-                "link set lo up",
                 "link add v0 type veth peer name v1",
                 "addr add 10.99.0.1/24 dev v0",
                 "addr add fd00:99::1/64 dev v0 nodad",
@@ -351,10 +338,8 @@ mod tests {
                 .map(|name| (if_nametoindex(*name).expect("index"), name.to_string()))
                 .collect();
             expected.sort();
-            Some((asked, found, expected, names.contains(&"t0")))
-        })
-        .join()
-        .expect("thread");
+            (asked, found, expected, names.contains(&"t0"))
+        });
         if let Some((asked, found, expected, tun)) = outcome {
             assert_eq!(found, expected);
             let only_tun: &[&str] = if tun { &["t0"] } else { &[] };

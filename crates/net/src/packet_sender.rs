@@ -177,7 +177,96 @@ async fn retrying_when_full(mut send: impl FnMut() -> io::Result<usize>) -> io::
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read as _;
+
     use super::*;
+
+    /// The ICMPv6 socket only sends: ICMP6_FILTER keeps every message out of its queue, or
+    /// each one sent to or through the namespace would pile up there unread. In a namespace
+    /// of its own, an echo request and a neighbour solicitation sent over loopback leave
+    /// nothing to read on it; with the filter opened, the same socket gets both.
+    #[test]
+    fn the_icmpv6_socket_queues_nothing() {
+        let outcome = crate::test_support::in_a_new_namespace(|| {
+            let announcer = Announcer::new().expect("announcer");
+            let namespace = &announcer.namespace;
+            let socket = namespace
+                .socket(&namespace.icmpv6, open_icmpv6)
+                .expect("the announcer's ICMPv6 socket");
+            let probe = Probe::new();
+            probe.send_both();
+            let blocked = queued_types(&socket);
+            crate::sys::pass_all_icmpv6(&socket).expect("filter opened");
+            probe.send_both();
+            let passed = queued_types(&socket);
+            (blocked, passed)
+        });
+        if let Some((blocked, passed)) = outcome {
+            assert_eq!(blocked, [], "ICMPv6 types queued behind ICMP6_FILTER");
+            for kind in [ECHO_REQUEST, NEIGHBOR_SOLICITATION] {
+                assert!(
+                    passed.contains(&kind),
+                    "type {kind} without the filter: {passed:?}"
+                );
+            }
+        }
+    }
+
+    const ECHO_REQUEST: u8 = 128;
+    const NEIGHBOR_SOLICITATION: u8 = 135;
+
+    /// A raw ICMPv6 socket without a filter, sending to ::1. The kernel hands each message
+    /// to every raw ICMPv6 socket of the namespace in one pass, so once this one has read
+    /// both of its messages back, every other one has been offered them too.
+    struct Probe(Socket);
+
+    impl Probe {
+        fn new() -> Probe {
+            let socket =
+                Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).expect("probe socket");
+            socket.set_unicast_hops_v6(HOP_LIMIT).expect("hop limit");
+            socket
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("read timeout");
+            Probe(socket)
+        }
+
+        /// Sends an echo request and a neighbour solicitation (for ::1) to ::1 and reads
+        /// until both came back. The kernel fills in the checksums.
+        fn send_both(&self) {
+            let to = SockAddr::from(std::net::SocketAddrV6::new(Ipv6Addr::LOCALHOST, 0, 0, 0));
+            let echo = [ECHO_REQUEST, 0, 0, 0, 0x12, 0x34, 0, 1];
+            let mut solicitation = vec![NEIGHBOR_SOLICITATION, 0, 0, 0, 0, 0, 0, 0];
+            solicitation.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+            for message in [&echo[..], &solicitation] {
+                self.0.send_to(message, &to).expect("probe sent");
+            }
+            let mut missing = vec![ECHO_REQUEST, NEIGHBOR_SOLICITATION];
+            let mut buf = [0u8; 1500];
+            while !missing.is_empty() {
+                let len = (&self.0)
+                    .read(&mut buf)
+                    .expect("probe read its messages back");
+                if len > 0 {
+                    missing.retain(|&kind| kind != buf[0]);
+                }
+            }
+        }
+    }
+
+    /// The ICMPv6 types waiting on `socket` (non-blocking), read until it has no more.
+    fn queued_types(socket: &Socket) -> Vec<u8> {
+        let mut types = Vec::new();
+        let mut buf = [0u8; 1500];
+        loop {
+            match (&*socket).read(&mut buf) {
+                Ok(len) if len > 0 => types.push(buf[0]),
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return types,
+                Err(error) => panic!("reading the announcer's socket: {error}"),
+            }
+        }
+    }
 
     /// A handle stays its namespace's: a thread that moved to another one (`unshare`, as
     /// `setns`) neither opens the handle's socket there nor reuses it as that namespace's.

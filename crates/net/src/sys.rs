@@ -43,10 +43,20 @@ pub(crate) fn set_recv_ttl_v4(socket: &Socket) -> io::Result<()> {
 /// gets nothing queued, and costs received ICMPv6 traffic nothing (the kernel tests the
 /// filter before it clones a packet for the socket). A set bit blocks its type.
 pub(crate) fn block_all_icmpv6(socket: &Socket) -> io::Result<()> {
-    const ICMP6_FILTER: libc::c_int = 1;
     let block_all: [u32; 8] = [u32::MAX; 8];
     set_option(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &block_all)
 }
+
+/// ICMP6_FILTER passing every type, as a raw ICMPv6 socket starts: what tests compare
+/// [`block_all_icmpv6`] with, on the same socket.
+#[cfg(test)]
+pub(crate) fn pass_all_icmpv6(socket: &Socket) -> io::Result<()> {
+    let pass_all: [u32; 8] = [0; 8];
+    set_option(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &pass_all)
+}
+
+/// The option's number in linux/icmpv6.h (libc does not define it).
+const ICMP6_FILTER: libc::c_int = 1;
 
 /// `setsockopt(level, name)` with `value`, a plain C struct or integer the option expects.
 fn set_option<T: Copy>(
