@@ -8,6 +8,7 @@ mod address_list;
 mod answers;
 mod config;
 mod output;
+mod sending;
 mod stats;
 mod timers;
 
@@ -60,6 +61,7 @@ pub struct Instance {
     /// members announce too, as keepalived does.
     lower_priority_heard: bool,
     answers: answers::Answers,
+    encoded: sending::Encoded,
     /// Stepped down by the operator: never Master until resumed (see `set_maintenance`).
     maintenance: bool,
     /// The Master_Down_Timer fired while a tracked object had no verdict yet
@@ -101,6 +103,7 @@ impl Instance {
             lower_priority_bursts: VecDeque::new(),
             lower_priority_heard: false,
             answers: answers::Answers::default(),
+            encoded: sending::Encoded::default(),
             maintenance: false,
             master_down_deferred: false,
             sync_trigger: None,
@@ -821,36 +824,6 @@ impl Instance {
         let max = i64::from(Priority::MAX_BACKUP.get());
         let value = (i64::from(base.get()) + adjustment).clamp(min, max);
         Priority::new(u8::try_from(value).unwrap_or(Priority::MAX_BACKUP.get()))
-    }
-
-    fn send_advert(&mut self, priority: Priority) {
-        let advert = Advertisement {
-            vrid: self.config.vrid,
-            priority,
-            addresses: self.config.virtual_addresses.clone(),
-            fields: self.fields.clone(),
-        };
-        let src = self.config.primary_address;
-        let (destinations, ttl) = match &self.config.peers {
-            Peers::Multicast => (vec![self.config.multicast_group()], VRRP_TTL),
-            Peers::Unicast(peers) => (peers.clone(), self.config.unicast_ttl),
-        };
-        for dst in destinations {
-            // Cannot fail: InstanceConfig::validate checked families, count and version.
-            match advert.emit(src, dst, self.config.checksum_mode) {
-                Ok(payload) => self.transmits.push_back(Transmit {
-                    src,
-                    dst,
-                    ttl,
-                    payload,
-                }),
-                Err(error) => debug_assert!(false, "validated advert failed to encode: {error}"),
-            }
-        }
-        self.stats.adverts_sent += 1;
-        if priority == Priority::STOP {
-            self.stats.priority_zero_sent += 1;
-        }
     }
 
     fn announce(&mut self, repeat: u32) {

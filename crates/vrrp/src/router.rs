@@ -348,6 +348,14 @@ impl Router {
         self.poll_each(Instance::poll_transmit)
     }
 
+    /// Gives back a transmit of instance `id` once sent (see [`Instance::recycle`]), so
+    /// that adverts allocate nothing.
+    pub fn recycle(&mut self, id: InstanceId, transmit: Transmit) {
+        if let Some(instance) = self.instances.get_mut(id.0) {
+            instance.recycle(transmit);
+        }
+    }
+
     #[must_use]
     pub fn poll_action(&mut self) -> Option<(InstanceId, VipAction)> {
         self.poll_each(Instance::poll_action)
@@ -383,6 +391,15 @@ impl Router {
     }
 
     fn after_input(&mut self, now: Instant) {
+        if self.groups.is_empty() {
+            // What the three below come to without a sync group, in one pass: the
+            // triggers are only for the group's siblings.
+            for instance in &mut self.instances {
+                let _ = instance.take_sync_trigger();
+                let _ = instance.take_lower_priority_heard();
+            }
+            return;
+        }
         self.propagate_group_faults(now);
         self.sync_groups(now);
         self.lower_priority_announces(now);

@@ -52,13 +52,21 @@ impl Timers {
     }
 
     /// Stops and returns the earliest timer due at `now`, if any.
+    /// Of timers due at the same instant, the first in [`Timer::ALL`].
     pub(super) fn take_expired(&mut self, now: Instant) -> Option<Timer> {
-        let (timer, _) = Timer::ALL
-            .iter()
-            .filter_map(|&t| self.get(t).filter(|&at| at <= now).map(|at| (t, at)))
-            .min_by_key(|&(_, at)| at)?;
-        self.stop(timer);
-        Some(timer)
+        // A plain scan of the table: this runs twice per advert a Master sends.
+        let mut earliest: Option<(usize, Instant)> = None;
+        for (index, deadline) in self.0.iter().enumerate() {
+            if let Some(at) = *deadline
+                && at <= now
+                && earliest.is_none_or(|(_, first)| at < first)
+            {
+                earliest = Some((index, at));
+            }
+        }
+        let (index, _) = earliest?;
+        self.0[index] = None;
+        Some(Timer::ALL[index])
     }
 
     pub(super) fn next_deadline(&self) -> Option<Instant> {
