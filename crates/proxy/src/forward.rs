@@ -146,6 +146,7 @@ pub(crate) async fn handle(
                     client_upgrade,
                     active,
                     timeout,
+                    body,
                     in_flight,
                 );
             }
@@ -216,7 +217,9 @@ pub(crate) async fn handle(
 }
 
 /// Streams a server's response to the client (whose request came in `version`), or sets up
-/// a WebSocket tunnel for a 101.
+/// a WebSocket tunnel for a 101. `request_body`: the client's, whose rest is read and
+/// dropped after the answer when the server answered before taking all of it.
+#[allow(clippy::too_many_arguments)]
 fn respond(
     call: &Arc<ServeCall>,
     response: Response<ServerBody>,
@@ -224,6 +227,7 @@ fn respond(
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
     active: crate::upstream::ActiveGuard,
     timeout: Duration,
+    request_body: BodySlot,
     in_flight: InFlight,
 ) -> Response<ResponseBody> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -283,7 +287,12 @@ fn respond(
     };
     Response::from_parts(
         parts,
-        ResponseBody::upstream(body, timeout, Done::new(in_flight, Some(active))),
+        ResponseBody::upstream(
+            body,
+            timeout,
+            request_body,
+            Done::new(in_flight, Some(active)),
+        ),
     )
 }
 

@@ -127,7 +127,45 @@ impl BodySlot {
         let body = lock(&self.0).body.take();
         drop(body);
     }
+
+    /// True while part of the client's body has not been read.
+    pub(crate) fn is_unfinished(&self) -> bool {
+        lock(&self.0)
+            .body
+            .as_ref()
+            .is_some_and(|body| !body.is_end_stream())
+    }
+
+    /// Reads what is left of the client's body and drops it: ready at its end, or when it
+    /// failed. `progressed`: some of it came in this call.
+    pub(crate) fn poll_discard(&self, cx: &mut Context<'_>, progressed: &mut bool) -> Poll<()> {
+        /// Pieces taken in one call before giving the thread back.
+        const BATCH: usize = 64;
+        let mut held = lock(&self.0);
+        let Some(body) = &mut held.body else {
+            return Poll::Ready(());
+        };
+        for _ in 0..BATCH {
+            match Pin::new(&mut *body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(_))) => *progressed = true,
+                Poll::Ready(Some(Err(_)) | None) => {
+                    held.body = None;
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
+
+/// How long the rest of a request body is read and dropped after an answer that came
+/// before all of it went to the server, in all and at most between two pieces: nginx's
+/// `lingering_time` and `lingering_timeout`. Closed with the body still coming, the client's
+/// writes would be reset, and on some systems its unread answer with them.
+pub(crate) const DISCARD_TIME: Duration = Duration::from_secs(30);
+pub(crate) const DISCARD_SILENCE: Duration = Duration::from_secs(5);
 
 /// True when the client's body failed because its framing was broken (a bad chunk size, a
 /// trailer section that is malformed or over the head's limits), not because the client went
@@ -191,7 +229,14 @@ impl Body for RequestBody {
             let mut held = lock(&this.slot);
             held.taken = true;
             match &mut held.body {
-                Some(body) => Pin::new(body).poll_frame(cx),
+                Some(body) => {
+                    let frame = Pin::new(body).poll_frame(cx);
+                    // Read to its end: nothing is left to send again or to discard.
+                    if let Poll::Ready(None) = frame {
+                        held.body = None;
+                    }
+                    frame
+                }
                 None => Poll::Ready(None),
             }
         };

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::activity::InFlight;
-use crate::request_body::BoxError;
+use crate::request_body::{BodySlot, BoxError, DISCARD_SILENCE, DISCARD_TIME};
 use crate::silence::Silence;
 use crate::upstream::ActiveGuard;
 use crate::upstream_client::ServerBody;
@@ -18,7 +18,42 @@ use crate::upstream_client::ServerBody;
 #[derive(Debug)]
 pub(crate) struct ResponseBody {
     inner: Inner,
+    /// The client's request body, whose rest is read and dropped when this body is.
+    rest: Option<Discard>,
     done: Option<Done>,
+}
+
+/// What is left of the request body once the answer is done with (sent, or given up): read
+/// and dropped by a task of its own, so that hyper reads the request to its end and keeps
+/// the connection, rather than closing it on a client still sending (a server that answered
+/// 413 or 401 before the whole body, and closed). hyper drops a body it has sent all of a
+/// Content-Length of without polling it again, so this cannot wait in `poll_frame`. Bounded
+/// by [`DISCARD_TIME`] in all and [`DISCARD_SILENCE`] between pieces, as the HTTP/1.1
+/// path's discard.
+#[derive(Debug)]
+struct Discard {
+    body: BodySlot,
+    silence: Silence,
+    until: tokio::time::Instant,
+}
+
+impl Discard {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut progressed = false;
+        let polled = self.body.poll_discard(cx, &mut progressed);
+        if progressed {
+            self.silence.ended();
+        }
+        if polled.is_ready()
+            || tokio::time::Instant::now() >= self.until
+            || self.silence.goes_on(cx)
+        {
+            // Given up: hyper closes the connection on the rest.
+            self.body.abandon();
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
 }
 
 #[derive(Debug)]
@@ -84,12 +119,23 @@ impl Done {
 }
 
 impl ResponseBody {
-    /// A server's body; `timeout`: the longest silence in the middle of it.
-    pub(crate) fn upstream(body: ServerBody, timeout: Duration, done: Done) -> Self {
+    /// A server's body; `timeout`: the longest silence in the middle of it. `request`: the
+    /// client's body, whose rest is read and dropped once the answer is done with.
+    pub(crate) fn upstream(
+        body: ServerBody,
+        timeout: Duration,
+        request: BodySlot,
+        done: Done,
+    ) -> Self {
         ResponseBody {
             inner: Inner::Upstream(Upstream {
                 body,
                 silence: Silence::new(timeout),
+            }),
+            rest: Some(Discard {
+                body: request,
+                silence: Silence::new(DISCARD_SILENCE),
+                until: tokio::time::Instant::now() + DISCARD_TIME,
             }),
             done: Some(done),
         }
@@ -99,7 +145,23 @@ impl ResponseBody {
         let bytes = bytes.into();
         ResponseBody {
             inner: Inner::Full((!bytes.is_empty()).then_some(bytes)),
+            rest: None,
             done: Some(done),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        let Some(mut rest) = self.rest.take() else {
+            return;
+        };
+        if !rest.body.is_unfinished() {
+            return;
+        }
+        // Outside a runtime (never, in the proxy) the body is dropped, and hyper closes.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(std::future::poll_fn(move |cx| rest.poll(cx)));
         }
     }
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use baton_proxy::{ProxyConfig, ServerConfig};
 use common::TestProxy;
@@ -324,5 +325,69 @@ async fn a_coded_response_to_a_client_that_cannot_be_told_is_502() {
     let answer = client.final_response().await;
     assert_eq!(answer.status, 502, "HTTP/1.0: {}", answer.head);
     drop(client);
+    proxy.stop().await;
+}
+
+// ---- A server's answer before the whole request body ----
+
+/// A server that answers (413, 401) as soon as it has a request's head, and closes without
+/// reading the body: the client, still sending a large body slowly, gets the whole answer
+/// and never a reset, and its connection goes on to the next request once the rest of the
+/// body is read and dropped; on both paths, for a sized and a chunked body. The client reads
+/// only once it has sent everything, as simple clients do: a proxy that closed with the body
+/// still coming would reset its writes, and on some systems lose the answer with them. A
+/// client that asked for the close gets it after the answer, as a plain end of stream.
+#[tokio::test]
+async fn an_early_answer_reaches_a_client_still_sending_its_body() {
+    const PIECE: usize = 64 * 1024;
+    const PIECES: usize = 24;
+    let answer =
+        b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 5\r\nConnection: close\r\n\r\nlarge";
+    let server = Server::start(Script::AnswerAndClose(answer)).await;
+    let proxy = TestProxy::start(server.config()).await;
+    for path in PATHS {
+        for (chunked, close) in [(false, false), (true, false), (false, true)] {
+            let what = format!("{path:?}, chunked: {chunked}, close: {close}");
+            let mut framing = if chunked {
+                "Transfer-Encoding: chunked\r\n".to_owned()
+            } else {
+                format!("Content-Length: {}\r\n", PIECE * PIECES)
+            };
+            if close {
+                framing.push_str("Connection: close\r\n");
+            }
+            let mut client = Client::connect(proxy.addr).await;
+            client.send(&path.head("POST /upload", &framing)).await;
+            let piece = if chunked {
+                [format!("{PIECE:x}\r\n").as_bytes(), &[b'a'; PIECE], b"\r\n"].concat()
+            } else {
+                vec![b'a'; PIECE]
+            };
+            for nth in 0..PIECES {
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                let written = client.stream.write_all(&piece).await;
+                assert!(written.is_ok(), "{what}: piece {nth}: {written:?}");
+            }
+            if chunked {
+                let written = client.stream.write_all(b"0\r\n\r\n").await;
+                assert!(written.is_ok(), "{what}: last chunk: {written:?}");
+            }
+            let answer = client.final_response().await;
+            assert_eq!(answer.status, 413, "{what}: {}", answer.head);
+            assert_eq!(answer.text(), "large", "{what}");
+            if close {
+                client.assert_ends_cleanly().await;
+                continue;
+            }
+            assert!(
+                !answer.head.contains("connection: close"),
+                "{what}: {}",
+                answer.head
+            );
+            client.send(&path.head("GET /next", "")).await;
+            let next = client.final_response().await;
+            assert_eq!(next.status, 413, "{what}, the next request: {}", next.head);
+        }
+    }
     proxy.stop().await;
 }

@@ -30,6 +30,7 @@ use crate::counted::Counted;
 use crate::forward_policy::{self, Failure, ForwardPolicy, Verdict, out_of_local_resources};
 use crate::log_limit::{self, warn_limited};
 use crate::own_answer::OwnAnswer;
+use crate::request_body::{DISCARD_SILENCE, DISCARD_TIME};
 use crate::server_verdict;
 use crate::serving::ServeCall;
 use crate::stop::Stop;
@@ -161,6 +162,8 @@ where
         let reused = pooled.is_some();
         let streams_body = body.is_some() && buffered.is_none();
         let mut connected = false;
+        // What the server did not take of a streamed body, when it stopped taking it.
+        let mut unsent = None;
         let attempt = async {
             let mut upstream = match pooled {
                 Some(upstream) => upstream,
@@ -187,6 +190,7 @@ where
                 stalls,
                 sent_at,
                 deadline,
+                &mut unsent,
             )
             .await;
             let body_complete = match sent {
@@ -212,7 +216,7 @@ where
             Ok((upstream, response, sent_at, body_complete))
         };
         let error = match attempt.await {
-            Ok((upstream, response, sent_at, body_complete)) => {
+            Ok((upstream, mut response, sent_at, body_complete)) => {
                 let answered = Instant::now();
                 server
                     .metrics
@@ -222,11 +226,12 @@ where
                 if let Some(length) = buffered {
                     buf.advance(length);
                 }
-                let close = head.close
-                    || !body_complete
-                    || response.framing == Framing::UntilClose
-                    || is_draining(call);
-                return pass_on(
+                // The server's connection did not take the whole request: it cannot take
+                // another. The client's can, once the rest of its body is read.
+                response.reusable &= body_complete;
+                let close =
+                    head.close || response.framing == Framing::UntilClose || is_draining(call);
+                let next = pass_on(
                     client,
                     upstream,
                     ubuf,
@@ -238,6 +243,12 @@ where
                     answered,
                 )
                 .await;
+                if let Some(rest) = unsent
+                    && !discard_rest(client, buf, rest, next == Next::Close).await
+                {
+                    return Next::Close;
+                }
+                return next;
             }
             Err(error) => error,
         };
@@ -308,8 +319,8 @@ fn log_failure(
 
 /// Sends the request head and its body: from the buffer when it is all there (left in
 /// place, to be sent again if need be; the server has until `sent_at` plus its stall limit
-/// to take it),
-/// otherwise streamed from the client.
+/// to take it), otherwise streamed from the client. When the server stops taking a streamed
+/// body, `unsent` gets what is left of it.
 #[allow(clippy::too_many_arguments)]
 async fn send<S, U>(
     client: &mut ClientStream<S>,
@@ -321,6 +332,7 @@ async fn send<S, U>(
     stalls: relay::Stalls,
     sent_at: Instant,
     deadline: &mut Deadline,
+    unsent: &mut Option<Body>,
 ) -> Result<(), CopyError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -328,7 +340,13 @@ where
 {
     match (body, buffered) {
         (Some(body), None) => {
-            relay::copy(client, upstream, buf, body.clone(), &head.upstream, stalls).await
+            let mut rest = body.clone();
+            let copied = relay::copy(client, upstream, buf, &mut rest, &head.upstream, stalls);
+            let copied = copied.await;
+            if copied.as_ref().is_err_and(|error| !error.is_read_side()) {
+                *unsent = Some(rest);
+            }
+            copied
         }
         (_, buffered) => {
             let body = &buf[..buffered.unwrap_or(0)];
@@ -437,7 +455,7 @@ where
         head.extend_from_slice(b"connection: close\r\n");
     }
     head.extend_from_slice(b"\r\n");
-    let body = match response.framing {
+    let mut body = match response.framing {
         Framing::Empty => Body::Length(0),
         Framing::Length(length) => Body::Length(length),
         Framing::Chunked => Body::Chunked(Chunked::default()),
@@ -451,7 +469,7 @@ where
     // A body that came with the head leaves the connection idle since then.
     let whole = body.whole_in(&ubuf).is_some();
     let mut counted = Counted::new(&mut upstream, &*server.metrics);
-    let copied = relay::copy(&mut counted, client, &mut ubuf, body, &head, stalls).await;
+    let copied = relay::copy(&mut counted, client, &mut ubuf, &mut body, &head, stalls).await;
     match copied {
         Ok(()) => {
             if response.reusable && ubuf.is_empty() {
@@ -502,6 +520,38 @@ where
     } else {
         Next::KeepAlive
     }
+}
+
+/// After an answer that came before the whole request body went to the server (a 413 or
+/// 401 from a server that then closed), reads the rest of the body from the client and drops
+/// it, up to its end by its framing: the connection can then take the next request, and
+/// when it closes instead, the client has read its answer rather than a reset (see
+/// [`DISCARD_TIME`]). HAProxy 2.6 closes at once (the client's writes fail); nginx 1.22
+/// shuts its side and reads on. `closing`: the answer said `connection: close`; this side
+/// is shut first, so that a client that reads as it sends sees the answer end at once.
+/// True when the body's end came.
+async fn discard_rest<S>(
+    client: &mut ClientStream<S>,
+    buf: &mut BytesMut,
+    mut rest: Body,
+    closing: bool,
+) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if closing && client.shutdown().await.is_err() {
+        return false;
+    }
+    let stalls = relay::Stalls {
+        read: DISCARD_SILENCE,
+        write: None,
+    };
+    let mut sink = tokio::io::sink();
+    let discard = relay::copy(client, &mut sink, buf, &mut rest, b"", stalls);
+    matches!(
+        tokio::time::timeout(DISCARD_TIME, discard).await,
+        Ok(Ok(()))
+    )
 }
 
 /// True once the listener is stopping: answers say `connection: close`.

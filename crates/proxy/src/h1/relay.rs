@@ -90,12 +90,14 @@ pub(super) struct Stalls {
 }
 
 /// Writes `head`, then moves `body` from `src` to `dst`, starting with what `buf` already
-/// holds. Whatever arrived after the body's end stays in `buf`.
+/// holds. Whatever arrived after the body's end stays in `buf`. After a failure `body` is
+/// what is left of the body beyond `buf`'s start: what a failed write was to take is gone
+/// from both, so that the rest can still be read to its end (and dropped).
 pub(super) async fn copy<R, W>(
     src: &mut R,
     dst: &mut W,
     buf: &mut BytesMut,
-    mut body: Body,
+    body: &mut Body,
     head: &[u8],
     stalls: Stalls,
 ) -> Result<(), CopyError>
@@ -106,9 +108,10 @@ where
     let mut head = head;
     loop {
         let len = body.take(buf)?;
-        write_within(dst, head, &buf[..len], stalls.write).await?;
+        let written = write_within(dst, head, &buf[..len], stalls.write).await;
         head = &[];
         buf.advance(len);
+        written?;
         if body.is_done() {
             return Ok(());
         }
@@ -172,7 +175,7 @@ mod tests {
             &mut &b""[..],
             &mut dst,
             &mut buf,
-            Body::Length(1000),
+            &mut Body::Length(1000),
             b"",
             stalls(5),
         )
@@ -193,7 +196,7 @@ mod tests {
             &mut src,
             &mut dst,
             &mut buf,
-            Body::Length(5),
+            &mut Body::Length(5),
             b"HEAD|",
             stalls(1),
         )
@@ -211,7 +214,7 @@ mod tests {
             &mut &b"abc"[..],
             &mut dst,
             &mut buf,
-            Body::Length(5),
+            &mut Body::Length(5),
             b"",
             stalls(1),
         )
@@ -222,7 +225,7 @@ mod tests {
             &mut &b"abc"[..],
             &mut dst,
             &mut buf,
-            Body::UntilClose,
+            &mut Body::UntilClose,
             b"",
             stalls(1),
         )
@@ -242,7 +245,7 @@ mod tests {
             &mut src,
             &mut dst,
             &mut buf,
-            Body::Chunked(Chunked::default()),
+            &mut Body::Chunked(Chunked::default()),
             b"",
             stalls(1),
         )
@@ -261,7 +264,7 @@ mod tests {
             &mut src,
             &mut dst,
             &mut buf,
-            Body::Length(1),
+            &mut Body::Length(1),
             b"",
             stalls(5),
         )

@@ -177,6 +177,18 @@ impl Client {
         fill_until(&mut self.stream, &mut self.buf, done).await
     }
 
+    /// Asserts that the proxy closes the connection with a plain end of stream (no reset),
+    /// sending nothing more.
+    pub async fn assert_ends_cleanly(&mut self) {
+        let mut rest = Vec::new();
+        let end = tokio::time::timeout(LIMIT, self.stream.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(end, Ok(Ok(0))) && self.buf.is_empty(),
+            "the connection ended with {end:?} after {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+
     /// Asserts that the proxy closes the connection, sending nothing more.
     pub async fn assert_closed(&mut self) {
         let started = tokio::time::Instant::now();
