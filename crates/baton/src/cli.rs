@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -439,6 +440,27 @@ pub(crate) struct ProxyArgs {
     /// (default: three quarters of the open-files limit).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_connections: Option<u32>,
+    /// Seconds an idle connection to a server is kept for the next request, as
+    /// `keepalive_timeout` on a baton.toml [[backend]] (default 4). Keep it below the
+    /// servers' own keep-alive timeout, or requests race with their close.
+    #[arg(long, value_name = "SECONDS", value_parser = positive_seconds,
+          allow_negative_numbers = true)]
+    pub(crate) upstream_idle_timeout: Option<Duration>,
+}
+
+/// Seconds as baton.toml takes a number of them (`keepalive_timeout = 2.5`): to the
+/// microsecond, and more than 0.
+fn positive_seconds(text: &str) -> Result<Duration, String> {
+    let seconds = text
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| (0.0..=1e9).contains(seconds))
+        .ok_or_else(|| format!("'{text}' is not a number of seconds"))?;
+    let duration = Duration::from_micros((seconds * 1e6).round() as u64);
+    if duration.is_zero() {
+        return Err("must be more than 0 seconds".into());
+    }
+    Ok(duration)
 }
 
 /// Parses "10.0.3.100" or "10.0.3.100/24".
@@ -604,6 +626,36 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_upstream_idle_timeout_takes_seconds_as_the_config_file_does() {
+        let parse = |value: &str| {
+            let line = ["baton", "proxy", "--listen", ":80", "--to", "a:1"];
+            let line = line.into_iter().chain(["--upstream-idle-timeout", value]);
+            match Cli::try_parse_from(line).map(|cli| cli.command) {
+                Ok(Command::Proxy(args)) => Ok(args.upstream_idle_timeout),
+                Ok(_) => unreachable!("proxy"),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        assert_eq!(parse("300"), Ok(Some(Duration::from_secs(300))));
+        assert_eq!(parse("2.5"), Ok(Some(Duration::from_millis(2500))));
+        assert_eq!(parse("0.000001"), Ok(Some(Duration::from_micros(1))));
+        for (bad, says) in [
+            ("0", "must be more than 0 seconds"),
+            ("0.0000004", "must be more than 0 seconds"),
+            ("-1", "'-1' is not a number of seconds"),
+            ("4s", "'4s' is not a number of seconds"),
+            ("NaN", "'NaN' is not a number of seconds"),
+            ("1e10", "'1e10' is not a number of seconds"),
+        ] {
+            let error = parse(bad).expect_err(bad);
+            assert!(
+                error.contains("--upstream-idle-timeout") && error.contains(says),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

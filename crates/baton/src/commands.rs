@@ -209,16 +209,7 @@ pub(crate) fn proxy(args: ProxyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut config = baton_proxy::ProxyConfig::new(
-        servers
-            .into_iter()
-            .map(baton_proxy::ServerConfig::new)
-            .collect(),
-    );
-    config.algorithm = args.balance;
-    if let Some(max) = args.max_connections {
-        config.limits.max_connections = max as usize;
-    }
+    let config = proxy_config(&args, servers);
     let runtime = match runtime(args.threads.map(usize::from)) {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -245,6 +236,24 @@ pub(crate) fn proxy(args: ProxyArgs) -> ExitCode {
         tracing::info!("stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// The proxy `baton proxy` runs: `args` over `servers` (its `--to`, resolved).
+fn proxy_config(args: &ProxyArgs, servers: Vec<std::net::SocketAddr>) -> baton_proxy::ProxyConfig {
+    let mut config = baton_proxy::ProxyConfig::new(
+        servers
+            .into_iter()
+            .map(baton_proxy::ServerConfig::new)
+            .collect(),
+    );
+    config.algorithm = args.balance.clone();
+    if let Some(max) = args.max_connections {
+        config.limits.max_connections = max as usize;
+    }
+    if let Some(idle) = args.upstream_idle_timeout {
+        config.limits.upstream_idle_timeout = idle;
+    }
+    config
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -545,6 +554,47 @@ mod tests {
         assert_eq!(listen_address(":8080").ok(), Some(addr("0.0.0.0:8080")));
         assert_eq!(listen_address("[::1]:0").ok(), Some(addr("[::1]:0")));
         assert!(listen_address("nonsense").is_err());
+    }
+
+    #[test]
+    fn proxy_flags_reach_the_proxy_config() {
+        let config = |extra: &[&str]| {
+            let mut line = vec![
+                "baton",
+                "proxy",
+                "--listen",
+                ":80",
+                "--to",
+                "127.0.0.1:9001",
+            ];
+            line.extend_from_slice(extra);
+            let cli = crate::cli::Cli::try_parse_from(line).expect("valid");
+            let crate::cli::Command::Proxy(args) = cli.command else {
+                unreachable!("proxy subcommand")
+            };
+            proxy_config(&args, vec!["127.0.0.1:9001".parse().expect("addr")])
+        };
+        let defaults = baton_proxy::Limits::default();
+        let config_default = config(&[]);
+        assert_eq!(
+            config_default.limits.upstream_idle_timeout,
+            defaults.upstream_idle_timeout
+        );
+        assert_eq!(
+            config_default.limits.max_connections,
+            defaults.max_connections
+        );
+        let set = config(&[
+            "--upstream-idle-timeout",
+            "300",
+            "--max-connections",
+            "2000",
+            "--balance",
+            "leastconn",
+        ]);
+        assert_eq!(set.limits.upstream_idle_timeout, Duration::from_secs(300));
+        assert_eq!(set.limits.max_connections, 2000);
+        assert_eq!(set.algorithm.to_string(), "leastconn");
     }
 
     #[test]

@@ -5,6 +5,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+/// Seconds an idle pooled connection to an upstream is kept: nginx's `keepalive_timeout` in
+/// its upstream block and `baton proxy --upstream-idle-timeout`, so that neither pool empties
+/// in the pause between its runs (baton's default of 4 s did, and it reconnected at the start
+/// of every run).
+pub(crate) const UPSTREAM_IDLE_SECONDS: u32 = 300;
+
 /// HAProxy: one thread, keep-alive to the clients and pooled server connections.
 ///
 /// `maxconn` stays high even for a small `--idle`: HAProxy stops keeping idle server
@@ -75,7 +81,7 @@ pub(crate) fn nginx_http(listen: SocketAddr, upstreams: &[SocketAddr]) -> String
          {servers}\
          \x20       keepalive 1024;\n\
          \x20       keepalive_requests 100000000;\n\
-         \x20       keepalive_timeout 300s;\n\
+         \x20       keepalive_timeout {UPSTREAM_IDLE_SECONDS}s;\n\
          \x20   }}\n\
          \n\
          \x20   server {{\n\

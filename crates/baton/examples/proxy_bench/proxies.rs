@@ -123,6 +123,8 @@ impl Proxy {
                     )
                     // The peers balance round robin; baton's default is power of two choices.
                     .args(["--balance", "roundrobin", "--threads", &threads_arg])
+                    .arg("--upstream-idle-timeout")
+                    .arg(configs::UPSTREAM_IDLE_SECONDS.to_string())
                     .env("BATON_LOG", "warn");
             }
             Kind::Haproxy => {
