@@ -59,7 +59,7 @@ use std::future::Future as _;
 use std::path::Path;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Poll, ready};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -436,6 +436,10 @@ enum Input {
     /// The engine's next deadline passed.
     Timer,
     Packet(Inbound),
+    /// Adverts the engine took in while `next_input` read them (see [`Running::absorb`]),
+    /// the last of which left output to carry out or counters to publish, or ended the
+    /// batch [`ABSORBED_MAX`] allows.
+    Absorbed,
     Track(TrackEvent),
     /// A step-down's connections ended (see `step_down`).
     SteppedDown(step_down::Ended),
@@ -551,6 +555,10 @@ struct Running {
 
 /// A packet read this long after it arrived waited in its socket's queue (see `received`).
 const QUEUED: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Adverts [`Running::absorb`] hands to the engine in one poll before the loop's other
+/// inputs (signals, control requests) get their turn, as when each packet was an input.
+const ABSORBED_MAX: u32 = 8;
 
 impl Running {
     /// Builds and checks everything `config` needs; see [`apply`].
@@ -794,12 +802,11 @@ impl Running {
     ///
     /// Polled in this order: the rare inputs (track events, step-downs ended, offers) as one
     /// group only when one of them was woken, which costs a flag otherwise; the timer; the
-    /// sockets. A flood on the sockets leaves the timer and the rest their turn.
+    /// sockets. A flood on the sockets leaves the timer and the rest their turn. Adverts
+    /// that only push the engine's timer back are handed to it here ([`Running::absorb`]),
+    /// up to [`ABSORBED_MAX`] in one poll, the timer looked at again after each.
     async fn next_input(&mut self) -> Input {
-        let deadline = [self.router.poll_timeout(), self.pace.due()]
-            .into_iter()
-            .flatten()
-            .min();
+        let mut deadline = self.next_deadline();
         // The timer expired and what was queued meanwhile is being read first (see
         // `Sockets::start_catch_up`): on while the deadline is still due, the timer's turn
         // once the catch-up ends; over if the adverts read moved the deadline on.
@@ -834,33 +841,77 @@ impl Running {
             if others.is_ready() {
                 return others;
             }
-            let mut expired = false;
-            if let (Some(at), None) = (deadline, &standby) {
-                match self.deadline.poll_expired(cx) {
-                    Poll::Ready(Ok(())) => expired = true,
-                    Poll::Ready(Err(error)) => {
-                        tracing::error!("waiting for the protocol timer: {error}");
-                        standby = Some(Box::pin(tokio::time::sleep_until(at.into())));
+            let mut absorbed = 0;
+            loop {
+                let mut expired = false;
+                if let (Some(at), None) = (deadline, &standby) {
+                    match self.deadline.poll_expired(cx) {
+                        Poll::Ready(Ok(())) => expired = true,
+                        Poll::Ready(Err(error)) => {
+                            tracing::error!("waiting for the protocol timer: {error}");
+                            standby = Some(Box::pin(tokio::time::sleep_until(at.into())));
+                        }
+                        Poll::Pending => {}
                     }
-                    Poll::Pending => {}
+                }
+                if let Some(sleep) = &mut standby {
+                    expired |= sleep.as_mut().poll(cx).is_ready();
+                }
+                if expired {
+                    // Adverts queued while this task was not running come before the
+                    // timer: a backup that woke late must not take over from a master that
+                    // kept advertising (issue 13).
+                    self.sockets.start_catch_up();
+                    return Poll::Ready(match self.sockets.poll_queued(cx) {
+                        Poll::Ready(packet) => Input::Packet(packet),
+                        Poll::Pending => Input::Timer,
+                    });
+                }
+                let packet = ready!(self.sockets.poll_next(cx));
+                if standby.is_some() {
+                    return Poll::Ready(Input::Packet(packet));
+                }
+                if let Some(input) = self.absorb(packet) {
+                    return Poll::Ready(input);
+                }
+                absorbed += 1;
+                if absorbed == ABSORBED_MAX {
+                    return Poll::Ready(Input::Absorbed);
+                }
+                // The advert moved the timer: re-armed before the sockets are read again,
+                // and looked at as above should it be due already.
+                deadline = self.next_deadline();
+                if let Err(error) = self.deadline.set(deadline) {
+                    tracing::error!("arming the protocol timer: {error}");
+                    return Poll::Ready(Input::Absorbed);
                 }
             }
-            if let Some(sleep) = &mut standby {
-                expired |= sleep.as_mut().poll(cx).is_ready();
-            }
-            if expired {
-                // Adverts queued while this task was not running come before the timer:
-                // a backup that woke late must not take over from a master that kept
-                // advertising (issue 13).
-                self.sockets.start_catch_up();
-                return Poll::Ready(match self.sockets.poll_queued(cx) {
-                    Poll::Ready(packet) => Input::Packet(packet),
-                    Poll::Pending => Input::Timer,
-                });
-            }
-            self.sockets.poll_next(cx).map(Input::Packet)
         })
         .await
+    }
+
+    /// What the protocol timer is set to: the engine's next deadline, or the pace's.
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.router.poll_timeout(), self.pace.due()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A backup's advert, handed to the engine where it was read, without a trip through
+    /// [`Running::handle`] and the loop around it: with adverts every 10 ms that trip was
+    /// most of the daemon's work per advert (issue 13, item 5), for an advert that only
+    /// pushes the engine's timer back. `None` when that is all it did (the caller re-arms
+    /// the timer and reads on); the input that carries the rest out otherwise: the packet
+    /// itself when it needs what only `handle` does (a master resigning, for the handoff),
+    /// [`Input::Absorbed`] when the engine left output or the counters are due.
+    fn absorb(&mut self, packet: Inbound) -> Option<Input> {
+        if switchover::resigned_master(&self.router, &packet).is_some() {
+            return Some(Input::Packet(packet));
+        }
+        self.received(packet);
+        let more = self.router.has_output() || self.pace.counters_changed(self.engine_time);
+        more.then_some(Input::Absorbed)
     }
 
     /// Hands `input` to the engine and carries out what it asks for. Run it to completion
@@ -868,8 +919,10 @@ impl Running {
     /// dropped on the way (a VIP removal awaiting netlink) would be lost, and the VIP stay.
     async fn handle(&mut self, input: Input) {
         // Adverts and timers: what changes counters alone is published at a pace.
-        let paced = matches!(input, Input::Timer | Input::Packet(_));
+        let paced = matches!(input, Input::Timer | Input::Packet(_) | Input::Absorbed);
         match input {
+            // The engine has them already (see `absorb`).
+            Input::Absorbed => {}
             Input::Timer => {
                 self.engine_time = Instant::now();
                 self.router.handle_timeout(self.engine_time);
