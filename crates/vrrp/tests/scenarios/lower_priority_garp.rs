@@ -5,22 +5,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use baton_vrrp::{
-    Advertisement, Centiseconds, ChecksumMode, Event, Instance, InstanceConfig, Peers, Priority,
-    Received, Router, State, VersionFields, VipAction, Vrid,
+    Advertisement, ChecksumMode, Event, Instance, InstanceConfig, Peers, Received, Router, State,
+    VipAction, Vrid,
 };
 
-use crate::{VIP, lan_address, secs, v3};
-
-fn advert(priority: u8) -> Advertisement {
-    Advertisement {
-        vrid: Vrid::new(1).expect("non-zero"),
-        priority: Priority::new(priority),
-        addresses: vec![VIP],
-        fields: VersionFields::V3 {
-            max_interval: Centiseconds::new(100).expect("valid"),
-        },
-    }
-}
+use crate::{advert, lan_address, secs, v3};
 
 /// A Master at `now + 10 s` with its start-up actions drained.
 fn master(config: InstanceConfig, now: Instant) -> Instance {

@@ -22,7 +22,9 @@ mod versions;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use baton_vrrp::{InstanceConfig, Priority, Version, Vrid};
+use baton_vrrp::{
+    Advertisement, Centiseconds, InstanceConfig, Priority, Version, VersionFields, Vrid,
+};
 
 pub(crate) const INSTANCE: &str = "VI_1";
 pub(crate) const VIP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 3, 100));
@@ -53,6 +55,18 @@ pub(crate) fn v3(last: u8, priority: u8) -> InstanceConfig {
 
 pub(crate) fn v2(last: u8, priority: u8) -> InstanceConfig {
     router(Version::V2, last, priority)
+}
+
+/// A VRRPv3 advert of the guide's instance (VRID 1, the VIP, 1 s) at `priority`.
+pub(crate) fn advert(priority: u8) -> Advertisement {
+    Advertisement {
+        vrid: Vrid::new(1).expect("non-zero"),
+        priority: Priority::new(priority),
+        addresses: vec![VIP],
+        fields: VersionFields::V3 {
+            max_interval: Centiseconds::new(100).expect("valid"),
+        },
+    }
 }
 
 pub(crate) fn ms(millis: u64) -> Duration {

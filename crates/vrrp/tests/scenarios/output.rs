@@ -3,22 +3,9 @@
 
 use std::time::Instant;
 
-use baton_vrrp::{
-    Advertisement, Centiseconds, Instance, Priority, Router, State, VersionFields, Vrid,
-};
+use baton_vrrp::{Instance, Router, State};
 
-use crate::{VIP, lan_address, secs, v3};
-
-fn advert(priority: u8) -> Advertisement {
-    Advertisement {
-        vrid: Vrid::new(1).expect("non-zero"),
-        priority: Priority::new(priority),
-        addresses: vec![VIP],
-        fields: VersionFields::V3 {
-            max_interval: Centiseconds::new(100).expect("valid"),
-        },
-    }
-}
+use crate::{advert, lan_address, secs, v3};
 
 fn drain(instance: &mut Instance) {
     while instance.poll_transmit().is_some() {}
