@@ -208,7 +208,12 @@ pub(crate) async fn handle(
                 server.pool.clear();
                 fresh_on = Some(index);
             }
-            Next::Answer(answer) => return answer.response(counters, in_flight),
+            // The rest of a body the server stopped taking is read and dropped after the
+            // answer, as after a server's early one, so that hyper need not close on it.
+            Next::Answer(answer) => {
+                let response = answer.response(counters, in_flight);
+                return response.map(|answer| answer.discarding(body));
+            }
             // Not reported on this path (a client gone shows as a failed request); should it
             // come, the 502 this path always gave.
             Next::Close => return OwnAnswer::BadGateway.response(counters, in_flight),

@@ -137,8 +137,8 @@ impl BodySlot {
     }
 
     /// Reads what is left of the client's body and drops it: ready at its end, or when it
-    /// failed. `progressed`: some of it came in this call.
-    pub(crate) fn poll_discard(&self, cx: &mut Context<'_>, progressed: &mut bool) -> Poll<()> {
+    /// failed. `read`: the bytes that came, added to.
+    pub(crate) fn poll_discard(&self, cx: &mut Context<'_>, read: &mut u64) -> Poll<()> {
         /// Pieces taken in one call before giving the thread back.
         const BATCH: usize = 64;
         let mut held = lock(&self.0);
@@ -147,7 +147,9 @@ impl BodySlot {
         };
         for _ in 0..BATCH {
             match Pin::new(&mut *body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(_))) => *progressed = true,
+                Poll::Ready(Some(Ok(frame))) => {
+                    *read += frame.data_ref().map_or(0, |data| data.len() as u64);
+                }
                 Poll::Ready(Some(Err(_)) | None) => {
                     held.body = None;
                     return Poll::Ready(());
@@ -161,11 +163,14 @@ impl BodySlot {
 }
 
 /// How long the rest of a request body is read and dropped after an answer that came
-/// before all of it went to the server, in all and at most between two pieces: nginx's
-/// `lingering_time` and `lingering_timeout`. Closed with the body still coming, the client's
-/// writes would be reset, and on some systems its unread answer with them.
+/// before all of it went to the server, in all and at most between two pieces (nginx's
+/// `lingering_time` and `lingering_timeout`), and how much of it at most: a client that
+/// pushes more is not worth the keeping, and must not keep the proxy reading for a server
+/// that stopped. Closed with the body still coming, the client's writes would be reset, and
+/// on some systems its unread answer with them.
 pub(crate) const DISCARD_TIME: Duration = Duration::from_secs(30);
 pub(crate) const DISCARD_SILENCE: Duration = Duration::from_secs(5);
+pub(crate) const DISCARD_BYTES: u64 = 16 << 20;
 
 /// True when the client's body failed because its framing was broken (a bad chunk size, a
 /// trailer section that is malformed or over the head's limits), not because the client went

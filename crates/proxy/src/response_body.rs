@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::activity::InFlight;
-use crate::request_body::{BodySlot, BoxError, DISCARD_SILENCE, DISCARD_TIME};
+use crate::request_body::{BodySlot, BoxError, DISCARD_BYTES, DISCARD_SILENCE, DISCARD_TIME};
 use crate::silence::Silence;
 use crate::upstream::ActiveGuard;
 use crate::upstream_client::ServerBody;
@@ -28,23 +28,35 @@ pub(crate) struct ResponseBody {
 /// the connection, rather than closing it on a client still sending (a server that answered
 /// 413 or 401 before the whole body, and closed). hyper drops a body it has sent all of a
 /// Content-Length of without polling it again, so this cannot wait in `poll_frame`. Bounded
-/// by [`DISCARD_TIME`] in all and [`DISCARD_SILENCE`] between pieces, as the HTTP/1.1
-/// path's discard.
+/// by [`DISCARD_TIME`] in all, [`DISCARD_SILENCE`] between pieces and [`DISCARD_BYTES`], as
+/// the HTTP/1.1 path's discard.
 #[derive(Debug)]
 struct Discard {
     body: BodySlot,
     silence: Silence,
     until: tokio::time::Instant,
+    /// Bytes read and dropped so far.
+    read: u64,
 }
 
 impl Discard {
+    fn new(body: BodySlot) -> Self {
+        Discard {
+            body,
+            silence: Silence::new(DISCARD_SILENCE),
+            until: tokio::time::Instant::now() + DISCARD_TIME,
+            read: 0,
+        }
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut progressed = false;
-        let polled = self.body.poll_discard(cx, &mut progressed);
-        if progressed {
+        let before = self.read;
+        let polled = self.body.poll_discard(cx, &mut self.read);
+        if self.read > before {
             self.silence.ended();
         }
         if polled.is_ready()
+            || self.read > DISCARD_BYTES
             || tokio::time::Instant::now() >= self.until
             || self.silence.goes_on(cx)
         {
@@ -132,13 +144,16 @@ impl ResponseBody {
                 body,
                 silence: Silence::new(timeout),
             }),
-            rest: Some(Discard {
-                body: request,
-                silence: Silence::new(DISCARD_SILENCE),
-                until: tokio::time::Instant::now() + DISCARD_TIME,
-            }),
+            rest: Some(Discard::new(request)),
             done: Some(done),
         }
+    }
+
+    /// The same answer, after which the rest of the client's body `request` is read and
+    /// dropped (see [`Discard`]).
+    pub(crate) fn discarding(mut self, request: BodySlot) -> Self {
+        self.rest = Some(Discard::new(request));
+        self
     }
 
     pub(crate) fn full(bytes: impl Into<Bytes>, done: Done) -> Self {

@@ -30,7 +30,7 @@ use crate::counted::Counted;
 use crate::forward_policy::{self, Failure, ForwardPolicy, Verdict, out_of_local_resources};
 use crate::log_limit::{self, warn_limited};
 use crate::own_answer::OwnAnswer;
-use crate::request_body::{DISCARD_SILENCE, DISCARD_TIME};
+use crate::request_body::{DISCARD_BYTES, DISCARD_SILENCE, DISCARD_TIME};
 use crate::server_verdict;
 use crate::serving::ServeCall;
 use crate::stop::Stop;
@@ -268,7 +268,17 @@ where
             }
             forward_policy::Next::Close => return Next::Close,
             forward_policy::Next::Answer(answer) => {
-                return own_answer(call, client, buf, buffered, head, answer).await;
+                // The rest of a body the server stopped taking is read and dropped after the
+                // answer, as after a server's early one: it need not close the connection.
+                let read_on = unsent.is_some() && !answer.closes();
+                let buffered = if read_on { Some(0) } else { buffered };
+                let next = own_answer(call, client, buf, buffered, head, answer).await;
+                if let Some(rest) = unsent
+                    && !discard_rest(client, buf, rest, next == Next::Close).await
+                {
+                    return Next::Close;
+                }
+                return next;
             }
         }
     }
@@ -526,7 +536,8 @@ where
 /// 401 from a server that then closed), reads the rest of the body from the client and drops
 /// it, up to its end by its framing: the connection can then take the next request, and
 /// when it closes instead, the client has read its answer rather than a reset (see
-/// [`DISCARD_TIME`]). HAProxy 2.6 closes at once (the client's writes fail); nginx 1.22
+/// [`DISCARD_TIME`], which with [`DISCARD_SILENCE`] and [`DISCARD_BYTES`] bounds it).
+/// HAProxy 2.6 closes at once (the client's writes fail); nginx 1.22
 /// shuts its side and reads on. `closing`: the answer said `connection: close`; this side
 /// is shut first, so that a client that reads as it sends sees the answer end at once.
 /// True when the body's end came.
@@ -547,7 +558,9 @@ where
         write: None,
     };
     let mut sink = tokio::io::sink();
-    let discard = relay::copy(client, &mut sink, buf, &mut rest, b"", stalls);
+    // At most DISCARD_BYTES more: past them the read ends, as if the client had closed.
+    let mut limited = (&mut *client).take(DISCARD_BYTES);
+    let discard = relay::copy(&mut limited, &mut sink, buf, &mut rest, b"", stalls);
     matches!(
         tokio::time::timeout(DISCARD_TIME, discard).await,
         Ok(Ok(()))
