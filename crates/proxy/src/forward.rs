@@ -152,12 +152,9 @@ pub(crate) async fn handle(
             }
             // Not the server's fault, and no other server would get the body either.
             Some(Err(_)) if progress.client_stalled() => (Failure::ClientStalled, None),
-            // The server may be stuck taking the body: let go of it, so that the client's
-            // connection is not held by the server's.
-            None => {
-                body.abandon();
-                (Failure::Timeout, None)
-            }
+            // The server may be stuck taking the body: its connection went with the attempt,
+            // and the rest of the body is read and dropped after the 504 (see below).
+            None => (Failure::Timeout, None),
             Some(Err(error)) => {
                 let failure = match &error {
                     SendError::Connect(io) if out_of_local_resources(io) => Failure::LocalResources,
