@@ -328,6 +328,23 @@ async fn a_coded_response_to_a_client_that_cannot_be_told_is_502() {
     proxy.stop().await;
 }
 
+/// A response that applies chunked twice, or before another coding, cannot be framed: 502
+/// on both paths (HAProxy 2.6 answers 502 too; nginx 1.22 decodes it once).
+#[tokio::test]
+async fn a_response_with_chunked_twice_is_502() {
+    let answer: &[u8] =
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nGZIPX\r\n0\r\n\r\n";
+    let server = Server::start(Script::AnswerAndClose(answer)).await;
+    let proxy = TestProxy::start(server.config()).await;
+    for path in PATHS {
+        let mut client = Client::connect(proxy.addr).await;
+        client.send(&path.head("GET /twice", "")).await;
+        let answer = client.final_response().await;
+        assert_eq!(answer.status, 502, "{path:?}: {}", answer.head);
+    }
+    proxy.stop().await;
+}
+
 // ---- A server's answer before the whole request body ----
 
 /// A server that answers (413, 401) as soon as it has a request's head, and closes without
