@@ -337,6 +337,19 @@ impl VrrpSocket {
         ttl: u8,
         payload: &[u8],
     ) -> io::Result<()> {
+        retry_while_full(|| self.try_send_with_ttl(src, dst, ttl, payload)).await
+    }
+
+    /// [`VrrpSocket::send_with_ttl`] without waiting: `WouldBlock` when the send buffer is
+    /// full (the link is stuck), for the caller to try again later. The protocol loop sends
+    /// a master's adverts with it where the timer fired (see the daemon's `expire`).
+    pub fn try_send_with_ttl(
+        &self,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: u8,
+        payload: &[u8],
+    ) -> io::Result<()> {
         if !dst.is_multicast() && self.unicast_ttl.load(Ordering::Relaxed) != ttl {
             // One protocol task sends on the socket, so the setting holds for the send that
             // follows; the cache spares a system call per advert.
@@ -350,10 +363,10 @@ impl VrrpSocket {
         let (index, socket) = (self.index, self.socket.get_ref());
         let sent = match (self.family, src, dst) {
             (Family::Ipv4, IpAddr::V4(src), IpAddr::V4(dst)) => {
-                retry_while_full(|| send_v4(socket, index, src, dst, payload)).await?
+                send_v4(socket, index, src, dst, payload)?
             }
             (Family::Ipv6, IpAddr::V6(src), IpAddr::V6(dst)) => {
-                retry_while_full(|| sys::send_v6(socket, index, src, dst, payload)).await?
+                sys::send_v6(socket, index, src, dst, payload)?
             }
             _ => {
                 return Err(io::Error::new(
@@ -378,7 +391,7 @@ impl VrrpSocket {
 /// Sends with `send` (non-blocking). The send buffer holds hundreds of adverts, so it is
 /// full only when the link is stuck; then each retry waits [`FULL_PAUSE`], up to
 /// [`FULL_RETRIES`] times, and the last answer is the caller's.
-async fn retry_while_full(mut send: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+async fn retry_while_full(mut send: impl FnMut() -> io::Result<()>) -> io::Result<()> {
     let mut retries = 0;
     loop {
         match send() {

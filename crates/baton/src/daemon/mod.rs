@@ -54,7 +54,7 @@ mod vmac;
 mod vmac_addr;
 mod woken;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future as _;
 use std::path::Path;
 use std::pin::pin;
@@ -433,12 +433,13 @@ async fn apply(
 
 /// What the protocol loop waits for; see [`Running::next_input`].
 enum Input {
-    /// The engine's next deadline passed.
+    /// The engine's next deadline passed (when tokio's timer stands in for the timerfd;
+    /// otherwise [`Running::expire`] takes it where it fired).
     Timer,
     Packet(Inbound),
-    /// Adverts the engine took in while `next_input` read them (see [`Running::absorb`]),
-    /// the last of which left output to carry out or counters to publish, or ended the
-    /// batch [`ABSORBED_MAX`] allows.
+    /// Adverts and timer expiries the engine took in where `next_input` found them (see
+    /// [`Running::absorb`] and [`Running::expire`]), the last of which left output to carry
+    /// out or counters to publish, or ended the batch [`ABSORBED_MAX`] allows.
     Absorbed,
     Track(TrackEvent),
     /// A step-down's connections ended (see `step_down`).
@@ -551,13 +552,16 @@ struct Running {
     others: woken::Woken,
     /// A status was published since [`Running::take_published`] was called last.
     published: bool,
+    /// Adverts [`Running::expire`] found no room to send, for `carry_out`.
+    held_transmits: VecDeque<(InstanceId, baton_vrrp::Transmit)>,
 }
 
 /// A packet read this long after it arrived waited in its socket's queue (see `received`).
 const QUEUED: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// Adverts [`Running::absorb`] hands to the engine in one poll before the loop's other
-/// inputs (signals, control requests) get their turn, as when each packet was an input.
+/// Adverts and timer expiries `next_input` hands to the engine in one poll before the
+/// loop's other inputs (signals, control requests) get their turn, as when each was an
+/// input of its own.
 const ABSORBED_MAX: u32 = 8;
 
 impl Running {
@@ -651,6 +655,7 @@ impl Running {
             engine_time: Instant::now(),
             others: woken::Woken::new(),
             published: false,
+            held_transmits: VecDeque::new(),
         };
         // Initial link and file states arrive as track events before the first step.
         running.apply_pending_tracks();
@@ -857,21 +862,26 @@ impl Running {
                 if let Some(sleep) = &mut standby {
                     expired |= sleep.as_mut().poll(cx).is_ready();
                 }
-                if expired {
+                let handled = if expired {
                     // Adverts queued while this task was not running come before the
                     // timer: a backup that woke late must not take over from a master that
                     // kept advertising (issue 13).
                     self.sockets.start_catch_up();
-                    return Poll::Ready(match self.sockets.poll_queued(cx) {
-                        Poll::Ready(packet) => Input::Packet(packet),
-                        Poll::Pending => Input::Timer,
-                    });
-                }
-                let packet = ready!(self.sockets.poll_next(cx));
-                if standby.is_some() {
-                    return Poll::Ready(Input::Packet(packet));
-                }
-                if let Some(input) = self.absorb(packet) {
+                    if let Poll::Ready(packet) = self.sockets.poll_queued(cx) {
+                        return Poll::Ready(Input::Packet(packet));
+                    }
+                    if standby.is_some() {
+                        return Poll::Ready(Input::Timer);
+                    }
+                    self.expire()
+                } else {
+                    let packet = ready!(self.sockets.poll_next(cx));
+                    if standby.is_some() {
+                        return Poll::Ready(Input::Packet(packet));
+                    }
+                    self.absorb(packet)
+                };
+                if let Some(input) = handled {
                     return Poll::Ready(input);
                 }
                 absorbed += 1;
@@ -910,6 +920,38 @@ impl Running {
             return Some(Input::Packet(packet));
         }
         self.received(packet);
+        self.more_to_do()
+    }
+
+    /// The timer's input, handled where it fired, as [`Running::absorb`] handles adverts:
+    /// what the engine asks to send (a master's advert every interval) is sent at once,
+    /// and `None` when that was all. Otherwise [`Input::Absorbed`] for `handle` to carry out
+    /// the rest: addresses, events, counters due, or a send that found the buffer full
+    /// (held for `carry_out`, which waits for room).
+    fn expire(&mut self) -> Option<Input> {
+        self.engine_time = Instant::now();
+        self.router.handle_timeout(self.engine_time);
+        while let Some((id, transmit)) = self.router.poll_transmit() {
+            let Some(instance) = self.config.instances.get(id.0) else {
+                continue;
+            };
+            match self.sockets.try_send(instance, &transmit) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.held_transmits.push_back((id, transmit));
+                    return Some(Input::Absorbed);
+                }
+                Err(error) => {
+                    tracing::warn!(instance = %instance.name, dst = %transmit.dst, "sending advertisement: {error:#}");
+                }
+            }
+        }
+        self.more_to_do()
+    }
+
+    /// After an input handled in `next_input`: [`Input::Absorbed`] if the engine left
+    /// output or the counters are due for publication.
+    fn more_to_do(&mut self) -> Option<Input> {
         let more = self.router.has_output() || self.pace.counters_changed(self.engine_time);
         more.then_some(Input::Absorbed)
     }
@@ -1073,7 +1115,12 @@ impl Running {
     /// address to add or remove, an event) rather than adverts alone.
     async fn carry_out(&mut self) -> bool {
         let mut reported = false;
-        while let Some((id, transmit)) = self.router.poll_transmit() {
+        // What `expire` could not send first, then the engine's queue.
+        while let Some((id, transmit)) = self
+            .held_transmits
+            .pop_front()
+            .or_else(|| self.router.poll_transmit())
+        {
             if let Some(instance) = self.config.instances.get(id.0) {
                 if let Err(error) = self.sockets.send(instance, &transmit).await {
                     tracing::warn!(instance = %instance.name, dst = %transmit.dst, "sending advertisement: {error:#}");

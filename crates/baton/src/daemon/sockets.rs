@@ -32,6 +32,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future as _;
+use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -77,8 +78,9 @@ pub(crate) struct Inbound {
 
 #[derive(Debug)]
 pub(crate) struct Sockets {
-    /// Which of `readers` sends for an (interface, family).
-    by_key: HashMap<(String, Family), usize>,
+    /// One per (interface, family); an instance sends on the one of its advert interface
+    /// and family, found by a look along them (a few per host: no map, and no key to
+    /// build per advert).
     readers: Vec<Reader>,
     /// The reader [`Sockets::poll_next`] tries first: each in turn, so that a flood on one
     /// link does not keep the others waiting.
@@ -109,7 +111,6 @@ impl Sockets {
         config: &Config,
         missing: &BTreeSet<String>,
     ) -> anyhow::Result<Sockets> {
-        let mut by_key = HashMap::new();
         let mut readers = Vec::new();
         // A use_vmac link is made only once its base exists: no socket on it before.
         let waiting: BTreeSet<&str> = config
@@ -144,11 +145,9 @@ impl Sockets {
                 .filter(|i| i.advert_interface() == interface && i.family() == family)
                 .map(|i| i.vrid.get())
                 .collect();
-            by_key.insert((interface.clone(), family), readers.len());
-            readers.push(Reader::new(interface, vrids, socket));
+            readers.push(Reader::new(interface, family, vrids, socket));
         }
         Ok(Sockets {
-            by_key,
             readers,
             next: 0,
             buffer: vec![0; baton_net::RECEIVE_BUFFER],
@@ -158,22 +157,35 @@ impl Sockets {
         })
     }
 
+    /// Sends `transmit` on `instance`'s socket, waiting a little while the send buffer is
+    /// full (see `baton_net::VrrpSocket::send_with_ttl`).
     pub(crate) async fn send(
         &self,
         instance: &VrrpInstance,
         transmit: &Transmit,
-    ) -> anyhow::Result<()> {
-        let key = (instance.advert_interface().to_owned(), instance.family());
-        let reader = self
-            .by_key
-            .get(&key)
-            .and_then(|&index| self.readers.get(index))
-            .context("no socket for the instance")?;
-        reader
-            .socket
+    ) -> io::Result<()> {
+        self.socket_of(instance)?
             .send_with_ttl(transmit.src, transmit.dst, transmit.ttl, &transmit.payload)
-            .await?;
-        Ok(())
+            .await
+    }
+
+    /// [`Sockets::send`] without waiting: `WouldBlock` when the send buffer is full.
+    pub(crate) fn try_send(&self, instance: &VrrpInstance, transmit: &Transmit) -> io::Result<()> {
+        self.socket_of(instance)?.try_send_with_ttl(
+            transmit.src,
+            transmit.dst,
+            transmit.ttl,
+            &transmit.payload,
+        )
+    }
+
+    fn socket_of(&self, instance: &VrrpInstance) -> io::Result<&baton_net::VrrpSocket> {
+        let (interface, family) = (instance.advert_interface(), instance.family());
+        self.readers
+            .iter()
+            .find(|reader| *reader.interface == *interface && reader.family == family)
+            .map(|reader| &reader.socket)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no socket for the instance"))
     }
 
     /// The next packet for the engine, from any socket; what goes nowhere (discarded, shed)
@@ -262,6 +274,7 @@ impl Sockets {
 /// One socket as the protocol task reads it: what it drops and why, and its errors.
 struct Reader {
     interface: Arc<str>,
+    family: Family,
     /// The VRIDs of the instances that advertise on this socket.
     vrids: Vec<u8>,
     socket: baton_net::VrrpSocket,
@@ -287,10 +300,16 @@ impl std::fmt::Debug for Reader {
 }
 
 impl Reader {
-    fn new(interface: String, vrids: Vec<u8>, socket: baton_net::VrrpSocket) -> Reader {
+    fn new(
+        interface: String,
+        family: Family,
+        vrids: Vec<u8>,
+        socket: baton_net::VrrpSocket,
+    ) -> Reader {
         Reader {
             drops: Drops::new(&interface, socket.family()),
             interface: interface.into(),
+            family,
             vrids,
             socket,
             overflow_seen: 0,
