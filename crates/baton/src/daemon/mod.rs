@@ -936,7 +936,8 @@ impl Running {
                 continue;
             };
             match self.sockets.try_send(instance, &transmit) {
-                Ok(()) => {}
+                // Its buffer carries the next advert: a master's adverts allocate nothing.
+                Ok(()) => self.router.recycle(id, transmit),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                     self.held_transmits.push_back((id, transmit));
                     return Some(Input::Absorbed);
@@ -1126,6 +1127,7 @@ impl Running {
                     tracing::warn!(instance = %instance.name, dst = %transmit.dst, "sending advertisement: {error:#}");
                 }
             }
+            self.router.recycle(id, transmit);
         }
         while let Some((id, action)) = self.router.poll_action() {
             reported = true;
