@@ -808,8 +808,9 @@ impl Running {
     /// Polled in this order: the rare inputs (track events, step-downs ended, offers) as one
     /// group only when one of them was woken, which costs a flag otherwise; the timer; the
     /// sockets. A flood on the sockets leaves the timer and the rest their turn. Adverts
-    /// that only push the engine's timer back are handed to it here ([`Running::absorb`]),
-    /// up to [`ABSORBED_MAX`] in one poll, the timer looked at again after each.
+    /// that only push the engine's timer back ([`Running::absorb`]) and expiries that only
+    /// send adverts ([`Running::expire`]) are handled here, up to [`ABSORBED_MAX`] in one
+    /// poll, the timer looked at again after each.
     async fn next_input(&mut self) -> Input {
         let mut deadline = self.next_deadline();
         // The timer expired and what was queued meanwhile is being read first (see
@@ -888,8 +889,8 @@ impl Running {
                 if absorbed == ABSORBED_MAX {
                     return Poll::Ready(Input::Absorbed);
                 }
-                // The advert moved the timer: re-armed before the sockets are read again,
-                // and looked at as above should it be due already.
+                // The advert or the expiry moved the timer: re-armed before the sockets are
+                // read again, and looked at as above should it be due already.
                 deadline = self.next_deadline();
                 if let Err(error) = self.deadline.set(deadline) {
                     tracing::error!("arming the protocol timer: {error}");
